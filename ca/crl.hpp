@@ -1,0 +1,45 @@
+// CRL publishing (RFC 5280 §5): one CRL signed by the issuing CA, with a CRL number from
+// the ledger, regenerated on each revocation and before nextUpdate.
+#pragma once
+
+#include "ca/authority.hpp"
+#include "ca/ledger.hpp"
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace portcullis::ca {
+
+struct CrlSettings {
+  int validity_hours = 24;          // nextUpdate = thisUpdate + this
+  int refresh_before_hours = 12;    // regenerate when nextUpdate is nearer than this
+};
+
+struct PublishedCrl {
+  Bytes der;
+  std::string pem;
+  std::int64_t number = 0;
+  UnixTime this_update = 0;
+  UnixTime next_update = 0;
+};
+
+class CrlPublisher {
+ public:
+  CrlPublisher(const Authority& authority, Ledger& ledger, CrlSettings settings);
+
+  // Builds and signs a new CRL from the ledger's revocations. Thread-safe.
+  void regenerate(UnixTime now);
+  // Regenerates when none exists yet or nextUpdate is within refresh_before_hours.
+  void refresh_if_due(UnixTime now);
+  std::shared_ptr<const PublishedCrl> current() const;
+
+ private:
+  const Authority& authority_;
+  Ledger& ledger_;
+  CrlSettings settings_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<const PublishedCrl> current_;
+};
+
+}  // namespace portcullis::ca

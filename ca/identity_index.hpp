@@ -1,0 +1,85 @@
+// In-memory identity/revocation index (DESIGN.md: "is serial S of our issuer, valid now,
+// not revoked, and which device is it?" in O(1) without touching disk).
+//
+// Loaded once from the ledger at start-up; afterwards every ledger change is applied here
+// in the same call (see ca::Registry), so RADIUS and OCSP never read a stale answer.
+// Thread-safe: many readers, one writer at a time.
+#pragma once
+
+#include "ca/records.hpp"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <memory>
+#include <string>
+
+namespace portcullis::ca {
+
+class Ledger;
+
+enum class IdentityVerdict {
+  good,             // ours, inside its validity, not revoked, device enabled
+  unknown,          // not issued by us (or not in the ledger)
+  not_yet_valid,
+  expired,
+  revoked,
+  device_disabled,
+};
+const char* to_string(IdentityVerdict verdict);
+
+struct Identity {
+  IdentityVerdict verdict = IdentityVerdict::unknown;
+  std::int64_t device_id = 0;
+  std::string device_name;
+  std::string profile;
+  UnixTime not_before = 0;
+  UnixTime not_after = 0;
+  UnixTime revoked_at = 0;                                       // when verdict == revoked
+  RevocationReason revocation_reason = RevocationReason::unspecified;
+};
+
+// The read side that front ends depend on (radius/, OCSP).
+class IdentityView {
+ public:
+  virtual ~IdentityView() = default;
+  // `serial` is the big-endian magnitude (ca::serial_bytes).
+  virtual Identity by_serial(std::span<const std::uint8_t> serial, UnixTime now) const = 0;
+  virtual Identity by_fingerprint(std::span<const std::uint8_t, 32> sha256, UnixTime now) const = 0;
+};
+
+struct IndexStats {
+  std::size_t certificates = 0;
+  std::size_t devices = 0;
+  std::size_t approx_bytes = 0;
+};
+
+class IdentityIndex final : public IdentityView {
+ public:
+  IdentityIndex();
+  ~IdentityIndex() override;
+  IdentityIndex(const IdentityIndex&) = delete;
+  IdentityIndex& operator=(const IdentityIndex&) = delete;
+
+  // Replaces the whole content with what the ledger holds.
+  void load(Ledger& ledger);
+
+  Identity by_serial(std::span<const std::uint8_t> serial, UnixTime now) const override;
+  Identity by_fingerprint(std::span<const std::uint8_t, 32> sha256, UnixTime now) const override;
+  Identity by_serial_hex(const std::string& serial_hex, UnixTime now) const;
+
+  // Writers, called by ca::Registry right after the ledger committed.
+  void put_certificate(const CertificateRecord& record);   // serial_hex and sha256_fingerprint must be set
+  void mark_revoked(const std::string& serial_hex, UnixTime at, RevocationReason reason);
+  void put_device(const Device& device);
+
+  IndexStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace portcullis::ca

@@ -1,0 +1,61 @@
+// The only path to a signature (DESIGN.md): issue(CSR, profile, device) -> certificate plus
+// ledger row, in one transaction. SCEP, the admin API and the CLI all come through here.
+#pragma once
+
+#include "ca/authority.hpp"
+#include "ca/profile.hpp"
+#include "ca/registry.hpp"
+
+#include <stdexcept>
+#include <string>
+
+namespace portcullis::ca {
+
+// The request itself is unacceptable (bad signature, CA:true, weak key, unknown profile…).
+// The message is safe to show to the requester.
+class IssuanceRejected : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct IssueRequest {
+  std::string csr;          // PEM or DER
+  std::string profile = "device";
+  DeviceRef device;
+  std::string actor;        // for the audit log
+};
+
+struct IssueResult {
+  X509Ptr certificate;
+  CertificateRecord record;
+  Device device;
+  bool device_created = false;
+};
+
+struct IssuerUrls {
+  std::string crl_url;      // CRL distribution point (RFC 5280 §4.2.1.13)
+  std::string ocsp_url;     // AIA id-ad-ocsp (RFC 5280 §4.2.2.1)
+};
+
+class Issuer {
+ public:
+  Issuer(const Authority& authority, Profiles profiles, IssuerUrls urls, Registry& registry);
+
+  // Throws IssuanceRejected for bad input, LedgerNotFound/LedgerConflict for device problems.
+  // Thread-safe. Retries with a fresh serial on the (astronomically rare) DuplicateSerial.
+  IssueResult issue(const IssueRequest& request);
+
+  const Profiles& profiles() const { return profiles_; }
+
+ private:
+  const Authority& authority_;
+  Profiles profiles_;
+  IssuerUrls urls_;
+  Registry& registry_;
+};
+
+// 128 bits from the CSPRNG, top bit clear (positive INTEGER, RFC 5280 §4.1.2.2), second bit
+// set so every serial is exactly 16 bytes.
+Bytes random_serial();
+
+}  // namespace portcullis::ca

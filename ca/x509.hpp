@@ -1,0 +1,105 @@
+// RAII ownership for OpenSSL types and small helpers around them.
+// Every OpenSSL object in Portcullis lives in one of these pointers: no naked *_free.
+#pragma once
+
+#include <openssl/bio.h>
+#include <openssl/cms.h>
+#include <openssl/evp.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace portcullis::ca {
+
+template <auto FreeFn>
+struct OpenSslDeleter {
+  template <class T>
+  void operator()(T* p) const noexcept { FreeFn(p); }
+};
+
+using BioPtr = std::unique_ptr<BIO, OpenSslDeleter<BIO_free_all>>;
+using BignumPtr = std::unique_ptr<BIGNUM, OpenSslDeleter<BN_free>>;
+using Asn1IntegerPtr = std::unique_ptr<ASN1_INTEGER, OpenSslDeleter<ASN1_INTEGER_free>>;
+using Asn1TimePtr = std::unique_ptr<ASN1_TIME, OpenSslDeleter<ASN1_TIME_free>>;
+using Asn1OctetStringPtr = std::unique_ptr<ASN1_OCTET_STRING, OpenSslDeleter<ASN1_OCTET_STRING_free>>;
+using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, OpenSslDeleter<EVP_PKEY_free>>;
+using EvpPkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, OpenSslDeleter<EVP_PKEY_CTX_free>>;
+using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, OpenSslDeleter<EVP_MD_CTX_free>>;
+using X509Ptr = std::unique_ptr<X509, OpenSslDeleter<X509_free>>;
+using X509ReqPtr = std::unique_ptr<X509_REQ, OpenSslDeleter<X509_REQ_free>>;
+using X509CrlPtr = std::unique_ptr<X509_CRL, OpenSslDeleter<X509_CRL_free>>;
+using X509RevokedPtr = std::unique_ptr<X509_REVOKED, OpenSslDeleter<X509_REVOKED_free>>;
+using X509NamePtr = std::unique_ptr<X509_NAME, OpenSslDeleter<X509_NAME_free>>;
+using X509ExtensionPtr = std::unique_ptr<X509_EXTENSION, OpenSslDeleter<X509_EXTENSION_free>>;
+using X509StorePtr = std::unique_ptr<X509_STORE, OpenSslDeleter<X509_STORE_free>>;
+using X509StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, OpenSslDeleter<X509_STORE_CTX_free>>;
+using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, OpenSslDeleter<GENERAL_NAMES_free>>;
+using OcspRequestPtr = std::unique_ptr<OCSP_REQUEST, OpenSslDeleter<OCSP_REQUEST_free>>;
+using OcspResponsePtr = std::unique_ptr<OCSP_RESPONSE, OpenSslDeleter<OCSP_RESPONSE_free>>;
+using OcspBasicRespPtr = std::unique_ptr<OCSP_BASICRESP, OpenSslDeleter<OCSP_BASICRESP_free>>;
+using OcspCertIdPtr = std::unique_ptr<OCSP_CERTID, OpenSslDeleter<OCSP_CERTID_free>>;
+using CmsPtr = std::unique_ptr<CMS_ContentInfo, OpenSslDeleter<CMS_ContentInfo_free>>;
+
+struct X509StackDeleter {
+  void operator()(STACK_OF(X509) * s) const noexcept { sk_X509_pop_free(s, X509_free); }
+};
+using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackDeleter>;
+
+using Bytes = std::vector<std::uint8_t>;
+
+// Thrown for any OpenSSL failure; the message carries the drained error queue.
+// Never put key material or secrets into `what`.
+class OpenSslError : public std::runtime_error {
+ public:
+  explicit OpenSslError(const std::string& context);
+};
+
+// Throws OpenSslError(context) when `ok` is false. For calls returning 1 on success.
+void check(int ok, const char* context);
+template <class T>
+T* check_ptr(T* p, const char* context) {
+  if (p == nullptr) throw OpenSslError(context);
+  return p;
+}
+
+// --- encoding helpers -------------------------------------------------------
+std::string to_hex(std::span<const std::uint8_t> bytes);   // uppercase, no separators
+Bytes from_hex(std::string_view hex);                      // throws std::invalid_argument
+
+X509Ptr cert_from_pem(std::string_view pem);
+X509Ptr cert_from_der(std::span<const std::uint8_t> der);
+std::vector<X509Ptr> certs_from_pem(std::string_view pem);  // a chain file, in order
+std::string cert_to_pem(const X509* cert);
+Bytes cert_to_der(const X509* cert);
+
+X509ReqPtr csr_from_pem_or_der(std::string_view data);      // throws std::invalid_argument on garbage
+std::string csr_to_pem(const X509_REQ* req);
+
+EvpPkeyPtr key_from_pem(std::string_view pem);
+std::string key_to_pem(const EVP_PKEY* key);                 // unencrypted PKCS#8
+
+// --- certificate facts --------------------------------------------------------
+Bytes serial_bytes(const X509* cert);                        // big-endian magnitude
+std::string serial_hex(const X509* cert);                    // to_hex(serial_bytes)
+std::string sha256_fingerprint_hex(const X509* cert);        // over the DER
+std::string subject_string(const X509* cert);                // RFC 2253 one-line
+std::string name_to_string(const X509_NAME* name);           // RFC 2253 one-line
+std::vector<std::string> subject_alt_names(const X509* cert); // "DNS:x", "URI:y", "email:z", "IP:1.2.3.4"
+std::int64_t not_before_unix(const X509* cert);
+std::int64_t not_after_unix(const X509* cert);
+std::int64_t asn1_time_to_unix(const ASN1_TIME* t);
+
+// --- files ----------------------------------------------------------------------
+std::string read_file(const std::string& path);             // throws std::runtime_error
+// Writes atomically (temp file + rename) with the given mode; private keys use 0600.
+void write_file(const std::string& path, std::string_view data, unsigned mode = 0644);
+
+}  // namespace portcullis::ca

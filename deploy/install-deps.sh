@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that building, running and testing Portcullis needs.
+# Idempotent: apt-get skips what is already installed. Must run as root.
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps.sh: run as root (it calls apt-get)" >&2
+  exit 1
+fi
+
+build=(build-essential cmake ninja-build pkg-config
+       libssl-dev libboost-dev libboost-system-dev libsqlite3-dev
+       libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
+       libfreeradius-dev libgtest-dev libgmock-dev)
+run=(openssl sqlite3 ca-certificates)
+test_peers=(python3 curl eapoltest freeradius-utils scep strongswan-pki)
+
+export DEBIAN_FRONTEND=noninteractive
+missing=()
+for p in "${build[@]}" "${run[@]}" "${test_peers[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt-get update -qq
+  # The freeradius daemon arrives with libfreeradius-dev; policy-rc.d keeps it from
+  # being started, and tests never assume 1812/1813/18120 are free anyway.
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+echo "install-deps: all packages present"
