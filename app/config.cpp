@@ -1,0 +1,316 @@
+#include "app/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <arpa/inet.h>
+
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+namespace portcullis::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Reads one table, rejecting keys it does not know: a typo in a security setting
+// (say `require_message_authenticater`) must not silently fall back to a default.
+class Section {
+ public:
+  Section(const std::string& file, const std::string& name, const toml::table* table)
+      : file_(file), name_(name), table_(table) {}
+
+  template <class T>
+  void get(const char* key, T& out) {
+    known_.insert(key);
+    if (table_ == nullptr) return;
+    const toml::node* node = table_->get(key);
+    if (node == nullptr) return;
+    if constexpr (std::is_same_v<T, bool>) {
+      auto v = node->value<bool>();
+      if (!v) fail(*node, std::string(key) + " must be true or false");
+      out = *v;
+    } else if constexpr (std::is_integral_v<T>) {
+      auto v = node->value<std::int64_t>();
+      if (!v) fail(*node, std::string(key) + " must be an integer");
+      out = static_cast<T>(*v);
+      if (static_cast<std::int64_t>(out) != *v) fail(*node, std::string(key) + " is out of range");
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      auto v = node->value<std::string>();
+      if (!v) fail(*node, std::string(key) + " must be a string");
+      out = *v;
+    } else {
+      static_assert(std::is_same_v<T, std::vector<std::string>>);
+      const toml::array* arr = node->as_array();
+      if (arr == nullptr) fail(*node, std::string(key) + " must be an array of strings");
+      out.clear();
+      for (const auto& el : *arr) {
+        auto v = el.value<std::string>();
+        if (!v) fail(el, std::string(key) + " must be an array of strings");
+        out.push_back(*v);
+      }
+    }
+  }
+
+  void port(const char* key, std::uint16_t& out) {
+    std::int64_t v = out;
+    get(key, v);
+    if (v < 1 || v > 65535) fail_key(key, "must be 1..65535");
+    out = static_cast<std::uint16_t>(v);
+  }
+
+  void positive(const char* key, int& out) {
+    get(key, out);
+    if (out <= 0) fail_key(key, "must be positive");
+  }
+
+  // Call after every get(): anything left is unknown.
+  void finish() const {
+    if (table_ == nullptr) return;
+    for (const auto& [k, node] : *table_) {
+      if (known_.count(std::string(k.str())) == 0 && !node.is_table() && !node.is_array_of_tables())
+        fail(node, "unknown setting " + qualified(std::string(k.str())));
+    }
+  }
+
+  [[noreturn]] void fail_key(const char* key, const std::string& what) const {
+    const toml::node* node = table_ ? table_->get(key) : nullptr;
+    if (node) fail(*node, qualified(key) + " " + what);
+    throw ConfigError(file_ + ": " + qualified(key) + " " + what);
+  }
+
+  [[noreturn]] void fail(const toml::node& node, const std::string& what) const {
+    std::ostringstream msg;
+    msg << file_ << ":" << node.source().begin.line << ": " << what;
+    throw ConfigError(msg.str());
+  }
+
+ private:
+  std::string qualified(const std::string& key) const { return name_.empty() ? key : name_ + "." + key; }
+
+  std::string file_, name_;
+  const toml::table* table_;
+  std::set<std::string> known_;
+};
+
+std::string resolve(const std::string& base, const std::string& path) {
+  if (path.empty() || fs::path(path).is_absolute()) return path;
+  return (fs::path(base) / path).lexically_normal().string();
+}
+
+const std::set<std::string> kLogLevels = {"trace", "debug", "info", "warn", "error"};
+const std::set<std::string> kSanTypes = {"dns", "email", "uri", "ip"};
+const std::set<std::string> kEkus = {"clientAuth", "serverAuth"};
+
+void load_profile(const std::string& file, const std::string& name, const toml::table& table, ca::Profile& p) {
+  Section s(file, "profiles." + name, &table);
+  p.name = name;
+  s.positive("validity_days", p.validity_days);
+  s.get("extended_key_usage", p.extended_key_usage);
+  s.get("allowed_san_types", p.allowed_san_types);
+  s.get("subject_attributes", p.subject_attributes);
+  s.get("min_rsa_bits", p.min_rsa_bits);
+  s.get("allowed_curves", p.allowed_curves);
+  s.finish();
+  for (const auto& e : p.extended_key_usage)
+    if (!kEkus.count(e)) s.fail_key("extended_key_usage", "has unknown usage \"" + e + "\" (clientAuth, serverAuth)");
+  for (const auto& t : p.allowed_san_types)
+    if (!kSanTypes.count(t)) s.fail_key("allowed_san_types", "has unknown type \"" + t + "\" (dns, email, uri, ip)");
+  if (p.min_rsa_bits < 2048) s.fail_key("min_rsa_bits", "must be at least 2048");
+}
+
+}  // namespace
+
+bool is_loopback_address(const std::string& address) {
+  if (address == "localhost" || address == "::1") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, address.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  return false;
+}
+
+bool Config::admin_tls_effective() const { return admin.tls || !is_loopback_address(admin.bind); }
+
+Config load_config(const std::string& path) {
+  Config c;
+  c.path = fs::absolute(path).lexically_normal().string();
+  c.base_dir = fs::path(c.path).parent_path().string();
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << path << ":" << e.source().begin.line << ": " << e.description();
+    throw ConfigError(msg.str());
+  }
+
+  Section top(path, "", &root);
+  top.finish();
+  for (const auto& [k, node] : root) {
+    static const std::set<std::string> sections = {"service", "http", "admin", "ca", "ledger", "radius", "profiles"};
+    if (!sections.count(std::string(k.str()))) top.fail(node, "unknown section [" + std::string(k.str()) + "]");
+  }
+
+  Section service(path, "service", root["service"].as_table());
+  service.get("hostname", c.service.hostname);
+  service.get("log_level", c.service.log_level);
+  service.get("log_format", c.service.log_format);
+  service.get("log_file", c.service.log_file);
+  service.get("threads", c.service.threads);
+  service.finish();
+  if (!kLogLevels.count(c.service.log_level)) service.fail_key("log_level", "must be trace, debug, info, warn or error");
+  if (c.service.log_format != "text" && c.service.log_format != "json")
+    service.fail_key("log_format", "must be \"text\" or \"json\"");
+  c.service.log_file = resolve(c.base_dir, c.service.log_file);
+
+  Section http(path, "http", root["http"].as_table());
+  http.get("bind", c.http.bind);
+  http.port("port", c.http.port);
+  http.get("max_body_bytes", c.http.max_body_bytes);
+  http.get("public_url", c.http.public_url);
+  http.finish();
+  if (c.http.public_url.empty()) c.http.public_url = "http://" + c.service.hostname + ":" + std::to_string(c.http.port);
+  while (!c.http.public_url.empty() && c.http.public_url.back() == '/') c.http.public_url.pop_back();
+
+  const toml::table* admin_table = root["admin"].as_table();
+  Section admin(path, "admin", admin_table);
+  admin.get("bind", c.admin.bind);
+  admin.port("port", c.admin.port);
+  admin.get("tls", c.admin.tls);
+  admin.get("token_file", c.admin.token_file);
+  admin.get("max_body_bytes", c.admin.max_body_bytes);
+  admin.finish();
+  c.admin.token_file = resolve(c.base_dir, c.admin.token_file);
+  if (const toml::array* tokens = admin_table ? admin_table->get_as<toml::array>("tokens") : nullptr) {
+    for (const auto& el : *tokens) {
+      const toml::table* t = el.as_table();
+      if (t == nullptr) admin.fail(el, "admin.tokens must be an array of tables");
+      Section ts(path, "admin.tokens", t);
+      AdminTokenSetting token;
+      ts.get("name", token.name);
+      ts.get("sha256", token.sha256);
+      ts.finish();
+      if (token.name.empty()) ts.fail(el, "admin.tokens entry needs a name");
+      if (token.sha256.size() != 64 || token.sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
+        ts.fail(el, "admin.tokens." + token.name + ".sha256 must be 64 lowercase hex digits");
+      c.admin.tokens.push_back(std::move(token));
+    }
+  }
+
+  Section ca(path, "ca", root["ca"].as_table());
+  c.ca.dir = "ca";
+  ca.get("dir", c.ca.dir);
+  ca.positive("crl_validity_hours", c.ca.crl_validity_hours);
+  ca.get("crl_refresh_before_hours", c.ca.crl_refresh_before_hours);
+  ca.positive("ocsp_validity_hours", c.ca.ocsp_validity_hours);
+  ca.finish();
+  if (c.ca.crl_refresh_before_hours < 0 || c.ca.crl_refresh_before_hours >= c.ca.crl_validity_hours)
+    ca.fail_key("crl_refresh_before_hours", "must be between 0 and crl_validity_hours");
+  c.ca.dir = resolve(c.base_dir, c.ca.dir);
+
+  Section ledger(path, "ledger", root["ledger"].as_table());
+  c.ledger.path = "ledger.db";
+  ledger.get("backend", c.ledger.backend);
+  ledger.get("path", c.ledger.path);
+  ledger.finish();
+  if (c.ledger.backend != "sqlite") ledger.fail_key("backend", "must be \"sqlite\" (the only backend so far)");
+  c.ledger.path = resolve(c.base_dir, c.ledger.path);
+
+  const toml::table* radius_table = root["radius"].as_table();
+  Section radius(path, "radius", radius_table);
+  radius.get("bind", c.radius.bind);
+  radius.port("auth_port", c.radius.auth_port);
+  radius.port("acct_port", c.radius.acct_port);
+  radius.finish();
+  if (const toml::array* clients = radius_table ? radius_table->get_as<toml::array>("clients") : nullptr) {
+    for (const auto& el : *clients) {
+      const toml::table* t = el.as_table();
+      if (t == nullptr) radius.fail(el, "radius.clients must be an array of tables");
+      Section cs(path, "radius.clients", t);
+      RadiusClientSetting client;
+      cs.get("name", client.name);
+      cs.get("address", client.address);
+      cs.get("secret", client.secret);
+      cs.get("require_message_authenticator", client.require_message_authenticator);
+      cs.port("coa_port", client.coa_port);
+      cs.finish();
+      if (client.name.empty() || client.address.empty()) cs.fail(el, "radius.clients entry needs name and address");
+      // RFC 2865 §3: the secret "SHOULD be at least 16 octets".
+      if (client.secret.size() < 16) cs.fail(el, "radius.clients." + client.name + ".secret must be at least 16 characters");
+      c.radius.clients.push_back(std::move(client));
+    }
+  }
+
+  c.profiles = ca::default_profiles();
+  if (const toml::table* profiles = root["profiles"].as_table()) {
+    for (const auto& [name, node] : *profiles) {
+      const toml::table* t = node.as_table();
+      if (t == nullptr) top.fail(node, "profiles." + std::string(name.str()) + " must be a table");
+      ca::Profile& p = c.profiles[std::string(name.str())];
+      load_profile(path, std::string(name.str()), *t, p);
+    }
+  }
+  return c;
+}
+
+std::string render_config(const ConfigTemplate& t) {
+  std::ostringstream o;
+  const std::string http_url = "http://" + t.hostname + ":" + std::to_string(t.http_port);
+  o << "# Portcullis configuration, written by `portcullis init`.\n"
+    << "# Relative paths are relative to this file's folder. This file holds the RADIUS\n"
+    << "# shared secrets: keep it 0600. Reload with SIGHUP (log level, admin tokens, CRL).\n\n"
+    << "[service]\n"
+    << "hostname = \"" << t.hostname << "\"        # EAP server certificate name; default URL host\n"
+    << "log_level = \"info\"                 # trace | debug | info | warn | error\n"
+    << "log_format = \"text\"                # text | json (one JSON object a line)\n"
+    << "log_file = \"\"                      # empty: stderr\n"
+    << "threads = 0                        # I/O threads; 0 = one per core\n\n"
+    << "[http]                             # public listener: /crl, /crl.pem, /ocsp (plain HTTP on purpose)\n"
+    << "bind = \"" << t.bind << "\"\n"
+    << "port = " << t.http_port << "\n"
+    << "max_body_bytes = 1048576           # larger request bodies get 413\n"
+    << "public_url = \"" << http_url << "\"  # written into certificates as CRL DP and OCSP URL\n\n"
+    << "[admin]                            # admin API (/api/v1); the CLI talks to it\n"
+    << "bind = \"127.0.0.1\"                 # TLS is forced on for any non-loopback address\n"
+    << "port = " << t.admin_port << "\n"
+    << "tls = false                        # serve HTTPS with ca/admin.pem even on loopback\n"
+    << "token_file = \"admin.token\"         # the CLI reads its bearer token here (0600)\n"
+    << "max_body_bytes = 1048576\n\n"
+    << "[[admin.tokens]]                   # bearer tokens, stored as SHA-256 only\n"
+    << "name = \"admin\"\n"
+    << "sha256 = \"" << t.admin_token_sha256 << "\"\n\n"
+    << "[ca]\n"
+    << "dir = \"ca\"                         # root.pem, issuing.pem, ra.pem, server.pem and their keys\n"
+    << "crl_validity_hours = 24            # CRL nextUpdate = thisUpdate + this\n"
+    << "crl_refresh_before_hours = 12      # re-sign the CRL when nextUpdate is nearer than this\n"
+    << "ocsp_validity_hours = 1            # OCSP nextUpdate\n\n"
+    << "[ledger]\n"
+    << "backend = \"sqlite\"                 # the embedded default\n"
+    << "path = \"ledger.db\"\n\n"
+    << "[radius]                           # RADIUS front end (EAP-TLS)\n"
+    << "bind = \"" << t.bind << "\"\n"
+    << "auth_port = " << t.radius_port << "\n"
+    << "acct_port = " << (t.radius_port + 1) << "\n\n"
+    << "[[radius.clients]]                 # one table per NAS (Wi-Fi controller, VPN gateway)\n"
+    << "name = \"loopback\"\n"
+    << "address = \"127.0.0.1/32\"           # address or CIDR\n"
+    << "secret = \"" << t.radius_secret << "\"\n"
+    << "require_message_authenticator = true  # BlastRADIUS (CVE-2024-3596): keep on\n"
+    << "coa_port = 3799                    # RFC 5176 Disconnect/CoA port of this NAS\n\n"
+    << "[profiles.device]                  # certificates for devices (EAP-TLS clients)\n"
+    << "validity_days = 365\n"
+    << "extended_key_usage = [\"clientAuth\"]\n"
+    << "allowed_san_types = [\"dns\", \"email\", \"uri\"]   # copied from the CSR; others dropped\n"
+    << "subject_attributes = [\"CN\", \"O\", \"OU\"]        # kept from the CSR subject, in this order\n"
+    << "min_rsa_bits = 2048\n"
+    << "allowed_curves = [\"P-256\", \"P-384\"]\n\n"
+    << "[profiles.server]                  # TLS server certificates\n"
+    << "validity_days = 730\n"
+    << "extended_key_usage = [\"serverAuth\"]\n"
+    << "allowed_san_types = [\"dns\", \"ip\"]\n"
+    << "subject_attributes = [\"CN\", \"O\", \"OU\"]\n"
+    << "min_rsa_bits = 2048\n"
+    << "allowed_curves = [\"P-256\", \"P-384\"]\n";
+  return o.str();
+}
+
+}  // namespace portcullis::app

@@ -1,0 +1,122 @@
+#include "app/init.hpp"
+
+#include "app/config.hpp"
+#include "app/secrets.hpp"
+#include "ca/ledger.hpp"
+
+#include <sys/stat.h>
+
+#include <ctime>
+#include <filesystem>
+#include <stdexcept>
+
+namespace portcullis::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+ca::BootstrapOptions bootstrap_options(const std::string& ca_dir, const std::string& hostname,
+                                       const std::string& public_url, ca::KeyType key_type) {
+  ca::BootstrapOptions b;
+  b.ca_dir = ca_dir;
+  b.key_type = key_type;
+  b.hostname = hostname;
+  b.crl_url = public_url + "/crl";
+  b.ocsp_url = public_url + "/ocsp";
+  return b;
+}
+
+void make_private_dir(const fs::path& dir) {
+  fs::create_directories(dir);
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
+}
+
+void create(const InitOptions& o, const fs::path& dir, InitSummary& summary) {
+  make_private_dir(dir);
+  const fs::path ca_dir = dir / "ca";
+  make_private_dir(ca_dir);
+
+  const std::string public_url = "http://" + o.hostname + ":" + std::to_string(o.http_port);
+  const ca::BootstrapOptions b = bootstrap_options(ca_dir.string(), o.hostname, public_url, o.key_type);
+  const bool importing = !o.import_issuing_cert.empty();
+  if (importing)
+    ca::bootstrap_imported_ca(b, o.import_issuing_cert, o.import_issuing_key, o.import_chain);
+  else if (o.external_root)
+    ca::bootstrap_pending_ca(b);
+  else
+    ca::bootstrap_new_ca(b);
+
+  const std::string token = generate_secret(32);
+  ca::write_file((dir / "admin.token").string(), token + "\n", 0600);
+
+  ConfigTemplate t;
+  t.hostname = o.hostname;
+  t.bind = o.bind;
+  t.http_port = o.http_port;
+  t.admin_port = o.admin_port;
+  t.radius_port = o.radius_port;
+  t.admin_token_sha256 = sha256_hex(token);
+  t.radius_secret = generate_secret(24);
+  // 0600: the file holds the RADIUS shared secrets.
+  ca::write_file((dir / "portcullis.toml").string(), render_config(t), 0600);
+
+  auto ledger = ca::open_sqlite_ledger((dir / "ledger.db").string());
+  ca::AuditEntry audit;
+  audit.at = std::time(nullptr);
+  audit.actor = "cli";
+  audit.action = "ca.init";
+  audit.target = o.hostname;
+  audit.detail = std::string(importing ? "imported issuing CA" : o.external_root ? "issuing CA pending" : "new CA") +
+                 ", key type " + ca::to_string(o.key_type);
+  ledger->append_audit(audit);
+
+  summary.config_path = (dir / "portcullis.toml").string();
+  summary.ca_dir = ca_dir.string();
+  summary.ledger_path = (dir / "ledger.db").string();
+  summary.token_file = (dir / "admin.token").string();
+  summary.ca_pending = o.external_root && !importing;
+}
+
+}  // namespace
+
+InitSummary run_init(const InitOptions& o) {
+  if (o.dir.empty()) throw std::invalid_argument("--dir is required");
+  const bool some_import = !o.import_issuing_cert.empty() || !o.import_issuing_key.empty() || !o.import_chain.empty();
+  const bool all_import = !o.import_issuing_cert.empty() && !o.import_issuing_key.empty() && !o.import_chain.empty();
+  if (some_import && !all_import)
+    throw std::invalid_argument("--issuing-cert, --issuing-key and --issuing-chain go together");
+  if (some_import && o.external_root) throw std::invalid_argument("--external-root and --issuing-cert exclude each other");
+  if (o.radius_port == 65535) throw std::invalid_argument("--radius-port must leave room for accounting (port + 1)");
+
+  const fs::path dir = fs::absolute(o.dir).lexically_normal();
+  if (fs::exists(dir)) throw std::runtime_error("refusing to touch existing " + dir.string() + ": init needs a new folder");
+  InitSummary summary;
+  try {
+    create(o, dir, summary);
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove_all(dir, ignored);
+    throw;
+  }
+  return summary;
+}
+
+void run_install_issuing_cert(const std::string& config_path, const std::string& cert_path,
+                              const std::string& chain_path) {
+  const Config config = load_config(config_path);
+  ca::CaPaths paths{config.ca.dir};
+  if (!ca::ca_is_pending(paths)) throw std::runtime_error("the CA in " + config.ca.dir + " is not waiting for a certificate");
+  ca::install_issuing_certificate(
+      bootstrap_options(config.ca.dir, config.service.hostname, config.http.public_url, ca::KeyType::ec_p256),
+      cert_path, chain_path);
+  auto ledger = ca::open_sqlite_ledger(config.ledger.path);
+  ca::AuditEntry audit;
+  audit.at = std::time(nullptr);
+  audit.actor = "cli";
+  audit.action = "ca.install-cert";
+  audit.target = config.service.hostname;
+  audit.detail = "issuing CA certificate installed";
+  ledger->append_audit(audit);
+}
+
+}  // namespace portcullis::app

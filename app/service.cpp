@@ -1,0 +1,201 @@
+#include "app/service.hpp"
+
+#include "app/admin_api.hpp"
+#include "app/config.hpp"
+#include "app/http_server.hpp"
+#include "app/logging.hpp"
+#include "app/public_routes.hpp"
+#include "app/tls_context.hpp"
+#include "ca/authority.hpp"
+#include "ca/crl.hpp"
+#include "ca/identity_index.hpp"
+#include "ca/issuer.hpp"
+#include "ca/ledger.hpp"
+#include "ca/ocsp.hpp"
+#include "ca/registry.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace portcullis::app {
+namespace {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+ca::UnixTime now_unix() { return static_cast<ca::UnixTime>(std::time(nullptr)); }
+
+std::vector<AdminToken> admin_tokens(const Config& config) {
+  std::vector<AdminToken> tokens;
+  for (const auto& t : config.admin.tokens) tokens.push_back(AdminToken{t.name, t.sha256});
+  return tokens;
+}
+
+long elapsed_ms(Clock::time_point since) {
+  return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count());
+}
+
+// Everything `serve` owns, in construction order (destroyed in reverse: listeners first,
+// the ledger last, so in-flight work always has its ledger).
+class Service {
+ public:
+  explicit Service(const std::string& config_path)
+      : config_path_(config_path), config_(load_config(config_path)) {
+    setup_logging(config_.service);
+    const ca::CaPaths paths{config_.ca.dir};
+    if (ca::ca_is_pending(paths))
+      throw std::runtime_error("the issuing CA is waiting for its certificate: have your root sign " +
+                               paths.issuing_csr() + ", then run `portcullis ca install-cert`");
+    authority_ = std::make_unique<ca::Authority>(ca::Authority::load(paths));
+    ledger_ = ca::open_sqlite_ledger(config_.ledger.path);
+
+    const auto t0 = Clock::now();
+    index_.load(*ledger_);
+    const ca::IndexStats stats = index_.stats();
+    spdlog::info("identity index loaded: {} certificates, {} devices in {} ms", stats.certificates, stats.devices,
+                 elapsed_ms(t0));
+
+    registry_ = std::make_unique<ca::Registry>(*ledger_, index_);
+    const ca::IssuerUrls urls{config_.http.public_url + "/crl", config_.http.public_url + "/ocsp"};
+    issuer_ = std::make_unique<ca::Issuer>(*authority_, config_.profiles, urls, *registry_);
+    crl_ = std::make_unique<ca::CrlPublisher>(
+        *authority_, *ledger_, ca::CrlSettings{config_.ca.crl_validity_hours, config_.ca.crl_refresh_before_hours});
+    crl_->regenerate(now_unix());
+    // DESIGN.md "One revocation": the CRL is re-signed as part of the revoke call.
+    registry_->on_revocation([this](const std::vector<ca::CertificateRecord>& revoked) {
+      crl_->regenerate(now_unix());
+      spdlog::info("CRL #{} published after revoking {} certificate(s)", crl_->current()->number, revoked.size());
+    });
+    ocsp_ = std::make_unique<ca::OcspResponder>(*authority_, index_, config_.ca.ocsp_validity_hours);
+    public_routes_ = std::make_unique<PublicRoutes>(*crl_, *ocsp_);
+    admin_api_.store(std::make_shared<AdminApi>(*registry_, *issuer_, admin_tokens(config_)));
+  }
+
+  int run() {
+    const unsigned threads = config_.service.threads ? config_.service.threads
+                                                     : std::max(1u, std::thread::hardware_concurrency());
+    asio::io_context io(static_cast<int>(threads));
+
+    HttpServerOptions public_options;
+    public_options.name = "public";
+    public_options.bind_address = config_.http.bind;
+    public_options.port = config_.http.port;
+    public_options.max_body_bytes = config_.http.max_body_bytes;
+    HttpServer public_http(io, public_options, [this](const HttpRequest& r) { return public_routes_->handle(r); });
+
+    HttpServerOptions admin_options;
+    admin_options.name = "admin";
+    admin_options.bind_address = config_.admin.bind;
+    admin_options.port = config_.admin.port;
+    admin_options.max_body_bytes = config_.admin.max_body_bytes;
+    if (config_.admin_tls_effective()) {
+      const ca::CaPaths& paths = authority_->paths();
+      admin_options.tls = make_server_tls_context(paths.admin(), paths.admin_key(), paths.chain());
+    }
+    HttpServer admin_http(io, admin_options, [this](const HttpRequest& r) { return admin_api_.load()->handle(r); });
+
+    public_http.start();
+    admin_http.start();
+
+    asio::steady_timer crl_timer(io);
+    schedule_crl_refresh(crl_timer);
+
+    asio::signal_set stop_signals(io, SIGINT, SIGTERM);
+    asio::signal_set reload_signal(io, SIGHUP);
+    asio::steady_timer shutdown_deadline(io);
+    stop_signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+      if (ec) return;
+      spdlog::info("signal {}: shutting down, letting in-flight requests finish", signo);
+      public_http.stop();
+      admin_http.stop();
+      crl_timer.cancel();
+      reload_signal.cancel();
+      // In-flight requests normally finish well within this; a stuck peer must not
+      // keep the process alive forever.
+      shutdown_deadline.expires_after(std::chrono::seconds(10));
+      shutdown_deadline.async_wait([&](const boost::system::error_code& e) {
+        if (!e) {
+          spdlog::warn("shutdown deadline reached; stopping with connections still open");
+          io.stop();
+        }
+      });
+    });
+    wait_for_reload(reload_signal);
+
+    spdlog::info("portcullis ready: public http {}:{}, admin {} {}:{}, {} threads", config_.http.bind,
+                 public_http.port(), admin_options.tls ? "https" : "http", config_.admin.bind, admin_http.port(),
+                 threads);
+
+    std::vector<std::thread> pool;
+    for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
+    io.run();
+    for (auto& t : pool) t.join();
+    shutdown_deadline.cancel();
+    spdlog::info("portcullis stopped cleanly");
+    return 0;
+  }
+
+ private:
+  void schedule_crl_refresh(asio::steady_timer& timer) {
+    timer.expires_after(std::chrono::minutes(5));
+    timer.async_wait([this, &timer](const boost::system::error_code& ec) {
+      if (ec) return;
+      try {
+        crl_->refresh_if_due(now_unix());
+      } catch (const std::exception& e) {
+        spdlog::error("CRL refresh failed: {}", e.what());
+      }
+      schedule_crl_refresh(timer);
+    });
+  }
+
+  // SIGHUP: re-read the config and apply what can change without a restart: log level and
+  // admin tokens; re-sign the CRL. Anything else needs a restart and is said so.
+  void wait_for_reload(asio::signal_set& signal) {
+    signal.async_wait([this, &signal](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      try {
+        Config fresh = load_config(config_path_);
+        set_log_level(fresh.service.log_level);
+        admin_api_.store(std::make_shared<AdminApi>(*registry_, *issuer_, admin_tokens(fresh)));
+        crl_->regenerate(now_unix());
+        spdlog::info("SIGHUP: reloaded log level and {} admin token(s), CRL re-signed; listener, CA and ledger "
+                     "settings take effect on restart",
+                     fresh.admin.tokens.size());
+      } catch (const std::exception& e) {
+        spdlog::error("SIGHUP: config not reloaded, keeping the running one: {}", e.what());
+      }
+      wait_for_reload(signal);
+    });
+  }
+
+  std::string config_path_;
+  Config config_;
+  std::unique_ptr<ca::Authority> authority_;
+  std::unique_ptr<ca::Ledger> ledger_;
+  ca::IdentityIndex index_;
+  std::unique_ptr<ca::Registry> registry_;
+  std::unique_ptr<ca::Issuer> issuer_;
+  std::unique_ptr<ca::CrlPublisher> crl_;
+  std::unique_ptr<ca::OcspResponder> ocsp_;
+  std::unique_ptr<PublicRoutes> public_routes_;
+  std::atomic<std::shared_ptr<AdminApi>> admin_api_;
+};
+
+}  // namespace
+
+int run_service(const std::string& config_path) {
+  Service service(config_path);
+  return service.run();
+}
+
+}  // namespace portcullis::app

@@ -28,17 +28,24 @@ class CrlPublisher {
  public:
   CrlPublisher(const Authority& authority, Ledger& ledger, CrlSettings settings);
 
-  // Builds and signs a new CRL from the ledger's revocations. Thread-safe.
+  // Builds and signs a new CRL from the ledger's revocations. Thread-safe. Throws
+  // OpenSslError or LedgerError and keeps the previous CRL when that fails.
   void regenerate(UnixTime now);
   // Regenerates when none exists yet or nextUpdate is within refresh_before_hours.
   void refresh_if_due(UnixTime now);
+  // Never blocks on signing: a published CRL is immutable, only the pointer is swapped.
   std::shared_ptr<const PublishedCrl> current() const;
 
  private:
+  // Both: the caller holds generate_mutex_.
+  PublishedCrl build(UnixTime now);
+  void publish_locked(UnixTime now);
+
   const Authority& authority_;
   Ledger& ledger_;
   CrlSettings settings_;
-  mutable std::mutex mutex_;
+  std::mutex generate_mutex_;          // one CRL built at a time: numbers are published in order
+  mutable std::mutex mutex_;           // guards current_ only
   std::shared_ptr<const PublishedCrl> current_;
 };
 

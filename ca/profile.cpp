@@ -1,0 +1,30 @@
+// The built-in certificate profiles. Deployments override them in the config; these are the
+// defaults `portcullis init` writes out.
+#include "ca/profile.hpp"
+
+namespace portcullis::ca {
+
+Profiles default_profiles() {
+  Profiles profiles;
+
+  // Devices authenticating with EAP-TLS (and VPN clients): TLS client auth only. The URI
+  // type is allowed because Intune adds an "IntuneDeviceId://…" URI SAN to SCEP requests.
+  Profile device;
+  device.name = "device";
+  device.validity_days = 365;
+  device.extended_key_usage = {"clientAuth"};
+  device.allowed_san_types = {"dns", "email", "uri"};
+  profiles.emplace(device.name, device);
+
+  // Servers (RADIUS peers, VPN gateways): TLS server auth; names and addresses only.
+  Profile server;
+  server.name = "server";
+  server.validity_days = 730;
+  server.extended_key_usage = {"serverAuth"};
+  server.allowed_san_types = {"dns", "ip"};
+  profiles.emplace(server.name, server);
+
+  return profiles;
+}
+
+}  // namespace portcullis::ca

@@ -1,0 +1,126 @@
+#include "app/config.hpp"
+#include "app/secrets.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+namespace portcullis::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("portcullis-config-" + std::to_string(std::random_device{}()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string write(const std::string& text) {
+    const std::string path = (dir_ / "portcullis.toml").string();
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  ConfigTemplate sample() const {
+    ConfigTemplate t;
+    t.hostname = "radius.example.net";
+    t.bind = "127.0.0.1";
+    t.http_port = 18080;
+    t.admin_port = 18443;
+    t.radius_port = 11812;
+    t.admin_token_sha256 = sha256_hex("token");
+    t.radius_secret = "0123456789abcdefghij";
+    return t;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(ConfigTest, RenderedTemplateLoadsWithEveryValue) {
+  const Config c = load_config(write(render_config(sample())));
+  EXPECT_EQ(c.service.hostname, "radius.example.net");
+  EXPECT_EQ(c.http.port, 18080);
+  EXPECT_EQ(c.http.public_url, "http://radius.example.net:18080");
+  EXPECT_EQ(c.admin.port, 18443);
+  EXPECT_FALSE(c.admin_tls_effective());
+  ASSERT_EQ(c.admin.tokens.size(), 1u);
+  EXPECT_EQ(c.admin.tokens[0].sha256, sha256_hex("token"));
+  EXPECT_EQ(c.radius.auth_port, 11812);
+  EXPECT_EQ(c.radius.acct_port, 11813);
+  ASSERT_EQ(c.radius.clients.size(), 1u);
+  EXPECT_TRUE(c.radius.clients[0].require_message_authenticator);
+  EXPECT_EQ(c.radius.clients[0].coa_port, 3799);
+  // Relative paths resolve against the config's own folder.
+  EXPECT_EQ(c.ca.dir, (dir_ / "ca").string());
+  EXPECT_EQ(c.ledger.path, (dir_ / "ledger.db").string());
+  EXPECT_EQ(c.admin.token_file, (dir_ / "admin.token").string());
+  ASSERT_TRUE(c.profiles.count("device"));
+  EXPECT_EQ(c.profiles.at("device").extended_key_usage, std::vector<std::string>{"clientAuth"});
+  EXPECT_EQ(c.profiles.at("server").validity_days, 730);
+}
+
+TEST_F(ConfigTest, EveryOptionInTheTemplateCarriesAComment) {
+  const std::string text = render_config(sample());
+  std::istringstream lines(text);
+  std::string line;
+  int settings = 0;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#' || line[0] == '[') continue;
+    ++settings;
+  }
+  EXPECT_GT(settings, 30);
+  EXPECT_NE(text.find("# BlastRADIUS"), std::string::npos);
+}
+
+TEST_F(ConfigTest, UnknownKeyIsRefusedWithItsLine) {
+  std::string text = render_config(sample());
+  text.replace(text.find("require_message_authenticator"), 29, "require_message_authenticater");
+  try {
+    load_config(write(text));
+    FAIL() << "a misspelt setting must not load";
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("unknown setting radius.clients.require_message_authenticater"), std::string::npos) << what;
+    EXPECT_NE(what.find("portcullis.toml:"), std::string::npos) << what;
+  }
+}
+
+TEST_F(ConfigTest, BadValuesAreRefused) {
+  EXPECT_THROW(load_config(write("[http]\nport = 70000\n")), ConfigError);
+  EXPECT_THROW(load_config(write("[http]\nport = \"80\"\n")), ConfigError);
+  EXPECT_THROW(load_config(write("[service]\nlog_level = \"loud\"\n")), ConfigError);
+  EXPECT_THROW(load_config(write("[ledger]\nbackend = \"oracle\"\n")), ConfigError);
+  EXPECT_THROW(load_config(write("[bogus]\nx = 1\n")), ConfigError);
+  EXPECT_THROW(load_config(write("[[radius.clients]]\nname = \"a\"\naddress = \"10.0.0.1\"\nsecret = \"short\"\n")),
+               ConfigError);
+  EXPECT_THROW(load_config(write("[[admin.tokens]]\nname = \"a\"\nsha256 = \"abc\"\n")), ConfigError);
+  EXPECT_THROW(load_config(write("[profiles.device]\nmin_rsa_bits = 1024\n")), ConfigError);
+  EXPECT_THROW(load_config(write("[profiles.device]\nextended_key_usage = [\"codeSigning\"]\n")), ConfigError);
+  EXPECT_THROW(load_config(write("this is = = not toml")), ConfigError);
+}
+
+TEST_F(ConfigTest, AdminTlsIsForcedOffLoopback) {
+  EXPECT_TRUE(load_config(write("[admin]\nbind = \"0.0.0.0\"\n")).admin_tls_effective());
+  EXPECT_TRUE(load_config(write("[admin]\nbind = \"192.0.2.7\"\n")).admin_tls_effective());
+  EXPECT_FALSE(load_config(write("[admin]\nbind = \"::1\"\n")).admin_tls_effective());
+  EXPECT_TRUE(load_config(write("[admin]\nbind = \"127.0.0.1\"\ntls = true\n")).admin_tls_effective());
+}
+
+TEST(SecretsTest, GeneratedSecretsAreUrlSafeAndDistinct) {
+  const std::string a = generate_secret(32), b = generate_secret(32);
+  EXPECT_EQ(a.size(), 43u);  // 256 bits in base64url without padding
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), std::string::npos);
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");  // FIPS 180-2 B.1
+  EXPECT_TRUE(secrets_equal("same", "same"));
+  EXPECT_FALSE(secrets_equal("same", "Same"));
+  EXPECT_FALSE(secrets_equal("same", "same-longer"));
+}
+
+}  // namespace
+}  // namespace portcullis::app

@@ -1,0 +1,39 @@
+// The CLI's view of the admin API: address, TLS trust and bearer token from the config,
+// JSON in and out, a one-line error for anything but 2xx.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <stdexcept>
+#include <string>
+
+namespace portcullis::app {
+
+struct Config;
+
+class CliError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class AdminClient {
+ public:
+  explicit AdminClient(const Config& config);
+
+  nlohmann::json get(const std::string& target) { return call("GET", target, nullptr); }
+  nlohmann::json post(const std::string& target, const nlohmann::json& body) { return call("POST", target, body); }
+
+ private:
+  nlohmann::json call(const std::string& method, const std::string& target, const nlohmann::json& body);
+
+  std::string host_;
+  unsigned short port_;
+  bool tls_;
+  std::string ca_file_;
+  std::string token_;
+};
+
+// Percent-encodes one path segment or query value (RFC 3986 §2.1, unreserved kept).
+std::string url_encode(const std::string& value);
+
+}  // namespace portcullis::app

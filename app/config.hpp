@@ -1,0 +1,107 @@
+// portcullis.toml: loading, validation and the commented template `init` writes.
+// Relative paths in the file are relative to the file's own folder, so a data folder can
+// be moved as a whole.
+#pragma once
+
+#include "ca/profile.hpp"
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace portcullis::app {
+
+// "portcullis.toml:12: admin.port must be 1..65535": file and line where known.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ServiceSettings {
+  std::string hostname = "localhost";
+  std::string log_level = "info";     // trace debug info warn error
+  std::string log_format = "text";    // text | json
+  std::string log_file;               // empty = stderr
+  unsigned threads = 0;               // 0 = one per core
+};
+
+struct HttpSettings {                 // public listener: /crl, /ocsp (and /scep later)
+  std::string bind = "127.0.0.1";
+  std::uint16_t port = 8080;
+  std::size_t max_body_bytes = 1 << 20;
+  std::string public_url;             // base URL written into certificates (CDP, AIA)
+};
+
+struct AdminTokenSetting {
+  std::string name;
+  std::string sha256;                 // lowercase hex of SHA-256(token)
+};
+
+struct AdminSettings {
+  std::string bind = "127.0.0.1";
+  std::uint16_t port = 8443;
+  bool tls = false;                   // forced on for a non-loopback bind
+  std::string token_file;             // read by the CLI only
+  std::size_t max_body_bytes = 1 << 20;
+  std::vector<AdminTokenSetting> tokens;
+};
+
+struct CaSettings {
+  std::string dir;
+  int crl_validity_hours = 24;
+  int crl_refresh_before_hours = 12;
+  int ocsp_validity_hours = 1;
+};
+
+struct LedgerSettings {
+  std::string backend = "sqlite";
+  std::string path;
+};
+
+struct RadiusClientSetting {          // consumed by the RADIUS front end (radius/)
+  std::string name;
+  std::string address;                // address or CIDR
+  std::string secret;
+  bool require_message_authenticator = true;   // BlastRADIUS, CVE-2024-3596
+  std::uint16_t coa_port = 3799;               // RFC 5176 §3
+};
+
+struct RadiusSettings {
+  std::string bind = "127.0.0.1";
+  std::uint16_t auth_port = 1812;
+  std::uint16_t acct_port = 1813;
+  std::vector<RadiusClientSetting> clients;
+};
+
+struct Config {
+  std::string path;                   // the file it was read from
+  std::string base_dir;               // its folder; relative paths resolve against it
+  ServiceSettings service;
+  HttpSettings http;
+  AdminSettings admin;
+  CaSettings ca;
+  LedgerSettings ledger;
+  RadiusSettings radius;
+  ca::Profiles profiles;
+
+  // Admin TLS is required whenever the admin listener is reachable from elsewhere.
+  bool admin_tls_effective() const;
+};
+
+Config load_config(const std::string& path);
+bool is_loopback_address(const std::string& address);
+
+// What `init` writes: every option present, each with a comment.
+struct ConfigTemplate {
+  std::string hostname;
+  std::string bind;
+  std::uint16_t http_port = 8080;
+  std::uint16_t admin_port = 8443;
+  std::uint16_t radius_port = 1812;   // accounting = radius_port + 1
+  std::string admin_token_sha256;
+  std::string radius_secret;
+};
+std::string render_config(const ConfigTemplate& t);
+
+}  // namespace portcullis::app

@@ -1,0 +1,38 @@
+// `portcullis init` and `portcullis ca install-cert`: create a data folder with its
+// config, CA material, admin token and ledger.
+#pragma once
+
+#include "ca/authority.hpp"
+
+#include <cstdint>
+#include <string>
+
+namespace portcullis::app {
+
+struct InitOptions {
+  std::string dir;
+  std::uint16_t http_port = 8080;
+  std::uint16_t admin_port = 8443;
+  std::uint16_t radius_port = 1812;     // accounting on radius_port + 1
+  std::string bind = "127.0.0.1";
+  std::string hostname = "localhost";
+  ca::KeyType key_type = ca::KeyType::ec_p256;
+  // An enterprise issuing CA: all three set, or none.
+  std::string import_issuing_cert, import_issuing_key, import_chain;
+  // Generate the issuing CA key and a CSR for a corporate root to sign.
+  bool external_root = false;
+};
+
+struct InitSummary {
+  std::string config_path, ca_dir, ledger_path, token_file;
+  bool ca_pending = false;              // external_root: waiting for `ca install-cert`
+};
+
+// Refuses an existing `dir`; on failure removes what it created, so nothing is half-made.
+InitSummary run_init(const InitOptions& options);
+
+// Completes an external-root CA: the signed issuing certificate and its chain.
+void run_install_issuing_cert(const std::string& config_path, const std::string& cert_path,
+                              const std::string& chain_path);
+
+}  // namespace portcullis::app

@@ -1,0 +1,324 @@
+// Creating the CA material on disk: a fresh root + issuing CA, an imported enterprise
+// issuing CA, or a pending issuing CA (key + CSR) completed later by
+// install_issuing_certificate(). Each path ends with the same service certificates:
+// SCEP RA, EAP/RADIUS server and admin HTTPS.
+#include "ca/authority.hpp"
+#include "ca/cert_builder.hpp"
+#include "ca/issuer.hpp"
+#include "ca/keys.hpp"
+
+#include <openssl/err.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <stdexcept>
+#include <unistd.h>
+
+namespace portcullis::ca {
+
+namespace {
+
+constexpr unsigned kPublicMode = 0644;
+constexpr unsigned kPrivateMode = 0600;
+constexpr std::int64_t kDay = 86400;
+// Backdating tolerates devices whose clocks run a little behind ours.
+constexpr std::int64_t kClockSkew = 300;
+
+std::int64_t now_unix() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+X509Ptr load_cert_file(const std::string& path) {
+  const std::string data = read_file(path);
+  try {
+    if (data.find("-----BEGIN") != std::string::npos) return cert_from_pem(data);
+    return cert_from_der(std::span(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()));
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot parse certificate " + path + ": " + e.what());
+  }
+}
+
+std::vector<X509Ptr> load_chain_file(const std::string& path) {
+  try {
+    return certs_from_pem(read_file(path));
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot parse certificate chain " + path + ": " + e.what());
+  }
+}
+
+bool is_self_signed(const X509* cert) {
+  return (X509_get_extension_flags(const_cast<X509*>(cert)) & EXFLAG_SS) != 0;
+}
+
+// RFC 5280 §4.2.1.9/§4.2.1.3: a CA certificate has basicConstraints cA=TRUE and, when
+// keyUsage is present, keyCertSign. X509_check_ca returns 1 exactly for that case.
+void require_ca(const X509* cert, const std::string& what) {
+  if (X509_check_ca(const_cast<X509*>(cert)) != 1) {
+    throw std::runtime_error(what + " is not a CA certificate (basicConstraints CA:TRUE with keyCertSign required)");
+  }
+}
+
+X509Ptr up_ref(const X509* cert) {
+  check(X509_up_ref(const_cast<X509*>(cert)), "X509_up_ref");
+  return X509Ptr(const_cast<X509*>(cert));
+}
+
+// Verifies `issuing` up to a self-signed root found among `candidates` (RFC 5280 §6) and
+// returns the path: issuing first, root last.
+std::vector<X509Ptr> verify_ca_path(const X509* issuing, const std::vector<X509Ptr>& candidates) {
+  X509StorePtr store(check_ptr(X509_STORE_new(), "X509_STORE_new"));
+  X509StackPtr untrusted(check_ptr(sk_X509_new_null(), "sk_X509_new_null"));
+  bool have_root = false;
+  auto add = [&](const X509* cert) {
+    if (is_self_signed(cert)) {
+      check(X509_STORE_add_cert(store.get(), const_cast<X509*>(cert)), "X509_STORE_add_cert");
+      have_root = true;
+    } else {
+      X509Ptr ref = up_ref(cert);
+      if (sk_X509_push(untrusted.get(), ref.get()) <= 0) throw OpenSslError("sk_X509_push");
+      ref.release();
+    }
+  };
+  for (const auto& c : candidates) {
+    if (X509_cmp(c.get(), issuing) != 0) add(c.get());
+  }
+  if (is_self_signed(issuing)) add(issuing);  // the issuing CA may be a root itself
+  if (!have_root) throw std::runtime_error("the certificate chain does not end in a self-signed root");
+
+  X509StoreCtxPtr ctx(check_ptr(X509_STORE_CTX_new(), "X509_STORE_CTX_new"));
+  check(X509_STORE_CTX_init(ctx.get(), store.get(), const_cast<X509*>(issuing), untrusted.get()),
+        "X509_STORE_CTX_init");
+  if (X509_verify_cert(ctx.get()) != 1) {
+    const int err = X509_STORE_CTX_get_error(ctx.get());
+    ERR_clear_error();
+    throw std::runtime_error(std::string("the issuing CA certificate does not verify up to its root: ") +
+                             X509_verify_cert_error_string(err));
+  }
+  X509StackPtr path(check_ptr(X509_STORE_CTX_get1_chain(ctx.get()), "X509_STORE_CTX_get1_chain"));
+  std::vector<X509Ptr> out;
+  while (sk_X509_num(path.get()) > 0) out.emplace_back(sk_X509_shift(path.get()));
+  return out;
+}
+
+std::string chain_pem(const std::vector<X509Ptr>& path) {
+  std::string pem;
+  for (const auto& c : path) pem += cert_to_pem(c.get());
+  return pem;
+}
+
+void write_key(const std::string& path, const EVP_PKEY* key) { write_file(path, key_to_pem(key), kPrivateMode); }
+void write_cert(const std::string& path, const X509* cert) { write_file(path, cert_to_pem(cert), kPublicMode); }
+
+// One service certificate (RA, server or admin) signed by the issuing CA.
+struct LeafSpec {
+  KeyType key_type;
+  std::string common_name;
+  std::vector<KeyUsageBit> key_usage;
+  std::vector<int> extended_key_usage;  // empty: no EKU extension
+  std::vector<GeneralNamePtr> sans;     // empty: no SAN extension
+};
+
+struct KeyAndCert {
+  EvpPkeyPtr key;
+  X509Ptr cert;
+};
+
+KeyAndCert make_leaf(LeafSpec spec, const BootstrapOptions& o, const X509* issuing, EVP_PKEY* issuing_key) {
+  KeyAndCert out{generate_key(spec.key_type), nullptr};
+  const std::int64_t now = now_unix();
+  // A certificate must not outlive its issuer (RFC 5280 §6.1.3 checks every path element).
+  const std::int64_t not_after = std::min(now + o.leaf_validity_days * kDay, not_after_unix(issuing));
+  X509NamePtr subject = make_name({{"CN", spec.common_name}, {"O", o.organization}});
+  out.cert = new_certificate(random_serial(), subject.get(), X509_get_subject_name(issuing), out.key.get(),
+                             now - kClockSkew, not_after);
+  X509* cert = out.cert.get();
+  add_basic_constraints(cert, false, std::nullopt);
+  add_key_usage(cert, spec.key_usage);
+  if (!spec.extended_key_usage.empty()) add_extended_key_usage(cert, spec.extended_key_usage);
+  if (!spec.sans.empty()) {
+    GeneralNamesPtr names(check_ptr(GENERAL_NAMES_new(), "GENERAL_NAMES_new"));
+    for (auto& gn : spec.sans) {
+      if (sk_GENERAL_NAME_push(names.get(), gn.get()) <= 0) throw OpenSslError("sk_GENERAL_NAME_push");
+      gn.release();
+    }
+    add_subject_alt_names(cert, names.get());
+  }
+  add_subject_key_identifier(cert);
+  add_authority_key_identifier(cert, issuing);
+  if (!o.crl_url.empty()) add_crl_distribution_point(cert, o.crl_url);
+  if (!o.ocsp_url.empty()) add_ocsp_access(cert, o.ocsp_url);
+  sign_certificate(cert, issuing_key, digest_for_key(issuing_key));
+  return out;
+}
+
+std::vector<KeyUsageBit> tls_server_key_usage(KeyType type) {
+  // RSA key exchange (TLS 1.2 static RSA) needs keyEncipherment; ECDSA keys never encipher.
+  if (type == KeyType::rsa2048 || type == KeyType::rsa3072) return {ku_digital_signature, ku_key_encipherment};
+  return {ku_digital_signature};
+}
+
+void push_hostname(std::vector<GeneralNamePtr>& sans, const std::string& host) {
+  sans.push_back(dns_name(host));
+  if (GeneralNamePtr ip = ip_name(host)) sans.push_back(std::move(ip));
+}
+
+// The RA, server and admin certificates every CA variant needs.
+void write_service_certificates(const BootstrapOptions& o, const CaPaths& paths, const X509* issuing,
+                                EVP_PKEY* issuing_key) {
+  // SCEP RA: Apple and Windows clients encrypt the pkcsPKIEnvelope to the RA with RSA only
+  // (RFC 8894 §3.2.2), hence RSA-2048 and keyEncipherment whatever the CA key type is.
+  LeafSpec ra{KeyType::rsa2048, o.organization + " SCEP RA", {ku_digital_signature, ku_key_encipherment}, {}, {}};
+  KeyAndCert ra_kc = make_leaf(std::move(ra), o, issuing, issuing_key);
+
+  LeafSpec server{o.key_type, o.hostname, tls_server_key_usage(o.key_type), {NID_server_auth}, {}};
+  push_hostname(server.sans, o.hostname);
+  KeyAndCert server_kc = make_leaf(std::move(server), o, issuing, issuing_key);
+
+  LeafSpec admin{o.key_type, o.hostname, tls_server_key_usage(o.key_type), {NID_server_auth}, {}};
+  push_hostname(admin.sans, o.hostname);
+  if (o.hostname != "localhost") admin.sans.push_back(dns_name("localhost"));
+  for (const char* loopback : {"127.0.0.1", "::1"}) {
+    if (o.hostname != loopback) admin.sans.push_back(ip_name(loopback));
+  }
+  KeyAndCert admin_kc = make_leaf(std::move(admin), o, issuing, issuing_key);
+
+  write_key(paths.ra_key(), ra_kc.key.get());
+  write_cert(paths.ra(), ra_kc.cert.get());
+  write_key(paths.server_key(), server_kc.key.get());
+  write_cert(paths.server(), server_kc.cert.get());
+  write_key(paths.admin_key(), admin_kc.key.get());
+  write_cert(paths.admin(), admin_kc.cert.get());
+}
+
+// Writes issuing.pem, chain.pem (issuing .. root) and root.pem from a verified path.
+void write_ca_certificates(const CaPaths& paths, const std::vector<X509Ptr>& path) {
+  write_cert(paths.root(), path.back().get());
+  write_cert(paths.issuing(), path.front().get());
+  write_file(paths.chain(), chain_pem(path), kPublicMode);
+}
+
+// RFC 5280 §4.2.1.9: pathLenConstraint 0 lets the issuing CA sign end entities only.
+// digitalSignature: the issuing CA also signs OCSP responses itself (RFC 6960 §4.2.2.2).
+const std::vector<KeyUsageBit> kIssuingKeyUsage = {ku_digital_signature, ku_key_cert_sign, ku_crl_sign};
+
+void remove_file(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    throw std::runtime_error("cannot remove " + path + ": " + std::strerror(errno));
+  }
+}
+
+}  // namespace
+
+void bootstrap_new_ca(const BootstrapOptions& o) {
+  const CaPaths paths{o.ca_dir};
+  const std::int64_t now = now_unix();
+
+  EvpPkeyPtr root_key = generate_key(o.key_type);
+  X509NamePtr root_name = make_name({{"CN", o.organization + " Root CA"}, {"O", o.organization}});
+  X509Ptr root = new_certificate(random_serial(), root_name.get(), root_name.get(), root_key.get(), now - kClockSkew,
+                                 now + o.root_validity_days * kDay);
+  add_basic_constraints(root.get(), true, std::nullopt);
+  add_key_usage(root.get(), {ku_key_cert_sign, ku_crl_sign});
+  add_subject_key_identifier(root.get());
+  // RFC 5280 §4.2.1.1 lets a self-signed root omit the AKI; we include it (= its own SKI)
+  // because some path builders match on it.
+  add_authority_key_identifier(root.get(), root.get());
+  sign_certificate(root.get(), root_key.get(), digest_for_key(root_key.get()));
+
+  EvpPkeyPtr issuing_key = generate_key(o.key_type);
+  X509NamePtr issuing_name = make_name({{"CN", o.organization + " Issuing CA"}, {"O", o.organization}});
+  X509Ptr issuing = new_certificate(random_serial(), issuing_name.get(), root_name.get(), issuing_key.get(),
+                                    now - kClockSkew, now + o.issuing_validity_days * kDay);
+  add_basic_constraints(issuing.get(), true, 0L);
+  add_key_usage(issuing.get(), kIssuingKeyUsage);
+  add_subject_key_identifier(issuing.get());
+  add_authority_key_identifier(issuing.get(), root.get());
+  sign_certificate(issuing.get(), root_key.get(), digest_for_key(root_key.get()));
+
+  write_key(paths.root_key(), root_key.get());
+  write_key(paths.issuing_key(), issuing_key.get());
+  std::vector<X509Ptr> path;
+  path.push_back(std::move(issuing));
+  path.push_back(std::move(root));
+  write_ca_certificates(paths, path);
+  write_service_certificates(o, paths, path.front().get(), issuing_key.get());
+}
+
+void bootstrap_imported_ca(const BootstrapOptions& o, const std::string& issuing_cert_path,
+                           const std::string& issuing_key_path, const std::string& chain_path) {
+  const CaPaths paths{o.ca_dir};
+  X509Ptr issuing = load_cert_file(issuing_cert_path);
+  EvpPkeyPtr key;
+  try {
+    key = key_from_pem(read_file(issuing_key_path));
+  } catch (const std::exception&) {
+    // Name the file only: the OpenSSL reason never contains key bytes, but stay terse.
+    throw std::runtime_error("cannot load private key " + issuing_key_path + " (unencrypted PEM required)");
+  }
+  require_ca(issuing.get(), issuing_cert_path);
+  if (!key_matches_certificate(issuing.get(), key.get())) {
+    throw std::runtime_error("the private key " + issuing_key_path + " does not match " + issuing_cert_path);
+  }
+  const std::vector<X509Ptr> path = verify_ca_path(issuing.get(), load_chain_file(chain_path));
+
+  write_key(paths.issuing_key(), key.get());
+  write_ca_certificates(paths, path);
+  write_service_certificates(o, paths, issuing.get(), key.get());
+}
+
+void bootstrap_pending_ca(const BootstrapOptions& o) {
+  const CaPaths paths{o.ca_dir};
+  EvpPkeyPtr key = generate_key(o.key_type);
+  X509NamePtr subject = make_name({{"CN", o.organization + " Issuing CA"}, {"O", o.organization}});
+
+  X509ReqPtr req(check_ptr(X509_REQ_new(), "X509_REQ_new"));
+  check(X509_REQ_set_version(req.get(), X509_REQ_VERSION_1), "X509_REQ_set_version");
+  check(X509_REQ_set_subject_name(req.get(), subject.get()), "X509_REQ_set_subject_name");
+  check(X509_REQ_set_pubkey(req.get(), key.get()), "X509_REQ_set_pubkey");
+
+  // Ask the corporate root for exactly what we need (RFC 2986 extensionRequest); its CA
+  // decides what it grants, and install_issuing_certificate() checks the result.
+  X509ExtensionStackPtr exts(check_ptr(sk_X509_EXTENSION_new_null(), "sk_X509_EXTENSION_new_null"));
+  STACK_OF(X509_EXTENSION)* raw = exts.get();
+  BasicConstraintsPtr bc(check_ptr(BASIC_CONSTRAINTS_new(), "BASIC_CONSTRAINTS_new"));
+  bc->ca = 0xFF;
+  bc->pathlen = check_ptr(ASN1_INTEGER_new(), "ASN1_INTEGER_new");
+  check(ASN1_INTEGER_set(bc->pathlen, 0), "ASN1_INTEGER_set");
+  check(X509V3_add1_i2d(&raw, NID_basic_constraints, bc.get(), 1, X509V3_ADD_DEFAULT), "basicConstraints");
+  Asn1BitStringPtr ku(check_ptr(ASN1_BIT_STRING_new(), "ASN1_BIT_STRING_new"));
+  for (KeyUsageBit bit : kIssuingKeyUsage) check(ASN1_BIT_STRING_set_bit(ku.get(), bit, 1), "ASN1_BIT_STRING_set_bit");
+  check(X509V3_add1_i2d(&raw, NID_key_usage, ku.get(), 1, X509V3_ADD_DEFAULT), "keyUsage");
+  check(X509_REQ_add_extensions(req.get(), exts.get()), "X509_REQ_add_extensions");
+  if (X509_REQ_sign(req.get(), key.get(), digest_for_key(key.get())) <= 0) throw OpenSslError("X509_REQ_sign");
+
+  write_key(paths.issuing_key(), key.get());
+  write_file(paths.issuing_csr(), csr_to_pem(req.get()), kPublicMode);
+}
+
+void install_issuing_certificate(const BootstrapOptions& o, const std::string& issuing_cert_path,
+                                 const std::string& chain_path) {
+  const CaPaths paths{o.ca_dir};
+  if (!ca_is_pending(paths)) {
+    throw std::runtime_error("no pending issuing CA in " + paths.dir + " (" + paths.issuing_csr() + " is missing)");
+  }
+  EvpPkeyPtr key;
+  try {
+    key = key_from_pem(read_file(paths.issuing_key()));
+  } catch (const std::exception&) {
+    throw std::runtime_error("cannot load the pending issuing CA key " + paths.issuing_key());
+  }
+  X509Ptr issuing = load_cert_file(issuing_cert_path);
+  if (!key_matches_certificate(issuing.get(), key.get())) {
+    throw std::runtime_error(issuing_cert_path + " was not issued for the pending key " + paths.issuing_key());
+  }
+  require_ca(issuing.get(), issuing_cert_path);
+  const std::vector<X509Ptr> path = verify_ca_path(issuing.get(), load_chain_file(chain_path));
+
+  // Service certificates first, the CA certificates next, the CSR last: until the CSR is
+  // gone the CA counts as pending, so an interrupted install can simply be run again.
+  write_service_certificates(o, paths, issuing.get(), key.get());
+  write_ca_certificates(paths, path);
+  remove_file(paths.issuing_csr());
+}
+
+}  // namespace portcullis::ca

@@ -1,0 +1,75 @@
+// The embedded SQLite ledger (ca::open_sqlite_ledger). Private to ca/: everyone else
+// sees only ca::Ledger.
+//
+// One connection, guarded by one mutex: SQLite runs one writer at a time anyway, and the
+// ledger is not on the authentication path (the in-memory index is), so a connection
+// pool would buy nothing but a second class of locking bugs. Callbacks passed to
+// for_each_* run with that mutex held and must not call back into the ledger.
+#pragma once
+
+#include "ca/ledger.hpp"
+#include "ca/sqlite_db.hpp"
+
+#include <mutex>
+
+namespace portcullis::ca::sqlite {
+
+UnixTime now_unix();
+
+class SqliteLedger final : public Ledger {
+ public:
+  explicit SqliteLedger(const std::string& path);
+
+  Device create_device(const NewDevice& device, const std::string& actor) override;
+  std::optional<Device> find_device(std::int64_t id) override;
+  std::optional<Device> find_device_by_name(const std::string& name) override;
+  std::vector<Device> list_devices(const DeviceFilter& filter) override;
+  Device set_device_enabled(std::int64_t id, bool enabled, const std::string& actor) override;
+
+  IssuanceOutcome record_issuance(const DeviceRef& device, CertificateRecord record,
+                                  const std::string& actor) override;
+  std::optional<CertificateRecord> find_certificate(const std::string& serial_hex) override;
+  std::vector<CertificateRecord> list_certificates(const CertificateFilter& filter) override;
+  RevocationOutcome revoke(const std::string& serial_hex, RevocationReason reason, UnixTime at,
+                           const std::string& actor) override;
+  std::vector<CertificateRecord> revoke_device(std::int64_t device_id, RevocationReason reason, UnixTime at,
+                                               const std::string& actor) override;
+  std::vector<RevokedEntry> revoked_certificates() override;
+  std::size_t certificate_count() override;
+
+  std::int64_t next_crl_number() override;
+
+  void append_audit(const AuditEntry& entry) override;
+  std::vector<AuditEntry> audit(const AuditFilter& filter) override;
+
+  void for_each_certificate(const std::function<void(const CertificateRecord&)>& fn) override;
+  void for_each_device(const std::function<void(const Device&)>& fn) override;
+
+  std::string integrity_check() override;
+
+ private:
+  // Helpers below expect mutex_ held; the *_locked ones write only inside a Transaction.
+  std::optional<Device> device_by_id_locked(std::int64_t id);
+  std::optional<Device> device_by_name_locked(const std::string& name);
+  std::vector<std::string> groups_locked(std::int64_t device_id);
+  Device insert_device_locked(const NewDevice& device, const std::string& actor);
+  void insert_audit_locked(const AuditEntry& entry);
+  std::optional<CertificateRecord> certificate_locked(const std::string& canonical_serial);
+  void mark_revoked_locked(CertificateRecord& cert, RevocationReason reason, UnixTime at, const std::string& actor,
+                           const std::string& device_name);
+
+  std::mutex mutex_;
+  Connection db_;
+};
+
+// Row mapping shared by the two translation units of the ledger.
+// Columns in this order: id, name, display_name, owner, enabled, created_at.
+inline constexpr const char* kDeviceColumns = "id, name, display_name, owner, enabled, created_at";
+Device device_from_row(const Statement& row);
+// Columns as kCertificateColumns, optionally followed by der.
+inline constexpr const char* kCertificateColumns =
+    "serial, device_id, profile, subject, sans, sha256_fingerprint, not_before, not_after, issued_at, revoked_at, "
+    "revocation_reason";
+CertificateRecord certificate_from_row(const Statement& row, bool with_der);
+
+}  // namespace portcullis::ca::sqlite
