@@ -128,7 +128,7 @@ KeyAndCert make_leaf(LeafSpec spec, const BootstrapOptions& o, const X509* issui
   const std::int64_t now = now_unix();
   // A certificate must not outlive its issuer (RFC 5280 §6.1.3 checks every path element).
   const std::int64_t not_after = std::min(now + o.leaf_validity_days * kDay, not_after_unix(issuing));
-  X509NamePtr subject = make_name({{"CN", spec.common_name}, {"O", o.organization}});
+  X509NamePtr subject = make_name({{"O", o.organization}, {"CN", spec.common_name}});
   out.cert = new_certificate(random_serial(), subject.get(), X509_get_subject_name(issuing), out.key.get(),
                              now - kClockSkew, not_after);
   X509* cert = out.cert.get();
@@ -214,7 +214,7 @@ void bootstrap_new_ca(const BootstrapOptions& o) {
   const std::int64_t now = now_unix();
 
   EvpPkeyPtr root_key = generate_key(o.key_type);
-  X509NamePtr root_name = make_name({{"CN", o.organization + " Root CA"}, {"O", o.organization}});
+  X509NamePtr root_name = make_name({{"O", o.organization}, {"CN", o.organization + " Root CA"}});
   X509Ptr root = new_certificate(random_serial(), root_name.get(), root_name.get(), root_key.get(), now - kClockSkew,
                                  now + o.root_validity_days * kDay);
   add_basic_constraints(root.get(), true, std::nullopt);
@@ -226,7 +226,7 @@ void bootstrap_new_ca(const BootstrapOptions& o) {
   sign_certificate(root.get(), root_key.get(), digest_for_key(root_key.get()));
 
   EvpPkeyPtr issuing_key = generate_key(o.key_type);
-  X509NamePtr issuing_name = make_name({{"CN", o.organization + " Issuing CA"}, {"O", o.organization}});
+  X509NamePtr issuing_name = make_name({{"O", o.organization}, {"CN", o.organization + " Issuing CA"}});
   X509Ptr issuing = new_certificate(random_serial(), issuing_name.get(), root_name.get(), issuing_key.get(),
                                     now - kClockSkew, now + o.issuing_validity_days * kDay);
   add_basic_constraints(issuing.get(), true, 0L);
@@ -269,7 +269,7 @@ void bootstrap_imported_ca(const BootstrapOptions& o, const std::string& issuing
 void bootstrap_pending_ca(const BootstrapOptions& o) {
   const CaPaths paths{o.ca_dir};
   EvpPkeyPtr key = generate_key(o.key_type);
-  X509NamePtr subject = make_name({{"CN", o.organization + " Issuing CA"}, {"O", o.organization}});
+  X509NamePtr subject = make_name({{"O", o.organization}, {"CN", o.organization + " Issuing CA"}});
 
   X509ReqPtr req(check_ptr(X509_REQ_new(), "X509_REQ_new"));
   check(X509_REQ_set_version(req.get(), X509_REQ_VERSION_1), "X509_REQ_set_version");

@@ -45,6 +45,9 @@ using detail::kFingerprintOctets;
 using detail::kMaxSerialOctets;
 using Key = std::span<const std::uint8_t>;
 
+// RFC 5280 reason codes stop at 10, so one octet holds both "revoked?" and the reason.
+constexpr std::uint8_t kNotRevoked = 0xFF;
+
 struct Entry {
   std::int64_t device_id = 0;
   UnixTime not_before = 0;
@@ -53,9 +56,10 @@ struct Entry {
   std::array<std::uint8_t, kFingerprintOctets> fingerprint{};
   std::array<std::uint8_t, kMaxSerialOctets> serial{};
   std::uint8_t serial_len = 0;
-  std::uint8_t reason = 0;  // RevocationReason, valid when revoked
-  bool revoked = false;
+  std::uint8_t reason = kNotRevoked;  // a RevocationReason once revoked
   std::uint16_t profile = 0;
+
+  bool revoked() const { return reason != kNotRevoked; }
 };
 static_assert(sizeof(Entry) <= 88, "keep the per-certificate footprint small");
 
@@ -194,9 +198,8 @@ struct Data {
     e.device_id = record.device_id;
     e.not_before = record.not_before;
     e.not_after = record.not_after;
-    e.revoked = record.revoked;
     e.revoked_at = record.revoked ? record.revoked_at : 0;
-    e.reason = static_cast<std::uint8_t>(record.revoked ? record.revocation_reason : RevocationReason::unspecified);
+    e.reason = record.revoked ? static_cast<std::uint8_t>(record.revocation_reason) : kNotRevoked;
     e.profile = intern(record.profile);
 
     const auto at = by_serial.find(serial_key(e), entries);
@@ -226,7 +229,7 @@ struct Data {
     id.not_after = e.not_after;
     const auto device = devices.find(e.device_id);
     if (device != devices.end()) id.device_name = device->second.name;
-    if (e.revoked) {
+    if (e.revoked()) {
       id.verdict = IdentityVerdict::revoked;
       id.revoked_at = e.revoked_at;
       id.revocation_reason = static_cast<RevocationReason>(e.reason);
@@ -340,8 +343,7 @@ void IdentityIndex::mark_revoked(const std::string& serial_hex, UnixTime at, Rev
   // in the index already answers "unknown", which every caller treats as a rejection.
   if (!position) return;
   Entry& e = d.entries[*position];
-  if (e.revoked) return;  // the first revocation's time and reason stand, as in the ledger
-  e.revoked = true;
+  if (e.revoked()) return;  // the first revocation's time and reason stand, as in the ledger
   e.revoked_at = at;
   e.reason = static_cast<std::uint8_t>(reason);
 }

@@ -1,5 +1,6 @@
 """Bad input gets a clear error and writes nothing: malformed CSR, CA:true, weak key,
-unknown device or serial, wrong or missing token, oversized body, SQL metacharacters."""
+unknown device or serial, wrong or missing token, oversized body, SQL metacharacters.
+Malformed requests are 400; well-formed requests that policy refuses (CA:true, weak key) 422."""
 
 import json
 import os
@@ -48,12 +49,12 @@ class BadInputTest(IntegrationTest):
     def test_csr_asking_for_ca_true(self):
         _, csr = make_key_and_csr(self.workdir, "ca", "evil-ca", extra_config="basicConstraints=critical,CA:TRUE\n")
         with open(csr) as f:
-            self.assert_refused("POST", "/certificates", self.issue_body(f.read()), 400, "CA:true")
+            self.assert_refused("POST", "/certificates", self.issue_body(f.read()), 422, "CA:true")
 
     def test_weak_rsa_key(self):
         _, csr = make_key_and_csr(self.workdir, "weak", "weak.example", key="rsa1024")
         with open(csr) as f:
-            self.assert_refused("POST", "/certificates", self.issue_body(f.read()), 400, "2048")
+            self.assert_refused("POST", "/certificates", self.issue_body(f.read()), 422, "2048")
 
     def test_unknown_profile(self):
         with open(self.good_csr) as f:
