@@ -11,7 +11,7 @@ fi
 build=(build-essential cmake ninja-build pkg-config
        libssl-dev libboost-dev libboost-system-dev libsqlite3-dev
        libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
-       libfreeradius-dev libgtest-dev libgmock-dev)
+       libfreeradius-dev libtalloc-dev libgtest-dev libgmock-dev)
 run=(openssl sqlite3 ca-certificates)
 test_peers=(python3 curl eapoltest freeradius-utils scep strongswan-pki)
 

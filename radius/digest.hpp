@@ -1,0 +1,44 @@
+// MD5 and HMAC-MD5 for the RADIUS authenticators (RFC 2865 §3, RFC 2869 §5.14,
+// RFC 3579 §3.2) and RFC 2548 salt encryption, on OpenSSL 3 (MD5 is in the default
+// provider). RAII owners for the OpenSSL objects used here live in this file too.
+#pragma once
+
+#include <openssl/evp.h>
+
+#include <array>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <span>
+#include <string_view>
+
+namespace portcullis::radius {
+
+template <auto FreeFn>
+struct OsslFree {
+  template <class T>
+  void operator()(T* p) const noexcept { FreeFn(p); }
+};
+using EvpMdPtr = std::unique_ptr<EVP_MD, OsslFree<EVP_MD_free>>;
+using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, OsslFree<EVP_MD_CTX_free>>;
+using EvpMacPtr = std::unique_ptr<EVP_MAC, OsslFree<EVP_MAC_free>>;
+using EvpMacCtxPtr = std::unique_ptr<EVP_MAC_CTX, OsslFree<EVP_MAC_CTX_free>>;
+
+using Digest16 = std::array<std::uint8_t, 16>;
+using ByteView = std::span<const std::uint8_t>;
+
+inline ByteView as_bytes(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+// MD5 over the concatenation of `parts`. Throws std::runtime_error on OpenSSL failure
+// (the message never carries input bytes).
+Digest16 md5(std::initializer_list<ByteView> parts);
+
+// HMAC-MD5(key, concatenation of `parts`).
+Digest16 hmac_md5(ByteView key, std::initializer_list<ByteView> parts);
+
+// Constant-time equality (CRYPTO_memcmp); false when the sizes differ.
+bool constant_time_equal(ByteView a, ByteView b);
+
+}  // namespace portcullis::radius
