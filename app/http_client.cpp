@@ -81,15 +81,25 @@ HttpClientResponse exchange(net::io_context& ioc, Stream& stream, const HttpClie
 
 }  // namespace
 
-HttpClientResponse http_request(const HttpClientOptions& options, const std::string& method,
+HttpClientResponse http_request(const HttpClientOptions& given, const std::string& method,
                                 const std::string& target, const HttpHeaders& headers, const std::string& body) {
+  HttpClientOptions options = given;
+  // "[::1]" as people write it in URLs; the resolver and the certificate check want "::1".
+  if (options.host.size() > 2 && options.host.front() == '[' && options.host.back() == ']')
+    options.host = options.host.substr(1, options.host.size() - 2);
   http::verb verb = http::string_to_verb(method);
   if (verb == http::verb::unknown) throw std::invalid_argument("unknown HTTP method '" + method + "'");
 
+  auto has_crlf = [](const std::string& s) { return s.find_first_of("\r\n") != std::string::npos; };
+  if (has_crlf(target)) throw std::invalid_argument("HTTP target contains CR/LF");
   http::request<http::string_body> request{verb, target, 11};
   request.set(http::field::host, host_port(options));
   request.set(http::field::user_agent, "portcullis-cli");
-  for (const auto& [name, value] : headers) request.set(name, value);
+  for (const auto& [name, value] : headers) {
+    // A value with CR/LF (a token pasted with its newline) would split the request.
+    if (has_crlf(name) || has_crlf(value)) throw std::invalid_argument("HTTP header '" + name + "' contains CR/LF");
+    request.set(name, value);
+  }
   request.keep_alive(false);
   request.body() = body;
   if (!body.empty() || verb == http::verb::post || verb == http::verb::put) request.prepare_payload();

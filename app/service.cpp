@@ -71,9 +71,16 @@ class Service {
         *authority_, *ledger_, ca::CrlSettings{config_.ca.crl_validity_hours, config_.ca.crl_refresh_before_hours});
     crl_->regenerate(now_unix());
     // DESIGN.md "One revocation": the CRL is re-signed as part of the revoke call.
+    // The revocation itself is already committed when observers run, so a signing failure
+    // here is logged (the previous CRL stays published until the refresh timer retries)
+    // rather than turned into a failed revoke.
     registry_->on_revocation([this](const std::vector<ca::CertificateRecord>& revoked) {
-      crl_->regenerate(now_unix());
-      spdlog::info("CRL #{} published after revoking {} certificate(s)", crl_->current()->number, revoked.size());
+      try {
+        crl_->regenerate(now_unix());
+        spdlog::info("CRL #{} published after revoking {} certificate(s)", crl_->current()->number, revoked.size());
+      } catch (const std::exception& e) {
+        spdlog::error("CRL not re-signed after revoking {} certificate(s): {}", revoked.size(), e.what());
+      }
     });
     ocsp_ = std::make_unique<ca::OcspResponder>(*authority_, index_, config_.ca.ocsp_validity_hours);
     public_routes_ = std::make_unique<PublicRoutes>(*crl_, *ocsp_);

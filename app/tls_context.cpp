@@ -39,8 +39,8 @@ std::shared_ptr<boost::asio::ssl::context> make_server_tls_context(const std::st
   if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
     throw std::runtime_error("cannot set the minimum TLS version: " + openssl_reason());
   // No renegotiation (a DoS lever, and pointless for short HTTP requests); no compression
-  // (CRIME); fresh ECDHE keys per handshake.
-  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_SINGLE_ECDH_USE);
+  // (CRIME, RFC 7457 §2.6).
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
   if (SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1)
     throw std::runtime_error("cannot set the TLS 1.2 cipher list: " + openssl_reason());
 

@@ -12,7 +12,7 @@ class LifecycleTest(IntegrationTest):
     def test_issue_verify_revoke_crl_ocsp_index(self):
         inst = self.instance()
         key, csr = make_key_and_csr(self.workdir, "laptop", "laptop-042.example.net",
-                                    extra_config="subjectAltName=DNS:laptop-042.example.net,URI:tag:example,1:x\n")
+                                    extra_config="subjectAltName=DNS:laptop-042.example.net,URI:urn:example:laptop-042\n")
 
         issued = inst.cli("issue", "--csr", csr, "--device", "laptop-042")
         self.assertIn("created device laptop-042", issued.stderr)
@@ -30,7 +30,7 @@ class LifecycleTest(IntegrationTest):
         self.assertIn("CA:FALSE", text)
         self.assertIn(f"URI:http://localhost:{inst.http_port}/crl", text)
         self.assertIn(f"OCSP - URI:http://localhost:{inst.http_port}/ocsp", text)
-        self.assertIn("URI:tag:example,1:x", text)
+        self.assertIn("URI:urn:example:laptop-042", text)
 
         # Before revocation: OCSP good, CRL empty, index good.
         self.assertEqual(self.ocsp(inst, cert), "good")

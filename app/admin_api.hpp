@@ -1,0 +1,62 @@
+// The admin API under /api/v1: JSON over HTTP, bearer tokens stored hashed in the config.
+// A plain HttpHandler (no Beast, no sockets), so it is tested by calling handle() directly.
+// The routes, JSON shapes and error statuses are listed at the top of admin_api.cpp.
+#pragma once
+
+#include "app/http_types.hpp"
+#include "ca/issuer.hpp"
+#include "ca/registry.hpp"
+
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace portcullis::app {
+
+struct AdminToken {
+  std::string name;        // becomes the audit actor "api:<name>"
+  std::string sha256_hex;  // SHA-256 of the token, hex (as stored in the config)
+};
+
+class AdminApi {
+ public:
+  // Throws std::invalid_argument when a token's hash is not 64 hex digits.
+  AdminApi(ca::Registry& registry, ca::Issuer& issuer, std::vector<AdminToken> tokens);
+
+  // Thread-safe (holds no mutable state of its own). Never throws: failures become a JSON
+  // {"error": "..."} with a 4xx/5xx status.
+  HttpResponse handle(const HttpRequest& request);
+
+ private:
+  struct StoredToken {
+    std::string name;
+    std::array<unsigned char, 32> hash{};
+  };
+  struct Call;
+
+  // The audit actor for a valid bearer token; nullopt for a missing or wrong one.
+  std::optional<std::string> authenticate(const HttpRequest& request) const;
+  HttpResponse route(const Call& call);
+
+  HttpResponse list_devices(const Call& call);
+  HttpResponse create_device(const Call& call);
+  HttpResponse show_device(const Call& call, const std::string& ref);
+  HttpResponse set_device_enabled(const Call& call, const std::string& ref, bool enabled);
+  HttpResponse revoke_device(const Call& call, const std::string& ref);
+  HttpResponse list_certificates(const Call& call);
+  HttpResponse show_certificate(const Call& call, const std::string& serial);
+  HttpResponse revoke_certificate(const Call& call, const std::string& serial);
+  HttpResponse issue_certificate(const Call& call);
+  HttpResponse list_audit(const Call& call);
+  HttpResponse show_identity(const Call& call, const std::string& serial);
+
+  // A number means a device id, anything else a name (see admin_api.cpp). 404 if unknown.
+  ca::Device resolve_device(const std::string& ref);
+
+  ca::Registry& registry_;
+  ca::Issuer& issuer_;
+  std::vector<StoredToken> tokens_;
+};
+
+}  // namespace portcullis::app
