@@ -65,15 +65,6 @@ void add_authority_key_id(X509_CRL* crl, const X509* issuing) {
   check(X509_CRL_add1_ext_i2d(crl, NID_authority_key_identifier, akid.get(), 0, 0), "X509_CRL_add1_ext_i2d(AKI)");
 }
 
-Bytes crl_to_der(X509_CRL* crl) {
-  const int len = i2d_X509_CRL(crl, nullptr);
-  if (len <= 0) throw OpenSslError("i2d_X509_CRL");
-  Bytes der(static_cast<std::size_t>(len));
-  unsigned char* out = der.data();
-  if (i2d_X509_CRL(crl, &out) != len) throw OpenSslError("i2d_X509_CRL");
-  return der;
-}
-
 std::string crl_to_pem(X509_CRL* crl) {
   BioPtr bio(check_ptr(BIO_new(BIO_s_mem()), "BIO_new"));
   check(PEM_write_bio_X509_CRL(bio.get(), crl), "PEM_write_bio_X509_CRL");
@@ -127,7 +118,7 @@ PublishedCrl CrlPublisher::build(UnixTime now) {
   }
 
   PublishedCrl published;
-  published.der = crl_to_der(crl.get());
+  published.der = to_der(crl.get(), i2d_X509_CRL, "i2d_X509_CRL");
   published.pem = crl_to_pem(crl.get());
   published.number = number;
   published.this_update = now;

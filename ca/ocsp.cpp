@@ -49,15 +49,6 @@ Bytes serial_magnitude(const ASN1_INTEGER* serial) {
   return out;
 }
 
-Bytes response_to_der(OCSP_RESPONSE* response) {
-  const int len = i2d_OCSP_RESPONSE(response, nullptr);
-  if (len <= 0) throw OpenSslError("i2d_OCSP_RESPONSE");
-  Bytes der(static_cast<std::size_t>(len));
-  unsigned char* out = der.data();
-  if (i2d_OCSP_RESPONSE(response, &out) != len) throw OpenSslError("i2d_OCSP_RESPONSE");
-  return der;
-}
-
 // Thrown for requests we refuse to answer; becomes malformedRequest (§2.3).
 struct MalformedRequest {};
 
@@ -74,11 +65,7 @@ OcspResponder::OcspResponder(const Authority& authority, const IdentityView& ide
   // the value of the subjectPublicKey BIT STRING, without tag, length and unused-bits
   // octet (§4.1.1).
   const X509_NAME* subject = X509_get_subject_name(issuing);
-  const int name_len = i2d_X509_NAME(subject, nullptr);
-  if (name_len <= 0) throw OpenSslError("i2d_X509_NAME");
-  Bytes name(static_cast<std::size_t>(name_len));
-  unsigned char* name_out = name.data();
-  if (i2d_X509_NAME(subject, &name_out) != name_len) throw OpenSslError("i2d_X509_NAME");
+  const Bytes name = to_der(subject, i2d_X509_NAME, "i2d_X509_NAME");
   const ASN1_BIT_STRING* key = X509_get0_pubkey_bitstr(issuing);
   if (key == nullptr) throw OpenSslError("X509_get0_pubkey_bitstr");
 
@@ -192,7 +179,7 @@ Bytes OcspResponder::respond_or_throw(std::span<const std::uint8_t> request_der,
   }
   OcspResponsePtr response(
       check_ptr(OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, basic.get()), "OCSP_response_create"));
-  return response_to_der(response.get());
+  return to_der(response.get(), i2d_OCSP_RESPONSE, "i2d_OCSP_RESPONSE");
 }
 
 }  // namespace portcullis::ca

@@ -175,12 +175,7 @@ std::string cert_to_pem(const X509* cert) {
 }
 
 Bytes cert_to_der(const X509* cert) {
-  const int len = i2d_X509(cert, nullptr);
-  if (len <= 0) throw OpenSslError("i2d_X509");
-  Bytes out(static_cast<std::size_t>(len));
-  unsigned char* p = out.data();
-  if (i2d_X509(cert, &p) != len) throw OpenSslError("i2d_X509");
-  return out;
+  return to_der(cert, i2d_X509, "i2d_X509");
 }
 
 X509ReqPtr csr_from_pem_or_der(std::string_view data) {

@@ -6,6 +6,7 @@
 #include <openssl/cms.h>
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -33,6 +34,9 @@ using Asn1OctetStringPtr = std::unique_ptr<ASN1_OCTET_STRING, OpenSslDeleter<ASN
 using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, OpenSslDeleter<EVP_PKEY_free>>;
 using EvpPkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, OpenSslDeleter<EVP_PKEY_CTX_free>>;
 using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, OpenSslDeleter<EVP_MD_CTX_free>>;
+using EvpMdPtr = std::unique_ptr<EVP_MD, OpenSslDeleter<EVP_MD_free>>;
+using EvpMacPtr = std::unique_ptr<EVP_MAC, OpenSslDeleter<EVP_MAC_free>>;
+using EvpMacCtxPtr = std::unique_ptr<EVP_MAC_CTX, OpenSslDeleter<EVP_MAC_CTX_free>>;
 using X509Ptr = std::unique_ptr<X509, OpenSslDeleter<X509_free>>;
 using X509ReqPtr = std::unique_ptr<X509_REQ, OpenSslDeleter<X509_REQ_free>>;
 using X509CrlPtr = std::unique_ptr<X509_CRL, OpenSslDeleter<X509_CRL_free>>;
@@ -57,6 +61,10 @@ using DistPointPtr = std::unique_ptr<DIST_POINT, OpenSslDeleter<DIST_POINT_free>
 using CrlDistPointsPtr = std::unique_ptr<CRL_DIST_POINTS, OpenSslDeleter<CRL_DIST_POINTS_free>>;
 using AccessDescriptionPtr = std::unique_ptr<ACCESS_DESCRIPTION, OpenSslDeleter<ACCESS_DESCRIPTION_free>>;
 using AuthorityInfoAccessPtr = std::unique_ptr<AUTHORITY_INFO_ACCESS, OpenSslDeleter<AUTHORITY_INFO_ACCESS_free>>;
+// libssl objects (radius/eap TLS engine). Headers only: ca/ itself never calls libssl.
+using SslCtxPtr = std::unique_ptr<SSL_CTX, OpenSslDeleter<SSL_CTX_free>>;
+using SslPtr = std::unique_ptr<SSL, OpenSslDeleter<SSL_free>>;
+using SslSessionPtr = std::unique_ptr<SSL_SESSION, OpenSslDeleter<SSL_SESSION_free>>;
 
 struct X509StackDeleter {
   void operator()(STACK_OF(X509) * s) const noexcept { sk_X509_pop_free(s, X509_free); }
@@ -85,6 +93,17 @@ T* check_ptr(T* p, const char* context) {
 }
 
 // --- encoding helpers -------------------------------------------------------
+// DER of any ASN.1 object through its i2d_ function (the two-pass length-then-write idiom).
+template <class T, class I2d>
+Bytes to_der(T* object, I2d i2d, const char* what) {
+  const int len = i2d(object, nullptr);
+  if (len <= 0) throw OpenSslError(what);
+  Bytes der(static_cast<std::size_t>(len));
+  unsigned char* out = der.data();
+  if (i2d(object, &out) != len) throw OpenSslError(what);
+  return der;
+}
+
 std::string to_hex(std::span<const std::uint8_t> bytes);   // uppercase, no separators
 Bytes from_hex(std::string_view hex);                      // throws std::invalid_argument
 

@@ -3,6 +3,8 @@
 // provider). RAII owners for the OpenSSL objects used here live in this file too.
 #pragma once
 
+#include "ca/x509.hpp"
+
 #include <openssl/evp.h>
 
 #include <array>
@@ -14,15 +16,11 @@
 
 namespace portcullis::radius {
 
-template <auto FreeFn>
-struct OsslFree {
-  template <class T>
-  void operator()(T* p) const noexcept { FreeFn(p); }
-};
-using EvpMdPtr = std::unique_ptr<EVP_MD, OsslFree<EVP_MD_free>>;
-using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, OsslFree<EVP_MD_CTX_free>>;
-using EvpMacPtr = std::unique_ptr<EVP_MAC, OsslFree<EVP_MAC_free>>;
-using EvpMacCtxPtr = std::unique_ptr<EVP_MAC_CTX, OsslFree<EVP_MAC_CTX_free>>;
+// The project's one family of OpenSSL RAII pointers (ca/x509.hpp, header only).
+using ca::EvpMacCtxPtr;
+using ca::EvpMacPtr;
+using ca::EvpMdCtxPtr;
+using ca::EvpMdPtr;
 
 using Digest16 = std::array<std::uint8_t, 16>;
 using ByteView = std::span<const std::uint8_t>;
