@@ -1,0 +1,351 @@
+#include "radius/eap/tls_engine.hpp"
+
+#include "ca/authority.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#include <algorithm>
+#include <ctime>
+#include <stdexcept>
+#include <utility>
+
+namespace portcullis::radius::eap {
+namespace {
+
+// Binds sessions to this service: OpenSSL refuses to resume a session whose context
+// differs, and with SSL_VERIFY_PEER it refuses resumption outright without one.
+constexpr unsigned char kSessionIdContext[] = "portcullis-eap-tls";
+
+// RFC 5216 §2.3 (TLS <= 1.2) and RFC 9190 §2.3 (TLS 1.3) exporter parameters.
+constexpr char kLabelTls12[] = "client EAP encryption";
+constexpr char kLabelTls13[] = "EXPORTER_EAP_TLS_Key_Material";
+constexpr unsigned char kTls13Context[] = {0x0D};  // the EAP-TLS Type-Code
+constexpr std::size_t kKeyMaterialSize = 128;
+
+// X509_V_ERR_* picks the TLS alert OpenSSL sends (certificate_revoked, certificate_expired…).
+int verify_error_for(ca::IdentityVerdict verdict) {
+  switch (verdict) {
+    case ca::IdentityVerdict::revoked: return X509_V_ERR_CERT_REVOKED;
+    case ca::IdentityVerdict::expired: return X509_V_ERR_CERT_HAS_EXPIRED;
+    case ca::IdentityVerdict::not_yet_valid: return X509_V_ERR_CERT_NOT_YET_VALID;
+    default: return X509_V_ERR_CERT_REJECTED;
+  }
+}
+
+}  // namespace
+
+// --- TlsServerConfig -------------------------------------------------------------------
+
+TlsServerConfig::TlsServerConfig(const ca::IdentityView& identities, TlsServerOptions options)
+    : identities_(identities), options_(std::move(options)) {}
+
+ca::UnixTime TlsServerConfig::now() const {
+  return options_.clock ? options_.clock() : static_cast<ca::UnixTime>(std::time(nullptr));
+}
+
+std::shared_ptr<const TlsServerConfig> TlsServerConfig::create(const X509* server_cert, EVP_PKEY* server_key,
+                                                               const std::vector<const X509*>& server_chain,
+                                                               const std::vector<const X509*>& trust_anchors,
+                                                               const ca::IdentityView& identities,
+                                                               TlsServerOptions options) {
+  if (server_cert == nullptr || server_key == nullptr) throw std::invalid_argument("TLS: server certificate and key required");
+  if (trust_anchors.empty()) throw std::invalid_argument("TLS: at least one trust anchor required");
+  if (!options.enable_tls12 && !options.enable_tls13) throw std::invalid_argument("TLS: enable TLS 1.2, 1.3 or both");
+
+  std::shared_ptr<TlsServerConfig> cfg(new TlsServerConfig(identities, std::move(options)));
+  const TlsServerOptions& o = cfg->options_;
+  cfg->ctx_.reset(ca::check_ptr(SSL_CTX_new(TLS_server_method()), "SSL_CTX_new"));
+  SSL_CTX* ctx = cfg->ctx_.get();
+
+  // Never below TLS 1.2 (RFC 9190 §2.1 leaves older versions to RFC 5216, and we do not
+  // offer them); 1.3 can be switched off for peers that mishandle it.
+  ca::check(SSL_CTX_set_min_proto_version(ctx, o.enable_tls12 ? TLS1_2_VERSION : TLS1_3_VERSION), "min version");
+  ca::check(SSL_CTX_set_max_proto_version(ctx, o.enable_tls13 ? TLS1_3_VERSION : TLS1_2_VERSION), "max version");
+  // No renegotiation (it would reopen authentication mid-conversation), our cipher order,
+  // and idle buffers released: thousands of half-open conversations stay cheap.
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  // RFC 9190 §2.1.2 / §5.6: no early data in EAP-TLS 1.3.
+  ca::check(SSL_CTX_set_max_early_data(ctx, 0), "max_early_data");
+  ca::check(SSL_CTX_set_recv_max_early_data(ctx, 0), "recv_max_early_data");
+
+  ca::check(SSL_CTX_use_certificate(ctx, const_cast<X509*>(server_cert)), "SSL_CTX_use_certificate");
+  ca::check(SSL_CTX_use_PrivateKey(ctx, server_key), "SSL_CTX_use_PrivateKey");
+  ca::check(SSL_CTX_check_private_key(ctx), "server key does not match the server certificate");
+  for (const X509* c : server_chain) ca::check(SSL_CTX_add1_chain_cert(ctx, const_cast<X509*>(c)), "chain cert");
+
+  // Client certificates: REQUIRED, verified against our CAs only (the default store
+  // paths are never loaded). Purpose "ssl_client" is OpenSSL's default on the server side.
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  for (const X509* c : trust_anchors) {
+    ca::check(X509_STORE_add_cert(store, const_cast<X509*>(c)), "trust anchor");
+    // Tells supplicants (Windows in particular) which certificate to pick.
+    ca::check(SSL_CTX_add_client_CA(ctx, const_cast<X509*>(c)), "client CA name");
+  }
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT | SSL_VERIFY_CLIENT_ONCE,
+                     &TlsEngine::verify_callback);
+  SSL_CTX_set_verify_depth(ctx, 4);
+
+  ca::check(SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof kSessionIdContext - 1), "sid ctx");
+  if (o.session_resumption) {
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    SSL_CTX_sess_set_cache_size(ctx, o.session_cache_size);
+    SSL_CTX_set_timeout(ctx, static_cast<long>(o.session_lifetime.count()));
+    // One TLS 1.3 ticket is enough for EAP (each costs bytes, and so round trips).
+    ca::check(SSL_CTX_set_num_tickets(ctx, 1), "num_tickets");
+  } else {
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    ca::check(SSL_CTX_set_num_tickets(ctx, 0), "num_tickets");
+  }
+  return cfg;
+}
+
+std::shared_ptr<const TlsServerConfig> TlsServerConfig::from_authority(const ca::Authority& authority,
+                                                                       const ca::IdentityView& identities,
+                                                                       TlsServerOptions options) {
+  // Send the intermediates only: the peer has the root, and every certificate sent costs
+  // EAP round trips (PROTOCOL-NOTES: keep the server chain short).
+  std::vector<const X509*> chain;
+  for (const auto& c : authority.chain()) {
+    if (X509_check_issued(c.get(), c.get()) != X509_V_OK) chain.push_back(c.get());
+  }
+  return create(authority.server(), authority.server_key(), chain, {authority.issuing(), authority.root()},
+                identities, std::move(options));
+}
+
+// --- KeyMaterial -------------------------------------------------------------------------
+
+KeyMaterial::~KeyMaterial() {
+  OPENSSL_cleanse(msk.data(), msk.size());
+  OPENSSL_cleanse(emsk.data(), emsk.size());
+}
+
+const char* to_string(TlsStatus status) {
+  switch (status) {
+    case TlsStatus::need_more: return "need_more";
+    case TlsStatus::handshake_done: return "handshake_done";
+    case TlsStatus::failed: return "failed";
+  }
+  return "?";
+}
+
+// --- TlsEngine ---------------------------------------------------------------------------
+
+TlsEngine::TlsEngine(std::shared_ptr<const TlsServerConfig> config, LogSink log)
+    : config_(std::move(config)), log_(std::move(log)) {
+  if (!config_) throw std::invalid_argument("TLS: no server configuration");
+  ssl_.reset(ca::check_ptr(SSL_new(config_->ctx()), "SSL_new"));
+  ca::BioPtr rbio(ca::check_ptr(BIO_new(BIO_s_mem()), "BIO_new"));
+  ca::BioPtr wbio(ca::check_ptr(BIO_new(BIO_s_mem()), "BIO_new"));
+  // An empty input BIO means "retry later" (WANT_READ), not end of file.
+  BIO_set_mem_eof_return(rbio.get(), -1);
+  rbio_ = rbio.get();
+  wbio_ = wbio.get();
+  SSL_set_bio(ssl_.get(), rbio.release(), wbio.release());  // ssl_ owns both from here
+  ca::check(SSL_set_app_data(ssl_.get(), this), "SSL_set_app_data");
+  SSL_set_accept_state(ssl_.get());
+}
+
+TlsEngine::~TlsEngine() {
+  // SSL_free() treats a connection that never exchanged close_notify as broken and drops
+  // its session from the cache (marking it not resumable). EAP has no close_notify: the
+  // conversation ends with EAP-Success. So an authorized handshake is marked as cleanly
+  // shut down, and its session stays resumable; a failed one keeps OpenSSL's default.
+  if (status_ == TlsStatus::handshake_done) SSL_set_shutdown(ssl_.get(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+}
+
+int TlsEngine::verify_callback(int preverify_ok, X509_STORE_CTX* store) {
+  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* self = ssl != nullptr ? static_cast<TlsEngine*>(SSL_get_app_data(ssl)) : nullptr;
+  if (self == nullptr) return 0;
+  if (preverify_ok == 0) {
+    if (self->reason_.empty()) {
+      self->reason_ = std::string("certificate verification failed: ") +
+                      X509_verify_cert_error_string(X509_STORE_CTX_get_error(store));
+    }
+    return 0;
+  }
+  if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;
+  // The chain is good; now the ledger decides, during the handshake, so that OpenSSL
+  // sends the matching alert (RFC 5216 §2.1.3 lets the peer tell the user promptly).
+  try {
+    if (self->authorize(X509_STORE_CTX_get_current_cert(store))) return 1;
+    X509_STORE_CTX_set_error(store, verify_error_for(self->peer_->identity.verdict));
+  } catch (const std::exception&) {
+    // Exceptions must not cross OpenSSL's C frames.
+    self->reason_ = "identity lookup failed";
+    X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+  }
+  return 0;
+}
+
+bool TlsEngine::authorize(const X509* cert) {
+  TlsPeer peer;
+  const ca::Bytes serial = ca::serial_bytes(cert);
+  peer.serial_hex = ca::to_hex(serial);
+  peer.subject = ca::subject_string(cert);
+  peer.identity = config_->identities().by_serial(serial, config_->now());
+  const ca::IdentityVerdict verdict = peer.identity.verdict;
+  peer_ = std::move(peer);
+  if (verdict != ca::IdentityVerdict::good) {
+    if (reason_.empty()) reason_ = ca::to_string(verdict);
+    return false;
+  }
+  return true;
+}
+
+// Called once the session is known (right after the ClientHello on resumption, at the
+// end of every handshake): the certificate may come from a cached session or a ticket,
+// minted before a revocation, so the verdict is taken again now.
+bool TlsEngine::authorize_session() {
+  const X509* cert = SSL_get0_peer_certificate(ssl_.get());
+  if (cert == nullptr) {
+    if (reason_.empty()) reason_ = "no client certificate";
+    return false;
+  }
+  const long verify = SSL_get_verify_result(ssl_.get());
+  if (verify != X509_V_OK) {
+    if (reason_.empty()) reason_ = std::string("certificate verification failed: ") + X509_verify_cert_error_string(verify);
+    return false;
+  }
+  try {
+    return authorize(cert);
+  } catch (const std::exception&) {
+    if (reason_.empty()) reason_ = "identity lookup failed";
+    return false;
+  }
+}
+
+std::string TlsEngine::openssl_reason() const {
+  // The first queued error is the root cause; reason strings carry no key material.
+  const unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return "TLS error";
+  const char* text = ERR_reason_error_string(e);
+  return text != nullptr ? text : "TLS error";
+}
+
+TlsStatus TlsEngine::fail(std::string reason, bool keep_alert) {
+  if (reason_.empty()) reason_ = std::move(reason);
+  if (!keep_alert) (void)BIO_reset(wbio_);
+  // Never let a session that failed authorization be resumed from the cache later.
+  if (SSL_SESSION* s = SSL_get_session(ssl_.get())) SSL_CTX_remove_session(config_->ctx(), s);
+  status_ = TlsStatus::failed;
+  if (log_) log_("TLS: failed: " + reason_);
+  return status_;
+}
+
+TlsStatus TlsEngine::feed(std::span<const std::uint8_t> tls_bytes) {
+  if (status_ == TlsStatus::failed) return status_;
+  if (!tls_bytes.empty()) {
+    if (BIO_write(rbio_, tls_bytes.data(), static_cast<int>(tls_bytes.size())) != static_cast<int>(tls_bytes.size())) {
+      return fail("TLS input buffer error", false);
+    }
+  }
+  ERR_clear_error();
+
+  if (status_ == TlsStatus::handshake_done) {
+    // RFC 5216 §2.1.1 / RFC 9190 §2.1.1: after our last handshake message the peer sends
+    // an empty EAP-TLS response. A TLS record now is an alert or a protocol violation.
+    if (tls_bytes.empty()) return status_;
+    unsigned char sink[64];
+    const int n = SSL_read(ssl_.get(), sink, sizeof sink);
+    OPENSSL_cleanse(sink, sizeof sink);
+    if (n > 0) return fail("unexpected application data from the peer", false);
+    const int err = SSL_get_error(ssl_.get(), n);
+    if (err == SSL_ERROR_ZERO_RETURN) return fail("peer closed the TLS connection", false);
+    if (err == SSL_ERROR_WANT_READ) return fail("unexpected TLS record after the handshake", false);
+    return fail("TLS error after the handshake: " + openssl_reason(), false);
+  }
+
+  const int rc = SSL_do_handshake(ssl_.get());
+  if (rc == 1) {
+    if (!authorize_session()) return fail(reason_, false);
+    authorized_ = true;
+    status_ = TlsStatus::handshake_done;
+    if (log_) {
+      log_("TLS: handshake done, " + version_name() + (resumed() ? ", resumed" : ", full") + ", serial " +
+           peer_->serial_hex);
+    }
+    return status_;
+  }
+  const int err = SSL_get_error(ssl_.get(), rc);
+  if (err == SSL_ERROR_WANT_READ) {
+    // Resumption (TLS 1.2 session ID or ticket, TLS 1.3 PSK) is decided on the
+    // ClientHello: check the restored certificate before sending a single byte back.
+    if (SSL_session_reused(ssl_.get()) == 1 && !authorized_) {
+      if (!authorize_session()) return fail(reason_, false);
+      authorized_ = true;
+    }
+    return status_;
+  }
+  // A fatal handshake error: OpenSSL queued an alert in wbio_, which the caller should
+  // send (RFC 5216 §2.1.3, RFC 9190 §2.1.3) before EAP-Failure.
+  std::string why = openssl_reason();
+  return fail("TLS handshake failed: " + why, true);
+}
+
+void TlsEngine::write_commitment() {
+  if (status_ != TlsStatus::handshake_done) throw std::logic_error("TLS: commitment before the handshake is done");
+  if (version() != TLS1_3_VERSION) throw std::logic_error("TLS: the 0x00 commitment is for TLS 1.3 only");
+  static constexpr unsigned char kCommitment[1] = {0x00};
+  ERR_clear_error();
+  if (SSL_write(ssl_.get(), kCommitment, 1) != 1) {
+    fail("TLS: writing the commitment failed: " + openssl_reason(), false);
+  }
+}
+
+std::vector<std::uint8_t> TlsEngine::take_output() {
+  std::vector<std::uint8_t> out(BIO_ctrl_pending(wbio_));
+  if (!out.empty()) {
+    const int n = BIO_read(wbio_, out.data(), static_cast<int>(out.size()));
+    out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  }
+  return out;
+}
+
+int TlsEngine::version() const {
+  // The server creates (or restores) the session only once the ClientHello has fixed the
+  // version; before that SSL_version() reports the method's placeholder.
+  const SSL_SESSION* session = SSL_get_session(ssl_.get());
+  return session != nullptr ? SSL_SESSION_get_protocol_version(session) : 0;
+}
+
+std::string TlsEngine::version_name() const {
+  switch (version()) {
+    case TLS1_3_VERSION: return "TLSv1.3";
+    case TLS1_2_VERSION: return "TLSv1.2";
+    default: return "";
+  }
+}
+
+bool TlsEngine::resumed() const { return SSL_session_reused(ssl_.get()) == 1; }
+
+KeyMaterial TlsEngine::export_keys() const {
+  if (status_ != TlsStatus::handshake_done) throw std::logic_error("TLS: keys before the handshake is done");
+  std::array<std::uint8_t, kKeyMaterialSize> km{};
+  int ok = 0;
+  if (version() == TLS1_3_VERSION) {
+    // RFC 9190 §2.3: one 128-octet export, sliced; asking for 64 would give other bytes.
+    ok = SSL_export_keying_material(ssl_.get(), km.data(), km.size(), kLabelTls13, sizeof kLabelTls13 - 1,
+                                    kTls13Context, sizeof kTls13Context, 1);
+  } else {
+    // RFC 5216 §2.3: PRF(master_secret, "client EAP encryption", client.random || server.random).
+    ok = SSL_export_keying_material(ssl_.get(), km.data(), km.size(), kLabelTls12, sizeof kLabelTls12 - 1, nullptr,
+                                    0, 0);
+  }
+  if (ok != 1) {
+    OPENSSL_cleanse(km.data(), km.size());
+    ERR_clear_error();
+    throw std::runtime_error("TLS: key export failed");
+  }
+  KeyMaterial keys;
+  std::copy(km.begin(), km.begin() + 64, keys.msk.begin());
+  std::copy(km.begin() + 64, km.end(), keys.emsk.begin());
+  OPENSSL_cleanse(km.data(), km.size());
+  return keys;
+}
+
+}  // namespace portcullis::radius::eap

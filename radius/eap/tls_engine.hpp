@@ -1,0 +1,147 @@
+// The server side of TLS for EAP-TLS (RFC 5216) and EAP-TLS 1.3 (RFC 9190) over OpenSSL
+// memory BIOs: TLS bytes in, TLS bytes out, no I/O.
+//
+// TlsServerConfig is built once and shared by every conversation (it owns the SSL_CTX, so
+// the session cache and the ticket keys are shared too). TlsEngine is one conversation.
+//
+// Authorization: the client certificate is REQUIRED and chain-verified against our own
+// trust store (issuing CA + root); then its serial is looked up in the ca::IdentityView and
+// anything but `good` fails the conversation with the verdict as the reason. This runs on
+// every handshake, resumed ones included: on resumption OpenSSL restores the peer
+// certificate from the session, and we re-check it (PROTOCOL-NOTES "EAP and EAP-TLS":
+// resumption must re-evaluate authorization), so a revoked certificate never resumes.
+#pragma once
+
+#include "ca/identity_index.hpp"
+#include "ca/x509.hpp"
+#include "radius/eap/log_sink.hpp"
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace portcullis::ca {
+class Authority;
+}
+
+namespace portcullis::radius::eap {
+
+struct TlsServerOptions {
+  bool enable_tls12 = true;   // RFC 5216
+  bool enable_tls13 = true;   // RFC 9190
+  bool session_resumption = true;                 // TLS 1.2 session IDs + tickets, TLS 1.3 tickets
+  long session_cache_size = 20000;                // server-side cache entries (TLS 1.2 session IDs)
+  std::chrono::seconds session_lifetime{3600};    // cache and ticket lifetime
+  std::function<ca::UnixTime()> clock;            // for the identity lookup; empty = system clock
+};
+
+class TlsServerConfig {
+ public:
+  // `server_chain`: intermediates sent after the server certificate (not the root).
+  // `trust_anchors`: the CAs client certificates must chain to (our issuing CA and root).
+  // `identities` must outlive the config. Throws std::invalid_argument or ca::OpenSslError.
+  static std::shared_ptr<const TlsServerConfig> create(const X509* server_cert, EVP_PKEY* server_key,
+                                                       const std::vector<const X509*>& server_chain,
+                                                       const std::vector<const X509*>& trust_anchors,
+                                                       const ca::IdentityView& identities,
+                                                       TlsServerOptions options = {});
+  // The usual wiring: ca::Authority's server certificate and key, its chain without the
+  // root, and trust in its issuing CA and root.
+  static std::shared_ptr<const TlsServerConfig> from_authority(const ca::Authority& authority,
+                                                               const ca::IdentityView& identities,
+                                                               TlsServerOptions options = {});
+
+  TlsServerConfig(const TlsServerConfig&) = delete;
+  TlsServerConfig& operator=(const TlsServerConfig&) = delete;
+
+  SSL_CTX* ctx() const { return ctx_.get(); }
+  const ca::IdentityView& identities() const { return identities_; }
+  const TlsServerOptions& options() const { return options_; }
+  ca::UnixTime now() const;
+
+ private:
+  TlsServerConfig(const ca::IdentityView& identities, TlsServerOptions options);
+
+  const ca::IdentityView& identities_;
+  TlsServerOptions options_;
+  ca::SslCtxPtr ctx_;
+};
+
+// RFC 5216 §2.3 / RFC 9190 §2.3: Key_Material[0..63] = MSK, [64..127] = EMSK.
+struct KeyMaterial {
+  std::array<std::uint8_t, 64> msk{};
+  std::array<std::uint8_t, 64> emsk{};
+
+  KeyMaterial() = default;
+  KeyMaterial(const KeyMaterial&) = default;
+  KeyMaterial& operator=(const KeyMaterial&) = default;
+  ~KeyMaterial();  // wipes both keys
+};
+
+// What we learned about the peer's certificate (also on failure, for the audit log).
+struct TlsPeer {
+  std::string serial_hex;
+  std::string subject;
+  ca::Identity identity;
+};
+
+enum class TlsStatus { need_more, handshake_done, failed };
+const char* to_string(TlsStatus status);
+
+class TlsEngine {
+ public:
+  explicit TlsEngine(std::shared_ptr<const TlsServerConfig> config, LogSink log = {});
+  ~TlsEngine();
+  TlsEngine(const TlsEngine&) = delete;             // OpenSSL holds a pointer to us
+  TlsEngine& operator=(const TlsEngine&) = delete;
+
+  // Feeds one reassembled TLS message from the peer. Before the handshake completes this
+  // advances it; afterwards the only acceptable input is nothing at all, so any record
+  // (an alert, data) fails the engine. Output for the peer accumulates; see take_output().
+  TlsStatus feed(std::span<const std::uint8_t> tls_bytes);
+
+  // RFC 9190 §2.5: after the TLS 1.3 handshake (and after any NewSessionTicket, which
+  // OpenSSL has already written by then) queue one application-data record holding the
+  // single byte 0x00, the commitment not to send more handshake messages.
+  void write_commitment();
+
+  // TLS bytes to send to the peer (a flight, the commitment, or a fatal alert), drained.
+  std::vector<std::uint8_t> take_output();
+
+  TlsStatus status() const { return status_; }
+  const std::string& failure_reason() const { return reason_; }
+  const std::optional<TlsPeer>& peer() const { return peer_; }
+
+  // Valid once the handshake is done (version also after a failure late in the handshake).
+  int version() const;               // TLS1_2_VERSION, TLS1_3_VERSION, 0 before negotiation
+  std::string version_name() const;  // "TLSv1.2", "TLSv1.3", "" before negotiation
+  bool resumed() const;
+  KeyMaterial export_keys() const;   // throws std::logic_error before handshake_done
+
+ private:
+  friend class TlsServerConfig;  // installs verify_callback on the SSL_CTX
+  static int verify_callback(int preverify_ok, X509_STORE_CTX* store);
+  bool authorize(const X509* cert);           // identity check; records peer_/reason_
+  bool authorize_session();                   // the same for the session's certificate
+  TlsStatus fail(std::string reason, bool keep_alert);
+  std::string openssl_reason() const;
+
+  std::shared_ptr<const TlsServerConfig> config_;
+  LogSink log_;
+  ca::SslPtr ssl_;
+  BIO* rbio_ = nullptr;  // owned by ssl_
+  BIO* wbio_ = nullptr;  // owned by ssl_
+  TlsStatus status_ = TlsStatus::need_more;
+  bool authorized_ = false;
+  std::string reason_;
+  std::optional<TlsPeer> peer_;
+};
+
+}  // namespace portcullis::radius::eap

@@ -1,0 +1,234 @@
+// radius/eap/tls_engine: the server TLS engine driven directly by an OpenSSL client over
+// memory BIOs (no EAP framing): versions, key export, authorization by the ledger.
+#include "radius/eap/tls_engine.hpp"
+
+#include "eap_fixture.hpp"
+
+#include <openssl/err.h>
+
+#include <gtest/gtest.h>
+
+namespace portcullis::radius::eap::testing {
+namespace {
+
+// A bare TLS client pumping bytes to a TlsEngine until neither side has anything to say.
+struct Pump {
+  ca::SslCtxPtr ctx;
+  ca::SslPtr ssl;
+  BIO* rbio = nullptr;
+  BIO* wbio = nullptr;
+
+  Pump(const Client* c, const X509* root, int version) {
+    ctx.reset(ca::check_ptr(SSL_CTX_new(TLS_client_method()), "SSL_CTX_new"));
+    if (version != 0) {
+      SSL_CTX_set_min_proto_version(ctx.get(), version);
+      SSL_CTX_set_max_proto_version(ctx.get(), version);
+    }
+    X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx.get()), const_cast<X509*>(root));
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+    if (c != nullptr) {
+      SSL_CTX_use_certificate(ctx.get(), c->cert.get());
+      SSL_CTX_use_PrivateKey(ctx.get(), c->key.get());
+    }
+    ssl.reset(ca::check_ptr(SSL_new(ctx.get()), "SSL_new"));
+    ca::BioPtr in(ca::check_ptr(BIO_new(BIO_s_mem()), "bio"));
+    ca::BioPtr out(ca::check_ptr(BIO_new(BIO_s_mem()), "bio"));
+    BIO_set_mem_eof_return(in.get(), -1);
+    rbio = in.get();
+    wbio = out.get();
+    SSL_set_bio(ssl.get(), in.release(), out.release());
+    SSL_set_connect_state(ssl.get());
+  }
+
+  ~Pump() {
+    // Keep the session resumable (see TlsEngine::~TlsEngine).
+    if (SSL_is_init_finished(ssl.get())) SSL_set_shutdown(ssl.get(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  }
+  Pump(const Pump&) = delete;
+  Pump& operator=(const Pump&) = delete;
+
+  Bytes client_output() {
+    Bytes out(BIO_ctrl_pending(wbio));
+    if (!out.empty()) BIO_read(wbio, out.data(), static_cast<int>(out.size()));
+    return out;
+  }
+
+  // Runs the handshake; returns the engine's final status.
+  TlsStatus run(TlsEngine& engine) {
+    TlsStatus st = TlsStatus::need_more;
+    for (int i = 0; i < 20; ++i) {
+      SSL_do_handshake(ssl.get());
+      Bytes to_server = client_output();
+      if (to_server.empty()) break;
+      st = engine.feed(to_server);
+      Bytes to_client = engine.take_output();
+      if (!to_client.empty()) BIO_write(rbio, to_client.data(), static_cast<int>(to_client.size()));
+      if (st != TlsStatus::need_more) {
+        SSL_do_handshake(ssl.get());
+        break;
+      }
+    }
+    ERR_clear_error();
+    return st;
+  }
+
+  // Hands server bytes to the client and lets it read them (TLS 1.3 tickets, data).
+  void deliver(const Bytes& in) {
+    BIO_write(rbio, in.data(), static_cast<int>(in.size()));
+    unsigned char buf[64];
+    while (SSL_read(ssl.get(), buf, sizeof buf) > 0) {
+    }
+    ERR_clear_error();
+  }
+
+  KeyMaterial keys() {
+    std::uint8_t km[128];
+    if (SSL_version(ssl.get()) == TLS1_3_VERSION) {
+      const unsigned char context[] = {0x0D};
+      SSL_export_keying_material(ssl.get(), km, 128, "EXPORTER_EAP_TLS_Key_Material", 29, context, 1, 1);
+    } else {
+      SSL_export_keying_material(ssl.get(), km, 128, "client EAP encryption", 21, nullptr, 0, 0);
+    }
+    KeyMaterial k;
+    std::copy(km, km + 64, k.msk.begin());
+    std::copy(km + 64, km + 128, k.emsk.begin());
+    return k;
+  }
+};
+
+class TlsEngineTest : public EapFixture {};
+
+TEST_F(TlsEngineTest, ResumesWithTheSavedSession) {
+  const Client c = issue("engine-resume");
+  for (int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+    ca::SslSessionPtr saved;
+    {
+      TlsEngine engine(tls_);
+      Pump client(&c, authority_->root(), version);
+      ASSERT_EQ(client.run(engine), TlsStatus::handshake_done) << engine.failure_reason();
+      if (version == TLS1_3_VERSION) {
+        engine.write_commitment();
+        client.deliver(engine.take_output());
+      }
+      saved.reset(SSL_get1_session(client.ssl.get()));
+      ASSERT_EQ(SSL_SESSION_is_resumable(saved.get()), 1);
+    }
+    TlsEngine engine(tls_);
+    Pump client(&c, authority_->root(), version);
+    SSL_set_session(client.ssl.get(), saved.get());
+    ASSERT_EQ(client.run(engine), TlsStatus::handshake_done) << engine.failure_reason();
+    EXPECT_TRUE(engine.resumed());
+    EXPECT_EQ(SSL_session_reused(client.ssl.get()), 1);
+    EXPECT_EQ(engine.version(), version);
+    ASSERT_TRUE(engine.peer());
+    EXPECT_EQ(engine.peer()->serial_hex, c.serial_hex);
+  }
+}
+
+TEST_F(TlsEngineTest, HandshakeAndKeysForBothVersions) {
+  const Client c = issue("engine-1");
+  for (int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+    TlsEngine engine(tls_);
+    Pump client(&c, authority_->root(), version);
+    ASSERT_EQ(client.run(engine), TlsStatus::handshake_done) << engine.failure_reason();
+    EXPECT_EQ(engine.version(), version);
+    EXPECT_EQ(engine.version_name(), version == TLS1_3_VERSION ? "TLSv1.3" : "TLSv1.2");
+    EXPECT_FALSE(engine.resumed());
+    ASSERT_TRUE(engine.peer());
+    EXPECT_EQ(engine.peer()->serial_hex, c.serial_hex);
+    EXPECT_EQ(engine.peer()->identity.verdict, ca::IdentityVerdict::good);
+    EXPECT_EQ(engine.peer()->identity.device_name, "engine-1");
+    const KeyMaterial server = engine.export_keys();
+    const KeyMaterial peer = client.keys();
+    EXPECT_EQ(server.msk, peer.msk);
+    EXPECT_EQ(server.emsk, peer.emsk);
+    EXPECT_NE(server.msk, server.emsk);
+  }
+}
+
+TEST_F(TlsEngineTest, ServerSendsItsChainWithoutTheRoot) {
+  const Client c = issue("engine-chain");
+  TlsEngine engine(tls_);
+  Pump client(&c, authority_->root(), TLS1_3_VERSION);
+  ASSERT_EQ(client.run(engine), TlsStatus::handshake_done);
+  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(client.ssl.get());
+  ASSERT_NE(chain, nullptr);
+  ASSERT_EQ(sk_X509_num(chain), 2);
+  EXPECT_EQ(X509_cmp(sk_X509_value(chain, 0), authority_->server()), 0);
+  EXPECT_EQ(X509_cmp(sk_X509_value(chain, 1), authority_->issuing()), 0);
+}
+
+TEST_F(TlsEngineTest, CertificateOfOurCaButUnknownToTheLedgerIsRejectedWithAnAlert) {
+  Client c;
+  c.key = new_key(false);
+  c.cert = sign_cert(c.key.get(), "ghost", authority_->issuing(), authority_->issuing_key(), now() - 60, now() + 86400,
+                     false);
+  TlsEngine engine(tls_);
+  Pump client(&c, authority_->root(), TLS1_2_VERSION);
+  TlsStatus st = TlsStatus::need_more;
+  // Drive by hand to look at the alert the engine leaves for the peer.
+  SSL_do_handshake(client.ssl.get());
+  st = engine.feed(client.client_output());
+  ASSERT_EQ(st, TlsStatus::need_more);
+  Bytes flight = engine.take_output();
+  BIO_write(client.rbio, flight.data(), static_cast<int>(flight.size()));
+  SSL_do_handshake(client.ssl.get());
+  st = engine.feed(client.client_output());
+  EXPECT_EQ(st, TlsStatus::failed);
+  EXPECT_EQ(engine.failure_reason(), "unknown");
+  const Bytes alert = engine.take_output();
+  ASSERT_GE(alert.size(), 7u);
+  EXPECT_EQ(alert[0], 21);  // TLS record type alert
+  ERR_clear_error();
+}
+
+TEST_F(TlsEngineTest, IdentityVerdictUsesTheConfiguredClock) {
+  const Client c = issue("engine-clock");
+  TlsServerOptions o;
+  o.clock = [] { return static_cast<ca::UnixTime>(std::time(nullptr)) + 100LL * 365 * 86400; };
+  auto far_future = TlsServerConfig::from_authority(*authority_, index_, o);
+  TlsEngine engine(far_future);
+  Pump client(&c, authority_->root(), TLS1_3_VERSION);
+  EXPECT_EQ(client.run(engine), TlsStatus::failed);
+  EXPECT_EQ(engine.failure_reason(), "expired");
+}
+
+TEST_F(TlsEngineTest, GarbageFailsCleanly) {
+  TlsEngine engine(tls_);
+  const Bytes junk(300, 0x16);
+  EXPECT_EQ(engine.feed(junk), TlsStatus::failed);
+  EXPECT_NE(engine.failure_reason().find("TLS handshake failed"), std::string::npos);
+  EXPECT_EQ(engine.feed(junk), TlsStatus::failed);
+}
+
+TEST_F(TlsEngineTest, MisuseThrows) {
+  TlsEngine engine(tls_);
+  EXPECT_THROW(engine.write_commitment(), std::logic_error);
+  EXPECT_THROW(engine.export_keys(), std::logic_error);
+  EXPECT_EQ(engine.version(), 0);
+  EXPECT_THROW(TlsEngine(nullptr), std::invalid_argument);
+}
+
+TEST_F(TlsEngineTest, VersionSwitches) {
+  TlsServerOptions none;
+  none.enable_tls12 = false;
+  none.enable_tls13 = false;
+  EXPECT_THROW(TlsServerConfig::from_authority(*authority_, index_, none), std::invalid_argument);
+
+  const Client c = issue("engine-versions");
+  TlsServerOptions only12;
+  only12.enable_tls13 = false;
+  TlsEngine e12(TlsServerConfig::from_authority(*authority_, index_, only12));
+  Pump client12(&c, authority_->root(), 0);
+  ASSERT_EQ(client12.run(e12), TlsStatus::handshake_done);
+  EXPECT_EQ(e12.version(), TLS1_2_VERSION);
+
+  TlsServerOptions only13;
+  only13.enable_tls12 = false;
+  TlsEngine e13(TlsServerConfig::from_authority(*authority_, index_, only13));
+  Pump client13(&c, authority_->root(), TLS1_2_VERSION);
+  EXPECT_EQ(client13.run(e13), TlsStatus::failed);
+}
+
+}  // namespace
+}  // namespace portcullis::radius::eap::testing
