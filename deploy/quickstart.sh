@@ -15,9 +15,29 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j "$(nproc)" --target portcullis
 bin="$build/app/portcullis"
 
+# The first free port at or after $1 on loopback, TCP and UDP ($2 ports in a row), so that
+# a busy 8080 or a stock FreeRADIUS on 1812/1813 does not stop the quick start.
+free_port() {
+  python3 - "$1" "$2" <<'PY'
+import socket, sys
+start, count = int(sys.argv[1]), int(sys.argv[2])
+for base in range(start, start + 200):
+    try:
+        for p in range(base, base + count):
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                with socket.socket(socket.AF_INET, kind) as s:
+                    s.bind(("127.0.0.1", p))
+        print(base)
+        break
+    except OSError:
+        continue
+PY
+}
+
 if [ ! -e "$data/portcullis.toml" ]; then
   mkdir -p "$(dirname "$data")"
-  "$bin" init --dir "$data" --hostname "${PORTCULLIS_HOSTNAME:-localhost}"
+  "$bin" init --dir "$data" --hostname "${PORTCULLIS_HOSTNAME:-localhost}" \
+    --http-port "$(free_port 8080 1)" --admin-port "$(free_port 8443 1)" --radius-port "$(free_port 1812 2)"
 fi
 config="$data/portcullis.toml"
 
