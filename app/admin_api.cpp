@@ -20,9 +20,15 @@
 //   GET  /audit?target=&action=&limit=1..1000(200)                        -> {"entries":[A…]} newest first
 //   GET  /identity/{serial}  what the running in-memory index answers (the view RADIUS and
 //        OCSP use): {serial,verdict,device_id,device_name,profile,not_after,[revoked_at,revocation_reason]}
+//   GET  /sessions?live=true|false(true)&limit=1..1000(100)             -> {"sessions":[S…],"limit"} newest first
+//   GET  /radius/counters  RADIUS drops and outcomes since start      -> {"counters":{name:n…}}
+//   POST /challenges {device, profile?, cn?, ttl_seconds?}  one-time SCEP challenge, see admin_api_scep.cpp
 //   GET  /health (no auth)                                                -> {"status":"ok"}
 //
 // Shapes: D = {id,name,display_name,owner,groups,enabled,created_at,created_at_unix};
+// S = {nas,acct_session_id,calling_station_id,user_name,serial,device,started_at,updated_at,
+//      stopped_at (null while live)}; serial and device are "" when accounting could not be
+//      tied to an Access-Accept.
 // C = {serial,device_id,profile,subject,sans,sha256_fingerprint,not_before,not_after,issued_at,
 //      status,[revoked_at,revocation_reason]}; A = {id,at,actor,action,target,detail}.
 // Times: every instant is given twice, "<name>" as an ISO-8601 UTC string
@@ -87,8 +93,9 @@ bool equals_ignore_case(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-AdminApi::AdminApi(ca::Registry& registry, ca::Issuer& issuer, std::vector<AdminToken> tokens)
-    : registry_(registry), issuer_(issuer) {
+AdminApi::AdminApi(ca::Registry& registry, ca::Issuer& issuer, std::vector<AdminToken> tokens,
+                   const radius::Counters* radius_counters)
+    : registry_(registry), issuer_(issuer), radius_counters_(radius_counters) {
   for (const auto& token : tokens) {
     StoredToken stored;
     stored.name = token.name;
@@ -201,8 +208,17 @@ HttpResponse AdminApi::route(const Call& call) {
   } else if (s[0] == "audit" && s.size() == 1) {
     if (m == "GET") return list_audit(call);
     return method_not_allowed("GET");
+  } else if (s[0] == "challenges" && s.size() == 1) {
+    if (m == "POST") return create_challenge(call.request, call.query, call.actor);
+    return method_not_allowed("POST");
   } else if (s[0] == "identity" && s.size() == 2) {
     if (m == "GET") return show_identity(call, s[1]);
+    return method_not_allowed("GET");
+  } else if (s[0] == "sessions" && s.size() == 1) {
+    if (m == "GET") return list_sessions(call);
+    return method_not_allowed("GET");
+  } else if (s[0] == "radius" && s.size() == 2 && s[1] == "counters") {
+    if (m == "GET") return show_radius_counters(call);
     return method_not_allowed("GET");
   }
   throw ApiError(404, "no such route");
@@ -340,6 +356,46 @@ HttpResponse AdminApi::show_identity(const Call& call, const std::string& serial
     body["revocation_reason"] = ca::to_string(identity.revocation_reason);
   }
   return admin::json_response(200, body);
+}
+
+HttpResponse AdminApi::list_sessions(const Call& call) {
+  admin::check_query(call.query, {"live", "limit"});
+  bool live = true;
+  if (const auto* value = admin::query_param(call.query, "live")) {
+    if (*value == "true" || *value == "1") live = true;
+    else if (*value == "false" || *value == "0") live = false;
+    else throw ApiError(400, "live must be true or false");
+  }
+  const std::size_t limit = admin::count_param(call.query, "limit", 100, 1, 1000);
+  json sessions = json::array();
+  for (const auto& row : registry_.ledger().list_radius_sessions(live, limit)) {
+    json s = {{"nas", row.nas},
+              {"acct_session_id", row.acct_session_id},
+              {"calling_station_id", row.calling_station_id},
+              {"user_name", row.user_name},
+              {"serial", row.serial},
+              {"device", row.device},
+              {"started_at", admin::iso8601(row.started_at)},
+              {"started_at_unix", row.started_at},
+              {"updated_at", admin::iso8601(row.updated_at)},
+              {"updated_at_unix", row.updated_at},
+              {"stopped_at", nullptr},
+              {"stopped_at_unix", nullptr}};
+    if (row.stopped_at) {
+      s["stopped_at"] = admin::iso8601(*row.stopped_at);
+      s["stopped_at_unix"] = *row.stopped_at;
+    }
+    sessions.push_back(std::move(s));
+  }
+  return admin::json_response(200, json{{"sessions", sessions}, {"limit", limit}});
+}
+
+HttpResponse AdminApi::show_radius_counters(const Call& call) {
+  admin::check_query(call.query, {});
+  json counters = json::object();
+  if (radius_counters_ != nullptr)
+    for (const auto& [name, value] : radius_counters_->snapshot()) counters[std::string(name)] = value;
+  return admin::json_response(200, json{{"counters", counters}});
 }
 
 HttpResponse AdminApi::revoke_certificate(const Call& call, const std::string& serial) {

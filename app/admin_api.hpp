@@ -6,9 +6,11 @@
 #include "app/http_types.hpp"
 #include "ca/issuer.hpp"
 #include "ca/registry.hpp"
+#include "radius/counters.hpp"
 
 #include <array>
 #include <optional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,7 +24,9 @@ struct AdminToken {
 class AdminApi {
  public:
   // Throws std::invalid_argument when a token's hash is not 64 hex digits.
-  AdminApi(ca::Registry& registry, ca::Issuer& issuer, std::vector<AdminToken> tokens);
+  // `radius_counters` (may be null: no RADIUS front end) must outlive the API.
+  AdminApi(ca::Registry& registry, ca::Issuer& issuer, std::vector<AdminToken> tokens,
+           const radius::Counters* radius_counters = nullptr);
 
   // Thread-safe (holds no mutable state of its own). Never throws: failures become a JSON
   // {"error": "..."} with a 4xx/5xx status.
@@ -48,8 +52,13 @@ class AdminApi {
   HttpResponse show_certificate(const Call& call, const std::string& serial);
   HttpResponse revoke_certificate(const Call& call, const std::string& serial);
   HttpResponse issue_certificate(const Call& call);
+  // admin_api_scep.cpp (Call is private to admin_api.cpp, so its parts are passed).
+  HttpResponse create_challenge(const HttpRequest& request, const std::map<std::string, std::string>& query,
+                                const std::string& actor);
   HttpResponse list_audit(const Call& call);
   HttpResponse show_identity(const Call& call, const std::string& serial);
+  HttpResponse list_sessions(const Call& call);
+  HttpResponse show_radius_counters(const Call& call);
 
   // A number means a device id, anything else a name (see admin_api.cpp). 404 if unknown.
   ca::Device resolve_device(const std::string& ref);
@@ -57,6 +66,7 @@ class AdminApi {
   ca::Registry& registry_;
   ca::Issuer& issuer_;
   std::vector<StoredToken> tokens_;
+  const radius::Counters* radius_counters_;
 };
 
 }  // namespace portcullis::app

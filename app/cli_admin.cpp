@@ -30,6 +30,10 @@ struct CertListArgs {
 struct RevokeArgs {
   std::string serial, device, reason;
 };
+struct SessionArgs {
+  bool all = false;
+  int limit = 100;
+};
 struct IssueArgs {
   std::string csr_file, device, profile = "device";
 };
@@ -39,6 +43,16 @@ const std::vector<Column> kDeviceColumns = {{"ID", "id"},         {"NAME", "name
 const std::vector<Column> kCertColumns = {{"SERIAL", "serial"},     {"DEVICE", "device_id"}, {"PROFILE", "profile"},
                                           {"STATUS", "status"},     {"NOT AFTER", "not_after"},
                                           {"SUBJECT", "subject"}};
+
+const std::vector<Column> kSessionColumns = {{"NAS", "nas"},
+                                             {"SESSION", "acct_session_id"},
+                                             {"CALLING STATION", "calling_station_id"},
+                                             {"USER", "user_name"},
+                                             {"SERIAL", "serial"},
+                                             {"DEVICE", "device"},
+                                             {"STARTED", "started_at"},
+                                             {"UPDATED", "updated_at"},
+                                             {"STOPPED", "stopped_at"}};
 
 void emit(const CliContext& ctx, const nlohmann::json& value, const std::vector<Column>* columns) {
   if (ctx.json)
@@ -196,6 +210,21 @@ void add_admin_commands(CLI::App& app, CliContext& ctx, std::function<int()>& ac
         else
           print_table(std::cout, rows_of(result, "revoked"), kCertColumns);
       }
+      return 0;
+    };
+  });
+
+  // --- sessions
+  auto ss = std::make_shared<SessionArgs>();
+  auto* sessions = app.add_subcommand("sessions", "List RADIUS accounting sessions (live ones unless --all)");
+  sessions->add_flag("--all", ss->all, "Include stopped sessions");
+  sessions->add_option("--limit", ss->limit, "At most this many rows (1..1000)")->check(CLI::Range(1, 1000));
+  sessions->callback([&, ss] {
+    action = [&, ss] {
+      auto client = client_for(ctx);
+      const std::string q = std::string("/sessions?live=") + (ss->all ? "false" : "true") +
+                            "&limit=" + std::to_string(ss->limit);
+      emit(ctx, rows_of(client.get(q), "sessions"), &kSessionColumns);
       return 0;
     };
   });

@@ -146,7 +146,7 @@ Config load_config(const std::string& path) {
   Section top(path, "", &root);
   top.finish();
   for (const auto& [k, node] : root) {
-    static const std::set<std::string> sections = {"service", "http", "admin", "ca", "ledger", "radius", "profiles"};
+    static const std::set<std::string> sections = {"service", "http", "admin", "ca", "ledger", "radius", "scep", "profiles"};
     if (!sections.count(std::string(k.str()))) top.fail(node, "unknown section [" + std::string(k.str()) + "]");
   }
 
@@ -240,6 +240,16 @@ Config load_config(const std::string& path) {
     }
   }
 
+  Section scep(path, "scep", root["scep"].as_table());
+  scep.get("enabled", c.scep.enabled);
+  scep.get("profile", c.scep.profile);
+  scep.get("static_challenge", c.scep.static_challenge);
+  scep.get("allow_legacy_crypto", c.scep.allow_legacy_crypto);
+  scep.finish();
+  // A guessable shared secret would let anyone enroll: refuse short ones outright.
+  if (!c.scep.static_challenge.empty() && c.scep.static_challenge.size() < 16)
+    scep.fail_key("static_challenge", "must be empty or at least 16 characters");
+
   c.profiles = ca::default_profiles();
   if (const toml::table* profiles = root["profiles"].as_table()) {
     for (const auto& [name, node] : *profiles) {
@@ -249,6 +259,7 @@ Config load_config(const std::string& path) {
       load_profile(path, std::string(name.str()), *t, p);
     }
   }
+  if (!c.profiles.count(c.scep.profile)) scep.fail_key("profile", "names no profile in [profiles]");
   return c;
 }
 
@@ -296,6 +307,12 @@ std::string render_config(const ConfigTemplate& t) {
     << "secret = \"" << t.radius_secret << "\"\n"
     << "require_message_authenticator = true  # BlastRADIUS (CVE-2024-3596): keep on\n"
     << "coa_port = 3799                    # RFC 5176 Disconnect/CoA port of this NAS\n\n"
+    << "[scep]                             # SCEP (RFC 8894) at <public_url>/scep\n"
+    << "enabled = true\n"
+    << "profile = \"device\"                 # profile for static-challenge enrollments\n"
+    << "static_challenge = \"" << t.scep_static_challenge
+    << "\"  # shared by every device; empty = one-time challenges only (`portcullis challenge`)\n"
+    << "allow_legacy_crypto = false        # single DES + SHA-1; micromdm scepclient 2.1.0 needs it\n\n"
     << "[profiles.device]                  # certificates for devices (EAP-TLS clients)\n"
     << "validity_days = 365\n"
     << "extended_key_usage = [\"clientAuth\"]\n"

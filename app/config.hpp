@@ -74,6 +74,13 @@ struct RadiusSettings {
   std::vector<RadiusClientSetting> clients;
 };
 
+struct ScepSettings {                 // the SCEP front end (scep/), /scep on the public listener
+  bool enabled = true;
+  std::string profile = "device";     // profile for static-challenge enrollments
+  std::string static_challenge;       // empty: one-time challenges and renewals only
+  bool allow_legacy_crypto = false;   // single DES + SHA-1 (micromdm scepclient 2.1.0); loads the legacy provider
+};
+
 struct Config {
   std::string path;                   // the file it was read from
   std::string base_dir;               // its folder; relative paths resolve against it
@@ -83,6 +90,7 @@ struct Config {
   CaSettings ca;
   LedgerSettings ledger;
   RadiusSettings radius;
+  ScepSettings scep;
   ca::Profiles profiles;
 
   // Admin TLS is required whenever the admin listener is reachable from elsewhere.
@@ -101,6 +109,7 @@ struct ConfigTemplate {
   std::uint16_t radius_port = 1812;   // accounting = radius_port + 1
   std::string admin_token_sha256;
   std::string radius_secret;
+  std::string scep_static_challenge;
 };
 std::string render_config(const ConfigTemplate& t);
 

@@ -3,7 +3,9 @@
 #include "app/config.hpp"
 #include "app/secrets.hpp"
 #include "ca/ledger.hpp"
+#include "ca/x509.hpp"
 
+#include <openssl/rand.h>
 #include <sys/stat.h>
 
 #include <ctime>
@@ -57,6 +59,13 @@ void create(const InitOptions& o, const fs::path& dir, InitSummary& summary) {
   t.radius_port = o.radius_port;
   t.admin_token_sha256 = sha256_hex(token);
   t.radius_secret = generate_secret(24);
+  // Hex, not base64url: the challengePassword is a PrintableString in most clients' CSRs,
+  // and PrintableString has no '_'.
+  {
+    unsigned char raw[16];
+    ca::check(RAND_bytes(raw, sizeof raw), "RAND_bytes");
+    t.scep_static_challenge = ca::to_hex({raw, sizeof raw});
+  }
   // 0600: the file holds the RADIUS shared secrets.
   ca::write_file((dir / "portcullis.toml").string(), render_config(t), 0600);
 

@@ -13,6 +13,12 @@
 #include "ca/ledger.hpp"
 #include "ca/ocsp.hpp"
 #include "ca/registry.hpp"
+#include "radius/clients.hpp"
+#include "radius/eap/tls_engine.hpp"
+#include "radius/server.hpp"
+#include "radius/udp_listener.hpp"
+#include "scep/enrollment.hpp"
+#include "scep/http_routes.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -21,8 +27,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <ctime>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -84,7 +92,28 @@ class Service {
     });
     ocsp_ = std::make_unique<ca::OcspResponder>(*authority_, index_, config_.ca.ocsp_validity_hours);
     public_routes_ = std::make_unique<PublicRoutes>(*crl_, *ocsp_);
-    admin_api_.store(std::make_shared<AdminApi>(*registry_, *issuer_, admin_tokens(config_)));
+    // SCEP (issue 3, RFC 8894 §4.1): /scep and every path below it on the public listener.
+    if (config_.scep.enabled) {
+      scep_enrollment_ = std::make_unique<scep::Enrollment>(
+          *authority_, *issuer_, *registry_,
+          scep::EnrollmentSettings{config_.scep.profile, config_.scep.static_challenge, config_.scep.allow_legacy_crypto});
+      scep_routes_ = std::make_unique<scep::HttpRoutes>(*scep_enrollment_, *authority_);
+      public_routes_->mount("/scep", [routes = scep_routes_.get()](const HttpRequest& r) { return routes->handle(r); });
+    }
+    // RADIUS (issue 4): one TLS configuration shared by every EAP-TLS conversation, and
+    // the NAS table, both fixed for the life of the process.
+    for (const auto& client : config_.radius.clients) {
+      radius::NasClient nas;
+      nas.name = client.name;
+      nas.secret = client.secret;
+      nas.require_message_authenticator = client.require_message_authenticator;
+      nas.coa_port = client.coa_port;
+      nas_table_.add(std::move(nas), client.address);
+    }
+    radius_ = std::make_unique<radius::Server>(nas_table_, radius::eap::TlsServerConfig::from_authority(*authority_, index_),
+                                               *ledger_);
+    admin_api_.store(
+        std::make_shared<AdminApi>(*registry_, *issuer_, admin_tokens(config_), &radius_->counters()));
   }
 
   int run() {
@@ -113,24 +142,40 @@ class Service {
     public_http.start();
     admin_http.start();
 
+    auto* send_failures = radius_->send_failure_counter();
+    const auto radius_handler = [this](const radius::Datagram& d) { return radius_->handle(d); };
+    auto radius_auth = radius::UdpListener::create(io, config_.radius.bind, config_.radius.auth_port,
+                                                   radius::SocketKind::auth, radius_handler, send_failures);
+    auto radius_acct = radius::UdpListener::create(io, config_.radius.bind, config_.radius.acct_port,
+                                                   radius::SocketKind::acct, radius_handler, send_failures);
+    radius_auth->start();
+    radius_acct->start();
+
     asio::steady_timer crl_timer(io);
     schedule_crl_refresh(crl_timer);
 
     asio::signal_set stop_signals(io, SIGINT, SIGTERM);
     asio::signal_set reload_signal(io, SIGHUP);
-    asio::steady_timer shutdown_deadline(io);
+    // The shutdown deadline runs on its own thread: a timer on `io` would itself keep
+    // io.run() busy for the whole deadline even when everything drained at once.
+    std::mutex drain_mutex;
+    std::condition_variable drained_cv;
+    bool drained = false;
+    std::thread shutdown_deadline;
     stop_signals.async_wait([&](const boost::system::error_code& ec, int signo) {
       if (ec) return;
       spdlog::info("signal {}: shutting down, letting in-flight requests finish", signo);
       public_http.stop();
       admin_http.stop();
+      radius_auth->stop();
+      radius_acct->stop();
       crl_timer.cancel();
       reload_signal.cancel();
       // In-flight requests normally finish well within this; a stuck peer must not
       // keep the process alive forever.
-      shutdown_deadline.expires_after(std::chrono::seconds(10));
-      shutdown_deadline.async_wait([&](const boost::system::error_code& e) {
-        if (!e) {
+      shutdown_deadline = std::thread([&] {
+        std::unique_lock lock(drain_mutex);
+        if (!drained_cv.wait_for(lock, std::chrono::seconds(10), [&] { return drained; })) {
           spdlog::warn("shutdown deadline reached; stopping with connections still open");
           io.stop();
         }
@@ -138,15 +183,22 @@ class Service {
     });
     wait_for_reload(reload_signal);
 
-    spdlog::info("portcullis ready: public http {}:{}, admin {} {}:{}, {} threads", config_.http.bind,
-                 public_http.port(), admin_options.tls ? "https" : "http", config_.admin.bind, admin_http.port(),
-                 threads);
+    spdlog::info("portcullis ready: public http {}:{}, admin {} {}:{}, radius auth {}:{} acct {}:{} ({} NAS entries), "
+                 "{} threads",
+                 config_.http.bind, public_http.port(), admin_options.tls ? "https" : "http", config_.admin.bind,
+                 admin_http.port(), config_.radius.bind, radius_auth->port(), config_.radius.bind, radius_acct->port(),
+                 nas_table_.size(), threads);
 
     std::vector<std::thread> pool;
     for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
     io.run();
     for (auto& t : pool) t.join();
-    shutdown_deadline.cancel();
+    {
+      std::lock_guard lock(drain_mutex);
+      drained = true;
+    }
+    drained_cv.notify_all();
+    if (shutdown_deadline.joinable()) shutdown_deadline.join();
     spdlog::info("portcullis stopped cleanly");
     return 0;
   }
@@ -173,7 +225,8 @@ class Service {
       try {
         Config fresh = load_config(config_path_);
         set_log_level(fresh.service.log_level);
-        admin_api_.store(std::make_shared<AdminApi>(*registry_, *issuer_, admin_tokens(fresh)));
+        admin_api_.store(
+            std::make_shared<AdminApi>(*registry_, *issuer_, admin_tokens(fresh), &radius_->counters()));
         crl_->regenerate(now_unix());
         spdlog::info("SIGHUP: reloaded log level and {} admin token(s), CRL re-signed; listener, CA and ledger "
                      "settings take effect on restart",
@@ -195,6 +248,10 @@ class Service {
   std::unique_ptr<ca::CrlPublisher> crl_;
   std::unique_ptr<ca::OcspResponder> ocsp_;
   std::unique_ptr<PublicRoutes> public_routes_;
+  std::unique_ptr<scep::Enrollment> scep_enrollment_;
+  std::unique_ptr<scep::HttpRoutes> scep_routes_;
+  radius::NasTable nas_table_;
+  std::unique_ptr<radius::Server> radius_;
   std::atomic<std::shared_ptr<AdminApi>> admin_api_;
 };
 

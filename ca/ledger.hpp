@@ -35,6 +35,16 @@ class LedgerNotFound : public LedgerError {
  public:
   using LedgerError::LedgerError;
 };
+// record_issuance: the challenge to redeem is unknown, expired or already used.
+class ChallengeRefused : public LedgerConflict {
+ public:
+  using LedgerConflict::LedgerConflict;
+};
+// record_issuance: the SCEP transaction already has its certificate.
+class DuplicateTransaction : public LedgerConflict {
+ public:
+  using LedgerConflict::LedgerConflict;
+};
 
 struct DeviceFilter {
   std::string search;               // substring of name, display name or owner; empty = all
@@ -58,16 +68,67 @@ struct AuditFilter {
   std::size_t limit = 200;        // newest first
 };
 
+// The SCEP transaction an issuance answers (RFC 8894 §3.2.1.1 transactionID), keyed with
+// the requester's signing certificate: one client cannot collect another's certificate by
+// guessing its transactionID, and a renewal is not mistaken for a retransmission even
+// where the client derives the transactionID from a key it keeps (micromdm does).
+struct ScepTransactionKey {
+  std::string transaction_id;
+  std::string requester_sha256;   // lowercase hex SHA-256 of the requester's signing certificate (DER)
+};
+
 // Which device an issuance is for. Exactly one of id / name is set.
 struct DeviceRef {
   std::optional<std::int64_t> id;
   std::optional<std::string> name;
   bool create_if_missing = false;   // only with `name`
+  // Written in the SAME transaction as the certificate row, so that a challenge is never
+  // spent without a certificate nor a certificate issued twice for one challenge:
+  // the challenge (by secret hash) is marked used (ChallengeRefused when it is unknown,
+  // expired or already used), and the SCEP transaction is recorded (DuplicateTransaction
+  // when it already is: the caller then answers with the certificate recorded first).
+  std::optional<std::string> redeem_challenge_hash;
+  std::optional<ScepTransactionKey> scep_transaction;
+};
+
+// One-time SCEP challenge passwords (RFC 8894 §2.3). Only the hash of the secret is stored.
+struct NewChallenge {
+  std::string secret_hash;          // lowercase hex SHA-256 of the secret
+  std::string device_name;          // created when missing: an MDM mints before the device exists
+  std::string profile;
+  std::optional<std::string> cn;    // when set, the CSR's CN must equal it
+  UnixTime expires_at = 0;
+};
+
+struct ChallengeRecord {
+  std::int64_t id = 0;
+  std::string secret_hash;
+  std::int64_t device_id = 0;
+  std::string device_name;
+  std::string profile;
+  std::optional<std::string> cn;
+  std::string created_by;
+  UnixTime created_at = 0;
+  UnixTime expires_at = 0;
+  std::optional<UnixTime> used_at;
 };
 
 struct IssuanceOutcome {
   Device device;
   bool device_created = false;
+};
+
+// One RADIUS accounting session (RFC 2866), keyed by (nas, acct_session_id).
+struct RadiusSessionRow {
+  std::string nas;                  // NAS name from the config
+  std::string acct_session_id;      // RFC 2866 §5.5
+  std::string serial;               // certificate that authenticated it; "" when not linked
+  std::string calling_station_id;
+  std::string user_name;
+  UnixTime started_at = 0;          // kept from the first record of the session
+  UnixTime updated_at = 0;
+  std::optional<UnixTime> stopped_at;   // set by Accounting-Stop; never cleared again
+  std::string device;               // read only: the device of `serial`, "" when unknown
 };
 
 struct RevocationOutcome {
@@ -115,6 +176,21 @@ class Ledger {
   // --- bulk read for the in-memory index at start-up (no DER, to keep it fast)
   virtual void for_each_certificate(const std::function<void(const CertificateRecord&)>& fn) = 0;
   virtual void for_each_device(const std::function<void(const Device&)>& fn) = 0;
+
+  // --- RADIUS accounting sessions.
+  // Upsert by (nas, acct_session_id) in one transaction: started_at stays the first one seen,
+  // an empty serial/calling_station_id/user_name never overwrites a known one, and a stop
+  // is never undone by a late Interim-Update.
+  virtual void record_radius_session(const RadiusSessionRow& row) = 0;
+  // Newest first (by updated_at); live_only = not stopped.
+  virtual std::vector<RadiusSessionRow> list_radius_sessions(bool live_only, std::size_t limit) = 0;
+
+  // --- SCEP (scep/).
+  // One transaction: the device (created when missing), the challenge row, the audit row.
+  virtual ChallengeRecord mint_challenge(const NewChallenge& challenge, const std::string& actor) = 0;
+  virtual std::optional<ChallengeRecord> find_challenge(const std::string& secret_hash) = 0;
+  // The serial of the certificate a SCEP transaction was answered with.
+  virtual std::optional<std::string> find_scep_transaction(const ScepTransactionKey& key) = 0;
 
   // --- maintenance
   virtual std::string integrity_check() = 0;  // "ok" when healthy

@@ -110,7 +110,23 @@ CREATE TABLE radius_sessions (
 CREATE INDEX radius_sessions_live_by_serial ON radius_sessions(serial) WHERE stopped_at IS NULL;
 )sql";
 
-constexpr std::array kMigrations{kVersion1, kVersion2};
+// Version 3: SCEP transactions (RFC 8894 §3.2.1.1 transactionID), so that a retransmitted
+// PKCSReq or a CertPoll after a restart is answered with the certificate already issued.
+// Keyed with the hash of the requester's signing certificate: a transactionID alone is
+// chosen by the client.
+// `status` leaves room for requests waiting for manual approval.
+constexpr const char* kVersion3 = R"sql(
+CREATE TABLE scep_transactions (
+  transaction_id      TEXT    NOT NULL,
+  requester_sha256    TEXT    NOT NULL,
+  status              TEXT    NOT NULL CHECK (status IN ('issued')),
+  serial              TEXT    REFERENCES certificates(serial),
+  created_at          INTEGER NOT NULL,
+  PRIMARY KEY (transaction_id, requester_sha256)
+) STRICT, WITHOUT ROWID;
+)sql";
+
+constexpr std::array kMigrations{kVersion1, kVersion2, kVersion3};
 
 }  // namespace
 

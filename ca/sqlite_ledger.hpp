@@ -45,6 +45,13 @@ class SqliteLedger final : public Ledger {
   void for_each_certificate(const std::function<void(const CertificateRecord&)>& fn) override;
   void for_each_device(const std::function<void(const Device&)>& fn) override;
 
+  void record_radius_session(const RadiusSessionRow& row) override;
+  std::vector<RadiusSessionRow> list_radius_sessions(bool live_only, std::size_t limit) override;
+
+  ChallengeRecord mint_challenge(const NewChallenge& challenge, const std::string& actor) override;
+  std::optional<ChallengeRecord> find_challenge(const std::string& secret_hash) override;
+  std::optional<std::string> find_scep_transaction(const ScepTransactionKey& key) override;
+
   std::string integrity_check() override;
 
  private:
@@ -55,6 +62,8 @@ class SqliteLedger final : public Ledger {
   Device insert_device_locked(const NewDevice& device, const std::string& actor);
   void insert_audit_locked(const AuditEntry& entry);
   std::optional<CertificateRecord> certificate_locked(const std::string& canonical_serial);
+  // The SCEP side of record_issuance (sqlite_ledger_scep.cpp), inside its transaction.
+  void redeem_for_issuance_locked(const DeviceRef& ref, const Device& device, const CertificateRecord& record);
   void mark_revoked_locked(CertificateRecord& cert, RevocationReason reason, UnixTime at, const std::string& actor,
                            const std::string& device_name);
 

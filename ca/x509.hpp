@@ -6,6 +6,8 @@
 #include <openssl/cms.h>
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
+#include <openssl/pkcs7.h>
+#include <openssl/provider.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -61,6 +63,12 @@ using DistPointPtr = std::unique_ptr<DIST_POINT, OpenSslDeleter<DIST_POINT_free>
 using CrlDistPointsPtr = std::unique_ptr<CRL_DIST_POINTS, OpenSslDeleter<CRL_DIST_POINTS_free>>;
 using AccessDescriptionPtr = std::unique_ptr<ACCESS_DESCRIPTION, OpenSslDeleter<ACCESS_DESCRIPTION_free>>;
 using AuthorityInfoAccessPtr = std::unique_ptr<AUTHORITY_INFO_ACCESS, OpenSslDeleter<AUTHORITY_INFO_ACCESS_free>>;
+// SCEP (scep/): attribute OIDs, the PKCS#7 view of an EnvelopedData (to read its content
+// cipher, which CMS does not expose), and the OpenSSL legacy provider for single DES.
+using Asn1ObjectPtr = std::unique_ptr<ASN1_OBJECT, OpenSslDeleter<ASN1_OBJECT_free>>;
+using Pkcs7Ptr = std::unique_ptr<PKCS7, OpenSslDeleter<PKCS7_free>>;
+using Pkcs7IssuerAndSerialPtr = std::unique_ptr<PKCS7_ISSUER_AND_SERIAL, OpenSslDeleter<PKCS7_ISSUER_AND_SERIAL_free>>;
+using OsslProviderPtr = std::unique_ptr<OSSL_PROVIDER, OpenSslDeleter<OSSL_PROVIDER_unload>>;
 // libssl objects (radius/eap TLS engine). Headers only: ca/ itself never calls libssl.
 using SslCtxPtr = std::unique_ptr<SSL_CTX, OpenSslDeleter<SSL_CTX_free>>;
 using SslPtr = std::unique_ptr<SSL, OpenSslDeleter<SSL_free>>;

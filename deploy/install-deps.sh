@@ -13,7 +13,11 @@ build=(build-essential cmake ninja-build pkg-config
        libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
        libfreeradius-dev libtalloc-dev libgtest-dev libgmock-dev)
 run=(openssl sqlite3 ca-certificates)
-test_peers=(python3 curl eapoltest freeradius-utils scep strongswan-pki)
+# strongswan-pki fetches over HTTP through its curl plugin (libstrongswan-extra-plugins)
+# and does its RSA/AES through the openssl plugin (libstrongswan-standard-plugins); without
+# them `pki --scep` fails with "no capable fetcher found".
+test_peers=(python3 curl eapoltest freeradius-utils scep strongswan-pki
+            libstrongswan-extra-plugins libstrongswan-standard-plugins)
 
 export DEBIAN_FRONTEND=noninteractive
 missing=()

@@ -380,4 +380,52 @@ TEST_F(AdminApiTest, AuditLog) {
   EXPECT_EQ(call("GET", "/api/v1/audit?limit=-1").status, 400);
 }
 
+TEST_F(AdminApiTest, RadiusSessionsLiveAndAll) {
+  json issued = issue("radius-phone");
+  const std::string serial = issued["serial"];
+  ca::RadiusSessionRow row;
+  row.nas = "wlc";
+  row.acct_session_id = "s-1";
+  row.serial = serial;
+  row.calling_station_id = "aa-bb";
+  row.started_at = row.updated_at = 1700000000;
+  ledger_->record_radius_session(row);
+  row.acct_session_id = "s-2";
+  row.updated_at = 1700000100;
+  row.stopped_at = 1700000100;
+  ledger_->record_radius_session(row);
+
+  Reply live = call("GET", "/api/v1/sessions");
+  ASSERT_EQ(live.status, 200) << live.raw.body;
+  ASSERT_EQ(live.body["sessions"].size(), 1u);
+  const json& s = live.body["sessions"][0];
+  EXPECT_EQ(s["acct_session_id"], "s-1");
+  EXPECT_EQ(s["serial"], serial);
+  EXPECT_EQ(s["device"], "radius-phone");
+  EXPECT_EQ(s["started_at"], "2023-11-14T22:13:20Z");
+  EXPECT_TRUE(s["stopped_at"].is_null());
+  Reply all = call("GET", "/api/v1/sessions?live=false&limit=10");
+  ASSERT_EQ(all.body["sessions"].size(), 2u);
+  EXPECT_EQ(all.body["sessions"][0]["acct_session_id"], "s-2");  // newest first
+  EXPECT_EQ(all.body["sessions"][0]["stopped_at_unix"], 1700000100);
+  expect_refused("GET", "/api/v1/sessions?live=maybe", "", 400);
+  expect_refused("POST", "/api/v1/sessions", "{}", 405);
+}
+
+TEST_F(AdminApiTest, RadiusCounters) {
+  Reply none = call("GET", "/api/v1/radius/counters");
+  ASSERT_EQ(none.status, 200);
+  EXPECT_TRUE(none.body["counters"].empty());  // no RADIUS front end in this fixture
+  portcullis::radius::Counters counters;
+  counters.unknown_nas = 3;
+  app::AdminApi with(*registry_, *issuer_, {{"ops", sha256_hex(kToken)}}, &counters);
+  app::HttpRequest r;
+  r.method = "GET";
+  r.target = r.path = "/api/v1/radius/counters";
+  r.headers["authorization"] = std::string("Bearer ") + kToken;
+  const json body = json::parse(with.handle(r).body);
+  EXPECT_EQ(body["counters"]["unknown_nas"], 3);
+  EXPECT_EQ(body["counters"]["access_accept"], 0);
+}
+
 }  // namespace

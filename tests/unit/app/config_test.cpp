@@ -104,6 +104,31 @@ TEST_F(ConfigTest, BadValuesAreRefused) {
   EXPECT_THROW(load_config(write("this is = = not toml")), ConfigError);
 }
 
+TEST_F(ConfigTest, ScepSectionLoadsAndDefaultsToModernCryptoOnly) {
+  ConfigTemplate t = sample();
+  t.scep_static_challenge = "0123456789ABCDEF0123456789ABCDEF";
+  const std::string text = render_config(t);
+  EXPECT_NE(text.find("micromdm scepclient 2.1.0"), std::string::npos);
+  const Config c = load_config(write(text));
+  EXPECT_TRUE(c.scep.enabled);
+  EXPECT_EQ(c.scep.profile, "device");
+  EXPECT_EQ(c.scep.static_challenge, "0123456789ABCDEF0123456789ABCDEF");
+  EXPECT_FALSE(c.scep.allow_legacy_crypto);
+  // Absent section: enabled, no static challenge, no legacy crypto.
+  const Config d = load_config(write("[service]\nhostname = \"x\"\n"));
+  EXPECT_TRUE(d.scep.enabled);
+  EXPECT_TRUE(d.scep.static_challenge.empty());
+  EXPECT_FALSE(d.scep.allow_legacy_crypto);
+  EXPECT_TRUE(load_config(write("[scep]\nallow_legacy_crypto = true\nenabled = false\n")).scep.allow_legacy_crypto);
+}
+
+TEST_F(ConfigTest, BadScepValuesAreRefused) {
+  EXPECT_THROW(load_config(write("[scep]\nstatic_challenge = \"short\"\n")), ConfigError);
+  EXPECT_THROW(load_config(write("[scep]\nprofile = \"nonexistent\"\n")), ConfigError);
+  EXPECT_THROW(load_config(write("[scep]\nallow_legacy_crypto = \"yes\"\n")), ConfigError);
+  EXPECT_THROW(load_config(write("[scep]\nstatic_challange = \"0123456789abcdef0\"\n")), ConfigError);
+}
+
 TEST_F(ConfigTest, AdminTlsIsForcedOffLoopback) {
   EXPECT_TRUE(load_config(write("[admin]\nbind = \"0.0.0.0\"\n")).admin_tls_effective());
   EXPECT_TRUE(load_config(write("[admin]\nbind = \"192.0.2.7\"\n")).admin_tls_effective());

@@ -61,6 +61,17 @@ class DuplicatingLedger final : public Ledger {
   std::int64_t next_crl_number() override { return real_.next_crl_number(); }
   void append_audit(const AuditEntry& e) override { real_.append_audit(e); }
   std::vector<AuditEntry> audit(const AuditFilter& f) override { return real_.audit(f); }
+  void record_radius_session(const RadiusSessionRow& row) override { real_.record_radius_session(row); }
+  std::vector<RadiusSessionRow> list_radius_sessions(bool live_only, std::size_t limit) override {
+    return real_.list_radius_sessions(live_only, limit);
+  }
+  ChallengeRecord mint_challenge(const NewChallenge& c, const std::string& a) override {
+    return real_.mint_challenge(c, a);
+  }
+  std::optional<ChallengeRecord> find_challenge(const std::string& h) override { return real_.find_challenge(h); }
+  std::optional<std::string> find_scep_transaction(const ScepTransactionKey& k) override {
+    return real_.find_scep_transaction(k);
+  }
   void for_each_certificate(const std::function<void(const CertificateRecord&)>& fn) override {
     real_.for_each_certificate(fn);
   }
@@ -232,7 +243,8 @@ TEST_F(IssuerTest, ExistingDeviceById) {
   const Device d = registry_->create_device(NewDevice{"printer", "Printer", "ops", {}}, "test");
   EvpPkeyPtr key = ec_key("P-256");
   IssueRequest req = request(csr_pem(key.get()));
-  req.device = DeviceRef{d.id, std::nullopt, false};
+  req.device = DeviceRef{};
+  req.device.id = d.id;
   IssueResult r = issuer_->issue(req);
   EXPECT_FALSE(r.device_created);
   EXPECT_EQ(r.device.id, d.id);

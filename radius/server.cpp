@@ -1,0 +1,372 @@
+#include "radius/server.hpp"
+
+#include "radius/accounting.hpp"
+#include "radius/attribute_values.hpp"
+#include "radius/eap/authenticator.hpp"
+#include "radius/mppe.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <ctime>
+
+namespace portcullis::radius {
+
+// What one Access-Request is about, carried through the steps of its handling.
+struct Server::Context {
+  const Packet& request;
+  const NasClient& nas;
+  std::string calling_station;  // "-" when absent
+  Bytes eap;                    // joined EAP-Message (RFC 3579 §3.1)
+  SteadyClock::time_point started;
+  std::shared_ptr<Conversation> conversation;
+};
+
+namespace {
+
+std::string text_attribute(const Packet& p, std::uint8_t type, const char* fallback) {
+  const Attribute* a = p.find(type);
+  if (a == nullptr || a->value.empty()) return fallback;
+  // Printable ASCII only into the log line: a NAS-supplied value must not forge log lines.
+  std::string s(a->value.begin(), a->value.end());
+  for (char& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
+  return s;
+}
+
+long ms_since(SteadyClock::time_point since, SteadyClock::time_point now) {
+  return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(now - since).count());
+}
+
+// RFC 3748 §4.2: Code 4 (Failure), the Identifier of the Response it answers, Length 4.
+Bytes eap_failure_for(const Bytes& eap_response) {
+  const std::uint8_t id = eap_response.size() >= 2 ? eap_response[1] : 0;
+  return Bytes{4, id, 0, 4};
+}
+
+}  // namespace
+
+Server::Server(const NasTable& nas, std::shared_ptr<const eap::TlsServerConfig> tls, ca::Ledger& ledger,
+               ServerOptions options)
+    : nas_(nas),
+      tls_(std::move(tls)),
+      ledger_(ledger),
+      options_(std::move(options)),
+      duplicates_(options_.duplicate_lifetime, options_.duplicate_capacity),
+      eap_sessions_(options_.eap_idle_timeout, options_.max_eap_sessions),
+      accounting_(std::make_unique<Accounting>(ledger_, accepts_, live_, counters_, [this] { return now(); })) {}
+
+Server::~Server() = default;
+
+ca::UnixTime Server::now() const {
+  return options_.clock ? options_.clock() : static_cast<ca::UnixTime>(std::time(nullptr));
+}
+
+SteadyClock::time_point Server::steady_now() const {
+  return options_.steady_clock ? options_.steady_clock() : SteadyClock::now();
+}
+
+std::optional<Bytes> Server::handle(const Datagram& datagram) {
+  bump(counters_.received);
+  const NasClient* nas = nas_.find(datagram.source);
+  if (nas == nullptr) {
+    // RFC 2865 §3: a request from an unknown client is silently discarded.
+    bump(counters_.unknown_nas);
+    spdlog::debug("radius: drop datagram from unknown NAS {}:{}", datagram.source.to_string(), datagram.source_port);
+    return std::nullopt;
+  }
+  auto parsed = parse(datagram.bytes);
+  if (!parsed) {
+    switch (parsed.error()) {
+      case ParseError::Truncated: bump(counters_.malformed_truncated); break;
+      case ParseError::BadLength: bump(counters_.malformed_bad_length); break;
+      case ParseError::BadAttribute: bump(counters_.malformed_bad_attribute); break;
+    }
+    spdlog::debug("radius: drop malformed datagram from NAS {}: {}", nas->name, to_string(parsed.error()));
+    return std::nullopt;
+  }
+  const Packet& request = parsed.value();
+  try {
+    if (!authentic(datagram, *nas, request)) return std::nullopt;
+
+    const RequestKey key{datagram.source, datagram.source_port, request.identifier,
+                         static_cast<std::uint8_t>(datagram.socket), request.authenticator};
+    auto seen = duplicates_.begin(key, steady_now());
+    if (seen.status == DuplicateCache::Status::in_progress) {
+      bump(counters_.duplicate_in_progress);
+      return std::nullopt;
+    }
+    if (seen.status == DuplicateCache::Status::answered) {
+      bump(counters_.duplicate_resent);
+      if (seen.reply.empty()) return std::nullopt;
+      return seen.reply;
+    }
+    std::optional<Bytes> reply;
+    try {
+      reply = dispatch(datagram, *nas, request);
+    } catch (...) {
+      duplicates_.forget(key);
+      throw;
+    }
+    // A request we chose not to answer is forgotten, so its retransmission is processed
+    // again (e.g. accounting that could not be stored, RFC 2866 §2).
+    if (reply) duplicates_.complete(key, *reply, steady_now());
+    else duplicates_.forget(key);
+    return reply;
+  } catch (const std::exception& e) {
+    bump(counters_.internal_error);
+    spdlog::error("radius: request {} from NAS {} failed: {}", request.identifier, nas->name, e.what());
+    return std::nullopt;
+  }
+}
+
+bool Server::authentic(const Datagram& datagram, const NasClient& nas, const Packet& request) {
+  const ByteView bytes = packet_bytes(datagram.bytes);
+  switch (request.code) {
+    case Code::AccessRequest:
+    case Code::StatusServer: {
+      const auto status = check_message_authenticator(bytes, nas.secret);
+      if (status == MessageAuthenticatorStatus::Invalid) {
+        bump(counters_.invalid_message_authenticator);
+        spdlog::debug("radius: drop request {} from NAS {}: invalid Message-Authenticator", request.identifier,
+                      nas.name);
+        return false;
+      }
+      // RFC 5997 §3: Status-Server without it is discarded. RFC 3579 §3.2: so is an
+      // Access-Request with EAP-Message. BlastRADIUS (CVE-2024-3596): by default, any
+      // Access-Request.
+      const bool required = request.code == Code::StatusServer || nas.require_message_authenticator ||
+                             request.find(attr::EapMessage) != nullptr;
+      if (status == MessageAuthenticatorStatus::Absent && required) {
+        bump(counters_.missing_message_authenticator);
+        spdlog::debug("radius: drop request {} from NAS {}: Message-Authenticator missing", request.identifier,
+                      nas.name);
+        return false;
+      }
+      return true;
+    }
+    case Code::AccountingRequest: {
+      // RFC 2866 §3: the Request Authenticator is an MD5 over the packet and the secret.
+      if (!verify_request_authenticator(bytes, nas.secret) ||
+          check_message_authenticator(bytes, nas.secret) == MessageAuthenticatorStatus::Invalid) {
+        bump(counters_.acct_bad_authenticator);
+        spdlog::debug("radius: drop accounting request {} from NAS {}: bad authenticator", request.identifier,
+                      nas.name);
+        return false;
+      }
+      return true;
+    }
+    default:
+      return true;  // dispatch() drops the code
+  }
+}
+
+std::optional<Bytes> Server::dispatch(const Datagram& datagram, const NasClient& nas, const Packet& request) {
+  const bool auth = datagram.socket == SocketKind::auth;
+  if (request.code == Code::StatusServer) return status_server(request, nas, datagram.socket);
+  if (auth && request.code == Code::AccessRequest) return access_request(request, nas);
+  if (!auth && request.code == Code::AccountingRequest) {
+    auto response = accounting_->handle(request, nas);
+    if (!response) return std::nullopt;
+    bump(counters_.acct_response);
+    // No Message-Authenticator here: RFC 2866 does not define one for accounting, and
+    // implementations disagree on the authenticator it would be computed over
+    // (FreeRADIUS 3.2 uses zeros, RFC 3579 §3.2 the request's), so a peer may refuse it.
+    return encode(*response, request, nas, false);
+  }
+  bump(counters_.unexpected_code);
+  spdlog::debug("radius: drop code {} from NAS {} on the {} socket", static_cast<int>(request.code), nas.name,
+                auth ? "auth" : "acct");
+  return std::nullopt;
+}
+
+// RFC 5997 §3/§4: Access-Accept on the authentication port, Accounting-Response on the
+// accounting port; nothing else is done.
+std::optional<Bytes> Server::status_server(const Packet& request, const NasClient& nas, SocketKind socket) {
+  bump(counters_.status_server);
+  Packet reply;
+  reply.code = socket == SocketKind::auth ? Code::AccessAccept : Code::AccountingResponse;
+  reply.identifier = request.identifier;
+  copy_proxy_state(request, reply);
+  return encode(reply, request, nas);
+}
+
+std::optional<Bytes> Server::encode(const Packet& reply, const Packet& request, const NasClient& nas,
+                                   bool message_authenticator) {
+  // Message-Authenticator first in every Access-* and Status-Server reply (BlastRADIUS;
+  // RFC 3579 §3.2, RFC 5997 §3).
+  auto bytes = encode_reply(reply, request.authenticator, nas.secret, message_authenticator);
+  if (!bytes) {
+    bump(counters_.reply_too_large);
+    spdlog::warn("radius: reply to request {} from NAS {} would exceed 4096 octets; dropped", request.identifier,
+                 nas.name);
+    return std::nullopt;
+  }
+  return std::move(bytes.value());
+}
+
+std::optional<Bytes> Server::access_request(const Packet& request, const NasClient& nas) {
+  Context ctx{request, nas, text_attribute(request, attr::CallingStationId, "-"), {}, steady_now(), nullptr};
+  JoinedEap joined = join_eap_message(request);
+  if (joined.status == JoinedEap::Status::NotConsecutive) {
+    bump(counters_.eap_not_consecutive);
+    spdlog::debug("radius: drop request {} from NAS {}: EAP-Message attributes not consecutive",
+                  request.identifier, nas.name);
+    return std::nullopt;
+  }
+  if (joined.status == JoinedEap::Status::Absent) {
+    bump(counters_.not_eap);
+    return reject(ctx, "not an EAP request (only EAP-TLS is offered)", {});
+  }
+  ctx.eap = std::move(joined.eap);
+  return start_or_continue(ctx);
+}
+
+std::optional<Bytes> Server::start_or_continue(Context& ctx) {
+  const Attribute* state_attr = ctx.request.find(attr::State);
+  std::string old_state;
+  if (state_attr != nullptr) {
+    old_state.assign(state_attr->value.begin(), state_attr->value.end());
+    ctx.conversation = eap_sessions_.find(old_state, steady_now());
+    if (!ctx.conversation) {
+      // RFC 2865 §5.24 leaves State to the server; one we did not issue (or that expired)
+      // cannot continue any conversation.
+      bump(counters_.unknown_state);
+      return reject(ctx, "unknown or expired State", eap_failure_for(ctx.eap));
+    }
+  } else {
+    if (eap_sessions_.full(steady_now())) {
+      bump(counters_.sessions_full);
+      return reject(ctx, "too many EAP conversations in progress", eap_failure_for(ctx.eap));
+    }
+    ctx.conversation = std::make_shared<Conversation>();
+    eap::AuthenticatorConfig config;
+    config.tls = tls_;
+    config.fragment_size = options_.fragment_size;
+    config.log = [](std::string_view line) { spdlog::debug("radius: {}", line); };
+    ctx.conversation->authenticator = std::make_unique<eap::Authenticator>(std::move(config));
+    ctx.conversation->started = ctx.started;
+  }
+
+  Conversation& conv = *ctx.conversation;
+  std::lock_guard lock(conv.mutex);
+  ctx.started = conv.started;
+  if (!old_state.empty() && conv.state != old_state) {
+    // Another thread advanced this conversation with a request carrying the same State
+    // (a NAS retransmitting with a new Identifier): this one is stale.
+    bump(counters_.eap_discard);
+    return std::nullopt;
+  }
+  eap::AuthenticatorOutput out = conv.authenticator->step({ctx.eap, ctx.request.integer(attr::FramedMtu)});
+  switch (out.decision) {
+    case eap::Decision::request:
+      return challenge(ctx, old_state, std::move(out.eap_message));
+    case eap::Decision::success:
+      if (!old_state.empty()) eap_sessions_.erase(old_state);
+      return accept(ctx, out);
+    case eap::Decision::failure: {
+      if (!old_state.empty()) eap_sessions_.erase(old_state);
+      const std::string serial = out.peer ? out.peer->serial_hex : "-";
+      const std::string device = out.peer && !out.peer->identity.device_name.empty() ? out.peer->identity.device_name : "-";
+      return reject(ctx, out.reason, std::move(out.eap_message), serial, device,
+                    out.tls_version.empty() ? "-" : out.tls_version);
+    }
+    case eap::Decision::discard:
+      // RFC 3748 §4.1: keep the conversation as it was; the peer's retransmission comes.
+      bump(counters_.eap_discard);
+      spdlog::debug("radius: EAP discard from NAS {} calling_station={}: {}", ctx.nas.name, ctx.calling_station,
+                    out.reason);
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+// RFC 2865 §4.4 / RFC 3579 §2.1: Access-Challenge with the next EAP-Request and a fresh
+// State (RAND_bytes; RFC 2865 §5.24) that the NAS echoes.
+std::optional<Bytes> Server::challenge(Context& ctx, const std::string& old_state, Bytes eap) {
+  const std::string state = new_state();
+  if (old_state.empty()) {
+    if (!eap_sessions_.insert(state, ctx.conversation, steady_now())) {
+      bump(counters_.sessions_full);
+      return reject(ctx, "too many EAP conversations in progress", eap_failure_for(ctx.eap));
+    }
+  } else {
+    eap_sessions_.rekey(old_state, state, ctx.conversation, steady_now());
+  }
+  ctx.conversation->state = state;
+
+  Packet reply;
+  reply.code = Code::AccessChallenge;
+  reply.identifier = ctx.request.identifier;
+  add_eap_message(reply, eap);  // split into <= 253-octet attributes (RFC 3579 §3.1)
+  reply.add(attr::State, state);
+  copy_proxy_state(ctx.request, reply);
+  auto bytes = encode(reply, ctx.request, ctx.nas);
+  if (bytes) bump(counters_.access_challenge);
+  return bytes;
+}
+
+std::optional<Bytes> Server::accept(Context& ctx, const eap::AuthenticatorOutput& out) {
+  if (!out.keys || !out.peer) {
+    bump(counters_.internal_error);
+    return reject(ctx, "EAP success without keys or peer", eap_failure_for(ctx.eap));
+  }
+  const std::string& serial = out.peer->serial_hex;
+  const std::string device = out.peer->identity.device_name.empty() ? "-" : out.peer->identity.device_name;
+
+  Packet reply;
+  reply.code = Code::AccessAccept;
+  reply.identifier = ctx.request.identifier;
+  add_eap_message(reply, out.eap_message);
+  // RFC 2548 §2.4.2/§2.4.3, RFC 5216 §2.3: MS-MPPE-Recv-Key = MSK[0..31], Send-Key = MSK[32..63].
+  const ByteView msk(out.keys->msk);
+  add_mppe_keys(reply, msk.subspan(0, 32), msk.subspan(32, 32), ctx.nas.secret, ctx.request.authenticator);
+  // RFC 2865 §5.25: the NAS echoes Class in its accounting, tying the session to this
+  // certificate; the token is opaque and means something only to us.
+  const std::string token = accepts_.remember(AcceptRecord{serial, out.peer->identity.device_name, ctx.nas.name,
+                                                           ctx.calling_station == "-" ? "" : ctx.calling_station,
+                                                           text_attribute(ctx.request, attr::UserName, "")});
+  reply.add(attr::Class, token);
+  // RFC 2865 §5.27: the session ends no later than the certificate does.
+  const ca::UnixTime left = std::max<ca::UnixTime>(1, out.peer->identity.not_after - now());
+  reply.add_integer(attr::SessionTimeout,
+                    static_cast<std::uint32_t>(std::min<ca::UnixTime>(left, options_.max_session_timeout)));
+  copy_proxy_state(ctx.request, reply);
+  auto bytes = encode(reply, ctx.request, ctx.nas);
+  if (!bytes) return reject(ctx, "Access-Accept too large", eap_failure_for(ctx.eap), serial, device, out.tls_version);
+  bump(counters_.access_accept);
+  spdlog::info("radius: accept nas={} calling_station={} device={} serial={} tls={}{} reason=ok duration_ms={}",
+               ctx.nas.name, ctx.calling_station, device, serial, out.tls_version, out.resumed ? " (resumed)" : "",
+               ms_since(ctx.started, steady_now()));
+  return bytes;
+}
+
+// RFC 3579 §2.6.3: Access-Reject carries EAP-Failure when the conversation had an EAP
+// Identifier to answer. Every reject is logged and audited; silent drops are not.
+std::optional<Bytes> Server::reject(Context& ctx, const std::string& reason, Bytes eap_failure,
+                                    const std::string& serial, const std::string& device,
+                                    const std::string& tls_version) {
+  bump(counters_.access_reject);
+  spdlog::info("radius: reject nas={} calling_station={} device={} serial={} tls={} reason=\"{}\" duration_ms={}",
+               ctx.nas.name, ctx.calling_station, device, serial, tls_version, reason,
+               ms_since(ctx.started, steady_now()));
+  try {
+    ca::AuditEntry entry;
+    entry.at = now();
+    entry.actor = "radius";
+    entry.action = "radius.reject";
+    entry.target = serial;
+    entry.detail = reason + " (nas=" + ctx.nas.name + " calling_station=" + ctx.calling_station + ")";
+    ledger_.append_audit(entry);
+  } catch (const std::exception& e) {
+    spdlog::error("radius: audit row for a reject not written: {}", e.what());
+  }
+  Packet reply;
+  reply.code = Code::AccessReject;
+  reply.identifier = ctx.request.identifier;
+  if (!eap_failure.empty()) add_eap_message(reply, eap_failure);
+  copy_proxy_state(ctx.request, reply);
+  return encode(reply, ctx.request, ctx.nas);
+}
+
+}  // namespace portcullis::radius

@@ -1,0 +1,105 @@
+// The RADIUS server's protocol logic, without sockets: one datagram and its source in, the
+// reply bytes (or nothing: a silent drop) out. The UDP listener calls handle() from any io
+// thread; everything here is thread-safe.
+//
+// Pipeline per datagram (DESIGN.md "One EAP-TLS authentication"):
+//   NAS lookup by source address (unknown: drop, RFC 2865 §3)
+//   -> parse (malformed: drop, counted by kind)
+//   -> authenticate the request (Message-Authenticator, RFC 3579 §3.2 / BlastRADIUS;
+//      Accounting Request Authenticator, RFC 2866 §3) — before the duplicate cache, so a
+//      forged packet never touches it (RFC 5080 §2.2.2)
+//   -> duplicate cache (retransmission: the cached reply again; in progress: drop)
+//   -> Access-Request: State -> EAP conversation -> eap::Authenticator (see its header)
+//      Status-Server: Access-Accept / Accounting-Response (RFC 5997 §3, §4)
+//      Accounting-Request: radius/accounting.hpp
+#pragma once
+
+#include "ca/ledger.hpp"
+#include "radius/clients.hpp"
+#include "radius/counters.hpp"
+#include "radius/duplicate_cache.hpp"
+#include "radius/eap/authenticator.hpp"
+#include "radius/eap/tls_engine.hpp"
+#include "radius/packet.hpp"
+#include "radius/sessions.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+
+namespace portcullis::radius {
+
+class Accounting;
+
+enum class SocketKind : std::uint8_t { auth = 0, acct = 1 };
+
+struct Datagram {
+  ByteView bytes;
+  IpAddress source;
+  std::uint16_t source_port = 0;
+  SocketKind socket = SocketKind::auth;
+};
+
+struct ServerOptions {
+  std::size_t fragment_size = 1398;                          // EAP-TLS data per packet (see eap::AuthenticatorConfig)
+  std::chrono::milliseconds eap_idle_timeout = std::chrono::seconds(60);
+  std::size_t max_eap_sessions = 10000;                      // half-open conversations
+  std::chrono::milliseconds duplicate_lifetime = std::chrono::seconds(10);
+  std::size_t duplicate_capacity = 65536;
+  std::uint32_t max_session_timeout = 86400;                 // seconds; also capped by the cert's notAfter
+  std::function<ca::UnixTime()> clock;                       // wall clock; empty = system clock
+  std::function<SteadyClock::time_point()> steady_clock;     // for timeouts; empty = steady_clock::now
+};
+
+class Server {
+ public:
+  // `nas`, `ledger` must outlive the server. The ledger receives the audit rows of
+  // rejections and the accounting sessions.
+  Server(const NasTable& nas, std::shared_ptr<const eap::TlsServerConfig> tls, ca::Ledger& ledger,
+         ServerOptions options = {});
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Never throws; nullopt means "send nothing".
+  std::optional<Bytes> handle(const Datagram& datagram);
+
+  const Counters& counters() const { return counters_; }
+  // For the listener, which alone sees a send fail.
+  std::atomic<std::uint64_t>* send_failure_counter() { return &counters_.send_failed; }
+  const AccountingSessions& live_sessions() const { return live_; }
+  std::size_t eap_conversations() const { return eap_sessions_.size(); }
+
+ private:
+  struct Context;
+  std::optional<Bytes> dispatch(const Datagram& datagram, const NasClient& nas, const Packet& request);
+  bool authentic(const Datagram& datagram, const NasClient& nas, const Packet& request);
+  std::optional<Bytes> status_server(const Packet& request, const NasClient& nas, SocketKind socket);
+  std::optional<Bytes> access_request(const Packet& request, const NasClient& nas);
+  std::optional<Bytes> start_or_continue(Context& ctx);
+  std::optional<Bytes> challenge(Context& ctx, const std::string& old_state, Bytes eap);
+  std::optional<Bytes> accept(Context& ctx, const eap::AuthenticatorOutput& out);
+  std::optional<Bytes> reject(Context& ctx, const std::string& reason, Bytes eap_failure,
+                              const std::string& serial = "-", const std::string& device = "-",
+                              const std::string& tls_version = "-");
+  std::optional<Bytes> encode(const Packet& reply, const Packet& request, const NasClient& nas,
+                              bool message_authenticator = true);
+  ca::UnixTime now() const;
+  SteadyClock::time_point steady_now() const;
+
+  const NasTable& nas_;
+  std::shared_ptr<const eap::TlsServerConfig> tls_;
+  ca::Ledger& ledger_;
+  ServerOptions options_;
+  Counters counters_;
+  DuplicateCache duplicates_;
+  EapSessions eap_sessions_;
+  AcceptRecords accepts_;
+  AccountingSessions live_;
+  std::unique_ptr<Accounting> accounting_;
+};
+
+}  // namespace portcullis::radius

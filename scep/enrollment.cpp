@@ -1,0 +1,271 @@
+// SCEP enrollment policy: challenge checks, renewal, transactions, then ca::Issuer.
+#include "scep/enrollment.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cctype>
+#include <ctime>
+#include <stdexcept>
+
+namespace portcullis::scep {
+namespace {
+
+constexpr const char* kActor = "scep";
+constexpr std::int64_t kMaxChallengeTtl = 30 * 86400;
+
+ca::UnixTime now_unix() { return static_cast<ca::UnixTime>(std::time(nullptr)); }
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// The CSR subject's first CN as UTF-8; empty when there is none.
+std::string csr_common_name(X509_REQ* csr) {
+  const X509_NAME* name = X509_REQ_get_subject_name(csr);
+  const int idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  if (idx < 0) return {};
+  unsigned char* utf8 = nullptr;
+  const int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx)));
+  if (len < 0) {
+    ERR_clear_error();
+    return {};
+  }
+  std::string out(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(len));
+  OPENSSL_free(utf8);
+  return out;
+}
+
+// Constant time in the secret's content (lengths are not secret).
+bool same_secret(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && !a.empty() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// A request signed by a certificate that our issuing CA signed (RFC 8894 §3.3.1.2
+// RenewalReq; Apple renews with a PKCSReq signed the same way).
+bool issued_by(const X509* issuing, X509* cert) {
+  if (X509_check_issued(const_cast<X509*>(issuing), cert) != X509_V_OK) return false;
+  const bool ok = X509_verify(cert, X509_get0_pubkey(issuing)) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+}  // namespace
+
+// What to answer: a certificate (owned here) or a failInfo with the reason for the log.
+struct Enrollment::Decision {
+  ca::X509Ptr certificate;
+  FailInfo fail_info = FailInfo::bad_request;
+  std::string reason;       // FAILURE only; never contains a secret
+  std::string target;       // device name, serial or CN, for the audit row
+
+  static Decision success(ca::X509Ptr cert) {
+    Decision d;
+    d.certificate = std::move(cert);
+    return d;
+  }
+  static Decision failure(FailInfo info, std::string reason, std::string target = {}) {
+    Decision d;
+    d.fail_info = info;
+    d.reason = std::move(reason);
+    d.target = std::move(target);
+    return d;
+  }
+};
+
+Enrollment::Enrollment(const ca::Authority& authority, ca::Issuer& issuer, ca::Registry& registry,
+                       EnrollmentSettings settings)
+    : authority_(authority), issuer_(issuer), registry_(registry), settings_(std::move(settings)) {
+  if (authority_.ra() == nullptr || authority_.ra_key() == nullptr)
+    throw std::runtime_error("SCEP needs the RA certificate and key (ca/ra.pem, ca/ra.key)");
+  if (settings_.allow_legacy_crypto) enable_legacy_crypto();
+}
+
+ca::Bytes Enrollment::handle(std::span<const std::uint8_t> message) {
+  PkiRequest request;
+  try {
+    request = parse_request(message, authority_.ra(), authority_.ra_key(),
+                            CryptoPolicy{settings_.allow_legacy_crypto});
+  } catch (const MalformedMessage&) {
+    ++malformed_;
+    throw;
+  }
+  Decision decision = decide(request);
+  CertRep rep;
+  if (decision.certificate) {
+    rep.status = PkiStatus::success;
+    // The issued certificate alone: Apple pairs the first certificate with its key.
+    rep.certificates.push_back(decision.certificate.get());
+  } else {
+    rep.status = PkiStatus::failure;
+    rep.fail_info = decision.fail_info;
+    ++rejected_;
+    audit_rejection(request, decision.target, std::string(to_string(decision.fail_info)) + ": " + decision.reason);
+  }
+  return build_cert_rep(request, rep, authority_.ra(), authority_.ra_key());
+}
+
+Enrollment::Decision Enrollment::decide(PkiRequest& request) {
+  if (request.failure) return Decision::failure(*request.failure, request.failure_reason);
+  switch (request.type) {
+    case MessageType::pkcs_req:
+    case MessageType::renewal_req:
+      return enroll(request);
+    case MessageType::cert_poll:
+      return from_transaction(request, /*poll=*/true);
+    case MessageType::get_cert: {
+      // RFC 8894 §3.3.3: a certificate of ours by issuer and serial.
+      const auto record = registry_.ledger().find_certificate(request.requested_serial_hex);
+      if (!record) return Decision::failure(FailInfo::bad_cert_id, "no certificate with that serial");
+      return Decision::success(ca::cert_from_der(record->der));
+    }
+    case MessageType::get_crl:
+      // The CRL is published at the CRL distribution point in every certificate.
+      return Decision::failure(FailInfo::bad_request, "GetCRL is not offered; use the CRL distribution point");
+    case MessageType::cert_rep:
+      break;
+  }
+  return Decision::failure(FailInfo::bad_request, "not a request message type");
+}
+
+Enrollment::Decision Enrollment::from_transaction(const PkiRequest& request, bool poll) {
+  const auto serial = registry_.ledger().find_scep_transaction({request.transaction_id, request.requester_sha256});
+  if (!serial) {
+    // RFC 8894 §3.3.3: a poll for a transaction we never saw is rejected.
+    return Decision::failure(FailInfo::bad_cert_id, "unknown transaction");
+  }
+  const auto record = registry_.ledger().find_certificate(*serial);
+  if (!record) return Decision::failure(FailInfo::bad_cert_id, "transaction has no certificate");
+  ++repeated_;
+  spdlog::info("scep: {} transaction {} answered with certificate {}", poll ? "poll for" : "retransmitted",
+               request.transaction_id, *serial);
+  return Decision::success(ca::cert_from_der(record->der));
+}
+
+Enrollment::Decision Enrollment::enroll(PkiRequest& request) {
+  // A retransmitted request (same transactionID, same requester key) gets the certificate
+  // it already got instead of a second one (RFC 8894 §3.3.1).
+  if (auto repeated = from_transaction(request, /*poll=*/false); repeated.certificate) return repeated;
+
+  const std::string cn = csr_common_name(request.csr.get());
+  const ca::UnixTime now = now_unix();
+  ca::IssueRequest issue;
+  issue.csr.assign(request.message_data.begin(), request.message_data.end());
+  issue.actor = kActor;
+  bool renewal = false;
+
+  if (issued_by(authority_.issuing(), request.signer.get())) {
+    // Renewal: the signer certificate must be ours, valid and not revoked; the new
+    // certificate goes to the same device in the same profile; the challenge is optional.
+    const ca::Identity identity = registry_.index().by_serial(ca::serial_bytes(request.signer.get()), now);
+    if (identity.verdict != ca::IdentityVerdict::good)
+      return Decision::failure(FailInfo::bad_request,
+                               std::string("renewal signer certificate is ") + ca::to_string(identity.verdict),
+                               ca::serial_hex(request.signer.get()));
+    issue.device.id = identity.device_id;
+    issue.profile = identity.profile;
+    renewal = true;
+  } else if (request.type == MessageType::renewal_req) {
+    return Decision::failure(FailInfo::bad_request, "RenewalReq not signed by a certificate of ours", cn);
+  } else if (request.challenge_password.empty()) {
+    return Decision::failure(FailInfo::bad_request, "no challenge password", cn);
+  } else if (same_secret(request.challenge_password, settings_.static_challenge)) {
+    // Static challenge: the device is named by the CSR's CN, created when missing.
+    if (cn.empty()) return Decision::failure(FailInfo::bad_request, "CSR subject has no CN");
+    issue.device.name = cn;
+    issue.device.create_if_missing = true;
+    issue.profile = settings_.profile;
+  } else {
+    const std::string hash = challenge_hash(request.challenge_password);
+    const auto challenge = registry_.ledger().find_challenge(hash);
+    if (!challenge) return Decision::failure(FailInfo::bad_request, "wrong challenge", cn);
+    if (challenge->used_at) return Decision::failure(FailInfo::bad_request, "challenge already used", challenge->device_name);
+    if (challenge->expires_at <= now) return Decision::failure(FailInfo::bad_request, "challenge expired", challenge->device_name);
+    // The challenge is bound to its device: a CSR naming something else is refused.
+    if (challenge->cn && *challenge->cn != cn)
+      return Decision::failure(FailInfo::bad_request, "CSR CN does not match the challenge's binding",
+                               challenge->device_name);
+    if (!challenge->cn && !cn.empty() && lower(cn) != lower(challenge->device_name)) {
+      if (auto other = registry_.ledger().find_device_by_name(cn); other && other->id != challenge->device_id)
+        return Decision::failure(FailInfo::bad_request, "CSR names another device", challenge->device_name);
+    }
+    issue.device.id = challenge->device_id;
+    issue.device.redeem_challenge_hash = hash;
+    issue.profile = challenge->profile;
+  }
+  issue.device.scep_transaction = ca::ScepTransactionKey{request.transaction_id, request.requester_sha256};
+
+  try {
+    ca::IssueResult result = issuer_.issue(issue);
+    ++(renewal ? renewed_ : issued_);
+    spdlog::info("scep: {} certificate {} for device {} (transaction {})", renewal ? "renewed" : "issued",
+                 result.record.serial_hex, result.device.name, request.transaction_id);
+    return Decision::success(std::move(result.certificate));
+  } catch (const ca::IssuanceRejected& e) {
+    return Decision::failure(FailInfo::bad_request, e.what(), cn);
+  } catch (const ca::DuplicateTransaction&) {
+    // The same transaction raced us (a client retransmitting while we signed): both get
+    // the certificate that committed first.
+    return from_transaction(request, /*poll=*/false);
+  } catch (const ca::ChallengeRefused& e) {
+    return Decision::failure(FailInfo::bad_request, e.what(), cn);
+  } catch (const ca::LedgerConflict& e) {   // a disabled device
+    return Decision::failure(FailInfo::bad_request, e.what(), cn);
+  } catch (const ca::LedgerNotFound& e) {   // the bound device vanished
+    return Decision::failure(FailInfo::bad_request, e.what(), cn);
+  }
+}
+
+void Enrollment::audit_rejection(const PkiRequest& request, const std::string& target, const std::string& reason) {
+  spdlog::warn("scep: {} transaction {} refused: {}", to_string(request.type), request.transaction_id, reason);
+  try {
+    registry_.ledger().append_audit({0, now_unix(), kActor, "scep.reject", target,
+                                     std::string("type=") + to_string(request.type) +
+                                         " transaction=" + request.transaction_id + " " + reason});
+  } catch (const std::exception& e) {
+    // The refusal stands either way; a failing audit write is logged, not turned into a 5xx.
+    spdlog::error("scep: audit row for a refusal not written: {}", e.what());
+  }
+}
+
+EnrollmentCounters Enrollment::counters() const {
+  return EnrollmentCounters{issued_.load(), renewed_.load(), repeated_.load(), rejected_.load(), malformed_.load()};
+}
+
+std::string challenge_hash(std::string_view secret) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  ca::check(EVP_Digest(secret.data(), secret.size(), md, &len, EVP_sha256(), nullptr), "EVP_Digest");
+  return lower(ca::to_hex({md, len}));
+}
+
+MintedChallenge mint_challenge(ca::Registry& registry, const std::string& device, const std::string& profile,
+                               const std::optional<std::string>& cn, std::int64_t ttl_seconds,
+                               const std::string& actor) {
+  if (device.empty()) throw std::invalid_argument("a challenge needs a device");
+  if (ttl_seconds <= 0 || ttl_seconds > kMaxChallengeTtl)
+    throw std::invalid_argument("challenge ttl must be 1 second to 30 days");
+  // 128 bits as 32 hex digits: the challengePassword is a PrintableString in most
+  // clients' CSRs, which has no '_' (base64url) and no '/' or '+' worries.
+  unsigned char raw[16];
+  ca::check(RAND_bytes(raw, sizeof raw), "RAND_bytes");
+  MintedChallenge out;
+  out.secret = lower(ca::to_hex({raw, sizeof raw}));
+  ca::NewChallenge row{challenge_hash(out.secret), device, profile, cn, now_unix() + ttl_seconds};
+  // The device is created through the registry so that the identity index knows it too.
+  if (!registry.ledger().find_device_by_name(device)) {
+    try {
+      registry.create_device(ca::NewDevice{device, {}, {}, {}}, actor);
+    } catch (const ca::LedgerConflict&) {
+      // created concurrently: fine, it exists now
+    }
+  }
+  out.record = registry.ledger().mint_challenge(row, actor);
+  return out;
+}
+
+}  // namespace portcullis::scep

@@ -1,0 +1,69 @@
+// SCEP enrollment policy (DESIGN.md "One SCEP enrollment"): which requests get a
+// certificate, for which device and profile, and what the CertRep says otherwise.
+// Bytes in, bytes out; all issuance goes through ca::Issuer.
+#pragma once
+
+#include "ca/authority.hpp"
+#include "ca/issuer.hpp"
+#include "ca/registry.hpp"
+#include "scep/pki_message.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace portcullis::scep {
+
+struct EnrollmentSettings {
+  std::string profile = "device";      // profile for static-challenge enrollments
+  std::string static_challenge;        // empty: only one-time challenges and renewals
+  bool allow_legacy_crypto = false;
+};
+
+struct EnrollmentCounters {
+  std::uint64_t issued = 0;            // new certificates (PKCSReq with a challenge)
+  std::uint64_t renewed = 0;           // new certificates for a request signed by one of ours
+  std::uint64_t repeated = 0;          // retransmissions and polls answered from the transaction
+  std::uint64_t rejected = 0;          // CertRep FAILURE
+  std::uint64_t malformed = 0;         // no CertRep possible (HTTP 400)
+};
+
+class Enrollment {
+ public:
+  Enrollment(const ca::Authority& authority, ca::Issuer& issuer, ca::Registry& registry, EnrollmentSettings settings);
+
+  // A PKIOperation message in, a CertRep out. Throws MalformedMessage when the message
+  // cannot be answered with a CertRep. Thread-safe.
+  ca::Bytes handle(std::span<const std::uint8_t> message);
+
+  EnrollmentCounters counters() const;
+  const EnrollmentSettings& settings() const { return settings_; }
+
+ private:
+  struct Decision;
+  Decision decide(PkiRequest& request);
+  Decision enroll(PkiRequest& request);
+  Decision from_transaction(const PkiRequest& request, bool poll);
+  void audit_rejection(const PkiRequest& request, const std::string& target, const std::string& reason);
+
+  const ca::Authority& authority_;
+  ca::Issuer& issuer_;
+  ca::Registry& registry_;
+  EnrollmentSettings settings_;
+  std::atomic<std::uint64_t> issued_{0}, renewed_{0}, repeated_{0}, rejected_{0}, malformed_{0};
+};
+
+// One-time challenges (RFC 8894 §2.3), shared by the admin API and the CLI.
+struct MintedChallenge {
+  std::string secret;                  // shown once to the caller, never stored or logged
+  ca::ChallengeRecord record;
+};
+// Throws std::invalid_argument for an empty device or a ttl outside 1 s .. 30 days.
+MintedChallenge mint_challenge(ca::Registry& registry, const std::string& device, const std::string& profile,
+                               const std::optional<std::string>& cn, std::int64_t ttl_seconds,
+                               const std::string& actor);
+// Lowercase hex SHA-256 of a challenge secret: what the ledger stores.
+std::string challenge_hash(std::string_view secret);
+
+}  // namespace portcullis::scep

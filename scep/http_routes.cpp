@@ -1,0 +1,168 @@
+// SCEP HTTP transport (RFC 8894 §4). See http_routes.hpp for the table.
+#include "scep/http_routes.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <cctype>
+#include <map>
+
+namespace portcullis::scep {
+namespace {
+
+// RFC 8894 §3.5.2. DES3 is advertised because we accept it; single DES never is, even
+// when allowed for legacy clients that use it regardless. GetNextCACert only once a CA
+// rollover can be staged.
+// SHA-384 (accepted anyway) is advertised for strongSwan pki 5.9.8 (Debian 12): it tests
+// its capability flags with the enum *indexes* (SCEP_CAPS_AES = 0, SCEP_CAPS_SCEPSTANDARD
+// = 8), so "AES or SCEPStandard" there really asks for bit 3, which is SHA-384. Without
+// it, `pki --scep --cipher aes` refuses with "AES_CBC encryption algorithm not supported".
+constexpr const char* kCapabilities =
+    "POSTPKIOperation\nSHA-256\nSHA-384\nSHA-512\nAES\nDES3\nSCEPStandard\nRenewal\n";
+
+app::HttpResponse plain(int status, std::string text) {
+  return app::HttpResponse{status, "text/plain; charset=utf-8", std::move(text) + "\n", {}};
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// RFC 3986 §2.1; '+' stays '+' (see decode_get_message).
+std::optional<std::string> percent_decode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out.push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size()) return std::nullopt;
+    const int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return out;
+}
+
+std::map<std::string, std::string> parse_query(std::string_view query) {
+  std::map<std::string, std::string> out;
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    const std::size_t eq = pair.find('=');
+    // Values are decoded by their consumer: `message` needs its own rules.
+    out[std::string(pair.substr(0, eq))] = eq == std::string_view::npos ? std::string() : std::string(pair.substr(eq + 1));
+  }
+  return out;
+}
+
+// Standard (RFC 4648 §4) and URL-safe (§5) alphabets in one table; padding optional.
+std::optional<std::string> base64_decode_any(std::string_view in) {
+  static const std::array<int, 256> table = [] {
+    std::array<int, 256> t{};
+    t.fill(-1);
+    const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(alphabet[i])] = i;
+    t['-'] = 62;
+    t['_'] = 63;
+    return t;
+  }();
+  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
+  if (in.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  out.reserve(in.size() * 3 / 4);
+  unsigned buffer = 0;
+  int bits = 0;
+  for (const char c : in) {
+    const int v = table[static_cast<unsigned char>(c)];
+    if (v < 0) return std::nullopt;
+    buffer = (buffer << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> decode_get_message(std::string_view value) {
+  const auto decoded = percent_decode(value);
+  if (!decoded) return std::nullopt;
+  std::string compact;
+  compact.reserve(decoded->size());
+  for (const char c : *decoded)
+    if (!std::isspace(static_cast<unsigned char>(c))) compact.push_back(c);
+  return base64_decode_any(compact);
+}
+
+HttpRoutes::HttpRoutes(Enrollment& enrollment, const ca::Authority& authority, std::size_t max_message_bytes)
+    : enrollment_(enrollment), max_message_bytes_(max_message_bytes) {
+  // RFC 8894 §4.2.1.2: RA certificate plus the CA certificate(s). The RA comes first;
+  // clients tell the two apart by basicConstraints and key usage.
+  std::vector<const X509*> certs{authority.ra()};
+  for (const auto& cert : authority.chain()) certs.push_back(cert.get());
+  const ca::Bytes der = degenerate_pkcs7(certs);
+  ca_certs_.assign(der.begin(), der.end());
+}
+
+app::HttpResponse HttpRoutes::handle(const app::HttpRequest& request) const {
+  const bool get = request.method == "GET";
+  const bool post = request.method == "POST";
+  if (!get && !post) {
+    app::HttpResponse response = plain(405, "method not allowed");
+    response.headers.emplace_back("Allow", "GET, POST");
+    return response;
+  }
+  const auto query = parse_query(request.query);
+  const auto op = query.find("operation");
+  const std::string operation = op == query.end() ? std::string() : percent_decode(op->second).value_or("");
+
+  if (operation == "GetCACaps") {
+    // Answered whatever the message= CA identifier says (PROTOCOL-NOTES: clients vary).
+    return app::HttpResponse{200, "text/plain", kCapabilities, {}};
+  }
+  if (operation == "GetCACert") {
+    if (!get) return plain(405, "GetCACert is a GET");
+    return app::HttpResponse{200, "application/x-x509-ca-ra-cert", ca_certs_, {}};
+  }
+  if (operation != "PKIOperation") return plain(400, "unknown or missing operation");
+
+  if (post) {
+    if (request.body.size() > max_message_bytes_) return plain(413, "message too large");
+    return pki_operation(request.body);
+  }
+  const auto message = query.find("message");
+  if (message == query.end()) return plain(400, "PKIOperation needs message=");
+  // base64 is 4/3 of the DER; check before decoding to bound the work.
+  if (message->second.size() / 4 * 3 > max_message_bytes_) return plain(414, "message too large");
+  const auto der = decode_get_message(message->second);
+  if (!der) return plain(400, "message is not base64");
+  return pki_operation(*der);
+}
+
+app::HttpResponse HttpRoutes::pki_operation(std::string_view der) const {
+  if (der.empty()) return plain(400, "empty message");
+  try {
+    const ca::Bytes reply = enrollment_.handle(
+        std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(der.data()), der.size()));
+    return app::HttpResponse{200, "application/x-pki-message", std::string(reply.begin(), reply.end()), {}};
+  } catch (const MalformedMessage& e) {
+    spdlog::info("scep: unreadable PKIOperation message ({} bytes): {}", der.size(), e.what());
+    return plain(400, std::string("not a SCEP pkiMessage: ") + e.what());
+  } catch (const std::exception& e) {
+    // A server-side failure (ledger, signing key): no CertRep, and nothing was issued.
+    spdlog::error("scep: PKIOperation failed: {}", e.what());
+    return plain(500, "internal error");
+  }
+}
+
+}  // namespace portcullis::scep

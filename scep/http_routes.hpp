@@ -1,0 +1,43 @@
+// SCEP over HTTP (RFC 8894 §4): /scep and any path below it (Windows clients append
+// /pkiclient.exe), mounted on the public listener through app::PublicRoutes::mount.
+//   GET  ?operation=GetCACaps              text/plain, one capability a line (§3.5.2)
+//   GET  ?operation=GetCACert              application/x-x509-ca-ra-cert: RA + CA chain (§4.2.1.2)
+//   GET  ?operation=PKIOperation&message=  base64 pkiMessage                          (§4.3)
+//   POST ?operation=PKIOperation           DER pkiMessage, application/x-pki-message  (§4.3)
+// Replies to PKIOperation are application/x-pki-message. Only transport errors are HTTP
+// errors (4xx); everything that can be answered with a CertRep is.
+#pragma once
+
+#include "app/http_types.hpp"
+#include "ca/authority.hpp"
+#include "scep/enrollment.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace portcullis::scep {
+
+class HttpRoutes {
+ public:
+  // `max_message_bytes`: larger PKIOperation messages get 413 (a CSR-carrying
+  // pkiMessage is a few KiB; the public listener has its own overall body limit).
+  HttpRoutes(Enrollment& enrollment, const ca::Authority& authority, std::size_t max_message_bytes = 1 << 20);
+
+  // Thread-safe; never throws.
+  app::HttpResponse handle(const app::HttpRequest& request) const;
+
+ private:
+  app::HttpResponse pki_operation(std::string_view der) const;
+
+  Enrollment& enrollment_;
+  std::size_t max_message_bytes_;
+  std::string ca_certs_;   // the GetCACert answer, built once
+};
+
+// The GET `message=` value (RFC 8894 §4.3): percent-decoded, whitespace stripped, standard
+// or URL-safe base64 with optional padding. '+' is never a space: macOS sends '+' and '/'
+// unescaped. nullopt when it is not base64.
+std::optional<std::string> decode_get_message(std::string_view value);
+
+}  // namespace portcullis::scep

@@ -1,0 +1,286 @@
+// radius::Server::handle: Status-Server, Message-Authenticator rules (BlastRADIUS), State,
+// Proxy-State, whole EAP-TLS conversations ending in Accept/Reject, duplicates, and
+// malformed input. Datagrams are made with our codec; no sockets.
+#include "radius/mppe.hpp"
+#include "server_fixture.hpp"
+
+#include <openssl/rand.h>
+
+#include <random>
+
+namespace portcullis::radius::testing {
+namespace {
+
+Packet status_server_request() {
+  Packet p;
+  p.code = Code::StatusServer;
+  p.identifier = 99;
+  p.authenticator = random_authenticator();
+  return p;
+}
+
+class RadiusServerTest : public ServerFixture {};
+
+TEST_F(RadiusServerTest, StatusServerWithMessageAuthenticatorIsAnswered) {
+  Packet p = status_server_request();
+  p.add(attr::ProxyState, "ps1");
+  auto reply = exchange(p);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->code, Code::AccessAccept);
+  EXPECT_EQ(reply->identifier, 99);
+  ASSERT_NE(reply->find(attr::ProxyState), nullptr);
+  // On the accounting port the answer is an Accounting-Response (RFC 5997 §4).
+  auto acct = exchange(status_server_request(), SocketKind::acct);
+  ASSERT_TRUE(acct);
+  EXPECT_EQ(acct->code, Code::AccountingResponse);
+  EXPECT_EQ(counter("status_server"), 2u);
+}
+
+TEST_F(RadiusServerTest, StatusServerWithoutMessageAuthenticatorIsDropped) {
+  Bytes nas_id = {attr::NasIdentifier, 5, 'a', 'p', '1'};
+  EXPECT_FALSE(send_raw(raw_packet(Code::StatusServer, 1, random_authenticator(), nas_id)));
+  EXPECT_EQ(counter("missing_message_authenticator"), 1u);
+  EXPECT_EQ(counter("status_server"), 0u);
+}
+
+TEST_F(RadiusServerTest, AccessRequestWithoutMessageAuthenticatorIsDroppedAndCounted) {
+  // What radclient 3.2.1 sends for `auth`: EAP-Message, no Message-Authenticator.
+  Packet p = access_request(Bytes{2, 1, 0, 10, 1, 'a', 'b', 'c', 'd', 'e'});
+  EXPECT_FALSE(send_raw(encode(p, false)));
+  EXPECT_EQ(counter("missing_message_authenticator"), 1u);
+  // A NAS exempted from BlastRADIUS protection still needs it with EAP (RFC 3579 §3.2)...
+  EXPECT_FALSE(send_raw(encode(p, false), SocketKind::auth, "192.0.2.1"));
+  EXPECT_EQ(counter("missing_message_authenticator"), 2u);
+  // ... and without EAP gets an answer: Access-Reject, only EAP-TLS is offered.
+  Packet pap;
+  pap.code = Code::AccessRequest;
+  pap.identifier = 5;
+  pap.authenticator = random_authenticator();
+  pap.add(attr::UserName, "bob");
+  auto reply = send_raw(encode(pap, false), SocketKind::auth, "192.0.2.1");
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(parse(*reply)->code, Code::AccessReject);
+  EXPECT_EQ(counter("not_eap"), 1u);
+  EXPECT_EQ(ledger_->audit({std::nullopt, std::string("radius.reject"), 10}).size(), 1u);
+}
+
+TEST_F(RadiusServerTest, InvalidMessageAuthenticatorIsDroppedWithoutTouchingTheCache) {
+  Packet p = access_request(peer_identity());
+  const Bytes forged = encode(p, true, "not-the-secret");
+  EXPECT_FALSE(send_raw(forged));
+  EXPECT_EQ(counter("invalid_message_authenticator"), 1u);
+  // The genuine packet with the same Identifier and Request Authenticator is processed,
+  // not treated as a duplicate of the forged one (RFC 5080 §2.2.2).
+  auto reply = exchange(p);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->code, Code::AccessChallenge);
+  EXPECT_EQ(counter("duplicate_in_progress") + counter("duplicate_resent"), 0u);
+}
+
+TEST_F(RadiusServerTest, UnknownStateIsRejectedWithEapFailureAndAudited) {
+  auto reply = exchange(access_request(Bytes{2, 7, 0, 6, 13, 0}, std::string(16, 'x')));
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->code, Code::AccessReject);
+  const JoinedEap eap = join_eap_message(*reply);
+  EXPECT_EQ(eap.eap, (Bytes{4, 7, 0, 4}));  // EAP-Failure answering Identifier 7
+  EXPECT_EQ(counter("unknown_state"), 1u);
+  auto audit = ledger_->audit({std::nullopt, std::string("radius.reject"), 10});
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].actor, "radius");
+  EXPECT_EQ(audit[0].target, "-");
+}
+
+TEST_F(RadiusServerTest, ProxyStateIsCopiedInOrder) {
+  Packet p = access_request(peer_identity());
+  p.add(attr::ProxyState, "first");
+  p.add(attr::ProxyState, "second");
+  auto reply = exchange(p);
+  ASSERT_TRUE(reply);
+  std::vector<std::string> copied;
+  for (const auto& a : reply->attributes)
+    if (a.type == attr::ProxyState) copied.emplace_back(a.value.begin(), a.value.end());
+  EXPECT_EQ(copied, (std::vector<std::string>{"first", "second"}));
+}
+
+TEST_F(RadiusServerTest, RetransmissionGetsTheSameReplyWithoutAdvancingTheConversation) {
+  const Bytes wire = encode(access_request(peer_identity()));
+  auto first = send_raw(wire);
+  ASSERT_TRUE(first);
+  auto second = send_raw(wire);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(*first, *second);
+  EXPECT_EQ(counter("duplicate_resent"), 1u);
+  EXPECT_EQ(counter("access_challenge"), 1u);
+  EXPECT_EQ(server_->eap_conversations(), 1u);
+  // From another source port it is another request (RFC 5080 §2.2.2 key).
+  EXPECT_TRUE(send_raw(wire, SocketKind::auth, "127.0.0.1", 40001));
+  EXPECT_EQ(counter("access_challenge"), 2u);
+}
+
+TEST_F(RadiusServerTest, UnknownNasIsDroppedAndCounted) {
+  EXPECT_FALSE(send_raw(encode(status_server_request()), SocketKind::auth, "198.51.100.7"));
+  EXPECT_FALSE(send_raw(encode(status_server_request()), SocketKind::auth, "2001:db8::1"));
+  EXPECT_EQ(counter("unknown_nas"), 2u);
+}
+
+TEST_F(RadiusServerTest, FullEapTlsConversationEndsInAcceptWithKeysClassAndSessionTimeout) {
+  for (int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+    for (bool rsa : {false, true}) {
+      eap::testing::Client client = issue("laptop-" + std::to_string(version) + (rsa ? "-rsa" : "-ec"), rsa);
+      eap::testing::EapTlsPeer peer(peer_options(&client, version, 300));
+      Outcome o = run_conversation(peer);
+      ASSERT_EQ(o.final.code, Code::AccessAccept) << "version " << version;
+      EXPECT_GT(o.challenges, 2);
+      EXPECT_EQ(join_eap_message(o.final).eap.at(0), 3);  // EAP-Success
+      // RFC 2548 / RFC 5216 §2.3: Recv-Key = MSK[0..31], Send-Key = MSK[32..63].
+      const eap::KeyMaterial keys = peer.keys();
+      auto recv = o.final.find_vendor(vendor::Microsoft, ms::MppeRecvKey);
+      auto send = o.final.find_vendor(vendor::Microsoft, ms::MppeSendKey);
+      ASSERT_TRUE(recv && send);
+      EXPECT_EQ(mppe_decrypt(*recv, kSecret, o.last_request_auth), Bytes(keys.msk.begin(), keys.msk.begin() + 32));
+      EXPECT_EQ(mppe_decrypt(*send, kSecret, o.last_request_auth), Bytes(keys.msk.begin() + 32, keys.msk.end()));
+      const Attribute* cls = o.final.find(attr::Class);
+      ASSERT_NE(cls, nullptr);
+      EXPECT_EQ(std::string(cls->value.begin(), cls->value.begin() + 4), "pc1:");
+      const auto timeout = o.final.integer(attr::SessionTimeout);
+      ASSERT_TRUE(timeout);
+      EXPECT_LE(static_cast<ca::UnixTime>(*timeout), ca::not_after_unix(client.cert.get()) - now() + 1);
+      EXPECT_LE(*timeout, 86400u);
+    }
+  }
+  EXPECT_EQ(counter("access_accept"), 4u);
+  EXPECT_EQ(server_->eap_conversations(), 0u);
+}
+
+TEST_F(RadiusServerTest, SessionTimeoutNeverPassesNotAfter) {
+  ServerOptions options;
+  options.max_session_timeout = 0xFFFFFFFF;
+  make_server(options);
+  eap::testing::Client client = issue("short-lived");
+  eap::testing::EapTlsPeer peer(peer_options(&client));
+  Outcome o = run_conversation(peer);
+  ASSERT_EQ(o.final.code, Code::AccessAccept);
+  const auto timeout = o.final.integer(attr::SessionTimeout).value();
+  const ca::UnixTime left = ca::not_after_unix(client.cert.get()) - now();
+  EXPECT_LE(static_cast<ca::UnixTime>(timeout), left + 1);
+  EXPECT_GE(static_cast<ca::UnixTime>(timeout), left - 5);
+}
+
+TEST_F(RadiusServerTest, ForeignRevokedAndDisabledCertificatesAreRejectedAndAudited) {
+  eap::testing::Client foreign = issue_foreign("stranger");
+  eap::testing::EapTlsPeer p1(peer_options(&foreign));
+  EXPECT_EQ(run_conversation(p1).final.code, Code::AccessReject);
+
+  eap::testing::Client revoked = issue("to-revoke");
+  registry_->revoke(revoked.serial_hex, ca::RevocationReason::key_compromise, now(), "test");
+  eap::testing::EapTlsPeer p2(peer_options(&revoked));
+  Outcome o2 = run_conversation(p2);
+  EXPECT_EQ(o2.final.code, Code::AccessReject);
+  EXPECT_EQ(join_eap_message(o2.final).eap.at(0), 4);  // EAP-Failure
+
+  eap::testing::Client disabled = issue("to-disable");
+  registry_->set_device_enabled(disabled.device_id, false, "test");
+  eap::testing::EapTlsPeer p3(peer_options(&disabled));
+  EXPECT_EQ(run_conversation(p3).final.code, Code::AccessReject);
+
+  eap::testing::Client expired = issue_expired("old");
+  eap::testing::EapTlsPeer p4(peer_options(&expired));
+  EXPECT_EQ(run_conversation(p4).final.code, Code::AccessReject);
+
+  EXPECT_EQ(counter("access_reject"), 4u);
+  EXPECT_EQ(ledger_->audit({revoked.serial_hex, std::string("radius.reject"), 10}).size(), 1u);
+  EXPECT_EQ(ledger_->audit({disabled.serial_hex, std::string("radius.reject"), 10}).size(), 1u);
+}
+
+TEST_F(RadiusServerTest, FullTableRefusesNewConversations) {
+  ServerOptions options;
+  options.max_eap_sessions = 1;
+  make_server(options);
+  auto first = exchange(access_request(peer_identity()));
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->code, Code::AccessChallenge);
+  auto second = exchange(access_request(peer_identity()));
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->code, Code::AccessReject);
+  EXPECT_EQ(counter("sessions_full"), 1u);
+}
+
+TEST_F(RadiusServerTest, IdleConversationsExpire) {
+  auto clock = std::make_shared<SteadyClock::time_point>(SteadyClock::now());
+  ServerOptions options;
+  options.steady_clock = [clock] { return *clock; };
+  make_server(options);
+  auto reply = exchange(access_request(peer_identity()));
+  ASSERT_TRUE(reply);
+  const Attribute* state = reply->find(attr::State);
+  ASSERT_NE(state, nullptr);
+  *clock += std::chrono::seconds(61);
+  auto late = exchange(access_request(Bytes{2, 2, 0, 6, 13, 0}, std::string(state->value.begin(), state->value.end())));
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->code, Code::AccessReject);
+  EXPECT_EQ(counter("unknown_state"), 1u);
+}
+
+TEST_F(RadiusServerTest, MalformedDatagramsAreDroppedAndCountedByKind) {
+  EXPECT_FALSE(send_raw(Bytes{1, 2, 0}));                        // shorter than a header
+  Bytes lying = encode(access_request(peer_identity()));
+  lying[2] = 0x01;                                               // Length 256+ > datagram
+  EXPECT_FALSE(send_raw(lying));
+  EXPECT_EQ(counter("malformed_truncated"), 2u);
+  Bytes huge = lying;
+  huge[2] = 0x20;                                                // Length 8192 > 4096
+  huge[3] = 0x00;
+  EXPECT_FALSE(send_raw(huge));
+  EXPECT_FALSE(send_raw(Bytes(5000, 0)));                        // oversized datagram of zeros
+  EXPECT_GE(counter("malformed_bad_length") + counter("malformed_truncated"), 4u);
+  Bytes bad_attr = raw_packet(Code::AccessRequest, 3, random_authenticator(), Bytes{attr::UserName, 1, 'x'});
+  EXPECT_FALSE(send_raw(bad_attr));
+  EXPECT_EQ(counter("malformed_bad_attribute"), 1u);
+  EXPECT_EQ(counter("access_reject") + counter("access_challenge"), 0u);
+  EXPECT_TRUE(ledger_->audit({std::nullopt, std::string("radius.reject"), 10}).empty());  // drops are not audited
+}
+
+TEST_F(RadiusServerTest, EapMessagesThatLieAboutTheirLengthAreHandledWithoutCrashing) {
+  // EAP header says 1000 octets, 6 are present.
+  auto r1 = exchange(access_request(Bytes{2, 1, 0x03, 0xE8, 1, 'a'}));
+  // EAP-TLS with the L flag announcing 16 MiB in a tiny packet, after a conversation began.
+  auto start = exchange(access_request(peer_identity()));
+  ASSERT_TRUE(start);
+  const Attribute* state = start->find(attr::State);
+  ASSERT_NE(state, nullptr);
+  const JoinedEap eap = join_eap_message(*start);
+  const std::uint8_t id = eap.eap.at(1);
+  auto r2 = exchange(access_request(Bytes{2, id, 0, 12, 13, 0x80, 0x01, 0, 0, 0, 0x16, 0x03},
+                                    std::string(state->value.begin(), state->value.end())));
+  // Interleaved EAP-Message attributes (RFC 3579 §3.1): dropped.
+  Packet split = access_request(Bytes(300, 0x41));
+  split.attributes.insert(split.attributes.begin() + 3, Attribute{attr::NasIdentifier, {'x'}});
+  EXPECT_FALSE(send_raw(encode(split)));
+  EXPECT_EQ(counter("eap_not_consecutive"), 1u);
+  // Whatever the answers (discard or reject), each is counted and nothing crashed.
+  if (r1) {
+    EXPECT_EQ(r1->code, Code::AccessReject);
+  }
+  if (r2) {
+    EXPECT_EQ(r2->code, Code::AccessReject);
+  }
+  EXPECT_EQ(counter("received"), counter("eap_discard") + counter("access_reject") + counter("access_challenge") +
+                                     counter("eap_not_consecutive"));
+}
+
+TEST_F(RadiusServerTest, RandomMutationsNeverCrash) {
+  std::mt19937 rng(12345);
+  const Bytes base = encode(access_request(peer_identity()));
+  for (int i = 0; i < 3000; ++i) {
+    Bytes m = base;
+    const int edits = 1 + static_cast<int>(rng() % 8);
+    for (int e = 0; e < edits; ++e) m[rng() % m.size()] = static_cast<std::uint8_t>(rng());
+    if (rng() % 4 == 0) m.resize(rng() % (m.size() + 1));
+    send_raw(m, SocketKind::auth, "127.0.0.1", static_cast<std::uint16_t>(1024 + i));
+  }
+  EXPECT_EQ(counter("received"), 3000u);
+  EXPECT_EQ(counter("internal_error"), 0u);
+}
+
+}  // namespace
+}  // namespace portcullis::radius::testing

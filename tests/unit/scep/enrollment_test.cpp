@@ -1,0 +1,226 @@
+// SCEP enrollment end to end in memory: real CMS requests built by the test client,
+// real CA, real SQLite ledger.
+#include "scep_test_client.hpp"
+
+#include <openssl/err.h>
+
+#include <set>
+#include <thread>
+
+namespace portcullis::scep::testing {
+namespace {
+
+std::string verify(const X509* leaf, const ca::Authority& a) {
+  ca::X509StorePtr store(X509_STORE_new());
+  X509_STORE_add_cert(store.get(), const_cast<X509*>(a.root()));
+  ca::X509StackPtr untrusted(sk_X509_new_null());
+  X509_up_ref(const_cast<X509*>(a.issuing()));
+  sk_X509_push(untrusted.get(), const_cast<X509*>(a.issuing()));
+  ca::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
+  X509_STORE_CTX_init(ctx.get(), store.get(), const_cast<X509*>(leaf), untrusted.get());
+  const int ok = X509_verify_cert(ctx.get());
+  ERR_clear_error();
+  return ok == 1 ? "ok" : X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
+}
+
+std::string cn_of(const X509* cert) {
+  char buf[256] = {};
+  X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof buf);
+  return buf;
+}
+
+using ScepEnrollment = ScepFixture;
+
+TEST_F(ScepEnrollment, StaticChallengeIssuesACertificateThatVerifies) {
+  auto who = requester("laptop-1");
+  RequestOptions o;
+  o.transaction_id = "tx-static";
+  const Reply r = send(pkcs_req(who, "laptop-1", kStatic, o), who);
+  ASSERT_EQ(r.pki_status, "0") << r.fail_info;
+  EXPECT_EQ(r.message_type, "3");
+  EXPECT_EQ(r.transaction_id, "tx-static");
+  EXPECT_EQ(r.recipient_nonce, "0123456789abcdef");
+  EXPECT_EQ(r.digest_nid, NID_sha256);
+  ASSERT_EQ(r.certificates.size(), 1u);
+  const X509* cert = r.certificates[0].get();
+  EXPECT_EQ(verify(cert, *authority_), "ok");
+  EXPECT_EQ(cn_of(cert), "laptop-1");
+  // The certificate is for the CSR's key, not the self-signed signer's (same key here).
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(cert), who.key.get()), 1);
+  const auto device = ledger_->find_device_by_name("laptop-1");
+  ASSERT_TRUE(device);
+  const auto record = ledger_->find_certificate(ca::serial_hex(cert));
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->device_id, device->id);
+  EXPECT_EQ(enrollment_->counters().issued, 1u);
+}
+
+TEST_F(ScepEnrollment, DynamicChallengeIsBoundToItsDeviceAndSpentOnce) {
+  const auto minted = mint_challenge(*registry_, "ipad-7", "device", std::nullopt, 3600, "test");
+  EXPECT_EQ(minted.secret.size(), 32u);
+  EXPECT_NE(minted.record.secret_hash, minted.secret);   // stored hashed
+  auto who = requester("x");
+  RequestOptions o;
+  o.transaction_id = "tx-a";
+  const Reply r = send(pkcs_req(who, "ipad-7", minted.secret, o), who);
+  ASSERT_EQ(r.pki_status, "0") << r.fail_info;
+  const auto record = ledger_->find_certificate(ca::serial_hex(r.certificates[0].get()));
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->device_id, minted.record.device_id);
+  const auto challenge = ledger_->find_challenge(minted.record.secret_hash);
+  ASSERT_TRUE(challenge);
+  EXPECT_TRUE(challenge->used_at.has_value());
+
+  // Used: a second request (other transaction, other key) with it is refused.
+  auto other = requester("y");
+  o.transaction_id = "tx-b";
+  const Reply again = send(pkcs_req(other, "ipad-7", minted.secret, o), other);
+  EXPECT_EQ(again.pki_status, "2");
+  EXPECT_EQ(again.fail_info, "2");
+  EXPECT_TRUE(again.certificates.empty());
+  EXPECT_EQ(certificate_count(), 1u);
+}
+
+TEST_F(ScepEnrollment, WrongAndExpiredChallengesAreBadRequest) {
+  auto who = requester("a");
+  Reply r = send(pkcs_req(who, "a", "not-the-secret"), who);
+  EXPECT_EQ(r.pki_status, "2");
+  EXPECT_EQ(r.fail_info, "2");
+  r = send(pkcs_req(who, "a", ""), who);
+  EXPECT_EQ(r.fail_info, "2");
+
+  // Expired: mint, then move its expiry into the past through a second ledger handle.
+  const auto minted = mint_challenge(*registry_, "old", "device", std::nullopt, 1, "test");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  r = send(pkcs_req(who, "old", minted.secret), who);
+  EXPECT_EQ(r.pki_status, "2");
+  EXPECT_EQ(r.fail_info, "2");
+  EXPECT_EQ(certificate_count(), 0u);
+  EXPECT_EQ(enrollment_->counters().rejected, 3u);
+  EXPECT_FALSE(ledger_->audit({std::nullopt, std::string("scep.reject"), 10}).empty());
+}
+
+TEST_F(ScepEnrollment, CsrForAnotherSubjectThanTheBindingIsBadRequest) {
+  const auto bound = mint_challenge(*registry_, "phone-1", "device", std::string("phone-1"), 600, "test");
+  auto who = requester("z");
+  Reply r = send(pkcs_req(who, "phone-2", bound.secret), who);
+  EXPECT_EQ(r.fail_info, "2");
+  // Without a CN binding, naming another existing device is refused too.
+  registry_->create_device({"someone-else", "", "", {}}, "test");
+  const auto loose = mint_challenge(*registry_, "phone-3", "device", std::nullopt, 600, "test");
+  r = send(pkcs_req(who, "someone-else", loose.secret), who);
+  EXPECT_EQ(r.fail_info, "2");
+  EXPECT_EQ(certificate_count(), 0u);
+  // The refused challenges are still usable by their own device.
+  r = send(pkcs_req(who, "phone-1", bound.secret), who);
+  EXPECT_EQ(r.pki_status, "0");
+}
+
+TEST_F(ScepEnrollment, Rsa1024IsBadRequest) {
+  auto weak = requester("weak", 1024);
+  const Reply r = send(pkcs_req(weak, "weak", kStatic), weak);
+  EXPECT_EQ(r.pki_status, "2");
+  EXPECT_EQ(r.fail_info, "2");
+  EXPECT_EQ(certificate_count(), 0u);
+}
+
+TEST_F(ScepEnrollment, RetransmissionReturnsTheSameCertificate) {
+  auto who = requester("dup");
+  RequestOptions o;
+  o.transaction_id = "tx-dup";
+  const ca::Bytes message = pkcs_req(who, "dup", kStatic, o);
+  const Reply first = send(message, who);
+  const Reply second = send(pkcs_req(who, "dup", kStatic, o), who);
+  ASSERT_EQ(first.pki_status, "0");
+  ASSERT_EQ(second.pki_status, "0");
+  EXPECT_EQ(ca::serial_hex(first.certificates[0].get()), ca::serial_hex(second.certificates[0].get()));
+  EXPECT_EQ(certificate_count(), 1u);
+
+  // CertPoll for that transaction finds it too.
+  o.message_type = "20";
+  const ca::Bytes poll = make_request(ca::Bytes{0x30, 0x00}, who.cert.get(), who.key.get(), authority_->ra(), o);
+  const Reply polled = send(poll, who);
+  ASSERT_EQ(polled.pki_status, "0");
+  EXPECT_EQ(ca::serial_hex(polled.certificates[0].get()), ca::serial_hex(first.certificates[0].get()));
+}
+
+TEST_F(ScepEnrollment, PollForAnUnknownTransactionIsBadCertId) {
+  auto who = requester("p");
+  RequestOptions o;
+  o.message_type = "20";
+  o.transaction_id = "never-seen";
+  const Reply r = send(make_request(ca::Bytes{0x30, 0x00}, who.cert.get(), who.key.get(), authority_->ra(), o), who);
+  EXPECT_EQ(r.pki_status, "2");
+  EXPECT_EQ(r.fail_info, "4");
+}
+
+TEST_F(ScepEnrollment, RenewalSignedByOurCertificateGoesToTheSameDevice) {
+  auto first = requester("renew-me");
+  const Reply issued = send(pkcs_req(first, "renew-me", kStatic), first);
+  ASSERT_EQ(issued.pki_status, "0");
+  // RenewalReq: new key in the CSR, signed with the issued certificate and its key.
+  Requester signer;
+  signer.key = std::move(first.key);
+  X509_up_ref(issued.certificates[0].get());
+  signer.cert.reset(issued.certificates[0].get());
+  auto fresh = rsa_key(2048);
+  RequestOptions o;
+  o.message_type = "17";
+  // The first request's transactionID again, as micromdm sends it (derived from a key it
+  // keeps): the new signing certificate makes it a new transaction, not a retransmission.
+  o.transaction_id = "tx-1";
+  const ca::Bytes message =
+      make_request(make_csr(fresh.get(), "renew-me", ""), signer.cert.get(), signer.key.get(), authority_->ra(), o);
+  const Reply renewed = send(message, signer);
+  ASSERT_EQ(renewed.pki_status, "0") << renewed.fail_info;
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(renewed.certificates[0].get()), fresh.get()), 1);
+  const auto a = ledger_->find_certificate(ca::serial_hex(issued.certificates[0].get()));
+  const auto b = ledger_->find_certificate(ca::serial_hex(renewed.certificates[0].get()));
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->device_id, b->device_id);
+  EXPECT_EQ(enrollment_->counters().renewed, 1u);
+
+  // Once revoked, that certificate renews nothing.
+  registry_->revoke(a->serial_hex, ca::RevocationReason::key_compromise, static_cast<ca::UnixTime>(std::time(nullptr)),
+                    "test");
+  o.transaction_id = "tx-renew-2";
+  const Reply refused = send(
+      make_request(make_csr(fresh.get(), "renew-me", ""), signer.cert.get(), signer.key.get(), authority_->ra(), o),
+      signer);
+  EXPECT_EQ(refused.fail_info, "2");
+}
+
+TEST_F(ScepEnrollment, RenewalReqSignedBySelfSignedCertificateIsRefused) {
+  auto who = requester("nope");
+  RequestOptions o;
+  o.message_type = "17";
+  const Reply r = send(pkcs_req(who, "nope", kStatic, o), who);
+  EXPECT_EQ(r.fail_info, "2");
+  EXPECT_EQ(certificate_count(), 0u);
+}
+
+TEST_F(ScepEnrollment, SixteenConcurrentEnrollmentsGetDistinctCertificates) {
+  std::vector<Requester> who;
+  std::vector<ca::Bytes> messages;
+  for (int i = 0; i < 16; ++i) {
+    who.push_back(requester("c" + std::to_string(i)));
+    RequestOptions o;
+    o.transaction_id = "tx-c" + std::to_string(i);
+    messages.push_back(pkcs_req(who.back(), "c" + std::to_string(i), kStatic, o));
+  }
+  std::vector<ca::Bytes> replies(16);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 16; ++i) threads.emplace_back([&, i] { replies[i] = enrollment_->handle(messages[i]); });
+  for (auto& t : threads) t.join();
+  std::set<std::string> serials;
+  for (int i = 0; i < 16; ++i) {
+    const Reply r = open_reply(replies[i], authority_->ra(), who[i].cert.get(), who[i].key.get());
+    ASSERT_EQ(r.pki_status, "0");
+    serials.insert(ca::serial_hex(r.certificates[0].get()));
+  }
+  EXPECT_EQ(serials.size(), 16u);
+  EXPECT_EQ(certificate_count(), 16u);
+}
+
+}  // namespace
+}  // namespace portcullis::scep::testing

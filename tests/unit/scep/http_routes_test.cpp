@@ -1,0 +1,113 @@
+// SCEP HTTP transport: operations, sub-paths, GET and POST PKIOperation, limits.
+#include "scep/http_routes.hpp"
+#include "scep_test_client.hpp"
+
+namespace portcullis::scep::testing {
+namespace {
+
+std::string base64(const ca::Bytes& in) {
+  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), in.data(), static_cast<int>(in.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+class ScepHttp : public ScepFixture {
+ protected:
+  void SetUp() override {
+    ScepFixture::SetUp();
+    routes_ = std::make_unique<HttpRoutes>(*enrollment_, *authority_, 64 * 1024);
+  }
+  void TearDown() override {
+    routes_.reset();
+    ScepFixture::TearDown();
+  }
+  app::HttpResponse get(const std::string& path, const std::string& query) const {
+    app::HttpRequest r;
+    r.method = "GET";
+    r.path = path;
+    r.query = query;
+    r.target = path + "?" + query;
+    return routes_->handle(r);
+  }
+  app::HttpResponse post(const std::string& query, std::string body) const {
+    app::HttpRequest r;
+    r.method = "POST";
+    r.path = "/scep";
+    r.query = query;
+    r.body = std::move(body);
+    r.headers["content-type"] = "application/x-pki-message";
+    return routes_->handle(r);
+  }
+  std::unique_ptr<HttpRoutes> routes_;
+};
+
+TEST_F(ScepHttp, GetCACapsWhateverTheMessageAndOnSubPaths) {
+  for (const char* path : {"/scep", "/scep/pkiclient.exe"}) {
+    for (const char* q : {"operation=GetCACaps", "operation=GetCACaps&message=CAIdentifier", "operation=GetCACaps&message="}) {
+      const auto r = get(path, q);
+      EXPECT_EQ(r.status, 200);
+      EXPECT_EQ(r.content_type, "text/plain");
+      EXPECT_NE(r.body.find("POSTPKIOperation\n"), std::string::npos);
+      EXPECT_NE(r.body.find("SHA-256\n"), std::string::npos);
+      EXPECT_NE(r.body.find("AES\n"), std::string::npos);
+      EXPECT_NE(r.body.find("Renewal\n"), std::string::npos);
+      EXPECT_NE(r.body.find("SCEPStandard\n"), std::string::npos);
+    }
+  }
+}
+
+TEST_F(ScepHttp, GetCACertIsRaThenChain) {
+  const auto r = get("/scep", "operation=GetCACert&message=x");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "application/x-x509-ca-ra-cert");
+  const auto* p = reinterpret_cast<const unsigned char*>(r.body.data());
+  ca::Pkcs7Ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(r.body.size())));
+  ASSERT_TRUE(p7);
+  STACK_OF(X509)* certs = p7->d.sign->cert;
+  ASSERT_EQ(sk_X509_num(certs), 1 + static_cast<int>(authority_->chain().size()));
+  EXPECT_EQ(X509_cmp(sk_X509_value(certs, 0), authority_->ra()), 0);
+  EXPECT_EQ(X509_cmp(sk_X509_value(certs, 1), authority_->issuing()), 0);
+}
+
+TEST_F(ScepHttp, PkiOperationOverPostAndOverGet) {
+  auto who = requester("http-1");
+  RequestOptions o;
+  o.transaction_id = "post-1";
+  auto r = post("operation=PKIOperation", [&] {
+    const ca::Bytes m = pkcs_req(who, "http-1", kStatic, o);
+    return std::string(m.begin(), m.end());
+  }());
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "application/x-pki-message");
+  Reply reply = open_reply(ca::Bytes(r.body.begin(), r.body.end()), authority_->ra(), who.cert.get(), who.key.get());
+  EXPECT_EQ(reply.pki_status, "0");
+
+  // GET with the '+' and '/' of standard base64 left unescaped, as macOS sends them.
+  auto who2 = requester("http-2");
+  o.transaction_id = "get-1";
+  const std::string b64 = base64(pkcs_req(who2, "http-2", kStatic, o));
+  r = get("/scep/pkiclient.exe", "operation=PKIOperation&message=" + b64);
+  ASSERT_EQ(r.status, 200) << r.body;
+  reply = open_reply(ca::Bytes(r.body.begin(), r.body.end()), authority_->ra(), who2.cert.get(), who2.key.get());
+  EXPECT_EQ(reply.pki_status, "0");
+}
+
+TEST_F(ScepHttp, TransportErrorsAre4xx) {
+  EXPECT_EQ(get("/scep", "").status, 400);
+  EXPECT_EQ(get("/scep", "operation=Bogus").status, 400);
+  EXPECT_EQ(get("/scep", "operation=PKIOperation").status, 400);
+  EXPECT_EQ(get("/scep", "operation=PKIOperation&message=***").status, 400);
+  EXPECT_EQ(post("operation=PKIOperation", "not a pkiMessage").status, 400);
+  EXPECT_EQ(post("operation=PKIOperation", "").status, 400);
+  EXPECT_EQ(post("operation=PKIOperation", std::string(64 * 1024 + 1, '\x30')).status, 413);
+  EXPECT_EQ(get("/scep", "operation=PKIOperation&message=" + std::string(100 * 1024, 'A')).status, 414);
+  app::HttpRequest del;
+  del.method = "DELETE";
+  del.path = "/scep";
+  EXPECT_EQ(routes_->handle(del).status, 405);
+  EXPECT_EQ(certificate_count(), 0u);
+}
+
+}  // namespace
+}  // namespace portcullis::scep::testing
