@@ -29,6 +29,9 @@ EapTlsPeer::EapTlsPeer(const PeerOptions& options) : options_(options) {
               "trust");
     SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_PEER, nullptr);
   }
+  for (const X509* extra : options_.more_trust) {
+    ca::check(X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx_.get()), const_cast<X509*>(extra)), "trust");
+  }
   if (options_.client_cert != nullptr) {
     ca::check(SSL_CTX_use_certificate(ctx_.get(), const_cast<X509*>(options_.client_cert)), "cert");
     ca::check(SSL_CTX_use_PrivateKey(ctx_.get(), options_.client_key), "key");

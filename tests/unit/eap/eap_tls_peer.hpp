@@ -20,6 +20,9 @@ struct PeerOptions {
   const X509* client_cert = nullptr;  // none: the peer sends no certificate
   EVP_PKEY* client_key = nullptr;
   const X509* trust_root = nullptr;   // verifies the server's chain
+  // Further trusted certificates (e.g. the issuing CA of a root + issuing bundle), for a
+  // server that sends only its leaf; the load generator reads these from --ca.
+  std::vector<const X509*> more_trust;
   int min_version = TLS1_2_VERSION;
   int max_version = TLS1_3_VERSION;
   std::size_t fragment_size = 1398;
