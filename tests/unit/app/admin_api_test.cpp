@@ -3,7 +3,7 @@
 // request is checked to have written nothing (devices, certificates, audit rows).
 #include "app/admin_api.hpp"
 
-#include "ca_fixture.hpp"
+#include "tests/unit/support/ca_stack_fixture.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -15,7 +15,7 @@ namespace app = portcullis::app;
 namespace ca = portcullis::ca;
 using nlohmann::json;
 
-using app::testing::make_csr;
+using portcullis::testing::make_csr;
 
 namespace {
 
@@ -41,17 +41,17 @@ struct Counts {
   bool operator==(const Counts&) const = default;
 };
 
-class AdminApiTest : public app::testing::CaFixture {
+class AdminApiTest : public portcullis::testing::CaStackFixture {
  protected:
   void SetUp() override {
-    CaFixture::SetUp();
+    CaStackFixture::SetUp();
     api_ = std::make_unique<app::AdminApi>(
         *registry_, *issuer_,
         std::vector<app::AdminToken>{{"ops", sha256_hex(kToken)}, {"ci", sha256_hex(kCiToken)}});
   }
   void TearDown() override {
     api_.reset();
-    CaFixture::TearDown();
+    CaStackFixture::TearDown();
   }
 
   Reply call(const std::string& method, const std::string& target, const std::string& body = "",

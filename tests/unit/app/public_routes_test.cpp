@@ -3,7 +3,7 @@
 #include "app/http_codec.hpp"
 #include "app/public_routes.hpp"
 
-#include "ca_fixture.hpp"
+#include "tests/unit/support/ca_stack_fixture.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/ocsp.h>
@@ -62,10 +62,10 @@ std::string url_encode(const std::string& text) {
   return out;
 }
 
-class PublicRoutesTest : public app::testing::CaFixture {
+class PublicRoutesTest : public portcullis::testing::CaStackFixture {
  protected:
   void SetUp() override {
-    CaFixture::SetUp();
+    CaStackFixture::SetUp();
     crl_ = std::make_unique<ca::CrlPublisher>(*authority_, *ledger_, ca::CrlSettings{});
     ocsp_ = std::make_unique<ca::OcspResponder>(*authority_, index_);
     routes_ = std::make_unique<app::PublicRoutes>(*crl_, *ocsp_);
@@ -75,7 +75,7 @@ class PublicRoutesTest : public app::testing::CaFixture {
     routes_.reset();
     ocsp_.reset();
     crl_.reset();
-    CaFixture::TearDown();
+    CaStackFixture::TearDown();
   }
 
   app::HttpResponse call(const std::string& method, const std::string& path, const std::string& body = "",
@@ -90,7 +90,7 @@ class PublicRoutesTest : public app::testing::CaFixture {
 
   ca::X509Ptr issue(const std::string& device) {
     ca::IssueRequest request;
-    request.csr = app::testing::make_csr(device);
+    request.csr = portcullis::testing::make_csr(device);
     request.device.name = device;
     request.device.create_if_missing = true;
     request.actor = "test";

@@ -11,6 +11,7 @@
 #include "ca/registry.hpp"
 #include "ca/x509.hpp"
 #include "scep/enrollment.hpp"
+#include "tests/unit/support/ca_stack_fixture.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/err.h>
@@ -28,11 +29,7 @@ namespace portcullis::scep::testing {
 using ca::check;
 using ca::check_ptr;
 
-inline std::string make_temp_dir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "portcullis-scep-XXXXXX").string();
-  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  return pattern;
-}
+using portcullis::testing::make_temp_dir;
 
 inline ca::EvpPkeyPtr rsa_key(int bits) {
   return ca::EvpPkeyPtr(check_ptr(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(bits)), "keygen"));
@@ -165,44 +162,18 @@ inline Reply open_reply(const ca::Bytes& der, const X509* ra, const X509* reques
   return r;
 }
 
-// A bootstrapped CA (once per suite) and a fresh ledger, registry and issuer per test.
-class ScepFixture : public ::testing::Test {
+// The shared CA + ledger stack (tests/unit/support) and an Enrollment over it per test.
+class ScepFixture : public portcullis::testing::CaStackFixture {
  protected:
-  static void SetUpTestSuite() {
-    ca_dir_ = new std::string(make_temp_dir());
-    ca::BootstrapOptions o;
-    o.ca_dir = *ca_dir_ + "/ca";
-    std::filesystem::create_directories(o.ca_dir);
-    o.crl_url = "http://pki.test/crl";
-    o.ocsp_url = "http://pki.test/ocsp";
-    ca::bootstrap_new_ca(o);
-    authority_ = new ca::Authority(ca::Authority::load(ca::CaPaths{o.ca_dir}));
-  }
-  static void TearDownTestSuite() {
-    delete authority_;
-    authority_ = nullptr;
-    std::filesystem::remove_all(*ca_dir_);
-    delete ca_dir_;
-    ca_dir_ = nullptr;
-  }
-
   void SetUp() override {
-    dir_ = make_temp_dir();
-    ledger_ = ca::open_sqlite_ledger(dir_ + "/ledger.db");
-    index_.load(*ledger_);
-    registry_ = std::make_unique<ca::Registry>(*ledger_, index_);
-    issuer_ = std::make_unique<ca::Issuer>(*authority_, ca::default_profiles(),
-                                           ca::IssuerUrls{"http://pki.test/crl", "http://pki.test/ocsp"}, *registry_);
+    CaStackFixture::SetUp();
     EnrollmentSettings settings;
     settings.static_challenge = kStatic;
     enrollment_ = std::make_unique<Enrollment>(*authority_, *issuer_, *registry_, settings);
   }
   void TearDown() override {
     enrollment_.reset();
-    issuer_.reset();
-    registry_.reset();
-    ledger_.reset();
-    std::filesystem::remove_all(dir_);
+    CaStackFixture::TearDown();
   }
 
   // A requester: key, self-signed signing certificate.
@@ -227,13 +198,6 @@ class ScepFixture : public ::testing::Test {
   std::size_t certificate_count() { return ledger_->certificate_count(); }
 
   static constexpr const char* kStatic = "static-secret-123";
-  inline static std::string* ca_dir_ = nullptr;
-  inline static ca::Authority* authority_ = nullptr;
-  std::string dir_;
-  std::unique_ptr<ca::Ledger> ledger_;
-  ca::IdentityIndex index_;
-  std::unique_ptr<ca::Registry> registry_;
-  std::unique_ptr<ca::Issuer> issuer_;
   std::unique_ptr<Enrollment> enrollment_;
 };
 

@@ -1,6 +1,6 @@
-// A real CA for the app/ tests: bootstrapped once per test suite into a temp dir (key
-// generation is the slow part), plus a fresh SQLite ledger, identity index, Registry and
-// Issuer per test. Also CSRs built with OpenSSL APIs.
+// A real CA for unit tests of the front ends (app/, scep/): bootstrapped once per test
+// suite into a temp dir (key generation is the slow part), plus a fresh SQLite ledger,
+// identity index, Registry and Issuer per test. Also CSRs built with OpenSSL APIs.
 #pragma once
 
 #include "ca/authority.hpp"
@@ -20,10 +20,10 @@
 #include <stdexcept>
 #include <string>
 
-namespace portcullis::app::testing {
+namespace portcullis::testing {
 
 inline std::string make_temp_dir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "portcullis-app-XXXXXX").string();
+  std::string pattern = (std::filesystem::temp_directory_path() / "portcullis-test-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   return pattern;
 }
@@ -51,7 +51,7 @@ inline std::string make_csr(const std::string& cn, bool request_ca = false) {
   return ca::csr_to_pem(req.get());
 }
 
-class CaFixture : public ::testing::Test {
+class CaStackFixture : public ::testing::Test {
  protected:
   static constexpr const char* kCrlUrl = "http://pki.test/crl";
   static constexpr const char* kOcspUrl = "http://pki.test/ocsp";
@@ -100,4 +100,4 @@ class CaFixture : public ::testing::Test {
   std::unique_ptr<ca::Issuer> issuer_;
 };
 
-}  // namespace portcullis::app::testing
+}  // namespace portcullis::testing
