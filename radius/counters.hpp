@@ -27,7 +27,7 @@ namespace portcullis::radius {
   X(access_accept)                                                                                     \
   X(access_reject)                                                                                     \
   X(unknown_state)                  /* State we never issued or that expired */                        \
-  X(sessions_full)                  /* new conversation refused: table at its bound */                 \
+  X(sessions_evicted)                /* table at its bound: longest-idle one dropped   */                 \
   X(eap_not_consecutive)            /* EAP-Message attributes interleaved (RFC 3579 §3.1) */           \
   X(eap_discard)                    /* EAP layer silently discarded (RFC 3748 §4.1) */                 \
   X(not_eap)                        /* Access-Request without EAP-Message: only EAP-TLS is offered */  \

@@ -235,10 +235,6 @@ std::optional<Bytes> Server::start_or_continue(Context& ctx) {
       return reject(ctx, "unknown or expired State", eap_failure_for(ctx.eap));
     }
   } else {
-    if (eap_sessions_.full(steady_now())) {
-      bump(counters_.sessions_full);
-      return reject(ctx, "too many EAP conversations in progress", eap_failure_for(ctx.eap));
-    }
     ctx.conversation = std::make_shared<Conversation>();
     eap::AuthenticatorConfig config;
     config.tls = tls_;
@@ -286,10 +282,7 @@ std::optional<Bytes> Server::start_or_continue(Context& ctx) {
 std::optional<Bytes> Server::challenge(Context& ctx, const std::string& old_state, Bytes eap) {
   const std::string state = new_state();
   if (old_state.empty()) {
-    if (!eap_sessions_.insert(state, ctx.conversation, steady_now())) {
-      bump(counters_.sessions_full);
-      return reject(ctx, "too many EAP conversations in progress", eap_failure_for(ctx.eap));
-    }
+    if (eap_sessions_.insert(state, ctx.conversation, steady_now())) bump(counters_.sessions_evicted);
   } else {
     eap_sessions_.rekey(old_state, state, ctx.conversation, steady_now());
   }

@@ -9,53 +9,64 @@
 namespace portcullis::radius {
 
 EapSessions::EapSessions(std::chrono::milliseconds idle_timeout, std::size_t capacity)
-    : idle_timeout_(idle_timeout), capacity_(capacity) {}
+    : idle_timeout_(idle_timeout), capacity_(capacity == 0 ? 1 : capacity) {}
 
-// A full scan at most once a second keeps expiry O(1) amortised per packet without a
-// timer thread; lookups check the deadline themselves, so nothing stale is ever served.
-void EapSessions::sweep_locked(SteadyClock::time_point now) {
-  if (now - last_sweep_ < std::chrono::seconds(1)) return;
-  last_sweep_ = now;
-  std::erase_if(entries_, [&](const auto& kv) { return now - kv.second.last_used > idle_timeout_; });
+// Idle entries sit at the front of `recency`: expiry stops at the first live one.
+void EapSessions::expire_locked(SteadyClock::time_point now) {
+  while (!recency_.empty()) {
+    const auto it = entries_.find(recency_.front());
+    if (now - it->second.last_used <= idle_timeout_) break;
+    erase_locked(recency_.front());
+  }
+}
+
+void EapSessions::put_locked(const std::string& state, std::shared_ptr<Conversation> conversation,
+                             SteadyClock::time_point now) {
+  erase_locked(state);
+  recency_.push_back(state);
+  entries_.emplace(state, Entry{std::move(conversation), now, std::prev(recency_.end())});
+}
+
+void EapSessions::erase_locked(const std::string& state) {
+  const auto it = entries_.find(state);
+  if (it == entries_.end()) return;
+  recency_.erase(it->second.recency);
+  entries_.erase(it);
 }
 
 std::shared_ptr<Conversation> EapSessions::find(const std::string& state, SteadyClock::time_point now) {
   std::lock_guard lock(mutex_);
-  auto it = entries_.find(state);
+  expire_locked(now);
+  const auto it = entries_.find(state);
   if (it == entries_.end()) return nullptr;
-  if (now - it->second.last_used > idle_timeout_) {
-    entries_.erase(it);
-    return nullptr;
-  }
   it->second.last_used = now;
+  recency_.splice(recency_.end(), recency_, it->second.recency);
   return it->second.conversation;
-}
-
-bool EapSessions::full(SteadyClock::time_point now) {
-  std::lock_guard lock(mutex_);
-  sweep_locked(now);
-  return entries_.size() >= capacity_;
 }
 
 bool EapSessions::insert(const std::string& state, std::shared_ptr<Conversation> conversation,
                          SteadyClock::time_point now) {
   std::lock_guard lock(mutex_);
-  sweep_locked(now);
-  if (entries_.size() >= capacity_) return false;
-  entries_[state] = Entry{std::move(conversation), now};
-  return true;
+  expire_locked(now);
+  bool evicted = false;
+  if (entries_.size() >= capacity_ && !entries_.count(state)) {
+    erase_locked(recency_.front());
+    evicted = true;
+  }
+  put_locked(state, std::move(conversation), now);
+  return evicted;
 }
 
 void EapSessions::rekey(const std::string& old_state, const std::string& new_state,
                         std::shared_ptr<Conversation> conversation, SteadyClock::time_point now) {
   std::lock_guard lock(mutex_);
-  entries_.erase(old_state);
-  entries_[new_state] = Entry{std::move(conversation), now};
+  erase_locked(old_state);
+  put_locked(new_state, std::move(conversation), now);
 }
 
 void EapSessions::erase(const std::string& state) {
   std::lock_guard lock(mutex_);
-  entries_.erase(state);
+  erase_locked(state);
 }
 
 std::size_t EapSessions::size() const {

@@ -1,6 +1,7 @@
 // Session state the RADIUS server keeps between datagrams:
 //  - EapSessions: one EAP conversation per RADIUS State (RFC 2865 §5.24: the NAS echoes
-//    the State of our Access-Challenge), idle timeout, bounded size;
+//    the State of our Access-Challenge), idle timeout, bounded size with least-recently-used
+//    eviction;
 //  - AcceptRecords: what each Access-Accept's Class token (RFC 2865 §5.25) stands for,
 //    so accounting can tie a session to a certificate serial (RFC 2866 §5.x carries Class);
 //  - AccountingSessions: live sessions by (NAS, Acct-Session-Id), for Disconnect later.
@@ -13,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,27 +43,34 @@ class EapSessions {
 
   // The conversation under `state`, or null (unknown or idle past the timeout).
   std::shared_ptr<Conversation> find(const std::string& state, SteadyClock::time_point now);
-  // Stores a new conversation; false (and nothing stored) when the table is full.
+  // Stores a new conversation. At the bound, the longest-idle conversation is dropped to
+  // make room (returns true then): a flood of half-open handshakes must not lock every new
+  // device out until the flood idles away, and a real conversation is never idle for long
+  // (each round trip takes milliseconds).
   bool insert(const std::string& state, std::shared_ptr<Conversation> conversation, SteadyClock::time_point now);
   // Moves a conversation from its previous State to the fresh one of the next Challenge.
   void rekey(const std::string& old_state, const std::string& new_state, std::shared_ptr<Conversation> conversation,
              SteadyClock::time_point now);
   void erase(const std::string& state);
-  bool full(SteadyClock::time_point now);
   std::size_t size() const;
 
  private:
+  // `recency` lists States from least to most recently used, so both expiry and eviction
+  // take from its front in O(1).
   struct Entry {
     std::shared_ptr<Conversation> conversation;
     SteadyClock::time_point last_used;
+    std::list<std::string>::iterator recency;
   };
-  void sweep_locked(SteadyClock::time_point now);
+  void put_locked(const std::string& state, std::shared_ptr<Conversation> conversation, SteadyClock::time_point now);
+  void erase_locked(const std::string& state);
+  void expire_locked(SteadyClock::time_point now);
 
   std::chrono::milliseconds idle_timeout_;
   std::size_t capacity_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;
-  SteadyClock::time_point last_sweep_{};
+  std::list<std::string> recency_;
 };
 
 // A fresh, unpredictable State value (RAND_bytes), as raw octets in a string.

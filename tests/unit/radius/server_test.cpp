@@ -192,17 +192,25 @@ TEST_F(RadiusServerTest, ForeignRevokedAndDisabledCertificatesAreRejectedAndAudi
   EXPECT_EQ(ledger_->audit({disabled.serial_hex, std::string("radius.reject"), 10}).size(), 1u);
 }
 
-TEST_F(RadiusServerTest, FullTableRefusesNewConversations) {
+TEST_F(RadiusServerTest, FullTableEvictsTheLongestIdleConversation) {
   ServerOptions options;
   options.max_eap_sessions = 1;
   make_server(options);
   auto first = exchange(access_request(peer_identity()));
   ASSERT_TRUE(first);
   EXPECT_EQ(first->code, Code::AccessChallenge);
+  const Attribute* first_state = first->find(attr::State);
+  ASSERT_NE(first_state, nullptr);
+  // A new conversation still gets in; the idle one makes room.
   auto second = exchange(access_request(peer_identity()));
   ASSERT_TRUE(second);
-  EXPECT_EQ(second->code, Code::AccessReject);
-  EXPECT_EQ(counter("sessions_full"), 1u);
+  EXPECT_EQ(second->code, Code::AccessChallenge);
+  EXPECT_EQ(counter("sessions_evicted"), 1u);
+  // The evicted conversation's State is now unknown.
+  auto resumed = exchange(access_request(peer_identity(), std::string(first_state->value.begin(), first_state->value.end())));
+  ASSERT_TRUE(resumed);
+  EXPECT_EQ(resumed->code, Code::AccessReject);
+  EXPECT_EQ(counter("unknown_state"), 1u);
 }
 
 TEST_F(RadiusServerTest, IdleConversationsExpire) {
