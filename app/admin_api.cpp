@@ -23,6 +23,15 @@
 //   GET  /sessions?live=true|false(true)&limit=1..1000(100)             -> {"sessions":[S…],"limit"} newest first
 //   GET  /radius/counters  RADIUS drops and outcomes since start      -> {"counters":{name:n…}}
 //   POST /challenges {device, profile?, cn?, ttl_seconds?}  one-time SCEP challenge, see admin_api_scep.cpp
+//   GET  /devices/{device}/profile/apple|android|windows?ssid=&wpa3=true|false&profile=
+//        an MDM document with a fresh one-time challenge bound to the device (created when
+//        missing), see admin_api_mdm.cpp: Apple .mobileconfig (application/x-apple-aspen-config),
+//        Android/Windows JSON; Cache-Control: no-store
+//   GET  /requests?status=pending|approved|rejected|all(pending)&limit=1..1000(100)
+//        SCEP requests held for manual approval -> {"requests":[R…]} newest first
+//   POST /requests/{id}/approve  issues the held CSR      -> {"request":R,"certificate":PEM}
+//   POST /requests/{id}/reject {reason?}                  -> {"request":R}
+//        (404 unknown id, 409 already decided; the client's next CertPoll gets the outcome)
 //   GET  /health (no auth)                                                -> {"status":"ok"}
 //
 // Shapes: D = {id,name,display_name,owner,groups,enabled,created_at,created_at_unix};
@@ -31,6 +40,8 @@
 //      tied to an Access-Accept.
 // C = {serial,device_id,profile,subject,sans,sha256_fingerprint,not_before,not_after,issued_at,
 //      status,[revoked_at,revocation_reason]}; A = {id,at,actor,action,target,detail}.
+// R = {id,status,device,profile,subject,transaction_id,serial,created_at,decided_by,decided_at,reason}
+//      (serial, decided_by and decided_at are null until decided).
 // Times: every instant is given twice, "<name>" as an ISO-8601 UTC string
 // ("2025-01-01T00:00:00Z") for people and "<name>_unix" as integer seconds for scripts.
 // Inputs (expiring_before) take either form, or a plain date (midnight UTC).
@@ -94,8 +105,8 @@ bool equals_ignore_case(std::string_view a, std::string_view b) {
 }  // namespace
 
 AdminApi::AdminApi(ca::Registry& registry, ca::Issuer& issuer, std::vector<AdminToken> tokens,
-                   const radius::Counters* radius_counters)
-    : registry_(registry), issuer_(issuer), radius_counters_(radius_counters) {
+                   const radius::Counters* radius_counters, MdmSettings mdm)
+    : registry_(registry), issuer_(issuer), radius_counters_(radius_counters), mdm_(std::move(mdm)) {
   for (const auto& token : tokens) {
     StoredToken stored;
     stored.name = token.name;
@@ -186,6 +197,10 @@ HttpResponse AdminApi::route(const Call& call) {
       if (m == "GET") return show_device(call, s[1]);
       return method_not_allowed("GET");
     }
+    if (s.size() == 4 && s[2] == "profile") {
+      if (m == "GET") return device_profile(call.query, call.actor, s[1], s[3]);
+      return method_not_allowed("GET");
+    }
     if (s.size() == 3 && (s[2] == "disable" || s[2] == "enable" || s[2] == "revoke")) {
       if (m != "POST") return method_not_allowed("POST");
       if (s[2] == "revoke") return revoke_device(call, s[1]);
@@ -210,6 +225,12 @@ HttpResponse AdminApi::route(const Call& call) {
     return method_not_allowed("GET");
   } else if (s[0] == "challenges" && s.size() == 1) {
     if (m == "POST") return create_challenge(call.request, call.query, call.actor);
+    return method_not_allowed("POST");
+  } else if (s[0] == "requests" && s.size() == 1) {
+    if (m == "GET") return list_requests(call.query);
+    return method_not_allowed("GET");
+  } else if (s[0] == "requests" && s.size() == 3 && (s[2] == "approve" || s[2] == "reject")) {
+    if (m == "POST") return decide_request(call.request, call.query, call.actor, s[1], s[2] == "approve");
     return method_not_allowed("POST");
   } else if (s[0] == "identity" && s.size() == 2) {
     if (m == "GET") return show_identity(call, s[1]);

@@ -21,12 +21,20 @@ struct AdminToken {
   std::string sha256_hex;  // SHA-256 of the token, hex (as stored in the config)
 };
 
+// What the per-device MDM profile route (admin_api_mdm.cpp) needs beyond the ledger and
+// the issuer: the CA certificates and where devices reach us.
+struct MdmSettings {
+  const ca::Authority* authority = nullptr;   // null (SCEP disabled): the route answers 404
+  std::string public_url;                     // http.public_url; the SCEP URL is <public_url>/scep
+  std::string hostname;                       // service.hostname: the EAP server certificate's name
+};
+
 class AdminApi {
  public:
   // Throws std::invalid_argument when a token's hash is not 64 hex digits.
   // `radius_counters` (may be null: no RADIUS front end) must outlive the API.
   AdminApi(ca::Registry& registry, ca::Issuer& issuer, std::vector<AdminToken> tokens,
-           const radius::Counters* radius_counters = nullptr);
+           const radius::Counters* radius_counters = nullptr, MdmSettings mdm = {});
 
   // Thread-safe (holds no mutable state of its own). Never throws: failures become a JSON
   // {"error": "..."} with a 4xx/5xx status.
@@ -55,6 +63,13 @@ class AdminApi {
   // admin_api_scep.cpp (Call is private to admin_api.cpp, so its parts are passed).
   HttpResponse create_challenge(const HttpRequest& request, const std::map<std::string, std::string>& query,
                                 const std::string& actor);
+  // admin_api_scep.cpp: SCEP requests held for manual approval (RFC 8894 §3.3.2).
+  HttpResponse list_requests(const std::map<std::string, std::string>& query);
+  HttpResponse decide_request(const HttpRequest& request, const std::map<std::string, std::string>& query,
+                              const std::string& actor, const std::string& id, bool approve);
+  // admin_api_mdm.cpp: a device's Apple/Android/Windows profile with a fresh challenge.
+  HttpResponse device_profile(const std::map<std::string, std::string>& query, const std::string& actor,
+                              const std::string& device_ref, const std::string& platform);
   HttpResponse list_audit(const Call& call);
   HttpResponse show_identity(const Call& call, const std::string& serial);
   HttpResponse list_sessions(const Call& call);
@@ -67,6 +82,7 @@ class AdminApi {
   ca::Issuer& issuer_;
   std::vector<StoredToken> tokens_;
   const radius::Counters* radius_counters_;
+  MdmSettings mdm_;
 };
 
 }  // namespace portcullis::app

@@ -36,6 +36,14 @@ AdminClient::AdminClient(const Config& config)
 }
 
 nlohmann::json AdminClient::call(const std::string& method, const std::string& target, const nlohmann::json& body) {
+  nlohmann::json parsed = nlohmann::json::parse(call_raw(method, target, body), nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) throw CliError("admin API answered with malformed JSON");
+  return parsed;
+}
+
+std::string AdminClient::get_text(const std::string& target) { return call_raw("GET", target, nullptr); }
+
+std::string AdminClient::call_raw(const std::string& method, const std::string& target, const nlohmann::json& body) {
   HttpClientOptions options;
   options.host = host_;
   options.port = port_;
@@ -54,14 +62,13 @@ nlohmann::json AdminClient::call(const std::string& method, const std::string& t
   } catch (const std::exception& e) {
     throw CliError(e.what());
   }
-  nlohmann::json parsed = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
   if (response.status < 200 || response.status >= 300) {
+    nlohmann::json parsed = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
     if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_string())
       throw CliError(parsed["error"].get<std::string>());
     throw CliError("admin API answered HTTP " + std::to_string(response.status));
   }
-  if (parsed.is_discarded()) throw CliError("admin API answered with malformed JSON");
-  return parsed;
+  return std::move(response.body);
 }
 
 std::string url_encode(const std::string& value) {

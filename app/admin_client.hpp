@@ -22,9 +22,14 @@ class AdminClient {
 
   nlohmann::json get(const std::string& target) { return call("GET", target, nullptr); }
   nlohmann::json post(const std::string& target, const nlohmann::json& body) { return call("POST", target, body); }
+  // A GET whose 2xx body is not JSON (an Apple .mobileconfig): returned as is. Errors are
+  // still the API's JSON {"error"}.
+  std::string get_text(const std::string& target);
 
  private:
   nlohmann::json call(const std::string& method, const std::string& target, const nlohmann::json& body);
+  // The 2xx body; CliError with the API's message otherwise.
+  std::string call_raw(const std::string& method, const std::string& target, const nlohmann::json& body);
 
   std::string host_;
   unsigned short port_;

@@ -111,6 +111,7 @@ void load_profile(const std::string& file, const std::string& name, const toml::
   s.get("subject_attributes", p.subject_attributes);
   s.get("min_rsa_bits", p.min_rsa_bits);
   s.get("allowed_curves", p.allowed_curves);
+  s.get("manual_approval", p.manual_approval);
   s.finish();
   for (const auto& e : p.extended_key_usage)
     if (!kEkus.count(e)) s.fail_key("extended_key_usage", "has unknown usage \"" + e + "\" (clientAuth, serverAuth)");
@@ -319,7 +320,8 @@ std::string render_config(const ConfigTemplate& t) {
     << "allowed_san_types = [\"dns\", \"email\", \"uri\"]   # copied from the CSR; others dropped\n"
     << "subject_attributes = [\"CN\", \"O\", \"OU\"]        # kept from the CSR subject, in this order\n"
     << "min_rsa_bits = 2048\n"
-    << "allowed_curves = [\"P-256\", \"P-384\"]\n\n"
+    << "allowed_curves = [\"P-256\", \"P-384\"]\n"
+    << "manual_approval = false            # SCEP enrollments wait (PENDING) for `portcullis requests approve`\n\n"
     << "[profiles.server]                  # TLS server certificates\n"
     << "validity_days = 730\n"
     << "extended_key_usage = [\"serverAuth\"]\n"

@@ -113,7 +113,7 @@ class Service {
     radius_ = std::make_unique<radius::Server>(nas_table_, radius::eap::TlsServerConfig::from_authority(*authority_, index_),
                                                *ledger_);
     admin_api_.store(
-        std::make_shared<AdminApi>(*registry_, *issuer_, admin_tokens(config_), &radius_->counters()));
+        std::make_shared<AdminApi>(*registry_, *issuer_, admin_tokens(config_), &radius_->counters(), mdm_settings()));
   }
 
   int run() {
@@ -217,6 +217,13 @@ class Service {
     });
   }
 
+  // The MDM profile route's view of the CA and of our public names; no CA (and so no
+  // profiles) when SCEP is off, since the profiles point devices at /scep.
+  MdmSettings mdm_settings() const {
+    return MdmSettings{config_.scep.enabled ? authority_.get() : nullptr, config_.http.public_url,
+                       config_.service.hostname};
+  }
+
   // SIGHUP: re-read the config and apply what can change without a restart: log level and
   // admin tokens; re-sign the CRL. Anything else needs a restart and is said so.
   void wait_for_reload(asio::signal_set& signal) {
@@ -226,7 +233,7 @@ class Service {
         Config fresh = load_config(config_path_);
         set_log_level(fresh.service.log_level);
         admin_api_.store(
-            std::make_shared<AdminApi>(*registry_, *issuer_, admin_tokens(fresh), &radius_->counters()));
+            std::make_shared<AdminApi>(*registry_, *issuer_, admin_tokens(fresh), &radius_->counters(), mdm_settings()));
         crl_->regenerate(now_unix());
         spdlog::info("SIGHUP: reloaded log level and {} admin token(s), CRL re-signed; listener, CA and ledger "
                      "settings take effect on restart",

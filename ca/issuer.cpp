@@ -173,27 +173,47 @@ Issuer::Issuer(const Authority& authority, Profiles profiles, IssuerUrls urls, R
   for (const auto& [name, profile] : profiles_) validate_profile(profile);
 }
 
-IssueResult Issuer::issue(const IssueRequest& request) {
+// The CSR after every policy check: what the certificate will be made of.
+struct Issuer::Checked {
   X509ReqPtr req;
+  EVP_PKEY* key = nullptr;          // owned by req
+  const Profile* profile = nullptr;
+  X509NamePtr subject;
+  GeneralNamesPtr sans;
+};
+
+Issuer::Checked Issuer::checked(const IssueRequest& request) const {
+  Checked c;
   try {
-    req = csr_from_pem_or_der(request.csr);
+    c.req = csr_from_pem_or_der(request.csr);
   } catch (const std::invalid_argument&) {
     throw IssuanceRejected("malformed CSR");
   }
   // RFC 2986 §3: the signature proves possession of the private key.
-  EVP_PKEY* key = X509_REQ_get0_pubkey(req.get());
-  if (key == nullptr || X509_REQ_verify(req.get(), key) != 1) {
+  c.key = X509_REQ_get0_pubkey(c.req.get());
+  if (c.key == nullptr || X509_REQ_verify(c.req.get(), c.key) != 1) {
     ERR_clear_error();
     throw IssuanceRejected("CSR signature does not verify");
   }
   const auto found = profiles_.find(request.profile);
   if (found == profiles_.end()) throw IssuanceRejected("unknown profile '" + request.profile + "'");
-  const Profile& profile = found->second;
-  check_key(key, profile);
+  c.profile = &found->second;
+  check_key(c.key, *c.profile);
 
-  const RequestedExtensions requested = read_requested_extensions(req.get());
-  X509NamePtr subject = allowed_subject(X509_REQ_get_subject_name(req.get()), profile);
-  GeneralNamesPtr sans = allowed_sans(requested.sans.get(), profile);
+  const RequestedExtensions requested = read_requested_extensions(c.req.get());
+  c.subject = allowed_subject(X509_REQ_get_subject_name(c.req.get()), *c.profile);
+  c.sans = allowed_sans(requested.sans.get(), *c.profile);
+  return c;
+}
+
+void Issuer::check(const IssueRequest& request) const { (void)checked(request); }
+
+IssueResult Issuer::issue(const IssueRequest& request) {
+  Checked c = checked(request);
+  EVP_PKEY* key = c.key;
+  const Profile& profile = *c.profile;
+  X509NamePtr subject = std::move(c.subject);
+  GeneralNamesPtr sans = std::move(c.sans);
 
   const X509* issuing = authority_.issuing();
   const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));

@@ -44,10 +44,16 @@ class Issuer {
   // Throws IssuanceRejected for bad input, LedgerNotFound/LedgerConflict for device problems.
   // Thread-safe. Retries with a fresh serial on the (astronomically rare) DuplicateSerial.
   IssueResult issue(const IssueRequest& request);
+  // The same CSR and profile checks as issue(), without signing or writing anything:
+  // for a request that waits for approval (RFC 8894 §3.3.2 PENDING). IssuanceRejected.
+  void check(const IssueRequest& request) const;
 
   const Profiles& profiles() const { return profiles_; }
 
  private:
+  struct Checked;
+  Checked checked(const IssueRequest& request) const;
+
   const Authority& authority_;
   Profiles profiles_;
   IssuerUrls urls_;

@@ -89,6 +89,38 @@ struct DeviceRef {
   // when it already is: the caller then answers with the certificate recorded first).
   std::optional<std::string> redeem_challenge_hash;
   std::optional<ScepTransactionKey> scep_transaction;
+  // A pending SCEP request (scep_requests.id) this issuance approves: marked 'approved'
+  // with the serial in the same transaction (LedgerConflict when it is not pending).
+  std::optional<std::int64_t> approve_scep_request;
+};
+
+// A SCEP enrollment waiting for manual approval (RFC 8894 §3.3.2 PENDING). It passed
+// every check (signature, challenge, CSR policy); the challenge was spent when it was
+// stored. The client's CertPoll finds it by its transaction key.
+struct NewScepRequest {
+  ScepTransactionKey transaction;
+  std::string device_name;
+  bool create_device = false;       // static challenge: the device (named by the CN) is created at approval
+  std::string profile;
+  std::string subject;              // the CSR subject, one line, for the operator
+  std::vector<std::uint8_t> csr_der;
+  std::optional<std::string> redeem_challenge_hash;   // marked used in the same transaction
+};
+
+struct ScepRequestRecord {
+  std::int64_t id = 0;
+  ScepTransactionKey transaction;
+  std::string status;               // "pending" | "approved" | "rejected"
+  std::string device_name;
+  bool create_device = false;
+  std::string profile;
+  std::string subject;
+  std::vector<std::uint8_t> csr_der;
+  std::optional<std::string> serial;   // approved: the certificate issued
+  UnixTime created_at = 0;
+  std::optional<std::string> decided_by;
+  std::optional<UnixTime> decided_at;
+  std::string reason;               // rejected: the operator's reason
 };
 
 // One-time SCEP challenge passwords (RFC 8894 §2.3). Only the hash of the secret is stored.
@@ -191,6 +223,17 @@ class Ledger {
   virtual std::optional<ChallengeRecord> find_challenge(const std::string& secret_hash) = 0;
   // The serial of the certificate a SCEP transaction was answered with.
   virtual std::optional<std::string> find_scep_transaction(const ScepTransactionKey& key) = 0;
+  // Pending requests (schema v4). create: one transaction with the challenge redemption
+  // and the audit row "scep.pending"; ChallengeRefused, DuplicateTransaction when the key
+  // already has a request. Approval goes through record_issuance (DeviceRef::approve_scep_request).
+  virtual ScepRequestRecord create_scep_request(const NewScepRequest& request, const std::string& actor) = 0;
+  virtual std::optional<ScepRequestRecord> find_scep_request(const ScepTransactionKey& key) = 0;
+  virtual std::optional<ScepRequestRecord> find_scep_request_by_id(std::int64_t id) = 0;
+  // Newest first; status empty = all.
+  virtual std::vector<ScepRequestRecord> list_scep_requests(const std::string& status, std::size_t limit) = 0;
+  // pending -> rejected with the audit row "scep.reject"; LedgerNotFound, LedgerConflict when not pending.
+  virtual ScepRequestRecord reject_scep_request(std::int64_t id, const std::string& reason,
+                                                const std::string& actor) = 0;
 
   // --- maintenance
   virtual std::string integrity_check() = 0;  // "ok" when healthy

@@ -126,7 +126,33 @@ CREATE TABLE scep_transactions (
 ) STRICT, WITHOUT ROWID;
 )sql";
 
-constexpr std::array kMigrations{kVersion1, kVersion2, kVersion3};
+// Version 4: SCEP requests waiting for manual approval (RFC 8894 §3.3.2 PENDING). The
+// row keeps what issuance needs at approval time (CSR, profile, device); an approved
+// request also gets its scep_transactions row, so polls are answered from there.
+constexpr const char* kVersion4 = R"sql(
+CREATE TABLE scep_requests (
+  id                  INTEGER PRIMARY KEY,
+  transaction_id      TEXT    NOT NULL,
+  requester_sha256    TEXT    NOT NULL,
+  status              TEXT    NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
+  device_name         TEXT    NOT NULL,
+  create_device       INTEGER NOT NULL CHECK (create_device IN (0, 1)),
+  profile             TEXT    NOT NULL,
+  subject             TEXT    NOT NULL,
+  csr                 BLOB    NOT NULL,
+  serial              TEXT    REFERENCES certificates(serial),
+  created_at          INTEGER NOT NULL,
+  decided_by          TEXT,
+  decided_at          INTEGER,
+  reason              TEXT    NOT NULL DEFAULT '',
+  UNIQUE (transaction_id, requester_sha256),
+  CHECK ((status = 'approved') = (serial IS NOT NULL)),
+  CHECK ((status = 'pending') = (decided_at IS NULL))
+) STRICT;
+CREATE INDEX scep_requests_by_status ON scep_requests(status, id);
+)sql";
+
+constexpr std::array kMigrations{kVersion1, kVersion2, kVersion3, kVersion4};
 
 }  // namespace
 

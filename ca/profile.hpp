@@ -18,6 +18,9 @@ struct Profile {
   std::vector<std::string> subject_attributes = {"CN", "O", "OU"};
   int min_rsa_bits = 2048;
   std::vector<std::string> allowed_curves = {"P-256", "P-384"};
+  // SCEP enrollments (not renewals) in this profile wait for an operator's decision:
+  // CertRep PENDING (RFC 8894 §3.3.2) until `portcullis requests approve|reject`.
+  bool manual_approval = false;
 };
 
 using Profiles = std::map<std::string, Profile>;

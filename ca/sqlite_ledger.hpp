@@ -51,6 +51,11 @@ class SqliteLedger final : public Ledger {
   ChallengeRecord mint_challenge(const NewChallenge& challenge, const std::string& actor) override;
   std::optional<ChallengeRecord> find_challenge(const std::string& secret_hash) override;
   std::optional<std::string> find_scep_transaction(const ScepTransactionKey& key) override;
+  ScepRequestRecord create_scep_request(const NewScepRequest& request, const std::string& actor) override;
+  std::optional<ScepRequestRecord> find_scep_request(const ScepTransactionKey& key) override;
+  std::optional<ScepRequestRecord> find_scep_request_by_id(std::int64_t id) override;
+  std::vector<ScepRequestRecord> list_scep_requests(const std::string& status, std::size_t limit) override;
+  ScepRequestRecord reject_scep_request(std::int64_t id, const std::string& reason, const std::string& actor) override;
 
   std::string integrity_check() override;
 
@@ -63,7 +68,10 @@ class SqliteLedger final : public Ledger {
   void insert_audit_locked(const AuditEntry& entry);
   std::optional<CertificateRecord> certificate_locked(const std::string& canonical_serial);
   // The SCEP side of record_issuance (sqlite_ledger_scep.cpp), inside its transaction.
-  void redeem_for_issuance_locked(const DeviceRef& ref, const Device& device, const CertificateRecord& record);
+  void redeem_for_issuance_locked(const DeviceRef& ref, const Device& device, const CertificateRecord& record,
+                                  const std::string& actor);
+  void approve_scep_request_locked(std::int64_t id, const CertificateRecord& record, const std::string& actor);
+  std::optional<ScepRequestRecord> scep_request_by_id_locked(std::int64_t id);
   void mark_revoked_locked(CertificateRecord& cert, RevocationReason reason, UnixTime at, const std::string& actor,
                            const std::string& device_name);
 

@@ -124,7 +124,7 @@ IssuanceOutcome SqliteLedger::record_issuance(const DeviceRef& ref, CertificateR
       throw;
     }
   }
-  redeem_for_issuance_locked(ref, *device, record);
+  redeem_for_issuance_locked(ref, *device, record, actor);
   insert_audit_locked({0, record.issued_at, actor, "issue", record.serial_hex, issue_detail(*device, record)});
   tx.commit();
   outcome.device = std::move(*device);

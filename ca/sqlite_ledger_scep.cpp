@@ -95,7 +95,7 @@ std::optional<std::string> SqliteLedger::find_scep_transaction(const ScepTransac
 }
 
 void SqliteLedger::redeem_for_issuance_locked(const DeviceRef& ref, const Device& device,
-                                              const CertificateRecord& record) {
+                                              const CertificateRecord& record, const std::string& actor) {
   const UnixTime now = record.issued_at;
   if (ref.redeem_challenge_hash) {
     // One conditional UPDATE: two enrollments racing for the same challenge cannot both
@@ -124,6 +124,7 @@ void SqliteLedger::redeem_for_issuance_locked(const DeviceRef& ref, const Device
       throw;
     }
   }
+  if (ref.approve_scep_request) approve_scep_request_locked(*ref.approve_scep_request, record, actor);
 }
 
 }  // namespace sqlite

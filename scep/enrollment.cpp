@@ -40,6 +40,18 @@ std::string csr_common_name(X509_REQ* csr) {
   return out;
 }
 
+// The CSR subject in RFC 2253 form, for the operator deciding on a held request.
+std::string csr_subject(X509_REQ* csr) {
+  ca::BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || X509_NAME_print_ex(bio.get(), X509_REQ_get_subject_name(csr), 0, XN_FLAG_RFC2253) < 0) {
+    ERR_clear_error();
+    return {};
+  }
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(len));
+}
+
 // Constant time in the secret's content (lengths are not secret).
 bool same_secret(const std::string& a, const std::string& b) {
   return a.size() == b.size() && !a.empty() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
@@ -59,10 +71,16 @@ bool issued_by(const X509* issuing, X509* cert) {
 // What to answer: a certificate (owned here) or a failInfo with the reason for the log.
 struct Enrollment::Decision {
   ca::X509Ptr certificate;
+  bool pending = false;     // RFC 8894 §3.3.2: waiting for manual approval
   FailInfo fail_info = FailInfo::bad_request;
   std::string reason;       // FAILURE only; never contains a secret
   std::string target;       // device name, serial or CN, for the audit row
 
+  static Decision wait() {
+    Decision d;
+    d.pending = true;
+    return d;
+  }
   static Decision success(ca::X509Ptr cert) {
     Decision d;
     d.certificate = std::move(cert);
@@ -100,6 +118,10 @@ ca::Bytes Enrollment::handle(std::span<const std::uint8_t> message) {
     rep.status = PkiStatus::success;
     // The issued certificate alone: Apple pairs the first certificate with its key.
     rep.certificates.push_back(decision.certificate.get());
+  } else if (decision.pending) {
+    // RFC 8894 §3.3.2: no certificate yet; the client polls with CertPoll (§3.3.3).
+    rep.status = PkiStatus::pending;
+    ++pending_;
   } else {
     rep.status = PkiStatus::failure;
     rep.fail_info = decision.fail_info;
@@ -115,8 +137,12 @@ Enrollment::Decision Enrollment::decide(PkiRequest& request) {
     case MessageType::pkcs_req:
     case MessageType::renewal_req:
       return enroll(request);
-    case MessageType::cert_poll:
-      return from_transaction(request, /*poll=*/true);
+    case MessageType::cert_poll: {
+      // RFC 8894 §3.3.3: a poll for a transaction we never saw is rejected.
+      auto known = from_transaction(request, /*poll=*/true);
+      if (!known) return Decision::failure(FailInfo::bad_cert_id, "unknown transaction");
+      return std::move(*known);
+    }
     case MessageType::get_cert: {
       // RFC 8894 §3.3.3: a certificate of ours by issuer and serial.
       const auto record = registry_.ledger().find_certificate(request.requested_serial_hex);
@@ -132,11 +158,22 @@ Enrollment::Decision Enrollment::decide(PkiRequest& request) {
   return Decision::failure(FailInfo::bad_request, "not a request message type");
 }
 
-Enrollment::Decision Enrollment::from_transaction(const PkiRequest& request, bool poll) {
-  const auto serial = registry_.ledger().find_scep_transaction({request.transaction_id, request.requester_sha256});
+std::optional<Enrollment::Decision> Enrollment::from_transaction(const PkiRequest& request, bool poll) {
+  const ca::ScepTransactionKey key{request.transaction_id, request.requester_sha256};
+  const auto serial = registry_.ledger().find_scep_transaction(key);
   if (!serial) {
-    // RFC 8894 §3.3.3: a poll for a transaction we never saw is rejected.
-    return Decision::failure(FailInfo::bad_cert_id, "unknown transaction");
+    // A request held for manual approval (RFC 8894 §3.3.2): still PENDING, or refused.
+    const auto held = registry_.ledger().find_scep_request(key);
+    if (!held) return std::nullopt;
+    if (held->status == "pending") {
+      spdlog::info("scep: {} transaction {} still pending (request {})", poll ? "poll for" : "retransmitted",
+                   request.transaction_id, held->id);
+      return Decision::wait();
+    }
+    return Decision::failure(FailInfo::bad_request,
+                             "request " + std::to_string(held->id) + " was " + held->status +
+                                 (held->reason.empty() ? std::string() : " (" + held->reason + ")"),
+                             held->device_name);
   }
   const auto record = registry_.ledger().find_certificate(*serial);
   if (!record) return Decision::failure(FailInfo::bad_cert_id, "transaction has no certificate");
@@ -149,7 +186,8 @@ Enrollment::Decision Enrollment::from_transaction(const PkiRequest& request, boo
 Enrollment::Decision Enrollment::enroll(PkiRequest& request) {
   // A retransmitted request (same transactionID, same requester key) gets the certificate
   // it already got instead of a second one (RFC 8894 §3.3.1).
-  if (auto repeated = from_transaction(request, /*poll=*/false); repeated.certificate) return repeated;
+  // The same holds for one waiting for approval: PENDING again, and no second request row.
+  if (auto repeated = from_transaction(request, /*poll=*/false)) return std::move(*repeated);
 
   const std::string cn = csr_common_name(request.csr.get());
   const ca::UnixTime now = now_unix();
@@ -157,6 +195,7 @@ Enrollment::Decision Enrollment::enroll(PkiRequest& request) {
   issue.csr.assign(request.message_data.begin(), request.message_data.end());
   issue.actor = kActor;
   bool renewal = false;
+  std::string device_name;    // for a request held for approval
 
   if (issued_by(authority_.issuing(), request.signer.get())) {
     // Renewal: the signer certificate must be ours, valid and not revoked; the new
@@ -178,6 +217,7 @@ Enrollment::Decision Enrollment::enroll(PkiRequest& request) {
     if (cn.empty()) return Decision::failure(FailInfo::bad_request, "CSR subject has no CN");
     issue.device.name = cn;
     issue.device.create_if_missing = true;
+    device_name = cn;
     issue.profile = settings_.profile;
   } else {
     const std::string hash = challenge_hash(request.challenge_password);
@@ -195,9 +235,17 @@ Enrollment::Decision Enrollment::enroll(PkiRequest& request) {
     }
     issue.device.id = challenge->device_id;
     issue.device.redeem_challenge_hash = hash;
+    device_name = challenge->device_name;
     issue.profile = challenge->profile;
   }
   issue.device.scep_transaction = ca::ScepTransactionKey{request.transaction_id, request.requester_sha256};
+
+  // Manual approval applies to new enrollments; a renewal proves an approved certificate.
+  if (!renewal) {
+    const auto profile = issuer_.profiles().find(issue.profile);
+    if (profile != issuer_.profiles().end() && profile->second.manual_approval)
+      return hold_for_approval(request, issue, device_name, cn);
+  }
 
   try {
     ca::IssueResult result = issuer_.issue(issue);
@@ -210,13 +258,46 @@ Enrollment::Decision Enrollment::enroll(PkiRequest& request) {
   } catch (const ca::DuplicateTransaction&) {
     // The same transaction raced us (a client retransmitting while we signed): both get
     // the certificate that committed first.
-    return from_transaction(request, /*poll=*/false);
+    if (auto first = from_transaction(request, /*poll=*/false)) return std::move(*first);
+    return Decision::failure(FailInfo::bad_request, "transaction raced and vanished", cn);
   } catch (const ca::ChallengeRefused& e) {
     return Decision::failure(FailInfo::bad_request, e.what(), cn);
   } catch (const ca::LedgerConflict& e) {   // a disabled device
     return Decision::failure(FailInfo::bad_request, e.what(), cn);
   } catch (const ca::LedgerNotFound& e) {   // the bound device vanished
     return Decision::failure(FailInfo::bad_request, e.what(), cn);
+  }
+}
+
+Enrollment::Decision Enrollment::hold_for_approval(const PkiRequest& request, const ca::IssueRequest& issue,
+                                                   const std::string& device_name, const std::string& cn) {
+  // Every check issuance would make, now: an operator approves only what would be issued.
+  try {
+    issuer_.check(issue);
+  } catch (const ca::IssuanceRejected& e) {
+    return Decision::failure(FailInfo::bad_request, e.what(), cn);
+  }
+  if (auto device = registry_.ledger().find_device_by_name(device_name); device && !device->enabled)
+    return Decision::failure(FailInfo::bad_request, "device '" + device_name + "' is disabled", device_name);
+  ca::NewScepRequest held;
+  held.transaction = *issue.device.scep_transaction;
+  held.device_name = device_name;
+  held.create_device = issue.device.create_if_missing;
+  held.profile = issue.profile;
+  held.subject = csr_subject(request.csr.get());
+  held.csr_der.assign(request.message_data.begin(), request.message_data.end());
+  held.redeem_challenge_hash = issue.device.redeem_challenge_hash;
+  try {
+    const ca::ScepRequestRecord row = registry_.ledger().create_scep_request(held, kActor);
+    spdlog::info("scep: request {} for device {} waits for approval (transaction {})", row.id, device_name,
+                 request.transaction_id);
+    return Decision::wait();
+  } catch (const ca::DuplicateTransaction&) {
+    // A retransmission raced us: answer what the first one stored.
+    if (auto first = from_transaction(request, /*poll=*/false)) return std::move(*first);
+    return Decision::failure(FailInfo::bad_request, "transaction raced and vanished", cn);
+  } catch (const ca::ChallengeRefused& e) {
+    return Decision::failure(FailInfo::bad_request, e.what(), device_name);
   }
 }
 
@@ -233,7 +314,8 @@ void Enrollment::audit_rejection(const PkiRequest& request, const std::string& t
 }
 
 EnrollmentCounters Enrollment::counters() const {
-  return EnrollmentCounters{issued_.load(), renewed_.load(), repeated_.load(), rejected_.load(), malformed_.load()};
+  return EnrollmentCounters{issued_.load(), renewed_.load(), repeated_.load(), rejected_.load(), malformed_.load(),
+                            pending_.load()};
 }
 
 std::string challenge_hash(std::string_view secret) {

@@ -27,6 +27,7 @@ struct EnrollmentCounters {
   std::uint64_t repeated = 0;          // retransmissions and polls answered from the transaction
   std::uint64_t rejected = 0;          // CertRep FAILURE
   std::uint64_t malformed = 0;         // no CertRep possible (HTTP 400)
+  std::uint64_t pending = 0;           // CertRep PENDING (manual approval, RFC 8894 §3.3.2)
 };
 
 class Enrollment {
@@ -44,14 +45,18 @@ class Enrollment {
   struct Decision;
   Decision decide(PkiRequest& request);
   Decision enroll(PkiRequest& request);
-  Decision from_transaction(const PkiRequest& request, bool poll);
+  // The answer a known transaction already has (certificate, PENDING, or the operator's
+  // rejection); nullopt for a transaction we never saw.
+  std::optional<Decision> from_transaction(const PkiRequest& request, bool poll);
+  Decision hold_for_approval(const PkiRequest& request, const ca::IssueRequest& issue, const std::string& device_name,
+                             const std::string& cn);
   void audit_rejection(const PkiRequest& request, const std::string& target, const std::string& reason);
 
   const ca::Authority& authority_;
   ca::Issuer& issuer_;
   ca::Registry& registry_;
   EnrollmentSettings settings_;
-  std::atomic<std::uint64_t> issued_{0}, renewed_{0}, repeated_{0}, rejected_{0}, malformed_{0};
+  std::atomic<std::uint64_t> issued_{0}, renewed_{0}, repeated_{0}, rejected_{0}, malformed_{0}, pending_{0};
 };
 
 // One-time challenges (RFC 8894 §2.3), shared by the admin API and the CLI.

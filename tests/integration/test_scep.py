@@ -173,6 +173,99 @@ class ScepTest(IntegrationTest):
         self.verify(inst, cert)
         self.assertEqual([c["serial"] for c in self.certs_of(inst, "router-1")], [serial_of(cert)])
 
+    def test_strongswan_pending_request_approved_through_the_cli(self):
+        # RFC 8894 §3.3.2: with manual_approval the request is answered PENDING and the client
+        # polls (CertPoll, §3.3.3) until an operator decides.
+        inst = self.instance(start=False)
+        with open(inst.config) as f:
+            text = f.read()
+        self.assertIn("manual_approval = false", text)
+        with open(inst.config, "w") as f:
+            f.write(text.replace("manual_approval = false", "manual_approval = true", 1))
+        inst.start()
+        self.url = f"http://127.0.0.1:{inst.http_port}/scep"
+        d = self.workdir
+        ca, ra = os.path.join(d, "ca.crt"), os.path.join(d, "ra.crt")
+        run(["pki", "--scepca", "--url", self.url, "--caout", ca, "--raout", ra])
+        key = os.path.join(d, "k.der")
+        with open(key, "wb") as f:
+            f.write(run_bytes(["pki", "--gen", "--type", "rsa", "--size", "2048"]))
+        minted = inst.cli("challenge", "--device", "printer-3", "--cn", "printer-3").stdout.strip()
+
+        client = subprocess.Popen(
+            ["pki", "--scep", "--url", self.url, "--in", key, "--dn", "CN=printer-3", "--password", minted,
+             "--cacert-enc", ra, "--cacert-sig", ra, "--cacert", ca, "--cipher", "aes", "--digest", "sha256",
+             "--interval", "2", "--maxpolltime", "60", "--outform", "pem"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            pending = []
+            deadline = time.time() + 30
+            while not pending and time.time() < deadline:
+                pending = json.loads(inst.cli("--json", "requests", "list").stdout)
+                if not pending:
+                    time.sleep(0.3)
+            self.assertEqual(len(pending), 1, "the request never showed up as pending")
+            self.assertEqual(pending[0]["device"], "printer-3")
+            self.assertEqual(pending[0]["status"], "pending")
+            self.assertEqual(inst.count("certificates"), 0)
+            # The one-time challenge was spent when the request was held.
+            with self._ledger(inst) as db:
+                self.assertIsNotNone(db.execute("SELECT used_at FROM challenges").fetchone()[0])
+            time.sleep(2.5)   # at least one poll answered PENDING
+            self.assertIsNone(client.poll(), "the client stopped polling while the request was pending")
+
+            inst.cli("requests", "approve", str(pending[0]["id"]))
+            out, err = client.communicate(timeout=90)
+        finally:
+            if client.poll() is None:
+                client.kill()
+                client.communicate()
+        self.assertEqual(client.returncode, 0, err.decode(errors="replace")[-2000:])
+        cert = os.path.join(d, "printer.pem")
+        with open(cert, "wb") as f:
+            f.write(out)
+        self.verify(inst, cert)
+        self.assertEqual([c["serial"] for c in self.certs_of(inst, "printer-3")], [serial_of(cert)])
+        self.assertEqual(json.loads(inst.cli("--json", "requests", "list").stdout), [])
+        decided = json.loads(inst.cli("--json", "requests", "list", "--all").stdout)
+        self.assertEqual([(r["status"], r["serial"]) for r in decided], [("approved", serial_of(cert))])
+        _, audit = inst.api("GET", "/audit?action=scep.approve", expect=200)
+        self.assertEqual(len(audit["entries"]), 1)
+        self.assertTrue(audit["entries"][0]["actor"].startswith("api:"))
+
+        # A second client's request, rejected through the CLI: its poll ends in a FAILURE.
+        key2 = os.path.join(d, "k2.der")
+        with open(key2, "wb") as f:
+            f.write(run_bytes(["pki", "--gen", "--type", "rsa", "--size", "2048"]))
+        client = subprocess.Popen(
+            ["pki", "--scep", "--url", self.url, "--in", key2, "--dn", "CN=printer-4", "--password", self.static_of(inst),
+             "--cacert-enc", ra, "--cacert-sig", ra, "--cacert", ca, "--cipher", "aes", "--digest", "sha256",
+             "--interval", "2", "--maxpolltime", "60", "--outform", "pem"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            pending = []
+            deadline = time.time() + 30
+            while not pending and time.time() < deadline:
+                pending = json.loads(inst.cli("--json", "requests", "list").stdout)
+                if not pending:
+                    time.sleep(0.3)
+            self.assertEqual([r["device"] for r in pending], ["printer-4"])
+            inst.cli("requests", "reject", str(pending[0]["id"]), "--reason", "unknown printer")
+            out, err = client.communicate(timeout=90)
+        finally:
+            if client.poll() is None:
+                client.kill()
+                client.communicate()
+        self.assertNotEqual(client.returncode, 0)
+        self.assertIn(b"badRequest", err)
+        self.assertEqual(out, b"")
+        self.assertEqual(inst.count("certificates"), 1)
+
+    @staticmethod
+    def static_of(inst):
+        with open(inst.config) as f:
+            return re.search(r'^static_challenge = "([^"]+)"', f.read(), re.M).group(1)
+
     def test_sixteen_clients_at_once(self):
         inst = self.scep_instance()
         fingerprint = sha256_der_fingerprint(inst.ca("ra.pem"))

@@ -428,4 +428,55 @@ TEST_F(AdminApiTest, RadiusCounters) {
   EXPECT_EQ(body["counters"]["access_accept"], 0);
 }
 
+// SCEP requests held for manual approval (RFC 8894 §3.3.2): list, approve, reject.
+TEST_F(AdminApiTest, HeldScepRequestsAreListedApprovedAndRejected) {
+  const auto hold = [&](const std::string& cn, const std::string& tx) {
+    const ca::X509ReqPtr req = ca::csr_from_pem_or_der(make_csr(cn));
+    ca::NewScepRequest held;
+    held.transaction = {tx, std::string(64, 'a')};
+    held.device_name = cn;
+    held.create_device = true;
+    held.profile = "device";
+    held.subject = "CN=" + cn;
+    held.csr_der = ca::to_der(req.get(), i2d_X509_REQ, "i2d_X509_REQ");
+    return ledger_->create_scep_request(held, "scep").id;
+  };
+  const std::int64_t yes = hold("held-yes", "tx-yes");
+  const std::int64_t no = hold("held-no", "tx-no");
+
+  Reply listed = call("GET", "/api/v1/requests");
+  ASSERT_EQ(listed.status, 200);
+  ASSERT_EQ(listed.body["requests"].size(), 2u);
+  EXPECT_EQ(listed.body["requests"][0]["status"], "pending");
+  EXPECT_TRUE(listed.body["requests"][0]["serial"].is_null());
+  EXPECT_EQ(call("GET", "/api/v1/requests?status=bogus").status, 400);
+  EXPECT_EQ(call("GET", "/api/v1/requests?state=pending").status, 400);
+  EXPECT_EQ(call("POST", "/api/v1/requests/abc/approve").status, 400);
+  EXPECT_EQ(call("POST", "/api/v1/requests/999/approve").status, 404);
+  EXPECT_EQ(call("GET", "/api/v1/requests/1/approve").status, 405);
+
+  Reply approved = call("POST", "/api/v1/requests/" + std::to_string(yes) + "/approve");
+  ASSERT_EQ(approved.status, 200) << approved.body.dump();
+  EXPECT_EQ(approved.body["request"]["status"], "approved");
+  EXPECT_EQ(approved.body["request"]["decided_by"], "api:ops");
+  EXPECT_EQ(approved.body["certificate"].get<std::string>().rfind("-----BEGIN CERTIFICATE-----", 0), 0u);
+  EXPECT_TRUE(ledger_->find_certificate(approved.body["request"]["serial"].get<std::string>()));
+  EXPECT_EQ(call("POST", "/api/v1/requests/" + std::to_string(yes) + "/approve").status, 409);
+
+  Reply rejected = call("POST", "/api/v1/requests/" + std::to_string(no) + "/reject", R"({"reason":"unknown"})",
+                        kCiToken);
+  ASSERT_EQ(rejected.status, 200) << rejected.body.dump();
+  EXPECT_EQ(rejected.body["request"]["status"], "rejected");
+  EXPECT_EQ(rejected.body["request"]["reason"], "unknown");
+  EXPECT_EQ(call("POST", "/api/v1/requests/" + std::to_string(no) + "/approve").status, 409);
+  EXPECT_EQ(ledger_->certificate_count(), 1u);
+
+  EXPECT_TRUE(call("GET", "/api/v1/requests").body["requests"].empty());
+  EXPECT_EQ(call("GET", "/api/v1/requests?status=all").body["requests"].size(), 2u);
+  Reply audit = call("GET", "/api/v1/audit?action=scep.reject");
+  ASSERT_EQ(audit.body["entries"].size(), 1u);
+  EXPECT_EQ(audit.body["entries"][0]["actor"], "api:ci");
+  EXPECT_EQ(call("GET", "/api/v1/audit?action=scep.approve").body["entries"].size(), 1u);
+}
+
 }  // namespace

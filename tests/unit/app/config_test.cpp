@@ -90,6 +90,17 @@ TEST_F(ConfigTest, UnknownKeyIsRefusedWithItsLine) {
   }
 }
 
+TEST_F(ConfigTest, ManualApprovalIsOffByDefaultAndSetPerProfile) {
+  const Config rendered = load_config(write(render_config(sample())));
+  EXPECT_FALSE(rendered.profiles.at("device").manual_approval);
+  EXPECT_FALSE(rendered.profiles.at("server").manual_approval);
+  const Config held = load_config(write("[profiles.byod]\nmanual_approval = true\n"));
+  EXPECT_TRUE(held.profiles.at("byod").manual_approval);
+  EXPECT_FALSE(held.profiles.at("device").manual_approval);
+  EXPECT_THROW(load_config(write("[profiles.device]\nmanual_approval = \"yes\"\n")), ConfigError);
+  EXPECT_THROW(load_config(write("[profiles.device]\nmanual_aproval = true\n")), ConfigError);
+}
+
 TEST_F(ConfigTest, BadValuesAreRefused) {
   EXPECT_THROW(load_config(write("[http]\nport = 70000\n")), ConfigError);
   EXPECT_THROW(load_config(write("[http]\nport = \"80\"\n")), ConfigError);

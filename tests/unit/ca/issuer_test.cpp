@@ -72,6 +72,21 @@ class DuplicatingLedger final : public Ledger {
   std::optional<std::string> find_scep_transaction(const ScepTransactionKey& k) override {
     return real_.find_scep_transaction(k);
   }
+  ScepRequestRecord create_scep_request(const NewScepRequest& r, const std::string& a) override {
+    return real_.create_scep_request(r, a);
+  }
+  std::optional<ScepRequestRecord> find_scep_request(const ScepTransactionKey& k) override {
+    return real_.find_scep_request(k);
+  }
+  std::optional<ScepRequestRecord> find_scep_request_by_id(std::int64_t id) override {
+    return real_.find_scep_request_by_id(id);
+  }
+  std::vector<ScepRequestRecord> list_scep_requests(const std::string& s, std::size_t limit) override {
+    return real_.list_scep_requests(s, limit);
+  }
+  ScepRequestRecord reject_scep_request(std::int64_t id, const std::string& r, const std::string& a) override {
+    return real_.reject_scep_request(id, r, a);
+  }
   void for_each_certificate(const std::function<void(const CertificateRecord&)>& fn) override {
     real_.for_each_certificate(fn);
   }

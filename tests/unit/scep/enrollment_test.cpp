@@ -3,6 +3,7 @@
 #include "scep_test_client.hpp"
 
 #include <openssl/err.h>
+#include <sqlite3.h>
 
 #include <set>
 #include <thread>
@@ -90,8 +91,15 @@ TEST_F(ScepEnrollment, WrongAndExpiredChallengesAreBadRequest) {
   EXPECT_EQ(r.fail_info, "2");
 
   // Expired: mint, then move its expiry into the past through a second ledger handle.
-  const auto minted = mint_challenge(*registry_, "old", "device", std::nullopt, 1, "test");
-  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  // (A 1-second TTL plus a sleep would race the second boundary inside mint itself.)
+  const auto minted = mint_challenge(*registry_, "old", "device", std::nullopt, 600, "test");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ + "/ledger.db").c_str(), &db), SQLITE_OK);
+    const int rc = sqlite3_exec(db, "UPDATE challenges SET expires_at = expires_at - 3600", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+    ASSERT_EQ(rc, SQLITE_OK);
+  }
   r = send(pkcs_req(who, "old", minted.secret), who);
   EXPECT_EQ(r.pki_status, "2");
   EXPECT_EQ(r.fail_info, "2");
