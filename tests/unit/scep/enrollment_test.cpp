@@ -11,19 +11,6 @@
 namespace portcullis::scep::testing {
 namespace {
 
-std::string verify(const X509* leaf, const ca::Authority& a) {
-  ca::X509StorePtr store(X509_STORE_new());
-  X509_STORE_add_cert(store.get(), const_cast<X509*>(a.root()));
-  ca::X509StackPtr untrusted(sk_X509_new_null());
-  X509_up_ref(const_cast<X509*>(a.issuing()));
-  sk_X509_push(untrusted.get(), const_cast<X509*>(a.issuing()));
-  ca::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
-  X509_STORE_CTX_init(ctx.get(), store.get(), const_cast<X509*>(leaf), untrusted.get());
-  const int ok = X509_verify_cert(ctx.get());
-  ERR_clear_error();
-  return ok == 1 ? "ok" : X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
-}
-
 std::string cn_of(const X509* cert) {
   char buf[256] = {};
   X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof buf);
