@@ -96,7 +96,8 @@ class Service {
     if (config_.scep.enabled) {
       scep_enrollment_ = std::make_unique<scep::Enrollment>(
           *authority_, *issuer_, *registry_,
-          scep::EnrollmentSettings{config_.scep.profile, config_.scep.static_challenge, config_.scep.allow_legacy_crypto});
+          scep::EnrollmentSettings{config_.scep.profile, config_.scep.static_challenge, config_.scep.allow_legacy_crypto},
+          crl_.get());
       scep_routes_ = std::make_unique<scep::HttpRoutes>(*scep_enrollment_, *authority_);
       public_routes_->mount("/scep", [routes = scep_routes_.get()](const HttpRequest& r) { return routes->handle(r); });
     }

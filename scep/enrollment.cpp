@@ -71,6 +71,7 @@ bool issued_by(const X509* issuing, X509* cert) {
 // What to answer: a certificate (owned here) or a failInfo with the reason for the log.
 struct Enrollment::Decision {
   ca::X509Ptr certificate;
+  ca::X509CrlPtr crl;       // GetCRL SUCCESS (RFC 8894 §3.3.4)
   bool pending = false;     // RFC 8894 §3.3.2: waiting for manual approval
   FailInfo fail_info = FailInfo::bad_request;
   std::string reason;       // FAILURE only; never contains a secret
@@ -86,6 +87,11 @@ struct Enrollment::Decision {
     d.certificate = std::move(cert);
     return d;
   }
+  static Decision crl_of(ca::X509CrlPtr crl) {
+    Decision d;
+    d.crl = std::move(crl);
+    return d;
+  }
   static Decision failure(FailInfo info, std::string reason, std::string target = {}) {
     Decision d;
     d.fail_info = info;
@@ -96,8 +102,8 @@ struct Enrollment::Decision {
 };
 
 Enrollment::Enrollment(const ca::Authority& authority, ca::Issuer& issuer, ca::Registry& registry,
-                       EnrollmentSettings settings)
-    : authority_(authority), issuer_(issuer), registry_(registry), settings_(std::move(settings)) {
+                       EnrollmentSettings settings, const ca::CrlPublisher* crl)
+    : authority_(authority), issuer_(issuer), registry_(registry), settings_(std::move(settings)), crl_(crl) {
   if (authority_.ra() == nullptr || authority_.ra_key() == nullptr)
     throw std::runtime_error("SCEP needs the RA certificate and key (ca/ra.pem, ca/ra.key)");
   if (settings_.allow_legacy_crypto) enable_legacy_crypto();
@@ -118,6 +124,9 @@ ca::Bytes Enrollment::handle(std::span<const std::uint8_t> message) {
     rep.status = PkiStatus::success;
     // The issued certificate alone: Apple pairs the first certificate with its key.
     rep.certificates.push_back(decision.certificate.get());
+  } else if (decision.crl) {
+    rep.status = PkiStatus::success;
+    rep.crl = decision.crl.get();
   } else if (decision.pending) {
     // RFC 8894 §3.3.2: no certificate yet; the client polls with CertPoll (§3.3.3).
     rep.status = PkiStatus::pending;
@@ -143,19 +152,34 @@ Enrollment::Decision Enrollment::decide(PkiRequest& request) {
       if (!known) return Decision::failure(FailInfo::bad_cert_id, "unknown transaction");
       return std::move(*known);
     }
-    case MessageType::get_cert: {
-      // RFC 8894 §3.3.3: a certificate of ours by issuer and serial.
-      const auto record = registry_.ledger().find_certificate(request.requested_serial_hex);
-      if (!record) return Decision::failure(FailInfo::bad_cert_id, "no certificate with that serial");
-      return Decision::success(ca::cert_from_der(record->der));
-    }
+    case MessageType::get_cert:
     case MessageType::get_crl:
-      // The CRL is published at the CRL distribution point in every certificate.
-      return Decision::failure(FailInfo::bad_request, "GetCRL is not offered; use the CRL distribution point");
+      return issuer_and_serial(request);
     case MessageType::cert_rep:
       break;
   }
   return Decision::failure(FailInfo::bad_request, "not a request message type");
+}
+
+// RFC 8894 §3.3.4: GetCert and GetCRL name a certificate by IssuerAndSerialNumber. Only
+// our issuing CA's certificates are known here; GetCert answers the certificate itself,
+// GetCRL the current CRL of its issuer (the one /crl serves), which answers for any
+// serial of that issuer, so the serial need not be in the ledger.
+Enrollment::Decision Enrollment::issuer_and_serial(const PkiRequest& request) {
+  if (!request.requested_issuer ||
+      X509_NAME_cmp(request.requested_issuer.get(), X509_get_subject_name(authority_.issuing())) != 0)
+    return Decision::failure(FailInfo::bad_cert_id, "IssuerAndSerialNumber names another issuer");
+  if (request.type == MessageType::get_cert) {
+    const auto record = registry_.ledger().find_certificate(request.requested_serial_hex);
+    if (!record) return Decision::failure(FailInfo::bad_cert_id, "no certificate with that serial");
+    return Decision::success(ca::cert_from_der(record->der));
+  }
+  const auto published = crl_ ? crl_->current() : nullptr;
+  if (!published) return Decision::failure(FailInfo::bad_request, "no CRL is published");
+  const unsigned char* p = published->der.data();
+  ca::X509CrlPtr crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(published->der.size())));
+  if (!crl) throw ca::OpenSslError("d2i_X509_CRL (published CRL)");
+  return Decision::crl_of(std::move(crl));
 }
 
 std::optional<Enrollment::Decision> Enrollment::from_transaction(const PkiRequest& request, bool poll) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "ca/authority.hpp"
+#include "ca/crl.hpp"
 #include "ca/issuer.hpp"
 #include "ca/registry.hpp"
 #include "scep/pki_message.hpp"
@@ -32,7 +33,9 @@ struct EnrollmentCounters {
 
 class Enrollment {
  public:
-  Enrollment(const ca::Authority& authority, ca::Issuer& issuer, ca::Registry& registry, EnrollmentSettings settings);
+  // `crl`: what GetCRL answers with (RFC 8894 §3.3.4); without it GetCRL is refused.
+  Enrollment(const ca::Authority& authority, ca::Issuer& issuer, ca::Registry& registry, EnrollmentSettings settings,
+             const ca::CrlPublisher* crl = nullptr);
 
   // A PKIOperation message in, a CertRep out. Throws MalformedMessage when the message
   // cannot be answered with a CertRep. Thread-safe.
@@ -48,6 +51,7 @@ class Enrollment {
   // The answer a known transaction already has (certificate, PENDING, or the operator's
   // rejection); nullopt for a transaction we never saw.
   std::optional<Decision> from_transaction(const PkiRequest& request, bool poll);
+  Decision issuer_and_serial(const PkiRequest& request);
   Decision hold_for_approval(const PkiRequest& request, const ca::IssueRequest& issue, const std::string& device_name,
                              const std::string& cn);
   void audit_rejection(const PkiRequest& request, const std::string& target, const std::string& reason);
@@ -56,6 +60,7 @@ class Enrollment {
   ca::Issuer& issuer_;
   ca::Registry& registry_;
   EnrollmentSettings settings_;
+  const ca::CrlPublisher* crl_;
   std::atomic<std::uint64_t> issued_{0}, renewed_{0}, repeated_{0}, rejected_{0}, malformed_{0}, pending_{0};
 };
 

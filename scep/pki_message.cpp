@@ -167,6 +167,7 @@ void read_issuer_and_serial(PkiRequest& request) {
   Bytes serial(static_cast<std::size_t>(BN_num_bytes(bn.get())));
   BN_bn2bin(bn.get(), serial.data());
   request.requested_serial_hex = ca::to_hex(serial);
+  request.requested_issuer.reset(ca::check_ptr(X509_NAME_dup(ias->issuer), "X509_NAME_dup"));
 }
 
 }  // namespace
@@ -336,13 +337,22 @@ ca::Bytes degenerate_pkcs7(std::span<const X509* const> certificates) {
   return ca::to_der(p7.get(), i2d_PKCS7, "i2d_PKCS7");
 }
 
+ca::Bytes degenerate_pkcs7_crl(const X509_CRL* crl) {
+  ca::Pkcs7Ptr p7(ca::check_ptr(PKCS7_new(), "PKCS7_new"));
+  ca::check(PKCS7_set_type(p7.get(), NID_pkcs7_signed), "PKCS7_set_type");
+  p7->d.sign->contents->type = OBJ_nid2obj(NID_pkcs7_data);
+  ca::check(PKCS7_add_crl(p7.get(), const_cast<X509_CRL*>(crl)), "PKCS7_add_crl");
+  return ca::to_der(p7.get(), i2d_PKCS7, "i2d_PKCS7");
+}
+
 ca::Bytes build_cert_rep(const PkiRequest& request, const CertRep& rep, const X509* ra_cert, EVP_PKEY* ra_key) {
   Bytes content;
   if (rep.status == PkiStatus::success) {
-    if (!request.signer || rep.certificates.empty()) throw std::logic_error("a SUCCESS CertRep needs a recipient and a certificate");
+    if (!request.signer || (rep.certificates.empty() && rep.crl == nullptr))
+      throw std::logic_error("a SUCCESS CertRep needs a recipient and a certificate or CRL");
     // RFC 8894 §3.3.2: the degenerate PKCS#7 encrypted to the requester's signing
-    // certificate with the cipher the request used.
-    const Bytes inner = degenerate_pkcs7(rep.certificates);
+    // certificate with the cipher the request used; for GetCRL it carries the CRL (§3.3.4).
+    const Bytes inner = rep.crl != nullptr ? degenerate_pkcs7_crl(rep.crl) : degenerate_pkcs7(rep.certificates);
     ca::BioPtr in(ca::check_ptr(BIO_new_mem_buf(inner.data(), static_cast<int>(inner.size())), "BIO_new_mem_buf"));
     ca::X509StackPtr recipients(ca::check_ptr(sk_X509_new_null(), "sk_X509_new_null"));
     ca::check(X509_up_ref(request.signer.get()), "X509_up_ref");

@@ -66,6 +66,7 @@ struct PkiRequest {
   ca::X509ReqPtr csr;          // PKCSReq / RenewalReq
   std::string challenge_password;     // from the CSR (RFC 2985 §5.4.1); may be empty
   std::string requested_serial_hex;   // GetCert / GetCRL: IssuerAndSerialNumber's serial
+  ca::X509NamePtr requested_issuer;   // GetCert / GetCRL: IssuerAndSerialNumber's issuer
 
   std::optional<FailInfo> failure;
   std::string failure_reason;  // for the log; never contains secrets
@@ -80,6 +81,7 @@ struct CertRep {
   PkiStatus status = PkiStatus::failure;
   FailInfo fail_info = FailInfo::bad_request;     // FAILURE only
   std::vector<const X509*> certificates;           // SUCCESS: the issued certificate first
+  const X509_CRL* crl = nullptr;                   // SUCCESS for GetCRL: the CRL instead (§3.3.4)
 };
 
 // The signed (and for SUCCESS, encrypted) reply to `request`.
@@ -88,5 +90,8 @@ ca::Bytes build_cert_rep(const PkiRequest& request, const CertRep& rep, const X5
 // A degenerate certs-only PKCS#7 SignedData (RFC 8894 §3.4; RFC 2315 §9.1), certificates
 // in the given order and no content: the GetCACert answer and the CertRep payload.
 ca::Bytes degenerate_pkcs7(std::span<const X509* const> certificates);
+// The same with one CRL in the crls field and no certificates: the GetCRL answer's payload
+// (RFC 8894 §3.3.4).
+ca::Bytes degenerate_pkcs7_crl(const X509_CRL* crl);
 
 }  // namespace portcullis::scep
