@@ -235,7 +235,13 @@ std::unique_ptr<Rule> parse_rule(Reader& r, const toml::table& t, std::map<std::
     for (const char* key : {"vlan", "session_timeout", "reply", "on_disable", "coa_vlan", "coa_reply"})
       if (auto* n = get(key)) r.fail(*n, std::string(key) + " has no meaning in a reject rule");
     d.reason = "rule " + rule->name;
-    if (auto* n = get("reason")) d.reason = r.string(*n, "reason");
+    if (auto* n = get("reason")) {
+      d.reason = r.string(*n, "reason");
+      // It goes into log lines and the audit: printable text only, so it cannot forge lines.
+      if (d.reason.empty() || std::any_of(d.reason.begin(), d.reason.end(),
+                                          [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+        r.fail(*n, "reason must be non-empty printable text");
+    }
     return rule;
   }
   if (auto* n = get("reason")) r.fail(*n, "reason belongs to reject rules (action = \"reject\")");

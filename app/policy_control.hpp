@@ -1,0 +1,27 @@
+// The access policy as the service runs it: one policy::Engine backed by the RADIUS
+// dictionary, loaded at start-up and reloaded by SIGHUP and POST /api/v1/policy/reload.
+#pragma once
+
+#include "policy/engine.hpp"
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace portcullis::app {
+
+// An engine whose reply attributes resolve through radius::Dictionary (loads it once).
+std::unique_ptr<policy::Engine> make_policy_engine();
+
+// Loads `file` (empty: no rules, every valid device accepted) and logs the outcome with
+// `trigger` ("start-up", "SIGHUP", "api:admin"). Throws policy::PolicyError with the
+// file:line message and keeps the running rules when the file is refused.
+std::size_t reload_policy(policy::Engine& engine, const std::string& file, std::string_view trigger);
+
+// What the admin API needs: the engine and the file the running config names.
+struct PolicyControl {
+  policy::Engine* engine = nullptr;  // null: no policy routes (404)
+  std::string file;
+};
+
+}  // namespace portcullis::app
