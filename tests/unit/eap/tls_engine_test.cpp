@@ -182,6 +182,32 @@ TEST_F(TlsEngineTest, CertificateOfOurCaButUnknownToTheLedgerIsRejectedWithAnAle
   ERR_clear_error();
 }
 
+// The store trusts the issuing CA as it is (X509_V_FLAG_PARTIAL_CHAIN), so the chain walk
+// ends there; the client certificate's own signature must still verify against it.
+TEST_F(TlsEngineTest, TheIssuingCaAloneAnchorsTheChainAndTheLeafSignatureIsStillChecked) {
+  auto issuing_only = TlsServerConfig::create(authority_->server(), authority_->server_key(), {authority_->issuing()},
+                                              {authority_->issuing()}, index_);
+  const Client good = issue("anchor-good");
+  // Names our issuing CA as its issuer but is signed with another key, and is in the ledger.
+  Client forged;
+  forged.key = new_key(false);
+  forged.cert = sign_cert(forged.key.get(), "anchor-forged", authority_->issuing(), foreign_key_.get(), now() - 60,
+                          now() + 86400, false);
+  for (int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+    for (const auto& cfg : {issuing_only, tls_}) {
+      TlsEngine ok(cfg);
+      Pump client(&good, authority_->root(), version);
+      EXPECT_EQ(client.run(ok), TlsStatus::handshake_done) << ok.failure_reason();
+
+      TlsEngine bad(cfg);
+      Pump impostor(&forged, authority_->root(), version);
+      EXPECT_EQ(impostor.run(bad), TlsStatus::failed);
+      EXPECT_EQ(bad.failure_reason(), "certificate verification failed: certificate signature failure");
+      EXPECT_FALSE(bad.peer());  // rejected before the ledger was asked
+    }
+  }
+}
+
 TEST_F(TlsEngineTest, IdentityVerdictUsesTheConfiguredClock) {
   const Client c = issue("engine-clock");
   TlsServerOptions o;
