@@ -13,6 +13,7 @@ import socket
 import struct
 
 from harness import IntegrationTest, main, make_key_and_csr, run
+from udp_relay import ACCESS_ACCEPT, ACCESS_REJECT, RadiusRelay
 
 EAPOL_TIMEOUT = 10
 
@@ -36,15 +37,15 @@ class RadiusTest(IntegrationTest):
         return key_path, cert, serial
 
     def eapol(self, inst, key, cert, tls13=True, fragment=1398, secret=None, mac=None, source=None,
-              ca_cert=None):
+              ca_cert=None, port=None, extra=()):
         conf = os.path.join(self.workdir, f"eapol-{os.path.basename(cert)}-{fragment}-{int(tls13)}.conf")
         with open(conf, "w") as f:
             f.write("network={\n key_mgmt=WPA-EAP\n eap=TLS\n identity=\"anonymous@example\"\n"
                     f" ca_cert=\"{ca_cert or inst.ca('root.pem')}\"\n client_cert=\"{cert}\"\n"
                     f" private_key=\"{key}\"\n fragment_size={fragment}\n"
                     f" phase1=\"tls_disable_tlsv1_3={0 if tls13 else 1}\"\n}}\n")
-        cmd = ["eapol_test", "-c", conf, "-a", "127.0.0.1", "-p", str(inst.radius_port),
-               "-s", secret or nas_secret(inst), "-t", str(EAPOL_TIMEOUT)]
+        cmd = ["eapol_test", "-c", conf, "-a", "127.0.0.1", "-p", str(port or inst.radius_port),
+               "-s", secret or nas_secret(inst), "-t", str(EAPOL_TIMEOUT), *extra]
         if mac:
             cmd += ["-M", mac]
         if source:
@@ -139,6 +140,54 @@ class RadiusTest(IntegrationTest):
         self.assertRegex(log, rf"radius: reject nas=loopback .* serial={dserial} .*reason=\"[^\"]*device_disabled")
         secret = nas_secret(inst)
         self.assertNotIn(secret, log)
+
+    def test_resumption_with_a_real_peer(self):
+        # eapol_test -r 2: one full handshake, then two re-authentications in the same
+        # process, which offer the TLS session (1.2: session ID; 1.3: PSK with (EC)DHE).
+        inst = self.instance()
+        key, cert, serial = self.issue(inst, "resumer")
+        for tls13, version in ((False, "TLSv1.2"), (True, "TLSv1.3")):
+            with self.subTest(version=version):
+                out = self.eapol(inst, key, cert, tls13=tls13, extra=["-r", "2"])
+                # One part per authentication; wpa_supplicant may report a TLS 1.3 handshake
+                # twice (again once the ticket is in), so each part is checked, not counted.
+                parts = out.split("eapol_test: Triggering EAP reauthentication")
+                self.assertEqual(len(parts), 3, out[-3000:])
+                for i, part in enumerate(parts):
+                    self.assertIn(f"Handshake finished - resumed={int(i > 0)}", part, part[-3000:])
+                    self.assertNotIn(f"Handshake finished - resumed={int(i == 0)}", part, part[-3000:])
+                    self.assertIn("CTRL-EVENT-EAP-SUCCESS", part)
+                    self.assertIn(f"SSL: Using TLS version {version}", part)
+                self.assertIn("MPPE keys OK: 3  mismatch: 0", out)
+                self.assertRegex(out, r"(?m)^SUCCESS$")
+        log = inst.log()
+        for version in ("TLSv1.2", "TLSv1.3"):
+            accepts = re.findall(rf"radius: accept nas=loopback .* serial={serial} tls={version} (\(resumed\) )?", log)
+            self.assertEqual(sorted(accepts), ["", "(resumed) ", "(resumed) "], log)
+
+    def test_revoked_certificate_never_resumes(self):
+        # The certificate is revoked between eapol_test's authentication and its
+        # re-authentication (a relay holds the first Access-Accept while the CLI revokes).
+        # The re-authentication offers the cached session; the server must re-check the
+        # ledger on the restored certificate and reject it right on the ClientHello, the
+        # second Access-Request of that conversation, before the peer sends a certificate.
+        inst = self.instance()
+        for tls13, version in ((False, "TLSv1.2"), (True, "TLSv1.3")):
+            with self.subTest(version=version):
+                key, cert, serial = self.issue(inst, f"resume-revoked-{int(tls13)}")
+                revoke = lambda s=serial: inst.cli("revoke", "--serial", s)  # noqa: E731
+                with RadiusRelay(inst.radius_port, before_first_accept=revoke) as relay:
+                    out = self.eapol(inst, key, cert, tls13=tls13, port=relay.port, extra=["-r", "1"])
+                self.assertEqual(relay.errors, [])
+                self.assertEqual(len(relay.conversations), 2, (relay.conversations, out[-3000:]))
+                (first_requests, first), (second_requests, second) = relay.conversations
+                self.assertEqual(first, ACCESS_ACCEPT)
+                self.assertGreater(first_requests, 2)
+                self.assertEqual((second_requests, second), (2, ACCESS_REJECT), out[-3000:])
+                self.assertNotIn("Handshake finished - resumed=1", out)
+                self.assert_failure(out)
+                self.assertRegex(inst.log(), rf"radius: reject nas=loopback .* serial={serial} tls={version} "
+                                             rf".*reason=\"[^\"]*revoked")
 
     def sign_expired(self, inst, csr):
         folder = os.path.join(self.workdir, "expired-ca")
