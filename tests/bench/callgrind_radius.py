@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Server instructions per EAP-TLS handshake, counted by callgrind (issue 4 "Performance").
+
+  python3 tests/bench/callgrind_radius.py [--build build] [--count 200] [--modes full-1.3,...]
+          [--keep] [--annotate N]
+
+CPU-time figures on a shared 2-core machine move with the load; instruction counts do not.
+This starts `portcullis serve` under `valgrind --tool=callgrind`, issues a P-256 client
+certificate, and for each mode (full/resumed x TLS 1.3/1.2) runs bench_eap_load (every
+conversation checked: Access-Accept, EAP-Success, MPPE keys = MSK) between two
+`callgrind_control --dump` calls, so each dump holds exactly one mode's conversations.
+Reported: instructions (Ir) per conversation, all threads of the server, kernel excluded.
+
+A resumed run starts with one full handshake (concurrency 1: one slot, one warm-up); its
+instructions, taken from the full run of the same TLS version, are subtracted.
+--annotate N prints the N most expensive functions (inclusive) of each dump.
+Needs valgrind (Debian `valgrind`). A benchmark, not a test: nothing is asserted.
+"""
+
+import argparse
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import harness  # noqa: E402
+import run_radius_bench as bench  # noqa: E402
+
+MODES = {"full-1.3": ("full", "1.3"), "full-1.2": ("full", "1.2"),
+         "resumed-1.3": ("resumed", "1.3"), "resumed-1.2": ("resumed", "1.2")}
+
+
+def dump_totals(path):
+    """The `totals:`/`summary:` Ir of one callgrind dump file."""
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("totals:", "summary:")):
+                return int(line.split()[1])
+    raise RuntimeError(f"no totals in {path}")
+
+
+def dump(pid, outdir, before):
+    subprocess.run(["callgrind_control", "--dump", str(pid)], check=True, capture_output=True, timeout=120)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        new = set(glob.glob(os.path.join(outdir, "callgrind.out*"))) - before
+        if new:
+            time.sleep(0.5)  # let callgrind finish writing
+            return sorted(new)
+        time.sleep(0.2)
+    raise RuntimeError("callgrind did not write a dump")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--count", type=int, default=200)
+    ap.add_argument("--modes", default="full-1.3,full-1.2,resumed-1.3,resumed-1.2")
+    ap.add_argument("--annotate", type=int, default=0)
+    ap.add_argument("--keep", action="store_true")
+    a = ap.parse_args()
+    modes = [m for m in a.modes.split(",") if m]
+    for m in modes:
+        if m not in MODES:
+            ap.error(f"unknown mode {m}; one of {', '.join(MODES)}")
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        print("valgrind/callgrind_control not found (Debian package valgrind)", file=sys.stderr)
+        return 2
+
+    harness.BIN = os.path.join(a.build, "app", "portcullis")
+    gen = os.path.join(a.build, "tests", "bench", "bench_eap_load")
+    workdir = tempfile.mkdtemp(prefix="portcullis-callgrind-")
+    outdir = os.path.join(workdir, "cg")
+    os.makedirs(outdir)
+    inst = harness.Instance(os.path.join(workdir, "pc"))
+    proc = None
+    try:
+        log = open(os.path.join(workdir, "serve.log"), "ab")
+        proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={outdir}/callgrind.out.%p",
+                                 harness.BIN, "--config", inst.config, "serve"], stdout=log, stderr=subprocess.STDOUT)
+        server = bench.Portcullis(inst)
+        server.inst.proc = proc  # bench.load() reads the pid from here
+        deadline = time.time() + 180
+        while not bench.status_server_ok(server.port, server.secret, timeout=5):
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"portcullis under callgrind did not start; see {workdir}/serve.log")
+            time.sleep(1)
+        # The CLI issues through the admin API of the running server.
+        key, csr = harness.make_key_and_csr(workdir, "client", "bench-client")
+        client = os.path.join(workdir, "client.pem")
+        with open(client, "w") as f:
+            f.write(inst.cli("issue", "--csr", csr, "--device", "bench-device").stdout)
+        certs = {"root": inst.ca("root.pem"), "client": client, "client_key": key}
+        # Warm every lazy initialisation (provider fetches, caches) before counting.
+        for tls in ("1.3", "1.2"):
+            bench.load(gen, server, certs, tls, 4, 1, extra=["--timeout-ms", "20000"])
+        seen = set(dump(proc.pid, outdir, set()))
+        per = {}
+        for m in modes:
+            kind, tls = MODES[m]
+            r = bench.load(gen, server, certs, tls, a.count, 1, resume=(kind == "resumed"),
+                           extra=["--timeout-ms", "20000"])
+            files = dump(proc.pid, outdir, seen)
+            seen |= set(files)
+            if r["exit"] != 0 or r["completed"] != a.count:
+                raise RuntimeError(f"{m}: {r['completed']}/{a.count} completed, failures {r['failures']}")
+            total = sum(dump_totals(p) for p in files)
+            ir = total / a.count
+            note = ""
+            if kind == "resumed":
+                full = per.get(f"full-{tls}")
+                if full is not None:
+                    ir = (total - full) / a.count
+                    note = " (minus the one warm-up full handshake)"
+                else:
+                    note = " (includes one warm-up full handshake; run full-" + tls + " first to subtract it)"
+            per[m] = ir
+            print(f"{m:<12} {ir / 1e6:8.3f} M instructions per conversation{note}  [{a.count} conversations]",
+                  flush=True)
+            if a.annotate:
+                for p in files:
+                    ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", p], capture_output=True, text=True)
+                    lines = [ln for ln in ann.stdout.splitlines() if re.match(r"^\s*[\d,]+ \(", ln)]
+                    print("\n".join(lines[:a.annotate]))
+        return 0
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if a.keep:
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
