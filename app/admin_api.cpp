@@ -11,6 +11,8 @@
 //   GET  /devices/{device}                                                -> D + {"certificates":[C…]}
 //   POST /devices/{device}/disable | /enable                              -> D
 //   POST /devices/{device}/revoke {reason?}                               -> {"device":D,"revoked":[C…]}
+//   POST /revoke {devices:[{device}…] (1..10000), reason?}  many devices in one ledger transaction
+//        (all or nothing; 404 names an unknown one)      -> {"devices":n,"revoked":[serial…]}
 //   GET  /certificates?device=&status=valid|revoked|expired&expiring_before=&limit=&offset=
 //                                                                          -> {"certificates":[C…],"limit","offset"}
 //   GET  /certificates/{serial}                                           -> C + {"pem"}
@@ -220,6 +222,9 @@ HttpResponse AdminApi::route(const Call& call) {
       if (m != "POST") return method_not_allowed("POST");
       return revoke_certificate(call, s[1]);
     }
+  } else if (s[0] == "revoke" && s.size() == 1) {
+    if (m == "POST") return revoke_devices(call);
+    return method_not_allowed("POST");
   } else if (s[0] == "audit" && s.size() == 1) {
     if (m == "GET") return list_audit(call);
     return method_not_allowed("GET");
@@ -327,6 +332,27 @@ HttpResponse AdminApi::revoke_device(const Call& call, const std::string& ref) {
   for (const auto& record : registry_.revoke_device(device.id, reason, call.now, call.actor))
     revoked.push_back(admin::certificate_json(record, call.now, false));
   return admin::json_response(200, json{{"device", admin::device_json(device)}, {"revoked", revoked}});
+}
+
+// Bulk revocation (issue 5: "revoke 1,000 devices at once"): one ledger transaction, one
+// index update, one notification, so the CRL is signed once and every live session's
+// Disconnect-Request is queued at once, instead of 1,000 commits and CRL signatures.
+HttpResponse AdminApi::revoke_devices(const Call& call) {
+  json body = admin::parse_body(call.request, {"devices", "reason"}, false);
+  ca::RevocationReason reason = admin::reason_field(body);
+  const auto it = body.find("devices");
+  if (it == body.end() || !it->is_array() || it->empty() || it->size() > 10000)
+    throw ApiError(400, "devices must be an array of 1 to 10000 device ids or names");
+  std::vector<std::int64_t> ids;
+  ids.reserve(it->size());
+  for (const json& ref : *it) {
+    if (ref.is_number_integer()) ids.push_back(resolve_device(std::to_string(ref.get<std::int64_t>())).id);
+    else if (ref.is_string()) ids.push_back(resolve_device(ref.get<std::string>()).id);
+    else throw ApiError(400, "devices must be an array of 1 to 10000 device ids or names");
+  }
+  json revoked = json::array();
+  for (const auto& record : registry_.revoke_devices(ids, reason, call.now, call.actor)) revoked.push_back(record.serial_hex);
+  return admin::json_response(200, json{{"devices", ids.size()}, {"revoked", revoked}});
 }
 
 HttpResponse AdminApi::list_certificates(const Call& call) {

@@ -56,6 +56,7 @@ class AdminApi {
   HttpResponse show_device(const Call& call, const std::string& ref);
   HttpResponse set_device_enabled(const Call& call, const std::string& ref, bool enabled);
   HttpResponse revoke_device(const Call& call, const std::string& ref);
+  HttpResponse revoke_devices(const Call& call);
   HttpResponse list_certificates(const Call& call);
   HttpResponse show_certificate(const Call& call, const std::string& serial);
   HttpResponse revoke_certificate(const Call& call, const std::string& serial);

@@ -161,6 +161,25 @@ struct RadiusSessionRow {
   UnixTime updated_at = 0;
   std::optional<UnixTime> stopped_at;   // set by Accounting-Stop; never cleared again
   std::string device;               // read only: the device of `serial`, "" when unknown
+  // Schema v5, what an RFC 5176 Disconnect-/CoA-Request needs after a restart. "" = unknown
+  // (an empty value never overwrites a known one).
+  std::string nas_address;          // where the NAS's requests come from (its CoA server's address)
+  std::string nas_ip_address;       // NAS-IP-Address as the NAS sent it (dotted quad)
+  std::string nas_ipv6_address;     // NAS-IPv6-Address as the NAS sent it
+  std::string nas_identifier;       // NAS-Identifier as the NAS sent it
+  std::string rule;                 // the policy rule that accepted the session
+  std::string coa_reply;            // hex of the wire attributes a device disable sends in a CoA-Request; "" = Disconnect
+  std::string dynauth;              // last Disconnect/CoA outcome, "" = none sent
+  std::optional<UnixTime> dynauth_at;
+};
+
+// The outcome of one Disconnect-/CoA-Request for a session (RFC 5176).
+struct RadiusSessionMark {
+  std::string nas;
+  std::string acct_session_id;
+  std::string outcome;              // "Disconnect ACK", "Disconnect NAK 503 (Session-Context-Not-Found)", "timeout", …
+  UnixTime at = 0;
+  bool ended = false;               // the NAS confirmed the session is gone: stopped_at = at unless already set
 };
 
 struct RevocationOutcome {
@@ -195,6 +214,11 @@ class Ledger {
   // revoked (empty if none). LedgerNotFound for an unknown device.
   virtual std::vector<CertificateRecord> revoke_device(std::int64_t device_id, RevocationReason reason, UnixTime at,
                                                        const std::string& actor) = 0;
+  // revoke_device for many devices in ONE transaction (all or nothing): LedgerNotFound for
+  // any unknown id leaves every device as it was.
+  virtual std::vector<CertificateRecord> revoke_devices(const std::vector<std::int64_t>& device_ids,
+                                                        RevocationReason reason, UnixTime at,
+                                                        const std::string& actor) = 0;
   virtual std::vector<RevokedEntry> revoked_certificates() = 0;
   virtual std::size_t certificate_count() = 0;
 
@@ -216,6 +240,14 @@ class Ledger {
   virtual void record_radius_session(const RadiusSessionRow& row) = 0;
   // Newest first (by updated_at); live_only = not stopped.
   virtual std::vector<RadiusSessionRow> list_radius_sessions(bool live_only, std::size_t limit) = 0;
+  // Records Disconnect/CoA outcomes, all in one transaction (many arrive together after a
+  // bulk revocation; one fsync for all of them). Unknown sessions are skipped.
+  virtual void mark_radius_sessions(const std::vector<RadiusSessionMark>& marks) = 0;
+  // Accounting-On/Off (RFC 2866 §5.1): every live session of that NAS (and, when
+  // `nas_address` is not empty, of that source address or an unknown one) is stopped at `at`.
+  // Returns how many.
+  virtual std::size_t stop_radius_sessions_of_nas(const std::string& nas, const std::string& nas_address,
+                                                  UnixTime at) = 0;
 
   // --- SCEP (scep/).
   // One transaction: the device (created when missing), the challenge row, the audit row.

@@ -152,7 +152,22 @@ CREATE TABLE scep_requests (
 CREATE INDEX scep_requests_by_status ON scep_requests(status, id);
 )sql";
 
-constexpr std::array kMigrations{kVersion1, kVersion2, kVersion3, kVersion4};
+// Version 5: what an RFC 5176 Disconnect-/CoA-Request needs about a live RADIUS session
+// after a restart (the NAS identification attributes as the NAS sent them, the address it
+// sends from, the policy's CoA attributes for a disabled device), and the last outcome.
+constexpr const char* kVersion5 = R"sql(
+ALTER TABLE radius_sessions ADD COLUMN nas_address      TEXT NOT NULL DEFAULT '';
+ALTER TABLE radius_sessions ADD COLUMN nas_ip_address   TEXT NOT NULL DEFAULT '';
+ALTER TABLE radius_sessions ADD COLUMN nas_ipv6_address TEXT NOT NULL DEFAULT '';
+ALTER TABLE radius_sessions ADD COLUMN nas_identifier   TEXT NOT NULL DEFAULT '';
+ALTER TABLE radius_sessions ADD COLUMN rule             TEXT NOT NULL DEFAULT '';
+ALTER TABLE radius_sessions ADD COLUMN coa_reply        TEXT NOT NULL DEFAULT '';  -- hex of wire attributes
+ALTER TABLE radius_sessions ADD COLUMN dynauth          TEXT NOT NULL DEFAULT '';
+ALTER TABLE radius_sessions ADD COLUMN dynauth_at       INTEGER;
+CREATE INDEX radius_sessions_live_by_nas ON radius_sessions(nas) WHERE stopped_at IS NULL;
+)sql";
+
+constexpr std::array kMigrations{kVersion1, kVersion2, kVersion3, kVersion4, kVersion5};
 
 }  // namespace
 

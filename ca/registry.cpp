@@ -45,6 +45,15 @@ std::vector<CertificateRecord> Registry::revoke_device(std::int64_t device_id, R
   return revoked;
 }
 
+std::vector<CertificateRecord> Registry::revoke_devices(const std::vector<std::int64_t>& device_ids,
+                                                        RevocationReason reason, UnixTime at,
+                                                        const std::string& actor) {
+  std::vector<CertificateRecord> revoked = ledger_.revoke_devices(device_ids, reason, at, actor);
+  for (const auto& cert : revoked) index_.mark_revoked(cert.serial_hex, cert.revoked_at, cert.revocation_reason);
+  if (!revoked.empty()) notify_revoked(revoked);
+  return revoked;
+}
+
 void Registry::on_revocation(RevocationObserver observer) { revocation_observers_.push_back(std::move(observer)); }
 void Registry::on_device_change(DeviceObserver observer) { device_observers_.push_back(std::move(observer)); }
 

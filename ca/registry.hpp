@@ -28,6 +28,10 @@ class Registry {
   // Revokes every unrevoked certificate of the device; returns those it revoked.
   std::vector<CertificateRecord> revoke_device(std::int64_t device_id, RevocationReason reason, UnixTime at,
                                                const std::string& actor);
+  // Many devices in one ledger transaction, one index update and one notification (so the
+  // CRL is re-signed once and every Disconnect-Request is queued at once).
+  std::vector<CertificateRecord> revoke_devices(const std::vector<std::int64_t>& device_ids, RevocationReason reason,
+                                                UnixTime at, const std::string& actor);
 
   using RevocationObserver = std::function<void(const std::vector<CertificateRecord>& revoked)>;
   using DeviceObserver = std::function<void(const Device& device)>;

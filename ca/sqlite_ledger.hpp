@@ -34,6 +34,8 @@ class SqliteLedger final : public Ledger {
                            const std::string& actor) override;
   std::vector<CertificateRecord> revoke_device(std::int64_t device_id, RevocationReason reason, UnixTime at,
                                                const std::string& actor) override;
+  std::vector<CertificateRecord> revoke_devices(const std::vector<std::int64_t>& device_ids, RevocationReason reason,
+                                                UnixTime at, const std::string& actor) override;
   std::vector<RevokedEntry> revoked_certificates() override;
   std::size_t certificate_count() override;
 
@@ -47,6 +49,9 @@ class SqliteLedger final : public Ledger {
 
   void record_radius_session(const RadiusSessionRow& row) override;
   std::vector<RadiusSessionRow> list_radius_sessions(bool live_only, std::size_t limit) override;
+  void mark_radius_sessions(const std::vector<RadiusSessionMark>& marks) override;
+  std::size_t stop_radius_sessions_of_nas(const std::string& nas, const std::string& nas_address,
+                                          UnixTime at) override;
 
   ChallengeRecord mint_challenge(const NewChallenge& challenge, const std::string& actor) override;
   std::optional<ChallengeRecord> find_challenge(const std::string& secret_hash) override;

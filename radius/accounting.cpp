@@ -2,7 +2,12 @@
 
 #include "radius/attribute_values.hpp"
 
+#include "ca/x509.hpp"
+
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <limits>
 
 namespace portcullis::radius {
 namespace {
@@ -34,12 +39,15 @@ const char* status_name(std::optional<std::uint32_t> status) {
 
 }  // namespace
 
-Accounting::Accounting(ca::Ledger& ledger, const AcceptRecords& accepts, AccountingSessions& live,
+Accounting::Accounting(ca::Ledger& ledger, AcceptRecords& accepts, AccountingSessions& live,
                        Counters& counters, std::function<ca::UnixTime()> clock)
     : ledger_(ledger), accepts_(accepts), live_(live), counters_(counters), clock_(std::move(clock)) {}
 
-std::optional<Packet> Accounting::handle(const Packet& request, const NasClient& nas) {
+std::optional<Packet> Accounting::handle(const Packet& request, const NasClient& nas, const IpAddress& source) {
   const auto status = request.integer(attr::AcctStatusType);
+  if (status == static_cast<std::uint32_t>(AcctStatus::accounting_on) ||
+      status == static_cast<std::uint32_t>(AcctStatus::accounting_off))
+    return nas_restarted(request, nas, source, *status == static_cast<std::uint32_t>(AcctStatus::accounting_on));
   const std::string session_id = text_attribute(request, attr::AcctSessionId);
   const std::string station = text_attribute(request, attr::CallingStationId);
   const std::string user = text_attribute(request, attr::UserName);
@@ -60,12 +68,20 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
     if (!link && !station.empty() && (link = accepts_.by_calling_station(station))) linked_by = "Calling-Station-Id";
     if (!link && !user.empty() && (link = accepts_.by_user_name(user))) linked_by = "User-Name";
 
+    LiveSession session;
+    session.nas = nas.name;
+    session.acct_session_id = session_id;
+    session.serial = link ? link->serial : std::string();
+    session.calling_station_id = station;
+    session.user_name = user;
+    session.nas_identity = nas_identity_of(request, source);
+    if (link && !link->rule.empty()) {
+      session.rule = link->rule;
+      session.coa_on_disable = link->coa_on_disable;
+      session.coa_reply = link->coa_reply;
+    }
     ca::RadiusSessionRow row;
-    row.nas = nas.name;
-    row.acct_session_id = session_id;
-    row.serial = link ? link->serial : std::string();
-    row.calling_station_id = station;
-    row.user_name = user;
+    fill_row(row, session);
     row.started_at = row.updated_at = clock_();
     const bool stop = *status == static_cast<std::uint32_t>(AcctStatus::stop);
     if (stop) row.stopped_at = row.updated_at;
@@ -77,8 +93,10 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
                     status_name(status), nas.name, printable(session_id), e.what());
       return std::nullopt;
     }
+    // From now on the session is known by its Acct-Session-Id, no longer by its Accept alone.
+    if (link) accepts_.claim(*link);
     if (stop) live_.stop(nas.name, session_id);
-    else live_.upsert(LiveSession{nas.name, session_id, row.serial, station});
+    else live_.upsert(std::move(session));
     bump(*status == static_cast<std::uint32_t>(AcctStatus::start) ? counters_.acct_start
          : stop                                                    ? counters_.acct_stop
                                                                    : counters_.acct_interim);
@@ -88,8 +106,8 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
                  link ? link->serial : "-", link && !link->device.empty() ? link->device : "-",
                  link ? linked_by : "none");
   } else {
-    // Accounting-On/Off, or a session record without Acct-Session-Id (RFC 2866 §5.5 makes
-    // it mandatory): nothing to store, but RFC 2866 §4.1 still wants a response.
+    // A session record without Acct-Session-Id (RFC 2866 §5.5 makes it mandatory), or
+    // another status type: nothing to store, but RFC 2866 §4.1 still wants a response.
     bump(counters_.acct_other);
     spdlog::info("radius accounting: {} nas={} session={} (not recorded)", status_name(status), nas.name,
                  printable(session_id));
@@ -100,6 +118,109 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
   response.identifier = request.identifier;
   copy_proxy_state(request, response);  // RFC 2865 §5.33 applies to accounting too (RFC 2866 §5.x)
   return response;
+}
+
+// RFC 2866 §5.1: Accounting-On / Accounting-Off mean the NAS (re)started or is going
+// down: none of the sessions it had is live any more, so none must get a Disconnect later.
+std::optional<Packet> Accounting::nas_restarted(const Packet& request, const NasClient& nas, const IpAddress& source,
+                                                bool on) {
+  std::size_t closed = 0;
+  try {
+    closed = ledger_.stop_radius_sessions_of_nas(nas.name, source.to_string(), clock_());
+  } catch (const std::exception& e) {
+    bump(counters_.acct_store_failed);
+    spdlog::error("radius accounting: {} nas={} not recorded ({}); not answering so the NAS retries",
+                  on ? "Accounting-On" : "Accounting-Off", nas.name, e.what());
+    return std::nullopt;
+  }
+  const std::size_t closed_live = live_.stop_nas(nas.name, source);
+  bump(counters_.acct_other);
+  spdlog::info("radius accounting: {} nas={} from {}: {} live session(s) closed ({} in the ledger)",
+               on ? "Accounting-On" : "Accounting-Off", nas.name, source.to_string(), closed_live, closed);
+  Packet response;
+  response.code = Code::AccountingResponse;
+  response.identifier = request.identifier;
+  copy_proxy_state(request, response);
+  return response;
+}
+
+namespace {
+
+Bytes attributes_wire(const std::vector<Attribute>& attributes) {
+  Bytes out;
+  for (const Attribute& a : attributes) {
+    out.push_back(a.type);
+    out.push_back(static_cast<std::uint8_t>(2 + a.value.size()));
+    out.insert(out.end(), a.value.begin(), a.value.end());
+  }
+  return out;
+}
+
+std::vector<Attribute> attributes_from_wire(const Bytes& wire) {
+  std::vector<Attribute> out;
+  for (std::size_t off = 0; off + 2 <= wire.size();) {
+    const std::size_t len = wire[off + 1];
+    if (len < 2 || off + len > wire.size()) break;
+    out.push_back(Attribute{wire[off], Bytes(wire.begin() + static_cast<long>(off) + 2,
+                                             wire.begin() + static_cast<long>(off + len))});
+    off += len;
+  }
+  return out;
+}
+
+Bytes from_hex(const std::string& hex) {
+  Bytes out;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<std::uint8_t>(std::stoul(hex.substr(i, 2), nullptr, 16)));
+  return out;
+}
+
+}  // namespace
+
+void fill_row(ca::RadiusSessionRow& row, const LiveSession& s) {
+  row.nas = s.nas;
+  row.acct_session_id = s.acct_session_id;
+  row.serial = s.serial;
+  row.calling_station_id = s.calling_station_id;
+  row.user_name = s.user_name;
+  row.nas_address = s.nas_identity.source ? s.nas_identity.source->to_string() : std::string();
+  row.nas_ip_address = s.nas_identity.nas_ip_address ? ipv4_to_string(*s.nas_identity.nas_ip_address) : std::string();
+  row.nas_ipv6_address =
+      s.nas_identity.nas_ipv6_address ? ipv6_to_string(*s.nas_identity.nas_ipv6_address) : std::string();
+  row.nas_identifier = s.nas_identity.nas_identifier;
+  row.rule = s.rule;
+  row.coa_reply = s.coa_on_disable ? "c:" + ca::to_hex(attributes_wire(s.coa_reply)) : std::string();
+}
+
+LiveSession live_session_from_row(const ca::RadiusSessionRow& row) {
+  LiveSession s;
+  s.nas = row.nas;
+  s.acct_session_id = row.acct_session_id;
+  s.serial = row.serial;
+  s.calling_station_id = row.calling_station_id;
+  s.user_name = row.user_name;
+  s.nas_identity.source = IpAddress::parse(row.nas_address);
+  if (auto a = IpAddress::parse(row.nas_ip_address); a && a->is_v4()) {
+    s.nas_identity.nas_ip_address.emplace();
+    std::copy(a->bytes.begin() + 12, a->bytes.end(), s.nas_identity.nas_ip_address->begin());
+  }
+  if (auto a = IpAddress::parse(row.nas_ipv6_address); a && !a->is_v4()) s.nas_identity.nas_ipv6_address = a->bytes;
+  s.nas_identity.nas_identifier = row.nas_identifier;
+  s.rule = row.rule;
+  if (row.coa_reply.rfind("c:", 0) == 0) {
+    s.coa_on_disable = true;
+    s.coa_reply = attributes_from_wire(from_hex(row.coa_reply.substr(2)));
+  }
+  s.dynauth = row.dynauth;
+  return s;
+}
+
+std::size_t reload_live_sessions(ca::Ledger& ledger, AccountingSessions& live) {
+  std::size_t n = 0;
+  for (const ca::RadiusSessionRow& row : ledger.list_radius_sessions(true, std::numeric_limits<std::size_t>::max())) {
+    live.upsert(live_session_from_row(row));
+    ++n;
+  }
+  return n;
 }
 
 }  // namespace portcullis::radius

@@ -21,19 +21,30 @@ enum class AcctStatus : std::uint32_t { start = 1, stop = 2, interim_update = 3,
 
 class Accounting {
  public:
-  Accounting(ca::Ledger& ledger, const AcceptRecords& accepts, AccountingSessions& live, Counters& counters,
+  Accounting(ca::Ledger& ledger, AcceptRecords& accepts, AccountingSessions& live, Counters& counters,
              std::function<ca::UnixTime()> clock);
 
   // The Accounting-Response to send (not yet encoded), or nullopt when the record could
   // not be stored: RFC 2866 §2 forbids answering then, so the NAS retransmits.
-  std::optional<Packet> handle(const Packet& request, const NasClient& nas);
+  // `source`: where the request came from (where the NAS takes Disconnect-Requests).
+  std::optional<Packet> handle(const Packet& request, const NasClient& nas, const IpAddress& source);
 
  private:
+  std::optional<Packet> nas_restarted(const Packet& request, const NasClient& nas, const IpAddress& source,
+                                      bool on);
+
   ca::Ledger& ledger_;
-  const AcceptRecords& accepts_;
+  AcceptRecords& accepts_;
   AccountingSessions& live_;
   Counters& counters_;
   std::function<ca::UnixTime()> clock_;
 };
+
+// The ledger row of a live session and back (schema v5 columns: NAS identification,
+// the policy's CoA attributes); used to reload the live table at start-up.
+void fill_row(ca::RadiusSessionRow& row, const LiveSession& session);
+LiveSession live_session_from_row(const ca::RadiusSessionRow& row);
+// Loads every live (not stopped) session of the ledger into `live`; returns how many.
+std::size_t reload_live_sessions(ca::Ledger& ledger, AccountingSessions& live);
 
 }  // namespace portcullis::radius

@@ -20,6 +20,7 @@ struct Server::Context {
   Bytes eap;                    // joined EAP-Message (RFC 3579 §3.1)
   SteadyClock::time_point started;
   std::shared_ptr<Conversation> conversation;
+  IpAddress source;             // where the NAS sends from: where its RFC 5176 server listens
 };
 
 namespace {
@@ -164,9 +165,9 @@ bool Server::authentic(const Datagram& datagram, const NasClient& nas, const Pac
 std::optional<Bytes> Server::dispatch(const Datagram& datagram, const NasClient& nas, const Packet& request) {
   const bool auth = datagram.socket == SocketKind::auth;
   if (request.code == Code::StatusServer) return status_server(request, nas, datagram.socket);
-  if (auth && request.code == Code::AccessRequest) return access_request(request, nas);
+  if (auth && request.code == Code::AccessRequest) return access_request(request, nas, datagram.source);
   if (!auth && request.code == Code::AccountingRequest) {
-    auto response = accounting_->handle(request, nas);
+    auto response = accounting_->handle(request, nas, datagram.source);
     if (!response) return std::nullopt;
     bump(counters_.acct_response);
     // No Message-Authenticator here: RFC 2866 does not define one for accounting, and
@@ -205,8 +206,8 @@ std::optional<Bytes> Server::encode(const Packet& reply, const Packet& request, 
   return std::move(bytes.value());
 }
 
-std::optional<Bytes> Server::access_request(const Packet& request, const NasClient& nas) {
-  Context ctx{request, nas, text_attribute(request, attr::CallingStationId, "-"), {}, steady_now(), nullptr};
+std::optional<Bytes> Server::access_request(const Packet& request, const NasClient& nas, const IpAddress& source) {
+  Context ctx{request, nas, text_attribute(request, attr::CallingStationId, "-"), {}, steady_now(), nullptr, source};
   JoinedEap joined = join_eap_message(request);
   if (joined.status == JoinedEap::Status::NotConsecutive) {
     bump(counters_.eap_not_consecutive);

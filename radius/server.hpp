@@ -71,6 +71,10 @@ class Server {
   // For the listener, which alone sees a send fail.
   std::atomic<std::uint64_t>* send_failure_counter() { return &counters_.send_failed; }
   const AccountingSessions& live_sessions() const { return live_; }
+  // RFC 5176 dynamic authorization (app/ wires radius/dynauth_client.hpp): the live
+  // sessions to disconnect and the Accepts not yet claimed by accounting.
+  AccountingSessions& live_sessions() { return live_; }
+  AcceptRecords& accept_records() { return accepts_; }
   std::size_t eap_conversations() const { return eap_sessions_.size(); }
 
  private:
@@ -78,7 +82,7 @@ class Server {
   std::optional<Bytes> dispatch(const Datagram& datagram, const NasClient& nas, const Packet& request);
   bool authentic(const Datagram& datagram, const NasClient& nas, const Packet& request);
   std::optional<Bytes> status_server(const Packet& request, const NasClient& nas, SocketKind socket);
-  std::optional<Bytes> access_request(const Packet& request, const NasClient& nas);
+  std::optional<Bytes> access_request(const Packet& request, const NasClient& nas, const IpAddress& source);
   std::optional<Bytes> start_or_continue(Context& ctx);
   std::optional<Bytes> challenge(Context& ctx, const std::string& old_state, Bytes eap);
   std::optional<Bytes> accept(Context& ctx, const eap::AuthenticatorOutput& out);

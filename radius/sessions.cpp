@@ -4,6 +4,8 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
+#include <cctype>
 #include <stdexcept>
 
 namespace portcullis::radius {
@@ -81,26 +83,62 @@ std::string new_state() {
   return state;
 }
 
+NasIdentity nas_identity_of(const Packet& request, const IpAddress& source) {
+  NasIdentity id;
+  id.source = source;
+  if (const Attribute* a = request.find(attr::NasIpAddress); a != nullptr && a->value.size() == 4) {
+    id.nas_ip_address.emplace();
+    std::copy(a->value.begin(), a->value.end(), id.nas_ip_address->begin());
+  }
+  if (const Attribute* a = request.find(attr::NasIpv6Address); a != nullptr && a->value.size() == 16) {
+    id.nas_ipv6_address.emplace();
+    std::copy(a->value.begin(), a->value.end(), id.nas_ipv6_address->begin());
+  }
+  if (const Attribute* a = request.find(attr::NasIdentifier); a != nullptr)
+    id.nas_identifier.assign(a->value.begin(), a->value.end());
+  return id;
+}
+
+std::string serial_of_token(const std::string& token) {
+  // "pc1:" + 32 hex + ":" + serial
+  constexpr std::size_t kPrefix = 4 + 32 + 1;
+  if (token.size() <= kPrefix || token.rfind("pc1:", 0) != 0 || token[kPrefix - 1] != ':') return {};
+  std::string serial = token.substr(kPrefix);
+  for (char c : serial)
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return {};
+  return serial;
+}
+
 AcceptRecords::AcceptRecords(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
+
+void AcceptRecords::erase_locked(const std::string& token) {
+  auto old = by_token_.find(token);
+  if (old == by_token_.end()) return;
+  if (auto s = latest_by_station_.find(old->second.calling_station_id);
+      s != latest_by_station_.end() && s->second == old->first)
+    latest_by_station_.erase(s);
+  if (auto u = latest_by_user_.find(old->second.user_name); u != latest_by_user_.end() && u->second == old->first)
+    latest_by_user_.erase(u);
+  auto [b, e] = unclaimed_by_serial_.equal_range(old->second.serial);
+  for (auto it = b; it != e; ++it)
+    if (it->second == token) {
+      unclaimed_by_serial_.erase(it);
+      break;
+    }
+  by_token_.erase(old);
+}
 
 std::string AcceptRecords::remember(AcceptRecord record) {
   const std::string raw = new_state();
-  const std::string token = "pc1:" + ca::to_hex(ca::Bytes(raw.begin(), raw.end()));
+  const std::string token = "pc1:" + ca::to_hex(ca::Bytes(raw.begin(), raw.end())) + ":" + record.serial;
   std::lock_guard lock(mutex_);
   if (!record.calling_station_id.empty()) latest_by_station_[record.calling_station_id] = token;
   if (!record.user_name.empty()) latest_by_user_[record.user_name] = token;
+  unclaimed_by_serial_.emplace(record.serial, token);
   by_token_.emplace(token, std::move(record));
   order_.push_back(token);
   while (order_.size() > capacity_) {
-    auto old = by_token_.find(order_.front());
-    if (old != by_token_.end()) {
-      if (auto s = latest_by_station_.find(old->second.calling_station_id);
-          s != latest_by_station_.end() && s->second == old->first)
-        latest_by_station_.erase(s);
-      if (auto u = latest_by_user_.find(old->second.user_name); u != latest_by_user_.end() && u->second == old->first)
-        latest_by_user_.erase(u);
-      by_token_.erase(old);
-    }
+    erase_locked(order_.front());
     order_.pop_front();
   }
   return token;
@@ -109,8 +147,14 @@ std::string AcceptRecords::remember(AcceptRecord record) {
 std::optional<AcceptRecord> AcceptRecords::by_token(const std::string& token) const {
   std::lock_guard lock(mutex_);
   auto it = by_token_.find(token);
-  if (it == by_token_.end()) return std::nullopt;
-  return it->second;
+  if (it != by_token_.end()) return it->second;
+  // An Accept from before a restart (or pushed out by the bound): the token still names
+  // the certificate.
+  std::string serial = serial_of_token(token);
+  if (serial.empty()) return std::nullopt;
+  AcceptRecord r;
+  r.serial = std::move(serial);
+  return r;
 }
 
 std::optional<AcceptRecord> AcceptRecords::by_calling_station(const std::string& calling_station_id) const {
@@ -127,22 +171,127 @@ std::optional<AcceptRecord> AcceptRecords::by_user_name(const std::string& user_
   return by_token_.at(it->second);
 }
 
+std::vector<AcceptRecord> AcceptRecords::unclaimed_by_serial(const std::string& serial, ca::UnixTime now) const {
+  std::lock_guard lock(mutex_);
+  std::vector<AcceptRecord> out;
+  auto [b, e] = unclaimed_by_serial_.equal_range(serial);
+  for (auto it = b; it != e; ++it) {
+    const AcceptRecord& r = by_token_.at(it->second);
+    if (r.ends_at == 0 || r.ends_at > now) out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<AcceptRecord> AcceptRecords::unclaimed(ca::UnixTime now) const {
+  std::lock_guard lock(mutex_);
+  std::vector<AcceptRecord> out;
+  for (const auto& [serial, token] : unclaimed_by_serial_) {
+    const AcceptRecord& r = by_token_.at(token);
+    if (r.ends_at == 0 || r.ends_at > now) out.push_back(r);
+  }
+  return out;
+}
+
+void AcceptRecords::claim(const AcceptRecord& record) {
+  std::lock_guard lock(mutex_);
+  auto [b, e] = unclaimed_by_serial_.equal_range(record.serial);
+  for (auto it = b; it != e; ++it) {
+    const AcceptRecord& r = by_token_.at(it->second);
+    if (r.nas == record.nas && r.calling_station_id == record.calling_station_id && r.user_name == record.user_name &&
+        r.accepted_at == record.accepted_at) {
+      unclaimed_by_serial_.erase(it);
+      return;
+    }
+  }
+}
+
+void AcceptRecords::forget(const AcceptRecord& record) { claim(record); }
+
 void AccountingSessions::upsert(LiveSession session) {
   std::lock_guard lock(mutex_);
-  auto key = std::make_pair(session.nas, session.acct_session_id);
-  live_[std::move(key)] = std::move(session);
+  Key key{session.nas, session.acct_session_id};
+  auto it = live_.find(key);
+  if (it == live_.end()) {
+    if (!session.serial.empty()) by_serial_.emplace(session.serial, key);
+    live_.emplace(std::move(key), std::move(session));
+    return;
+  }
+  LiveSession& known = it->second;
+  if (!session.serial.empty() && session.serial != known.serial) {
+    auto [b, e] = by_serial_.equal_range(known.serial);
+    for (auto s = b; s != e; ++s)
+      if (s->second == key) {
+        by_serial_.erase(s);
+        break;
+      }
+    known.serial = session.serial;
+    by_serial_.emplace(known.serial, key);
+  }
+  if (!session.calling_station_id.empty()) known.calling_station_id = std::move(session.calling_station_id);
+  if (!session.user_name.empty()) known.user_name = std::move(session.user_name);
+  if (session.nas_identity.source) known.nas_identity.source = session.nas_identity.source;
+  if (session.nas_identity.nas_ip_address) known.nas_identity.nas_ip_address = session.nas_identity.nas_ip_address;
+  if (session.nas_identity.nas_ipv6_address) known.nas_identity.nas_ipv6_address = session.nas_identity.nas_ipv6_address;
+  if (!session.nas_identity.nas_identifier.empty()) known.nas_identity.nas_identifier = session.nas_identity.nas_identifier;
+  if (!session.rule.empty()) {
+    known.rule = std::move(session.rule);
+    known.coa_on_disable = session.coa_on_disable;
+    known.coa_reply = std::move(session.coa_reply);
+  }
+}
+
+void AccountingSessions::erase_locked(std::map<Key, LiveSession>::iterator it) {
+  auto [b, e] = by_serial_.equal_range(it->second.serial);
+  for (auto s = b; s != e; ++s)
+    if (s->second == it->first) {
+      by_serial_.erase(s);
+      break;
+    }
+  live_.erase(it);
 }
 
 void AccountingSessions::stop(const std::string& nas, const std::string& acct_session_id) {
   std::lock_guard lock(mutex_);
-  live_.erase({nas, acct_session_id});
+  auto it = live_.find({nas, acct_session_id});
+  if (it != live_.end()) erase_locked(it);
+}
+
+std::size_t AccountingSessions::stop_nas(const std::string& nas, const std::optional<IpAddress>& source) {
+  std::lock_guard lock(mutex_);
+  std::size_t closed = 0;
+  for (auto it = live_.lower_bound({nas, std::string()}); it != live_.end() && it->first.first == nas;) {
+    const auto& s = it->second.nas_identity.source;
+    if (source && s && *s != *source) {
+      ++it;
+      continue;
+    }
+    auto next = std::next(it);
+    erase_locked(it);
+    it = next;
+    ++closed;
+  }
+  return closed;
+}
+
+void AccountingSessions::mark(const std::string& nas, const std::string& acct_session_id, const std::string& outcome) {
+  std::lock_guard lock(mutex_);
+  auto it = live_.find({nas, acct_session_id});
+  if (it != live_.end()) it->second.dynauth = outcome;
 }
 
 std::vector<LiveSession> AccountingSessions::by_serial(const std::string& serial) const {
   std::lock_guard lock(mutex_);
   std::vector<LiveSession> out;
-  for (const auto& [key, s] : live_)
-    if (s.serial == serial) out.push_back(s);
+  auto [b, e] = by_serial_.equal_range(serial);
+  for (auto it = b; it != e; ++it) out.push_back(live_.at(it->second));
+  return out;
+}
+
+std::vector<LiveSession> AccountingSessions::all() const {
+  std::lock_guard lock(mutex_);
+  std::vector<LiveSession> out;
+  out.reserve(live_.size());
+  for (const auto& [key, s] : live_) out.push_back(s);
   return out;
 }
 

@@ -4,12 +4,17 @@
 //    eviction;
 //  - AcceptRecords: what each Access-Accept's Class token (RFC 2865 §5.25) stands for,
 //    so accounting can tie a session to a certificate serial (RFC 2866 §5.x carries Class);
-//  - AccountingSessions: live sessions by (NAS, Acct-Session-Id), for Disconnect later.
+//  - AccountingSessions: live sessions by (NAS, Acct-Session-Id) and by serial, for the
+//    RFC 5176 Disconnect-/CoA-Requests of radius/dynauth.hpp.
 // All three are shared by the io threads: each is guarded by its own mutex.
 #pragma once
 
+#include "ca/records.hpp"
+#include "radius/clients.hpp"
 #include "radius/eap/authenticator.hpp"
+#include "radius/packet.hpp"
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -76,51 +81,108 @@ class EapSessions {
 // A fresh, unpredictable State value (RAND_bytes), as raw octets in a string.
 std::string new_state();
 
+// RFC 5176 §3 "NAS identification": the attributes exactly as the NAS sent them in its own
+// requests (it matches a Disconnect-Request against them), and the address its requests
+// came from, where its Dynamic Authorization Server listens (at the NAS client's coa_port).
+struct NasIdentity {
+  std::optional<IpAddress> source;
+  std::optional<std::array<std::uint8_t, 4>> nas_ip_address;
+  std::optional<std::array<std::uint8_t, 16>> nas_ipv6_address;
+  std::string nas_identifier;
+};
+// The NAS identification attributes of a request and its source address.
+NasIdentity nas_identity_of(const Packet& request, const IpAddress& source);
+
 struct AcceptRecord {
   std::string serial;  // uppercase hex
   std::string device;
   std::string nas;
   std::string calling_station_id;
   std::string user_name;
+  NasIdentity nas_identity;
+  // From the policy Decision that accepted the session: what a device disable does to it
+  // (a CoA-Request carrying `coa_reply` instead of a Disconnect-Request).
+  std::string rule;
+  bool coa_on_disable = false;
+  std::vector<Attribute> coa_reply;
+  ca::UnixTime accepted_at = 0;
+  ca::UnixTime ends_at = 0;  // accepted_at + Session-Timeout: the NAS ends it by then at the latest
 };
 
 class AcceptRecords {
  public:
   explicit AcceptRecords(std::size_t capacity = 100000);
 
-  // Remembers an Accept; returns the opaque Class token for it ("pc1:" + 32 hex digits).
+  // Remembers an Accept; returns the opaque Class token for it
+  // ("pc1:" + 32 hex digits + ":" + serial). The serial rides in the token so that
+  // accounting after a restart (which forgot the Accepts) still ties a session to its
+  // certificate; the NAS echoes Class unchanged (RFC 2865 §5.25) and is authenticated by
+  // its shared secret, and a serial is no secret (it is in the certificate).
   std::string remember(AcceptRecord record);
   std::optional<AcceptRecord> by_token(const std::string& token) const;
   // Fallbacks when a NAS does not echo Class: the latest Accept for that value.
   std::optional<AcceptRecord> by_calling_station(const std::string& calling_station_id) const;
   std::optional<AcceptRecord> by_user_name(const std::string& user_name) const;
+  // Accepts of these serials that no accounting session has claimed yet and whose
+  // Session-Timeout has not run out: sessions known from the Accept alone.
+  std::vector<AcceptRecord> unclaimed_by_serial(const std::string& serial, ca::UnixTime now) const;
+  std::vector<AcceptRecord> unclaimed(ca::UnixTime now) const;
+  // Accounting found the session of this Accept: from now on it is a LiveSession.
+  void claim(const AcceptRecord& record);
+  // A Disconnect-ACK (or NAK 503) ended it.
+  void forget(const AcceptRecord& record);
 
  private:
+  void erase_locked(const std::string& token);
+
   mutable std::mutex mutex_;
   std::size_t capacity_;
   std::unordered_map<std::string, AcceptRecord> by_token_;
   std::unordered_map<std::string, std::string> latest_by_station_;  // -> token
   std::unordered_map<std::string, std::string> latest_by_user_;     // -> token
+  std::unordered_multimap<std::string, std::string> unclaimed_by_serial_;  // serial -> token
   std::deque<std::string> order_;                                   // tokens, oldest first
 };
+
+// The serial a "pc1:<hex>:<serial>" Class token names, or "" for another format.
+std::string serial_of_token(const std::string& token);
 
 struct LiveSession {
   std::string nas;
   std::string acct_session_id;
   std::string serial;
   std::string calling_station_id;
+  std::string user_name;
+  NasIdentity nas_identity;
+  std::string rule;
+  bool coa_on_disable = false;
+  std::vector<Attribute> coa_reply;
+  std::string dynauth;  // last Disconnect/CoA outcome ("Disconnect ACK", "Disconnect NAK 503", "timeout"), "" = none
 };
 
+// Live sessions by (NAS name, Acct-Session-Id), indexed by certificate serial (a
+// revocation of 1,000 certificates looks up each in O(1), not by a scan of every session).
 class AccountingSessions {
  public:
+  // Inserts or merges: a value the update lacks (empty) keeps the one known.
   void upsert(LiveSession session);
   void stop(const std::string& nas, const std::string& acct_session_id);
+  // Accounting-On/Off (RFC 2866 §5.1): the NAS restarted, every session it had is gone.
+  // Only those whose requests came from `source` when known (one NAS client entry may be a
+  // prefix covering several NASes). Returns how many were closed.
+  std::size_t stop_nas(const std::string& nas, const std::optional<IpAddress>& source);
+  void mark(const std::string& nas, const std::string& acct_session_id, const std::string& outcome);
   std::vector<LiveSession> by_serial(const std::string& serial) const;
+  std::vector<LiveSession> all() const;
   std::size_t size() const;
 
  private:
+  using Key = std::pair<std::string, std::string>;
+  void erase_locked(std::map<Key, LiveSession>::iterator it);
+
   mutable std::mutex mutex_;
-  std::map<std::pair<std::string, std::string>, LiveSession> live_;
+  std::map<Key, LiveSession> live_;
+  std::unordered_multimap<std::string, Key> by_serial_;
 };
 
 }  // namespace portcullis::radius

@@ -65,6 +65,14 @@ class DuplicatingLedger final : public Ledger {
   std::vector<RadiusSessionRow> list_radius_sessions(bool live_only, std::size_t limit) override {
     return real_.list_radius_sessions(live_only, limit);
   }
+  void mark_radius_sessions(const std::vector<RadiusSessionMark>& m) override { real_.mark_radius_sessions(m); }
+  std::vector<CertificateRecord> revoke_devices(const std::vector<std::int64_t>& ids, RevocationReason r, UnixTime at,
+                                                const std::string& a) override {
+    return real_.revoke_devices(ids, r, at, a);
+  }
+  std::size_t stop_radius_sessions_of_nas(const std::string& n, const std::string& a, UnixTime at) override {
+    return real_.stop_radius_sessions_of_nas(n, a, at);
+  }
   ChallengeRecord mint_challenge(const NewChallenge& c, const std::string& a) override {
     return real_.mint_challenge(c, a);
   }

@@ -1,0 +1,270 @@
+#include "app/session_control.hpp"
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+
+namespace portcullis::app {
+namespace {
+
+namespace asio = boost::asio;
+using radius::DynauthKind;
+using radius::DynauthOutcome;
+
+ca::UnixTime now_unix() { return static_cast<ca::UnixTime>(std::time(nullptr)); }
+
+// NAS-supplied text goes into log lines as printable ASCII only.
+std::string printable(std::string s) {
+  if (s.empty()) return "-";
+  for (char& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
+  return s;
+}
+
+std::string outcome_text(DynauthKind kind, const radius::DynauthResult& r) {
+  std::string text = kind == DynauthKind::disconnect ? "Disconnect " : "CoA ";
+  text += radius::to_string(r.outcome);
+  if (r.error_cause)
+    text += " " + std::to_string(*r.error_cause) + " (" + radius::error_cause_name(*r.error_cause) + ")";
+  return text;
+}
+
+// RFC 5176 §3.6 Error-Cause 503 Session-Context-Not-Found: the NAS has no such session.
+constexpr std::uint32_t kSessionContextNotFound = 503;
+
+}  // namespace
+
+std::shared_ptr<SessionControl> SessionControl::create(asio::io_context& io, radius::Server& server,
+                                                       ca::Ledger& ledger, const ca::IdentityIndex& index,
+                                                       SessionControlOptions options) {
+  return std::shared_ptr<SessionControl>(new SessionControl(io, server, ledger, index, std::move(options)));
+}
+
+SessionControl::SessionControl(asio::io_context& io, radius::Server& server, ca::Ledger& ledger,
+                               const ca::IdentityIndex& index, SessionControlOptions options)
+    : io_(io),
+      server_(server),
+      ledger_(ledger),
+      index_(index),
+      options_(std::move(options)),
+      client_(radius::DynauthClient::create(io, options_.client)),
+      expiry_timer_(io),
+      flush_timer_(io) {}
+
+void SessionControl::start() { schedule_expiry_check(); }
+
+void SessionControl::stop() {
+  expiry_timer_.cancel();
+  client_->stop();
+  flush_marks();
+}
+
+std::vector<SessionControl::Target> SessionControl::targets_of(const std::string& serial, ca::UnixTime now) const {
+  std::vector<Target> out;
+  for (radius::LiveSession& s : server_.live_sessions().by_serial(serial)) out.push_back(Target{std::move(s), {}});
+  for (radius::AcceptRecord& a : server_.accept_records().unclaimed_by_serial(serial, now)) {
+    Target t;
+    t.session.nas = a.nas;
+    t.session.serial = a.serial;
+    t.session.calling_station_id = a.calling_station_id;
+    t.session.user_name = a.user_name;
+    t.session.nas_identity = a.nas_identity;
+    t.session.rule = a.rule;
+    t.session.coa_on_disable = a.coa_on_disable;
+    t.session.coa_reply = a.coa_reply;
+    t.accept = std::move(a);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+void SessionControl::on_revoked(const std::vector<ca::CertificateRecord>& revoked) {
+  try {
+    const ca::UnixTime now = now_unix();
+    std::size_t queued = 0;
+    for (const ca::CertificateRecord& cert : revoked) {
+      // A revoked certificate always loses its sessions; a CoA would leave it on the network.
+      for (const Target& t : targets_of(cert.serial_hex, now)) {
+        send(t, DynauthKind::disconnect, "certificate revoked");
+        ++queued;
+      }
+    }
+    if (queued > 0)
+      spdlog::info("dynauth: {} Disconnect-Request(s) queued for {} revoked certificate(s)", queued, revoked.size());
+  } catch (const std::exception& e) {
+    spdlog::error("dynauth: live sessions of {} revoked certificate(s) not disconnected: {}", revoked.size(), e.what());
+  }
+}
+
+void SessionControl::on_device_change(const ca::Device& device) {
+  // Enabling needs nothing sent: the index already lets the next authentication through.
+  if (device.enabled) return;
+  try {
+    const ca::UnixTime now = now_unix();
+    ca::CertificateFilter filter;
+    filter.device_id = device.id;
+    filter.status = "valid";
+    filter.now = now;
+    filter.limit = 100000;
+    std::size_t queued = 0;
+    for (const ca::CertificateRecord& cert : ledger_.list_certificates(filter)) {
+      for (const Target& t : targets_of(cert.serial_hex, now)) {
+        send(t, t.session.coa_on_disable ? DynauthKind::coa : DynauthKind::disconnect, "device disabled");
+        ++queued;
+      }
+    }
+    if (queued > 0)
+      spdlog::info("dynauth: {} request(s) queued for the sessions of disabled device {}", queued, device.name);
+  } catch (const std::exception& e) {
+    spdlog::error("dynauth: live sessions of disabled device {} not handled: {}", device.name, e.what());
+  }
+}
+
+void SessionControl::send(const Target& t, DynauthKind kind, const std::string& why) {
+  const radius::LiveSession& s = t.session;
+  const std::optional<radius::NasClient> nas =
+      s.nas_identity.source && options_.find_nas ? options_.find_nas(*s.nas_identity.source) : std::nullopt;
+  if (!nas) {
+    spdlog::warn("dynauth: {} for nas={} session={} serial={} ({}) not sent: the NAS's address is unknown or no "
+                 "longer a configured client",
+                 radius::to_string(kind), s.nas, printable(s.acct_session_id), s.serial, why);
+    return;
+  }
+  radius::DynauthRequest request;
+  request.kind = kind;
+  request.target.nas_name = nas->name;
+  request.target.address = *s.nas_identity.source;
+  request.target.port = nas->coa_port;
+  request.target.secret = nas->secret;
+  request.target.nas_ip_address = s.nas_identity.nas_ip_address;
+  request.target.nas_ipv6_address = s.nas_identity.nas_ipv6_address;
+  request.target.nas_identifier = s.nas_identity.nas_identifier;
+  request.target.acct_session_id = s.acct_session_id;
+  request.target.calling_station_id = s.calling_station_id;
+  request.target.user_name = s.user_name;
+  if (kind == DynauthKind::coa) request.authorization = s.coa_reply;
+  try {
+    client_->send(std::move(request), [self = shared_from_this(), t, why](const radius::DynauthRequest& req,
+                                                                          const radius::DynauthResult& result) {
+      self->completed(t, req, result, why);
+    });
+  } catch (const std::exception& e) {
+    spdlog::warn("dynauth: {} for nas={} session={} serial={} not sent: {}", radius::to_string(kind), s.nas,
+                 printable(s.acct_session_id), s.serial, e.what());
+  }
+}
+
+void SessionControl::completed(const Target& t, const radius::DynauthRequest& request,
+                               const radius::DynauthResult& result, const std::string& why) {
+  const radius::LiveSession& s = t.session;
+  const std::string outcome = outcome_text(request.kind, result);
+  const auto log_level = result.outcome == DynauthOutcome::ack ? spdlog::level::info : spdlog::level::warn;
+  spdlog::log(log_level,
+              "dynauth: {} nas={} session={} calling_station={} serial={} reason=\"{}\" -> {} attempts={} ms={}",
+              radius::to_string(request.kind), s.nas, printable(s.acct_session_id), printable(s.calling_station_id),
+              s.serial, why, outcome, result.attempts, result.elapsed.count());
+
+  const bool gone = (request.kind == DynauthKind::disconnect && result.outcome == DynauthOutcome::ack) ||
+                    (result.outcome == DynauthOutcome::nak && result.error_cause == kSessionContextNotFound);
+  if (t.accept) {
+    if (gone) server_.accept_records().forget(*t.accept);
+  } else {
+    if (gone) server_.live_sessions().stop(s.nas, s.acct_session_id);
+    else server_.live_sessions().mark(s.nas, s.acct_session_id, outcome);
+    queue_mark(ca::RadiusSessionMark{s.nas, s.acct_session_id, outcome, now_unix(), gone});
+  }
+  // A disabled device whose NAS refused the CoA must not keep its access: cut the session.
+  if (request.kind == DynauthKind::coa && result.outcome == DynauthOutcome::nak && !gone) {
+    spdlog::warn("dynauth: CoA refused for nas={} session={}: sending a Disconnect-Request instead", s.nas,
+                 printable(s.acct_session_id));
+    send(t, DynauthKind::disconnect, why + ", CoA refused");
+  }
+}
+
+void SessionControl::queue_mark(ca::RadiusSessionMark mark) {
+  std::lock_guard lock(mutex_);
+  marks_.push_back(std::move(mark));
+  if (flush_scheduled_) return;
+  flush_scheduled_ = true;
+  // Answers to a bulk revocation arrive together: gather them for a moment and write them
+  // in one transaction.
+  flush_timer_.expires_after(std::chrono::milliseconds(100));
+  flush_timer_.async_wait([self = shared_from_this()](const boost::system::error_code&) { self->flush_marks(); });
+}
+
+void SessionControl::flush_marks() {
+  std::vector<ca::RadiusSessionMark> batch;
+  {
+    std::lock_guard lock(mutex_);
+    batch.swap(marks_);
+    flush_scheduled_ = false;
+  }
+  if (batch.empty()) return;
+  try {
+    ledger_.mark_radius_sessions(batch);
+  } catch (const std::exception& e) {
+    spdlog::error("dynauth: {} session outcome(s) not written to the ledger: {}", batch.size(), e.what());
+  }
+}
+
+std::size_t SessionControl::disconnect_expired() {
+  const ca::UnixTime now = now_unix();
+  std::vector<Target> expired;
+  std::set<std::string> seen;
+  const auto check = [&](Target t, const std::string& key) {
+    seen.insert(key);
+    const ca::Identity id = index_.by_serial_hex(t.session.serial, now);
+    if (id.verdict == ca::IdentityVerdict::expired) expired.push_back(std::move(t));
+  };
+  for (radius::LiveSession& s : server_.live_sessions().all()) {
+    if (s.serial.empty()) continue;
+    const std::string key = s.nas + '\n' + s.acct_session_id;
+    check(Target{std::move(s), {}}, key);
+  }
+  for (radius::AcceptRecord& a : server_.accept_records().unclaimed(now)) {
+    Target t;
+    t.session.nas = a.nas;
+    t.session.serial = a.serial;
+    t.session.calling_station_id = a.calling_station_id;
+    t.session.user_name = a.user_name;
+    t.session.nas_identity = a.nas_identity;
+    const std::string key = a.nas + '\n' + a.calling_station_id + '\n' + std::to_string(a.accepted_at);
+    t.accept = std::move(a);
+    check(std::move(t), key);
+  }
+  std::size_t queued = 0;
+  {
+    std::lock_guard lock(mutex_);
+    // Forget sessions that are gone, so the set stays as small as the live table.
+    for (auto it = expiry_sent_.begin(); it != expiry_sent_.end();) it = seen.count(*it) ? std::next(it) : expiry_sent_.erase(it);
+  }
+  for (const Target& t : expired) {
+    const std::string key = t.accept ? t.session.nas + '\n' + t.session.calling_station_id + '\n' +
+                                           std::to_string(t.accept->accepted_at)
+                                     : t.session.nas + '\n' + t.session.acct_session_id;
+    {
+      std::lock_guard lock(mutex_);
+      if (!expiry_sent_.insert(key).second) continue;  // sent once; the outcome is marked
+    }
+    send(t, DynauthKind::disconnect, "certificate expired");
+    ++queued;
+  }
+  if (queued > 0) spdlog::info("dynauth: {} Disconnect-Request(s) queued for sessions of expired certificates", queued);
+  return queued;
+}
+
+void SessionControl::schedule_expiry_check() {
+  expiry_timer_.expires_after(options_.expiry_check);
+  expiry_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec) return;
+    try {
+      self->disconnect_expired();
+    } catch (const std::exception& e) {
+      spdlog::error("dynauth: expiry check failed: {}", e.what());
+    }
+    self->schedule_expiry_check();
+  });
+}
+
+}  // namespace portcullis::app

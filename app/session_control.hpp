@@ -1,0 +1,95 @@
+// Instant revocation at the network edge (issue 5, DESIGN.md "One revocation"): when a
+// certificate is revoked, a device disabled, or a certificate expires during a session,
+// every live session it holds gets an RFC 5176 Disconnect-Request (or, for a disabled
+// device whose accepting rule says on_disable = "coa", a CoA-Request with the rule's
+// coa_reply) at its NAS's coa_port, through radius::DynauthClient.
+//
+// - The registry observers (revocation, device change) run inside the admin call, after
+//   ledger and index are updated: they only look the sessions up in memory and queue the
+//   requests; the sends, retries and answers happen on the io_context.
+// - Live sessions: the accounting table (Acct-Session-Id known), plus Accepts that no
+//   accounting has claimed yet (Calling-Station-Id / User-Name identify those).
+// - Outcomes are logged, marked on the live session, and written to the ledger's
+//   radius_sessions in batches (one transaction per batch, not one fsync per answer).
+// - Expiry: a timer scans the live sessions every `expiry_check` and disconnects those
+//   whose certificate's notAfter has passed (the Accept's Session-Timeout already ends
+//   them at notAfter; this catches NASes that ignore Session-Timeout).
+#pragma once
+
+#include "ca/identity_index.hpp"
+#include "ca/ledger.hpp"
+#include "radius/dynauth_client.hpp"
+#include "radius/server.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace portcullis::app {
+
+struct SessionControlOptions {
+  radius::DynauthClientOptions client;
+  std::chrono::seconds expiry_check{30};
+  // The NAS client (secret, coa_port) whose prefix holds an address, from the running NAS
+  // table (a copy: the table may be swapped by a reload meanwhile); nullopt when none.
+  std::function<std::optional<radius::NasClient>(const radius::IpAddress&)> find_nas;
+};
+
+class SessionControl : public std::enable_shared_from_this<SessionControl> {
+ public:
+  // `server`, `ledger`, `index` must outlive it.
+  static std::shared_ptr<SessionControl> create(boost::asio::io_context& io, radius::Server& server,
+                                                ca::Ledger& ledger, const ca::IdentityIndex& index,
+                                                SessionControlOptions options);
+
+  void start();  // arms the expiry timer
+  void stop();   // cancels it and the client; answers still in flight are not waited for
+
+  // Registry observers. Never throw (the revocation is committed already): failures are logged.
+  void on_revoked(const std::vector<ca::CertificateRecord>& revoked);
+  void on_device_change(const ca::Device& device);
+  // One expiry scan (the timer calls it); returns how many requests it queued.
+  std::size_t disconnect_expired();
+
+  radius::DynauthClientStats stats() const { return client_->stats(); }
+
+ private:
+  // One session to act on: from accounting (acct_session_id set) or from an Accept alone.
+  struct Target {
+    radius::LiveSession session;
+    std::optional<radius::AcceptRecord> accept;  // set for an Accept not yet claimed by accounting
+  };
+  SessionControl(boost::asio::io_context& io, radius::Server& server, ca::Ledger& ledger,
+                 const ca::IdentityIndex& index, SessionControlOptions options);
+  std::vector<Target> targets_of(const std::string& serial, ca::UnixTime now) const;
+  void send(const Target& target, radius::DynauthKind kind, const std::string& why);
+  void completed(const Target& target, const radius::DynauthRequest& request, const radius::DynauthResult& result,
+                 const std::string& why);
+  void schedule_expiry_check();
+  void queue_mark(ca::RadiusSessionMark mark);
+  void flush_marks();
+
+  boost::asio::io_context& io_;
+  radius::Server& server_;
+  ca::Ledger& ledger_;
+  const ca::IdentityIndex& index_;
+  SessionControlOptions options_;
+  std::shared_ptr<radius::DynauthClient> client_;
+  boost::asio::steady_timer expiry_timer_;
+  boost::asio::steady_timer flush_timer_;
+
+  std::mutex mutex_;
+  std::vector<ca::RadiusSessionMark> marks_;      // guarded by mutex_
+  bool flush_scheduled_ = false;                  // guarded by mutex_
+  std::set<std::string> expiry_sent_;             // guarded by mutex_: sessions already disconnected for expiry
+};
+
+}  // namespace portcullis::app

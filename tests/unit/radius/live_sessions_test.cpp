@@ -1,0 +1,166 @@
+// What a Disconnect-Request needs, kept per certificate serial: the live table indexed by
+// serial, Accepts not yet claimed by accounting, Class tokens that name their certificate
+// after a restart, and the ledger round trip (schema v5) that reloads the live table.
+#include "ca/ledger.hpp"
+#include "radius/accounting.hpp"
+#include "radius/sessions.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <unistd.h>
+
+namespace portcullis::radius {
+namespace {
+
+LiveSession session(const std::string& nas, const std::string& id, const std::string& serial, const char* source) {
+  LiveSession s;
+  s.nas = nas;
+  s.acct_session_id = id;
+  s.serial = serial;
+  s.nas_identity.source = IpAddress::parse(source);
+  return s;
+}
+
+TEST(LiveSessions, IndexedBySerialAndMerged) {
+  AccountingSessions live;
+  live.upsert(session("wlc", "a", "01AB", "192.0.2.1"));
+  live.upsert(session("wlc", "b", "01AB", "192.0.2.1"));
+  live.upsert(session("wlc", "c", "02CD", "192.0.2.2"));
+  EXPECT_EQ(live.by_serial("01AB").size(), 2u);
+  // An Interim-Update without the serial keeps it; one with a calling station adds it.
+  LiveSession interim = session("wlc", "a", "", "192.0.2.1");
+  interim.calling_station_id = "02-00-00-00-00-01";
+  live.upsert(interim);
+  auto a = live.by_serial("01AB");
+  ASSERT_EQ(a.size(), 2u);
+  live.mark("wlc", "a", "timeout");
+  for (const auto& s : live.by_serial("01AB"))
+    if (s.acct_session_id == "a") {
+      EXPECT_EQ(s.calling_station_id, "02-00-00-00-00-01");
+      EXPECT_EQ(s.dynauth, "timeout");
+    }
+  live.stop("wlc", "b");
+  EXPECT_EQ(live.by_serial("01AB").size(), 1u);
+  EXPECT_EQ(live.size(), 2u);
+}
+
+TEST(LiveSessions, AccountingOnClosesOnlyThatNasAddress) {
+  AccountingSessions live;
+  live.upsert(session("campus", "a", "01", "192.0.2.1"));
+  live.upsert(session("campus", "b", "02", "192.0.2.2"));  // same client entry (a prefix), another NAS
+  live.upsert(session("other", "c", "03", "192.0.2.1"));
+  EXPECT_EQ(live.stop_nas("campus", IpAddress::parse("192.0.2.1")), 1u);
+  EXPECT_TRUE(live.by_serial("01").empty());
+  EXPECT_EQ(live.by_serial("02").size(), 1u);
+  EXPECT_EQ(live.by_serial("03").size(), 1u);
+}
+
+TEST(AcceptRecordsTest, TokenNamesTheCertificateEvenAfterARestart) {
+  AcceptRecords accepts;
+  AcceptRecord r;
+  r.serial = "7F00AB";
+  r.nas = "wlc";
+  r.accepted_at = 100;
+  r.ends_at = 200;
+  const std::string token = accepts.remember(r);
+  EXPECT_EQ(token.rfind("pc1:", 0), 0u);
+  EXPECT_EQ(serial_of_token(token), "7F00AB");
+  AcceptRecords after_restart;
+  auto found = after_restart.by_token(token);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->serial, "7F00AB");
+  EXPECT_FALSE(after_restart.by_token("pc1:nothing"));
+  EXPECT_EQ(serial_of_token("pc1:" + std::string(32, 'a') + ":not-hex"), "");
+}
+
+TEST(AcceptRecordsTest, UnclaimedUntilAccountingOrTheSessionTimeout) {
+  AcceptRecords accepts;
+  AcceptRecord r;
+  r.serial = "01";
+  r.nas = "wlc";
+  r.calling_station_id = "02-00-00-00-00-01";
+  r.accepted_at = 100;
+  r.ends_at = 200;
+  accepts.remember(r);
+  EXPECT_EQ(accepts.unclaimed_by_serial("01", 150).size(), 1u);
+  EXPECT_TRUE(accepts.unclaimed_by_serial("01", 200).empty());  // Session-Timeout ran out
+  accepts.claim(r);
+  EXPECT_TRUE(accepts.unclaimed_by_serial("01", 150).empty());
+  EXPECT_TRUE(accepts.unclaimed(150).empty());
+}
+
+class LedgerRoundTrip : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = std::filesystem::temp_directory_path() / ("live-sessions-" + std::to_string(::getpid()) + ".db");
+    std::filesystem::remove(path_);
+    ledger_ = ca::open_sqlite_ledger(path_.string());
+  }
+  void TearDown() override {
+    ledger_.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_.string() + suffix);
+  }
+  std::filesystem::path path_;
+  std::unique_ptr<ca::Ledger> ledger_;
+};
+
+TEST_F(LedgerRoundTrip, LiveSessionsReloadWithWhatADisconnectNeeds) {
+  LiveSession s = session("wlc", "sess-1", "01AB", "192.0.2.1");
+  s.calling_station_id = "02-00-00-00-00-01";
+  s.user_name = "anonymous@example";
+  s.nas_identity.nas_ip_address = std::array<std::uint8_t, 4>{192, 0, 2, 1};
+  s.nas_identity.nas_identifier = "wlc-1";
+  s.rule = "quarantine";
+  s.coa_on_disable = true;
+  s.coa_reply = {Attribute{attr::FilterId, Bytes{'q'}}, Attribute{attr::TunnelPrivateGroupId, Bytes{1, '9'}}};
+  ca::RadiusSessionRow row;
+  fill_row(row, s);
+  row.started_at = row.updated_at = 10;
+  ledger_->record_radius_session(row);
+  LiveSession other = session("wlc", "sess-2", "02CD", "192.0.2.1");
+  ca::RadiusSessionRow row2;
+  fill_row(row2, other);
+  row2.started_at = row2.updated_at = 10;
+  ledger_->record_radius_session(row2);
+
+  AccountingSessions live;
+  EXPECT_EQ(reload_live_sessions(*ledger_, live), 2u);
+  auto back = live.by_serial("01AB");
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].calling_station_id, s.calling_station_id);
+  EXPECT_EQ(back[0].user_name, s.user_name);
+  EXPECT_EQ(back[0].nas_identity.source, s.nas_identity.source);
+  EXPECT_EQ(back[0].nas_identity.nas_ip_address, s.nas_identity.nas_ip_address);
+  EXPECT_EQ(back[0].nas_identity.nas_identifier, "wlc-1");
+  EXPECT_TRUE(back[0].coa_on_disable);
+  EXPECT_EQ(back[0].coa_reply, s.coa_reply);
+  EXPECT_FALSE(live.by_serial("02CD")[0].coa_on_disable);
+
+  // Outcomes in one batch: an ACK ends the session, a timeout only marks it.
+  ledger_->mark_radius_sessions({ca::RadiusSessionMark{"wlc", "sess-1", "Disconnect ACK", 20, true},
+                                 ca::RadiusSessionMark{"wlc", "sess-2", "Disconnect timeout", 20, false},
+                                 ca::RadiusSessionMark{"wlc", "unknown", "Disconnect ACK", 20, true}});
+  auto rows = ledger_->list_radius_sessions(false, 10);
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& r : rows) {
+    if (r.acct_session_id == "sess-1") {
+      EXPECT_EQ(r.dynauth, "Disconnect ACK");
+      EXPECT_EQ(r.stopped_at, 20);
+    } else {
+      EXPECT_EQ(r.dynauth, "Disconnect timeout");
+      EXPECT_FALSE(r.stopped_at);
+    }
+    EXPECT_EQ(r.dynauth_at, 20);
+  }
+  AccountingSessions reloaded;
+  EXPECT_EQ(reload_live_sessions(*ledger_, reloaded), 1u);
+
+  // Accounting-On from another address of the same client entry leaves this one alone.
+  EXPECT_EQ(ledger_->stop_radius_sessions_of_nas("wlc", "192.0.2.9", 30), 0u);
+  EXPECT_EQ(ledger_->stop_radius_sessions_of_nas("wlc", "192.0.2.1", 30), 1u);
+  EXPECT_TRUE(ledger_->list_radius_sessions(true, 10).empty());
+}
+
+}  // namespace
+}  // namespace portcullis::radius
