@@ -24,6 +24,7 @@
 //        OCSP use): {serial,verdict,device_id,device_name,profile,not_after,[revoked_at,revocation_reason]}
 //   GET  /sessions?live=true|false(true)&limit=1..1000(100)             -> {"sessions":[S…],"limit"} newest first
 //   GET  /radius/counters  RADIUS drops and outcomes since start      -> {"counters":{name:n…}}
+//   GET  /policy, POST /policy/reload  access policy rules, counters, reload: admin_api_policy.cpp
 //   POST /challenges {device, profile?, cn?, ttl_seconds?}  one-time SCEP challenge, see admin_api_scep.cpp
 //   GET  /devices/{device}/profile/apple|android|windows?ssid=&wpa3=true|false&profile=
 //        an MDM document with a fresh one-time challenge bound to the device (created when
@@ -243,6 +244,12 @@ HttpResponse AdminApi::route(const Call& call) {
   } else if (s[0] == "sessions" && s.size() == 1) {
     if (m == "GET") return list_sessions(call);
     return method_not_allowed("GET");
+  } else if (s[0] == "policy" && s.size() == 1) {
+    if (m == "GET") return show_policy();
+    return method_not_allowed("GET");
+  } else if (s[0] == "policy" && s.size() == 2 && s[1] == "reload") {
+    if (m == "POST") return reload_policy(call.request, call.actor);
+    return method_not_allowed("POST");
   } else if (s[0] == "radius" && s.size() == 2 && s[1] == "counters") {
     if (m == "GET") return show_radius_counters(call);
     return method_not_allowed("GET");

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "app/http_types.hpp"
+#include "app/policy_control.hpp"
 #include "ca/issuer.hpp"
 #include "ca/registry.hpp"
 #include "radius/counters.hpp"
@@ -40,6 +41,9 @@ class AdminApi {
   // {"error": "..."} with a 4xx/5xx status.
   HttpResponse handle(const HttpRequest& request);
 
+  // Enables GET /policy and POST /policy/reload (admin_api_policy.cpp); call before serving.
+  void set_policy(PolicyControl policy);
+
  private:
   struct StoredToken {
     std::string name;
@@ -75,6 +79,8 @@ class AdminApi {
   HttpResponse show_identity(const Call& call, const std::string& serial);
   HttpResponse list_sessions(const Call& call);
   HttpResponse show_radius_counters(const Call& call);
+  HttpResponse show_policy();
+  HttpResponse reload_policy(const HttpRequest& request, const std::string& actor);
 
   // A number means a device id, anything else a name (see admin_api.cpp). 404 if unknown.
   ca::Device resolve_device(const std::string& ref);
@@ -84,6 +90,7 @@ class AdminApi {
   std::vector<StoredToken> tokens_;
   const radius::Counters* radius_counters_;
   MdmSettings mdm_;
+  PolicyControl policy_;
 };
 
 }  // namespace portcullis::app

@@ -2,6 +2,7 @@
 
 #include "app/admin_client.hpp"
 #include "app/cli_admin.hpp"
+#include "app/cli_policy.hpp"
 #include "app/cli_scep.hpp"
 #include "app/config.hpp"
 #include "app/init.hpp"
@@ -85,6 +86,7 @@ int run_cli(int argc, char** argv) {
 
   add_admin_commands(app, ctx, action);
   add_scep_commands(app, ctx, action);
+  add_policy_commands(app, ctx, action);
 
   try {
     app.parse(argc, argv);

@@ -147,7 +147,7 @@ Config load_config(const std::string& path) {
   Section top(path, "", &root);
   top.finish();
   for (const auto& [k, node] : root) {
-    static const std::set<std::string> sections = {"service", "http", "admin", "ca", "ledger", "radius", "scep", "profiles"};
+    static const std::set<std::string> sections = {"service", "http", "admin", "ca", "ledger", "radius", "scep", "policy", "profiles"};
     if (!sections.count(std::string(k.str()))) top.fail(node, "unknown section [" + std::string(k.str()) + "]");
   }
 
@@ -233,6 +233,7 @@ Config load_config(const std::string& path) {
       cs.get("secret", client.secret);
       cs.get("require_message_authenticator", client.require_message_authenticator);
       cs.port("coa_port", client.coa_port);
+      cs.get("groups", client.groups);
       cs.finish();
       if (client.name.empty() || client.address.empty()) cs.fail(el, "radius.clients entry needs name and address");
       // RFC 2865 §3: the secret "SHOULD be at least 16 octets".
@@ -250,6 +251,11 @@ Config load_config(const std::string& path) {
   // A guessable shared secret would let anyone enroll: refuse short ones outright.
   if (!c.scep.static_challenge.empty() && c.scep.static_challenge.size() < 16)
     scep.fail_key("static_challenge", "must be empty or at least 16 characters");
+
+  Section policy(path, "policy", root["policy"].as_table());
+  policy.get("file", c.policy.file);
+  policy.finish();
+  c.policy.file = resolve(c.base_dir, c.policy.file);
 
   c.profiles = ca::default_profiles();
   if (const toml::table* profiles = root["profiles"].as_table()) {
@@ -269,7 +275,8 @@ std::string render_config(const ConfigTemplate& t) {
   const std::string http_url = "http://" + t.hostname + ":" + std::to_string(t.http_port);
   o << "# Portcullis configuration, written by `portcullis init`.\n"
     << "# Relative paths are relative to this file's folder. This file holds the RADIUS\n"
-    << "# shared secrets: keep it 0600. Reload with SIGHUP (log level, admin tokens, CRL).\n\n"
+    << "# shared secrets: keep it 0600. Reload with SIGHUP (log level, admin tokens, CRL,\n"
+    << "# RADIUS clients, policy rules).\n\n"
     << "[service]\n"
     << "hostname = \"" << t.hostname << "\"        # EAP server certificate name; default URL host\n"
     << "log_level = \"info\"                 # trace | debug | info | warn | error\n"
@@ -307,13 +314,16 @@ std::string render_config(const ConfigTemplate& t) {
     << "address = \"127.0.0.1/32\"           # address or CIDR\n"
     << "secret = \"" << t.radius_secret << "\"\n"
     << "require_message_authenticator = true  # BlastRADIUS (CVE-2024-3596): keep on\n"
-    << "coa_port = 3799                    # RFC 5176 Disconnect/CoA port of this NAS\n\n"
+    << "coa_port = 3799                    # RFC 5176 Disconnect/CoA port of this NAS\n"
+    << "groups = []                        # NAS groups for policy rules (nas_group = [\"campus\"])\n\n"
     << "[scep]                             # SCEP (RFC 8894) at <public_url>/scep\n"
     << "enabled = true\n"
     << "profile = \"device\"                 # profile for static-challenge enrollments\n"
     << "static_challenge = \"" << t.scep_static_challenge
     << "\"  # shared by every device; empty = one-time challenges only (`portcullis challenge`)\n"
     << "allow_legacy_crypto = false        # single DES + SHA-1; micromdm scepclient 2.1.0 needs it\n\n"
+    << "[policy]                           # access rules (README \"Access policy\"); SIGHUP or POST /api/v1/policy/reload\n"
+    << "file = \"\"                          # e.g. \"policy.toml\"; empty = every valid device accepted, no extra attributes\n\n"
     << "[profiles.device]                  # certificates for devices (EAP-TLS clients)\n"
     << "validity_days = 365\n"
     << "extended_key_usage = [\"clientAuth\"]\n"

@@ -65,6 +65,7 @@ struct RadiusClientSetting {          // consumed by the RADIUS front end (radiu
   std::string secret;
   bool require_message_authenticator = true;   // BlastRADIUS, CVE-2024-3596
   std::uint16_t coa_port = 3799;               // RFC 5176 §3
+  std::vector<std::string> groups;             // NAS groups, for policy rules (nas_group = [...])
 };
 
 struct RadiusSettings {
@@ -81,6 +82,10 @@ struct ScepSettings {                 // the SCEP front end (scep/), /scep on th
   bool allow_legacy_crypto = false;   // single DES + SHA-1 (micromdm scepclient 2.1.0); loads the legacy provider
 };
 
+struct PolicySettings {               // access policy rules (policy/), reloaded on SIGHUP
+  std::string file;                   // resolved path; empty = no rules (valid devices accepted)
+};
+
 struct Config {
   std::string path;                   // the file it was read from
   std::string base_dir;               // its folder; relative paths resolve against it
@@ -91,6 +96,7 @@ struct Config {
   LedgerSettings ledger;
   RadiusSettings radius;
   ScepSettings scep;
+  PolicySettings policy;
   ca::Profiles profiles;
 
   // Admin TLS is required whenever the admin listener is reachable from elsewhere.

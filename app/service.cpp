@@ -4,6 +4,7 @@
 #include "app/config.hpp"
 #include "app/http_server.hpp"
 #include "app/logging.hpp"
+#include "app/policy_control.hpp"
 #include "app/public_routes.hpp"
 #include "app/tls_context.hpp"
 #include "ca/authority.hpp"
@@ -46,6 +47,22 @@ std::vector<AdminToken> admin_tokens(const Config& config) {
   std::vector<AdminToken> tokens;
   for (const auto& t : config.admin.tokens) tokens.push_back(AdminToken{t.name, t.sha256});
   return tokens;
+}
+
+// The NAS table a config describes. Throws std::invalid_argument for a bad address or a
+// duplicate prefix, before anything is applied.
+std::shared_ptr<const radius::NasTable> make_nas_table(const Config& config) {
+  auto table = std::make_shared<radius::NasTable>();
+  for (const auto& client : config.radius.clients) {
+    radius::NasClient nas;
+    nas.name = client.name;
+    nas.secret = client.secret;
+    nas.require_message_authenticator = client.require_message_authenticator;
+    nas.coa_port = client.coa_port;
+    nas.groups = client.groups;
+    table->add(std::move(nas), client.address);
+  }
+  return table;
 }
 
 long elapsed_ms(Clock::time_point since) {
@@ -101,20 +118,17 @@ class Service {
       scep_routes_ = std::make_unique<scep::HttpRoutes>(*scep_enrollment_, *authority_);
       public_routes_->mount("/scep", [routes = scep_routes_.get()](const HttpRequest& r) { return routes->handle(r); });
     }
-    // RADIUS (issue 4): one TLS configuration shared by every EAP-TLS conversation, and
-    // the NAS table, both fixed for the life of the process.
-    for (const auto& client : config_.radius.clients) {
-      radius::NasClient nas;
-      nas.name = client.name;
-      nas.secret = client.secret;
-      nas.require_message_authenticator = client.require_message_authenticator;
-      nas.coa_port = client.coa_port;
-      nas_table_.add(std::move(nas), client.address);
-    }
-    radius_ = std::make_unique<radius::Server>(nas_table_, radius::eap::TlsServerConfig::from_authority(*authority_, index_),
-                                               *ledger_);
-    admin_api_.store(
-        std::make_shared<AdminApi>(*registry_, *issuer_, admin_tokens(config_), &radius_->counters(), mdm_settings()));
+    // RADIUS (issue 4): one TLS configuration shared by every EAP-TLS conversation, fixed
+    // for the life of the process, and the NAS table, swapped whole on SIGHUP.
+    // Access policy (issue 5): a refused policy file stops the start-up with its file:line.
+    policy_ = make_policy_engine();
+    reload_policy(*policy_, config_.policy.file, "start-up");
+    radius::ServerOptions radius_options;
+    radius_options.policy = policy_.get();
+    radius_ = std::make_unique<radius::Server>(make_nas_table(config_),
+                                               radius::eap::TlsServerConfig::from_authority(*authority_, index_),
+                                               *ledger_, radius_options);
+    admin_api_.store(make_admin_api(config_));
   }
 
   int run() {
@@ -188,7 +202,7 @@ class Service {
                  "{} threads",
                  config_.http.bind, public_http.port(), admin_options.tls ? "https" : "http", config_.admin.bind,
                  admin_http.port(), config_.radius.bind, radius_auth->port(), config_.radius.bind, radius_acct->port(),
-                 nas_table_.size(), threads);
+                 radius_->nas_table()->size(), threads);
 
     std::vector<std::thread> pool;
     for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
@@ -225,20 +239,38 @@ class Service {
                        config_.service.hostname};
   }
 
-  // SIGHUP: re-read the config and apply what can change without a restart: log level and
-  // admin tokens; re-sign the CRL. Anything else needs a restart and is said so.
+  std::shared_ptr<AdminApi> make_admin_api(const Config& config) {
+    auto api = std::make_shared<AdminApi>(*registry_, *issuer_, admin_tokens(config), &radius_->counters(),
+                                          mdm_settings());
+    api->set_policy(PolicyControl{policy_.get(), config.policy.file});
+    return api;
+  }
+
+  // SIGHUP: re-read the config and apply what can change without a restart: log level,
+  // admin tokens, the NAS table (clients, secrets, groups; swapped whole, so a request
+  // sees either the old table or the new one) and the policy rules; re-sign the CRL.
+  // A refused policy file keeps the running rules (its file:line is logged) while the rest
+  // of the config still applies. Anything else needs a restart and is said so.
   void wait_for_reload(asio::signal_set& signal) {
     signal.async_wait([this, &signal](const boost::system::error_code& ec, int) {
       if (ec) return;
       try {
         Config fresh = load_config(config_path_);
+        auto nas = make_nas_table(fresh);  // may throw: nothing applied yet
         set_log_level(fresh.service.log_level);
-        admin_api_.store(
-            std::make_shared<AdminApi>(*registry_, *issuer_, admin_tokens(fresh), &radius_->counters(), mdm_settings()));
+        radius_->replace_nas_table(nas);
+        bool policy_ok = true;
+        try {
+          reload_policy(*policy_, fresh.policy.file, "SIGHUP");
+        } catch (const policy::PolicyError&) {
+          policy_ok = false;  // logged with its file:line by reload_policy
+        }
+        admin_api_.store(make_admin_api(fresh));
         crl_->regenerate(now_unix());
-        spdlog::info("SIGHUP: reloaded log level and {} admin token(s), CRL re-signed; listener, CA and ledger "
-                     "settings take effect on restart",
-                     fresh.admin.tokens.size());
+        spdlog::info("SIGHUP: reloaded log level, {} admin token(s), {} NAS entries, {}; CRL re-signed; listener, "
+                     "CA and ledger settings take effect on restart",
+                     fresh.admin.tokens.size(), nas->size(),
+                     policy_ok ? std::to_string(policy_->rule_count()) + " policy rule(s)" : "NOT the policy (see above)");
       } catch (const std::exception& e) {
         spdlog::error("SIGHUP: config not reloaded, keeping the running one: {}", e.what());
       }
@@ -258,7 +290,7 @@ class Service {
   std::unique_ptr<PublicRoutes> public_routes_;
   std::unique_ptr<scep::Enrollment> scep_enrollment_;
   std::unique_ptr<scep::HttpRoutes> scep_routes_;
-  radius::NasTable nas_table_;
+  std::unique_ptr<policy::Engine> policy_;  // outlives radius_, which decides through it
   std::unique_ptr<radius::Server> radius_;
   std::atomic<std::shared_ptr<AdminApi>> admin_api_;
 };

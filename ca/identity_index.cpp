@@ -5,7 +5,7 @@
 //  - two open-addressing tables (linear probing) of 32-bit positions into that vector,
 //    one keyed by serial and one by fingerprint; the key lives in the entry, so a table
 //    costs 4 bytes a slot, at most 75% full;
-//  - devices in a hash map id -> {enabled, name}: few compared with certificates.
+//  - devices in a hash map id -> {enabled, name, groups}: few compared with certificates.
 // Readers take a shared lock; writers an exclusive one, and a writer mutex also orders
 // writers against load() so that nothing applied during a reload is lost.
 #include "ca/identity_index.hpp"
@@ -166,6 +166,7 @@ class PositionTable {
 struct DeviceInfo {
   bool enabled = true;
   std::string name;
+  std::vector<std::string> groups;  // for policy rules; usually none or a few short tags
 };
 
 struct Data {
@@ -228,7 +229,10 @@ struct Data {
     id.not_before = e.not_before;
     id.not_after = e.not_after;
     const auto device = devices.find(e.device_id);
-    if (device != devices.end()) id.device_name = device->second.name;
+    if (device != devices.end()) {
+      id.device_name = device->second.name;
+      id.device_groups = device->second.groups;
+    }
     if (e.revoked()) {
       id.verdict = IdentityVerdict::revoked;
       id.revoked_at = e.revoked_at;
@@ -252,6 +256,9 @@ struct Data {
     for (const auto& [id, info] : devices) {
       device_bytes += sizeof(std::pair<const std::int64_t, DeviceInfo>) + sizeof(void*);
       if (info.name.capacity() > 15) device_bytes += info.name.capacity() + 1;  // beyond the SSO buffer
+      device_bytes += info.groups.capacity() * sizeof(std::string);
+      for (const auto& g : info.groups)
+        if (g.capacity() > 15) device_bytes += g.capacity() + 1;
     }
     std::size_t profile_bytes = profiles.capacity() * sizeof(std::string) + profile_ids.bucket_count() * sizeof(void*);
     for (const auto& p : profiles) profile_bytes += 2 * (p.capacity() + 1) + sizeof(std::string) + 2 * sizeof(void*);
@@ -283,7 +290,7 @@ void IdentityIndex::load(Ledger& ledger) {
   // Build beside the live data, outside the exclusive lock, so lookups keep being
   // answered from the old content while the ledger is read.
   Data fresh;
-  ledger.for_each_device([&](const Device& d) { fresh.devices[d.id] = DeviceInfo{d.enabled, d.name}; });
+  ledger.for_each_device([&](const Device& d) { fresh.devices[d.id] = DeviceInfo{d.enabled, d.name, d.groups}; });
   const std::size_t expected = ledger.certificate_count();
   fresh.entries.reserve(expected);
   fresh.by_serial.reserve(expected, fresh.entries);
@@ -351,7 +358,7 @@ void IdentityIndex::mark_revoked(const std::string& serial_hex, UnixTime at, Rev
 void IdentityIndex::put_device(const Device& device) {
   std::lock_guard writer(impl_->writer);
   std::unique_lock lock(impl_->mutex);
-  impl_->data.devices[device.id] = DeviceInfo{device.enabled, device.name};
+  impl_->data.devices[device.id] = DeviceInfo{device.enabled, device.name, device.groups};
 }
 
 IndexStats IdentityIndex::stats() const {

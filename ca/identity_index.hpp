@@ -15,6 +15,7 @@
 #include <span>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace portcullis::ca {
 
@@ -35,6 +36,7 @@ struct Identity {
   std::int64_t device_id = 0;
   std::string device_name;
   std::string profile;
+  std::vector<std::string> device_groups;                        // the device's groups/tags (policy rules)
   UnixTime not_before = 0;
   UnixTime not_after = 0;
   UnixTime revoked_at = 0;                                       // when verdict == revoked

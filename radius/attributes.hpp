@@ -74,6 +74,7 @@ inline constexpr std::uint8_t EventTimestamp = 55;        // RFC 2869 §5.3
 inline constexpr std::uint8_t TunnelType = 64;            // RFC 2868 §3.1
 inline constexpr std::uint8_t TunnelMediumType = 65;      // RFC 2868 §3.2
 inline constexpr std::uint8_t TunnelPassword = 69;        // RFC 2868 §3.5
+inline constexpr std::uint8_t NasPortType = 61;           // RFC 2865 §5.41
 inline constexpr std::uint8_t EapMessage = 79;            // RFC 3579 §3.1
 inline constexpr std::uint8_t MessageAuthenticator = 80;  // RFC 3579 §3.2, RFC 2869 §5.14
 inline constexpr std::uint8_t TunnelPrivateGroupId = 81;  // RFC 2868 §3.6

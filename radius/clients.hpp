@@ -31,6 +31,7 @@ struct NasClient {
   std::string secret;
   bool require_message_authenticator = true;  // BlastRADIUS, CVE-2024-3596
   std::uint16_t coa_port = 3799;              // RFC 5176 §3
+  std::vector<std::string> groups;            // NAS groups for policy rules (nas_group = [...])
 };
 
 class NasTable {

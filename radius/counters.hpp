@@ -26,6 +26,7 @@ namespace portcullis::radius {
   X(access_challenge)                                                                                  \
   X(access_accept)                                                                                     \
   X(access_reject)                                                                                     \
+  X(policy_reject)                  /* EAP-TLS succeeded, a policy rule rejected */                   \
   X(unknown_state)                  /* State we never issued or that expired */                        \
   X(sessions_evicted)                /* table at its bound: longest-idle one dropped   */                 \
   X(eap_not_consecutive)            /* EAP-Message attributes interleaved (RFC 3579 §3.1) */           \

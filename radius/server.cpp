@@ -49,7 +49,13 @@ Bytes eap_failure_for(const Bytes& eap_response) {
 
 Server::Server(const NasTable& nas, std::shared_ptr<const eap::TlsServerConfig> tls, ca::Ledger& ledger,
                ServerOptions options)
-    : nas_(nas),
+    // Not owned: the aliasing constructor gives a snapshot that deletes nothing.
+    : Server(std::shared_ptr<const NasTable>(std::shared_ptr<const NasTable>(), &nas), std::move(tls), ledger,
+             std::move(options)) {}
+
+Server::Server(std::shared_ptr<const NasTable> nas, std::shared_ptr<const eap::TlsServerConfig> tls,
+               ca::Ledger& ledger, ServerOptions options)
+    : nas_(std::move(nas)),
       tls_(std::move(tls)),
       ledger_(ledger),
       options_(std::move(options)),
@@ -69,7 +75,9 @@ SteadyClock::time_point Server::steady_now() const {
 
 std::optional<Bytes> Server::handle(const Datagram& datagram) {
   bump(counters_.received);
-  const NasClient* nas = nas_.find(datagram.source);
+  // This request keeps the snapshot it found its NAS in, even if SIGHUP swaps the table.
+  const std::shared_ptr<const NasTable> table = nas_.load();
+  const NasClient* nas = table->find(datagram.source);
   if (nas == nullptr) {
     // RFC 2865 §3: a request from an unknown client is silently discarded.
     bump(counters_.unknown_nas);
@@ -308,6 +316,16 @@ std::optional<Bytes> Server::accept(Context& ctx, const eap::AuthenticatorOutput
   const std::string& serial = out.peer->serial_hex;
   const std::string device = out.peer->identity.device_name.empty() ? "-" : out.peer->identity.device_name;
 
+  // The handshake proved the certificate and the ledger said "good"; now the rules decide
+  // what (if anything) this device gets on this NAS (DESIGN.md "One EAP-TLS authentication").
+  auto decision = std::make_shared<const policy::Decision>(decide(ctx, *out.peer));
+  if (!decision->accept) {
+    bump(counters_.policy_reject);
+    // RFC 3579 §2.6.3: EAP-Failure in the Access-Reject, although the TLS layer succeeded.
+    return reject(ctx, "policy: " + decision->reason, eap_failure_for(ctx.eap), serial, device, out.tls_version,
+                  decision->rule);
+  }
+
   Packet reply;
   reply.code = Code::AccessAccept;
   reply.identifier = ctx.request.identifier;
@@ -317,32 +335,68 @@ std::optional<Bytes> Server::accept(Context& ctx, const eap::AuthenticatorOutput
   add_mppe_keys(reply, msk.subspan(0, 32), msk.subspan(32, 32), ctx.nas.secret, ctx.request.authenticator);
   // RFC 2865 §5.25: the NAS echoes Class in its accounting, tying the session to this
   // certificate; the token is opaque and means something only to us.
-  const std::string token = accepts_.remember(AcceptRecord{serial, out.peer->identity.device_name, ctx.nas.name,
-                                                           ctx.calling_station == "-" ? "" : ctx.calling_station,
-                                                           text_attribute(ctx.request, attr::UserName, "")});
+  // RFC 2865 §5.27: the rule's timeout, capped by the server's maximum and by the
+  // certificate's notAfter: the session ends no later than the certificate does.
+  const ca::UnixTime accepted_at = now();
+  const std::uint32_t session_timeout = policy::capped_session_timeout(
+      decision->session_timeout, options_.max_session_timeout, out.peer->identity.not_after, accepted_at);
+  AcceptRecord record;
+  record.serial = serial;
+  record.device = out.peer->identity.device_name;
+  record.nas = ctx.nas.name;
+  record.calling_station_id = ctx.calling_station == "-" ? "" : ctx.calling_station;
+  record.user_name = text_attribute(ctx.request, attr::UserName, "");
+  record.rule = decision->rule;
+  record.coa_on_disable = decision->on_disable == policy::SessionAction::coa;
+  for (const auto& a : decision->coa_reply) record.coa_reply.push_back(Attribute{a.type, a.value});
+  record.accepted_at = accepted_at;
+  record.nas_identity = nas_identity_of(ctx.request, ctx.source);  // for a Disconnect-Request (RFC 5176 §3)
+  record.ends_at = accepted_at + session_timeout;
+  const std::string token = accepts_.remember(std::move(record));
   reply.add(attr::Class, token);
-  // RFC 2865 §5.27: the session ends no later than the certificate does.
-  const ca::UnixTime left = std::max<ca::UnixTime>(1, out.peer->identity.not_after - now());
-  reply.add_integer(attr::SessionTimeout,
-                    static_cast<std::uint32_t>(std::min<ca::UnixTime>(left, options_.max_session_timeout)));
+  reply.add_integer(attr::SessionTimeout, session_timeout);
+  // The rule's reply attributes (resolved and size-checked when the rules were loaded).
+  for (const auto& a : decision->reply) reply.attributes.push_back(Attribute{a.type, a.value});
   copy_proxy_state(ctx.request, reply);
   auto bytes = encode(reply, ctx.request, ctx.nas);
   if (!bytes) return reject(ctx, "Access-Accept too large", eap_failure_for(ctx.eap), serial, device, out.tls_version);
   bump(counters_.access_accept);
-  spdlog::info("radius: accept nas={} calling_station={} device={} serial={} tls={}{} reason=ok duration_ms={}",
+  spdlog::info("radius: accept nas={} calling_station={} device={} serial={} tls={}{} rule={} session_timeout={} "
+               "reason=ok duration_ms={}",
                ctx.nas.name, ctx.calling_station, device, serial, out.tls_version, out.resumed ? " (resumed)" : "",
-               ms_since(ctx.started, steady_now()));
+               decision->rule, session_timeout, ms_since(ctx.started, steady_now()));
   return bytes;
+}
+
+policy::Decision Server::decide(const Context& ctx, const eap::TlsPeer& peer) const {
+  if (options_.policy == nullptr) return policy::Decision{};
+  // The device comes from the certificate and the ledger index, never from User-Name.
+  policy::AccessContext c;
+  c.device_id = peer.identity.device_id;
+  c.device_name = peer.identity.device_name;
+  c.device_groups = peer.identity.device_groups;
+  c.profile = peer.identity.profile;
+  c.subject = peer.subject;
+  c.sans = peer.sans;
+  c.serial_hex = peer.serial_hex;
+  c.cert_not_after = peer.identity.not_after;
+  c.nas_name = ctx.nas.name;
+  c.nas_groups = ctx.nas.groups;
+  if (const Attribute* a = ctx.request.find(attr::CalledStationId)) c.called_station_id.assign(a->value.begin(), a->value.end());
+  if (const Attribute* a = ctx.request.find(attr::CallingStationId)) c.calling_station_id.assign(a->value.begin(), a->value.end());
+  c.nas_port_type = ctx.request.integer(attr::NasPortType);
+  c.now = now();
+  return options_.policy->decide(c);
 }
 
 // RFC 3579 §2.6.3: Access-Reject carries EAP-Failure when the conversation had an EAP
 // Identifier to answer. Every reject is logged and audited; silent drops are not.
 std::optional<Bytes> Server::reject(Context& ctx, const std::string& reason, Bytes eap_failure,
                                     const std::string& serial, const std::string& device,
-                                    const std::string& tls_version) {
+                                    const std::string& tls_version, const std::string& rule) {
   bump(counters_.access_reject);
-  spdlog::info("radius: reject nas={} calling_station={} device={} serial={} tls={} reason=\"{}\" duration_ms={}",
-               ctx.nas.name, ctx.calling_station, device, serial, tls_version, reason,
+  spdlog::info("radius: reject nas={} calling_station={} device={} serial={} tls={} rule={} reason=\"{}\" duration_ms={}",
+               ctx.nas.name, ctx.calling_station, device, serial, tls_version, rule, reason,
                ms_since(ctx.started, steady_now()));
   try {
     ca::AuditEntry entry;
@@ -350,7 +404,8 @@ std::optional<Bytes> Server::reject(Context& ctx, const std::string& reason, Byt
     entry.actor = "radius";
     entry.action = "radius.reject";
     entry.target = serial;
-    entry.detail = reason + " (nas=" + ctx.nas.name + " calling_station=" + ctx.calling_station + ")";
+    entry.detail = reason + " (" + (rule == "-" ? "" : "rule=" + rule + " ") + "nas=" + ctx.nas.name +
+                   " calling_station=" + ctx.calling_station + ")";
     ledger_.append_audit(entry);
   } catch (const std::exception& e) {
     spdlog::error("radius: audit row for a reject not written: {}", e.what());

@@ -15,6 +15,7 @@
 #pragma once
 
 #include "ca/ledger.hpp"
+#include "policy/decision.hpp"
 #include "radius/clients.hpp"
 #include "radius/counters.hpp"
 #include "radius/duplicate_cache.hpp"
@@ -23,6 +24,7 @@
 #include "radius/packet.hpp"
 #include "radius/sessions.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -52,12 +54,19 @@ struct ServerOptions {
   std::uint32_t max_session_timeout = 86400;                 // seconds; also capped by the cert's notAfter
   std::function<ca::UnixTime()> clock;                       // wall clock; empty = system clock
   std::function<SteadyClock::time_point()> steady_clock;     // for timeouts; empty = steady_clock::now
+  // Access policy after a successful EAP-TLS handshake (DESIGN.md: radius/ -> AccessContext
+  // -> policy/). Null: every valid device is accepted with no extra attributes. Must
+  // outlive the server; it swaps its own rules on reload.
+  const policy::Decider* policy = nullptr;
 };
 
 class Server {
  public:
-  // `nas`, `ledger` must outlive the server. The ledger receives the audit rows of
-  // rejections and the accounting sessions.
+  // `ledger` must outlive the server; it receives the audit rows of rejections and the
+  // accounting sessions. The NAS table is a snapshot that replace_nas_table() swaps.
+  Server(std::shared_ptr<const NasTable> nas, std::shared_ptr<const eap::TlsServerConfig> tls, ca::Ledger& ledger,
+         ServerOptions options = {});
+  // `nas` must outlive the server (tests; the service uses the snapshot form).
   Server(const NasTable& nas, std::shared_ptr<const eap::TlsServerConfig> tls, ca::Ledger& ledger,
          ServerOptions options = {});
   ~Server();
@@ -66,6 +75,11 @@ class Server {
 
   // Never throws; nullopt means "send nothing".
   std::optional<Bytes> handle(const Datagram& datagram);
+
+  // SIGHUP: clients, secrets and groups change at once for every later datagram; a
+  // request already being handled finishes with the table it started with.
+  void replace_nas_table(std::shared_ptr<const NasTable> nas) { nas_.store(std::move(nas)); }
+  std::shared_ptr<const NasTable> nas_table() const { return nas_.load(); }
 
   const Counters& counters() const { return counters_; }
   // For the listener, which alone sees a send fail.
@@ -88,13 +102,14 @@ class Server {
   std::optional<Bytes> accept(Context& ctx, const eap::AuthenticatorOutput& out);
   std::optional<Bytes> reject(Context& ctx, const std::string& reason, Bytes eap_failure,
                               const std::string& serial = "-", const std::string& device = "-",
-                              const std::string& tls_version = "-");
+                              const std::string& tls_version = "-", const std::string& rule = "-");
+  policy::Decision decide(const Context& ctx, const eap::TlsPeer& peer) const;
   std::optional<Bytes> encode(const Packet& reply, const Packet& request, const NasClient& nas,
                               bool message_authenticator = true);
   ca::UnixTime now() const;
   SteadyClock::time_point steady_now() const;
 
-  const NasTable& nas_;
+  std::atomic<std::shared_ptr<const NasTable>> nas_;
   std::shared_ptr<const eap::TlsServerConfig> tls_;
   ca::Ledger& ledger_;
   ServerOptions options_;

@@ -200,6 +200,7 @@ bool TlsEngine::authorize(const X509* cert) {
   const ca::Bytes serial = ca::serial_bytes(cert);
   peer.serial_hex = ca::to_hex(serial);
   peer.subject = ca::subject_string(cert);
+  peer.sans = ca::subject_alt_names(cert);
   peer.identity = config_->identities().by_serial(serial, config_->now());
   const ca::IdentityVerdict verdict = peer.identity.verdict;
   peer_ = std::move(peer);

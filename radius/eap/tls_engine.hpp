@@ -89,6 +89,7 @@ struct KeyMaterial {
 struct TlsPeer {
   std::string serial_hex;
   std::string subject;
+  std::vector<std::string> sans;  // "DNS:x", "email:y", ... for policy rules (san = "...")
   ca::Identity identity;
 };
 

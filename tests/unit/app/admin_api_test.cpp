@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <openssl/sha.h>
 
+#include <fstream>
 #include <memory>
 
 namespace app = portcullis::app;
@@ -477,6 +478,44 @@ TEST_F(AdminApiTest, HeldScepRequestsAreListedApprovedAndRejected) {
   ASSERT_EQ(audit.body["entries"].size(), 1u);
   EXPECT_EQ(audit.body["entries"][0]["actor"], "api:ci");
   EXPECT_EQ(call("GET", "/api/v1/audit?action=scep.approve").body["entries"].size(), 1u);
+}
+
+// GET /policy lists the rules in order with their counters; POST /policy/reload re-reads
+// the configured file: 200 with the rule count, or 422 with its file:line (old rules kept).
+TEST_F(AdminApiTest, PolicyRulesCountersAndReload) {
+  EXPECT_EQ(call("GET", "/api/v1/policy").status, 404);  // no engine wired
+  auto engine = app::make_policy_engine();
+  const std::string file = dir_ + "/policy.toml";
+  std::ofstream(file) << "[[rule]]\nname = \"staff\"\ndevice_groups = [\"staff\"]\nvlan = 20\n";
+  api_->set_policy(app::PolicyControl{engine.get(), file});
+
+  auto reload = call("POST", "/api/v1/policy/reload");
+  ASSERT_EQ(reload.status, 200) << reload.raw.body;
+  EXPECT_EQ(reload.body["rules"], 1);
+  portcullis::policy::AccessContext ctx;
+  ctx.device_groups = {"staff"};
+  engine->decide(ctx);
+  auto shown = call("GET", "/api/v1/policy");
+  ASSERT_EQ(shown.status, 200);
+  EXPECT_EQ(shown.body["origin"], file);
+  ASSERT_EQ(shown.body["rules"].size(), 1u);
+  EXPECT_EQ(shown.body["rules"][0]["name"], "staff");
+  EXPECT_EQ(shown.body["rules"][0]["line"], 1);
+  EXPECT_EQ(shown.body["rules"][0]["matches"], 1);
+  EXPECT_EQ(shown.body["default_matches"], 0);
+
+  std::ofstream(file) << "[[rule]]\nname = \"staff\"\nvlan = \"\"\n";
+  auto refused = call("POST", "/api/v1/policy/reload");
+  EXPECT_EQ(refused.status, 422);
+  EXPECT_EQ(refused.body["error"], file + ":3: rule 'staff': vlan must not be empty");
+  EXPECT_EQ(call("GET", "/api/v1/policy").body["rules"][0]["matches"], 1);  // the old rules still run
+  EXPECT_EQ(call("POST", "/api/v1/policy/reload", "{\"x\":1}").status, 400);
+  EXPECT_EQ(call("GET", "/api/v1/policy/reload").status, 405);
+  EXPECT_EQ(call("DELETE", "/api/v1/policy").status, 405);
+  const auto audit = call("GET", "/api/v1/audit?action=policy.reload");
+  ASSERT_EQ(audit.body["entries"].size(), 2u);
+  EXPECT_EQ(audit.body["entries"][0]["detail"].get<std::string>().rfind("refused: ", 0), 0u);
+  EXPECT_EQ(audit.body["entries"][0]["actor"], "api:ops");
 }
 
 }  // namespace

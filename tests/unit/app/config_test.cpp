@@ -64,6 +64,37 @@ TEST_F(ConfigTest, RenderedTemplateLoadsWithEveryValue) {
   EXPECT_EQ(c.profiles.at("server").validity_days, 730);
 }
 
+TEST_F(ConfigTest, PolicyFileAndNasGroups) {
+  // The template names no policy file (every valid device accepted) and no NAS groups.
+  const Config plain = load_config(write(render_config(sample())));
+  EXPECT_EQ(plain.policy.file, "");
+  EXPECT_TRUE(plain.radius.clients.at(0).groups.empty());
+
+  std::string text = render_config(sample());
+  text.replace(text.find("groups = []"), 11, "groups = [\"campus\", \"wlc\"]");
+  text.replace(text.find("\nfile = \"\"") + 1, 9, "file = \"rules/policy.toml\"");
+  const Config c = load_config(write(text));
+  EXPECT_EQ(c.policy.file, (dir_ / "rules" / "policy.toml").string());  // relative to the config
+  EXPECT_EQ(c.radius.clients.at(0).groups, (std::vector<std::string>{"campus", "wlc"}));
+
+  try {
+    load_config(write(render_config(sample()) + "\n[policy]\n"));
+    FAIL() << "a second [policy] table was accepted";
+  } catch (const std::exception&) {
+  }
+  std::string typo = render_config(sample());
+  typo.replace(typo.find("\nfile = \"\"") + 1, 9, "files = \"p.toml\"");
+  try {
+    load_config(write(typo));
+    FAIL() << "policy.files accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown setting policy.files"), std::string::npos) << e.what();
+  }
+  std::string bad_groups = render_config(sample());
+  bad_groups.replace(bad_groups.find("groups = []"), 11, "groups = \"campus\"");
+  EXPECT_THROW(load_config(write(bad_groups)), ConfigError);
+}
+
 TEST_F(ConfigTest, EveryOptionInTheTemplateCarriesAComment) {
   const std::string text = render_config(sample());
   std::istringstream lines(text);
