@@ -130,6 +130,15 @@ TEST_F(IndexTest, DeviceChangesApplyToItsCertificates) {
   EXPECT_EQ(by_serial(r).verdict, IdentityVerdict::good);
 }
 
+TEST_F(IndexTest, DeviceGroupsAreAnsweredAndFollowChanges) {
+  const auto r = put(1);
+  EXPECT_TRUE(by_serial(r).device_groups.empty());
+  Device d = device_state(1, "laptop", true);
+  d.groups = {"staff"};
+  index.put_device(d);
+  EXPECT_EQ(by_serial(r).device_groups, std::vector<std::string>{"staff"});
+}
+
 TEST_F(IndexTest, PutReplacesAnEntryWithTheSameSerial) {
   auto r = put(1);
   const auto old_fp = fingerprint_of(r.sha256_fingerprint);
@@ -186,7 +195,7 @@ TEST_F(IndexTest, GrowsAndKeepsEveryKeyThroughReplacements) {
 TEST(IndexLoad, EqualsWhatTheLedgerHolds) {
   testing::TempDir dir;
   auto ledger = open_sqlite_ledger(dir.file("ledger.db"));
-  const Device on = ledger->create_device({"on", "", "", {}}, "t");
+  const Device on = ledger->create_device({"on", "", "", {"staff", "byod"}}, "t");
   const Device off = ledger->create_device({"off", "", "", {}}, "t");
   const UnixTime now = 1'700'000'000;
   std::map<std::string, IdentityVerdict> expected;
@@ -221,6 +230,10 @@ TEST(IndexLoad, EqualsWhatTheLedgerHolds) {
     const auto cert = ledger->find_certificate(serial);
     EXPECT_EQ(id.device_id, cert->device_id);
     EXPECT_EQ(id.device_name, cert->device_id == on.id ? "on" : "off");
+    // Groups travel with the device, for policy rules (policy/ device_groups).
+    const std::vector<std::string> groups = cert->device_id == on.id ? std::vector<std::string>{"staff", "byod"}
+                                                                      : std::vector<std::string>{};
+    EXPECT_EQ(id.device_groups, groups);
     EXPECT_EQ(id.not_after, cert->not_after);
     if (verdict == IdentityVerdict::revoked) {
       EXPECT_EQ(id.revoked_at, now - 50);
