@@ -221,7 +221,14 @@ Config load_config(const std::string& path) {
   radius.get("bind", c.radius.bind);
   radius.port("auth_port", c.radius.auth_port);
   radius.port("acct_port", c.radius.acct_port);
+  radius.positive("dynauth_attempts", c.radius.dynauth_attempts);
+  radius.positive("dynauth_timeout_ms", c.radius.dynauth_timeout_ms);
+  radius.positive("dynauth_max_timeout_ms", c.radius.dynauth_max_timeout_ms);
+  radius.positive("expiry_check_seconds", c.radius.expiry_check_seconds);
   radius.finish();
+  if (c.radius.dynauth_attempts > 10) radius.fail_key("dynauth_attempts", "must be at most 10");
+  if (c.radius.dynauth_max_timeout_ms < c.radius.dynauth_timeout_ms)
+    radius.fail_key("dynauth_max_timeout_ms", "must be at least dynauth_timeout_ms");
   if (const toml::array* clients = radius_table ? radius_table->get_as<toml::array>("clients") : nullptr) {
     for (const auto& el : *clients) {
       const toml::table* t = el.as_table();
@@ -308,7 +315,11 @@ std::string render_config(const ConfigTemplate& t) {
     << "[radius]                           # RADIUS front end (EAP-TLS)\n"
     << "bind = \"" << t.bind << "\"\n"
     << "auth_port = " << t.radius_port << "\n"
-    << "acct_port = " << (t.radius_port + 1) << "\n\n"
+    << "acct_port = " << (t.radius_port + 1) << "\n"
+    << "dynauth_attempts = 3               # RFC 5176 Disconnect/CoA-Request transmissions in all\n"
+    << "dynauth_timeout_ms = 1000          # wait for the first answer; doubled for each retransmission\n"
+    << "dynauth_max_timeout_ms = 8000      # cap of that doubling\n"
+    << "expiry_check_seconds = 30          # how often live sessions are checked for an expired certificate\n\n"
     << "[[radius.clients]]                 # one table per NAS (Wi-Fi controller, VPN gateway)\n"
     << "name = \"loopback\"\n"
     << "address = \"127.0.0.1/32\"           # address or CIDR\n"

@@ -73,6 +73,12 @@ struct RadiusSettings {
   std::uint16_t auth_port = 1812;
   std::uint16_t acct_port = 1813;
   std::vector<RadiusClientSetting> clients;
+  // RFC 5176 Disconnect/CoA client: transmissions in all, first wait (doubled each retry),
+  // and how often live sessions are checked for an expired certificate.
+  int dynauth_attempts = 3;
+  int dynauth_timeout_ms = 1000;
+  int dynauth_max_timeout_ms = 8000;
+  int expiry_check_seconds = 30;
 };
 
 struct ScepSettings {                 // the SCEP front end (scep/), /scep on the public listener

@@ -6,6 +6,7 @@
 #include "app/logging.hpp"
 #include "app/policy_control.hpp"
 #include "app/public_routes.hpp"
+#include "app/session_control.hpp"
 #include "app/tls_context.hpp"
 #include "ca/authority.hpp"
 #include "ca/crl.hpp"
@@ -14,6 +15,7 @@
 #include "ca/ledger.hpp"
 #include "ca/ocsp.hpp"
 #include "ca/registry.hpp"
+#include "radius/accounting.hpp"
 #include "radius/clients.hpp"
 #include "radius/eap/tls_engine.hpp"
 #include "radius/server.hpp"
@@ -129,6 +131,10 @@ class Service {
                                                radius::eap::TlsServerConfig::from_authority(*authority_, index_),
                                                *ledger_, radius_options);
     admin_api_.store(make_admin_api(config_));
+    // Live sessions survive a restart (radius_sessions, schema v5): a revocation right after
+    // start-up still reaches sessions that began before it.
+    const std::size_t live = radius::reload_live_sessions(*ledger_, radius_->live_sessions());
+    if (live > 0) spdlog::info("radius: {} live session(s) reloaded from the ledger", live);
   }
 
   int run() {
@@ -153,6 +159,28 @@ class Service {
       admin_options.tls = make_server_tls_context(paths.admin(), paths.admin_key(), paths.chain());
     }
     HttpServer admin_http(io, admin_options, [this](const HttpRequest& r) { return admin_api_.load()->handle(r); });
+
+    // RFC 5176 (issue 5): revocations, disabled devices and expiring certificates end the
+    // live sessions at their NAS. Registered before any listener takes a request.
+    SessionControlOptions dynauth;
+    dynauth.client.attempts = config_.radius.dynauth_attempts;
+    dynauth.client.initial_timeout = std::chrono::milliseconds(config_.radius.dynauth_timeout_ms);
+    dynauth.client.max_timeout = std::chrono::milliseconds(config_.radius.dynauth_max_timeout_ms);
+    dynauth.expiry_check = std::chrono::seconds(config_.radius.expiry_check_seconds);
+    dynauth.find_nas = [this](const radius::IpAddress& address) -> std::optional<radius::NasClient> {
+      const auto table = radius_->nas_table();
+      const radius::NasClient* nas = table->find(address);
+      return nas ? std::optional<radius::NasClient>(*nas) : std::nullopt;
+    };
+    session_control_ = SessionControl::create(io, *radius_, *ledger_, index_, dynauth);
+    // Weak: the observers outlive run()'s io_context, the session control must not.
+    registry_->on_revocation([weak = std::weak_ptr(session_control_)](const std::vector<ca::CertificateRecord>& revoked) {
+      if (auto sc = weak.lock()) sc->on_revoked(revoked);
+    });
+    registry_->on_device_change([weak = std::weak_ptr(session_control_)](const ca::Device& device) {
+      if (auto sc = weak.lock()) sc->on_device_change(device);
+    });
+    session_control_->start();
 
     public_http.start();
     admin_http.start();
@@ -186,6 +214,7 @@ class Service {
       radius_acct->stop();
       crl_timer.cancel();
       reload_signal.cancel();
+      session_control_->stop();
       // In-flight requests normally finish well within this; a stuck peer must not
       // keep the process alive forever.
       shutdown_deadline = std::thread([&] {
@@ -208,6 +237,7 @@ class Service {
     for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
     io.run();
     for (auto& t : pool) t.join();
+    session_control_.reset();  // its timers and sockets belong to `io`
     {
       std::lock_guard lock(drain_mutex);
       drained = true;
@@ -292,6 +322,7 @@ class Service {
   std::unique_ptr<scep::HttpRoutes> scep_routes_;
   std::unique_ptr<policy::Engine> policy_;  // outlives radius_, which decides through it
   std::unique_ptr<radius::Server> radius_;
+  std::shared_ptr<SessionControl> session_control_;  // lives on run()'s io_context
   std::atomic<std::shared_ptr<AdminApi>> admin_api_;
 };
 

@@ -1,6 +1,7 @@
 // The Asio dynamic authorization client against a NAS stand-in on loopback: ACK, NAK with
 // Error-Cause, retransmissions with backoff then timeout, forged answers ignored, and more
 // requests to one NAS than there are RADIUS Identifiers.
+#include "nas_stand_in.hpp"
 #include "radius/dynauth_client.hpp"
 
 #include <boost/asio/ip/udp.hpp>
@@ -23,63 +24,8 @@ using namespace std::chrono_literals;
 
 const std::string kSecret = "nas-coa-secret";
 
-// A NAS stand-in: a blocking UDP socket on its own thread; `respond` decides per request.
-class NasStandIn {
- public:
-  using Respond = std::function<std::optional<Bytes>(const Bytes& request)>;
-  explicit NasStandIn(Respond respond) : socket_(io_, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
-                                         respond_(std::move(respond)) {
-    socket_.non_blocking(false);
-    thread_ = std::thread([this] { loop(); });
-  }
-  ~NasStandIn() {
-    stopping_ = true;
-    boost::system::error_code ec;
-    udp::socket poke(io_, udp::v4());
-    poke.send_to(asio::buffer(Bytes{0}), socket_.local_endpoint(), 0, ec);
-    thread_.join();
-  }
-  std::uint16_t port() const { return socket_.local_endpoint().port(); }
-  std::vector<Bytes> received() {
-    std::lock_guard lock(mutex_);
-    return received_;
-  }
-
- private:
-  void loop() {
-    std::array<std::uint8_t, 4096> buf{};
-    while (true) {
-      udp::endpoint from;
-      boost::system::error_code ec;
-      const std::size_t n = socket_.receive_from(asio::buffer(buf), from, 0, ec);
-      if (stopping_) return;
-      if (ec) continue;
-      Bytes request(buf.begin(), buf.begin() + static_cast<long>(n));
-      {
-        std::lock_guard lock(mutex_);
-        received_.push_back(request);
-      }
-      if (auto reply = respond_(request)) socket_.send_to(asio::buffer(*reply), from, 0, ec);
-    }
-  }
-  asio::io_context io_;
-  udp::socket socket_;
-  Respond respond_;
-  std::atomic<bool> stopping_{false};
-  std::mutex mutex_;
-  std::vector<Bytes> received_;
-  std::thread thread_;
-};
-
-Bytes reply_to(const Bytes& request, Code code, const std::string& secret, std::optional<std::uint32_t> cause = {}) {
-  Packet reply;
-  reply.code = code;
-  reply.identifier = request[1];
-  if (cause) reply.add_integer(attr::ErrorCause, *cause);
-  Authenticator ra{};
-  std::copy_n(request.begin() + 4, 16, ra.begin());
-  return encode_reply(reply, ra, secret, true).value();
-}
+using testing::NasStandIn;
+using testing::reply_to;
 
 DynauthRequest request_to(std::uint16_t port, const std::string& session) {
   DynauthRequest r;

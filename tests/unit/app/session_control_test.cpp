@@ -1,0 +1,176 @@
+// The registry observers' side of RFC 5176 (app/session_control.hpp) against a real CA,
+// ledger, index and RADIUS server, and a NAS stand-in on loopback: a revocation
+// disconnects every live session of the certificate and marks it, a disabled device gets a
+// CoA-Request with the accepting rule's attributes when the rule says so (Disconnect
+// otherwise), enabling sends nothing, and sessions of a certificate that expired are
+// disconnected once by the expiry scan.
+#include "../radius/nas_stand_in.hpp"
+#include "../radius/server_fixture.hpp"
+#include "app/session_control.hpp"
+#include "radius/accounting.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+namespace portcullis::app {
+namespace {
+
+using namespace std::chrono_literals;
+using radius::Attribute;
+using radius::Bytes;
+using radius::Code;
+namespace attr = radius::attr;
+
+class SessionControlTest : public radius::testing::ServerFixture {
+ protected:
+  void SetUp() override {
+    ServerFixture::SetUp();
+    nas_stand_in_ = std::make_unique<radius::testing::NasStandIn>([this](const Bytes& req) -> std::optional<Bytes> {
+      const Code ack = req[0] == static_cast<std::uint8_t>(Code::DisconnectRequest) ? Code::DisconnectAck : Code::CoaAck;
+      return radius::testing::reply_to(req, ack, radius::testing::kSecret);
+    });
+    SessionControlOptions options;
+    options.client.initial_timeout = 200ms;
+    options.find_nas = [port = nas_stand_in_->port()](const radius::IpAddress&) {
+      radius::NasClient nas;
+      nas.name = "wlc";
+      nas.secret = radius::testing::kSecret;
+      nas.coa_port = port;
+      return std::optional<radius::NasClient>(nas);
+    };
+    control_ = SessionControl::create(io_, *server_, *ledger_, index_, options);
+    registry_->on_revocation([c = control_](const std::vector<ca::CertificateRecord>& r) { c->on_revoked(r); });
+    registry_->on_device_change([c = control_](const ca::Device& d) { c->on_device_change(d); });
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  void TearDown() override {
+    control_->stop();
+    work_.reset();
+    thread_.join();
+    control_.reset();
+    nas_stand_in_.reset();
+    ServerFixture::TearDown();
+  }
+
+  // A live session as accounting would have recorded it (ledger row and live table).
+  void live(const std::string& id, const std::string& serial, bool coa = false) {
+    radius::LiveSession s;
+    s.nas = "wlc";
+    s.acct_session_id = id;
+    s.serial = serial;
+    s.calling_station_id = "02-00-00-00-00-01";
+    s.user_name = "anonymous@example";
+    s.nas_identity.source = radius::IpAddress::parse("127.0.0.1");
+    s.nas_identity.nas_identifier = "wlc-1";
+    if (coa) {
+      s.rule = "quarantine";
+      s.coa_on_disable = true;
+      s.coa_reply = {Attribute{attr::FilterId, Bytes{'q'}}};
+    }
+    ca::RadiusSessionRow row;
+    radius::fill_row(row, s);
+    row.started_at = row.updated_at = now();
+    ledger_->record_radius_session(row);
+    server_->live_sessions().upsert(s);
+  }
+
+  std::vector<Bytes> wait_for(std::size_t n, std::chrono::milliseconds limit = 3000ms) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (nas_stand_in_->received().size() < n && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(5ms);
+    return nas_stand_in_->received();
+  }
+
+  std::string session_of(const Bytes& request) {
+    auto p = radius::parse(request);
+    const Attribute* a = p->find(attr::AcctSessionId);
+    return a ? std::string(a->value.begin(), a->value.end()) : "";
+  }
+
+  std::string ledger_outcome(const std::string& id) {
+    for (int i = 0; i < 100; ++i) {
+      for (const auto& r : ledger_->list_radius_sessions(false, 100))
+        if (r.acct_session_id == id && !r.dynauth.empty()) return r.dynauth;
+      std::this_thread::sleep_for(20ms);
+    }
+    return "";
+  }
+
+  boost::asio::io_context io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_{
+      boost::asio::make_work_guard(io_)};
+  std::unique_ptr<radius::testing::NasStandIn> nas_stand_in_;
+  std::shared_ptr<SessionControl> control_;
+  std::thread thread_;
+};
+
+TEST_F(SessionControlTest, RevocationDisconnectsEveryLiveSessionOfTheCertificate) {
+  auto phone = issue("phone");
+  auto other = issue("other");
+  live("s1", phone.serial_hex);
+  live("s2", phone.serial_hex);
+  live("s3", other.serial_hex);
+  registry_->revoke_device(phone.device_id, ca::RevocationReason::key_compromise, 0, "test");
+  const auto got = wait_for(2);
+  ASSERT_EQ(got.size(), 2u);
+  std::set<std::string> sessions;
+  for (const Bytes& req : got) {
+    EXPECT_EQ(req[0], static_cast<std::uint8_t>(Code::DisconnectRequest));
+    EXPECT_TRUE(radius::verify_request_authenticator(req, radius::testing::kSecret));
+    sessions.insert(session_of(req));
+  }
+  EXPECT_EQ(sessions, (std::set<std::string>{"s1", "s2"}));
+  EXPECT_EQ(ledger_outcome("s1"), "Disconnect ACK");
+  EXPECT_EQ(ledger_outcome("s2"), "Disconnect ACK");
+  // ACKed: no longer live; the other device's session is untouched.
+  EXPECT_TRUE(server_->live_sessions().by_serial(phone.serial_hex).empty());
+  EXPECT_EQ(server_->live_sessions().by_serial(other.serial_hex).size(), 1u);
+}
+
+TEST_F(SessionControlTest, DisableSendsTheRulesCoaOrADisconnectAndEnableSendsNothing) {
+  auto quarantined = issue("quarantined");
+  auto plain = issue("plain");
+  live("coa-1", quarantined.serial_hex, /*coa=*/true);
+  live("dis-1", plain.serial_hex);
+  registry_->set_device_enabled(quarantined.device_id, false, "test");
+  registry_->set_device_enabled(plain.device_id, false, "test");
+  auto got = wait_for(2);
+  ASSERT_EQ(got.size(), 2u);
+  for (const Bytes& req : got) {
+    auto p = radius::parse(req);
+    if (session_of(req) == "coa-1") {
+      EXPECT_EQ(p->code, Code::CoaRequest);
+      ASSERT_NE(p->find(attr::FilterId), nullptr);
+      EXPECT_EQ(p->find(attr::FilterId)->value, Bytes{'q'});
+    } else {
+      EXPECT_EQ(p->code, Code::DisconnectRequest);
+      EXPECT_EQ(p->find(attr::FilterId), nullptr);
+    }
+  }
+  EXPECT_EQ(ledger_outcome("coa-1"), "CoA ACK");
+  // A CoA-ACK leaves the session up (in quarantine); the Disconnect-ACK ended the other.
+  EXPECT_EQ(server_->live_sessions().by_serial(quarantined.serial_hex).size(), 1u);
+  EXPECT_TRUE(server_->live_sessions().by_serial(plain.serial_hex).empty());
+
+  registry_->set_device_enabled(quarantined.device_id, true, "test");
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(nas_stand_in_->received().size(), 2u);
+}
+
+TEST_F(SessionControlTest, ExpiredCertificatesLoseTheirSessionsOnce) {
+  auto expired = issue_expired("old");
+  auto valid = issue("young");
+  live("e1", expired.serial_hex);
+  live("v1", valid.serial_hex);
+  EXPECT_EQ(control_->disconnect_expired(), 1u);
+  const auto got = wait_for(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(session_of(got[0]), "e1");
+  EXPECT_EQ(ledger_outcome("e1"), "Disconnect ACK");
+  EXPECT_EQ(control_->disconnect_expired(), 0u);
+}
+
+}  // namespace
+}  // namespace portcullis::app
