@@ -231,7 +231,8 @@ TEST(IndexLoad, EqualsWhatTheLedgerHolds) {
     EXPECT_EQ(id.device_id, cert->device_id);
     EXPECT_EQ(id.device_name, cert->device_id == on.id ? "on" : "off");
     // Groups travel with the device, for policy rules (policy/ device_groups).
-    const std::vector<std::string> groups = cert->device_id == on.id ? std::vector<std::string>{"staff", "byod"}
+    // As the ledger keeps them: sorted.
+    const std::vector<std::string> groups = cert->device_id == on.id ? std::vector<std::string>{"byod", "staff"}
                                                                       : std::vector<std::string>{};
     EXPECT_EQ(id.device_groups, groups);
     EXPECT_EQ(id.not_after, cert->not_after);
