@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Server instructions per EAP-TLS handshake, counted by callgrind (issue 4 "Performance").
 
-  python3 tests/bench/callgrind_radius.py [--build build] [--count 200] [--modes full-1.3,...]
-          [--keep] [--annotate N]
+  python3 tests/bench/callgrind_radius.py [--build build] [--count 50] [--modes full-1.3,...]
+          [--server portcullis|freeradius] [--keep] [--annotate N]
 
 CPU-time figures on a shared 2-core machine move with the load; instruction counts do not.
 This starts `portcullis serve` under `valgrind --tool=callgrind`, issues a P-256 client
@@ -10,9 +10,13 @@ certificate, and for each mode (full/resumed x TLS 1.3/1.2) runs bench_eap_load 
 conversation checked: Access-Accept, EAP-Success, MPPE keys = MSK) between two
 `callgrind_control --dump` calls, so each dump holds exactly one mode's conversations.
 Reported: instructions (Ir) per conversation, all threads of the server, kernel excluded.
+--server freeradius counts FreeRADIUS 3.2 the same way (run_radius_bench.py's private
+configuration with the same certificates; Portcullis then runs normally, only to issue the
+client certificate), so the two servers can be compared whatever the machine's load.
 
 A resumed run starts with one full handshake (concurrency 1: one slot, one warm-up); its
-instructions, taken from the full run of the same TLS version, are subtracted.
+instructions, taken from the full run of the same TLS version, are subtracted (FreeRADIUS is
+offered its warm-up session every time: run_radius_bench.py, FreeRadius.resume_flags).
 --annotate N prints the N most expensive functions (inclusive) of each dump.
 Needs valgrind (Debian `valgrind`). A benchmark, not a test: nothing is asserted.
 """
@@ -61,7 +65,8 @@ def dump(pid, outdir, before):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default="build")
-    ap.add_argument("--count", type=int, default=200)
+    ap.add_argument("--count", type=int, default=50)
+    ap.add_argument("--server", choices=("portcullis", "freeradius"), default="portcullis")
     ap.add_argument("--modes", default="full-1.3,full-1.2,resumed-1.3,resumed-1.2")
     ap.add_argument("--annotate", type=int, default=0)
     ap.add_argument("--keep", action="store_true")
@@ -82,22 +87,38 @@ def main():
     inst = harness.Instance(os.path.join(workdir, "pc"))
     proc = None
     try:
-        log = open(os.path.join(workdir, "serve.log"), "ab")
-        proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={outdir}/callgrind.out.%p",
-                                 harness.BIN, "--config", inst.config, "serve"], stdout=log, stderr=subprocess.STDOUT)
+        log = open(os.path.join(workdir, "server.log"), "ab")
+        valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={outdir}/callgrind.out.%p"]
         server = bench.Portcullis(inst)
-        server.inst.proc = proc  # bench.load() reads the pid from here
+        if a.server == "portcullis":
+            proc = subprocess.Popen([*valgrind, harness.BIN, "--config", inst.config, "serve"], stdout=log,
+                                    stderr=subprocess.STDOUT)
+            inst.proc = proc  # bench.load() reads the pid from here
+        else:
+            inst.start()
         deadline = time.time() + 180
         while not bench.status_server_ok(server.port, server.secret, timeout=5):
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"portcullis under callgrind did not start; see {workdir}/serve.log")
+            if inst.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"portcullis did not start; see {workdir}")
             time.sleep(1)
         # The CLI issues through the admin API of the running server.
         key, csr = harness.make_key_and_csr(workdir, "client", "bench-client")
         client = os.path.join(workdir, "client.pem")
         with open(client, "w") as f:
             f.write(inst.cli("issue", "--csr", csr, "--device", "bench-device").stdout)
-        certs = {"root": inst.ca("root.pem"), "client": client, "client_key": key}
+        certs = {"root": inst.ca("root.pem"), "issuing": inst.ca("issuing.pem"), "chain": inst.ca("chain.pem"),
+                 "server": inst.ca("server.pem"), "server_key": inst.ca("server.key"),
+                 "client": client, "client_key": key}
+        if a.server == "freeradius":
+            server = bench.FreeRadius(workdir, harness.free_port(), server.secret, certs)
+            proc = subprocess.Popen([*valgrind, "freeradius", "-f", "-d", server.dir], stdout=log,
+                                    stderr=subprocess.STDOUT)
+            server.proc = proc
+            deadline = time.time() + 300
+            while not bench.status_server_ok(server.port, server.secret, timeout=5):
+                if proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(f"freeradius under callgrind did not start; see {workdir}/server.log")
+                time.sleep(1)
         # Warm every lazy initialisation (provider fetches, caches) before counting.
         for tls in ("1.3", "1.2"):
             bench.load(gen, server, certs, tls, 4, 1, extra=["--timeout-ms", "20000"])
@@ -131,6 +152,8 @@ def main():
                     print("\n".join(lines[:a.annotate]))
         return 0
     finally:
+        if a.server == "freeradius" and inst.proc is not None:
+            inst.stop()
         if proc is not None and proc.poll() is None:
             proc.terminate()
             try:
