@@ -173,10 +173,13 @@ class Service {
       return nas ? std::optional<radius::NasClient>(*nas) : std::nullopt;
     };
     session_control_ = SessionControl::create(io, *radius_, *ledger_, index_, dynauth);
-    // Weak: the observers outlive run()'s io_context, the session control must not.
-    registry_->on_revocation([weak = std::weak_ptr(session_control_)](const std::vector<ca::CertificateRecord>& revoked) {
-      if (auto sc = weak.lock()) sc->on_revoked(revoked);
-    });
+    // Weak: the observers outlive run()'s io_context, the session control must not. First:
+    // the Disconnect-Requests are queued before the CRL is re-signed.
+    registry_->on_revocation(
+        [weak = std::weak_ptr(session_control_)](const std::vector<ca::CertificateRecord>& revoked) {
+          if (auto sc = weak.lock()) sc->on_revoked(revoked);
+        },
+        /*first=*/true);
     registry_->on_device_change([weak = std::weak_ptr(session_control_)](const ca::Device& device) {
       if (auto sc = weak.lock()) sc->on_device_change(device);
     });

@@ -54,7 +54,10 @@ std::vector<CertificateRecord> Registry::revoke_devices(const std::vector<std::i
   return revoked;
 }
 
-void Registry::on_revocation(RevocationObserver observer) { revocation_observers_.push_back(std::move(observer)); }
+void Registry::on_revocation(RevocationObserver observer, bool first) {
+  if (first) revocation_observers_.insert(revocation_observers_.begin(), std::move(observer));
+  else revocation_observers_.push_back(std::move(observer));
+}
 void Registry::on_device_change(DeviceObserver observer) { device_observers_.push_back(std::move(observer)); }
 
 void Registry::notify_revoked(const std::vector<CertificateRecord>& revoked) {

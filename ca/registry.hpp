@@ -35,8 +35,11 @@ class Registry {
 
   using RevocationObserver = std::function<void(const std::vector<CertificateRecord>& revoked)>;
   using DeviceObserver = std::function<void(const Device& device)>;
-  // Register before traffic starts; observers run on the caller's thread.
-  void on_revocation(RevocationObserver observer);
+  // Register before traffic starts; observers run on the caller's thread, in registration
+  // order, except that `first` puts one ahead of those registered so far (the RADIUS
+  // Disconnect side: cutting live sessions is the time-critical effect of a revocation,
+  // re-signing the CRL can follow a few milliseconds later).
+  void on_revocation(RevocationObserver observer, bool first = false);
   void on_device_change(DeviceObserver observer);
 
  private:

@@ -51,12 +51,17 @@ const char* to_string(ResponseCheck check) {
   return "unknown";
 }
 
-Bytes encode_dynauth_request(const DynauthRequest& request, std::uint8_t identifier, ca::UnixTime event_timestamp) {
+void validate_dynauth_request(const DynauthRequest& request) {
   const DynauthTarget& t = request.target;
   if (t.acct_session_id.empty() && t.calling_station_id.empty() && t.user_name.empty())
     throw std::invalid_argument("RFC 5176: a dynamic authorization request needs a session identification attribute");
   if (request.kind == DynauthKind::disconnect && !request.authorization.empty())
     throw std::invalid_argument("RFC 5176 §3: a Disconnect-Request carries no authorization attributes");
+}
+
+Bytes encode_dynauth_request(const DynauthRequest& request, std::uint8_t identifier, ca::UnixTime event_timestamp) {
+  validate_dynauth_request(request);
+  const DynauthTarget& t = request.target;
 
   Packet p;
   p.code = request_code(request.kind);

@@ -53,6 +53,9 @@ struct DynauthRequest {
 // authorization attributes (RFC 5176 §3: a Disconnect-Request changes nothing),
 // std::length_error when the packet would exceed 4096 octets.
 Bytes encode_dynauth_request(const DynauthRequest& request, std::uint8_t identifier, ca::UnixTime event_timestamp);
+// The checks encode_dynauth_request() makes before encoding (same exceptions), without the
+// cost of encoding: what a caller can refuse at once.
+void validate_dynauth_request(const DynauthRequest& request);
 
 enum class DynauthOutcome : std::uint8_t { ack, nak, timeout };
 const char* to_string(DynauthOutcome outcome);  // "ACK" / "NAK" / "timeout"

@@ -51,9 +51,14 @@ void DynauthClient::open() {
   socket4_.open(udp::v4());
   socket4_.bind(udp::endpoint(udp::v4(), 0));
   boost::system::error_code ec;
+  // A bulk revocation sends thousands of requests at once and their answers arrive
+  // together: a larger receive buffer keeps the answers from being dropped (and the
+  // requests from being retransmitted for nothing). The kernel caps it at net.core.rmem_max.
+  socket4_.set_option(udp::socket::receive_buffer_size(4 << 20), ec);
   socket6_.open(udp::v6(), ec);
   if (!ec) socket6_.set_option(asio::ip::v6_only(true), ec);
   if (!ec) socket6_.bind(udp::endpoint(udp::v6(), 0), ec);
+  if (!ec) socket6_.set_option(udp::socket::receive_buffer_size(4 << 20), ec);
   if (ec) {
     spdlog::warn("dynauth: no IPv6 socket ({}); Disconnect/CoA to IPv6 NASes will time out", ec.message());
     socket6_.close(ec);
@@ -80,8 +85,8 @@ void DynauthClient::receive(udp::socket& socket, std::shared_ptr<std::array<std:
 }
 
 void DynauthClient::send(DynauthRequest request, Completion done) {
-  // Refuse what cannot be encoded now, on the caller's thread, rather than as a late outcome.
-  (void)encode_dynauth_request(request, 0, 0);
+  // Refuse a malformed request now, on the caller's thread, rather than as a late outcome.
+  validate_dynauth_request(request);
   auto pending = std::make_shared<Pending>(strand_);
   pending->destination = {request.target.address, request.target.port};
   pending->request = std::move(request);
@@ -110,7 +115,15 @@ void DynauthClient::start(std::shared_ptr<Pending> pending) {
   ++dest.active;
   pending->identifier = id;
   const ca::UnixTime now = options_.clock ? options_.clock() : static_cast<ca::UnixTime>(std::time(nullptr));
-  pending->wire = encode_dynauth_request(pending->request, id, now);
+  try {
+    pending->wire = encode_dynauth_request(pending->request, id, now);
+  } catch (const std::exception& e) {  // attributes past 4096 octets: nothing can be sent
+    spdlog::error("dynauth: {} to NAS {} not sent: {}", to_string(pending->request.kind),
+                  pending->request.target.nas_name, e.what());
+    pending->attempts = 1;  // so finish() frees the Identifier and starts the next waiting request
+    finish(pending, DynauthResult{DynauthOutcome::timeout, std::nullopt, 0, std::chrono::milliseconds(0)});
+    return;
+  }
   pending->timeout = options_.initial_timeout;
   pending->first_sent = std::chrono::steady_clock::now();
   transmit(std::move(pending));
