@@ -196,14 +196,23 @@ int TlsEngine::verify_callback(int preverify_ok, X509_STORE_CTX* store) {
 }
 
 bool TlsEngine::authorize(const X509* cert) {
-  TlsPeer peer;
-  const ca::Bytes serial = ca::serial_bytes(cert);
-  peer.serial_hex = ca::to_hex(serial);
-  peer.subject = ca::subject_string(cert);
-  peer.sans = ca::subject_alt_names(cert);
-  peer.identity = config_->identities().by_serial(serial, config_->now());
-  const ca::IdentityVerdict verdict = peer.identity.verdict;
-  peer_ = std::move(peer);
+  // The same certificate again in this handshake (the end of a full handshake after the
+  // verify callback, or of a resumption after the ClientHello check): what it says cannot
+  // have changed, so only the ledger's verdict is taken again, now.
+  if (peer_ && checked_cert_ && X509_cmp(checked_cert_.get(), cert) == 0) {
+    peer_->identity = config_->identities().by_serial(checked_serial_, config_->now());
+  } else {
+    TlsPeer peer;
+    checked_serial_ = ca::serial_bytes(cert);
+    peer.serial_hex = ca::to_hex(checked_serial_);
+    peer.subject = ca::subject_string(cert);
+    peer.sans = ca::subject_alt_names(cert);
+    peer.identity = config_->identities().by_serial(checked_serial_, config_->now());
+    peer_ = std::move(peer);
+    ca::check(X509_up_ref(const_cast<X509*>(cert)), "X509_up_ref");
+    checked_cert_.reset(const_cast<X509*>(cert));
+  }
+  const ca::IdentityVerdict verdict = peer_->identity.verdict;
   if (verdict != ca::IdentityVerdict::good) {
     if (reason_.empty()) reason_ = ca::to_string(verdict);
     return false;

@@ -143,6 +143,8 @@ class TlsEngine {
   bool authorized_ = false;
   std::string reason_;
   std::optional<TlsPeer> peer_;
+  ca::X509Ptr checked_cert_;     // the certificate peer_ describes
+  ca::Bytes checked_serial_;     // its serial, for the repeated ledger lookup
 };
 
 }  // namespace portcullis::radius::eap
