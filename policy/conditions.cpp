@@ -32,14 +32,15 @@ class ListCondition final : public Condition {
   ListCondition(const char* key, Field field, std::vector<std::string> values, bool glob)
       : key_(key), field_(field), values_(std::move(values)), glob_(glob) {}
 
-  bool matches(const AccessContext& c) const override {
+  bool matches(const Facts& f) const override {
+    const AccessContext& c = f.context();
     switch (field_) {
       case Field::device_groups: return intersects(values_, c.device_groups);
       case Field::nas_groups: return intersects(values_, c.nas_groups);
       case Field::profile: return contains(values_, c.profile);
       case Field::nas: return contains(values_, c.nas_name);
       case Field::ssid: {
-        const auto ssid = ssid_from_called_station(c.called_station_id);
+        const auto& ssid = f.ssid();
         return ssid && contains(values_, *ssid);
       }
       case Field::subject: return any_glob(c.subject);
@@ -68,8 +69,9 @@ class NasPortTypeCondition final : public Condition {
  public:
   NasPortTypeCondition(std::vector<std::uint32_t> types, std::vector<std::string> labels)
       : types_(std::move(types)), labels_(std::move(labels)) {}
-  bool matches(const AccessContext& c) const override {
-    return c.nas_port_type && std::find(types_.begin(), types_.end(), *c.nas_port_type) != types_.end();
+  bool matches(const Facts& f) const override {
+    const auto& type = f.context().nas_port_type;
+    return type && std::find(types_.begin(), types_.end(), *type) != types_.end();
   }
   std::string describe() const override { return "nas_port_type in " + join(labels_); }
 
@@ -77,18 +79,6 @@ class NasPortTypeCondition final : public Condition {
   std::vector<std::uint32_t> types_;
   std::vector<std::string> labels_;
 };
-
-struct LocalMoment {
-  int minute = 0;   // since local midnight
-  int weekday = 0;  // 0 = Sunday
-};
-
-LocalMoment local_moment(ca::UnixTime now) {
-  const std::time_t t = static_cast<std::time_t>(now);
-  std::tm tm{};
-  localtime_r(&t, &tm);  // TZ of the process: the site's local time, as rule authors think
-  return {tm.tm_hour * 60 + tm.tm_min, tm.tm_wday};
-}
 
 std::string clock_text(int minute) {
   const int h = minute / 60, m = minute % 60;
@@ -99,8 +89,8 @@ std::string clock_text(int minute) {
 class TimeCondition final : public Condition {
  public:
   TimeCondition(int start, int end) : start_(start), end_(end) {}
-  bool matches(const AccessContext& c) const override {
-    const int m = local_moment(c.now).minute;
+  bool matches(const Facts& f) const override {
+    const int m = f.local_minute();
     if (start_ < end_) return m >= start_ && m < end_;
     return m >= start_ || m < end_;  // wraps midnight
   }
@@ -115,7 +105,7 @@ constexpr std::array<const char*, 7> kDayNames = {"sun", "mon", "tue", "wed", "t
 class DaysCondition final : public Condition {
  public:
   explicit DaysCondition(unsigned bits) : bits_(bits) {}
-  bool matches(const AccessContext& c) const override { return (bits_ >> local_moment(c.now).weekday) & 1U; }
+  bool matches(const Facts& f) const override { return (bits_ >> f.weekday()) & 1U; }
   std::string describe() const override {
     std::vector<std::string> names;
     for (int d = 1; d <= 7; ++d)  // Monday first, as people write weeks
@@ -130,7 +120,8 @@ class DaysCondition final : public Condition {
 class ExpiresWithinCondition final : public Condition {
  public:
   explicit ExpiresWithinCondition(std::uint32_t days) : days_(days) {}
-  bool matches(const AccessContext& c) const override {
+  bool matches(const Facts& f) const override {
+    const AccessContext& c = f.context();
     return c.cert_not_after - c.now < static_cast<ca::UnixTime>(days_) * 86400;
   }
   std::string describe() const override { return "expires_within_days " + std::to_string(days_); }
@@ -142,6 +133,32 @@ class ExpiresWithinCondition final : public Condition {
 bool is_hex(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }
 
 }  // namespace
+
+void Facts::compute_time() const {
+  const std::time_t t = static_cast<std::time_t>(context_.now);
+  std::tm tm{};
+  localtime_r(&t, &tm);  // TZ of the process: the site's local time, as rule authors think
+  minute_ = tm.tm_hour * 60 + tm.tm_min;
+  weekday_ = tm.tm_wday;
+}
+
+int Facts::local_minute() const {
+  if (minute_ < 0) compute_time();
+  return minute_;
+}
+
+int Facts::weekday() const {
+  if (weekday_ < 0) compute_time();
+  return weekday_;
+}
+
+const std::optional<std::string>& Facts::ssid() const {
+  if (!ssid_done_) {
+    ssid_ = ssid_from_called_station(context_.called_station_id);
+    ssid_done_ = true;
+  }
+  return ssid_;
+}
 
 ConditionPtr device_group_condition(std::vector<std::string> v) {
   return std::make_unique<ListCondition>("device_groups", Field::device_groups, std::move(v), false);

@@ -14,10 +14,29 @@
 
 namespace portcullis::policy {
 
+// What the conditions of one decision derive from its context, computed once on first use
+// and shared by every rule: the local time (localtime_r takes glibc's time-zone lock) and
+// the SSID (parsed from Called-Station-Id).
+class Facts {
+ public:
+  explicit Facts(const AccessContext& context) : context_(context) {}
+  const AccessContext& context() const { return context_; }
+  int local_minute() const;  // since local midnight
+  int weekday() const;       // 0 = Sunday, local
+  const std::optional<std::string>& ssid() const;
+
+ private:
+  void compute_time() const;
+  const AccessContext& context_;
+  mutable int minute_ = -1, weekday_ = -1;
+  mutable bool ssid_done_ = false;
+  mutable std::optional<std::string> ssid_;
+};
+
 class Condition {
  public:
   virtual ~Condition() = default;
-  virtual bool matches(const AccessContext& context) const = 0;
+  virtual bool matches(const Facts& facts) const = 0;
   // `key = value` as the admin API and `policy test` show it, e.g. `nas_group in [campus]`.
   virtual std::string describe() const = 0;
 };

@@ -16,9 +16,8 @@ std::uint32_t capped_session_timeout(std::optional<std::uint32_t> rule_timeout, 
   return static_cast<std::uint32_t>(std::max<ca::UnixTime>(1, t));
 }
 
-bool Rule::applies(const AccessContext& context) const {
-  return std::all_of(conditions.begin(), conditions.end(),
-                     [&](const ConditionPtr& c) { return c->matches(context); });
+bool Rule::applies(const Facts& facts) const {
+  return std::all_of(conditions.begin(), conditions.end(), [&](const ConditionPtr& c) { return c->matches(facts); });
 }
 
 std::string Rule::summary() const {
@@ -41,8 +40,9 @@ std::string describe_action(const Decision& d) {
 }
 
 const Decision& RuleSet::decide(const AccessContext& context) const {
+  const Facts facts(context);
   for (const auto& rule : rules) {
-    if (rule->applies(context)) {
+    if (rule->applies(facts)) {
       rule->matches.fetch_add(1, std::memory_order_relaxed);
       return rule->decision;
     }

@@ -23,7 +23,7 @@ struct Rule {
   Decision decision;                     // returned (copied) when the rule matches
   mutable std::atomic<std::uint64_t> matches{0};
 
-  bool applies(const AccessContext& context) const;
+  bool applies(const Facts& facts) const;
   std::string summary() const;  // "device_groups in [staff] and ssid in [corp] -> accept vlan=20"
 };
 

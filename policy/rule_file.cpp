@@ -209,7 +209,8 @@ std::unique_ptr<Rule> parse_rule(Reader& r, const toml::table& t, std::map<std::
     const auto start = dash == std::string::npos ? std::nullopt : parse_clock_minute(text.substr(0, dash));
     const auto end = dash == std::string::npos ? std::nullopt : parse_clock_minute(text.substr(dash + 1), true);
     if (!start || !end) r.fail(*n, "time must be \"HH:MM-HH:MM\" (local time; may wrap midnight)");
-    if (*start == *end % (24 * 60)) r.fail(*n, "time window \"" + text + "\" is empty: start and end are the same");
+    // "00:00-24:00" is the whole day; "10:00-10:00" would mean nothing (or everything).
+    if (*start == *end) r.fail(*n, "time window \"" + text + "\" is ambiguous: start and end are the same");
     conds.push_back(time_condition(*start, *end));
   }
   if (auto* n = get("days")) {

@@ -109,6 +109,7 @@ TEST_F(Conditions, TimeOfDayWindowAndMidnightWrap) {
   c.now = kTuesdayMorning + 13 * 3600;  // 23:30
   EXPECT_EQ(decided_by("time = \"22:00-06:00\"", c), "r");
   EXPECT_EQ(decided_by("time = \"18:00-24:00\"", c), "r");
+  EXPECT_EQ(decided_by("time = \"00:00-24:00\"", c), "r");  // the whole day
 }
 
 TEST_F(Conditions, DaysOfWeek) {

@@ -210,6 +210,8 @@ TEST_F(Engine_, BadFilesAreRefusedWithTheirLine) {
             "p.toml:3: rule 'a': coa_vlan/coa_reply need on_disable = \"coa\"");
   EXPECT_EQ(refusal("[[rule]]\nname = \"a\"\ndays = [\"mon\", \"someday\"]\n"),
             "p.toml:3: rule 'a': days: unknown day 'someday' (mon, tue, wed, thu, fri, sat, sun)");
+  EXPECT_EQ(refusal("[[rule]]\nname = \"a\"\ntime = \"10:00-10:00\"\n"),
+            "p.toml:3: rule 'a': time window \"10:00-10:00\" is ambiguous: start and end are the same");
   EXPECT_EQ(refusal("[[rule]]\nname = \"a\"\nssid = []\n"), "p.toml:3: rule 'a': ssid must not be empty (it would never match)");
   EXPECT_EQ(refusal("[[rule]]\nvlan = 3\n"), "p.toml:1: [[rule]] needs a name");
   EXPECT_EQ(refusal("[[rule]]\nname = \"a b\"\n"), "p.toml:2: rule name 'a b' must be 1-64 characters of A-Z a-z 0-9 - _ .");
