@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -28,8 +29,27 @@ struct CertListArgs {
   int limit = 1000;
 };
 struct RevokeArgs {
-  std::string serial, device, reason;
+  std::string serial, device, reason, devices_from;
 };
+
+// One device id or name a line; blank lines and lines starting with '#' are skipped.
+std::vector<std::string> read_device_list(const std::string& path) {
+  std::ifstream file;
+  if (path != "-") {
+    file.open(path);
+    if (!file) throw CliError("cannot read " + path);
+  }
+  std::istream& in = path == "-" ? std::cin : file;
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) {
+    const auto b = line.find_first_not_of(" \t\r");
+    if (b == std::string::npos || line[b] == '#') continue;
+    const auto e = line.find_last_not_of(" \t\r");
+    out.push_back(line.substr(b, e - b + 1));
+  }
+  if (out.empty()) throw CliError("no device in " + (path == "-" ? std::string("stdin") : path));
+  return out;
+}
 struct SessionArgs {
   bool all = false;
   int limit = 100;
@@ -192,14 +212,31 @@ void add_admin_commands(CLI::App& app, CliContext& ctx, std::function<int()>& ac
   auto* revoke = app.add_subcommand("revoke", "Revoke a certificate, or every certificate of a device");
   auto* by_serial = revoke->add_option("--serial", rv->serial, "Serial number (hex)");
   auto* by_device = revoke->add_option("--device", rv->device, "Device id or name");
+  auto* from_file = revoke->add_option(
+      "--devices-from", rv->devices_from,
+      "File with one device id or name a line ('-' = stdin): every certificate of all of them, in one transaction");
   by_serial->excludes(by_device);
+  from_file->excludes(by_serial);
+  from_file->excludes(by_device);
   revoke->add_option("--reason", rv->reason, "RFC 5280 reason: keyCompromise, superseded, cessationOfOperation, …");
   revoke->callback([&, rv] {
     action = [&, rv] {
-      if (rv->serial.empty() == rv->device.empty()) throw CliError("give exactly one of --serial or --device");
-      auto client = client_for(ctx);
+      if (int(!rv->serial.empty()) + int(!rv->device.empty()) + int(!rv->devices_from.empty()) != 1)
+        throw CliError("give exactly one of --serial, --device or --devices-from");
       nlohmann::json body = nlohmann::json::object();
       if (!rv->reason.empty()) body["reason"] = rv->reason;
+      if (!rv->devices_from.empty()) {
+        body["devices"] = read_device_list(rv->devices_from);
+        auto client = client_for(ctx);
+        nlohmann::json result = client.post("/revoke", body);
+        if (ctx.json)
+          emit(ctx, result, nullptr);
+        else
+          std::cout << "revoked " << result["revoked"].size() << " certificate(s) of " << result["devices"].get<int>()
+                    << " device(s)\n";
+        return 0;
+      }
+      auto client = client_for(ctx);
       if (!rv->serial.empty()) {
         emit(ctx, client.post("/certificates/" + url_encode(rv->serial) + "/revoke", body), nullptr);
       } else {

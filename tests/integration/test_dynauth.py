@@ -380,6 +380,35 @@ class DynauthTest(IntegrationTest):
         self.inst.cli("revoke", "--device", "laptop-7")
         self.assertEqual(self.nas.wait(1, timeout=1.0), [], "no Disconnect for a session the NAS already dropped")
 
+    def test_bulk_revoke_from_a_list_is_all_or_nothing(self):
+        macs = {}
+        for name in ("bulk-a", "bulk-b", "bulk-c"):
+            key, cert = self.issue(name)
+            macs[name] = self.live_session(key, cert, 20, f"sess-{name}")
+        listing = os.path.join(self.workdir, "lost.txt")
+        # An unknown device in the list: refused, nothing revoked, nothing sent.
+        with open(listing, "w") as f:
+            f.write("bulk-a\nno-such-device\n")
+        r = self.inst.cli("revoke", "--devices-from", listing, check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("no-such-device", r.stderr)
+        self.assertEqual(self.nas.wait(1, timeout=0.5), [])
+        valid = json.loads(self.inst.cli("--json", "certs", "list", "--device", "bulk-a", "--status", "valid").stdout)
+        self.assertEqual(len(valid), 1)
+
+        with open(listing, "w") as f:
+            f.write("# lost in the taxi\nbulk-a\n\nbulk-b\n")
+        t0 = time.monotonic()
+        r = self.inst.cli("revoke", "--devices-from", listing, "--reason", "keyCompromise")
+        self.assertIn("revoked 2 certificate(s) of 2 device(s)", r.stdout)
+        got = self.nas.wait(2)
+        self.assertEqual(len(got), 2)
+        self.assertLess(max(g["at"] for g in got) - t0, 1.0)
+        by_session = {dict(attributes(g["packet"]))[ACCT_SESSION_ID]: g for g in got}
+        self.assertEqual(set(by_session), {b"sess-bulk-a", b"sess-bulk-b"})
+        for name in ("bulk-a", "bulk-b"):
+            self.assert_request(by_session[f"sess-{name}".encode()], DISCONNECT_REQUEST, f"sess-{name}", macs[name])
+
     def test_a_session_known_only_from_its_accept_is_disconnected_too(self):
         key, cert = self.issue("laptop-8")
         _, mac = self.authenticate(key, cert, 20)  # no accounting from this NAS
