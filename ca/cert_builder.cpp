@@ -65,6 +65,19 @@ X509Ptr new_certificate(std::span<const std::uint8_t> serial, const X509_NAME* s
   return cert;
 }
 
+EvpPkeyPtr legacy_rsa_public_key(const X509_PUBKEY* spki) {
+  ASN1_OBJECT* algorithm = nullptr;
+  const unsigned char* bits = nullptr;
+  int bits_len = 0;
+  if (spki == nullptr || X509_PUBKEY_get0_param(&algorithm, &bits, &bits_len, nullptr, spki) != 1 ||
+      OBJ_obj2nid(algorithm) != NID_rsaEncryption || bits == nullptr)
+    return nullptr;
+  // RFC 8017 §A.1.1: for rsaEncryption the subjectPublicKey is the RSAPublicKey DER.
+  EvpPkeyPtr key(d2i_PublicKey(EVP_PKEY_RSA, nullptr, &bits, bits_len));
+  if (!key) ERR_clear_error();
+  return key;
+}
+
 void add_basic_constraints(X509* cert, bool ca, std::optional<long> path_len) {
   // RFC 5280 §4.2.1.9: critical in CA certificates; we mark it critical everywhere so that
   // no relying party can ignore CA:FALSE on a leaf.

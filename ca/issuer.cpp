@@ -175,7 +175,8 @@ Issuer::Issuer(const Authority& authority, Profiles profiles, IssuerUrls urls, R
 
 // The CSR after every policy check: what the certificate will be made of.
 struct Issuer::Checked {
-  X509ReqPtr req;
+  X509ReqPtr owned;                 // parsed here, unless the request brought it parsed
+  X509_REQ* req = nullptr;          // owned, or the request's parsed_csr
   EVP_PKEY* key = nullptr;          // owned by req
   const Profile* profile = nullptr;
   X509NamePtr subject;
@@ -184,14 +185,20 @@ struct Issuer::Checked {
 
 Issuer::Checked Issuer::checked(const IssueRequest& request) const {
   Checked c;
-  try {
-    c.req = csr_from_pem_or_der(request.csr);
-  } catch (const std::invalid_argument&) {
-    throw IssuanceRejected("malformed CSR");
+  if (request.parsed_csr != nullptr) {
+    // The X509_REQ_* getters below take non-const pointers but do not modify.
+    c.req = const_cast<X509_REQ*>(request.parsed_csr);
+  } else {
+    try {
+      c.owned = csr_from_pem_or_der(request.csr);
+    } catch (const std::invalid_argument&) {
+      throw IssuanceRejected("malformed CSR");
+    }
+    c.req = c.owned.get();
   }
   // RFC 2986 §3: the signature proves possession of the private key.
-  c.key = X509_REQ_get0_pubkey(c.req.get());
-  if (c.key == nullptr || X509_REQ_verify(c.req.get(), c.key) != 1) {
+  c.key = X509_REQ_get0_pubkey(c.req);
+  if (c.key == nullptr || X509_REQ_verify(c.req, c.key) != 1) {
     ERR_clear_error();
     throw IssuanceRejected("CSR signature does not verify");
   }
@@ -200,8 +207,8 @@ Issuer::Checked Issuer::checked(const IssueRequest& request) const {
   c.profile = &found->second;
   check_key(c.key, *c.profile);
 
-  const RequestedExtensions requested = read_requested_extensions(c.req.get());
-  c.subject = allowed_subject(X509_REQ_get_subject_name(c.req.get()), *c.profile);
+  const RequestedExtensions requested = read_requested_extensions(c.req);
+  c.subject = allowed_subject(X509_REQ_get_subject_name(c.req), *c.profile);
   c.sans = allowed_sans(requested.sans.get(), *c.profile);
   return c;
 }
@@ -222,9 +229,11 @@ IssueResult Issuer::issue(const IssueRequest& request) {
   const std::int64_t not_after = std::min(now + profile.validity_days * kDay, not_after_unix(issuing));
   if (not_after <= now) throw std::runtime_error("the issuing CA certificate has expired");
 
+  // The CSR's RSA key in the form X509_set_pubkey() encodes cheaply (see cert_builder.hpp).
+  const EvpPkeyPtr fast_key = legacy_rsa_public_key(X509_REQ_get_X509_PUBKEY(c.req));
   for (int attempt = 1;; ++attempt) {
-    X509Ptr cert = new_certificate(random_serial(), subject.get(), X509_get_subject_name(issuing), key, not_before,
-                                   not_after);
+    X509Ptr cert = new_certificate(random_serial(), subject.get(), X509_get_subject_name(issuing),
+                                   fast_key ? fast_key.get() : key, not_before, not_after);
     add_basic_constraints(cert.get(), false, std::nullopt);
     // keyEncipherment only where it can apply: RSA key transport (TLS 1.2 RSA, S/MIME).
     if (is_rsa(key)) {

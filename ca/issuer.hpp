@@ -20,6 +20,10 @@ class IssuanceRejected : public std::runtime_error {
 
 struct IssueRequest {
   std::string csr;          // PEM or DER
+  // Optional: `csr` already parsed by the caller (SCEP has to, for the challenge). When
+  // set it is what gets checked and issued, and `csr` is not parsed again: parsing runs
+  // OpenSSL 3.0's key decoder, a large share of an enrollment's CPU. Must be `csr`.
+  const X509_REQ* parsed_csr = nullptr;
   std::string profile = "device";
   DeviceRef device;
   std::string actor;        // for the audit log

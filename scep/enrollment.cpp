@@ -217,6 +217,7 @@ Enrollment::Decision Enrollment::enroll(PkiRequest& request) {
   const ca::UnixTime now = now_unix();
   ca::IssueRequest issue;
   issue.csr.assign(request.message_data.begin(), request.message_data.end());
+  issue.parsed_csr = request.csr.get();   // parsed once, in parse_request
   issue.actor = kActor;
   bool renewal = false;
   std::string device_name;    // for a request held for approval

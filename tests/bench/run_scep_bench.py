@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+"""SCEP enrollment benchmark: Portcullis next to micromdm's scepserver (issue 3 "Performance").
+
+  python3 tests/bench/run_scep_bench.py [--build build] [--runs 5] [--count 1000]
+          [--concurrency 16] [--skip-portcullis] [--skip-micromdm] [--no-one-time] [--keep]
+
+1. `portcullis init` into a temp folder on free ports (issuing CA P-256, SCEP RA RSA-2048,
+   the defaults) and `serve`; `scepserver ca -init -keySize 2048` (micromdm, Debian `scep`:
+   its RSA-2048 CA is also its RA) and `scepserver -challenge S` on another free port.
+   Both get the same static challenge.
+2. For each run and server, bench_scep_load (the same client for both) prepares --count
+   PKCSReq messages (RSA-2048 keys, distinct transactionIDs and CNs) before the timed phase,
+   POSTs them with --concurrency threads, and reads the server's utime+stime from
+   /proc/PID/stat just before and after. Every reply is checked (signature, SUCCESS,
+   the certificate is for the request's key and CN, no duplicate serial).
+   Portcullis also runs with one-time challenges (minted over the admin API before the
+   timed phase), which adds the challenge lookup and redemption to each enrollment.
+3. Reported: medians over the runs of server CPU ms per enrollment, enrollments/s, and the
+   ratio Portcullis/micromdm; load average before and after.
+Benchmarks, not tests: nothing here asserts a timing. Loopback only. Standard library only.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import harness  # noqa: E402  (free ports, init/serve/CLI of the real binary)
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+class Micromdm:
+    name = "micromdm"
+
+    def __init__(self, workdir, challenge):
+        self.depot = os.path.join(workdir, "micromdm-depot")
+        self.port = harness.free_port()
+        self.challenge = challenge
+        self.out = os.path.join(workdir, "scepserver.out")
+        self.proc = None
+        subprocess.run(["scepserver", "ca", "-init", "-depot", self.depot, "-keySize", "2048",
+                        "-organization", "bench", "-country", "US"], check=True, capture_output=True, timeout=120)
+
+    def start(self):
+        with open(self.out, "ab") as out:
+            self.proc = subprocess.Popen(["scepserver", "-depot", self.depot, "-port", str(self.port),
+                                          "-challenge", self.challenge, "-allowrenew", "0"],
+                                         stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"scepserver exited with {self.proc.returncode}; see {self.out}")
+            if port_open(self.port):
+                return
+            time.sleep(0.2)
+        raise RuntimeError("scepserver did not listen")
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Portcullis:
+    name = "Portcullis"
+
+    def __init__(self, workdir):
+        self.inst = harness.Instance(workdir)
+        with open(self.inst.config) as f:
+            self.challenge = re.search(r'^static_challenge = "([^"]+)"', f.read(), re.M).group(1)
+        self.port = self.inst.http_port
+
+    def start(self):
+        self.inst.start()
+
+    @property
+    def pid(self):
+        return self.inst.proc.pid
+
+    def mint(self, count, path):
+        """One-time challenges over the admin API, one per request, before the timed phase."""
+        with open(path, "w") as f:
+            for i in range(count):
+                _, body = self.inst.api("POST", "/challenges", {"device": f"otc-{os.getpid()}-{time.time_ns()}-{i}",
+                                                                "ttl_seconds": 3600}, expect=201)
+                f.write(body["challenge"] + "\n")
+
+    def stop(self):
+        self.inst.stop()
+
+
+def load(gen, server, count, concurrency, prefix, challenge=None, challenges_file=None):
+    cmd = [gen, "--port", str(server.port), "--count", str(count), "--concurrency", str(concurrency),
+           "--server-pid", str(server.pid), "--cn-prefix", prefix, "--max-seconds", "900"]
+    cmd += ["--challenges-file", challenges_file] if challenges_file else ["--challenge", challenge]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    result = None
+    for line in p.stdout.splitlines():
+        if line.startswith("RESULT "):
+            result = json.loads(line[len("RESULT "):])
+    if result is None:
+        raise RuntimeError(f"bench_scep_load gave no RESULT (exit {p.returncode}): {p.stdout}\n{p.stderr}")
+    result["exit"] = p.returncode
+    return result
+
+
+def loadavg():
+    return "%.2f %.2f %.2f" % os.getloadavg()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(HERE, "..", "..", "build"))
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--count", type=int, default=1000)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--skip-portcullis", action="store_true")
+    ap.add_argument("--skip-micromdm", action="store_true")
+    ap.add_argument("--no-one-time", action="store_true", help="skip the one-time-challenge Portcullis rows")
+    ap.add_argument("--keep", action="store_true", help="keep the temp folder")
+    args = ap.parse_args()
+
+    build = os.path.abspath(args.build)
+    harness.BIN = os.environ.get("PORTCULLIS_BIN", os.path.join(build, "app", "portcullis"))
+    gen = os.path.join(build, "tests", "bench", "bench_scep_load")
+    for path in (harness.BIN, gen):
+        if not os.path.exists(path):
+            sys.exit(f"missing {path}: build the portcullis and bench_scep_load targets first")
+    if not args.skip_micromdm and shutil.which("scepserver") is None:
+        sys.exit("scepserver not found (Debian package `scep`, deploy/install-deps.sh)")
+
+    workdir = tempfile.mkdtemp(prefix="portcullis-scep-bench-")
+    servers = []
+    try:
+        portcullis = Portcullis(workdir)
+        if not args.skip_portcullis:
+            servers.append(portcullis)
+        if not args.skip_micromdm:
+            servers.append(Micromdm(workdir, portcullis.challenge))
+        for s in servers:
+            s.start()
+            log(f"{s.name}: pid {s.pid}, port {s.port}")
+
+        rows = {}   # (server, mode) -> list of results
+        log(f"load average before: {loadavg()}")
+        for run in range(args.runs):
+            for s in servers:
+                modes = ["static"]
+                if isinstance(s, Portcullis) and not args.no_one_time:
+                    modes.append("one-time")
+                for mode in modes:
+                    prefix = f"{s.name.lower()}-r{run}-{mode}"
+                    if mode == "one-time":
+                        path = os.path.join(workdir, f"challenges-{run}.txt")
+                        s.mint(args.count, path)
+                        r = load(gen, s, args.count, args.concurrency, prefix, challenges_file=path)
+                    else:
+                        r = load(gen, s, args.count, args.concurrency, prefix, challenge=s.challenge
+                                 if isinstance(s, Portcullis) else portcullis.challenge)
+                    rows.setdefault((s.name, mode), []).append(r)
+                    log(f"run {run + 1}/{args.runs} {s.name} {mode}: ok {r['ok']}/{r['count']} (issued {r['issued']}) "
+                        f"server CPU {r.get('server_cpu_ms_per_enrollment', float('nan')):.3f} ms/enrollment, "
+                        f"{r['per_s']:.0f}/s, client CPU {r['client_cpu_s']:.2f} s, load {loadavg()}"
+                        + (f", failures {r['failures']}" if r["failed"] else ""))
+        log(f"load average after: {loadavg()}")
+
+        log("\nmedians over %d runs, %d enrollments each, concurrency %d:" % (args.runs, args.count, args.concurrency))
+        med = {}
+        for (name, mode), results in rows.items():
+            # The CPU figure counts every reply that carried a valid certificate (the
+            # server's work), duplicate serials included; those are reported beside it.
+            timed = [r for r in results if r["issued"] > 0]
+            if not timed:
+                log(f"  {name} {mode}: no certificate issued in any run; no figure")
+                continue
+            cpu = statistics.median(r["server_cpu_ms_per_enrollment"] for r in timed)
+            rate = statistics.median(r["per_s"] for r in timed)
+            med[(name, mode)] = cpu
+            failures = {}
+            for r in results:
+                for why, n in r["failures"].items():
+                    failures[why] = failures.get(why, 0) + n
+            log(f"  {name:10} {mode:8}: server CPU {cpu:.3f} ms/enrollment, {rate:.0f} enrollments/s; "
+                f"{sum(r['ok'] for r in results)}/{sum(r['count'] for r in results)} correct"
+                + (f", failures over all runs: {failures}" if failures else ""))
+        base = med.get(("micromdm", "static"))
+        for (name, mode), cpu in med.items():
+            if name == "Portcullis" and base:
+                log(f"  ratio Portcullis {mode} / micromdm static: {cpu / base:.2f}")
+        failed = any(r["failed"] for results in rows.values() for r in results)
+        return 1 if failed else 0
+    finally:
+        for s in servers:
+            s.stop()
+        if args.keep:
+            log(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
