@@ -1,6 +1,7 @@
 #include "app/session_control.hpp"
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <spdlog/spdlog.h>
 
 #include <ctime>
@@ -49,33 +50,42 @@ SessionControl::SessionControl(asio::io_context& io, radius::Server& server, ca:
       index_(index),
       options_(std::move(options)),
       client_(radius::DynauthClient::create(io, options_.client)),
-      expiry_timer_(io),
+      expiry_timer_(asio::make_strand(io)),  // stop() comes from another thread: cancel on its strand
       flush_timer_(io) {}
 
 void SessionControl::start() { schedule_expiry_check(); }
 
 void SessionControl::stop() {
-  expiry_timer_.cancel();
+  stopped_ = true;
+  asio::post(expiry_timer_.get_executor(), [self = shared_from_this()] { self->expiry_timer_.cancel(); });
   client_->stop();
   flush_marks();
+}
+
+// A session known from its Accept alone: identified by Calling-Station-Id and User-Name.
+SessionControl::Target SessionControl::target_of(radius::AcceptRecord a) {
+  Target t;
+  t.session.nas = a.nas;
+  t.session.serial = a.serial;
+  t.session.calling_station_id = a.calling_station_id;
+  t.session.user_name = a.user_name;
+  t.session.nas_identity = a.nas_identity;
+  t.session.rule = a.rule;
+  t.session.coa_on_disable = a.coa_on_disable;
+  t.session.coa_reply = a.coa_reply;
+  t.accept = std::move(a);
+  return t;
+}
+
+std::string SessionControl::accept_key(const radius::AcceptRecord& a) {
+  return a.nas + '\n' + a.calling_station_id + '\n' + a.serial + '\n' + std::to_string(a.accepted_at);
 }
 
 std::vector<SessionControl::Target> SessionControl::targets_of(const std::string& serial, ca::UnixTime now) const {
   std::vector<Target> out;
   for (radius::LiveSession& s : server_.live_sessions().by_serial(serial)) out.push_back(Target{std::move(s), {}});
-  for (radius::AcceptRecord& a : server_.accept_records().unclaimed_by_serial(serial, now)) {
-    Target t;
-    t.session.nas = a.nas;
-    t.session.serial = a.serial;
-    t.session.calling_station_id = a.calling_station_id;
-    t.session.user_name = a.user_name;
-    t.session.nas_identity = a.nas_identity;
-    t.session.rule = a.rule;
-    t.session.coa_on_disable = a.coa_on_disable;
-    t.session.coa_reply = a.coa_reply;
-    t.accept = std::move(a);
-    out.push_back(std::move(t));
-  }
+  for (radius::AcceptRecord& a : server_.accept_records().unclaimed_by_serial(serial, now))
+    out.push_back(target_of(std::move(a)));
   return out;
 }
 
@@ -144,6 +154,13 @@ void SessionControl::send(const Target& t, DynauthKind kind, const std::string& 
   request.target.calling_station_id = s.calling_station_id;
   request.target.user_name = s.user_name;
   if (kind == DynauthKind::coa) request.authorization = s.coa_reply;
+  // In flight from now on: the sweep must not send it again before the answer is in.
+  if (t.accept) {
+    std::lock_guard lock(mutex_);
+    swept_.insert(accept_key(*t.accept));
+  } else {
+    server_.live_sessions().mark(s.nas, s.acct_session_id, kind == DynauthKind::disconnect ? "Disconnect sent" : "CoA sent");
+  }
   try {
     client_->send(std::move(request), [self = shared_from_this(), t, why](const radius::DynauthRequest& req,
                                                                           const radius::DynauthResult& result) {
@@ -208,14 +225,30 @@ void SessionControl::flush_marks() {
   }
 }
 
-std::size_t SessionControl::disconnect_expired() {
+std::size_t SessionControl::sweep() {
   const ca::UnixTime now = now_unix();
-  std::vector<Target> expired;
+  struct Action {
+    Target target;
+    DynauthKind kind;
+    const char* why;
+  };
+  std::vector<Action> actions;
   std::set<std::string> seen;
   const auto check = [&](Target t, const std::string& key) {
     seen.insert(key);
     const ca::Identity id = index_.by_serial_hex(t.session.serial, now);
-    if (id.verdict == ca::IdentityVerdict::expired) expired.push_back(std::move(t));
+    // Expired: the Session-Timeout should have ended it already; NASes that ignore it get a
+    // Disconnect. Revoked or disabled yet never acted on: a session the observers could not
+    // see (its accounting arrived after the revocation).
+    const bool untouched = t.session.dynauth.empty();
+    if (id.verdict == ca::IdentityVerdict::expired) {
+      actions.push_back({std::move(t), DynauthKind::disconnect, "certificate expired"});
+    } else if (id.verdict == ca::IdentityVerdict::revoked && untouched) {
+      actions.push_back({std::move(t), DynauthKind::disconnect, "certificate revoked (found by the sweep)"});
+    } else if (id.verdict == ca::IdentityVerdict::device_disabled && untouched) {
+      const DynauthKind kind = t.session.coa_on_disable ? DynauthKind::coa : DynauthKind::disconnect;
+      actions.push_back({std::move(t), kind, "device disabled (found by the sweep)"});
+    }
   };
   for (radius::LiveSession& s : server_.live_sessions().all()) {
     if (s.serial.empty()) continue;
@@ -223,45 +256,37 @@ std::size_t SessionControl::disconnect_expired() {
     check(Target{std::move(s), {}}, key);
   }
   for (radius::AcceptRecord& a : server_.accept_records().unclaimed(now)) {
-    Target t;
-    t.session.nas = a.nas;
-    t.session.serial = a.serial;
-    t.session.calling_station_id = a.calling_station_id;
-    t.session.user_name = a.user_name;
-    t.session.nas_identity = a.nas_identity;
-    const std::string key = a.nas + '\n' + a.calling_station_id + '\n' + std::to_string(a.accepted_at);
-    t.accept = std::move(a);
-    check(std::move(t), key);
+    const std::string key = accept_key(a);
+    check(target_of(std::move(a)), key);
   }
-  std::size_t queued = 0;
   {
     std::lock_guard lock(mutex_);
     // Forget sessions that are gone, so the set stays as small as the live table.
-    for (auto it = expiry_sent_.begin(); it != expiry_sent_.end();) it = seen.count(*it) ? std::next(it) : expiry_sent_.erase(it);
+    for (auto it = swept_.begin(); it != swept_.end();) it = seen.count(*it) ? std::next(it) : swept_.erase(it);
   }
-  for (const Target& t : expired) {
-    const std::string key = t.accept ? t.session.nas + '\n' + t.session.calling_station_id + '\n' +
-                                           std::to_string(t.accept->accepted_at)
-                                     : t.session.nas + '\n' + t.session.acct_session_id;
+  std::size_t queued = 0;
+  for (const Action& a : actions) {
+    const std::string key =
+        a.target.accept ? accept_key(*a.target.accept) : a.target.session.nas + '\n' + a.target.session.acct_session_id;
     {
       std::lock_guard lock(mutex_);
-      if (!expiry_sent_.insert(key).second) continue;  // sent once; the outcome is marked
+      if (!swept_.insert(key).second) continue;  // sent once; the outcome is marked
     }
-    send(t, DynauthKind::disconnect, "certificate expired");
+    send(a.target, a.kind, a.why);
     ++queued;
   }
-  if (queued > 0) spdlog::info("dynauth: {} Disconnect-Request(s) queued for sessions of expired certificates", queued);
+  if (queued > 0) spdlog::info("dynauth: sweep queued {} request(s) for expired, revoked or disabled sessions", queued);
   return queued;
 }
 
 void SessionControl::schedule_expiry_check() {
   expiry_timer_.expires_after(options_.expiry_check);
   expiry_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-    if (ec) return;
+    if (ec || self->stopped_) return;
     try {
-      self->disconnect_expired();
+      self->sweep();
     } catch (const std::exception& e) {
-      spdlog::error("dynauth: expiry check failed: {}", e.what());
+      spdlog::error("dynauth: session sweep failed: {}", e.what());
     }
     self->schedule_expiry_check();
   });

@@ -13,7 +13,9 @@
 //   radius_sessions in batches (one transaction per batch, not one fsync per answer).
 // - Expiry: a timer scans the live sessions every `expiry_check` and disconnects those
 //   whose certificate's notAfter has passed (the Accept's Session-Timeout already ends
-//   them at notAfter; this catches NASes that ignore Session-Timeout).
+//   them at notAfter; this catches NASes that ignore Session-Timeout). The same sweep
+//   catches sessions of revoked certificates / disabled devices that the observers could
+//   not see (accounting that arrived after the change).
 #pragma once
 
 #include "ca/identity_index.hpp"
@@ -24,6 +26,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -56,8 +59,11 @@ class SessionControl : public std::enable_shared_from_this<SessionControl> {
   // Registry observers. Never throw (the revocation is committed already): failures are logged.
   void on_revoked(const std::vector<ca::CertificateRecord>& revoked);
   void on_device_change(const ca::Device& device);
-  // One expiry scan (the timer calls it); returns how many requests it queued.
-  std::size_t disconnect_expired();
+  // One scan of the live sessions (the timer calls it every `expiry_check`): sessions whose
+  // certificate expired get a Disconnect; sessions of a revoked certificate or disabled
+  // device that nothing was sent for yet (their accounting came after the change) get what
+  // the observer would have sent. Each session at most once. Returns how many were queued.
+  std::size_t sweep();
 
   radius::DynauthClientStats stats() const { return client_->stats(); }
 
@@ -70,6 +76,8 @@ class SessionControl : public std::enable_shared_from_this<SessionControl> {
   SessionControl(boost::asio::io_context& io, radius::Server& server, ca::Ledger& ledger,
                  const ca::IdentityIndex& index, SessionControlOptions options);
   std::vector<Target> targets_of(const std::string& serial, ca::UnixTime now) const;
+  static Target target_of(radius::AcceptRecord accept);
+  static std::string accept_key(const radius::AcceptRecord& accept);
   void send(const Target& target, radius::DynauthKind kind, const std::string& why);
   void completed(const Target& target, const radius::DynauthRequest& request, const radius::DynauthResult& result,
                  const std::string& why);
@@ -83,13 +91,14 @@ class SessionControl : public std::enable_shared_from_this<SessionControl> {
   const ca::IdentityIndex& index_;
   SessionControlOptions options_;
   std::shared_ptr<radius::DynauthClient> client_;
-  boost::asio::steady_timer expiry_timer_;
+  boost::asio::steady_timer expiry_timer_;        // on its own strand
+  std::atomic<bool> stopped_{false};
   boost::asio::steady_timer flush_timer_;
 
   std::mutex mutex_;
   std::vector<ca::RadiusSessionMark> marks_;      // guarded by mutex_
   bool flush_scheduled_ = false;                  // guarded by mutex_
-  std::set<std::string> expiry_sent_;             // guarded by mutex_: sessions already disconnected for expiry
+  std::set<std::string> swept_;                   // guarded by mutex_: sessions the sweep already sent for
 };
 
 }  // namespace portcullis::app

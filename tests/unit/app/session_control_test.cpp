@@ -164,12 +164,26 @@ TEST_F(SessionControlTest, ExpiredCertificatesLoseTheirSessionsOnce) {
   auto valid = issue("young");
   live("e1", expired.serial_hex);
   live("v1", valid.serial_hex);
-  EXPECT_EQ(control_->disconnect_expired(), 1u);
+  EXPECT_EQ(control_->sweep(), 1u);
   const auto got = wait_for(1);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(session_of(got[0]), "e1");
   EXPECT_EQ(ledger_outcome("e1"), "Disconnect ACK");
-  EXPECT_EQ(control_->disconnect_expired(), 0u);
+  EXPECT_EQ(control_->sweep(), 0u);
+}
+
+TEST_F(SessionControlTest, TheSweepCatchesASessionWhoseAccountingCameAfterTheRevocation) {
+  auto late = issue("late");
+  registry_->revoke_device(late.device_id, ca::RevocationReason::key_compromise, 0, "test");
+  std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(nas_stand_in_->received().empty());  // no session known at the time
+  live("late-1", late.serial_hex);                  // the NAS's Accounting-Start, too late
+  EXPECT_EQ(control_->sweep(), 1u);
+  const auto got = wait_for(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(session_of(got[0]), "late-1");
+  EXPECT_EQ(ledger_outcome("late-1"), "Disconnect ACK");
+  EXPECT_EQ(control_->sweep(), 0u);
 }
 
 }  // namespace
