@@ -2,9 +2,11 @@
 
 #include "ca/x509.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <stdexcept>
 
@@ -76,10 +78,36 @@ std::size_t EapSessions::size() const {
   return entries_.size();
 }
 
+namespace {
+
+// Two to four State/Class values are drawn per conversation. OpenSSL 3's RAND_bytes costs
+// thousands of instructions per call whatever the length (DRBG lookup, locking, generator
+// set-up), so each thread draws 1 KiB at a time and hands it out 16 octets at a time, the
+// same CSPRNG output (RFC 2865 §5.24: unpredictable). Octets are wiped as they are handed
+// out: the pool never keeps a value that is in use. The service never forks, so no two
+// processes can share a pool.
+struct StatePool {
+  std::array<unsigned char, 1024> bytes{};
+  std::size_t next = bytes.size();
+  StatePool() = default;
+  StatePool(const StatePool&) = delete;
+  StatePool& operator=(const StatePool&) = delete;
+  ~StatePool() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
+};
+
+}  // namespace
+
 std::string new_state() {
-  std::string state(16, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(state.data()), static_cast<int>(state.size())) != 1)
-    throw std::runtime_error("RAND_bytes failed");
+  constexpr std::size_t kStateSize = 16;
+  thread_local StatePool pool;
+  if (pool.next + kStateSize > pool.bytes.size()) {
+    if (RAND_bytes(pool.bytes.data(), static_cast<int>(pool.bytes.size())) != 1)
+      throw std::runtime_error("RAND_bytes failed");
+    pool.next = 0;
+  }
+  std::string state(reinterpret_cast<const char*>(pool.bytes.data() + pool.next), kStateSize);
+  OPENSSL_cleanse(pool.bytes.data() + pool.next, kStateSize);
+  pool.next += kStateSize;
   return state;
 }
 

@@ -7,6 +7,8 @@
 #include <openssl/rand.h>
 
 #include <random>
+#include <set>
+#include <thread>
 
 namespace portcullis::radius::testing {
 namespace {
@@ -288,6 +290,26 @@ TEST_F(RadiusServerTest, RandomMutationsNeverCrash) {
   }
   EXPECT_EQ(counter("received"), 3000u);
   EXPECT_EQ(counter("internal_error"), 0u);
+}
+
+// State values come from a per-thread pool of RAND_bytes output: 16 octets each, never
+// repeated, across refills (64 values per pool) and across threads.
+TEST(NewState, SixteenFreshOctetsEachAcrossRefillsAndThreads) {
+  std::vector<std::string> a;
+  std::vector<std::string> b;
+  std::thread other([&b] {
+    for (int i = 0; i < 200; ++i) b.push_back(new_state());
+  });
+  for (int i = 0; i < 200; ++i) a.push_back(new_state());
+  other.join();
+  std::set<std::string> seen;
+  for (const auto* v : {&a, &b}) {
+    for (const std::string& s : *v) {
+      ASSERT_EQ(s.size(), 16u);
+      EXPECT_TRUE(seen.insert(s).second);
+    }
+  }
+  EXPECT_EQ(seen.size(), 400u);
 }
 
 }  // namespace
