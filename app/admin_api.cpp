@@ -39,8 +39,10 @@
 //
 // Shapes: D = {id,name,display_name,owner,groups,enabled,created_at,created_at_unix};
 // S = {nas,acct_session_id,calling_station_id,user_name,serial,device,started_at,updated_at,
-//      stopped_at (null while live)}; serial and device are "" when accounting could not be
-//      tied to an Access-Accept.
+//      stopped_at (null while live), nas_address, rule, dynauth, dynauth_at}; serial and device
+//      are "" when accounting could not be tied to an Access-Accept; dynauth is the last RFC 5176
+//      outcome ("Disconnect ACK", "Disconnect NAK 503 (Session-Context-Not-Found)", "CoA ACK",
+//      "Disconnect timeout", "" = none sent), dynauth_at its time (null when none).
 // C = {serial,device_id,profile,subject,sans,sha256_fingerprint,not_before,not_after,issued_at,
 //      status,[revoked_at,revocation_reason]}; A = {id,at,actor,action,target,detail}.
 // R = {id,status,device,profile,subject,transaction_id,serial,created_at,decided_by,decided_at,reason}
@@ -434,7 +436,11 @@ HttpResponse AdminApi::list_sessions(const Call& call) {
               {"updated_at", admin::iso8601(row.updated_at)},
               {"updated_at_unix", row.updated_at},
               {"stopped_at", nullptr},
-              {"stopped_at_unix", nullptr}};
+              {"stopped_at_unix", nullptr},
+              {"nas_address", row.nas_address},
+              {"rule", row.rule},
+              {"dynauth", row.dynauth},
+              {"dynauth_at", row.dynauth_at ? json(admin::iso8601(*row.dynauth_at)) : json(nullptr)}};
     if (row.stopped_at) {
       s["stopped_at"] = admin::iso8601(*row.stopped_at);
       s["stopped_at_unix"] = *row.stopped_at;

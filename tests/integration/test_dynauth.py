@@ -289,6 +289,12 @@ class DynauthTest(IntegrationTest):
         self.assertEqual(outcome, "Disconnect ACK")
         self.assertIsNotNone(stopped_at)
         self.assertIn("-> Disconnect ACK attempts=1", self.inst.log())
+        _, listed = self.inst.api("GET", "/sessions?live=false", expect=200)
+        row = [x for x in listed["sessions"] if x["acct_session_id"] == "sess-revoke"][0]
+        self.assertEqual(row["dynauth"], "Disconnect ACK")
+        self.assertEqual(row["nas_address"], "127.0.0.1")
+        self.assertEqual(row["rule"], "staff")
+        self.assertIsNotNone(row["dynauth_at"])
 
         # Enabling the device again does not bring a revoked certificate back.
         self.inst.cli("devices", "disable", "laptop-1")
