@@ -72,7 +72,8 @@ const std::vector<Column> kSessionColumns = {{"NAS", "nas"},
                                              {"DEVICE", "device"},
                                              {"STARTED", "started_at"},
                                              {"UPDATED", "updated_at"},
-                                             {"STOPPED", "stopped_at"}};
+                                             {"STOPPED", "stopped_at"},
+                                             {"DISCONNECT/COA", "dynauth"}};
 
 void emit(const CliContext& ctx, const nlohmann::json& value, const std::vector<Column>* columns) {
   if (ctx.json)
