@@ -28,6 +28,8 @@ class NasStandIn {
   explicit NasStandIn(Respond respond) : socket_(io_, stand_in_asio::ip::udp::endpoint(stand_in_asio::ip::make_address("127.0.0.1"), 0)),
                                          respond_(std::move(respond)) {
     socket_.non_blocking(false);
+    // A burst of 256 requests (one per Identifier) must not overflow the default buffer.
+    socket_.set_option(stand_in_asio::ip::udp::socket::receive_buffer_size(1 << 20));
     thread_ = std::thread([this] { loop(); });
   }
   ~NasStandIn() {
