@@ -24,6 +24,7 @@
 //        OCSP use): {serial,verdict,device_id,device_name,profile,not_after,[revoked_at,revocation_reason]}
 //   GET  /sessions?live=true|false(true)&limit=1..1000(100)             -> {"sessions":[S…],"limit"} newest first
 //   GET  /radius/counters  RADIUS drops and outcomes since start      -> {"counters":{name:n…}}
+//   GET  /scep/counters    SCEP outcomes since start (by failInfo too) -> {"counters":{name:n…}}
 //   GET  /policy, POST /policy/reload  access policy rules, counters, reload: admin_api_policy.cpp
 //   POST /challenges {device, profile?, cn?, ttl_seconds?}  one-time SCEP challenge, see admin_api_scep.cpp
 //   GET  /devices/{device}/profile/apple|android|windows?ssid=&wpa3=true|false&profile=
@@ -255,6 +256,9 @@ HttpResponse AdminApi::route(const Call& call) {
   } else if (s[0] == "radius" && s.size() == 2 && s[1] == "counters") {
     if (m == "GET") return show_radius_counters(call);
     return method_not_allowed("GET");
+  } else if (s[0] == "scep" && s.size() == 2 && s[1] == "counters") {
+    if (m == "GET") return show_scep_counters(call);
+    return method_not_allowed("GET");
   }
   throw ApiError(404, "no such route");
 }
@@ -455,6 +459,16 @@ HttpResponse AdminApi::show_radius_counters(const Call& call) {
   json counters = json::object();
   if (radius_counters_ != nullptr)
     for (const auto& [name, value] : radius_counters_->snapshot()) counters[std::string(name)] = value;
+  return admin::json_response(200, json{{"counters", counters}});
+}
+
+// SCEP outcomes since start (issue 3): issued, renewed, pending, rejected in total and by
+// failInfo, malformed (no CertRep possible), GetCert/GetCRL answers. Empty with SCEP off.
+HttpResponse AdminApi::show_scep_counters(const Call& call) {
+  admin::check_query(call.query, {});
+  json counters = json::object();
+  if (scep_ != nullptr)
+    for (const auto& [name, value] : scep_->counters().named()) counters[name] = value;
   return admin::json_response(200, json{{"counters", counters}});
 }
 

@@ -8,6 +8,7 @@
 #include "ca/issuer.hpp"
 #include "ca/registry.hpp"
 #include "radius/counters.hpp"
+#include "scep/enrollment.hpp"
 
 #include <array>
 #include <optional>
@@ -43,6 +44,8 @@ class AdminApi {
 
   // Enables GET /policy and POST /policy/reload (admin_api_policy.cpp); call before serving.
   void set_policy(PolicyControl policy);
+  // Enables GET /scep/counters; `enrollment` must outlive the API. Call before serving.
+  void set_scep(const scep::Enrollment* enrollment) { scep_ = enrollment; }
 
  private:
   struct StoredToken {
@@ -79,6 +82,7 @@ class AdminApi {
   HttpResponse show_identity(const Call& call, const std::string& serial);
   HttpResponse list_sessions(const Call& call);
   HttpResponse show_radius_counters(const Call& call);
+  HttpResponse show_scep_counters(const Call& call);
   HttpResponse show_policy();
   HttpResponse reload_policy(const HttpRequest& request, const std::string& actor);
 
@@ -91,6 +95,7 @@ class AdminApi {
   const radius::Counters* radius_counters_;
   MdmSettings mdm_;
   PolicyControl policy_;
+  const scep::Enrollment* scep_ = nullptr;
 };
 
 }  // namespace portcullis::app

@@ -276,6 +276,7 @@ class Service {
     auto api = std::make_shared<AdminApi>(*registry_, *issuer_, admin_tokens(config), &radius_->counters(),
                                           mdm_settings());
     api->set_policy(PolicyControl{policy_.get(), config.policy.file});
+    api->set_scep(scep_enrollment_.get());
     return api;
   }
 

@@ -127,6 +127,7 @@ ca::Bytes Enrollment::handle(std::span<const std::uint8_t> message) {
   } else if (decision.crl) {
     rep.status = PkiStatus::success;
     rep.crl = decision.crl.get();
+    ++crls_sent_;
   } else if (decision.pending) {
     // RFC 8894 §3.3.2: no certificate yet; the client polls with CertPoll (§3.3.3).
     rep.status = PkiStatus::pending;
@@ -135,6 +136,7 @@ ca::Bytes Enrollment::handle(std::span<const std::uint8_t> message) {
     rep.status = PkiStatus::failure;
     rep.fail_info = decision.fail_info;
     ++rejected_;
+    ++rejected_by_fail_info_.at(static_cast<std::size_t>(decision.fail_info));
     audit_rejection(request, decision.target, std::string(to_string(decision.fail_info)) + ": " + decision.reason);
   }
   return build_cert_rep(request, rep, authority_.ra(), authority_.ra_key());
@@ -172,6 +174,7 @@ Enrollment::Decision Enrollment::issuer_and_serial(const PkiRequest& request) {
   if (request.type == MessageType::get_cert) {
     const auto record = registry_.ledger().find_certificate(request.requested_serial_hex);
     if (!record) return Decision::failure(FailInfo::bad_cert_id, "no certificate with that serial");
+    ++certificates_sent_;
     return Decision::success(ca::cert_from_der(record->der));
   }
   const auto published = crl_ ? crl_->current() : nullptr;
@@ -339,8 +342,20 @@ void Enrollment::audit_rejection(const PkiRequest& request, const std::string& t
 }
 
 EnrollmentCounters Enrollment::counters() const {
-  return EnrollmentCounters{issued_.load(), renewed_.load(), repeated_.load(), rejected_.load(), malformed_.load(),
-                            pending_.load()};
+  EnrollmentCounters c{issued_.load(), renewed_.load(), repeated_.load(), rejected_.load(), malformed_.load(),
+                       pending_.load(), certificates_sent_.load(), crls_sent_.load(), {}};
+  for (std::size_t i = 0; i < c.rejected_by_fail_info.size(); ++i) c.rejected_by_fail_info[i] = rejected_by_fail_info_[i].load();
+  return c;
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> EnrollmentCounters::named() const {
+  std::vector<std::pair<std::string, std::uint64_t>> out{
+      {"issued", issued},       {"renewed", renewed}, {"repeated", repeated},
+      {"pending", pending},     {"rejected", rejected}, {"malformed", malformed},
+      {"certificates_sent", certificates_sent}, {"crls_sent", crls_sent}};
+  for (std::size_t i = 0; i < rejected_by_fail_info.size(); ++i)
+    out.emplace_back(std::string("rejected_") + to_string(static_cast<FailInfo>(i)), rejected_by_fail_info[i]);
+  return out;
 }
 
 std::string challenge_hash(std::string_view secret) {

@@ -9,10 +9,13 @@
 #include "ca/registry.hpp"
 #include "scep/pki_message.hpp"
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace portcullis::scep {
 
@@ -29,6 +32,13 @@ struct EnrollmentCounters {
   std::uint64_t rejected = 0;          // CertRep FAILURE
   std::uint64_t malformed = 0;         // no CertRep possible (HTTP 400)
   std::uint64_t pending = 0;           // CertRep PENDING (manual approval, RFC 8894 §3.3.2)
+  std::uint64_t certificates_sent = 0; // GetCert SUCCESS (RFC 8894 §3.3.4)
+  std::uint64_t crls_sent = 0;         // GetCRL SUCCESS (RFC 8894 §3.3.4)
+  // `rejected` split by failInfo (RFC 8894 §3.2.1.4), indexed by FailInfo.
+  std::array<std::uint64_t, 5> rejected_by_fail_info{};
+
+  // name -> value, for the admin API (`rejected_badRequest`, …).
+  std::vector<std::pair<std::string, std::uint64_t>> named() const;
 };
 
 class Enrollment {
@@ -62,6 +72,8 @@ class Enrollment {
   EnrollmentSettings settings_;
   const ca::CrlPublisher* crl_;
   std::atomic<std::uint64_t> issued_{0}, renewed_{0}, repeated_{0}, rejected_{0}, malformed_{0}, pending_{0};
+  std::atomic<std::uint64_t> certificates_sent_{0}, crls_sent_{0};
+  std::array<std::atomic<std::uint64_t>, 5> rejected_by_fail_info_{};
 };
 
 // One-time challenges (RFC 8894 §2.3), shared by the admin API and the CLI.

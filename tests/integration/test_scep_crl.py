@@ -4,7 +4,7 @@ from openssl-made parts: `openssl cms -encrypt` makes the pkcsPKIEnvelope to the
 SignedData around it is DER written below and signed with `openssl dgst -sign`. The
 reply is opened with `openssl cms -verify` / `-decrypt` and `openssl pkcs7 -print_certs`,
 and the CRL in it must be the one /crl serves, listing the certificate revoked through
-the CLI."""
+the CLI. The SCEP counters of the admin API count both outcomes."""
 
 import hashlib
 import os
@@ -183,6 +183,9 @@ class ScepGetCrlTest(IntegrationTest):
         text = run_bytes(["openssl", "crl", "-inform", "DER", "-noout", "-text"], crl_der).decode()
         self.assertIn(serial.upper(), text.replace(":", "").upper())
         self.assertIn("Key Compromise", text)
+        _, counters = inst.api("GET", "/scep/counters", expect=200)
+        self.assertEqual(counters["counters"]["crls_sent"], 1)
+        self.assertEqual(counters["counters"]["rejected"], 0)
         verify = subprocess.run(["openssl", "crl", "-inform", "DER", "-noout", "-CAfile", inst.ca("issuing.pem")],
                                 input=crl_der, capture_output=True, timeout=60)
         self.assertIn(b"verify OK", verify.stdout + verify.stderr)
@@ -197,6 +200,11 @@ class ScepGetCrlTest(IntegrationTest):
         self.assertEqual(inst.count("certificates"), before[0])
         self.assertEqual(inst.count("audit"), before[1] + 1)   # the refusal is audited
         self.assertEqual(self.last_audit_action(inst), "scep.reject")
+        _, counters = inst.api("GET", "/scep/counters", expect=200)
+        self.assertEqual(counters["counters"]["rejected"], 1)
+        self.assertEqual(counters["counters"]["rejected_badCertId"], 1)
+        self.assertEqual(counters["counters"]["rejected_badRequest"], 0)
+        self.assertEqual(counters["counters"]["crls_sent"], 0)
 
     def last_audit_action(self, inst):
         db = inst.ledger()

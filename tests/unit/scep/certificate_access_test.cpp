@@ -62,6 +62,8 @@ TEST_F(ScepCertificateAccess, GetCrlAnswersTheCurrentCrlWithTheRevokedSerial) {
   EXPECT_EQ(ca::to_der(crl, i2d_X509_CRL, "i2d_X509_CRL"), crl_->current()->der);
   X509_REVOKED* entry = nullptr;
   EXPECT_EQ(X509_CRL_get0_by_serial(crl, &entry, const_cast<ASN1_INTEGER*>(X509_get0_serialNumber(cert.get()))), 1);
+  EXPECT_EQ(enrollment_->counters().crls_sent, 1u);
+  EXPECT_EQ(enrollment_->counters().rejected, 0u);
 }
 
 TEST_F(ScepCertificateAccess, GetCrlForAnotherIssuerIsBadCertId) {
@@ -105,6 +107,17 @@ TEST_F(ScepCertificateAccess, GetCertAnswersOurCertificateAndRefusesUnknownSeria
   const Reply elsewhere = ask(who, "21", other.get(), X509_get0_serialNumber(cert.get()));
   EXPECT_EQ(elsewhere.pki_status, "2");
   EXPECT_EQ(elsewhere.fail_info, "4");
+
+  // Counted by failInfo, and by name for the admin API.
+  const EnrollmentCounters counters = enrollment_->counters();
+  EXPECT_EQ(counters.certificates_sent, 1u);
+  EXPECT_EQ(counters.rejected, 2u);
+  EXPECT_EQ(counters.rejected_by_fail_info[static_cast<std::size_t>(FailInfo::bad_cert_id)], 2u);
+  EXPECT_EQ(counters.rejected_by_fail_info[static_cast<std::size_t>(FailInfo::bad_request)], 0u);
+  bool named = false;
+  for (const auto& [name, value] : counters.named())
+    if (name == "rejected_badCertId") named = value == 2u;
+  EXPECT_TRUE(named);
 }
 
 }  // namespace
