@@ -114,16 +114,18 @@ Options parse(int argc, char** argv) {
 // /proc/PID/stat fields 14 and 15 (utime, stime) in clock ticks; the command name in
 // field 2 may hold spaces, so counting starts after its closing parenthesis.
 struct ProcessCpu {
+  bool known = false;          // false: no --server-pid, or /proc could not be read
   double user = 0, system = 0;
   double total() const { return user + system; }
 };
 
-std::optional<ProcessCpu> process_cpu_seconds(int pid) {
+ProcessCpu process_cpu_seconds(int pid) {
+  if (pid <= 0) return {};
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
-  if (!std::getline(in, line)) return std::nullopt;
+  if (!std::getline(in, line)) return {};
   const auto close = line.rfind(')');
-  if (close == std::string::npos) return std::nullopt;
+  if (close == std::string::npos) return {};
   std::istringstream rest(line.substr(close + 2));
   std::string field;
   unsigned long long utime = 0, stime = 0;
@@ -132,7 +134,7 @@ std::optional<ProcessCpu> process_cpu_seconds(int pid) {
     if (f == 15) stime = std::stoull(field);
   }
   const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
-  return ProcessCpu{static_cast<double>(utime) / tick, static_cast<double>(stime) / tick};
+  return ProcessCpu{true, static_cast<double>(utime) / tick, static_cast<double>(stime) / tick};
 }
 
 double self_cpu_seconds() {
@@ -284,7 +286,7 @@ int main(int argc, char** argv) {
   std::atomic<std::size_t> next{0};
   const auto deadline = Clock::now() + std::chrono::duration<double>(o.max_seconds);
   const double client_cpu0 = self_cpu_seconds();
-  const auto server_cpu0 = o.server_pid ? process_cpu_seconds(o.server_pid) : std::nullopt;
+  const ProcessCpu server_cpu0 = process_cpu_seconds(o.server_pid);
   const auto t0 = Clock::now();
   std::vector<std::thread> threads;
   for (std::size_t t = 0; t < o.concurrency; ++t) {
@@ -304,7 +306,7 @@ int main(int argc, char** argv) {
   }
   for (auto& t : threads) t.join();
   const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
-  const auto server_cpu1 = o.server_pid ? process_cpu_seconds(o.server_pid) : std::nullopt;
+  const ProcessCpu server_cpu1 = process_cpu_seconds(o.server_pid);
   const double client_cpu = self_cpu_seconds() - client_cpu0;
 
   // Phase 3: every reply checked.
@@ -330,10 +332,10 @@ int main(int argc, char** argv) {
       << ",\"failed\":" << (o.count - ok) << ",\"unique_serials\":" << serials.size() << ",\"wall_s\":" << wall
       << ",\"per_s\":" << (wall > 0 ? static_cast<double>(issued) / wall : 0) << ",\"client_cpu_s\":" << client_cpu
       << ",\"prepare_s\":" << prep_seconds;
-  if (server_cpu0 && server_cpu1) {
-    const double cpu = server_cpu1->total() - server_cpu0->total();
-    out << ",\"server_user_s\":" << (server_cpu1->user - server_cpu0->user)
-        << ",\"server_system_s\":" << (server_cpu1->system - server_cpu0->system);
+  if (server_cpu0.known && server_cpu1.known) {
+    const double cpu = server_cpu1.total() - server_cpu0.total();
+    out << ",\"server_user_s\":" << (server_cpu1.user - server_cpu0.user)
+        << ",\"server_system_s\":" << (server_cpu1.system - server_cpu0.system);
     out << ",\"server_cpu_s\":" << cpu << ",\"server_cpu_ms_per_enrollment\":"
         << (issued ? cpu * 1000.0 / static_cast<double>(issued) : 0);
   }
