@@ -67,6 +67,8 @@ class SqliteLedger final : public Ledger {
  private:
   // Helpers below expect mutex_ held; the *_locked ones write only inside a Transaction.
   std::optional<Device> device_by_id_locked(std::int64_t id);
+  std::vector<CertificateRecord> revoke_device_locked(std::int64_t device_id, RevocationReason reason, UnixTime at,
+                                                      const std::string& actor);
   std::optional<Device> device_by_name_locked(const std::string& name);
   std::vector<std::string> groups_locked(std::int64_t device_id);
   Device insert_device_locked(const NewDevice& device, const std::string& actor);

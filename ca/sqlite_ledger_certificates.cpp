@@ -3,6 +3,7 @@
 #include "ca/sqlite_ledger.hpp"
 #include "ca/string_list.hpp"
 
+#include <iterator>
 #include <limits>
 #include <stdexcept>
 
@@ -209,11 +210,10 @@ RevocationOutcome SqliteLedger::revoke(const std::string& serial_hex, Revocation
   return outcome;
 }
 
-std::vector<CertificateRecord> SqliteLedger::revoke_device(std::int64_t device_id, RevocationReason reason, UnixTime at,
-                                                           const std::string& actor) {
-  if (at == 0) at = now_unix();
-  std::lock_guard lock(mutex_);
-  Transaction tx(db_);
+// Marks every unrevoked certificate of one device revoked; the caller holds the lock and
+// the transaction, so one device and a thousand commit the same way.
+std::vector<CertificateRecord> SqliteLedger::revoke_device_locked(std::int64_t device_id, RevocationReason reason,
+                                                                  UnixTime at, const std::string& actor) {
   const std::optional<Device> device = device_by_id_locked(device_id);
   if (!device) throw LedgerNotFound("no device with id " + std::to_string(device_id));
   std::vector<CertificateRecord> certs;
@@ -226,8 +226,12 @@ std::vector<CertificateRecord> SqliteLedger::revoke_device(std::int64_t device_i
     while (stmt->step()) certs.push_back(certificate_from_row(*stmt, /*with_der=*/true));
   }
   for (auto& cert : certs) mark_revoked_locked(cert, reason, at, actor, device->name);
-  tx.commit();
   return certs;
+}
+
+std::vector<CertificateRecord> SqliteLedger::revoke_device(std::int64_t device_id, RevocationReason reason, UnixTime at,
+                                                           const std::string& actor) {
+  return revoke_devices({device_id}, reason, at, actor);
 }
 
 std::vector<CertificateRecord> SqliteLedger::revoke_devices(const std::vector<std::int64_t>& device_ids,
@@ -240,21 +244,8 @@ std::vector<CertificateRecord> SqliteLedger::revoke_devices(const std::vector<st
   Transaction tx(db_);
   std::vector<CertificateRecord> all;
   for (const std::int64_t device_id : device_ids) {
-    const std::optional<Device> device = device_by_id_locked(device_id);
-    if (!device) throw LedgerNotFound("no device with id " + std::to_string(device_id));
-    std::vector<CertificateRecord> certs;
-    {
-      auto stmt = db_.cached(
-          "SELECT serial, device_id, profile, subject, sans, sha256_fingerprint, not_before, not_after, issued_at, "
-          "revoked_at, revocation_reason, der FROM certificates WHERE device_id = ?1 AND revoked_at IS NULL "
-          "ORDER BY issued_at, serial");
-      stmt->bind(1, device_id);
-      while (stmt->step()) certs.push_back(certificate_from_row(*stmt, /*with_der=*/true));
-    }
-    for (auto& cert : certs) {
-      mark_revoked_locked(cert, reason, at, actor, device->name);
-      all.push_back(std::move(cert));
-    }
+    std::vector<CertificateRecord> certs = revoke_device_locked(device_id, reason, at, actor);
+    all.insert(all.end(), std::make_move_iterator(certs.begin()), std::make_move_iterator(certs.end()));
   }
   tx.commit();
   return all;
