@@ -84,6 +84,43 @@ int run_cli(int argc, char** argv) {
     };
   });
 
+  // CA rollover, first half (RFC 8894 §4.7): stage the next issuing CA for GetNextCACert.
+  auto* rollover = ca_cmd->add_subcommand("rollover", "Stage the next issuing CA (offered through SCEP GetNextCACert)");
+  rollover->require_subcommand(1);
+  RolloverImport rollover_import;
+  auto* stage = rollover->add_subcommand(
+      "stage", "Make the next issuing CA under our root, or stage one your root signed (--cert --key --chain)");
+  auto* stage_cert = stage->add_option("--cert", rollover_import.cert, "Next issuing CA certificate (PEM)")
+                         ->check(CLI::ExistingFile);
+  auto* stage_key = stage->add_option("--key", rollover_import.key, "Its private key (unencrypted PEM)")
+                        ->check(CLI::ExistingFile);
+  auto* stage_chain = stage->add_option("--chain", rollover_import.chain, "Chain up to the root (PEM)")
+                          ->check(CLI::ExistingFile);
+  stage_cert->needs(stage_key, stage_chain);
+  stage_key->needs(stage_cert, stage_chain);
+  stage_chain->needs(stage_cert, stage_key);
+  stage->callback([&] {
+    action = [&] {
+      const std::string subject = run_stage_rollover(resolve_config_path(ctx.config_path), rollover_import);
+      std::cout << "staged next issuing CA " << subject
+                << "; send the service SIGHUP (or restart it) to offer it through GetNextCACert\n";
+      return 0;
+    };
+  });
+  rollover->add_subcommand("status", "Show the current and the staged issuing CA")->callback([&] {
+    action = [&] {
+      std::cout << rollover_status(resolve_config_path(ctx.config_path));
+      return 0;
+    };
+  });
+  rollover->add_subcommand("discard", "Remove the staged issuing CA")->callback([&] {
+    action = [&] {
+      run_discard_rollover(resolve_config_path(ctx.config_path));
+      std::cout << "staged CA rollover removed; send the service SIGHUP to stop offering it\n";
+      return 0;
+    };
+  });
+
   add_admin_commands(app, ctx, action);
   add_scep_commands(app, ctx, action);
   add_policy_commands(app, ctx, action);

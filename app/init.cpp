@@ -1,7 +1,9 @@
 #include "app/init.hpp"
 
+#include "app/admin_json.hpp"
 #include "app/config.hpp"
 #include "app/secrets.hpp"
+#include "ca/keys.hpp"
 #include "ca/ledger.hpp"
 #include "ca/x509.hpp"
 
@@ -26,6 +28,17 @@ ca::BootstrapOptions bootstrap_options(const std::string& ca_dir, const std::str
   b.crl_url = public_url + "/crl";
   b.ocsp_url = public_url + "/ocsp";
   return b;
+}
+
+void audit_ca_change(const Config& config, const char* action, const std::string& detail) {
+  auto ledger = ca::open_sqlite_ledger(config.ledger.path);
+  ca::AuditEntry audit;
+  audit.at = std::time(nullptr);
+  audit.actor = "cli";
+  audit.action = action;
+  audit.target = config.service.hostname;
+  audit.detail = detail;
+  ledger->append_audit(audit);
 }
 
 void make_private_dir(const fs::path& dir) {
@@ -118,14 +131,52 @@ void run_install_issuing_cert(const std::string& config_path, const std::string&
   ca::install_issuing_certificate(
       bootstrap_options(config.ca.dir, config.service.hostname, config.http.public_url, ca::KeyType::ec_p256),
       cert_path, chain_path);
-  auto ledger = ca::open_sqlite_ledger(config.ledger.path);
-  ca::AuditEntry audit;
-  audit.at = std::time(nullptr);
-  audit.actor = "cli";
-  audit.action = "ca.install-cert";
-  audit.target = config.service.hostname;
-  audit.detail = "issuing CA certificate installed";
-  ledger->append_audit(audit);
+  audit_ca_change(config, "ca.install-cert", "issuing CA certificate installed");
+}
+
+std::string run_stage_rollover(const std::string& config_path, const RolloverImport& import) {
+  const Config config = load_config(config_path);
+  const ca::CaPaths paths{config.ca.dir};
+  // The staged RA/server/admin certificates get the key types the current ones have.
+  const ca::Authority current = ca::Authority::load(paths);
+  ca::BootstrapOptions b = bootstrap_options(config.ca.dir, config.service.hostname, config.http.public_url,
+                                             ca::key_type_of(current.server_key()));
+  if (import.cert.empty())
+    ca::stage_rollover(b);
+  else
+    ca::stage_imported_rollover(b, import.cert, import.key, import.chain);
+  const ca::Authority staged = *ca::Authority::load_staged(paths);
+  const std::string subject = ca::subject_string(staged.issuing());
+  audit_ca_change(config, "ca.rollover.stage",
+                  "next issuing CA staged: " + subject + " sha256 " + ca::sha256_fingerprint_hex(staged.issuing()));
+  return subject;
+}
+
+void run_discard_rollover(const std::string& config_path) {
+  const Config config = load_config(config_path);
+  const ca::CaPaths paths{config.ca.dir};
+  if (!ca::rollover_is_staged(paths)) throw std::runtime_error("no CA rollover is staged in " + config.ca.dir);
+  ca::discard_rollover(paths);
+  audit_ca_change(config, "ca.rollover.discard", "staged next issuing CA removed");
+}
+
+std::string rollover_status(const std::string& config_path) {
+  const Config config = load_config(config_path);
+  const ca::CaPaths paths{config.ca.dir};
+  auto describe = [](const char* label, const X509* cert) {
+    return std::string(label) + ": " + ca::subject_string(cert) + "\n  valid " +
+           admin::iso8601(ca::not_before_unix(cert)) + " .. " + admin::iso8601(ca::not_after_unix(cert)) +
+           "\n  sha256 " + ca::sha256_fingerprint_hex(cert) + "\n";
+  };
+  const ca::Authority current = ca::Authority::load(paths);
+  std::string out = describe("current issuing CA", current.issuing());
+  if (const auto staged = ca::Authority::load_staged(paths)) {
+    out += describe("staged next issuing CA", staged->issuing());
+    out += "offered through SCEP GetNextCACert once the service has reloaded (SIGHUP or restart)\n";
+  } else {
+    out += "no CA rollover staged\n";
+  }
+  return out;
 }
 
 }  // namespace portcullis::app

@@ -1,5 +1,5 @@
-// `portcullis init` and `portcullis ca install-cert`: create a data folder with its
-// config, CA material, admin token and ledger.
+// `portcullis init`, `portcullis ca install-cert` and `portcullis ca rollover`: create a
+// data folder with its config, CA material, admin token and ledger, and stage the next CA.
 #pragma once
 
 #include "ca/authority.hpp"
@@ -34,5 +34,16 @@ InitSummary run_init(const InitOptions& options);
 // Completes an external-root CA: the signed issuing certificate and its chain.
 void run_install_issuing_cert(const std::string& config_path, const std::string& cert_path,
                               const std::string& chain_path);
+
+// `portcullis ca rollover stage`: the next issuing CA (RFC 8894 §4.7 GetNextCACert), made
+// by our root, or given by an enterprise root as cert + key + chain (all three or none).
+// Returns the staged CA's subject. Audited.
+struct RolloverImport {
+  std::string cert, key, chain;
+};
+std::string run_stage_rollover(const std::string& config_path, const RolloverImport& import);
+void run_discard_rollover(const std::string& config_path);
+// Current and staged issuing CA: subject, validity, SHA-256 fingerprint.
+std::string rollover_status(const std::string& config_path);
 
 }  // namespace portcullis::app

@@ -119,6 +119,7 @@ class Service {
           crl_.get());
       scep_routes_ = std::make_unique<scep::HttpRoutes>(*scep_enrollment_, *authority_);
       public_routes_->mount("/scep", [routes = scep_routes_.get()](const HttpRequest& r) { return routes->handle(r); });
+      load_staged_rollover("start-up");
     }
     // RADIUS (issue 4): one TLS configuration shared by every EAP-TLS conversation, fixed
     // for the life of the process, and the NAS table, swapped whole on SIGHUP.
@@ -280,9 +281,27 @@ class Service {
     return api;
   }
 
+  // A CA rollover staged by `portcullis ca rollover stage` (RFC 8894 §4.7): SCEP starts
+  // offering it through GetNextCACert. A staged CA that does not load is logged and not
+  // offered; the current CA is untouched either way.
+  void load_staged_rollover(const char* when) {
+    try {
+      const auto staged = ca::Authority::load_staged(authority_->paths());
+      scep_routes_->set_next_ca(staged ? &*staged : nullptr);
+      if (staged) {
+        spdlog::info("{}: CA rollover staged, offered through SCEP GetNextCACert: {}", when,
+                     ca::subject_string(staged->issuing()));
+      }
+    } catch (const std::exception& e) {
+      scep_routes_->set_next_ca(nullptr);
+      spdlog::error("{}: the staged CA rollover is not offered: {}", when, e.what());
+    }
+  }
+
   // SIGHUP: re-read the config and apply what can change without a restart: log level,
   // admin tokens, the NAS table (clients, secrets, groups; swapped whole, so a request
-  // sees either the old table or the new one) and the policy rules; re-sign the CRL.
+  // sees either the old table or the new one) and the policy rules; re-sign the CRL;
+  // offer (or stop offering) a staged CA rollover.
   // A refused policy file keeps the running rules (its file:line is logged) while the rest
   // of the config still applies. Anything else needs a restart and is said so.
   void wait_for_reload(asio::signal_set& signal) {
@@ -301,6 +320,7 @@ class Service {
         }
         admin_api_.store(make_admin_api(fresh));
         crl_->regenerate(now_unix());
+        if (scep_routes_) load_staged_rollover("SIGHUP");
         spdlog::info("SIGHUP: reloaded log level, {} admin token(s), {} NAS entries, {}; CRL re-signed; listener, "
                      "CA and ledger settings take effect on restart",
                      fresh.admin.tokens.size(), nas->size(),

@@ -5,6 +5,7 @@
 
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <functional>
 #include <stdexcept>
 
@@ -62,6 +63,21 @@ void require_match(const X509* cert, const EVP_PKEY* key, const std::string& cer
 }  // namespace
 
 bool ca_is_pending(const CaPaths& paths) { return file_exists(paths.issuing_csr()); }
+
+CaPaths staged_ca_paths(const CaPaths& current) { return CaPaths{current.dir + "/next"}; }
+
+bool rollover_is_staged(const CaPaths& current) { return file_exists(staged_ca_paths(current).dir); }
+
+void discard_rollover(const CaPaths& current) {
+  std::error_code ec;
+  std::filesystem::remove_all(staged_ca_paths(current).dir, ec);
+  if (ec) throw std::runtime_error("cannot remove " + staged_ca_paths(current).dir + ": " + ec.message());
+}
+
+std::optional<Authority> Authority::load_staged(const CaPaths& current) {
+  if (!rollover_is_staged(current)) return std::nullopt;
+  return load(staged_ca_paths(current));
+}
 
 Authority Authority::load(const CaPaths& paths) {
   if (ca_is_pending(paths)) {

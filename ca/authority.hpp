@@ -6,6 +6,7 @@
 #include "ca/x509.hpp"
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,10 +57,26 @@ void install_issuing_certificate(const BootstrapOptions& options, const std::str
                                  const std::string& chain_path);
 bool ca_is_pending(const CaPaths& paths);
 
+// CA rollover, first half (RFC 8894 §4.7): the next issuing CA is staged under <ca>/next/
+// in the same layout, with its own RA, server and admin certificates, so SCEP clients can
+// fetch it with GetNextCACert while the current CA keeps issuing. Staging is all or
+// nothing: the files are written to <ca>/next.partial and renamed into place.
+CaPaths staged_ca_paths(const CaPaths& current);
+bool rollover_is_staged(const CaPaths& current);
+// A new issuing CA (same key type as the current one) signed by our own root: needs
+// root.key, i.e. a CA made by `portcullis init` without --import/--external-root.
+void stage_rollover(const BootstrapOptions& options);
+// The next issuing CA from an enterprise root, as cert + key + chain (verified as at import).
+void stage_imported_rollover(const BootstrapOptions& options, const std::string& issuing_cert_path,
+                             const std::string& issuing_key_path, const std::string& chain_path);
+void discard_rollover(const CaPaths& current);
+
 // The loaded, ready-to-sign authority. Immutable after load; safe to share across threads.
 class Authority {
  public:
   static Authority load(const CaPaths& paths);   // throws std::runtime_error with the file that failed
+  // The staged next CA (see stage_rollover), or nullopt when none is staged.
+  static std::optional<Authority> load_staged(const CaPaths& current);
 
   const X509* root() const { return root_.get(); }
   const X509* issuing() const { return issuing_.get(); }

@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
+#include <functional>
 #include <stdexcept>
 #include <unistd.h>
 
@@ -207,6 +209,81 @@ void remove_file(const std::string& path) {
   }
 }
 
+// An issuing CA certificate for `issuing_key`, signed by our own root; it never outlives
+// the root (RFC 5280 §6.1.3 checks validity along the whole path).
+X509Ptr make_issuing_ca(const BootstrapOptions& o, const std::string& common_name, EVP_PKEY* issuing_key,
+                        const X509* root, EVP_PKEY* root_key) {
+  const std::int64_t now = now_unix();
+  X509NamePtr name = make_name({{"O", o.organization}, {"CN", common_name}});
+  X509Ptr issuing = new_certificate(random_serial(), name.get(), X509_get_subject_name(root), issuing_key,
+                                    now - kClockSkew, std::min(now + o.issuing_validity_days * kDay, not_after_unix(root)));
+  add_basic_constraints(issuing.get(), true, 0L);
+  add_key_usage(issuing.get(), kIssuingKeyUsage);
+  add_subject_key_identifier(issuing.get());
+  add_authority_key_identifier(issuing.get(), root);
+  sign_certificate(issuing.get(), root_key, digest_for_key(root_key));
+  return issuing;
+}
+
+// An enterprise issuing CA given as files, checked: a CA certificate, its own key, and a
+// path that verifies up to a self-signed root.
+struct ImportedCa {
+  X509Ptr issuing;
+  EvpPkeyPtr key;
+  std::vector<X509Ptr> path;   // issuing first, root last
+};
+
+ImportedCa load_imported_ca(const std::string& issuing_cert_path, const std::string& issuing_key_path,
+                            const std::string& chain_path) {
+  ImportedCa ca;
+  ca.issuing = load_cert_file(issuing_cert_path);
+  try {
+    ca.key = key_from_pem(read_file(issuing_key_path));
+  } catch (const std::exception&) {
+    // Name the file only: the OpenSSL reason never contains key bytes, but stay terse.
+    throw std::runtime_error("cannot load private key " + issuing_key_path + " (unencrypted PEM required)");
+  }
+  require_ca(ca.issuing.get(), issuing_cert_path);
+  if (!key_matches_certificate(ca.issuing.get(), ca.key.get())) {
+    throw std::runtime_error("the private key " + issuing_key_path + " does not match " + issuing_cert_path);
+  }
+  ca.path = verify_ca_path(ca.issuing.get(), load_chain_file(chain_path));
+  return ca;
+}
+
+void write_imported_ca(const BootstrapOptions& o, const CaPaths& paths, const ImportedCa& ca) {
+  write_key(paths.issuing_key(), ca.key.get());
+  write_ca_certificates(paths, ca.path);
+  write_service_certificates(o, paths, ca.issuing.get(), ca.key.get());
+}
+
+// Runs `write` on <ca>/next.partial (fresh, created here) and renames that folder to
+// <ca>/next: a crash mid-way leaves no staged CA for GetNextCACert to announce, and the
+// next attempt starts over.
+void stage_atomically(const CaPaths& current, const std::function<void(const CaPaths&)>& write) {
+  const CaPaths staged = staged_ca_paths(current);
+  if (rollover_is_staged(current)) {
+    throw std::runtime_error("a CA rollover is already staged in " + staged.dir + " (discard it first)");
+  }
+  const CaPaths partial{current.dir + "/next.partial"};
+  std::filesystem::remove_all(partial.dir);
+  std::filesystem::create_directory(partial.dir);
+  std::filesystem::permissions(partial.dir, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace);
+  write(partial);
+  if (::rename(partial.dir.c_str(), staged.dir.c_str()) != 0) {
+    throw std::runtime_error("cannot rename " + partial.dir + " to " + staged.dir + ": " + std::strerror(errno));
+  }
+}
+
+std::string utc_date(std::int64_t unix_time) {
+  const std::time_t t = static_cast<std::time_t>(unix_time);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[16];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+  return buf;
+}
+
 }  // namespace
 
 void bootstrap_new_ca(const BootstrapOptions& o) {
@@ -226,14 +303,7 @@ void bootstrap_new_ca(const BootstrapOptions& o) {
   sign_certificate(root.get(), root_key.get(), digest_for_key(root_key.get()));
 
   EvpPkeyPtr issuing_key = generate_key(o.key_type);
-  X509NamePtr issuing_name = make_name({{"O", o.organization}, {"CN", o.organization + " Issuing CA"}});
-  X509Ptr issuing = new_certificate(random_serial(), issuing_name.get(), root_name.get(), issuing_key.get(),
-                                    now - kClockSkew, now + o.issuing_validity_days * kDay);
-  add_basic_constraints(issuing.get(), true, 0L);
-  add_key_usage(issuing.get(), kIssuingKeyUsage);
-  add_subject_key_identifier(issuing.get());
-  add_authority_key_identifier(issuing.get(), root.get());
-  sign_certificate(issuing.get(), root_key.get(), digest_for_key(root_key.get()));
+  X509Ptr issuing = make_issuing_ca(o, o.organization + " Issuing CA", issuing_key.get(), root.get(), root_key.get());
 
   write_key(paths.root_key(), root_key.get());
   write_key(paths.issuing_key(), issuing_key.get());
@@ -246,24 +316,8 @@ void bootstrap_new_ca(const BootstrapOptions& o) {
 
 void bootstrap_imported_ca(const BootstrapOptions& o, const std::string& issuing_cert_path,
                            const std::string& issuing_key_path, const std::string& chain_path) {
-  const CaPaths paths{o.ca_dir};
-  X509Ptr issuing = load_cert_file(issuing_cert_path);
-  EvpPkeyPtr key;
-  try {
-    key = key_from_pem(read_file(issuing_key_path));
-  } catch (const std::exception&) {
-    // Name the file only: the OpenSSL reason never contains key bytes, but stay terse.
-    throw std::runtime_error("cannot load private key " + issuing_key_path + " (unencrypted PEM required)");
-  }
-  require_ca(issuing.get(), issuing_cert_path);
-  if (!key_matches_certificate(issuing.get(), key.get())) {
-    throw std::runtime_error("the private key " + issuing_key_path + " does not match " + issuing_cert_path);
-  }
-  const std::vector<X509Ptr> path = verify_ca_path(issuing.get(), load_chain_file(chain_path));
-
-  write_key(paths.issuing_key(), key.get());
-  write_ca_certificates(paths, path);
-  write_service_certificates(o, paths, issuing.get(), key.get());
+  const ImportedCa ca = load_imported_ca(issuing_cert_path, issuing_key_path, chain_path);
+  write_imported_ca(o, CaPaths{o.ca_dir}, ca);
 }
 
 void bootstrap_pending_ca(const BootstrapOptions& o) {
@@ -319,6 +373,52 @@ void install_issuing_certificate(const BootstrapOptions& o, const std::string& i
   write_service_certificates(o, paths, issuing.get(), key.get());
   write_ca_certificates(paths, path);
   remove_file(paths.issuing_csr());
+}
+
+void stage_rollover(const BootstrapOptions& o) {
+  const CaPaths current{o.ca_dir};
+  if (::access(current.root_key().c_str(), F_OK) != 0) {
+    throw std::runtime_error("the root key " + current.root_key() +
+                             " is not here (the root is not ours): stage the next issuing CA your root signed with "
+                             "--cert, --key and --chain");
+  }
+  const X509Ptr root = load_cert_file(current.root());
+  EvpPkeyPtr root_key;
+  try {
+    root_key = key_from_pem(read_file(current.root_key()));
+  } catch (const std::exception&) {
+    throw std::runtime_error("cannot load the root key " + current.root_key());
+  }
+  EvpPkeyPtr current_key;
+  try {
+    current_key = key_from_pem(read_file(current.issuing_key()));
+  } catch (const std::exception&) {
+    throw std::runtime_error("cannot load the issuing CA key " + current.issuing_key());
+  }
+  // A distinct name (dated) as well as a distinct key: path builders and people both tell
+  // the two issuing CAs apart by subject while they overlap.
+  EvpPkeyPtr next_key = generate_key(key_type_of(current_key.get()));
+  std::vector<X509Ptr> path;
+  path.push_back(make_issuing_ca(o, o.organization + " Issuing CA " + utc_date(now_unix()), next_key.get(), root.get(),
+                                 root_key.get()));
+  path.push_back(up_ref(root.get()));
+  stage_atomically(current, [&](const CaPaths& staged) {
+    write_key(staged.issuing_key(), next_key.get());
+    write_ca_certificates(staged, path);
+    write_service_certificates(o, staged, path.front().get(), next_key.get());
+  });
+}
+
+void stage_imported_rollover(const BootstrapOptions& o, const std::string& issuing_cert_path,
+                             const std::string& issuing_key_path, const std::string& chain_path) {
+  const CaPaths current{o.ca_dir};
+  const ImportedCa ca = load_imported_ca(issuing_cert_path, issuing_key_path, chain_path);
+  const X509Ptr current_issuing = load_cert_file(current.issuing());
+  if (X509_cmp(ca.issuing.get(), current_issuing.get()) == 0 ||
+      key_matches_certificate(current_issuing.get(), ca.key.get())) {
+    throw std::runtime_error(issuing_cert_path + " is the current issuing CA (or has its key): a rollover needs a new key");
+  }
+  stage_atomically(current, [&](const CaPaths& staged) { write_imported_ca(o, staged, ca); });
 }
 
 }  // namespace portcullis::ca

@@ -37,6 +37,11 @@ EvpPkeyPtr generate_key(KeyType type) {
   return EvpPkeyPtr(check_ptr(key, "EVP_PKEY_Q_keygen"));
 }
 
+KeyType key_type_of(const EVP_PKEY* key) {
+  if (EVP_PKEY_is_a(key, "RSA") == 1) return EVP_PKEY_get_bits(key) > 2048 ? KeyType::rsa3072 : KeyType::rsa2048;
+  return ec_curve_name(key) == "P-384" ? KeyType::ec_p384 : KeyType::ec_p256;
+}
+
 bool is_rsa(const EVP_PKEY* key) { return EVP_PKEY_is_a(key, "RSA") == 1; }
 bool is_ec(const EVP_PKEY* key) { return EVP_PKEY_is_a(key, "EC") == 1; }
 

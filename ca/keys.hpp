@@ -11,6 +11,8 @@ namespace portcullis::ca {
 
 // A fresh key pair from the default CSPRNG.
 EvpPkeyPtr generate_key(KeyType type);
+// The KeyType a key of ours has (RSA by size, EC by curve), for making its successor.
+KeyType key_type_of(const EVP_PKEY* key);
 
 // "P-256" / "P-384" / "P-521" for NIST EC keys, the OpenSSL group name for other curves,
 // empty for non-EC keys.

@@ -11,8 +11,8 @@ namespace portcullis::scep {
 namespace {
 
 // RFC 8894 §3.5.2. DES3 is advertised because we accept it; single DES never is, even
-// when allowed for legacy clients that use it regardless. GetNextCACert only once a CA
-// rollover can be staged.
+// when allowed for legacy clients that use it regardless. GetNextCACert is added while a
+// CA rollover is staged (§3.5.2: a client may only ask for it when it is advertised).
 // SHA-384 (accepted anyway) is advertised for strongSwan pki 5.9.8 (Debian 12): it tests
 // its capability flags with the enum *indexes* (SCEP_CAPS_AES = 0, SCEP_CAPS_SCEPSTANDARD
 // = 8), so "AES or SCEPStandard" there really asks for bit 3, which is SHA-384. Without
@@ -92,6 +92,14 @@ std::optional<std::string> base64_decode_any(std::string_view in) {
   return out;
 }
 
+// RFC 8894 §4.2.1.2: RA certificate plus the CA certificate(s). The RA comes first;
+// clients tell the two apart by basicConstraints and key usage.
+std::vector<const X509*> ra_and_chain(const ca::Authority& authority) {
+  std::vector<const X509*> certs{authority.ra()};
+  for (const auto& cert : authority.chain()) certs.push_back(cert.get());
+  return certs;
+}
+
 }  // namespace
 
 std::optional<std::string> decode_get_message(std::string_view value) {
@@ -105,13 +113,23 @@ std::optional<std::string> decode_get_message(std::string_view value) {
 }
 
 HttpRoutes::HttpRoutes(Enrollment& enrollment, const ca::Authority& authority, std::size_t max_message_bytes)
-    : enrollment_(enrollment), max_message_bytes_(max_message_bytes) {
-  // RFC 8894 §4.2.1.2: RA certificate plus the CA certificate(s). The RA comes first;
-  // clients tell the two apart by basicConstraints and key usage.
-  std::vector<const X509*> certs{authority.ra()};
-  for (const auto& cert : authority.chain()) certs.push_back(cert.get());
-  const ca::Bytes der = degenerate_pkcs7(certs);
+    : enrollment_(enrollment), authority_(authority), max_message_bytes_(max_message_bytes) {
+  const ca::Bytes der = degenerate_pkcs7(ra_and_chain(authority));
   ca_certs_.assign(der.begin(), der.end());
+  set_next_ca(nullptr);
+}
+
+void HttpRoutes::set_next_ca(const ca::Authority* next) {
+  auto answers = std::make_shared<RolloverAnswers>();
+  answers->capabilities = kCapabilities;
+  if (next != nullptr) {
+    answers->capabilities += "GetNextCACert\n";
+    std::vector<const X509*> current_chain;
+    for (const auto& cert : authority_.chain()) current_chain.push_back(cert.get());
+    const ca::Bytes der = next_ca_message(ra_and_chain(*next), authority_.ra(), authority_.ra_key(), current_chain);
+    answers->next_ca_certs.assign(der.begin(), der.end());
+  }
+  rollover_.store(std::move(answers));
 }
 
 app::HttpResponse HttpRoutes::handle(const app::HttpRequest& request) const {
@@ -128,11 +146,17 @@ app::HttpResponse HttpRoutes::handle(const app::HttpRequest& request) const {
 
   if (operation == "GetCACaps") {
     // Answered whatever the message= CA identifier says (PROTOCOL-NOTES: clients vary).
-    return app::HttpResponse{200, "text/plain", kCapabilities, {}};
+    return app::HttpResponse{200, "text/plain", rollover_.load()->capabilities, {}};
   }
   if (operation == "GetCACert") {
     if (!get) return plain(405, "GetCACert is a GET");
     return app::HttpResponse{200, "application/x-x509-ca-ra-cert", ca_certs_, {}};
+  }
+  if (operation == "GetNextCACert") {
+    if (!get) return plain(405, "GetNextCACert is a GET");
+    const auto answers = rollover_.load();
+    if (answers->next_ca_certs.empty()) return plain(404, "no CA rollover is staged");
+    return app::HttpResponse{200, "application/x-x509-next-ca-cert", answers->next_ca_certs, {}};
   }
   if (operation != "PKIOperation") return plain(400, "unknown or missing operation");
 

@@ -2,6 +2,8 @@
 // /pkiclient.exe), mounted on the public listener through app::PublicRoutes::mount.
 //   GET  ?operation=GetCACaps              text/plain, one capability a line (§3.5.2)
 //   GET  ?operation=GetCACert              application/x-x509-ca-ra-cert: RA + CA chain (§4.2.1.2)
+//   GET  ?operation=GetNextCACert          application/x-x509-next-ca-cert, once a CA rollover is
+//                                          staged (§4.7); advertised in GetCACaps only then
 //   GET  ?operation=PKIOperation&message=  base64 pkiMessage                          (§4.3)
 //   POST ?operation=PKIOperation           DER pkiMessage, application/x-pki-message  (§4.3)
 // Replies to PKIOperation are application/x-pki-message. Only transport errors are HTTP
@@ -12,6 +14,8 @@
 #include "ca/authority.hpp"
 #include "scep/enrollment.hpp"
 
+#include <atomic>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,12 +31,25 @@ class HttpRoutes {
   // Thread-safe; never throws.
   app::HttpResponse handle(const app::HttpRequest& request) const;
 
+  // The staged next CA (ca::Authority::load_staged), or nullptr when none is staged any
+  // more; only read during the call. Safe while requests are served: the answers are
+  // swapped in one step.
+  void set_next_ca(const ca::Authority* next);
+
  private:
+  // What depends on a staged rollover: the capability list and the signed answer.
+  struct RolloverAnswers {
+    std::string capabilities;
+    std::string next_ca_certs;   // empty: nothing staged
+  };
+
   app::HttpResponse pki_operation(std::string_view der) const;
 
   Enrollment& enrollment_;
+  const ca::Authority& authority_;
   std::size_t max_message_bytes_;
   std::string ca_certs_;   // the GetCACert answer, built once
+  std::atomic<std::shared_ptr<const RolloverAnswers>> rollover_;
 };
 
 // The GET `message=` value (RFC 8894 §4.3): percent-decoded, whitespace stripped, standard

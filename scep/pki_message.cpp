@@ -345,6 +345,22 @@ ca::Bytes degenerate_pkcs7_crl(const X509_CRL* crl) {
   return ca::to_der(p7.get(), i2d_PKCS7, "i2d_PKCS7");
 }
 
+ca::Bytes next_ca_message(std::span<const X509* const> next_certificates, const X509* ra_cert, EVP_PKEY* ra_key,
+                          std::span<const X509* const> current_chain) {
+  const Bytes inner = degenerate_pkcs7(next_certificates);
+  ca::BioPtr data(ca::check_ptr(BIO_new_mem_buf(inner.data(), static_cast<int>(inner.size())), "BIO_new_mem_buf"));
+  ca::X509StackPtr extra(ca::check_ptr(sk_X509_new_null(), "sk_X509_new_null"));
+  for (const X509* cert : current_chain) {
+    ca::check(X509_up_ref(const_cast<X509*>(cert)), "X509_up_ref");
+    ca::X509Ptr reference(const_cast<X509*>(cert));   // owned here until the stack takes it
+    if (sk_X509_push(extra.get(), reference.get()) <= 0) throw ca::OpenSslError("sk_X509_push");
+    reference.release();
+  }
+  ca::CmsPtr cms(ca::check_ptr(
+      CMS_sign(const_cast<X509*>(ra_cert), ra_key, extra.get(), data.get(), kCmsFlags), "CMS_sign"));
+  return ca::to_der(cms.get(), i2d_CMS_ContentInfo, "i2d_CMS_ContentInfo");
+}
+
 ca::Bytes build_cert_rep(const PkiRequest& request, const CertRep& rep, const X509* ra_cert, EVP_PKEY* ra_key) {
   Bytes content;
   if (rep.status == PkiStatus::success) {

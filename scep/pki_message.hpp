@@ -90,6 +90,11 @@ ca::Bytes build_cert_rep(const PkiRequest& request, const CertRep& rep, const X5
 // A degenerate certs-only PKCS#7 SignedData (RFC 8894 §3.4; RFC 2315 §9.1), certificates
 // in the given order and no content: the GetCACert answer and the CertRep payload.
 ca::Bytes degenerate_pkcs7(std::span<const X509* const> certificates);
+// The GetNextCACert answer (RFC 8894 §4.7.1): SignedData over id-data, signed by the
+// current RA, whose content is the degenerate PKCS#7 of the next RA and CA certificates;
+// `current_chain` rides along so a client holding only the root can check the signer.
+ca::Bytes next_ca_message(std::span<const X509* const> next_certificates, const X509* ra_cert, EVP_PKEY* ra_key,
+                          std::span<const X509* const> current_chain);
 // The same with one CRL in the crls field and no certificates: the GetCRL answer's payload
 // (RFC 8894 §3.3.4).
 ca::Bytes degenerate_pkcs7_crl(const X509_CRL* crl);

@@ -352,6 +352,81 @@ TEST(PendingCa, InstallWithoutPendingCsrIsRefused) {
   EXPECT_THROW(install_issuing_certificate(o, corp.paths.issuing(), corp.paths.chain()), std::runtime_error);
 }
 
+// CA rollover staging (RFC 8894 §4.7): a complete second CA layout under <ca>/next.
+TEST(Rollover, StagesANewIssuingCaUnderTheSameRoot) {
+  TempDir dir;
+  const BootstrapOptions o = options_for(dir.sub("ca"), KeyType::ec_p384);
+  bootstrap_new_ca(o);
+  const CaPaths current{o.ca_dir};
+  EXPECT_FALSE(rollover_is_staged(current));
+  EXPECT_FALSE(Authority::load_staged(current).has_value());
+
+  stage_rollover(o);
+  ASSERT_TRUE(rollover_is_staged(current));
+  const CaPaths staged = staged_ca_paths(current);
+  expect_private_modes(staged, false);
+  EXPECT_FALSE(std::filesystem::exists(staged.root_key())) << "the root key stays where it is";
+  EXPECT_FALSE(std::filesystem::exists(current.dir + "/next.partial"));
+
+  const Authority now = Authority::load(current);
+  const std::optional<Authority> next = Authority::load_staged(current);
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(X509_cmp(next->root(), now.root()), 0);
+  EXPECT_NE(X509_cmp(next->issuing(), now.issuing()), 0);
+  EXPECT_FALSE(key_matches_certificate(now.issuing(), next->issuing_key())) << "a rollover needs a new key";
+  EXPECT_NE(common_name(next->issuing()), common_name(now.issuing()));
+  EXPECT_EQ(ec_curve_name(next->issuing_key()), "P-384") << "same key type as the current issuing CA";
+  EXPECT_EQ(testing::verify_chain(next->issuing(), now.root(), {}), "ok");
+  EXPECT_EQ(X509_check_ca(const_cast<X509*>(next->issuing())), 1);
+  EXPECT_LE(not_after_unix(next->issuing()), not_after_unix(now.root()));
+  expect_service_certificates(staged, o, now.root());
+
+  // Staging twice is refused and leaves the first staged CA alone; discard removes it.
+  const std::string first = sha256_fingerprint_hex(next->issuing());
+  EXPECT_THROW(stage_rollover(o), std::runtime_error);
+  EXPECT_EQ(sha256_fingerprint_hex(Authority::load_staged(current)->issuing()), first);
+  discard_rollover(current);
+  EXPECT_FALSE(rollover_is_staged(current));
+  EXPECT_EQ(sha256_fingerprint_hex(Authority::load(current).issuing()), sha256_fingerprint_hex(now.issuing()));
+}
+
+TEST(Rollover, LeftoverPartialFolderIsStartedOver) {
+  TempDir dir;
+  const BootstrapOptions o = options_for(dir.sub("ca"), KeyType::ec_p256);
+  bootstrap_new_ca(o);
+  const CaPaths current{o.ca_dir};
+  std::filesystem::create_directory(current.dir + "/next.partial");
+  write_file(current.dir + "/next.partial/issuing.pem", "half-written");
+  stage_rollover(o);
+  EXPECT_NO_THROW(Authority::load_staged(current));
+  EXPECT_FALSE(std::filesystem::exists(current.dir + "/next.partial"));
+}
+
+TEST(Rollover, ImportedCaStagesOnlyWhatItsRootSigned) {
+  EnterprisePki corp;
+  TempDir dir;
+  const BootstrapOptions o = options_for(dir.sub("ca"), KeyType::ec_p256);
+  bootstrap_imported_ca(o, corp.paths.issuing(), corp.paths.issuing_key(), corp.paths.chain());
+  const CaPaths current{o.ca_dir};
+  EXPECT_THROW(stage_rollover(o), std::runtime_error) << "no root key here";
+  EXPECT_THROW(stage_imported_rollover(o, corp.paths.issuing(), corp.paths.issuing_key(), corp.paths.chain()),
+               std::runtime_error)
+      << "the current issuing CA is not a rollover";
+  EXPECT_FALSE(rollover_is_staged(current));
+
+  // The enterprise root (our bootstrap_new_ca stands in for it) signs its next issuing CA.
+  BootstrapOptions corp_options = corp.options;
+  stage_rollover(corp_options);
+  const CaPaths corp_next = staged_ca_paths(corp.paths);
+  stage_imported_rollover(o, corp_next.issuing(), corp_next.issuing_key(), corp_next.chain());
+  const std::optional<Authority> next = Authority::load_staged(current);
+  ASSERT_TRUE(next.has_value());
+  X509Ptr corp_next_issuing = testing::load_pem_cert(corp_next.issuing());
+  EXPECT_EQ(X509_cmp(next->issuing(), corp_next_issuing.get()), 0);
+  X509Ptr corp_root = testing::load_pem_cert(corp.paths.root());
+  expect_service_certificates(staged_ca_paths(current), o, corp_root.get());
+}
+
 TEST(KeyTypes, ParseAndPrint) {
   for (KeyType t : {KeyType::ec_p256, KeyType::ec_p384, KeyType::rsa2048, KeyType::rsa3072}) {
     EXPECT_EQ(parse_key_type(to_string(t)), t);
@@ -359,6 +434,9 @@ TEST(KeyTypes, ParseAndPrint) {
   EXPECT_THROW(parse_key_type("dsa"), std::invalid_argument);
   EXPECT_EQ(ec_curve_name(generate_key(KeyType::ec_p384).get()), "P-384");
   EXPECT_EQ(EVP_PKEY_get_bits(generate_key(KeyType::rsa3072).get()), 3072);
+  for (KeyType t : {KeyType::ec_p256, KeyType::ec_p384, KeyType::rsa2048, KeyType::rsa3072}) {
+    EXPECT_EQ(key_type_of(generate_key(t).get()), t);
+  }
 }
 
 }  // namespace

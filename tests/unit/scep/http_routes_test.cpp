@@ -70,6 +70,53 @@ TEST_F(ScepHttp, GetCACertIsRaThenChain) {
   EXPECT_EQ(X509_cmp(sk_X509_value(certs, 1), authority_->issuing()), 0);
 }
 
+// RFC 8894 §4.7: offered only while a rollover is staged; the answer is signed by the
+// current RA over id-data and carries the next RA and CA chain.
+TEST_F(ScepHttp, GetNextCACertOnlyWhileARolloverIsStaged) {
+  EXPECT_EQ(get("/scep", "operation=GetCACaps").body.find("GetNextCACert"), std::string::npos);
+  EXPECT_EQ(get("/scep", "operation=GetNextCACert").status, 404);
+
+  ca::BootstrapOptions o;
+  o.ca_dir = authority_->paths().dir;
+  ca::stage_rollover(o);
+  const std::optional<ca::Authority> next = ca::Authority::load_staged(authority_->paths());
+  ca::discard_rollover(authority_->paths());   // the answer is built from memory
+  ASSERT_TRUE(next.has_value());
+  routes_->set_next_ca(&*next);
+
+  EXPECT_NE(get("/scep", "operation=GetCACaps").body.find("GetNextCACert\n"), std::string::npos);
+  EXPECT_EQ(post("operation=GetNextCACert", "").status, 405);
+  const auto r = get("/scep/pkiclient.exe", "operation=GetNextCACert&message=ca");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "application/x-x509-next-ca-cert");
+
+  const auto* p = reinterpret_cast<const unsigned char*>(r.body.data());
+  ca::CmsPtr cms(d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(r.body.size())));
+  ASSERT_TRUE(cms);
+  EXPECT_EQ(OBJ_obj2nid(CMS_get0_eContentType(cms.get())), NID_pkcs7_data);
+  ca::X509StorePtr store(X509_STORE_new());
+  ASSERT_EQ(X509_STORE_add_cert(store.get(), const_cast<X509*>(authority_->root())), 1);
+  ca::BioPtr content(BIO_new(BIO_s_mem()));
+  ASSERT_EQ(CMS_verify(cms.get(), nullptr, store.get(), nullptr, content.get(), CMS_BINARY), 1);
+  STACK_OF(CMS_SignerInfo)* signer_infos = CMS_get0_SignerInfos(cms.get());
+  ASSERT_EQ(sk_CMS_SignerInfo_num(signer_infos), 1);
+  EXPECT_EQ(CMS_SignerInfo_cert_cmp(sk_CMS_SignerInfo_value(signer_infos, 0), const_cast<X509*>(authority_->ra())), 0);
+
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(content.get(), &data);
+  const auto* q = reinterpret_cast<const unsigned char*>(data);
+  ca::Pkcs7Ptr p7(d2i_PKCS7(nullptr, &q, size));
+  ASSERT_TRUE(p7);
+  STACK_OF(X509)* certs = p7->d.sign->cert;
+  ASSERT_EQ(sk_X509_num(certs), 1 + static_cast<int>(next->chain().size()));
+  EXPECT_EQ(X509_cmp(sk_X509_value(certs, 0), next->ra()), 0);
+  EXPECT_EQ(X509_cmp(sk_X509_value(certs, 1), next->issuing()), 0);
+
+  routes_->set_next_ca(nullptr);
+  EXPECT_EQ(get("/scep", "operation=GetCACaps").body.find("GetNextCACert"), std::string::npos);
+  EXPECT_EQ(get("/scep", "operation=GetNextCACert").status, 404);
+}
+
 TEST_F(ScepHttp, PkiOperationOverPostAndOverGet) {
   auto who = requester("http-1");
   RequestOptions o;
