@@ -57,17 +57,22 @@ TEST_F(ScepHttp, GetCACapsWhateverTheMessageAndOnSubPaths) {
   }
 }
 
+// A degenerate certs-only PKCS#7 must hold the authority's RA, then its chain.
+void expect_ra_then_chain(std::string_view der, const ca::Authority& authority) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  ca::Pkcs7Ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
+  ASSERT_TRUE(p7);
+  STACK_OF(X509)* certs = p7->d.sign->cert;
+  ASSERT_EQ(sk_X509_num(certs), 1 + static_cast<int>(authority.chain().size()));
+  EXPECT_EQ(X509_cmp(sk_X509_value(certs, 0), authority.ra()), 0);
+  EXPECT_EQ(X509_cmp(sk_X509_value(certs, 1), authority.issuing()), 0);
+}
+
 TEST_F(ScepHttp, GetCACertIsRaThenChain) {
   const auto r = get("/scep", "operation=GetCACert&message=x");
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.content_type, "application/x-x509-ca-ra-cert");
-  const auto* p = reinterpret_cast<const unsigned char*>(r.body.data());
-  ca::Pkcs7Ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(r.body.size())));
-  ASSERT_TRUE(p7);
-  STACK_OF(X509)* certs = p7->d.sign->cert;
-  ASSERT_EQ(sk_X509_num(certs), 1 + static_cast<int>(authority_->chain().size()));
-  EXPECT_EQ(X509_cmp(sk_X509_value(certs, 0), authority_->ra()), 0);
-  EXPECT_EQ(X509_cmp(sk_X509_value(certs, 1), authority_->issuing()), 0);
+  expect_ra_then_chain(r.body, *authority_);
 }
 
 // RFC 8894 §4.7: offered only while a rollover is staged; the answer is signed by the
@@ -104,13 +109,7 @@ TEST_F(ScepHttp, GetNextCACertOnlyWhileARolloverIsStaged) {
 
   char* data = nullptr;
   const long size = BIO_get_mem_data(content.get(), &data);
-  const auto* q = reinterpret_cast<const unsigned char*>(data);
-  ca::Pkcs7Ptr p7(d2i_PKCS7(nullptr, &q, size));
-  ASSERT_TRUE(p7);
-  STACK_OF(X509)* certs = p7->d.sign->cert;
-  ASSERT_EQ(sk_X509_num(certs), 1 + static_cast<int>(next->chain().size()));
-  EXPECT_EQ(X509_cmp(sk_X509_value(certs, 0), next->ra()), 0);
-  EXPECT_EQ(X509_cmp(sk_X509_value(certs, 1), next->issuing()), 0);
+  expect_ra_then_chain(std::string_view(data, static_cast<std::size_t>(size)), *next);
 
   routes_->set_next_ca(nullptr);
   EXPECT_EQ(get("/scep", "operation=GetCACaps").body.find("GetNextCACert"), std::string::npos);
