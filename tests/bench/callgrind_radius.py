@@ -113,7 +113,7 @@ def main():
             server = bench.FreeRadius(workdir, harness.free_port(), server.secret, certs)
             proc = subprocess.Popen([*valgrind, "freeradius", "-f", "-d", server.dir], stdout=log,
                                     stderr=subprocess.STDOUT)
-            server.proc = proc
+            server.process.proc = proc
             deadline = time.time() + 300
             while not bench.status_server_ok(server.port, server.secret, timeout=5):
                 if proc.poll() is not None or time.time() > deadline:

@@ -33,7 +33,6 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -46,6 +45,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, os.path.join(HERE, "freeradius"))
 import harness  # noqa: E402  (free ports, init/serve/CLI of the real binary)
 import make_config  # noqa: E402
+from peer_process import PeerProcess  # noqa: E402
 
 MODES = [("full", "1.3"), ("full", "1.2"), ("resumed", "1.3"), ("resumed", "1.2")]
 
@@ -84,34 +84,18 @@ class FreeRadius:
                                      certs["server_key"], certs["issuing"], certs["chain"])
         self.port = port
         self.secret = secret
-        self.proc = None
-        self.out = os.path.join(workdir, "freeradius.out")
+        self.process = PeerProcess("freeradius", os.path.join(workdir, "freeradius.out"))
 
     def start(self):
-        with open(self.out, "ab") as out:  # the child keeps its own copy of the descriptor
-            self.proc = subprocess.Popen(["freeradius", "-f", "-d", self.dir], stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"freeradius exited with {self.proc.returncode}; see {self.out}")
-            if status_server_ok(self.port, self.secret, timeout=1):
-                return
-            time.sleep(0.2)
-        raise RuntimeError("freeradius did not answer Status-Server")
+        self.process.start(["freeradius", "-f", "-d", self.dir],
+                           ready=lambda: status_server_ok(self.port, self.secret, timeout=1))
 
     @property
     def pid(self):
-        return self.proc.pid
+        return self.process.pid
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
+        self.process.stop()
 
 
 class Portcullis:

@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -36,6 +35,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import harness  # noqa: E402  (free ports, init/serve/CLI of the real binary)
+from peer_process import PeerProcess  # noqa: E402
 
 
 def log(msg):
@@ -57,37 +57,20 @@ class Micromdm:
         self.depot = os.path.join(workdir, "micromdm-depot")
         self.port = harness.free_port()
         self.challenge = challenge
-        self.out = os.path.join(workdir, "scepserver.out")
-        self.proc = None
+        self.process = PeerProcess("scepserver", os.path.join(workdir, "scepserver.out"))
         subprocess.run(["scepserver", "ca", "-init", "-depot", self.depot, "-keySize", "2048",
                         "-organization", "bench", "-country", "US"], check=True, capture_output=True, timeout=120)
 
     def start(self):
-        with open(self.out, "ab") as out:
-            self.proc = subprocess.Popen(["scepserver", "-depot", self.depot, "-port", str(self.port),
-                                          "-challenge", self.challenge, "-allowrenew", "0"],
-                                         stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"scepserver exited with {self.proc.returncode}; see {self.out}")
-            if port_open(self.port):
-                return
-            time.sleep(0.2)
-        raise RuntimeError("scepserver did not listen")
+        self.process.start(["scepserver", "-depot", self.depot, "-port", str(self.port), "-challenge", self.challenge,
+                            "-allowrenew", "0"], ready=lambda: port_open(self.port))
 
     @property
     def pid(self):
-        return self.proc.pid
+        return self.process.pid
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        self.process.stop()
 
 
 class Portcullis:
