@@ -78,6 +78,24 @@ EvpPkeyPtr legacy_rsa_public_key(const X509_PUBKEY* spki) {
   return key;
 }
 
+EvpPkeyPtr csr_public_key(const X509_REQ* req) {
+  const X509_PUBKEY* spki = X509_REQ_get_X509_PUBKEY(const_cast<X509_REQ*>(req));
+  if (EvpPkeyPtr rsa = legacy_rsa_public_key(spki)) return rsa;
+  // The SubjectPublicKeyInfo re-encoded from its parts (no key object needed), then decoded
+  // in the default library context.
+  unsigned char* der = nullptr;
+  const int len = spki ? i2d_X509_PUBKEY(spki, &der) : -1;
+  if (len <= 0) {
+    ERR_clear_error();
+    return nullptr;
+  }
+  const unsigned char* p = der;
+  EvpPkeyPtr key(d2i_PUBKEY(nullptr, &p, len));
+  OPENSSL_free(der);
+  if (!key) ERR_clear_error();
+  return key;
+}
+
 void add_basic_constraints(X509* cert, bool ca, std::optional<long> path_len) {
   // RFC 5280 §4.2.1.9: critical in CA certificates; we mark it critical everywhere so that
   // no relying party can ignore CA:FALSE on a leaf.

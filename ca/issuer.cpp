@@ -177,7 +177,7 @@ Issuer::Issuer(const Authority& authority, Profiles profiles, IssuerUrls urls, R
 struct Issuer::Checked {
   X509ReqPtr owned;                 // parsed here, unless the request brought it parsed
   X509_REQ* req = nullptr;          // owned, or the request's parsed_csr
-  EVP_PKEY* key = nullptr;          // owned by req
+  EvpPkeyPtr key;                   // csr_public_key(req)
   const Profile* profile = nullptr;
   X509NamePtr subject;
   GeneralNamesPtr sans;
@@ -197,15 +197,17 @@ Issuer::Checked Issuer::checked(const IssueRequest& request) const {
     c.req = c.owned.get();
   }
   // RFC 2986 §3: the signature proves possession of the private key.
-  c.key = X509_REQ_get0_pubkey(c.req);
-  if (c.key == nullptr || X509_REQ_verify(c.req, c.key) != 1) {
+  c.key = csr_public_key(c.req);
+  // The default library context explicitly: a CSR parsed without its key (SCEP) carries
+  // an algorithm-less one (csr_from_der_without_key).
+  if (!c.key || X509_REQ_verify_ex(c.req, c.key.get(), nullptr, nullptr) != 1) {
     ERR_clear_error();
     throw IssuanceRejected("CSR signature does not verify");
   }
   const auto found = profiles_.find(request.profile);
   if (found == profiles_.end()) throw IssuanceRejected("unknown profile '" + request.profile + "'");
   c.profile = &found->second;
-  check_key(c.key, *c.profile);
+  check_key(c.key.get(), *c.profile);
 
   const RequestedExtensions requested = read_requested_extensions(c.req);
   c.subject = allowed_subject(X509_REQ_get_subject_name(c.req), *c.profile);
@@ -217,7 +219,7 @@ void Issuer::check(const IssueRequest& request) const { (void)checked(request); 
 
 IssueResult Issuer::issue(const IssueRequest& request) {
   Checked c = checked(request);
-  EVP_PKEY* key = c.key;
+  EVP_PKEY* key = c.key.get();   // RSA as a legacy-method key: see legacy_rsa_public_key
   const Profile& profile = *c.profile;
   X509NamePtr subject = std::move(c.subject);
   GeneralNamesPtr sans = std::move(c.sans);
@@ -229,11 +231,9 @@ IssueResult Issuer::issue(const IssueRequest& request) {
   const std::int64_t not_after = std::min(now + profile.validity_days * kDay, not_after_unix(issuing));
   if (not_after <= now) throw std::runtime_error("the issuing CA certificate has expired");
 
-  // The CSR's RSA key in the form X509_set_pubkey() encodes cheaply (see cert_builder.hpp).
-  const EvpPkeyPtr fast_key = legacy_rsa_public_key(X509_REQ_get_X509_PUBKEY(c.req));
   for (int attempt = 1;; ++attempt) {
     X509Ptr cert = new_certificate(random_serial(), subject.get(), X509_get_subject_name(issuing),
-                                   fast_key ? fast_key.get() : key, not_before, not_after);
+                                   key, not_before, not_after);
     add_basic_constraints(cert.get(), false, std::nullopt);
     // keyEncipherment only where it can apply: RSA key transport (TLS 1.2 RSA, S/MIME).
     if (is_rsa(key)) {

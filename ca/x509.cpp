@@ -198,6 +198,34 @@ X509ReqPtr csr_from_pem_or_der(std::string_view data) {
   return req;
 }
 
+namespace {
+
+// A library context whose only provider is "null" (no algorithms): a structure parsed in
+// it keeps its SubjectPublicKeyInfo as bytes, because no decoder exists there to run.
+OSSL_LIB_CTX* keyless_library_context() {
+  struct Keyless {
+    OsslLibCtxPtr context{check_ptr(OSSL_LIB_CTX_new(), "OSSL_LIB_CTX_new")};
+    OsslProviderPtr null_provider{check_ptr(OSSL_PROVIDER_load(context.get(), "null"), "OSSL_PROVIDER_load(null)")};
+  };
+  static const Keyless keyless;
+  return keyless.context.get();
+}
+
+}  // namespace
+
+X509ReqPtr csr_from_der_without_key(std::span<const std::uint8_t> der) {
+  if (der.size() > static_cast<std::size_t>(LONG_MAX)) return nullptr;
+  const unsigned char* p = der.data();
+  // ASN1_item_d2i_ex hands the library context down to the X509_PUBKEY decoder;
+  // d2i_X509_REQ (even into an X509_REQ_new_ex object) decodes in the default one.
+  X509ReqPtr req(reinterpret_cast<X509_REQ*>(ASN1_item_d2i_ex(nullptr, &p, static_cast<long>(der.size()),
+                                                              ASN1_ITEM_rptr(X509_REQ), keyless_library_context(),
+                                                              nullptr)));
+  if (req && p != der.data() + der.size()) req.reset();   // trailing bytes: not one CSR
+  ERR_clear_error();   // the opportunistic key decode failed on purpose
+  return req;
+}
+
 std::string csr_to_pem(const X509_REQ* req) {
   BioPtr bio(check_ptr(BIO_new(BIO_s_mem()), "BIO_new"));
   check(PEM_write_bio_X509_REQ(bio.get(), req), "PEM_write_bio_X509_REQ");

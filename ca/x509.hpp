@@ -69,6 +69,7 @@ using Asn1ObjectPtr = std::unique_ptr<ASN1_OBJECT, OpenSslDeleter<ASN1_OBJECT_fr
 using Pkcs7Ptr = std::unique_ptr<PKCS7, OpenSslDeleter<PKCS7_free>>;
 using Pkcs7IssuerAndSerialPtr = std::unique_ptr<PKCS7_ISSUER_AND_SERIAL, OpenSslDeleter<PKCS7_ISSUER_AND_SERIAL_free>>;
 using OsslProviderPtr = std::unique_ptr<OSSL_PROVIDER, OpenSslDeleter<OSSL_PROVIDER_unload>>;
+using OsslLibCtxPtr = std::unique_ptr<OSSL_LIB_CTX, OpenSslDeleter<OSSL_LIB_CTX_free>>;
 // libssl objects (radius/eap TLS engine). Headers only: ca/ itself never calls libssl.
 using SslCtxPtr = std::unique_ptr<SSL_CTX, OpenSslDeleter<SSL_CTX_free>>;
 using SslPtr = std::unique_ptr<SSL, OpenSslDeleter<SSL_free>>;
@@ -122,6 +123,11 @@ std::string cert_to_pem(const X509* cert);
 Bytes cert_to_der(const X509* cert);
 
 X509ReqPtr csr_from_pem_or_der(std::string_view data);      // throws std::invalid_argument on garbage
+// One whole DER PKCS#10 CSR, parsed without decoding its public key (nullptr otherwise):
+// OpenSSL 3.0 sets up its provider decoders for every key it parses (about 85 µs, no
+// cache), and issuance takes the key through csr_public_key() anyway. Everything else of
+// the CSR reads as usual; X509_REQ_get0_pubkey() is nullptr on it.
+X509ReqPtr csr_from_der_without_key(std::span<const std::uint8_t> der);
 std::string csr_to_pem(const X509_REQ* req);
 
 EvpPkeyPtr key_from_pem(std::string_view pem);

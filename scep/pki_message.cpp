@@ -141,8 +141,8 @@ EnvelopeAlgorithms envelope_algorithms(const Bytes& envelope) {
 }
 
 void read_csr(PkiRequest& request) {
-  const unsigned char* p = request.message_data.data();
-  request.csr.reset(d2i_X509_REQ(nullptr, &p, static_cast<long>(request.message_data.size())));
+  // The key is taken later by ca::Issuer (csr_public_key): not decoded twice.
+  request.csr = ca::csr_from_der_without_key(request.message_data);
   if (!request.csr) return fail(request, FailInfo::bad_request, "messageData is not a PKCS#10 CSR");
   const int idx = X509_REQ_get_attr_by_NID(request.csr.get(), NID_pkcs9_challengePassword, -1);
   if (idx < 0) return;

@@ -155,6 +155,42 @@ TEST(Csr, ParsesPemAndDerAndRejectsGarbage) {
   EXPECT_EQ(ERR_peek_error(), 0UL);
 }
 
+// The SCEP path parses a CSR without its key and takes the key through csr_public_key.
+TEST(Csr, WithoutKeyThenCsrPublicKeyGivesTheSameKey) {
+  for (KeyType type : {KeyType::rsa2048, KeyType::ec_p256, KeyType::ec_p384}) {
+    EvpPkeyPtr key = generate_key(type);
+    X509ReqPtr req = testing::make_csr(key.get(), {});
+    const std::string der = testing::csr_der(req.get());
+    const auto bytes = std::span(reinterpret_cast<const std::uint8_t*>(der.data()), der.size());
+
+    X509ReqPtr keyless = csr_from_der_without_key(bytes);
+    ASSERT_TRUE(keyless) << to_string(type);
+    EXPECT_EQ(name_to_string(X509_REQ_get_subject_name(keyless.get())), "CN=device-1");
+    EXPECT_EQ(X509_REQ_get0_pubkey(keyless.get()), nullptr) << "the key was not decoded";
+    ERR_clear_error();
+
+    EvpPkeyPtr taken = csr_public_key(keyless.get());
+    ASSERT_TRUE(taken) << to_string(type);
+    EXPECT_EQ(EVP_PKEY_eq(taken.get(), key.get()), 1) << to_string(type);
+    EXPECT_EQ(X509_REQ_verify_ex(keyless.get(), taken.get(), nullptr, nullptr), 1) << to_string(type);
+    // A fully parsed CSR gives the same key.
+    X509ReqPtr full = csr_from_pem_or_der(der);
+    EvpPkeyPtr again = csr_public_key(full.get());
+    EXPECT_EQ(EVP_PKEY_eq(again.get(), key.get()), 1);
+
+    // The signature still protects the key: another key's signature does not verify.
+    EvpPkeyPtr other = generate_key(type);
+    EXPECT_NE(X509_REQ_verify_ex(keyless.get(), other.get(), nullptr, nullptr), 1);
+    ERR_clear_error();
+  }
+  const std::string garbage = "\x30\x82\x01\x00garbage";
+  EXPECT_FALSE(csr_from_der_without_key(std::span(reinterpret_cast<const std::uint8_t*>(garbage.data()), garbage.size())));
+  EvpPkeyPtr key = generate_key(KeyType::ec_p256);
+  const std::string trailing = testing::csr_der(testing::make_csr(key.get(), {}).get()) + "x";
+  EXPECT_FALSE(csr_from_der_without_key(std::span(reinterpret_cast<const std::uint8_t*>(trailing.data()), trailing.size())));
+  EXPECT_EQ(ERR_peek_error(), 0UL);
+}
+
 TEST(Keys, PemRoundTripIsPkcs8) {
   for (KeyType type : {KeyType::ec_p256, KeyType::rsa2048}) {
     EvpPkeyPtr key = generate_key(type);
