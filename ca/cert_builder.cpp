@@ -81,17 +81,12 @@ EvpPkeyPtr legacy_rsa_public_key(const X509_PUBKEY* spki) {
 EvpPkeyPtr csr_public_key(const X509_REQ* req) {
   const X509_PUBKEY* spki = X509_REQ_get_X509_PUBKEY(const_cast<X509_REQ*>(req));
   if (EvpPkeyPtr rsa = legacy_rsa_public_key(spki)) return rsa;
+  if (spki == nullptr) return nullptr;
   // The SubjectPublicKeyInfo re-encoded from its parts (no key object needed), then decoded
   // in the default library context.
-  unsigned char* der = nullptr;
-  const int len = spki ? i2d_X509_PUBKEY(spki, &der) : -1;
-  if (len <= 0) {
-    ERR_clear_error();
-    return nullptr;
-  }
-  const unsigned char* p = der;
-  EvpPkeyPtr key(d2i_PUBKEY(nullptr, &p, len));
-  OPENSSL_free(der);
+  const Bytes der = to_der(spki, i2d_X509_PUBKEY, "i2d_X509_PUBKEY");
+  const unsigned char* p = der.data();
+  EvpPkeyPtr key(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
   if (!key) ERR_clear_error();
   return key;
 }
