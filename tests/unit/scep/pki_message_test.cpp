@@ -33,6 +33,35 @@ TEST_F(ScepMessage, ReplyUsesTheRequestsDigestAndCipher) {
   }
 }
 
+// An EC requester (RFC 8894 §3.3.2: the reply is encrypted to the signer's key, ECDH for
+// an EC one) enrolls its EC CSR, and its signature is checked like an RSA one's.
+TEST_F(ScepMessage, EcRequesterEnrollsAndItsSignatureIsChecked) {
+  Requester who;
+  who.key.reset(check_ptr(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"), "keygen"));
+  who.cert = self_signed(who.key.get(), "ec-requester");
+  RequestOptions o;
+  o.transaction_id = "ec-1";
+  const Reply r = send(pkcs_req(who, "ec-requester", kStatic, o), who);
+  ASSERT_EQ(r.pki_status, "0") << "failInfo " << r.fail_info;
+  ASSERT_EQ(r.certificates.size(), 1u);
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(r.certificates[0].get()), who.key.get()), 1);
+
+  // The same request with its ECDSA signature damaged.
+  o.transaction_id = "ec-2";
+  const ca::Bytes good = pkcs_req(who, "ec-requester", kStatic, o);
+  const unsigned char* p = good.data();
+  ca::CmsPtr cms(d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(good.size())));
+  CMS_SignerInfo* si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms.get()), 0);
+  ASN1_OCTET_STRING* sig = CMS_SignerInfo_get0_signature(si);
+  std::vector<unsigned char> bytes(ASN1_STRING_get0_data(sig), ASN1_STRING_get0_data(sig) + ASN1_STRING_length(sig));
+  bytes[bytes.size() - 3] ^= 0x55;   // inside the s INTEGER of the ECDSA-Sig-Value
+  ASN1_OCTET_STRING_set(sig, bytes.data(), static_cast<int>(bytes.size()));
+  const Reply refused = send(ca::to_der(cms.get(), i2d_CMS_ContentInfo, "i2d"), who);
+  EXPECT_EQ(refused.pki_status, "2");
+  EXPECT_EQ(refused.fail_info, "1");   // badMessageCheck
+  EXPECT_EQ(certificate_count(), 1u);
+}
+
 TEST_F(ScepMessage, Sha1WithoutLegacyCryptoIsBadAlg) {
   auto who = requester("sha1");
   RequestOptions o;
