@@ -198,10 +198,7 @@ X509ReqPtr csr_from_pem_or_der(std::string_view data) {
   return req;
 }
 
-namespace {
-
-// A library context whose only provider is "null" (no algorithms): a structure parsed in
-// it keeps its SubjectPublicKeyInfo as bytes, because no decoder exists there to run.
+// A structure parsed in this context keeps its SubjectPublicKeyInfo as bytes.
 OSSL_LIB_CTX* keyless_library_context() {
   struct Keyless {
     OsslLibCtxPtr context{check_ptr(OSSL_LIB_CTX_new(), "OSSL_LIB_CTX_new")};
@@ -210,8 +207,6 @@ OSSL_LIB_CTX* keyless_library_context() {
   static const Keyless keyless;
   return keyless.context.get();
 }
-
-}  // namespace
 
 X509ReqPtr csr_from_der_without_key(std::span<const std::uint8_t> der) {
   if (der.size() > static_cast<std::size_t>(LONG_MAX)) return nullptr;

@@ -128,6 +128,10 @@ X509ReqPtr csr_from_pem_or_der(std::string_view data);      // throws std::inval
 // cache), and issuance takes the key through csr_public_key() anyway. Everything else of
 // the CSR reads as usual; X509_REQ_get0_pubkey() is nullptr on it.
 X509ReqPtr csr_from_der_without_key(std::span<const std::uint8_t> der);
+// The library context that parsing takes to leave public keys undecoded: its only provider
+// is "null" (no algorithms), so no decoder exists there. Hand it to ASN1_item_d2i_ex only;
+// an object parsed in it still computes in the default context where a call takes one.
+OSSL_LIB_CTX* keyless_library_context();
 std::string csr_to_pem(const X509_REQ* req);
 
 EvpPkeyPtr key_from_pem(std::string_view pem);

@@ -59,9 +59,21 @@ bool same_secret(const std::string& a, const std::string& b) {
 
 // A request signed by a certificate that our issuing CA signed (RFC 8894 §3.3.1.2
 // RenewalReq; Apple renews with a PKCSReq signed the same way).
-bool issued_by(const X509* issuing, X509* cert) {
-  if (X509_check_issued(const_cast<X509*>(issuing), cert) != X509_V_OK) return false;
-  const bool ok = X509_verify(cert, X509_get0_pubkey(issuing)) == 1;
+// Names, key identifiers and algorithms first, on the signer as parsed; a certificate that
+// passes is read again in full from its DER for the signature check, which computes in
+// the certificate's own library context (PkiRequest::signer). Only renewals get that far.
+bool issued_by(const X509* issuing, const PkiRequest& request) {
+  if (X509_check_issued(const_cast<X509*>(issuing), request.signer.get()) != X509_V_OK) {
+    ERR_clear_error();
+    return false;
+  }
+  bool ok = false;
+  try {
+    const ca::X509Ptr cert = ca::cert_from_der(request.signer_der);
+    ok = X509_verify(cert.get(), X509_get0_pubkey(issuing)) == 1;
+  } catch (const std::exception&) {
+    ok = false;
+  }
   ERR_clear_error();
   return ok;
 }
@@ -225,7 +237,7 @@ Enrollment::Decision Enrollment::enroll(PkiRequest& request) {
   bool renewal = false;
   std::string device_name;    // for a request held for approval
 
-  if (issued_by(authority_.issuing(), request.signer.get())) {
+  if (issued_by(authority_.issuing(), request)) {
     // Renewal: the signer certificate must be ours, valid and not revoked; the new
     // certificate goes to the same device in the same profile; the challenge is optional.
     const ca::Identity identity = registry_.index().by_serial(ca::serial_bytes(request.signer.get()), now);

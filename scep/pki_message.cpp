@@ -1,6 +1,8 @@
 // SCEP pkiMessage parsing and CertRep building (RFC 8894 §3.1–§3.3) on OpenSSL CMS.
 #include "scep/pki_message.hpp"
 
+#include "ca/cert_builder.hpp"
+
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/rand.h>
@@ -94,11 +96,32 @@ std::string lower_hex(std::span<const std::uint8_t> bytes) {
   return hex;
 }
 
-std::string certificate_sha256(const X509* cert) {
+// SHA-256 over the certificate's DER as received. X509_digest would compute in the
+// certificate's own library context, which for a key-less parse has no SHA-256.
+std::string der_sha256(const Bytes& der) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  ca::check(X509_digest(cert, EVP_sha256(), md, &len), "X509_digest");
+  ca::check(EVP_Digest(der.data(), der.size(), md, &len, EVP_sha256(), nullptr), "EVP_Digest");
   return lower_hex({md, len});
+}
+
+// The requester's certificate, parsed key-less with the message, made usable for checking
+// the signature and encrypting the reply. An RSA key (what SCEP clients use) is read from
+// its bits as a legacy-method key and set on the certificate (ca::legacy_rsa_public_key);
+// any other type gets the certificate re-read in full from `der`, which decodes its key
+// the usual way. nullptr only if the certificate cannot be read at all.
+ca::X509Ptr signer_with_key(X509* keyless, const Bytes& der) {
+  if (ca::EvpPkeyPtr rsa = ca::legacy_rsa_public_key(X509_get_X509_PUBKEY(keyless))) {
+    ca::check(X509_set_pubkey(keyless, rsa.get()), "X509_set_pubkey");
+    ca::check(X509_up_ref(keyless), "X509_up_ref");
+    return ca::X509Ptr(keyless);
+  }
+  try {
+    return ca::cert_from_der(der);
+  } catch (const std::exception&) {
+    ERR_clear_error();
+    return nullptr;
+  }
 }
 
 Bytes bio_bytes(BIO* bio) {
@@ -212,9 +235,12 @@ void enable_legacy_crypto() {
 
 PkiRequest parse_request(std::span<const std::uint8_t> der, const X509* ra_cert, EVP_PKEY* ra_key,
                          const CryptoPolicy& policy) {
-  // RFC 8894 §3.1: ContentInfo SignedData with exactly one signer.
+  // RFC 8894 §3.1: ContentInfo SignedData with exactly one signer. Parsed key-less
+  // (ca::keyless_library_context): OpenSSL 3.0 would set up its decoders (~85 µs) for the
+  // key of every certificate in it, where only the signer's is needed (signer_with_key).
   const unsigned char* p = der.data();
-  ca::CmsPtr cms(d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(der.size())));
+  ca::CmsPtr cms(reinterpret_cast<CMS_ContentInfo*>(ASN1_item_d2i_ex(
+      nullptr, &p, static_cast<long>(der.size()), ASN1_ITEM_rptr(CMS_ContentInfo), ca::keyless_library_context(), nullptr)));
   if (!cms || p != der.data() + der.size() || OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_signed) {
     ERR_clear_error();
     throw MalformedMessage("not a CMS SignedData");
@@ -252,19 +278,25 @@ PkiRequest parse_request(std::span<const std::uint8_t> der, const X509* ra_cert,
   request.digest_nid = digest_allowed(digest_nid, policy) ? digest_nid : NID_sha256;
 
   ca::X509StackPtr certs(CMS_get1_certs(cms.get()));
+  X509* keyless_signer = nullptr;
   for (int i = 0; certs && i < sk_X509_num(certs.get()); ++i) {
-    X509* cert = sk_X509_value(certs.get(), i);
-    if (CMS_SignerInfo_cert_cmp(si, cert) == 0) {
-      ca::check(X509_up_ref(cert), "X509_up_ref");
-      request.signer.reset(cert);
+    if (CMS_SignerInfo_cert_cmp(si, sk_X509_value(certs.get(), i)) == 0) {
+      keyless_signer = sk_X509_value(certs.get(), i);
       break;
     }
   }
-  if (!request.signer) {
+  if (keyless_signer == nullptr) {
     fail(request, FailInfo::bad_message_check, "the signer's certificate is not in the message");
     return request;
   }
-  request.requester_sha256 = certificate_sha256(request.signer.get());
+  // The DER as received (still cached: nothing has modified the certificate yet).
+  request.signer_der = ca::to_der(keyless_signer, i2d_X509, "i2d_X509");
+  request.requester_sha256 = der_sha256(request.signer_der);
+  request.signer = signer_with_key(keyless_signer, request.signer_der);
+  if (!request.signer) {
+    fail(request, FailInfo::bad_message_check, "the signer's certificate is unreadable");
+    return request;
+  }
   // The reply is encrypted to this key (RFC 8894 §3.3.2): RSA key transport, or ECDH for
   // an EC key; anything else could be signed with but never answered.
   const EVP_PKEY* signer_key = X509_get0_pubkey(request.signer.get());
@@ -279,9 +311,18 @@ PkiRequest parse_request(std::span<const std::uint8_t> der, const X509* ra_cert,
 
   // The signature over the signed attributes and the messageDigest over the content.
   // The signer's certificate is self-signed or ours: who it is gets decided by the
-  // enrollment policy, so no chain is built here (CMS_NO_SIGNER_CERT_VERIFY).
+  // enrollment policy, so no chain is built here (CMS_NO_SIGNER_CERT_VERIFY). The key
+  // comes from request.signer, given as the only candidate (CMS_NOINTERN).
+  ca::X509StackPtr signer_stack(ca::check_ptr(sk_X509_new_null(), "sk_X509_new_null"));
+  {
+    ca::check(X509_up_ref(request.signer.get()), "X509_up_ref");
+    ca::X509Ptr reference(request.signer.get());   // owned here until the stack takes it
+    if (sk_X509_push(signer_stack.get(), reference.get()) <= 0) throw ca::OpenSslError("sk_X509_push");
+    reference.release();
+  }
   ca::BioPtr envelope_bio(ca::check_ptr(BIO_new(BIO_s_mem()), "BIO_new"));
-  if (CMS_verify(cms.get(), nullptr, nullptr, nullptr, envelope_bio.get(), kCmsFlags | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
+  if (CMS_verify(cms.get(), signer_stack.get(), nullptr, nullptr, envelope_bio.get(),
+                 kCmsFlags | CMS_NO_SIGNER_CERT_VERIFY | CMS_NOINTERN) != 1) {
     fail(request, FailInfo::bad_message_check, "signature does not verify");
     return request;
   }

@@ -56,7 +56,12 @@ struct PkiRequest {
   ca::Bytes sender_nonce;
   int digest_nid = 0;          // of the request's signature: the reply uses the same
   int cipher_nid = 0;          // content cipher of the request's envelope: the reply uses the same
-  ca::X509Ptr signer;          // the requester's signing certificate (self-signed or ours)
+  // The requester's signing certificate (self-signed or ours), usable for its key (the
+  // signature check, the reply's encryption) and its names and serial. It may come from a
+  // key-less parse: anything that computes in the certificate's own library context
+  // (X509_verify, X509_digest) takes a full parse of signer_der instead.
+  ca::X509Ptr signer;
+  ca::Bytes signer_der;        // that certificate's DER as received
   // Lowercase hex SHA-256 of the signer's certificate (DER): with the transactionID, what
   // identifies a transaction. Not the key alone: micromdm scepclient derives the
   // transactionID from its key and keeps the key when renewing.

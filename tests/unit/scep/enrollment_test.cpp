@@ -185,6 +185,33 @@ TEST_F(ScepEnrollment, RenewalSignedByOurCertificateGoesToTheSameDevice) {
   EXPECT_EQ(refused.fail_info, "2");
 }
 
+// A certificate that names our issuing CA (issuer DN, authority key identifier, an ECDSA
+// signature like ours) but was signed by another key renews nothing: the signature check
+// runs on a full parse of the certificate as received.
+TEST_F(ScepEnrollment, RenewalWithACertificateForgedInOurNameIsRefused) {
+  Requester forger;
+  forger.key = rsa_key(2048);
+  ca::EvpPkeyPtr other_ca_key(check_ptr(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"), "keygen"));
+  const ca::Bytes serial{0x42, 0x42};
+  ca::X509NamePtr subject = ca::make_name({{"CN", "forged"}});
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  forger.cert = ca::new_certificate(serial, subject.get(), X509_get_subject_name(authority_->issuing()),
+                                    forger.key.get(), now - 60, now + 3600);
+  ca::add_authority_key_identifier(forger.cert.get(), authority_->issuing());
+  ca::sign_certificate(forger.cert.get(), other_ca_key.get(), EVP_sha256());
+  ASSERT_EQ(X509_check_issued(const_cast<X509*>(authority_->issuing()), forger.cert.get()), X509_V_OK)
+      << "the forgery must get past the name and key-identifier checks";
+  RequestOptions o;
+  o.message_type = "17";
+  const Reply r = send(make_request(make_csr(forger.key.get(), "forged", ""), forger.cert.get(), forger.key.get(),
+                                    authority_->ra(), o),
+                       forger);
+  EXPECT_EQ(r.pki_status, "2");
+  EXPECT_EQ(r.fail_info, "2");
+  EXPECT_EQ(certificate_count(), 0u);
+  EXPECT_EQ(enrollment_->counters().renewed, 0u);
+}
+
 TEST_F(ScepEnrollment, RenewalReqSignedBySelfSignedCertificateIsRefused) {
   auto who = requester("nope");
   RequestOptions o;
