@@ -124,6 +124,21 @@ ca::X509Ptr signer_with_key(X509* keyless, const Bytes& der) {
   }
 }
 
+// A STACK_OF(X509) holding its own reference to each certificate, for the CMS calls that
+// take one (signer candidates, recipients, extra certificates).
+ca::X509StackPtr certificate_stack(std::span<const X509* const> certificates) {
+  ca::X509StackPtr stack(ca::check_ptr(sk_X509_new_null(), "sk_X509_new_null"));
+  for (const X509* cert : certificates) {
+    ca::check(X509_up_ref(const_cast<X509*>(cert)), "X509_up_ref");
+    ca::X509Ptr reference(const_cast<X509*>(cert));   // owned here until the stack takes it
+    if (sk_X509_push(stack.get(), reference.get()) <= 0) throw ca::OpenSslError("sk_X509_push");
+    reference.release();
+  }
+  return stack;
+}
+
+ca::X509StackPtr certificate_stack(const X509* certificate) { return certificate_stack(std::span(&certificate, 1)); }
+
 Bytes bio_bytes(BIO* bio) {
   char* data = nullptr;
   const long len = BIO_get_mem_data(bio, &data);
@@ -313,13 +328,7 @@ PkiRequest parse_request(std::span<const std::uint8_t> der, const X509* ra_cert,
   // The signer's certificate is self-signed or ours: who it is gets decided by the
   // enrollment policy, so no chain is built here (CMS_NO_SIGNER_CERT_VERIFY). The key
   // comes from request.signer, given as the only candidate (CMS_NOINTERN).
-  ca::X509StackPtr signer_stack(ca::check_ptr(sk_X509_new_null(), "sk_X509_new_null"));
-  {
-    ca::check(X509_up_ref(request.signer.get()), "X509_up_ref");
-    ca::X509Ptr reference(request.signer.get());   // owned here until the stack takes it
-    if (sk_X509_push(signer_stack.get(), reference.get()) <= 0) throw ca::OpenSslError("sk_X509_push");
-    reference.release();
-  }
+  const ca::X509StackPtr signer_stack = certificate_stack(request.signer.get());
   ca::BioPtr envelope_bio(ca::check_ptr(BIO_new(BIO_s_mem()), "BIO_new"));
   if (CMS_verify(cms.get(), signer_stack.get(), nullptr, nullptr, envelope_bio.get(),
                  kCmsFlags | CMS_NO_SIGNER_CERT_VERIFY | CMS_NOINTERN) != 1) {
@@ -390,13 +399,7 @@ ca::Bytes next_ca_message(std::span<const X509* const> next_certificates, const 
                           std::span<const X509* const> current_chain) {
   const Bytes inner = degenerate_pkcs7(next_certificates);
   ca::BioPtr data(ca::check_ptr(BIO_new_mem_buf(inner.data(), static_cast<int>(inner.size())), "BIO_new_mem_buf"));
-  ca::X509StackPtr extra(ca::check_ptr(sk_X509_new_null(), "sk_X509_new_null"));
-  for (const X509* cert : current_chain) {
-    ca::check(X509_up_ref(const_cast<X509*>(cert)), "X509_up_ref");
-    ca::X509Ptr reference(const_cast<X509*>(cert));   // owned here until the stack takes it
-    if (sk_X509_push(extra.get(), reference.get()) <= 0) throw ca::OpenSslError("sk_X509_push");
-    reference.release();
-  }
+  const ca::X509StackPtr extra = certificate_stack(current_chain);
   ca::CmsPtr cms(ca::check_ptr(
       CMS_sign(const_cast<X509*>(ra_cert), ra_key, extra.get(), data.get(), kCmsFlags), "CMS_sign"));
   return ca::to_der(cms.get(), i2d_CMS_ContentInfo, "i2d_CMS_ContentInfo");
@@ -411,11 +414,7 @@ ca::Bytes build_cert_rep(const PkiRequest& request, const CertRep& rep, const X5
     // certificate with the cipher the request used; for GetCRL it carries the CRL (§3.3.4).
     const Bytes inner = rep.crl != nullptr ? degenerate_pkcs7_crl(rep.crl) : degenerate_pkcs7(rep.certificates);
     ca::BioPtr in(ca::check_ptr(BIO_new_mem_buf(inner.data(), static_cast<int>(inner.size())), "BIO_new_mem_buf"));
-    ca::X509StackPtr recipients(ca::check_ptr(sk_X509_new_null(), "sk_X509_new_null"));
-    ca::check(X509_up_ref(request.signer.get()), "X509_up_ref");
-    ca::X509Ptr reference(request.signer.get());   // owned here until the stack takes it
-    if (sk_X509_push(recipients.get(), reference.get()) <= 0) throw ca::OpenSslError("sk_X509_push");
-    reference.release();
+    const ca::X509StackPtr recipients = certificate_stack(request.signer.get());
     const EVP_CIPHER* cipher = EVP_get_cipherbynid(request.cipher_nid ? request.cipher_nid : NID_aes_256_cbc);
     ca::CmsPtr env(ca::check_ptr(CMS_encrypt(recipients.get(), in.get(), ca::check_ptr(cipher, "cipher"), CMS_BINARY),
                                  "CMS_encrypt"));
