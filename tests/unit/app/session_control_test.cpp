@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -28,6 +29,8 @@ class SessionControlTest : public radius::testing::ServerFixture {
   void SetUp() override {
     ServerFixture::SetUp();
     nas_stand_in_ = std::make_unique<radius::testing::NasStandIn>([this](const Bytes& req) -> std::optional<Bytes> {
+      if (req[0] == static_cast<std::uint8_t>(Code::CoaRequest) && coa_nak_cause_ != 0)
+        return radius::testing::reply_to(req, Code::CoaNak, radius::testing::kSecret, coa_nak_cause_.load());
       const Code ack = req[0] == static_cast<std::uint8_t>(Code::DisconnectRequest) ? Code::DisconnectAck : Code::CoaAck;
       return radius::testing::reply_to(req, ack, radius::testing::kSecret);
     });
@@ -102,6 +105,7 @@ class SessionControlTest : public radius::testing::ServerFixture {
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_{
       boost::asio::make_work_guard(io_)};
   std::unique_ptr<radius::testing::NasStandIn> nas_stand_in_;
+  std::atomic<std::uint32_t> coa_nak_cause_{0};   // non-zero: the stand-in answers CoA-NAK with it
   std::shared_ptr<SessionControl> control_;
   std::thread thread_;
 };
@@ -157,6 +161,38 @@ TEST_F(SessionControlTest, DisableSendsTheRulesCoaOrADisconnectAndEnableSendsNot
   registry_->set_device_enabled(quarantined.device_id, true, "test");
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(nas_stand_in_->received().size(), 2u);
+}
+
+// A NAS that refuses the CoA (RFC 5176 §3.5, here Error-Cause 401 Unsupported Attribute)
+// must not leave a disabled device with its access: a Disconnect-Request follows.
+TEST_F(SessionControlTest, RefusedCoaIsFollowedByADisconnect) {
+  coa_nak_cause_ = 401;
+  auto device = issue("refuses-coa");
+  live("coa-nak-1", device.serial_hex, /*coa=*/true);
+  registry_->set_device_enabled(device.device_id, false, "test");
+  const auto got = wait_for(2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(radius::parse(got[0])->code, Code::CoaRequest);
+  EXPECT_EQ(radius::parse(got[1])->code, Code::DisconnectRequest);
+  EXPECT_EQ(session_of(got[1]), "coa-nak-1");
+  EXPECT_EQ(radius::parse(got[1])->find(attr::FilterId), nullptr);
+  for (int i = 0; i < 100 && !server_->live_sessions().by_serial(device.serial_hex).empty(); ++i)
+    std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(server_->live_sessions().by_serial(device.serial_hex).empty()) << "the Disconnect-ACK ends it";
+}
+
+// Error-Cause 503 (Session Context Not Found): the session is already gone, nothing follows.
+TEST_F(SessionControlTest, CoaNakForAnUnknownSessionEndsItWithoutADisconnect) {
+  coa_nak_cause_ = 503;
+  auto device = issue("gone-already");
+  live("coa-nak-2", device.serial_hex, /*coa=*/true);
+  registry_->set_device_enabled(device.device_id, false, "test");
+  ASSERT_EQ(wait_for(1).size(), 1u);
+  std::this_thread::sleep_for(400ms);
+  const auto got = nas_stand_in_->received();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(radius::parse(got[0])->code, Code::CoaRequest);
+  EXPECT_TRUE(server_->live_sessions().by_serial(device.serial_hex).empty());
 }
 
 TEST_F(SessionControlTest, ExpiredCertificatesLoseTheirSessionsOnce) {
