@@ -3,7 +3,6 @@
 #include "ca/x509.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <vector>
@@ -30,16 +29,7 @@ std::string generate_secret(std::size_t bytes) {
 }
 
 std::string sha256_hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  ca::check(EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr), "EVP_Digest");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 0xF]);
-  }
-  return out;
+  return ca::sha256_lower_hex({reinterpret_cast<const std::uint8_t*>(data.data()), data.size()});
 }
 
 bool secrets_equal(std::string_view a, std::string_view b) {

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -116,6 +117,15 @@ void check(int ok, const char* context) {
 }
 
 // --- encoding helpers ----------------------------------------------------------
+
+std::string sha256_lower_hex(std::span<const std::uint8_t> bytes) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  check(EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr), "EVP_Digest");
+  std::string hex = to_hex(std::span<const std::uint8_t>(md, len));
+  for (auto& c : hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return hex;
+}
 
 std::string to_hex(std::span<const std::uint8_t> bytes) {
   static constexpr char digits[] = "0123456789ABCDEF";

@@ -371,10 +371,7 @@ std::vector<std::pair<std::string, std::uint64_t>> EnrollmentCounters::named() c
 }
 
 std::string challenge_hash(std::string_view secret) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  ca::check(EVP_Digest(secret.data(), secret.size(), md, &len, EVP_sha256(), nullptr), "EVP_Digest");
-  return lower(ca::to_hex({md, len}));
+  return ca::sha256_lower_hex({reinterpret_cast<const std::uint8_t*>(secret.data()), secret.size()});
 }
 
 MintedChallenge mint_challenge(ca::Registry& registry, const std::string& device, const std::string& profile,

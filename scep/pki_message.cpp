@@ -90,21 +90,6 @@ bool cipher_allowed(int nid, const CryptoPolicy& policy) {
   }
 }
 
-std::string lower_hex(std::span<const std::uint8_t> bytes) {
-  std::string hex = ca::to_hex(bytes);
-  for (auto& c : hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return hex;
-}
-
-// SHA-256 over the certificate's DER as received. X509_digest would compute in the
-// certificate's own library context, which for a key-less parse has no SHA-256.
-std::string der_sha256(const Bytes& der) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  ca::check(EVP_Digest(der.data(), der.size(), md, &len, EVP_sha256(), nullptr), "EVP_Digest");
-  return lower_hex({md, len});
-}
-
 // The requester's certificate, parsed key-less with the message, made usable for checking
 // the signature and encrypting the reply. An RSA key (what SCEP clients use) is read from
 // its bits as a legacy-method key and set on the certificate (ca::legacy_rsa_public_key);
@@ -306,7 +291,9 @@ PkiRequest parse_request(std::span<const std::uint8_t> der, const X509* ra_cert,
   }
   // The DER as received (still cached: nothing has modified the certificate yet).
   request.signer_der = ca::to_der(keyless_signer, i2d_X509, "i2d_X509");
-  request.requester_sha256 = der_sha256(request.signer_der);
+  // Hashed here, not with X509_digest: that computes in the certificate's own library
+  // context, which for a key-less parse has no SHA-256.
+  request.requester_sha256 = ca::sha256_lower_hex(request.signer_der);
   request.signer = signer_with_key(keyless_signer, request.signer_der);
   if (!request.signer) {
     fail(request, FailInfo::bad_message_check, "the signer's certificate is unreadable");
