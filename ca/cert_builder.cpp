@@ -82,6 +82,12 @@ EvpPkeyPtr csr_public_key(const X509_REQ* req) {
   const X509_PUBKEY* spki = X509_REQ_get_X509_PUBKEY(const_cast<X509_REQ*>(req));
   if (EvpPkeyPtr rsa = legacy_rsa_public_key(spki)) return rsa;
   if (spki == nullptr) return nullptr;
+  // A CSR parsed in full already holds its key: take another reference, not a second decode.
+  if (EVP_PKEY* decoded = X509_REQ_get0_pubkey(const_cast<X509_REQ*>(req))) {
+    check(EVP_PKEY_up_ref(decoded), "EVP_PKEY_up_ref");
+    return EvpPkeyPtr(decoded);
+  }
+  ERR_clear_error();   // parsed key-less: nothing decoded yet
   // The SubjectPublicKeyInfo re-encoded from its parts (no key object needed), then decoded
   // in the default library context.
   const Bytes der = to_der(spki, i2d_X509_PUBKEY, "i2d_X509_PUBKEY");

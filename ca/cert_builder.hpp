@@ -35,8 +35,8 @@ X509Ptr new_certificate(std::span<const std::uint8_t> serial, const X509_NAME* s
 // tenth of an enrollment's CPU). Same modulus and exponent, same DER in the certificate.
 EvpPkeyPtr legacy_rsa_public_key(const X509_PUBKEY* spki);
 // A CSR's public key, whether or not the CSR was parsed with it (csr_from_der_without_key):
-// RSA as legacy_rsa_public_key, any other type decoded from the SubjectPublicKeyInfo.
-// nullptr when the key cannot be decoded.
+// RSA as legacy_rsa_public_key, any other type the key the parse decoded, or else decoded
+// now from the SubjectPublicKeyInfo. nullptr when the key cannot be decoded.
 EvpPkeyPtr csr_public_key(const X509_REQ* req);
 
 void add_basic_constraints(X509* cert, bool ca, std::optional<long> path_len);   // critical
