@@ -389,15 +389,13 @@ void stage_rollover(const BootstrapOptions& o) {
   } catch (const std::exception&) {
     throw std::runtime_error("cannot load the root key " + current.root_key());
   }
-  EvpPkeyPtr current_key;
-  try {
-    current_key = key_from_pem(read_file(current.issuing_key()));
-  } catch (const std::exception&) {
-    throw std::runtime_error("cannot load the issuing CA key " + current.issuing_key());
-  }
+  // The current issuing CA's key type, read from its certificate: its private key is not needed.
+  const X509Ptr current_issuing = load_cert_file(current.issuing());
+  const EVP_PKEY* current_public = X509_get0_pubkey(current_issuing.get());
+  if (current_public == nullptr) throw std::runtime_error("cannot read the public key of " + current.issuing());
   // A distinct name (dated) as well as a distinct key: path builders and people both tell
   // the two issuing CAs apart by subject while they overlap.
-  EvpPkeyPtr next_key = generate_key(key_type_of(current_key.get()));
+  EvpPkeyPtr next_key = generate_key(key_type_of(current_public));
   std::vector<X509Ptr> path;
   path.push_back(make_issuing_ca(o, o.organization + " Issuing CA " + utc_date(now_unix()), next_key.get(), root.get(),
                                  root_key.get()));

@@ -38,7 +38,7 @@ EvpPkeyPtr generate_key(KeyType type) {
 }
 
 KeyType key_type_of(const EVP_PKEY* key) {
-  if (EVP_PKEY_is_a(key, "RSA") == 1) return EVP_PKEY_get_bits(key) > 2048 ? KeyType::rsa3072 : KeyType::rsa2048;
+  if (is_rsa(key)) return EVP_PKEY_get_bits(key) > 2048 ? KeyType::rsa3072 : KeyType::rsa2048;
   return ec_curve_name(key) == "P-384" ? KeyType::ec_p384 : KeyType::ec_p256;
 }
 

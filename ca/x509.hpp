@@ -131,8 +131,10 @@ X509ReqPtr csr_from_pem_or_der(std::string_view data);      // throws std::inval
 // the CSR reads as usual; X509_REQ_get0_pubkey() is nullptr on it.
 X509ReqPtr csr_from_der_without_key(std::span<const std::uint8_t> der);
 // The library context that parsing takes to leave public keys undecoded: its only provider
-// is "null" (no algorithms), so no decoder exists there. Hand it to ASN1_item_d2i_ex only;
-// an object parsed in it still computes in the default context where a call takes one.
+// is "null" (no algorithms), so no decoder exists there. Hand it to ASN1_item_d2i_ex only.
+// An object parsed in it keeps it: calls that compute in the object's own context
+// (X509_digest, X509_verify, X509_REQ_verify) fail on it; use the _ex calls with the
+// default context, hash the DER yourself, or parse again in full.
 OSSL_LIB_CTX* keyless_library_context();
 std::string csr_to_pem(const X509_REQ* req);
 

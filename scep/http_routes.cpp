@@ -124,9 +124,9 @@ void HttpRoutes::set_next_ca(const ca::Authority* next) {
   answers->capabilities = kCapabilities;
   if (next != nullptr) {
     answers->capabilities += "GetNextCACert\n";
-    std::vector<const X509*> current_chain;
-    for (const auto& cert : authority_.chain()) current_chain.push_back(cert.get());
-    const ca::Bytes der = next_ca_message(ra_and_chain(*next), authority_.ra(), authority_.ra_key(), current_chain);
+    const std::vector<const X509*> current = ra_and_chain(authority_);   // RA first, then the chain
+    const ca::Bytes der = next_ca_message(ra_and_chain(*next), authority_.ra(), authority_.ra_key(),
+                                          std::span(current).subspan(1));
     answers->next_ca_certs.assign(der.begin(), der.end());
   }
   rollover_.store(std::move(answers));
