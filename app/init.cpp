@@ -137,10 +137,13 @@ void run_install_issuing_cert(const std::string& config_path, const std::string&
 std::string run_stage_rollover(const std::string& config_path, const RolloverImport& import) {
   const Config config = load_config(config_path);
   const ca::CaPaths paths{config.ca.dir};
-  // The staged RA/server/admin certificates get the key types the current ones have.
-  const ca::Authority current = ca::Authority::load(paths);
+  // The staged server and admin certificates get the key type the current server
+  // certificate has (read from the certificate: no private key is needed for that).
+  const ca::X509Ptr server = ca::cert_from_pem(ca::read_file(paths.server()));
+  const EVP_PKEY* server_key = X509_get0_pubkey(server.get());
+  if (server_key == nullptr) throw std::runtime_error("cannot read the public key of " + paths.server());
   ca::BootstrapOptions b = bootstrap_options(config.ca.dir, config.service.hostname, config.http.public_url,
-                                             ca::key_type_of(current.server_key()));
+                                             ca::key_type_of(server_key));
   if (import.cert.empty())
     ca::stage_rollover(b);
   else
