@@ -9,6 +9,7 @@
 
 #include "ca/ledger.hpp"
 #include "ca/sqlite_db.hpp"
+#include "ca/sqlite_group_commit.hpp"
 
 #include <mutex>
 
@@ -74,6 +75,8 @@ class SqliteLedger final : public Ledger {
   Device insert_device_locked(const NewDevice& device, const std::string& actor);
   void insert_audit_locked(const AuditEntry& entry);
   std::optional<CertificateRecord> certificate_locked(const std::string& canonical_serial);
+  // The body of record_issuance, run by issuance_commits_ inside its transaction.
+  IssuanceOutcome record_issuance_locked(const DeviceRef& ref, CertificateRecord& record, const std::string& actor);
   // The SCEP side of record_issuance (sqlite_ledger_scep.cpp), inside its transaction.
   void redeem_for_issuance_locked(const DeviceRef& ref, const Device& device, const CertificateRecord& record,
                                   const std::string& actor);
@@ -84,6 +87,7 @@ class SqliteLedger final : public Ledger {
 
   std::mutex mutex_;
   Connection db_;
+  GroupCommit issuance_commits_{mutex_, db_};   // after what it refers to
 };
 
 // Row mapping shared by the two translation units of the ledger.

@@ -79,8 +79,14 @@ IssuanceOutcome SqliteLedger::record_issuance(const DeviceRef& ref, CertificateR
   record.sha256_fingerprint = *fingerprint;
   if (record.issued_at == 0) record.issued_at = now_unix();
 
-  std::lock_guard lock(mutex_);
-  Transaction tx(db_);
+  // Concurrent issuances share a transaction and its WAL sync (sqlite_group_commit.hpp).
+  IssuanceOutcome outcome;
+  issuance_commits_.run([&] { outcome = record_issuance_locked(ref, record, actor); });
+  return outcome;
+}
+
+IssuanceOutcome SqliteLedger::record_issuance_locked(const DeviceRef& ref, CertificateRecord& record,
+                                                     const std::string& actor) {
   IssuanceOutcome outcome;
   std::optional<Device> device = ref.id ? device_by_id_locked(*ref.id) : device_by_name_locked(*ref.name);
   if (!device) {
@@ -127,7 +133,6 @@ IssuanceOutcome SqliteLedger::record_issuance(const DeviceRef& ref, CertificateR
   }
   redeem_for_issuance_locked(ref, *device, record, actor);
   insert_audit_locked({0, record.issued_at, actor, "issue", record.serial_hex, issue_detail(*device, record)});
-  tx.commit();
   outcome.device = std::move(*device);
   return outcome;
 }

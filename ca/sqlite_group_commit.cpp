@@ -1,0 +1,81 @@
+#include "ca/sqlite_group_commit.hpp"
+
+namespace portcullis::ca::sqlite {
+
+void GroupCommit::run(const std::function<void()>& unit) {
+  Pending mine{&unit, nullptr, false};
+  std::unique_lock queue_lock(queue_mutex_);
+  queue_.push_back(&mine);
+  while (!mine.done) {
+    if (leading_) {
+      committed_.wait(queue_lock);
+      continue;
+    }
+    // Lead: everything queued so far, ours included unless an earlier leader took it.
+    leading_ = true;
+    std::vector<Pending*> batch;
+    batch.swap(queue_);
+    queue_lock.unlock();
+    const bool committed = commit_batch(batch);
+    queue_lock.lock();
+    if (committed) ++transactions_;
+    for (Pending* p : batch) p->done = true;
+    leading_ = false;
+    committed_.notify_all();
+  }
+  queue_lock.unlock();
+  if (mine.error) std::rethrow_exception(mine.error);
+}
+
+bool GroupCommit::leading() {
+  std::lock_guard lock(queue_mutex_);
+  return leading_;
+}
+
+std::size_t GroupCommit::waiting() {
+  std::lock_guard lock(queue_mutex_);
+  return queue_.size();
+}
+
+std::uint64_t GroupCommit::transactions() {
+  std::lock_guard lock(queue_mutex_);
+  return transactions_;
+}
+
+bool GroupCommit::commit_batch(const std::vector<Pending*>& batch) noexcept {
+  if (batch.empty()) return false;
+  // Savepoints only where there is another unit to protect
+  // (https://sqlite.org/lang_savepoint.html); a lone unit fails with its transaction.
+  const bool isolate = batch.size() > 1;
+  try {
+    std::lock_guard db_lock(db_mutex_);
+    Transaction tx(db_);
+    for (Pending* p : batch) {
+      if (isolate) db_.cached("SAVEPOINT unit")->run();
+      try {
+        (*p->unit)();
+        if (isolate) db_.cached("RELEASE unit")->run();
+      } catch (...) {
+        p->error = std::current_exception();
+        // An I/O error, a full disk or the like may make SQLite roll back the whole
+        // transaction (https://sqlite.org/lang_transaction.html, "Response To Errors
+        // Within A Transaction"): then no unit of this batch is recorded.
+        if (!isolate || sqlite3_get_autocommit(db_.handle()) != 0) throw;
+        db_.cached("ROLLBACK TO unit")->run();
+        db_.cached("RELEASE unit")->run();
+      }
+    }
+    tx.commit();
+    return true;
+  } catch (...) {
+    // The transaction is gone (the guard rolled back what was left): every unit that had
+    // succeeded in it fails with the reason.
+    const std::exception_ptr lost = std::current_exception();
+    for (Pending* p : batch) {
+      if (!p->error) p->error = lost;
+    }
+    return false;
+  }
+}
+
+}  // namespace portcullis::ca::sqlite
