@@ -157,6 +157,7 @@ Config load_config(const std::string& path) {
   service.get("log_format", c.service.log_format);
   service.get("log_file", c.service.log_file);
   service.get("threads", c.service.threads);
+  service.get("http_workers", c.service.http_workers);
   service.finish();
   if (!kLogLevels.count(c.service.log_level)) service.fail_key("log_level", "must be trace, debug, info, warn or error");
   if (c.service.log_format != "text" && c.service.log_format != "json")
@@ -289,7 +290,8 @@ std::string render_config(const ConfigTemplate& t) {
     << "log_level = \"info\"                 # trace | debug | info | warn | error\n"
     << "log_format = \"text\"                # text | json (one JSON object a line)\n"
     << "log_file = \"\"                      # empty: stderr\n"
-    << "threads = 0                        # I/O threads; 0 = one per core\n\n"
+    << "threads = 0                        # I/O threads; 0 = one per core\n"
+    << "http_workers = 0                   # HTTP handler threads (SCEP, OCSP, admin API); 0 = four per core\n\n"
     << "[http]                             # public listener: /crl, /crl.pem, /ocsp (plain HTTP on purpose)\n"
     << "bind = \"" << t.bind << "\"\n"
     << "port = " << t.http_port << "\n"

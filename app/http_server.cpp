@@ -5,6 +5,7 @@
 #include "app/http_server.hpp"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -241,6 +242,25 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     const unsigned version = message.version();
     const bool keep_alive = message.keep_alive();
     HttpRequest request = to_app_request(std::move(message), remote_);
+    if (!options().handler_executor) {
+      HttpResponse response = handle(request);
+      return write(std::move(response), version, keep_alive && !stop_requested_, false);
+    }
+    // The handler may block (SQLite syncs, signing): off the I/O threads, which also carry
+    // RADIUS. The work guard keeps io.run() going until the answer is back on our strand.
+    auto back = net::make_work_guard(stream_.get_executor());
+    net::post(options().handler_executor, [self = this->shared_from_this(), request = std::move(request), version,
+                                           keep_alive, back = std::move(back)]() mutable {
+      HttpResponse response = self->handle(request);
+      auto strand = back.get_executor();
+      net::post(strand, [self = std::move(self), response = std::move(response), version, keep_alive,
+                         back = std::move(back)]() mutable {
+        self->write(std::move(response), version, keep_alive && !self->stop_requested_, false);
+      });
+    });
+  }
+
+  HttpResponse handle(const HttpRequest& request) const {
     HttpResponse response;
     try {
       response = shared_->handler(request);
@@ -256,7 +276,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       response = error_response(500, "internal server error");
     }
     spdlog::debug("{} HTTP: {} {} {} -> {}", options().name, remote_, request.method, request.path, response.status);
-    write(std::move(response), version, keep_alive && !stop_requested_, false);
+    return response;
   }
 
   void write(HttpResponse&& response, unsigned version, bool keep_alive, bool drain) {

@@ -6,12 +6,13 @@
 // Per connection: one strand (handlers of one connection never run concurrently, different
 // connections run in parallel on the io_context's threads), keep-alive, a header size
 // limit, a request body limit (413 and close), an idle timeout, and an optional TLS
-// handshake with a timeout. Handlers may block (SQLite, signing): the io_context is run by
-// one thread per core.
+// handshake with a timeout. Handlers may block (SQLite syncs, signing): with a
+// handler_executor they run there, off the io_context's threads.
 #pragma once
 
 #include "app/http_types.hpp"
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 
@@ -30,6 +31,7 @@ struct HttpServerOptions {
   std::size_t max_body_bytes = 1 << 20;            // larger requests get 413
   std::shared_ptr<boost::asio::ssl::context> tls;  // null = plain HTTP
   std::chrono::seconds idle_timeout{30};           // between requests, and per read/write
+  boost::asio::any_io_executor handler_executor;   // where handlers run; empty = on the I/O thread
 };
 
 class HttpServer {

@@ -26,6 +26,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -142,12 +143,19 @@ class Service {
     const unsigned threads = config_.service.threads ? config_.service.threads
                                                      : std::max(1u, std::thread::hardware_concurrency());
     asio::io_context io(static_cast<int>(threads));
+    // HTTP handlers block on the ledger's WAL sync and on signing; they run here, so that
+    // RADIUS on `io` never waits behind them. More workers than cores: while some wait for
+    // the disk, others sign, and enrollments that reach the ledger together share one
+    // commit (ca/sqlite_group_commit.hpp).
+    const unsigned http_workers = config_.service.http_workers ? config_.service.http_workers : 4 * threads;
+    asio::thread_pool http_pool(http_workers);
 
     HttpServerOptions public_options;
     public_options.name = "public";
     public_options.bind_address = config_.http.bind;
     public_options.port = config_.http.port;
     public_options.max_body_bytes = config_.http.max_body_bytes;
+    public_options.handler_executor = http_pool.get_executor();
     HttpServer public_http(io, public_options, [this](const HttpRequest& r) { return public_routes_->handle(r); });
 
     HttpServerOptions admin_options;
@@ -155,6 +163,7 @@ class Service {
     admin_options.bind_address = config_.admin.bind;
     admin_options.port = config_.admin.port;
     admin_options.max_body_bytes = config_.admin.max_body_bytes;
+    admin_options.handler_executor = http_pool.get_executor();
     if (config_.admin_tls_effective()) {
       const ca::CaPaths& paths = authority_->paths();
       admin_options.tls = make_server_tls_context(paths.admin(), paths.admin_key(), paths.chain());
@@ -232,15 +241,16 @@ class Service {
     wait_for_reload(reload_signal);
 
     spdlog::info("portcullis ready: public http {}:{}, admin {} {}:{}, radius auth {}:{} acct {}:{} ({} NAS entries), "
-                 "{} threads",
+                 "{} I/O threads, {} HTTP workers",
                  config_.http.bind, public_http.port(), admin_options.tls ? "https" : "http", config_.admin.bind,
                  admin_http.port(), config_.radius.bind, radius_auth->port(), config_.radius.bind, radius_acct->port(),
-                 radius_->nas_table()->size(), threads);
+                 radius_->nas_table()->size(), threads, http_workers);
 
     std::vector<std::thread> pool;
     for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
     io.run();
     for (auto& t : pool) t.join();
+    http_pool.join();  // empty unless the shutdown deadline stopped `io` under a running handler
     session_control_.reset();  // its timers and sockets belong to `io`
     {
       std::lock_guard lock(drain_mutex);
