@@ -6,6 +6,7 @@
 #include "ca/x509.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <gtest/gtest.h>
 #include <openssl/ec.h>
 
@@ -18,6 +19,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -279,6 +281,58 @@ TEST(HttpServer, StopClosesIdleConnectionsAndRefusesNewOnes) {
         }
       },
       std::runtime_error);
+}
+
+// With a handler_executor, handlers run on it (the service's worker pool), not on the
+// io threads, and the answer still goes out on the connection's strand.
+TEST(HttpServer, HandlersRunOnTheWorkerPoolWithKeepAliveAndErrors) {
+  boost::asio::thread_pool workers(2);
+  auto options = plain_options();
+  options.handler_executor = workers.get_executor();
+  std::atomic<int> on_pool{0}, elsewhere{0};
+  TestServer server(options, [&](const app::HttpRequest& r) {
+    ++(workers.get_executor().running_in_this_thread() ? on_pool : elsewhere);
+    return echo(r);
+  });
+  RawConnection c(server.port());
+  c.send_all("GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /throw HTTP/1.1\r\nHost: x\r\n\r\n"
+             "GET /two HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::string reply;
+  ASSERT_TRUE(c.read_to_eof(reply));
+  // Three answers on one connection, in request order, the failing one a 500.
+  const auto one = reply.find("path=/one"), error = reply.find("HTTP/1.1 500"), two = reply.find("path=/two");
+  ASSERT_NE(one, std::string::npos) << reply;
+  ASSERT_NE(error, std::string::npos) << reply;
+  ASSERT_NE(two, std::string::npos) << reply;
+  EXPECT_LT(one, error);
+  EXPECT_LT(error, two);
+  EXPECT_EQ(on_pool.load(), 3);
+  EXPECT_EQ(elsewhere.load(), 0);
+}
+
+// stop() while a handler is still running on the pool: that request is answered (with
+// Connection: close), nothing new is accepted.
+TEST(HttpServer, StopLetsAHandlerOnThePoolFinishAndAnswer) {
+  boost::asio::thread_pool workers(1);
+  auto options = plain_options();
+  options.handler_executor = workers.get_executor();
+  std::promise<void> entered, release;
+  auto released = release.get_future().share();
+  TestServer server(options, [&](const app::HttpRequest& r) {
+    entered.set_value();
+    released.wait();
+    return echo(r);
+  });
+  RawConnection c(server.port());
+  c.send_all("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+  entered.get_future().wait();
+  server.server().stop();
+  release.set_value();
+  std::string reply;
+  ASSERT_TRUE(c.read_to_eof(reply));
+  EXPECT_EQ(reply.rfind("HTTP/1.1 200", 0), 0u) << reply;
+  EXPECT_NE(reply.find("path=/slow"), std::string::npos) << reply;
+  EXPECT_NE(reply.find("Connection: close"), std::string::npos) << reply;
 }
 
 TEST(HttpServer, BindFailureNamesTheAddress) {
