@@ -103,6 +103,12 @@ SqliteLedger::SqliteLedger(const std::string& path) : db_(Connection::open(path,
   // certificates instead of being read back for every insert.
   db_.exec("PRAGMA cache_size = -16384");
   migrate(db_);
+  if (path != ":memory:" && !path.empty()) {
+    reader_.emplace(Connection::open(path, /*create=*/false));
+    sqlite3_busy_timeout(reader_->handle(), 5000);
+    reader_->exec("PRAGMA trusted_schema = OFF");
+    reader_->exec("PRAGMA query_only = ON");
+  }
 }
 
 // --- devices --------------------------------------------------------------------------

@@ -1,10 +1,13 @@
 // The embedded SQLite ledger (ca::open_sqlite_ledger). Private to ca/: everyone else
 // sees only ca::Ledger.
 //
-// One connection, guarded by one mutex: SQLite runs one writer at a time anyway, and the
-// ledger is not on the authentication path (the in-memory index is), so a connection
-// pool would buy nothing but a second class of locking bugs. Callbacks passed to
-// for_each_* run with that mutex held and must not call back into the ledger.
+// One connection for everything that writes, guarded by one mutex: SQLite runs one writer
+// at a time anyway, and the ledger is not on the authentication path (the in-memory index
+// is). The point lookups of a SCEP enrollment (its transaction, a held request, a
+// certificate, a challenge) go through a second, read-only connection with its own mutex:
+// in WAL mode a reader never waits for the writer, so they do not queue behind a group
+// commit's sync. Callbacks passed to for_each_* run with the writer's mutex held and must
+// not call back into the ledger.
 #pragma once
 
 #include "ca/ledger.hpp"
@@ -12,6 +15,7 @@
 #include "ca/sqlite_group_commit.hpp"
 
 #include <mutex>
+#include <optional>
 
 namespace portcullis::ca::sqlite {
 
@@ -85,9 +89,23 @@ class SqliteLedger final : public Ledger {
   void mark_revoked_locked(CertificateRecord& cert, RevocationReason reason, UnixTime at, const std::string& actor,
                            const std::string& device_name);
 
+  // Runs `lookup` on the read-only connection (on the writer for an in-memory ledger,
+  // which a second connection would not see).
+  template <class Lookup>
+  auto read(Lookup&& lookup) {
+    if (!reader_) {
+      std::lock_guard lock(mutex_);
+      return lookup(db_);
+    }
+    std::lock_guard lock(reader_mutex_);
+    return lookup(*reader_);
+  }
+
   std::mutex mutex_;
   Connection db_;
   GroupCommit issuance_commits_{mutex_, db_};   // after what it refers to
+  std::mutex reader_mutex_;
+  std::optional<Connection> reader_;
 };
 
 // Row mapping shared by the two translation units of the ledger.
@@ -99,5 +117,6 @@ inline constexpr const char* kCertificateColumns =
     "serial, device_id, profile, subject, sans, sha256_fingerprint, not_before, not_after, issued_at, revoked_at, "
     "revocation_reason";
 CertificateRecord certificate_from_row(const Statement& row, bool with_der);
+std::optional<CertificateRecord> certificate_by_serial(Connection& db, const std::string& canonical_serial);
 
 }  // namespace portcullis::ca::sqlite

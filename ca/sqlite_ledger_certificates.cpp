@@ -56,7 +56,11 @@ CertificateRecord certificate_from_row(const Statement& row, bool with_der) {
 }
 
 std::optional<CertificateRecord> SqliteLedger::certificate_locked(const std::string& canonical_serial) {
-  auto stmt = db_.cached(
+  return certificate_by_serial(db_, canonical_serial);
+}
+
+std::optional<CertificateRecord> certificate_by_serial(Connection& db, const std::string& canonical_serial) {
+  auto stmt = db.cached(
       "SELECT serial, device_id, profile, subject, sans, sha256_fingerprint, not_before, not_after, issued_at, "
       "revoked_at, revocation_reason, der FROM certificates WHERE serial = ?1");
   stmt->bind(1, canonical_serial);
@@ -140,8 +144,7 @@ IssuanceOutcome SqliteLedger::record_issuance_locked(const DeviceRef& ref, Certi
 std::optional<CertificateRecord> SqliteLedger::find_certificate(const std::string& serial_hex) {
   const auto serial = detail::canonical_serial_hex(serial_hex);
   if (!serial) return std::nullopt;
-  std::lock_guard lock(mutex_);
-  return certificate_locked(*serial);
+  return read([&](Connection& db) { return certificate_by_serial(db, *serial); });
 }
 
 std::vector<CertificateRecord> SqliteLedger::list_certificates(const CertificateFilter& filter) {

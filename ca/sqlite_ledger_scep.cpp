@@ -77,21 +77,23 @@ ChallengeRecord SqliteLedger::mint_challenge(const NewChallenge& challenge, cons
 }
 
 std::optional<ChallengeRecord> SqliteLedger::find_challenge(const std::string& secret_hash) {
-  std::lock_guard lock(mutex_);
-  auto stmt = db_.cached(kChallengeSelect);
-  stmt->bind(1, secret_hash);
-  if (!stmt->step()) return std::nullopt;
-  return challenge_from_row(*stmt);
+  return read([&](Connection& db) -> std::optional<ChallengeRecord> {
+    auto stmt = db.cached(kChallengeSelect);
+    stmt->bind(1, secret_hash);
+    if (!stmt->step()) return std::nullopt;
+    return challenge_from_row(*stmt);
+  });
 }
 
 std::optional<std::string> SqliteLedger::find_scep_transaction(const ScepTransactionKey& key) {
-  std::lock_guard lock(mutex_);
-  auto stmt = db_.cached(
-      "SELECT serial FROM scep_transactions WHERE transaction_id = ?1 AND requester_sha256 = ?2 "
-      "AND serial IS NOT NULL");
-  stmt->bind(1, key.transaction_id).bind(2, key.requester_sha256);
-  if (!stmt->step()) return std::nullopt;
-  return stmt->column_text(0);
+  return read([&](Connection& db) -> std::optional<std::string> {
+    auto stmt = db.cached(
+        "SELECT serial FROM scep_transactions WHERE transaction_id = ?1 AND requester_sha256 = ?2 "
+        "AND serial IS NOT NULL");
+    stmt->bind(1, key.transaction_id).bind(2, key.requester_sha256);
+    if (!stmt->step()) return std::nullopt;
+    return stmt->column_text(0);
+  });
 }
 
 void SqliteLedger::redeem_for_issuance_locked(const DeviceRef& ref, const Device& device,

@@ -88,11 +88,12 @@ std::optional<ScepRequestRecord> SqliteLedger::scep_request_by_id_locked(std::in
 }
 
 std::optional<ScepRequestRecord> SqliteLedger::find_scep_request(const ScepTransactionKey& key) {
-  std::lock_guard lock(mutex_);
-  auto stmt = db_.cached(PORTCULLIS_SCEP_REQUEST_SELECT "WHERE transaction_id = ?1 AND requester_sha256 = ?2");
-  stmt->bind(1, key.transaction_id).bind(2, key.requester_sha256);
-  if (!stmt->step()) return std::nullopt;
-  return request_from_row(*stmt);
+  return read([&](Connection& db) -> std::optional<ScepRequestRecord> {
+    auto stmt = db.cached(PORTCULLIS_SCEP_REQUEST_SELECT "WHERE transaction_id = ?1 AND requester_sha256 = ?2");
+    stmt->bind(1, key.transaction_id).bind(2, key.requester_sha256);
+    if (!stmt->step()) return std::nullopt;
+    return request_from_row(*stmt);
+  });
 }
 
 std::optional<ScepRequestRecord> SqliteLedger::find_scep_request_by_id(std::int64_t id) {
