@@ -159,5 +159,20 @@ TEST(GroupCommitLedger, DuplicateTransactionsInsideBatchesAreRefusedOneByOne) {
   EXPECT_EQ(ledger->integrity_check(), "ok");
 }
 
+// The SCEP lookups go through a second connection on a file; an in-memory ledger has only
+// one database, so they must read it through the writer's connection.
+TEST(GroupCommitLedger, AnInMemoryLedgerAnswersItsLookupsFromItsOneConnection) {
+  auto ledger = open_sqlite_ledger(":memory:");
+  auto record = testing::make_record();
+  DeviceRef ref = testing::device_name_ref("in-memory", /*create_if_missing=*/true);
+  const ScepTransactionKey key{testing::random_hex(16), testing::random_hex(32)};
+  ref.scep_transaction = key;
+  ledger->record_issuance(ref, record, "scep");
+  ASSERT_TRUE(ledger->find_certificate(record.serial_hex));
+  EXPECT_EQ(ledger->find_scep_transaction(key), record.serial_hex);
+  EXPECT_FALSE(ledger->find_scep_request(key));
+  EXPECT_FALSE(ledger->find_challenge(testing::random_hex(32)));
+}
+
 }  // namespace
 }  // namespace portcullis::ca
