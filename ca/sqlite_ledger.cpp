@@ -113,35 +113,45 @@ SqliteLedger::SqliteLedger(const std::string& path) : db_(Connection::open(path,
 
 // --- devices --------------------------------------------------------------------------
 
-std::vector<std::string> SqliteLedger::groups_locked(std::int64_t device_id) {
-  auto stmt = db_.cached("SELECT name FROM device_groups WHERE device_id = ?1 ORDER BY name");
+namespace {
+
+std::vector<std::string> groups_of(Connection& db, std::int64_t device_id) {
+  auto stmt = db.cached("SELECT name FROM device_groups WHERE device_id = ?1 ORDER BY name");
   stmt->bind(1, device_id);
   std::vector<std::string> groups;
   while (stmt->step()) groups.push_back(stmt->column_text(0));
   return groups;
 }
 
-std::optional<Device> SqliteLedger::device_by_id_locked(std::int64_t id) {
+std::optional<Device> device_by_id(Connection& db, std::int64_t id) {
   std::optional<Device> found;
   {
-    auto stmt = db_.cached("SELECT id, name, display_name, owner, enabled, created_at FROM devices WHERE id = ?1");
+    auto stmt = db.cached("SELECT id, name, display_name, owner, enabled, created_at FROM devices WHERE id = ?1");
     stmt->bind(1, id);
     if (stmt->step()) found = device_from_row(*stmt);
   }
-  if (found) found->groups = groups_locked(found->id);
+  if (found) found->groups = groups_of(db, found->id);
   return found;
 }
 
-std::optional<Device> SqliteLedger::device_by_name_locked(const std::string& name) {
+std::optional<Device> device_by_name(Connection& db, const std::string& name) {
   std::optional<Device> found;
   {
-    auto stmt = db_.cached("SELECT id, name, display_name, owner, enabled, created_at FROM devices WHERE name = ?1");
+    auto stmt = db.cached("SELECT id, name, display_name, owner, enabled, created_at FROM devices WHERE name = ?1");
     stmt->bind(1, name);
     if (stmt->step()) found = device_from_row(*stmt);
   }
-  if (found) found->groups = groups_locked(found->id);
+  if (found) found->groups = groups_of(db, found->id);
   return found;
 }
+
+}  // namespace
+
+std::vector<std::string> SqliteLedger::groups_locked(std::int64_t device_id) { return groups_of(db_, device_id); }
+
+std::optional<Device> SqliteLedger::device_by_id_locked(std::int64_t id) { return device_by_id(db_, id); }
+
+std::optional<Device> SqliteLedger::device_by_name_locked(const std::string& name) { return device_by_name(db_, name); }
 
 Device SqliteLedger::insert_device_locked(const NewDevice& device, const std::string& actor) {
   validate_new_device(device);
@@ -184,13 +194,11 @@ Device SqliteLedger::create_device(const NewDevice& device, const std::string& a
 }
 
 std::optional<Device> SqliteLedger::find_device(std::int64_t id) {
-  std::lock_guard lock(mutex_);
-  return device_by_id_locked(id);
+  return read([&](Connection& db) { return device_by_id(db, id); });
 }
 
 std::optional<Device> SqliteLedger::find_device_by_name(const std::string& name) {
-  std::lock_guard lock(mutex_);
-  return device_by_name_locked(name);
+  return read([&](Connection& db) { return device_by_name(db, name); });
 }
 
 std::vector<Device> SqliteLedger::list_devices(const DeviceFilter& filter) {
