@@ -99,8 +99,8 @@ SqliteLedger::SqliteLedger(const std::string& path) : db_(Connection::open(path,
   // a file would cost the writes the batching saves (https://sqlite.org/tempfiles.html).
   db_.exec("PRAGMA temp_store = MEMORY");
   // 16 MiB of page cache instead of SQLite's 2 MiB: the random-order indexes an issuance
-  // touches (serial, fingerprint, transaction id) stay in memory for a fleet of ~100,000
-  // certificates instead of being read back for every insert.
+  // touches (serial, fingerprint, transaction id) stay in memory for a fleet of tens of
+  // thousands of certificates instead of being read back for every insert.
   db_.exec("PRAGMA cache_size = -16384");
   migrate(db_);
   if (path != ":memory:" && !path.empty()) {

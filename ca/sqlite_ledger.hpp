@@ -4,10 +4,10 @@
 // One connection for everything that writes, guarded by one mutex: SQLite runs one writer
 // at a time anyway, and the ledger is not on the authentication path (the in-memory index
 // is). The point lookups of a SCEP enrollment (its transaction, a held request, a
-// certificate, a challenge, a device) go through a second, read-only connection with its own mutex:
-// in WAL mode a reader never waits for the writer, so they do not queue behind a group
-// commit's sync. Callbacks passed to for_each_* run with the writer's mutex held and must
-// not call back into the ledger.
+// certificate, a challenge, a device) go through a second, read-only connection with its
+// own mutex: in WAL mode a reader never waits for the writer, so they do not queue behind
+// a group commit's sync. Callbacks passed to for_each_* run with the writer's mutex held
+// and must not call back into the ledger.
 #pragma once
 
 #include "ca/ledger.hpp"
