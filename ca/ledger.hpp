@@ -255,6 +255,9 @@ class Ledger {
   virtual std::optional<ChallengeRecord> find_challenge(const std::string& secret_hash) = 0;
   // The serial of the certificate a SCEP transaction was answered with.
   virtual std::optional<std::string> find_scep_transaction(const ScepTransactionKey& key) = 0;
+  // Whether the key has a transaction row or a held request: one read for what every new
+  // enrollment asks (and is told "no") before the detailed lookups.
+  virtual bool scep_transaction_known(const ScepTransactionKey& key) = 0;
   // Pending requests (schema v4). create: one transaction with the challenge redemption
   // and the audit row "scep.pending"; ChallengeRefused, DuplicateTransaction when the key
   // already has a request. Approval goes through record_issuance (DeviceRef::approve_scep_request).

@@ -61,6 +61,7 @@ class SqliteLedger final : public Ledger {
   ChallengeRecord mint_challenge(const NewChallenge& challenge, const std::string& actor) override;
   std::optional<ChallengeRecord> find_challenge(const std::string& secret_hash) override;
   std::optional<std::string> find_scep_transaction(const ScepTransactionKey& key) override;
+  bool scep_transaction_known(const ScepTransactionKey& key) override;
   ScepRequestRecord create_scep_request(const NewScepRequest& request, const std::string& actor) override;
   std::optional<ScepRequestRecord> find_scep_request(const ScepTransactionKey& key) override;
   std::optional<ScepRequestRecord> find_scep_request_by_id(std::int64_t id) override;

@@ -96,6 +96,16 @@ std::optional<std::string> SqliteLedger::find_scep_transaction(const ScepTransac
   });
 }
 
+bool SqliteLedger::scep_transaction_known(const ScepTransactionKey& key) {
+  return read([&](Connection& db) {
+    auto stmt = db.cached(
+        "SELECT EXISTS (SELECT 1 FROM scep_transactions WHERE transaction_id = ?1 AND requester_sha256 = ?2) "
+        "OR EXISTS (SELECT 1 FROM scep_requests WHERE transaction_id = ?1 AND requester_sha256 = ?2)");
+    stmt->bind(1, key.transaction_id).bind(2, key.requester_sha256);
+    return stmt->step() && stmt->column_int64(0) != 0;
+  });
+}
+
 void SqliteLedger::redeem_for_issuance_locked(const DeviceRef& ref, const Device& device,
                                               const CertificateRecord& record, const std::string& actor) {
   const UnixTime now = record.issued_at;

@@ -199,6 +199,8 @@ Enrollment::Decision Enrollment::issuer_and_serial(const PkiRequest& request) {
 
 std::optional<Enrollment::Decision> Enrollment::from_transaction(const PkiRequest& request, bool poll) {
   const ca::ScepTransactionKey key{request.transaction_id, request.requester_sha256};
+  // One read in the usual case, a transaction never seen (every new enrollment).
+  if (!registry_.ledger().scep_transaction_known(key)) return std::nullopt;
   const auto serial = registry_.ledger().find_scep_transaction(key);
   if (!serial) {
     // A request held for manual approval (RFC 8894 §3.3.2): still PENDING, or refused.

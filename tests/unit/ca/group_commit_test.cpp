@@ -159,6 +159,34 @@ TEST(GroupCommitLedger, DuplicateTransactionsInsideBatchesAreRefusedOneByOne) {
   EXPECT_EQ(ledger->integrity_check(), "ok");
 }
 
+// The one-read check every new enrollment makes before the detailed lookups: true for an
+// answered transaction and for a held request, false otherwise, through the read connection.
+TEST(GroupCommitLedger, ScepTransactionKnownCoversAnsweredAndHeldRequests) {
+  TempDir dir;
+  auto ledger = open_sqlite_ledger(dir.file("ledger.db"));
+  const ScepTransactionKey answered{testing::random_hex(16), testing::random_hex(32)};
+  const ScepTransactionKey held{testing::random_hex(16), testing::random_hex(32)};
+  EXPECT_FALSE(ledger->scep_transaction_known(answered));
+  EXPECT_FALSE(ledger->scep_transaction_known(held));
+
+  DeviceRef ref = testing::device_name_ref("answered", /*create_if_missing=*/true);
+  ref.scep_transaction = answered;
+  ledger->record_issuance(ref, testing::make_record(), "scep");
+  NewScepRequest request;
+  request.transaction = held;
+  request.device_name = "held";
+  request.create_device = true;
+  request.profile = "device";
+  request.subject = "CN=held";
+  request.csr_der = {0x30, 0x00};
+  ledger->create_scep_request(request, "scep");
+
+  EXPECT_TRUE(ledger->scep_transaction_known(answered));
+  EXPECT_TRUE(ledger->scep_transaction_known(held));
+  // The requester is part of the key: the same transactionID from another requester is new.
+  EXPECT_FALSE(ledger->scep_transaction_known({answered.transaction_id, testing::random_hex(32)}));
+}
+
 // The SCEP lookups go through a second connection on a file; an in-memory ledger has only
 // one database, so they must read it through the writer's connection.
 TEST(GroupCommitLedger, AnInMemoryLedgerAnswersItsLookupsFromItsOneConnection) {

@@ -80,6 +80,7 @@ class DuplicatingLedger final : public Ledger {
   std::optional<std::string> find_scep_transaction(const ScepTransactionKey& k) override {
     return real_.find_scep_transaction(k);
   }
+  bool scep_transaction_known(const ScepTransactionKey& k) override { return real_.scep_transaction_known(k); }
   ScepRequestRecord create_scep_request(const NewScepRequest& r, const std::string& a) override {
     return real_.create_scep_request(r, a);
   }
