@@ -11,7 +11,8 @@ void GroupCommit::run(const std::function<void()>& unit) {
       committed_.wait(queue_lock);
       continue;
     }
-    // Lead: everything queued so far, ours included unless an earlier leader took it.
+    // Lead: everything queued so far, ours included (a unit an earlier leader took is
+    // done before the lead is free again, so the batch is never empty).
     leading_ = true;
     std::vector<Pending*> batch;
     batch.swap(queue_);
@@ -43,7 +44,6 @@ std::uint64_t GroupCommit::transactions() {
 }
 
 bool GroupCommit::commit_batch(const std::vector<Pending*>& batch) noexcept {
-  if (batch.empty()) return false;
   // Savepoints only where there is another unit to protect
   // (https://sqlite.org/lang_savepoint.html); a lone unit fails with its transaction.
   const bool isolate = batch.size() > 1;

@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -118,17 +117,9 @@ void check(int ok, const char* context) {
 
 // --- encoding helpers ----------------------------------------------------------
 
-std::string sha256_lower_hex(std::span<const std::uint8_t> bytes) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  check(EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr), "EVP_Digest");
-  std::string hex = to_hex(std::span<const std::uint8_t>(md, len));
-  for (auto& c : hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return hex;
-}
+namespace {
 
-std::string to_hex(std::span<const std::uint8_t> bytes) {
-  static constexpr char digits[] = "0123456789ABCDEF";
+std::string hex_with(std::span<const std::uint8_t> bytes, const char (&digits)[17]) {
   std::string out;
   out.reserve(bytes.size() * 2);
   for (std::uint8_t b : bytes) {
@@ -136,6 +127,19 @@ std::string to_hex(std::span<const std::uint8_t> bytes) {
     out += digits[b & 0x0F];
   }
   return out;
+}
+
+}  // namespace
+
+std::string to_hex(std::span<const std::uint8_t> bytes) { return hex_with(bytes, "0123456789ABCDEF"); }
+
+std::string to_lower_hex(std::span<const std::uint8_t> bytes) { return hex_with(bytes, "0123456789abcdef"); }
+
+std::string sha256_lower_hex(std::span<const std::uint8_t> bytes) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  check(EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr), "EVP_Digest");
+  return to_lower_hex(std::span<const std::uint8_t>(md, len));
 }
 
 Bytes from_hex(std::string_view hex) {

@@ -114,6 +114,7 @@ Bytes to_der(T* object, I2d i2d, const char* what) {
 }
 
 std::string to_hex(std::span<const std::uint8_t> bytes);   // uppercase, no separators
+std::string to_lower_hex(std::span<const std::uint8_t> bytes);   // lowercase, no separators
 // SHA-256 of `bytes` as lowercase hex: stored challenge and token hashes, SCEP requester ids.
 std::string sha256_lower_hex(std::span<const std::uint8_t> bytes);
 Bytes from_hex(std::string_view hex);                      // throws std::invalid_argument

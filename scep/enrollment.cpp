@@ -387,7 +387,7 @@ MintedChallenge mint_challenge(ca::Registry& registry, const std::string& device
   unsigned char raw[16];
   ca::check(RAND_bytes(raw, sizeof raw), "RAND_bytes");
   MintedChallenge out;
-  out.secret = lower(ca::to_hex({raw, sizeof raw}));
+  out.secret = ca::to_lower_hex({raw, sizeof raw});
   ca::NewChallenge row{challenge_hash(out.secret), device, profile, cn, now_unix() + ttl_seconds};
   // The device is created through the registry so that the identity index knows it too.
   if (!registry.ledger().find_device_by_name(device)) {
