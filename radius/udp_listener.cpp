@@ -1,10 +1,14 @@
 #include "radius/udp_listener.hpp"
 
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/v6_only.hpp>
-#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
 
 namespace portcullis::radius {
 
@@ -28,67 +32,75 @@ std::shared_ptr<UdpListener> UdpListener::create(asio::io_context& io, const std
 
 UdpListener::UdpListener(asio::io_context& io, SocketKind kind, Handler handler,
                          std::atomic<std::uint64_t>* send_failures)
-    : io_(io),
-      strand_(asio::make_strand(io)),
-      socket_(strand_),
-      kind_(kind),
-      handler_(std::move(handler)),
-      send_failures_(send_failures) {}
+    : socket_(io), kind_(kind), handler_(std::move(handler)), send_failures_(send_failures) {}
 
 void UdpListener::start() {
-  asio::post(strand_, [self = shared_from_this()] { self->receive(); });
+  std::shared_lock lock(socket_mutex_);
+  receive();
 }
 
 void UdpListener::stop() {
-  asio::post(strand_, [self = shared_from_this()] {
-    boost::system::error_code ignored;
-    self->socket_.close(ignored);
-  });
+  std::unique_lock lock(socket_mutex_);
+  boost::system::error_code ignored;
+  socket_.close(ignored);  // the pending receive completes with operation_aborted
 }
 
 void UdpListener::receive() {
   if (!socket_.is_open()) return;
-  socket_.async_receive_from(
-      asio::buffer(buffer_), from_,
-      asio::bind_executor(strand_, [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-        if (ec == asio::error::operation_aborted || !self->socket_.is_open()) return;
-        if (!ec) {
-          auto data = std::make_shared<Bytes>(self->buffer_.begin(), self->buffer_.begin() + static_cast<long>(n));
-          // Off the strand: the next receive need not wait for this datagram's EAP step.
-          asio::post(self->io_, [self, data, from = self->from_] { self->process(data, from); });
-        } else {
-          // ICMP port unreachable from an earlier reply and the like: not fatal for UDP.
-          spdlog::debug("radius: receive error: {}", ec.message());
-        }
-        self->receive();
-      }));
+  socket_.async_receive_from(asio::buffer(buffer_), from_,
+                             [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                               self->on_receive(ec, n);
+                             });
 }
 
-void UdpListener::process(std::shared_ptr<Bytes> data, udp::endpoint from) {
+void UdpListener::on_receive(const boost::system::error_code& ec, std::size_t size) {
+  if (ec == asio::error::operation_aborted) return;
+  // Only one receive is ever outstanding, so buffer_ and from_ are this handler's until
+  // it re-arms: take the datagram out first.
   Datagram datagram;
-  datagram.bytes = *data;
-  const auto address = from.address();
-  if (address.is_v4()) {
-    datagram.source = IpAddress::v4(address.to_v4().to_bytes());
-  } else {
-    datagram.source = IpAddress::v6(address.to_v6().to_bytes());  // a mapped v4 stays mapped: same key
+  const udp::endpoint from = from_;
+  Bytes bytes;
+  if (!ec) {
+    bytes.assign(buffer_.begin(), buffer_.begin() + static_cast<long>(size));
+    datagram.bytes = bytes;
+    const auto address = from.address();
+    if (address.is_v4()) {
+      datagram.source = IpAddress::v4(address.to_v4().to_bytes());
+    } else {
+      datagram.source = IpAddress::v6(address.to_v6().to_bytes());  // a mapped v4 stays mapped: same key
+    }
+    datagram.source_port = from.port();
+    datagram.socket = kind_;
   }
-  datagram.source_port = from.port();
-  datagram.socket = kind_;
-  std::optional<Bytes> reply = handler_(datagram);
-  if (!reply) return;
-  auto out = std::make_shared<Bytes>(std::move(*reply));
-  asio::post(strand_, [self = shared_from_this(), out, from] {
-    if (!self->socket_.is_open()) return;
-    self->socket_.async_send_to(asio::buffer(*out), from,
-                                asio::bind_executor(self->strand_, [self, out](const boost::system::error_code& ec,
-                                                                               std::size_t) {
-                                  if (ec && ec != asio::error::operation_aborted) {
-                                    if (self->send_failures_ != nullptr) bump(*self->send_failures_);
-                                    spdlog::debug("radius: send failed: {}", ec.message());
-                                  }
-                                }));
-  });
+  {
+    std::shared_lock lock(socket_mutex_);
+    if (!socket_.is_open()) return;
+    // Re-armed before this datagram's EAP step, so another io thread takes the next one
+    // while this one works: no hand-off between threads for a datagram.
+    receive();
+  }
+  if (ec) {
+    // ICMP port unreachable from an earlier reply and the like: not fatal for UDP.
+    spdlog::debug("radius: receive error: {}", ec.message());
+    return;
+  }
+  if (std::optional<Bytes> reply = handler_(datagram)) send(*reply, from);
+}
+
+void UdpListener::send(const Bytes& reply, const udp::endpoint& to) {
+  std::shared_lock lock(socket_mutex_);  // the descriptor stays ours until the send returns
+  if (!socket_.is_open()) return;
+  // A plain non-blocking sendto on the descriptor: a UDP socket takes concurrent sends from
+  // any thread, and the reply leaves at once instead of queueing behind the reactor. A
+  // datagram the kernel will not take now (EAGAIN) is dropped and counted, as any UDP loss:
+  // the NAS retransmits and the duplicate cache answers (RFC 5080 §2.2.2).
+  const ssize_t sent = ::sendto(socket_.native_handle(), reply.data(), reply.size(), MSG_DONTWAIT, to.data(),
+                                static_cast<socklen_t>(to.size()));
+  if (sent < 0) {
+    const int error = errno;
+    if (send_failures_ != nullptr) bump(*send_failures_);
+    spdlog::debug("radius: send failed: {}", std::strerror(error));
+  }
 }
 
 }  // namespace portcullis::radius

@@ -2,17 +2,18 @@
 // datagrams handed to a handler (radius::Server::handle) and its reply sent back to the
 // source. All protocol decisions are the handler's.
 //
-// Threading: every operation on the socket object runs on one strand (Asio sockets are
-// not safe for concurrent use), but the handler runs outside it on any io thread, so one
-// slow EAP-TLS step never holds up the next datagram: a receive is re-armed before the
-// previous datagram is processed.
+// Threading: one receive is outstanding at a time. Its completion, on whichever io thread
+// the reactor picks, copies the datagram out, re-arms the receive, then runs the handler
+// and sends the reply on that same thread. So one slow EAP-TLS step never holds up the next
+// datagram (another io thread takes it), and a datagram costs no hand-off between threads.
+// socket_mutex_ orders those steps against stop(): re-arming and sending share it, closing
+// takes it alone, so no send ever reaches a closed (or reused) descriptor.
 #pragma once
 
 #include "radius/server.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
-#include <boost/asio/strand.hpp>
 
 #include <array>
 #include <atomic>
@@ -20,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 
 namespace portcullis::radius {
@@ -41,11 +43,11 @@ class UdpListener : public std::enable_shared_from_this<UdpListener> {
 
  private:
   UdpListener(boost::asio::io_context& io, SocketKind kind, Handler handler, std::atomic<std::uint64_t>* send_failures);
-  void receive();
-  void process(std::shared_ptr<Bytes> data, boost::asio::ip::udp::endpoint from);
+  void receive();  // caller holds socket_mutex_
+  void on_receive(const boost::system::error_code& ec, std::size_t size);
+  void send(const Bytes& reply, const boost::asio::ip::udp::endpoint& to);
 
-  boost::asio::io_context& io_;
-  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  std::shared_mutex socket_mutex_;
   boost::asio::ip::udp::socket socket_;
   SocketKind kind_;
   Handler handler_;

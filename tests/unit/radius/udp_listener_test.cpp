@@ -1,5 +1,6 @@
 // The Asio edge: datagrams in on IPv4 and IPv6 loopback, the handler's reply back to the
-// sender, no reply when the handler returns nothing, and a clean stop.
+// sender, no reply when the handler returns nothing, handlers in parallel on the io
+// threads, and a clean stop, also under a running handler.
 #include "radius/udp_listener.hpp"
 
 #include <boost/asio/ip/udp.hpp>
@@ -7,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <thread>
 
 namespace portcullis::radius {
@@ -53,6 +55,75 @@ TEST_P(UdpListenerTest, RepliesToTheSenderAndStops) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Loopback, UdpListenerTest, ::testing::Values("127.0.0.1", "::1"));
+
+// One slow EAP step must not hold up the next datagram: with two io threads, the second
+// datagram is answered while the handler is still busy with the first.
+TEST(UdpListener, ASlowHandlerDoesNotHoldUpTheNextDatagram) {
+  asio::io_context io(2);
+  std::promise<void> second_answered;
+  std::shared_future<void> released = second_answered.get_future().share();
+  std::atomic<int> concurrent{0}, max_concurrent{0};
+  auto listener = UdpListener::create(io, "127.0.0.1", 0, SocketKind::auth, [&](const Datagram& d) -> std::optional<Bytes> {
+    const int now = ++concurrent;
+    max_concurrent = std::max(max_concurrent.load(), now);
+    if (d.bytes[0] == 1) released.wait_for(std::chrono::seconds(10));
+    --concurrent;
+    return Bytes(d.bytes.begin(), d.bytes.end());
+  });
+  listener->start();
+  std::thread a([&] { io.run(); }), b([&] { io.run(); });
+
+  asio::io_context client_io;
+  const udp::endpoint server(asio::ip::make_address("127.0.0.1"), listener->port());
+  udp::socket client(client_io, udp::endpoint(udp::v4(), 0));
+  client.send_to(asio::buffer(Bytes{1}), server);  // held until the second is answered
+  client.send_to(asio::buffer(Bytes{2}), server);
+  std::array<std::uint8_t, 8> buf{};
+  udp::endpoint from;
+  ASSERT_EQ(client.receive_from(asio::buffer(buf), from), 1u);
+  EXPECT_EQ(buf[0], 2);  // the second datagram overtook the first
+  second_answered.set_value();
+  ASSERT_EQ(client.receive_from(asio::buffer(buf), from), 1u);
+  EXPECT_EQ(buf[0], 1);
+  EXPECT_EQ(max_concurrent.load(), 2);
+
+  listener->stop();
+  a.join();
+  b.join();
+}
+
+// stop() while a handler runs: its reply is not sent to a closed socket, and run() returns.
+TEST(UdpListener, StopWhileAHandlerRunsSendsNothingAfterwards) {
+  asio::io_context io;
+  std::promise<void> entered, stopped;
+  std::shared_future<void> stop_done = stopped.get_future().share();
+  std::atomic<std::uint64_t> send_failures{0};
+  auto listener = UdpListener::create(
+      io, "127.0.0.1", 0, SocketKind::auth,
+      [&](const Datagram& d) -> std::optional<Bytes> {
+        entered.set_value();
+        stop_done.wait();
+        return Bytes(d.bytes.begin(), d.bytes.end());
+      },
+      &send_failures);
+  listener->start();
+  std::thread runner([&] { io.run(); });
+
+  asio::io_context client_io;
+  udp::socket client(client_io, udp::endpoint(udp::v4(), 0));
+  client.send_to(asio::buffer(Bytes{7}), udp::endpoint(asio::ip::make_address("127.0.0.1"), listener->port()));
+  entered.get_future().wait();
+  listener->stop();
+  stopped.set_value();
+  runner.join();
+  client.non_blocking(true);
+  std::array<std::uint8_t, 8> buf{};
+  udp::endpoint from;
+  boost::system::error_code ec;
+  client.receive_from(asio::buffer(buf), from, 0, ec);
+  EXPECT_EQ(ec, asio::error::would_block);  // no reply left the closed socket
+  EXPECT_EQ(send_failures.load(), 0u);     // and none was attempted
+}
 
 TEST(UdpListener, BindErrorIsReported) {
   asio::io_context io;
