@@ -7,7 +7,6 @@
 #include "ca/ledger.hpp"
 #include "ca/x509.hpp"
 
-#include <openssl/rand.h>
 #include <sys/stat.h>
 
 #include <ctime>
@@ -71,14 +70,11 @@ void create(const InitOptions& o, const fs::path& dir, InitSummary& summary) {
   t.admin_port = o.admin_port;
   t.radius_port = o.radius_port;
   t.admin_token_sha256 = sha256_hex(token);
-  t.radius_secret = generate_secret(24);
-  // Hex, not base64url: the challengePassword is a PrintableString in most clients' CSRs,
-  // and PrintableString has no '_'.
-  {
-    unsigned char raw[16];
-    ca::check(RAND_bytes(raw, sizeof raw), "RAND_bytes");
-    t.scep_static_challenge = ca::to_hex({raw, sizeof raw});
-  }
+  // 128 bits each, 32 hex digits: both are typed into other systems (a NAS's RADIUS client
+  // form, an MDM's SCEP payload), which take hex where they may refuse or misread
+  // punctuation (a base64url secret starting with '-' is an option to radclient).
+  t.radius_secret = generate_hex_secret(16);
+  t.scep_static_challenge = generate_hex_secret(16);
   // 0600: the file holds the RADIUS shared secrets.
   ca::write_file((dir / "portcullis.toml").string(), render_config(t), 0600);
 

@@ -28,6 +28,14 @@ std::string generate_secret(std::size_t bytes) {
   return out;
 }
 
+std::string generate_hex_secret(std::size_t bytes) {
+  std::vector<unsigned char> raw(bytes);
+  ca::check(RAND_bytes(raw.data(), static_cast<int>(raw.size())), "RAND_bytes");
+  std::string out = ca::to_hex({raw.data(), raw.size()});
+  OPENSSL_cleanse(raw.data(), raw.size());
+  return out;
+}
+
 std::string sha256_hex(std::string_view data) {
   return ca::sha256_lower_hex({reinterpret_cast<const std::uint8_t*>(data.data()), data.size()});
 }

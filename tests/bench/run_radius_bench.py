@@ -65,7 +65,7 @@ def proc_rss_kib(pid):
 def status_server_ok(port, secret, timeout=2):
     """RFC 5997 Status-Server with Message-Authenticator, answered by Access-Accept."""
     try:
-        p = subprocess.run(["radclient", "-x", "-r", "1", "-t", str(timeout), f"127.0.0.1:{port}", "status", secret],
+        p = subprocess.run(["radclient", "-x", "-r", "1", "-t", str(timeout), "--", f"127.0.0.1:{port}", "status", secret],
                            input="Message-Authenticator = 0x00\n", capture_output=True, text=True, timeout=timeout + 5)
     except subprocess.TimeoutExpired:
         return False

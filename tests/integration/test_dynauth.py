@@ -235,7 +235,7 @@ class DynauthTest(IntegrationTest):
             lines += [f'Calling-Station-Id = "{mac.replace(":", "-").upper()}"', 'User-Name = "anonymous@example"']
         if token:
             lines.append(f"Class = 0x{token.hex()}")
-        r = run(["radclient", "-x", "-r", "1", "-t", "2", f"127.0.0.1:{self.inst.radius_port + 1}", "acct",
+        r = run(["radclient", "-x", "-r", "1", "-t", "2", "--", f"127.0.0.1:{self.inst.radius_port + 1}", "acct",
                  self.secret], check=False, input="\n".join(lines) + "\n", timeout=30)
         self.assertIn("Received Accounting-Response", r.stdout, r.stdout + r.stderr)
 

@@ -264,7 +264,7 @@ class PolicyTest(IntegrationTest):
         inst.proc.send_signal(signal.SIGHUP)
         time.sleep(0.3)
         self.wait_log(inst, r"(?s)SIGHUP: reloaded .*SIGHUP: reloaded ")
-        status = ["radclient", "-x", "-r", "1", "-t", "2", f"127.0.0.1:{inst.radius_port}", "status"]
+        status = ["radclient", "-x", "-r", "1", "-t", "2", "--", f"127.0.0.1:{inst.radius_port}", "status"]
         stale = run(status + [old], check=False, input="Message-Authenticator = 0x00\n", timeout=30)
         self.assertNotIn("Received Access-Accept", stale.stdout)
         fresh = run(status + [new], check=False, input="Message-Authenticator = 0x00\n", timeout=30)

@@ -67,7 +67,7 @@ class RadiusTest(IntegrationTest):
         return body["counters"]
 
     def radclient(self, inst, code, attributes, port=None, secret=None):
-        return run(["radclient", "-x", "-r", "1", "-t", "2", f"127.0.0.1:{port or inst.radius_port}", code,
+        return run(["radclient", "-x", "-r", "1", "-t", "2", "--", f"127.0.0.1:{port or inst.radius_port}", code,
                     secret or nas_secret(inst)], check=False, input=attributes, timeout=30)
 
     # --- tests

@@ -183,6 +183,10 @@ TEST(SecretsTest, GeneratedSecretsAreUrlSafeAndDistinct) {
   EXPECT_EQ(a.size(), 43u);  // 256 bits in base64url without padding
   EXPECT_NE(a, b);
   EXPECT_EQ(a.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), std::string::npos);
+  const std::string h = generate_hex_secret(16);
+  EXPECT_EQ(h.size(), 32u);
+  EXPECT_EQ(h.find_first_not_of("0123456789ABCDEF"), std::string::npos);
+  EXPECT_NE(h, generate_hex_secret(16));
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");  // FIPS 180-2 B.1
   EXPECT_TRUE(secrets_equal("same", "same"));
   EXPECT_FALSE(secrets_equal("same", "Same"));
