@@ -1,5 +1,7 @@
 #include "radius/eap/tls_engine.hpp"
 
+#include "radius/eap/tls_library_context.hpp"
+
 #include "ca/authority.hpp"
 
 #include <openssl/crypto.h>
@@ -55,7 +57,9 @@ std::shared_ptr<const TlsServerConfig> TlsServerConfig::create(const X509* serve
 
   std::shared_ptr<TlsServerConfig> cfg(new TlsServerConfig(identities, std::move(options)));
   const TlsServerOptions& o = cfg->options_;
-  cfg->ctx_.reset(ca::check_ptr(SSL_CTX_new(TLS_server_method()), "SSL_CTX_new"));
+  // tls_library_context(): the same default-provider algorithms, with a short decoder
+  // search for the client's certificate.
+  cfg->ctx_.reset(ca::check_ptr(SSL_CTX_new_ex(tls_library_context(), nullptr, TLS_server_method()), "SSL_CTX_new"));
   SSL_CTX* ctx = cfg->ctx_.get();
 
   // Never below TLS 1.2 (RFC 9190 §2.1 leaves older versions to RFC 5216, and we do not
