@@ -65,7 +65,9 @@ TEST(UdpListener, ASlowHandlerDoesNotHoldUpTheNextDatagram) {
   std::atomic<int> concurrent{0}, max_concurrent{0};
   auto listener = UdpListener::create(io, "127.0.0.1", 0, SocketKind::auth, [&](const Datagram& d) -> std::optional<Bytes> {
     const int now = ++concurrent;
-    max_concurrent = std::max(max_concurrent.load(), now);
+    int seen = max_concurrent.load();
+    while (now > seen && !max_concurrent.compare_exchange_weak(seen, now)) {
+    }
     if (d.bytes[0] == 1) released.wait_for(std::chrono::seconds(10));
     --concurrent;
     return Bytes(d.bytes.begin(), d.bytes.end());
