@@ -3,15 +3,12 @@
 #include "ca/x509.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
-#include <vector>
 
 namespace portcullis::app {
 
 std::string generate_secret(std::size_t bytes) {
-  std::vector<unsigned char> raw(bytes);
-  ca::check(RAND_bytes(raw.data(), static_cast<int>(raw.size())), "RAND_bytes");
+  const ca::Bytes raw = ca::random_bytes(bytes);
   static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;
   std::uint32_t acc = 0;
@@ -28,13 +25,7 @@ std::string generate_secret(std::size_t bytes) {
   return out;
 }
 
-std::string generate_hex_secret(std::size_t bytes) {
-  std::vector<unsigned char> raw(bytes);
-  ca::check(RAND_bytes(raw.data(), static_cast<int>(raw.size())), "RAND_bytes");
-  std::string out = ca::to_hex({raw.data(), raw.size()});
-  OPENSSL_cleanse(raw.data(), raw.size());
-  return out;
-}
+std::string generate_hex_secret(std::size_t bytes) { return ca::to_hex(ca::random_bytes(bytes)); }
 
 std::string sha256_hex(std::string_view data) {
   return ca::sha256_lower_hex({reinterpret_cast<const std::uint8_t*>(data.data()), data.size()});

@@ -8,7 +8,6 @@
 
 #include <openssl/err.h>
 #include <openssl/objects.h>
-#include <openssl/rand.h>
 
 #include <algorithm>
 #include <ctime>
@@ -162,8 +161,7 @@ Bytes random_serial() {
   // RFC 5280 §4.1.2.2: positive, at most 20 octets, unpredictable (CA/B BR 7.1: >= 64
   // bits of CSPRNG output). 0x40 keeps the DER INTEGER at exactly 16 octets with no
   // leading zero byte, so every serial has the same length.
-  Bytes serial(16);
-  check(RAND_bytes(serial.data(), static_cast<int>(serial.size())), "RAND_bytes");
+  Bytes serial = random_bytes(16);
   serial[0] = static_cast<std::uint8_t>((serial[0] & 0x7F) | 0x40);
   return serial;
 }

@@ -142,6 +142,12 @@ std::string sha256_lower_hex(std::span<const std::uint8_t> bytes) {
   return to_lower_hex(std::span<const std::uint8_t>(md, len));
 }
 
+Bytes random_bytes(std::size_t count) {
+  Bytes out(count);
+  check(count <= static_cast<std::size_t>(INT_MAX) && RAND_bytes(out.data(), static_cast<int>(count)) == 1, "RAND_bytes");
+  return out;
+}
+
 Bytes from_hex(std::string_view hex) {
   if (hex.size() % 2 != 0) throw std::invalid_argument("hex string has odd length");
   Bytes out;
@@ -359,9 +365,7 @@ class Fd {
 void write_file(const std::string& path, std::string_view data, unsigned mode) {
   // The temp file is created with O_EXCL and the final mode in one syscall, so a private
   // key is never readable by others, not even between open() and chmod().
-  unsigned char rnd[8];
-  check(RAND_bytes(rnd, sizeof rnd), "RAND_bytes");
-  const std::string tmp = path + ".tmp." + to_hex(rnd);
+  const std::string tmp = path + ".tmp." + to_hex(random_bytes(8));
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode)));
   if (fd.get() < 0) throw std::runtime_error(sys_error("cannot create", tmp));
   auto fail = [&](const std::string& what) {

@@ -118,6 +118,7 @@ std::string to_lower_hex(std::span<const std::uint8_t> bytes);   // lowercase, n
 // SHA-256 of `bytes` as lowercase hex: stored challenge and token hashes, SCEP requester ids.
 std::string sha256_lower_hex(std::span<const std::uint8_t> bytes);
 Bytes from_hex(std::string_view hex);                      // throws std::invalid_argument
+Bytes random_bytes(std::size_t count);                     // from OpenSSL's CSPRNG; throws OpenSslError
 
 X509Ptr cert_from_pem(std::string_view pem);
 X509Ptr cert_from_der(std::span<const std::uint8_t> der);

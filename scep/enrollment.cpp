@@ -3,7 +3,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/rand.h>
 
 #include <spdlog/spdlog.h>
 
@@ -384,10 +383,8 @@ MintedChallenge mint_challenge(ca::Registry& registry, const std::string& device
     throw std::invalid_argument("challenge ttl must be 1 second to 30 days");
   // 128 bits as 32 hex digits: the challengePassword is a PrintableString in most
   // clients' CSRs, which has no '_' (base64url) and no '/' or '+' worries.
-  unsigned char raw[16];
-  ca::check(RAND_bytes(raw, sizeof raw), "RAND_bytes");
   MintedChallenge out;
-  out.secret = ca::to_lower_hex({raw, sizeof raw});
+  out.secret = ca::to_lower_hex(ca::random_bytes(16));
   ca::NewChallenge row{challenge_hash(out.secret), device, profile, cn, now_unix() + ttl_seconds};
   // The device is created through the registry so that the identity index knows it too.
   if (!registry.ledger().find_device_by_name(device)) {

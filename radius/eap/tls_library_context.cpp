@@ -3,7 +3,6 @@
 #include "ca/x509.hpp"
 
 #include <openssl/core_dispatch.h>
-#include <openssl/core_names.h>
 #include <openssl/provider.h>
 
 #include <string_view>
