@@ -57,10 +57,13 @@ TEST_P(UdpListenerTest, RepliesToTheSenderAndStops) {
 INSTANTIATE_TEST_SUITE_P(Loopback, UdpListenerTest, ::testing::Values("127.0.0.1", "::1"));
 
 // One slow EAP step must not hold up the next datagram: with two io threads, the second
-// datagram is answered while the handler is still busy with the first.
+// datagram is answered while the handler is still busy with the first. The second is sent
+// only once the first handler has been entered, so "overtook" can only mean "in parallel"
+// (sending both at once let the first sit between its receive and its handler while the
+// second was answered, and CI saw a highest concurrency of 1).
 TEST(UdpListener, ASlowHandlerDoesNotHoldUpTheNextDatagram) {
   asio::io_context io(2);
-  std::promise<void> second_answered;
+  std::promise<void> first_entered, second_answered;
   std::shared_future<void> released = second_answered.get_future().share();
   std::atomic<int> concurrent{0}, max_concurrent{0};
   auto listener = UdpListener::create(io, "127.0.0.1", 0, SocketKind::auth, [&](const Datagram& d) -> std::optional<Bytes> {
@@ -68,7 +71,10 @@ TEST(UdpListener, ASlowHandlerDoesNotHoldUpTheNextDatagram) {
     int seen = max_concurrent.load();
     while (now > seen && !max_concurrent.compare_exchange_weak(seen, now)) {
     }
-    if (d.bytes[0] == 1) released.wait_for(std::chrono::seconds(10));
+    if (d.bytes[0] == 1) {
+      first_entered.set_value();
+      released.wait_for(std::chrono::seconds(10));
+    }
     --concurrent;
     return Bytes(d.bytes.begin(), d.bytes.end());
   });
@@ -79,15 +85,16 @@ TEST(UdpListener, ASlowHandlerDoesNotHoldUpTheNextDatagram) {
   const udp::endpoint server(asio::ip::make_address("127.0.0.1"), listener->port());
   udp::socket client(client_io, udp::endpoint(udp::v4(), 0));
   client.send_to(asio::buffer(Bytes{1}), server);  // held until the second is answered
+  ASSERT_EQ(first_entered.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
   client.send_to(asio::buffer(Bytes{2}), server);
   std::array<std::uint8_t, 8> buf{};
   udp::endpoint from;
   ASSERT_EQ(client.receive_from(asio::buffer(buf), from), 1u);
   EXPECT_EQ(buf[0], 2);  // the second datagram overtook the first
+  EXPECT_EQ(max_concurrent.load(), 2);
   second_answered.set_value();
   ASSERT_EQ(client.receive_from(asio::buffer(buf), from), 1u);
   EXPECT_EQ(buf[0], 1);
-  EXPECT_EQ(max_concurrent.load(), 2);
 
   listener->stop();
   a.join();
