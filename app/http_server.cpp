@@ -35,6 +35,11 @@ using error_code = boost::system::error_code;
 
 // A request line plus headers beyond this is refused with 431 (RFC 6585 §5).
 constexpr std::uint32_t kHeaderLimit = 16 * 1024;
+// What one read may take from the socket. Beast's reads are sized by the buffer's free
+// capacity, at least 512 octets: from an empty buffer a 3 KiB SCEP PKIOperation took six
+// recvmsg calls. Reserved once per connection, this takes a whole typical request
+// (headers and body) in one.
+constexpr std::size_t kReadChunk = 8 * 1024;
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr auto kShutdownTimeout = std::chrono::seconds(5);
 // After a 413 the client may still be sending its body; closing with unread data would
@@ -48,10 +53,7 @@ std::string format_endpoint(const net::ip::address& address, std::uint16_t port)
   return address.to_string() + ":" + std::to_string(port);
 }
 
-std::string remote_string(const tcp::socket& socket) {
-  error_code ec;
-  auto endpoint = socket.remote_endpoint(ec);
-  if (ec) return {};
+std::string remote_string(const tcp::endpoint& endpoint) {
   auto address = endpoint.address();
   // Dual-stack listeners see IPv4 peers as ::ffff:a.b.c.d; logs and policies want a.b.c.d.
   if (address.is_v6() && address.to_v6().is_v4_mapped())
@@ -183,6 +185,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   void do_read() {
     if (stop_requested_) return close_gracefully();
     phase_ = Phase::reading;
+    if (buffer_.capacity() < kReadChunk) buffer_.reserve(kReadChunk);
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(options().max_body_bytes);
@@ -359,7 +362,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       : ioc(context), shared(std::move(state)), acceptor(net::make_strand(context)), retry_timer(acceptor.get_executor()) {}
 
   void do_accept() {
-    acceptor.async_accept(net::make_strand(ioc), beast::bind_front_handler(&Impl::on_accept, shared_from_this()));
+    // The peer's address comes with the accept itself (no getpeername per connection).
+    // One accept is outstanding at a time, so one endpoint member serves them all.
+    acceptor.async_accept(net::make_strand(ioc), peer,
+                          beast::bind_front_handler(&Impl::on_accept, shared_from_this()));
   }
 
   void on_accept(error_code ec, tcp::socket socket) {
@@ -379,7 +385,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     }
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    std::string remote = remote_string(socket);
+    std::string remote = remote_string(peer);
     if (shared->options.tls) {
       using TlsStream = beast::ssl_stream<beast::tcp_stream>;
       std::make_shared<Session<TlsStream>>(shared, std::move(remote), std::move(socket), *shared->options.tls)->run();
@@ -392,6 +398,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   net::io_context& ioc;
   std::shared_ptr<Shared> shared;
   tcp::acceptor acceptor;
+  tcp::endpoint peer;  // filled in by the pending accept
   net::steady_timer retry_timer;
   std::atomic<std::uint16_t> port{0};
   bool started = false;
