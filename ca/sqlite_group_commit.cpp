@@ -3,27 +3,42 @@
 namespace portcullis::ca::sqlite {
 
 void GroupCommit::run(const std::function<void()>& unit) {
-  Pending mine{&unit, nullptr, false};
+  Pending mine;
+  mine.unit = &unit;
   std::unique_lock queue_lock(queue_mutex_);
   queue_.push_back(&mine);
-  while (!mine.done) {
-    if (leading_) {
-      committed_.wait(queue_lock);
-      continue;
+  if (leading_) {
+    // Each waiter sleeps on its own condition variable and is woken once: when its batch
+    // has committed, or when it is handed the lead. One shared one woke every waiter after
+    // every batch, and those queued behind it went back to sleep.
+    mine.wake.wait(queue_lock, [&] { return mine.done || mine.lead; });
+    if (mine.done) {
+      queue_lock.unlock();
+      if (mine.error) std::rethrow_exception(mine.error);
+      return;
     }
-    // Lead: everything queued so far, ours included (a unit an earlier leader took is
-    // done before the lead is free again, so the batch is never empty).
-    leading_ = true;
-    std::vector<Pending*> batch;
-    batch.swap(queue_);
-    queue_lock.unlock();
-    const bool committed = commit_batch(batch);
-    queue_lock.lock();
-    if (committed) ++transactions_;
-    for (Pending* p : batch) p->done = true;
-    leading_ = false;
-    committed_.notify_all();
   }
+  // Lead: everything queued so far, ours included.
+  leading_ = true;
+  std::vector<Pending*> batch;
+  batch.swap(queue_);
+  queue_lock.unlock();
+  const bool committed = commit_batch(batch);
+  queue_lock.lock();
+  if (committed) ++transactions_;
+  for (Pending* p : batch) {
+    p->done = true;
+    if (p != &mine) p->wake.notify_one();
+  }
+  // The lead passes to the oldest waiter, who takes whatever queued up meanwhile.
+  if (queue_.empty()) {
+    leading_ = false;
+  } else {
+    queue_.front()->lead = true;
+    queue_.front()->wake.notify_one();
+  }
+  // The waiters notified above wake to this lock, so none returns (and destroys its
+  // Pending) before we are done with it.
   queue_lock.unlock();
   if (mine.error) std::rethrow_exception(mine.error);
 }

@@ -10,8 +10,8 @@
 // holding it has committed, so durability is exactly that of one transaction per unit.
 //
 // The caller that finds no batch being committed leads: it takes every queued unit,
-// commits them, and hands the lead to the next waiter. Alone, a unit is committed at
-// once, with no wait for company and no savepoint.
+// commits them, wakes their callers, and hands the lead to the oldest waiter. Alone, a
+// unit is committed at once, with no wait for company and no savepoint.
 #pragma once
 
 #include "ca/sqlite_db.hpp"
@@ -45,9 +45,11 @@ class GroupCommit {
 
  private:
   struct Pending {
-    const std::function<void()>* unit;
+    const std::function<void()>* unit = nullptr;
     std::exception_ptr error;
-    bool done = false;
+    bool done = false;             // its batch committed or failed; `error` is final
+    bool lead = false;             // handed the lead: commit what is queued
+    std::condition_variable wake;  // signalled for either, under queue_mutex_
   };
 
   // true when the transaction committed (some units may still have failed alone).
@@ -55,8 +57,7 @@ class GroupCommit {
 
   std::mutex& db_mutex_;
   Connection& db_;
-  std::mutex queue_mutex_;             // guards queue_, leading_ and every Pending::done
-  std::condition_variable committed_;  // a batch finished: its callers return, one waiter may lead
+  std::mutex queue_mutex_;  // guards queue_, leading_ and every Pending's done and lead
   std::vector<Pending*> queue_;
   bool leading_ = false;
   std::uint64_t transactions_ = 0;
