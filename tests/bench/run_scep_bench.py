@@ -3,6 +3,7 @@
 
   python3 tests/bench/run_scep_bench.py [--build build] [--runs 5] [--count 1000]
           [--concurrency 16] [--skip-portcullis] [--skip-micromdm] [--no-one-time] [--keep]
+          [--baseline-bin PATH]
 
 1. `portcullis init` into a temp folder on free ports (issuing CA P-256, SCEP RA RSA-2048,
    the defaults) and `serve`; `scepserver ca -init -keySize 2048` (micromdm, Debian `scep`:
@@ -17,6 +18,10 @@
    timed phase), which adds the challenge lookup and redemption to each enrollment.
 3. Reported: medians over the runs of server CPU ms per enrollment, enrollments/s, and the
    ratio Portcullis/micromdm; load average before and after.
+   With --baseline-bin, another `portcullis` binary (an earlier build) runs as a third
+   server, its own instance, in turn with the others in every run: an A/B of two builds in
+   one session, reported as the median of the per-run ratios (the machine's speed drifts
+   between runs, less within one).
 Benchmarks, not tests: nothing here asserts a timing. Loopback only. Standard library only.
 """
 
@@ -74,10 +79,10 @@ class Micromdm:
 
 
 class Portcullis:
-    name = "Portcullis"
-
-    def __init__(self, workdir):
-        self.inst = harness.Instance(workdir)
+    def __init__(self, workdir, name="Portcullis", binary=None):
+        self.name = name
+        os.makedirs(workdir, exist_ok=True)
+        self.inst = harness.Instance(workdir, binary=binary)
         with open(self.inst.config) as f:
             self.challenge = re.search(r'^static_challenge = "([^"]+)"', f.read(), re.M).group(1)
         self.port = self.inst.http_port
@@ -130,6 +135,7 @@ def main():
     ap.add_argument("--skip-micromdm", action="store_true")
     ap.add_argument("--no-one-time", action="store_true", help="skip the one-time-challenge Portcullis rows")
     ap.add_argument("--keep", action="store_true", help="keep the temp folder")
+    ap.add_argument("--baseline-bin", help="another portcullis binary to run alongside, for an A/B of two builds")
     args = ap.parse_args()
 
     build = os.path.abspath(args.build)
@@ -147,6 +153,8 @@ def main():
         portcullis = Portcullis(workdir)
         if not args.skip_portcullis:
             servers.append(portcullis)
+        if args.baseline_bin:
+            servers.append(Portcullis(os.path.join(workdir, "baseline"), "baseline", os.path.abspath(args.baseline_bin)))
         if not args.skip_micromdm:
             servers.append(Micromdm(workdir, portcullis.challenge))
         for s in servers:
@@ -156,7 +164,11 @@ def main():
         rows = {}   # (server, mode) -> list of results
         log(f"load average before: {loadavg()}")
         for run in range(args.runs):
-            for s in servers:
+            # The two builds of an A/B take turns going first.
+            order = list(servers)
+            if args.baseline_bin and run % 2 == 1:
+                order[0], order[1] = order[1], order[0]
+            for s in order:
                 modes = ["static"]
                 if isinstance(s, Portcullis) and not args.no_one_time:
                     modes.append("one-time")
@@ -199,6 +211,13 @@ def main():
         for (name, mode), cpu in med.items():
             if name == "Portcullis" and base:
                 log(f"  ratio Portcullis {mode} / micromdm static: {cpu / base:.2f}")
+        if ("baseline", "static") in rows:
+            pairs = zip(rows[("Portcullis", "static")], rows[("baseline", "static")])
+            ratios = [a["server_cpu_ms_per_enrollment"] / b["server_cpu_ms_per_enrollment"] for a, b in pairs
+                      if a["issued"] > 0 and b["issued"] > 0]
+            if ratios:
+                log(f"  Portcullis / baseline, static, per run: {' '.join(f'{x:.3f}' for x in ratios)}; "
+                    f"median {statistics.median(ratios):.3f}, lower in {sum(x < 1 for x in ratios)} of {len(ratios)}")
         failed = any(r["failed"] for results in rows.values() for r in results)
         return 1 if failed else 0
     finally:

@@ -71,7 +71,8 @@ def make_key_and_csr(folder, name, cn, key="ec", extra_config=""):
 class Instance:
     """One Portcullis data folder and, while started, one `serve` process."""
 
-    def __init__(self, workdir, init_args=()):
+    def __init__(self, workdir, init_args=(), binary=None):
+        self.bin = binary or BIN  # benchmarks compare two builds; tests use BIN
         self.workdir = workdir
         self.dir = os.path.join(workdir, "data")
         self.http_port = free_port()
@@ -80,7 +81,7 @@ class Instance:
         self.log_path = os.path.join(workdir, "serve.log")
         self.proc = None
         self.log_file = None
-        run([BIN, "init", "--dir", self.dir, "--http-port", str(self.http_port),
+        run([self.bin, "init", "--dir", self.dir, "--http-port", str(self.http_port),
              "--admin-port", str(self.admin_port), "--radius-port", str(self.radius_port),
              "--hostname", "localhost", *init_args])
         self.config = os.path.join(self.dir, "portcullis.toml")
@@ -90,7 +91,7 @@ class Instance:
     # --- process
     def start(self, wait=True):
         self.log_file = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([BIN, "--config", self.config, "serve"], stdout=self.log_file,
+        self.proc = subprocess.Popen([self.bin, "--config", self.config, "serve"], stdout=self.log_file,
                                      stderr=subprocess.STDOUT)
         if wait:
             self.wait_ready()
@@ -132,7 +133,7 @@ class Instance:
 
     # --- clients
     def cli(self, *args, check=True, env=None):
-        return run([BIN, "--config", self.config, *args], check=check, env=env)
+        return run([self.bin, "--config", self.config, *args], check=check, env=env)
 
     def http(self, method, path, body=None, headers=None, admin=False, auth=True, timeout=30):
         port = self.admin_port if admin else self.http_port
