@@ -4,7 +4,6 @@
 
 #include <openssl/crypto.h>
 
-
 namespace portcullis::app {
 
 std::string generate_secret(std::size_t bytes) {

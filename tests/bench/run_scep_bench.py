@@ -166,7 +166,8 @@ def main():
         for run in range(args.runs):
             # The two builds of an A/B take turns going first.
             order = list(servers)
-            if args.baseline_bin and run % 2 == 1:
+            ab = args.baseline_bin and not args.skip_portcullis  # servers[0], [1]: the two builds
+            if ab and run % 2 == 1:
                 order[0], order[1] = order[1], order[0]
             for s in order:
                 modes = ["static"]
@@ -211,7 +212,7 @@ def main():
         for (name, mode), cpu in med.items():
             if name == "Portcullis" and base:
                 log(f"  ratio Portcullis {mode} / micromdm static: {cpu / base:.2f}")
-        if ("baseline", "static") in rows:
+        if ("Portcullis", "static") in rows and ("baseline", "static") in rows:
             pairs = zip(rows[("Portcullis", "static")], rows[("baseline", "static")])
             ratios = [a["server_cpu_ms_per_enrollment"] / b["server_cpu_ms_per_enrollment"] for a, b in pairs
                       if a["issued"] > 0 and b["issued"] > 0]
