@@ -302,13 +302,7 @@ HttpResponse AdminApi::create_device(const Call& call) {
   device.name = admin::checked_device_name(*name);
   device.display_name = admin::checked_text(admin::string_field(body, "display_name").value_or(""), "display_name", 0, 256);
   device.owner = admin::checked_text(admin::string_field(body, "owner").value_or(""), "owner", 0, 256);
-  if (auto groups = body.find("groups"); groups != body.end() && !groups->is_null()) {
-    if (!groups->is_array() || groups->size() > 64) throw ApiError(400, "field 'groups' must be an array of at most 64 strings");
-    for (const auto& group : *groups) {
-      if (!group.is_string()) throw ApiError(400, "field 'groups' must be an array of strings");
-      device.groups.push_back(admin::checked_text(group.get<std::string>(), "group name", 1, 64));
-    }
-  }
+  device.groups = admin::string_list_field(body, "groups", 64, 64);
   if (registry_.ledger().find_device_by_name(device.name))
     throw ApiError(409, "a device named '" + device.name + "' already exists");
   ca::Device created = registry_.create_device(device, call.actor);
@@ -483,7 +477,7 @@ HttpResponse AdminApi::revoke_certificate(const Call& call, const std::string& s
 }
 
 HttpResponse AdminApi::issue_certificate(const Call& call) {
-  json body = admin::parse_body(call.request, {"csr", "device", "profile", "create_device"}, false);
+  json body = admin::parse_body(call.request, {"csr", "device", "profile", "create_device", "cn", "sans"}, false);
   auto csr = admin::string_field(body, "csr");
   if (!csr || csr->empty()) throw ApiError(400, "field 'csr' is required (a PEM PKCS#10 request)");
   if (csr->size() > kMaxCsrBytes) throw ApiError(400, "field 'csr' is too large");
@@ -505,15 +499,23 @@ HttpResponse AdminApi::issue_certificate(const Call& call) {
   request.csr = *csr;
   request.profile = profile;
   request.actor = call.actor;
+  std::string device_name;
   try {
     ca::Device device = resolve_device(ref);
     if (!device.enabled) throw ApiError(409, "device '" + device.name + "' is disabled");
     request.device.id = device.id;
+    device_name = device.name;
   } catch (const ApiError& e) {
     if (e.status() != 404 || !create || device_field->is_number_integer()) throw;
-    request.device.name = admin::checked_device_name(ref);
+    request.device.name = device_name = admin::checked_device_name(ref);
     request.device.create_if_missing = true;
   }
+  // The names are the operator's (the device, the profile's templates, "cn" and "sans"
+  // here), never the CSR's: the issuer refuses a SAN type the profile does not allow.
+  const std::optional<std::string> cn = admin::string_field(body, "cn");
+  request.names = ca::names_from_templates(issuer_.profiles().at(profile), device_name,
+                                           cn ? admin::checked_text(*cn, "cn", 1, 64) : device_name,
+                                           admin::string_list_field(body, "sans", 16, 256));
   // A CSR that does not even parse is the client's syntax error (400); one that parses
   // but that the CA refuses (CA:true, weak key, bad signature) is 422 from the issuer.
   try {

@@ -41,7 +41,7 @@ json request_json(const ca::ScepRequestRecord& r) {
 HttpResponse AdminApi::create_challenge(const HttpRequest& request, const std::map<std::string, std::string>& query,
                                         const std::string& actor) {
   admin::check_query(query, {});
-  json body = admin::parse_body(request, {"device", "profile", "cn", "ttl_seconds"}, false);
+  json body = admin::parse_body(request, {"device", "profile", "cn", "sans", "ttl_seconds"}, false);
   const auto device = admin::string_field(body, "device");
   if (!device) throw ApiError(400, "field 'device' is required");
   const std::string name = admin::all_digits(*device) ? resolve_device(*device).name : admin::checked_device_name(*device);
@@ -49,6 +49,14 @@ HttpResponse AdminApi::create_challenge(const HttpRequest& request, const std::m
   if (issuer_.profiles().count(profile) == 0) throw ApiError(400, "unknown profile '" + profile + "'");
   std::optional<std::string> cn = admin::string_field(body, "cn");
   if (cn) cn = admin::checked_text(*cn, "cn", 1, 64);
+  const std::vector<std::string> sans = admin::string_list_field(body, "sans", 16, 256);
+  for (const auto& san : sans) {
+    try {
+      (void)ca::parse_san(san);
+    } catch (const std::invalid_argument& e) {
+      throw ApiError(400, e.what());
+    }
+  }
   std::int64_t ttl = kDefaultTtl;
   if (auto it = body.find("ttl_seconds"); it != body.end() && !it->is_null()) {
     if (!it->is_number_integer()) throw ApiError(400, "field 'ttl_seconds' must be an integer");
@@ -59,13 +67,14 @@ HttpResponse AdminApi::create_challenge(const HttpRequest& request, const std::m
   if (auto existing = registry_.ledger().find_device_by_name(name); existing && !existing->enabled)
     throw ApiError(409, "device '" + name + "' is disabled");
 
-  const scep::MintedChallenge minted = scep::mint_challenge(registry_, name, profile, cn, ttl, actor);
+  const scep::MintedChallenge minted = scep::mint_challenge(registry_, name, profile, cn, sans, ttl, actor);
   json out{{"challenge", minted.secret},
            {"device", minted.record.device_name},
            {"profile", minted.record.profile},
            {"expires_at", admin::iso8601(minted.record.expires_at)},
            {"expires_at_unix", minted.record.expires_at}};
   if (cn) out["cn"] = *cn;
+  if (!sans.empty()) out["sans"] = sans;
   HttpResponse response = admin::json_response(201, out);
   response.headers.emplace_back("Cache-Control", "no-store");   // a secret: never cached
   return response;

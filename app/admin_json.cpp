@@ -193,6 +193,21 @@ std::optional<std::string> string_field(const json& body, const char* name) {
   return it->get<std::string>();
 }
 
+std::vector<std::string> string_list_field(const json& body, const char* name, std::size_t max_items,
+                                           std::size_t max_chars) {
+  std::vector<std::string> out;
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return out;
+  const std::string what = std::string("field '") + name + "' must be an array of at most " +
+                           std::to_string(max_items) + " strings";
+  if (!it->is_array() || it->size() > max_items) throw ApiError(400, what);
+  for (const auto& item : *it) {
+    if (!item.is_string()) throw ApiError(400, what);
+    out.push_back(checked_text(item.get<std::string>(), name, 1, max_chars));
+  }
+  return out;
+}
+
 std::optional<bool> bool_field(const json& body, const char* name) {
   auto it = body.find(name);
   if (it == body.end() || it->is_null()) return std::nullopt;

@@ -51,6 +51,9 @@ std::optional<ca::UnixTime> parse_time(std::string_view text);
 json parse_body(const HttpRequest& request, std::initializer_list<std::string_view> allowed, bool body_optional);
 std::optional<std::string> string_field(const json& body, const char* name);   // 400 if not a string
 std::optional<bool> bool_field(const json& body, const char* name);            // 400 if not a boolean
+// An optional array of at most `max_items` strings of 1..`max_chars` characters; 400 otherwise.
+std::vector<std::string> string_list_field(const json& body, const char* name, std::size_t max_items,
+                                           std::size_t max_chars);
 
 // 1..max_chars code points, no control characters (C0, DEL, C1), no leading or trailing
 // white space. min_chars 0 allows "". 400 naming `what` otherwise.

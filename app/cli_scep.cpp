@@ -22,6 +22,7 @@ namespace {
 
 struct ChallengeArgs {
   std::string device, profile = "device", cn, ttl = "60m";
+  std::vector<std::string> sans;
 };
 
 struct ProfileArgs {
@@ -153,7 +154,8 @@ void add_scep_commands(CLI::App& app, CliContext& ctx, std::function<int()>& act
   auto* cmd = app.add_subcommand("challenge", "Mint a one-time SCEP challenge for a device; prints it on stdout");
   cmd->add_option("--device", args->device, "Device name (created if missing) or id")->required();
   cmd->add_option("--profile", args->profile, "Certificate profile")->capture_default_str();
-  cmd->add_option("--cn", args->cn, "Require this CN in the CSR");
+  cmd->add_option("--cn", args->cn, "The certificate's CN (the CSR must name it too); default: the device name");
+  cmd->add_option("--san", args->sans, "A SAN the certificate carries: dns:NAME, email:ADDR or uri:URI (repeatable)");
   cmd->add_option("--ttl", args->ttl, "Lifetime: 90s, 60m, 2h, 1d")->capture_default_str();
   cmd->callback([&, args] {
     action = [&, args] {
@@ -161,6 +163,7 @@ void add_scep_commands(CLI::App& app, CliContext& ctx, std::function<int()>& act
       AdminClient client(load_config(resolve_config_path(ctx.config_path)));
       nlohmann::json body = {{"device", args->device}, {"profile", args->profile}, {"ttl_seconds", ttl}};
       if (!args->cn.empty()) body["cn"] = args->cn;
+      if (!args->sans.empty()) body["sans"] = args->sans;
       const nlohmann::json result = client.post("/challenges", body);
       if (ctx.json) {
         std::cout << result.dump(2) << '\n';

@@ -108,7 +108,8 @@ void load_profile(const std::string& file, const std::string& name, const toml::
   s.positive("validity_days", p.validity_days);
   s.get("extended_key_usage", p.extended_key_usage);
   s.get("allowed_san_types", p.allowed_san_types);
-  s.get("subject_attributes", p.subject_attributes);
+  s.get("subject_template", p.subject_template);
+  s.get("san_templates", p.san_templates);
   s.get("min_rsa_bits", p.min_rsa_bits);
   s.get("allowed_curves", p.allowed_curves);
   s.get("manual_approval", p.manual_approval);
@@ -340,8 +341,9 @@ std::string render_config(const ConfigTemplate& t) {
     << "[profiles.device]                  # certificates for devices (EAP-TLS clients)\n"
     << "validity_days = 365\n"
     << "extended_key_usage = [\"clientAuth\"]\n"
-    << "allowed_san_types = [\"dns\", \"email\", \"uri\"]   # copied from the CSR; others dropped\n"
-    << "subject_attributes = [\"CN\", \"O\", \"OU\"]        # kept from the CSR subject, in this order\n"
+    << "allowed_san_types = [\"dns\", \"email\", \"uri\"]   # SAN types a certificate may carry\n"
+    << "subject_template = [\"CN={cn}\"]     # the subject; {cn}: the device name or the challenge's --cn\n"
+    << "san_templates = []                 # e.g. [\"dns:{device}.corp.example\"]; plus the challenge's --san\n"
     << "min_rsa_bits = 2048\n"
     << "allowed_curves = [\"P-256\", \"P-384\"]\n"
     << "manual_approval = false            # SCEP enrollments wait (PENDING) for `portcullis requests approve`\n\n"
@@ -349,7 +351,8 @@ std::string render_config(const ConfigTemplate& t) {
     << "validity_days = 730\n"
     << "extended_key_usage = [\"serverAuth\"]\n"
     << "allowed_san_types = [\"dns\", \"ip\"]\n"
-    << "subject_attributes = [\"CN\", \"O\", \"OU\"]\n"
+    << "subject_template = [\"CN={cn}\"]\n"
+    << "san_templates = []\n"
     << "min_rsa_bits = 2048\n"
     << "allowed_curves = [\"P-256\", \"P-384\"]\n";
   return o.str();

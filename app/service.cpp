@@ -129,9 +129,8 @@ class Service {
     reload_policy(*policy_, config_.policy.file, "start-up");
     radius::ServerOptions radius_options;
     radius_options.policy = policy_.get();
-    radius_ = std::make_unique<radius::Server>(make_nas_table(config_),
-                                               radius::eap::TlsServerConfig::from_authority(*authority_, index_),
-                                               *ledger_, radius_options);
+    radius_ = std::make_unique<radius::Server>(make_nas_table(config_), make_eap_tls_config(), *ledger_,
+                                               radius_options);
     admin_api_.store(make_admin_api(config_));
     // Live sessions survive a restart (radius_sessions, schema v5): a revocation right after
     // start-up still reaches sessions that began before it.
@@ -294,6 +293,18 @@ class Service {
   // A CA rollover staged by `portcullis ca rollover stage` (RFC 8894 §4.7): SCEP starts
   // offering it through GetNextCACert. A staged CA that does not load is logged and not
   // offered; the current CA is untouched either way.
+  // The staged next issuing CA (if any) is named to EAP-TLS clients beside the current one,
+  // so devices already enrolled from it pick that certificate; the ledger decides either way.
+  std::shared_ptr<const radius::eap::TlsServerConfig> make_eap_tls_config() {
+    std::optional<ca::Authority> staged;
+    try {
+      staged = ca::Authority::load_staged(authority_->paths());
+    } catch (const std::exception& e) {
+      spdlog::error("start-up: the staged CA rollover is not named to EAP-TLS clients: {}", e.what());
+    }
+    return radius::eap::TlsServerConfig::from_authority(*authority_, index_, {}, staged ? &*staged : nullptr);
+  }
+
   void load_staged_rollover(const char* when) {
     try {
       const auto staged = ca::Authority::load_staged(authority_->paths());

@@ -1,6 +1,6 @@
-// The only path to a signature: CSR + profile + device -> certificate + ledger row.
-// Everything the certificate contains is decided here from the profile; the CSR only
-// contributes its public key and the subject/SAN values the profile lets through.
+// The only path to a signature: CSR + profile + names + device -> certificate + ledger row.
+// Everything the certificate contains is decided here from the profile and the names the
+// caller built; the CSR only contributes its public key (and proves possession of it).
 #include "ca/issuer.hpp"
 
 #include "ca/cert_builder.hpp"
@@ -46,9 +46,21 @@ void validate_profile(const Profile& p) {
   for (const auto& t : p.allowed_san_types) {
     if (san_type_of(t) < 0) throw std::invalid_argument("profile '" + p.name + "': unknown SAN type '" + t + "'");
   }
-  for (const auto& a : p.subject_attributes) {
-    if (OBJ_txt2nid(a.c_str()) == NID_undef) {
-      throw std::invalid_argument("profile '" + p.name + "': unknown subject attribute '" + a + "'");
+  bool has_cn = false;
+  for (const auto& rdn : p.subject_template) {
+    const std::size_t eq = rdn.find('=');
+    if (eq == std::string::npos || OBJ_txt2nid(rdn.substr(0, eq).c_str()) == NID_undef) {
+      throw std::invalid_argument("profile '" + p.name + "': subject_template entry '" + rdn +
+                                  "' is not ATTR=value with a known attribute");
+    }
+    has_cn = has_cn || rdn.substr(0, eq) == "CN";
+  }
+  if (!has_cn) throw std::invalid_argument("profile '" + p.name + "': subject_template needs a CN");
+  for (const auto& san : p.san_templates) {
+    const std::size_t colon = san.find(':');
+    if (colon == std::string::npos || !contains(p.allowed_san_types, san.substr(0, colon))) {
+      throw std::invalid_argument("profile '" + p.name + "': san_templates entry '" + san +
+                                  "' must be type:value with a type in allowed_san_types");
     }
   }
   ERR_clear_error();
@@ -74,7 +86,7 @@ void check_key(const EVP_PKEY* key, const Profile& profile) {
 }
 
 // The extensions the requester asked for (RFC 2986 extensionRequest). Only basicConstraints
-// and subjectAltName are looked at; everything else is ignored, never copied.
+// and subjectAltName are looked at; nothing is ever copied.
 struct RequestedExtensions {
   GeneralNamesPtr sans;
 };
@@ -98,54 +110,54 @@ RequestedExtensions read_requested_extensions(X509_REQ* req) {
   return out;
 }
 
-// IA5String SAN values must be printable ASCII: an embedded NUL or control character is the
-// classic way to make "evil.com\0.good.com" look like a different name to a relying party.
-bool printable_ia5(const ASN1_STRING* s) {
-  const unsigned char* p = ASN1_STRING_get0_data(s);
-  const int n = ASN1_STRING_length(s);
-  if (n <= 0) return false;
-  return std::all_of(p, p + n, [](unsigned char c) { return c >= 0x21 && c <= 0x7E; });
+// The issued subject, exactly as named; one non-empty CN (what devices and policy key on).
+X509NamePtr subject_of(const IssuedNames& names) {
+  int cns = 0;
+  for (const auto& [attr, value] : names.subject) {
+    if (OBJ_txt2nid(attr.c_str()) == NID_undef) throw IssuanceRejected("unknown subject attribute '" + attr + "'");
+    if (value.empty()) throw IssuanceRejected("subject attribute " + attr + " is empty");
+    if (attr == "CN") ++cns;
+  }
+  ERR_clear_error();
+  if (cns != 1) throw IssuanceRejected("the subject needs exactly one CN");
+  try {
+    return make_name(names.subject);
+  } catch (const std::exception&) {
+    ERR_clear_error();
+    throw IssuanceRejected("subject attribute value not accepted");
+  }
 }
 
-GeneralNamesPtr allowed_sans(const GENERAL_NAMES* requested, const Profile& profile) {
+GeneralNamesPtr sans_of(const IssuedNames& names, const Profile& profile) {
   GeneralNamesPtr out(check_ptr(GENERAL_NAMES_new(), "GENERAL_NAMES_new"));
-  if (requested == nullptr) return out;
-  for (int i = 0; i < sk_GENERAL_NAME_num(requested); ++i) {
-    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(requested, i);
-    int type = 0;
-    const auto* value = static_cast<const ASN1_STRING*>(GENERAL_NAME_get0_value(gn, &type));
-    const bool allowed = std::any_of(profile.allowed_san_types.begin(), profile.allowed_san_types.end(),
-                                     [&](const std::string& t) { return san_type_of(t) == type; });
-    if (!allowed) continue;  // the profile decides; other names are dropped, not refused
-    if (type == GEN_IPADD) {
-      const int len = ASN1_STRING_length(value);
-      if (len != 4 && len != 16) throw IssuanceRejected("malformed IP address in subjectAltName");
-    } else if (!printable_ia5(value)) {
-      throw IssuanceRejected("subjectAltName contains an empty value or non-printable characters");
+  for (const std::string& san : names.sans) {
+    const std::string type = san.substr(0, san.find(':'));
+    if (!contains(profile.allowed_san_types, type))
+      throw IssuanceRejected("profile '" + profile.name + "' does not allow " + type + " SANs");
+    GeneralNamePtr gn;
+    try {
+      gn = parse_san(san);
+    } catch (const std::invalid_argument& e) {
+      throw IssuanceRejected(e.what());
     }
-    GeneralNamePtr copy(check_ptr(GENERAL_NAME_dup(gn), "GENERAL_NAME_dup"));
-    if (sk_GENERAL_NAME_push(out.get(), copy.get()) <= 0) throw OpenSslError("sk_GENERAL_NAME_push");
-    copy.release();
+    if (sk_GENERAL_NAME_push(out.get(), gn.get()) <= 0) throw OpenSslError("sk_GENERAL_NAME_push");
+    gn.release();
   }
   return out;
 }
 
-// The issued subject: the profile's attributes, in the profile's order, copied from the CSR.
-X509NamePtr allowed_subject(const X509_NAME* requested, const Profile& profile) {
-  X509NamePtr out(check_ptr(X509_NAME_new(), "X509_NAME_new"));
-  bool have_cn = false;
-  for (const auto& attr : profile.subject_attributes) {
-    const int nid = OBJ_txt2nid(attr.c_str());
-    for (int i = X509_NAME_get_index_by_NID(requested, nid, -1); i >= 0;
-         i = X509_NAME_get_index_by_NID(requested, nid, i)) {
-      const X509_NAME_ENTRY* entry = X509_NAME_get_entry(requested, i);
-      const ASN1_STRING* data = X509_NAME_ENTRY_get_data(entry);
-      if (ASN1_STRING_length(data) <= 0) continue;
-      if (nid == NID_commonName) have_cn = true;
-      check(X509_NAME_add_entry(out.get(), entry, -1, 0), "X509_NAME_add_entry");
-    }
+// What the CSR asked for that the certificate does not carry.
+std::vector<std::string> left_out_of(X509_REQ* req, const GENERAL_NAMES* requested_sans, const IssuedNames& names) {
+  std::vector<std::string> issued;
+  for (const auto& [attr, value] : names.subject) issued.push_back(attr + "=" + value);
+  std::vector<std::string> out;
+  for (std::string& rdn : subject_texts(X509_REQ_get_subject_name(req)))
+    if (!contains(issued, rdn)) out.push_back(std::move(rdn));
+  for (int i = 0; requested_sans != nullptr && i < sk_GENERAL_NAME_num(requested_sans); ++i) {
+    std::string san = lowercase_san_type(general_name_to_string(sk_GENERAL_NAME_value(requested_sans, i)));
+    if (san.empty()) san = "(a SAN of another type)";
+    if (!contains(names.sans, san)) out.push_back(std::move(san));
   }
-  if (!have_cn) throw IssuanceRejected("CSR subject has no CN");
   return out;
 }
 
@@ -179,6 +191,7 @@ struct Issuer::Checked {
   const Profile* profile = nullptr;
   X509NamePtr subject;
   GeneralNamesPtr sans;
+  std::vector<std::string> left_out;
 };
 
 Issuer::Checked Issuer::checked(const IssueRequest& request) const {
@@ -208,8 +221,9 @@ Issuer::Checked Issuer::checked(const IssueRequest& request) const {
   check_key(c.key.get(), *c.profile);
 
   const RequestedExtensions requested = read_requested_extensions(c.req);
-  c.subject = allowed_subject(X509_REQ_get_subject_name(c.req), *c.profile);
-  c.sans = allowed_sans(requested.sans.get(), *c.profile);
+  c.subject = subject_of(request.names);
+  c.sans = sans_of(request.names, *c.profile);
+  c.left_out = left_out_of(c.req, requested.sans.get(), request.names);
   return c;
 }
 
@@ -261,7 +275,8 @@ IssueResult Issuer::issue(const IssueRequest& request) {
     try {
       IssuanceOutcome outcome = registry_.record_issuance(request.device, record, request.actor);
       record.device_id = outcome.device.id;
-      return IssueResult{std::move(cert), std::move(record), std::move(outcome.device), outcome.device_created};
+      return IssueResult{std::move(cert), std::move(record), std::move(outcome.device), outcome.device_created,
+                         std::move(c.left_out)};
     } catch (const DuplicateSerial&) {
       if (attempt >= kSerialAttempts) throw;
     }

@@ -1,8 +1,10 @@
-// The only path to a signature (DESIGN.md): issue(CSR, profile, device) -> certificate plus
-// ledger row, in one transaction. SCEP, the admin API and the CLI all come through here.
+// The only path to a signature: issue(CSR, profile, names, device) -> certificate plus
+// ledger row, in one transaction. SCEP, the admin API, the CLI and the service's own
+// certificates (init) all come through here.
 #pragma once
 
 #include "ca/authority.hpp"
+#include "ca/issued_names.hpp"
 #include "ca/profile.hpp"
 #include "ca/registry.hpp"
 
@@ -25,6 +27,9 @@ struct IssueRequest {
   // OpenSSL 3.0's key decoder, a large share of an enrollment's CPU. Must be `csr`.
   const X509_REQ* parsed_csr = nullptr;
   std::string profile = "device";
+  // What the certificate names (ca/issued_names.hpp): from the device, the profile's
+  // templates and the operator's pins, or a renewed certificate's names. Never the CSR's.
+  IssuedNames names;
   DeviceRef device;
   std::string actor;        // for the audit log
 };
@@ -34,6 +39,9 @@ struct IssueResult {
   CertificateRecord record;
   Device device;
   bool device_created = false;
+  // What the CSR asked for ("OU=x", "dns:y") that the certificate does not carry: the
+  // caller logs it, so a requester who tried to choose its names shows up.
+  std::vector<std::string> left_out;
 };
 
 struct IssuerUrls {

@@ -82,6 +82,9 @@ struct DeviceRef {
   std::optional<std::int64_t> id;
   std::optional<std::string> name;
   bool create_if_missing = false;   // only with `name`
+  // With create_if_missing: the device must not exist yet (LedgerConflict when it does),
+  // decided inside the issuance transaction, so two requests cannot both claim a name.
+  bool new_only = false;
   // Written in the SAME transaction as the certificate row, so that a challenge is never
   // spent without a certificate nor a certificate issued twice for one challenge:
   // the challenge (by secret hash) is marked used (ChallengeRefused when it is unknown,
@@ -105,6 +108,9 @@ struct NewScepRequest {
   std::string subject;              // the CSR subject, one line, for the operator
   std::vector<std::uint8_t> csr_der;
   std::optional<std::string> redeem_challenge_hash;   // marked used in the same transaction
+  // What the challenge pinned, for the certificate issued at approval (ca/issued_names.hpp).
+  std::string cn;                   // empty: the device name
+  std::vector<std::string> sans;
 };
 
 struct ScepRequestRecord {
@@ -121,6 +127,8 @@ struct ScepRequestRecord {
   std::optional<std::string> decided_by;
   std::optional<UnixTime> decided_at;
   std::string reason;               // rejected: the operator's reason
+  std::string cn;                   // pinned CN; empty: the device name
+  std::vector<std::string> sans;    // pinned SANs
 };
 
 // One-time SCEP challenge passwords (RFC 8894 §2.3). Only the hash of the secret is stored.
@@ -128,7 +136,8 @@ struct NewChallenge {
   std::string secret_hash;          // lowercase hex SHA-256 of the secret
   std::string device_name;          // created when missing: an MDM mints before the device exists
   std::string profile;
-  std::optional<std::string> cn;    // when set, the CSR's CN must equal it
+  std::optional<std::string> cn;    // when set, the CSR's CN must equal it, and the certificate names it
+  std::vector<std::string> sans;    // SANs the certificate will carry ("dns:NAME", "email:ADDR", "uri:URI")
   UnixTime expires_at = 0;
 };
 
@@ -139,6 +148,7 @@ struct ChallengeRecord {
   std::string device_name;
   std::string profile;
   std::optional<std::string> cn;
+  std::vector<std::string> sans;
   std::string created_by;
   UnixTime created_at = 0;
   UnixTime expires_at = 0;

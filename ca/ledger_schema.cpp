@@ -167,7 +167,16 @@ ALTER TABLE radius_sessions ADD COLUMN dynauth_at       INTEGER;
 CREATE INDEX radius_sessions_live_by_nas ON radius_sessions(nas) WHERE stopped_at IS NULL;
 )sql";
 
-constexpr std::array kMigrations{kVersion1, kVersion2, kVersion3, kVersion4, kVersion5};
+constexpr const char* kVersion6 = R"sql(
+-- What a one-time challenge pins for the certificate it is redeemed for (the issued names
+-- never come from the CSR): SANs here; the CN was already bound by challenges.cn. A held
+-- request keeps them for the certificate issued at approval.
+ALTER TABLE challenges    ADD COLUMN sans        TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE scep_requests ADD COLUMN issued_cn   TEXT NOT NULL DEFAULT '';
+ALTER TABLE scep_requests ADD COLUMN issued_sans TEXT NOT NULL DEFAULT '[]';
+)sql";
+
+constexpr std::array kMigrations{kVersion1, kVersion2, kVersion3, kVersion4, kVersion5, kVersion6};
 
 }  // namespace
 

@@ -1,5 +1,6 @@
-// Certificate profiles: what an issued certificate may contain. Issuance copies from the
-// CSR only what the profile allows (never CA:true, never arbitrary extensions).
+// Certificate profiles: what an issued certificate contains. From the CSR only the public
+// key is taken; the names come from the templates here, filled from the device record,
+// and from what an operator pinned (ca/issued_names.hpp).
 #pragma once
 
 #include <map>
@@ -12,10 +13,14 @@ struct Profile {
   std::string name;                                   // "device", "server", …
   int validity_days = 365;
   std::vector<std::string> extended_key_usage;        // "clientAuth", "serverAuth"
-  // SAN types copied from the CSR: any of "dns", "email", "uri", "ip".
+  // SAN types an issued certificate may carry: any of "dns", "email", "uri", "ip".
   std::vector<std::string> allowed_san_types = {"dns", "email", "uri"};
-  // Subject RDNs kept from the CSR, in this order; others are dropped. Empty CN is refused.
-  std::vector<std::string> subject_attributes = {"CN", "O", "OU"};
+  // The subject, RDN by RDN: "ATTR=value", where "{cn}" is the certificate's CN (the
+  // device name unless an operator pinned another) and "{device}" the device name.
+  std::vector<std::string> subject_template = {"CN={cn}"};
+  // SANs every certificate of the profile carries ("dns:{device}.corp.example"), before
+  // the ones an operator pinned.
+  std::vector<std::string> san_templates;
   int min_rsa_bits = 2048;
   std::vector<std::string> allowed_curves = {"P-256", "P-384"};
   // SCEP enrollments (not renewals) in this profile wait for an operator's decision:

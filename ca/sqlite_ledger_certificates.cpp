@@ -99,6 +99,8 @@ IssuanceOutcome SqliteLedger::record_issuance_locked(const DeviceRef& ref, Certi
     }
     device = insert_device_locked(NewDevice{*ref.name, {}, {}, {}}, actor);
     outcome.device_created = true;
+  } else if (ref.new_only) {
+    throw LedgerConflict("device '" + device->name + "' exists; this enrollment may only create a new device");
   }
   if (!device->enabled) throw LedgerConflict("device '" + device->name + "' is disabled");
   record.device_id = device->id;

@@ -1,6 +1,7 @@
 // The SQLite ledger: SCEP one-time challenges (table challenges, schema v2) and SCEP
 // transactions (table scep_transactions, schema v3).
 #include "ca/sqlite_ledger.hpp"
+#include "ca/string_list.hpp"
 
 namespace portcullis::ca {
 
@@ -13,7 +14,7 @@ bool is_sha256_hex(const std::string& s) {
 
 constexpr const char* kChallengeSelect =
     "SELECT c.id, c.secret_hash, c.device_id, coalesce(d.name, ''), c.profile, c.cn, c.created_by, c.created_at, "
-    "c.expires_at, c.used_at FROM challenges c LEFT JOIN devices d ON d.id = c.device_id WHERE c.secret_hash = ?1";
+    "c.expires_at, c.used_at, c.sans FROM challenges c LEFT JOIN devices d ON d.id = c.device_id WHERE c.secret_hash = ?1";
 
 ChallengeRecord challenge_from_row(const Statement& row) {
   ChallengeRecord c;
@@ -27,6 +28,7 @@ ChallengeRecord challenge_from_row(const Statement& row) {
   c.created_at = row.column_int64(7);
   c.expires_at = row.column_int64(8);
   if (!row.column_is_null(9)) c.used_at = row.column_int64(9);
+  c.sans = detail::decode_string_list(row.column_text(10));
   return c;
 }
 
@@ -45,8 +47,8 @@ ChallengeRecord SqliteLedger::mint_challenge(const NewChallenge& challenge, cons
   if (!device) device = insert_device_locked(NewDevice{challenge.device_name, {}, {}, {}}, actor);
   {
     auto stmt = db_.cached(
-        "INSERT INTO challenges (secret_hash, device_id, profile, cn, created_by, created_at, expires_at) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+        "INSERT INTO challenges (secret_hash, device_id, profile, cn, created_by, created_at, expires_at, sans) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     stmt->bind(1, challenge.secret_hash).bind(2, device->id).bind(3, challenge.profile);
     if (challenge.cn) {
       stmt->bind(4, *challenge.cn);
@@ -55,7 +57,8 @@ ChallengeRecord SqliteLedger::mint_challenge(const NewChallenge& challenge, cons
     }
     stmt->bind(5, actor)
         .bind(6, now)
-        .bind(7, challenge.expires_at);
+        .bind(7, challenge.expires_at)
+        .bind(8, detail::encode_string_list(challenge.sans));
     stmt->run();
   }
   ChallengeRecord out;
@@ -65,6 +68,7 @@ ChallengeRecord SqliteLedger::mint_challenge(const NewChallenge& challenge, cons
   out.device_name = device->name;
   out.profile = challenge.profile;
   out.cn = challenge.cn;
+  out.sans = challenge.sans;
   out.created_by = actor;
   out.created_at = now;
   out.expires_at = challenge.expires_at;

@@ -1,6 +1,7 @@
 // The SQLite ledger: SCEP requests waiting for manual approval (table scep_requests,
 // schema v4; RFC 8894 §3.3.2 PENDING, §3.3.3 CertPoll).
 #include "ca/sqlite_ledger.hpp"
+#include "ca/string_list.hpp"
 
 namespace portcullis::ca {
 namespace sqlite {
@@ -9,7 +10,7 @@ namespace {
 // String literals (not built at run time): the statement cache is keyed by the SQL's address.
 #define PORTCULLIS_SCEP_REQUEST_SELECT                                                                      \
   "SELECT id, transaction_id, requester_sha256, status, device_name, create_device, profile, subject, csr, " \
-  "serial, created_at, decided_by, decided_at, reason FROM scep_requests "
+  "serial, created_at, decided_by, decided_at, reason, issued_cn, issued_sans FROM scep_requests "
 
 ScepRequestRecord request_from_row(const Statement& row) {
   ScepRequestRecord r;
@@ -27,6 +28,8 @@ ScepRequestRecord request_from_row(const Statement& row) {
   if (!row.column_is_null(11)) r.decided_by = row.column_text(11);
   if (!row.column_is_null(12)) r.decided_at = row.column_int64(12);
   r.reason = row.column_text(13);
+  r.cn = row.column_text(14);
+  r.sans = detail::decode_string_list(row.column_text(15));
   return r;
 }
 
@@ -55,7 +58,7 @@ ScepRequestRecord SqliteLedger::create_scep_request(const NewScepRequest& reques
   {
     auto stmt = db_.cached(
         "INSERT INTO scep_requests (transaction_id, requester_sha256, status, device_name, create_device, profile, "
-        "subject, csr, created_at) VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8)");
+        "subject, csr, created_at, issued_cn, issued_sans) VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
     stmt->bind(1, request.transaction.transaction_id)
         .bind(2, request.transaction.requester_sha256)
         .bind(3, request.device_name)
@@ -63,7 +66,9 @@ ScepRequestRecord SqliteLedger::create_scep_request(const NewScepRequest& reques
         .bind(5, request.profile)
         .bind(6, request.subject)
         .bind_blob(7, request.csr_der)
-        .bind(8, now);
+        .bind(8, now)
+        .bind(9, request.cn)
+        .bind(10, detail::encode_string_list(request.sans));
     try {
       stmt->run();
     } catch (const SqliteError& e) {

@@ -81,6 +81,8 @@ std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 
+}  // namespace
+
 std::string general_name_to_string(const GENERAL_NAME* gn) {
   int type = 0;
   const void* value = GENERAL_NAME_get0_value(gn, &type);
@@ -106,8 +108,6 @@ std::string general_name_to_string(const GENERAL_NAME* gn) {
     default: return {};  // otherName, DirName, …: not used for device identity
   }
 }
-
-}  // namespace
 
 OpenSslError::OpenSslError(const std::string& context) : std::runtime_error(with_queue(context)) {}
 
@@ -135,12 +135,15 @@ std::string to_hex(std::span<const std::uint8_t> bytes) { return hex_with(bytes,
 
 std::string to_lower_hex(std::span<const std::uint8_t> bytes) { return hex_with(bytes, "0123456789abcdef"); }
 
-std::string sha256_lower_hex(std::span<const std::uint8_t> bytes) {
-  unsigned char md[EVP_MAX_MD_SIZE];
+Sha256 sha256(std::span<const std::uint8_t> bytes) {
+  Sha256 md{};
   unsigned int len = 0;
-  check(EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr), "EVP_Digest");
-  return to_lower_hex(std::span<const std::uint8_t>(md, len));
+  check(EVP_Digest(bytes.data(), bytes.size(), md.data(), &len, EVP_sha256(), nullptr) == 1 && len == md.size(),
+        "EVP_Digest");
+  return md;
 }
+
+std::string sha256_lower_hex(std::span<const std::uint8_t> bytes) { return to_lower_hex(sha256(bytes)); }
 
 Bytes random_bytes(std::size_t count) {
   Bytes out(count);

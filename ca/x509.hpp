@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -32,6 +33,7 @@ using BioPtr = std::unique_ptr<BIO, OpenSslDeleter<BIO_free_all>>;
 using BignumPtr = std::unique_ptr<BIGNUM, OpenSslDeleter<BN_free>>;
 using Asn1IntegerPtr = std::unique_ptr<ASN1_INTEGER, OpenSslDeleter<ASN1_INTEGER_free>>;
 using Asn1TimePtr = std::unique_ptr<ASN1_TIME, OpenSslDeleter<ASN1_TIME_free>>;
+using Asn1StringPtr = std::unique_ptr<ASN1_STRING, OpenSslDeleter<ASN1_STRING_free>>;
 using Asn1OctetStringPtr = std::unique_ptr<ASN1_OCTET_STRING, OpenSslDeleter<ASN1_OCTET_STRING_free>>;
 using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, OpenSslDeleter<EVP_PKEY_free>>;
 using EvpPkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, OpenSslDeleter<EVP_PKEY_CTX_free>>;
@@ -115,6 +117,8 @@ Bytes to_der(T* object, I2d i2d, const char* what) {
 
 std::string to_hex(std::span<const std::uint8_t> bytes);   // uppercase, no separators
 std::string to_lower_hex(std::span<const std::uint8_t> bytes);   // lowercase, no separators
+using Sha256 = std::array<std::uint8_t, 32>;
+Sha256 sha256(std::span<const std::uint8_t> bytes);
 // SHA-256 of `bytes` as lowercase hex: stored challenge and token hashes, SCEP requester ids.
 std::string sha256_lower_hex(std::span<const std::uint8_t> bytes);
 Bytes from_hex(std::string_view hex);                      // throws std::invalid_argument
@@ -150,6 +154,7 @@ std::string sha256_fingerprint_hex(const X509* cert);        // over the DER
 std::string subject_string(const X509* cert);                // RFC 2253 one-line
 std::string name_to_string(const X509_NAME* name);           // RFC 2253 one-line
 std::vector<std::string> subject_alt_names(const X509* cert); // "DNS:x", "URI:y", "email:z", "IP:1.2.3.4"
+std::string general_name_to_string(const GENERAL_NAME* name); // one of those; empty for other types
 std::int64_t not_before_unix(const X509* cert);
 std::int64_t not_after_unix(const X509* cert);
 std::int64_t asn1_time_to_unix(const ASN1_TIME* t);

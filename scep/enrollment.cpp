@@ -77,6 +77,14 @@ bool issued_by(const X509* issuing, const PkiRequest& request) {
   return ok;
 }
 
+// ", left out of the CSR: OU=x, dns:y" for the issuance log line; empty when nothing was.
+std::string left_out_note(const std::vector<std::string>& left_out) {
+  if (left_out.empty()) return {};
+  std::string out = ", left out of the CSR:";
+  for (const auto& item : left_out) out += " " + item;
+  return out;
+}
+
 }  // namespace
 
 // What to answer: a certificate (owned here) or a failInfo with the reason for the log.
@@ -151,6 +159,18 @@ ca::Bytes Enrollment::handle(std::span<const std::uint8_t> message) {
     audit_rejection(request, decision.target, std::string(to_string(decision.fail_info)) + ": " + decision.reason);
   }
   return build_cert_rep(request, rep, authority_.ra(), authority_.ra_key());
+}
+
+bool Enrollment::manual_approval(const std::string& profile) const {
+  const auto found = issuer_.profiles().find(profile);
+  return found != issuer_.profiles().end() && found->second.manual_approval;
+}
+
+ca::IssuedNames Enrollment::names_for(const std::string& profile, const std::string& device, const std::string& cn,
+                                      const std::vector<std::string>& pinned_sans) const {
+  const auto found = issuer_.profiles().find(profile);
+  if (found == issuer_.profiles().end()) return {};   // the issuer refuses the unknown profile
+  return ca::names_from_templates(found->second, device, cn, pinned_sans);
 }
 
 Enrollment::Decision Enrollment::decide(PkiRequest& request) {
@@ -237,29 +257,44 @@ Enrollment::Decision Enrollment::enroll(PkiRequest& request) {
   issue.actor = kActor;
   bool renewal = false;
   std::string device_name;    // for a request held for approval
+  std::string pinned_cn;      // what a one-time challenge pinned, kept by a held request
+  std::vector<std::string> pinned_sans;
 
   if (issued_by(authority_.issuing(), request)) {
     // Renewal: the signer certificate must be ours, valid and not revoked; the new
-    // certificate goes to the same device in the same profile; the challenge is optional.
-    const ca::Identity identity = registry_.index().by_serial(ca::serial_bytes(request.signer.get()), now);
+    // certificate goes to the same device in the same profile, with the same names; the
+    // challenge is optional.
+    // The exact certificate, as in EAP-TLS: the ledger knows the bytes it issued.
+    const ca::Identity identity = registry_.index().by_fingerprint(ca::sha256(request.signer_der), now);
     if (identity.verdict != ca::IdentityVerdict::good)
       return Decision::failure(FailInfo::bad_request,
                                std::string("renewal signer certificate is ") + ca::to_string(identity.verdict),
                                ca::serial_hex(request.signer.get()));
     issue.device.id = identity.device_id;
     issue.profile = identity.profile;
+    issue.names = ca::names_of(request.signer.get());
     renewal = true;
   } else if (request.type == MessageType::renewal_req) {
     return Decision::failure(FailInfo::bad_request, "RenewalReq not signed by a certificate of ours", cn);
   } else if (request.challenge_password.empty()) {
     return Decision::failure(FailInfo::bad_request, "no challenge password", cn);
   } else if (same_secret(request.challenge_password, settings_.static_challenge)) {
-    // Static challenge: the device is named by the CSR's CN, created when missing.
+    // Static challenge: shared by every profile an MDM hands out, so it proves nothing about
+    // which device asks. It may only create a device, named by the CSR's CN; a certificate
+    // for a device that exists needs a one-time challenge bound to it, a renewal signed by
+    // its current certificate, or an operator's approval (docs/security.md).
     if (cn.empty()) return Decision::failure(FailInfo::bad_request, "CSR subject has no CN");
+    if (registry_.ledger().find_device_by_name(cn) && !manual_approval(settings_.profile))
+      return Decision::failure(FailInfo::bad_request,
+                               "the static challenge only enrolls new devices; device '" + cn +
+                                   "' exists (use a one-time challenge bound to it, or renew)",
+                               cn);
     issue.device.name = cn;
     issue.device.create_if_missing = true;
+    issue.device.new_only = !manual_approval(settings_.profile);
     device_name = cn;
     issue.profile = settings_.profile;
+    issue.names = names_for(issue.profile, cn, cn, {});
   } else {
     const std::string hash = challenge_hash(request.challenge_password);
     const auto challenge = registry_.ledger().find_challenge(hash);
@@ -278,21 +313,23 @@ Enrollment::Decision Enrollment::enroll(PkiRequest& request) {
     issue.device.redeem_challenge_hash = hash;
     device_name = challenge->device_name;
     issue.profile = challenge->profile;
+    issue.names = names_for(issue.profile, device_name, challenge->cn.value_or(device_name), challenge->sans);
+    pinned_cn = challenge->cn.value_or("");
+    pinned_sans = challenge->sans;
   }
   issue.device.scep_transaction = ca::ScepTransactionKey{request.transaction_id, request.requester_sha256};
 
   // Manual approval applies to new enrollments; a renewal proves an approved certificate.
   if (!renewal) {
-    const auto profile = issuer_.profiles().find(issue.profile);
-    if (profile != issuer_.profiles().end() && profile->second.manual_approval)
-      return hold_for_approval(request, issue, device_name, cn);
+    if (manual_approval(issue.profile))
+      return hold_for_approval(request, issue, device_name, cn, pinned_cn, pinned_sans);
   }
 
   try {
     ca::IssueResult result = issuer_.issue(issue);
     ++(renewal ? renewed_ : issued_);
-    spdlog::info("scep: {} certificate {} for device {} (transaction {})", renewal ? "renewed" : "issued",
-                 result.record.serial_hex, result.device.name, request.transaction_id);
+    spdlog::info("scep: {} certificate {} for device {} (transaction {}){}", renewal ? "renewed" : "issued",
+                 result.record.serial_hex, result.device.name, request.transaction_id, left_out_note(result.left_out));
     return Decision::success(std::move(result.certificate));
   } catch (const ca::IssuanceRejected& e) {
     return Decision::failure(FailInfo::bad_request, e.what(), cn);
@@ -311,7 +348,9 @@ Enrollment::Decision Enrollment::enroll(PkiRequest& request) {
 }
 
 Enrollment::Decision Enrollment::hold_for_approval(const PkiRequest& request, const ca::IssueRequest& issue,
-                                                   const std::string& device_name, const std::string& cn) {
+                                                   const std::string& device_name, const std::string& cn,
+                                                   const std::string& pinned_cn,
+                                                   const std::vector<std::string>& pinned_sans) {
   // Every check issuance would make, now: an operator approves only what would be issued.
   try {
     issuer_.check(issue);
@@ -328,6 +367,8 @@ Enrollment::Decision Enrollment::hold_for_approval(const PkiRequest& request, co
   held.subject = csr_subject(request.csr.get());
   held.csr_der.assign(request.message_data.begin(), request.message_data.end());
   held.redeem_challenge_hash = issue.device.redeem_challenge_hash;
+  held.cn = pinned_cn;
+  held.sans = pinned_sans;
   try {
     const ca::ScepRequestRecord row = registry_.ledger().create_scep_request(held, kActor);
     spdlog::info("scep: request {} for device {} waits for approval (transaction {})", row.id, device_name,
@@ -376,16 +417,17 @@ std::string challenge_hash(std::string_view secret) {
 }
 
 MintedChallenge mint_challenge(ca::Registry& registry, const std::string& device, const std::string& profile,
-                               const std::optional<std::string>& cn, std::int64_t ttl_seconds,
-                               const std::string& actor) {
+                               const std::optional<std::string>& cn, const std::vector<std::string>& sans,
+                               std::int64_t ttl_seconds, const std::string& actor) {
   if (device.empty()) throw std::invalid_argument("a challenge needs a device");
   if (ttl_seconds <= 0 || ttl_seconds > kMaxChallengeTtl)
     throw std::invalid_argument("challenge ttl must be 1 second to 30 days");
+  for (const auto& san : sans) (void)ca::parse_san(san);   // std::invalid_argument says which and why
   // 128 bits as 32 hex digits: the challengePassword is a PrintableString in most
   // clients' CSRs, which has no '_' (base64url) and no '/' or '+' worries.
   MintedChallenge out;
   out.secret = ca::to_lower_hex(ca::random_bytes(16));
-  ca::NewChallenge row{challenge_hash(out.secret), device, profile, cn, now_unix() + ttl_seconds};
+  ca::NewChallenge row{challenge_hash(out.secret), device, profile, cn, sans, now_unix() + ttl_seconds};
   // The device is created through the registry so that the identity index knows it too.
   if (!registry.ledger().find_device_by_name(device)) {
     try {

@@ -63,7 +63,12 @@ class Enrollment {
   std::optional<Decision> from_transaction(const PkiRequest& request, bool poll);
   Decision issuer_and_serial(const PkiRequest& request);
   Decision hold_for_approval(const PkiRequest& request, const ca::IssueRequest& issue, const std::string& device_name,
-                             const std::string& cn);
+                             const std::string& cn, const std::string& pinned_cn,
+                             const std::vector<std::string>& pinned_sans);
+  bool manual_approval(const std::string& profile) const;
+  // The profile's templates for `device`, with the pinned SANs (ca/issued_names.hpp).
+  ca::IssuedNames names_for(const std::string& profile, const std::string& device, const std::string& cn,
+                            const std::vector<std::string>& pinned_sans) const;
   void audit_rejection(const PkiRequest& request, const std::string& target, const std::string& reason);
 
   const ca::Authority& authority_;
@@ -81,10 +86,12 @@ struct MintedChallenge {
   std::string secret;                  // shown once to the caller, never stored or logged
   ca::ChallengeRecord record;
 };
-// Throws std::invalid_argument for an empty device or a ttl outside 1 s .. 30 days.
+// `cn` and `sans` pin what the certificate names ("dns:NAME", "email:ADDR", "uri:URI").
+// Throws std::invalid_argument for an empty device, a malformed SAN or a ttl outside
+// 1 s .. 30 days.
 MintedChallenge mint_challenge(ca::Registry& registry, const std::string& device, const std::string& profile,
-                               const std::optional<std::string>& cn, std::int64_t ttl_seconds,
-                               const std::string& actor);
+                               const std::optional<std::string>& cn, const std::vector<std::string>& sans,
+                               std::int64_t ttl_seconds, const std::string& actor);
 // Lowercase hex SHA-256 of a challenge secret: what the ledger stores.
 std::string challenge_hash(std::string_view secret);
 

@@ -48,11 +48,10 @@ ca::UnixTime TlsServerConfig::now() const {
 
 std::shared_ptr<const TlsServerConfig> TlsServerConfig::create(const X509* server_cert, EVP_PKEY* server_key,
                                                                const std::vector<const X509*>& server_chain,
-                                                               const std::vector<const X509*>& trust_anchors,
+                                                               const std::vector<const X509*>& client_ca_names,
                                                                const ca::IdentityView& identities,
                                                                TlsServerOptions options) {
   if (server_cert == nullptr || server_key == nullptr) throw std::invalid_argument("TLS: server certificate and key required");
-  if (trust_anchors.empty()) throw std::invalid_argument("TLS: at least one trust anchor required");
   if (!options.enable_tls12 && !options.enable_tls13) throw std::invalid_argument("TLS: enable TLS 1.2, 1.3 or both");
 
   std::shared_ptr<TlsServerConfig> cfg(new TlsServerConfig(identities, std::move(options)));
@@ -79,23 +78,11 @@ std::shared_ptr<const TlsServerConfig> TlsServerConfig::create(const X509* serve
   ca::check(SSL_CTX_check_private_key(ctx), "server key does not match the server certificate");
   for (const X509* c : server_chain) ca::check(SSL_CTX_add1_chain_cert(ctx, const_cast<X509*>(c)), "chain cert");
 
-  // Client certificates: REQUIRED, verified against our CAs only (the default store
-  // paths are never loaded). Purpose "ssl_client" is OpenSSL's default on the server side.
-  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
-  for (const X509* c : trust_anchors) {
-    ca::check(X509_STORE_add_cert(store, const_cast<X509*>(c)), "trust anchor");
-    // Tells supplicants (Windows in particular) which certificate to pick.
-    ca::check(SSL_CTX_add_client_CA(ctx, const_cast<X509*>(c)), "client CA name");
-  }
-  // Every anchor is trusted as it is (RFC 5280 §6.1.1 (d): the trust anchor need not be
-  // self-signed), so the chain walk stops at our issuing CA: one signature check per
-  // handshake (the client certificate's), not two. The issuing CA is ours and the root
-  // only vouches for it, so the root adds nothing to the trust decision here; the
-  // anchor's validity period is still checked.
-  ca::check(X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN), "partial chain");
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT | SSL_VERIFY_CLIENT_ONCE,
-                     &TlsEngine::verify_callback);
-  SSL_CTX_set_verify_depth(ctx, 4);
+  // Client certificates: REQUIRED, and decided by decide_certificate alone. The store stays
+  // empty (no default paths, no anchors), so nothing can make OpenSSL trust a chain.
+  for (const X509* c : client_ca_names) ca::check(SSL_CTX_add_client_CA(ctx, const_cast<X509*>(c)), "client CA name");
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT | SSL_VERIFY_CLIENT_ONCE, nullptr);
+  SSL_CTX_set_cert_verify_callback(ctx, &TlsEngine::decide_certificate, nullptr);
 
   ca::check(SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof kSessionIdContext - 1), "sid ctx");
   if (o.session_resumption) {
@@ -105,12 +92,11 @@ std::shared_ptr<const TlsServerConfig> TlsServerConfig::create(const X509* serve
     // One TLS 1.3 ticket is enough for EAP (each costs bytes, and so round trips).
     ca::check(SSL_CTX_set_num_tickets(ctx, 1), "num_tickets");
     // Stateful resumption: TLS 1.2 by session ID, TLS 1.3 with tickets that only name an
-    // entry of this server cache. With self-contained tickets OpenSSL 3.0 serialises and
-    // re-parses the whole session, client certificate included, for every ticket it writes
-    // or reads; measured with tests/bench/run_radius_bench.py this halves the CPU of a
-    // resumed handshake (TLS 1.2: 0.40 -> 0.15 ms) and trims full ones. Cost: sessions
-    // live in this process (bounded by session_cache_size), TLS 1.3 tickets are single-use,
-    // and after a restart clients fall back to a full handshake, which is always safe.
+    // entry of this server cache. Self-contained tickets would make OpenSSL 3.0 serialise
+    // and re-parse the whole session, client certificate included, for every ticket it
+    // writes or reads (docs/performance.md). Cost: sessions live in this process (bounded
+    // by session_cache_size), TLS 1.3 tickets are single-use, and after a restart clients
+    // fall back to a full handshake, which is always safe.
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
   } else {
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
@@ -122,15 +108,17 @@ std::shared_ptr<const TlsServerConfig> TlsServerConfig::create(const X509* serve
 
 std::shared_ptr<const TlsServerConfig> TlsServerConfig::from_authority(const ca::Authority& authority,
                                                                        const ca::IdentityView& identities,
-                                                                       TlsServerOptions options) {
+                                                                       TlsServerOptions options,
+                                                                       const ca::Authority* staged) {
   // Send the intermediates only: the peer has the root, and every certificate sent costs
-  // EAP round trips (PROTOCOL-NOTES: keep the server chain short).
+  // EAP round trips (RFC 5216 §2.1.1 leaves the chain to TLS; fragments are ~1 KiB each).
   std::vector<const X509*> chain;
   for (const auto& c : authority.chain()) {
     if (X509_check_issued(c.get(), c.get()) != X509_V_OK) chain.push_back(c.get());
   }
-  return create(authority.server(), authority.server_key(), chain, {authority.issuing(), authority.root()},
-                identities, std::move(options));
+  std::vector<const X509*> names{authority.issuing()};
+  if (staged != nullptr) names.push_back(staged->issuing());
+  return create(authority.server(), authority.server_key(), chain, names, identities, std::move(options));
 }
 
 // --- KeyMaterial -------------------------------------------------------------------------
@@ -174,44 +162,46 @@ TlsEngine::~TlsEngine() {
   if (status_ == TlsStatus::handshake_done) SSL_set_shutdown(ssl_.get(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 }
 
-int TlsEngine::verify_callback(int preverify_ok, X509_STORE_CTX* store) {
+int TlsEngine::decide_certificate(X509_STORE_CTX* store, void* /*unused*/) {
   auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
   auto* self = ssl != nullptr ? static_cast<TlsEngine*>(SSL_get_app_data(ssl)) : nullptr;
-  if (self == nullptr) return 0;
-  if (preverify_ok == 0) {
-    if (self->reason_.empty()) {
-      self->reason_ = std::string("certificate verification failed: ") +
-                      X509_verify_cert_error_string(X509_STORE_CTX_get_error(store));
-    }
+  const X509* cert = X509_STORE_CTX_get0_cert(store);
+  if (self == nullptr || cert == nullptr) {
+    X509_STORE_CTX_set_error(store, X509_V_ERR_UNSPECIFIED);
     return 0;
   }
-  if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;
-  // The chain is good; now the ledger decides, during the handshake, so that OpenSSL
-  // sends the matching alert (RFC 5216 §2.1.3 lets the peer tell the user promptly).
+  // Decided during the handshake, so that OpenSSL sends the matching alert
+  // (certificate_revoked, certificate_expired…): RFC 5216 §2.1.3 lets the peer tell the
+  // user promptly.
   try {
-    if (self->authorize(X509_STORE_CTX_get_current_cert(store))) return 1;
-    X509_STORE_CTX_set_error(store, verify_error_for(self->peer_->identity.verdict));
+    if (self->authorize(cert)) {
+      X509_STORE_CTX_set_error(store, X509_V_OK);
+      return 1;
+    }
   } catch (const std::exception&) {
     // Exceptions must not cross OpenSSL's C frames.
     self->reason_ = "identity lookup failed";
-    X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+    self->verify_error_ = X509_V_ERR_APPLICATION_VERIFICATION;
   }
+  X509_STORE_CTX_set_error(store, self->verify_error_);
   return 0;
 }
 
 bool TlsEngine::authorize(const X509* cert) {
-  // The same certificate again in this handshake (the end of a full handshake after the
-  // verify callback, or of a resumption after the ClientHello check): what it says cannot
-  // have changed, so only the ledger's verdict is taken again, now.
+  // The same certificate again in this handshake (the end of a full handshake after
+  // decide_certificate, or of a resumption after the ClientHello check): what it says
+  // cannot have changed, so only the ledger's verdict is taken again, now.
   if (peer_ && checked_cert_ && X509_cmp(checked_cert_.get(), cert) == 0) {
-    peer_->identity = config_->identities().by_serial(checked_serial_, config_->now());
+    peer_->identity = config_->identities().by_fingerprint(peer_->fingerprint, config_->now());
   } else {
     TlsPeer peer;
-    checked_serial_ = ca::serial_bytes(cert);
-    peer.serial_hex = ca::to_hex(checked_serial_);
+    unsigned int len = 0;
+    ca::check(X509_digest(cert, EVP_sha256(), peer.fingerprint.data(), &len) == 1 && len == peer.fingerprint.size(),
+              "X509_digest");
+    peer.serial_hex = ca::serial_hex(cert);
     peer.subject = ca::subject_string(cert);
     peer.sans = ca::subject_alt_names(cert);
-    peer.identity = config_->identities().by_serial(checked_serial_, config_->now());
+    peer.identity = config_->identities().by_fingerprint(peer.fingerprint, config_->now());
     peer_ = std::move(peer);
     ca::check(X509_up_ref(const_cast<X509*>(cert)), "X509_up_ref");
     checked_cert_.reset(const_cast<X509*>(cert));
@@ -219,6 +209,15 @@ bool TlsEngine::authorize(const X509* cert) {
   const ca::IdentityVerdict verdict = peer_->identity.verdict;
   if (verdict != ca::IdentityVerdict::good) {
     if (reason_.empty()) reason_ = ca::to_string(verdict);
+    verify_error_ = verify_error_for(verdict);
+    return false;
+  }
+  // Ours and valid, but perhaps issued for another purpose (a server certificate from the
+  // "server" profile): RFC 5280 §4.2.1.12, the extended key usage must allow clientAuth.
+  if (X509_check_purpose(const_cast<X509*>(cert), X509_PURPOSE_SSL_CLIENT, 0) != 1) {
+    ERR_clear_error();
+    if (reason_.empty()) reason_ = "not_for_client_auth";
+    verify_error_ = X509_V_ERR_INVALID_PURPOSE;
     return false;
   }
   return true;

@@ -4,12 +4,17 @@
 // TlsServerConfig is built once and shared by every conversation (it owns the SSL_CTX, so
 // the session cache and the ticket keys are shared too). TlsEngine is one conversation.
 //
-// Authorization: the client certificate is REQUIRED and chain-verified against our own
-// trust store (issuing CA + root); then its serial is looked up in the ca::IdentityView and
-// anything but `good` fails the conversation with the verdict as the reason. This runs on
-// every handshake, resumed ones included: on resumption OpenSSL restores the peer
-// certificate from the session, and we re-check it (PROTOCOL-NOTES "EAP and EAP-TLS":
-// resumption must re-evaluate authorization), so a revoked certificate never resumes.
+// Authorization: the client certificate is REQUIRED, and the ledger alone decides whether
+// it is one of ours: its exact DER (SHA-256 over it) must be a certificate we issued, and
+// anything but `good` (unknown, revoked, expired, device disabled) fails the conversation
+// with the verdict as the reason. No chain is built: we signed those very bytes, so a walk
+// to a root adds nothing, and a root as trust anchor would let any other CA under it
+// (a sibling under an enterprise root) issue a look-alike certificate (docs/security.md).
+// The handshake's own proof of possession (CertificateVerify, RFC 8446 §4.4.3, RFC 5246
+// §7.4.8) is OpenSSL's and untouched. This runs on every handshake, resumed ones included:
+// on resumption OpenSSL restores the peer certificate from the session and we take the
+// ledger's verdict again (RFC 5216 §5.7, RFC 9190 §5.7), so a revoked certificate never
+// resumes.
 #pragma once
 
 #include "ca/identity_index.hpp"
@@ -45,18 +50,22 @@ struct TlsServerOptions {
 class TlsServerConfig {
  public:
   // `server_chain`: intermediates sent after the server certificate (not the root).
-  // `trust_anchors`: the CAs client certificates must chain to (our issuing CA and root).
+  // `client_ca_names`: the issuing CAs named in CertificateRequest (RFC 8446 §4.2.4,
+  // RFC 5246 §7.4.4), a hint that lets supplicants (Windows in particular) pick the right
+  // certificate. They are not trust anchors: the ledger decides (see above).
   // `identities` must outlive the config. Throws std::invalid_argument or ca::OpenSslError.
   static std::shared_ptr<const TlsServerConfig> create(const X509* server_cert, EVP_PKEY* server_key,
                                                        const std::vector<const X509*>& server_chain,
-                                                       const std::vector<const X509*>& trust_anchors,
+                                                       const std::vector<const X509*>& client_ca_names,
                                                        const ca::IdentityView& identities,
                                                        TlsServerOptions options = {});
   // The usual wiring: ca::Authority's server certificate and key, its chain without the
-  // root, and trust in its issuing CA and root.
+  // root, and its issuing CA named to clients, with the staged next issuing CA (CA
+  // rollover) named too when there is one.
   static std::shared_ptr<const TlsServerConfig> from_authority(const ca::Authority& authority,
                                                                const ca::IdentityView& identities,
-                                                               TlsServerOptions options = {});
+                                                               TlsServerOptions options = {},
+                                                               const ca::Authority* staged = nullptr);
 
   TlsServerConfig(const TlsServerConfig&) = delete;
   TlsServerConfig& operator=(const TlsServerConfig&) = delete;
@@ -87,6 +96,7 @@ struct KeyMaterial {
 
 // What we learned about the peer's certificate (also on failure, for the audit log).
 struct TlsPeer {
+  ca::Sha256 fingerprint{};  // SHA-256 over the DER: the ledger's key
   std::string serial_hex;
   std::string subject;
   std::vector<std::string> sans;  // "DNS:x", "email:y", ... for policy rules (san = "...")
@@ -127,9 +137,12 @@ class TlsEngine {
   KeyMaterial export_keys() const;   // throws std::logic_error before handshake_done
 
  private:
-  friend class TlsServerConfig;  // installs verify_callback on the SSL_CTX
-  static int verify_callback(int preverify_ok, X509_STORE_CTX* store);
-  bool authorize(const X509* cert);           // identity check; records peer_/reason_
+  friend class TlsServerConfig;  // installs decide_certificate on the SSL_CTX
+  // SSL_CTX_set_cert_verify_callback: replaces OpenSSL's chain verification.
+  static int decide_certificate(X509_STORE_CTX* store, void* unused);
+  // The ledger's verdict on `cert` (and that it may authenticate a TLS client); records
+  // peer_ and reason_, and the X509_V_ERR_* for the alert in verify_error_ on refusal.
+  bool authorize(const X509* cert);
   bool authorize_session();                   // the same for the session's certificate
   TlsStatus fail(std::string reason, bool keep_alert);
   std::string openssl_reason() const;
@@ -144,7 +157,7 @@ class TlsEngine {
   std::string reason_;
   std::optional<TlsPeer> peer_;
   ca::X509Ptr checked_cert_;     // the certificate peer_ describes
-  ca::Bytes checked_serial_;     // its serial, for the repeated ledger lookup
+  int verify_error_ = X509_V_OK;  // why authorize() refused, as OpenSSL's verify error
 };
 
 }  // namespace portcullis::radius::eap

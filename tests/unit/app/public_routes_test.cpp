@@ -91,6 +91,7 @@ class PublicRoutesTest : public portcullis::testing::CaStackFixture {
   ca::X509Ptr issue(const std::string& device) {
     ca::IssueRequest request;
     request.csr = portcullis::testing::make_csr(device);
+    request.names.subject = {{"CN", device}};
     request.device.name = device;
     request.device.create_if_missing = true;
     request.actor = "test";

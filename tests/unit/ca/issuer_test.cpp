@@ -136,6 +136,7 @@ class IssuerTest : public ::testing::Test {
     IssueRequest r;
     r.csr = std::move(csr);
     r.profile = std::move(profile);
+    r.names.subject = {{"CN", device}};
     r.device.name = std::move(device);
     r.device.create_if_missing = true;
     r.actor = "test";
@@ -181,7 +182,8 @@ TEST_F(IssuerTest, IssuesFromAnRsaCsr) {
   EXPECT_EQ(verify(cert), "ok");
   EXPECT_TRUE(r.device_created);
   EXPECT_EQ(r.device.name, "laptop-1");
-  EXPECT_EQ(subject_string(cert), "CN=device-1");
+  EXPECT_EQ(subject_string(cert), "CN=laptop-1");  // the device's name, not the CSR's CN=device-1
+  EXPECT_EQ(r.left_out, std::vector<std::string>{"CN=device-1"});
   EXPECT_EQ(X509_check_private_key(cert, key.get()), 1);
 
   // Profile "device": clientAuth only, CA:FALSE critical, KU critical with keyEncipherment for RSA.
@@ -226,14 +228,19 @@ TEST_F(IssuerTest, IssuesFromAnRsaCsr) {
   EXPECT_EQ(id.device_id, r.device.id);
 }
 
-TEST_F(IssuerTest, IssuesFromAP256CsrWithDnsAndUriSans) {
+// The names are the caller's (device, templates, pins); whatever else the CSR asks for is
+// left out of the certificate and reported.
+TEST_F(IssuerTest, IssuesTheGivenNamesAndReportsWhatTheCsrAskedForBeyondThem) {
   EvpPkeyPtr key = ec_key("P-256");
   testing::CsrSpec spec;
   spec.subject = {{"CN", "phone-7"}, {"O", "Acme"}, {"L", "Dropped City"}, {"OU", "Sales"}};
   spec.sans.push_back(dns_name("phone-7.example.com"));
-  spec.sans.push_back(uri_name("IntuneDeviceId://0f2c9a7e-4b1d-4c8e-9a55-1e2f3a4b5c6d"));
-  spec.sans.push_back(ip_name("10.0.0.9"));  // "ip" is not allowed by the device profile
-  IssueResult r = issuer_->issue(request(csr_pem(key.get(), std::move(spec)), "phone-7"));
+  spec.sans.push_back(dns_name("admin.example.com"));
+  spec.sans.push_back(ip_name("10.0.0.9"));
+  IssueRequest req = request(csr_pem(key.get(), std::move(spec)), "phone-7");
+  req.names.subject = {{"CN", "phone-7"}, {"O", "Acme"}};
+  req.names.sans = {"dns:phone-7.example.com", "uri:IntuneDeviceId://0f2c9a7e-4b1d-4c8e-9a55-1e2f3a4b5c6d"};
+  IssueResult r = issuer_->issue(req);
   const X509* cert = r.certificate.get();
 
   EXPECT_EQ(verify(cert), "ok");
@@ -242,9 +249,31 @@ TEST_F(IssuerTest, IssuesFromAP256CsrWithDnsAndUriSans) {
   EXPECT_EQ(subject_alt_names(cert), sans);
   EXPECT_EQ(r.record.sans, sans);
   EXPECT_EQ(ledger_->find_certificate(r.record.serial_hex)->sans, sans);
-  // Subject: only the profile's attributes (CN, O, OU), in the profile's order.
-  EXPECT_EQ(subject_string(cert), "OU=Sales,O=Acme,CN=phone-7");
+  EXPECT_EQ(subject_string(cert), "O=Acme,CN=phone-7");
+  EXPECT_EQ(r.left_out, (std::vector<std::string>{"L=Dropped City", "OU=Sales", "dns:admin.example.com", "ip:10.0.0.9"}));
   EXPECT_EQ(testing::key_usage(cert), static_cast<std::uint32_t>(KU_DIGITAL_SIGNATURE));
+}
+
+TEST_F(IssuerTest, RefusesNamesTheProfileDoesNotAllow) {
+  EvpPkeyPtr key = ec_key("P-256");
+  IssueRequest req = request(csr_pem(key.get()));
+  req.names.sans = {"ip:10.0.0.9"};  // the device profile allows dns, email and uri
+  expect_refused(req, "does not allow ip SANs");
+  req.names.sans = {"dns:bad name"};
+  expect_refused(req, "printable ASCII");
+  req.names.sans = {};
+  req.names.subject = {{"CN", "a"}, {"CN", "b"}};
+  expect_refused(req, "exactly one CN");
+}
+
+TEST_F(IssuerTest, NamesFromTheProfilesTemplates) {
+  Profile p = default_profiles().at("device");
+  p.subject_template = {"CN={cn}", "O=Acme", "OU=Fleet {device}"};
+  p.san_templates = {"dns:{device}.corp.example"};
+  const IssuedNames n = names_from_templates(p, "ipad-7", "ipad-7.lab", {"email:ops@example.com"});
+  EXPECT_EQ(n.subject, (std::vector<std::pair<std::string, std::string>>{
+                           {"CN", "ipad-7.lab"}, {"O", "Acme"}, {"OU", "Fleet ipad-7"}}));
+  EXPECT_EQ(n.sans, (std::vector<std::string>{"dns:ipad-7.corp.example", "email:ops@example.com"}));
 }
 
 TEST_F(IssuerTest, ServerProfileAndDerCsr) {
@@ -255,7 +284,10 @@ TEST_F(IssuerTest, ServerProfileAndDerCsr) {
   spec.sans.push_back(ip_name("192.0.2.1"));
   spec.sans.push_back(uri_name("urn:dropped"));
   X509ReqPtr req = testing::make_csr(key.get(), std::move(spec));
-  IssueResult r = issuer_->issue(request(testing::csr_der(req.get()), "vpn", "server"));
+  IssueRequest ir = request(testing::csr_der(req.get()), "vpn", "server");
+  ir.names.subject = {{"CN", "vpn.example.com"}};
+  ir.names.sans = {"dns:vpn.example.com", "ip:192.0.2.1"};
+  IssueResult r = issuer_->issue(ir);
   EXPECT_EQ(verify(r.certificate.get(), X509_PURPOSE_SSL_SERVER), "ok");
   EXPECT_EQ(testing::ext_key_usage(r.certificate.get()), static_cast<std::uint32_t>(XKU_SSL_SERVER));
   EXPECT_EQ(subject_alt_names(r.certificate.get()), (std::vector<std::string>{"DNS:vpn.example.com", "IP:192.0.2.1"}));
@@ -320,16 +352,16 @@ TEST_F(IssuerTest, RefusesGarbage) {
 TEST_F(IssuerTest, RefusesUnknownProfileAndMissingCn) {
   EvpPkeyPtr key = ec_key("P-256");
   expect_refused(request(csr_pem(key.get()), "laptop-1", "admin"), "unknown profile");
-  testing::CsrSpec spec;
-  spec.subject = {{"O", "Acme"}};
-  expect_refused(request(csr_pem(key.get(), std::move(spec))), "no CN");
+  IssueRequest no_cn = request(csr_pem(key.get()));
+  no_cn.names.subject = {{"O", "Acme"}};
+  expect_refused(no_cn, "exactly one CN");
 }
 
 TEST_F(IssuerTest, RefusesSanWithEmbeddedNul) {
   EvpPkeyPtr key = ec_key("P-256");
-  testing::CsrSpec spec;
-  spec.sans.push_back(dns_name(std::string("evil.com\0.good.com", 18)));
-  expect_refused(request(csr_pem(key.get(), std::move(spec))), "subjectAltName");
+  IssueRequest req = request(csr_pem(key.get()));
+  req.names.sans = {std::string("dns:evil.com\0.good.com", 22)};
+  expect_refused(req, "printable ASCII");
 }
 
 TEST_F(IssuerTest, UnknownDeviceWithoutCreateWritesNothing) {

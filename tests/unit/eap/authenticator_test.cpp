@@ -203,7 +203,7 @@ class Rejections : public EapFixture, public ::testing::WithParamInterface<int> 
 TEST_P(Rejections, ClientCertificateFromAnotherCa) {
   const Client c = issue_foreign("intruder");
   const Conversation conv = attempt(&c);
-  EXPECT_NE(conv.final.reason.find("certificate verification failed"), std::string::npos) << conv.final.reason;
+  EXPECT_EQ(conv.final.reason, "unknown");   // not a certificate the ledger knows
   EXPECT_FALSE(last_peer_error_.empty());  // the peer got a TLS alert first (RFC 5216 §2.1.3)
 }
 

@@ -130,6 +130,7 @@ class EapFixture : public ::testing::Test {
     c.key = new_key(rsa);
     ca::IssueRequest r;
     r.csr = make_csr(c.key.get(), device);
+    r.names.subject = {{"CN", device}};
     r.device.name = device;
     r.device.create_if_missing = true;
     r.actor = "test";

@@ -6,6 +6,9 @@
 
 #include <openssl/err.h>
 
+#include <filesystem>
+#include <optional>
+
 #include <gtest/gtest.h>
 
 namespace portcullis::radius::eap::testing {
@@ -96,7 +99,25 @@ struct Pump {
   }
 };
 
-class TlsEngineTest : public EapFixture {};
+class TlsEngineTest : public EapFixture {
+ protected:
+  // A certificate with `original`'s serial, subject and key, signed by `issuer`.
+  static Client copy_of(const Client& original, const X509* issuer, EVP_PKEY* issuer_key) {
+    Client c;
+    ca::check(EVP_PKEY_up_ref(original.key.get()), "EVP_PKEY_up_ref");
+    c.key.reset(original.key.get());
+    const ca::Bytes serial = ca::serial_bytes(original.cert.get());
+    c.cert = ca::new_certificate(serial, X509_get_subject_name(original.cert.get()), X509_get_subject_name(issuer),
+                                 c.key.get(), now() - 60, now() + 86400);
+    ca::add_basic_constraints(c.cert.get(), false, std::nullopt);
+    ca::add_key_usage(c.cert.get(), {ca::ku_digital_signature});
+    ca::add_extended_key_usage(c.cert.get(), {NID_client_auth});
+    ca::add_authority_key_identifier(c.cert.get(), issuer);
+    ca::sign_certificate(c.cert.get(), issuer_key, EVP_sha256());
+    c.serial_hex = original.serial_hex;
+    return c;
+  }
+};
 
 TEST_F(TlsEngineTest, ResumesWithTheSavedSession) {
   const Client c = issue("engine-resume");
@@ -182,30 +203,113 @@ TEST_F(TlsEngineTest, CertificateOfOurCaButUnknownToTheLedgerIsRejectedWithAnAle
   ERR_clear_error();
 }
 
-// The store trusts the issuing CA as it is (X509_V_FLAG_PARTIAL_CHAIN), so the chain walk
-// ends there; the client certificate's own signature must still verify against it.
-TEST_F(TlsEngineTest, TheIssuingCaAloneAnchorsTheChainAndTheLeafSignatureIsStillChecked) {
-  auto issuing_only = TlsServerConfig::create(authority_->server(), authority_->server_key(), {authority_->issuing()},
-                                              {authority_->issuing()}, index_);
-  const Client good = issue("anchor-good");
-  // Names our issuing CA as its issuer but is signed with another key, and is in the ledger.
+// A certificate that names our issuing CA but is signed with another key is not one of
+// ours: the ledger does not know its bytes.
+TEST_F(TlsEngineTest, ALookAlikeSignedWithAnotherKeyIsUnknown) {
+  const Client good = issue("lookalike-good");
   Client forged;
   forged.key = new_key(false);
-  forged.cert = sign_cert(forged.key.get(), "anchor-forged", authority_->issuing(), foreign_key_.get(), now() - 60,
+  forged.cert = sign_cert(forged.key.get(), "lookalike-good", authority_->issuing(), foreign_key_.get(), now() - 60,
                           now() + 86400, false);
   for (int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
-    for (const auto& cfg : {issuing_only, tls_}) {
-      TlsEngine ok(cfg);
-      Pump client(&good, authority_->root(), version);
-      EXPECT_EQ(client.run(ok), TlsStatus::handshake_done) << ok.failure_reason();
+    TlsEngine ok(tls_);
+    Pump client(&good, authority_->root(), version);
+    EXPECT_EQ(client.run(ok), TlsStatus::handshake_done) << ok.failure_reason();
 
+    TlsEngine bad(tls_);
+    Pump impostor(&forged, authority_->root(), version);
+    EXPECT_EQ(impostor.run(bad), TlsStatus::failed);
+    EXPECT_EQ(bad.failure_reason(), "unknown");
+    ASSERT_TRUE(bad.peer());
+    EXPECT_EQ(bad.peer()->identity.verdict, ca::IdentityVerdict::unknown);
+  }
+}
+
+// The review's forgery: under an enterprise root, a sibling CA issues a certificate that
+// copies a device's serial and subject, and the client sends the sibling CA along. A root
+// as trust anchor (with the serial as identity) accepted it as that device.
+TEST_F(TlsEngineTest, ASiblingCaUnderOurRootCannotImpersonateADevice) {
+  const Client device = issue("sibling-victim");
+  const ca::EvpPkeyPtr root_key = ca::key_from_pem(ca::read_file(ca_dir_ + "/ca/root.key"));
+  const ca::EvpPkeyPtr sibling_key = new_key(false);
+  const ca::X509Ptr sibling = sign_cert(sibling_key.get(), "Sibling Issuing CA", authority_->root(), root_key.get(),
+                                        now() - 3600, now() + 86400, true);
+  const Client forged = copy_of(device, sibling.get(), sibling_key.get());
+  ASSERT_EQ(ca::serial_hex(forged.cert.get()), device.serial_hex);
+
+  for (int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+    TlsEngine engine(tls_);
+    Pump impostor(&forged, authority_->root(), version);
+    ASSERT_EQ(SSL_CTX_add1_chain_cert(impostor.ctx.get(), sibling.get()), 1);
+    EXPECT_EQ(impostor.run(engine), TlsStatus::failed) << "version " << version;
+    EXPECT_EQ(engine.failure_reason(), "unknown");
+    ASSERT_TRUE(engine.peer());
+    EXPECT_EQ(engine.peer()->serial_hex, device.serial_hex);   // same serial, yet not the device
+    EXPECT_EQ(engine.peer()->identity.device_id, 0);
+  }
+}
+
+// With a rollover staged, both issuing CAs are named to clients, and still only the
+// ledger's certificates get in: not the forgery, not a certificate the staged CA signed
+// outside the ledger.
+TEST_F(TlsEngineTest, AfterARolloverIsStagedOnlyLedgerCertificatesGetIn) {
+  const std::string dir = make_temp_dir();
+  std::filesystem::copy(ca_dir_ + "/ca", dir + "/ca", std::filesystem::copy_options::recursive);
+  ca::BootstrapOptions o;
+  o.ca_dir = dir + "/ca";
+  ca::stage_rollover(o);
+  const ca::Authority current = ca::Authority::load(ca::CaPaths{o.ca_dir});
+  const std::optional<ca::Authority> next = ca::Authority::load_staged(ca::CaPaths{o.ca_dir});
+  ASSERT_TRUE(next);
+  auto cfg = TlsServerConfig::from_authority(current, index_, {}, &*next);
+
+  const Client device = issue("rollover-device");
+  const ca::EvpPkeyPtr root_key = ca::key_from_pem(ca::read_file(o.ca_dir + "/root.key"));
+  const ca::EvpPkeyPtr sibling_key = new_key(false);
+  const ca::X509Ptr sibling = sign_cert(sibling_key.get(), "Sibling Issuing CA", current.root(), root_key.get(),
+                                        now() - 3600, now() + 86400, true);
+  const Client forged = copy_of(device, sibling.get(), sibling_key.get());
+  const Client unrecorded = copy_of(device, next->issuing(), next->issuing_key());
+
+  for (int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+    TlsEngine ok(cfg);
+    Pump client(&device, current.root(), version);
+    ASSERT_EQ(client.run(ok), TlsStatus::handshake_done) << ok.failure_reason();
+    const STACK_OF(X509_NAME)* named = SSL_get_client_CA_list(client.ssl.get());
+    ASSERT_NE(named, nullptr);
+    ASSERT_EQ(sk_X509_NAME_num(named), 2);
+    EXPECT_EQ(X509_NAME_cmp(sk_X509_NAME_value(named, 0), X509_get_subject_name(current.issuing())), 0);
+    EXPECT_EQ(X509_NAME_cmp(sk_X509_NAME_value(named, 1), X509_get_subject_name(next->issuing())), 0);
+
+    for (const Client* c : {&forged, &unrecorded}) {
       TlsEngine bad(cfg);
-      Pump impostor(&forged, authority_->root(), version);
+      Pump impostor(c, current.root(), version);
       EXPECT_EQ(impostor.run(bad), TlsStatus::failed);
-      EXPECT_EQ(bad.failure_reason(), "certificate verification failed: certificate signature failure");
-      EXPECT_FALSE(bad.peer());  // rejected before the ledger was asked
+      EXPECT_EQ(bad.failure_reason(), "unknown");
     }
   }
+  std::filesystem::remove_all(dir);
+}
+
+// A certificate of ours from a profile without clientAuth (the "server" profile) is not a
+// client identity, though the ledger knows it and it is valid.
+TEST_F(TlsEngineTest, AServerCertificateOfOursIsNotAClientCertificate) {
+  Client c;
+  c.key = new_key(false);
+  ca::IssueRequest r;
+  r.csr = make_csr(c.key.get(), "server-not-client");
+  r.profile = "server";
+  r.names.subject = {{"CN", "server-not-client"}};
+  r.device.name = "server-not-client";
+  r.device.create_if_missing = true;
+  r.actor = "test";
+  c.cert = issuer_->issue(r).certificate;
+  TlsEngine engine(tls_);
+  Pump client(&c, authority_->root(), TLS1_3_VERSION);
+  EXPECT_EQ(client.run(engine), TlsStatus::failed);
+  EXPECT_EQ(engine.failure_reason(), "not_for_client_auth");
+  ASSERT_TRUE(engine.peer());
+  EXPECT_EQ(engine.peer()->identity.verdict, ca::IdentityVerdict::good);
 }
 
 TEST_F(TlsEngineTest, IdentityVerdictUsesTheConfiguredClock) {

@@ -44,7 +44,7 @@ TEST_F(ScepEnrollment, StaticChallengeIssuesACertificateThatVerifies) {
 }
 
 TEST_F(ScepEnrollment, DynamicChallengeIsBoundToItsDeviceAndSpentOnce) {
-  const auto minted = mint_challenge(*registry_, "ipad-7", "device", std::nullopt, 3600, "test");
+  const auto minted = mint_challenge(*registry_, "ipad-7", "device", std::nullopt, {}, 3600, "test");
   EXPECT_EQ(minted.secret.size(), 32u);
   EXPECT_NE(minted.record.secret_hash, minted.secret);   // stored hashed
   auto who = requester("x");
@@ -69,6 +69,39 @@ TEST_F(ScepEnrollment, DynamicChallengeIsBoundToItsDeviceAndSpentOnce) {
   EXPECT_EQ(certificate_count(), 1u);
 }
 
+// The static challenge is in every profile an MDM hands out, so it proves nothing about
+// which device asks: it may create a device, never get a certificate for one that exists.
+TEST_F(ScepEnrollment, StaticChallengeOnlyEnrollsNewDevices) {
+  registry_->create_device(ca::NewDevice{"ceo-laptop", "", "", {"admins"}}, "test");
+  auto attacker = requester("ceo-laptop");
+  const Reply refused = send(pkcs_req(attacker, "ceo-laptop", kStatic), attacker);
+  EXPECT_EQ(refused.pki_status, "2");
+  EXPECT_EQ(refused.fail_info, "2");
+  EXPECT_EQ(certificate_count(), 0u);
+
+  // A device the static challenge created is not enrolled again by it either.
+  auto first = requester("kiosk-9");
+  RequestOptions o;
+  o.transaction_id = "tx-kiosk-1";
+  ASSERT_EQ(send(pkcs_req(first, "kiosk-9", kStatic, o), first).pki_status, "0");
+  auto second = requester("kiosk-9");
+  o.transaction_id = "tx-kiosk-2";
+  EXPECT_EQ(send(pkcs_req(second, "kiosk-9", kStatic, o), second).pki_status, "2");
+  EXPECT_EQ(certificate_count(), 1u);
+}
+
+// The certificate names what the one-time challenge pinned, not what the CSR asks for.
+TEST_F(ScepEnrollment, AChallengeThatPinsNamesGetsThoseNames) {
+  const auto minted = mint_challenge(*registry_, "ipad-8", "device", std::string("ipad-8"),
+                                     {"dns:ipad-8.corp.example", "email:ipad-8@corp.example"}, 3600, "test");
+  auto who = requester("x");
+  const Reply r = send(pkcs_req(who, "ipad-8", minted.secret), who);
+  ASSERT_EQ(r.pki_status, "0") << r.fail_info;
+  const X509* cert = r.certificates[0].get();
+  EXPECT_EQ(ca::subject_string(cert), "CN=ipad-8");
+  EXPECT_EQ(ca::subject_alt_names(cert), (std::vector<std::string>{"DNS:ipad-8.corp.example", "email:ipad-8@corp.example"}));
+}
+
 TEST_F(ScepEnrollment, WrongAndExpiredChallengesAreBadRequest) {
   auto who = requester("a");
   Reply r = send(pkcs_req(who, "a", "not-the-secret"), who);
@@ -79,7 +112,7 @@ TEST_F(ScepEnrollment, WrongAndExpiredChallengesAreBadRequest) {
 
   // Expired: mint, then move its expiry into the past through a second ledger handle.
   // (A 1-second TTL plus a sleep would race the second boundary inside mint itself.)
-  const auto minted = mint_challenge(*registry_, "old", "device", std::nullopt, 600, "test");
+  const auto minted = mint_challenge(*registry_, "old", "device", std::nullopt, {}, 600, "test");
   {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((dir_ + "/ledger.db").c_str(), &db), SQLITE_OK);
@@ -96,13 +129,13 @@ TEST_F(ScepEnrollment, WrongAndExpiredChallengesAreBadRequest) {
 }
 
 TEST_F(ScepEnrollment, CsrForAnotherSubjectThanTheBindingIsBadRequest) {
-  const auto bound = mint_challenge(*registry_, "phone-1", "device", std::string("phone-1"), 600, "test");
+  const auto bound = mint_challenge(*registry_, "phone-1", "device", std::string("phone-1"), {}, 600, "test");
   auto who = requester("z");
   Reply r = send(pkcs_req(who, "phone-2", bound.secret), who);
   EXPECT_EQ(r.fail_info, "2");
   // Without a CN binding, naming another existing device is refused too.
   registry_->create_device({"someone-else", "", "", {}}, "test");
-  const auto loose = mint_challenge(*registry_, "phone-3", "device", std::nullopt, 600, "test");
+  const auto loose = mint_challenge(*registry_, "phone-3", "device", std::nullopt, {}, 600, "test");
   r = send(pkcs_req(who, "someone-else", loose.secret), who);
   EXPECT_EQ(r.fail_info, "2");
   EXPECT_EQ(certificate_count(), 0u);
@@ -164,11 +197,13 @@ TEST_F(ScepEnrollment, RenewalSignedByOurCertificateGoesToTheSameDevice) {
   // The first request's transactionID again, as micromdm sends it (derived from a key it
   // keeps): the new signing certificate makes it a new transaction, not a retransmission.
   o.transaction_id = "tx-1";
+  // The CSR asks for another name: a renewal keeps the names of the certificate it renews.
   const ca::Bytes message =
-      make_request(make_csr(fresh.get(), "renew-me", ""), signer.cert.get(), signer.key.get(), authority_->ra(), o);
+      make_request(make_csr(fresh.get(), "renamed-by-device", ""), signer.cert.get(), signer.key.get(), authority_->ra(), o);
   const Reply renewed = send(message, signer);
   ASSERT_EQ(renewed.pki_status, "0") << renewed.fail_info;
   EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(renewed.certificates[0].get()), fresh.get()), 1);
+  EXPECT_EQ(cn_of(renewed.certificates[0].get()), "renew-me");
   const auto a = ledger_->find_certificate(ca::serial_hex(issued.certificates[0].get()));
   const auto b = ledger_->find_certificate(ca::serial_hex(renewed.certificates[0].get()));
   ASSERT_TRUE(a && b);
