@@ -49,6 +49,28 @@ def run(cmd, check=True, **kw):
     return proc
 
 
+def corporate_root(folder):
+    """A corporate root made with openssl, as an enterprise PKI would have, and the
+    extensions file for the sub CAs it signs (sign_sub_ca)."""
+    d = os.path.join(folder, "corp")
+    os.makedirs(d)
+    key = os.path.join(d, "root.key")
+    cert = os.path.join(d, "root.pem")
+    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-keyout", key, "-out", cert, "-subj", "/O=Example Corp/CN=Example Corp Root", "-days", "3650",
+         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+    ext = os.path.join(d, "sub.ext")
+    with open(ext, "w") as f:
+        f.write("basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign,"
+                "digitalSignature\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n")
+    return d, key, cert, ext
+
+
+def sign_sub_ca(root_key, root_cert, ext, csr, out):
+    run(["openssl", "x509", "-req", "-in", csr, "-CA", root_cert, "-CAkey", root_key, "-CAcreateserial",
+         "-days", "1825", "-extfile", ext, "-out", out])
+
+
 def make_key_and_csr(folder, name, cn, key="ec", extra_config=""):
     """An openssl-made key and CSR. key: 'ec' (P-256), 'rsa2048', 'rsa1024'."""
     key_path = os.path.join(folder, f"{name}.key")

@@ -9,7 +9,7 @@ import signal
 import stat
 import time
 
-from harness import BIN, IntegrationTest, main, make_key_and_csr, run
+from harness import BIN, IntegrationTest, corporate_root, main, make_key_and_csr, run, sign_sub_ca
 
 
 def mode(path):
@@ -68,25 +68,6 @@ class InitTest(IntegrationTest):
                 f.write(cert)
             run(["openssl", "verify", "-CAfile", inst.ca("root.pem"), "-untrusted", inst.ca("issuing.pem"), path])
 
-    def corporate_root(self):
-        """A corporate root made with openssl, as an enterprise PKI would have."""
-        d = os.path.join(self.workdir, "corp")
-        os.makedirs(d)
-        key = os.path.join(d, "root.key")
-        cert = os.path.join(d, "root.pem")
-        run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-             "-keyout", key, "-out", cert, "-subj", "/O=Example Corp/CN=Example Corp Root", "-days", "3650",
-             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
-        ext = os.path.join(d, "sub.ext")
-        with open(ext, "w") as f:
-            f.write("basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign,"
-                    "digitalSignature\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n")
-        return d, key, cert, ext
-
-    def sign_sub_ca(self, d, root_key, root_cert, ext, csr, out):
-        run(["openssl", "x509", "-req", "-in", csr, "-CA", root_cert, "-CAkey", root_key, "-CAcreateserial",
-             "-days", "1825", "-extfile", ext, "-out", out])
-
     def issue_and_verify(self, inst, trust_root):
         _, csr = make_key_and_csr(self.workdir, "corp-dev", "corp-dev.example")
         path = os.path.join(self.workdir, "corp-dev.pem")
@@ -95,14 +76,14 @@ class InitTest(IntegrationTest):
         run(["openssl", "verify", "-CAfile", trust_root, "-untrusted", inst.ca("issuing.pem"), path])
 
     def test_external_root_then_install_cert(self):
-        d, root_key, root_cert, ext = self.corporate_root()
+        d, root_key, root_cert, ext = corporate_root(self.workdir)
         inst = self.instance(init_args=("--external-root",), start=False)
         self.assertTrue(os.path.exists(inst.ca("issuing.csr")))
         proc = run([BIN, "--config", inst.config, "serve"], check=False, timeout=30)
         self.assertNotEqual(proc.returncode, 0)
         self.assertIn("install-cert", proc.stderr)
         signed = os.path.join(d, "issuing.pem")
-        self.sign_sub_ca(d, root_key, root_cert, ext, inst.ca("issuing.csr"), signed)
+        sign_sub_ca(root_key, root_cert, ext, inst.ca("issuing.csr"), signed)
         inst.cli("ca", "install-cert", "--cert", signed, "--chain", root_cert)
         self.assertFalse(os.path.exists(inst.ca("issuing.csr")))
         inst.start()
@@ -110,10 +91,10 @@ class InitTest(IntegrationTest):
         run(["openssl", "verify", "-CAfile", root_cert, "-untrusted", inst.ca("issuing.pem"), inst.ca("server.pem")])
 
     def test_imported_issuing_ca(self):
-        d, root_key, root_cert, ext = self.corporate_root()
+        d, root_key, root_cert, ext = corporate_root(self.workdir)
         sub_key, sub_csr = make_key_and_csr(d, "sub", "Example Corp Devices CA")
         sub_cert = os.path.join(d, "sub.pem")
-        self.sign_sub_ca(d, root_key, root_cert, ext, sub_csr, sub_cert)
+        sign_sub_ca(root_key, root_cert, ext, sub_csr, sub_cert)
         # A key that does not match the certificate is refused, and nothing is left behind.
         other_key, _ = make_key_and_csr(d, "other", "other")
         bad_dir = os.path.join(self.workdir, "bad")

@@ -14,7 +14,9 @@ class LifecycleTest(IntegrationTest):
         key, csr = make_key_and_csr(self.workdir, "laptop", "laptop-042.example.net",
                                     extra_config="subjectAltName=DNS:laptop-042.example.net,URI:urn:example:laptop-042\n")
 
-        issued = inst.cli("issue", "--csr", csr, "--device", "laptop-042")
+        # The certificate names what the operator says (the device, --san), not the CSR.
+        issued = inst.cli("issue", "--csr", csr, "--device", "laptop-042", "--san", "dns:laptop-042.example.net",
+                          "--san", "uri:urn:example:laptop-042")
         self.assertIn("created device laptop-042", issued.stderr)
         self.assertIn("-----BEGIN CERTIFICATE-----", issued.stdout)
         cert = os.path.join(self.workdir, "laptop.pem")
@@ -31,6 +33,7 @@ class LifecycleTest(IntegrationTest):
         self.assertIn(f"URI:http://localhost:{inst.http_port}/crl", text)
         self.assertIn(f"OCSP - URI:http://localhost:{inst.http_port}/ocsp", text)
         self.assertIn("URI:urn:example:laptop-042", text)
+        self.assertIn("Subject: CN = laptop-042\n", text)
 
         # Before revocation: OCSP good, CRL empty, index good.
         self.assertEqual(self.ocsp(inst, cert), "good")

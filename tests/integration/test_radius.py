@@ -12,7 +12,7 @@ import re
 import socket
 import struct
 
-from harness import IntegrationTest, main, make_key_and_csr, run
+from harness import IntegrationTest, corporate_root, main, make_key_and_csr, run, sign_sub_ca
 from udp_relay import ACCESS_ACCEPT, ACCESS_REJECT, RadiusRelay
 
 EAPOL_TIMEOUT = 10
@@ -71,6 +71,39 @@ class RadiusTest(IntegrationTest):
                     secret or nas_secret(inst)], check=False, input=attributes, timeout=30)
 
     # --- tests
+    def test_a_sibling_ca_under_the_enterprise_root_cannot_impersonate_a_device(self):
+        """Under an enterprise root, another CA the root signed issues a certificate that
+        copies a device's serial and subject and sends itself along as the chain. Only the
+        exact certificate we issued is that device (docs/security.md)."""
+        d, root_key, root_cert, ext = corporate_root(self.workdir)
+        sub_key, sub_csr = make_key_and_csr(d, "sub", "Example Corp Devices CA")
+        sub_cert = os.path.join(d, "sub.pem")
+        sign_sub_ca(root_key, root_cert, ext, sub_csr, sub_cert)
+        sibling_key, sibling_csr = make_key_and_csr(d, "sibling", "Example Corp Other CA")
+        sibling_cert = os.path.join(d, "sibling.pem")
+        sign_sub_ca(root_key, root_cert, ext, sibling_csr, sibling_cert)
+        inst = self.instance(init_args=("--issuing-cert", sub_cert, "--issuing-key", sub_key,
+                                        "--issuing-chain", root_cert))
+        key, cert, serial = self.issue(inst, "victim")
+        self.assert_success(self.eapol(inst, key, cert, ca_cert=root_cert), "TLSv1.3")
+
+        forged_key, forged_csr = make_key_and_csr(self.workdir, "forged", "victim")
+        client_ext = os.path.join(d, "client.ext")
+        with open(client_ext, "w") as f:
+            f.write("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                    "extendedKeyUsage=clientAuth\n")
+        forged = os.path.join(self.workdir, "forged.pem")
+        run(["openssl", "x509", "-req", "-in", forged_csr, "-CA", sibling_cert, "-CAkey", sibling_key,
+             "-set_serial", "0x" + serial, "-days", "30", "-extfile", client_ext,
+             "-out", forged])
+        with open(forged, "a") as f, open(sibling_cert) as chain:
+            f.write(chain.read())
+        for tls13, version in ((False, "TLSv1.2"), (True, "TLSv1.3")):
+            with self.subTest(version=version):
+                out = self.eapol(inst, forged_key, forged, tls13=tls13, ca_cert=root_cert)
+                self.assert_failure(out)
+        self.assertIn("unknown", inst.log())
+
     def test_eap_tls_success_matrix(self):
         inst = self.instance()
         clients = {kind: self.issue(inst, f"dev-{kind}", key=kind) for kind in ("rsa2048", "ec")}
