@@ -55,7 +55,8 @@ struct SessionArgs {
   int limit = 100;
 };
 struct IssueArgs {
-  std::string csr_file, device, profile = "device";
+  std::string csr_file, device, profile = "device", cn;
+  std::vector<std::string> sans;
 };
 
 const std::vector<Column> kDeviceColumns = {{"ID", "id"},         {"NAME", "name"},   {"OWNER", "owner"},
@@ -273,6 +274,8 @@ void add_admin_commands(CLI::App& app, CliContext& ctx, std::function<int()>& ac
   issue->add_option("--csr", is->csr_file, "CSR file (PEM or DER)")->required()->check(CLI::ExistingFile);
   issue->add_option("--device", is->device, "Device id or name (created if it does not exist)")->required();
   issue->add_option("--profile", is->profile, "Certificate profile")->capture_default_str();
+  issue->add_option("--cn", is->cn, "The certificate's CN; default: the device name (the CSR's names are not used)");
+  issue->add_option("--san", is->sans, "A SAN the certificate carries: dns:NAME, email:ADDR, uri:URI, ip:ADDR (repeatable)");
   issue->callback([&, is] {
     action = [&, is] {
       auto client = client_for(ctx);
@@ -280,6 +283,8 @@ void add_admin_commands(CLI::App& app, CliContext& ctx, std::function<int()>& ac
       // The API takes PEM in JSON; convert a DER CSR here.
       const std::string pem = ca::csr_to_pem(ca::csr_from_pem_or_der(csr).get());
       nlohmann::json body = {{"csr", pem}, {"device", is->device}, {"profile", is->profile}, {"create_device", true}};
+      if (!is->cn.empty()) body["cn"] = is->cn;
+      if (!is->sans.empty()) body["sans"] = is->sans;
       nlohmann::json result = client.post("/certificates", body);
       if (result.value("device_created", false))
         std::cerr << "created device " << cell_text(result["device"]["name"]) << " (id "

@@ -3,8 +3,10 @@
 #include "app/admin_json.hpp"
 #include "app/config.hpp"
 #include "app/secrets.hpp"
+#include "ca/identity_index.hpp"
 #include "ca/keys.hpp"
 #include "ca/ledger.hpp"
+#include "ca/registry.hpp"
 #include "ca/x509.hpp"
 
 #include <sys/stat.h>
@@ -28,6 +30,15 @@ ca::BootstrapOptions bootstrap_options(const std::string& ca_dir, const std::str
   b.ocsp_url = public_url + "/ocsp";
   return b;
 }
+
+// The ledger a CA change issues the service certificates into. The index is this
+// command's own: a running service loads the ledger's at its next start.
+struct LedgerSession {
+  std::unique_ptr<ca::Ledger> ledger;
+  ca::IdentityIndex index;
+  ca::Registry registry;
+  explicit LedgerSession(const std::string& path) : ledger(ca::open_sqlite_ledger(path)), registry(*ledger, index) {}
+};
 
 void audit_ca_change(const Config& config, const char* action, const std::string& detail) {
   auto ledger = ca::open_sqlite_ledger(config.ledger.path);
@@ -53,12 +64,13 @@ void create(const InitOptions& o, const fs::path& dir, InitSummary& summary) {
   const std::string public_url = "http://" + o.hostname + ":" + std::to_string(o.http_port);
   const ca::BootstrapOptions b = bootstrap_options(ca_dir.string(), o.hostname, public_url, o.key_type);
   const bool importing = !o.import_issuing_cert.empty();
+  LedgerSession session((dir / "ledger.db").string());
   if (importing)
-    ca::bootstrap_imported_ca(b, o.import_issuing_cert, o.import_issuing_key, o.import_chain);
+    ca::bootstrap_imported_ca(b, session.registry, o.import_issuing_cert, o.import_issuing_key, o.import_chain);
   else if (o.external_root)
     ca::bootstrap_pending_ca(b);
   else
-    ca::bootstrap_new_ca(b);
+    ca::bootstrap_new_ca(b, session.registry);
 
   const std::string token = generate_secret(32);
   ca::write_file((dir / "admin.token").string(), token + "\n", 0600);
@@ -78,7 +90,6 @@ void create(const InitOptions& o, const fs::path& dir, InitSummary& summary) {
   // 0600: the file holds the RADIUS shared secrets.
   ca::write_file((dir / "portcullis.toml").string(), render_config(t), 0600);
 
-  auto ledger = ca::open_sqlite_ledger((dir / "ledger.db").string());
   ca::AuditEntry audit;
   audit.at = std::time(nullptr);
   audit.actor = "cli";
@@ -86,7 +97,7 @@ void create(const InitOptions& o, const fs::path& dir, InitSummary& summary) {
   audit.target = o.hostname;
   audit.detail = std::string(importing ? "imported issuing CA" : o.external_root ? "issuing CA pending" : "new CA") +
                  ", key type " + ca::to_string(o.key_type);
-  ledger->append_audit(audit);
+  session.ledger->append_audit(audit);
 
   summary.config_path = (dir / "portcullis.toml").string();
   summary.ca_dir = ca_dir.string();
@@ -124,9 +135,10 @@ void run_install_issuing_cert(const std::string& config_path, const std::string&
   const Config config = load_config(config_path);
   ca::CaPaths paths{config.ca.dir};
   if (!ca::ca_is_pending(paths)) throw std::runtime_error("the CA in " + config.ca.dir + " is not waiting for a certificate");
+  LedgerSession session(config.ledger.path);
   ca::install_issuing_certificate(
       bootstrap_options(config.ca.dir, config.service.hostname, config.http.public_url, ca::KeyType::ec_p256),
-      cert_path, chain_path);
+      session.registry, cert_path, chain_path);
   audit_ca_change(config, "ca.install-cert", "issuing CA certificate installed");
 }
 
@@ -140,10 +152,11 @@ std::string run_stage_rollover(const std::string& config_path, const RolloverImp
   if (server_key == nullptr) throw std::runtime_error("cannot read the public key of " + paths.server());
   ca::BootstrapOptions b = bootstrap_options(config.ca.dir, config.service.hostname, config.http.public_url,
                                              ca::key_type_of(server_key));
+  LedgerSession session(config.ledger.path);
   if (import.cert.empty())
-    ca::stage_rollover(b);
+    ca::stage_rollover(b, session.registry);
   else
-    ca::stage_imported_rollover(b, import.cert, import.key, import.chain);
+    ca::stage_imported_rollover(b, session.registry, import.cert, import.key, import.chain);
   const ca::Authority staged = *ca::Authority::load_staged(paths);
   const std::string subject = ca::subject_string(staged.issuing());
   audit_ca_change(config, "ca.rollover.stage",
@@ -155,6 +168,19 @@ void run_discard_rollover(const std::string& config_path) {
   const Config config = load_config(config_path);
   const ca::CaPaths paths{config.ca.dir};
   if (!ca::rollover_is_staged(paths)) throw std::runtime_error("no CA rollover is staged in " + config.ca.dir);
+  // The staged CA's service certificates were issued into the ledger: revoked with it, so
+  // that nothing it signed stays valid once its files are gone.
+  LedgerSession session(config.ledger.path);
+  const ca::CaPaths staged = ca::staged_ca_paths(paths);
+  for (const std::string& file : {staged.ra(), staged.server(), staged.admin()}) {
+    const ca::X509Ptr cert = ca::cert_from_pem(ca::read_file(file));
+    try {
+      session.registry.revoke(ca::serial_hex(cert.get()), ca::RevocationReason::cessation_of_operation,
+                              std::time(nullptr), "cli");
+    } catch (const ca::LedgerNotFound&) {
+      // staged by a version that did not record service certificates: nothing to revoke
+    }
+  }
   ca::discard_rollover(paths);
   audit_ca_change(config, "ca.rollover.discard", "staged next issuing CA removed");
 }

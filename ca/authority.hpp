@@ -12,6 +12,16 @@
 
 namespace portcullis::ca {
 
+class Registry;
+
+// The service's own certificates (SCEP RA, EAP server, admin HTTPS) are issued through the
+// Issuer like any other, to this device, in these profiles: listed, revocable, and
+// answered by OCSP. They are not in the configurable [profiles].
+inline constexpr const char* kServiceDevice = "portcullis-service";
+inline constexpr const char* kRaProfile = "scep-ra";
+inline constexpr const char* kEapServerProfile = "eap-server";
+inline constexpr const char* kAdminServerProfile = "admin-server";
+
 enum class KeyType { ec_p256, ec_p384, rsa2048, rsa3072 };
 KeyType parse_key_type(const std::string& name);   // "ec-p256" …; throws std::invalid_argument
 std::string to_string(KeyType type);
@@ -45,16 +55,17 @@ struct BootstrapOptions {
   int leaf_validity_days = 2 * 365;        // RA, server and admin certificates
 };
 
-// Fresh root + issuing + RA (RSA-2048: Apple/Windows encrypt to RSA only) + server + admin.
-void bootstrap_new_ca(const BootstrapOptions& options);
+// Fresh root + issuing + RA (RSA-2048: Apple/Windows encrypt to RSA only) + server + admin;
+// the last three are issued into `registry`'s ledger (kServiceDevice).
+void bootstrap_new_ca(const BootstrapOptions& options, Registry& registry);
 // An enterprise issuing CA given as cert + key + chain up to its root.
-void bootstrap_imported_ca(const BootstrapOptions& options, const std::string& issuing_cert_path,
+void bootstrap_imported_ca(const BootstrapOptions& options, Registry& registry, const std::string& issuing_cert_path,
                            const std::string& issuing_key_path, const std::string& chain_path);
 // Generates the issuing CA key and writes issuing.csr; the CA is incomplete until
 // install_issuing_certificate() is given the signed certificate and its chain.
 void bootstrap_pending_ca(const BootstrapOptions& options);
-void install_issuing_certificate(const BootstrapOptions& options, const std::string& issuing_cert_path,
-                                 const std::string& chain_path);
+void install_issuing_certificate(const BootstrapOptions& options, Registry& registry,
+                                 const std::string& issuing_cert_path, const std::string& chain_path);
 bool ca_is_pending(const CaPaths& paths);
 
 // CA rollover, first half (RFC 8894 §4.7): the next issuing CA is staged under <ca>/next/
@@ -65,10 +76,11 @@ CaPaths staged_ca_paths(const CaPaths& current);
 bool rollover_is_staged(const CaPaths& current);
 // A new issuing CA (same key type as the current one) signed by our own root: needs
 // root.key, i.e. a CA made by `portcullis init` without --import/--external-root.
-void stage_rollover(const BootstrapOptions& options);
+void stage_rollover(const BootstrapOptions& options, Registry& registry);
 // The next issuing CA from an enterprise root, as cert + key + chain (verified as at import).
-void stage_imported_rollover(const BootstrapOptions& options, const std::string& issuing_cert_path,
-                             const std::string& issuing_key_path, const std::string& chain_path);
+void stage_imported_rollover(const BootstrapOptions& options, Registry& registry,
+                             const std::string& issuing_cert_path, const std::string& issuing_key_path,
+                             const std::string& chain_path);
 void discard_rollover(const CaPaths& current);
 
 // The loaded, ready-to-sign authority. Immutable after load; safe to share across threads.

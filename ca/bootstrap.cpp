@@ -111,85 +111,80 @@ std::string chain_pem(const std::vector<X509Ptr>& path) {
 void write_key(const std::string& path, const EVP_PKEY* key) { write_file(path, key_to_pem(key), kPrivateMode); }
 void write_cert(const std::string& path, const X509* cert) { write_file(path, cert_to_pem(cert), kPublicMode); }
 
-// One service certificate (RA, server or admin) signed by the issuing CA.
-struct LeafSpec {
-  KeyType key_type;
-  std::string common_name;
-  std::vector<KeyUsageBit> key_usage;
-  std::vector<int> extended_key_usage;  // empty: no EKU extension
-  std::vector<GeneralNamePtr> sans;     // empty: no SAN extension
-};
+std::vector<std::string> hostname_sans(const std::string& host) {
+  std::vector<std::string> sans{"dns:" + host};
+  if (GeneralNamePtr ip = ip_name(host)) sans.push_back("ip:" + host);
+  return sans;
+}
+
+// The service's own certificates, each with its profile: they are issued, recorded,
+// listed, revoked and answered by OCSP like any other (the only path to a signature).
+Profiles service_profiles(const BootstrapOptions& o) {
+  auto make = [&](const char* name, std::vector<std::string> eku, std::vector<std::string> san_types) {
+    Profile p;
+    p.name = name;
+    p.validity_days = o.leaf_validity_days;
+    p.extended_key_usage = std::move(eku);
+    p.allowed_san_types = std::move(san_types);
+    p.subject_template = {"O=" + o.organization, "CN={cn}"};
+    p.allowed_curves = {"P-256", "P-384"};
+    return p;
+  };
+  Profiles out;
+  // SCEP RA (RFC 8894 §2.1): signs CertReps and decrypts envelopes; no EKU.
+  out.emplace(kRaProfile, make(kRaProfile, {}, {}));
+  out.emplace(kEapServerProfile, make(kEapServerProfile, {"serverAuth"}, {"dns", "ip"}));
+  out.emplace(kAdminServerProfile, make(kAdminServerProfile, {"serverAuth"}, {"dns", "ip"}));
+  return out;
+}
 
 struct KeyAndCert {
   EvpPkeyPtr key;
   X509Ptr cert;
 };
 
-KeyAndCert make_leaf(LeafSpec spec, const BootstrapOptions& o, const X509* issuing, EVP_PKEY* issuing_key) {
-  KeyAndCert out{generate_key(spec.key_type), nullptr};
-  const std::int64_t now = now_unix();
-  // A certificate must not outlive its issuer (RFC 5280 §6.1.3 checks every path element).
-  const std::int64_t not_after = std::min(now + o.leaf_validity_days * kDay, not_after_unix(issuing));
-  X509NamePtr subject = make_name({{"O", o.organization}, {"CN", spec.common_name}});
-  out.cert = new_certificate(random_serial(), subject.get(), X509_get_subject_name(issuing), out.key.get(),
-                             now - kClockSkew, not_after);
-  X509* cert = out.cert.get();
-  add_basic_constraints(cert, false, std::nullopt);
-  add_key_usage(cert, spec.key_usage);
-  if (!spec.extended_key_usage.empty()) add_extended_key_usage(cert, spec.extended_key_usage);
-  if (!spec.sans.empty()) {
-    GeneralNamesPtr names(check_ptr(GENERAL_NAMES_new(), "GENERAL_NAMES_new"));
-    for (auto& gn : spec.sans) {
-      if (sk_GENERAL_NAME_push(names.get(), gn.get()) <= 0) throw OpenSslError("sk_GENERAL_NAME_push");
-      gn.release();
-    }
-    add_subject_alt_names(cert, names.get());
-  }
-  add_subject_key_identifier(cert);
-  add_authority_key_identifier(cert, issuing);
-  if (!o.crl_url.empty()) add_crl_distribution_point(cert, o.crl_url);
-  if (!o.ocsp_url.empty()) add_ocsp_access(cert, o.ocsp_url);
-  sign_certificate(cert, issuing_key, digest_for_key(issuing_key));
+KeyAndCert issue_service_certificate(Issuer& issuer, KeyType key_type, const char* profile, const std::string& cn,
+                                     std::vector<std::string> sans) {
+  KeyAndCert out{generate_key(key_type), nullptr};
+  X509ReqPtr req(check_ptr(X509_REQ_new(), "X509_REQ_new"));
+  check(X509_REQ_set_version(req.get(), X509_REQ_VERSION_1), "X509_REQ_set_version");
+  check(X509_REQ_set_pubkey(req.get(), out.key.get()), "X509_REQ_set_pubkey");
+  if (X509_REQ_sign(req.get(), out.key.get(), digest_for_key(out.key.get())) <= 0) throw OpenSslError("X509_REQ_sign");
+  IssueRequest request;
+  request.parsed_csr = req.get();
+  request.profile = profile;
+  request.names = names_from_templates(issuer.profiles().at(profile), kServiceDevice, cn, sans);
+  request.device.name = kServiceDevice;
+  request.device.create_if_missing = true;
+  request.actor = "init";
+  out.cert = issuer.issue(request).certificate;
   return out;
 }
 
-std::vector<KeyUsageBit> tls_server_key_usage(KeyType type) {
-  // RSA key exchange (TLS 1.2 static RSA) needs keyEncipherment; ECDSA keys never encipher.
-  if (type == KeyType::rsa2048 || type == KeyType::rsa3072) return {ku_digital_signature, ku_key_encipherment};
-  return {ku_digital_signature};
-}
-
-void push_hostname(std::vector<GeneralNamePtr>& sans, const std::string& host) {
-  sans.push_back(dns_name(host));
-  if (GeneralNamePtr ip = ip_name(host)) sans.push_back(std::move(ip));
-}
-
-// The RA, server and admin certificates every CA variant needs.
+// The RA, server and admin certificates every CA variant needs, issued by `issuing`
+// through the Issuer into `registry`'s ledger.
 void write_service_certificates(const BootstrapOptions& o, const CaPaths& paths, const X509* issuing,
-                                EVP_PKEY* issuing_key) {
+                                EVP_PKEY* issuing_key, Registry& registry) {
+  Issuer issuer(SigningCa{issuing, issuing_key, digest_for_key(issuing_key)}, service_profiles(o),
+                IssuerUrls{o.crl_url, o.ocsp_url}, registry);
   // SCEP RA: Apple and Windows clients encrypt the pkcsPKIEnvelope to the RA with RSA only
-  // (RFC 8894 §3.2.2), hence RSA-2048 and keyEncipherment whatever the CA key type is.
-  LeafSpec ra{KeyType::rsa2048, o.organization + " SCEP RA", {ku_digital_signature, ku_key_encipherment}, {}, {}};
-  KeyAndCert ra_kc = make_leaf(std::move(ra), o, issuing, issuing_key);
-
-  LeafSpec server{o.key_type, o.hostname, tls_server_key_usage(o.key_type), {NID_server_auth}, {}};
-  push_hostname(server.sans, o.hostname);
-  KeyAndCert server_kc = make_leaf(std::move(server), o, issuing, issuing_key);
-
-  LeafSpec admin{o.key_type, o.hostname, tls_server_key_usage(o.key_type), {NID_server_auth}, {}};
-  push_hostname(admin.sans, o.hostname);
-  if (o.hostname != "localhost") admin.sans.push_back(dns_name("localhost"));
+  // (RFC 8894 §3.2.2), hence RSA-2048 (and keyEncipherment) whatever the CA key type is.
+  const KeyAndCert ra = issue_service_certificate(issuer, KeyType::rsa2048, kRaProfile, o.organization + " SCEP RA", {});
+  const KeyAndCert server =
+      issue_service_certificate(issuer, o.key_type, kEapServerProfile, o.hostname, hostname_sans(o.hostname));
+  std::vector<std::string> admin_sans = hostname_sans(o.hostname);
+  if (o.hostname != "localhost") admin_sans.push_back("dns:localhost");
   for (const char* loopback : {"127.0.0.1", "::1"}) {
-    if (o.hostname != loopback) admin.sans.push_back(ip_name(loopback));
+    if (o.hostname != loopback) admin_sans.push_back(std::string("ip:") + loopback);
   }
-  KeyAndCert admin_kc = make_leaf(std::move(admin), o, issuing, issuing_key);
+  const KeyAndCert admin = issue_service_certificate(issuer, o.key_type, kAdminServerProfile, o.hostname, admin_sans);
 
-  write_key(paths.ra_key(), ra_kc.key.get());
-  write_cert(paths.ra(), ra_kc.cert.get());
-  write_key(paths.server_key(), server_kc.key.get());
-  write_cert(paths.server(), server_kc.cert.get());
-  write_key(paths.admin_key(), admin_kc.key.get());
-  write_cert(paths.admin(), admin_kc.cert.get());
+  write_key(paths.ra_key(), ra.key.get());
+  write_cert(paths.ra(), ra.cert.get());
+  write_key(paths.server_key(), server.key.get());
+  write_cert(paths.server(), server.cert.get());
+  write_key(paths.admin_key(), admin.key.get());
+  write_cert(paths.admin(), admin.cert.get());
 }
 
 // Writes issuing.pem, chain.pem (issuing .. root) and root.pem from a verified path.
@@ -251,10 +246,10 @@ ImportedCa load_imported_ca(const std::string& issuing_cert_path, const std::str
   return ca;
 }
 
-void write_imported_ca(const BootstrapOptions& o, const CaPaths& paths, const ImportedCa& ca) {
+void write_imported_ca(const BootstrapOptions& o, const CaPaths& paths, const ImportedCa& ca, Registry& registry) {
   write_key(paths.issuing_key(), ca.key.get());
   write_ca_certificates(paths, ca.path);
-  write_service_certificates(o, paths, ca.issuing.get(), ca.key.get());
+  write_service_certificates(o, paths, ca.issuing.get(), ca.key.get(), registry);
 }
 
 // Runs `write` on <ca>/next.partial (fresh, created here) and renames that folder to
@@ -286,7 +281,7 @@ std::string utc_date(std::int64_t unix_time) {
 
 }  // namespace
 
-void bootstrap_new_ca(const BootstrapOptions& o) {
+void bootstrap_new_ca(const BootstrapOptions& o, Registry& registry) {
   const CaPaths paths{o.ca_dir};
   const std::int64_t now = now_unix();
 
@@ -311,13 +306,13 @@ void bootstrap_new_ca(const BootstrapOptions& o) {
   path.push_back(std::move(issuing));
   path.push_back(std::move(root));
   write_ca_certificates(paths, path);
-  write_service_certificates(o, paths, path.front().get(), issuing_key.get());
+  write_service_certificates(o, paths, path.front().get(), issuing_key.get(), registry);
 }
 
-void bootstrap_imported_ca(const BootstrapOptions& o, const std::string& issuing_cert_path,
+void bootstrap_imported_ca(const BootstrapOptions& o, Registry& registry, const std::string& issuing_cert_path,
                            const std::string& issuing_key_path, const std::string& chain_path) {
   const ImportedCa ca = load_imported_ca(issuing_cert_path, issuing_key_path, chain_path);
-  write_imported_ca(o, CaPaths{o.ca_dir}, ca);
+  write_imported_ca(o, CaPaths{o.ca_dir}, ca, registry);
 }
 
 void bootstrap_pending_ca(const BootstrapOptions& o) {
@@ -349,7 +344,7 @@ void bootstrap_pending_ca(const BootstrapOptions& o) {
   write_file(paths.issuing_csr(), csr_to_pem(req.get()), kPublicMode);
 }
 
-void install_issuing_certificate(const BootstrapOptions& o, const std::string& issuing_cert_path,
+void install_issuing_certificate(const BootstrapOptions& o, Registry& registry, const std::string& issuing_cert_path,
                                  const std::string& chain_path) {
   const CaPaths paths{o.ca_dir};
   if (!ca_is_pending(paths)) {
@@ -370,12 +365,12 @@ void install_issuing_certificate(const BootstrapOptions& o, const std::string& i
 
   // Service certificates first, the CA certificates next, the CSR last: until the CSR is
   // gone the CA counts as pending, so an interrupted install can simply be run again.
-  write_service_certificates(o, paths, issuing.get(), key.get());
+  write_service_certificates(o, paths, issuing.get(), key.get(), registry);
   write_ca_certificates(paths, path);
   remove_file(paths.issuing_csr());
 }
 
-void stage_rollover(const BootstrapOptions& o) {
+void stage_rollover(const BootstrapOptions& o, Registry& registry) {
   const CaPaths current{o.ca_dir};
   if (::access(current.root_key().c_str(), F_OK) != 0) {
     throw std::runtime_error("the root key " + current.root_key() +
@@ -403,11 +398,11 @@ void stage_rollover(const BootstrapOptions& o) {
   stage_atomically(current, [&](const CaPaths& staged) {
     write_key(staged.issuing_key(), next_key.get());
     write_ca_certificates(staged, path);
-    write_service_certificates(o, staged, path.front().get(), next_key.get());
+    write_service_certificates(o, staged, path.front().get(), next_key.get(), registry);
   });
 }
 
-void stage_imported_rollover(const BootstrapOptions& o, const std::string& issuing_cert_path,
+void stage_imported_rollover(const BootstrapOptions& o, Registry& registry, const std::string& issuing_cert_path,
                              const std::string& issuing_key_path, const std::string& chain_path) {
   const CaPaths current{o.ca_dir};
   const ImportedCa ca = load_imported_ca(issuing_cert_path, issuing_key_path, chain_path);
@@ -416,7 +411,7 @@ void stage_imported_rollover(const BootstrapOptions& o, const std::string& issui
       key_matches_certificate(current_issuing.get(), ca.key.get())) {
     throw std::runtime_error(issuing_cert_path + " is the current issuing CA (or has its key): a rollover needs a new key");
   }
-  stage_atomically(current, [&](const CaPaths& staged) { write_imported_ca(o, staged, ca); });
+  stage_atomically(current, [&](const CaPaths& staged) { write_imported_ca(o, staged, ca, registry); });
 }
 
 }  // namespace portcullis::ca

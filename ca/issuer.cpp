@@ -179,7 +179,13 @@ Bytes random_serial() {
 }
 
 Issuer::Issuer(const Authority& authority, Profiles profiles, IssuerUrls urls, Registry& registry)
-    : authority_(authority), profiles_(std::move(profiles)), urls_(std::move(urls)), registry_(registry) {
+    : Issuer(SigningCa{authority.issuing(), authority.issuing_key(), authority.signing_digest()}, std::move(profiles),
+             std::move(urls), registry) {}
+
+Issuer::Issuer(SigningCa ca, Profiles profiles, IssuerUrls urls, Registry& registry)
+    : ca_(ca), profiles_(std::move(profiles)), urls_(std::move(urls)), registry_(registry) {
+  if (ca_.certificate == nullptr || ca_.key == nullptr || ca_.digest == nullptr)
+    throw std::invalid_argument("an issuer needs the CA certificate, key and digest");
   for (const auto& [name, profile] : profiles_) validate_profile(profile);
 }
 
@@ -236,7 +242,7 @@ IssueResult Issuer::issue(const IssueRequest& request) {
   X509NamePtr subject = std::move(c.subject);
   GeneralNamesPtr sans = std::move(c.sans);
 
-  const X509* issuing = authority_.issuing();
+  const X509* issuing = ca_.certificate;
   const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
   const std::int64_t not_before = now - kClockSkew;
   // RFC 5280 §6.1.3: a certificate outliving its issuer would fail path validation.
@@ -259,7 +265,7 @@ IssueResult Issuer::issue(const IssueRequest& request) {
     add_authority_key_identifier(cert.get(), issuing);
     if (!urls_.crl_url.empty()) add_crl_distribution_point(cert.get(), urls_.crl_url);
     if (!urls_.ocsp_url.empty()) add_ocsp_access(cert.get(), urls_.ocsp_url);
-    sign_certificate(cert.get(), authority_.issuing_key(), authority_.signing_digest());
+    sign_certificate(cert.get(), ca_.key, ca_.digest);
 
     CertificateRecord record;
     record.serial_hex = serial_hex(cert.get());

@@ -49,9 +49,18 @@ struct IssuerUrls {
   std::string ocsp_url;     // AIA id-ad-ocsp (RFC 5280 §4.2.2.1)
 };
 
+// The CA that signs: its certificate (issuer name, key identifier, validity bound), key
+// and digest. An Authority's issuing CA, or one being set up (init, a staged rollover).
+struct SigningCa {
+  const X509* certificate = nullptr;
+  EVP_PKEY* key = nullptr;
+  const EVP_MD* digest = nullptr;
+};
+
 class Issuer {
  public:
   Issuer(const Authority& authority, Profiles profiles, IssuerUrls urls, Registry& registry);
+  Issuer(SigningCa ca, Profiles profiles, IssuerUrls urls, Registry& registry);
 
   // Throws IssuanceRejected for bad input, LedgerNotFound/LedgerConflict for device problems.
   // Thread-safe. Retries with a fresh serial on the (astronomically rare) DuplicateSerial.
@@ -66,7 +75,7 @@ class Issuer {
   struct Checked;
   Checked checked(const IssueRequest& request) const;
 
-  const Authority& authority_;
+  SigningCa ca_;
   Profiles profiles_;
   IssuerUrls urls_;
   Registry& registry_;

@@ -212,10 +212,11 @@ bool TlsEngine::authorize(const X509* cert) {
     verify_error_ = verify_error_for(verdict);
     return false;
   }
-  // Ours and valid, but perhaps issued for another purpose (a server certificate from the
-  // "server" profile): RFC 5280 §4.2.1.12, the extended key usage must allow clientAuth.
-  if (X509_check_purpose(const_cast<X509*>(cert), X509_PURPOSE_SSL_CLIENT, 0) != 1) {
-    ERR_clear_error();
+  // Ours and valid, but perhaps issued for another purpose (a "server" profile certificate,
+  // the SCEP RA's): RFC 5280 §4.2.1.12, a client identity names clientAuth explicitly. A
+  // certificate without the extension (which RFC 5280 would let serve any purpose) is not one.
+  const auto flags = X509_get_extension_flags(const_cast<X509*>(cert));
+  if ((flags & EXFLAG_XKUSAGE) == 0 || (X509_get_extended_key_usage(const_cast<X509*>(cert)) & XKU_SSL_CLIENT) == 0) {
     if (reason_.empty()) reason_ = "not_for_client_auth";
     verify_error_ = X509_V_ERR_INVALID_PURPOSE;
     return false;

@@ -7,7 +7,7 @@ import os
 import re
 import subprocess
 
-from harness import IntegrationTest, main, make_key_and_csr, run
+from harness import SERVICE_DEVICE, SERVICE_PROFILES, IntegrationTest, main, make_key_and_csr, run
 
 
 class CliTest(IntegrationTest):
@@ -52,12 +52,14 @@ class CliTest(IntegrationTest):
         for s in serials:
             self.assertIn(s, revoked)
         valid = json.loads(inst.cli("--json", "certs", "list", "--status", "valid").stdout)
-        self.assertEqual([c["serial"] for c in valid], [kiosk_serial])
+        self.assertEqual([c["serial"] for c in valid if c["profile"] not in SERVICE_PROFILES], [kiosk_serial])
+        self.assertEqual(sorted(c["profile"] for c in valid if c["profile"] in SERVICE_PROFILES),
+                         sorted(SERVICE_PROFILES))
         gone = json.loads(inst.cli("--json", "certs", "list", "--status", "revoked").stdout)
         self.assertEqual(sorted(c["serial"] for c in gone), sorted(serials))
         self.assertEqual(json.loads(inst.cli("--json", "certs", "list", "--expiring-before", "2000-01-01").stdout), [])
         soon = json.loads(inst.cli("--json", "certs", "list", "--expiring-before", "2199-01-01").stdout)
-        self.assertEqual(len(soon), 3)
+        self.assertEqual(len(soon), 3 + len(SERVICE_PROFILES))
         cert_table = inst.cli("certs", "list", "--device", "phone-7").stdout
         self.assertEqual(cert_table.count("revoked"), 2)
         self.assertIn("BEGIN CERTIFICATE", inst.cli("certs", "show", kiosk_serial).stdout)
@@ -81,7 +83,8 @@ class CliTest(IntegrationTest):
                 break
             subprocess.run(["sleep", "0.05"])
         # The CLI trusts our root and checks the name; curl without our root must fail.
-        self.assertEqual(json.loads(inst.cli("--json", "devices", "list").stdout), [])
+        self.assertEqual([d["name"] for d in json.loads(inst.cli("--json", "devices", "list").stdout)],
+                         [SERVICE_DEVICE])
         self.assertNotEqual(run(["curl", "-fsS", url], check=False).returncode, 0)
         plain = run(["curl", "-fsS", f"http://127.0.0.1:{inst.admin_port}/api/v1/health"], check=False)
         self.assertNotEqual(plain.returncode, 0)

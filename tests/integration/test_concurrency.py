@@ -44,9 +44,10 @@ class ConcurrencyTest(IntegrationTest):
         self.assertEqual(len(serials), THREADS * PER_THREAD)
         self.assertEqual(len(set(serials)), len(serials), "duplicate serial issued")
         with contextlib.closing(inst.ledger()) as db:
-            stored = {row[0] for row in db.execute("SELECT serial FROM certificates")}
-            devices = db.execute("SELECT count(*) FROM devices").fetchone()[0]
-            issue_audits = db.execute("SELECT count(*) FROM audit WHERE action = 'issue'").fetchone()[0]
+            stored = {row[0] for row in db.execute("SELECT serial FROM certificates WHERE NOT ("
+                                                   + inst.SERVICE_ROWS["certificates"] + ")")}
+            issue_audits = db.execute("SELECT count(*) FROM audit WHERE action = 'issue' AND actor != 'init'").fetchone()[0]
+        devices = inst.count("devices")
         self.assertEqual(stored, set(serials))
         self.assertEqual(devices, THREADS * 5)  # concurrent create_if_missing made each device once
         self.assertEqual(issue_audits, len(serials))

@@ -126,6 +126,10 @@ class ScepTest(IntegrationTest):
         _, short = inst.api("POST", "/challenges", {"device": "cam-3", "ttl_seconds": 1}, expect=201)
         time.sleep(2.2)
         refused("expired", "cam-3", short["challenge"])
+        # The static challenge (in every profile the MDM hands out) names an existing device,
+        # one in the admins group: it may only create devices.
+        inst.api("POST", "/devices", {"name": "ceo-laptop", "groups": ["admins"]}, expect=201)
+        refused("existing-device", "ceo-laptop", self.static)
         self.assertEqual(inst.count("certificates"), 0)
         with self._ledger(inst) as db:
             self.assertEqual(db.execute("SELECT count(*) FROM challenges WHERE used_at IS NOT NULL").fetchone()[0], 0)
@@ -138,7 +142,8 @@ class ScepTest(IntegrationTest):
         self.assertNotEqual(inst.cli("challenge", "--device", "cam-4", "--ttl", "soon", check=False).returncode, 0)
 
         _, audit = inst.api("GET", "/audit?action=scep.reject", expect=200)
-        self.assertEqual(len(audit["entries"]), 4)
+        self.assertEqual(len(audit["entries"]), 5)
+        self.assertIn("the static challenge only enrolls new devices", json.dumps(audit))
         self.assertNotIn("not-the-challenge-at-all", json.dumps(audit))
         self.assertNotIn("not-the-challenge-at-all", inst.log())
 

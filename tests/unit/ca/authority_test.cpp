@@ -6,6 +6,7 @@
 #include "ca/issuer.hpp"
 #include "ca/keys.hpp"
 #include "signing_support.hpp"
+#include "tests/unit/support/scratch_registry.hpp"
 
 #include <gtest/gtest.h>
 
@@ -101,7 +102,7 @@ class NewCa : public ::testing::TestWithParam<KeyType> {};
 TEST_P(NewCa, BootstrapsAndLoads) {
   TempDir dir;
   const BootstrapOptions o = options_for(dir.sub("ca"), GetParam());
-  bootstrap_new_ca(o);
+  bootstrap_new_ca(o, portcullis::testing::scratch_registry());
   const CaPaths p{o.ca_dir};
   EXPECT_FALSE(ca_is_pending(p));
   expect_private_modes(p, true);
@@ -124,12 +125,41 @@ INSTANTIATE_TEST_SUITE_P(AllKeyTypes, NewCa,
                            return n;
                          });
 
+// One path to a signature: the RA, EAP server and admin certificates are issued through
+// the Issuer into the ledger, so they can be listed, revoked and answered by OCSP.
+TEST(ServiceCertificates, AreIssuedIntoTheLedgerAndRevocable) {
+  TempDir dir;
+  auto ledger = open_sqlite_ledger(dir.path() + "/ledger.db");
+  IdentityIndex index;
+  Registry registry(*ledger, index);
+  const BootstrapOptions o = options_for(dir.sub("ca"), KeyType::ec_p256);
+  bootstrap_new_ca(o, registry);
+  const CaPaths p{o.ca_dir};
+  const auto now = static_cast<UnixTime>(std::time(nullptr));
+  const std::vector<std::pair<std::string, const char*>> expected = {
+      {p.ra(), kRaProfile}, {p.server(), kEapServerProfile}, {p.admin(), kAdminServerProfile}};
+  for (const auto& [file, profile] : expected) {
+    const X509Ptr cert = cert_from_pem(read_file(file));
+    const auto row = ledger->find_certificate(serial_hex(cert.get()));
+    ASSERT_TRUE(row) << file;
+    EXPECT_EQ(row->profile, profile);
+    EXPECT_EQ(row->der, cert_to_der(cert.get()));
+    EXPECT_EQ(ledger->find_device(row->device_id)->name, kServiceDevice);
+    const Identity id = index.by_fingerprint(sha256(cert_to_der(cert.get())), now);
+    EXPECT_EQ(id.verdict, IdentityVerdict::good) << file;
+  }
+  EXPECT_EQ(ledger->certificate_count(), 3U);
+  const X509Ptr ra = cert_from_pem(read_file(p.ra()));
+  registry.revoke(serial_hex(ra.get()), RevocationReason::key_compromise, now, "test");
+  EXPECT_EQ(index.by_serial_hex(serial_hex(ra.get()), now).verdict, IdentityVerdict::revoked);
+}
+
 class NewCaDetails : public ::testing::TestWithParam<KeyType> {};
 
 TEST_P(NewCaDetails, CertificatesCarryTheRightExtensions) {
   TempDir dir;
   const BootstrapOptions o = options_for(dir.sub("ca"), GetParam());
-  bootstrap_new_ca(o);
+  bootstrap_new_ca(o, portcullis::testing::scratch_registry());
   const CaPaths p{o.ca_dir};
   Authority a = Authority::load(p);
   const std::int64_t now = std::time(nullptr);
@@ -177,7 +207,7 @@ TEST(Bootstrap, IpHostnameGetsAnIpSan) {
   TempDir dir;
   BootstrapOptions o = options_for(dir.sub("ca"), KeyType::ec_p256);
   o.hostname = "192.0.2.10";
-  bootstrap_new_ca(o);
+  bootstrap_new_ca(o, portcullis::testing::scratch_registry());
   Authority a = Authority::load(CaPaths{o.ca_dir});
   const auto sans = subject_alt_names(a.server());
   EXPECT_TRUE(contains(sans, "IP:192.0.2.10"));
@@ -189,7 +219,7 @@ TEST(Bootstrap, NoUrlsMeansNoCdpOrAia) {
   BootstrapOptions o = options_for(dir.sub("ca"), KeyType::ec_p256);
   o.crl_url.clear();
   o.ocsp_url.clear();
-  bootstrap_new_ca(o);
+  bootstrap_new_ca(o, portcullis::testing::scratch_registry());
   Authority a = Authority::load(CaPaths{o.ca_dir});
   EXPECT_FALSE(testing::has_extension(a.server(), NID_crl_distribution_points));
   EXPECT_FALSE(testing::has_extension(a.server(), NID_info_access));
@@ -198,7 +228,7 @@ TEST(Bootstrap, NoUrlsMeansNoCdpOrAia) {
 TEST(Load, NamesTheFileThatFailed) {
   TempDir dir;
   const BootstrapOptions o = options_for(dir.sub("ca"), KeyType::ec_p256);
-  bootstrap_new_ca(o);
+  bootstrap_new_ca(o, portcullis::testing::scratch_registry());
   const CaPaths p{o.ca_dir};
 
   std::filesystem::remove(p.ra());
@@ -221,7 +251,7 @@ TEST(Load, NamesTheFileThatFailed) {
 TEST(Load, RejectsAnIssuingKeyThatDoesNotMatch) {
   TempDir dir;
   const BootstrapOptions o = options_for(dir.sub("ca"), KeyType::ec_p256);
-  bootstrap_new_ca(o);
+  bootstrap_new_ca(o, portcullis::testing::scratch_registry());
   const CaPaths p{o.ca_dir};
   EvpPkeyPtr other = generate_key(KeyType::ec_p256);
   write_file(p.issuing_key(), key_to_pem(other.get()), 0600);
@@ -240,14 +270,14 @@ struct EnterprisePki {
   TempDir dir;
   BootstrapOptions options = options_for(dir.sub("enterprise"), KeyType::ec_p384);
   CaPaths paths{options.ca_dir};
-  EnterprisePki() { bootstrap_new_ca(options); }
+  EnterprisePki() { bootstrap_new_ca(options, portcullis::testing::scratch_registry()); }
 };
 
 TEST(ImportedCa, UsesTheGivenIssuingCa) {
   EnterprisePki corp;
   TempDir dir;
   const BootstrapOptions o = options_for(dir.sub("ca"), KeyType::ec_p256);
-  bootstrap_imported_ca(o, corp.paths.issuing(), corp.paths.issuing_key(), corp.paths.chain());
+  bootstrap_imported_ca(o, portcullis::testing::scratch_registry(), corp.paths.issuing(), corp.paths.issuing_key(), corp.paths.chain());
   const CaPaths p{o.ca_dir};
   expect_private_modes(p, false);
   EXPECT_FALSE(std::filesystem::exists(p.root_key())) << "we never hold the enterprise root key";
@@ -265,7 +295,7 @@ TEST(ImportedCa, ChainWithoutTheIssuingCertAlsoWorks) {
   EnterprisePki corp;
   TempDir dir;
   const BootstrapOptions o = options_for(dir.sub("ca"), KeyType::ec_p256);
-  bootstrap_imported_ca(o, corp.paths.issuing(), corp.paths.issuing_key(), corp.paths.root());
+  bootstrap_imported_ca(o, portcullis::testing::scratch_registry(), corp.paths.issuing(), corp.paths.issuing_key(), corp.paths.root());
   Authority a = Authority::load(CaPaths{o.ca_dir});
   EXPECT_EQ(a.chain().size(), 2U);
 }
@@ -275,17 +305,17 @@ TEST(ImportedCa, RefusesBadInput) {
   TempDir dir;
   const BootstrapOptions o = options_for(dir.sub("ca"), KeyType::ec_p256);
   // Key of another certificate.
-  EXPECT_THROW(bootstrap_imported_ca(o, corp.paths.issuing(), corp.paths.server_key(), corp.paths.chain()),
+  EXPECT_THROW(bootstrap_imported_ca(o, portcullis::testing::scratch_registry(), corp.paths.issuing(), corp.paths.server_key(), corp.paths.chain()),
                std::runtime_error);
   // Not a CA certificate.
-  EXPECT_THROW(bootstrap_imported_ca(o, corp.paths.server(), corp.paths.server_key(), corp.paths.chain()),
+  EXPECT_THROW(bootstrap_imported_ca(o, portcullis::testing::scratch_registry(), corp.paths.server(), corp.paths.server_key(), corp.paths.chain()),
                std::runtime_error);
   // A chain that does not lead to the issuer's root.
   EnterprisePki other;
-  EXPECT_THROW(bootstrap_imported_ca(o, corp.paths.issuing(), corp.paths.issuing_key(), other.paths.root()),
+  EXPECT_THROW(bootstrap_imported_ca(o, portcullis::testing::scratch_registry(), corp.paths.issuing(), corp.paths.issuing_key(), other.paths.root()),
                std::runtime_error);
   // A chain without any self-signed root.
-  EXPECT_THROW(bootstrap_imported_ca(o, corp.paths.issuing(), corp.paths.issuing_key(), corp.paths.issuing()),
+  EXPECT_THROW(bootstrap_imported_ca(o, portcullis::testing::scratch_registry(), corp.paths.issuing(), corp.paths.issuing_key(), corp.paths.issuing()),
                std::runtime_error);
   EXPECT_FALSE(std::filesystem::exists(CaPaths{o.ca_dir}.issuing_key())) << "nothing written on refusal";
 }
@@ -329,11 +359,11 @@ TEST(PendingCa, CsrThenInstall) {
   EXPECT_EQ(ASN1_INTEGER_get(bc->pathlen), 0);
 
   // A certificate for some other key is refused and the CA stays pending.
-  EXPECT_THROW(install_issuing_certificate(o, corp.paths.issuing(), corp.paths.chain()), std::runtime_error);
+  EXPECT_THROW(install_issuing_certificate(o, portcullis::testing::scratch_registry(), corp.paths.issuing(), corp.paths.chain()), std::runtime_error);
   EXPECT_TRUE(ca_is_pending(p));
 
   const std::string signed_cert = sign_pending_csr(p, corp, dir.path() + "/signed.pem");
-  install_issuing_certificate(o, signed_cert, corp.paths.root());
+  install_issuing_certificate(o, portcullis::testing::scratch_registry(), signed_cert, corp.paths.root());
   EXPECT_FALSE(ca_is_pending(p));
   EXPECT_FALSE(std::filesystem::exists(p.issuing_csr()));
   expect_private_modes(p, false);
@@ -349,19 +379,19 @@ TEST(PendingCa, InstallWithoutPendingCsrIsRefused) {
   EnterprisePki corp;
   TempDir dir;
   const BootstrapOptions o = options_for(dir.sub("ca"), KeyType::ec_p256);
-  EXPECT_THROW(install_issuing_certificate(o, corp.paths.issuing(), corp.paths.chain()), std::runtime_error);
+  EXPECT_THROW(install_issuing_certificate(o, portcullis::testing::scratch_registry(), corp.paths.issuing(), corp.paths.chain()), std::runtime_error);
 }
 
 // CA rollover staging (RFC 8894 §4.7): a complete second CA layout under <ca>/next.
 TEST(Rollover, StagesANewIssuingCaUnderTheSameRoot) {
   TempDir dir;
   const BootstrapOptions o = options_for(dir.sub("ca"), KeyType::ec_p384);
-  bootstrap_new_ca(o);
+  bootstrap_new_ca(o, portcullis::testing::scratch_registry());
   const CaPaths current{o.ca_dir};
   EXPECT_FALSE(rollover_is_staged(current));
   EXPECT_FALSE(Authority::load_staged(current).has_value());
 
-  stage_rollover(o);
+  stage_rollover(o, portcullis::testing::scratch_registry());
   ASSERT_TRUE(rollover_is_staged(current));
   const CaPaths staged = staged_ca_paths(current);
   expect_private_modes(staged, false);
@@ -383,7 +413,7 @@ TEST(Rollover, StagesANewIssuingCaUnderTheSameRoot) {
 
   // Staging twice is refused and leaves the first staged CA alone; discard removes it.
   const std::string first = sha256_fingerprint_hex(next->issuing());
-  EXPECT_THROW(stage_rollover(o), std::runtime_error);
+  EXPECT_THROW(stage_rollover(o, portcullis::testing::scratch_registry()), std::runtime_error);
   EXPECT_EQ(sha256_fingerprint_hex(Authority::load_staged(current)->issuing()), first);
   discard_rollover(current);
   EXPECT_FALSE(rollover_is_staged(current));
@@ -393,11 +423,11 @@ TEST(Rollover, StagesANewIssuingCaUnderTheSameRoot) {
 TEST(Rollover, LeftoverPartialFolderIsStartedOver) {
   TempDir dir;
   const BootstrapOptions o = options_for(dir.sub("ca"), KeyType::ec_p256);
-  bootstrap_new_ca(o);
+  bootstrap_new_ca(o, portcullis::testing::scratch_registry());
   const CaPaths current{o.ca_dir};
   std::filesystem::create_directory(current.dir + "/next.partial");
   write_file(current.dir + "/next.partial/issuing.pem", "half-written");
-  stage_rollover(o);
+  stage_rollover(o, portcullis::testing::scratch_registry());
   EXPECT_NO_THROW(Authority::load_staged(current));
   EXPECT_FALSE(std::filesystem::exists(current.dir + "/next.partial"));
 }
@@ -406,19 +436,19 @@ TEST(Rollover, ImportedCaStagesOnlyWhatItsRootSigned) {
   EnterprisePki corp;
   TempDir dir;
   const BootstrapOptions o = options_for(dir.sub("ca"), KeyType::ec_p256);
-  bootstrap_imported_ca(o, corp.paths.issuing(), corp.paths.issuing_key(), corp.paths.chain());
+  bootstrap_imported_ca(o, portcullis::testing::scratch_registry(), corp.paths.issuing(), corp.paths.issuing_key(), corp.paths.chain());
   const CaPaths current{o.ca_dir};
-  EXPECT_THROW(stage_rollover(o), std::runtime_error) << "no root key here";
-  EXPECT_THROW(stage_imported_rollover(o, corp.paths.issuing(), corp.paths.issuing_key(), corp.paths.chain()),
+  EXPECT_THROW(stage_rollover(o, portcullis::testing::scratch_registry()), std::runtime_error) << "no root key here";
+  EXPECT_THROW(stage_imported_rollover(o, portcullis::testing::scratch_registry(), corp.paths.issuing(), corp.paths.issuing_key(), corp.paths.chain()),
                std::runtime_error)
       << "the current issuing CA is not a rollover";
   EXPECT_FALSE(rollover_is_staged(current));
 
   // The enterprise root (our bootstrap_new_ca stands in for it) signs its next issuing CA.
   BootstrapOptions corp_options = corp.options;
-  stage_rollover(corp_options);
+  stage_rollover(corp_options, portcullis::testing::scratch_registry());
   const CaPaths corp_next = staged_ca_paths(corp.paths);
-  stage_imported_rollover(o, corp_next.issuing(), corp_next.issuing_key(), corp_next.chain());
+  stage_imported_rollover(o, portcullis::testing::scratch_registry(), corp_next.issuing(), corp_next.issuing_key(), corp_next.chain());
   const std::optional<Authority> next = Authority::load_staged(current);
   ASSERT_TRUE(next.has_value());
   X509Ptr corp_next_issuing = testing::load_pem_cert(corp_next.issuing());

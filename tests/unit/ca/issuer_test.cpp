@@ -6,6 +6,7 @@
 #include "ca/ledger.hpp"
 #include "ca/registry.hpp"
 #include "signing_support.hpp"
+#include "tests/unit/support/scratch_registry.hpp"
 
 #include <gtest/gtest.h>
 
@@ -117,7 +118,7 @@ class IssuerTest : public ::testing::Test {
     o.organization = "Acme";
     o.crl_url = kCrl;
     o.ocsp_url = kOcsp;
-    bootstrap_new_ca(o);
+    bootstrap_new_ca(o, portcullis::testing::scratch_registry());
     authority_ = new Authority(Authority::load(CaPaths{o.ca_dir}));
   }
   static void TearDownTestSuite() {
@@ -438,7 +439,7 @@ TEST(IssuerConfig, RejectsAProfileWithAnUnknownEku) {
   profiles["device"].extended_key_usage = {"teleportation"};
   BootstrapOptions o;
   o.ca_dir = dir.sub("ca");
-  bootstrap_new_ca(o);
+  bootstrap_new_ca(o, portcullis::testing::scratch_registry());
   Authority a = Authority::load(CaPaths{o.ca_dir});
   std::unique_ptr<Ledger> ledger = open_sqlite_ledger(dir.path() + "/ledger.db");
   IdentityIndex index;

@@ -10,6 +10,7 @@
 #include "ca/ledger.hpp"
 #include "ca/registry.hpp"
 #include "ca/x509.hpp"
+#include "tests/unit/support/scratch_registry.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/rand.h>
@@ -46,7 +47,7 @@ struct TestCa {
     options.ca_dir = (dir / "ca").string();
     std::filesystem::create_directories(options.ca_dir);
     options.organization = "Portcullis Revocation Tests";
-    bootstrap_new_ca(options);
+    bootstrap_new_ca(options, portcullis::testing::scratch_registry());
     return Authority::load(CaPaths{options.ca_dir});
   }
 };

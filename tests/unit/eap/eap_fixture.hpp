@@ -15,6 +15,7 @@
 #include "ca/x509.hpp"
 #include "eap_tls_peer.hpp"
 #include "radius/eap/authenticator.hpp"
+#include "tests/unit/support/scratch_registry.hpp"
 
 #include <gtest/gtest.h>
 
@@ -93,7 +94,7 @@ class EapFixture : public ::testing::Test {
     o.ca_dir = ca_dir_ + "/ca";
     std::filesystem::create_directories(o.ca_dir);
     o.hostname = "radius.example.net";
-    ca::bootstrap_new_ca(o);
+    ca::bootstrap_new_ca(o, portcullis::testing::scratch_registry());
     authority_ = std::make_unique<ca::Authority>(ca::Authority::load(ca::CaPaths{o.ca_dir}));
     // Another CA, unknown to the server, for the "foreign client certificate" tests.
     foreign_key_ = new_key(false);

@@ -3,6 +3,7 @@
 #include "radius/eap/tls_engine.hpp"
 
 #include "eap_fixture.hpp"
+#include "tests/unit/support/scratch_registry.hpp"
 
 #include <openssl/err.h>
 
@@ -257,7 +258,7 @@ TEST_F(TlsEngineTest, AfterARolloverIsStagedOnlyLedgerCertificatesGetIn) {
   std::filesystem::copy(ca_dir_ + "/ca", dir + "/ca", std::filesystem::copy_options::recursive);
   ca::BootstrapOptions o;
   o.ca_dir = dir + "/ca";
-  ca::stage_rollover(o);
+  ca::stage_rollover(o, portcullis::testing::scratch_registry());
   const ca::Authority current = ca::Authority::load(ca::CaPaths{o.ca_dir});
   const std::optional<ca::Authority> next = ca::Authority::load_staged(ca::CaPaths{o.ca_dir});
   ASSERT_TRUE(next);
@@ -310,6 +311,29 @@ TEST_F(TlsEngineTest, AServerCertificateOfOursIsNotAClientCertificate) {
   EXPECT_EQ(engine.failure_reason(), "not_for_client_auth");
   ASSERT_TRUE(engine.peer());
   EXPECT_EQ(engine.peer()->identity.verdict, ca::IdentityVerdict::good);
+}
+
+// A certificate without an extended key usage (the SCEP RA's, in the ledger like every
+// certificate we sign) could serve any purpose by RFC 5280; it is not a client identity.
+TEST_F(TlsEngineTest, ACertificateOfOursWithoutClientAuthUsageIsRefused) {
+  ca::Profile no_eku = ca::default_profiles().at("device");
+  no_eku.name = "no-eku";
+  no_eku.extended_key_usage.clear();
+  ca::Issuer issuer(*authority_, {{"no-eku", no_eku}}, ca::IssuerUrls{}, *registry_);
+  Client c;
+  c.key = new_key(false);
+  ca::IssueRequest r;
+  r.csr = make_csr(c.key.get(), "no-eku");
+  r.profile = "no-eku";
+  r.names.subject = {{"CN", "no-eku"}};
+  r.device.name = "no-eku";
+  r.device.create_if_missing = true;
+  r.actor = "test";
+  c.cert = issuer.issue(r).certificate;
+  TlsEngine engine(tls_);
+  Pump client(&c, authority_->root(), TLS1_2_VERSION);
+  EXPECT_EQ(client.run(engine), TlsStatus::failed);
+  EXPECT_EQ(engine.failure_reason(), "not_for_client_auth");
 }
 
 TEST_F(TlsEngineTest, IdentityVerdictUsesTheConfiguredClock) {

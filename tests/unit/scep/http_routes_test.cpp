@@ -1,6 +1,7 @@
 // SCEP HTTP transport: operations, sub-paths, GET and POST PKIOperation, limits.
 #include "scep/http_routes.hpp"
 #include "scep_test_client.hpp"
+#include "tests/unit/support/scratch_registry.hpp"
 
 namespace portcullis::scep::testing {
 namespace {
@@ -83,7 +84,7 @@ TEST_F(ScepHttp, GetNextCACertOnlyWhileARolloverIsStaged) {
 
   ca::BootstrapOptions o;
   o.ca_dir = authority_->paths().dir;
-  ca::stage_rollover(o);
+  ca::stage_rollover(o, portcullis::testing::scratch_registry());
   const std::optional<ca::Authority> next = ca::Authority::load_staged(authority_->paths());
   ca::discard_rollover(authority_->paths());   // the answer is built from memory
   ASSERT_TRUE(next.has_value());

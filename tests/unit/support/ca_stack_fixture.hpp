@@ -10,6 +10,7 @@
 #include "ca/profile.hpp"
 #include "ca/registry.hpp"
 #include "ca/x509.hpp"
+#include "tests/unit/support/scratch_registry.hpp"
 
 #include <gtest/gtest.h>
 
@@ -63,7 +64,7 @@ class CaStackFixture : public ::testing::Test {
     std::filesystem::create_directories(o.ca_dir);
     o.crl_url = kCrlUrl;
     o.ocsp_url = kOcspUrl;
-    ca::bootstrap_new_ca(o);
+    ca::bootstrap_new_ca(o, portcullis::testing::scratch_registry());
     authority_ = new ca::Authority(ca::Authority::load(ca::CaPaths{o.ca_dir}));
   }
   static void TearDownTestSuite() {
