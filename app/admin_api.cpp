@@ -17,8 +17,9 @@
 //                                                                          -> {"certificates":[C…],"limit","offset"}
 //   GET  /certificates/{serial}                                           -> C + {"pem"}
 //   POST /certificates/{serial}/revoke {reason?}                          -> {"certificate":C,"changed":bool}
-//   POST /certificates {csr, device, profile?="device", create_device?=false}
-//        -> 201 {"certificate":PEM,"serial","device":D,"device_created":bool,"record":C}
+//   POST /certificates {csr, device, profile?="device", create_device?=false, cn?, sans?[]}
+//        -> 201 {"certificate":PEM,"serial","device":D,"device_created":bool,"record":C,"left_out":[…]}
+//        (the names are the device's / cn / sans through the profile's templates, never the CSR's)
 //   GET  /audit?target=&action=&limit=1..1000(200)                        -> {"entries":[A…]} newest first
 //   GET  /identity/{serial}  what the running in-memory index answers (the view RADIUS and
 //        OCSP use): {serial,verdict,device_id,device_name,profile,not_after,[revoked_at,revocation_reason]}
@@ -26,7 +27,7 @@
 //   GET  /radius/counters  RADIUS drops and outcomes since start      -> {"counters":{name:n…}}
 //   GET  /scep/counters    SCEP outcomes since start (by failInfo too) -> {"counters":{name:n…}}
 //   GET  /policy, POST /policy/reload  access policy rules, counters, reload: admin_api_policy.cpp
-//   POST /challenges {device, profile?, cn?, ttl_seconds?}  one-time SCEP challenge, see admin_api_scep.cpp
+//   POST /challenges {device, profile?, cn?, sans?[], ttl_seconds?}  one-time SCEP challenge, see admin_api_scep.cpp
 //   GET  /devices/{device}/profile/apple|android|windows?ssid=&wpa3=true|false&profile=
 //        an MDM document with a fresh one-time challenge bound to the device (created when
 //        missing), see admin_api_mdm.cpp: Apple .mobileconfig (application/x-apple-aspen-config),
@@ -529,6 +530,7 @@ HttpResponse AdminApi::issue_certificate(const Call& call) {
            {"serial", result.record.serial_hex},
            {"device", admin::device_json(result.device)},
            {"device_created", result.device_created},
+           {"left_out", result.left_out},
            {"record", admin::certificate_json(result.record, call.now, false)}};
   HttpResponse response = admin::json_response(201, out);
   response.headers.emplace_back("Location", "/api/v1/certificates/" + result.record.serial_hex);

@@ -244,6 +244,25 @@ TEST_F(AdminApiTest, UnknownRoutesAndWrongMethods) {
   EXPECT_EQ(call("PUT", "/api/v1/audit").status, 405);
 }
 
+// The operator names the certificate (device, cn, sans); the CSR's subject is left out and
+// reported, and a SAN type the profile forbids is refused before anything is signed.
+TEST_F(AdminApiTest, IssueNamesWhatTheOperatorSaysNotTheCsr) {
+  Reply reply = call("POST", "/api/v1/certificates",
+                     json{{"csr", make_csr("someone-else")}, {"device", "printer-2"}, {"create_device", true},
+                          {"sans", {"dns:printer-2.corp.example"}}}.dump());
+  ASSERT_EQ(reply.status, 201) << reply.raw.body;
+  ca::X509Ptr cert = ca::cert_from_pem(reply.body["certificate"].get<std::string>());
+  EXPECT_EQ(ca::subject_string(cert.get()), "CN=printer-2");
+  EXPECT_EQ(ca::subject_alt_names(cert.get()), std::vector<std::string>{"DNS:printer-2.corp.example"});
+  EXPECT_EQ(reply.body["left_out"], json::array({"CN=someone-else"}));
+
+  Reply refused = call("POST", "/api/v1/certificates",
+                       json{{"csr", make_csr("printer-3")}, {"device", "printer-3"}, {"create_device", true},
+                            {"sans", {"ip:10.0.0.1"}}}.dump());
+  EXPECT_EQ(refused.status, 422) << refused.raw.body;
+  EXPECT_FALSE(ledger_->find_device_by_name("printer-3").has_value());
+}
+
 TEST_F(AdminApiTest, IssueFromCsrCreatingTheDevice) {
   json issued = issue("phone-7");
   EXPECT_EQ(issued["device_created"], true);
