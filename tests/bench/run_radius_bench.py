@@ -3,7 +3,7 @@
 
   python3 tests/bench/run_radius_bench.py [--build /work/build-bench] [--runs 5] [--count 2000]
           [--concurrency 16] [--half-open 10000] [--skip-portcullis] [--skip-freeradius] [--keep]
-          [--validate-only]
+          [--validate-only] [--baseline-bin PATH]
 
 1. `portcullis init` into a temp folder on free ports, `serve`, and a client certificate
    through `portcullis issue` from an openssl P-256 CSR (the server key is P-256 by default).
@@ -24,6 +24,10 @@
    Then a probe of 200 more half-open ones and one full authentication show what the
    server does with its session table full (Portcullis: bounded at 10,000 by default;
    FreeRADIUS: eap max_sessions = 16384).
+6. With --baseline-bin, another `portcullis` binary (an earlier build) runs beside, with its
+   own data folder, CA and client certificate; in each run and mode the two builds take
+   turns going first, and the report adds the per-run ratios Portcullis/baseline and their
+   median (an A/B of two builds in one invocation).
 Benchmarks, not tests: nothing here asserts a timing. Loopback only; every run bounded by
 count and by bench_eap_load's --max-seconds. Python standard library only.
 """
@@ -99,11 +103,11 @@ class FreeRadius:
 
 
 class Portcullis:
-    name = "Portcullis"
     # Like a supplicant: offer the latest session/ticket (works with single-use tickets).
     resume_flags = ()
 
-    def __init__(self, instance):
+    def __init__(self, instance, name="Portcullis"):
+        self.name = name
         self.inst = instance
         self.port = instance.radius_port
         with open(instance.config, "rb") as f:
@@ -127,6 +131,23 @@ class Portcullis:
 
     def stop(self):
         self.inst.stop()
+
+
+def start_portcullis(workdir, name, binary):
+    """A fresh data folder, `serve`, and a client certificate issued by that instance."""
+    folder = os.path.join(workdir, name)
+    os.makedirs(folder)
+    inst = harness.Instance(folder, binary=binary)
+    server = Portcullis(inst, name)
+    server.start()
+    key, csr = harness.make_key_and_csr(folder, "client", "bench-client")
+    client = os.path.join(folder, "client.pem")
+    with open(client, "w") as f:
+        f.write(inst.cli("issue", "--csr", csr, "--device", "bench-device").stdout)
+    server.certs = {"root": inst.ca("root.pem"), "issuing": inst.ca("issuing.pem"), "chain": inst.ca("chain.pem"),
+                    "server": inst.ca("server.pem"), "server_key": inst.ca("server.key"),
+                    "client": client, "client_key": key}
+    return server
 
 
 def load(gen, server, certs, tls, count, concurrency, resume=False, extra=()):
@@ -214,6 +235,7 @@ def main():
     ap.add_argument("--skip-portcullis", action="store_true")
     ap.add_argument("--skip-freeradius", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the temp folder")
+    ap.add_argument("--baseline-bin", help="another portcullis binary to run alongside, for an A/B of two builds")
     ap.add_argument("--validate-only", action="store_true",
                     help="only the correctness step: eapol_test and bench_eap_load once per server")
     a = ap.parse_args()
@@ -229,35 +251,28 @@ def main():
 
     servers = []
     notes = []
-    pc = fr = None
+    pc = fr = base = None
     try:
-        os.makedirs(os.path.join(workdir, "pc"))
-        inst = harness.Instance(os.path.join(workdir, "pc"))
-        pc = Portcullis(inst)
-        pc.start()
-        key, csr = harness.make_key_and_csr(workdir, "client", "bench-client")
-        issued = inst.cli("issue", "--csr", csr, "--device", "bench-device").stdout
-        client = os.path.join(workdir, "client.pem")
-        with open(client, "w") as f:
-            f.write(issued)
-        certs = {"root": inst.ca("root.pem"), "issuing": inst.ca("issuing.pem"), "chain": inst.ca("chain.pem"),
-                 "server": inst.ca("server.pem"), "server_key": inst.ca("server.key"),
-                 "client": client, "client_key": key}
+        pc = start_portcullis(workdir, "Portcullis", portcullis_bin)
+        certs = pc.certs
 
         if not a.skip_freeradius:
             fr = FreeRadius(workdir, harness.free_port(), pc.secret, certs)
+            fr.certs = certs
             fr.start()
             servers.append(fr)
-        if not a.skip_portcullis:
-            if "radius auth" in pc.ready_line() and status_server_ok(pc.port, pc.secret):
-                servers.append(pc)
+        if a.baseline_bin:
+            base = start_portcullis(workdir, "baseline", os.path.abspath(a.baseline_bin))
+        for s in (x for x in (pc, base) if x is not None and not (x is pc and a.skip_portcullis)):
+            if "radius auth" in s.ready_line() and status_server_ok(s.port, s.secret):
+                servers.append(s)
             else:
-                notes.append("Portcullis RADIUS did not answer Status-Server: not measured")
-                pc.stop()
+                notes.append(f"{s.name} RADIUS did not answer Status-Server: not measured")
+                s.stop()
 
         log("correctness (eapol_test, then bench_eap_load, against the same server):")
         for s in list(servers):
-            problems = validate(workdir, gen, s, certs)
+            problems = validate(workdir, gen, s, s.certs)
             if problems:
                 notes.append(f"{s.name} failed validation ({', '.join(problems)}): not timed")
                 servers.remove(s)
@@ -272,8 +287,10 @@ def main():
         results = {s.name: {m: [] for m in MODES} for s in servers}
         for run in range(a.runs):
             for m in MODES:
-                for s in servers:
-                    r = load(gen, s, certs, m[1], a.count, a.concurrency, resume=(m[0] == "resumed"))
+                # The two builds take turns going first, so neither always follows the other.
+                order = servers if run % 2 == 0 else servers[::-1]
+                for s in order:
+                    r = load(gen, s, s.certs, m[1], a.count, a.concurrency, resume=(m[0] == "resumed"))
                     if r["exit"] != 0:
                         notes.append(f"{s.name} {m[0]} TLS {m[1]} run {run + 1}: failures {json.dumps(r['failures'])}")
                     results[s.name][m].append(r)
@@ -283,7 +300,7 @@ def main():
         memory = {}
         if a.half_open > 0:
             for s in servers:
-                memory[s.name] = half_open(gen, s, certs, a.half_open)
+                memory[s.name] = half_open(gen, s, s.certs, a.half_open)
 
         # ---- report
         def med(rs, f):
@@ -308,6 +325,14 @@ def main():
             print("ratio Portcullis/FreeRADIUS, server CPU per auth: " + ", ".join(
                 f"{m[0]} {m[1]} {med(results['Portcullis'][m], ms) / med(results['FreeRADIUS'][m], ms):.2f}"
                 for m in MODES))
+        if pc in servers and base in servers:
+            for m in MODES:
+                ratios = [ms(x) / ms(y) for x, y in zip(results["Portcullis"][m], results["baseline"][m])
+                          if x["completed"] and y["completed"]]
+                if ratios:
+                    print(f"Portcullis/baseline {m[0]} TLS {m[1]}, server CPU per auth, per run: "
+                          f"{' '.join(f'{x:.3f}' for x in ratios)}; median {statistics.median(ratios):.3f}, "
+                          f"lower in {sum(x < 1 for x in ratios)} of {len(ratios)}")
         print("server RSS after the runs: " + ", ".join(f"{k} {v / 1024:.1f} MiB" for k, v in rss.items()))
         for name, mem in memory.items():
             per = f"{mem['kib_per_session']:.1f} KiB" if mem["kib_per_session"] is not None else "n/a"
@@ -321,14 +346,15 @@ def main():
             print("note: " + n)
         print("reproduce: python3 tests/bench/run_radius_bench.py " + " ".join(
             shlex.quote(x) for x in ["--build", a.build, "--runs", str(a.runs), "--count", str(a.count),
-                                     "--concurrency", str(a.concurrency), "--half-open", str(a.half_open)]))
+                                     "--concurrency", str(a.concurrency), "--half-open", str(a.half_open)]
+            + (["--baseline-bin", a.baseline_bin] if a.baseline_bin else [])))
         with open(os.path.join(workdir, "results.json"), "w") as f:
             json.dump({"results": {k: {f"{m[0]} {m[1]}": [{x: y for x, y in r.items() if x != "text"} for r in v]
                                        for m, v in rs.items()} for k, rs in results.items()},
                        "rss_kib": rss, "memory": memory, "notes": notes}, f, indent=1)
         return 0
     finally:
-        for s in (fr, pc):
+        for s in (fr, pc, base):
             if s is not None:
                 try:
                     s.stop()
