@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README command (2), and what CI runs: install every package, build, and run the whole
 # test suite (unit + integration through ctest), then the unit tests once more under
-# AddressSanitizer + UBSan.
+# AddressSanitizer + UBSan, and the unit tests of the threaded parts (ledger group commit,
+# identity index, RADIUS listener and sessions) under ThreadSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ as_root bash deploy/install-deps.sh
 jobs=$(nproc)
 build=${PORTCULLIS_BUILD_DIR:-build}
 asan=${PORTCULLIS_ASAN_DIR:-build-asan}
+tsan=${PORTCULLIS_TSAN_DIR:-build-tsan}
 
 echo "== build ($build)"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -25,3 +27,12 @@ unit_targets=$(sed -n 's/^portcullis_unit_test(\([a-z_]*\)$/\1/p' tests/CMakeLis
 cmake --build "$asan" -j "$jobs" --target $unit_targets
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir "$asan" --output-on-failure -j "$jobs" -L unit
+
+echo "== threaded unit tests under ThreadSanitizer ($tsan)"
+cmake -S . -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPORTCULLIS_TSAN=ON -DPORTCULLIS_BENCH=OFF
+tsan_targets="unit_ca_ledger unit_radius_server unit_radius_dynauth"
+cmake --build "$tsan" -j "$jobs" --target $tsan_targets
+# The executables directly: ctest would also list the unit targets not built here.
+for t in $tsan_targets; do
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" "$tsan/tests/$t" --gtest_brief=1
+done
