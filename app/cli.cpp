@@ -35,6 +35,11 @@ void print_init_summary(const InitSummary& s, const InitOptions& o) {
 int run_cli(int argc, char** argv) {
   CLI::App app{"Portcullis: device certificates over SCEP and EAP-TLS over RADIUS, one ledger"};
   app.require_subcommand(1);
+  // --config and --json belong to the top level but may come after any subcommand, at any
+  // depth (`portcullis devices list --config F --json`), as users type them: an option a
+  // subcommand does not know falls through to its parent. Set before the subcommands are
+  // added, which inherit it.
+  app.fallthrough();
   app.set_version_flag("--version", "portcullis 0.1.0");
   CliContext ctx;
   app.add_option("--config", ctx.config_path, "Config file (default: $PORTCULLIS_CONFIG, ./portcullis.toml, "

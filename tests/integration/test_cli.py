@@ -23,6 +23,9 @@ class CliTest(IntegrationTest):
         self.assertTrue(any(re.search(r"phone-7\s+ana\s+byod,staff\s+yes", line) for line in table), table)
         listed = json.loads(inst.cli("--json", "devices", "list", "--search", "kiosk").stdout)
         self.assertEqual([d["name"] for d in listed], ["kiosk-1"])
+        # --config and --json after the subcommand, as users type them.
+        after = run([inst.bin, "devices", "list", "--search", "kiosk", "--config", inst.config, "--json"])
+        self.assertEqual([d["name"] for d in json.loads(after.stdout)], ["kiosk-1"])
 
         serials = []
         for n in range(2):
