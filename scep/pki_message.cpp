@@ -26,12 +26,12 @@ constexpr const char* kOidRecipientNonce = "2.16.840.1.113733.1.9.6";
 constexpr const char* kOidTransactionId = "2.16.840.1.113733.1.9.7";
 
 constexpr unsigned kCmsFlags = CMS_BINARY | CMS_NOSMIMECAP;
+constexpr std::size_t kNonceBytes = 16;   // RFC 8894 §3.2.1.5
 // One answer for every envelope that does not yield a messageData: a wrong wrapped key, a
 // wrong content padding, content that is not the message type's structure. Telling them
 // apart would tell a sender whether its wrapped key was well formed (RFC 3218 §2.3.2).
 constexpr FailInfo kUndecryptableInfo = FailInfo::bad_message_check;
 constexpr const char* kUndecryptable = "pkcsPKIEnvelope does not decrypt to a messageData";
-constexpr std::size_t kNonceBytes = 16;   // RFC 8894 §3.2.1.5
 
 ca::Asn1ObjectPtr oid(const char* text) { return ca::Asn1ObjectPtr(ca::check_ptr(OBJ_txt2obj(text, 1), "OBJ_txt2obj")); }
 
