@@ -256,6 +256,8 @@ Config load_config(const std::string& path) {
   scep.get("profile", c.scep.profile);
   scep.get("static_challenge", c.scep.static_challenge);
   scep.get("allow_legacy_crypto", c.scep.allow_legacy_crypto);
+  scep.positive("refusal_rows_per_source_per_minute", c.scep.refusal_rows_per_source_per_minute);
+  scep.positive("refusal_rows_max", c.scep.refusal_rows_max);
   scep.finish();
   // A guessable shared secret would let anyone enroll: refuse short ones outright.
   if (!c.scep.static_challenge.empty() && c.scep.static_challenge.size() < 16)
@@ -335,7 +337,9 @@ std::string render_config(const ConfigTemplate& t) {
     << "profile = \"device\"                 # profile for static-challenge enrollments\n"
     << "static_challenge = \"" << t.scep_static_challenge
     << "\"  # shared by every device; empty = one-time challenges only (`portcullis challenge`)\n"
-    << "allow_legacy_crypto = false        # single DES + SHA-1; micromdm scepclient 2.1.0 needs it\n\n"
+    << "allow_legacy_crypto = false        # single DES + SHA-1; micromdm scepclient 2.1.0 needs it\n"
+    << "refusal_rows_per_source_per_minute = 20  # audit rows for refused requests per address (IPv6: /64)\n"
+    << "refusal_rows_max = 100000          # refusal rows kept in the audit log; the oldest go\n\n"
     << "[policy]                           # access rules (README \"Access policy\"); SIGHUP or POST /api/v1/policy/reload\n"
     << "file = \"\"                          # e.g. \"policy.toml\"; empty = every valid device accepted, no extra attributes\n\n"
     << "[profiles.device]                  # certificates for devices (EAP-TLS clients)\n"

@@ -87,6 +87,8 @@ struct ScepSettings {                 // the SCEP front end (scep/), /scep on th
   std::string profile = "device";     // profile for static-challenge enrollments
   std::string static_challenge;       // empty: one-time challenges and renewals only
   bool allow_legacy_crypto = false;   // single DES + SHA-1 (micromdm scepclient 2.1.0); loads the legacy provider
+  int refusal_rows_per_source_per_minute = 20;   // audit rows for refused requests; more are only counted
+  int refusal_rows_max = 100000;                 // refusal rows kept in the ledger; the oldest go
 };
 
 struct PolicySettings {               // access policy rules (policy/), reloaded on SIGHUP

@@ -114,10 +114,12 @@ class Service {
     public_routes_ = std::make_unique<PublicRoutes>(*crl_, *ocsp_);
     // SCEP (issue 3, RFC 8894 §4.1): /scep and every path below it on the public listener.
     if (config_.scep.enabled) {
-      scep_enrollment_ = std::make_unique<scep::Enrollment>(
-          *authority_, *issuer_, *registry_,
-          scep::EnrollmentSettings{config_.scep.profile, config_.scep.static_challenge, config_.scep.allow_legacy_crypto},
-          crl_.get());
+      scep::EnrollmentSettings scep_settings{config_.scep.profile, config_.scep.static_challenge,
+                                             config_.scep.allow_legacy_crypto, {}};
+      scep_settings.refusals.rows_per_source_per_minute =
+          static_cast<std::size_t>(config_.scep.refusal_rows_per_source_per_minute);
+      scep_settings.refusals.max_rows = static_cast<std::size_t>(config_.scep.refusal_rows_max);
+      scep_enrollment_ = std::make_unique<scep::Enrollment>(*authority_, *issuer_, *registry_, scep_settings, crl_.get());
       scep_routes_ = std::make_unique<scep::HttpRoutes>(*scep_enrollment_, *authority_);
       public_routes_->mount("/scep", [routes = scep_routes_.get()](const HttpRequest& r) { return routes->handle(r); });
       load_staged_rollover("start-up");

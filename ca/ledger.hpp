@@ -62,6 +62,11 @@ struct CertificateFilter {
   std::size_t offset = 0;
 };
 
+// The audit rows of refused SCEP requests (append_refusals).
+inline constexpr const char* kRefusalActor = "scep";
+inline constexpr const char* kRefusalAction = "scep.reject";
+inline constexpr const char* kRefusalSummaryAction = "scep.reject.suppressed";   // N refusals counted, not written
+
 struct AuditFilter {
   std::optional<std::string> target;
   std::optional<std::string> action;
@@ -236,8 +241,16 @@ class Ledger {
   virtual std::int64_t next_crl_number() = 0;
 
   // --- audit (append-only)
+  // LedgerConflict for an empty action, and for a refusal row (kRefusalActor with a
+  // refusal action): those go through append_refusals.
   virtual void append_audit(const AuditEntry& entry) = 0;
   virtual std::vector<AuditEntry> audit(const AuditFilter& filter) = 0;
+  // Rows for refused SCEP requests, which anyone reaching the public port can cause: all
+  // in one transaction, shared with concurrent issuances (one sync for the lot). Then the
+  // oldest refusal rows beyond `keep` are deleted, the one exception to append-only.
+  // Every row must have actor kRefusalActor and action kRefusalAction or
+  // kRefusalSummaryAction (LedgerConflict otherwise, nothing written).
+  virtual void append_refusals(const std::vector<AuditEntry>& rows, std::size_t keep) = 0;
 
   // --- bulk read for the in-memory index at start-up (no DER, to keep it fast)
   virtual void for_each_certificate(const std::function<void(const CertificateRecord&)>& fn) = 0;

@@ -176,7 +176,24 @@ ALTER TABLE scep_requests ADD COLUMN issued_cn   TEXT NOT NULL DEFAULT '';
 ALTER TABLE scep_requests ADD COLUMN issued_sans TEXT NOT NULL DEFAULT '[]';
 )sql";
 
-constexpr std::array kMigrations{kVersion1, kVersion2, kVersion3, kVersion4, kVersion5, kVersion6};
+// Version 7: refused SCEP requests are audited, but anyone reaching the public port can
+// cause them, so their rows are a bounded ring (Ledger::append_refusals): the oldest are
+// deleted beyond a configured number. The append-only trigger lets exactly those rows go
+// (actor 'scep', actions 'scep.reject' and 'scep.reject.suppressed'; an operator's
+// rejection of a held request has its own actor and stays). The partial index finds the
+// oldest of them without scanning the log, and meta.scep_refusal_rows counts them.
+constexpr const char* kVersion7 = R"sql(
+DROP TRIGGER audit_no_delete;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+WHEN NOT (OLD.actor = 'scep' AND OLD.action IN ('scep.reject', 'scep.reject.suppressed'))
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE INDEX audit_refusals ON audit(id) WHERE actor = 'scep' AND action IN ('scep.reject', 'scep.reject.suppressed');
+INSERT INTO meta (key, value)
+  SELECT 'scep_refusal_rows', count(*) FROM audit
+  WHERE actor = 'scep' AND action IN ('scep.reject', 'scep.reject.suppressed');
+)sql";
+
+constexpr std::array kMigrations{kVersion1, kVersion2, kVersion3, kVersion4, kVersion5, kVersion6, kVersion7};
 
 }  // namespace
 

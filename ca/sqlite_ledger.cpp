@@ -274,6 +274,8 @@ void SqliteLedger::insert_audit_locked(const AuditEntry& entry) {
 
 void SqliteLedger::append_audit(const AuditEntry& entry) {
   if (entry.action.empty()) throw LedgerConflict("an audit entry needs an action");
+  // Refusal rows are counted and pruned (append_refusals); one written here would be neither.
+  if (is_refusal_row(entry)) throw LedgerConflict("refused SCEP requests are audited through append_refusals");
   std::lock_guard lock(mutex_);
   Transaction tx(db_);
   insert_audit_locked(entry);

@@ -48,6 +48,7 @@ class SqliteLedger final : public Ledger {
 
   void append_audit(const AuditEntry& entry) override;
   std::vector<AuditEntry> audit(const AuditFilter& filter) override;
+  void append_refusals(const std::vector<AuditEntry>& rows, std::size_t keep) override;
 
   void for_each_certificate(const std::function<void(const CertificateRecord&)>& fn) override;
   void for_each_device(const std::function<void(const Device&)>& fn) override;
@@ -118,6 +119,9 @@ inline constexpr const char* kCertificateColumns =
     "serial, device_id, profile, subject, sans, sha256_fingerprint, not_before, not_after, issued_at, revoked_at, "
     "revocation_reason";
 CertificateRecord certificate_from_row(const Statement& row, bool with_der);
+// Actor kRefusalActor with kRefusalAction or kRefusalSummaryAction: the rows the audit
+// log's delete trigger lets append_refusals prune (schema v6).
+bool is_refusal_row(const AuditEntry& entry);
 std::optional<CertificateRecord> certificate_by_serial(Connection& db, const std::string& canonical_serial);
 
 }  // namespace portcullis::ca::sqlite

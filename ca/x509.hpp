@@ -8,6 +8,7 @@
 #include <openssl/ocsp.h>
 #include <openssl/pkcs7.h>
 #include <openssl/provider.h>
+#include <openssl/rsa.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -69,6 +70,9 @@ using AuthorityInfoAccessPtr = std::unique_ptr<AUTHORITY_INFO_ACCESS, OpenSslDel
 // cipher, which CMS does not expose), and the OpenSSL legacy provider for single DES.
 using Asn1ObjectPtr = std::unique_ptr<ASN1_OBJECT, OpenSslDeleter<ASN1_OBJECT_free>>;
 using Pkcs7Ptr = std::unique_ptr<PKCS7, OpenSslDeleter<PKCS7_free>>;
+using EvpCipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, OpenSslDeleter<EVP_CIPHER_CTX_free>>;
+using RsaOaepParamsPtr = std::unique_ptr<RSA_OAEP_PARAMS, OpenSslDeleter<RSA_OAEP_PARAMS_free>>;
+using X509AlgorPtr = std::unique_ptr<X509_ALGOR, OpenSslDeleter<X509_ALGOR_free>>;
 using Pkcs7IssuerAndSerialPtr = std::unique_ptr<PKCS7_ISSUER_AND_SERIAL, OpenSslDeleter<PKCS7_ISSUER_AND_SERIAL_free>>;
 using OsslProviderPtr = std::unique_ptr<OSSL_PROVIDER, OpenSslDeleter<OSSL_PROVIDER_unload>>;
 using OsslLibCtxPtr = std::unique_ptr<OSSL_LIB_CTX, OpenSslDeleter<OSSL_LIB_CTX_free>>;

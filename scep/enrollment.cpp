@@ -122,13 +122,18 @@ struct Enrollment::Decision {
 
 Enrollment::Enrollment(const ca::Authority& authority, ca::Issuer& issuer, ca::Registry& registry,
                        EnrollmentSettings settings, const ca::CrlPublisher* crl)
-    : authority_(authority), issuer_(issuer), registry_(registry), settings_(std::move(settings)), crl_(crl) {
+    : authority_(authority),
+      issuer_(issuer),
+      registry_(registry),
+      settings_(std::move(settings)),
+      crl_(crl),
+      refusals_(registry_.ledger(), settings_.refusals) {
   if (authority_.ra() == nullptr || authority_.ra_key() == nullptr)
     throw std::runtime_error("SCEP needs the RA certificate and key (ca/ra.pem, ca/ra.key)");
   if (settings_.allow_legacy_crypto) enable_legacy_crypto();
 }
 
-ca::Bytes Enrollment::handle(std::span<const std::uint8_t> message) {
+ca::Bytes Enrollment::handle(std::span<const std::uint8_t> message, std::string_view source) {
   PkiRequest request;
   try {
     request = parse_request(message, authority_.ra(), authority_.ra_key(),
@@ -156,7 +161,8 @@ ca::Bytes Enrollment::handle(std::span<const std::uint8_t> message) {
     rep.fail_info = decision.fail_info;
     ++rejected_;
     ++rejected_by_fail_info_.at(static_cast<std::size_t>(decision.fail_info));
-    audit_rejection(request, decision.target, std::string(to_string(decision.fail_info)) + ": " + decision.reason);
+    audit_rejection(request, source, decision.target,
+                    std::string(to_string(decision.fail_info)) + ": " + decision.reason);
   }
   return build_cert_rep(request, rep, authority_.ra(), authority_.ra_key());
 }
@@ -383,22 +389,28 @@ Enrollment::Decision Enrollment::hold_for_approval(const PkiRequest& request, co
   }
 }
 
-void Enrollment::audit_rejection(const PkiRequest& request, const std::string& target, const std::string& reason) {
-  spdlog::warn("scep: {} transaction {} refused: {}", to_string(request.type), request.transaction_id, reason);
-  try {
-    registry_.ledger().append_audit({0, now_unix(), kActor, "scep.reject", target,
-                                     std::string("type=") + to_string(request.type) +
-                                         " transaction=" + request.transaction_id + " " + reason});
-  } catch (const std::exception& e) {
-    // The refusal stands either way; a failing audit write is logged, not turned into a 5xx.
-    spdlog::error("scep: audit row for a refusal not written: {}", e.what());
-  }
+// Anyone can be refused, as often as they like: the row goes to RefusalAudit, which
+// batches, limits per source and bounds what reaches the ledger; the log line is written
+// only for refusals that get a row, so it is limited the same way.
+void Enrollment::audit_rejection(const PkiRequest& request, std::string_view source, const std::string& target,
+                                 const std::string& reason) {
+  const std::string from = source.empty() ? std::string("unknown") : std::string(source);
+  const bool recorded = refusals_.record(
+      source, {0, now_unix(), ca::kRefusalActor, ca::kRefusalAction, target,
+               std::string("type=") + to_string(request.type) + " transaction=" + request.transaction_id +
+                   " from=" + from + " " + reason});
+  if (recorded)
+    spdlog::warn("scep: {} transaction {} from {} refused: {}", to_string(request.type), request.transaction_id, from,
+                 reason);
 }
 
 EnrollmentCounters Enrollment::counters() const {
   EnrollmentCounters c{issued_.load(), renewed_.load(), repeated_.load(), rejected_.load(), malformed_.load(),
-                       pending_.load(), certificates_sent_.load(), crls_sent_.load(), {}};
+                       pending_.load(), certificates_sent_.load(), crls_sent_.load(), {}, 0, 0};
   for (std::size_t i = 0; i < c.rejected_by_fail_info.size(); ++i) c.rejected_by_fail_info[i] = rejected_by_fail_info_[i].load();
+  const RefusalCounters refusals = refusals_.counters();
+  c.refusals_suppressed = refusals.suppressed;
+  c.refusal_rows_dropped = refusals.dropped;
   return c;
 }
 
@@ -409,6 +421,8 @@ std::vector<std::pair<std::string, std::uint64_t>> EnrollmentCounters::named() c
       {"certificates_sent", certificates_sent}, {"crls_sent", crls_sent}};
   for (std::size_t i = 0; i < rejected_by_fail_info.size(); ++i)
     out.emplace_back(std::string("rejected_") + to_string(static_cast<FailInfo>(i)), rejected_by_fail_info[i]);
+  out.emplace_back("refusals_suppressed", refusals_suppressed);
+  out.emplace_back("refusal_rows_dropped", refusal_rows_dropped);
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include "ca/issuer.hpp"
 #include "ca/registry.hpp"
 #include "scep/pki_message.hpp"
+#include "scep/refusal_audit.hpp"
 
 #include <array>
 #include <atomic>
@@ -23,6 +24,7 @@ struct EnrollmentSettings {
   std::string profile = "device";      // profile for static-challenge enrollments
   std::string static_challenge;        // empty: only one-time challenges and renewals
   bool allow_legacy_crypto = false;
+  RefusalAuditSettings refusals;       // how refused requests reach the audit log
 };
 
 struct EnrollmentCounters {
@@ -36,6 +38,10 @@ struct EnrollmentCounters {
   std::uint64_t crls_sent = 0;         // GetCRL SUCCESS (RFC 8894 §3.3.4)
   // `rejected` split by failInfo (RFC 8894 §3.2.1.4), indexed by FailInfo.
   std::array<std::uint64_t, 5> rejected_by_fail_info{};
+  // Of `rejected`: counted only, over the per-source audit limit (RefusalAudit), and audit
+  // rows lost (queue full, ledger failing).
+  std::uint64_t refusals_suppressed = 0;
+  std::uint64_t refusal_rows_dropped = 0;
 
   // name -> value, for the admin API (`rejected_badRequest`, …).
   std::vector<std::pair<std::string, std::uint64_t>> named() const;
@@ -48,11 +54,13 @@ class Enrollment {
              const ca::CrlPublisher* crl = nullptr);
 
   // A PKIOperation message in, a CertRep out. Throws MalformedMessage when the message
-  // cannot be answered with a CertRep. Thread-safe.
-  ca::Bytes handle(std::span<const std::uint8_t> message);
+  // cannot be answered with a CertRep. `source`: the peer's address, what refusals are
+  // rate-limited by in the audit log. Thread-safe.
+  ca::Bytes handle(std::span<const std::uint8_t> message, std::string_view source = {});
 
   EnrollmentCounters counters() const;
   const EnrollmentSettings& settings() const { return settings_; }
+  RefusalAudit& refusal_audit() { return refusals_; }
 
  private:
   struct Decision;
@@ -69,7 +77,8 @@ class Enrollment {
   // The profile's templates for `device`, with the pinned SANs (ca/issued_names.hpp).
   ca::IssuedNames names_for(const std::string& profile, const std::string& device, const std::string& cn,
                             const std::vector<std::string>& pinned_sans) const;
-  void audit_rejection(const PkiRequest& request, const std::string& target, const std::string& reason);
+  void audit_rejection(const PkiRequest& request, std::string_view source, const std::string& target,
+                       const std::string& reason);
 
   const ca::Authority& authority_;
   ca::Issuer& issuer_;
@@ -79,6 +88,7 @@ class Enrollment {
   std::atomic<std::uint64_t> issued_{0}, renewed_{0}, repeated_{0}, rejected_{0}, malformed_{0}, pending_{0};
   std::atomic<std::uint64_t> certificates_sent_{0}, crls_sent_{0};
   std::array<std::atomic<std::uint64_t>, 5> rejected_by_fail_info_{};
+  RefusalAudit refusals_;   // last: its destructor writes the rows still queued
 };
 
 // One-time challenges (RFC 8894 §2.3), shared by the admin API and the CLI.

@@ -162,7 +162,7 @@ app::HttpResponse HttpRoutes::handle(const app::HttpRequest& request) const {
 
   if (post) {
     if (request.body.size() > max_message_bytes_) return plain(413, "message too large");
-    return pki_operation(request.body);
+    return pki_operation(request.body, request.remote_address);
   }
   const auto message = query.find("message");
   if (message == query.end()) return plain(400, "PKIOperation needs message=");
@@ -170,14 +170,14 @@ app::HttpResponse HttpRoutes::handle(const app::HttpRequest& request) const {
   if (message->second.size() / 4 * 3 > max_message_bytes_) return plain(414, "message too large");
   const auto der = decode_get_message(message->second);
   if (!der) return plain(400, "message is not base64");
-  return pki_operation(*der);
+  return pki_operation(*der, request.remote_address);
 }
 
-app::HttpResponse HttpRoutes::pki_operation(std::string_view der) const {
+app::HttpResponse HttpRoutes::pki_operation(std::string_view der, std::string_view remote_address) const {
   if (der.empty()) return plain(400, "empty message");
   try {
     const ca::Bytes reply = enrollment_.handle(
-        std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(der.data()), der.size()));
+        std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(der.data()), der.size()), remote_address);
     return app::HttpResponse{200, "application/x-pki-message", std::string(reply.begin(), reply.end()), {}};
   } catch (const MalformedMessage& e) {
     spdlog::info("scep: unreadable PKIOperation message ({} bytes): {}", der.size(), e.what());

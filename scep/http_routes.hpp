@@ -43,7 +43,8 @@ class HttpRoutes {
     std::string next_ca_certs;   // empty: nothing staged
   };
 
-  app::HttpResponse pki_operation(std::string_view der) const;
+  // `remote_address`: the peer, for the per-source limit on refusal audit rows.
+  app::HttpResponse pki_operation(std::string_view der, std::string_view remote_address) const;
 
   Enrollment& enrollment_;
   const ca::Authority& authority_;

@@ -2,6 +2,7 @@
 #include "scep/pki_message.hpp"
 
 #include "ca/cert_builder.hpp"
+#include "scep/envelope.hpp"
 
 #include <openssl/err.h>
 #include <openssl/objects.h>
@@ -26,6 +27,11 @@ constexpr const char* kOidTransactionId = "2.16.840.1.113733.1.9.7";
 
 constexpr unsigned kCmsFlags = CMS_BINARY | CMS_NOSMIMECAP;
 constexpr std::size_t kNonceBytes = 16;   // RFC 8894 §3.2.1.5
+// One answer for every envelope that does not yield a messageData: a wrong wrapped key, a
+// wrong content padding, content that is not the message type's structure. Telling them
+// apart would tell a sender whether its wrapped key was well formed (RFC 3218 §2.3.2).
+constexpr FailInfo kUndecryptableInfo = FailInfo::bad_message_check;
+constexpr const char* kUndecryptable = "pkcsPKIEnvelope does not decrypt to a messageData";
 
 ca::Asn1ObjectPtr oid(const char* text) { return ca::Asn1ObjectPtr(ca::check_ptr(OBJ_txt2obj(text, 1), "OBJ_txt2obj")); }
 
@@ -137,22 +143,24 @@ void fail(PkiRequest& request, FailInfo info, std::string reason) {
   request.failure_reason = std::move(reason);
 }
 
-// The content cipher and key transport of an EnvelopedData. CMS has no accessor for the
-// content-encryption algorithm, so the PKCS#7 view of the same bytes is used.
+// The content cipher and key transport of an EnvelopedData, and its PKCS#7 view, which
+// open_envelope decrypts (CMS has no accessor for the content-encryption algorithm).
 struct EnvelopeAlgorithms {
   int cipher_nid = NID_undef;
   bool rsa_key_transport = true;
+  ca::Pkcs7Ptr p7;
 };
 
 EnvelopeAlgorithms envelope_algorithms(const Bytes& envelope) {
   EnvelopeAlgorithms out;
   const unsigned char* p = envelope.data();
-  ca::Pkcs7Ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(envelope.size())));
-  if (!p7 || !PKCS7_type_is_enveloped(p7.get())) {
+  out.p7.reset(d2i_PKCS7(nullptr, &p, static_cast<long>(envelope.size())));
+  if (!out.p7 || !PKCS7_type_is_enveloped(out.p7.get())) {
     ERR_clear_error();
+    out.p7.reset();
     return out;
   }
-  const PKCS7_ENVELOPE* env = p7->d.enveloped;
+  const PKCS7_ENVELOPE* env = out.p7->d.enveloped;
   out.cipher_nid = OBJ_obj2nid(env->enc_data->algorithm->algorithm);
   // RSA PKCS#1 v1.5 (rsaEncryption) and RSAES-OAEP key transport (RFC 8894 §3.2.2).
   for (int i = 0; i < sk_PKCS7_RECIP_INFO_num(env->recipientinfo); ++i) {
@@ -166,7 +174,7 @@ EnvelopeAlgorithms envelope_algorithms(const Bytes& envelope) {
 void read_csr(PkiRequest& request) {
   // The key is taken later by ca::Issuer (csr_public_key): not decoded twice.
   request.csr = ca::csr_from_der_without_key(request.message_data);
-  if (!request.csr) return fail(request, FailInfo::bad_request, "messageData is not a PKCS#10 CSR");
+  if (!request.csr) return fail(request, kUndecryptableInfo, kUndecryptable);
   const int idx = X509_REQ_get_attr_by_NID(request.csr.get(), NID_pkcs9_challengePassword, -1);
   if (idx < 0) return;
   X509_ATTRIBUTE* attr = X509_REQ_get_attr(request.csr.get(), idx);
@@ -184,13 +192,27 @@ void read_issuer_and_serial(PkiRequest& request) {
   const unsigned char* p = request.message_data.data();
   ca::Pkcs7IssuerAndSerialPtr ias(
       d2i_PKCS7_ISSUER_AND_SERIAL(nullptr, &p, static_cast<long>(request.message_data.size())));
-  if (!ias) return fail(request, FailInfo::bad_request, "messageData is not an IssuerAndSerialNumber");
+  if (!ias) return fail(request, kUndecryptableInfo, kUndecryptable);
   ca::BignumPtr bn(ASN1_INTEGER_to_BN(ias->serial, nullptr));
-  if (!bn) return fail(request, FailInfo::bad_request, "IssuerAndSerialNumber has no serial");
+  if (!bn) return fail(request, kUndecryptableInfo, kUndecryptable);
   Bytes serial(static_cast<std::size_t>(BN_num_bytes(bn.get())));
   BN_bn2bin(bn.get(), serial.data());
   request.requested_serial_hex = ca::to_hex(serial);
   request.requested_issuer.reset(ca::check_ptr(X509_NAME_dup(ias->issuer), "X509_NAME_dup"));
+}
+
+// CertPoll (RFC 8894 §3.3.3): IssuerAndSubject, a SEQUENCE. The transactionID is what
+// identifies the request, so its names are not read; but it must be one whole DER
+// SEQUENCE, or content decrypted with a wrong key would pass for a poll.
+void check_issuer_and_subject(PkiRequest& request) {
+  const unsigned char* p = request.message_data.data();
+  const auto size = static_cast<long>(request.message_data.size());
+  long length = 0;
+  int tag = 0, cls = 0;
+  const int flags = ASN1_get_object(&p, &length, &tag, &cls, size);
+  if ((flags & 0x80) != 0 || (flags & V_ASN1_CONSTRUCTED) == 0 || tag != V_ASN1_SEQUENCE ||
+      cls != V_ASN1_UNIVERSAL || p + length != request.message_data.data() + size)
+    fail(request, kUndecryptableInfo, kUndecryptable);
 }
 
 }  // namespace
@@ -341,12 +363,14 @@ PkiRequest parse_request(std::span<const std::uint8_t> der, const X509* ra_cert,
     return request;
   }
   request.cipher_nid = algs.cipher_nid;
-  ca::BioPtr plain(ca::check_ptr(BIO_new(BIO_s_mem()), "BIO_new"));
-  if (CMS_decrypt(env.get(), ra_key, const_cast<X509*>(ra_cert), nullptr, plain.get(), CMS_BINARY) != 1) {
-    fail(request, FailInfo::bad_message_check, "envelope does not decrypt with the RA key");
+  // Not CMS_decrypt: on OpenSSL 3.0 its RSA PKCS#1 v1.5 key transport takes another path
+  // for a malformed block than for a well-formed one (envelope.hpp).
+  std::optional<Bytes> content = open_envelope(algs.p7.get(), ra_cert, ra_key);
+  if (!content) {
+    fail(request, kUndecryptableInfo, kUndecryptable);
     return request;
   }
-  request.message_data = bio_bytes(plain.get());
+  request.message_data = std::move(*content);
 
   switch (request.type) {
     case MessageType::pkcs_req:
@@ -357,8 +381,11 @@ PkiRequest parse_request(std::span<const std::uint8_t> der, const X509* ra_cert,
     case MessageType::get_crl:
       read_issuer_and_serial(request);
       break;
-    default:
-      break;   // CertPoll: the transactionID is what identifies the request (§3.3.3)
+    case MessageType::cert_poll:
+      check_issuer_and_subject(request);
+      break;
+    case MessageType::cert_rep:
+      break;   // refused by parse_message_type
   }
   return request;
 }

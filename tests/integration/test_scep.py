@@ -141,7 +141,13 @@ class ScepTest(IntegrationTest):
         inst.api("POST", "/challenges", {"device": "cam-4", "secret": "x"}, expect=400)
         self.assertNotEqual(inst.cli("challenge", "--device", "cam-4", "--ttl", "soon", check=False).returncode, 0)
 
-        _, audit = inst.api("GET", "/audit?action=scep.reject", expect=200)
+        # Refusal rows are written in batches, about a second after the refusal.
+        deadline = time.monotonic() + 5
+        while True:
+            _, audit = inst.api("GET", "/audit?action=scep.reject", expect=200)
+            if len(audit["entries"]) >= 5 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         self.assertEqual(len(audit["entries"]), 5)
         self.assertIn("the static challenge only enrolls new devices", json.dumps(audit))
         self.assertNotIn("not-the-challenge-at-all", json.dumps(audit))

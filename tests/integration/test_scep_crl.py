@@ -6,10 +6,12 @@ reply is opened with `openssl cms -verify` / `-decrypt` and `openssl pkcs7 -prin
 and the CRL in it must be the one /crl serves, listing the certificate revoked through
 the CLI. The SCEP counters of the admin API count both outcomes."""
 
+import contextlib
 import hashlib
 import os
 import re
 import subprocess
+import time
 
 from harness import IntegrationTest, main, make_key_and_csr, run
 
@@ -198,13 +200,46 @@ class ScepGetCrlTest(IntegrationTest):
         reply = self.post(inst, self.pki_message(inst, key, cert, 22, seq(issuer, serial_tlv), "getcrl-2"))
         self.assertEqual(self.status_of(reply), ("2", "4", "3"))
         self.assertEqual(inst.count("certificates"), before[0])
-        self.assertEqual(inst.count("audit"), before[1] + 1)   # the refusal is audited
+        # The refusal is audited, in the next batch of refusal rows (about a second later).
+        deadline = time.monotonic() + 5
+        while inst.count("audit") == before[1] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(inst.count("audit"), before[1] + 1)
         self.assertEqual(self.last_audit_action(inst), "scep.reject")
         _, counters = inst.api("GET", "/scep/counters", expect=200)
         self.assertEqual(counters["counters"]["rejected"], 1)
         self.assertEqual(counters["counters"]["rejected_badCertId"], 1)
         self.assertEqual(counters["counters"]["rejected_badRequest"], 0)
         self.assertEqual(counters["counters"]["crls_sent"], 0)
+
+    def test_refusals_from_one_address_are_limited_in_the_audit_log(self):
+        # Anyone can be refused at will: past [scep] refusal_rows_per_source_per_minute a
+        # minute, refusals are counted, not written, and summed up when the server stops
+        # (or the minute ends). The answers do not change.
+        inst = self.instance(start=False)
+        with open(inst.config) as f:
+            config = f.read()
+        self.assertIn("refusal_rows_per_source_per_minute = 20", config)
+        with open(inst.config, "w") as f:
+            f.write(config.replace("refusal_rows_per_source_per_minute = 20", "refusal_rows_per_source_per_minute = 3"))
+        inst.start()
+        key, cert = self.requester()
+        issuer, serial_tlv = issuer_and_serial(der_of(cert))   # not our issuer: badCertId
+        for i in range(8):
+            reply = self.post(inst, self.pki_message(inst, key, cert, 22, seq(issuer, serial_tlv), f"limited-{i}"))
+            self.assertEqual(self.status_of(reply), ("2", "4", "3"))
+        _, counters = inst.api("GET", "/scep/counters", expect=200)
+        self.assertEqual(counters["counters"]["rejected"], 8)
+        self.assertEqual(counters["counters"]["refusals_suppressed"], 5)
+        self.assertEqual(inst.stop(), 0)
+        with contextlib.closing(inst.ledger()) as db:
+            rows = db.execute("SELECT detail FROM audit WHERE action = 'scep.reject' ORDER BY id").fetchall()
+            summary = db.execute("SELECT target, detail FROM audit WHERE action = 'scep.reject.suppressed'").fetchall()
+        self.assertEqual(len(rows), 3)
+        self.assertTrue(all(" from=127.0.0.1 " in detail for (detail,) in rows), rows)
+        self.assertEqual(len(summary), 1)
+        self.assertEqual(summary[0][0], "127.0.0.1")
+        self.assertIn("suppressed 5 refusals from 127.0.0.1", summary[0][1])
 
     def last_audit_action(self, inst):
         db = inst.ledger()

@@ -171,6 +171,19 @@ TEST_F(ConfigTest, BadScepValuesAreRefused) {
   EXPECT_THROW(load_config(write("[scep]\nstatic_challange = \"0123456789abcdef0\"\n")), ConfigError);
 }
 
+TEST_F(ConfigTest, ScepRefusalAuditLimitsLoadWithDefaults) {
+  const Config d = load_config(write("[service]\nhostname = \"x\"\n"));
+  EXPECT_EQ(d.scep.refusal_rows_per_source_per_minute, 20);
+  EXPECT_EQ(d.scep.refusal_rows_max, 100000);
+  const Config c = load_config(write("[scep]\nrefusal_rows_per_source_per_minute = 5\nrefusal_rows_max = 1000\n"));
+  EXPECT_EQ(c.scep.refusal_rows_per_source_per_minute, 5);
+  EXPECT_EQ(c.scep.refusal_rows_max, 1000);
+  EXPECT_THROW(load_config(write("[scep]\nrefusal_rows_max = 0\n")), ConfigError);
+  EXPECT_THROW(load_config(write("[scep]\nrefusal_rows_per_source_per_minute = -1\n")), ConfigError);
+  const Config rendered = load_config(write(render_config(sample())));
+  EXPECT_EQ(rendered.scep.refusal_rows_max, 100000);
+}
+
 TEST_F(ConfigTest, AdminTlsIsForcedOffLoopback) {
   EXPECT_TRUE(load_config(write("[admin]\nbind = \"0.0.0.0\"\n")).admin_tls_effective());
   EXPECT_TRUE(load_config(write("[admin]\nbind = \"192.0.2.7\"\n")).admin_tls_effective());

@@ -62,6 +62,7 @@ class DuplicatingLedger final : public Ledger {
   std::int64_t next_crl_number() override { return real_.next_crl_number(); }
   void append_audit(const AuditEntry& e) override { real_.append_audit(e); }
   std::vector<AuditEntry> audit(const AuditFilter& f) override { return real_.audit(f); }
+  void append_refusals(const std::vector<AuditEntry>& r, std::size_t keep) override { real_.append_refusals(r, keep); }
   void record_radius_session(const RadiusSessionRow& row) override { real_.record_radius_session(row); }
   std::vector<RadiusSessionRow> list_radius_sessions(bool live_only, std::size_t limit) override {
     return real_.list_radius_sessions(live_only, limit);

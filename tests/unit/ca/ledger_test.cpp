@@ -358,6 +358,41 @@ TEST_F(LedgerTest, AuditIsAppendOnlyAndFilterable) {
   EXPECT_EQ(ledger->audit(audit_where({}))[2].actor, "alice");
 }
 
+// Refused SCEP requests: a bounded ring in the audit log (schema v6), the only rows that
+// may be deleted, and only through append_refusals.
+TEST_F(LedgerTest, RefusalRowsAreBoundedAndNothingElseIsPruned) {
+  const auto refusal = [](int i) {
+    return AuditEntry{0, 100 + i, kRefusalActor, kRefusalAction, "cn", "n=" + std::to_string(i)};
+  };
+  ledger->append_audit({0, 10, "api:ops", "scep.reject", "held-1", "request=1"});   // an operator's rejection
+  EXPECT_THROW(ledger->append_audit(refusal(0)), LedgerConflict);
+  EXPECT_THROW(ledger->append_refusals({refusal(0), {0, 1, "cli", "device.create", "x", ""}}, 10), LedgerConflict);
+  EXPECT_EQ(ledger->audit(audit_where({})).size(), 1u);   // nothing of the refused batch
+
+  for (int batch = 0; batch < 4; ++batch) {
+    std::vector<AuditEntry> rows;
+    for (int i = 0; i < 3; ++i) rows.push_back(refusal(batch * 3 + i));
+    ledger->append_refusals(rows, 5);
+  }
+  ledger->append_refusals({{0, 200, kRefusalActor, kRefusalSummaryAction, "192.0.2.1", "suppressed 9"}}, 5);
+  const auto all = ledger->audit(audit_where({}, {}, 100));
+  ASSERT_EQ(all.size(), 6u);
+  EXPECT_EQ(all[0].action, kRefusalSummaryAction);   // the newest five refusal rows…
+  EXPECT_EQ(all[1].detail, "n=11");
+  EXPECT_EQ(all[4].detail, "n=8");
+  EXPECT_EQ(all[5].actor, "api:ops");                // …and the operator's row
+  EXPECT_EQ(raw_count("SELECT value FROM meta WHERE key = 'scep_refusal_rows'"), 5);
+
+  // A larger bound keeps more from now on; reopening keeps the count.
+  ledger.reset();
+  ledger = open_sqlite_ledger(path);
+  ledger->append_refusals({refusal(20), refusal(21)}, 100);
+  EXPECT_EQ(ledger->audit(audit_where({}, kRefusalAction, 100)).size(), 7u);   // 6 refusals, the operator's
+  EXPECT_EQ(raw_count("SELECT value FROM meta WHERE key = 'scep_refusal_rows'"), 7);
+  auto db = sqlite::Connection::open(path, false);
+  EXPECT_THROW(db.exec("DELETE FROM audit WHERE actor = 'api:ops'"), sqlite::SqliteError);
+}
+
 TEST_F(LedgerTest, ReopeningKeepsEverything) {
   const Device d = device("keeper", {"g1"});
   const auto r = issue(d.id);
@@ -441,9 +476,27 @@ TEST(LedgerSchema, UpgradesAnOlderLedger) {
   EXPECT_EQ(sqlite::schema_version(db), sqlite::latest_schema_version());
   EXPECT_EQ(db.query_int64("SELECT count(*) FROM challenges"), 0);
   EXPECT_EQ(db.query_int64("SELECT count(*) FROM radius_sessions"), 0);
+  EXPECT_EQ(db.query_int64("SELECT value FROM meta WHERE key = 'scep_refusal_rows'"), 0);
   // Running the migrations again is a no-op.
   sqlite::migrate(db);
   EXPECT_EQ(sqlite::schema_version(db), sqlite::latest_schema_version());
+}
+
+TEST(LedgerSchema, Version6CountsTheRefusalRowsAlreadyThere) {
+  TempDir dir;
+  const std::string path = dir.file("v5.db");
+  {
+    auto db = sqlite::Connection::open(path, true);
+    sqlite::migrate(db, 5);
+    db.exec("INSERT INTO audit (at, actor, action) VALUES (1, 'scep', 'scep.reject'), (2, 'scep', 'scep.reject'), "
+            "(3, 'api:ops', 'scep.reject'), (4, 'scep', 'scep.pending')");
+  }
+  auto ledger = open_sqlite_ledger(path);
+  ledger->append_refusals({{0, 5, kRefusalActor, kRefusalAction, "cn", "new"}}, 1);
+  auto db = sqlite::Connection::open(path, false);
+  EXPECT_EQ(db.query_int64("SELECT value FROM meta WHERE key = 'scep_refusal_rows'"), 1);
+  EXPECT_EQ(db.query_int64("SELECT count(*) FROM audit WHERE actor = 'scep' AND action = 'scep.reject'"), 1);
+  EXPECT_EQ(db.query_int64("SELECT count(*) FROM audit"), 3);   // the operator's and the pending row stay
 }
 
 TEST(LedgerSchema, RefusesALedgerFromANewerPortcullis) {

@@ -156,5 +156,29 @@ TEST_F(ScepHttp, TransportErrorsAre4xx) {
   EXPECT_EQ(certificate_count(), 0u);
 }
 
+
+// The peer's address reaches the refusal audit (its per-source limit), by POST and by GET.
+TEST_F(ScepHttp, ARefusalIsAuditedWithThePeersAddress) {
+  auto who = requester("peer");
+  for (const bool by_post : {true, false}) {
+    RequestOptions o;
+    o.transaction_id = by_post ? "tx-post" : "tx-get";
+    const ca::Bytes message = pkcs_req(who, "peer", "wrong-challenge", o);
+    app::HttpRequest r;
+    r.method = by_post ? "POST" : "GET";
+    r.path = "/scep";
+    r.query = by_post ? "operation=PKIOperation" : "operation=PKIOperation&message=" + base64(message);
+    if (by_post) r.body.assign(message.begin(), message.end());
+    r.remote_address = by_post ? "192.0.2.44" : "2001:db8::44";
+    const auto response = routes_->handle(r);
+    ASSERT_EQ(response.status, 200) << response.body;
+  }
+  enrollment_->refusal_audit().flush();
+  const auto rows = ledger_->audit({std::nullopt, std::string(ca::kRefusalAction), 10});
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_NE(rows[1].detail.find("transaction=tx-post from=192.0.2.44 "), std::string::npos) << rows[1].detail;
+  EXPECT_NE(rows[0].detail.find("transaction=tx-get from=2001:db8::44 "), std::string::npos) << rows[0].detail;
+}
+
 }  // namespace
 }  // namespace portcullis::scep::testing

@@ -66,6 +66,7 @@ struct RequestOptions {
   const EVP_CIPHER* cipher = EVP_aes_256_cbc();
   const EVP_MD* digest = EVP_sha256();
   bool oaep = false;
+  const EVP_MD* oaep_md = nullptr;   // OAEP hash and MGF1 hash; nullptr: OpenSSL's default (SHA-1)
   std::string message_type = "19";
   std::string transaction_id = "tx-1";
 };
@@ -75,17 +76,24 @@ inline void add_attr(CMS_SignerInfo* si, const char* oid, int type, const std::s
   check(CMS_signed_add1_attr_by_OBJ(si, obj.get(), type, value.data(), static_cast<int>(value.size())), "attr");
 }
 
-// RFC 8894 §3.2: SignedData(signer) { EnvelopedData(RA) { message_data } }.
-inline ca::Bytes make_request(const ca::Bytes& message_data, const X509* signer, EVP_PKEY* signer_key,
-                              const X509* ra, const RequestOptions& o) {
+// RFC 8894 §3.2.2 pkcsPKIEnvelope: EnvelopedData(RA) { message_data }.
+inline ca::Bytes make_envelope(const ca::Bytes& message_data, const X509* ra, const RequestOptions& o) {
   ca::BioPtr data(check_ptr(BIO_new_mem_buf(message_data.data(), static_cast<int>(message_data.size())), "bio"));
   ca::CmsPtr env(check_ptr(CMS_encrypt(nullptr, nullptr, o.cipher, CMS_BINARY | CMS_PARTIAL), "CMS_encrypt"));
   CMS_RecipientInfo* ri = check_ptr(
       CMS_add1_recipient_cert(env.get(), const_cast<X509*>(ra), o.oaep ? CMS_KEY_PARAM : 0u), "recipient");
   if (o.oaep) check(EVP_PKEY_CTX_set_rsa_padding(CMS_RecipientInfo_get0_pkey_ctx(ri), RSA_PKCS1_OAEP_PADDING) > 0, "oaep");
+  if (o.oaep && o.oaep_md != nullptr) {
+    check(EVP_PKEY_CTX_set_rsa_oaep_md(CMS_RecipientInfo_get0_pkey_ctx(ri), o.oaep_md) > 0, "oaep md");
+    check(EVP_PKEY_CTX_set_rsa_mgf1_md(CMS_RecipientInfo_get0_pkey_ctx(ri), o.oaep_md) > 0, "mgf1 md");
+  }
   check(CMS_final(env.get(), data.get(), nullptr, CMS_BINARY), "CMS_final env");
-  const ca::Bytes env_der = ca::to_der(env.get(), i2d_CMS_ContentInfo, "i2d env");
+  return ca::to_der(env.get(), i2d_CMS_ContentInfo, "i2d env");
+}
 
+// RFC 8894 §3.2: SignedData(signer) { envelope }, with the SCEP signed attributes.
+inline ca::Bytes sign_request(const ca::Bytes& env_der, const X509* signer, EVP_PKEY* signer_key,
+                              const RequestOptions& o) {
   ca::CmsPtr cms(check_ptr(CMS_sign(nullptr, nullptr, nullptr, nullptr, CMS_BINARY | CMS_PARTIAL), "CMS_sign"));
   CMS_SignerInfo* si = check_ptr(CMS_add1_signer(cms.get(), const_cast<X509*>(signer), signer_key, o.digest,
                                                  CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP),
@@ -96,6 +104,12 @@ inline ca::Bytes make_request(const ca::Bytes& message_data, const X509* signer,
   ca::BioPtr in(check_ptr(BIO_new_mem_buf(env_der.data(), static_cast<int>(env_der.size())), "bio"));
   check(CMS_final(cms.get(), in.get(), nullptr, CMS_BINARY), "CMS_final");
   return ca::to_der(cms.get(), i2d_CMS_ContentInfo, "i2d");
+}
+
+// RFC 8894 §3.2: SignedData(signer) { EnvelopedData(RA) { message_data } }.
+inline ca::Bytes make_request(const ca::Bytes& message_data, const X509* signer, EVP_PKEY* signer_key,
+                              const X509* ra, const RequestOptions& o) {
+  return sign_request(make_envelope(message_data, ra, o), signer, signer_key, o);
 }
 
 struct Reply {
