@@ -178,10 +178,7 @@ std::optional<Bytes> Server::dispatch(const Datagram& datagram, const NasClient&
     auto response = accounting_->handle(request, nas, datagram.source);
     if (!response) return std::nullopt;
     bump(counters_.acct_response);
-    // No Message-Authenticator here: RFC 2866 does not define one for accounting, and
-    // implementations disagree on the authenticator it would be computed over
-    // (FreeRADIUS 3.2 uses zeros, RFC 3579 §3.2 the request's), so a peer may refuse it.
-    return encode(*response, request, nas, false);
+    return encode(*response, request, nas);
   }
   bump(counters_.unexpected_code);
   spdlog::debug("radius: drop code {} from NAS {} on the {} socket", static_cast<int>(request.code), nas.name,
@@ -200,11 +197,12 @@ std::optional<Bytes> Server::status_server(const Packet& request, const NasClien
   return encode(reply, request, nas);
 }
 
-std::optional<Bytes> Server::encode(const Packet& reply, const Packet& request, const NasClient& nas,
-                                   bool message_authenticator) {
-  // Message-Authenticator first in every Access-* and Status-Server reply (BlastRADIUS;
-  // RFC 3579 §3.2, RFC 5997 §3).
-  auto bytes = encode_reply(reply, request.authenticator, nas.secret, message_authenticator);
+std::optional<Bytes> Server::encode(const Packet& reply, const Packet& request, const NasClient& nas) {
+  // Message-Authenticator first in every reply (BlastRADIUS; RFC 3579 §3.2, RFC 5997 §3;
+  // for accounting see encode_accounting_response).
+  auto bytes = request.code == Code::AccountingRequest
+                   ? encode_accounting_response(reply, request.authenticator, nas.secret)
+                   : encode_reply(reply, request.authenticator, nas.secret);
   if (!bytes) {
     bump(counters_.reply_too_large);
     spdlog::warn("radius: reply to request {} from NAS {} would exceed 4096 octets; dropped", request.identifier,

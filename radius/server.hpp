@@ -104,8 +104,7 @@ class Server {
                               const std::string& serial = "-", const std::string& device = "-",
                               const std::string& tls_version = "-", const std::string& rule = "-");
   policy::Decision decide(const Context& ctx, const eap::TlsPeer& peer) const;
-  std::optional<Bytes> encode(const Packet& reply, const Packet& request, const NasClient& nas,
-                              bool message_authenticator = true);
+  std::optional<Bytes> encode(const Packet& reply, const Packet& request, const NasClient& nas);
   ca::UnixTime now() const;
   SteadyClock::time_point steady_now() const;
 

@@ -75,6 +75,20 @@ TEST_F(RadiusAccountingTest, CallingStationIdIsTheFallbackLink) {
   EXPECT_EQ(counter("acct_unlinked"), 0u);
 }
 
+// BlastRADIUS (draft-ietf-radext-deprecating-radius): Message-Authenticator in every
+// reply, the Accounting-Response included, first among the attributes.
+TEST_F(RadiusAccountingTest, AccountingResponseCarriesMessageAuthenticatorFirst) {
+  const Bytes wire = encode_request(acct(1, "sess-ma", "aa"), kSecret, false).value();
+  auto reply = send_raw(wire, SocketKind::acct);
+  ASSERT_TRUE(reply);
+  ASSERT_GE(reply->size(), kHeaderLength + 18);
+  EXPECT_EQ((*reply)[0], static_cast<std::uint8_t>(Code::AccountingResponse));
+  EXPECT_EQ((*reply)[kHeaderLength], attr::MessageAuthenticator);
+  const Authenticator zeros{};
+  EXPECT_EQ(check_message_authenticator(*reply, kSecret, &zeros), MessageAuthenticatorStatus::Valid);
+  EXPECT_EQ(check_message_authenticator(*reply, "another-secret", &zeros), MessageAuthenticatorStatus::Invalid);
+}
+
 TEST_F(RadiusAccountingTest, BadRequestAuthenticatorIsDroppedAndNothingRecorded) {
   Packet p = acct(1, "sess-x", "aa");
   Bytes wire = encode_request(p, "wrong-secret", false).value();
