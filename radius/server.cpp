@@ -302,7 +302,14 @@ std::optional<Bytes> Server::challenge(Context& ctx, const std::string& old_stat
   reply.add(attr::State, state);
   copy_proxy_state(ctx.request, reply);
   auto bytes = encode(reply, ctx.request, ctx.nas);
-  if (bytes) bump(counters_.access_challenge);
+  if (!bytes) {
+    // The NAS gets nothing, so nobody holds the new State: the conversation (already
+    // re-keyed to it) would sit in the table until its idle timeout. Its retransmission
+    // carries the old State, which is gone, and ends in an Access-Reject.
+    eap_sessions_.erase(state);
+    return bytes;
+  }
+  bump(counters_.access_challenge);
   return bytes;
 }
 

@@ -215,6 +215,27 @@ TEST_F(RadiusServerTest, FullTableEvictsTheLongestIdleConversation) {
   EXPECT_EQ(counter("unknown_state"), 1u);
 }
 
+// A Challenge that cannot be encoded (here: the NAS's Proxy-State, echoed per RFC 2865
+// §5.33, and a full TLS fragment exceed 4096 octets) reaches nobody: its conversation
+// must leave the table at once instead of holding memory until the idle timeout.
+TEST_F(RadiusServerTest, ChallengeTooLargeToSendDropsItsConversation) {
+  eap::testing::Client client = issue("too-large");
+  eap::testing::EapTlsPeer peer(peer_options(&client));
+  auto start = exchange(access_request(peer.identity_response(1)));
+  ASSERT_TRUE(start);
+  ASSERT_EQ(start->code, Code::AccessChallenge);
+  const Attribute* state = start->find(attr::State);
+  ASSERT_NE(state, nullptr);
+  auto hello = peer.respond(join_eap_message(*start).eap);
+  ASSERT_TRUE(hello);
+  Packet request = access_request(*hello, std::string(state->value.begin(), state->value.end()));
+  for (int i = 0; i < 11; ++i) request.add(attr::ProxyState, Bytes(250, static_cast<std::uint8_t>(i)));
+  ASSERT_EQ(server_->eap_conversations(), 1u);
+  EXPECT_FALSE(send_raw(encode(request)));
+  EXPECT_EQ(counter("reply_too_large"), 1u);
+  EXPECT_EQ(server_->eap_conversations(), 0u);
+}
+
 TEST_F(RadiusServerTest, IdleConversationsExpire) {
   auto clock = std::make_shared<SteadyClock::time_point>(SteadyClock::now());
   ServerOptions options;
