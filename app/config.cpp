@@ -226,6 +226,8 @@ Config load_config(const std::string& path) {
   radius.positive("dynauth_timeout_ms", c.radius.dynauth_timeout_ms);
   radius.positive("dynauth_max_timeout_ms", c.radius.dynauth_max_timeout_ms);
   radius.positive("expiry_check_seconds", c.radius.expiry_check_seconds);
+  radius.positive("max_eap_sessions_per_nas", c.radius.max_eap_sessions_per_nas);
+  radius.positive("eap_memory_budget_mib", c.radius.eap_memory_budget_mib);
   radius.finish();
   if (c.radius.dynauth_attempts > 10) radius.fail_key("dynauth_attempts", "must be at most 10");
   if (c.radius.dynauth_max_timeout_ms < c.radius.dynauth_timeout_ms)

@@ -80,6 +80,9 @@ struct RadiusSettings {
   int dynauth_timeout_ms = 1000;
   int dynauth_max_timeout_ms = 8000;
   int expiry_check_seconds = 30;
+  // EAP conversations in progress (docs/configuration-radius.md gives the memory bound).
+  int max_eap_sessions_per_nas = 2000;         // open conversations one NAS client entry may hold
+  int eap_memory_budget_mib = 256;             // new conversations refused past this
 };
 
 struct ScepSettings {                 // the SCEP front end (scep/), /scep on the public listener

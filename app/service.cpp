@@ -129,6 +129,8 @@ class Service {
     reload_policy(*policy_, config_.policy.file, "start-up");
     radius::ServerOptions radius_options;
     radius_options.policy = policy_.get();
+    radius_options.max_eap_sessions_per_nas = static_cast<std::size_t>(config_.radius.max_eap_sessions_per_nas);
+    radius_options.eap_memory_budget = static_cast<std::size_t>(config_.radius.eap_memory_budget_mib) << 20;
     radius_ = std::make_unique<radius::Server>(make_nas_table(config_),
                                                radius::eap::TlsServerConfig::from_authority(*authority_, index_),
                                                *ledger_, radius_options);

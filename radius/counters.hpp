@@ -29,6 +29,8 @@ namespace portcullis::radius {
   X(policy_reject)                  /* EAP-TLS succeeded, a policy rule rejected */                   \
   X(unknown_state)                  /* State we never issued or that expired */                        \
   X(sessions_evicted)                /* table at its bound: longest-idle one dropped   */                 \
+  X(eap_refused_nas_cap)            /* new conversation refused: its NAS holds its cap */             \
+  X(eap_refused_budget)             /* new conversation refused: memory budget spent */                \
   X(eap_not_consecutive)            /* EAP-Message attributes interleaved (RFC 3579 §3.1) */           \
   X(eap_discard)                    /* EAP layer silently discarded (RFC 3748 §4.1) */                 \
   X(not_eap)                        /* Access-Request without EAP-Message: only EAP-TLS is offered */  \

@@ -60,7 +60,8 @@ Server::Server(std::shared_ptr<const NasTable> nas, std::shared_ptr<const eap::T
       ledger_(ledger),
       options_(std::move(options)),
       duplicates_(options_.duplicate_lifetime, options_.duplicate_capacity),
-      eap_sessions_(options_.eap_idle_timeout, options_.max_eap_sessions),
+      eap_sessions_(EapSessionLimits{options_.eap_idle_timeout, options_.max_eap_sessions,
+                                     options_.max_eap_sessions_per_nas, options_.eap_memory_budget}),
       accounting_(std::make_unique<Accounting>(ledger_, accepts_, live_, counters_, [this] { return now(); })) {}
 
 Server::~Server() = default;
@@ -288,10 +289,14 @@ std::optional<Bytes> Server::start_or_continue(Context& ctx) {
 // State (RAND_bytes; RFC 2865 §5.24) that the NAS echoes.
 std::optional<Bytes> Server::challenge(Context& ctx, const std::string& old_state, Bytes eap) {
   const std::string state = new_state();
+  const std::size_t buffered = ctx.conversation->authenticator->buffered_bytes();
   if (old_state.empty()) {
-    if (eap_sessions_.insert(state, ctx.conversation, steady_now())) bump(counters_.sessions_evicted);
+    const auto admission = eap_sessions_.insert(state, ctx.conversation, ctx.nas.name, buffered, steady_now());
+    if (admission == EapSessions::Admission::refused_nas_cap || admission == EapSessions::Admission::refused_budget)
+      return refuse(ctx, admission);
+    if (admission == EapSessions::Admission::admitted_evicted) bump(counters_.sessions_evicted);
   } else {
-    eap_sessions_.rekey(old_state, state, ctx.conversation, steady_now());
+    eap_sessions_.rekey(old_state, state, ctx.conversation, buffered, steady_now());
   }
   ctx.conversation->state = state;
 
@@ -392,6 +397,26 @@ policy::Decision Server::decide(const Context& ctx, const eap::TlsPeer& peer) co
   c.nas_port_type = ctx.request.integer(attr::NasPortType);
   c.now = now();
   return options_.policy->decide(c);
+}
+
+// A new conversation the table has no room for (its NAS at its cap, or the memory budget
+// spent). Access-Reject with EAP-Failure (RFC 3579 §2.6.3) rather than silence: a NAS
+// that gets no answer retransmits (each retransmission asking again) and, after a few,
+// marks the server dead for every device behind it (RFC 5080 §2.2.1); the device's
+// supplicant backs off and retries. Counted and logged at debug, not audited: a flood must
+// not become a flood of ledger rows and log lines.
+std::optional<Bytes> Server::refuse(Context& ctx, EapSessions::Admission why) {
+  const bool nas_cap = why == EapSessions::Admission::refused_nas_cap;
+  bump(nas_cap ? counters_.eap_refused_nas_cap : counters_.eap_refused_budget);
+  bump(counters_.access_reject);
+  spdlog::debug("radius: refuse new EAP conversation from NAS {} calling_station={}: {}", ctx.nas.name,
+                ctx.calling_station, nas_cap ? "the NAS holds its maximum of open conversations" : "memory budget spent");
+  Packet reply;
+  reply.code = Code::AccessReject;
+  reply.identifier = ctx.request.identifier;
+  add_eap_message(reply, eap_failure_for(ctx.eap));
+  copy_proxy_state(ctx.request, reply);
+  return encode(reply, ctx.request, ctx.nas);
 }
 
 // RFC 3579 §2.6.3: Access-Reject carries EAP-Failure when the conversation had an EAP

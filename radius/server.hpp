@@ -49,6 +49,8 @@ struct ServerOptions {
   std::size_t fragment_size = 1398;                          // EAP-TLS data per packet (see eap::AuthenticatorConfig)
   std::chrono::milliseconds eap_idle_timeout = std::chrono::seconds(60);
   std::size_t max_eap_sessions = 10000;                      // half-open conversations
+  std::size_t max_eap_sessions_per_nas = 2000;               // per NAS client entry
+  std::size_t eap_memory_budget = 256u << 20;                // bytes; see EapSessions
   std::chrono::milliseconds duplicate_lifetime = std::chrono::seconds(10);
   std::size_t duplicate_capacity = 65536;
   std::uint32_t max_session_timeout = 86400;                 // seconds; also capped by the cert's notAfter
@@ -90,6 +92,8 @@ class Server {
   AccountingSessions& live_sessions() { return live_; }
   AcceptRecords& accept_records() { return accepts_; }
   std::size_t eap_conversations() const { return eap_sessions_.size(); }
+  std::size_t eap_conversations_of(const std::string& nas) const { return eap_sessions_.size_of(nas); }
+  std::size_t eap_charged_bytes() const { return eap_sessions_.charged_bytes(); }
 
  private:
   struct Context;
@@ -100,6 +104,7 @@ class Server {
   std::optional<Bytes> start_or_continue(Context& ctx);
   std::optional<Bytes> challenge(Context& ctx, const std::string& old_state, Bytes eap);
   std::optional<Bytes> accept(Context& ctx, const eap::AuthenticatorOutput& out);
+  std::optional<Bytes> refuse(Context& ctx, EapSessions::Admission why);
   std::optional<Bytes> reject(Context& ctx, const std::string& reason, Bytes eap_failure,
                               const std::string& serial = "-", const std::string& device = "-",
                               const std::string& tls_version = "-", const std::string& rule = "-");

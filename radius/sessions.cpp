@@ -12,29 +12,35 @@
 
 namespace portcullis::radius {
 
-EapSessions::EapSessions(std::chrono::milliseconds idle_timeout, std::size_t capacity)
-    : idle_timeout_(idle_timeout), capacity_(capacity == 0 ? 1 : capacity) {}
+EapSessions::EapSessions(EapSessionLimits limits) : limits_(limits) {
+  if (limits_.capacity == 0) limits_.capacity = 1;
+  if (limits_.per_nas == 0) limits_.per_nas = 1;
+}
 
 // Idle entries sit at the front of `recency`: expiry stops at the first live one.
 void EapSessions::expire_locked(SteadyClock::time_point now) {
   while (!recency_.empty()) {
     const auto it = entries_.find(recency_.front());
-    if (now - it->second.last_used <= idle_timeout_) break;
+    if (now - it->second.last_used <= limits_.idle_timeout) break;
     erase_locked(recency_.front());
   }
 }
 
-void EapSessions::put_locked(const std::string& state, std::shared_ptr<Conversation> conversation,
-                             SteadyClock::time_point now) {
+void EapSessions::put_locked(const std::string& state, Entry entry) {
   erase_locked(state);
   recency_.push_back(state);
-  entries_.emplace(state, Entry{std::move(conversation), now, std::prev(recency_.end())});
+  entry.recency = std::prev(recency_.end());
+  ++per_nas_[entry.nas];
+  charged_ += entry.charge;
+  entries_.emplace(state, std::move(entry));
 }
 
 void EapSessions::erase_locked(const std::string& state) {
   const auto it = entries_.find(state);
   if (it == entries_.end()) return;
   recency_.erase(it->second.recency);
+  charged_ -= it->second.charge;
+  if (auto n = per_nas_.find(it->second.nas); n != per_nas_.end() && --n->second == 0) per_nas_.erase(n);
   entries_.erase(it);
 }
 
@@ -48,24 +54,34 @@ std::shared_ptr<Conversation> EapSessions::find(const std::string& state, Steady
   return it->second.conversation;
 }
 
-bool EapSessions::insert(const std::string& state, std::shared_ptr<Conversation> conversation,
-                         SteadyClock::time_point now) {
+EapSessions::Admission EapSessions::insert(const std::string& state, std::shared_ptr<Conversation> conversation,
+                                           const std::string& nas, std::size_t buffered,
+                                           SteadyClock::time_point now) {
   std::lock_guard lock(mutex_);
   expire_locked(now);
-  bool evicted = false;
-  if (entries_.size() >= capacity_ && !entries_.count(state)) {
+  if (const auto n = per_nas_.find(nas); n != per_nas_.end() && n->second >= limits_.per_nas)
+    return Admission::refused_nas_cap;
+  const std::size_t charge = kConversationBaseBytes + buffered;
+  if (charged_ + charge > limits_.memory_budget) return Admission::refused_budget;
+  Admission result = Admission::admitted;
+  if (entries_.size() >= limits_.capacity && !entries_.count(state)) {
     erase_locked(recency_.front());
-    evicted = true;
+    result = Admission::admitted_evicted;
   }
-  put_locked(state, std::move(conversation), now);
-  return evicted;
+  put_locked(state, Entry{std::move(conversation), now, {}, nas, charge});
+  return result;
 }
 
 void EapSessions::rekey(const std::string& old_state, const std::string& new_state,
-                        std::shared_ptr<Conversation> conversation, SteadyClock::time_point now) {
+                        std::shared_ptr<Conversation> conversation, std::size_t buffered,
+                        SteadyClock::time_point now) {
   std::lock_guard lock(mutex_);
+  const auto old = entries_.find(old_state);
+  // Gone meanwhile (evicted, or expired by another thread): it keeps no NAS slot.
+  if (old == entries_.end()) return;
+  std::string nas = old->second.nas;
   erase_locked(old_state);
-  put_locked(new_state, std::move(conversation), now);
+  put_locked(new_state, Entry{std::move(conversation), now, {}, std::move(nas), kConversationBaseBytes + buffered});
 }
 
 void EapSessions::erase(const std::string& state) {
@@ -76,6 +92,17 @@ void EapSessions::erase(const std::string& state) {
 std::size_t EapSessions::size() const {
   std::lock_guard lock(mutex_);
   return entries_.size();
+}
+
+std::size_t EapSessions::size_of(const std::string& nas) const {
+  std::lock_guard lock(mutex_);
+  const auto it = per_nas_.find(nas);
+  return it == per_nas_.end() ? 0 : it->second;
+}
+
+std::size_t EapSessions::charged_bytes() const {
+  std::lock_guard lock(mutex_);
+  return charged_;
 }
 
 namespace {

@@ -41,23 +41,43 @@ struct Conversation {
   SteadyClock::time_point started{};
 };
 
+// What one open conversation is charged against the memory budget besides its buffers:
+// the OpenSSL connection (SSL, its BIOs, handshake hash and key schedule), measured at
+// about 49 KiB per server-side TLS handshake in progress.
+inline constexpr std::size_t kConversationBaseBytes = 49 * 1024;
+
+struct EapSessionLimits {
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
+  std::size_t capacity = 10000;           // conversations in all (longest-idle evicted at the bound)
+  std::size_t per_nas = 2000;             // conversations one NAS client entry may hold open
+  std::size_t memory_budget = 256u << 20; // bytes charged in all (kConversationBaseBytes + buffers each)
+};
+
 class EapSessions {
  public:
-  explicit EapSessions(std::chrono::milliseconds idle_timeout = std::chrono::seconds(60),
-                       std::size_t capacity = 10000);
+  enum class Admission { admitted, admitted_evicted, refused_nas_cap, refused_budget };
+
+  explicit EapSessions(EapSessionLimits limits = {});
 
   // The conversation under `state`, or null (unknown or idle past the timeout).
   std::shared_ptr<Conversation> find(const std::string& state, SteadyClock::time_point now);
-  // Stores a new conversation. At the bound, the longest-idle conversation is dropped to
-  // make room (returns true then): a flood of half-open handshakes must not lock every new
-  // device out until the flood idles away, and a real conversation is never idle for long
-  // (each round trip takes milliseconds).
-  bool insert(const std::string& state, std::shared_ptr<Conversation> conversation, SteadyClock::time_point now);
-  // Moves a conversation from its previous State to the fresh one of the next Challenge.
+  // Stores a new conversation of NAS client `nas` holding `buffered` bytes. Refused when
+  // that NAS has `per_nas` open already (one NAS, or a device flooding through it, cannot
+  // take the table from the others), or when its charge would take the total past the
+  // budget. At the overall bound, the longest-idle conversation is dropped to make room: a
+  // flood of half-open handshakes must not lock every new device out until the flood idles
+  // away, and a real conversation is never idle for long (each round trip takes ms).
+  Admission insert(const std::string& state, std::shared_ptr<Conversation> conversation, const std::string& nas,
+                   std::size_t buffered, SteadyClock::time_point now);
+  // Moves a conversation from its previous State to the fresh one of the next Challenge,
+  // charging it for the `buffered` bytes it holds now. A conversation already admitted is
+  // never refused: its buffers are bounded by the reassembly cap of one TLS message.
   void rekey(const std::string& old_state, const std::string& new_state, std::shared_ptr<Conversation> conversation,
-             SteadyClock::time_point now);
+             std::size_t buffered, SteadyClock::time_point now);
   void erase(const std::string& state);
   std::size_t size() const;
+  std::size_t size_of(const std::string& nas) const;
+  std::size_t charged_bytes() const;
 
  private:
   // `recency` lists States from least to most recently used, so both expiry and eviction
@@ -66,15 +86,18 @@ class EapSessions {
     std::shared_ptr<Conversation> conversation;
     SteadyClock::time_point last_used;
     std::list<std::string>::iterator recency;
+    std::string nas;
+    std::size_t charge = 0;
   };
-  void put_locked(const std::string& state, std::shared_ptr<Conversation> conversation, SteadyClock::time_point now);
+  void put_locked(const std::string& state, Entry entry);
   void erase_locked(const std::string& state);
   void expire_locked(SteadyClock::time_point now);
 
-  std::chrono::milliseconds idle_timeout_;
-  std::size_t capacity_;
+  EapSessionLimits limits_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;
+  std::unordered_map<std::string, std::size_t> per_nas_;
+  std::size_t charged_ = 0;
   std::list<std::string> recency_;
 };
 
