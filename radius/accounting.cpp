@@ -40,33 +40,84 @@ const char* status_name(std::optional<std::uint32_t> status) {
 }  // namespace
 
 Accounting::Accounting(ca::Ledger& ledger, AcceptRecords& accepts, AccountingSessions& live,
-                       Counters& counters, std::function<ca::UnixTime()> clock)
-    : ledger_(ledger), accepts_(accepts), live_(live), counters_(counters), clock_(std::move(clock)) {}
+                       Counters& counters, std::function<ca::UnixTime()> clock, AccountingRetention retention)
+    : ledger_(ledger),
+      accepts_(accepts),
+      live_(live),
+      counters_(counters),
+      clock_(std::move(clock)),
+      retention_(retention) {}
+
+// Class first (it names exactly one Accept), then the latest Accept this NAS got for
+// this Calling-Station-Id. A NAS may send several Class attributes (RFC 2865 §5.25); ours
+// is the one with our prefix.
+std::optional<AcceptRecord> Accounting::link_of(const Packet& request, const NasClient& nas,
+                                                const std::string& station, const char*& linked_by) const {
+  for (const auto& a : request.attributes) {
+    if (a.type != attr::Class) continue;
+    const std::string token(a.value.begin(), a.value.end());
+    if (token.rfind("pc1:", 0) != 0) continue;
+    if (auto link = accepts_.by_token(token)) {
+      linked_by = "Class";
+      return link;
+    }
+  }
+  linked_by = "Calling-Station-Id";
+  if (station.empty()) return std::nullopt;
+  return accepts_.by_calling_station(nas.name, station);
+}
+
+void Accounting::close_gone(const std::vector<LiveSession>& gone, ca::UnixTime now) {
+  for (const LiveSession& s : gone) {
+    bump(counters_.acct_sessions_expired);
+    ca::RadiusSessionRow row;
+    fill_row(row, s);
+    row.started_at = row.updated_at = now;
+    row.stopped_at = now;
+    try {
+      ledger_.record_radius_session(row);
+    } catch (const std::exception& e) {
+      // The row stays live in the ledger; at the next start it is reloaded and expires again.
+      spdlog::error("radius accounting: expired session nas={} session={} not closed in the ledger: {}", s.nas,
+                    printable(s.acct_session_id), e.what());
+      continue;
+    }
+    spdlog::info("radius accounting: session nas={} session={} serial={} closed: silent past its deadline or "
+                 "pushed out by the live-session bound", s.nas, printable(s.acct_session_id),
+                 s.serial.empty() ? "-" : s.serial);
+  }
+}
+
+void Accounting::prune_if_due(ca::UnixTime now) {
+  ca::UnixTime last = last_prune_.load();
+  if (now - last < retention_.prune_every || !last_prune_.compare_exchange_strong(last, now)) return;
+  try {
+    const std::size_t deleted = ledger_.prune_radius_sessions(now - retention_.stopped_seconds, retention_.max_rows);
+    if (deleted > 0) spdlog::info("radius accounting: {} stopped session row(s) pruned from the ledger", deleted);
+  } catch (const std::exception& e) {
+    spdlog::error("radius accounting: pruning stopped sessions failed: {}", e.what());
+  }
+}
 
 std::optional<Packet> Accounting::handle(const Packet& request, const NasClient& nas, const IpAddress& source) {
+  const ca::UnixTime now = clock_();
+  close_gone(live_.expire(now), now);
+  prune_if_due(now);
   const auto status = request.integer(attr::AcctStatusType);
   if (status == static_cast<std::uint32_t>(AcctStatus::accounting_on) ||
       status == static_cast<std::uint32_t>(AcctStatus::accounting_off))
     return nas_restarted(request, nas, source, *status == static_cast<std::uint32_t>(AcctStatus::accounting_on));
   const std::string session_id = text_attribute(request, attr::AcctSessionId);
   const std::string station = text_attribute(request, attr::CallingStationId);
+  // Kept for display only; never used to link (the peer chooses it).
   const std::string user = text_attribute(request, attr::UserName);
 
   const bool session_record = status && (*status == static_cast<std::uint32_t>(AcctStatus::start) ||
                                          *status == static_cast<std::uint32_t>(AcctStatus::stop) ||
                                          *status == static_cast<std::uint32_t>(AcctStatus::interim_update));
   if (session_record && !session_id.empty()) {
-    // Class first (it names exactly one Accept), then the fallbacks. A NAS may send several
-    // Class attributes (RFC 2865 §5.25); ours is the one with our prefix.
-    std::optional<AcceptRecord> link;
-    for (const auto& a : request.attributes) {
-      if (a.type != attr::Class) continue;
-      const std::string token(a.value.begin(), a.value.end());
-      if (token.rfind("pc1:", 0) == 0 && (link = accepts_.by_token(token))) break;
-    }
-    const char* linked_by = "Class";
-    if (!link && !station.empty() && (link = accepts_.by_calling_station(station))) linked_by = "Calling-Station-Id";
-    if (!link && !user.empty() && (link = accepts_.by_user_name(user))) linked_by = "User-Name";
+    const char* linked_by = "none";
+    const std::optional<AcceptRecord> link = link_of(request, nas, station, linked_by);
 
     LiveSession session;
     session.nas = nas.name;
@@ -75,6 +126,11 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
     session.calling_station_id = station;
     session.user_name = user;
     session.nas_identity = nas_identity_of(request, source);
+    session.last_seen = now;
+    // RFC 2869 §5.16: the NAS's interim interval, taken as at least 60 s as that section
+    // asks, so that a tiny value cannot make live sessions expire between two updates.
+    if (auto interval = request.integer(attr::AcctInterimInterval); interval && *interval > 0)
+      session.interim_interval = std::max<std::uint32_t>(*interval, 60);
     if (link && !link->rule.empty()) {
       session.rule = link->rule;
       session.coa_on_disable = link->coa_on_disable;
@@ -82,7 +138,7 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
     }
     ca::RadiusSessionRow row;
     fill_row(row, session);
-    row.started_at = row.updated_at = clock_();
+    row.started_at = row.updated_at = now;
     const bool stop = *status == static_cast<std::uint32_t>(AcctStatus::stop);
     if (stop) row.stopped_at = row.updated_at;
     try {
@@ -96,7 +152,7 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
     // From now on the session is known by its Acct-Session-Id, no longer by its Accept alone.
     if (link) accepts_.claim(*link);
     if (stop) live_.stop(nas.name, session_id);
-    else live_.upsert(std::move(session));
+    else close_gone(live_.upsert(std::move(session)), now);
     bump(*status == static_cast<std::uint32_t>(AcctStatus::start) ? counters_.acct_start
          : stop                                                    ? counters_.acct_stop
                                                                    : counters_.acct_interim);
@@ -124,9 +180,10 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
 // down: none of the sessions it had is live any more, so none must get a Disconnect later.
 std::optional<Packet> Accounting::nas_restarted(const Packet& request, const NasClient& nas, const IpAddress& source,
                                                 bool on) {
+  const ca::UnixTime now = clock_();
   std::size_t closed = 0;
   try {
-    closed = ledger_.stop_radius_sessions_of_nas(nas.name, source.to_string(), clock_());
+    closed = ledger_.stop_radius_sessions_of_nas(nas.name, source.to_string(), now);
   } catch (const std::exception& e) {
     bump(counters_.acct_store_failed);
     spdlog::error("radius accounting: {} nas={} not recorded ({}); not answering so the NAS retries",
@@ -217,7 +274,9 @@ LiveSession live_session_from_row(const ca::RadiusSessionRow& row) {
 std::size_t reload_live_sessions(ca::Ledger& ledger, AccountingSessions& live) {
   std::size_t n = 0;
   for (const ca::RadiusSessionRow& row : ledger.list_radius_sessions(true, std::numeric_limits<std::size_t>::max())) {
-    live.upsert(live_session_from_row(row));
+    LiveSession s = live_session_from_row(row);
+    s.last_seen = row.updated_at;
+    live.upsert(std::move(s));
     ++n;
   }
   return n;

@@ -44,6 +44,7 @@ namespace portcullis::radius {
   X(acct_linked)                    /* record tied to a certificate serial */                          \
   X(acct_unlinked)                                                                                     \
   X(acct_store_failed)              /* RFC 2866 §2: not recorded, so not answered */                   \
+  X(acct_sessions_expired)          /* live session closed: silent too long, or pushed out by the bound */ \
   X(acct_response)                                                                                     \
   X(send_failed)
 

@@ -62,7 +62,9 @@ Server::Server(std::shared_ptr<const NasTable> nas, std::shared_ptr<const eap::T
       duplicates_(options_.duplicate_lifetime, options_.duplicate_capacity),
       eap_sessions_(EapSessionLimits{options_.eap_idle_timeout, options_.max_eap_sessions,
                                      options_.max_eap_sessions_per_nas, options_.eap_memory_budget}),
-      accounting_(std::make_unique<Accounting>(ledger_, accepts_, live_, counters_, [this] { return now(); })) {}
+      live_(options_.live_sessions),
+      accounting_(std::make_unique<Accounting>(ledger_, accepts_, live_, counters_, [this] { return now(); },
+                                               options_.retention)) {}
 
 Server::~Server() = default;
 

@@ -15,6 +15,7 @@
 #pragma once
 
 #include "ca/ledger.hpp"
+#include "radius/accounting.hpp"
 #include "policy/decision.hpp"
 #include "radius/clients.hpp"
 #include "radius/counters.hpp"
@@ -34,8 +35,6 @@
 
 namespace portcullis::radius {
 
-class Accounting;
-
 enum class SocketKind : std::uint8_t { auth = 0, acct = 1 };
 
 struct Datagram {
@@ -54,6 +53,8 @@ struct ServerOptions {
   std::chrono::milliseconds duplicate_lifetime = std::chrono::seconds(10);
   std::size_t duplicate_capacity = 65536;
   std::uint32_t max_session_timeout = 86400;                 // seconds; also capped by the cert's notAfter
+  LiveSessionLimits live_sessions;                           // accounting sessions held in memory
+  AccountingRetention retention;                             // stopped accounting sessions in the ledger
   std::function<ca::UnixTime()> clock;                       // wall clock; empty = system clock
   std::function<SteadyClock::time_point()> steady_clock;     // for timeouts; empty = steady_clock::now
   // Access policy after a successful EAP-TLS handshake (DESIGN.md: radius/ -> AccessContext

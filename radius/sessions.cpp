@@ -166,14 +166,18 @@ std::string serial_of_token(const std::string& token) {
 
 AcceptRecords::AcceptRecords(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
 
+namespace {
+std::string station_key(const std::string& nas, const std::string& calling_station_id) {
+  return nas + '\n' + calling_station_id;
+}
+}  // namespace
+
 void AcceptRecords::erase_locked(const std::string& token) {
   auto old = by_token_.find(token);
   if (old == by_token_.end()) return;
-  if (auto s = latest_by_station_.find(old->second.calling_station_id);
+  if (auto s = latest_by_station_.find(station_key(old->second.nas, old->second.calling_station_id));
       s != latest_by_station_.end() && s->second == old->first)
     latest_by_station_.erase(s);
-  if (auto u = latest_by_user_.find(old->second.user_name); u != latest_by_user_.end() && u->second == old->first)
-    latest_by_user_.erase(u);
   auto [b, e] = unclaimed_by_serial_.equal_range(old->second.serial);
   for (auto it = b; it != e; ++it)
     if (it->second == token) {
@@ -187,8 +191,7 @@ std::string AcceptRecords::remember(AcceptRecord record) {
   const std::string raw = new_state();
   const std::string token = "pc1:" + ca::to_hex(ca::Bytes(raw.begin(), raw.end())) + ":" + record.serial;
   std::lock_guard lock(mutex_);
-  if (!record.calling_station_id.empty()) latest_by_station_[record.calling_station_id] = token;
-  if (!record.user_name.empty()) latest_by_user_[record.user_name] = token;
+  if (!record.calling_station_id.empty()) latest_by_station_[station_key(record.nas, record.calling_station_id)] = token;
   unclaimed_by_serial_.emplace(record.serial, token);
   by_token_.emplace(token, std::move(record));
   order_.push_back(token);
@@ -212,17 +215,11 @@ std::optional<AcceptRecord> AcceptRecords::by_token(const std::string& token) co
   return r;
 }
 
-std::optional<AcceptRecord> AcceptRecords::by_calling_station(const std::string& calling_station_id) const {
+std::optional<AcceptRecord> AcceptRecords::by_calling_station(const std::string& nas,
+                                                              const std::string& calling_station_id) const {
   std::lock_guard lock(mutex_);
-  auto it = latest_by_station_.find(calling_station_id);
+  auto it = latest_by_station_.find(station_key(nas, calling_station_id));
   if (it == latest_by_station_.end()) return std::nullopt;
-  return by_token_.at(it->second);
-}
-
-std::optional<AcceptRecord> AcceptRecords::by_user_name(const std::string& user_name) const {
-  std::lock_guard lock(mutex_);
-  auto it = latest_by_user_.find(user_name);
-  if (it == latest_by_user_.end()) return std::nullopt;
   return by_token_.at(it->second);
 }
 
@@ -262,16 +259,51 @@ void AcceptRecords::claim(const AcceptRecord& record) {
 
 void AcceptRecords::forget(const AcceptRecord& record) { claim(record); }
 
-void AccountingSessions::upsert(LiveSession session) {
+AccountingSessions::AccountingSessions(LiveSessionLimits limits) : limits_(limits) {
+  if (limits_.max_sessions == 0) limits_.max_sessions = 1;
+  if (limits_.stale_intervals == 0) limits_.stale_intervals = 1;
+  if (limits_.default_interim == 0) limits_.default_interim = 1;
+}
+
+ca::UnixTime AccountingSessions::deadline_of(const LiveSession& s) const {
+  const std::uint32_t interval = s.interim_interval != 0 ? s.interim_interval : limits_.default_interim;
+  return s.last_seen + static_cast<ca::UnixTime>(limits_.stale_intervals) * interval;
+}
+
+void AccountingSessions::expire_locked(ca::UnixTime now, std::vector<LiveSession>& gone) {
+  while (!deadlines_.empty() && deadlines_.begin()->first < now) {
+    auto it = live_.find(deadlines_.begin()->second);
+    gone.push_back(it->second);
+    erase_locked(it);
+  }
+}
+
+std::vector<LiveSession> AccountingSessions::expire(ca::UnixTime now) {
   std::lock_guard lock(mutex_);
+  std::vector<LiveSession> gone;
+  expire_locked(now, gone);
+  return gone;
+}
+
+std::vector<LiveSession> AccountingSessions::upsert(LiveSession session) {
+  std::lock_guard lock(mutex_);
+  std::vector<LiveSession> gone;
+  expire_locked(session.last_seen, gone);
   Key key{session.nas, session.acct_session_id};
   auto it = live_.find(key);
   if (it == live_.end()) {
+    if (live_.size() >= limits_.max_sessions) {
+      auto oldest = live_.find(deadlines_.begin()->second);
+      gone.push_back(oldest->second);
+      erase_locked(oldest);
+    }
     if (!session.serial.empty()) by_serial_.emplace(session.serial, key);
+    deadlines_.emplace(deadline_of(session), key);
     live_.emplace(std::move(key), std::move(session));
-    return;
+    return gone;
   }
   LiveSession& known = it->second;
+  deadlines_.erase({deadline_of(known), key});
   if (!session.serial.empty() && session.serial != known.serial) {
     auto [b, e] = by_serial_.equal_range(known.serial);
     for (auto s = b; s != e; ++s)
@@ -293,9 +325,14 @@ void AccountingSessions::upsert(LiveSession session) {
     known.coa_on_disable = session.coa_on_disable;
     known.coa_reply = std::move(session.coa_reply);
   }
+  known.last_seen = std::max(known.last_seen, session.last_seen);
+  if (session.interim_interval != 0) known.interim_interval = session.interim_interval;
+  deadlines_.emplace(deadline_of(known), key);
+  return gone;
 }
 
 void AccountingSessions::erase_locked(std::map<Key, LiveSession>::iterator it) {
+  deadlines_.erase({deadline_of(it->second), it->first});
   auto [b, e] = by_serial_.equal_range(it->second.serial);
   for (auto s = b; s != e; ++s)
     if (s->second == it->first) {

@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -143,9 +144,11 @@ class AcceptRecords {
   // its shared secret, and a serial is no secret (it is in the certificate).
   std::string remember(AcceptRecord record);
   std::optional<AcceptRecord> by_token(const std::string& token) const;
-  // Fallbacks when a NAS does not echo Class: the latest Accept for that value.
-  std::optional<AcceptRecord> by_calling_station(const std::string& calling_station_id) const;
-  std::optional<AcceptRecord> by_user_name(const std::string& user_name) const;
+  // The fallback when a NAS does not echo Class: the latest Accept that NAS got for that
+  // Calling-Station-Id (the station the NAS itself saw, RFC 2865 §5.31). Never User-Name:
+  // the peer chooses it (an outer EAP identity), so it would let one device's accounting
+  // name another device's certificate.
+  std::optional<AcceptRecord> by_calling_station(const std::string& nas, const std::string& calling_station_id) const;
   // Accepts of these serials that no accounting session has claimed yet and whose
   // Session-Timeout has not run out: sessions known from the Accept alone.
   std::vector<AcceptRecord> unclaimed_by_serial(const std::string& serial, ca::UnixTime now) const;
@@ -161,8 +164,7 @@ class AcceptRecords {
   mutable std::mutex mutex_;
   std::size_t capacity_;
   std::unordered_map<std::string, AcceptRecord> by_token_;
-  std::unordered_map<std::string, std::string> latest_by_station_;  // -> token
-  std::unordered_map<std::string, std::string> latest_by_user_;     // -> token
+  std::unordered_map<std::string, std::string> latest_by_station_;  // NAS + '\n' + station -> token
   std::unordered_multimap<std::string, std::string> unclaimed_by_serial_;  // serial -> token
   std::deque<std::string> order_;                                   // tokens, oldest first
 };
@@ -181,14 +183,33 @@ struct LiveSession {
   bool coa_on_disable = false;
   std::vector<Attribute> coa_reply;
   std::string dynauth;  // last Disconnect/CoA outcome ("Disconnect ACK", "Disconnect NAK 503", "timeout"), "" = none
+  ca::UnixTime last_seen = 0;         // the latest accounting record of it
+  std::uint32_t interim_interval = 0; // Acct-Interim-Interval it announced (RFC 2869 §5.16), 0 = none
+};
+
+struct LiveSessionLimits {
+  std::size_t max_sessions = 100000;
+  // A session silent for longer than `stale_intervals` interim intervals is taken as gone
+  // (its Stop was lost, or the NAS died without an Accounting-On). Without an
+  // Acct-Interim-Interval from the NAS, `default_interim` stands in.
+  std::uint32_t stale_intervals = 3;
+  std::uint32_t default_interim = 3600;  // seconds
 };
 
 // Live sessions by (NAS name, Acct-Session-Id), indexed by certificate serial (a
-// revocation of 1,000 certificates looks up each in O(1), not by a scan of every session).
+// revocation of 1,000 certificates looks up each in O(1), not by a scan of every session),
+// and bounded: sessions go silent past their deadline expire, and at `max_sessions` the
+// one nearest its deadline (the longest silent for its interval) makes room.
 class AccountingSessions {
  public:
-  // Inserts or merges: a value the update lacks (empty) keeps the one known.
-  void upsert(LiveSession session);
+  explicit AccountingSessions(LiveSessionLimits limits = {});
+
+  // Inserts or merges: a value the update lacks (empty) keeps the one known. Expires the
+  // sessions past their deadline at `session.last_seen` first. Returns the sessions that
+  // left the table for it (expired or pushed out), for the caller to close in the ledger.
+  std::vector<LiveSession> upsert(LiveSession session);
+  // Removes the sessions silent past their deadline at `now`; returns them.
+  std::vector<LiveSession> expire(ca::UnixTime now);
   void stop(const std::string& nas, const std::string& acct_session_id);
   // Accounting-On/Off (RFC 2866 §5.1): the NAS restarted, every session it had is gone.
   // Only those whose requests came from `source` when known (one NAS client entry may be a
@@ -201,11 +222,15 @@ class AccountingSessions {
 
  private:
   using Key = std::pair<std::string, std::string>;
+  ca::UnixTime deadline_of(const LiveSession& s) const;
   void erase_locked(std::map<Key, LiveSession>::iterator it);
+  void expire_locked(ca::UnixTime now, std::vector<LiveSession>& gone);
 
+  LiveSessionLimits limits_;
   mutable std::mutex mutex_;
   std::map<Key, LiveSession> live_;
   std::unordered_multimap<std::string, Key> by_serial_;
+  std::set<std::pair<ca::UnixTime, Key>> deadlines_;  // soonest first
 };
 
 }  // namespace portcullis::radius
