@@ -233,6 +233,7 @@ Config load_config(const std::string& path) {
   radius.positive("acct_default_interim_seconds", c.radius.acct_default_interim_seconds);
   radius.positive("session_retention_days", c.radius.session_retention_days);
   radius.positive("max_session_rows", c.radius.max_session_rows);
+  radius.positive("ledger_queue", c.radius.ledger_queue);
   radius.finish();
   if (c.radius.dynauth_attempts > 10) radius.fail_key("dynauth_attempts", "must be at most 10");
   if (c.radius.dynauth_max_timeout_ms < c.radius.dynauth_timeout_ms)

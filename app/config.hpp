@@ -89,6 +89,7 @@ struct RadiusSettings {
   int acct_default_interim_seconds = 3600;     // the interval when the NAS announces none
   int session_retention_days = 30;             // stopped sessions kept in the ledger this long
   int max_session_rows = 1000000;              // and at most this many rows in all
+  int ledger_queue = 10000;                    // RADIUS ledger writes waiting for their thread
 };
 
 struct ScepSettings {                 // the SCEP front end (scep/), /scep on the public listener

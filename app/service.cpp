@@ -136,6 +136,7 @@ class Service {
     radius_options.live_sessions.default_interim = static_cast<std::uint32_t>(config_.radius.acct_default_interim_seconds);
     radius_options.retention.stopped_seconds = static_cast<ca::UnixTime>(config_.radius.session_retention_days) * 86400;
     radius_options.retention.max_rows = static_cast<std::size_t>(config_.radius.max_session_rows);
+    radius_options.ledger_queue = static_cast<std::size_t>(config_.radius.ledger_queue);
     radius_ = std::make_unique<radius::Server>(make_nas_table(config_),
                                                radius::eap::TlsServerConfig::from_authority(*authority_, index_),
                                                *ledger_, radius_options);

@@ -39,9 +39,9 @@ const char* status_name(std::optional<std::uint32_t> status) {
 
 }  // namespace
 
-Accounting::Accounting(ca::Ledger& ledger, AcceptRecords& accepts, AccountingSessions& live,
+Accounting::Accounting(LedgerWriter& writer, AcceptRecords& accepts, AccountingSessions& live,
                        Counters& counters, std::function<ca::UnixTime()> clock, AccountingRetention retention)
-    : ledger_(ledger),
+    : writer_(writer),
       accepts_(accepts),
       live_(live),
       counters_(counters),
@@ -67,36 +67,34 @@ std::optional<AcceptRecord> Accounting::link_of(const Packet& request, const Nas
   return accepts_.by_calling_station(nas.name, station);
 }
 
+// If the close is lost (queue full, write failed), the row stays live in the ledger; at
+// the next start it is reloaded at its updated_at and expires again.
 void Accounting::close_gone(const std::vector<LiveSession>& gone, ca::UnixTime now) {
+  if (gone.empty()) return;
+  std::vector<ca::RadiusSessionRow> rows;
   for (const LiveSession& s : gone) {
     bump(counters_.acct_sessions_expired);
-    ca::RadiusSessionRow row;
-    fill_row(row, s);
-    row.started_at = row.updated_at = now;
-    row.stopped_at = now;
-    try {
-      ledger_.record_radius_session(row);
-    } catch (const std::exception& e) {
-      // The row stays live in the ledger; at the next start it is reloaded and expires again.
-      spdlog::error("radius accounting: expired session nas={} session={} not closed in the ledger: {}", s.nas,
-                    printable(s.acct_session_id), e.what());
-      continue;
-    }
     spdlog::info("radius accounting: session nas={} session={} serial={} closed: silent past its deadline or "
                  "pushed out by the live-session bound", s.nas, printable(s.acct_session_id),
                  s.serial.empty() ? "-" : s.serial);
+    ca::RadiusSessionRow& row = rows.emplace_back();
+    fill_row(row, s);
+    row.started_at = row.updated_at = now;
+    row.stopped_at = now;
   }
+  writer_.submit("close expired sessions", [rows = std::move(rows)](ca::Ledger& ledger) {
+    for (const ca::RadiusSessionRow& row : rows) ledger.record_radius_session(row);
+  });
 }
 
 void Accounting::prune_if_due(ca::UnixTime now) {
   ca::UnixTime last = last_prune_.load();
   if (now - last < retention_.prune_every || !last_prune_.compare_exchange_strong(last, now)) return;
-  try {
-    const std::size_t deleted = ledger_.prune_radius_sessions(now - retention_.stopped_seconds, retention_.max_rows);
+  writer_.submit("prune stopped sessions", [before = now - retention_.stopped_seconds,
+                                            max_rows = retention_.max_rows](ca::Ledger& ledger) {
+    const std::size_t deleted = ledger.prune_radius_sessions(before, max_rows);
     if (deleted > 0) spdlog::info("radius accounting: {} stopped session row(s) pruned from the ledger", deleted);
-  } catch (const std::exception& e) {
-    spdlog::error("radius accounting: pruning stopped sessions failed: {}", e.what());
-  }
+  });
 }
 
 std::optional<Packet> Accounting::handle(const Packet& request, const NasClient& nas, const IpAddress& source) {
@@ -141,12 +139,12 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
     row.started_at = row.updated_at = now;
     const bool stop = *status == static_cast<std::uint32_t>(AcctStatus::stop);
     if (stop) row.stopped_at = row.updated_at;
-    try {
-      ledger_.record_radius_session(row);
-    } catch (const std::exception& e) {
+    const std::string what =
+        std::string(status_name(status)) + " nas=" + nas.name + " session=" + printable(session_id);
+    if (!writer_.submit(what, [row](ca::Ledger& ledger) { ledger.record_radius_session(row); })) {
       bump(counters_.acct_store_failed);
-      spdlog::error("radius accounting: {} nas={} session={} not recorded ({}); not answering so the NAS retries",
-                    status_name(status), nas.name, printable(session_id), e.what());
+      spdlog::error("radius accounting: {} not recorded (ledger write queue full); not answering so the NAS retries",
+                    what);
       return std::nullopt;
     }
     // From now on the session is known by its Acct-Session-Id, no longer by its Accept alone.
@@ -181,19 +179,24 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
 std::optional<Packet> Accounting::nas_restarted(const Packet& request, const NasClient& nas, const IpAddress& source,
                                                 bool on) {
   const ca::UnixTime now = clock_();
-  std::size_t closed = 0;
-  try {
-    closed = ledger_.stop_radius_sessions_of_nas(nas.name, source.to_string(), now);
-  } catch (const std::exception& e) {
+  const char* kind = on ? "Accounting-On" : "Accounting-Off";
+  const bool queued = writer_.submit(
+      std::string(kind) + " nas=" + nas.name,
+      [kind, nas_name = nas.name, address = source.to_string(), now](ca::Ledger& ledger) {
+        const std::size_t closed = ledger.stop_radius_sessions_of_nas(nas_name, address, now);
+        spdlog::info("radius accounting: {} nas={} from {}: {} session(s) closed in the ledger", kind, nas_name,
+                     address, closed);
+      });
+  if (!queued) {
     bump(counters_.acct_store_failed);
-    spdlog::error("radius accounting: {} nas={} not recorded ({}); not answering so the NAS retries",
-                  on ? "Accounting-On" : "Accounting-Off", nas.name, e.what());
+    spdlog::error("radius accounting: {} nas={} not recorded (ledger write queue full); not answering so the NAS "
+                  "retries", kind, nas.name);
     return std::nullopt;
   }
   const std::size_t closed_live = live_.stop_nas(nas.name, source);
   bump(counters_.acct_other);
-  spdlog::info("radius accounting: {} nas={} from {}: {} live session(s) closed ({} in the ledger)",
-               on ? "Accounting-On" : "Accounting-Off", nas.name, source.to_string(), closed_live, closed);
+  spdlog::info("radius accounting: {} nas={} from {}: {} live session(s) closed", kind, nas.name,
+               source.to_string(), closed_live);
   Packet response;
   response.code = Code::AccountingResponse;
   response.identifier = request.identifier;

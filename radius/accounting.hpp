@@ -5,11 +5,21 @@
 // Sessions silent too long leave the live table and are closed in the ledger; stopped
 // rows are pruned (AccountingRetention).
 // The caller (Server) has already verified the Request Authenticator (RFC 2866 §3).
+//
+// RFC 2866 §2: the Accounting-Response says the record is stored. It is sent once the
+// record is in the live table (memory) and queued for the ledger writer
+// (radius/ledger_writer.hpp), before the row is durable on disk: the io thread must not
+// wait behind the ledger's fsync. The live table is what Disconnect/CoA act on; the
+// ledger row is the record, normally on disk milliseconds later. A crash in between loses
+// that row (the NAS will not resend it), and a write that fails on the writer thread is
+// counted (ledger_write_failed) and logged. When the writer's queue is full the record is
+// not stored and not answered, so the NAS retransmits it.
 #pragma once
 
 #include "ca/ledger.hpp"
 #include "radius/clients.hpp"
 #include "radius/counters.hpp"
+#include "radius/ledger_writer.hpp"
 #include "radius/packet.hpp"
 #include "radius/sessions.hpp"
 
@@ -31,11 +41,12 @@ struct AccountingRetention {
 
 class Accounting {
  public:
-  Accounting(ca::Ledger& ledger, AcceptRecords& accepts, AccountingSessions& live, Counters& counters,
+  Accounting(LedgerWriter& writer, AcceptRecords& accepts, AccountingSessions& live, Counters& counters,
              std::function<ca::UnixTime()> clock, AccountingRetention retention = {});
 
   // The Accounting-Response to send (not yet encoded), or nullopt when the record could
-  // not be stored: RFC 2866 §2 forbids answering then, so the NAS retransmits.
+  // not be queued for the ledger: RFC 2866 §2 forbids answering then, so the NAS
+  // retransmits. Never waits for the disk.
   // `source`: where the request came from (where the NAS takes Disconnect-Requests).
   std::optional<Packet> handle(const Packet& request, const NasClient& nas, const IpAddress& source);
 
@@ -48,7 +59,7 @@ class Accounting {
   void close_gone(const std::vector<LiveSession>& gone, ca::UnixTime now);
   void prune_if_due(ca::UnixTime now);
 
-  ca::Ledger& ledger_;
+  LedgerWriter& writer_;
   AcceptRecords& accepts_;
   AccountingSessions& live_;
   Counters& counters_;

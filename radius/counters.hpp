@@ -45,6 +45,8 @@ namespace portcullis::radius {
   X(acct_unlinked)                                                                                     \
   X(acct_store_failed)              /* RFC 2866 §2: not recorded, so not answered */                   \
   X(acct_sessions_expired)          /* live session closed: silent too long, or pushed out by the bound */ \
+  X(ledger_queue_full)              /* a ledger write refused: the writer's queue was full */          \
+  X(ledger_write_failed)            /* a queued ledger write failed on the writer thread */            \
   X(acct_response)                                                                                     \
   X(send_failed)
 

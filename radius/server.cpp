@@ -63,7 +63,8 @@ Server::Server(std::shared_ptr<const NasTable> nas, std::shared_ptr<const eap::T
       eap_sessions_(EapSessionLimits{options_.eap_idle_timeout, options_.max_eap_sessions,
                                      options_.max_eap_sessions_per_nas, options_.eap_memory_budget}),
       live_(options_.live_sessions),
-      accounting_(std::make_unique<Accounting>(ledger_, accepts_, live_, counters_, [this] { return now(); },
+      writer_(ledger_, counters_, options_.ledger_queue),
+      accounting_(std::make_unique<Accounting>(writer_, accepts_, live_, counters_, [this] { return now(); },
                                                options_.retention)) {}
 
 Server::~Server() = default;
@@ -430,18 +431,16 @@ std::optional<Bytes> Server::reject(Context& ctx, const std::string& reason, Byt
   spdlog::info("radius: reject nas={} calling_station={} device={} serial={} tls={} rule={} reason=\"{}\" duration_ms={}",
                ctx.nas.name, ctx.calling_station, device, serial, tls_version, rule, reason,
                ms_since(ctx.started, steady_now()));
-  try {
-    ca::AuditEntry entry;
-    entry.at = now();
-    entry.actor = "radius";
-    entry.action = "radius.reject";
-    entry.target = serial;
-    entry.detail = reason + " (" + (rule == "-" ? "" : "rule=" + rule + " ") + "nas=" + ctx.nas.name +
-                   " calling_station=" + ctx.calling_station + ")";
-    ledger_.append_audit(entry);
-  } catch (const std::exception& e) {
-    spdlog::error("radius: audit row for a reject not written: {}", e.what());
-  }
+  ca::AuditEntry entry;
+  entry.at = now();
+  entry.actor = "radius";
+  entry.action = "radius.reject";
+  entry.target = serial;
+  entry.detail = reason + " (" + (rule == "-" ? "" : "rule=" + rule + " ") + "nas=" + ctx.nas.name +
+                 " calling_station=" + ctx.calling_station + ")";
+  // On the ledger writer: the reply does not wait for the audit row's fsync.
+  writer_.submit("audit row of a reject",
+                 [entry = std::move(entry)](ca::Ledger& ledger) { ledger.append_audit(entry); });
   Packet reply;
   reply.code = Code::AccessReject;
   reply.identifier = ctx.request.identifier;

@@ -22,6 +22,7 @@
 #include "radius/duplicate_cache.hpp"
 #include "radius/eap/authenticator.hpp"
 #include "radius/eap/tls_engine.hpp"
+#include "radius/ledger_writer.hpp"
 #include "radius/packet.hpp"
 #include "radius/sessions.hpp"
 
@@ -55,6 +56,7 @@ struct ServerOptions {
   std::uint32_t max_session_timeout = 86400;                 // seconds; also capped by the cert's notAfter
   LiveSessionLimits live_sessions;                           // accounting sessions held in memory
   AccountingRetention retention;                             // stopped accounting sessions in the ledger
+  std::size_t ledger_queue = 10000;                          // ledger writes waiting for the writer thread
   std::function<ca::UnixTime()> clock;                       // wall clock; empty = system clock
   std::function<SteadyClock::time_point()> steady_clock;     // for timeouts; empty = steady_clock::now
   // Access policy after a successful EAP-TLS handshake (DESIGN.md: radius/ -> AccessContext
@@ -66,7 +68,7 @@ struct ServerOptions {
 class Server {
  public:
   // `ledger` must outlive the server; it receives the audit rows of rejections and the
-  // accounting sessions. The NAS table is a snapshot that replace_nas_table() swaps.
+  // accounting sessions, from the server's ledger writer thread (never from handle()). The NAS table is a snapshot that replace_nas_table() swaps.
   Server(std::shared_ptr<const NasTable> nas, std::shared_ptr<const eap::TlsServerConfig> tls, ca::Ledger& ledger,
          ServerOptions options = {});
   // `nas` must outlive the server (tests; the service uses the snapshot form).
@@ -92,6 +94,9 @@ class Server {
   // sessions to disconnect and the Accepts not yet claimed by accounting.
   AccountingSessions& live_sessions() { return live_; }
   AcceptRecords& accept_records() { return accepts_; }
+  // The server's ledger writes, for others that must not wait for the disk on an io
+  // thread (RFC 5176 outcomes); flush() waits until what is queued is written.
+  LedgerWriter& ledger_writer() { return writer_; }
   std::size_t eap_conversations() const { return eap_sessions_.size(); }
   std::size_t eap_conversations_of(const std::string& nas) const { return eap_sessions_.size_of(nas); }
   std::size_t eap_charged_bytes() const { return eap_sessions_.charged_bytes(); }
@@ -123,6 +128,7 @@ class Server {
   EapSessions eap_sessions_;
   AcceptRecords accepts_;
   AccountingSessions live_;
+  LedgerWriter writer_;  // after what its jobs touch, so it drains before they go
   std::unique_ptr<Accounting> accounting_;
 };
 

@@ -71,7 +71,10 @@ class ServerFixture : public eap::testing::EapFixture {
     d.source = IpAddress::parse(source).value();
     d.source_port = port;
     d.socket = socket;
-    return server_->handle(d);
+    auto reply = server_->handle(d);
+    // The tests read the ledger right after: let the writer catch up.
+    if (flush_writes_) server_->ledger_writer().flush();
+    return reply;
   }
 
   Bytes encode(const Packet& request, bool message_authenticator = true, const char* secret = kSecret) {
@@ -166,6 +169,7 @@ class ServerFixture : public eap::testing::EapFixture {
 
   NasTable nas_;
   std::unique_ptr<Server> server_;
+  bool flush_writes_ = true;
   std::uint8_t next_id_ = 1;
 };
 
