@@ -260,6 +260,7 @@ class Service {
     for (auto& t : pool) t.join();
     http_pool.join();  // empty unless the shutdown deadline stopped `io` under a running handler
     session_control_.reset();  // its timers and sockets belong to `io`
+    radius_->ledger_writer().flush();  // accounting rows answered but not yet written
     {
       std::lock_guard lock(drain_mutex);
       drained = true;
