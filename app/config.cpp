@@ -227,6 +227,14 @@ Config load_config(const std::string& path) {
   radius.positive("dynauth_timeout_ms", c.radius.dynauth_timeout_ms);
   radius.positive("dynauth_max_timeout_ms", c.radius.dynauth_max_timeout_ms);
   radius.positive("expiry_check_seconds", c.radius.expiry_check_seconds);
+  radius.positive("max_eap_sessions_per_nas", c.radius.max_eap_sessions_per_nas);
+  radius.positive("eap_memory_budget_mib", c.radius.eap_memory_budget_mib);
+  radius.positive("max_live_sessions", c.radius.max_live_sessions);
+  radius.positive("acct_stale_intervals", c.radius.acct_stale_intervals);
+  radius.positive("acct_default_interim_seconds", c.radius.acct_default_interim_seconds);
+  radius.positive("session_retention_days", c.radius.session_retention_days);
+  radius.positive("max_session_rows", c.radius.max_session_rows);
+  radius.positive("ledger_queue", c.radius.ledger_queue);
   radius.finish();
   if (c.radius.dynauth_attempts > 10) radius.fail_key("dynauth_attempts", "must be at most 10");
   if (c.radius.dynauth_max_timeout_ms < c.radius.dynauth_timeout_ms)

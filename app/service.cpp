@@ -131,6 +131,14 @@ class Service {
     reload_policy(*policy_, config_.policy.file, "start-up");
     radius::ServerOptions radius_options;
     radius_options.policy = policy_.get();
+    radius_options.max_eap_sessions_per_nas = static_cast<std::size_t>(config_.radius.max_eap_sessions_per_nas);
+    radius_options.eap_memory_budget = static_cast<std::size_t>(config_.radius.eap_memory_budget_mib) << 20;
+    radius_options.live_sessions.max_sessions = static_cast<std::size_t>(config_.radius.max_live_sessions);
+    radius_options.live_sessions.stale_intervals = static_cast<std::uint32_t>(config_.radius.acct_stale_intervals);
+    radius_options.live_sessions.default_interim = static_cast<std::uint32_t>(config_.radius.acct_default_interim_seconds);
+    radius_options.retention.stopped_seconds = static_cast<ca::UnixTime>(config_.radius.session_retention_days) * 86400;
+    radius_options.retention.max_rows = static_cast<std::size_t>(config_.radius.max_session_rows);
+    radius_options.ledger_queue = static_cast<std::size_t>(config_.radius.ledger_queue);
     radius_ = std::make_unique<radius::Server>(make_nas_table(config_), make_eap_tls_config(), *ledger_,
                                                radius_options);
     admin_api_.store(make_admin_api(config_));
@@ -253,6 +261,7 @@ class Service {
     for (auto& t : pool) t.join();
     http_pool.join();  // empty unless the shutdown deadline stopped `io` under a running handler
     session_control_.reset();  // its timers and sockets belong to `io`
+    radius_->ledger_writer().flush();  // accounting rows answered but not yet written
     {
       std::lock_guard lock(drain_mutex);
       drained = true;

@@ -218,11 +218,14 @@ void SessionControl::flush_marks() {
     flush_scheduled_ = false;
   }
   if (batch.empty()) return;
-  try {
-    ledger_.mark_radius_sessions(batch);
-  } catch (const std::exception& e) {
-    spdlog::error("dynauth: {} session outcome(s) not written to the ledger: {}", batch.size(), e.what());
-  }
+  // On the RADIUS server's ledger writer: this timer runs on an io thread, which must not
+  // wait for the ledger's fsync. A full queue drops the batch (counted and logged there).
+  const std::size_t n = batch.size();
+  if (!server_.ledger_writer().submit(std::to_string(n) + " Disconnect/CoA outcome(s)",
+                                      [batch = std::move(batch)](ca::Ledger& ledger) {
+                                        ledger.mark_radius_sessions(batch);
+                                      }))
+    spdlog::error("dynauth: {} session outcome(s) not written to the ledger: its write queue is full", n);
 }
 
 std::size_t SessionControl::sweep() {

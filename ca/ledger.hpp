@@ -271,6 +271,10 @@ class Ledger {
   // Returns how many.
   virtual std::size_t stop_radius_sessions_of_nas(const std::string& nas, const std::string& nas_address,
                                                   UnixTime at) = 0;
+  // Keeps the table bounded: deletes the stopped sessions that stopped before
+  // `stopped_before`, then the oldest stopped ones past `max_rows` rows in all. Live rows
+  // are never deleted (the live table bounds them). Returns how many were deleted.
+  virtual std::size_t prune_radius_sessions(UnixTime stopped_before, std::size_t max_rows) = 0;
 
   // --- SCEP (scep/).
   // One transaction: the device (created when missing), the challenge row, the audit row.

@@ -58,6 +58,7 @@ class SqliteLedger final : public Ledger {
   void mark_radius_sessions(const std::vector<RadiusSessionMark>& marks) override;
   std::size_t stop_radius_sessions_of_nas(const std::string& nas, const std::string& nas_address,
                                           UnixTime at) override;
+  std::size_t prune_radius_sessions(UnixTime stopped_before, std::size_t max_rows) override;
 
   ChallengeRecord mint_challenge(const NewChallenge& challenge, const std::string& actor) override;
   std::optional<ChallengeRecord> find_challenge(const std::string& secret_hash) override;

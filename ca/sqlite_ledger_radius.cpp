@@ -122,5 +122,25 @@ std::size_t SqliteLedger::stop_radius_sessions_of_nas(const std::string& nas, co
   return changed;
 }
 
+std::size_t SqliteLedger::prune_radius_sessions(UnixTime stopped_before, std::size_t max_rows) {
+  const auto max = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+  std::lock_guard lock(mutex_);
+  Transaction tx(db_);
+  auto old = db_.cached("DELETE FROM radius_sessions WHERE stopped_at IS NOT NULL AND stopped_at < ?1");
+  old->bind(1, static_cast<std::int64_t>(stopped_before));
+  old->run();
+  std::size_t deleted = static_cast<std::size_t>(sqlite3_changes(db_.handle()));
+  // Past the row bound, the stopped sessions that stopped first go (stopped_at is not
+  // indexed: this scan runs at most once a minute).
+  auto excess = db_.cached(
+      "DELETE FROM radius_sessions WHERE id IN (SELECT id FROM radius_sessions WHERE stopped_at IS NOT NULL "
+      "ORDER BY stopped_at, id LIMIT max(0, (SELECT count(*) FROM radius_sessions) - ?1))");
+  excess->bind(1, static_cast<std::int64_t>(max_rows > max ? max : max_rows));
+  excess->run();
+  deleted += static_cast<std::size_t>(sqlite3_changes(db_.handle()));
+  tx.commit();
+  return deleted;
+}
+
 }  // namespace sqlite
 }  // namespace portcullis::ca

@@ -39,34 +39,83 @@ const char* status_name(std::optional<std::uint32_t> status) {
 
 }  // namespace
 
-Accounting::Accounting(ca::Ledger& ledger, AcceptRecords& accepts, AccountingSessions& live,
-                       Counters& counters, std::function<ca::UnixTime()> clock)
-    : ledger_(ledger), accepts_(accepts), live_(live), counters_(counters), clock_(std::move(clock)) {}
+Accounting::Accounting(LedgerWriter& writer, AcceptRecords& accepts, AccountingSessions& live,
+                       Counters& counters, std::function<ca::UnixTime()> clock, AccountingRetention retention)
+    : writer_(writer),
+      accepts_(accepts),
+      live_(live),
+      counters_(counters),
+      clock_(std::move(clock)),
+      retention_(retention) {}
+
+// Class first (it names exactly one Accept), then the latest Accept this NAS got for
+// this Calling-Station-Id. A NAS may send several Class attributes (RFC 2865 §5.25); ours
+// is the one with our prefix.
+std::optional<AcceptRecord> Accounting::link_of(const Packet& request, const NasClient& nas,
+                                                const std::string& station, const char*& linked_by) const {
+  for (const auto& a : request.attributes) {
+    if (a.type != attr::Class) continue;
+    const std::string token(a.value.begin(), a.value.end());
+    if (token.rfind("pc1:", 0) != 0) continue;
+    if (auto link = accepts_.by_token(token)) {
+      linked_by = "Class";
+      return link;
+    }
+  }
+  linked_by = "Calling-Station-Id";
+  if (station.empty()) return std::nullopt;
+  return accepts_.by_calling_station(nas.name, station);
+}
+
+// If the close is lost (queue full, write failed), the row stays live in the ledger; at
+// the next start it is reloaded at its updated_at and expires again.
+void Accounting::close_gone(const std::vector<LiveSession>& gone, ca::UnixTime now) {
+  if (gone.empty()) return;
+  std::vector<ca::RadiusSessionRow> rows;
+  for (const LiveSession& s : gone) {
+    bump(counters_.acct_sessions_expired);
+    spdlog::info("radius accounting: session nas={} session={} serial={} closed: silent past its deadline or "
+                 "pushed out by the live-session bound", s.nas, printable(s.acct_session_id),
+                 s.serial.empty() ? "-" : s.serial);
+    ca::RadiusSessionRow& row = rows.emplace_back();
+    fill_row(row, s);
+    row.started_at = row.updated_at = now;
+    row.stopped_at = now;
+  }
+  writer_.submit("close expired sessions", [rows = std::move(rows)](ca::Ledger& ledger) {
+    for (const ca::RadiusSessionRow& row : rows) ledger.record_radius_session(row);
+  });
+}
+
+void Accounting::prune_if_due(ca::UnixTime now) {
+  ca::UnixTime last = last_prune_.load();
+  if (now - last < retention_.prune_every || !last_prune_.compare_exchange_strong(last, now)) return;
+  writer_.submit("prune stopped sessions", [before = now - retention_.stopped_seconds,
+                                            max_rows = retention_.max_rows](ca::Ledger& ledger) {
+    const std::size_t deleted = ledger.prune_radius_sessions(before, max_rows);
+    if (deleted > 0) spdlog::info("radius accounting: {} stopped session row(s) pruned from the ledger", deleted);
+  });
+}
 
 std::optional<Packet> Accounting::handle(const Packet& request, const NasClient& nas, const IpAddress& source) {
+  const ca::UnixTime now = clock_();
+  close_gone(live_.expire(now), now);
+  prune_if_due(now);
   const auto status = request.integer(attr::AcctStatusType);
   if (status == static_cast<std::uint32_t>(AcctStatus::accounting_on) ||
       status == static_cast<std::uint32_t>(AcctStatus::accounting_off))
     return nas_restarted(request, nas, source, *status == static_cast<std::uint32_t>(AcctStatus::accounting_on));
   const std::string session_id = text_attribute(request, attr::AcctSessionId);
   const std::string station = text_attribute(request, attr::CallingStationId);
+  // Kept for display only; never used to link (the peer chooses it).
   const std::string user = text_attribute(request, attr::UserName);
 
   const bool session_record = status && (*status == static_cast<std::uint32_t>(AcctStatus::start) ||
                                          *status == static_cast<std::uint32_t>(AcctStatus::stop) ||
                                          *status == static_cast<std::uint32_t>(AcctStatus::interim_update));
   if (session_record && !session_id.empty()) {
-    // Class first (it names exactly one Accept), then the fallbacks. A NAS may send several
-    // Class attributes (RFC 2865 §5.25); ours is the one with our prefix.
-    std::optional<AcceptRecord> link;
-    for (const auto& a : request.attributes) {
-      if (a.type != attr::Class) continue;
-      const std::string token(a.value.begin(), a.value.end());
-      if (token.rfind("pc1:", 0) == 0 && (link = accepts_.by_token(token))) break;
-    }
-    const char* linked_by = "Class";
-    if (!link && !station.empty() && (link = accepts_.by_calling_station(station))) linked_by = "Calling-Station-Id";
-    if (!link && !user.empty() && (link = accepts_.by_user_name(user))) linked_by = "User-Name";
+    const char* linked_by = "none";
+    const std::optional<AcceptRecord> link = link_of(request, nas, station, linked_by);
 
     LiveSession session;
     session.nas = nas.name;
@@ -75,6 +124,11 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
     session.calling_station_id = station;
     session.user_name = user;
     session.nas_identity = nas_identity_of(request, source);
+    session.last_seen = now;
+    // RFC 2869 §5.16: the NAS's interim interval, taken as at least 60 s as that section
+    // asks, so that a tiny value cannot make live sessions expire between two updates.
+    if (auto interval = request.integer(attr::AcctInterimInterval); interval && *interval > 0)
+      session.interim_interval = std::max<std::uint32_t>(*interval, 60);
     if (link && !link->rule.empty()) {
       session.rule = link->rule;
       session.coa_on_disable = link->coa_on_disable;
@@ -82,21 +136,21 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
     }
     ca::RadiusSessionRow row;
     fill_row(row, session);
-    row.started_at = row.updated_at = clock_();
+    row.started_at = row.updated_at = now;
     const bool stop = *status == static_cast<std::uint32_t>(AcctStatus::stop);
     if (stop) row.stopped_at = row.updated_at;
-    try {
-      ledger_.record_radius_session(row);
-    } catch (const std::exception& e) {
+    const std::string what =
+        std::string(status_name(status)) + " nas=" + nas.name + " session=" + printable(session_id);
+    if (!writer_.submit(what, [row](ca::Ledger& ledger) { ledger.record_radius_session(row); })) {
       bump(counters_.acct_store_failed);
-      spdlog::error("radius accounting: {} nas={} session={} not recorded ({}); not answering so the NAS retries",
-                    status_name(status), nas.name, printable(session_id), e.what());
+      spdlog::error("radius accounting: {} not recorded (ledger write queue full); not answering so the NAS retries",
+                    what);
       return std::nullopt;
     }
     // From now on the session is known by its Acct-Session-Id, no longer by its Accept alone.
     if (link) accepts_.claim(*link);
     if (stop) live_.stop(nas.name, session_id);
-    else live_.upsert(std::move(session));
+    else close_gone(live_.upsert(std::move(session)), now);
     bump(*status == static_cast<std::uint32_t>(AcctStatus::start) ? counters_.acct_start
          : stop                                                    ? counters_.acct_stop
                                                                    : counters_.acct_interim);
@@ -124,19 +178,25 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
 // down: none of the sessions it had is live any more, so none must get a Disconnect later.
 std::optional<Packet> Accounting::nas_restarted(const Packet& request, const NasClient& nas, const IpAddress& source,
                                                 bool on) {
-  std::size_t closed = 0;
-  try {
-    closed = ledger_.stop_radius_sessions_of_nas(nas.name, source.to_string(), clock_());
-  } catch (const std::exception& e) {
+  const ca::UnixTime now = clock_();
+  const char* kind = on ? "Accounting-On" : "Accounting-Off";
+  const bool queued = writer_.submit(
+      std::string(kind) + " nas=" + nas.name,
+      [kind, nas_name = nas.name, address = source.to_string(), now](ca::Ledger& ledger) {
+        const std::size_t closed = ledger.stop_radius_sessions_of_nas(nas_name, address, now);
+        spdlog::info("radius accounting: {} nas={} from {}: {} session(s) closed in the ledger", kind, nas_name,
+                     address, closed);
+      });
+  if (!queued) {
     bump(counters_.acct_store_failed);
-    spdlog::error("radius accounting: {} nas={} not recorded ({}); not answering so the NAS retries",
-                  on ? "Accounting-On" : "Accounting-Off", nas.name, e.what());
+    spdlog::error("radius accounting: {} nas={} not recorded (ledger write queue full); not answering so the NAS "
+                  "retries", kind, nas.name);
     return std::nullopt;
   }
   const std::size_t closed_live = live_.stop_nas(nas.name, source);
   bump(counters_.acct_other);
-  spdlog::info("radius accounting: {} nas={} from {}: {} live session(s) closed ({} in the ledger)",
-               on ? "Accounting-On" : "Accounting-Off", nas.name, source.to_string(), closed_live, closed);
+  spdlog::info("radius accounting: {} nas={} from {}: {} live session(s) closed", kind, nas.name,
+               source.to_string(), closed_live);
   Packet response;
   response.code = Code::AccountingResponse;
   response.identifier = request.identifier;
@@ -217,7 +277,9 @@ LiveSession live_session_from_row(const ca::RadiusSessionRow& row) {
 std::size_t reload_live_sessions(ca::Ledger& ledger, AccountingSessions& live) {
   std::size_t n = 0;
   for (const ca::RadiusSessionRow& row : ledger.list_radius_sessions(true, std::numeric_limits<std::size_t>::max())) {
-    live.upsert(live_session_from_row(row));
+    LiveSession s = live_session_from_row(row);
+    s.last_seen = row.updated_at;
+    live.upsert(std::move(s));
     ++n;
   }
   return n;

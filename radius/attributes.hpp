@@ -70,6 +70,7 @@ inline constexpr std::uint8_t NasIdentifier = 32;
 inline constexpr std::uint8_t ProxyState = 33;            // RFC 2865 §5.33
 inline constexpr std::uint8_t AcctStatusType = 40;        // RFC 2866 §5.1
 inline constexpr std::uint8_t AcctSessionId = 44;         // RFC 2866 §5.5
+inline constexpr std::uint8_t AcctInterimInterval = 85;   // RFC 2869 §5.16
 inline constexpr std::uint8_t EventTimestamp = 55;        // RFC 2869 §5.3
 inline constexpr std::uint8_t TunnelType = 64;            // RFC 2868 §3.1
 inline constexpr std::uint8_t TunnelMediumType = 65;      // RFC 2868 §3.2

@@ -29,6 +29,8 @@ namespace portcullis::radius {
   X(policy_reject)                  /* EAP-TLS succeeded, a policy rule rejected */                   \
   X(unknown_state)                  /* State we never issued or that expired */                        \
   X(sessions_evicted)                /* table at its bound: longest-idle one dropped   */                 \
+  X(eap_refused_nas_cap)            /* new conversation refused: its NAS holds its cap */             \
+  X(eap_refused_budget)             /* new conversation refused: memory budget spent */                \
   X(eap_not_consecutive)            /* EAP-Message attributes interleaved (RFC 3579 §3.1) */           \
   X(eap_discard)                    /* EAP layer silently discarded (RFC 3748 §4.1) */                 \
   X(not_eap)                        /* Access-Request without EAP-Message: only EAP-TLS is offered */  \
@@ -42,6 +44,9 @@ namespace portcullis::radius {
   X(acct_linked)                    /* record tied to a certificate serial */                          \
   X(acct_unlinked)                                                                                     \
   X(acct_store_failed)              /* RFC 2866 §2: not recorded, so not answered */                   \
+  X(acct_sessions_expired)          /* live session closed: silent too long, or pushed out by the bound */ \
+  X(ledger_queue_full)              /* a ledger write refused: the writer's queue was full */          \
+  X(ledger_write_failed)            /* a queued ledger write failed on the writer thread */            \
   X(acct_response)                                                                                     \
   X(send_failed)
 

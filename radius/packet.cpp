@@ -258,4 +258,17 @@ Result<Bytes, EncodeError> encode_reply(const Packet& reply, const Authenticator
   return laid;
 }
 
+Result<Bytes, EncodeError> encode_accounting_response(const Packet& reply, const Authenticator& request_authenticator,
+                                                      std::string_view secret) {
+  if (reply.code != Code::AccountingResponse)
+    throw std::invalid_argument("RADIUS: encode_accounting_response called with another code");
+  auto laid = lay_out(reply, true, request_authenticator);
+  if (!laid) return laid;
+  Bytes& out = laid.value();
+  put_message_authenticator(out, kZeroAuthenticator, secret);
+  const Digest16 response = md5({out, as_bytes(secret)});
+  std::copy(response.begin(), response.end(), out.begin() + 4);
+  return laid;
+}
+
 }  // namespace portcullis::radius

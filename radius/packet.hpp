@@ -126,4 +126,16 @@ Result<Bytes, EncodeError> encode_request(const Packet& request, std::string_vie
 Result<Bytes, EncodeError> encode_reply(const Packet& reply, const Authenticator& request_authenticator,
                                         std::string_view secret, bool message_authenticator = true);
 
+// Encodes the Accounting-Response to an Accounting-Request, Message-Authenticator first
+// (BlastRADIUS: draft-ietf-radext-deprecating-radius asks for it in every packet). No RFC
+// defines its computation for accounting (RFC 3579 §3.2 covers Access-* replies only);
+// it is computed as FreeRADIUS 3 verifies it, with 16 zero octets in the header as for
+// the Accounting-Request (RFC 2866 §3, RFC 5176 §3.5): a NAS or proxy built on it
+// (radclient 3.2.1 included) silently drops a response whose Message-Authenticator was
+// computed over the Request Authenticator, and would retransmit its accounting forever.
+// The Response Authenticator is that of RFC 2866 §3. An Accounting-Response to
+// Status-Server is an ordinary reply (encode_reply, RFC 5997 §3).
+Result<Bytes, EncodeError> encode_accounting_response(const Packet& reply, const Authenticator& request_authenticator,
+                                                      std::string_view secret);
+
 }  // namespace portcullis::radius

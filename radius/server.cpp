@@ -60,8 +60,12 @@ Server::Server(std::shared_ptr<const NasTable> nas, std::shared_ptr<const eap::T
       ledger_(ledger),
       options_(std::move(options)),
       duplicates_(options_.duplicate_lifetime, options_.duplicate_capacity),
-      eap_sessions_(options_.eap_idle_timeout, options_.max_eap_sessions),
-      accounting_(std::make_unique<Accounting>(ledger_, accepts_, live_, counters_, [this] { return now(); })) {}
+      eap_sessions_(EapSessionLimits{options_.eap_idle_timeout, options_.max_eap_sessions,
+                                     options_.max_eap_sessions_per_nas, options_.eap_memory_budget}),
+      live_(options_.live_sessions),
+      writer_(ledger_, counters_, options_.ledger_queue),
+      accounting_(std::make_unique<Accounting>(writer_, accepts_, live_, counters_, [this] { return now(); },
+                                               options_.retention)) {}
 
 Server::~Server() = default;
 
@@ -178,10 +182,7 @@ std::optional<Bytes> Server::dispatch(const Datagram& datagram, const NasClient&
     auto response = accounting_->handle(request, nas, datagram.source);
     if (!response) return std::nullopt;
     bump(counters_.acct_response);
-    // No Message-Authenticator here: RFC 2866 does not define one for accounting, and
-    // implementations disagree on the authenticator it would be computed over
-    // (FreeRADIUS 3.2 uses zeros, RFC 3579 §3.2 the request's), so a peer may refuse it.
-    return encode(*response, request, nas, false);
+    return encode(*response, request, nas);
   }
   bump(counters_.unexpected_code);
   spdlog::debug("radius: drop code {} from NAS {} on the {} socket", static_cast<int>(request.code), nas.name,
@@ -200,11 +201,12 @@ std::optional<Bytes> Server::status_server(const Packet& request, const NasClien
   return encode(reply, request, nas);
 }
 
-std::optional<Bytes> Server::encode(const Packet& reply, const Packet& request, const NasClient& nas,
-                                   bool message_authenticator) {
-  // Message-Authenticator first in every Access-* and Status-Server reply (BlastRADIUS;
-  // RFC 3579 §3.2, RFC 5997 §3).
-  auto bytes = encode_reply(reply, request.authenticator, nas.secret, message_authenticator);
+std::optional<Bytes> Server::encode(const Packet& reply, const Packet& request, const NasClient& nas) {
+  // Message-Authenticator first in every reply (BlastRADIUS; RFC 3579 §3.2, RFC 5997 §3;
+  // for accounting see encode_accounting_response).
+  auto bytes = request.code == Code::AccountingRequest
+                   ? encode_accounting_response(reply, request.authenticator, nas.secret)
+                   : encode_reply(reply, request.authenticator, nas.secret);
   if (!bytes) {
     bump(counters_.reply_too_large);
     spdlog::warn("radius: reply to request {} from NAS {} would exceed 4096 octets; dropped", request.identifier,
@@ -290,10 +292,14 @@ std::optional<Bytes> Server::start_or_continue(Context& ctx) {
 // State (RAND_bytes; RFC 2865 §5.24) that the NAS echoes.
 std::optional<Bytes> Server::challenge(Context& ctx, const std::string& old_state, Bytes eap) {
   const std::string state = new_state();
+  const std::size_t buffered = ctx.conversation->authenticator->buffered_bytes();
   if (old_state.empty()) {
-    if (eap_sessions_.insert(state, ctx.conversation, steady_now())) bump(counters_.sessions_evicted);
+    const auto admission = eap_sessions_.insert(state, ctx.conversation, ctx.nas.name, buffered, steady_now());
+    if (admission == EapSessions::Admission::refused_nas_cap || admission == EapSessions::Admission::refused_budget)
+      return refuse(ctx, admission);
+    if (admission == EapSessions::Admission::admitted_evicted) bump(counters_.sessions_evicted);
   } else {
-    eap_sessions_.rekey(old_state, state, ctx.conversation, steady_now());
+    eap_sessions_.rekey(old_state, state, ctx.conversation, buffered, steady_now());
   }
   ctx.conversation->state = state;
 
@@ -304,7 +310,14 @@ std::optional<Bytes> Server::challenge(Context& ctx, const std::string& old_stat
   reply.add(attr::State, state);
   copy_proxy_state(ctx.request, reply);
   auto bytes = encode(reply, ctx.request, ctx.nas);
-  if (bytes) bump(counters_.access_challenge);
+  if (!bytes) {
+    // The NAS gets nothing, so nobody holds the new State: the conversation (already
+    // re-keyed to it) would sit in the table until its idle timeout. Its retransmission
+    // carries the old State, which is gone, and ends in an Access-Reject.
+    eap_sessions_.erase(state);
+    return bytes;
+  }
+  bump(counters_.access_challenge);
   return bytes;
 }
 
@@ -389,6 +402,26 @@ policy::Decision Server::decide(const Context& ctx, const eap::TlsPeer& peer) co
   return options_.policy->decide(c);
 }
 
+// A new conversation the table has no room for (its NAS at its cap, or the memory budget
+// spent). Access-Reject with EAP-Failure (RFC 3579 §2.6.3) rather than silence: a NAS
+// that gets no answer retransmits (each retransmission asking again) and, after a few,
+// marks the server dead for every device behind it (RFC 5080 §2.2.1); the device's
+// supplicant backs off and retries. Counted and logged at debug, not audited: a flood must
+// not become a flood of ledger rows and log lines.
+std::optional<Bytes> Server::refuse(Context& ctx, EapSessions::Admission why) {
+  const bool nas_cap = why == EapSessions::Admission::refused_nas_cap;
+  bump(nas_cap ? counters_.eap_refused_nas_cap : counters_.eap_refused_budget);
+  bump(counters_.access_reject);
+  spdlog::debug("radius: refuse new EAP conversation from NAS {} calling_station={}: {}", ctx.nas.name,
+                ctx.calling_station, nas_cap ? "the NAS holds its maximum of open conversations" : "memory budget spent");
+  Packet reply;
+  reply.code = Code::AccessReject;
+  reply.identifier = ctx.request.identifier;
+  add_eap_message(reply, eap_failure_for(ctx.eap));
+  copy_proxy_state(ctx.request, reply);
+  return encode(reply, ctx.request, ctx.nas);
+}
+
 // RFC 3579 §2.6.3: Access-Reject carries EAP-Failure when the conversation had an EAP
 // Identifier to answer. Every reject is logged and audited; silent drops are not.
 std::optional<Bytes> Server::reject(Context& ctx, const std::string& reason, Bytes eap_failure,
@@ -398,18 +431,16 @@ std::optional<Bytes> Server::reject(Context& ctx, const std::string& reason, Byt
   spdlog::info("radius: reject nas={} calling_station={} device={} serial={} tls={} rule={} reason=\"{}\" duration_ms={}",
                ctx.nas.name, ctx.calling_station, device, serial, tls_version, rule, reason,
                ms_since(ctx.started, steady_now()));
-  try {
-    ca::AuditEntry entry;
-    entry.at = now();
-    entry.actor = "radius";
-    entry.action = "radius.reject";
-    entry.target = serial;
-    entry.detail = reason + " (" + (rule == "-" ? "" : "rule=" + rule + " ") + "nas=" + ctx.nas.name +
-                   " calling_station=" + ctx.calling_station + ")";
-    ledger_.append_audit(entry);
-  } catch (const std::exception& e) {
-    spdlog::error("radius: audit row for a reject not written: {}", e.what());
-  }
+  ca::AuditEntry entry;
+  entry.at = now();
+  entry.actor = "radius";
+  entry.action = "radius.reject";
+  entry.target = serial;
+  entry.detail = reason + " (" + (rule == "-" ? "" : "rule=" + rule + " ") + "nas=" + ctx.nas.name +
+                 " calling_station=" + ctx.calling_station + ")";
+  // On the ledger writer: the reply does not wait for the audit row's fsync.
+  writer_.submit("audit row of a reject",
+                 [entry = std::move(entry)](ca::Ledger& ledger) { ledger.append_audit(entry); });
   Packet reply;
   reply.code = Code::AccessReject;
   reply.identifier = ctx.request.identifier;

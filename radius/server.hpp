@@ -15,12 +15,14 @@
 #pragma once
 
 #include "ca/ledger.hpp"
+#include "radius/accounting.hpp"
 #include "policy/decision.hpp"
 #include "radius/clients.hpp"
 #include "radius/counters.hpp"
 #include "radius/duplicate_cache.hpp"
 #include "radius/eap/authenticator.hpp"
 #include "radius/eap/tls_engine.hpp"
+#include "radius/ledger_writer.hpp"
 #include "radius/packet.hpp"
 #include "radius/sessions.hpp"
 
@@ -33,8 +35,6 @@
 #include <optional>
 
 namespace portcullis::radius {
-
-class Accounting;
 
 enum class SocketKind : std::uint8_t { auth = 0, acct = 1 };
 
@@ -49,9 +49,14 @@ struct ServerOptions {
   std::size_t fragment_size = 1398;                          // EAP-TLS data per packet (see eap::AuthenticatorConfig)
   std::chrono::milliseconds eap_idle_timeout = std::chrono::seconds(60);
   std::size_t max_eap_sessions = 10000;                      // half-open conversations
+  std::size_t max_eap_sessions_per_nas = 2000;               // per NAS client entry
+  std::size_t eap_memory_budget = 256u << 20;                // bytes; see EapSessions
   std::chrono::milliseconds duplicate_lifetime = std::chrono::seconds(10);
   std::size_t duplicate_capacity = 65536;
   std::uint32_t max_session_timeout = 86400;                 // seconds; also capped by the cert's notAfter
+  LiveSessionLimits live_sessions;                           // accounting sessions held in memory
+  AccountingRetention retention;                             // stopped accounting sessions in the ledger
+  std::size_t ledger_queue = 10000;                          // ledger writes waiting for the writer thread
   std::function<ca::UnixTime()> clock;                       // wall clock; empty = system clock
   std::function<SteadyClock::time_point()> steady_clock;     // for timeouts; empty = steady_clock::now
   // Access policy after a successful EAP-TLS handshake (DESIGN.md: radius/ -> AccessContext
@@ -63,7 +68,7 @@ struct ServerOptions {
 class Server {
  public:
   // `ledger` must outlive the server; it receives the audit rows of rejections and the
-  // accounting sessions. The NAS table is a snapshot that replace_nas_table() swaps.
+  // accounting sessions, from the server's ledger writer thread (never from handle()). The NAS table is a snapshot that replace_nas_table() swaps.
   Server(std::shared_ptr<const NasTable> nas, std::shared_ptr<const eap::TlsServerConfig> tls, ca::Ledger& ledger,
          ServerOptions options = {});
   // `nas` must outlive the server (tests; the service uses the snapshot form).
@@ -89,7 +94,12 @@ class Server {
   // sessions to disconnect and the Accepts not yet claimed by accounting.
   AccountingSessions& live_sessions() { return live_; }
   AcceptRecords& accept_records() { return accepts_; }
+  // The server's ledger writes, for others that must not wait for the disk on an io
+  // thread (RFC 5176 outcomes); flush() waits until what is queued is written.
+  LedgerWriter& ledger_writer() { return writer_; }
   std::size_t eap_conversations() const { return eap_sessions_.size(); }
+  std::size_t eap_conversations_of(const std::string& nas) const { return eap_sessions_.size_of(nas); }
+  std::size_t eap_charged_bytes() const { return eap_sessions_.charged_bytes(); }
 
  private:
   struct Context;
@@ -100,12 +110,12 @@ class Server {
   std::optional<Bytes> start_or_continue(Context& ctx);
   std::optional<Bytes> challenge(Context& ctx, const std::string& old_state, Bytes eap);
   std::optional<Bytes> accept(Context& ctx, const eap::AuthenticatorOutput& out);
+  std::optional<Bytes> refuse(Context& ctx, EapSessions::Admission why);
   std::optional<Bytes> reject(Context& ctx, const std::string& reason, Bytes eap_failure,
                               const std::string& serial = "-", const std::string& device = "-",
                               const std::string& tls_version = "-", const std::string& rule = "-");
   policy::Decision decide(const Context& ctx, const eap::TlsPeer& peer) const;
-  std::optional<Bytes> encode(const Packet& reply, const Packet& request, const NasClient& nas,
-                              bool message_authenticator = true);
+  std::optional<Bytes> encode(const Packet& reply, const Packet& request, const NasClient& nas);
   ca::UnixTime now() const;
   SteadyClock::time_point steady_now() const;
 
@@ -118,6 +128,7 @@ class Server {
   EapSessions eap_sessions_;
   AcceptRecords accepts_;
   AccountingSessions live_;
+  LedgerWriter writer_;  // after what its jobs touch, so it drains before they go
   std::unique_ptr<Accounting> accounting_;
 };
 

@@ -12,29 +12,35 @@
 
 namespace portcullis::radius {
 
-EapSessions::EapSessions(std::chrono::milliseconds idle_timeout, std::size_t capacity)
-    : idle_timeout_(idle_timeout), capacity_(capacity == 0 ? 1 : capacity) {}
+EapSessions::EapSessions(EapSessionLimits limits) : limits_(limits) {
+  if (limits_.capacity == 0) limits_.capacity = 1;
+  if (limits_.per_nas == 0) limits_.per_nas = 1;
+}
 
 // Idle entries sit at the front of `recency`: expiry stops at the first live one.
 void EapSessions::expire_locked(SteadyClock::time_point now) {
   while (!recency_.empty()) {
     const auto it = entries_.find(recency_.front());
-    if (now - it->second.last_used <= idle_timeout_) break;
+    if (now - it->second.last_used <= limits_.idle_timeout) break;
     erase_locked(recency_.front());
   }
 }
 
-void EapSessions::put_locked(const std::string& state, std::shared_ptr<Conversation> conversation,
-                             SteadyClock::time_point now) {
+void EapSessions::put_locked(const std::string& state, Entry entry) {
   erase_locked(state);
   recency_.push_back(state);
-  entries_.emplace(state, Entry{std::move(conversation), now, std::prev(recency_.end())});
+  entry.recency = std::prev(recency_.end());
+  ++per_nas_[entry.nas];
+  charged_ += entry.charge;
+  entries_.emplace(state, std::move(entry));
 }
 
 void EapSessions::erase_locked(const std::string& state) {
   const auto it = entries_.find(state);
   if (it == entries_.end()) return;
   recency_.erase(it->second.recency);
+  charged_ -= it->second.charge;
+  if (auto n = per_nas_.find(it->second.nas); n != per_nas_.end() && --n->second == 0) per_nas_.erase(n);
   entries_.erase(it);
 }
 
@@ -48,24 +54,34 @@ std::shared_ptr<Conversation> EapSessions::find(const std::string& state, Steady
   return it->second.conversation;
 }
 
-bool EapSessions::insert(const std::string& state, std::shared_ptr<Conversation> conversation,
-                         SteadyClock::time_point now) {
+EapSessions::Admission EapSessions::insert(const std::string& state, std::shared_ptr<Conversation> conversation,
+                                           const std::string& nas, std::size_t buffered,
+                                           SteadyClock::time_point now) {
   std::lock_guard lock(mutex_);
   expire_locked(now);
-  bool evicted = false;
-  if (entries_.size() >= capacity_ && !entries_.count(state)) {
+  if (const auto n = per_nas_.find(nas); n != per_nas_.end() && n->second >= limits_.per_nas)
+    return Admission::refused_nas_cap;
+  const std::size_t charge = kConversationBaseBytes + buffered;
+  if (charged_ + charge > limits_.memory_budget) return Admission::refused_budget;
+  Admission result = Admission::admitted;
+  if (entries_.size() >= limits_.capacity && !entries_.count(state)) {
     erase_locked(recency_.front());
-    evicted = true;
+    result = Admission::admitted_evicted;
   }
-  put_locked(state, std::move(conversation), now);
-  return evicted;
+  put_locked(state, Entry{std::move(conversation), now, {}, nas, charge});
+  return result;
 }
 
 void EapSessions::rekey(const std::string& old_state, const std::string& new_state,
-                        std::shared_ptr<Conversation> conversation, SteadyClock::time_point now) {
+                        std::shared_ptr<Conversation> conversation, std::size_t buffered,
+                        SteadyClock::time_point now) {
   std::lock_guard lock(mutex_);
+  const auto old = entries_.find(old_state);
+  // Gone meanwhile (evicted, or expired by another thread): it keeps no NAS slot.
+  if (old == entries_.end()) return;
+  std::string nas = old->second.nas;
   erase_locked(old_state);
-  put_locked(new_state, std::move(conversation), now);
+  put_locked(new_state, Entry{std::move(conversation), now, {}, std::move(nas), kConversationBaseBytes + buffered});
 }
 
 void EapSessions::erase(const std::string& state) {
@@ -76,6 +92,17 @@ void EapSessions::erase(const std::string& state) {
 std::size_t EapSessions::size() const {
   std::lock_guard lock(mutex_);
   return entries_.size();
+}
+
+std::size_t EapSessions::size_of(const std::string& nas) const {
+  std::lock_guard lock(mutex_);
+  const auto it = per_nas_.find(nas);
+  return it == per_nas_.end() ? 0 : it->second;
+}
+
+std::size_t EapSessions::charged_bytes() const {
+  std::lock_guard lock(mutex_);
+  return charged_;
 }
 
 namespace {
@@ -139,14 +166,18 @@ std::string serial_of_token(const std::string& token) {
 
 AcceptRecords::AcceptRecords(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
 
+namespace {
+std::string station_key(const std::string& nas, const std::string& calling_station_id) {
+  return nas + '\n' + calling_station_id;
+}
+}  // namespace
+
 void AcceptRecords::erase_locked(const std::string& token) {
   auto old = by_token_.find(token);
   if (old == by_token_.end()) return;
-  if (auto s = latest_by_station_.find(old->second.calling_station_id);
+  if (auto s = latest_by_station_.find(station_key(old->second.nas, old->second.calling_station_id));
       s != latest_by_station_.end() && s->second == old->first)
     latest_by_station_.erase(s);
-  if (auto u = latest_by_user_.find(old->second.user_name); u != latest_by_user_.end() && u->second == old->first)
-    latest_by_user_.erase(u);
   auto [b, e] = unclaimed_by_serial_.equal_range(old->second.serial);
   for (auto it = b; it != e; ++it)
     if (it->second == token) {
@@ -160,8 +191,7 @@ std::string AcceptRecords::remember(AcceptRecord record) {
   const std::string raw = new_state();
   const std::string token = "pc1:" + ca::to_hex(ca::Bytes(raw.begin(), raw.end())) + ":" + record.serial;
   std::lock_guard lock(mutex_);
-  if (!record.calling_station_id.empty()) latest_by_station_[record.calling_station_id] = token;
-  if (!record.user_name.empty()) latest_by_user_[record.user_name] = token;
+  if (!record.calling_station_id.empty()) latest_by_station_[station_key(record.nas, record.calling_station_id)] = token;
   unclaimed_by_serial_.emplace(record.serial, token);
   by_token_.emplace(token, std::move(record));
   order_.push_back(token);
@@ -185,17 +215,11 @@ std::optional<AcceptRecord> AcceptRecords::by_token(const std::string& token) co
   return r;
 }
 
-std::optional<AcceptRecord> AcceptRecords::by_calling_station(const std::string& calling_station_id) const {
+std::optional<AcceptRecord> AcceptRecords::by_calling_station(const std::string& nas,
+                                                              const std::string& calling_station_id) const {
   std::lock_guard lock(mutex_);
-  auto it = latest_by_station_.find(calling_station_id);
+  auto it = latest_by_station_.find(station_key(nas, calling_station_id));
   if (it == latest_by_station_.end()) return std::nullopt;
-  return by_token_.at(it->second);
-}
-
-std::optional<AcceptRecord> AcceptRecords::by_user_name(const std::string& user_name) const {
-  std::lock_guard lock(mutex_);
-  auto it = latest_by_user_.find(user_name);
-  if (it == latest_by_user_.end()) return std::nullopt;
   return by_token_.at(it->second);
 }
 
@@ -235,16 +259,51 @@ void AcceptRecords::claim(const AcceptRecord& record) {
 
 void AcceptRecords::forget(const AcceptRecord& record) { claim(record); }
 
-void AccountingSessions::upsert(LiveSession session) {
+AccountingSessions::AccountingSessions(LiveSessionLimits limits) : limits_(limits) {
+  if (limits_.max_sessions == 0) limits_.max_sessions = 1;
+  if (limits_.stale_intervals == 0) limits_.stale_intervals = 1;
+  if (limits_.default_interim == 0) limits_.default_interim = 1;
+}
+
+ca::UnixTime AccountingSessions::deadline_of(const LiveSession& s) const {
+  const std::uint32_t interval = s.interim_interval != 0 ? s.interim_interval : limits_.default_interim;
+  return s.last_seen + static_cast<ca::UnixTime>(limits_.stale_intervals) * interval;
+}
+
+void AccountingSessions::expire_locked(ca::UnixTime now, std::vector<LiveSession>& gone) {
+  while (!deadlines_.empty() && deadlines_.begin()->first < now) {
+    auto it = live_.find(deadlines_.begin()->second);
+    gone.push_back(it->second);
+    erase_locked(it);
+  }
+}
+
+std::vector<LiveSession> AccountingSessions::expire(ca::UnixTime now) {
   std::lock_guard lock(mutex_);
+  std::vector<LiveSession> gone;
+  expire_locked(now, gone);
+  return gone;
+}
+
+std::vector<LiveSession> AccountingSessions::upsert(LiveSession session) {
+  std::lock_guard lock(mutex_);
+  std::vector<LiveSession> gone;
+  expire_locked(session.last_seen, gone);
   Key key{session.nas, session.acct_session_id};
   auto it = live_.find(key);
   if (it == live_.end()) {
+    if (live_.size() >= limits_.max_sessions) {
+      auto oldest = live_.find(deadlines_.begin()->second);
+      gone.push_back(oldest->second);
+      erase_locked(oldest);
+    }
     if (!session.serial.empty()) by_serial_.emplace(session.serial, key);
+    deadlines_.emplace(deadline_of(session), key);
     live_.emplace(std::move(key), std::move(session));
-    return;
+    return gone;
   }
   LiveSession& known = it->second;
+  deadlines_.erase({deadline_of(known), key});
   if (!session.serial.empty() && session.serial != known.serial) {
     auto [b, e] = by_serial_.equal_range(known.serial);
     for (auto s = b; s != e; ++s)
@@ -266,9 +325,14 @@ void AccountingSessions::upsert(LiveSession session) {
     known.coa_on_disable = session.coa_on_disable;
     known.coa_reply = std::move(session.coa_reply);
   }
+  known.last_seen = std::max(known.last_seen, session.last_seen);
+  if (session.interim_interval != 0) known.interim_interval = session.interim_interval;
+  deadlines_.emplace(deadline_of(known), key);
+  return gone;
 }
 
 void AccountingSessions::erase_locked(std::map<Key, LiveSession>::iterator it) {
+  deadlines_.erase({deadline_of(it->second), it->first});
   auto [b, e] = by_serial_.equal_range(it->second.serial);
   for (auto s = b; s != e; ++s)
     if (s->second == it->first) {

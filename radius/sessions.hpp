@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -41,23 +42,43 @@ struct Conversation {
   SteadyClock::time_point started{};
 };
 
+// What one open conversation is charged against the memory budget besides its buffers:
+// the OpenSSL connection (SSL, its BIOs, handshake hash and key schedule), measured at
+// about 49 KiB per server-side TLS handshake in progress.
+inline constexpr std::size_t kConversationBaseBytes = 49 * 1024;
+
+struct EapSessionLimits {
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
+  std::size_t capacity = 10000;           // conversations in all (longest-idle evicted at the bound)
+  std::size_t per_nas = 2000;             // conversations one NAS client entry may hold open
+  std::size_t memory_budget = 256u << 20; // bytes charged in all (kConversationBaseBytes + buffers each)
+};
+
 class EapSessions {
  public:
-  explicit EapSessions(std::chrono::milliseconds idle_timeout = std::chrono::seconds(60),
-                       std::size_t capacity = 10000);
+  enum class Admission { admitted, admitted_evicted, refused_nas_cap, refused_budget };
+
+  explicit EapSessions(EapSessionLimits limits = {});
 
   // The conversation under `state`, or null (unknown or idle past the timeout).
   std::shared_ptr<Conversation> find(const std::string& state, SteadyClock::time_point now);
-  // Stores a new conversation. At the bound, the longest-idle conversation is dropped to
-  // make room (returns true then): a flood of half-open handshakes must not lock every new
-  // device out until the flood idles away, and a real conversation is never idle for long
-  // (each round trip takes milliseconds).
-  bool insert(const std::string& state, std::shared_ptr<Conversation> conversation, SteadyClock::time_point now);
-  // Moves a conversation from its previous State to the fresh one of the next Challenge.
+  // Stores a new conversation of NAS client `nas` holding `buffered` bytes. Refused when
+  // that NAS has `per_nas` open already (one NAS, or a device flooding through it, cannot
+  // take the table from the others), or when its charge would take the total past the
+  // budget. At the overall bound, the longest-idle conversation is dropped to make room: a
+  // flood of half-open handshakes must not lock every new device out until the flood idles
+  // away, and a real conversation is never idle for long (each round trip takes ms).
+  Admission insert(const std::string& state, std::shared_ptr<Conversation> conversation, const std::string& nas,
+                   std::size_t buffered, SteadyClock::time_point now);
+  // Moves a conversation from its previous State to the fresh one of the next Challenge,
+  // charging it for the `buffered` bytes it holds now. A conversation already admitted is
+  // never refused: its buffers are bounded by the reassembly cap of one TLS message.
   void rekey(const std::string& old_state, const std::string& new_state, std::shared_ptr<Conversation> conversation,
-             SteadyClock::time_point now);
+             std::size_t buffered, SteadyClock::time_point now);
   void erase(const std::string& state);
   std::size_t size() const;
+  std::size_t size_of(const std::string& nas) const;
+  std::size_t charged_bytes() const;
 
  private:
   // `recency` lists States from least to most recently used, so both expiry and eviction
@@ -66,15 +87,18 @@ class EapSessions {
     std::shared_ptr<Conversation> conversation;
     SteadyClock::time_point last_used;
     std::list<std::string>::iterator recency;
+    std::string nas;
+    std::size_t charge = 0;
   };
-  void put_locked(const std::string& state, std::shared_ptr<Conversation> conversation, SteadyClock::time_point now);
+  void put_locked(const std::string& state, Entry entry);
   void erase_locked(const std::string& state);
   void expire_locked(SteadyClock::time_point now);
 
-  std::chrono::milliseconds idle_timeout_;
-  std::size_t capacity_;
+  EapSessionLimits limits_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;
+  std::unordered_map<std::string, std::size_t> per_nas_;
+  std::size_t charged_ = 0;
   std::list<std::string> recency_;
 };
 
@@ -120,9 +144,11 @@ class AcceptRecords {
   // its shared secret, and a serial is no secret (it is in the certificate).
   std::string remember(AcceptRecord record);
   std::optional<AcceptRecord> by_token(const std::string& token) const;
-  // Fallbacks when a NAS does not echo Class: the latest Accept for that value.
-  std::optional<AcceptRecord> by_calling_station(const std::string& calling_station_id) const;
-  std::optional<AcceptRecord> by_user_name(const std::string& user_name) const;
+  // The fallback when a NAS does not echo Class: the latest Accept that NAS got for that
+  // Calling-Station-Id (the station the NAS itself saw, RFC 2865 §5.31). Never User-Name:
+  // the peer chooses it (an outer EAP identity), so it would let one device's accounting
+  // name another device's certificate.
+  std::optional<AcceptRecord> by_calling_station(const std::string& nas, const std::string& calling_station_id) const;
   // Accepts of these serials that no accounting session has claimed yet and whose
   // Session-Timeout has not run out: sessions known from the Accept alone.
   std::vector<AcceptRecord> unclaimed_by_serial(const std::string& serial, ca::UnixTime now) const;
@@ -138,8 +164,7 @@ class AcceptRecords {
   mutable std::mutex mutex_;
   std::size_t capacity_;
   std::unordered_map<std::string, AcceptRecord> by_token_;
-  std::unordered_map<std::string, std::string> latest_by_station_;  // -> token
-  std::unordered_map<std::string, std::string> latest_by_user_;     // -> token
+  std::unordered_map<std::string, std::string> latest_by_station_;  // NAS + '\n' + station -> token
   std::unordered_multimap<std::string, std::string> unclaimed_by_serial_;  // serial -> token
   std::deque<std::string> order_;                                   // tokens, oldest first
 };
@@ -158,14 +183,33 @@ struct LiveSession {
   bool coa_on_disable = false;
   std::vector<Attribute> coa_reply;
   std::string dynauth;  // last Disconnect/CoA outcome ("Disconnect ACK", "Disconnect NAK 503", "timeout"), "" = none
+  ca::UnixTime last_seen = 0;         // the latest accounting record of it
+  std::uint32_t interim_interval = 0; // Acct-Interim-Interval it announced (RFC 2869 §5.16), 0 = none
+};
+
+struct LiveSessionLimits {
+  std::size_t max_sessions = 100000;
+  // A session silent for longer than `stale_intervals` interim intervals is taken as gone
+  // (its Stop was lost, or the NAS died without an Accounting-On). Without an
+  // Acct-Interim-Interval from the NAS, `default_interim` stands in.
+  std::uint32_t stale_intervals = 3;
+  std::uint32_t default_interim = 3600;  // seconds
 };
 
 // Live sessions by (NAS name, Acct-Session-Id), indexed by certificate serial (a
-// revocation of 1,000 certificates looks up each in O(1), not by a scan of every session).
+// revocation of 1,000 certificates looks up each in O(1), not by a scan of every session),
+// and bounded: sessions go silent past their deadline expire, and at `max_sessions` the
+// one nearest its deadline (the longest silent for its interval) makes room.
 class AccountingSessions {
  public:
-  // Inserts or merges: a value the update lacks (empty) keeps the one known.
-  void upsert(LiveSession session);
+  explicit AccountingSessions(LiveSessionLimits limits = {});
+
+  // Inserts or merges: a value the update lacks (empty) keeps the one known. Expires the
+  // sessions past their deadline at `session.last_seen` first. Returns the sessions that
+  // left the table for it (expired or pushed out), for the caller to close in the ledger.
+  std::vector<LiveSession> upsert(LiveSession session);
+  // Removes the sessions silent past their deadline at `now`; returns them.
+  std::vector<LiveSession> expire(ca::UnixTime now);
   void stop(const std::string& nas, const std::string& acct_session_id);
   // Accounting-On/Off (RFC 2866 §5.1): the NAS restarted, every session it had is gone.
   // Only those whose requests came from `source` when known (one NAS client entry may be a
@@ -178,11 +222,15 @@ class AccountingSessions {
 
  private:
   using Key = std::pair<std::string, std::string>;
+  ca::UnixTime deadline_of(const LiveSession& s) const;
   void erase_locked(std::map<Key, LiveSession>::iterator it);
+  void expire_locked(ca::UnixTime now, std::vector<LiveSession>& gone);
 
+  LiveSessionLimits limits_;
   mutable std::mutex mutex_;
   std::map<Key, LiveSession> live_;
   std::unordered_multimap<std::string, Key> by_serial_;
+  std::set<std::pair<ca::UnixTime, Key>> deadlines_;  // soonest first
 };
 
 }  // namespace portcullis::radius

@@ -105,6 +105,8 @@ class Authenticator {
   State state() const { return state_; }
   bool finished() const { return state_ == State::success || state_ == State::failure; }
   std::size_t requests_sent() const { return requests_sent_; }
+  // Bytes held in the EAP-TLS fragment buffers (see TlsFragments::buffered_bytes).
+  std::size_t buffered_bytes() const { return fragments_ ? fragments_->buffered_bytes() : 0; }
 
  private:
   AuthenticatorOutput start(std::span<const std::uint8_t> eap_message);

@@ -88,6 +88,9 @@ class TlsFragments {
 
   State state() const { return state_; }
   std::size_t fragment_size() const { return fragment_size_; }
+  // Heap bytes held for messages in flight either way (the reassembly buffer and the
+  // message being sent), for the RADIUS server's memory budget.
+  std::size_t buffered_bytes() const { return in_.capacity() + out_.capacity(); }
 
  private:
   Bytes next_fragment();

@@ -305,6 +305,9 @@ class RadiusTest(IntegrationTest):
                                "Calling-Station-Id = \"02-00-00-AA-BB-07\"\nUser-Name = \"anonymous@example\"\n"
                                f"Class = 0x{token.hex()}\n", port=acct)
         self.assertIn("Received Accounting-Response", start.stdout, start.stdout + start.stderr)
+        # BlastRADIUS: Message-Authenticator in the Accounting-Response too, first, and one
+        # radclient (libfreeradius 3.2.1) verifies: it drops a reply whose MAC is wrong.
+        self.assertRegex(start.stdout, r"Received Accounting-Response[^\n]*\n\s+Message-Authenticator = 0x[0-9a-f]{32}")
         # A second session whose NAS does not echo Class: linked by Calling-Station-Id.
         other = self.radclient(inst, "acct", "Acct-Status-Type = Start\nAcct-Session-Id = \"sess-8\"\n"
                                "Calling-Station-Id = \"02-00-00-aa-bb-07\"\n", port=acct)

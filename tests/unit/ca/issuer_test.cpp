@@ -75,6 +75,9 @@ class DuplicatingLedger final : public Ledger {
   std::size_t stop_radius_sessions_of_nas(const std::string& n, const std::string& a, UnixTime at) override {
     return real_.stop_radius_sessions_of_nas(n, a, at);
   }
+  std::size_t prune_radius_sessions(UnixTime before, std::size_t max_rows) override {
+    return real_.prune_radius_sessions(before, max_rows);
+  }
   ChallengeRecord mint_challenge(const NewChallenge& c, const std::string& a) override {
     return real_.mint_challenge(c, a);
   }

@@ -69,10 +69,90 @@ TEST_F(RadiusAccountingTest, CallingStationIdIsTheFallbackLink) {
   // access_request() sends Calling-Station-Id 02-00-00-00-00-01; no Class echoed here.
   ASSERT_TRUE(exchange(acct(1, "sess-2", "02-00-00-00-00-01"), SocketKind::acct));
   EXPECT_EQ(row("sess-2")->serial, client.serial_hex);
-  ASSERT_TRUE(exchange(acct(1, "sess-3", "unknown-station", Bytes{'f', 'o', 'o'}), SocketKind::acct));
-  // User-Name is the last fallback; our fixture's Accept had this User-Name too.
-  EXPECT_EQ(row("sess-3")->serial, client.serial_hex);
   EXPECT_EQ(counter("acct_unlinked"), 0u);
+}
+
+// User-Name is chosen by the peer (an outer EAP identity): it links nothing, even when
+// the latest Accept had the same one. Nor does the Calling-Station-Id another NAS saw.
+TEST_F(RadiusAccountingTest, NeitherUserNameNorAnotherNassStationLinks) {
+  eap::testing::Client client = issue("phone-3");
+  eap::testing::EapTlsPeer peer(peer_options(&client));
+  ASSERT_EQ(run_conversation(peer).final.code, Code::AccessAccept);  // User-Name anonymous@example.net
+  ASSERT_TRUE(exchange(acct(1, "sess-3", "unknown-station", Bytes{'f', 'o', 'o'}), SocketKind::acct));
+  EXPECT_EQ(row("sess-3")->serial, "");
+  // The Accept's Calling-Station-Id, but accounting from the other NAS ("legacy").
+  const Bytes wire = encode_request(acct(1, "sess-4", "02-00-00-00-00-01"), kSecret, false).value();
+  ASSERT_TRUE(send_raw(wire, SocketKind::acct, "192.0.2.1"));
+  EXPECT_EQ(row("sess-4")->serial, "");
+  EXPECT_EQ(counter("acct_unlinked"), 2u);
+  EXPECT_EQ(counter("acct_linked"), 0u);
+}
+
+// A session silent past stale_intervals x its Acct-Interim-Interval leaves the live table
+// and is closed in the ledger; one that keeps reporting stays.
+TEST_F(RadiusAccountingTest, SilentSessionsExpireAndAreClosedInTheLedger) {
+  auto clock = std::make_shared<ca::UnixTime>(1'000'000);
+  ServerOptions options;
+  options.clock = [clock] { return *clock; };
+  make_server(options);
+  Packet quiet = acct(1, "quiet", "aa");
+  quiet.add_integer(attr::AcctInterimInterval, 5);  // taken as 60 s (RFC 2869 §5.16)
+  ASSERT_TRUE(exchange(quiet, SocketKind::acct));
+  Packet busy = acct(1, "busy", "bb");
+  busy.add_integer(attr::AcctInterimInterval, 60);
+  ASSERT_TRUE(exchange(busy, SocketKind::acct));
+  *clock += 150;
+  Packet interim = acct(3, "busy", "bb");
+  ASSERT_TRUE(exchange(interim, SocketKind::acct));
+  EXPECT_EQ(server_->live_sessions().size(), 2u);  // 150 s < 3 x 60 s
+  *clock += 100;                                    // quiet: 250 s silent; busy: 100 s
+  ASSERT_TRUE(exchange(acct(3, "busy", "bb"), SocketKind::acct));
+  EXPECT_EQ(server_->live_sessions().size(), 1u);
+  EXPECT_EQ(counter("acct_sessions_expired"), 1u);
+  ASSERT_TRUE(row("quiet"));
+  EXPECT_EQ(row("quiet")->stopped_at, *clock);
+  EXPECT_FALSE(row("busy")->stopped_at);
+}
+
+// The live table is bounded; the session pushed out is closed in the ledger too.
+TEST_F(RadiusAccountingTest, LiveSessionsAreBoundedAndThePushedOutOneClosed) {
+  ServerOptions options;
+  options.live_sessions.max_sessions = 2;
+  make_server(options);
+  for (const char* id : {"a", "b", "c"}) ASSERT_TRUE(exchange(acct(1, id, "aa"), SocketKind::acct));
+  EXPECT_EQ(server_->live_sessions().size(), 2u);
+  EXPECT_EQ(ledger_->list_radius_sessions(true, 10).size(), 2u);
+  EXPECT_EQ(counter("acct_sessions_expired"), 1u);
+}
+
+// Stopped rows past the retention are pruned from the ledger as accounting goes on.
+TEST_F(RadiusAccountingTest, StoppedRowsArePrunedAfterTheRetention) {
+  auto clock = std::make_shared<ca::UnixTime>(1'000'000);
+  ServerOptions options;
+  options.clock = [clock] { return *clock; };
+  options.retention.stopped_seconds = 3600;
+  make_server(options);
+  ASSERT_TRUE(exchange(acct(1, "old", "aa"), SocketKind::acct));
+  ASSERT_TRUE(exchange(acct(2, "old", "aa"), SocketKind::acct));
+  ASSERT_TRUE(row("old"));
+  *clock += 3601;
+  ASSERT_TRUE(exchange(acct(1, "new", "bb"), SocketKind::acct));
+  EXPECT_FALSE(row("old"));
+  EXPECT_TRUE(row("new"));
+}
+
+// BlastRADIUS (draft-ietf-radext-deprecating-radius): Message-Authenticator in every
+// reply, the Accounting-Response included, first among the attributes.
+TEST_F(RadiusAccountingTest, AccountingResponseCarriesMessageAuthenticatorFirst) {
+  const Bytes wire = encode_request(acct(1, "sess-ma", "aa"), kSecret, false).value();
+  auto reply = send_raw(wire, SocketKind::acct);
+  ASSERT_TRUE(reply);
+  ASSERT_GE(reply->size(), kHeaderLength + 18);
+  EXPECT_EQ((*reply)[0], static_cast<std::uint8_t>(Code::AccountingResponse));
+  EXPECT_EQ((*reply)[kHeaderLength], attr::MessageAuthenticator);
+  const Authenticator zeros{};
+  EXPECT_EQ(check_message_authenticator(*reply, kSecret, &zeros), MessageAuthenticatorStatus::Valid);
+  EXPECT_EQ(check_message_authenticator(*reply, "another-secret", &zeros), MessageAuthenticatorStatus::Invalid);
 }
 
 TEST_F(RadiusAccountingTest, BadRequestAuthenticatorIsDroppedAndNothingRecorded) {

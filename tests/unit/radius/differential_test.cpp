@@ -138,6 +138,28 @@ TEST(RadiusDifferential, TheLibraryRejectsOurPacketWhenTamperedOrWithAnotherSecr
   EXPECT_FALSE(oracle::decode(tampered, kSecret, &ra).ok);
 }
 
+// BlastRADIUS: the Accounting-Response carries Message-Authenticator, and the library
+// (what a FreeRADIUS-based NAS or proxy runs) accepts it; the RFC 3579 §3.2 computation
+// over the Request Authenticator it would refuse, so the NAS would retransmit forever.
+TEST(RadiusDifferential, OurAccountingResponseWithMessageAuthenticatorPassesTheLibrary) {
+  const Authenticator ra = random_authenticator();
+  Packet reply;
+  reply.code = Code::AccountingResponse;
+  reply.identifier = 9;
+  reply.add(attr::ProxyState, Bytes{0x70, 0x73});
+  auto wire = encode_accounting_response(reply, ra, kSecret);
+  ASSERT_TRUE(wire.ok());
+  EXPECT_EQ(wire.value()[kHeaderLength], attr::MessageAuthenticator);
+  EXPECT_TRUE(verify_response_authenticator(wire.value(), ra, kSecret));
+  const oracle::Decoded lib = oracle::decode(wire.value(), kSecret, &ra);
+  ASSERT_TRUE(lib.ok) << lib.error;
+  EXPECT_EQ(without_message_authenticator(lib.pairs), ours(reply, &ra));
+  Bytes tampered = wire.value();
+  tampered[kHeaderLength + 2] ^= 1;
+  EXPECT_FALSE(oracle::decode(tampered, kSecret, &ra).ok);
+  EXPECT_FALSE(oracle::decode(encode_reply(reply, ra, kSecret).value(), kSecret, &ra).ok);
+}
+
 std::vector<oracle::Item> library_accept_items(std::size_t eap_size) {
   return {
       {"Message-Authenticator", "0x00", std::nullopt, 0},

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
 #include <unistd.h>
 
 namespace portcullis::radius {
@@ -54,6 +55,63 @@ TEST(LiveSessions, AccountingOnClosesOnlyThatNasAddress) {
   EXPECT_TRUE(live.by_serial("01").empty());
   EXPECT_EQ(live.by_serial("02").size(), 1u);
   EXPECT_EQ(live.by_serial("03").size(), 1u);
+}
+
+// Sessions silent for longer than stale_intervals interim intervals expire: the NAS's
+// Acct-Interim-Interval when it gave one, the default otherwise.
+TEST(LiveSessions, SilentSessionsExpireAfterTheirIntervals) {
+  AccountingSessions live(LiveSessionLimits{100, 3, 3600});
+  LiveSession fast = session("wlc", "fast", "01", "192.0.2.1");
+  fast.last_seen = 1000;
+  fast.interim_interval = 600;
+  LiveSession quiet = session("wlc", "quiet", "02", "192.0.2.1");
+  quiet.last_seen = 1000;
+  EXPECT_TRUE(live.upsert(fast).empty());
+  EXPECT_TRUE(live.upsert(quiet).empty());
+  EXPECT_TRUE(live.expire(1000 + 3 * 600).empty());  // at the deadline: still live
+  // An Interim-Update moves the deadline.
+  LiveSession update = session("wlc", "fast", "", "192.0.2.1");
+  update.last_seen = 2000;
+  EXPECT_TRUE(live.upsert(update).empty());
+  EXPECT_TRUE(live.expire(1000 + 3 * 600 + 1).empty());
+  auto gone = live.expire(2000 + 3 * 600 + 1);
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(gone[0].acct_session_id, "fast");
+  EXPECT_TRUE(live.by_serial("01").empty());
+  gone = live.expire(1000 + 3 * 3600 + 1);
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(gone[0].acct_session_id, "quiet");
+  EXPECT_EQ(live.size(), 0u);
+}
+
+// At the bound, a new session pushes out the one nearest its deadline.
+TEST(LiveSessions, BoundedNumberOfLiveSessions) {
+  AccountingSessions live(LiveSessionLimits{2, 3, 3600});
+  for (int i = 0; i < 5; ++i) {
+    LiveSession s = session("wlc", "s" + std::to_string(i), "0" + std::to_string(i), "192.0.2.1");
+    s.last_seen = 1000 + i;
+    auto gone = live.upsert(s);
+    ASSERT_EQ(gone.size(), i < 2 ? 0u : 1u);
+    if (i >= 2) EXPECT_EQ(gone[0].acct_session_id, "s" + std::to_string(i - 2));
+  }
+  EXPECT_EQ(live.size(), 2u);
+  // An update of a known session takes no room.
+  LiveSession again = session("wlc", "s4", "", "192.0.2.1");
+  again.last_seen = 2000;
+  EXPECT_TRUE(live.upsert(again).empty());
+  EXPECT_EQ(live.size(), 2u);
+}
+
+TEST(AcceptRecordsTest, CallingStationLinksOnlyWithinTheSameNas) {
+  AcceptRecords accepts;
+  AcceptRecord r;
+  r.serial = "01AB";
+  r.nas = "wlc";
+  r.calling_station_id = "02-00-00-00-00-01";
+  r.user_name = "anonymous@example";
+  accepts.remember(r);
+  ASSERT_TRUE(accepts.by_calling_station("wlc", "02-00-00-00-00-01"));
+  EXPECT_FALSE(accepts.by_calling_station("other-nas", "02-00-00-00-00-01"));
 }
 
 TEST(AcceptRecordsTest, TokenNamesTheCertificateEvenAfterARestart) {
@@ -160,6 +218,27 @@ TEST_F(LedgerRoundTrip, LiveSessionsReloadWithWhatADisconnectNeeds) {
   EXPECT_EQ(ledger_->stop_radius_sessions_of_nas("wlc", "192.0.2.9", 30), 0u);
   EXPECT_EQ(ledger_->stop_radius_sessions_of_nas("wlc", "192.0.2.1", 30), 1u);
   EXPECT_TRUE(ledger_->list_radius_sessions(true, 10).empty());
+}
+
+// Stopped rows go after the retention, and past the row bound the oldest stopped ones
+// go; live rows stay whatever the bound.
+TEST_F(LedgerRoundTrip, StoppedSessionsArePrunedLiveOnesKept) {
+  for (int i = 0; i < 6; ++i) {
+    ca::RadiusSessionRow row;
+    row.nas = "wlc";
+    row.acct_session_id = "s" + std::to_string(i);
+    row.started_at = row.updated_at = 100 + i;
+    if (i < 4) row.stopped_at = 100 + i;  // s0..s3 stopped, s4 and s5 live
+    ledger_->record_radius_session(row);
+  }
+  EXPECT_EQ(ledger_->prune_radius_sessions(101, 100), 1u);  // s0 stopped before 101
+  EXPECT_EQ(ledger_->prune_radius_sessions(0, 3), 2u);      // 5 rows, 3 allowed: s1, s2
+  auto rows = ledger_->list_radius_sessions(false, 10);
+  std::set<std::string> ids;
+  for (const auto& r : rows) ids.insert(r.acct_session_id);
+  EXPECT_EQ(ids, (std::set<std::string>{"s3", "s4", "s5"}));
+  EXPECT_EQ(ledger_->prune_radius_sessions(0, 1), 1u);  // only s3 may go
+  EXPECT_EQ(ledger_->list_radius_sessions(true, 10).size(), 2u);
 }
 
 }  // namespace

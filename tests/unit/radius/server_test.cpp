@@ -21,7 +21,22 @@ Packet status_server_request() {
   return p;
 }
 
-class RadiusServerTest : public ServerFixture {};
+class RadiusServerTest : public ServerFixture {
+ protected:
+  // Runs `peer`'s conversation on from the Access-Challenge `reply` to its end.
+  Packet finish_conversation(eap::testing::EapTlsPeer& peer, Packet reply) {
+    for (int i = 0; i < 100 && reply.code == Code::AccessChallenge; ++i) {
+      const Attribute* state = reply.find(attr::State);
+      if (state == nullptr) throw std::runtime_error("challenge without State");
+      auto response = peer.respond(join_eap_message(reply).eap);
+      if (!response) throw std::runtime_error("peer stopped");
+      auto next = exchange(access_request(*response, std::string(state->value.begin(), state->value.end())));
+      if (!next) throw std::runtime_error("no reply");
+      reply = *next;
+    }
+    return reply;
+  }
+};
 
 TEST_F(RadiusServerTest, StatusServerWithMessageAuthenticatorIsAnswered) {
   Packet p = status_server_request();
@@ -213,6 +228,82 @@ TEST_F(RadiusServerTest, FullTableEvictsTheLongestIdleConversation) {
   ASSERT_TRUE(resumed);
   EXPECT_EQ(resumed->code, Code::AccessReject);
   EXPECT_EQ(counter("unknown_state"), 1u);
+}
+
+// A Challenge that cannot be encoded (here: the NAS's Proxy-State, echoed per RFC 2865
+// §5.33, and a full TLS fragment exceed 4096 octets) reaches nobody: its conversation
+// must leave the table at once instead of holding memory until the idle timeout.
+TEST_F(RadiusServerTest, ChallengeTooLargeToSendDropsItsConversation) {
+  eap::testing::Client client = issue("too-large");
+  eap::testing::EapTlsPeer peer(peer_options(&client));
+  auto start = exchange(access_request(peer.identity_response(1)));
+  ASSERT_TRUE(start);
+  ASSERT_EQ(start->code, Code::AccessChallenge);
+  const Attribute* state = start->find(attr::State);
+  ASSERT_NE(state, nullptr);
+  auto hello = peer.respond(join_eap_message(*start).eap);
+  ASSERT_TRUE(hello);
+  Packet request = access_request(*hello, std::string(state->value.begin(), state->value.end()));
+  for (int i = 0; i < 11; ++i) request.add(attr::ProxyState, Bytes(250, static_cast<std::uint8_t>(i)));
+  ASSERT_EQ(server_->eap_conversations(), 1u);
+  EXPECT_FALSE(send_raw(encode(request)));
+  EXPECT_EQ(counter("reply_too_large"), 1u);
+  EXPECT_EQ(server_->eap_conversations(), 0u);
+}
+
+// One NAS client entry holds at most max_eap_sessions_per_nas open conversations; the
+// next is refused with Access-Reject + EAP-Failure, other NASes and the conversations
+// already open carry on.
+TEST_F(RadiusServerTest, OneNasCannotHoldMoreThanItsCapOfConversations) {
+  ServerOptions options;
+  options.max_eap_sessions_per_nas = 2;
+  make_server(options);
+  eap::testing::Client client = issue("capped");
+  eap::testing::EapTlsPeer peer(peer_options(&client));
+  auto first = exchange(access_request(peer.identity_response(1)));
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->code, Code::AccessChallenge);
+  ASSERT_EQ(exchange(access_request(peer_identity()))->code, Code::AccessChallenge);
+  auto third = exchange(access_request(peer_identity(7)));
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->code, Code::AccessReject);
+  EXPECT_EQ(join_eap_message(*third).eap, (Bytes{4, 7, 0, 4}));  // EAP-Failure (RFC 3579 §2.6.3)
+  EXPECT_EQ(counter("eap_refused_nas_cap"), 1u);
+  EXPECT_EQ(server_->eap_conversations_of("wlc"), 2u);
+  // Another NAS is not affected.
+  auto other = send_raw(encode(access_request(peer_identity())), SocketKind::auth, "192.0.2.1");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(parse(*other)->code, Code::AccessChallenge);
+  EXPECT_EQ(server_->eap_conversations_of("legacy"), 1u);
+  // The conversation already open goes on to its Accept.
+  EXPECT_EQ(finish_conversation(peer, *first).code, Code::AccessAccept);
+  EXPECT_EQ(server_->eap_conversations_of("wlc"), 1u);
+  // Its slot is free again.
+  EXPECT_EQ(exchange(access_request(peer_identity()))->code, Code::AccessChallenge);
+}
+
+// The memory budget: each open conversation is charged kConversationBaseBytes plus the
+// bytes in its fragment buffers; a new one that would pass the budget is refused, those
+// already open continue (their buffers are bounded by the reassembly cap).
+TEST_F(RadiusServerTest, MemoryBudgetRefusesNewConversationsButNotOpenOnes) {
+  ServerOptions options;
+  options.eap_memory_budget = 2 * kConversationBaseBytes + 100;
+  make_server(options);
+  eap::testing::Client client = issue("budget");
+  eap::testing::EapTlsPeer peer(peer_options(&client));
+  auto first = exchange(access_request(peer.identity_response(1)));
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->code, Code::AccessChallenge);
+  ASSERT_EQ(exchange(access_request(peer_identity()))->code, Code::AccessChallenge);
+  EXPECT_GE(server_->eap_charged_bytes(), 2 * kConversationBaseBytes);
+  auto refused = send_raw(encode(access_request(peer_identity())), SocketKind::auth, "192.0.2.1");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(parse(*refused)->code, Code::AccessReject);
+  EXPECT_EQ(counter("eap_refused_budget"), 1u);
+  EXPECT_EQ(server_->eap_conversations(), 2u);
+  EXPECT_EQ(finish_conversation(peer, *first).code, Code::AccessAccept);
+  EXPECT_EQ(server_->eap_conversations(), 1u);
+  EXPECT_EQ(server_->eap_charged_bytes(), kConversationBaseBytes);
 }
 
 TEST_F(RadiusServerTest, IdleConversationsExpire) {
