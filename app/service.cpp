@@ -3,6 +3,7 @@
 #include "app/admin_api.hpp"
 #include "app/config.hpp"
 #include "app/http_server.hpp"
+#include "app/io_runner.hpp"
 #include "app/logging.hpp"
 #include "app/policy_control.hpp"
 #include "app/public_routes.hpp"
@@ -26,7 +27,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -148,14 +148,14 @@ class Service {
     // the disk, others sign, and enrollments that reach the ledger together share one
     // commit (ca/sqlite_group_commit.hpp).
     const unsigned http_workers = config_.service.http_workers ? config_.service.http_workers : 4 * threads;
-    asio::thread_pool http_pool(http_workers);
+    WorkerPool http_pool("HTTP", http_workers, handler_exceptions_);
 
     HttpServerOptions public_options;
     public_options.name = "public";
     public_options.bind_address = config_.http.bind;
     public_options.port = config_.http.port;
     public_options.max_body_bytes = config_.http.max_body_bytes;
-    public_options.handler_executor = http_pool.get_executor();
+    public_options.handler_executor = http_pool.executor();
     HttpServer public_http(io, public_options, [this](const HttpRequest& r) { return public_routes_->handle(r); });
 
     HttpServerOptions admin_options;
@@ -163,7 +163,7 @@ class Service {
     admin_options.bind_address = config_.admin.bind;
     admin_options.port = config_.admin.port;
     admin_options.max_body_bytes = config_.admin.max_body_bytes;
-    admin_options.handler_executor = http_pool.get_executor();
+    admin_options.handler_executor = http_pool.executor();
     if (config_.admin_tls_effective()) {
       const ca::CaPaths& paths = authority_->paths();
       admin_options.tls = make_server_tls_context(paths.admin(), paths.admin_key(), paths.chain());
@@ -247,8 +247,8 @@ class Service {
                  radius_->nas_table()->size(), threads, http_workers);
 
     std::vector<std::thread> pool;
-    for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
-    io.run();
+    for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&] { run_resilient(io, handler_exceptions_, "I/O"); });
+    run_resilient(io, handler_exceptions_, "I/O");
     for (auto& t : pool) t.join();
     http_pool.join();  // empty unless the shutdown deadline stopped `io` under a running handler
     session_control_.reset();  // its timers and sockets belong to `io`
@@ -288,7 +288,12 @@ class Service {
                                           mdm_settings());
     api->set_policy(PolicyControl{policy_.get(), config.policy.file});
     api->set_scep(scep_enrollment_.get());
+    api->set_service_counters([this] { return service_counters(); });
     return api;
+  }
+
+  std::vector<std::pair<std::string, std::uint64_t>> service_counters() const {
+    return {{"handler_exceptions", handler_exceptions_.load(std::memory_order_relaxed)}};
   }
 
   // A CA rollover staged by `portcullis ca rollover stage` (RFC 8894 §4.7): SCEP starts
@@ -358,6 +363,8 @@ class Service {
   std::unique_ptr<radius::Server> radius_;
   std::shared_ptr<SessionControl> session_control_;  // lives on run()'s io_context
   std::atomic<std::shared_ptr<AdminApi>> admin_api_;
+  // Exceptions that escaped a handler on an I/O or HTTP worker thread (logged, survived).
+  std::atomic<std::uint64_t> handler_exceptions_{0};
 };
 
 }  // namespace
