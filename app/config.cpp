@@ -64,12 +64,27 @@ class Section {
     if (out <= 0) fail_key(key, "must be positive");
   }
 
-  // Call after every get(): anything left is unknown.
+  // A [[key]] array of tables this section holds (null when absent); marks it known.
+  const toml::array* tables(const char* key) {
+    known_.insert(key);
+    const toml::node* node = table_ ? table_->get(key) : nullptr;
+    if (node == nullptr) return nullptr;
+    const toml::array* array = node->as_array();
+    if (array == nullptr || (!array->empty() && !array->is_array_of_tables()))
+      fail(*node, qualified(key) + " must be an array of tables ([[" + qualified(key) + "]])");
+    return array;
+  }
+
+  // Call after every get() and tables(): anything left is unknown, a misspelt [table] or
+  // [[array of tables]] included, with the line it starts on.
   void finish() const {
     if (table_ == nullptr) return;
     for (const auto& [k, node] : *table_) {
-      if (known_.count(std::string(k.str())) == 0 && !node.is_table() && !node.is_array_of_tables())
-        fail(node, "unknown setting " + qualified(std::string(k.str())));
+      const std::string key(k.str());
+      if (known_.count(key) != 0) continue;
+      if (node.is_table()) fail(node, "unknown table [" + qualified(key) + "]");
+      if (node.is_array_of_tables()) fail(node, "unknown array of tables [[" + qualified(key) + "]]");
+      fail(node, "unknown setting " + qualified(key));
     }
   }
 
@@ -145,10 +160,10 @@ Config load_config(const std::string& path) {
   }
 
   Section top(path, "", &root);
-  top.finish();
   for (const auto& [k, node] : root) {
     static const std::set<std::string> sections = {"service", "http", "admin", "ca", "ledger", "radius", "scep", "policy", "profiles"};
     if (!sections.count(std::string(k.str()))) top.fail(node, "unknown section [" + std::string(k.str()) + "]");
+    if (!node.is_table()) top.fail(node, "[" + std::string(k.str()) + "] must be a table");
   }
 
   Section service(path, "service", root["service"].as_table());
@@ -180,12 +195,12 @@ Config load_config(const std::string& path) {
   admin.get("tls", c.admin.tls);
   admin.get("token_file", c.admin.token_file);
   admin.get("max_body_bytes", c.admin.max_body_bytes);
+  const toml::array* tokens = admin.tables("tokens");
   admin.finish();
   c.admin.token_file = resolve(c.base_dir, c.admin.token_file);
-  if (const toml::array* tokens = admin_table ? admin_table->get_as<toml::array>("tokens") : nullptr) {
+  if (tokens != nullptr) {
     for (const auto& el : *tokens) {
       const toml::table* t = el.as_table();
-      if (t == nullptr) admin.fail(el, "admin.tokens must be an array of tables");
       Section ts(path, "admin.tokens", t);
       AdminTokenSetting token;
       ts.get("name", token.name);
@@ -226,14 +241,14 @@ Config load_config(const std::string& path) {
   radius.positive("dynauth_timeout_ms", c.radius.dynauth_timeout_ms);
   radius.positive("dynauth_max_timeout_ms", c.radius.dynauth_max_timeout_ms);
   radius.positive("expiry_check_seconds", c.radius.expiry_check_seconds);
+  const toml::array* clients = radius.tables("clients");
   radius.finish();
   if (c.radius.dynauth_attempts > 10) radius.fail_key("dynauth_attempts", "must be at most 10");
   if (c.radius.dynauth_max_timeout_ms < c.radius.dynauth_timeout_ms)
     radius.fail_key("dynauth_max_timeout_ms", "must be at least dynauth_timeout_ms");
-  if (const toml::array* clients = radius_table ? radius_table->get_as<toml::array>("clients") : nullptr) {
+  if (clients != nullptr) {
     for (const auto& el : *clients) {
       const toml::table* t = el.as_table();
-      if (t == nullptr) radius.fail(el, "radius.clients must be an array of tables");
       Section cs(path, "radius.clients", t);
       RadiusClientSetting client;
       cs.get("name", client.name);

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -119,6 +120,37 @@ TEST_F(ConfigTest, UnknownKeyIsRefusedWithItsLine) {
     EXPECT_NE(what.find("unknown setting radius.clients.require_message_authenticater"), std::string::npos) << what;
     EXPECT_NE(what.find("portcullis.toml:"), std::string::npos) << what;
   }
+}
+
+// A misspelt table is as dangerous as a misspelt key: `[[radius.client]]` would otherwise
+// load as no NAS at all, and `[service.limits]` as every default.
+TEST_F(ConfigTest, UnknownTablesAndArraysOfTablesAreRefusedWithTheirLine) {
+  const std::string base = render_config(sample());
+  const auto line_after_base = std::to_string(std::count(base.begin(), base.end(), '\n') + 2);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[[radius.client]]\nname = \"wlc\"\naddress = \"10.0.0.1\"\n", "unknown array of tables [[radius.client]]"},
+      {"[servcie]\nthreads = 2\n", "unknown section [servcie]"},
+      {"[[servcie]]\nthreads = 2\n", "unknown section [servcie]"},
+      {"[service.limits]\nthreads = 2\n", "unknown table [service.limits]"},
+      {"[[admin.token]]\nname = \"ops\"\n", "unknown array of tables [[admin.token]]"},
+      {"[admin.tokens.extra]\nx = 1\n", "unknown table [admin.tokens.extra]"},
+      {"[radius.clients.extra]\nx = 1\n", "unknown table [radius.clients.extra]"},
+      {"[profiles.device.san]\nx = 1\n", "unknown table [profiles.device.san]"},
+      {"[http.limits]\nmax_connections = 5\n", "unknown table [http.limits]"},
+  };
+  for (const auto& [extra, expected] : cases) {
+    try {
+      load_config(write(base + "\n" + extra));
+      ADD_FAILURE() << "loaded with " << extra;
+    } catch (const ConfigError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(expected), std::string::npos) << what;
+      EXPECT_NE(what.find("portcullis.toml:" + line_after_base + ":"), std::string::npos) << what;
+    }
+  }
+  // A key that is a table where a value belongs is refused too, as an unknown setting
+  // would be (the known sections still load).
+  EXPECT_THROW(load_config(write("[service]\nhostname = { name = \"x\" }\n")), ConfigError);
 }
 
 TEST_F(ConfigTest, ManualApprovalIsOffByDefaultAndSetPerProfile) {
