@@ -135,6 +135,26 @@ class ServiceLifecycleTest(IntegrationTest):
         self.assertNotEqual(proc.returncode, 0)
         self.assertRegex(proc.stderr, r"newer")
 
+    def test_a_private_key_others_can_read_stops_the_start(self):
+        # As OpenSSH does for identity files: refused by name, with the fix in the message.
+        inst = self.instance(start=False)
+        with open(inst.config) as f:
+            config = f.read()
+        with open(inst.config, "w") as f:
+            f.write(config.replace("tls = false", "tls = true", 1))  # so serve loads admin.key too
+        for name, bad_mode in (("issuing.key", 0o644), ("ra.key", 0o640), ("server.key", 0o604), ("admin.key", 0o660)):
+            key = inst.ca(name)
+            os.chmod(key, bad_mode)
+            proc = run([BIN, "--config", inst.config, "serve"], check=False, timeout=30)
+            self.assertNotEqual(proc.returncode, 0, name)
+            self.assertIn(f"chmod 600 {key}", proc.stderr, name)
+            self.assertNotIn("PRIVATE KEY", proc.stderr, name)
+            os.chmod(key, 0o600)
+        with open(inst.config, "w") as f:
+            f.write(config)  # the harness speaks plain HTTP to the admin API
+        inst.start()  # every key fixed as told: it serves
+        inst.api("GET", "/devices", expect=200)
+
     def test_sighup_reloads_tokens_and_sigterm_stops_cleanly(self):
         inst = self.instance()
         inst.api("GET", "/devices", expect=200)

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -458,6 +459,16 @@ TEST(HttpServer, TlsContextRefusesAMismatchedKey) {
   SelfSigned b = make_self_signed(dir.path(), "b");
   EXPECT_THROW(app::make_server_tls_context(a.cert_path, b.key_path, ""), std::runtime_error);
   EXPECT_THROW(app::make_server_tls_context((dir.path() / "absent.pem").string(), a.key_path, ""), std::runtime_error);
+  // A key that group or others can read is refused, naming the file and the fix.
+  ASSERT_EQ(::chmod(a.key_path.c_str(), 0640), 0);
+  try {
+    app::make_server_tls_context(a.cert_path, a.key_path, "");
+    ADD_FAILURE() << "a group-readable key was used";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("chmod 600 " + a.key_path), std::string::npos) << e.what();
+  }
+  ASSERT_EQ(::chmod(a.key_path.c_str(), 0600), 0);
+  EXPECT_NO_THROW(app::make_server_tls_context(a.cert_path, a.key_path, ""));
 }
 
 }  // namespace
