@@ -184,7 +184,11 @@ Config load_config(const std::string& path) {
   http.port("port", c.http.port);
   http.get("max_body_bytes", c.http.max_body_bytes);
   http.get("public_url", c.http.public_url);
+  http.positive("max_connections", c.http.max_connections);
+  http.positive("max_connections_per_address", c.http.max_connections_per_address);
+  http.positive("header_timeout_seconds", c.http.header_timeout_seconds);
   http.finish();
+  if (c.http.header_timeout_seconds > 300) http.fail_key("header_timeout_seconds", "must be at most 300");
   if (c.http.public_url.empty()) c.http.public_url = "http://" + c.service.hostname + ":" + std::to_string(c.http.port);
   while (!c.http.public_url.empty() && c.http.public_url.back() == '/') c.http.public_url.pop_back();
 
@@ -195,8 +199,13 @@ Config load_config(const std::string& path) {
   admin.get("tls", c.admin.tls);
   admin.get("token_file", c.admin.token_file);
   admin.get("max_body_bytes", c.admin.max_body_bytes);
+  admin.positive("max_connections", c.admin.max_connections);
+  admin.positive("max_connections_per_address", c.admin.max_connections_per_address);
+  admin.positive("header_timeout_seconds", c.admin.header_timeout_seconds);
+  admin.positive("workers", c.admin.workers);
   const toml::array* tokens = admin.tables("tokens");
   admin.finish();
+  if (c.admin.header_timeout_seconds > 300) admin.fail_key("header_timeout_seconds", "must be at most 300");
   c.admin.token_file = resolve(c.base_dir, c.admin.token_file);
   if (tokens != nullptr) {
     for (const auto& el : *tokens) {
@@ -306,18 +315,25 @@ std::string render_config(const ConfigTemplate& t) {
     << "log_format = \"text\"                # text | json (one JSON object a line)\n"
     << "log_file = \"\"                      # empty: stderr\n"
     << "threads = 0                        # I/O threads; 0 = one per core\n"
-    << "http_workers = 0                   # HTTP handler threads (SCEP, OCSP, admin API); 0 = four per core\n\n"
+    << "http_workers = 0                   # public HTTP handler threads (SCEP, OCSP, CRL); 0 = four per core\n\n"
     << "[http]                             # public listener: /crl, /crl.pem, /ocsp (plain HTTP on purpose)\n"
     << "bind = \"" << t.bind << "\"\n"
     << "port = " << t.http_port << "\n"
     << "max_body_bytes = 1048576           # larger request bodies get 413\n"
-    << "public_url = \"" << http_url << "\"  # written into certificates as CRL DP and OCSP URL\n\n"
+    << "public_url = \"" << http_url << "\"  # written into certificates as CRL DP and OCSP URL\n"
+    << "max_connections = 512              # open at once; more are closed at accept (and counted)\n"
+    << "max_connections_per_address = 64   # of those, from one address (IPv6: one /64)\n"
+    << "header_timeout_seconds = 10        # a request's whole header must arrive within this\n\n"
     << "[admin]                            # admin API (/api/v1); the CLI talks to it\n"
     << "bind = \"127.0.0.1\"                 # TLS is forced on for any non-loopback address\n"
     << "port = " << t.admin_port << "\n"
     << "tls = false                        # serve HTTPS with ca/admin.pem even on loopback\n"
     << "token_file = \"admin.token\"         # the CLI reads its bearer token here (0600)\n"
-    << "max_body_bytes = 1048576\n\n"
+    << "max_body_bytes = 1048576\n"
+    << "max_connections = 64               # its own cap: a flood on the public port never takes these\n"
+    << "max_connections_per_address = 32   # of those, from one address\n"
+    << "header_timeout_seconds = 10        # a request's whole header must arrive within this\n"
+    << "workers = 4                        # admin handler threads, apart from the public ones\n\n"
     << "[[admin.tokens]]                   # bearer tokens, stored as SHA-256 only\n"
     << "name = \"admin\"\n"
     << "sha256 = \"" << t.admin_token_sha256 << "\"\n\n"

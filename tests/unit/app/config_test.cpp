@@ -153,6 +153,31 @@ TEST_F(ConfigTest, UnknownTablesAndArraysOfTablesAreRefusedWithTheirLine) {
   EXPECT_THROW(load_config(write("[service]\nhostname = { name = \"x\" }\n")), ConfigError);
 }
 
+// Connection caps and header deadlines, each listener its own, and the admin handler pool.
+TEST_F(ConfigTest, HttpListenerCapsHaveDefaultsAndAreValidated) {
+  const Config c = load_config(write(render_config(sample())));
+  EXPECT_EQ(c.http.max_connections, 512);
+  EXPECT_EQ(c.http.max_connections_per_address, 64);
+  EXPECT_EQ(c.http.header_timeout_seconds, 10);
+  EXPECT_EQ(c.admin.max_connections, 64);
+  EXPECT_EQ(c.admin.max_connections_per_address, 32);
+  EXPECT_EQ(c.admin.header_timeout_seconds, 10);
+  EXPECT_EQ(c.admin.workers, 4);
+  const Config tuned = load_config(write("[http]\nmax_connections = 2000\nmax_connections_per_address = 5\n"
+                                         "header_timeout_seconds = 3\n[admin]\nworkers = 1\nmax_connections = 8\n"));
+  EXPECT_EQ(tuned.http.max_connections, 2000);
+  EXPECT_EQ(tuned.http.max_connections_per_address, 5);
+  EXPECT_EQ(tuned.http.header_timeout_seconds, 3);
+  EXPECT_EQ(tuned.admin.workers, 1);
+  EXPECT_EQ(tuned.admin.max_connections, 8);
+  for (const char* bad : {"[http]\nmax_connections = 0\n", "[http]\nmax_connections_per_address = -1\n",
+                          "[http]\nheader_timeout_seconds = 0\n", "[http]\nheader_timeout_seconds = 301\n",
+                          "[admin]\nworkers = 0\n", "[admin]\nmax_connections = 0\n",
+                          "[admin]\nheader_timeout_seconds = 3600\n"}) {
+    EXPECT_THROW(load_config(write(bad)), ConfigError) << bad;
+  }
+}
+
 TEST_F(ConfigTest, ManualApprovalIsOffByDefaultAndSetPerProfile) {
   const Config rendered = load_config(write(render_config(sample())));
   EXPECT_FALSE(rendered.profiles.at("device").manual_approval);
