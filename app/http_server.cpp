@@ -257,7 +257,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       return respond_and_drain(error_response(400, "malformed HTTP request"));
     }
     // End of stream, timeout, reset, cancelled by stop(): nothing to answer.
-    if (ec == http::error::end_of_stream) return close_gracefully();
+    // (net::error::eof: the peer closed while the connection waited for the next request.)
+    if (ec == http::error::end_of_stream || ec == net::error::eof) return close_gracefully();
     close_now();
   }
 
