@@ -26,6 +26,7 @@
 //   GET  /sessions?live=true|false(true)&limit=1..1000(100)             -> {"sessions":[S…],"limit"} newest first
 //   GET  /radius/counters  RADIUS drops and outcomes since start      -> {"counters":{name:n…}}
 //   GET  /scep/counters    SCEP outcomes since start (by failInfo too) -> {"counters":{name:n…}}
+//   GET  /service/counters handler exceptions survived, HTTP connections refused -> {"counters":{name:n…}}
 //   GET  /policy, POST /policy/reload  access policy rules, counters, reload: admin_api_policy.cpp
 //   POST /challenges {device, profile?, cn?, sans?[], ttl_seconds?}  one-time SCEP challenge, see admin_api_scep.cpp
 //   GET  /devices/{device}/profile/apple|android|windows?ssid=&wpa3=true|false&profile=
@@ -260,6 +261,9 @@ HttpResponse AdminApi::route(const Call& call) {
   } else if (s[0] == "scep" && s.size() == 2 && s[1] == "counters") {
     if (m == "GET") return show_scep_counters(call);
     return method_not_allowed("GET");
+  } else if (s[0] == "service" && s.size() == 2 && s[1] == "counters") {
+    if (m == "GET") return show_service_counters(call);
+    return method_not_allowed("GET");
   }
   throw ApiError(404, "no such route");
 }
@@ -464,6 +468,14 @@ HttpResponse AdminApi::show_scep_counters(const Call& call) {
   json counters = json::object();
   if (scep_ != nullptr)
     for (const auto& [name, value] : scep_->counters().named()) counters[name] = value;
+  return admin::json_response(200, json{{"counters", counters}});
+}
+
+HttpResponse AdminApi::show_service_counters(const Call& call) {
+  admin::check_query(call.query, {});
+  json counters = json::object();
+  if (service_counters_)
+    for (const auto& [name, value] : service_counters_()) counters[name] = value;
   return admin::json_response(200, json{{"counters", counters}});
 }
 

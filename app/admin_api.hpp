@@ -11,6 +11,8 @@
 #include "scep/enrollment.hpp"
 
 #include <array>
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <map>
 #include <string>
@@ -46,6 +48,10 @@ class AdminApi {
   void set_policy(PolicyControl policy);
   // Enables GET /scep/counters; `enrollment` must outlive the API. Call before serving.
   void set_scep(const scep::Enrollment* enrollment) { scep_ = enrollment; }
+  // Enables GET /service/counters: the process's own counters (handler exceptions survived,
+  // HTTP connections refused over their caps), read when asked. Call before serving.
+  using CounterSnapshot = std::function<std::vector<std::pair<std::string, std::uint64_t>>()>;
+  void set_service_counters(CounterSnapshot snapshot) { service_counters_ = std::move(snapshot); }
 
  private:
   struct StoredToken {
@@ -83,6 +89,7 @@ class AdminApi {
   HttpResponse list_sessions(const Call& call);
   HttpResponse show_radius_counters(const Call& call);
   HttpResponse show_scep_counters(const Call& call);
+  HttpResponse show_service_counters(const Call& call);
   HttpResponse show_policy();
   HttpResponse reload_policy(const HttpRequest& request, const std::string& actor);
 
@@ -96,6 +103,7 @@ class AdminApi {
   MdmSettings mdm_;
   PolicyControl policy_;
   const scep::Enrollment* scep_ = nullptr;
+  CounterSnapshot service_counters_;
 };
 
 }  // namespace portcullis::app

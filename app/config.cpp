@@ -64,12 +64,27 @@ class Section {
     if (out <= 0) fail_key(key, "must be positive");
   }
 
-  // Call after every get(): anything left is unknown.
+  // A [[key]] array of tables this section holds (null when absent); marks it known.
+  const toml::array* tables(const char* key) {
+    known_.insert(key);
+    const toml::node* node = table_ ? table_->get(key) : nullptr;
+    if (node == nullptr) return nullptr;
+    const toml::array* array = node->as_array();
+    if (array == nullptr || (!array->empty() && !array->is_array_of_tables()))
+      fail(*node, qualified(key) + " must be an array of tables ([[" + qualified(key) + "]])");
+    return array;
+  }
+
+  // Call after every get() and tables(): anything left is unknown, a misspelt [table] or
+  // [[array of tables]] included, with the line it starts on.
   void finish() const {
     if (table_ == nullptr) return;
     for (const auto& [k, node] : *table_) {
-      if (known_.count(std::string(k.str())) == 0 && !node.is_table() && !node.is_array_of_tables())
-        fail(node, "unknown setting " + qualified(std::string(k.str())));
+      const std::string key(k.str());
+      if (known_.count(key) != 0) continue;
+      if (node.is_table()) fail(node, "unknown table [" + qualified(key) + "]");
+      if (node.is_array_of_tables()) fail(node, "unknown array of tables [[" + qualified(key) + "]]");
+      fail(node, "unknown setting " + qualified(key));
     }
   }
 
@@ -146,10 +161,10 @@ Config load_config(const std::string& path) {
   }
 
   Section top(path, "", &root);
-  top.finish();
   for (const auto& [k, node] : root) {
     static const std::set<std::string> sections = {"service", "http", "admin", "ca", "ledger", "radius", "scep", "policy", "profiles"};
     if (!sections.count(std::string(k.str()))) top.fail(node, "unknown section [" + std::string(k.str()) + "]");
+    if (!node.is_table()) top.fail(node, "[" + std::string(k.str()) + "] must be a table");
   }
 
   Section service(path, "service", root["service"].as_table());
@@ -170,7 +185,11 @@ Config load_config(const std::string& path) {
   http.port("port", c.http.port);
   http.get("max_body_bytes", c.http.max_body_bytes);
   http.get("public_url", c.http.public_url);
+  http.positive("max_connections", c.http.max_connections);
+  http.positive("max_connections_per_address", c.http.max_connections_per_address);
+  http.positive("header_timeout_seconds", c.http.header_timeout_seconds);
   http.finish();
+  if (c.http.header_timeout_seconds > 300) http.fail_key("header_timeout_seconds", "must be at most 300");
   if (c.http.public_url.empty()) c.http.public_url = "http://" + c.service.hostname + ":" + std::to_string(c.http.port);
   while (!c.http.public_url.empty() && c.http.public_url.back() == '/') c.http.public_url.pop_back();
 
@@ -181,12 +200,17 @@ Config load_config(const std::string& path) {
   admin.get("tls", c.admin.tls);
   admin.get("token_file", c.admin.token_file);
   admin.get("max_body_bytes", c.admin.max_body_bytes);
+  admin.positive("max_connections", c.admin.max_connections);
+  admin.positive("max_connections_per_address", c.admin.max_connections_per_address);
+  admin.positive("header_timeout_seconds", c.admin.header_timeout_seconds);
+  admin.positive("workers", c.admin.workers);
+  const toml::array* tokens = admin.tables("tokens");
   admin.finish();
+  if (c.admin.header_timeout_seconds > 300) admin.fail_key("header_timeout_seconds", "must be at most 300");
   c.admin.token_file = resolve(c.base_dir, c.admin.token_file);
-  if (const toml::array* tokens = admin_table ? admin_table->get_as<toml::array>("tokens") : nullptr) {
+  if (tokens != nullptr) {
     for (const auto& el : *tokens) {
       const toml::table* t = el.as_table();
-      if (t == nullptr) admin.fail(el, "admin.tokens must be an array of tables");
       Section ts(path, "admin.tokens", t);
       AdminTokenSetting token;
       ts.get("name", token.name);
@@ -235,14 +259,14 @@ Config load_config(const std::string& path) {
   radius.positive("session_retention_days", c.radius.session_retention_days);
   radius.positive("max_session_rows", c.radius.max_session_rows);
   radius.positive("ledger_queue", c.radius.ledger_queue);
+  const toml::array* clients = radius.tables("clients");
   radius.finish();
   if (c.radius.dynauth_attempts > 10) radius.fail_key("dynauth_attempts", "must be at most 10");
   if (c.radius.dynauth_max_timeout_ms < c.radius.dynauth_timeout_ms)
     radius.fail_key("dynauth_max_timeout_ms", "must be at least dynauth_timeout_ms");
-  if (const toml::array* clients = radius_table ? radius_table->get_as<toml::array>("clients") : nullptr) {
+  if (clients != nullptr) {
     for (const auto& el : *clients) {
       const toml::table* t = el.as_table();
-      if (t == nullptr) radius.fail(el, "radius.clients must be an array of tables");
       Section cs(path, "radius.clients", t);
       RadiusClientSetting client;
       cs.get("name", client.name);
@@ -302,18 +326,25 @@ std::string render_config(const ConfigTemplate& t) {
     << "log_format = \"text\"                # text | json (one JSON object a line)\n"
     << "log_file = \"\"                      # empty: stderr\n"
     << "threads = 0                        # I/O threads; 0 = one per core\n"
-    << "http_workers = 0                   # HTTP handler threads (SCEP, OCSP, admin API); 0 = four per core\n\n"
+    << "http_workers = 0                   # public HTTP handler threads (SCEP, OCSP, CRL); 0 = four per core\n\n"
     << "[http]                             # public listener: /crl, /crl.pem, /ocsp (plain HTTP on purpose)\n"
     << "bind = \"" << t.bind << "\"\n"
     << "port = " << t.http_port << "\n"
     << "max_body_bytes = 1048576           # larger request bodies get 413\n"
-    << "public_url = \"" << http_url << "\"  # written into certificates as CRL DP and OCSP URL\n\n"
+    << "public_url = \"" << http_url << "\"  # written into certificates as CRL DP and OCSP URL\n"
+    << "max_connections = 512              # open at once; more are closed at accept (and counted)\n"
+    << "max_connections_per_address = 64   # of those, from one address (IPv6: one /64)\n"
+    << "header_timeout_seconds = 10        # a request's whole header must arrive within this\n\n"
     << "[admin]                            # admin API (/api/v1); the CLI talks to it\n"
     << "bind = \"127.0.0.1\"                 # TLS is forced on for any non-loopback address\n"
     << "port = " << t.admin_port << "\n"
     << "tls = false                        # serve HTTPS with ca/admin.pem even on loopback\n"
     << "token_file = \"admin.token\"         # the CLI reads its bearer token here (0600)\n"
-    << "max_body_bytes = 1048576\n\n"
+    << "max_body_bytes = 1048576\n"
+    << "max_connections = 64               # its own cap: a flood on the public port never takes these\n"
+    << "max_connections_per_address = 32   # of those, from one address\n"
+    << "header_timeout_seconds = 10        # a request's whole header must arrive within this\n"
+    << "workers = 4                        # admin handler threads, apart from the public ones\n\n"
     << "[[admin.tokens]]                   # bearer tokens, stored as SHA-256 only\n"
     << "name = \"admin\"\n"
     << "sha256 = \"" << t.admin_token_sha256 << "\"\n\n"

@@ -24,7 +24,7 @@ struct ServiceSettings {
   std::string log_format = "text";    // text | json
   std::string log_file;               // empty = stderr
   unsigned threads = 0;               // 0 = one per core
-  unsigned http_workers = 0;          // HTTP handler threads; 0 = four per core
+  unsigned http_workers = 0;          // public HTTP handler threads; 0 = four per core
 };
 
 struct HttpSettings {                 // public listener: /crl, /ocsp (and /scep later)
@@ -32,6 +32,9 @@ struct HttpSettings {                 // public listener: /crl, /ocsp (and /scep
   std::uint16_t port = 8080;
   std::size_t max_body_bytes = 1 << 20;
   std::string public_url;             // base URL written into certificates (CDP, AIA)
+  int max_connections = 512;          // open at once; more are closed at accept
+  int max_connections_per_address = 64;   // of those, from one address (IPv6: one /64)
+  int header_timeout_seconds = 10;    // a request's whole header
 };
 
 struct AdminTokenSetting {
@@ -46,6 +49,10 @@ struct AdminSettings {
   std::string token_file;             // read by the CLI only
   std::size_t max_body_bytes = 1 << 20;
   std::vector<AdminTokenSetting> tokens;
+  int max_connections = 64;           // separate from the public listener's
+  int max_connections_per_address = 32;
+  int header_timeout_seconds = 10;
+  int workers = 4;                    // admin handler threads, apart from the public ones
 };
 
 struct CaSettings {

@@ -116,6 +116,7 @@ struct SessionBase {
 struct Shared {
   HttpServerOptions options;
   HttpHandler handler;
+  std::shared_ptr<ConnectionLimiter> limiter;
   std::mutex mutex;
   bool stopping = false;
   std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;
@@ -127,8 +128,12 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
 
  public:
   template <class... Args>
-  Session(std::shared_ptr<Shared> shared, std::string remote, Args&&... stream_args)
-      : shared_(std::move(shared)), remote_(std::move(remote)), stream_(std::forward<Args>(stream_args)...) {}
+  Session(std::shared_ptr<Shared> shared, std::unique_ptr<ConnectionLimiter::Slot> slot, std::string remote,
+          Args&&... stream_args)
+      : shared_(std::move(shared)),
+        slot_(std::move(slot)),
+        remote_(std::move(remote)),
+        stream_(std::forward<Args>(stream_args)...) {}
 
   ~Session() override {
     std::lock_guard lock(shared_->mutex);
@@ -189,7 +194,25 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(options().max_body_bytes);
+    if (first_request_) {
+      first_request_ = false;
+      return read_header(std::min(options().header_timeout, options().idle_timeout));
+    }
+    if (buffer_.size() > 0) return read_header(options().header_timeout);  // pipelined
+    // Keep-alive: the next request may come within idle_timeout; its header's deadline
+    // starts with its first octet.
     lowest().expires_after(options().idle_timeout);
+    stream_.async_read_some(buffer_.prepare(kReadChunk), [self = this->shared_from_this()](error_code ec, std::size_t n) {
+      self->buffer_.commit(n);
+      if (ec) return self->on_read_error(ec);
+      self->read_header(self->options().header_timeout);
+    });
+  }
+
+  // Beast's deadline covers the whole header, however many reads it takes: it is not
+  // pushed back by each octet that arrives.
+  void read_header(std::chrono::seconds deadline) {
+    lowest().expires_after(deadline);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::on_header, this->shared_from_this()));
   }
@@ -234,7 +257,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       return respond_and_drain(error_response(400, "malformed HTTP request"));
     }
     // End of stream, timeout, reset, cancelled by stop(): nothing to answer.
-    if (ec == http::error::end_of_stream) return close_gracefully();
+    // (net::error::eof: the peer closed while the connection waited for the next request.)
+    if (ec == http::error::end_of_stream || ec == net::error::eof) return close_gracefully();
     close_now();
   }
 
@@ -343,6 +367,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   }
 
   std::shared_ptr<Shared> shared_;
+  std::unique_ptr<ConnectionLimiter::Slot> slot_;  // this connection's place under the caps
   std::string remote_;
   Stream stream_;
   beast::flat_buffer buffer_;
@@ -350,6 +375,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   std::optional<http::response<http::empty_body>> continue_;
   std::optional<http::response<http::string_body>> response_;
   Phase phase_ = Phase::reading;
+  bool first_request_ = true;
   bool stop_requested_ = false;
   std::array<char, 16 * 1024> drain_buffer_{};
   std::size_t drained_ = 0;
@@ -383,16 +409,41 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       std::lock_guard lock(shared->mutex);
       if (shared->stopping) return;
     }
+    if (auto slot = shared->limiter->try_acquire(peer.address())) {
+      start_session(std::move(socket), std::move(slot));
+    } else {
+      refuse(socket);
+    }
+    do_accept();
+  }
+
+  void start_session(tcp::socket socket, std::unique_ptr<ConnectionLimiter::Slot> slot) {
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     std::string remote = remote_string(peer);
     if (shared->options.tls) {
       using TlsStream = beast::ssl_stream<beast::tcp_stream>;
-      std::make_shared<Session<TlsStream>>(shared, std::move(remote), std::move(socket), *shared->options.tls)->run();
+      std::make_shared<Session<TlsStream>>(shared, std::move(slot), std::move(remote), std::move(socket),
+                                           *shared->options.tls)
+          ->run();
     } else {
-      std::make_shared<Session<beast::tcp_stream>>(shared, std::move(remote), std::move(socket))->run();
+      std::make_shared<Session<beast::tcp_stream>>(shared, std::move(slot), std::move(remote), std::move(socket))->run();
     }
-    do_accept();
+  }
+
+  // Over a cap: closed at once, before any read, TLS or allocation for it. Logged at the
+  // 1st, 2nd, 4th, 8th… refusal, so that a flood cannot flood the log as well.
+  void refuse(tcp::socket& socket) {
+    error_code ignored;
+    socket.close(ignored);
+    const auto& limiter = *shared->limiter;
+    const std::uint64_t refused = limiter.refused_total_cap() + limiter.refused_address_cap();
+    if ((refused & (refused - 1)) == 0) {
+      spdlog::warn("{} HTTP: connection from {} refused: {} open, {} refused so far ({} at the listener's cap, {} at "
+                   "the per-address cap)",
+                   shared->options.name, remote_string(peer), limiter.open(), refused, limiter.refused_total_cap(),
+                   limiter.refused_address_cap());
+    }
   }
 
   net::io_context& ioc;
@@ -406,6 +457,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
 HttpServer::HttpServer(net::io_context& ioc, HttpServerOptions options, HttpHandler handler) {
   auto shared = std::make_shared<Shared>();
+  shared->limiter = ConnectionLimiter::create(options.caps);
   shared->options = std::move(options);
   shared->handler = std::move(handler);
   impl_ = std::make_shared<Impl>(ioc, std::move(shared));
@@ -440,6 +492,11 @@ void HttpServer::start() {
 }
 
 std::uint16_t HttpServer::port() const { return impl_->port; }
+
+HttpServerStats HttpServer::stats() const {
+  const auto& limiter = *impl_->shared->limiter;
+  return HttpServerStats{limiter.open(), limiter.refused_total_cap(), limiter.refused_address_cap()};
+}
 
 void HttpServer::stop() {
   std::vector<std::weak_ptr<SessionBase>> sessions;

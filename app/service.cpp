@@ -2,7 +2,8 @@
 
 #include "app/admin_api.hpp"
 #include "app/config.hpp"
-#include "app/http_server.hpp"
+#include "app/http_listeners.hpp"
+#include "app/io_runner.hpp"
 #include "app/logging.hpp"
 #include "app/policy_control.hpp"
 #include "app/public_routes.hpp"
@@ -26,7 +27,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -152,32 +152,17 @@ class Service {
     const unsigned threads = config_.service.threads ? config_.service.threads
                                                      : std::max(1u, std::thread::hardware_concurrency());
     asio::io_context io(static_cast<int>(threads));
-    // HTTP handlers block on the ledger's WAL sync and on signing; they run here, so that
-    // RADIUS on `io` never waits behind them. More workers than cores: while some wait for
-    // the disk, others sign, and enrollments that reach the ledger together share one
-    // commit (ca/sqlite_group_commit.hpp).
-    const unsigned http_workers = config_.service.http_workers ? config_.service.http_workers : 4 * threads;
-    asio::thread_pool http_pool(http_workers);
-
-    HttpServerOptions public_options;
-    public_options.name = "public";
-    public_options.bind_address = config_.http.bind;
-    public_options.port = config_.http.port;
-    public_options.max_body_bytes = config_.http.max_body_bytes;
-    public_options.handler_executor = http_pool.get_executor();
-    HttpServer public_http(io, public_options, [this](const HttpRequest& r) { return public_routes_->handle(r); });
-
-    HttpServerOptions admin_options;
-    admin_options.name = "admin";
-    admin_options.bind_address = config_.admin.bind;
-    admin_options.port = config_.admin.port;
-    admin_options.max_body_bytes = config_.admin.max_body_bytes;
-    admin_options.handler_executor = http_pool.get_executor();
+    // HTTP handlers block on the ledger's WAL sync and on signing; they run on worker
+    // pools (one per listener), so that RADIUS on `io` never waits behind them.
+    std::shared_ptr<asio::ssl::context> admin_tls;
     if (config_.admin_tls_effective()) {
       const ca::CaPaths& paths = authority_->paths();
-      admin_options.tls = make_server_tls_context(paths.admin(), paths.admin_key(), paths.chain());
+      admin_tls = make_server_tls_context(paths.admin(), paths.admin_key(), paths.chain());
     }
-    HttpServer admin_http(io, admin_options, [this](const HttpRequest& r) { return admin_api_.load()->handle(r); });
+    HttpListeners http(
+        io, config_, threads, admin_tls, [this](const HttpRequest& r) { return public_routes_->handle(r); },
+        [this](const HttpRequest& r) { return admin_api_.load()->handle(r); }, handler_exceptions_);
+    http_listeners_ = &http;
 
     // RFC 5176 (issue 5): revocations, disabled devices and expiring certificates end the
     // live sessions at their NAS. Registered before any listener takes a request.
@@ -204,8 +189,7 @@ class Service {
     });
     session_control_->start();
 
-    public_http.start();
-    admin_http.start();
+    http.start();
 
     auto* send_failures = radius_->send_failure_counter();
     const auto radius_handler = [this](const radius::Datagram& d) { return radius_->handle(d); };
@@ -230,8 +214,7 @@ class Service {
     stop_signals.async_wait([&](const boost::system::error_code& ec, int signo) {
       if (ec) return;
       spdlog::info("signal {}: shutting down, letting in-flight requests finish", signo);
-      public_http.stop();
-      admin_http.stop();
+      http.stop();
       radius_auth->stop();
       radius_acct->stop();
       crl_timer.cancel();
@@ -250,16 +233,18 @@ class Service {
     wait_for_reload(reload_signal);
 
     spdlog::info("portcullis ready: public http {}:{}, admin {} {}:{}, radius auth {}:{} acct {}:{} ({} NAS entries), "
-                 "{} I/O threads, {} HTTP workers",
-                 config_.http.bind, public_http.port(), admin_options.tls ? "https" : "http", config_.admin.bind,
-                 admin_http.port(), config_.radius.bind, radius_auth->port(), config_.radius.bind, radius_acct->port(),
-                 radius_->nas_table()->size(), threads, http_workers);
+                 "{} I/O threads, {}+{} HTTP workers (public+admin)",
+                 config_.http.bind, http.public_server().port(), admin_tls ? "https" : "http", config_.admin.bind,
+                 http.admin_server().port(), config_.radius.bind, radius_auth->port(), config_.radius.bind,
+                 radius_acct->port(), radius_->nas_table()->size(), threads, http.public_workers(),
+                 http.admin_workers());
 
     std::vector<std::thread> pool;
-    for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
-    io.run();
+    for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&] { run_resilient(io, handler_exceptions_, "I/O"); });
+    run_resilient(io, handler_exceptions_, "I/O");
     for (auto& t : pool) t.join();
-    http_pool.join();  // empty unless the shutdown deadline stopped `io` under a running handler
+    http.join_workers();  // empty unless the shutdown deadline stopped `io` under a running handler
+    http_listeners_ = nullptr;
     session_control_.reset();  // its timers and sockets belong to `io`
     radius_->ledger_writer().flush();  // accounting rows answered but not yet written
     {
@@ -298,7 +283,17 @@ class Service {
                                           mdm_settings());
     api->set_policy(PolicyControl{policy_.get(), config.policy.file});
     api->set_scep(scep_enrollment_.get());
+    api->set_service_counters([this] { return service_counters(); });
     return api;
+  }
+
+  std::vector<std::pair<std::string, std::uint64_t>> service_counters() const {
+    std::vector<std::pair<std::string, std::uint64_t>> out{
+        {"handler_exceptions", handler_exceptions_.load(std::memory_order_relaxed)}};
+    if (const HttpListeners* http = http_listeners_.load()) {
+      for (auto& counter : http->counters()) out.push_back(std::move(counter));
+    }
+    return out;
   }
 
   // A CA rollover staged by `portcullis ca rollover stage` (RFC 8894 §4.7): SCEP starts
@@ -380,6 +375,9 @@ class Service {
   std::unique_ptr<radius::Server> radius_;
   std::shared_ptr<SessionControl> session_control_;  // lives on run()'s io_context
   std::atomic<std::shared_ptr<AdminApi>> admin_api_;
+  // Exceptions that escaped a handler on an I/O or HTTP worker thread (logged, survived).
+  std::atomic<std::uint64_t> handler_exceptions_{0};
+  std::atomic<const HttpListeners*> http_listeners_{nullptr};  // while run() serves
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 // TLS 1.3 suites are all AEAD and stay at OpenSSL's defaults.
 #include "app/tls_context.hpp"
 
+#include "ca/key_file.hpp"
 #include "ca/x509.hpp"
 
 #include <openssl/err.h>
@@ -61,7 +62,15 @@ std::shared_ptr<boost::asio::ssl::context> make_server_tls_context(const std::st
         throw std::runtime_error("cannot add chain certificate from '" + chain_path + "': " + openssl_reason());
     }
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx, key_path.c_str(), SSL_FILETYPE_PEM) != 1)
+  // Read through the owner-only check (ca/key_file.hpp) rather than by OpenSSL's own
+  // file loader, which would take a key that others can read.
+  ca::EvpPkeyPtr key;
+  try {
+    key = ca::key_from_pem(ca::read_private_key_file(key_path));
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot use TLS private key '" + key_path + "': " + e.what());
+  }
+  if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1)
     throw std::runtime_error("cannot use TLS private key '" + key_path + "': " + openssl_reason());
   if (SSL_CTX_check_private_key(ctx) != 1)
     throw std::runtime_error("TLS private key '" + key_path + "' does not match certificate '" + cert_path + "'");

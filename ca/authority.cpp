@@ -1,6 +1,7 @@
 // Loading the CA material written by bootstrap.cpp into an immutable, shareable Authority.
 #include "ca/authority.hpp"
 
+#include "ca/key_file.hpp"
 #include "ca/keys.hpp"
 
 #include <sys/stat.h>
@@ -42,7 +43,7 @@ EvpPkeyPtr load_key(const std::string& path, const char* what) {
   // The parse error itself is dropped: it may echo parts of a malformed key file.
   std::string data;
   try {
-    data = read_file(path);
+    data = read_private_key_file(path);
   } catch (const std::exception& e) {
     throw std::runtime_error(std::string("cannot load the ") + what + ": " + e.what());
   }

@@ -5,6 +5,7 @@
 #include "ca/authority.hpp"
 #include "ca/cert_builder.hpp"
 #include "ca/issuer.hpp"
+#include "ca/key_file.hpp"
 #include "ca/keys.hpp"
 
 #include <openssl/err.h>
@@ -351,8 +352,9 @@ void install_issuing_certificate(const BootstrapOptions& o, Registry& registry, 
     throw std::runtime_error("no pending issuing CA in " + paths.dir + " (" + paths.issuing_csr() + " is missing)");
   }
   EvpPkeyPtr key;
+  const std::string key_pem = read_private_key_file(paths.issuing_key());   // refused unless 0600 or stricter
   try {
-    key = key_from_pem(read_file(paths.issuing_key()));
+    key = key_from_pem(key_pem);
   } catch (const std::exception&) {
     throw std::runtime_error("cannot load the pending issuing CA key " + paths.issuing_key());
   }
@@ -379,8 +381,9 @@ void stage_rollover(const BootstrapOptions& o, Registry& registry) {
   }
   const X509Ptr root = load_cert_file(current.root());
   EvpPkeyPtr root_key;
+  const std::string root_key_pem = read_private_key_file(current.root_key());   // refused unless 0600 or stricter
   try {
-    root_key = key_from_pem(read_file(current.root_key()));
+    root_key = key_from_pem(root_key_pem);
   } catch (const std::exception&) {
     throw std::runtime_error("cannot load the root key " + current.root_key());
   }

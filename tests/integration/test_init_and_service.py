@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import stat
 import time
 
@@ -115,6 +116,67 @@ class ServiceLifecycleTest(IntegrationTest):
         proc = run([BIN, "--config", inst.config, "serve"], check=False, timeout=30)
         self.assertNotEqual(proc.returncode, 0)
         self.assertRegex(proc.stderr, r"newer")
+
+    def test_a_private_key_others_can_read_stops_the_start(self):
+        # As OpenSSH does for identity files: refused by name, with the fix in the message.
+        inst = self.instance(start=False)
+        with open(inst.config) as f:
+            config = f.read()
+        with open(inst.config, "w") as f:
+            f.write(config.replace("tls = false", "tls = true", 1))  # so serve loads admin.key too
+        for name, bad_mode in (("issuing.key", 0o644), ("ra.key", 0o640), ("server.key", 0o604), ("admin.key", 0o660)):
+            key = inst.ca(name)
+            os.chmod(key, bad_mode)
+            proc = run([BIN, "--config", inst.config, "serve"], check=False, timeout=30)
+            self.assertNotEqual(proc.returncode, 0, name)
+            self.assertIn(f"chmod 600 {key}", proc.stderr, name)
+            self.assertNotIn("PRIVATE KEY", proc.stderr, name)
+            os.chmod(key, 0o600)
+        with open(inst.config, "w") as f:
+            f.write(config)  # the harness speaks plain HTTP to the admin API
+        inst.start()  # every key fixed as told: it serves
+        inst.api("GET", "/devices", expect=200)
+
+    def test_public_connection_caps_leave_the_admin_api_answering(self):
+        inst = self.instance(start=False)
+        with open(inst.config) as f:
+            config = f.read()
+        config = config.replace("max_connections = 512", "max_connections = 6", 1)
+        config = config.replace("max_connections_per_address = 64", "max_connections_per_address = 3", 1)
+        with open(inst.config, "w") as f:
+            f.write(config)
+        inst.start()
+
+        def connect(source):
+            s = socket.socket()
+            s.bind((source, 0))
+            s.settimeout(5)
+            s.connect(("127.0.0.1", inst.http_port))
+            return s
+
+        held = [connect("127.0.0.1") for _ in range(3)]
+        over_address = connect("127.0.0.1")
+        self.assertEqual(over_address.recv(16), b"", "the 4th connection from one address must be closed")
+        held += [connect("127.0.0.2") for _ in range(3)]
+        over_total = connect("127.0.0.3")
+        self.assertEqual(over_total.recv(16), b"", "the 7th connection must be closed")
+        # The public listener is full; the admin API is not.
+        _, body = inst.api("GET", "/service/counters", expect=200)
+        counters = body["counters"]
+        self.assertEqual(counters["http_public_open"], 6)
+        self.assertEqual(counters["http_public_refused_address_cap"], 1)
+        self.assertEqual(counters["http_public_refused_total_cap"], 1)
+        self.assertEqual(counters["handler_exceptions"], 0)
+        for s in held + [over_address, over_total]:
+            s.close()
+        deadline = time.time() + 5
+        status = None
+        while time.time() < deadline and status != 200:  # the places are given back as the sessions end
+            try:
+                status, _ = inst.http("GET", "/crl")
+            except OSError:  # closed at accept: not yet
+                time.sleep(0.05)
+        self.assertEqual(status, 200)
 
     def test_sighup_reloads_tokens_and_sigterm_stops_cleanly(self):
         inst = self.instance()

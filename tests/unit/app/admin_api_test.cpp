@@ -448,6 +448,23 @@ TEST_F(AdminApiTest, RadiusCounters) {
   EXPECT_EQ(body["counters"]["access_accept"], 0);
 }
 
+TEST_F(AdminApiTest, ServiceCounters) {
+  Reply none = call("GET", "/api/v1/service/counters");
+  ASSERT_EQ(none.status, 200);
+  EXPECT_TRUE(none.body["counters"].empty());  // nothing registered in this fixture
+  std::uint64_t escaped = 2;
+  app::AdminApi with(*registry_, *issuer_, {{"ops", sha256_hex(kToken)}});
+  with.set_service_counters([&] { return std::vector<std::pair<std::string, std::uint64_t>>{{"handler_exceptions", escaped}}; });
+  app::HttpRequest r;
+  r.method = "GET";
+  r.target = r.path = "/api/v1/service/counters";
+  r.headers["authorization"] = std::string("Bearer ") + kToken;
+  EXPECT_EQ(json::parse(with.handle(r).body)["counters"]["handler_exceptions"], 2);
+  escaped = 5;  // read when asked, not copied at registration
+  EXPECT_EQ(json::parse(with.handle(r).body)["counters"]["handler_exceptions"], 5);
+  expect_refused("POST", "/api/v1/service/counters", "{}", 405);
+}
+
 // SCEP requests held for manual approval (RFC 8894 §3.3.2): list, approve, reject.
 TEST_F(AdminApiTest, HeldScepRequestsAreListedApprovedAndRejected) {
   const auto hold = [&](const std::string& cn, const std::string& tx) {

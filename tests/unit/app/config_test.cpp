@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -118,6 +119,62 @@ TEST_F(ConfigTest, UnknownKeyIsRefusedWithItsLine) {
     const std::string what = e.what();
     EXPECT_NE(what.find("unknown setting radius.clients.require_message_authenticater"), std::string::npos) << what;
     EXPECT_NE(what.find("portcullis.toml:"), std::string::npos) << what;
+  }
+}
+
+// A misspelt table is as dangerous as a misspelt key: `[[radius.client]]` would otherwise
+// load as no NAS at all, and `[service.limits]` as every default.
+TEST_F(ConfigTest, UnknownTablesAndArraysOfTablesAreRefusedWithTheirLine) {
+  const std::string base = render_config(sample());
+  const auto line_after_base = std::to_string(std::count(base.begin(), base.end(), '\n') + 2);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[[radius.client]]\nname = \"wlc\"\naddress = \"10.0.0.1\"\n", "unknown array of tables [[radius.client]]"},
+      {"[servcie]\nthreads = 2\n", "unknown section [servcie]"},
+      {"[[servcie]]\nthreads = 2\n", "unknown section [servcie]"},
+      {"[service.limits]\nthreads = 2\n", "unknown table [service.limits]"},
+      {"[[admin.token]]\nname = \"ops\"\n", "unknown array of tables [[admin.token]]"},
+      {"[admin.tokens.extra]\nx = 1\n", "unknown table [admin.tokens.extra]"},
+      {"[radius.clients.extra]\nx = 1\n", "unknown table [radius.clients.extra]"},
+      {"[profiles.device.san]\nx = 1\n", "unknown table [profiles.device.san]"},
+      {"[http.limits]\nmax_connections = 5\n", "unknown table [http.limits]"},
+  };
+  for (const auto& [extra, expected] : cases) {
+    try {
+      load_config(write(base + "\n" + extra));
+      ADD_FAILURE() << "loaded with " << extra;
+    } catch (const ConfigError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(expected), std::string::npos) << what;
+      EXPECT_NE(what.find("portcullis.toml:" + line_after_base + ":"), std::string::npos) << what;
+    }
+  }
+  // A key that is a table where a value belongs is refused too, as an unknown setting
+  // would be (the known sections still load).
+  EXPECT_THROW(load_config(write("[service]\nhostname = { name = \"x\" }\n")), ConfigError);
+}
+
+// Connection caps and header deadlines, each listener its own, and the admin handler pool.
+TEST_F(ConfigTest, HttpListenerCapsHaveDefaultsAndAreValidated) {
+  const Config c = load_config(write(render_config(sample())));
+  EXPECT_EQ(c.http.max_connections, 512);
+  EXPECT_EQ(c.http.max_connections_per_address, 64);
+  EXPECT_EQ(c.http.header_timeout_seconds, 10);
+  EXPECT_EQ(c.admin.max_connections, 64);
+  EXPECT_EQ(c.admin.max_connections_per_address, 32);
+  EXPECT_EQ(c.admin.header_timeout_seconds, 10);
+  EXPECT_EQ(c.admin.workers, 4);
+  const Config tuned = load_config(write("[http]\nmax_connections = 2000\nmax_connections_per_address = 5\n"
+                                         "header_timeout_seconds = 3\n[admin]\nworkers = 1\nmax_connections = 8\n"));
+  EXPECT_EQ(tuned.http.max_connections, 2000);
+  EXPECT_EQ(tuned.http.max_connections_per_address, 5);
+  EXPECT_EQ(tuned.http.header_timeout_seconds, 3);
+  EXPECT_EQ(tuned.admin.workers, 1);
+  EXPECT_EQ(tuned.admin.max_connections, 8);
+  for (const char* bad : {"[http]\nmax_connections = 0\n", "[http]\nmax_connections_per_address = -1\n",
+                          "[http]\nheader_timeout_seconds = 0\n", "[http]\nheader_timeout_seconds = 301\n",
+                          "[admin]\nworkers = 0\n", "[admin]\nmax_connections = 0\n",
+                          "[admin]\nheader_timeout_seconds = 3600\n"}) {
+    EXPECT_THROW(load_config(write(bad)), ConfigError) << bad;
   }
 }
 

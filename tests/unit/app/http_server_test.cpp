@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -79,8 +80,16 @@ app::HttpResponse echo(const app::HttpRequest& r) {
 // A blocking socket with a receive timeout, for tests of the connection itself.
 class RawConnection {
  public:
-  explicit RawConnection(std::uint16_t port) {
+  // `source`: the local address to connect from (any of 127/8 on Linux), so that one test
+  // can be several peers.
+  explicit RawConnection(std::uint16_t port, const char* source = nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd_ >= 0 && source != nullptr) {
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      ::inet_pton(AF_INET, source, &local.sin_addr);
+      if (::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) throw std::runtime_error("bind failed");
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
@@ -260,6 +269,107 @@ TEST(HttpServer, IdleConnectionsAreClosedAfterTheTimeout) {
   ASSERT_TRUE(c.read_to_eof(reply));
   EXPECT_TRUE(reply.empty());
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+// Until the peer closes or `limit` passes, sends `drip` one octet every 100 ms. Returns how
+// long the connection lived, or nullopt if it outlived `limit`.
+std::optional<std::chrono::milliseconds> drip_until_closed(RawConnection& c, const std::string& drip,
+                                                           std::chrono::seconds limit) {
+  const auto start = std::chrono::steady_clock::now();
+  timeval tv{0, 100 * 1000};
+  ::setsockopt(c.fd(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  for (std::size_t i = 0; std::chrono::steady_clock::now() - start < limit; ++i) {
+    const char octet = drip[i % drip.size()];
+    if (::send(c.fd(), &octet, 1, MSG_NOSIGNAL) != 1)
+      return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    char buf[256];
+    const ssize_t n = ::recv(c.fd(), buf, sizeof buf, 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+      return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  }
+  return std::nullopt;
+}
+
+// Slowloris: a header sent an octet at a time never completes, and each octet arrives well
+// within any per-read timeout. The header deadline (1 s here) cuts it, though the idle
+// timeout (30 s) is far off.
+TEST(HttpServer, AHeaderSentOctetByOctetIsCutAtTheHeaderDeadline) {
+  auto options = plain_options();
+  options.header_timeout = std::chrono::seconds(1);
+  ASSERT_EQ(options.idle_timeout, std::chrono::seconds(30));
+  TestServer server(options, echo);
+  const std::string endless = "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+  RawConnection fresh(server.port());
+  auto lived = drip_until_closed(fresh, endless, std::chrono::seconds(8));
+  ASSERT_TRUE(lived.has_value()) << "a slowloris header outlived 8 s";
+  EXPECT_GE(lived->count(), 800);
+  EXPECT_LT(lived->count(), 3000);
+
+  // The same on a kept-alive connection, for the second request: the deadline runs from
+  // its first octet, after an idle pause longer than the header deadline itself.
+  RawConnection kept(server.port());
+  kept.send_all("GET /first HTTP/1.1\r\nHost: x\r\n\r\n");
+  char buf[4096];
+  ASSERT_GT(::recv(kept.fd(), buf, sizeof buf, 0), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // idle, within idle_timeout
+  lived = drip_until_closed(kept, endless, std::chrono::seconds(8));
+  ASSERT_TRUE(lived.has_value()) << "a slowloris second header outlived 8 s";
+  EXPECT_LT(lived->count(), 3000);
+}
+
+// The per-address cap: the N+1th connection from one address is closed at accept, another
+// address is still served, and a closed connection frees its place.
+TEST(HttpServer, PerAddressCapRefusesTheNextConnectionFromThatAddress) {
+  auto options = plain_options();
+  options.caps = app::ConnectionCaps{10, 2};
+  TestServer server(options, echo);
+  RawConnection a1(server.port(), "127.0.0.1"), a2(server.port(), "127.0.0.1");
+  std::optional<RawConnection> a3(std::in_place, server.port(), "127.0.0.1");
+  a3->send_all("GET /third HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string reply;
+  ASSERT_TRUE(a3->read_to_eof(reply));
+  EXPECT_TRUE(reply.empty()) << reply;
+  EXPECT_EQ(server.server().stats().refused_address_cap, 1u);
+  EXPECT_EQ(server.server().stats().refused_total_cap, 0u);
+
+  RawConnection b(server.port(), "127.0.0.2");
+  b.send_all("GET /other HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  ASSERT_TRUE(b.read_to_eof(reply));
+  EXPECT_NE(reply.find("path=/other"), std::string::npos) << reply;
+
+  a2.send_all("GET /second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");  // still served
+  reply.clear();
+  ASSERT_TRUE(a2.read_to_eof(reply));
+  EXPECT_NE(reply.find("path=/second"), std::string::npos) << reply;
+  // a2's place is given back once its session ends; then 127.0.0.1 may connect again.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (server.server().stats().open_connections > 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(server.server().stats().open_connections, 1u);  // a1
+  RawConnection again(server.port(), "127.0.0.1");
+  again.send_all("GET /again HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  reply.clear();
+  ASSERT_TRUE(again.read_to_eof(reply));
+  EXPECT_NE(reply.find("path=/again"), std::string::npos) << reply;
+}
+
+TEST(HttpServer, TotalCapRefusesConnectionsFromAnyAddressOnceFull) {
+  auto options = plain_options();
+  options.caps = app::ConnectionCaps{2, 10};
+  TestServer server(options, echo);
+  RawConnection a(server.port(), "127.0.0.1"), b(server.port(), "127.0.0.2");
+  RawConnection c(server.port(), "127.0.0.3");
+  c.send_all("GET /c HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string reply;
+  ASSERT_TRUE(c.read_to_eof(reply));
+  EXPECT_TRUE(reply.empty()) << reply;
+  EXPECT_EQ(server.server().stats().refused_total_cap, 1u);
+  EXPECT_EQ(server.server().stats().refused_address_cap, 0u);
+  EXPECT_EQ(server.server().stats().open_connections, 2u);
+  b.send_all("GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");  // the admitted ones are served
+  ASSERT_TRUE(b.read_to_eof(reply));
+  EXPECT_NE(reply.find("path=/b"), std::string::npos) << reply;
 }
 
 TEST(HttpServer, StopClosesIdleConnectionsAndRefusesNewOnes) {
@@ -458,6 +568,16 @@ TEST(HttpServer, TlsContextRefusesAMismatchedKey) {
   SelfSigned b = make_self_signed(dir.path(), "b");
   EXPECT_THROW(app::make_server_tls_context(a.cert_path, b.key_path, ""), std::runtime_error);
   EXPECT_THROW(app::make_server_tls_context((dir.path() / "absent.pem").string(), a.key_path, ""), std::runtime_error);
+  // A key that group or others can read is refused, naming the file and the fix.
+  ASSERT_EQ(::chmod(a.key_path.c_str(), 0640), 0);
+  try {
+    app::make_server_tls_context(a.cert_path, a.key_path, "");
+    ADD_FAILURE() << "a group-readable key was used";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("chmod 600 " + a.key_path), std::string::npos) << e.what();
+  }
+  ASSERT_EQ(::chmod(a.key_path.c_str(), 0600), 0);
+  EXPECT_NO_THROW(app::make_server_tls_context(a.cert_path, a.key_path, ""));
 }
 
 }  // namespace

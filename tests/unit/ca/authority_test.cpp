@@ -9,6 +9,7 @@
 #include "tests/unit/support/scratch_registry.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <ctime>
@@ -263,6 +264,26 @@ TEST(Load, RejectsAnIssuingKeyThatDoesNotMatch) {
     EXPECT_NE(what.find(p.issuing_key()), std::string::npos) << what;
     EXPECT_EQ(what.find("PRIVATE KEY"), std::string::npos) << "no key material in messages";
   }
+}
+
+// Every private key `serve` loads through Authority is refused once group or others may
+// read it, naming the file and the chmod that fixes it.
+TEST(Load, RefusesKeysThatOthersCanRead) {
+  TempDir dir;
+  const BootstrapOptions o = options_for(dir.sub("ca"), KeyType::ec_p256);
+  bootstrap_new_ca(o, portcullis::testing::scratch_registry());
+  const CaPaths p{o.ca_dir};
+  for (const std::string& key : {p.issuing_key(), p.ra_key(), p.server_key()}) {
+    ASSERT_EQ(::chmod(key.c_str(), 0644), 0);
+    try {
+      Authority::load(p);
+      ADD_FAILURE() << "loaded with " << key << " at 0644";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("chmod 600 " + key), std::string::npos) << e.what();
+    }
+    ASSERT_EQ(::chmod(key.c_str(), 0600), 0);
+  }
+  EXPECT_NO_THROW(Authority::load(p));
 }
 
 // An "enterprise" PKI made with our own bootstrap: root + issuing CA with keys on disk.
