@@ -87,10 +87,10 @@ struct RadiusSettings {
   int dynauth_timeout_ms = 1000;
   int dynauth_max_timeout_ms = 8000;
   int expiry_check_seconds = 30;
-  // EAP conversations in progress (docs/configuration-radius.md gives the memory bound).
+  // EAP conversations in progress (docs/configuration.md gives the memory bound).
   int max_eap_sessions_per_nas = 2000;         // open conversations one NAS client entry may hold
   int eap_memory_budget_mib = 256;             // new conversations refused past this
-  // Accounting sessions (docs/configuration-radius.md).
+  // Accounting sessions (docs/configuration.md).
   int max_live_sessions = 100000;              // in memory; the one nearest its deadline makes room
   int acct_stale_intervals = 3;                // silent this many interim intervals: closed
   int acct_default_interim_seconds = 3600;     // the interval when the NAS announces none
