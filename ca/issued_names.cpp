@@ -17,18 +17,6 @@ std::string fill(std::string text, const std::string& device, const std::string&
   return text;
 }
 
-std::string utf8_of(const ASN1_STRING* s) {
-  unsigned char* utf8 = nullptr;
-  const int len = ASN1_STRING_to_UTF8(&utf8, s);
-  if (len < 0) {
-    ERR_clear_error();
-    return {};
-  }
-  std::string out(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(len));
-  OPENSSL_free(utf8);
-  return out;
-}
-
 // RFC 5280 §4.2.1.6: dNSName, rfc822Name and URI are IA5Strings. Printable ASCII only: an
 // embedded NUL or control character is the classic way to make "evil.com\0.good.com" read
 // as another name to a relying party.
@@ -57,7 +45,7 @@ std::vector<std::string> subject_texts(const X509_NAME* name) {
     const X509_NAME_ENTRY* e = X509_NAME_get_entry(name, i);
     const int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
     const char* sn = nid != NID_undef ? OBJ_nid2sn(nid) : "?";
-    out.push_back(std::string(sn) + "=" + utf8_of(X509_NAME_ENTRY_get_data(e)));
+    out.push_back(std::string(sn) + "=" + utf8_text(X509_NAME_ENTRY_get_data(e)));
   }
   return out;
 }

@@ -286,6 +286,18 @@ std::string sha256_fingerprint_hex(const X509* cert) {
   return to_hex(std::span<const std::uint8_t>(md, len));
 }
 
+std::string utf8_text(const ASN1_STRING* s) {
+  unsigned char* utf8 = nullptr;
+  const int len = ASN1_STRING_to_UTF8(&utf8, s);
+  if (len < 0) {
+    ERR_clear_error();
+    return {};
+  }
+  std::string out(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(len));
+  OPENSSL_free(utf8);
+  return out;
+}
+
 std::string subject_string(const X509* cert) { return name_to_string(X509_get_subject_name(cert)); }
 
 std::string name_to_string(const X509_NAME* name) {

@@ -157,6 +157,7 @@ std::string serial_hex(const X509* cert);                    // to_hex(serial_by
 std::string sha256_fingerprint_hex(const X509* cert);        // over the DER
 std::string subject_string(const X509* cert);                // RFC 2253 one-line
 std::string name_to_string(const X509_NAME* name);           // RFC 2253 one-line
+std::string utf8_text(const ASN1_STRING* s);                 // any ASN.1 string type as UTF-8; empty if not convertible
 std::vector<std::string> subject_alt_names(const X509* cert); // "DNS:x", "URI:y", "email:z", "IP:1.2.3.4"
 std::string general_name_to_string(const GENERAL_NAME* name); // one of those; empty for other types
 std::int64_t not_before_unix(const X509* cert);

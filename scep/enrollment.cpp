@@ -28,15 +28,7 @@ std::string csr_common_name(X509_REQ* csr) {
   const X509_NAME* name = X509_REQ_get_subject_name(csr);
   const int idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
   if (idx < 0) return {};
-  unsigned char* utf8 = nullptr;
-  const int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx)));
-  if (len < 0) {
-    ERR_clear_error();
-    return {};
-  }
-  std::string out(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(len));
-  OPENSSL_free(utf8);
-  return out;
+  return ca::utf8_text(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx)));
 }
 
 // The CSR subject in RFC 2253 form, for the operator deciding on a held request.

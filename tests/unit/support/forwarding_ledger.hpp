@@ -1,0 +1,97 @@
+// A Ledger that forwards every call to another one: tests override the calls they watch
+// or hold back (a duplicate serial, a write stuck behind a slow sync).
+#pragma once
+
+#include "ca/ledger.hpp"
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace portcullis::testing {
+
+class ForwardingLedger : public ca::Ledger {
+ public:
+  explicit ForwardingLedger(ca::Ledger& real) : real_(real) {}
+
+  using CertificateRecord = ca::CertificateRecord;
+  using DeviceRef = ca::DeviceRef;
+  using IssuanceOutcome = ca::IssuanceOutcome;
+
+  IssuanceOutcome record_issuance(const DeviceRef& d, CertificateRecord r, const std::string& a) override {
+    return real_.record_issuance(d, std::move(r), a);
+  }
+  ca::Device create_device(const ca::NewDevice& d, const std::string& a) override { return real_.create_device(d, a); }
+  std::optional<ca::Device> find_device(std::int64_t id) override { return real_.find_device(id); }
+  std::optional<ca::Device> find_device_by_name(const std::string& n) override { return real_.find_device_by_name(n); }
+  std::vector<ca::Device> list_devices(const ca::DeviceFilter& f) override { return real_.list_devices(f); }
+  ca::Device set_device_enabled(std::int64_t id, bool e, const std::string& a) override {
+    return real_.set_device_enabled(id, e, a);
+  }
+  std::optional<ca::CertificateRecord> find_certificate(const std::string& s) override { return real_.find_certificate(s); }
+  std::vector<ca::CertificateRecord> list_certificates(const ca::CertificateFilter& f) override {
+    return real_.list_certificates(f);
+  }
+  ca::RevocationOutcome revoke(const std::string& s, ca::RevocationReason r, ca::UnixTime at, const std::string& a) override {
+    return real_.revoke(s, r, at, a);
+  }
+  std::vector<ca::CertificateRecord> revoke_device(std::int64_t id, ca::RevocationReason r, ca::UnixTime at,
+                                               const std::string& a) override {
+    return real_.revoke_device(id, r, at, a);
+  }
+  std::vector<ca::RevokedEntry> revoked_certificates() override { return real_.revoked_certificates(); }
+  std::size_t certificate_count() override { return real_.certificate_count(); }
+  std::int64_t next_crl_number() override { return real_.next_crl_number(); }
+  void append_audit(const ca::AuditEntry& e) override { real_.append_audit(e); }
+  std::vector<ca::AuditEntry> audit(const ca::AuditFilter& f) override { return real_.audit(f); }
+  void append_refusals(const std::vector<ca::AuditEntry>& r, std::size_t keep) override { real_.append_refusals(r, keep); }
+  void record_radius_session(const ca::RadiusSessionRow& row) override { real_.record_radius_session(row); }
+  std::vector<ca::RadiusSessionRow> list_radius_sessions(bool live_only, std::size_t limit) override {
+    return real_.list_radius_sessions(live_only, limit);
+  }
+  void mark_radius_sessions(const std::vector<ca::RadiusSessionMark>& m) override { real_.mark_radius_sessions(m); }
+  std::vector<ca::CertificateRecord> revoke_devices(const std::vector<std::int64_t>& ids, ca::RevocationReason r, ca::UnixTime at,
+                                                const std::string& a) override {
+    return real_.revoke_devices(ids, r, at, a);
+  }
+  std::size_t stop_radius_sessions_of_nas(const std::string& n, const std::string& a, ca::UnixTime at) override {
+    return real_.stop_radius_sessions_of_nas(n, a, at);
+  }
+  std::size_t prune_radius_sessions(ca::UnixTime before, std::size_t max_rows) override {
+    return real_.prune_radius_sessions(before, max_rows);
+  }
+  ca::ChallengeRecord mint_challenge(const ca::NewChallenge& c, const std::string& a) override {
+    return real_.mint_challenge(c, a);
+  }
+  std::optional<ca::ChallengeRecord> find_challenge(const std::string& h) override { return real_.find_challenge(h); }
+  std::optional<std::string> find_scep_transaction(const ca::ScepTransactionKey& k) override {
+    return real_.find_scep_transaction(k);
+  }
+  bool scep_transaction_known(const ca::ScepTransactionKey& k) override { return real_.scep_transaction_known(k); }
+  ca::ScepRequestRecord create_scep_request(const ca::NewScepRequest& r, const std::string& a) override {
+    return real_.create_scep_request(r, a);
+  }
+  std::optional<ca::ScepRequestRecord> find_scep_request(const ca::ScepTransactionKey& k) override {
+    return real_.find_scep_request(k);
+  }
+  std::optional<ca::ScepRequestRecord> find_scep_request_by_id(std::int64_t id) override {
+    return real_.find_scep_request_by_id(id);
+  }
+  std::vector<ca::ScepRequestRecord> list_scep_requests(const std::string& s, std::size_t limit) override {
+    return real_.list_scep_requests(s, limit);
+  }
+  ca::ScepRequestRecord reject_scep_request(std::int64_t id, const std::string& r, const std::string& a) override {
+    return real_.reject_scep_request(id, r, a);
+  }
+  void for_each_certificate(const std::function<void(const ca::CertificateRecord&)>& fn) override {
+    real_.for_each_certificate(fn);
+  }
+  void for_each_device(const std::function<void(const ca::Device&)>& fn) override { real_.for_each_device(fn); }
+  std::string integrity_check() override { return real_.integrity_check(); }
+
+ protected:
+  ca::Ledger& real_;
+};
+
+}  // namespace portcullis::testing
