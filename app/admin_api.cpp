@@ -526,9 +526,8 @@ HttpResponse AdminApi::issue_certificate(const Call& call) {
   // The names are the operator's (the device, the profile's templates, "cn" and "sans"
   // here), never the CSR's: the issuer refuses a SAN type the profile does not allow.
   const std::optional<std::string> cn = admin::string_field(body, "cn");
-  request.names = ca::names_from_templates(issuer_.profiles().at(profile), device_name,
-                                           cn ? admin::checked_text(*cn, "cn", 1, 64) : device_name,
-                                           admin::string_list_field(body, "sans", 16, 256));
+  request.names = issuer_.names_for(profile, device_name, cn ? admin::checked_text(*cn, "cn", 1, 64) : device_name,
+                                    admin::string_list_field(body, "sans", 16, 256));
   // A CSR that does not even parse is the client's syntax error (400); one that parses
   // but that the CA refuses (CA:true, weak key, bad signature) is 422 from the issuer.
   try {

@@ -50,13 +50,6 @@ HttpResponse AdminApi::create_challenge(const HttpRequest& request, const std::m
   std::optional<std::string> cn = admin::string_field(body, "cn");
   if (cn) cn = admin::checked_text(*cn, "cn", 1, 64);
   const std::vector<std::string> sans = admin::string_list_field(body, "sans", 16, 256);
-  for (const auto& san : sans) {
-    try {
-      (void)ca::parse_san(san);
-    } catch (const std::invalid_argument& e) {
-      throw ApiError(400, e.what());
-    }
-  }
   std::int64_t ttl = kDefaultTtl;
   if (auto it = body.find("ttl_seconds"); it != body.end() && !it->is_null()) {
     if (!it->is_number_integer()) throw ApiError(400, "field 'ttl_seconds' must be an integer");
@@ -67,7 +60,12 @@ HttpResponse AdminApi::create_challenge(const HttpRequest& request, const std::m
   if (auto existing = registry_.ledger().find_device_by_name(name); existing && !existing->enabled)
     throw ApiError(409, "device '" + name + "' is disabled");
 
-  const scep::MintedChallenge minted = scep::mint_challenge(registry_, name, profile, cn, sans, ttl, actor);
+  scep::MintedChallenge minted;
+  try {
+    minted = scep::mint_challenge(registry_, name, issuer_.profiles().at(profile), cn, sans, ttl, actor);
+  } catch (const std::invalid_argument& e) {
+    throw ApiError(400, e.what());
+  }
   json out{{"challenge", minted.secret},
            {"device", minted.record.device_name},
            {"profile", minted.record.profile},

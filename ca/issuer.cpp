@@ -235,6 +235,13 @@ Issuer::Checked Issuer::checked(const IssueRequest& request) const {
 
 void Issuer::check(const IssueRequest& request) const { (void)checked(request); }
 
+IssuedNames Issuer::names_for(const std::string& profile, const std::string& device, const std::string& cn,
+                              const std::vector<std::string>& pinned_sans) const {
+  const auto found = profiles_.find(profile);
+  if (found == profiles_.end()) throw IssuanceRejected("unknown profile '" + profile + "'");
+  return names_from_templates(found->second, device, cn, pinned_sans);
+}
+
 IssueResult Issuer::issue(const IssueRequest& request) {
   Checked c = checked(request);
   EVP_PKEY* key = c.key.get();   // RSA as a legacy-method key: see legacy_rsa_public_key

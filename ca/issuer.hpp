@@ -70,6 +70,10 @@ class Issuer {
   void check(const IssueRequest& request) const;
 
   const Profiles& profiles() const { return profiles_; }
+  // The profile's templates for `device`, its CN `cn` and the pinned SANs
+  // (ca/issued_names.hpp). IssuanceRejected for an unknown profile.
+  IssuedNames names_for(const std::string& profile, const std::string& device, const std::string& cn,
+                        const std::vector<std::string>& pinned_sans) const;
 
  private:
   struct Checked;

@@ -90,6 +90,7 @@ struct DeviceRef {
   // With create_if_missing: the device must not exist yet (LedgerConflict when it does),
   // decided inside the issuance transaction, so two requests cannot both claim a name.
   bool new_only = false;
+  std::vector<std::string> groups_if_created;   // with create_if_missing: the new device's groups
   // Written in the SAME transaction as the certificate row, so that a challenge is never
   // spent without a certificate nor a certificate issued twice for one challenge:
   // the challenge (by secret hash) is marked used (ChallengeRefused when it is unknown,

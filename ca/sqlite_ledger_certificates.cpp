@@ -97,7 +97,7 @@ IssuanceOutcome SqliteLedger::record_issuance_locked(const DeviceRef& ref, Certi
     if (!ref.create_if_missing) {
       throw LedgerNotFound(ref.id ? "no device with id " + std::to_string(*ref.id) : "no device named '" + *ref.name + "'");
     }
-    device = insert_device_locked(NewDevice{*ref.name, {}, {}, {}}, actor);
+    device = insert_device_locked(NewDevice{*ref.name, {}, {}, ref.groups_if_created}, actor);
     outcome.device_created = true;
   } else if (ref.new_only) {
     throw LedgerConflict("device '" + device->name + "' exists; this enrollment may only create a new device");

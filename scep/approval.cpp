@@ -17,10 +17,8 @@ Approval approve_request(ca::Issuer& issuer, ca::Ledger& ledger, std::int64_t id
   issue.actor = actor;
   // The names the challenge pinned (or the device's), from the profile's templates: the
   // operator approves a device, not the names its CSR asked for.
-  if (const auto profile = issuer.profiles().find(held->profile); profile != issuer.profiles().end()) {
-    issue.names = ca::names_from_templates(profile->second, held->device_name,
-                                           held->cn.empty() ? held->device_name : held->cn, held->sans);
-  }
+  issue.names = issuer.names_for(held->profile, held->device_name, held->cn.empty() ? held->device_name : held->cn,
+                                 held->sans);
   issue.device.name = held->device_name;
   issue.device.create_if_missing = held->create_device;
   // The transaction row lets the client's CertPoll (RFC 8894 §3.3.3) find the certificate;

@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cctype>
 #include <ctime>
 #include <stdexcept>
@@ -164,13 +165,6 @@ bool Enrollment::manual_approval(const std::string& profile) const {
   return found != issuer_.profiles().end() && found->second.manual_approval;
 }
 
-ca::IssuedNames Enrollment::names_for(const std::string& profile, const std::string& device, const std::string& cn,
-                                      const std::vector<std::string>& pinned_sans) const {
-  const auto found = issuer_.profiles().find(profile);
-  if (found == issuer_.profiles().end()) return {};   // the issuer refuses the unknown profile
-  return ca::names_from_templates(found->second, device, cn, pinned_sans);
-}
-
 Enrollment::Decision Enrollment::decide(PkiRequest& request) {
   if (request.failure) return Decision::failure(*request.failure, request.failure_reason);
   switch (request.type) {
@@ -241,6 +235,22 @@ std::optional<Enrollment::Decision> Enrollment::from_transaction(const PkiReques
   return Decision::success(ca::cert_from_der(record->der));
 }
 
+// Who a new certificate is for: the device, profile and names, or why there is none.
+struct Enrollment::Target {
+  ca::IssueRequest issue;
+  bool renewal = false;
+  std::string device_name;                // for a request held for approval
+  std::string pinned_cn;                  // what a one-time challenge pinned, kept by a held request
+  std::vector<std::string> pinned_sans;
+  std::optional<Decision> refused;
+
+  static Target refuse(std::string reason, std::string target) {
+    Target t;
+    t.refused = Decision::failure(FailInfo::bad_request, std::move(reason), std::move(target));
+    return t;
+  }
+};
+
 Enrollment::Decision Enrollment::enroll(PkiRequest& request) {
   // A retransmitted request (same transactionID, same requester key) gets the certificate
   // it already got instead of a second one (RFC 8894 §3.3.1).
@@ -248,85 +258,96 @@ Enrollment::Decision Enrollment::enroll(PkiRequest& request) {
   if (auto repeated = from_transaction(request, /*poll=*/false)) return std::move(*repeated);
 
   const std::string cn = csr_common_name(request.csr.get());
-  const ca::UnixTime now = now_unix();
-  ca::IssueRequest issue;
+  Target target = target_of(request, cn);
+  if (target.refused) return std::move(*target.refused);
+  ca::IssueRequest& issue = target.issue;
   issue.csr.assign(request.message_data.begin(), request.message_data.end());
   issue.parsed_csr = request.csr.get();   // parsed once, in parse_request
   issue.actor = kActor;
-  bool renewal = false;
-  std::string device_name;    // for a request held for approval
-  std::string pinned_cn;      // what a one-time challenge pinned, kept by a held request
-  std::vector<std::string> pinned_sans;
-
-  if (issued_by(authority_.issuing(), request)) {
-    // Renewal: the signer certificate must be ours, valid and not revoked; the new
-    // certificate goes to the same device in the same profile, with the same names; the
-    // challenge is optional.
-    // The exact certificate, as in EAP-TLS: the ledger knows the bytes it issued.
-    const ca::Identity identity = registry_.index().by_fingerprint(ca::sha256(request.signer_der), now);
-    if (identity.verdict != ca::IdentityVerdict::good)
-      return Decision::failure(FailInfo::bad_request,
-                               std::string("renewal signer certificate is ") + ca::to_string(identity.verdict),
-                               ca::serial_hex(request.signer.get()));
-    issue.device.id = identity.device_id;
-    issue.profile = identity.profile;
-    issue.names = ca::names_of(request.signer.get());
-    renewal = true;
-  } else if (request.type == MessageType::renewal_req) {
-    return Decision::failure(FailInfo::bad_request, "RenewalReq not signed by a certificate of ours", cn);
-  } else if (request.challenge_password.empty()) {
-    return Decision::failure(FailInfo::bad_request, "no challenge password", cn);
-  } else if (same_secret(request.challenge_password, settings_.static_challenge)) {
-    // Static challenge: shared by every profile an MDM hands out, so it proves nothing about
-    // which device asks. It may only create a device, named by the CSR's CN; a certificate
-    // for a device that exists needs a one-time challenge bound to it, a renewal signed by
-    // its current certificate, or an operator's approval (docs/security.md).
-    if (cn.empty()) return Decision::failure(FailInfo::bad_request, "CSR subject has no CN");
-    if (registry_.ledger().find_device_by_name(cn) && !manual_approval(settings_.profile))
-      return Decision::failure(FailInfo::bad_request,
-                               "the static challenge only enrolls new devices; device '" + cn +
-                                   "' exists (use a one-time challenge bound to it, or renew)",
-                               cn);
-    issue.device.name = cn;
-    issue.device.create_if_missing = true;
-    issue.device.new_only = !manual_approval(settings_.profile);
-    device_name = cn;
-    issue.profile = settings_.profile;
-    issue.names = names_for(issue.profile, cn, cn, {});
-  } else {
-    const std::string hash = challenge_hash(request.challenge_password);
-    const auto challenge = registry_.ledger().find_challenge(hash);
-    if (!challenge) return Decision::failure(FailInfo::bad_request, "wrong challenge", cn);
-    if (challenge->used_at) return Decision::failure(FailInfo::bad_request, "challenge already used", challenge->device_name);
-    if (challenge->expires_at <= now) return Decision::failure(FailInfo::bad_request, "challenge expired", challenge->device_name);
-    // The challenge is bound to its device: a CSR naming something else is refused.
-    if (challenge->cn && *challenge->cn != cn)
-      return Decision::failure(FailInfo::bad_request, "CSR CN does not match the challenge's binding",
-                               challenge->device_name);
-    if (!challenge->cn && !cn.empty() && lower(cn) != lower(challenge->device_name)) {
-      if (auto other = registry_.ledger().find_device_by_name(cn); other && other->id != challenge->device_id)
-        return Decision::failure(FailInfo::bad_request, "CSR names another device", challenge->device_name);
-    }
-    issue.device.id = challenge->device_id;
-    issue.device.redeem_challenge_hash = hash;
-    device_name = challenge->device_name;
-    issue.profile = challenge->profile;
-    issue.names = names_for(issue.profile, device_name, challenge->cn.value_or(device_name), challenge->sans);
-    pinned_cn = challenge->cn.value_or("");
-    pinned_sans = challenge->sans;
-  }
   issue.device.scep_transaction = ca::ScepTransactionKey{request.transaction_id, request.requester_sha256};
-
   // Manual approval applies to new enrollments; a renewal proves an approved certificate.
-  if (!renewal) {
-    if (manual_approval(issue.profile))
-      return hold_for_approval(request, issue, device_name, cn, pinned_cn, pinned_sans);
-  }
+  if (!target.renewal && manual_approval(issue.profile)) return hold_for_approval(request, target, cn);
+  return issue_for(request, target, cn);
+}
 
+Enrollment::Target Enrollment::target_of(const PkiRequest& request, const std::string& cn) {
+  if (issued_by(authority_.issuing(), request)) return renewal_target(request);
+  if (request.type == MessageType::renewal_req) return Target::refuse("RenewalReq not signed by a certificate of ours", cn);
+  if (request.challenge_password.empty()) return Target::refuse("no challenge password", cn);
+  if (same_secret(request.challenge_password, settings_.static_challenge)) return static_target(cn);
+  return challenge_target(request, cn);
+}
+
+// Renewal: the signer certificate must be ours, valid and not revoked; the new certificate
+// goes to the same device in the same profile, with the same names; the challenge is
+// optional. The exact certificate, as in EAP-TLS: the ledger knows the bytes it issued.
+Enrollment::Target Enrollment::renewal_target(const PkiRequest& request) {
+  const ca::Identity identity = registry_.index().by_fingerprint(ca::sha256(request.signer_der), now_unix());
+  if (identity.verdict != ca::IdentityVerdict::good)
+    return Target::refuse(std::string("renewal signer certificate is ") + ca::to_string(identity.verdict),
+                          ca::serial_hex(request.signer.get()));
+  Target t;
+  t.renewal = true;
+  t.issue.device.id = identity.device_id;
+  t.issue.profile = identity.profile;
+  t.issue.names = ca::names_of(request.signer.get());
+  return t;
+}
+
+// Static challenge: shared by every profile an MDM hands out, so it proves nothing about
+// which device asks. It may only create a device, named by the CSR's CN (the requester's
+// choice, so the device joins kStaticGroup, which operators and policy can tell apart); a
+// certificate for a device that exists needs a one-time challenge bound to it, a renewal
+// signed by its current certificate, or an operator's approval (docs/security.md).
+Enrollment::Target Enrollment::static_target(const std::string& cn) {
+  if (cn.empty()) return Target::refuse("CSR subject has no CN", {});
+  const bool approval = manual_approval(settings_.profile);
+  if (!approval && registry_.ledger().find_device_by_name(cn))
+    return Target::refuse("the static challenge only enrolls new devices; device '" + cn +
+                              "' exists (use a one-time challenge bound to it, or renew)",
+                          cn);
+  Target t;
+  t.device_name = cn;
+  t.issue.device.name = cn;
+  t.issue.device.create_if_missing = true;
+  t.issue.device.new_only = !approval;
+  t.issue.device.groups_if_created = {kStaticGroup};
+  t.issue.profile = settings_.profile;
+  t.issue.names = issuer_.names_for(t.issue.profile, cn, cn, {});
+  return t;
+}
+
+// One-time challenge: bound to its device (and perhaps a CN and SANs) when it was minted.
+Enrollment::Target Enrollment::challenge_target(const PkiRequest& request, const std::string& cn) {
+  const std::string hash = challenge_hash(request.challenge_password);
+  const auto challenge = registry_.ledger().find_challenge(hash);
+  if (!challenge) return Target::refuse("wrong challenge", cn);
+  if (challenge->used_at) return Target::refuse("challenge already used", challenge->device_name);
+  if (challenge->expires_at <= now_unix()) return Target::refuse("challenge expired", challenge->device_name);
+  // The challenge is bound to its device: a CSR naming something else is refused.
+  if (challenge->cn && *challenge->cn != cn)
+    return Target::refuse("CSR CN does not match the challenge's binding", challenge->device_name);
+  if (!challenge->cn && !cn.empty() && lower(cn) != lower(challenge->device_name)) {
+    if (auto other = registry_.ledger().find_device_by_name(cn); other && other->id != challenge->device_id)
+      return Target::refuse("CSR names another device", challenge->device_name);
+  }
+  Target t;
+  t.device_name = challenge->device_name;
+  t.pinned_cn = challenge->cn.value_or("");
+  t.pinned_sans = challenge->sans;
+  t.issue.device.id = challenge->device_id;
+  t.issue.device.redeem_challenge_hash = hash;
+  t.issue.profile = challenge->profile;
+  t.issue.names = issuer_.names_for(t.issue.profile, t.device_name, challenge->cn.value_or(t.device_name),
+                                    challenge->sans);
+  return t;
+}
+
+Enrollment::Decision Enrollment::issue_for(const PkiRequest& request, Target& target, const std::string& cn) {
   try {
-    ca::IssueResult result = issuer_.issue(issue);
-    ++(renewal ? renewed_ : issued_);
-    spdlog::info("scep: {} certificate {} for device {} (transaction {}){}", renewal ? "renewed" : "issued",
+    ca::IssueResult result = issuer_.issue(target.issue);
+    ++(target.renewal ? renewed_ : issued_);
+    spdlog::info("scep: {} certificate {} for device {} (transaction {}){}", target.renewal ? "renewed" : "issued",
                  result.record.serial_hex, result.device.name, request.transaction_id, left_out_note(result.left_out));
     return Decision::success(std::move(result.certificate));
   } catch (const ca::IssuanceRejected& e) {
@@ -338,17 +359,17 @@ Enrollment::Decision Enrollment::enroll(PkiRequest& request) {
     return Decision::failure(FailInfo::bad_request, "transaction raced and vanished", cn);
   } catch (const ca::ChallengeRefused& e) {
     return Decision::failure(FailInfo::bad_request, e.what(), cn);
-  } catch (const ca::LedgerConflict& e) {   // a disabled device
+  } catch (const ca::LedgerConflict& e) {   // a disabled device, or a static name taken meanwhile
     return Decision::failure(FailInfo::bad_request, e.what(), cn);
   } catch (const ca::LedgerNotFound& e) {   // the bound device vanished
     return Decision::failure(FailInfo::bad_request, e.what(), cn);
   }
 }
 
-Enrollment::Decision Enrollment::hold_for_approval(const PkiRequest& request, const ca::IssueRequest& issue,
-                                                   const std::string& device_name, const std::string& cn,
-                                                   const std::string& pinned_cn,
-                                                   const std::vector<std::string>& pinned_sans) {
+Enrollment::Decision Enrollment::hold_for_approval(const PkiRequest& request, const Target& target,
+                                                   const std::string& cn) {
+  const ca::IssueRequest& issue = target.issue;
+  const std::string& device_name = target.device_name;
   // Every check issuance would make, now: an operator approves only what would be issued.
   try {
     issuer_.check(issue);
@@ -365,8 +386,8 @@ Enrollment::Decision Enrollment::hold_for_approval(const PkiRequest& request, co
   held.subject = csr_subject(request.csr.get());
   held.csr_der.assign(request.message_data.begin(), request.message_data.end());
   held.redeem_challenge_hash = issue.device.redeem_challenge_hash;
-  held.cn = pinned_cn;
-  held.sans = pinned_sans;
+  held.cn = target.pinned_cn;
+  held.sans = target.pinned_sans;
   try {
     const ca::ScepRequestRecord row = registry_.ledger().create_scep_request(held, kActor);
     spdlog::info("scep: request {} for device {} waits for approval (transaction {})", row.id, device_name,
@@ -422,18 +443,52 @@ std::string challenge_hash(std::string_view secret) {
   return ca::sha256_lower_hex({reinterpret_cast<const std::uint8_t*>(secret.data()), secret.size()});
 }
 
-MintedChallenge mint_challenge(ca::Registry& registry, const std::string& device, const std::string& profile,
+namespace {
+
+// A SAN the profile could never issue is refused now, not at redemption.
+void check_pinned_sans(const ca::Profile& profile, const std::vector<std::string>& sans) {
+  for (const auto& san : sans) {
+    (void)ca::parse_san(san);   // std::invalid_argument says why
+    const std::string type = san.substr(0, san.find(':'));
+    if (std::find(profile.allowed_san_types.begin(), profile.allowed_san_types.end(), type) ==
+        profile.allowed_san_types.end())
+      throw std::invalid_argument("profile '" + profile.name + "' does not allow " + type + " SANs");
+  }
+}
+
+// A device the static challenge created was named by whoever held the challenge, perhaps
+// ahead of the real device. Binding an operator's challenge to it while it holds valid
+// certificates would hand those certificates whatever the operator gives the device.
+void check_not_squatted(ca::Registry& registry, const std::string& device) {
+  const auto existing = registry.ledger().find_device_by_name(device);
+  if (!existing || std::find(existing->groups.begin(), existing->groups.end(), kStaticGroup) == existing->groups.end())
+    return;
+  ca::CertificateFilter valid;
+  valid.device_id = existing->id;
+  valid.status = "valid";
+  valid.now = now_unix();
+  valid.limit = 1;
+  if (registry.ledger().list_certificates(valid).empty()) return;
+  throw ca::LedgerConflict("device '" + device +
+                           "' was named by a static-challenge enrollment and holds valid certificates: revoke "
+                           "them (portcullis revoke --device " + device + ") before binding a challenge to it");
+}
+
+}  // namespace
+
+MintedChallenge mint_challenge(ca::Registry& registry, const std::string& device, const ca::Profile& profile,
                                const std::optional<std::string>& cn, const std::vector<std::string>& sans,
                                std::int64_t ttl_seconds, const std::string& actor) {
   if (device.empty()) throw std::invalid_argument("a challenge needs a device");
   if (ttl_seconds <= 0 || ttl_seconds > kMaxChallengeTtl)
     throw std::invalid_argument("challenge ttl must be 1 second to 30 days");
-  for (const auto& san : sans) (void)ca::parse_san(san);   // std::invalid_argument says which and why
+  check_pinned_sans(profile, sans);
+  check_not_squatted(registry, device);
   // 128 bits as 32 hex digits: the challengePassword is a PrintableString in most
   // clients' CSRs, which has no '_' (base64url) and no '/' or '+' worries.
   MintedChallenge out;
   out.secret = ca::to_lower_hex(ca::random_bytes(16));
-  ca::NewChallenge row{challenge_hash(out.secret), device, profile, cn, sans, now_unix() + ttl_seconds};
+  ca::NewChallenge row{challenge_hash(out.secret), device, profile.name, cn, sans, now_unix() + ttl_seconds};
   // The device is created through the registry so that the identity index knows it too.
   if (!registry.ledger().find_device_by_name(device)) {
     try {

@@ -20,6 +20,10 @@
 
 namespace portcullis::scep {
 
+// Devices the static challenge created join this group: their names were the requester's
+// choice, so an operator (and policy) can tell them from devices an operator named.
+inline constexpr const char* kStaticGroup = "scep-static";
+
 struct EnrollmentSettings {
   std::string profile = "device";      // profile for static-challenge enrollments
   std::string static_challenge;        // empty: only one-time challenges and renewals
@@ -70,13 +74,14 @@ class Enrollment {
   // rejection); nullopt for a transaction we never saw.
   std::optional<Decision> from_transaction(const PkiRequest& request, bool poll);
   Decision issuer_and_serial(const PkiRequest& request);
-  Decision hold_for_approval(const PkiRequest& request, const ca::IssueRequest& issue, const std::string& device_name,
-                             const std::string& cn, const std::string& pinned_cn,
-                             const std::vector<std::string>& pinned_sans);
+  struct Target;
+  Target target_of(const PkiRequest& request, const std::string& cn);
+  Target renewal_target(const PkiRequest& request);
+  Target static_target(const std::string& cn);
+  Target challenge_target(const PkiRequest& request, const std::string& cn);
+  Decision issue_for(const PkiRequest& request, Target& target, const std::string& cn);
+  Decision hold_for_approval(const PkiRequest& request, const Target& target, const std::string& cn);
   bool manual_approval(const std::string& profile) const;
-  // The profile's templates for `device`, with the pinned SANs (ca/issued_names.hpp).
-  ca::IssuedNames names_for(const std::string& profile, const std::string& device, const std::string& cn,
-                            const std::vector<std::string>& pinned_sans) const;
   void audit_rejection(const PkiRequest& request, std::string_view source, const std::string& target,
                        const std::string& reason);
 
@@ -97,9 +102,10 @@ struct MintedChallenge {
   ca::ChallengeRecord record;
 };
 // `cn` and `sans` pin what the certificate names ("dns:NAME", "email:ADDR", "uri:URI").
-// Throws std::invalid_argument for an empty device, a malformed SAN or a ttl outside
-// 1 s .. 30 days.
-MintedChallenge mint_challenge(ca::Registry& registry, const std::string& device, const std::string& profile,
+// Throws std::invalid_argument for an empty device, a malformed SAN or one the profile does
+// not allow, or a ttl outside 1 s .. 30 days; ca::LedgerConflict for a device the static
+// challenge named that still holds valid certificates.
+MintedChallenge mint_challenge(ca::Registry& registry, const std::string& device, const ca::Profile& profile,
                                const std::optional<std::string>& cn, const std::vector<std::string>& sans,
                                std::int64_t ttl_seconds, const std::string& actor);
 // Lowercase hex SHA-256 of a challenge secret: what the ledger stores.

@@ -379,9 +379,15 @@ class DynauthTest(IntegrationTest):
 
         # RFC 2866 §5.1: Accounting-On from the NAS: it rebooted, its sessions are gone.
         self.accounting("Accounting-On", None)
-        with self.inst.ledger() as db:
-            (stopped_at,) = db.execute("SELECT stopped_at FROM radius_sessions WHERE acct_session_id = ?",
-                                       ("sess-nas-reboot",)).fetchone()
+        # The ledger row is written by the RADIUS ledger writer, after the answer.
+        deadline = time.time() + 5
+        while True:
+            with self.inst.ledger() as db:
+                (stopped_at,) = db.execute("SELECT stopped_at FROM radius_sessions WHERE acct_session_id = ?",
+                                           ("sess-nas-reboot",)).fetchone()
+            if stopped_at is not None or time.time() > deadline:
+                break
+            time.sleep(0.05)
         self.assertIsNotNone(stopped_at)
         self.inst.cli("revoke", "--device", "laptop-7")
         self.assertEqual(self.nas.wait(1, timeout=1.0), [], "no Disconnect for a session the NAS already dropped")

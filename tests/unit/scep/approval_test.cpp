@@ -120,7 +120,7 @@ TEST_F(ScepApproval, PollForAnUnknownTransactionStaysBadCertId) {
 }
 
 TEST_F(ScepApproval, OneTimeChallengeIsConsumedWhenTheRequestIsHeld) {
-  const MintedChallenge minted = mint_challenge(*registry_, "tab-9", "device", std::nullopt, {}, 3600, "api:operator");
+  const MintedChallenge minted = mint_challenge(*registry_, "tab-9", ca::default_profiles().at("device"), std::nullopt, {}, 3600, "api:operator");
   auto who = requester("tab-9");
   ASSERT_EQ(enroll(who, "tab-9", minted.secret, "tx-tab").pki_status, "3");
   const auto challenge = ledger_->find_challenge(challenge_hash(minted.secret));

@@ -20,7 +20,7 @@ ca::CertificateRecord record_for(const std::string& serial, const std::string& f
 }
 
 TEST_F(ScepLedger, MintedChallengeIsStoredHashedAndBoundToItsDevice) {
-  const auto minted = mint_challenge(*registry_, "tablet", "device", std::string("tablet"), {}, 600, "api:admin");
+  const auto minted = mint_challenge(*registry_, "tablet", ca::default_profiles().at("device"), std::string("tablet"), {}, 600, "api:admin");
   EXPECT_EQ(minted.record.secret_hash, challenge_hash(minted.secret));
   EXPECT_FALSE(ledger_->find_challenge(challenge_hash("something else")));
   const auto stored = ledger_->find_challenge(minted.record.secret_hash);
@@ -34,13 +34,13 @@ TEST_F(ScepLedger, MintedChallengeIsStoredHashedAndBoundToItsDevice) {
   const auto audit = ledger_->audit({std::string("tablet"), std::string("challenge.mint"), 10});
   ASSERT_EQ(audit.size(), 1u);
   EXPECT_EQ(audit[0].detail.find(minted.secret), std::string::npos);
-  EXPECT_THROW(mint_challenge(*registry_, "tablet", "device", std::nullopt, {}, 0, "t"), std::invalid_argument);
-  EXPECT_THROW(mint_challenge(*registry_, "", "device", std::nullopt, {}, 60, "t"), std::invalid_argument);
-  EXPECT_THROW(mint_challenge(*registry_, "tablet", "device", std::nullopt, {"dns:bad name"}, 60, "t"), std::invalid_argument);
+  EXPECT_THROW(mint_challenge(*registry_, "tablet", ca::default_profiles().at("device"), std::nullopt, {}, 0, "t"), std::invalid_argument);
+  EXPECT_THROW(mint_challenge(*registry_, "", ca::default_profiles().at("device"), std::nullopt, {}, 60, "t"), std::invalid_argument);
+  EXPECT_THROW(mint_challenge(*registry_, "tablet", ca::default_profiles().at("device"), std::nullopt, {"dns:bad name"}, 60, "t"), std::invalid_argument);
 }
 
 TEST_F(ScepLedger, RefusedRedemptionLeavesNoCertificateBehind) {
-  const auto minted = mint_challenge(*registry_, "dev-a", "device", std::nullopt, {}, 600, "t");
+  const auto minted = mint_challenge(*registry_, "dev-a", ca::default_profiles().at("device"), std::nullopt, {}, 600, "t");
   ca::DeviceRef ref;
   ref.id = minted.record.device_id;
   ref.redeem_challenge_hash = minted.record.secret_hash;
@@ -50,7 +50,7 @@ TEST_F(ScepLedger, RefusedRedemptionLeavesNoCertificateBehind) {
   EXPECT_THROW(ledger_->record_issuance(ref, record_for("0B", std::string(64, 'B')), "scep"), ca::ChallengeRefused);
   EXPECT_FALSE(ledger_->find_certificate("0B"));
   // A challenge redeemed for another device than its own: refused as well.
-  const auto other = mint_challenge(*registry_, "dev-b", "device", std::nullopt, {}, 600, "t");
+  const auto other = mint_challenge(*registry_, "dev-b", ca::default_profiles().at("device"), std::nullopt, {}, 600, "t");
   ref.redeem_challenge_hash = other.record.secret_hash;
   EXPECT_THROW(ledger_->record_issuance(ref, record_for("0C", std::string(64, 'C')), "scep"), ca::ChallengeRefused);
   EXPECT_FALSE(ledger_->find_certificate("0C"));

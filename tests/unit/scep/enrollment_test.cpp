@@ -44,7 +44,7 @@ TEST_F(ScepEnrollment, StaticChallengeIssuesACertificateThatVerifies) {
 }
 
 TEST_F(ScepEnrollment, DynamicChallengeIsBoundToItsDeviceAndSpentOnce) {
-  const auto minted = mint_challenge(*registry_, "ipad-7", "device", std::nullopt, {}, 3600, "test");
+  const auto minted = mint_challenge(*registry_, "ipad-7", ca::default_profiles().at("device"), std::nullopt, {}, 3600, "test");
   EXPECT_EQ(minted.secret.size(), 32u);
   EXPECT_NE(minted.record.secret_hash, minted.secret);   // stored hashed
   auto who = requester("x");
@@ -90,9 +90,28 @@ TEST_F(ScepEnrollment, StaticChallengeOnlyEnrollsNewDevices) {
   EXPECT_EQ(certificate_count(), 1u);
 }
 
+// A name the static challenge claimed (perhaps ahead of the real device) is marked, and an
+// operator's challenge is not bound to it while it holds valid certificates.
+TEST_F(ScepEnrollment, ANameTheStaticChallengeClaimedIsMarkedAndNotBoundOver) {
+  auto squatter = requester("laptop-043");
+  ASSERT_EQ(send(pkcs_req(squatter, "laptop-043", kStatic), squatter).pki_status, "0");
+  const auto device = ledger_->find_device_by_name("laptop-043");
+  ASSERT_TRUE(device);
+  EXPECT_EQ(device->groups, std::vector<std::string>{kStaticGroup});
+  const ca::Profiles profiles = ca::default_profiles();
+  const ca::Profile& profile = profiles.at("device");
+  EXPECT_THROW(mint_challenge(*registry_, "laptop-043", profile, std::nullopt, {}, 600, "api:ops"), ca::LedgerConflict);
+  registry_->revoke_device(device->id, ca::RevocationReason::superseded, static_cast<ca::UnixTime>(std::time(nullptr)),
+                           "api:ops");
+  EXPECT_NO_THROW(mint_challenge(*registry_, "laptop-043", profile, std::nullopt, {}, 600, "api:ops"));
+  // A SAN type the profile would refuse at issuance is refused when minting.
+  EXPECT_THROW(mint_challenge(*registry_, "tab-1", profile, std::nullopt, {"ip:10.0.0.1"}, 600, "t"),
+               std::invalid_argument);
+}
+
 // The certificate names what the one-time challenge pinned, not what the CSR asks for.
 TEST_F(ScepEnrollment, AChallengeThatPinsNamesGetsThoseNames) {
-  const auto minted = mint_challenge(*registry_, "ipad-8", "device", std::string("ipad-8"),
+  const auto minted = mint_challenge(*registry_, "ipad-8", ca::default_profiles().at("device"), std::string("ipad-8"),
                                      {"dns:ipad-8.corp.example", "email:ipad-8@corp.example"}, 3600, "test");
   auto who = requester("x");
   const Reply r = send(pkcs_req(who, "ipad-8", minted.secret), who);
@@ -112,7 +131,7 @@ TEST_F(ScepEnrollment, WrongAndExpiredChallengesAreBadRequest) {
 
   // Expired: mint, then move its expiry into the past through a second ledger handle.
   // (A 1-second TTL plus a sleep would race the second boundary inside mint itself.)
-  const auto minted = mint_challenge(*registry_, "old", "device", std::nullopt, {}, 600, "test");
+  const auto minted = mint_challenge(*registry_, "old", ca::default_profiles().at("device"), std::nullopt, {}, 600, "test");
   {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((dir_ + "/ledger.db").c_str(), &db), SQLITE_OK);
@@ -130,13 +149,13 @@ TEST_F(ScepEnrollment, WrongAndExpiredChallengesAreBadRequest) {
 }
 
 TEST_F(ScepEnrollment, CsrForAnotherSubjectThanTheBindingIsBadRequest) {
-  const auto bound = mint_challenge(*registry_, "phone-1", "device", std::string("phone-1"), {}, 600, "test");
+  const auto bound = mint_challenge(*registry_, "phone-1", ca::default_profiles().at("device"), std::string("phone-1"), {}, 600, "test");
   auto who = requester("z");
   Reply r = send(pkcs_req(who, "phone-2", bound.secret), who);
   EXPECT_EQ(r.fail_info, "2");
   // Without a CN binding, naming another existing device is refused too.
   registry_->create_device({"someone-else", "", "", {}}, "test");
-  const auto loose = mint_challenge(*registry_, "phone-3", "device", std::nullopt, {}, 600, "test");
+  const auto loose = mint_challenge(*registry_, "phone-3", ca::default_profiles().at("device"), std::nullopt, {}, 600, "test");
   r = send(pkcs_req(who, "someone-else", loose.secret), who);
   EXPECT_EQ(r.fail_info, "2");
   EXPECT_EQ(certificate_count(), 0u);
