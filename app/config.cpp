@@ -1,5 +1,6 @@
 #include "app/config.hpp"
 
+#include <spdlog/spdlog.h>
 #include <toml++/toml.h>
 
 #include <arpa/inet.h>
@@ -123,6 +124,13 @@ void load_profile(const std::string& file, const std::string& name, const toml::
   s.positive("validity_days", p.validity_days);
   s.get("extended_key_usage", p.extended_key_usage);
   s.get("allowed_san_types", p.allowed_san_types);
+  // Configs written before the names came from templates list the CSR subject attributes
+  // that were copied; nothing is copied from a CSR now. Accepted so they still load.
+  std::vector<std::string> obsolete;
+  s.get("subject_attributes", obsolete);
+  if (table.contains("subject_attributes"))
+    spdlog::warn("{}: profiles.{}.subject_attributes is no longer used (the subject comes from subject_template, "
+                 "docs/configuration.md); remove it", file, name);
   s.get("subject_template", p.subject_template);
   s.get("san_templates", p.san_templates);
   s.get("min_rsa_bits", p.min_rsa_bits);

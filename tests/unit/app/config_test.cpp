@@ -96,6 +96,16 @@ TEST_F(ConfigTest, PolicyFileAndNasGroups) {
   EXPECT_THROW(load_config(write(bad_groups)), ConfigError);
 }
 
+// A config written before names came from templates lists subject_attributes in each
+// profile: it still loads (the key is ignored, with a warning), and the template applies.
+TEST_F(ConfigTest, AnEarlierConfigWithSubjectAttributesStillLoads) {
+  std::string text = render_config(sample());
+  const std::string anchor = "subject_template = [\"CN={cn}\"]";
+  text.replace(text.find(anchor), anchor.size(), "subject_attributes = [\"CN\", \"O\", \"OU\"]");
+  const Config c = load_config(write(text));
+  EXPECT_EQ(c.profiles.at("device").subject_template, std::vector<std::string>{"CN={cn}"});
+}
+
 TEST_F(ConfigTest, EveryOptionInTheTemplateCarriesAComment) {
   const std::string text = render_config(sample());
   std::istringstream lines(text);
