@@ -1,6 +1,8 @@
 // SCEP HTTP transport (RFC 8894 §4). See http_routes.hpp for the table.
 #include "scep/http_routes.hpp"
 
+#include "ca/log_text.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -180,11 +182,11 @@ app::HttpResponse HttpRoutes::pki_operation(std::string_view der, std::string_vi
         std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(der.data()), der.size()), remote_address);
     return app::HttpResponse{200, "application/x-pki-message", std::string(reply.begin(), reply.end()), {}};
   } catch (const MalformedMessage& e) {
-    spdlog::info("scep: unreadable PKIOperation message ({} bytes): {}", der.size(), e.what());
+    spdlog::info("scep: unreadable PKIOperation message ({} bytes): {}", der.size(), ca::log_safe(e.what()));
     return plain(400, std::string("not a SCEP pkiMessage: ") + e.what());
   } catch (const std::exception& e) {
     // A server-side failure (ledger, signing key): no CertRep, and nothing was issued.
-    spdlog::error("scep: PKIOperation failed: {}", e.what());
+    spdlog::error("scep: PKIOperation failed: {}", ca::log_safe(e.what()));
     return plain(500, "internal error");
   }
 }
