@@ -1,7 +1,7 @@
 // Per-source limit on peer-caused log lines (source_log_limit.hpp).
 #include "scep/source_log_limit.hpp"
 
-#include "scep/refusal_audit.hpp"
+#include "ca/peer_source.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -22,7 +22,7 @@ SourceLogLimit::Clock::time_point SourceLogLimit::now() const {
 
 bool SourceLogLimit::allow(std::string_view remote_address) {
   const Clock::time_point t = now();
-  std::string key = refusal_source_key(remote_address);
+  std::string key = ca::peer_source_key(remote_address);
   std::lock_guard lock(mutex_);
   ++counters_.seen;
   if (t - last_sweep_ >= kWindow) sweep_locked(t);

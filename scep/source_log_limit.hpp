@@ -1,6 +1,6 @@
 // A per-source limit on log lines that anyone reaching the public port can cause at will
 // (a malformed PKIOperation: RFC 8894 §3.3.2 has no CertRep for it, so it is only an
-// HTTP 400 and a log line). Per source (refusal_source_key: an IPv4 address, an IPv6
+// HTTP 400 and a log line). Per source (ca::peer_source_key: an IPv4 address, an IPv6
 // /64), the first `lines_per_source_per_minute` lines of each minute are logged; the rest
 // are only counted, and once the minute is over one line says how many were left out.
 // Separate from RefusalAudit's windows: those carry audit rows (a sample, a summary row in
