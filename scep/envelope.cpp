@@ -172,6 +172,7 @@ ca::Bytes rejection_key(std::span<const std::uint8_t> wrapped_key, std::size_t l
   // wrapped key), taken with EVP_Q_mac since OpenSSL's HKDF refuses an empty input and a
   // sender may send an empty wrapped key; the standard expand step then gives any key
   // length (the SCEP ciphers need 8 to 32 octets) without a hand-made counter.
+  if (length == 0) return {};   // a cipher without a key: HKDF-Expand would refuse it
   std::array<std::uint8_t, 32> prk{};
   std::size_t prk_len = 0;
   const ca::Bytes& secret = rejection_secret();
@@ -220,7 +221,7 @@ std::optional<ca::Bytes> open_envelope(const PKCS7* envelope, const X509* ra_cer
   const PKCS7_RECIP_INFO* ri = recipient_for(env, ra_cert);
   // Derived before the key is unwrapped: the CEK whenever the unwrapped one is not well
   // formed or not of this length. Whether a recipient is ours is public (issuer and serial
-  // are in the clear); without one there is no wrapped key and nothing to derive from.
+  // are in the clear); without one, the key derived from no octets at all serves.
   ca::Bytes fallback = rejection_key(ri != nullptr ? octets(ri->enc_key) : std::span<const std::uint8_t>{},
                                      static_cast<std::size_t>(EVP_CIPHER_get_key_length(cipher)));
   const Cleansed wipe_fallback{fallback};

@@ -127,6 +127,7 @@ TEST(RejectionKey, IsDeterministicPerCiphertextAndAsLongAsAsked) {
   // An empty wrapped key (a sender may send one) still gives a key.
   EXPECT_EQ(rejection_key({}, 24), rejection_key({}, 24));
   EXPECT_NE(rejection_key({}, 32), rejection_key(wrapped, 32));
+  EXPECT_TRUE(rejection_key(wrapped, 0).empty());
 }
 
 // RFC 8017 §7.2.2 step 3, for a key of a known length: the key or the fallback.
