@@ -1,19 +1,12 @@
 #include "app/http_connection_limits.hpp"
 
+#include "ca/peer_source.hpp"
+
 namespace portcullis::app {
 namespace {
 
-// The bytes a peer is counted under: the IPv4 address, or the /64 of an IPv6 one.
-std::string address_key(const boost::asio::ip::address& peer) {
-  if (peer.is_v4()) {
-    const auto bytes = peer.to_v4().to_bytes();
-    return std::string(bytes.begin(), bytes.end());
-  }
-  const auto v6 = peer.to_v6();
-  if (v6.is_v4_mapped()) return address_key(boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6));
-  const auto bytes = v6.to_bytes();
-  return std::string(bytes.begin(), bytes.begin() + 8);
-}
+// What a peer is counted under, as for every per-source limit: IPv4 address or IPv6 /64.
+std::string address_key(const boost::asio::ip::address& peer) { return ca::peer_source_key(peer.to_string()); }
 
 }  // namespace
 

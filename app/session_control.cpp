@@ -1,5 +1,7 @@
 #include "app/session_control.hpp"
 
+#include "ca/log_text.hpp"
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <spdlog/spdlog.h>
@@ -16,12 +18,7 @@ using radius::DynauthOutcome;
 ca::UnixTime now_unix() { return static_cast<ca::UnixTime>(std::time(nullptr)); }
 
 // NAS-supplied text goes into log lines as printable ASCII only.
-std::string printable(std::string s) {
-  if (s.empty()) return "-";
-  for (char& c : s)
-    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
-  return s;
-}
+std::string printable(const std::string& s) { return s.empty() ? "-" : ca::log_safe(s); }
 
 std::string outcome_text(DynauthKind kind, const radius::DynauthResult& r) {
   std::string text = kind == DynauthKind::disconnect ? "Disconnect " : "CoA ";

@@ -2,6 +2,7 @@
 
 #include "radius/attribute_values.hpp"
 
+#include "ca/log_text.hpp"
 #include "ca/x509.hpp"
 
 #include <spdlog/spdlog.h>
@@ -18,12 +19,7 @@ std::string text_attribute(const Packet& p, std::uint8_t type) {
 }
 
 // NAS-supplied text goes into log lines as printable ASCII only, so it cannot forge lines.
-std::string printable(std::string s) {
-  if (s.empty()) return "-";
-  for (char& c : s)
-    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
-  return s;
-}
+std::string printable(const std::string& s) { return s.empty() ? "-" : ca::log_safe(s); }
 
 const char* status_name(std::optional<std::uint32_t> status) {
   if (!status) return "(none)";

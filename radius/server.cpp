@@ -5,6 +5,8 @@
 #include "radius/eap/authenticator.hpp"
 #include "radius/mppe.hpp"
 
+#include "ca/log_text.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -29,10 +31,7 @@ std::string text_attribute(const Packet& p, std::uint8_t type, const char* fallb
   const Attribute* a = p.find(type);
   if (a == nullptr || a->value.empty()) return fallback;
   // Printable ASCII only into the log line: a NAS-supplied value must not forge log lines.
-  std::string s(a->value.begin(), a->value.end());
-  for (char& c : s)
-    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
-  return s;
+  return ca::log_safe(std::string_view(reinterpret_cast<const char*>(a->value.data()), a->value.size()));
 }
 
 long ms_since(SteadyClock::time_point since, SteadyClock::time_point now) {

@@ -1,14 +1,35 @@
 // The pkcsPKIEnvelope opened without a padding oracle (envelope.hpp).
 #include "scep/envelope.hpp"
 
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/kdf.h>
 #include <openssl/objects.h>
 #include <openssl/rsa.h>
 
 #include <algorithm>
+#include <array>
+#include <stdexcept>
 
 namespace portcullis::scep {
 namespace {
+
+using EvpKdfPtr = std::unique_ptr<EVP_KDF, ca::OpenSslDeleter<EVP_KDF_free>>;
+using EvpKdfCtxPtr = std::unique_ptr<EVP_KDF_CTX, ca::OpenSslDeleter<EVP_KDF_CTX_free>>;
+
+// Zeroes a key or a decryption block when it goes out of scope: they live in plain vectors.
+struct Cleansed {
+  ca::Bytes& bytes;
+  ~Cleansed() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
+};
+
+// Drawn once per process at first use (a function-local static: thread-safe), never
+// stored or logged: only with it can the rejection key of a ciphertext be computed.
+const ca::Bytes& rejection_secret() {
+  static const ca::Bytes secret = ca::random_bytes(32);
+  return secret;
+}
 
 // Keeps the compiler from turning mask arithmetic back into branches (what OpenSSL's
 // value_barrier in internal/constant_time.h does).
@@ -94,6 +115,7 @@ ca::Bytes oaep_key_or(EVP_PKEY* key, const PKCS7_RECIP_INFO* ri, const ca::Bytes
   ca::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new(key, nullptr));
   const auto k = static_cast<std::size_t>(EVP_PKEY_get_size(key));
   ca::Bytes out(std::max(k, fallback.size()));
+  const Cleansed wipe{out};
   std::size_t len = out.size();
   const bool ok = ctx && EVP_PKEY_decrypt_init(ctx.get()) > 0 && set_oaep_params(ctx.get(), ri->key_enc_algor->parameter) &&
                   EVP_PKEY_decrypt(ctx.get(), out.data(), &len, ASN1_STRING_get0_data(ri->enc_key),
@@ -106,8 +128,10 @@ ca::Bytes oaep_key_or(EVP_PKEY* key, const PKCS7_RECIP_INFO* ri, const ca::Bytes
 ca::Bytes unwrap_key(const PKCS7_RECIP_INFO* ri, EVP_PKEY* key, const ca::Bytes& fallback) {
   switch (OBJ_obj2nid(ri->key_enc_algor->algorithm)) {
     case NID_rsaEncryption: {
-      const std::optional<ca::Bytes> em = rsa_raw_decrypt(key, ri->enc_key);
-      return em ? pkcs1_v15_key_or(*em, fallback) : fallback;
+      std::optional<ca::Bytes> em = rsa_raw_decrypt(key, ri->enc_key);
+      if (!em) return fallback;
+      const Cleansed wipe{*em};
+      return pkcs1_v15_key_or(*em, fallback);
     }
     case NID_rsaesOaep:
       return oaep_key_or(key, ri, fallback);
@@ -137,7 +161,42 @@ std::optional<ca::Bytes> decrypt_content(const EVP_CIPHER* cipher, const PKCS7_E
   return out;
 }
 
+std::span<const std::uint8_t> octets(const ASN1_OCTET_STRING* s) {
+  return {ASN1_STRING_get0_data(s), static_cast<std::size_t>(ASN1_STRING_length(s))};
+}
+
 }  // namespace
+
+ca::Bytes rejection_key(std::span<const std::uint8_t> wrapped_key, std::size_t length) {
+  // HKDF-SHA256 (RFC 5869): the extract step is HMAC-SHA256(key = the secret, data = the
+  // wrapped key), taken with EVP_Q_mac since OpenSSL's HKDF refuses an empty input and a
+  // sender may send an empty wrapped key; the standard expand step then gives any key
+  // length (the SCEP ciphers need 8 to 32 octets) without a hand-made counter.
+  if (length == 0) return {};   // a cipher without a key: HKDF-Expand would refuse it
+  std::array<std::uint8_t, 32> prk{};
+  std::size_t prk_len = 0;
+  const ca::Bytes& secret = rejection_secret();
+  static const EvpKdfPtr hkdf{EVP_KDF_fetch(nullptr, "HKDF", nullptr)};
+  EvpKdfCtxPtr ctx(hkdf ? EVP_KDF_CTX_new(hkdf.get()) : nullptr);
+  char digest[] = "SHA256";
+  int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
+  const OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, prk.data(), prk.size()),
+      OSSL_PARAM_construct_end(),
+  };
+  ca::Bytes key(length);
+  const bool ok = EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, secret.data(), secret.size(),
+                            wrapped_key.data(), wrapped_key.size(), prk.data(), prk.size(), &prk_len) != nullptr &&
+                  prk_len == prk.size() && ctx && EVP_KDF_derive(ctx.get(), key.data(), key.size(), params) == 1;
+  OPENSSL_cleanse(prk.data(), prk.size());
+  if (!ok) {
+    ERR_clear_error();
+    throw std::runtime_error("OpenSSL: HMAC-SHA256 / HKDF-Expand failed");
+  }
+  return key;
+}
 
 ca::Bytes pkcs1_v15_key_or(std::span<const std::uint8_t> em, std::span<const std::uint8_t> fallback) {
   const std::size_t k = em.size(), length = fallback.size();
@@ -159,11 +218,16 @@ std::optional<ca::Bytes> open_envelope(const PKCS7* envelope, const X509* ra_cer
   const PKCS7_ENC_CONTENT* ec = env->enc_data;
   const EVP_CIPHER* cipher = ec->algorithm ? EVP_get_cipherbyobj(ec->algorithm->algorithm) : nullptr;
   if (cipher == nullptr || ec->enc_data == nullptr) return std::nullopt;   // nothing secret decided these
-  // Drawn for every envelope, before the key is unwrapped: the CEK whenever the unwrapped
-  // one is not well formed or not of this length.
-  const ca::Bytes random_key = ca::random_bytes(static_cast<std::size_t>(EVP_CIPHER_get_key_length(cipher)));
   const PKCS7_RECIP_INFO* ri = recipient_for(env, ra_cert);
-  return decrypt_content(cipher, ec, ri ? unwrap_key(ri, ra_key, random_key) : random_key);
+  // Derived before the key is unwrapped: the CEK whenever the unwrapped one is not well
+  // formed or not of this length. Whether a recipient is ours is public (issuer and serial
+  // are in the clear); without one, the key derived from no octets at all serves.
+  ca::Bytes fallback = rejection_key(ri != nullptr ? octets(ri->enc_key) : std::span<const std::uint8_t>{},
+                                     static_cast<std::size_t>(EVP_CIPHER_get_key_length(cipher)));
+  const Cleansed wipe_fallback{fallback};
+  ca::Bytes key = ri ? unwrap_key(ri, ra_key, fallback) : fallback;
+  const Cleansed wipe_key{key};
+  return decrypt_content(cipher, ec, key);
 }
 
 }  // namespace portcullis::scep

@@ -6,8 +6,8 @@
 // (3.2 added it): whether an unwrapped block was well formed must not show in the answer
 // nor in the time it takes (Bleichenbacher, CRYPTO '98; RFC 3218 §2.3.2). So a CEK is
 // always chosen without a branch on the secret: the unwrapped one when its block is well
-// formed and it has the length the content cipher needs, otherwise a random one drawn
-// beforehand; the content is then decrypted with it either way, and a wrong key fails
+// formed and it has the length the content cipher needs, otherwise one derived beforehand
+// from the wrapped key (rejection_key); the content is then decrypted with it either way, and a wrong key fails
 // there, like any other undecryptable or unreadable content.
 #pragma once
 
@@ -18,6 +18,14 @@
 #include <span>
 
 namespace portcullis::scep {
+
+// The CEK used when the wrapped key does not unwrap to one: HKDF-SHA256 (RFC 5869) of
+// `wrapped_key` keyed by a secret drawn once per process, `length` octets. Deterministic,
+// as OpenSSL 3.2's implicit rejection is: the same envelope sent twice meets the same key
+// whether its block is well formed or not, so repeating it cannot tell the two apart
+// (a fresh random key would make only the malformed one's outcome vary). Throws
+// std::runtime_error when OpenSSL cannot compute it.
+ca::Bytes rejection_key(std::span<const std::uint8_t> wrapped_key, std::size_t length);
 
 // RFC 8017 §7.2.2 step 3 for a message of exactly fallback.size() octets, in constant
 // time: `em` (the RSA decryption, as long as the modulus) must be 00 || 02 || at least

@@ -1,6 +1,8 @@
 // SCEP HTTP transport (RFC 8894 §4). See http_routes.hpp for the table.
 #include "scep/http_routes.hpp"
 
+#include "ca/log_text.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -113,7 +115,13 @@ std::optional<std::string> decode_get_message(std::string_view value) {
 }
 
 HttpRoutes::HttpRoutes(Enrollment& enrollment, const ca::Authority& authority, std::size_t max_message_bytes)
-    : enrollment_(enrollment), authority_(authority), max_message_bytes_(max_message_bytes) {
+    : enrollment_(enrollment),
+      authority_(authority),
+      max_message_bytes_(max_message_bytes),
+      malformed_log_("unreadable PKIOperation",
+                     SourceLogLimitSettings{enrollment.settings().refusals.rows_per_source_per_minute,
+                                            enrollment.settings().refusals.max_sources,
+                                            enrollment.settings().refusals.clock}) {
   const ca::Bytes der = degenerate_pkcs7(ra_and_chain(authority));
   ca_certs_.assign(der.begin(), der.end());
   set_next_ca(nullptr);
@@ -180,11 +188,14 @@ app::HttpResponse HttpRoutes::pki_operation(std::string_view der, std::string_vi
         std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(der.data()), der.size()), remote_address);
     return app::HttpResponse{200, "application/x-pki-message", std::string(reply.begin(), reply.end()), {}};
   } catch (const MalformedMessage& e) {
-    spdlog::info("scep: unreadable PKIOperation message ({} bytes): {}", der.size(), e.what());
+    if (malformed_log_.allow(remote_address))
+      spdlog::info("scep: unreadable PKIOperation message ({} bytes) from {}: {}", der.size(),
+                   ca::log_safe(remote_address.empty() ? std::string_view("unknown") : remote_address),
+                   ca::log_safe(e.what()));
     return plain(400, std::string("not a SCEP pkiMessage: ") + e.what());
   } catch (const std::exception& e) {
     // A server-side failure (ledger, signing key): no CertRep, and nothing was issued.
-    spdlog::error("scep: PKIOperation failed: {}", e.what());
+    spdlog::error("scep: PKIOperation failed: {}", ca::log_safe(e.what()));
     return plain(500, "internal error");
   }
 }

@@ -13,6 +13,7 @@
 #include "app/http_types.hpp"
 #include "ca/authority.hpp"
 #include "scep/enrollment.hpp"
+#include "scep/source_log_limit.hpp"
 
 #include <atomic>
 #include <memory>
@@ -36,6 +37,11 @@ class HttpRoutes {
   // swapped in one step.
   void set_next_ca(const ca::Authority* next);
 
+  // The log lines of unreadable PKIOperations (HTTP 400): every one counted in `seen`,
+  // those over the per-source limit in `suppressed` (the requests themselves are counted
+  // in EnrollmentCounters::malformed).
+  SourceLogLimitCounters malformed_log_counters() const { return malformed_log_.counters(); }
+
  private:
   // What depends on a staged rollover: the capability list and the signed answer.
   struct RolloverAnswers {
@@ -51,6 +57,8 @@ class HttpRoutes {
   std::size_t max_message_bytes_;
   std::string ca_certs_;   // the GetCACert answer, built once
   std::atomic<std::shared_ptr<const RolloverAnswers>> rollover_;
+  // Under the refusals' per-source limit: anyone can send garbage as often as they like.
+  mutable SourceLogLimit malformed_log_;
 };
 
 // The GET `message=` value (RFC 8894 §4.3): percent-decoded, whitespace stripped, standard

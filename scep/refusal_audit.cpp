@@ -1,10 +1,10 @@
 // Refusal rows for the ledger, batched, limited per source and bounded (refusal_audit.hpp).
 #include "scep/refusal_audit.hpp"
 
-#include <arpa/inet.h>
+#include "ca/peer_source.hpp"
+
 #include <spdlog/spdlog.h>
 
-#include <array>
 #include <ctime>
 
 namespace portcullis::scep {
@@ -16,19 +16,6 @@ constexpr const char* kOtherSources = "other";   // shared window once max_sourc
 ca::UnixTime wall_clock() { return static_cast<ca::UnixTime>(std::time(nullptr)); }
 
 }  // namespace
-
-std::string refusal_source_key(std::string_view remote_address) {
-  if (remote_address.empty()) return "unknown";
-  std::string address(remote_address.substr(0, remote_address.find('%')));   // no zone index
-  std::array<unsigned char, 16> bytes{};
-  if (address.find(':') == std::string::npos || inet_pton(AF_INET6, address.c_str(), bytes.data()) != 1)
-    return std::string(remote_address);
-  // RFC 4291 §2.5.4: a /64 is one link, and a host on it may take any of its addresses.
-  std::fill(bytes.begin() + 8, bytes.end(), 0);
-  std::array<char, INET6_ADDRSTRLEN> text{};
-  if (inet_ntop(AF_INET6, bytes.data(), text.data(), text.size()) == nullptr) return std::string(remote_address);
-  return std::string(text.data()) + "/64";
-}
 
 RefusalAudit::RefusalAudit(ca::Ledger& ledger, RefusalAuditSettings settings)
     : ledger_(ledger), settings_(std::move(settings)) {
@@ -53,7 +40,7 @@ RefusalAudit::Clock::time_point RefusalAudit::now() const { return settings_.clo
 
 bool RefusalAudit::record(std::string_view remote_address, ca::AuditEntry row) {
   const Clock::time_point t = now();
-  const std::string key = refusal_source_key(remote_address);
+  const std::string key = ca::peer_source_key(remote_address);
   std::lock_guard lock(mutex_);
   ++counters_.refused;
   Window& window = window_locked(key, t, row.at != 0 ? row.at : wall_clock());

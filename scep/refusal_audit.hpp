@@ -4,7 +4,7 @@
 // a refusal must not cost a ledger sync, nor a row for ever:
 //  - rows are queued in memory and written by a background writer, every second or
 //    whenever `flush_rows` are queued, all in one transaction (Ledger::append_refusals);
-//  - per source (an IPv4 address, or an IPv6 /64: one host holds a whole /64), the first
+//  - per source (ca::peer_source_key: an IPv4 address, or an IPv6 /64), the first
 //    `rows_per_source_per_minute` refusals of each minute are written; the rest are only
 //    counted, and when the minute is over one summary row says how many were suppressed,
 //    with the last of them as a sample;
@@ -46,10 +46,6 @@ struct RefusalCounters {
   std::uint64_t dropped = 0;       // rows lost: queue full or the ledger write failed
   std::uint64_t transactions = 0;  // ledger writes
 };
-
-// The rate-limit key of a peer address: an IPv4 address as is, an IPv6 address as its /64
-// ("2001:db8:1:2::/64"), "unknown" when empty; anything unparsable as given.
-std::string refusal_source_key(std::string_view remote_address);
 
 class RefusalAudit {
  public:

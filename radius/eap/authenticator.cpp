@@ -1,5 +1,7 @@
 #include "radius/eap/authenticator.hpp"
 
+#include "ca/log_text.hpp"
+
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -15,14 +17,8 @@ constexpr std::size_t kMaxLoggedIdentity = 128;
 
 // The outer identity is peer-controlled text headed for logs: printable ASCII only.
 std::string printable(std::span<const std::uint8_t> bytes) {
-  std::string out;
-  const std::size_t n = std::min(bytes.size(), kMaxLoggedIdentity);
-  out.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint8_t c = bytes[i];
-    out.push_back(c >= 0x20 && c < 0x7F ? static_cast<char>(c) : '?');
-  }
-  return out;
+  return ca::log_safe(
+      std::string_view(reinterpret_cast<const char*>(bytes.data()), std::min(bytes.size(), kMaxLoggedIdentity)));
 }
 
 std::string type_list(std::span<const std::uint8_t> types) {

@@ -358,7 +358,7 @@ TEST_F(LedgerTest, AuditIsAppendOnlyAndFilterable) {
   EXPECT_EQ(ledger->audit(audit_where({}))[2].actor, "alice");
 }
 
-// Refused SCEP requests: a bounded ring in the audit log (schema v6), the only rows that
+// Refused SCEP requests: a bounded ring in the audit log (schema v7), the only rows that
 // may be deleted, and only through append_refusals.
 TEST_F(LedgerTest, RefusalRowsAreBoundedAndNothingElseIsPruned) {
   const auto refusal = [](int i) {

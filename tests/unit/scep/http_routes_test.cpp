@@ -3,6 +3,11 @@
 #include "scep_test_client.hpp"
 #include "tests/unit/support/scratch_registry.hpp"
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <sstream>
+
 namespace portcullis::scep::testing {
 namespace {
 
@@ -178,6 +183,67 @@ TEST_F(ScepHttp, ARefusalIsAuditedWithThePeersAddress) {
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_NE(rows[1].detail.find("transaction=tx-post from=192.0.2.44 "), std::string::npos) << rows[1].detail;
   EXPECT_NE(rows[0].detail.find("transaction=tx-get from=2001:db8::44 "), std::string::npos) << rows[0].detail;
+}
+
+// The default logger's lines captured while it lives; the previous logger restored after.
+class CapturedLog {
+ public:
+  CapturedLog() : previous_(spdlog::default_logger()) {
+    auto logger = std::make_shared<spdlog::logger>("captured", std::make_shared<spdlog::sinks::ostream_sink_mt>(out_));
+    logger->set_level(spdlog::level::info);
+    logger->set_pattern("%v");
+    spdlog::set_default_logger(logger);
+  }
+  ~CapturedLog() { spdlog::set_default_logger(previous_); }
+  std::size_t lines_containing(std::string_view needle) const {
+    std::istringstream in(out_.str());
+    std::size_t n = 0;
+    for (std::string line; std::getline(in, line);) n += line.find(needle) != std::string::npos ? 1 : 0;
+    return n;
+  }
+
+ private:
+  std::ostringstream out_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
+// Malformed PKIOperations get no CertRep and no audit row, only a log line: per source, at
+// most as many lines a minute as refusal rows; every request still counted.
+TEST_F(ScepHttp, UnreadablePkiOperationLogLinesAreLimitedPerSource) {
+  auto now = std::chrono::steady_clock::now();
+  EnrollmentSettings settings;
+  settings.refusals.rows_per_source_per_minute = 5;
+  settings.refusals.background_writer = false;
+  settings.refusals.clock = [&now] { return now; };
+  routes_.reset();
+  enrollment_ = std::make_unique<Enrollment>(*authority_, *issuer_, *registry_, settings);
+  routes_ = std::make_unique<HttpRoutes>(*enrollment_, *authority_, 64 * 1024);
+
+  CapturedLog log;
+  const auto malformed_from = [&](const std::string& address) {
+    app::HttpRequest r;
+    r.method = "POST";
+    r.path = "/scep";
+    r.query = "operation=PKIOperation";
+    r.body = "not a pkiMessage\r\nscep: forged line";
+    r.remote_address = address;
+    EXPECT_EQ(routes_->handle(r).status, 400);
+  };
+  for (int i = 0; i < 30; ++i) malformed_from("192.0.2.9");
+  for (int i = 0; i < 30; ++i) malformed_from("2001:db8:1:2::" + std::to_string(i + 1));   // one /64
+  malformed_from("192.0.2.10");
+  EXPECT_EQ(log.lines_containing("unreadable PKIOperation message"), 5u + 5u + 1u);
+  EXPECT_EQ(log.lines_containing("from 192.0.2.9:"), 5u);
+  EXPECT_EQ(enrollment_->counters().malformed, 61u);
+  EXPECT_EQ(routes_->malformed_log_counters().seen, 61u);
+  EXPECT_EQ(routes_->malformed_log_counters().suppressed, 50u);
+
+  // The next minute: the summary of what was left out, and lines again.
+  now += std::chrono::seconds(61);
+  malformed_from("192.0.2.9");
+  EXPECT_EQ(log.lines_containing("left out 25 unreadable PKIOperation log lines from 192.0.2.9 "), 1u);
+  EXPECT_EQ(log.lines_containing("left out 25 unreadable PKIOperation log lines from 2001:db8:1:2::/64 "), 1u);
+  EXPECT_EQ(log.lines_containing("from 192.0.2.9:"), 6u);
 }
 
 }  // namespace

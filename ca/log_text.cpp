@@ -1,0 +1,15 @@
+// Peer text made printable for log lines (log_text.hpp).
+#include "ca/log_text.hpp"
+
+namespace portcullis::ca {
+
+std::string log_safe(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte > 0x7E) c = '?';
+  }
+  return out;
+}
+
+}  // namespace portcullis::ca
