@@ -1,6 +1,8 @@
 // SCEP enrollment policy: challenge checks, renewal, transactions, then ca::Issuer.
 #include "scep/enrollment.hpp"
 
+#include "ca/log_text.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 
@@ -71,11 +73,23 @@ bool issued_by(const X509* issuing, const PkiRequest& request) {
 }
 
 // ", left out of the CSR: OU=x, dns:y" for the issuance log line; empty when nothing was.
+// The items are the requester's text: made printable, so they cannot forge log lines.
 std::string left_out_note(const std::vector<std::string>& left_out) {
   if (left_out.empty()) return {};
   std::string out = ", left out of the CSR:";
-  for (const auto& item : left_out) out += " " + item;
+  for (const auto& item : left_out) out += " " + ca::log_safe(item);
   return out;
+}
+
+// A name for a device the requester names itself: no control characters (the name reaches
+// logs and the admin API), not all digits (a number names a device id), at most 128 octets.
+bool usable_device_name(const std::string& name) {
+  const bool controls = std::any_of(name.begin(), name.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7F;
+  });
+  const bool digits = std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return !controls && !digits && name.size() <= 128 && name.front() != ' ' && name.back() != ' ';
 }
 
 }  // namespace
@@ -301,6 +315,7 @@ Enrollment::Target Enrollment::renewal_target(const PkiRequest& request) {
 // signed by its current certificate, or an operator's approval (docs/security.md).
 Enrollment::Target Enrollment::static_target(const std::string& cn) {
   if (cn.empty()) return Target::refuse("CSR subject has no CN", {});
+  if (!usable_device_name(cn)) return Target::refuse("CSR CN is not a usable device name", ca::log_safe(cn));
   const bool approval = manual_approval(settings_.profile);
   if (!approval && registry_.ledger().find_device_by_name(cn))
     return Target::refuse("the static challenge only enrolls new devices; device '" + cn +
@@ -414,7 +429,7 @@ void Enrollment::audit_rejection(const PkiRequest& request, std::string_view sou
                    " from=" + from + " " + reason});
   if (recorded)
     spdlog::warn("scep: {} transaction {} from {} refused: {}", to_string(request.type), request.transaction_id, from,
-                 reason);
+                 ca::log_safe(reason));   // a reason may quote the requester (a CN, a device name)
 }
 
 EnrollmentCounters Enrollment::counters() const {

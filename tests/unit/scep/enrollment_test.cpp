@@ -88,6 +88,13 @@ TEST_F(ScepEnrollment, StaticChallengeOnlyEnrollsNewDevices) {
   o.transaction_id = "tx-kiosk-2";
   EXPECT_EQ(send(pkcs_req(second, "kiosk-9", kStatic, o), second).pki_status, "2");
   EXPECT_EQ(certificate_count(), 1u);
+
+  // The CN names the device: one that could forge log lines or pass for a device id is refused.
+  for (const char* bad : {"evil\nscep: issued certificate", "12345"}) {
+    auto who = requester("bad");
+    EXPECT_EQ(send(pkcs_req(who, bad, kStatic), who).pki_status, "2") << bad;
+  }
+  EXPECT_EQ(certificate_count(), 1u);
 }
 
 // A name the static challenge claimed (perhaps ahead of the real device) is marked, and an
