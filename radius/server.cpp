@@ -294,12 +294,16 @@ std::optional<Bytes> Server::challenge(Context& ctx, const std::string& old_stat
   const std::string state = new_state();
   const std::size_t buffered = ctx.conversation->authenticator->buffered_bytes();
   if (old_state.empty()) {
-    const auto admission = eap_sessions_.insert(state, ctx.conversation, ctx.nas.name, buffered, steady_now());
-    if (admission == EapSessions::Admission::refused_nas_cap || admission == EapSessions::Admission::refused_budget)
-      return refuse(ctx, admission);
-    if (admission == EapSessions::Admission::admitted_evicted) bump(counters_.sessions_evicted);
+    const auto insertion = eap_sessions_.insert(state, ctx.conversation, ctx.nas.name, buffered, steady_now());
+    bump(counters_.sessions_evicted, insertion.evicted_capacity);
+    bump(counters_.eap_evicted_nas_cap, insertion.evicted_nas_cap);
+    bump(counters_.eap_evicted_budget, insertion.evicted_budget);
+    if (insertion.admission != EapSessions::Admission::admitted) return refuse(ctx, insertion.admission);
   } else {
-    eap_sessions_.rekey(old_state, state, ctx.conversation, buffered, steady_now());
+    std::size_t evicted = 0;
+    const auto rekeyed = eap_sessions_.rekey(old_state, state, ctx.conversation, buffered, steady_now(), &evicted);
+    bump(counters_.eap_evicted_budget, evicted);
+    if (rekeyed == EapSessions::Rekeyed::over_budget) return refuse(ctx, EapSessions::Admission::refused_budget);
   }
   ctx.conversation->state = state;
 
