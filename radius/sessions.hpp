@@ -82,9 +82,10 @@ class EapSessions {
   // room from the others); at the memory budget and the overall bound, anyone's. A flood
   // of half-open handshakes thus cannot lock new devices out: its conversations go idle
   // and make room. Refused only when the candidate was used within kEvictionGrace.
-  // The charged total never passes the budget; each conversation is charged
-  // kConversationBaseBytes + its buffers' capacity, at most
-  // kConversationBaseBytes + the reassembly cap + our largest TLS flight.
+  // The charged total never passes the budget. Each conversation is charged
+  // kConversationBaseBytes + its buffers' capacity: at most kConversationBaseBytes + the
+  // larger of the reassembly cap (the buffer is reserved at the announced length,
+  // RFC 5216 §2.1.5) and our largest TLS flight, as the two are never held together.
   Insertion insert(const std::string& state, std::shared_ptr<Conversation> conversation, const std::string& nas,
                    std::size_t buffered, SteadyClock::time_point now);
   // Moves a conversation from its previous State to the fresh one of the next Challenge,
