@@ -312,8 +312,39 @@ AccountingSessions::AccountingSessions(LiveSessionLimits limits) : limits_(limit
 }
 
 ca::UnixTime AccountingSessions::deadline_of(const LiveSession& s) const {
-  const std::uint32_t interval = s.interim_interval != 0 ? s.interim_interval : limits_.default_interim;
+  const std::uint32_t interval = std::clamp(s.interim_interval != 0 ? s.interim_interval : limits_.default_interim,
+                                            kMinInterimInterval, kMaxInterimInterval);
   return s.last_seen + static_cast<ca::UnixTime>(limits_.stale_intervals) * interval;
+}
+
+void AccountingSessions::add_deadline_locked(const Key& key, const LiveSession& s) {
+  const ca::UnixTime deadline = deadline_of(s);
+  deadlines_.emplace(deadline, key);
+  nas_deadlines_[key.first].emplace(deadline, key.second);
+}
+
+void AccountingSessions::remove_deadline_locked(const Key& key, const LiveSession& s) {
+  const ca::UnixTime deadline = deadline_of(s);
+  deadlines_.erase({deadline, key});
+  if (auto n = nas_deadlines_.find(key.first); n != nas_deadlines_.end()) {
+    n->second.erase({deadline, key.second});
+    if (n->second.empty()) nas_deadlines_.erase(n);
+  }
+}
+
+// A fair share is the bound divided among the NASes holding sessions (the asking one
+// included). A NAS at or above it pays for its own new session; one below it takes from
+// the NAS holding the most, which then holds more than its share. Within a NAS, the
+// session nearest its deadline goes, as the one most likely ended without its Stop.
+const std::string& AccountingSessions::nas_to_evict_from_locked(const std::string& asking) const {
+  const auto own = nas_deadlines_.find(asking);
+  const std::size_t held = own == nas_deadlines_.end() ? 0 : own->second.size();
+  const std::size_t holders = nas_deadlines_.size() + (held == 0 ? 1 : 0);
+  if (held > 0 && held >= limits_.max_sessions / holders) return asking;
+  auto largest = nas_deadlines_.begin();
+  for (auto it = nas_deadlines_.begin(); it != nas_deadlines_.end(); ++it)
+    if (it->second.size() > largest->second.size()) largest = it;
+  return largest->first;
 }
 
 void AccountingSessions::expire_locked(ca::UnixTime now, std::vector<LiveSession>& gone) {
@@ -339,17 +370,18 @@ std::vector<LiveSession> AccountingSessions::upsert(LiveSession session) {
   auto it = live_.find(key);
   if (it == live_.end()) {
     if (live_.size() >= limits_.max_sessions) {
-      auto oldest = live_.find(deadlines_.begin()->second);
-      gone.push_back(oldest->second);
-      erase_locked(oldest);
+      const std::string& nas = nas_to_evict_from_locked(session.nas);
+      auto victim = live_.find({nas, nas_deadlines_.at(nas).begin()->second});
+      gone.push_back(victim->second);
+      erase_locked(victim);
     }
     if (!session.serial.empty()) by_serial_.emplace(session.serial, key);
-    deadlines_.emplace(deadline_of(session), key);
+    add_deadline_locked(key, session);
     live_.emplace(std::move(key), std::move(session));
     return gone;
   }
   LiveSession& known = it->second;
-  deadlines_.erase({deadline_of(known), key});
+  remove_deadline_locked(key, known);
   if (!session.serial.empty() && session.serial != known.serial) {
     auto [b, e] = by_serial_.equal_range(known.serial);
     for (auto s = b; s != e; ++s)
@@ -373,12 +405,12 @@ std::vector<LiveSession> AccountingSessions::upsert(LiveSession session) {
   }
   known.last_seen = std::max(known.last_seen, session.last_seen);
   if (session.interim_interval != 0) known.interim_interval = session.interim_interval;
-  deadlines_.emplace(deadline_of(known), key);
+  add_deadline_locked(key, known);
   return gone;
 }
 
 void AccountingSessions::erase_locked(std::map<Key, LiveSession>::iterator it) {
-  deadlines_.erase({deadline_of(it->second), it->first});
+  remove_deadline_locked(it->first, it->second);
   auto [b, e] = by_serial_.equal_range(it->second.serial);
   for (auto s = b; s != e; ++s)
     if (s->second == it->first) {

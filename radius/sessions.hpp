@@ -215,6 +215,14 @@ struct LiveSession {
   std::uint32_t interim_interval = 0; // Acct-Interim-Interval it announced (RFC 2869 §5.16), 0 = none
 };
 
+// The interim interval a session's deadline counts with, whatever the NAS announces.
+// RFC 2869 §5.16 asks for at least 60 s and states no maximum. The ceiling of one day
+// keeps one NAS from announcing 0xFFFFFFFF (136 years) so that its sessions never expire
+// and are never the nearest to their deadline at the bound; a NAS that reports less than
+// daily gives no accounting a revocation could act on anyway.
+inline constexpr std::uint32_t kMinInterimInterval = 60;
+inline constexpr std::uint32_t kMaxInterimInterval = 86400;
+
 struct LiveSessionLimits {
   std::size_t max_sessions = 100000;
   // A session silent for longer than `stale_intervals` interim intervals is taken as gone
@@ -226,8 +234,10 @@ struct LiveSessionLimits {
 
 // Live sessions by (NAS name, Acct-Session-Id), indexed by certificate serial (a
 // revocation of 1,000 certificates looks up each in O(1), not by a scan of every session),
-// and bounded: sessions go silent past their deadline expire, and at `max_sessions` the
-// one nearest its deadline (the longest silent for its interval) makes room.
+// and bounded: sessions go silent past their deadline expire, and at `max_sessions` one
+// nearest its deadline (the longest silent for its interval) makes room — the asking
+// NAS's own when it holds its fair share (max_sessions / NASes holding sessions) or more,
+// else one of the NAS holding the most. One NAS thus cannot push another's sessions out.
 class AccountingSessions {
  public:
   explicit AccountingSessions(LiveSessionLimits limits = {});
@@ -253,12 +263,18 @@ class AccountingSessions {
   ca::UnixTime deadline_of(const LiveSession& s) const;
   void erase_locked(std::map<Key, LiveSession>::iterator it);
   void expire_locked(ca::UnixTime now, std::vector<LiveSession>& gone);
+  void add_deadline_locked(const Key& key, const LiveSession& s);
+  void remove_deadline_locked(const Key& key, const LiveSession& s);
+  // The NAS that gives up a session for `asking`'s new one at the bound.
+  const std::string& nas_to_evict_from_locked(const std::string& asking) const;
 
   LiveSessionLimits limits_;
   mutable std::mutex mutex_;
   std::map<Key, LiveSession> live_;
   std::unordered_multimap<std::string, Key> by_serial_;
   std::set<std::pair<ca::UnixTime, Key>> deadlines_;  // soonest first
+  // The same per NAS name (deadline, Acct-Session-Id), for the eviction at the bound.
+  std::unordered_map<std::string, std::set<std::pair<ca::UnixTime, std::string>>> nas_deadlines_;
 };
 
 }  // namespace portcullis::radius
