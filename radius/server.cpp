@@ -203,10 +203,10 @@ std::optional<Bytes> Server::status_server(const Packet& request, const NasClien
 
 std::optional<Bytes> Server::encode(const Packet& reply, const Packet& request, const NasClient& nas) {
   // Message-Authenticator first in every reply (BlastRADIUS; RFC 3579 §3.2, RFC 5997 §3;
-  // for accounting see encode_accounting_response).
-  auto bytes = request.code == Code::AccountingRequest
-                   ? encode_accounting_response(reply, request.authenticator, nas.secret)
-                   : encode_reply(reply, request.authenticator, nas.secret);
+  // for accounting see ReplyMac::zero_authenticator).
+  const ReplyMac mac =
+      request.code == Code::AccountingRequest ? ReplyMac::zero_authenticator : ReplyMac::request_authenticator;
+  auto bytes = encode_reply(reply, request.authenticator, nas.secret, true, mac);
   if (!bytes) {
     bump(counters_.reply_too_large);
     spdlog::warn("radius: reply to request {} from NAS {} would exceed 4096 octets; dropped", request.identifier,
