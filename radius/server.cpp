@@ -406,8 +406,9 @@ policy::Decision Server::decide(const Context& ctx, const eap::TlsPeer& peer) co
   return options_.policy->decide(c);
 }
 
-// A new conversation the table has no room for (its NAS at its cap, or the memory budget
-// spent). Access-Reject with EAP-Failure (RFC 3579 §2.6.3) rather than silence: a NAS
+// A conversation the table has no room for: a new one (its NAS at its cap, or the memory
+// budget spent) or one whose buffers grew past the budget, with nothing idle to make
+// room. Access-Reject with EAP-Failure (RFC 3579 §2.6.3) rather than silence: a NAS
 // that gets no answer retransmits (each retransmission asking again) and, after a few,
 // marks the server dead for every device behind it (RFC 5080 §2.2.1); the device's
 // supplicant backs off and retries. Counted and logged at debug, not audited: a flood must
@@ -416,7 +417,7 @@ std::optional<Bytes> Server::refuse(Context& ctx, EapSessions::Admission why) {
   const bool nas_cap = why == EapSessions::Admission::refused_nas_cap;
   bump(nas_cap ? counters_.eap_refused_nas_cap : counters_.eap_refused_budget);
   bump(counters_.access_reject);
-  spdlog::debug("radius: refuse new EAP conversation from NAS {} calling_station={}: {}", ctx.nas.name,
+  spdlog::debug("radius: refuse EAP conversation from NAS {} calling_station={}: {}", ctx.nas.name,
                 ctx.calling_station, nas_cap ? "the NAS holds its maximum of open conversations" : "memory budget spent");
   Packet reply;
   reply.code = Code::AccessReject;
