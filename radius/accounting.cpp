@@ -122,9 +122,10 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
     session.nas_identity = nas_identity_of(request, source);
     session.last_seen = now;
     // RFC 2869 §5.16: the NAS's interim interval, taken as at least 60 s as that section
-    // asks, so that a tiny value cannot make live sessions expire between two updates.
+    // asks, so that a tiny value cannot make live sessions expire between two updates
+    // (the live table also caps it at kMaxInterimInterval for its deadlines).
     if (auto interval = request.integer(attr::AcctInterimInterval); interval && *interval > 0)
-      session.interim_interval = std::max<std::uint32_t>(*interval, 60);
+      session.interim_interval = std::max<std::uint32_t>(*interval, kMinInterimInterval);
     if (link && !link->rule.empty()) {
       session.rule = link->rule;
       session.coa_on_disable = link->coa_on_disable;

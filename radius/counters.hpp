@@ -29,6 +29,8 @@ namespace portcullis::radius {
   X(policy_reject)                  /* EAP-TLS succeeded, a policy rule rejected */                   \
   X(unknown_state)                  /* State we never issued or that expired */                        \
   X(sessions_evicted)                /* table at its bound: longest-idle one dropped   */                 \
+  X(eap_evicted_nas_cap)            /* NAS at its cap: its longest-idle conversation dropped */        \
+  X(eap_evicted_budget)             /* memory budget spent: longest-idle conversation dropped */       \
   X(eap_refused_nas_cap)            /* new conversation refused: its NAS holds its cap */             \
   X(eap_refused_budget)             /* new conversation refused: memory budget spent */                \
   X(eap_not_consecutive)            /* EAP-Message attributes interleaved (RFC 3579 §3.1) */           \
@@ -65,6 +67,8 @@ struct Counters {
   }
 };
 
-inline void bump(std::atomic<std::uint64_t>& counter) { counter.fetch_add(1, std::memory_order_relaxed); }
+inline void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) {
+  if (by != 0) counter.fetch_add(by, std::memory_order_relaxed);
+}
 
 }  // namespace portcullis::radius

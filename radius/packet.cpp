@@ -245,27 +245,18 @@ Result<Bytes, EncodeError> encode_request(const Packet& request, std::string_vie
 }
 
 Result<Bytes, EncodeError> encode_reply(const Packet& reply, const Authenticator& request_authenticator,
-                                        std::string_view secret, bool message_authenticator) {
+                                        std::string_view secret, bool message_authenticator, ReplyMac mac) {
   if (!is_reply(reply.code)) throw std::invalid_argument("RADIUS: encode_reply called with a request code");
+  if (mac == ReplyMac::zero_authenticator && reply.code != Code::AccountingResponse)
+    throw std::invalid_argument("RADIUS: a zero-authenticator Message-Authenticator is for Accounting-Response only");
   auto laid = lay_out(reply, message_authenticator, request_authenticator);
   if (!laid) return laid;
   Bytes& out = laid.value();
-  // RFC 3579 §3.2: the Message-Authenticator is computed with the Request Authenticator
-  // in the header, before the Response Authenticator (RFC 2865 §3) replaces it.
-  if (message_authenticator) put_message_authenticator(out, request_authenticator, secret);
-  const Digest16 response = md5({out, as_bytes(secret)});
-  std::copy(response.begin(), response.end(), out.begin() + 4);
-  return laid;
-}
-
-Result<Bytes, EncodeError> encode_accounting_response(const Packet& reply, const Authenticator& request_authenticator,
-                                                      std::string_view secret) {
-  if (reply.code != Code::AccountingResponse)
-    throw std::invalid_argument("RADIUS: encode_accounting_response called with another code");
-  auto laid = lay_out(reply, true, request_authenticator);
-  if (!laid) return laid;
-  Bytes& out = laid.value();
-  put_message_authenticator(out, kZeroAuthenticator, secret);
+  if (message_authenticator) {
+    const ByteView auth = mac == ReplyMac::zero_authenticator ? ByteView{kZeroAuthenticator}
+                                                              : ByteView{request_authenticator};
+    put_message_authenticator(out, auth, secret);
+  }
   const Digest16 response = md5({out, as_bytes(secret)});
   std::copy(response.begin(), response.end(), out.begin() + 4);
   return laid;

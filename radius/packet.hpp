@@ -119,23 +119,29 @@ const char* to_string(EncodeError e);
 Result<Bytes, EncodeError> encode_request(const Packet& request, std::string_view secret,
                                           bool message_authenticator = true);
 
-// Encodes a reply to a request whose authenticator is `request_authenticator`.
-// Message-Authenticator goes first and is computed over the packet holding the Request
-// Authenticator, before the Response Authenticator replaces it (RFC 3579 §3.2, RFC 2869
-// §5.14). Throws std::invalid_argument for a request code or a supplied attribute 80.
-Result<Bytes, EncodeError> encode_reply(const Packet& reply, const Authenticator& request_authenticator,
-                                        std::string_view secret, bool message_authenticator = true);
+// What sits in the header while a reply's Message-Authenticator is computed.
+enum class ReplyMac {
+  // RFC 3579 §3.2 / RFC 2869 §5.14: the Request Authenticator (Access-* replies,
+  // RFC 5176 ACK/NAK, replies to Status-Server, RFC 5997 §3).
+  request_authenticator,
+  // An Accounting-Response to an Accounting-Request. No RFC defines its computation for
+  // accounting (RFC 3579 §3.2 covers Access-* replies only); it is computed as
+  // FreeRADIUS 3 verifies it, over 16 zero octets as for the Accounting-Request
+  // (RFC 2866 §3, RFC 5176 §3.5): a NAS or proxy built on it (radclient 3.2.1 included)
+  // silently drops a response whose Message-Authenticator was computed over the Request
+  // Authenticator, and would retransmit its accounting forever. BlastRADIUS
+  // (draft-ietf-radext-deprecating-radius) asks for Message-Authenticator in every packet.
+  zero_authenticator,
+};
 
-// Encodes the Accounting-Response to an Accounting-Request, Message-Authenticator first
-// (BlastRADIUS: draft-ietf-radext-deprecating-radius asks for it in every packet). No RFC
-// defines its computation for accounting (RFC 3579 §3.2 covers Access-* replies only);
-// it is computed as FreeRADIUS 3 verifies it, with 16 zero octets in the header as for
-// the Accounting-Request (RFC 2866 §3, RFC 5176 §3.5): a NAS or proxy built on it
-// (radclient 3.2.1 included) silently drops a response whose Message-Authenticator was
-// computed over the Request Authenticator, and would retransmit its accounting forever.
-// The Response Authenticator is that of RFC 2866 §3. An Accounting-Response to
-// Status-Server is an ordinary reply (encode_reply, RFC 5997 §3).
-Result<Bytes, EncodeError> encode_accounting_response(const Packet& reply, const Authenticator& request_authenticator,
-                                                      std::string_view secret);
+// Encodes a reply to a request whose authenticator is `request_authenticator`.
+// Message-Authenticator goes first and is computed over the packet holding the
+// authenticator `mac` names, before the Response Authenticator (RFC 2865 §3, RFC 2866 §3:
+// the same MD5 over the Request Authenticator) replaces it. Throws std::invalid_argument
+// for a request code, a supplied attribute 80, or `zero_authenticator` with a code other
+// than Accounting-Response.
+Result<Bytes, EncodeError> encode_reply(const Packet& reply, const Authenticator& request_authenticator,
+                                        std::string_view secret, bool message_authenticator = true,
+                                        ReplyMac mac = ReplyMac::request_authenticator);
 
 }  // namespace portcullis::radius

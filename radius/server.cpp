@@ -202,10 +202,10 @@ std::optional<Bytes> Server::status_server(const Packet& request, const NasClien
 
 std::optional<Bytes> Server::encode(const Packet& reply, const Packet& request, const NasClient& nas) {
   // Message-Authenticator first in every reply (BlastRADIUS; RFC 3579 §3.2, RFC 5997 §3;
-  // for accounting see encode_accounting_response).
-  auto bytes = request.code == Code::AccountingRequest
-                   ? encode_accounting_response(reply, request.authenticator, nas.secret)
-                   : encode_reply(reply, request.authenticator, nas.secret);
+  // for accounting see ReplyMac::zero_authenticator).
+  const ReplyMac mac =
+      request.code == Code::AccountingRequest ? ReplyMac::zero_authenticator : ReplyMac::request_authenticator;
+  auto bytes = encode_reply(reply, request.authenticator, nas.secret, true, mac);
   if (!bytes) {
     bump(counters_.reply_too_large);
     spdlog::warn("radius: reply to request {} from NAS {} would exceed 4096 octets; dropped", request.identifier,
@@ -293,12 +293,16 @@ std::optional<Bytes> Server::challenge(Context& ctx, const std::string& old_stat
   const std::string state = new_state();
   const std::size_t buffered = ctx.conversation->authenticator->buffered_bytes();
   if (old_state.empty()) {
-    const auto admission = eap_sessions_.insert(state, ctx.conversation, ctx.nas.name, buffered, steady_now());
-    if (admission == EapSessions::Admission::refused_nas_cap || admission == EapSessions::Admission::refused_budget)
-      return refuse(ctx, admission);
-    if (admission == EapSessions::Admission::admitted_evicted) bump(counters_.sessions_evicted);
+    const auto insertion = eap_sessions_.insert(state, ctx.conversation, ctx.nas.name, buffered, steady_now());
+    bump(counters_.sessions_evicted, insertion.evicted_capacity);
+    bump(counters_.eap_evicted_nas_cap, insertion.evicted_nas_cap);
+    bump(counters_.eap_evicted_budget, insertion.evicted_budget);
+    if (insertion.admission != EapSessions::Admission::admitted) return refuse(ctx, insertion.admission);
   } else {
-    eap_sessions_.rekey(old_state, state, ctx.conversation, buffered, steady_now());
+    std::size_t evicted = 0;
+    const auto rekeyed = eap_sessions_.rekey(old_state, state, ctx.conversation, buffered, steady_now(), &evicted);
+    bump(counters_.eap_evicted_budget, evicted);
+    if (rekeyed == EapSessions::Rekeyed::over_budget) return refuse(ctx, EapSessions::Admission::refused_budget);
   }
   ctx.conversation->state = state;
 
@@ -401,8 +405,9 @@ policy::Decision Server::decide(const Context& ctx, const eap::TlsPeer& peer) co
   return options_.policy->decide(c);
 }
 
-// A new conversation the table has no room for (its NAS at its cap, or the memory budget
-// spent). Access-Reject with EAP-Failure (RFC 3579 §2.6.3) rather than silence: a NAS
+// A conversation the table has no room for: a new one (its NAS at its cap, or the memory
+// budget spent) or one whose buffers grew past the budget, with nothing idle to make
+// room. Access-Reject with EAP-Failure (RFC 3579 §2.6.3) rather than silence: a NAS
 // that gets no answer retransmits (each retransmission asking again) and, after a few,
 // marks the server dead for every device behind it (RFC 5080 §2.2.1); the device's
 // supplicant backs off and retries. Counted and logged at debug, not audited: a flood must
@@ -411,7 +416,7 @@ std::optional<Bytes> Server::refuse(Context& ctx, EapSessions::Admission why) {
   const bool nas_cap = why == EapSessions::Admission::refused_nas_cap;
   bump(nas_cap ? counters_.eap_refused_nas_cap : counters_.eap_refused_budget);
   bump(counters_.access_reject);
-  spdlog::debug("radius: refuse new EAP conversation from NAS {} calling_station={}: {}", ctx.nas.name,
+  spdlog::debug("radius: refuse EAP conversation from NAS {} calling_station={}: {}", ctx.nas.name,
                 ctx.calling_station, nas_cap ? "the NAS holds its maximum of open conversations" : "memory budget spent");
   Packet reply;
   reply.code = Code::AccessReject;

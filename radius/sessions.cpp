@@ -30,7 +30,9 @@ void EapSessions::put_locked(const std::string& state, Entry entry) {
   erase_locked(state);
   recency_.push_back(state);
   entry.recency = std::prev(recency_.end());
-  ++per_nas_[entry.nas];
+  auto& of_nas = by_nas_[entry.nas];
+  of_nas.push_back(state);
+  entry.nas_recency = std::prev(of_nas.end());
   charged_ += entry.charge;
   entries_.emplace(state, std::move(entry));
 }
@@ -40,7 +42,10 @@ void EapSessions::erase_locked(const std::string& state) {
   if (it == entries_.end()) return;
   recency_.erase(it->second.recency);
   charged_ -= it->second.charge;
-  if (auto n = per_nas_.find(it->second.nas); n != per_nas_.end() && --n->second == 0) per_nas_.erase(n);
+  if (auto n = by_nas_.find(it->second.nas); n != by_nas_.end()) {
+    n->second.erase(it->second.nas_recency);
+    if (n->second.empty()) by_nas_.erase(n);
+  }
   entries_.erase(it);
 }
 
@@ -51,37 +56,78 @@ std::shared_ptr<Conversation> EapSessions::find(const std::string& state, Steady
   if (it == entries_.end()) return nullptr;
   it->second.last_used = now;
   recency_.splice(recency_.end(), recency_, it->second.recency);
+  auto& of_nas = by_nas_.at(it->second.nas);
+  of_nas.splice(of_nas.end(), of_nas, it->second.nas_recency);
   return it->second.conversation;
 }
 
-EapSessions::Admission EapSessions::insert(const std::string& state, std::shared_ptr<Conversation> conversation,
+bool EapSessions::evict_idle_locked(const std::list<std::string>& order, SteadyClock::time_point now,
+                                    const std::string& keep) {
+  auto victim = order.begin();
+  if (victim != order.end() && *victim == keep) ++victim;
+  if (victim == order.end()) return false;
+  if (now - entries_.at(*victim).last_used < kEvictionGrace) return false;
+  erase_locked(std::string(*victim));
+  return true;
+}
+
+bool EapSessions::make_room_locked(std::size_t charge, SteadyClock::time_point now, const std::string& keep,
+                                   std::size_t& evicted) {
+  while (charged_ + charge > limits_.memory_budget) {
+    if (!evict_idle_locked(recency_, now, keep)) return false;
+    ++evicted;
+  }
+  return true;
+}
+
+EapSessions::Insertion EapSessions::insert(const std::string& state, std::shared_ptr<Conversation> conversation,
                                            const std::string& nas, std::size_t buffered,
                                            SteadyClock::time_point now) {
   std::lock_guard lock(mutex_);
   expire_locked(now);
-  if (const auto n = per_nas_.find(nas); n != per_nas_.end() && n->second >= limits_.per_nas)
-    return Admission::refused_nas_cap;
-  const std::size_t charge = kConversationBaseBytes + buffered;
-  if (charged_ + charge > limits_.memory_budget) return Admission::refused_budget;
-  Admission result = Admission::admitted;
-  if (entries_.size() >= limits_.capacity && !entries_.count(state)) {
-    erase_locked(recency_.front());
-    result = Admission::admitted_evicted;
+  Insertion result;
+  if (const auto n = by_nas_.find(nas); n != by_nas_.end() && n->second.size() >= limits_.per_nas) {
+    if (!evict_idle_locked(n->second, now, state)) {
+      result.admission = Admission::refused_nas_cap;
+      return result;
+    }
+    ++result.evicted_nas_cap;
   }
-  put_locked(state, Entry{std::move(conversation), now, {}, nas, charge});
+  const std::size_t charge = kConversationBaseBytes + buffered;
+  if (!make_room_locked(charge, now, state, result.evicted_budget)) {
+    result.admission = Admission::refused_budget;
+    return result;
+  }
+  // The overall bound evicts whatever is longest idle, as it always may: at this bound
+  // the table is full of conversations the budget and the NAS caps let in.
+  if (entries_.size() >= limits_.capacity && !entries_.count(state)) {
+    erase_locked(std::string(recency_.front()));
+    ++result.evicted_capacity;
+  }
+  put_locked(state, Entry{std::move(conversation), now, {}, {}, nas, charge});
   return result;
 }
 
-void EapSessions::rekey(const std::string& old_state, const std::string& new_state,
+EapSessions::Rekeyed EapSessions::rekey(const std::string& old_state, const std::string& new_state,
                         std::shared_ptr<Conversation> conversation, std::size_t buffered,
-                        SteadyClock::time_point now) {
+                        SteadyClock::time_point now, std::size_t* evicted_budget) {
   std::lock_guard lock(mutex_);
   const auto old = entries_.find(old_state);
   // Gone meanwhile (evicted, or expired by another thread): it keeps no NAS slot.
-  if (old == entries_.end()) return;
+  if (old == entries_.end()) return Rekeyed::gone;
   std::string nas = old->second.nas;
+  const std::size_t charge = kConversationBaseBytes + buffered;
+  std::size_t evicted = 0;
+  // Its present charge is given back first: only the growth has to fit.
+  const std::size_t present = old->second.charge;
+  charged_ -= present;
+  const bool fits = make_room_locked(charge, now, old_state, evicted);
+  charged_ += present;
+  if (evicted_budget != nullptr) *evicted_budget = evicted;
   erase_locked(old_state);
-  put_locked(new_state, Entry{std::move(conversation), now, {}, std::move(nas), kConversationBaseBytes + buffered});
+  if (!fits) return Rekeyed::over_budget;
+  put_locked(new_state, Entry{std::move(conversation), now, {}, {}, std::move(nas), charge});
+  return Rekeyed::kept;
 }
 
 void EapSessions::erase(const std::string& state) {
@@ -96,8 +142,8 @@ std::size_t EapSessions::size() const {
 
 std::size_t EapSessions::size_of(const std::string& nas) const {
   std::lock_guard lock(mutex_);
-  const auto it = per_nas_.find(nas);
-  return it == per_nas_.end() ? 0 : it->second;
+  const auto it = by_nas_.find(nas);
+  return it == by_nas_.end() ? 0 : it->second.size();
 }
 
 std::size_t EapSessions::charged_bytes() const {
@@ -266,8 +312,39 @@ AccountingSessions::AccountingSessions(LiveSessionLimits limits) : limits_(limit
 }
 
 ca::UnixTime AccountingSessions::deadline_of(const LiveSession& s) const {
-  const std::uint32_t interval = s.interim_interval != 0 ? s.interim_interval : limits_.default_interim;
+  const std::uint32_t interval = std::clamp(s.interim_interval != 0 ? s.interim_interval : limits_.default_interim,
+                                            kMinInterimInterval, kMaxInterimInterval);
   return s.last_seen + static_cast<ca::UnixTime>(limits_.stale_intervals) * interval;
+}
+
+void AccountingSessions::add_deadline_locked(const Key& key, const LiveSession& s) {
+  const ca::UnixTime deadline = deadline_of(s);
+  deadlines_.emplace(deadline, key);
+  nas_deadlines_[key.first].emplace(deadline, key.second);
+}
+
+void AccountingSessions::remove_deadline_locked(const Key& key, const LiveSession& s) {
+  const ca::UnixTime deadline = deadline_of(s);
+  deadlines_.erase({deadline, key});
+  if (auto n = nas_deadlines_.find(key.first); n != nas_deadlines_.end()) {
+    n->second.erase({deadline, key.second});
+    if (n->second.empty()) nas_deadlines_.erase(n);
+  }
+}
+
+// A fair share is the bound divided among the NASes holding sessions (the asking one
+// included). A NAS at or above it pays for its own new session; one below it takes from
+// the NAS holding the most, which then holds more than its share. Within a NAS, the
+// session nearest its deadline goes, as the one most likely ended without its Stop.
+const std::string& AccountingSessions::nas_to_evict_from_locked(const std::string& asking) const {
+  const auto own = nas_deadlines_.find(asking);
+  const std::size_t held = own == nas_deadlines_.end() ? 0 : own->second.size();
+  const std::size_t holders = nas_deadlines_.size() + (held == 0 ? 1 : 0);
+  if (held > 0 && held >= limits_.max_sessions / holders) return asking;
+  auto largest = nas_deadlines_.begin();
+  for (auto it = nas_deadlines_.begin(); it != nas_deadlines_.end(); ++it)
+    if (it->second.size() > largest->second.size()) largest = it;
+  return largest->first;
 }
 
 void AccountingSessions::expire_locked(ca::UnixTime now, std::vector<LiveSession>& gone) {
@@ -293,17 +370,18 @@ std::vector<LiveSession> AccountingSessions::upsert(LiveSession session) {
   auto it = live_.find(key);
   if (it == live_.end()) {
     if (live_.size() >= limits_.max_sessions) {
-      auto oldest = live_.find(deadlines_.begin()->second);
-      gone.push_back(oldest->second);
-      erase_locked(oldest);
+      const std::string& nas = nas_to_evict_from_locked(session.nas);
+      auto victim = live_.find({nas, nas_deadlines_.at(nas).begin()->second});
+      gone.push_back(victim->second);
+      erase_locked(victim);
     }
     if (!session.serial.empty()) by_serial_.emplace(session.serial, key);
-    deadlines_.emplace(deadline_of(session), key);
+    add_deadline_locked(key, session);
     live_.emplace(std::move(key), std::move(session));
     return gone;
   }
   LiveSession& known = it->second;
-  deadlines_.erase({deadline_of(known), key});
+  remove_deadline_locked(key, known);
   if (!session.serial.empty() && session.serial != known.serial) {
     auto [b, e] = by_serial_.equal_range(known.serial);
     for (auto s = b; s != e; ++s)
@@ -327,12 +405,12 @@ std::vector<LiveSession> AccountingSessions::upsert(LiveSession session) {
   }
   known.last_seen = std::max(known.last_seen, session.last_seen);
   if (session.interim_interval != 0) known.interim_interval = session.interim_interval;
-  deadlines_.emplace(deadline_of(known), key);
+  add_deadline_locked(key, known);
   return gone;
 }
 
 void AccountingSessions::erase_locked(std::map<Key, LiveSession>::iterator it) {
-  deadlines_.erase({deadline_of(it->second), it->first});
+  remove_deadline_locked(it->first, it->second);
   auto [b, e] = by_serial_.equal_range(it->second.serial);
   for (auto s = b; s != e; ++s)
     if (s->second == it->first) {

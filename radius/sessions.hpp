@@ -54,27 +54,48 @@ struct EapSessionLimits {
   std::size_t memory_budget = 256u << 20; // bytes charged in all (kConversationBaseBytes + buffers each)
 };
 
+// A conversation used within this long is never evicted to make room for another: a live
+// handshake answers each Challenge within a round trip (milliseconds on a LAN, well under
+// a second through a controller and the air), so 2 s spares every conversation that is
+// still moving, while a flood must then open a whole NAS's cap of conversations every 2 s
+// (1,000/s at the default cap, against 34/s with the 60 s idle timeout) to refuse anyone.
+inline constexpr std::chrono::milliseconds kEvictionGrace{2000};
+
 class EapSessions {
  public:
-  enum class Admission { admitted, admitted_evicted, refused_nas_cap, refused_budget };
+  enum class Admission { admitted, refused_nas_cap, refused_budget };
+  struct Insertion {
+    Admission admission = Admission::admitted;
+    // Longest-idle conversations dropped to make room, by the bound that asked for it.
+    std::size_t evicted_capacity = 0;  // the overall bound
+    std::size_t evicted_nas_cap = 0;   // the NAS's own cap: one of that NAS's conversations
+    std::size_t evicted_budget = 0;    // the memory budget
+  };
 
   explicit EapSessions(EapSessionLimits limits = {});
 
   // The conversation under `state`, or null (unknown or idle past the timeout).
   std::shared_ptr<Conversation> find(const std::string& state, SteadyClock::time_point now);
-  // Stores a new conversation of NAS client `nas` holding `buffered` bytes. Refused when
-  // that NAS has `per_nas` open already (one NAS, or a device flooding through it, cannot
-  // take the table from the others), or when its charge would take the total past the
-  // budget. At the overall bound, the longest-idle conversation is dropped to make room: a
-  // flood of half-open handshakes must not lock every new device out until the flood idles
-  // away, and a real conversation is never idle for long (each round trip takes ms).
-  Admission insert(const std::string& state, std::shared_ptr<Conversation> conversation, const std::string& nas,
+  // Stores a new conversation of NAS client `nas` holding `buffered` bytes (buffer
+  // capacity). Each bound makes room by dropping the longest-idle conversation it may take:
+  // at `per_nas`, that NAS's own (one NAS, or a device flooding through it, never takes
+  // room from the others); at the memory budget and the overall bound, anyone's. A flood
+  // of half-open handshakes thus cannot lock new devices out: its conversations go idle
+  // and make room. Refused only when the candidate was used within kEvictionGrace.
+  // The charged total never passes the budget. Each conversation is charged
+  // kConversationBaseBytes + its buffers' capacity: at most kConversationBaseBytes + the
+  // larger of the reassembly cap (the buffer is reserved at the announced length,
+  // RFC 5216 §2.1.5) and our largest TLS flight, as the two are never held together.
+  Insertion insert(const std::string& state, std::shared_ptr<Conversation> conversation, const std::string& nas,
                    std::size_t buffered, SteadyClock::time_point now);
   // Moves a conversation from its previous State to the fresh one of the next Challenge,
-  // charging it for the `buffered` bytes it holds now. A conversation already admitted is
-  // never refused: its buffers are bounded by the reassembly cap of one TLS message.
-  void rekey(const std::string& old_state, const std::string& new_state, std::shared_ptr<Conversation> conversation,
-             std::size_t buffered, SteadyClock::time_point now);
+  // charging it for the `buffered` bytes it holds now. When its grown buffers would take
+  // the total past the budget, idle conversations of others make room as for insert();
+  // when none may, it is dropped (over_budget): the budget holds for conversations in
+  // progress too.
+  enum class Rekeyed { kept, gone, over_budget };
+  Rekeyed rekey(const std::string& old_state, const std::string& new_state, std::shared_ptr<Conversation> conversation,
+             std::size_t buffered, SteadyClock::time_point now, std::size_t* evicted_budget = nullptr);
   void erase(const std::string& state);
   std::size_t size() const;
   std::size_t size_of(const std::string& nas) const;
@@ -82,22 +103,29 @@ class EapSessions {
 
  private:
   // `recency` lists States from least to most recently used, so both expiry and eviction
-  // take from its front in O(1).
+  // take from its front in O(1); `by_nas_` keeps the same order per NAS, for the NAS cap.
   struct Entry {
     std::shared_ptr<Conversation> conversation;
     SteadyClock::time_point last_used;
     std::list<std::string>::iterator recency;
+    std::list<std::string>::iterator nas_recency;
     std::string nas;
     std::size_t charge = 0;
   };
   void put_locked(const std::string& state, Entry entry);
   void erase_locked(const std::string& state);
   void expire_locked(SteadyClock::time_point now);
+  // Drops the first State of `order` (other than `keep`) if it is idle past
+  // kEvictionGrace; false when there is none.
+  bool evict_idle_locked(const std::list<std::string>& order, SteadyClock::time_point now, const std::string& keep);
+  // Evicts idle conversations until `charge` more fits the budget; false if it cannot.
+  bool make_room_locked(std::size_t charge, SteadyClock::time_point now, const std::string& keep,
+                        std::size_t& evicted);
 
   EapSessionLimits limits_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;
-  std::unordered_map<std::string, std::size_t> per_nas_;
+  std::unordered_map<std::string, std::list<std::string>> by_nas_;
   std::size_t charged_ = 0;
   std::list<std::string> recency_;
 };
@@ -187,6 +215,14 @@ struct LiveSession {
   std::uint32_t interim_interval = 0; // Acct-Interim-Interval it announced (RFC 2869 §5.16), 0 = none
 };
 
+// The interim interval a session's deadline counts with, whatever the NAS announces.
+// RFC 2869 §5.16 asks for at least 60 s and states no maximum. The ceiling of one day
+// keeps one NAS from announcing 0xFFFFFFFF (136 years) so that its sessions never expire
+// and are never the nearest to their deadline at the bound; a NAS that reports less than
+// daily gives no accounting a revocation could act on anyway.
+inline constexpr std::uint32_t kMinInterimInterval = 60;
+inline constexpr std::uint32_t kMaxInterimInterval = 86400;
+
 struct LiveSessionLimits {
   std::size_t max_sessions = 100000;
   // A session silent for longer than `stale_intervals` interim intervals is taken as gone
@@ -198,8 +234,10 @@ struct LiveSessionLimits {
 
 // Live sessions by (NAS name, Acct-Session-Id), indexed by certificate serial (a
 // revocation of 1,000 certificates looks up each in O(1), not by a scan of every session),
-// and bounded: sessions go silent past their deadline expire, and at `max_sessions` the
-// one nearest its deadline (the longest silent for its interval) makes room.
+// and bounded: sessions go silent past their deadline expire, and at `max_sessions` one
+// nearest its deadline (the longest silent for its interval) makes room — the asking
+// NAS's own when it holds its fair share (max_sessions / NASes holding sessions) or more,
+// else one of the NAS holding the most. One NAS thus cannot push another's sessions out.
 class AccountingSessions {
  public:
   explicit AccountingSessions(LiveSessionLimits limits = {});
@@ -225,12 +263,18 @@ class AccountingSessions {
   ca::UnixTime deadline_of(const LiveSession& s) const;
   void erase_locked(std::map<Key, LiveSession>::iterator it);
   void expire_locked(ca::UnixTime now, std::vector<LiveSession>& gone);
+  void add_deadline_locked(const Key& key, const LiveSession& s);
+  void remove_deadline_locked(const Key& key, const LiveSession& s);
+  // The NAS that gives up a session for `asking`'s new one at the bound.
+  const std::string& nas_to_evict_from_locked(const std::string& asking) const;
 
   LiveSessionLimits limits_;
   mutable std::mutex mutex_;
   std::map<Key, LiveSession> live_;
   std::unordered_multimap<std::string, Key> by_serial_;
   std::set<std::pair<ca::UnixTime, Key>> deadlines_;  // soonest first
+  // The same per NAS name (deadline, Acct-Session-Id), for the eviction at the bound.
+  std::unordered_map<std::string, std::set<std::pair<ca::UnixTime, std::string>>> nas_deadlines_;
 };
 
 }  // namespace portcullis::radius

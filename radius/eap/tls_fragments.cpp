@@ -96,6 +96,13 @@ TlsFragments::Event TlsFragments::on_response(std::span<const std::uint8_t> type
         }
         if (f.data.empty()) return fail("empty first fragment");
         if (f.data.size() >= announced) return fail("first fragment already holds the announced length");
+        // The announced length, known and capped, is reserved at once: the buffer's
+        // capacity is exactly what the message will need (appending fragment by fragment
+        // would grow it by doubling, to up to twice the cap), and the memory budget,
+        // charged with capacity, sees the whole message from its first fragment on.
+        in_.clear();
+        in_.shrink_to_fit();
+        in_.reserve(announced);
         in_.assign(f.data.begin(), f.data.end());
         in_expected_ = announced;
         set_state(State::frag_ack);

@@ -117,6 +117,28 @@ TEST(TlsFragments, ReassemblesAndAcksEachFragment) {
   EXPECT_EQ(logged.lines.front(), "EAP-TLS: MSG -> FRAG_ACK");
 }
 
+// The reassembly buffer holds exactly the announced TLS Message Length (RFC 5216 §2.1.5:
+// L on the first fragment says it), from the first fragment on: what the memory budget
+// charges is what the conversation can come to hold, and growth never doubles it.
+TEST(TlsFragments, ReassemblyBufferCapacityIsTheAnnouncedLength) {
+  TlsFragments f(1000, kDefaultMaxTlsMessage, {});
+  constexpr std::size_t kAnnounced = 40'001;  // 40 fragments of 1,000 octets and one more
+  const Bytes msg = pattern(kAnnounced);
+  const std::span<const std::uint8_t> m(msg);
+  ASSERT_EQ(f.on_response(build_tls_frame(kTlsFlagMore, kAnnounced, m.subspan(0, 1000))).kind, Kind::send);
+  EXPECT_EQ(f.buffered_bytes(), kAnnounced);
+  std::size_t at = 1000;
+  for (; at + 1000 < kAnnounced; at += 1000) {
+    ASSERT_EQ(f.on_response(build_tls_frame(kTlsFlagMore, std::nullopt, m.subspan(at, 1000))).kind, Kind::send);
+    ASSERT_EQ(f.buffered_bytes(), kAnnounced) << at;
+  }
+  TlsFragments::Event ev = f.on_response(build_tls_frame(0, std::nullopt, m.subspan(at)));
+  ASSERT_EQ(ev.kind, Kind::message);
+  EXPECT_EQ(ev.bytes, msg);
+  EXPECT_EQ(ev.bytes.capacity(), kAnnounced);
+  EXPECT_EQ(f.buffered_bytes(), 0u);
+}
+
 TEST(TlsFragments, AcceptsUnfragmentedMessagesWithOrWithoutL) {
   TlsFragments f(1000, kDefaultMaxTlsMessage, {});
   EXPECT_EQ(f.on_response(build_tls_frame(0, 20u, pattern(20))).kind, Kind::message);

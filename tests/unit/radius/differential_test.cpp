@@ -147,7 +147,7 @@ TEST(RadiusDifferential, OurAccountingResponseWithMessageAuthenticatorPassesTheL
   reply.code = Code::AccountingResponse;
   reply.identifier = 9;
   reply.add(attr::ProxyState, Bytes{0x70, 0x73});
-  auto wire = encode_accounting_response(reply, ra, kSecret);
+  auto wire = encode_reply(reply, ra, kSecret, true, ReplyMac::zero_authenticator);
   ASSERT_TRUE(wire.ok());
   EXPECT_EQ(wire.value()[kHeaderLength], attr::MessageAuthenticator);
   EXPECT_TRUE(verify_response_authenticator(wire.value(), ra, kSecret));

@@ -102,6 +102,57 @@ TEST(LiveSessions, BoundedNumberOfLiveSessions) {
   EXPECT_EQ(live.size(), 2u);
 }
 
+// RFC 2869 §5.16 sets no maximum interval: a NAS announcing 0xFFFFFFFF s would keep its
+// sessions for ever. Deadlines count with at most kMaxInterimInterval.
+TEST(LiveSessions, HugeInterimIntervalCountsAsADay) {
+  AccountingSessions live(LiveSessionLimits{100, 3, 3600});
+  LiveSession s = session("rogue", "s", "01", "192.0.2.9");
+  s.last_seen = 1000;
+  s.interim_interval = 0xFFFFFFFFu;
+  EXPECT_TRUE(live.upsert(s).empty());
+  EXPECT_TRUE(live.expire(1000 + 3 * 86400).empty());
+  auto gone = live.expire(1000 + 3 * 86400 + 1);
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(gone[0].acct_session_id, "s");
+}
+
+// A NAS announcing huge intervals (its sessions never the nearest to their deadline)
+// cannot push another NAS's sessions out at the bound: at its fair share it pays for its
+// own new sessions, and the other NAS, below its share, takes room back from it.
+TEST(LiveSessions, OneNasCannotPushOutAnothersSessions) {
+  AccountingSessions live(LiveSessionLimits{4, 3, 3600});
+  for (int i = 0; i < 2; ++i) {
+    LiveSession s = session("campus", "c" + std::to_string(i), "0" + std::to_string(i), "192.0.2.1");
+    s.last_seen = 1000;
+    s.interim_interval = 600;
+    ASSERT_TRUE(live.upsert(s).empty());
+  }
+  for (int i = 0; i < 20; ++i) {
+    LiveSession s = session("rogue", "r" + std::to_string(i), "1" + std::to_string(i), "192.0.2.9");
+    s.last_seen = 1000 + i;
+    s.interim_interval = 0xFFFFFFFFu;
+    auto gone = live.upsert(s);
+    for (const auto& g : gone) EXPECT_EQ(g.nas, "rogue") << g.acct_session_id;
+  }
+  EXPECT_EQ(live.size(), 4u);
+  EXPECT_EQ(live.by_serial("00").size(), 1u);
+  EXPECT_EQ(live.by_serial("01").size(), 1u);
+  // Below its share, the other NAS's new session takes the place of one of the rogue's.
+  live.stop("campus", "c1");
+  LiveSession rogue = session("rogue", "r-extra", "30", "192.0.2.9");
+  rogue.last_seen = 1100;
+  rogue.interim_interval = 0xFFFFFFFFu;
+  ASSERT_TRUE(live.upsert(rogue).empty());  // the free place
+  LiveSession back = session("campus", "c2", "02", "192.0.2.1");
+  back.last_seen = 1100;
+  back.interim_interval = 600;
+  auto gone = live.upsert(back);
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(gone[0].nas, "rogue");
+  EXPECT_EQ(live.by_serial("00").size(), 1u);
+  EXPECT_EQ(live.by_serial("02").size(), 1u);
+}
+
 TEST(AcceptRecordsTest, CallingStationLinksOnlyWithinTheSameNas) {
   AcceptRecords accepts;
   AcceptRecord r;

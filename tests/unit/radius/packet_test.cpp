@@ -220,6 +220,13 @@ TEST(RadiusPacket, EncoderRejectsMisuse) {
   EXPECT_THROW((void)encode_request(p, "s"), std::invalid_argument);
   p.code = Code::AccessRequest;
   EXPECT_THROW((void)encode_reply(p, Authenticator{}, "s"), std::invalid_argument);
+  // The zero-authenticator Message-Authenticator is the Accounting-Response's alone.
+  Packet accept;
+  accept.code = Code::AccessAccept;
+  EXPECT_THROW((void)encode_reply(accept, Authenticator{}, "s", true, ReplyMac::zero_authenticator),
+               std::invalid_argument);
+  accept.code = Code::AccountingResponse;
+  EXPECT_TRUE(encode_reply(accept, Authenticator{}, "s", true, ReplyMac::zero_authenticator).ok());
   p.attributes.push_back(Attribute{attr::MessageAuthenticator, Bytes(16)});
   EXPECT_THROW((void)encode_request(p, "s"), std::invalid_argument);
   p.attributes.assign(1, Attribute{attr::Class, Bytes(254)});

@@ -251,11 +251,14 @@ TEST_F(RadiusServerTest, ChallengeTooLargeToSendDropsItsConversation) {
   EXPECT_EQ(server_->eap_conversations(), 0u);
 }
 
-// One NAS client entry holds at most max_eap_sessions_per_nas open conversations; the
-// next is refused with Access-Reject + EAP-Failure, other NASes and the conversations
-// already open carry on.
+// One NAS client entry holds at most max_eap_sessions_per_nas open conversations. At the
+// cap a new one takes the place of that NAS's longest-idle conversation; it is refused
+// (Access-Reject + EAP-Failure) only while all of them were used within kEvictionGrace.
+// Other NASes and the conversations in progress carry on.
 TEST_F(RadiusServerTest, OneNasCannotHoldMoreThanItsCapOfConversations) {
+  auto clock = std::make_shared<SteadyClock::time_point>(SteadyClock::now());
   ServerOptions options;
+  options.steady_clock = [clock] { return *clock; };
   options.max_eap_sessions_per_nas = 2;
   make_server(options);
   eap::testing::Client client = issue("capped");
@@ -276,22 +279,69 @@ TEST_F(RadiusServerTest, OneNasCannotHoldMoreThanItsCapOfConversations) {
   EXPECT_EQ(parse(*other)->code, Code::AccessChallenge);
   EXPECT_EQ(server_->eap_conversations_of("legacy"), 1u);
   // The conversation already open goes on to its Accept.
+  *clock += std::chrono::milliseconds(500);
   EXPECT_EQ(finish_conversation(peer, *first).code, Code::AccessAccept);
   EXPECT_EQ(server_->eap_conversations_of("wlc"), 1u);
   // Its slot is free again.
   EXPECT_EQ(exchange(access_request(peer_identity()))->code, Code::AccessChallenge);
+  EXPECT_EQ(counter("eap_evicted_nas_cap"), 0u);
 }
 
-// The memory budget: each open conversation is charged kConversationBaseBytes plus the
-// bytes in its fragment buffers; a new one that would pass the budget is refused, those
-// already open continue (their buffers are bounded by the reassembly cap).
-TEST_F(RadiusServerTest, MemoryBudgetRefusesNewConversationsButNotOpenOnes) {
+// A flood of half-open conversations through one NAS (EAP-Starts with random MACs) fills
+// its cap; once they sit idle past kEvictionGrace, a new device behind that NAS gets in,
+// in the place of that NAS's longest-idle conversation, never another NAS's.
+TEST_F(RadiusServerTest, FloodOnOneNasDoesNotLockOutItsNewDevicesNorOtherNases) {
+  auto clock = std::make_shared<SteadyClock::time_point>(SteadyClock::now());
   ServerOptions options;
-  options.eap_memory_budget = 2 * kConversationBaseBytes + 100;
+  options.steady_clock = [clock] { return *clock; };
+  options.max_eap_sessions_per_nas = 3;
   make_server(options);
-  eap::testing::Client client = issue("budget");
+  // The other NAS's conversation is the longest idle of all.
+  auto other = send_raw(encode(access_request(peer_identity())), SocketKind::auth, "192.0.2.1");
+  ASSERT_TRUE(other);
+  const Packet other_reply = parse(*other).value();
+  ASSERT_EQ(other_reply.code, Code::AccessChallenge);
+  *clock += std::chrono::seconds(1);
+  for (int i = 0; i < 10; ++i) {
+    auto flood = exchange(access_request(peer_identity(static_cast<std::uint8_t>(i))));
+    ASSERT_TRUE(flood);
+    EXPECT_EQ(flood->code, i < 3 ? Code::AccessChallenge : Code::AccessReject) << i;
+  }
+  EXPECT_EQ(counter("eap_refused_nas_cap"), 7u);
+  *clock += std::chrono::seconds(3);
+  // A real device behind the flooded NAS authenticates.
+  eap::testing::Client client = issue("after-flood");
   eap::testing::EapTlsPeer peer(peer_options(&client));
   auto first = exchange(access_request(peer.identity_response(1)));
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->code, Code::AccessChallenge);
+  EXPECT_EQ(counter("eap_evicted_nas_cap"), 1u);
+  EXPECT_EQ(server_->eap_conversations_of("wlc"), 3u);
+  EXPECT_EQ(finish_conversation(peer, *first).code, Code::AccessAccept);
+  // The flood goes on; every new one takes the place of one of its own idle ones.
+  *clock += std::chrono::seconds(3);
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(exchange(access_request(peer_identity()))->code, Code::AccessChallenge);
+  EXPECT_EQ(server_->eap_conversations_of("legacy"), 1u);
+  // The other NAS's conversation, idle all along, is still there: its State is known
+  // (the EAP layer, not the table, answers this empty response to the Start).
+  const Attribute* state = other_reply.find(attr::State);
+  ASSERT_NE(state, nullptr);
+  Packet next = access_request(Bytes{2, 2, 0, 6, 13, 0}, std::string(state->value.begin(), state->value.end()));
+  ASSERT_TRUE(send_raw(encode(next), SocketKind::auth, "192.0.2.1"));
+  EXPECT_EQ(counter("unknown_state"), 0u);
+}
+
+// The memory budget: each open conversation is charged kConversationBaseBytes plus its
+// buffers' capacity. A new one that would pass the budget takes the place of the
+// longest-idle conversation (any NAS's); it is refused only while every candidate was
+// used within kEvictionGrace.
+TEST_F(RadiusServerTest, MemoryBudgetEvictsIdleConversationsAndRefusesOnlyActiveOnes) {
+  auto clock = std::make_shared<SteadyClock::time_point>(SteadyClock::now());
+  ServerOptions options;
+  options.steady_clock = [clock] { return *clock; };
+  options.eap_memory_budget = 2 * kConversationBaseBytes + 100;
+  make_server(options);
+  auto first = exchange(access_request(peer_identity()));
   ASSERT_TRUE(first);
   ASSERT_EQ(first->code, Code::AccessChallenge);
   ASSERT_EQ(exchange(access_request(peer_identity()))->code, Code::AccessChallenge);
@@ -301,9 +351,39 @@ TEST_F(RadiusServerTest, MemoryBudgetRefusesNewConversationsButNotOpenOnes) {
   EXPECT_EQ(parse(*refused)->code, Code::AccessReject);
   EXPECT_EQ(counter("eap_refused_budget"), 1u);
   EXPECT_EQ(server_->eap_conversations(), 2u);
-  EXPECT_EQ(finish_conversation(peer, *first).code, Code::AccessAccept);
-  EXPECT_EQ(server_->eap_conversations(), 1u);
-  EXPECT_EQ(server_->eap_charged_bytes(), kConversationBaseBytes);
+  *clock += std::chrono::seconds(3);
+  auto admitted = send_raw(encode(access_request(peer_identity())), SocketKind::auth, "192.0.2.1");
+  ASSERT_TRUE(admitted);
+  EXPECT_EQ(parse(*admitted)->code, Code::AccessChallenge);
+  EXPECT_EQ(counter("eap_evicted_budget"), 1u);
+  EXPECT_EQ(server_->eap_conversations(), 2u);
+  EXPECT_LE(server_->eap_charged_bytes(), options.eap_memory_budget);
+  // The longest idle (the first) made room: its State is gone.
+  const Attribute* state = first->find(attr::State);
+  ASSERT_NE(state, nullptr);
+  auto resumed = exchange(access_request(Bytes{2, 2, 0, 6, 13, 0}, std::string(state->value.begin(), state->value.end())));
+  ASSERT_TRUE(resumed);
+  EXPECT_EQ(resumed->code, Code::AccessReject);
+  EXPECT_EQ(counter("unknown_state"), 1u);
+}
+
+// The budget holds for conversations in progress too: one whose buffers grow past it at
+// the next round trip, with nothing idle to make room, is dropped.
+TEST_F(RadiusServerTest, ConversationWhoseBuffersWouldPassTheBudgetIsDropped) {
+  ServerOptions options;
+  options.eap_memory_budget = kConversationBaseBytes + 100;
+  make_server(options);
+  eap::testing::Client client = issue("grows");
+  eap::testing::EapTlsPeer peer(peer_options(&client));
+  auto start = exchange(access_request(peer.identity_response(1)));
+  ASSERT_TRUE(start);
+  ASSERT_EQ(start->code, Code::AccessChallenge);
+  // The ClientHello: the server's flight (certificate and all, far more than 100 octets)
+  // is buffered for sending.
+  EXPECT_EQ(finish_conversation(peer, *start).code, Code::AccessReject);
+  EXPECT_EQ(counter("eap_refused_budget"), 1u);
+  EXPECT_EQ(server_->eap_conversations(), 0u);
+  EXPECT_EQ(server_->eap_charged_bytes(), 0u);
 }
 
 TEST_F(RadiusServerTest, IdleConversationsExpire) {
