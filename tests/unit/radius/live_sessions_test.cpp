@@ -92,7 +92,9 @@ TEST(LiveSessions, BoundedNumberOfLiveSessions) {
     s.last_seen = 1000 + i;
     auto gone = live.upsert(s);
     ASSERT_EQ(gone.size(), i < 2 ? 0u : 1u);
-    if (i >= 2) EXPECT_EQ(gone[0].acct_session_id, "s" + std::to_string(i - 2));
+    if (i >= 2) {
+      EXPECT_EQ(gone[0].acct_session_id, "s" + std::to_string(i - 2));
+    }
   }
   EXPECT_EQ(live.size(), 2u);
   // An update of a known session takes no room.
