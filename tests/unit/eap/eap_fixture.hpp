@@ -126,16 +126,20 @@ class EapFixture : public ::testing::Test {
 
   static ca::UnixTime now() { return static_cast<ca::UnixTime>(std::time(nullptr)); }
 
-  Client issue(const std::string& device, bool rsa = false) {
+  Client issue(const std::string& device, bool rsa = false) { return issue_in(*issuer_, "device", device, rsa); }
+
+  // A certificate `issuer` signs in `profile` for `device` (created if missing).
+  Client issue_in(ca::Issuer& issuer, const std::string& profile, const std::string& device, bool rsa = false) {
     Client c;
     c.key = new_key(rsa);
     ca::IssueRequest r;
     r.csr = make_csr(c.key.get(), device);
+    r.profile = profile;
     r.names.subject = {{"CN", device}};
     r.device.name = device;
     r.device.create_if_missing = true;
     r.actor = "test";
-    ca::IssueResult res = issuer_->issue(r);
+    ca::IssueResult res = issuer.issue(r);
     c.cert = std::move(res.certificate);
     c.serial_hex = res.record.serial_hex;
     c.device_id = res.device.id;

@@ -295,16 +295,7 @@ TEST_F(TlsEngineTest, AfterARolloverIsStagedOnlyLedgerCertificatesGetIn) {
 // A certificate of ours from a profile without clientAuth (the "server" profile) is not a
 // client identity, though the ledger knows it and it is valid.
 TEST_F(TlsEngineTest, AServerCertificateOfOursIsNotAClientCertificate) {
-  Client c;
-  c.key = new_key(false);
-  ca::IssueRequest r;
-  r.csr = make_csr(c.key.get(), "server-not-client");
-  r.profile = "server";
-  r.names.subject = {{"CN", "server-not-client"}};
-  r.device.name = "server-not-client";
-  r.device.create_if_missing = true;
-  r.actor = "test";
-  c.cert = issuer_->issue(r).certificate;
+  const Client c = issue_in(*issuer_, "server", "server-not-client");
   TlsEngine engine(tls_);
   Pump client(&c, authority_->root(), TLS1_3_VERSION);
   EXPECT_EQ(client.run(engine), TlsStatus::failed);
@@ -320,16 +311,7 @@ TEST_F(TlsEngineTest, ACertificateOfOursWithoutClientAuthUsageIsRefused) {
   no_eku.name = "no-eku";
   no_eku.extended_key_usage.clear();
   ca::Issuer issuer(*authority_, {{"no-eku", no_eku}}, ca::IssuerUrls{}, *registry_);
-  Client c;
-  c.key = new_key(false);
-  ca::IssueRequest r;
-  r.csr = make_csr(c.key.get(), "no-eku");
-  r.profile = "no-eku";
-  r.names.subject = {{"CN", "no-eku"}};
-  r.device.name = "no-eku";
-  r.device.create_if_missing = true;
-  r.actor = "test";
-  c.cert = issuer.issue(r).certificate;
+  const Client c = issue_in(issuer, "no-eku", "no-eku");
   TlsEngine engine(tls_);
   Pump client(&c, authority_->root(), TLS1_2_VERSION);
   EXPECT_EQ(client.run(engine), TlsStatus::failed);
