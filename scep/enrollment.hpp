@@ -1,6 +1,6 @@
-// SCEP enrollment policy (DESIGN.md "One SCEP enrollment"): which requests get a
-// certificate, for which device and profile, and what the CertRep says otherwise.
-// Bytes in, bytes out; all issuance goes through ca::Issuer.
+// SCEP enrollment policy (RFC 8894 §3.3): which requests get a certificate, for which
+// device, profile and names, and what the CertRep says otherwise. Bytes in, bytes out; all
+// issuance goes through ca::Issuer.
 #pragma once
 
 #include "ca/authority.hpp"
