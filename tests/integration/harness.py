@@ -51,6 +51,17 @@ def run(cmd, check=True, **kw):
     return proc
 
 
+def eventually(probe, done, timeout=5):
+    """probe() until done(its result) or the timeout, and that last result: for rows that a
+    writer thread stores just after the answer (RADIUS accounting, sessions, audit)."""
+    deadline = time.time() + timeout
+    while True:
+        result = probe()
+        if done(result) or time.time() > deadline:
+            return result
+        time.sleep(0.05)
+
+
 def corporate_root(folder):
     """A corporate root made with openssl, as an enterprise PKI would have, and the
     extensions file for the sub CAs it signs (sign_sub_ca)."""

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 
-from harness import IntegrationTest, free_port, main, make_key_and_csr, run
+from harness import IntegrationTest, eventually, free_port, main, make_key_and_csr, run
 
 EAPOL_TIMEOUT = 10
 DISCONNECT_REQUEST, DISCONNECT_ACK, DISCONNECT_NAK = 40, 41, 42
@@ -380,15 +380,11 @@ class DynauthTest(IntegrationTest):
         # RFC 2866 §5.1: Accounting-On from the NAS: it rebooted, its sessions are gone.
         self.accounting("Accounting-On", None)
         # The ledger row is written by the RADIUS ledger writer, after the answer.
-        deadline = time.time() + 5
-        while True:
+        def stopped_at():
             with self.inst.ledger() as db:
-                (stopped_at,) = db.execute("SELECT stopped_at FROM radius_sessions WHERE acct_session_id = ?",
-                                           ("sess-nas-reboot",)).fetchone()
-            if stopped_at is not None or time.time() > deadline:
-                break
-            time.sleep(0.05)
-        self.assertIsNotNone(stopped_at)
+                return db.execute("SELECT stopped_at FROM radius_sessions WHERE acct_session_id = ?",
+                                  ("sess-nas-reboot",)).fetchone()[0]
+        self.assertIsNotNone(eventually(stopped_at, lambda at: at is not None))
         self.inst.cli("revoke", "--device", "laptop-7")
         self.assertEqual(self.nas.wait(1, timeout=1.0), [], "no Disconnect for a session the NAS already dropped")
 

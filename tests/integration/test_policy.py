@@ -12,7 +12,7 @@ import signal
 import threading
 import time
 
-from harness import IntegrationTest, main, make_key_and_csr, run
+from harness import IntegrationTest, eventually, main, make_key_and_csr, run
 
 EAPOL_TIMEOUT = 10
 SSID_ARGS = ["-N30:s:02-00-00-00-00-99:corp-wifi", "-N61:d:19"]  # Called-Station-Id "MAC:SSID", NAS-Port-Type
@@ -143,7 +143,8 @@ class PolicyTest(IntegrationTest):
         self.assertRegex(log, r"radius: accept nas=loopback .*device=staff-laptop .*rule=staff-wifi ")
         self.assertRegex(log, r"radius: accept nas=loopback .*device=staff-laptop .*rule=default ")
         self.assertRegex(log, r'radius: reject nas=loopback .*device=lost-phone .*rule=lost reason="policy: reported lost"')
-        _, audit = inst.api("GET", "/audit?action=radius.reject", expect=200)
+        audit = eventually(lambda: inst.api("GET", "/audit?action=radius.reject", expect=200)[1],
+                           lambda a: any("rule=lost" in e["detail"] for e in a["entries"]))
         self.assertTrue(any("rule=lost" in e["detail"] for e in audit["entries"]), audit)
         _, counters = inst.api("GET", "/radius/counters", expect=200)
         self.assertEqual(counters["counters"]["policy_reject"], 1)

@@ -12,7 +12,7 @@ import re
 import socket
 import struct
 
-from harness import IntegrationTest, corporate_root, main, make_key_and_csr, run, sign_sub_ca
+from harness import IntegrationTest, corporate_root, eventually, main, make_key_and_csr, run, sign_sub_ca
 from udp_relay import ACCESS_ACCEPT, ACCESS_REJECT, RadiusRelay
 
 EAPOL_TIMEOUT = 10
@@ -61,6 +61,12 @@ class RadiusTest(IntegrationTest):
     def assert_failure(self, out):
         self.assertNotRegex(out, r"(?m)^SUCCESS$")
         self.assertRegex(out, r"(?m)^FAILURE$", out[-3000:])
+
+    def live_sessions_when(self, inst, done):
+        """Live session ids once `done(ids)` holds (the ledger writer stores them)."""
+        def ids():
+            return [s["acct_session_id"] for s in inst.api("GET", "/sessions?live=true", expect=200)[1]["sessions"]]
+        return eventually(ids, done)
 
     def counters(self, inst):
         _, body = inst.api("GET", "/radius/counters", expect=200)
@@ -163,7 +169,8 @@ class RadiusTest(IntegrationTest):
         counters = self.counters(inst)
         self.assertEqual(counters["access_reject"], 5)  # foreign, expired, revoked twice, disabled
         self.assertGreaterEqual(counters["invalid_message_authenticator"], 1)
-        _, audit = inst.api("GET", "/audit?action=radius.reject", expect=200)
+        audit = eventually(lambda: inst.api("GET", "/audit?action=radius.reject", expect=200)[1],
+                           lambda a: {serial, dserial} <= {e["target"] for e in a["entries"]})
         targets = [e["target"] for e in audit["entries"]]
         self.assertIn(serial, targets)
         self.assertIn(dserial, targets)
@@ -313,6 +320,7 @@ class RadiusTest(IntegrationTest):
                                "Calling-Station-Id = \"02-00-00-aa-bb-07\"\n", port=acct)
         self.assertIn("Received Accounting-Response", other.stdout)
 
+        self.live_sessions_when(inst, lambda ids: set(ids) == {"sess-7", "sess-8"})
         live = json.loads(inst.cli("--json", "sessions").stdout)
         by_id = {s["acct_session_id"]: s for s in live}
         self.assertEqual(set(by_id), {"sess-7", "sess-8"})
@@ -328,8 +336,7 @@ class RadiusTest(IntegrationTest):
                               "Calling-Station-Id = \"02-00-00-AA-BB-07\"\n"
                               f"Class = 0x{token.hex()}\nAcct-Session-Time = 42\n", port=acct)
         self.assertIn("Received Accounting-Response", stop.stdout)
-        _, api_live = inst.api("GET", "/sessions?live=true", expect=200)
-        self.assertEqual([s["acct_session_id"] for s in api_live["sessions"]], ["sess-8"])
+        self.assertEqual(self.live_sessions_when(inst, lambda ids: ids == ["sess-8"]), ["sess-8"])
         everything = json.loads(inst.cli("--json", "sessions", "--all").stdout)
         stopped = [s for s in everything if s["acct_session_id"] == "sess-7"]
         self.assertEqual(len(stopped), 1)
