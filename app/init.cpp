@@ -1,6 +1,6 @@
 #include "app/init.hpp"
 
-#include "app/admin_json.hpp"
+#include "app/admin/json.hpp"
 #include "app/config.hpp"
 #include "app/secrets.hpp"
 #include "ca/identity_index.hpp"

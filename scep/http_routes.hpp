@@ -10,7 +10,7 @@
 // errors (4xx); everything that can be answered with a CertRep is.
 #pragma once
 
-#include "app/http_types.hpp"
+#include "app/http/types.hpp"
 #include "ca/authority.hpp"
 #include "scep/enrollment.hpp"
 #include "scep/source_log_limit.hpp"
