@@ -5,7 +5,7 @@
 #include "app/secrets.hpp"
 #include "ca/identity_index.hpp"
 #include "ca/keys.hpp"
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 #include "ca/registry.hpp"
 #include "ca/x509.hpp"
 

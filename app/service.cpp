@@ -13,7 +13,7 @@
 #include "ca/crl.hpp"
 #include "ca/identity_index.hpp"
 #include "ca/issuer.hpp"
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 #include "ca/ocsp.hpp"
 #include "ca/registry.hpp"
 #include "radius/accounting.hpp"

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "ca/authority.hpp"
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 
 #include <memory>
 #include <mutex>

@@ -16,7 +16,7 @@
 // not stored and not answered, so the NAS retransmits it.
 #pragma once
 
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 #include "radius/clients.hpp"
 #include "radius/counters.hpp"
 #include "radius/ledger_writer.hpp"

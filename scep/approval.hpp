@@ -4,7 +4,7 @@
 #pragma once
 
 #include "ca/issuer.hpp"
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 
 #include <cstdint>
 #include <string>

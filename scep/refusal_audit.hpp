@@ -12,7 +12,7 @@
 // The requester's answer does not depend on any of this. Thread-safe.
 #pragma once
 
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 
 #include <chrono>
 #include <condition_variable>

@@ -3,7 +3,7 @@
 #include "app/admin/json.hpp"
 #include "app/config.hpp"
 #include "app/policy_control.hpp"
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 #include "radius/dictionary.hpp"
 #include "radius/server.hpp"
 

@@ -33,7 +33,7 @@ HttpServerOptions admin_options(const Config& config, std::shared_ptr<boost::asi
 
 // More public workers than cores: while some wait for the disk (WAL sync), others sign,
 // and enrollments that reach the ledger together share one commit
-// (ca/sqlite_group_commit.hpp).
+// (ca/ledger/sqlite_group_commit.hpp).
 unsigned public_worker_count(const Config& config, unsigned io_threads) {
   return config.service.http_workers ? config.service.http_workers : 4 * std::max(1u, io_threads);
 }

@@ -1,7 +1,7 @@
 // The SQLite ledger: audit rows of refused SCEP requests, a bounded ring inside the audit
 // log (schema v7). Refusals cost an unauthenticated sender nothing, so they are written in
 // batches through the group commit and the oldest are pruned beyond a fixed number.
-#include "ca/sqlite_ledger.hpp"
+#include "ca/ledger/sqlite_ledger.hpp"
 
 #include <algorithm>
 #include <limits>

@@ -1,6 +1,6 @@
 // The SQLite ledger: certificates, issuance and revocation.
 #include "ca/serial_text.hpp"
-#include "ca/sqlite_ledger.hpp"
+#include "ca/ledger/sqlite_ledger.hpp"
 #include "ca/string_list.hpp"
 
 #include <iterator>

@@ -1,6 +1,6 @@
 // The SQLite ledger: RADIUS accounting sessions (RFC 2866), table radius_sessions
 // (schema version 2).
-#include "ca/sqlite_ledger.hpp"
+#include "ca/ledger/sqlite_ledger.hpp"
 
 #include <limits>
 

@@ -1,4 +1,4 @@
-#include "ca/sqlite_db.hpp"
+#include "ca/ledger/sqlite_db.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

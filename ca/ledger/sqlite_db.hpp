@@ -4,7 +4,7 @@
 // Private to ca/ (the ledger and its tests).
 #pragma once
 
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 
 #include <sqlite3.h>
 

@@ -10,9 +10,9 @@
 // and must not call back into the ledger.
 #pragma once
 
-#include "ca/ledger.hpp"
-#include "ca/sqlite_db.hpp"
-#include "ca/sqlite_group_commit.hpp"
+#include "ca/ledger/ledger.hpp"
+#include "ca/ledger/sqlite_db.hpp"
+#include "ca/ledger/sqlite_group_commit.hpp"
 
 #include <mutex>
 #include <optional>
@@ -84,7 +84,7 @@ class SqliteLedger final : public Ledger {
   std::optional<CertificateRecord> certificate_locked(const std::string& canonical_serial);
   // The body of record_issuance, run by issuance_commits_ inside its transaction.
   IssuanceOutcome record_issuance_locked(const DeviceRef& ref, CertificateRecord& record, const std::string& actor);
-  // The SCEP side of record_issuance (sqlite_ledger_scep.cpp), inside its transaction.
+  // The SCEP side of record_issuance (sqlite_scep_transactions.cpp), inside its transaction.
   void redeem_for_issuance_locked(const DeviceRef& ref, const Device& device, const CertificateRecord& record,
                                   const std::string& actor);
   void approve_scep_request_locked(std::int64_t id, const CertificateRecord& record, const std::string& actor);

@@ -14,7 +14,7 @@
 // unit is committed at once, with no wait for company and no savepoint.
 #pragma once
 
-#include "ca/sqlite_db.hpp"
+#include "ca/ledger/sqlite_db.hpp"
 
 #include <condition_variable>
 #include <cstddef>

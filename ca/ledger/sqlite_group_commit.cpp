@@ -1,4 +1,4 @@
-#include "ca/sqlite_group_commit.hpp"
+#include "ca/ledger/sqlite_group_commit.hpp"
 
 namespace portcullis::ca::sqlite {
 

@@ -1,8 +1,8 @@
 // The SQLite ledger: opening, devices, the audit log, counters and maintenance.
-// Certificates are in sqlite_ledger_certificates.cpp.
-#include "ca/sqlite_ledger.hpp"
+// Certificates are in sqlite_certificates.cpp.
+#include "ca/ledger/sqlite_ledger.hpp"
 
-#include "ca/ledger_schema.hpp"
+#include "ca/ledger/schema.hpp"
 
 #include <chrono>
 #include <limits>

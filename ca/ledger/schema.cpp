@@ -1,4 +1,4 @@
-#include "ca/ledger_schema.hpp"
+#include "ca/ledger/schema.hpp"
 
 #include <array>
 #include <string>

@@ -6,7 +6,7 @@
 // in between. Released migrations are never edited: a schema change is a new step.
 #pragma once
 
-#include "ca/sqlite_db.hpp"
+#include "ca/ledger/sqlite_db.hpp"
 
 namespace portcullis::ca::sqlite {
 

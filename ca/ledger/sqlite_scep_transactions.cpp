@@ -1,6 +1,6 @@
 // The SQLite ledger: SCEP one-time challenges (table challenges, schema v2) and SCEP
 // transactions (table scep_transactions, schema v3).
-#include "ca/sqlite_ledger.hpp"
+#include "ca/ledger/sqlite_ledger.hpp"
 #include "ca/string_list.hpp"
 
 namespace portcullis::ca {
