@@ -64,7 +64,7 @@
 #include "app/admin/api.hpp"
 
 #include "app/admin/json.hpp"
-#include "app/http/codec.hpp"
+#include "ca/text_codec.hpp"
 #include "ca/x509.hpp"
 
 #include <openssl/crypto.h>
@@ -157,7 +157,7 @@ std::optional<std::string> AdminApi::authenticate(const HttpRequest& request) co
 
 HttpResponse AdminApi::handle(const HttpRequest& request) {
   try {
-    auto segments = split_path(request.path);
+    auto segments = ca::split_path(request.path);
     const bool api = segments && segments->size() >= 2 && (*segments)[0] == "api" && (*segments)[1] == "v1";
     if (api && segments->size() == 3 && (*segments)[2] == "health") {
       if (request.method != "GET") return method_not_allowed("GET");
@@ -171,7 +171,7 @@ HttpResponse AdminApi::handle(const HttpRequest& request) {
     }
     if (!segments) throw ApiError(400, "malformed percent-encoding in the path");
     if (!api) throw ApiError(404, "no such route");
-    auto query = parse_query(request.query);
+    auto query = ca::parse_query(request.query);
     if (!query) throw ApiError(400, "malformed percent-encoding in the query");
     Call call{request, {segments->begin() + 2, segments->end()}, std::move(*query), std::move(*actor),
               static_cast<ca::UnixTime>(std::time(nullptr))};

@@ -2,7 +2,7 @@
 // Dispatch order: exact public paths first, then mounted prefixes (SCEP later), else 404.
 #include "app/http/public_routes.hpp"
 
-#include "app/http/codec.hpp"
+#include "ca/text_codec.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -109,9 +109,9 @@ HttpResponse PublicRoutes::ocsp_post(const HttpRequest& request) const {
 HttpResponse PublicRoutes::ocsp_get(const std::string& encoded) const {
   // A.1: GET {url}/{url-encoding of base-64 encoding of the DER encoding of the OCSPRequest}.
   // Undecodable input is answered like any other garbage: an OCSP malformedRequest.
-  auto base64 = percent_decode(encoded);
+  auto base64 = ca::percent_decode(encoded);
   std::optional<std::string> der;
-  if (base64) der = base64_decode(*base64);
+  if (base64) der = ca::base64_decode(*base64);
   return ocsp_answer(der ? *der : std::string());
 }
 

@@ -1,6 +1,6 @@
 // PublicRoutes (/crl, /crl.pem, /ocsp POST and GET, mounts) over a real CA, ledger, CRL
 // publisher and OCSP responder, plus the text codecs they rely on.
-#include "app/http/codec.hpp"
+#include "ca/text_codec.hpp"
 #include "app/http/public_routes.hpp"
 
 #include "tests/unit/support/ca_stack_fixture.hpp"
@@ -14,30 +14,30 @@ namespace ca = portcullis::ca;
 namespace {
 
 TEST(HttpCodec, PercentDecoding) {
-  EXPECT_EQ(app::percent_decode("a%20b%2Fc+d").value(), "a b/c+d");
-  EXPECT_EQ(app::percent_decode("a+b", true).value(), "a b");
-  EXPECT_FALSE(app::percent_decode("bad%2").has_value());
-  EXPECT_FALSE(app::percent_decode("bad%zz").has_value());
-  EXPECT_EQ(app::split_path("/api//v1/x%2Fy/").value(), (std::vector<std::string>{"api", "v1", "x/y"}));
-  auto query = app::parse_query("a=1&b=two+words&c=%26&flag&a=2").value();
+  EXPECT_EQ(ca::percent_decode("a%20b%2Fc+d").value(), "a b/c+d");
+  EXPECT_EQ(ca::percent_decode("a+b", true).value(), "a b");
+  EXPECT_FALSE(ca::percent_decode("bad%2").has_value());
+  EXPECT_FALSE(ca::percent_decode("bad%zz").has_value());
+  EXPECT_EQ(ca::split_path("/api//v1/x%2Fy/").value(), (std::vector<std::string>{"api", "v1", "x/y"}));
+  auto query = ca::parse_query("a=1&b=two+words&c=%26&flag&a=2").value();
   EXPECT_EQ(query["a"], "2");
   EXPECT_EQ(query["b"], "two words");
   EXPECT_EQ(query["c"], "&");
   EXPECT_EQ(query["flag"], "");
-  EXPECT_FALSE(app::parse_query("x=%G0").has_value());
+  EXPECT_FALSE(ca::parse_query("x=%G0").has_value());
 }
 
 TEST(HttpCodec, Base64WithAndWithoutPadding) {
-  EXPECT_EQ(app::base64_decode("aGVsbG8=").value(), "hello");
-  EXPECT_EQ(app::base64_decode("aGVsbG8").value(), "hello");
-  EXPECT_EQ(app::base64_decode("aGk=").value(), "hi");
-  EXPECT_EQ(app::base64_decode("").value(), "");
-  EXPECT_EQ(app::base64_decode("+/8=").value(), "\xfb\xff");
-  EXPECT_FALSE(app::base64_decode("a").has_value());
-  EXPECT_FALSE(app::base64_decode("aGk==").has_value());   // wrong padding
-  EXPECT_FALSE(app::base64_decode("aGl=").has_value());    // non-zero trailing bits
-  EXPECT_FALSE(app::base64_decode("aG k").has_value());
-  EXPECT_FALSE(app::base64_decode("-_8").has_value());     // URL-safe alphabet is not A.1's
+  EXPECT_EQ(ca::base64_decode("aGVsbG8=").value(), "hello");
+  EXPECT_EQ(ca::base64_decode("aGVsbG8").value(), "hello");
+  EXPECT_EQ(ca::base64_decode("aGk=").value(), "hi");
+  EXPECT_EQ(ca::base64_decode("").value(), "");
+  EXPECT_EQ(ca::base64_decode("+/8=").value(), "\xfb\xff");
+  EXPECT_FALSE(ca::base64_decode("a").has_value());
+  EXPECT_FALSE(ca::base64_decode("aGk==").has_value());   // wrong padding
+  EXPECT_FALSE(ca::base64_decode("aGl=").has_value());    // non-zero trailing bits
+  EXPECT_FALSE(ca::base64_decode("aG k").has_value());
+  EXPECT_FALSE(ca::base64_decode("-_8").has_value());     // URL-safe alphabet is not A.1's
 }
 
 std::string base64(const std::string& der) {

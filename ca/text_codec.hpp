@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace portcullis::app {
+namespace portcullis::ca {
 
 // Percent-decodes (RFC 3986 §2.1). '+' stays '+' unless plus_is_space (HTML form encoding
 // of query strings, WHATWG application/x-www-form-urlencoded). nullopt on a malformed escape.
@@ -25,4 +25,4 @@ std::optional<std::vector<std::string>> split_path(std::string_view path);
 // Standard base64 (RFC 4648 §4), padding optional, no whitespace. nullopt on bad input.
 std::optional<std::string> base64_decode(std::string_view in);
 
-}  // namespace portcullis::app
+}  // namespace portcullis::ca

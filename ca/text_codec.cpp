@@ -1,10 +1,10 @@
-// Percent-decoding (RFC 3986), query strings and base64 (RFC 4648) for the route handlers.
-#include "app/http/codec.hpp"
+// Percent-decoding (RFC 3986), query strings and base64 (RFC 4648) for every HTTP front end.
+#include "ca/text_codec.hpp"
 
 #include <array>
 #include <cstdint>
 
-namespace portcullis::app {
+namespace portcullis::ca {
 namespace {
 
 int hex_digit(char c) {
@@ -105,4 +105,4 @@ std::optional<std::string> base64_decode(std::string_view in) {
   return out;
 }
 
-}  // namespace portcullis::app
+}  // namespace portcullis::ca
