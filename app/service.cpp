@@ -121,7 +121,7 @@ class Service {
       scep_settings.refusals.max_rows = static_cast<std::size_t>(config_.scep.refusal_rows_max);
       scep_enrollment_ = std::make_unique<scep::Enrollment>(*authority_, *issuer_, *registry_, scep_settings, crl_.get());
       scep_routes_ = std::make_unique<scep::HttpRoutes>(*scep_enrollment_, *authority_);
-      public_routes_->mount("/scep", [routes = scep_routes_.get()](const HttpRequest& r) { return routes->handle(r); });
+      public_routes_->mount("/scep", scep_handler(*scep_routes_));
       load_staged_rollover("start-up");
     }
     // RADIUS (issue 4): one TLS configuration shared by every EAP-TLS conversation, fixed

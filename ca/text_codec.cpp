@@ -46,16 +46,24 @@ std::optional<std::string> percent_decode(std::string_view in, bool plus_is_spac
   return out;
 }
 
-std::optional<std::map<std::string, std::string>> parse_query(std::string_view query) {
-  std::map<std::string, std::string> out;
+std::vector<std::pair<std::string_view, std::string_view>> split_query(std::string_view query) {
+  std::vector<std::pair<std::string_view, std::string_view>> out;
   while (!query.empty()) {
-    auto amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
     if (pair.empty()) continue;
-    auto eq = pair.find('=');
-    auto key = percent_decode(pair.substr(0, eq), true);
-    auto value = percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
+    const auto eq = pair.find('=');
+    out.emplace_back(pair.substr(0, eq), eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+  }
+  return out;
+}
+
+std::optional<std::map<std::string, std::string>> parse_query(std::string_view query) {
+  std::map<std::string, std::string> out;
+  for (const auto& [raw_key, raw_value] : split_query(query)) {
+    auto key = percent_decode(raw_key, true);
+    auto value = percent_decode(raw_value, true);
     if (!key || !value) return std::nullopt;
     out[*key] = *value;
   }

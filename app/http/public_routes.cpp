@@ -126,4 +126,16 @@ HttpResponse PublicRoutes::ocsp_answer(const std::string& request_der) const {
   return response;
 }
 
+HttpHandler scep_handler(const scep::HttpRoutes& routes) {
+  return [&routes](const HttpRequest& request) {
+    const std::string* content_type = request.header("content-type");
+    const scep::HttpResponse answer = routes.handle(scep::HttpRequest{
+        request.method, request.query, request.body, content_type ? *content_type : std::string(),
+        request.remote_address});
+    HttpResponse response{answer.status, answer.content_type, answer.body, {}};
+    if (!answer.allow.empty()) response.headers.emplace_back("Allow", answer.allow);
+    return response;
+  };
+}
+
 }  // namespace portcullis::app

@@ -10,6 +10,7 @@
 #include "app/http/types.hpp"
 #include "ca/crl.hpp"
 #include "ca/ocsp.hpp"
+#include "scep/http_routes.hpp"
 
 #include <string>
 #include <utility>
@@ -38,5 +39,9 @@ class PublicRoutes {
   const ca::OcspResponder& ocsp_;
   std::vector<std::pair<std::string, HttpHandler>> mounts_;
 };
+
+// The SCEP routes as a handler of this listener: our request and response adapted to
+// scep/'s own (scep/http_exchange.hpp). `routes` must outlive the handler.
+HttpHandler scep_handler(const scep::HttpRoutes& routes);
 
 }  // namespace portcullis::app
