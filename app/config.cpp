@@ -395,7 +395,7 @@ std::string render_config(const ConfigTemplate& t) {
     << "allow_legacy_crypto = false        # single DES + SHA-1; micromdm scepclient 2.1.0 needs it\n"
     << "refusal_rows_per_source_per_minute = 20  # audit rows for refused requests per address (IPv6: /64)\n"
     << "refusal_rows_max = 100000          # refusal rows kept in the audit log; the oldest go\n\n"
-    << "[policy]                           # access rules (README \"Access policy\"); SIGHUP or POST /api/v1/policy/reload\n"
+    << "[policy]                           # access rules (docs/policy.md); SIGHUP or POST /api/v1/policy/reload\n"
     << "file = \"\"                          # e.g. \"policy.toml\"; empty = every valid device accepted, no extra attributes\n\n"
     << "[profiles.device]                  # certificates for devices (EAP-TLS clients)\n"
     << "validity_days = 365\n"

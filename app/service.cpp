@@ -98,7 +98,7 @@ class Service {
     crl_ = std::make_unique<ca::CrlPublisher>(
         *authority_, *ledger_, ca::CrlSettings{config_.ca.crl_validity_hours, config_.ca.crl_refresh_before_hours});
     crl_->regenerate(now_unix());
-    // DESIGN.md "One revocation": the CRL is re-signed as part of the revoke call.
+    // The CRL is re-signed as part of the revoke call (docs/architecture.md, "One revocation").
     // The revocation itself is already committed when observers run, so a signing failure
     // here is logged (the previous CRL stays published until the refresh timer retries)
     // rather than turned into a failed revoke.
@@ -112,7 +112,7 @@ class Service {
     });
     ocsp_ = std::make_unique<ca::OcspResponder>(*authority_, index_, config_.ca.ocsp_validity_hours);
     public_routes_ = std::make_unique<PublicRoutes>(*crl_, *ocsp_);
-    // SCEP (issue 3, RFC 8894 §4.1): /scep and every path below it on the public listener.
+    // SCEP (RFC 8894 §4.1): /scep and every path below it on the public listener.
     if (config_.scep.enabled) {
       scep::EnrollmentSettings scep_settings{config_.scep.profile, config_.scep.static_challenge,
                                              config_.scep.allow_legacy_crypto, {}};
@@ -124,9 +124,9 @@ class Service {
       public_routes_->mount("/scep", scep_handler(*scep_routes_));
       load_staged_rollover("start-up");
     }
-    // RADIUS (issue 4): one TLS configuration shared by every EAP-TLS conversation, fixed
+    // RADIUS: one TLS configuration shared by every EAP-TLS conversation, fixed
     // for the life of the process, and the NAS table, swapped whole on SIGHUP.
-    // Access policy (issue 5): a refused policy file stops the start-up with its file:line.
+    // Access policy: a refused policy file stops the start-up with its file:line.
     policy_ = make_policy_engine();
     reload_policy(*policy_, config_.policy.file, "start-up");
     radius::ServerOptions radius_options;
@@ -164,7 +164,7 @@ class Service {
         [this](const HttpRequest& r) { return admin_api_.load()->handle(r); }, handler_exceptions_);
     http_listeners_ = &http;
 
-    // RFC 5176 (issue 5): revocations, disabled devices and expiring certificates end the
+    // RFC 5176: revocations, disabled devices and expiring certificates end the
     // live sessions at their NAS. Registered before any listener takes a request.
     SessionControlOptions dynauth;
     dynauth.client.attempts = config_.radius.dynauth_attempts;

@@ -1,4 +1,4 @@
-// Instant revocation at the network edge (issue 5, DESIGN.md "One revocation"): when a
+// Instant revocation at the network edge (docs/architecture.md, "One revocation"): when a
 // certificate is revoked, a device disabled, or a certificate expires during a session,
 // every live session it holds gets an RFC 5176 Disconnect-Request (or, for a disabled
 // device whose accepting rule says on_disable = "coa", a CoA-Request with the rule's

@@ -1,5 +1,6 @@
-// In-memory identity/revocation index (DESIGN.md: "is serial S of our issuer, valid now,
-// not revoked, and which device is it?" in O(1) without touching disk).
+// In-memory identity/revocation index: "is this certificate ours, valid now, not revoked,
+// and which device is it?" in O(1) without touching disk (docs/architecture.md, "The
+// identity index").
 //
 // Loaded once from the ledger at start-up; afterwards every ledger change is applied here
 // in the same call (see ca::Registry), so RADIUS and OCSP never read a stale answer.

@@ -1,6 +1,6 @@
 // The one place that changes devices and certificates. Each call commits to the ledger
 // and then applies the same change to the in-memory index before returning, so that the
-// next RADIUS authentication or OCSP answer already sees it (DESIGN.md "One revocation").
+// next RADIUS authentication or OCSP answer already sees it (docs/architecture.md, "One revocation").
 // Observers (the CRL publisher now, RADIUS Disconnect later) hear of revocations and
 // device state changes after both are done.
 #pragma once

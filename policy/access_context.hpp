@@ -1,5 +1,5 @@
-// What the policy engine sees of one authentication (DESIGN.md "One EAP-TLS
-// authentication": radius/ -> AccessContext -> policy/). The device comes from the
+// What the policy engine sees of one authentication (radius/ -> AccessContext -> policy/,
+// docs/architecture.md "One EAP-TLS conversation"). The device comes from the
 // certificate and the ledger index, never from User-Name; the NAS facts come from the
 // Access-Request and the NAS table.
 #pragma once

@@ -1,5 +1,5 @@
 // What a policy decides for one authentication, and the narrow interface radius/ calls
-// (DESIGN.md "Layering": radius/ reaches policy/ through a `Decider`, so radius::Server
+// (radius/ reaches policy/ through a `Decider`, so radius::Server
 // is testable with no policy at all: a null Decider accepts every valid device).
 #pragma once
 

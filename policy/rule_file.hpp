@@ -1,4 +1,4 @@
-// The policy file (TOML, format in README "Access policy" and /policy/README.md) -> an
+// The policy file (TOML, format in docs/policy.md) -> an
 // immutable RuleSet. Everything is checked here, before any rule is used: unknown keys,
 // value types and ranges, duplicate names, and every reply attribute resolved through the
 // RADIUS dictionary. Any error throws PolicyError "origin:line: rule 'name': what".

@@ -1,7 +1,7 @@
 // RADIUS dictionary: attribute names <-> numbers, vendors and data types, value parsing
 // for configured reply attributes, and readable packet dumps for debug logs.
 // Backed by libfreeradius-radius (Debian 3.2.1) and its dictionaries; the library is
-// confined to dictionary.cpp and never touches the wire path (PROTOCOL-NOTES).
+// confined to dictionary.cpp and never touches the wire path.
 #pragma once
 
 #include "radius/packet.hpp"

@@ -20,7 +20,7 @@ enum class DynauthKind : std::uint8_t { disconnect, coa };
 const char* to_string(DynauthKind kind);  // "Disconnect-Request" / "CoA-Request"
 
 // Who to ask and which session (RFC 5176 §3: NAS identification attributes plus session
-// identification attributes; PROTOCOL-NOTES "Dynamic authorization").
+// identification attributes).
 struct DynauthTarget {
   std::string nas_name;                    // the NAS client's name, for logs
   IpAddress address;                       // where the NAS's requests came from

@@ -1,5 +1,5 @@
 // RFC 2548 §2.4.2/§2.4.3 MS-MPPE-Send-Key / MS-MPPE-Recv-Key salt encryption: the
-// keys an EAP-TLS Access-Accept hands to the NAS (PROTOCOL-NOTES "Keys").
+// keys an EAP-TLS Access-Accept hands to the NAS (docs/architecture.md, "The keys the NAS gets").
 #pragma once
 
 #include "radius/packet.hpp"

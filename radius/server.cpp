@@ -333,7 +333,7 @@ std::optional<Bytes> Server::accept(Context& ctx, const eap::AuthenticatorOutput
   const std::string device = out.peer->identity.device_name.empty() ? "-" : out.peer->identity.device_name;
 
   // The handshake proved the certificate and the ledger said "good"; now the rules decide
-  // what (if anything) this device gets on this NAS (DESIGN.md "One EAP-TLS authentication").
+  // what (if anything) this device gets on this NAS.
   auto decision = std::make_shared<const policy::Decision>(decide(ctx, *out.peer));
   if (!decision->accept) {
     bump(counters_.policy_reject);

@@ -2,7 +2,7 @@
 // reply bytes (or nothing: a silent drop) out. The UDP listener calls handle() from any io
 // thread; everything here is thread-safe.
 //
-// Pipeline per datagram (DESIGN.md "One EAP-TLS authentication"):
+// Pipeline per datagram (docs/architecture.md, "One EAP-TLS conversation"):
 //   NAS lookup by source address (unknown: drop, RFC 2865 §3)
 //   -> parse (malformed: drop, counted by kind)
 //   -> authenticate the request (Message-Authenticator, RFC 3579 §3.2 / BlastRADIUS;
@@ -59,8 +59,8 @@ struct ServerOptions {
   std::size_t ledger_queue = 10000;                          // ledger writes waiting for the writer thread
   std::function<ca::UnixTime()> clock;                       // wall clock; empty = system clock
   std::function<SteadyClock::time_point()> steady_clock;     // for timeouts; empty = steady_clock::now
-  // Access policy after a successful EAP-TLS handshake (DESIGN.md: radius/ -> AccessContext
-  // -> policy/). Null: every valid device is accepted with no extra attributes. Must
+  // Access policy after a successful EAP-TLS handshake (radius/ -> AccessContext ->
+  // policy/). Null: every valid device is accepted with no extra attributes. Must
   // outlive the server; it swaps its own rules on reload.
   const policy::Decider* policy = nullptr;
 };

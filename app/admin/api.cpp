@@ -346,7 +346,7 @@ HttpResponse AdminApi::revoke_device(const Call& call, const std::string& ref) {
   return admin::json_response(200, json{{"device", admin::device_json(device)}, {"revoked", revoked}});
 }
 
-// Bulk revocation (issue 5: "revoke 1,000 devices at once"): one ledger transaction, one
+// Bulk revocation ("revoke 1,000 devices at once"): one ledger transaction, one
 // index update, one notification, so the CRL is signed once and every live session's
 // Disconnect-Request is queued at once, instead of 1,000 commits and CRL signatures.
 HttpResponse AdminApi::revoke_devices(const Call& call) {
@@ -461,7 +461,7 @@ HttpResponse AdminApi::show_radius_counters(const Call& call) {
   return admin::json_response(200, json{{"counters", counters}});
 }
 
-// SCEP outcomes since start (issue 3): issued, renewed, pending, rejected in total and by
+// SCEP outcomes since start: issued, renewed, pending, rejected in total and by
 // failInfo, malformed (no CertRep possible), GetCert/GetCRL answers. Empty with SCEP off.
 HttpResponse AdminApi::show_scep_counters(const Call& call) {
   admin::check_query(call.query, {});

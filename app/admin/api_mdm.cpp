@@ -1,4 +1,4 @@
-// Admin API: per-device MDM profiles (issue 3), so that an MDM fetches a ready-to-push
+// Admin API: per-device MDM profiles, so that an MDM fetches a ready-to-push
 // document with a fresh one-time challenge in one call.
 //   GET /api/v1/devices/{device}/profile/apple|android|windows?ssid=&wpa3=true|false&profile=device
 //     apple   -> 200 .mobileconfig, Content-Type application/x-apple-aspen-config

@@ -1,4 +1,4 @@
-// Admin API: the access policy (issue 5).
+// Admin API: the access policy.
 //   GET  /api/v1/policy         -> {"origin","rules":[{"name","line","summary","matches"}…],"default_matches"}
 //                                  rules in evaluation order (first match decides); origin "" = no file
 //   POST /api/v1/policy/reload  -> 200 {"rules":n,"origin"} after re-reading the configured file,

@@ -1,4 +1,4 @@
-// Admin API: one-time SCEP challenges (RFC 8894 §2.3), issue 3.
+// Admin API: one-time SCEP challenges (RFC 8894 §2.3).
 //   POST /api/v1/challenges {device, profile?="device", cn?, ttl_seconds?=3600}
 //        -> 201 {"challenge","device","profile","cn"?,"expires_at","expires_at_unix"}
 // The device is a name (created when missing: an MDM mints before the device exists) or

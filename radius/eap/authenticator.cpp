@@ -116,7 +116,7 @@ AuthenticatorOutput Authenticator::start(std::span<const std::uint8_t> eap_messa
 }
 
 AuthenticatorOutput Authenticator::on_identity(const Packet& response) {
-  // RFC 3748 §5.1; PROTOCOL-NOTES: often anonymous, never used to decide anything.
+  // RFC 3748 §5.1: often anonymous (RFC 5216 §5.1 privacy), never used to decide anything.
   eap_identity_ = printable(response.type_data);
   log("EAP: identity '" + eap_identity_ + "'");
   return send_tls_start();

@@ -16,7 +16,7 @@
 //                              store `a` under the new State.
 //     case Decision::success:  Access-Accept, EAP-Message = out.eap_message (EAP-Success),
 //                              MS-MPPE-Recv-Key = out.keys->msk[0..31], MS-MPPE-Send-Key =
-//                              out.keys->msk[32..63] (RFC 2548, PROTOCOL-NOTES "Keys"); the
+//                              out.keys->msk[32..63] (RFC 2548, RFC 5216 §2.3); the
 //                              device is out.peer->identity (never User-Name); drop `a`.
 //     case Decision::failure:  Access-Reject, EAP-Message = out.eap_message (EAP-Failure);
 //                              log/audit out.reason (and out.peer when set); drop `a`.

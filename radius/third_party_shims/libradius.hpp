@@ -1,6 +1,7 @@
 // The one way C++ code in Portcullis includes libfreeradius-radius (Debian 3.2.1).
 // Only radius/dictionary.cpp (production) and the differential tests (the oracle)
-// include this; the hot wire path never does (PROTOCOL-NOTES "libfreeradius-radius").
+// include this; the hot wire path never does (docs/architecture.md, "The RADIUS
+// dictionary and libfreeradius").
 //
 // The headers are C, not C++-clean, so:
 //  - ATTR_FLAGS has a bit-field named `virtual` and fr_cursor_replace() a parameter

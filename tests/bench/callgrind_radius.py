@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Server instructions per EAP-TLS handshake, counted by callgrind (issue 4 "Performance").
+"""Server instructions per EAP-TLS handshake, counted by callgrind (docs/performance.md).
 
   python3 tests/bench/callgrind_radius.py [--build build] [--count 50] [--modes full-1.3,...]
           [--server portcullis|freeradius] [--keep] [--annotate N]

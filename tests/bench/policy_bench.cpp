@@ -1,4 +1,4 @@
-// Access policy cost (issue 5): what one decision costs on the RADIUS accept path when
+// Access policy cost: what one decision costs on the RADIUS accept path when
 // the deciding rule is the last of N, each rule before it failing on its last condition
 // (SSID, after the NAS group and the time window held), and what loading (validating and
 // resolving) an N-rule file costs, with and without readers deciding at the same time.

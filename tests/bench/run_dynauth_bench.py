@@ -1,4 +1,4 @@
-"""Instant revocation at scale (issue 5 "Performance"): with 10,000 live sessions on 100
+"""Instant revocation at scale (docs/performance.md): with 10,000 live sessions on 100
 NAS clients, revoke 1,000 devices in one admin call and measure, at 100 NAS stand-ins
 (127.0.1.1-127.0.1.100, each a UDP listener on the NAS client's coa_port):
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""RADIUS EAP-TLS benchmark: Portcullis next to FreeRADIUS 3.2 (issue 4 "Performance").
+"""RADIUS EAP-TLS benchmark: Portcullis next to FreeRADIUS 3.2 (docs/performance.md).
 
   python3 tests/bench/run_radius_bench.py [--build /work/build-bench] [--runs 5] [--count 2000]
           [--concurrency 16] [--half-open 10000] [--skip-portcullis] [--skip-freeradius] [--keep]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""RADIUS latency during a SCEP enrollment burst, for an A/B of two builds (issue 12 item 6).
+"""RADIUS latency during a SCEP enrollment burst, for an A/B of two builds.
 
   python3 tests/bench/run_radius_under_scep.py [--build build] [--baseline-bin PATH] [--runs 3]
           [--eap-count 300] [--eap-concurrency 4] [--scep-count 800] [--scep-concurrency 16]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""SCEP enrollment benchmark: Portcullis next to micromdm's scepserver (issue 3 "Performance").
+"""SCEP enrollment benchmark: Portcullis next to micromdm's scepserver (docs/performance.md).
 
   python3 tests/bench/run_scep_bench.py [--build build] [--runs 5] [--count 1000]
           [--concurrency 16] [--skip-portcullis] [--skip-micromdm] [--no-one-time] [--keep]

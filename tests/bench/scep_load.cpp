@@ -1,4 +1,4 @@
-// bench_scep_load: a SCEP (RFC 8894) enrollment load generator (issue 3 "Performance").
+// bench_scep_load: a SCEP (RFC 8894) enrollment load generator (docs/performance.md).
 //
 //   bench_scep_load --port N [--host 127.0.0.1] [--path /scep] [--count N] [--concurrency C]
 //                   (--challenge S | --challenges-file F) [--key-pool K] [--cn-prefix P]

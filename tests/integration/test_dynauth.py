@@ -1,4 +1,4 @@
-"""Instant revocation at the network edge (issue 5), end to end with real peers: a device
+"""Instant revocation at the network edge, end to end with real peers: a device
 enrolled with micromdm scepclient authenticates with eapol_test (the policy rule's VLAN in
 the Accept), radclient sends its Accounting-Start, then `portcullis revoke` / `devices
 disable` makes Portcullis send an RFC 5176 Disconnect-Request (or a CoA-Request with the

@@ -1,4 +1,4 @@
-"""MDM profiles (issue 3) from the real binary: the Apple .mobileconfig parsed by Python's
+"""MDM profiles from the real binary: the Apple .mobileconfig parsed by Python's
 plistlib (a real plist parser) with its cross-references checked and its challenge proven
 single-use with micromdm scepclient; the Android ONC and the Windows CSP values checked
 against the CA files with openssl."""

@@ -1,4 +1,4 @@
-"""Access policy (issue 5) against real peers: eapol_test authenticates with certificates
+"""Access policy against real peers: eapol_test authenticates with certificates
 Portcullis issued, and its debug dump of the Access-Accept shows the rule's VLAN attributes
 (RFC 3580 tunnel attributes, tag 1) or the rule's rejection; `portcullis policy test`
 answers offline; rule reloads (admin API and SIGHUP) under continuous authentication lose

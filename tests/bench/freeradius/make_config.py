@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Builds a private FreeRADIUS 3.2 configuration for EAP-TLS benchmarking against the same
-certificates as Portcullis (issue 4 "Performance"; PROTOCOL-NOTES "Real test peers").
+certificates as Portcullis (docs/performance.md, "EAP-TLS over RADIUS").
 
   make_config.py --out DIR --port N --secret S --cert SERVER.pem --key SERVER.key
                  --chain CHAIN.pem --ca CA_BUNDLE.pem [--source /etc/freeradius/3.0]

@@ -1,5 +1,5 @@
 // ca::Registry over the real SQLite ledger: each change reaches the ledger, the index
-// and the observers within the same call (DESIGN.md "One revocation").
+// and the observers within the same call (docs/architecture.md, "One revocation").
 #include "ca/registry.hpp"
 #include "ledger_fixtures.hpp"
 

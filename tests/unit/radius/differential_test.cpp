@@ -1,4 +1,4 @@
-// Differential tests against libfreeradius-radius 3.2.1 (the oracle of issue 4): packets
+// Differential tests against libfreeradius-radius 3.2.1 (the oracle): packets
 // our encoder writes decode identically with the library, and packets the library
 // writes decode identically with ours, authenticators and MPPE keys included.
 #include "freeradius_oracle.hpp"
@@ -78,7 +78,7 @@ std::vector<Pair> without_message_authenticator(std::vector<Pair> pairs) {
 
 Bytes msk_half(std::uint8_t seed) { return pattern(32, seed); }
 
-// An EAP-TLS style Access-Accept: everything issue 4 puts into one.
+// An EAP-TLS style Access-Accept: everything we put into one.
 Packet our_accept(const Authenticator& ra, std::size_t eap_size) {
   Packet reply;
   reply.code = Code::AccessAccept;

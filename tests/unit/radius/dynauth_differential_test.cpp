@@ -1,4 +1,4 @@
-// RFC 5176 against libfreeradius-radius 3.2.1 (the oracle of issue 4): the library
+// RFC 5176 against libfreeradius-radius 3.2.1 (the oracle): the library
 // verifies (Request Authenticator, Message-Authenticator) and decodes our Disconnect- and
 // CoA-Requests to the attributes we meant, and we accept the ACKs and NAKs it writes.
 #include "freeradius_oracle.hpp"

@@ -1,6 +1,6 @@
 // Test oracle: libfreeradius-radius 3.2.1 encoding and decoding RADIUS packets, so the
 // differential tests can check that our codec and the library agree byte for byte and
-// attribute for attribute (issue 4). Test-only; production code uses the library solely
+// attribute for attribute. Test-only; production code uses the library solely
 // through radius/dictionary.cpp.
 #pragma once
 

@@ -1,4 +1,4 @@
-// radius::Server with an access policy (issue 5): a rule's reply attributes (the VLAN
+// radius::Server with an access policy: a rule's reply attributes (the VLAN
 // shorthand, a plain attribute, Session-Timeout) in the Access-Accept, a reject rule's
 // Access-Reject with EAP-Failure and its audit row, and the NAS table (clients, secrets,
 // groups) swapped under a running server.
