@@ -61,7 +61,7 @@ struct IssueArgs {
 
 const std::vector<Column> kDeviceColumns = {{"ID", "id"},         {"NAME", "name"},   {"OWNER", "owner"},
                                             {"GROUPS", "groups"}, {"ENABLED", "enabled"}};
-const std::vector<Column> kCertColumns = {{"SERIAL", "serial"},     {"DEVICE", "device_id"}, {"PROFILE", "profile"},
+const std::vector<Column> kCertColumns = {{"SERIAL", "serial"},     {"DEVICE", "device"}, {"PROFILE", "profile"},
                                           {"STATUS", "status"},     {"NOT AFTER", "not_after"},
                                           {"SUBJECT", "subject"}};
 

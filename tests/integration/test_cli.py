@@ -63,8 +63,11 @@ class CliTest(IntegrationTest):
         self.assertEqual(json.loads(inst.cli("--json", "certs", "list", "--expiring-before", "2000-01-01").stdout), [])
         soon = json.loads(inst.cli("--json", "certs", "list", "--expiring-before", "2199-01-01").stdout)
         self.assertEqual(len(soon), 3 + len(SERVICE_PROFILES))
-        cert_table = inst.cli("certs", "list", "--device", "phone-7").stdout
-        self.assertEqual(cert_table.count("revoked"), 2)
+        cert_table = inst.cli("certs", "list", "--device", "phone-7").stdout.splitlines()
+        self.assertRegex(cert_table[0], r"^SERIAL\s+DEVICE\s+PROFILE\s+STATUS")
+        # The DEVICE column names the device, as every other command does, not its id.
+        self.assertEqual([line.split()[1] for line in cert_table[1:]], ["phone-7", "phone-7"])
+        self.assertEqual(sum("revoked" in line for line in cert_table), 2)
         self.assertIn("BEGIN CERTIFICATE", inst.cli("certs", "show", kiosk_serial).stdout)
 
         # Usage errors: one line, non-zero.
