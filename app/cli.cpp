@@ -3,6 +3,7 @@
 #include "app/admin_client.hpp"
 #include "app/cli/overview.hpp"
 #include "app/cli_admin.hpp"
+#include "app/cli_output.hpp"
 #include "app/cli_policy.hpp"
 #include "app/cli_scep.hpp"
 #include "app/config.hpp"
@@ -58,6 +59,8 @@ void add_init_command(CLI::App& app, std::function<int()>& action) {
   cmd->add_option("--issuing-chain", init.import_chain, "… its chain up to the root (PEM)");
   cmd->add_flag("--external-root", init.external_root,
                 "Generate the issuing CA key and a CSR for your corporate root to sign");
+  cmd->footer(examples({"portcullis init --dir portcullis-data --hostname radius.corp.example",
+                        "portcullis init --dir portcullis-ext --external-root"}));
   cmd->callback([&action, args] {
     action = [args] {
       args->options.key_type = ca::parse_key_type(args->key_type);
@@ -149,6 +152,10 @@ int run_cli(int argc, char** argv) {
   add_admin_commands(app, ctx, action);
   add_scep_commands(app, ctx, action);
   add_policy_commands(app, ctx, action);
+
+  // Set last: a subcommand inherits the footer its parent has when it is added.
+  app.footer(examples({"portcullis", "portcullis devices list --config /etc/portcullis/portcullis.toml",
+                       "portcullis certs list --status valid --json"}));
 
   try {
     app.parse(argc, argv);

@@ -121,6 +121,7 @@ void add_device_add_and_list(CLI::App& devices, CliContext& ctx, std::function<i
   dev_add->add_option("--display-name", add->display_name, "Human-readable name");
   dev_add->add_option("--owner", add->owner, "Owner (person or team)");
   dev_add->add_option("--group", add->groups, "Group or tag (repeatable)");
+  dev_add->footer(examples({"portcullis devices add laptop-7 --owner ana --group staff --group byod"}));
   dev_add->callback([&, add] {
     action = [&, add] {
       auto client = client_for(ctx);
@@ -137,6 +138,7 @@ void add_device_add_and_list(CLI::App& devices, CliContext& ctx, std::function<i
   dev_list->add_flag("--enabled", list->only_enabled, "Only enabled devices");
   dev_list->add_flag("--disabled", list->only_disabled, "Only disabled devices");
   dev_list->add_option("--limit", list->limit, "At most this many rows");
+  dev_list->footer(examples({"portcullis devices list --search ana --enabled"}));
   dev_list->callback([&, list] {
     action = [&, list] {
       auto client = client_for(ctx);
@@ -190,6 +192,8 @@ void add_cert_commands(CLI::App& app, CliContext& ctx, std::function<int()>& act
       ->check(CLI::IsMember({"valid", "revoked", "expired"}));
   certs_list->add_option("--expiring-before", filter->expiring_before, "Date (YYYY-MM-DD) or Unix time");
   certs_list->add_option("--limit", filter->limit, "At most this many rows");
+  certs_list->footer(examples({"portcullis certs list --device laptop-7 --status valid",
+                               "portcullis certs list --expiring-before 2030-01-01 --json"}));
   certs_list->callback([&, filter] {
     action = [&, filter] {
       auto client = client_for(ctx);
@@ -257,6 +261,8 @@ void add_revoke_command(CLI::App& app, CliContext& ctx, std::function<int()>& ac
   from_file->excludes(by_serial);
   from_file->excludes(by_device);
   revoke->add_option("--reason", rv->reason, "RFC 5280 reason: keyCompromise, superseded, cessationOfOperation, …");
+  revoke->footer(examples({"portcullis revoke --device laptop-7 --reason keyCompromise",
+                           "portcullis revoke --devices-from lost-devices.txt --reason cessationOfOperation"}));
   revoke->callback([&, rv] { action = [&, rv] { return run_revoke(ctx, *rv); }; });
 }
 
@@ -265,6 +271,7 @@ void add_sessions_command(CLI::App& app, CliContext& ctx, std::function<int()>& 
   auto* sessions = app.add_subcommand("sessions", "List RADIUS accounting sessions (live ones unless --all)");
   sessions->add_flag("--all", ss->all, "Include stopped sessions");
   sessions->add_option("--limit", ss->limit, "At most this many rows (1..1000)")->check(CLI::Range(1, 1000));
+  sessions->footer(examples({"portcullis sessions --all --limit 50"}));
   sessions->callback([&, ss] {
     action = [&, ss] {
       auto client = client_for(ctx);
@@ -303,6 +310,7 @@ void add_issue_command(CLI::App& app, CliContext& ctx, std::function<int()>& act
   issue->add_option("--profile", is->profile, "Certificate profile")->capture_default_str();
   issue->add_option("--cn", is->cn, "The certificate's CN; default: the device name (the CSR's names are not used)");
   issue->add_option("--san", is->sans, "A SAN the certificate carries: dns:NAME, email:ADDR, uri:URI, ip:ADDR (repeatable)");
+  issue->footer(examples({"portcullis issue --csr laptop-7.csr --device laptop-7 --san dns:laptop-7.corp.example"}));
   issue->callback([&, is] { action = [&, is] { return run_issue(ctx, *is); }; });
 }
 

@@ -1,6 +1,7 @@
 #include "app/cli_policy.hpp"
 
 #include "app/admin_json.hpp"
+#include "app/cli_output.hpp"
 #include "app/config.hpp"
 #include "app/policy_control.hpp"
 #include "ca/ledger.hpp"
@@ -172,6 +173,7 @@ void add_policy_commands(CLI::App& app, CliContext& ctx, std::function<int()>& a
   test->add_option("--ssid", args->ssid, "SSID (as in Called-Station-Id \"MAC:SSID\")");
   test->add_option("--nas-port-type", args->nas_port_type, "NAS-Port-Type name or number (Wireless-802.11, 19)");
   test->add_option("--at", args->at, "Instant: unix seconds, 2025-01-07T10:30 (local) or ...Z (UTC); default now");
+  test->footer(examples({"portcullis policy test --device laptop-7 --nas loopback --ssid corp-wifi"}));
   test->callback([&ctx, &action, args] { action = [&ctx, args] { return run_policy_test(ctx, *args); }; });
 }
 

@@ -107,6 +107,9 @@ void add_profile_commands(CLI::App& app, CliContext& ctx, std::function<int()>& 
     if (platform == "apple") cmd->add_flag("--wpa3", args->wpa3, "WPA3-Enterprise instead of WPA2-Enterprise");
     cmd->add_option("--profile", args->profile, "Certificate profile (default: device)");
     cmd->add_option("--out", args->out, "Write to this file (mode 0600) instead of stdout");
+    cmd->footer(platform == "apple"     ? examples({"portcullis profile apple --device ipad-7 --ssid corp-wifi --out ipad-7.mobileconfig"})
+                : platform == "android" ? examples({"portcullis profile android --device pixel-3 --ssid corp-wifi"})
+                                        : examples({"portcullis profile windows --device laptop-7 --out laptop-7.json"}));
     cmd->callback([&, args, platform] {
       action = [&, args, platform] {
         AdminClient client(load_config(resolve_config_path(ctx.config_path)));
@@ -157,6 +160,7 @@ void add_scep_commands(CLI::App& app, CliContext& ctx, std::function<int()>& act
   cmd->add_option("--cn", args->cn, "The certificate's CN (the CSR must name it too); default: the device name");
   cmd->add_option("--san", args->sans, "A SAN the certificate carries: dns:NAME, email:ADDR or uri:URI (repeatable)");
   cmd->add_option("--ttl", args->ttl, "Lifetime: 90s, 60m, 2h, 1d")->capture_default_str();
+  cmd->footer(examples({"portcullis challenge --device laptop-7 --ttl 10m"}));
   cmd->callback([&, args] {
     action = [&, args] {
       const std::int64_t ttl = parse_duration_seconds(args->ttl);
