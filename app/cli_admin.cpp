@@ -121,7 +121,7 @@ void add_device_add_and_list(CLI::App& devices, CliContext& ctx, std::function<i
   dev_add->add_option("--display-name", add->display_name, "Human-readable name");
   dev_add->add_option("--owner", add->owner, "Owner (person or team)");
   dev_add->add_option("--group", add->groups, "Group or tag (repeatable)");
-  dev_add->footer(examples({"portcullis devices add laptop-7 --owner ana --group staff --group byod"}));
+  dev_add->footer(examples({"portcullis devices add laptop-8 --owner ana --group staff --group byod"}));
   dev_add->callback([&, add] {
     action = [&, add] {
       auto client = client_for(ctx);

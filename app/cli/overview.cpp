@@ -86,7 +86,7 @@ void print_text(std::ostream& out, std::string_view version, const ConfigState& 
     out << "service  unknown (no usable config)\n";
   out << "\nNext:\n";
   for (const auto& command : next) out << "  " << command << '\n';
-  out << "\nEvery command: portcullis --help; one command: portcullis COMMAND --help\n";
+  out << "\nEvery command:  portcullis --help\nOne command:    portcullis COMMAND --help\n";
 }
 
 }  // namespace

@@ -10,6 +10,7 @@ import shlex
 import stat
 import subprocess
 import time
+import tomllib
 
 import harness
 from cli_help import is_parse_error
@@ -95,6 +96,7 @@ class Workspace:
             "CSR": self.csr, "C": self.pem_cert, "K": self.pem_key, "CH": self.pem_chain,
             "CERT": self.pem_cert, "KEY": self.pem_key, "CHAIN": self.pem_chain,
             "ISSUING.pem": self.pem_cert, "CHAIN.pem": self.pem_chain, "TOKEN": self.inst.token,
+            "COMMAND": "devices",
         }
 
     # FILE means a different file after each option.
@@ -103,22 +105,24 @@ class Workspace:
                 "--out": os.path.join(self.test.workdir, "out.txt")}.get(option, self.pem_cert)
 
     def substitute(self, line, extra=None):
+        """The line with each placeholder word replaced: a word in capitals from the table
+        (also as the head of a path, DIR/portcullis.toml), or <word>; FILE by the option
+        before it; DIR by a fresh folder, the same one throughout the line."""
         table = dict(self.placeholders(), **(extra or {}))
-        words = []
-        previous = ""
-        for word in _split_keeping_space(line):
-            bare = word.strip()
-            key = bare[1:-1].upper() if re.fullmatch(r"<[\w.-]+>", bare) else bare
+        if "DIR" not in table and re.search(r"(?<![\w.-])<?DIR>?(?![\w-])", line):
+            table["DIR"] = self.fresh_dir()
+
+        def replace(match):
+            word = match.group(0)
+            key = word[1:-1].upper() if word.startswith("<") else word
             if key == "FILE":
-                word = word.replace(bare, self.file_for(previous))
-            elif key == "DIR":
-                word = word.replace(bare, self.fresh_dir())
-            elif key in table:
-                word = word.replace(bare, table[key])
-            if bare:
-                previous = bare
-            words.append(word)
-        return "".join(words)
+                before = re.findall(r"--[\w-]+", line[: match.start()])
+                return self.file_for(before[-1] if before else "")
+            return table.get(key, word)
+
+        keys = sorted(set(table) | {"FILE"}, key=len, reverse=True)
+        pattern = r"<[\w.-]+>|(?<![\w.$-])(?:" + "|".join(map(re.escape, keys)) + r")(?![\w-])"
+        return re.sub(pattern, replace, line)
 
     # --- running
     def env(self, **extra):
@@ -143,28 +147,24 @@ class Workspace:
         An Outcome whose returncode is serve's (0 after a clean stop)."""
         argv = shlex.split(line)
         argv[0] = self.binary
-        config = _config_of(argv) or self.inst.config
+        health = _health_probe(_config_of(argv) or self.inst.config)
         proc = subprocess.Popen(argv, cwd=self.cwd, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
-        port = _admin_port(config)
-        deadline = time.time() + timeout
         healthy = False
-        while time.time() < deadline and proc.poll() is None and not healthy:
-            healthy = subprocess.run(["curl", "-fsS", f"http://127.0.0.1:{port}/api/v1/health"],
-                                     capture_output=True).returncode == 0
-            time.sleep(0.05)
-        if proc.poll() is None:
-            proc.terminate()
-        out, err = proc.communicate(timeout=30)
+        try:
+            deadline = time.time() + timeout
+            while time.time() < deadline and proc.poll() is None and not healthy:
+                healthy = subprocess.run(health, capture_output=True).returncode == 0
+                time.sleep(0.05)
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+            out, err = proc.communicate(timeout=30)
         code = proc.returncode
         if not healthy and code <= 0:  # stopped by us before it ever answered
             code = 1
         return Outcome(line, code, out, err + ("" if healthy else "\n(never answered its health check)"),
                        [(proc.returncode, line)])
-
-
-def _split_keeping_space(line):
-    return re.findall(r"\s+|[^\s]+", line)
 
 
 def _config_of(argv):
@@ -174,13 +174,12 @@ def _config_of(argv):
     return None
 
 
-def _admin_port(config):
-    section = None
-    with open(config) as f:
-        for line in f:
-            line = line.strip()
-            if line.startswith("["):
-                section = line.strip("[]")
-            elif section == "admin" and line.startswith("port"):
-                return int(re.search(r"\d+", line).group(0))
-    raise AssertionError(f"no [admin] port in {config}")
+def _health_probe(config_path):
+    """curl for the admin API health check of the service `config_path` describes."""
+    with open(config_path, "rb") as f:
+        config = tomllib.load(f)
+    admin = config.get("admin", {})
+    scheme = "https" if admin.get("tls", False) else "http"
+    ca_dir = os.path.join(os.path.dirname(config_path), config.get("ca", {}).get("dir", "ca"))
+    return ["curl", "-fsS", "--cacert", os.path.join(ca_dir, "root.pem"),
+            f"{scheme}://localhost:{admin.get('port', 8443)}/api/v1/health"]
