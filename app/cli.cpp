@@ -116,7 +116,9 @@ void add_ca_commands(CLI::App& app, const CliContext& ctx, std::function<int()>&
   ca_cmd->require_subcommand(1);
   auto paths = std::make_shared<std::pair<std::string, std::string>>();  // certificate, chain
   auto* install = ca_cmd->add_subcommand("install-cert", "Install the issuing CA certificate signed by your root");
-  install->add_option("--cert", paths->first, "Signed issuing CA certificate (PEM)")->required()->check(CLI::ExistingFile);
+  install->add_option("--cert", paths->first, "Signed issuing CA certificate (PEM)")
+      ->required()
+      ->check(CLI::ExistingFile);
   install->add_option("--chain", paths->second, "Chain up to the root (PEM)")->required()->check(CLI::ExistingFile);
   install->callback([&, paths] {
     action = [&, paths] {

@@ -293,8 +293,8 @@ int run_issue(const CliContext& ctx, const IssueArgs& is) {
   if (!is.sans.empty()) body["sans"] = is.sans;
   nlohmann::json result = client.post("/certificates", body);
   if (result.value("device_created", false))
-    std::cerr << "created device " << cell_text(result["device"]["name"]) << " (id " << cell_text(result["device"]["id"])
-              << ")\n";
+    std::cerr << "created device " << cell_text(result["device"]["name"]) << " (id "
+              << cell_text(result["device"]["id"]) << ")\n";
   if (ctx.json)
     emit(ctx, result, nullptr);
   else
@@ -310,7 +310,8 @@ void add_issue_command(CLI::App& app, CliContext& ctx, std::function<int()>& act
   issue->add_option("--profile", is->profile, "Certificate profile")->capture_default_str();
   issue->add_option("--cn", is->cn, "The certificate's CN; default: the device name (the CSR's names are not used)");
   issue->add_option("--san", is->sans, "A SAN the certificate carries: dns:NAME, email:ADDR, uri:URI, ip:ADDR (repeatable)");
-  issue->footer(examples({"portcullis issue --csr laptop-7.csr --device laptop-7 --san dns:laptop-7.corp.example"}));
+  issue->footer(
+      examples({"portcullis issue --csr laptop-7.csr --device laptop-7 --san dns:laptop-7.corp.example"}));
   issue->callback([&, is] { action = [&, is] { return run_issue(ctx, *is); }; });
 }
 

@@ -95,21 +95,27 @@ void add_profile_commands(CLI::App& app, CliContext& ctx, std::function<int()>& 
   auto args = std::make_shared<ProfileArgs>();
   auto* profile = app.add_subcommand("profile", "MDM profile for a device, with a fresh one-time SCEP challenge");
   profile->require_subcommand(1);
-  const std::vector<std::pair<std::string, std::string>> platforms = {
-      {"apple", "Apple .mobileconfig: SCEP, root CA and EAP-TLS Wi-Fi payloads"},
-      {"android", "Android Enterprise: SCEP settings for the MDM agent and a Wi-Fi ONC (JSON)"},
-      {"windows", "Windows ClientCertificateInstall/SCEP CSP values (JSON)"}};
+  struct Platform {
+    std::string name, description;
+    const char* example;
+  };
+  const std::vector<Platform> platforms = {
+      {"apple", "Apple .mobileconfig: SCEP, root CA and EAP-TLS Wi-Fi payloads",
+       "portcullis profile apple --device ipad-7 --ssid corp-wifi --out ipad-7.mobileconfig"},
+      {"android", "Android Enterprise: SCEP settings for the MDM agent and a Wi-Fi ONC (JSON)",
+       "portcullis profile android --device pixel-3 --ssid corp-wifi"},
+      // The Windows document is the SCEP CSP alone (no Wi-Fi part), so it takes no --ssid.
+      {"windows", "Windows ClientCertificateInstall/SCEP CSP values (JSON)",
+       "portcullis profile windows --device laptop-7 --out laptop-7.json"}};
   for (const auto& entry : platforms) {
-    const std::string platform = entry.first;
-    auto* cmd = profile->add_subcommand(platform, entry.second);
+    const std::string platform = entry.name;
+    auto* cmd = profile->add_subcommand(platform, entry.description);
     cmd->add_option("--device", args->device, "Device name (created if missing) or id")->required();
     if (platform != "windows") cmd->add_option("--ssid", args->ssid, "Wi-Fi network name")->required();
     if (platform == "apple") cmd->add_flag("--wpa3", args->wpa3, "WPA3-Enterprise instead of WPA2-Enterprise");
     cmd->add_option("--profile", args->profile, "Certificate profile (default: device)");
     cmd->add_option("--out", args->out, "Write to this file (mode 0600) instead of stdout");
-    cmd->footer(platform == "apple"     ? examples({"portcullis profile apple --device ipad-7 --ssid corp-wifi --out ipad-7.mobileconfig"})
-                : platform == "android" ? examples({"portcullis profile android --device pixel-3 --ssid corp-wifi"})
-                                        : examples({"portcullis profile windows --device laptop-7 --out laptop-7.json"}));
+    cmd->footer(examples({entry.example}));
     cmd->callback([&, args, platform] {
       action = [&, args, platform] {
         AdminClient client(load_config(resolve_config_path(ctx.config_path)));
