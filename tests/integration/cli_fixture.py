@@ -84,6 +84,11 @@ class Workspace:
         self._fresh += 1
         return os.path.join(self.test.workdir, f"{stem}-{self._fresh}")
 
+    def fresh_name(self):
+        """A device name no device has yet."""
+        self._fresh += 1
+        return f"fresh-device-{self._fresh}"
+
     # --- placeholders
     def placeholders(self):
         """Concrete stand-ins for the words the documentation prints in capitals (or <name>):

@@ -9,6 +9,7 @@ refuse the line (exit 100..127), not what the command then does at run time."""
 import glob
 import os
 import re
+import shlex
 
 from cli_fixture import DEVICE, Workspace
 from cli_help import command_tree
@@ -44,8 +45,7 @@ def plausible_value(ws, command, option):
 
 def positional_value(ws, command, name):
     if name == "name":
-        ws._fresh += 1
-        return f"flag-test-{ws._fresh}"
+        return ws.fresh_name()
     return {"device": DEVICE, "serial": ws.serial, "id": "1"}[name]
 
 
@@ -128,7 +128,7 @@ class CliFlagsTest(IntegrationTest):
             options = [o for o in command.options if not GLOBAL_OPTIONS & set(o.names)]
             for option in [None, *options]:
                 args = invocation(ws, command, option)
-                proc = ws.run_line(" ".join(map(_quote, ["portcullis", *args])))
+                proc = ws.run_line(shlex.join(["portcullis", *args]))
                 invoked += 1
                 if proc.parse_errors() or "Run with --help" in proc.stderr:
                     refused.append(proc.describe())
@@ -147,10 +147,6 @@ class CliFlagsTest(IntegrationTest):
                     wrong.append(f"{where}: `portcullis {' '.join(path)}` does not take {flag}: {text}")
         self.assertFalse(wrong, "\n".join(wrong))
         self.assertGreater(checked, 0)
-
-
-def _quote(word):
-    return word if re.fullmatch(r"[\w@%+=:,./-]+", word) else "'" + word.replace("'", "'\\''") + "'"
 
 
 if __name__ == "__main__":
