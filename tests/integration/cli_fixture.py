@@ -107,7 +107,9 @@ class Workspace:
     # FILE means a different file after each option.
     def file_for(self, option):
         return {"--csr": self.csr, "--devices-from": self.device_list,
-                "--out": os.path.join(self.test.workdir, "out.txt")}.get(option, self.pem_cert)
+                "--out": os.path.join(self.test.workdir, "out.txt"), "--key": self.pem_key,
+                "--issuing-key": self.pem_key, "--chain": self.pem_chain,
+                "--issuing-chain": self.pem_chain}.get(option, self.pem_cert)
 
     def substitute(self, line, extra=None):
         """The line with each placeholder word replaced: a word in capitals from the table
@@ -127,7 +129,29 @@ class Workspace:
 
         keys = sorted(set(table) | {"FILE"}, key=len, reverse=True)
         pattern = r"<[\w.-]+>|(?<![\w.$-])(?:" + "|".join(map(re.escape, keys)) + r")(?![\w-])"
-        return re.sub(pattern, replace, line)
+        return self._files_in_scratch(re.sub(pattern, replace, line))
+
+    # Options whose value must be an existing file (CLI11 ExistingFile), and those that
+    # write one.
+    _INPUT_FILES = ("--csr", "--cert", "--key", "--chain", "--issuing-cert", "--issuing-key", "--issuing-chain",
+                    "--devices-from")
+
+    def _files_in_scratch(self, line):
+        """A file a recipe names that this scratch folder does not hold (`--csr server.csr`)
+        becomes the fixture's file for that option, and a folder or output outside the
+        test's folder (`--dir /var/lib/portcullis`) a fresh one inside it: the test never
+        writes outside its folder."""
+        def replace(match):
+            option, value = match.group(1), match.group(2)
+            path = value.strip("'\"")
+            if option in self._INPUT_FILES and "$" not in path and not os.path.exists(os.path.join(self.cwd, path)):
+                return f"{option} {self.file_for(option)}"
+            if option in ("--dir", "--out") and os.path.isabs(path) and not path.startswith(self.test.workdir):
+                fresh = self.fresh_dir() if option == "--dir" else os.path.join(self.test.workdir, "out.txt")
+                return f"{option} {fresh}"
+            return match.group(0)
+
+        return re.sub(r"(--[\w-]+)[ =]('[^']*'|\"[^\"]*\"|[^\s;|&>]+)", replace, line)
 
     # --- running
     def env(self, **extra):

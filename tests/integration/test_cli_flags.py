@@ -66,11 +66,16 @@ def invocation(ws, command, option=None):
 
 def documented_lines(paths):
     """(file:line, text) of each line in a fenced block that starts with `portcullis `, with
-    its indented continuation lines joined on."""
+    its indented continuation lines joined on, and of each inline `portcullis ...` span."""
     out = []
     for path in paths:
         with open(path) as f:
-            lines = f.read().splitlines()
+            markdown = f.read()
+        lines = markdown.splitlines()
+        outside = re.sub(r"^\s*```.*?^\s*```", lambda m: "\n" * m.group(0).count("\n"), markdown, flags=re.M | re.S)
+        for m in re.finditer(r"(?<!`)`(portcullis(?: [^`]*)?)`", outside):
+            where = f"{os.path.relpath(path, REPO)}:{outside[: m.start()].count(chr(10)) + 1}"
+            out.append([where, " ".join(m.group(1).split())])
         fenced, current = False, None
         for n, line in enumerate(lines, 1):
             if line.lstrip().startswith("```"):

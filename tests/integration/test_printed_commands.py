@@ -1,19 +1,22 @@
 """Every command line Portcullis prints for people runs as printed (issue 13): what `init`
 prints, what deploy/quickstart.sh prints when it is done, the Examples: of every --help, the
-next steps of the no-argument overview, the `portcullis` lines of README.md's sh/shell/console
-blocks, and README's "Five-minute walk-through" block as a whole.
+next steps of the no-argument overview, the `portcullis` lines of the sh/shell/console blocks
+of README.md and docs/, and README's "Five-minute walk-through" block as a whole.
 
 Each line runs through bash in a scratch folder, against a live instance (harness.py), with a
 `portcullis` on PATH that logs every exit code, so a parse error inside a pipe or $(...) is
 seen too. A CLI11 parse error (exit 100..127) fails the test, naming the line and where it was
 printed. Lines that stand alone (init's, quickstart's, the --help examples, the overview's for
-a running service) must also exit 0; README lines may depend on the lines before them, so
-for those only the parse is checked (the walk-through block runs whole and must exit 0).
+a running service) must also exit 0; README and docs lines may depend on the lines before
+them, so for those only the parse is checked (the walk-through block runs whole and must
+exit 0).
 
 Placeholders are replaced by concrete values (cli_fixture.Workspace.placeholders: DEVICE,
-FILE, SERIAL, DIR, <name>, ...), and /etc/portcullis/portcullis.toml, the default config an
-example may name, by the instance's config."""
+FILE, SERIAL, DIR, <name>, ...), /etc/portcullis/portcullis.toml, the default config an
+example may name, by the instance's config, and a file a recipe names that the scratch folder
+does not hold by the fixture's (Workspace._files_in_scratch)."""
 
+import glob
 import os
 import re
 import shutil
@@ -92,18 +95,23 @@ def walk_through_block(markdown):
     raise AssertionError(f"README.md has a '{WALK_THROUGH}' heading but no ```sh block after it")
 
 
-def readme_lines(markdown):
-    """(README.md:line, command) of each portcullis line of the sh blocks, the walk-through
-    block excepted (it runs whole), `$ ` and `sudo ` taken off."""
+def shown_lines(markdown, name):
+    """(name:line, command) of each portcullis line of the sh blocks, the walk-through
+    block excepted (it runs whole), `$ ` and `sudo ` taken off, `\\` continuations joined."""
     walk = walk_through_block(markdown)
     out = []
     for info, n, lines in fenced_blocks(markdown):
         if info not in SHELL_FENCES or (walk and n == walk[0]):
             continue
-        for k, line in enumerate(lines):
-            text = re.sub(r"^(\$ )?(sudo )?", "", line.strip())
+        k = 0
+        while k < len(lines):
+            first, text = k, re.sub(r"^(\$ )?(sudo )?", "", lines[k].strip())
+            while text.endswith("\\") and k + 1 < len(lines):
+                k += 1
+                text = text[:-1].rstrip() + " " + lines[k].strip()
             if text == "portcullis" or text.startswith("portcullis "):
-                out.append((f"README.md:{n + k}", text))
+                out.append((f"{name}:{n + first}", text))
+            k += 1
     return out
 
 
@@ -213,14 +221,15 @@ class PrintedCommandsTest(IntegrationTest):
                 self.check("portcullis (no config)", line, strict=False, extra={"DIR": self.ws.fresh_dir()})
         self.report()
 
-    def test_readme_commands_parse(self):
-        with open(os.path.join(REPO, "README.md")) as f:
-            lines = readme_lines(f.read())
-        for where, line in lines:
-            if not is_synopsis(line):
-                self.check(where, line, strict=False)
+    def test_readme_and_docs_commands_parse(self):
+        paths = [os.path.join(REPO, "README.md"), *sorted(glob.glob(os.path.join(REPO, "docs", "*.md")))]
+        for path in paths:
+            with open(path) as f:
+                for where, line in shown_lines(f.read(), os.path.relpath(path, REPO)):
+                    if not is_synopsis(line):
+                        self.check(where, line, strict=False)
         if self.ran == 0:
-            self.skipTest("README.md shows no portcullis command in a sh block")
+            self.skipTest("README.md and docs/ show no portcullis command in a sh block")
         self.report()
 
     def test_readme_walk_through_runs(self):
