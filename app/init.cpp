@@ -1,11 +1,11 @@
 #include "app/init.hpp"
 
-#include "app/admin_json.hpp"
+#include "app/admin/json.hpp"
 #include "app/config.hpp"
 #include "app/secrets.hpp"
 #include "ca/identity_index.hpp"
 #include "ca/keys.hpp"
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 #include "ca/registry.hpp"
 #include "ca/x509.hpp"
 

@@ -1,19 +1,19 @@
 #include "app/service.hpp"
 
-#include "app/admin_api.hpp"
+#include "app/admin/api.hpp"
 #include "app/config.hpp"
-#include "app/http_listeners.hpp"
+#include "app/http/listeners.hpp"
 #include "app/io_runner.hpp"
 #include "app/logging.hpp"
 #include "app/policy_control.hpp"
-#include "app/public_routes.hpp"
+#include "app/http/public_routes.hpp"
 #include "app/session_control.hpp"
-#include "app/tls_context.hpp"
+#include "app/http/tls_context.hpp"
 #include "ca/authority.hpp"
 #include "ca/crl.hpp"
 #include "ca/identity_index.hpp"
 #include "ca/issuer.hpp"
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 #include "ca/ocsp.hpp"
 #include "ca/registry.hpp"
 #include "radius/accounting.hpp"
@@ -121,7 +121,7 @@ class Service {
       scep_settings.refusals.max_rows = static_cast<std::size_t>(config_.scep.refusal_rows_max);
       scep_enrollment_ = std::make_unique<scep::Enrollment>(*authority_, *issuer_, *registry_, scep_settings, crl_.get());
       scep_routes_ = std::make_unique<scep::HttpRoutes>(*scep_enrollment_, *authority_);
-      public_routes_->mount("/scep", [routes = scep_routes_.get()](const HttpRequest& r) { return routes->handle(r); });
+      public_routes_->mount("/scep", scep_handler(*scep_routes_));
       load_staged_rollover("start-up");
     }
     // RADIUS (issue 4): one TLS configuration shared by every EAP-TLS conversation, fixed

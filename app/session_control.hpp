@@ -19,7 +19,7 @@
 #pragma once
 
 #include "ca/identity_index.hpp"
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 #include "radius/dynauth_client.hpp"
 #include "radius/server.hpp"
 

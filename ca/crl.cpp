@@ -75,7 +75,7 @@ std::string crl_to_pem(X509_CRL* crl) {
 
 }  // namespace
 
-CrlPublisher::CrlPublisher(const Authority& authority, Ledger& ledger, CrlSettings settings)
+CrlPublisher::CrlPublisher(const Authority& authority, CertificateStore& ledger, CrlSettings settings)
     : authority_(authority), ledger_(ledger), settings_(settings) {}
 
 PublishedCrl CrlPublisher::build(UnixTime now) {

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "ca/authority.hpp"
-#include "ca/ledger.hpp"
+#include "ca/ledger/certificates.hpp"
 
 #include <memory>
 #include <mutex>
@@ -26,7 +26,7 @@ struct PublishedCrl {
 
 class CrlPublisher {
  public:
-  CrlPublisher(const Authority& authority, Ledger& ledger, CrlSettings settings);
+  CrlPublisher(const Authority& authority, CertificateStore& ledger, CrlSettings settings);
 
   // Builds and signs a new CRL from the ledger's revocations. Thread-safe. Throws
   // OpenSslError or LedgerError and keeps the previous CRL when that fails.
@@ -42,7 +42,7 @@ class CrlPublisher {
   void publish_locked(UnixTime now);
 
   const Authority& authority_;
-  Ledger& ledger_;
+  CertificateStore& ledger_;
   CrlSettings settings_;
   std::mutex generate_mutex_;          // one CRL built at a time: numbers are published in order
   mutable std::mutex mutex_;           // guards current_ only

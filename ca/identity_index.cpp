@@ -10,7 +10,7 @@
 // writers against load() so that nothing applied during a reload is lost.
 #include "ca/identity_index.hpp"
 
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 #include "ca/serial_text.hpp"
 
 #include <algorithm>

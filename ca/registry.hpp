@@ -6,7 +6,7 @@
 #pragma once
 
 #include "ca/identity_index.hpp"
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 
 #include <functional>
 #include <vector>

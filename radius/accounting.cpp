@@ -271,7 +271,7 @@ LiveSession live_session_from_row(const ca::RadiusSessionRow& row) {
   return s;
 }
 
-std::size_t reload_live_sessions(ca::Ledger& ledger, AccountingSessions& live) {
+std::size_t reload_live_sessions(ca::RadiusSessionStore& ledger, AccountingSessions& live) {
   std::size_t n = 0;
   for (const ca::RadiusSessionRow& row : ledger.list_radius_sessions(true, std::numeric_limits<std::size_t>::max())) {
     LiveSession s = live_session_from_row(row);

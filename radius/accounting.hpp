@@ -16,7 +16,7 @@
 // not stored and not answered, so the NAS retransmits it.
 #pragma once
 
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 #include "radius/clients.hpp"
 #include "radius/counters.hpp"
 #include "radius/ledger_writer.hpp"
@@ -74,6 +74,6 @@ void fill_row(ca::RadiusSessionRow& row, const LiveSession& session);
 LiveSession live_session_from_row(const ca::RadiusSessionRow& row);
 // Loads every live (not stopped) session of the ledger into `live` (each last seen at its
 // row's updated_at, so one silent too long expires); returns how many.
-std::size_t reload_live_sessions(ca::Ledger& ledger, AccountingSessions& live);
+std::size_t reload_live_sessions(ca::RadiusSessionStore& ledger, AccountingSessions& live);
 
 }  // namespace portcullis::radius

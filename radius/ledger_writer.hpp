@@ -1,7 +1,7 @@
 // The RADIUS server's ledger writes (accounting rows, closed sessions, pruning, audit rows
 // of rejects, Disconnect/CoA outcomes), run by one thread of their own so that no io
 // thread ever waits for a disk sync or for the ledger's lock, which the SQLite group
-// commit holds through its fsync (ca/sqlite_group_commit.hpp).
+// commit holds through its fsync (ca/ledger/sqlite_group_commit.hpp).
 //
 // The queue is bounded: when it is full, submit() refuses at once (counted in
 // `ledger_queue_full`, logged at most once a second) instead of blocking. A refused
@@ -10,7 +10,7 @@
 // so a session's Start is written before its Stop.
 #pragma once
 
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 #include "radius/counters.hpp"
 
 #include <chrono>

@@ -14,7 +14,7 @@
 //      Accounting-Request: radius/accounting.hpp
 #pragma once
 
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 #include "radius/accounting.hpp"
 #include "policy/decision.hpp"
 #include "radius/clients.hpp"

@@ -40,7 +40,7 @@ Approval approve_request(ca::Issuer& issuer, ca::Ledger& ledger, std::int64_t id
   return out;
 }
 
-ca::ScepRequestRecord reject_request(ca::Ledger& ledger, std::int64_t id, const std::string& reason,
+ca::ScepRequestRecord reject_request(ca::ScepTransactionStore& ledger, std::int64_t id, const std::string& reason,
                                      const std::string& actor) {
   ca::ScepRequestRecord out = ledger.reject_scep_request(id, reason, actor);
   spdlog::info("scep: request {} rejected by {}", id, actor);

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "ca/issuer.hpp"
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 
 #include <cstdint>
 #include <string>
@@ -23,7 +23,7 @@ struct Approval {
 Approval approve_request(ca::Issuer& issuer, ca::Ledger& ledger, std::int64_t id, const std::string& actor);
 
 // pending -> rejected; the client's next poll gets FAILURE badRequest.
-ca::ScepRequestRecord reject_request(ca::Ledger& ledger, std::int64_t id, const std::string& reason,
+ca::ScepRequestRecord reject_request(ca::ScepTransactionStore& ledger, std::int64_t id, const std::string& reason,
                                      const std::string& actor);
 
 }  // namespace portcullis::scep

@@ -2,12 +2,13 @@
 #include "scep/http_routes.hpp"
 
 #include "ca/log_text.hpp"
+#include "ca/text_codec.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <array>
 #include <cctype>
-#include <map>
+#include <optional>
 
 namespace portcullis::scep {
 namespace {
@@ -22,46 +23,16 @@ namespace {
 constexpr const char* kCapabilities =
     "POSTPKIOperation\nSHA-256\nSHA-384\nSHA-512\nAES\nDES3\nSCEPStandard\nRenewal\n";
 
-app::HttpResponse plain(int status, std::string text) {
-  return app::HttpResponse{status, "text/plain; charset=utf-8", std::move(text) + "\n", {}};
+HttpResponse plain(int status, std::string text) {
+  return HttpResponse{status, "text/plain; charset=utf-8", std::move(text) + "\n", ""};
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// RFC 3986 §2.1; '+' stays '+' (see decode_get_message).
-std::optional<std::string> percent_decode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out.push_back(in[i]);
-      continue;
-    }
-    if (i + 2 >= in.size()) return std::nullopt;
-    const int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return out;
-}
-
-std::map<std::string, std::string> parse_query(std::string_view query) {
-  std::map<std::string, std::string> out;
-  while (!query.empty()) {
-    const std::size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    const std::size_t eq = pair.find('=');
-    // Values are decoded by their consumer: `message` needs its own rules.
-    out[std::string(pair.substr(0, eq))] = eq == std::string_view::npos ? std::string() : std::string(pair.substr(eq + 1));
-  }
-  return out;
+// The raw value of `key` in the query string; the last one wins, as in ca::parse_query.
+std::optional<std::string_view> query_value(std::string_view query, std::string_view key) {
+  std::optional<std::string_view> found;
+  for (const auto& [k, v] : ca::split_query(query))
+    if (k == key) found = v;
+  return found;
 }
 
 // Standard (RFC 4648 §4) and URL-safe (§5) alphabets in one table; padding optional.
@@ -105,7 +76,8 @@ std::vector<const X509*> ra_and_chain(const ca::Authority& authority) {
 }  // namespace
 
 std::optional<std::string> decode_get_message(std::string_view value) {
-  const auto decoded = percent_decode(value);
+  // '+' is never a space here (see the declaration).
+  const auto decoded = ca::percent_decode(value);
   if (!decoded) return std::nullopt;
   std::string compact;
   compact.reserve(decoded->size());
@@ -140,31 +112,32 @@ void HttpRoutes::set_next_ca(const ca::Authority* next) {
   rollover_.store(std::move(answers));
 }
 
-app::HttpResponse HttpRoutes::handle(const app::HttpRequest& request) const {
+HttpResponse HttpRoutes::handle(const HttpRequest& request) const {
   const bool get = request.method == "GET";
   const bool post = request.method == "POST";
   if (!get && !post) {
-    app::HttpResponse response = plain(405, "method not allowed");
-    response.headers.emplace_back("Allow", "GET, POST");
+    HttpResponse response = plain(405, "method not allowed");
+    response.allow = "GET, POST";
     return response;
   }
-  const auto query = parse_query(request.query);
-  const auto op = query.find("operation");
-  const std::string operation = op == query.end() ? std::string() : percent_decode(op->second).value_or("");
+  // Values stay encoded here: `message` has its own rules (decode_get_message).
+  const auto op = query_value(request.query, "operation");
+  const std::string operation = op ? ca::percent_decode(*op).value_or("") : std::string();
 
   if (operation == "GetCACaps") {
-    // Answered whatever the message= CA identifier says (PROTOCOL-NOTES: clients vary).
-    return app::HttpResponse{200, "text/plain", rollover_.load()->capabilities, {}};
+    // Answered whatever the message= CA identifier says: §3.5.1 makes it optional, and
+    // clients send none, an empty one or a name of their own.
+    return HttpResponse{200, "text/plain", rollover_.load()->capabilities, ""};
   }
   if (operation == "GetCACert") {
     if (!get) return plain(405, "GetCACert is a GET");
-    return app::HttpResponse{200, "application/x-x509-ca-ra-cert", ca_certs_, {}};
+    return HttpResponse{200, "application/x-x509-ca-ra-cert", ca_certs_, ""};
   }
   if (operation == "GetNextCACert") {
     if (!get) return plain(405, "GetNextCACert is a GET");
     const auto answers = rollover_.load();
     if (answers->next_ca_certs.empty()) return plain(404, "no CA rollover is staged");
-    return app::HttpResponse{200, "application/x-x509-next-ca-cert", answers->next_ca_certs, {}};
+    return HttpResponse{200, "application/x-x509-next-ca-cert", answers->next_ca_certs, ""};
   }
   if (operation != "PKIOperation") return plain(400, "unknown or missing operation");
 
@@ -172,21 +145,21 @@ app::HttpResponse HttpRoutes::handle(const app::HttpRequest& request) const {
     if (request.body.size() > max_message_bytes_) return plain(413, "message too large");
     return pki_operation(request.body, request.remote_address);
   }
-  const auto message = query.find("message");
-  if (message == query.end()) return plain(400, "PKIOperation needs message=");
+  const auto message = query_value(request.query, "message");
+  if (!message) return plain(400, "PKIOperation needs message=");
   // base64 is 4/3 of the DER; check before decoding to bound the work.
-  if (message->second.size() / 4 * 3 > max_message_bytes_) return plain(414, "message too large");
-  const auto der = decode_get_message(message->second);
+  if (message->size() / 4 * 3 > max_message_bytes_) return plain(414, "message too large");
+  const auto der = decode_get_message(*message);
   if (!der) return plain(400, "message is not base64");
   return pki_operation(*der, request.remote_address);
 }
 
-app::HttpResponse HttpRoutes::pki_operation(std::string_view der, std::string_view remote_address) const {
+HttpResponse HttpRoutes::pki_operation(std::string_view der, std::string_view remote_address) const {
   if (der.empty()) return plain(400, "empty message");
   try {
     const ca::Bytes reply = enrollment_.handle(
         std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(der.data()), der.size()), remote_address);
-    return app::HttpResponse{200, "application/x-pki-message", std::string(reply.begin(), reply.end()), {}};
+    return HttpResponse{200, "application/x-pki-message", std::string(reply.begin(), reply.end()), ""};
   } catch (const MalformedMessage& e) {
     if (malformed_log_.allow(remote_address))
       spdlog::info("scep: unreadable PKIOperation message ({} bytes) from {}: {}", der.size(),

@@ -1,5 +1,5 @@
 // SCEP over HTTP (RFC 8894 §4): /scep and any path below it (Windows clients append
-// /pkiclient.exe), mounted on the public listener through app::PublicRoutes::mount.
+// /pkiclient.exe), mounted on the public listener (app/http/public_routes).
 //   GET  ?operation=GetCACaps              text/plain, one capability a line (§3.5.2)
 //   GET  ?operation=GetCACert              application/x-x509-ca-ra-cert: RA + CA chain (§4.2.1.2)
 //   GET  ?operation=GetNextCACert          application/x-x509-next-ca-cert, once a CA rollover is
@@ -10,9 +10,9 @@
 // errors (4xx); everything that can be answered with a CertRep is.
 #pragma once
 
-#include "app/http_types.hpp"
 #include "ca/authority.hpp"
 #include "scep/enrollment.hpp"
+#include "scep/http_exchange.hpp"
 #include "scep/source_log_limit.hpp"
 
 #include <atomic>
@@ -30,7 +30,7 @@ class HttpRoutes {
   HttpRoutes(Enrollment& enrollment, const ca::Authority& authority, std::size_t max_message_bytes = 1 << 20);
 
   // Thread-safe; never throws.
-  app::HttpResponse handle(const app::HttpRequest& request) const;
+  HttpResponse handle(const HttpRequest& request) const;
 
   // The staged next CA (ca::Authority::load_staged), or nullptr when none is staged any
   // more; only read during the call. Safe while requests are served: the answers are
@@ -50,7 +50,7 @@ class HttpRoutes {
   };
 
   // `remote_address`: the peer, for the per-source limit on refusal audit rows.
-  app::HttpResponse pki_operation(std::string_view der, std::string_view remote_address) const;
+  HttpResponse pki_operation(std::string_view der, std::string_view remote_address) const;
 
   Enrollment& enrollment_;
   const ca::Authority& authority_;

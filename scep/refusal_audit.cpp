@@ -17,7 +17,7 @@ ca::UnixTime wall_clock() { return static_cast<ca::UnixTime>(std::time(nullptr))
 
 }  // namespace
 
-RefusalAudit::RefusalAudit(ca::Ledger& ledger, RefusalAuditSettings settings)
+RefusalAudit::RefusalAudit(ca::AuditLog& ledger, RefusalAuditSettings settings)
     : ledger_(ledger), settings_(std::move(settings)) {
   if (settings_.background_writer) writer_ = std::jthread([this](std::stop_token stop) { writer_loop(stop); });
 }

@@ -3,7 +3,7 @@
 // Anyone who reaches the public port can make the server refuse as often as it likes, so
 // a refusal must not cost a ledger sync, nor a row for ever:
 //  - rows are queued in memory and written by a background writer, every second or
-//    whenever `flush_rows` are queued, all in one transaction (Ledger::append_refusals);
+//    whenever `flush_rows` are queued, all in one transaction (AuditLog::append_refusals);
 //  - per source (ca::peer_source_key: an IPv4 address, or an IPv6 /64), the first
 //    `rows_per_source_per_minute` refusals of each minute are written; the rest are only
 //    counted, and when the minute is over one summary row says how many were suppressed,
@@ -12,7 +12,7 @@
 // The requester's answer does not depend on any of this. Thread-safe.
 #pragma once
 
-#include "ca/ledger.hpp"
+#include "ca/ledger/audit.hpp"
 
 #include <chrono>
 #include <condition_variable>
@@ -49,7 +49,7 @@ struct RefusalCounters {
 
 class RefusalAudit {
  public:
-  RefusalAudit(ca::Ledger& ledger, RefusalAuditSettings settings);
+  RefusalAudit(ca::AuditLog& ledger, RefusalAuditSettings settings);
   ~RefusalAudit();   // stops the writer and writes what is left, summaries included
   RefusalAudit(const RefusalAudit&) = delete;
   RefusalAudit& operator=(const RefusalAudit&) = delete;
@@ -83,7 +83,7 @@ class RefusalAudit {
   void write(std::vector<ca::AuditEntry> rows);
   void writer_loop(std::stop_token stop);
 
-  ca::Ledger& ledger_;
+  ca::AuditLog& ledger_;
   const RefusalAuditSettings settings_;
   mutable std::mutex mutex_;   // everything below but the writer
   std::condition_variable_any wake_;

@@ -1,8 +1,8 @@
 #include "app/cli/overview.hpp"
 
-#include "app/admin_client.hpp"
+#include "app/cli/admin_client.hpp"
 #include "app/config.hpp"
-#include "app/http_client.hpp"
+#include "app/http/client.hpp"
 
 #include <nlohmann/json.hpp>
 

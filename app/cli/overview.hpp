@@ -2,7 +2,7 @@
 // admin API health check, and the three commands a newcomer wants next.
 #pragma once
 
-#include "app/cli_admin.hpp"
+#include "app/cli/admin_commands.hpp"
 
 #include <iosfwd>
 #include <string_view>

@@ -12,9 +12,9 @@
 // 3. Measures by_serial over 1,000,000 lookups (90% hits, 10% misses, shuffled): one
 //    thread, then every hardware thread; and per-lookup latency (median, p99).
 #include "ca/identity_index.hpp"
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 #include "ca/serial_text.hpp"
-#include "ca/sqlite_db.hpp"
+#include "ca/ledger/sqlite_db.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>

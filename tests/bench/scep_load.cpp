@@ -23,7 +23,7 @@
 //    duplicate serials included: the server did that work.
 //
 // Prints one line "RESULT {json}". Bounded by --count and --max-seconds.
-#include "app/http_client.hpp"
+#include "app/http/client.hpp"
 #include "ca/x509.hpp"
 #include "tests/unit/scep/scep_requester.hpp"
 

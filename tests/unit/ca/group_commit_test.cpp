@@ -1,9 +1,9 @@
-// Group commit (ca/sqlite_group_commit.hpp): units queued behind a commit share the next
+// Group commit (ca/ledger/sqlite_group_commit.hpp): units queued behind a commit share the next
 // transaction, a failing unit is rolled back alone, and a lost transaction fails every
 // unit in it. Batches are formed deterministically by holding the connection's mutex
 // while the callers queue up.
-#include "ca/ledger.hpp"
-#include "ca/sqlite_group_commit.hpp"
+#include "ca/ledger/ledger.hpp"
+#include "ca/ledger/sqlite_group_commit.hpp"
 #include "ledger_fixtures.hpp"
 
 #include <gtest/gtest.h>

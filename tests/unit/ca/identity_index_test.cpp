@@ -1,7 +1,7 @@
 // The in-memory identity/revocation index: every verdict, key forms, updates, growth,
 // loading from a real ledger, and readers racing a writer.
 #include "ca/identity_index.hpp"
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 #include "ca/serial_text.hpp"
 #include "ledger_fixtures.hpp"
 

@@ -3,7 +3,7 @@
 #include "ca/issuer.hpp"
 
 #include "ca/identity_index.hpp"
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 #include "ca/registry.hpp"
 #include "signing_support.hpp"
 #include "tests/unit/support/forwarding_ledger.hpp"

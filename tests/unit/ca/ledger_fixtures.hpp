@@ -2,7 +2,7 @@
 // synthetic certificate records (random serials and fingerprints, a fake DER).
 #pragma once
 
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 #include "ca/records.hpp"
 
 #include <cstdint>

@@ -1,8 +1,8 @@
 // The SQLite ledger against a real database file: round-trips, filters, constraints,
 // rollback, migrations, the append-only audit log and concurrent issuance.
-#include "ca/ledger.hpp"
-#include "ca/ledger_schema.hpp"
-#include "ca/sqlite_db.hpp"
+#include "ca/ledger/ledger.hpp"
+#include "ca/ledger/schema.hpp"
+#include "ca/ledger/sqlite_db.hpp"
 #include "ledger_fixtures.hpp"
 
 #include <gtest/gtest.h>

@@ -7,7 +7,7 @@
 #include "ca/cert_builder.hpp"
 #include "ca/identity_index.hpp"
 #include "ca/keys.hpp"
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 #include "ca/registry.hpp"
 #include "ca/x509.hpp"
 #include "tests/unit/support/scratch_registry.hpp"

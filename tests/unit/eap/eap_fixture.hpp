@@ -9,7 +9,7 @@
 #include "ca/cert_builder.hpp"
 #include "ca/identity_index.hpp"
 #include "ca/issuer.hpp"
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 #include "ca/profile.hpp"
 #include "ca/registry.hpp"
 #include "ca/x509.hpp"

@@ -1,7 +1,7 @@
 // What a Disconnect-Request needs, kept per certificate serial: the live table indexed by
 // serial, Accepts not yet claimed by accounting, Class tokens that name their certificate
 // after a restart, and the ledger round trip (schema v5) that reloads the live table.
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 #include "radius/accounting.hpp"
 #include "radius/sessions.hpp"
 

@@ -1,4 +1,5 @@
-// SCEP HTTP transport: operations, sub-paths, GET and POST PKIOperation, limits.
+// SCEP HTTP transport: operations, GET and POST PKIOperation, limits. Sub-paths
+// (/scep/pkiclient.exe) are the mount's business: tests/unit/app/http/public_routes_test.cpp.
 #include "scep/http_routes.hpp"
 #include "scep_test_client.hpp"
 #include "tests/unit/support/scratch_registry.hpp"
@@ -28,30 +29,27 @@ class ScepHttp : public ScepFixture {
     routes_.reset();
     ScepFixture::TearDown();
   }
-  app::HttpResponse get(const std::string& path, const std::string& query) const {
-    app::HttpRequest r;
+  HttpResponse get(const std::string& query) const {
+    HttpRequest r;
     r.method = "GET";
-    r.path = path;
     r.query = query;
-    r.target = path + "?" + query;
     return routes_->handle(r);
   }
-  app::HttpResponse post(const std::string& query, std::string body) const {
-    app::HttpRequest r;
+  HttpResponse post(const std::string& query, std::string body) const {
+    HttpRequest r;
     r.method = "POST";
-    r.path = "/scep";
     r.query = query;
     r.body = std::move(body);
-    r.headers["content-type"] = "application/x-pki-message";
+    r.content_type = "application/x-pki-message";
     return routes_->handle(r);
   }
   std::unique_ptr<HttpRoutes> routes_;
 };
 
-TEST_F(ScepHttp, GetCACapsWhateverTheMessageAndOnSubPaths) {
-  for (const char* path : {"/scep", "/scep/pkiclient.exe"}) {
+TEST_F(ScepHttp, GetCACapsWhateverTheMessage) {
+  {
     for (const char* q : {"operation=GetCACaps", "operation=GetCACaps&message=CAIdentifier", "operation=GetCACaps&message="}) {
-      const auto r = get(path, q);
+      const auto r = get(q);
       EXPECT_EQ(r.status, 200);
       EXPECT_EQ(r.content_type, "text/plain");
       EXPECT_NE(r.body.find("POSTPKIOperation\n"), std::string::npos);
@@ -75,7 +73,7 @@ void expect_ra_then_chain(std::string_view der, const ca::Authority& authority) 
 }
 
 TEST_F(ScepHttp, GetCACertIsRaThenChain) {
-  const auto r = get("/scep", "operation=GetCACert&message=x");
+  const auto r = get("operation=GetCACert&message=x");
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.content_type, "application/x-x509-ca-ra-cert");
   expect_ra_then_chain(r.body, *authority_);
@@ -84,8 +82,8 @@ TEST_F(ScepHttp, GetCACertIsRaThenChain) {
 // RFC 8894 §4.7: offered only while a rollover is staged; the answer is signed by the
 // current RA over id-data and carries the next RA and CA chain.
 TEST_F(ScepHttp, GetNextCACertOnlyWhileARolloverIsStaged) {
-  EXPECT_EQ(get("/scep", "operation=GetCACaps").body.find("GetNextCACert"), std::string::npos);
-  EXPECT_EQ(get("/scep", "operation=GetNextCACert").status, 404);
+  EXPECT_EQ(get("operation=GetCACaps").body.find("GetNextCACert"), std::string::npos);
+  EXPECT_EQ(get("operation=GetNextCACert").status, 404);
 
   ca::BootstrapOptions o;
   o.ca_dir = authority_->paths().dir;
@@ -95,9 +93,9 @@ TEST_F(ScepHttp, GetNextCACertOnlyWhileARolloverIsStaged) {
   ASSERT_TRUE(next.has_value());
   routes_->set_next_ca(&*next);
 
-  EXPECT_NE(get("/scep", "operation=GetCACaps").body.find("GetNextCACert\n"), std::string::npos);
+  EXPECT_NE(get("operation=GetCACaps").body.find("GetNextCACert\n"), std::string::npos);
   EXPECT_EQ(post("operation=GetNextCACert", "").status, 405);
-  const auto r = get("/scep/pkiclient.exe", "operation=GetNextCACert&message=ca");
+  const auto r = get("operation=GetNextCACert&message=ca");
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.content_type, "application/x-x509-next-ca-cert");
 
@@ -118,8 +116,8 @@ TEST_F(ScepHttp, GetNextCACertOnlyWhileARolloverIsStaged) {
   expect_ra_then_chain(std::string_view(data, static_cast<std::size_t>(size)), *next);
 
   routes_->set_next_ca(nullptr);
-  EXPECT_EQ(get("/scep", "operation=GetCACaps").body.find("GetNextCACert"), std::string::npos);
-  EXPECT_EQ(get("/scep", "operation=GetNextCACert").status, 404);
+  EXPECT_EQ(get("operation=GetCACaps").body.find("GetNextCACert"), std::string::npos);
+  EXPECT_EQ(get("operation=GetNextCACert").status, 404);
 }
 
 TEST_F(ScepHttp, PkiOperationOverPostAndOverGet) {
@@ -139,25 +137,25 @@ TEST_F(ScepHttp, PkiOperationOverPostAndOverGet) {
   auto who2 = requester("http-2");
   o.transaction_id = "get-1";
   const std::string b64 = base64(pkcs_req(who2, "http-2", kStatic, o));
-  r = get("/scep/pkiclient.exe", "operation=PKIOperation&message=" + b64);
+  r = get("operation=PKIOperation&message=" + b64);
   ASSERT_EQ(r.status, 200) << r.body;
   reply = open_reply(ca::Bytes(r.body.begin(), r.body.end()), authority_->ra(), who2.cert.get(), who2.key.get());
   EXPECT_EQ(reply.pki_status, "0");
 }
 
 TEST_F(ScepHttp, TransportErrorsAre4xx) {
-  EXPECT_EQ(get("/scep", "").status, 400);
-  EXPECT_EQ(get("/scep", "operation=Bogus").status, 400);
-  EXPECT_EQ(get("/scep", "operation=PKIOperation").status, 400);
-  EXPECT_EQ(get("/scep", "operation=PKIOperation&message=***").status, 400);
+  EXPECT_EQ(get("").status, 400);
+  EXPECT_EQ(get("operation=Bogus").status, 400);
+  EXPECT_EQ(get("operation=PKIOperation").status, 400);
+  EXPECT_EQ(get("operation=PKIOperation&message=***").status, 400);
   EXPECT_EQ(post("operation=PKIOperation", "not a pkiMessage").status, 400);
   EXPECT_EQ(post("operation=PKIOperation", "").status, 400);
   EXPECT_EQ(post("operation=PKIOperation", std::string(64 * 1024 + 1, '\x30')).status, 413);
-  EXPECT_EQ(get("/scep", "operation=PKIOperation&message=" + std::string(100 * 1024, 'A')).status, 414);
-  app::HttpRequest del;
+  EXPECT_EQ(get("operation=PKIOperation&message=" + std::string(100 * 1024, 'A')).status, 414);
+  HttpRequest del;
   del.method = "DELETE";
-  del.path = "/scep";
   EXPECT_EQ(routes_->handle(del).status, 405);
+  EXPECT_EQ(routes_->handle(del).allow, "GET, POST");
   EXPECT_EQ(certificate_count(), 0u);
 }
 
@@ -169,9 +167,8 @@ TEST_F(ScepHttp, ARefusalIsAuditedWithThePeersAddress) {
     RequestOptions o;
     o.transaction_id = by_post ? "tx-post" : "tx-get";
     const ca::Bytes message = pkcs_req(who, "peer", "wrong-challenge", o);
-    app::HttpRequest r;
+    HttpRequest r;
     r.method = by_post ? "POST" : "GET";
-    r.path = "/scep";
     r.query = by_post ? "operation=PKIOperation" : "operation=PKIOperation&message=" + base64(message);
     if (by_post) r.body.assign(message.begin(), message.end());
     r.remote_address = by_post ? "192.0.2.44" : "2001:db8::44";
@@ -221,9 +218,8 @@ TEST_F(ScepHttp, UnreadablePkiOperationLogLinesAreLimitedPerSource) {
 
   CapturedLog log;
   const auto malformed_from = [&](const std::string& address) {
-    app::HttpRequest r;
+    HttpRequest r;
     r.method = "POST";
-    r.path = "/scep";
     r.query = "operation=PKIOperation";
     r.body = "not a pkiMessage\r\nscep: forged line";
     r.remote_address = address;

@@ -6,7 +6,7 @@
 #include "ca/authority.hpp"
 #include "ca/identity_index.hpp"
 #include "ca/issuer.hpp"
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 #include "ca/profile.hpp"
 #include "ca/registry.hpp"
 #include "ca/x509.hpp"

@@ -2,7 +2,7 @@
 // or hold back (a duplicate serial, a write stuck behind a slow sync).
 #pragma once
 
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 
 #include <functional>
 #include <optional>

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "ca/identity_index.hpp"
-#include "ca/ledger.hpp"
+#include "ca/ledger/ledger.hpp"
 #include "ca/registry.hpp"
 
 #include <cstdlib>

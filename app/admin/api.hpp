@@ -1,0 +1,109 @@
+// The admin API under /api/v1: JSON over HTTP, bearer tokens stored hashed in the config.
+// A plain HttpHandler (no Beast, no sockets), so it is tested by calling handle() directly.
+// The routes, JSON shapes and error statuses are listed at the top of api.cpp.
+#pragma once
+
+#include "app/http/types.hpp"
+#include "app/policy_control.hpp"
+#include "ca/issuer.hpp"
+#include "ca/registry.hpp"
+#include "radius/counters.hpp"
+#include "scep/enrollment.hpp"
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace portcullis::app {
+
+struct AdminToken {
+  std::string name;        // becomes the audit actor "api:<name>"
+  std::string sha256_hex;  // SHA-256 of the token, hex (as stored in the config)
+};
+
+// What the per-device MDM profile route (api_mdm.cpp) needs beyond the ledger and
+// the issuer: the CA certificates and where devices reach us.
+struct MdmSettings {
+  const ca::Authority* authority = nullptr;   // null (SCEP disabled): the route answers 404
+  std::string public_url;                     // http.public_url; the SCEP URL is <public_url>/scep
+  std::string hostname;                       // service.hostname: the EAP server certificate's name
+};
+
+class AdminApi {
+ public:
+  // Throws std::invalid_argument when a token's hash is not 64 hex digits.
+  // `radius_counters` (may be null: no RADIUS front end) must outlive the API.
+  AdminApi(ca::Registry& registry, ca::Issuer& issuer, std::vector<AdminToken> tokens,
+           const radius::Counters* radius_counters = nullptr, MdmSettings mdm = {});
+
+  // Thread-safe (holds no mutable state of its own). Never throws: failures become a JSON
+  // {"error": "..."} with a 4xx/5xx status.
+  HttpResponse handle(const HttpRequest& request);
+
+  // Enables GET /policy and POST /policy/reload (api_policy.cpp); call before serving.
+  void set_policy(PolicyControl policy);
+  // Enables GET /scep/counters; `enrollment` must outlive the API. Call before serving.
+  void set_scep(const scep::Enrollment* enrollment) { scep_ = enrollment; }
+  // Enables GET /service/counters: the process's own counters (handler exceptions survived,
+  // HTTP connections refused over their caps), read when asked. Call before serving.
+  using CounterSnapshot = std::function<std::vector<std::pair<std::string, std::uint64_t>>()>;
+  void set_service_counters(CounterSnapshot snapshot) { service_counters_ = std::move(snapshot); }
+
+ private:
+  struct StoredToken {
+    std::string name;
+    std::array<unsigned char, 32> hash{};
+  };
+  struct Call;
+
+  // The audit actor for a valid bearer token; nullopt for a missing or wrong one.
+  std::optional<std::string> authenticate(const HttpRequest& request) const;
+  HttpResponse route(const Call& call);
+
+  HttpResponse list_devices(const Call& call);
+  HttpResponse create_device(const Call& call);
+  HttpResponse show_device(const Call& call, const std::string& ref);
+  HttpResponse set_device_enabled(const Call& call, const std::string& ref, bool enabled);
+  HttpResponse revoke_device(const Call& call, const std::string& ref);
+  HttpResponse revoke_devices(const Call& call);
+  HttpResponse list_certificates(const Call& call);
+  HttpResponse show_certificate(const Call& call, const std::string& serial);
+  HttpResponse revoke_certificate(const Call& call, const std::string& serial);
+  HttpResponse issue_certificate(const Call& call);
+  // api_scep.cpp (Call is private to api.cpp, so its parts are passed).
+  HttpResponse create_challenge(const HttpRequest& request, const std::map<std::string, std::string>& query,
+                                const std::string& actor);
+  // api_scep.cpp: SCEP requests held for manual approval (RFC 8894 §3.3.2).
+  HttpResponse list_requests(const std::map<std::string, std::string>& query);
+  HttpResponse decide_request(const HttpRequest& request, const std::map<std::string, std::string>& query,
+                              const std::string& actor, const std::string& id, bool approve);
+  // api_mdm.cpp: a device's Apple/Android/Windows profile with a fresh challenge.
+  HttpResponse device_profile(const std::map<std::string, std::string>& query, const std::string& actor,
+                              const std::string& device_ref, const std::string& platform);
+  HttpResponse list_audit(const Call& call);
+  HttpResponse show_identity(const Call& call, const std::string& serial);
+  HttpResponse list_sessions(const Call& call);
+  HttpResponse show_radius_counters(const Call& call);
+  HttpResponse show_scep_counters(const Call& call);
+  HttpResponse show_service_counters(const Call& call);
+  HttpResponse show_policy();
+  HttpResponse reload_policy(const HttpRequest& request, const std::string& actor);
+
+  // A number means a device id, anything else a name (see api.cpp). 404 if unknown.
+  ca::Device resolve_device(const std::string& ref);
+
+  ca::Registry& registry_;
+  ca::Issuer& issuer_;
+  std::vector<StoredToken> tokens_;
+  const radius::Counters* radius_counters_;
+  MdmSettings mdm_;
+  PolicyControl policy_;
+  const scep::Enrollment* scep_ = nullptr;
+  CounterSnapshot service_counters_;
+};
+
+}  // namespace portcullis::app

@@ -1,0 +1,41 @@
+// The ledger: the durable record of devices, certificates, revocations, challenges, SCEP
+// transactions, RADIUS sessions and the audit log. Each concern has its own narrow
+// interface (devices.hpp, certificates.hpp, …) so that a caller names only what it uses,
+// a feature adds a file rather than a method here, and a second backend (PostgreSQL,
+// several nodes on one ledger) implements the same interfaces.
+//
+// Every mutating call is one transaction: it either commits whole (data + audit row) or
+// throws (errors.hpp) and leaves nothing behind.
+#pragma once
+
+#include "ca/ledger/audit.hpp"
+#include "ca/ledger/certificates.hpp"
+#include "ca/ledger/challenges.hpp"
+#include "ca/ledger/devices.hpp"
+#include "ca/ledger/errors.hpp"
+#include "ca/ledger/radius_sessions.hpp"
+#include "ca/ledger/scep_transactions.hpp"
+
+#include <memory>
+#include <string>
+
+namespace portcullis::ca {
+
+class Ledger : public DeviceStore,
+               public CertificateStore,
+               public AuditLog,
+               public ChallengeStore,
+               public ScepTransactionStore,
+               public RadiusSessionStore {
+ public:
+  ~Ledger() override = default;
+
+  // Maintenance.
+  virtual std::string integrity_check() = 0;  // "ok" when healthy
+};
+
+// Opens (creating and migrating as needed) the SQLite ledger at `path`.
+// Refuses, with a clear message, a ledger written by a newer schema version.
+std::unique_ptr<Ledger> open_sqlite_ledger(const std::string& path);
+
+}  // namespace portcullis::ca

@@ -1,0 +1,71 @@
+// RADIUS accounting sessions (RFC 2866) and the Disconnect/CoA outcomes (RFC 5176) marked
+// on them.
+#pragma once
+
+#include "ca/records.hpp"
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace portcullis::ca {
+
+// One RADIUS accounting session (RFC 2866), keyed by (nas, acct_session_id).
+struct RadiusSessionRow {
+  std::string nas;                  // NAS name from the config
+  std::string acct_session_id;      // RFC 2866 §5.5
+  std::string serial;               // certificate that authenticated it; "" when not linked
+  std::string calling_station_id;
+  std::string user_name;
+  UnixTime started_at = 0;          // kept from the first record of the session
+  UnixTime updated_at = 0;
+  std::optional<UnixTime> stopped_at;   // set by Accounting-Stop; never cleared again
+  std::string device;               // read only: the device of `serial`, "" when unknown
+  // Schema v5, what an RFC 5176 Disconnect-/CoA-Request needs after a restart. "" = unknown
+  // (an empty value never overwrites a known one).
+  std::string nas_address;          // where the NAS's requests come from (its CoA server's address)
+  std::string nas_ip_address;       // NAS-IP-Address as the NAS sent it (dotted quad)
+  std::string nas_ipv6_address;     // NAS-IPv6-Address as the NAS sent it
+  std::string nas_identifier;       // NAS-Identifier as the NAS sent it
+  std::string rule;                 // the policy rule that accepted the session
+  std::string coa_reply;            // hex of the wire attributes a device disable sends in a CoA-Request; "" = Disconnect
+  std::string dynauth;              // last Disconnect/CoA outcome, "" = none sent
+  std::optional<UnixTime> dynauth_at;
+};
+
+// The outcome of one Disconnect-/CoA-Request for a session (RFC 5176).
+struct RadiusSessionMark {
+  std::string nas;
+  std::string acct_session_id;
+  std::string outcome;              // "Disconnect ACK", "Disconnect NAK 503 (Session-Context-Not-Found)", "timeout", …
+  UnixTime at = 0;
+  bool ended = false;               // the NAS confirmed the session is gone: stopped_at = at unless already set
+};
+
+// Sessions keyed by (nas, acct_session_id); the table is kept bounded by prune.
+class RadiusSessionStore {
+ public:
+  virtual ~RadiusSessionStore() = default;
+
+  // Upsert by (nas, acct_session_id) in one transaction: started_at stays the first one seen,
+  // an empty serial/calling_station_id/user_name never overwrites a known one, and a stop
+  // is never undone by a late Interim-Update.
+  virtual void record_radius_session(const RadiusSessionRow& row) = 0;
+  // Newest first (by updated_at); live_only = not stopped.
+  virtual std::vector<RadiusSessionRow> list_radius_sessions(bool live_only, std::size_t limit) = 0;
+  // Records Disconnect/CoA outcomes, all in one transaction (many arrive together after a
+  // bulk revocation; one fsync for all of them). Unknown sessions are skipped.
+  virtual void mark_radius_sessions(const std::vector<RadiusSessionMark>& marks) = 0;
+  // Accounting-On/Off (RFC 2866 §5.1): every live session of that NAS (and, when
+  // `nas_address` is not empty, of that source address or an unknown one) is stopped at `at`.
+  // Returns how many.
+  virtual std::size_t stop_radius_sessions_of_nas(const std::string& nas, const std::string& nas_address,
+                                                  UnixTime at) = 0;
+  // Keeps the table bounded: deletes the stopped sessions that stopped before
+  // `stopped_before`, then the oldest stopped ones past `max_rows` rows in all. Live rows
+  // are never deleted (the live table bounds them). Returns how many were deleted.
+  virtual std::size_t prune_radius_sessions(UnixTime stopped_before, std::size_t max_rows) = 0;
+};
+
+}  // namespace portcullis::ca

@@ -1,0 +1,332 @@
+// The SQLite ledger: opening, devices, the audit log, counters and maintenance.
+// Certificates are in sqlite_certificates.cpp.
+#include "ca/ledger/sqlite_ledger.hpp"
+
+#include "ca/ledger/schema.hpp"
+
+#include <chrono>
+#include <limits>
+#include <set>
+
+namespace portcullis::ca {
+
+std::unique_ptr<Ledger> open_sqlite_ledger(const std::string& path) {
+  return std::make_unique<sqlite::SqliteLedger>(path);
+}
+
+namespace sqlite {
+namespace {
+
+constexpr std::size_t kMaxNameBytes = 255;
+
+std::int64_t clamp_count(std::size_t n) {
+  return n > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())
+             ? std::numeric_limits<std::int64_t>::max()
+             : static_cast<std::int64_t>(n);
+}
+
+bool has_control_characters(const std::string& s) {
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7F) return true;
+  }
+  return false;
+}
+
+// Names are stored verbatim (quotes, semicolons and the like round-trip: every value is
+// a bound parameter). Only what would break logs or C strings is refused.
+void validate_new_device(const NewDevice& device) {
+  if (device.name.empty()) throw LedgerConflict("device name must not be empty");
+  if (device.name.size() > kMaxNameBytes) throw LedgerConflict("device name is longer than 255 bytes");
+  if (has_control_characters(device.name)) throw LedgerConflict("device name must not contain control characters");
+  for (const auto& group : device.groups) {
+    if (group.empty() || group.size() > kMaxNameBytes || has_control_characters(group)) {
+      throw LedgerConflict("device group names must be 1 to 255 bytes without control characters");
+    }
+  }
+}
+
+// LIKE pattern for a literal substring: %, _ and the escape character itself are escaped
+// (https://sqlite.org/lang_expr.html#like).
+std::string like_substring(const std::string& text) {
+  std::string pattern = "%";
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') pattern.push_back('\\');
+    pattern.push_back(c);
+  }
+  pattern.push_back('%');
+  return pattern;
+}
+
+}  // namespace
+
+UnixTime now_unix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+Device device_from_row(const Statement& row) {
+  Device d;
+  d.id = row.column_int64(0);
+  d.name = row.column_text(1);
+  d.display_name = row.column_text(2);
+  d.owner = row.column_text(3);
+  d.enabled = row.column_int64(4) != 0;
+  d.created_at = row.column_int64(5);
+  return d;
+}
+
+SqliteLedger::SqliteLedger(const std::string& path) : db_(Connection::open(path, /*create=*/true)) {
+  // Wait up to 5 s for another process's write lock (e.g. `portcullis init` racing a
+  // service start) instead of failing at once with SQLITE_BUSY.
+  sqlite3_busy_timeout(db_.handle(), 5000);
+  db_.exec("PRAGMA foreign_keys = ON");  // per connection, off by default
+  // Schema objects (triggers) may only use functions marked innocuous; hardening against
+  // a tampered database file (https://sqlite.org/pragma.html#pragma_trusted_schema).
+  db_.exec("PRAGMA trusted_schema = OFF");
+  {
+    Statement mode = db_.prepare("PRAGMA journal_mode = WAL");
+    const std::string got = mode.step() ? mode.column_text(0) : std::string();
+    // WAL lets readers (OCSP/CRL rebuilds, the admin API) run while a writer commits.
+    // An in-memory database reports "memory", which is fine for tests.
+    if (got != "wal" && got != "memory") throw LedgerError("ledger: cannot enable WAL journal mode (got '" + got + "')");
+  }
+  // FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power loss. A CA
+  // must never have handed out a certificate whose row is gone after a crash, so every
+  // commit is synced (https://sqlite.org/pragma.html#pragma_synchronous).
+  db_.exec("PRAGMA synchronous = FULL");
+  // A group commit's savepoints keep each unit's page images in a statement journal,
+  // which spills to a temporary file past 64 KiB; one issuance is about that size, and
+  // a file would cost the writes the batching saves (https://sqlite.org/tempfiles.html).
+  db_.exec("PRAGMA temp_store = MEMORY");
+  // 16 MiB of page cache instead of SQLite's 2 MiB: the random-order indexes an issuance
+  // touches (serial, fingerprint, transaction id) stay in memory for a fleet of tens of
+  // thousands of certificates instead of being read back for every insert.
+  db_.exec("PRAGMA cache_size = -16384");
+  migrate(db_);
+  if (path != ":memory:" && !path.empty()) {
+    reader_.emplace(Connection::open(path, /*create=*/false));
+    sqlite3_busy_timeout(reader_->handle(), 5000);
+    reader_->exec("PRAGMA trusted_schema = OFF");
+    reader_->exec("PRAGMA query_only = ON");
+  }
+}
+
+// --- devices --------------------------------------------------------------------------
+
+namespace {
+
+std::vector<std::string> groups_of(Connection& db, std::int64_t device_id) {
+  auto stmt = db.cached("SELECT name FROM device_groups WHERE device_id = ?1 ORDER BY name");
+  stmt->bind(1, device_id);
+  std::vector<std::string> groups;
+  while (stmt->step()) groups.push_back(stmt->column_text(0));
+  return groups;
+}
+
+std::optional<Device> device_by_id(Connection& db, std::int64_t id) {
+  std::optional<Device> found;
+  {
+    auto stmt = db.cached("SELECT id, name, display_name, owner, enabled, created_at FROM devices WHERE id = ?1");
+    stmt->bind(1, id);
+    if (stmt->step()) found = device_from_row(*stmt);
+  }
+  if (found) found->groups = groups_of(db, found->id);
+  return found;
+}
+
+std::optional<Device> device_by_name(Connection& db, const std::string& name) {
+  std::optional<Device> found;
+  {
+    auto stmt = db.cached("SELECT id, name, display_name, owner, enabled, created_at FROM devices WHERE name = ?1");
+    stmt->bind(1, name);
+    if (stmt->step()) found = device_from_row(*stmt);
+  }
+  if (found) found->groups = groups_of(db, found->id);
+  return found;
+}
+
+}  // namespace
+
+std::vector<std::string> SqliteLedger::groups_locked(std::int64_t device_id) { return groups_of(db_, device_id); }
+
+std::optional<Device> SqliteLedger::device_by_id_locked(std::int64_t id) { return device_by_id(db_, id); }
+
+std::optional<Device> SqliteLedger::device_by_name_locked(const std::string& name) { return device_by_name(db_, name); }
+
+Device SqliteLedger::insert_device_locked(const NewDevice& device, const std::string& actor) {
+  validate_new_device(device);
+  const UnixTime now = now_unix();
+  {
+    auto stmt = db_.cached(
+        "INSERT INTO devices (name, display_name, owner, enabled, created_at) VALUES (?1, ?2, ?3, 1, ?4)");
+    stmt->bind(1, device.name).bind(2, device.display_name).bind(3, device.owner).bind(4, now);
+    try {
+      stmt->run();
+    } catch (const SqliteError& e) {
+      if (e.primary_code() == SQLITE_CONSTRAINT) throw LedgerConflict("a device named '" + device.name + "' already exists");
+      throw;
+    }
+  }
+  Device created;
+  created.id = db_.last_insert_rowid();
+  created.name = device.name;
+  created.display_name = device.display_name;
+  created.owner = device.owner;
+  created.enabled = true;
+  created.created_at = now;
+  const std::set<std::string> unique_groups(device.groups.begin(), device.groups.end());
+  for (const auto& group : unique_groups) {
+    auto stmt = db_.cached("INSERT INTO device_groups (device_id, name) VALUES (?1, ?2)");
+    stmt->bind(1, created.id).bind(2, group);
+    stmt->run();
+  }
+  created.groups.assign(unique_groups.begin(), unique_groups.end());
+  insert_audit_locked({0, now, actor, "device.create", created.name, "id=" + std::to_string(created.id)});
+  return created;
+}
+
+Device SqliteLedger::create_device(const NewDevice& device, const std::string& actor) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(db_);
+  Device created = insert_device_locked(device, actor);
+  tx.commit();
+  return created;
+}
+
+std::optional<Device> SqliteLedger::find_device(std::int64_t id) {
+  return read([&](Connection& db) { return device_by_id(db, id); });
+}
+
+std::optional<Device> SqliteLedger::find_device_by_name(const std::string& name) {
+  return read([&](Connection& db) { return device_by_name(db, name); });
+}
+
+std::vector<Device> SqliteLedger::list_devices(const DeviceFilter& filter) {
+  // The statement text varies only by which fixed clauses are present; every value,
+  // the search text included, is a bound parameter.
+  std::string sql = "SELECT id, name, display_name, owner, enabled, created_at FROM devices WHERE 1";
+  if (!filter.search.empty()) {
+    sql += " AND (name LIKE ?1 ESCAPE '\\' OR display_name LIKE ?1 ESCAPE '\\' OR owner LIKE ?1 ESCAPE '\\')";
+  }
+  if (filter.enabled) sql += " AND enabled = ?2";
+  sql += " ORDER BY id LIMIT ?3 OFFSET ?4";
+
+  std::lock_guard lock(mutex_);
+  std::vector<Device> devices;
+  {
+    Statement stmt = db_.prepare(sql);
+    if (!filter.search.empty()) stmt.bind(1, like_substring(filter.search));
+    if (filter.enabled) stmt.bind(2, std::int64_t{*filter.enabled ? 1 : 0});
+    stmt.bind(3, clamp_count(filter.limit)).bind(4, clamp_count(filter.offset));
+    while (stmt.step()) devices.push_back(device_from_row(stmt));
+  }
+  for (auto& d : devices) d.groups = groups_locked(d.id);
+  return devices;
+}
+
+Device SqliteLedger::set_device_enabled(std::int64_t id, bool enabled, const std::string& actor) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(db_);
+  std::optional<Device> device = device_by_id_locked(id);
+  if (!device) throw LedgerNotFound("no device with id " + std::to_string(id));
+  if (device->enabled == enabled) return *device;  // nothing changed, nothing to audit
+  {
+    auto stmt = db_.cached("UPDATE devices SET enabled = ?1 WHERE id = ?2");
+    stmt->bind(1, std::int64_t{enabled ? 1 : 0}).bind(2, id);
+    stmt->run();
+  }
+  device->enabled = enabled;
+  insert_audit_locked({0, now_unix(), actor, enabled ? "device.enable" : "device.disable", device->name,
+                       "id=" + std::to_string(id)});
+  tx.commit();
+  return *device;
+}
+
+void SqliteLedger::for_each_device(const std::function<void(const Device&)>& fn) {
+  std::lock_guard lock(mutex_);
+  // One pass: devices joined with their groups, ordered so a device's rows are adjacent.
+  Statement stmt = db_.prepare(
+      "SELECT d.id, d.name, d.display_name, d.owner, d.enabled, d.created_at, g.name "
+      "FROM devices d LEFT JOIN device_groups g ON g.device_id = d.id ORDER BY d.id, g.name");
+  std::optional<Device> current;
+  while (stmt.step()) {
+    const std::int64_t id = stmt.column_int64(0);
+    if (!current || current->id != id) {
+      if (current) fn(*current);
+      current = device_from_row(stmt);
+    }
+    if (!stmt.column_is_null(6)) current->groups.push_back(stmt.column_text(6));
+  }
+  if (current) fn(*current);
+}
+
+// --- audit ------------------------------------------------------------------------------
+
+void SqliteLedger::insert_audit_locked(const AuditEntry& entry) {
+  auto stmt = db_.cached("INSERT INTO audit (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)");
+  stmt->bind(1, entry.at != 0 ? entry.at : now_unix())
+      .bind(2, entry.actor.empty() ? std::string("system") : entry.actor)
+      .bind(3, entry.action)
+      .bind(4, entry.target)
+      .bind(5, entry.detail);
+  stmt->run();
+}
+
+void SqliteLedger::append_audit(const AuditEntry& entry) {
+  if (entry.action.empty()) throw LedgerConflict("an audit entry needs an action");
+  // Refusal rows are counted and pruned (append_refusals); one written here would be neither.
+  if (is_refusal_row(entry)) throw LedgerConflict("refused SCEP requests are audited through append_refusals");
+  std::lock_guard lock(mutex_);
+  Transaction tx(db_);
+  insert_audit_locked(entry);
+  tx.commit();
+}
+
+std::vector<AuditEntry> SqliteLedger::audit(const AuditFilter& filter) {
+  std::string sql = "SELECT id, at, actor, action, target, detail FROM audit WHERE 1";
+  if (filter.target) sql += " AND target = ?1";
+  if (filter.action) sql += " AND action = ?2";
+  sql += " ORDER BY id DESC LIMIT ?3";
+
+  std::lock_guard lock(mutex_);
+  Statement stmt = db_.prepare(sql);
+  if (filter.target) stmt.bind(1, *filter.target);
+  if (filter.action) stmt.bind(2, *filter.action);
+  stmt.bind(3, clamp_count(filter.limit));
+  std::vector<AuditEntry> entries;
+  while (stmt.step()) {
+    entries.push_back({stmt.column_int64(0), stmt.column_int64(1), stmt.column_text(2), stmt.column_text(3),
+                       stmt.column_text(4), stmt.column_text(5)});
+  }
+  return entries;
+}
+
+// --- counters and maintenance ------------------------------------------------------------
+
+std::int64_t SqliteLedger::next_crl_number() {
+  std::lock_guard lock(mutex_);
+  Transaction tx(db_);
+  std::int64_t number = 0;
+  {
+    auto stmt = db_.cached("UPDATE meta SET value = value + 1 WHERE key = 'crl_number' RETURNING value");
+    if (!stmt->step()) throw LedgerError("ledger: the crl_number counter is missing");
+    number = stmt->column_int64(0);
+    stmt->run();  // drain, so the statement completes before COMMIT
+  }
+  tx.commit();
+  return number;
+}
+
+std::string SqliteLedger::integrity_check() {
+  std::lock_guard lock(mutex_);
+  Statement stmt = db_.prepare("PRAGMA integrity_check");
+  std::string result;
+  while (stmt.step()) {
+    if (!result.empty()) result.push_back('\n');
+    result += stmt.column_text(0);
+  }
+  return result;
+}
+
+}  // namespace sqlite
+}  // namespace portcullis::ca
