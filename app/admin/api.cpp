@@ -46,7 +46,7 @@
 //      are "" when accounting could not be tied to an Access-Accept; dynauth is the last RFC 5176
 //      outcome ("Disconnect ACK", "Disconnect NAK 503 (Session-Context-Not-Found)", "CoA ACK",
 //      "Disconnect timeout", "" = none sent), dynauth_at its time (null when none).
-// C = {serial,device_id,profile,subject,sans,sha256_fingerprint,not_before,not_after,issued_at,
+// C = {serial,device_id,device,profile,subject,sans,sha256_fingerprint,not_before,not_after,issued_at,
 //      status,[revoked_at,revocation_reason]}; A = {id,at,actor,action,target,detail}.
 // R = {id,status,device,profile,subject,transaction_id,serial,created_at,decided_by,decided_at,reason}
 //      (serial, decided_by and decided_at are null until decided).
@@ -90,6 +90,28 @@ struct AdminApi::Call {
 namespace {
 
 constexpr std::size_t kMaxCsrBytes = 64 * 1024;
+
+// C carries the device's name beside device_id.
+std::string device_name(ca::DeviceStore& devices, std::int64_t id) {
+  const auto device = devices.find_device(id);
+  return device ? device->name : std::string();
+}
+
+// device_name for the rows of a page, each device looked up once however many of its
+// certificates the page lists.
+class DeviceNames {
+ public:
+  explicit DeviceNames(ca::DeviceStore& devices) : devices_(devices) {}
+  const std::string& operator()(std::int64_t id) {
+    auto it = names_.find(id);
+    if (it == names_.end()) it = names_.emplace(id, device_name(devices_, id)).first;
+    return it->second;
+  }
+
+ private:
+  ca::DeviceStore& devices_;
+  std::map<std::int64_t, std::string> names_;
+};
 
 HttpResponse method_not_allowed(const char* allow) {
   HttpResponse response = admin::error_response(405, "method not allowed");
@@ -324,7 +346,7 @@ HttpResponse AdminApi::show_device(const Call& call, const std::string& ref) {
   filter.now = call.now;
   json certificates = json::array();
   for (const auto& record : registry_.ledger().list_certificates(filter))
-    certificates.push_back(admin::certificate_json(record, call.now, false));
+    certificates.push_back(admin::certificate_json(record, device.name, call.now, false));
   json out = admin::device_json(device);
   out["certificates"] = std::move(certificates);
   return admin::json_response(200, out);
@@ -342,7 +364,7 @@ HttpResponse AdminApi::revoke_device(const Call& call, const std::string& ref) {
   ca::Device device = resolve_device(ref);
   json revoked = json::array();
   for (const auto& record : registry_.revoke_device(device.id, reason, call.now, call.actor))
-    revoked.push_back(admin::certificate_json(record, call.now, false));
+    revoked.push_back(admin::certificate_json(record, device.name, call.now, false));
   return admin::json_response(200, json{{"device", admin::device_json(device)}, {"revoked", revoked}});
 }
 
@@ -385,8 +407,9 @@ HttpResponse AdminApi::list_certificates(const Call& call) {
   filter.limit = admin::count_param(call.query, "limit", 100, 1, 1000);
   filter.offset = admin::count_param(call.query, "offset", 0, 0, 1'000'000'000);
   json certificates = json::array();
+  DeviceNames names(registry_.ledger());
   for (const auto& record : registry_.ledger().list_certificates(filter))
-    certificates.push_back(admin::certificate_json(record, call.now, false));
+    certificates.push_back(admin::certificate_json(record, names(record.device_id), call.now, false));
   return admin::json_response(200,
                               json{{"certificates", certificates}, {"limit", filter.limit}, {"offset", filter.offset}});
 }
@@ -396,7 +419,8 @@ HttpResponse AdminApi::show_certificate(const Call& call, const std::string& ser
   const std::string hex = admin::checked_serial(serial);
   auto record = registry_.ledger().find_certificate(hex);
   if (!record) throw ApiError(404, "no certificate with serial " + hex);
-  return admin::json_response(200, admin::certificate_json(*record, call.now, true));
+  return admin::json_response(
+      200, admin::certificate_json(*record, device_name(registry_.ledger(), record->device_id), call.now, true));
 }
 
 HttpResponse AdminApi::show_identity(const Call& call, const std::string& serial) {
@@ -486,7 +510,10 @@ HttpResponse AdminApi::revoke_certificate(const Call& call, const std::string& s
   if (!registry_.ledger().find_certificate(hex)) throw ApiError(404, "no certificate with serial " + hex);
   ca::RevocationOutcome outcome = registry_.revoke(hex, reason, call.now, call.actor);
   return admin::json_response(
-      200, json{{"certificate", admin::certificate_json(outcome.certificate, call.now, false)}, {"changed", outcome.changed}});
+      200, json{{"certificate", admin::certificate_json(outcome.certificate,
+                                                        device_name(registry_.ledger(), outcome.certificate.device_id),
+                                                        call.now, false)},
+                {"changed", outcome.changed}});
 }
 
 HttpResponse AdminApi::issue_certificate(const Call& call) {
@@ -542,7 +569,7 @@ HttpResponse AdminApi::issue_certificate(const Call& call) {
            {"device", admin::device_json(result.device)},
            {"device_created", result.device_created},
            {"left_out", result.left_out},
-           {"record", admin::certificate_json(result.record, call.now, false)}};
+           {"record", admin::certificate_json(result.record, result.device.name, call.now, false)}};
   HttpResponse response = admin::json_response(201, out);
   response.headers.emplace_back("Location", "/api/v1/certificates/" + result.record.serial_hex);
   return response;

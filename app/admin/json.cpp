@@ -100,9 +100,11 @@ json device_json(const ca::Device& device) {
               {"created_at_unix", device.created_at}};
 }
 
-json certificate_json(const ca::CertificateRecord& record, ca::UnixTime now, bool with_pem) {
+json certificate_json(const ca::CertificateRecord& record, const std::string& device_name, ca::UnixTime now,
+                      bool with_pem) {
   json out{{"serial", record.serial_hex},
            {"device_id", record.device_id},
+           {"device", device_name},
            {"profile", record.profile},
            {"subject", record.subject},
            {"sans", record.sans},

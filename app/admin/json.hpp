@@ -35,7 +35,10 @@ std::string iso8601(ca::UnixTime t);                               // "2024-05-0
 // will be usable; the ledger's status filter uses the same three words).
 const char* certificate_status(const ca::CertificateRecord& record, ca::UnixTime now);
 json device_json(const ca::Device& device);
-json certificate_json(const ca::CertificateRecord& record, ca::UnixTime now, bool with_pem);
+// C: the record plus "device", the device's name (people and the CLI speak of names;
+// "device_id" stays for scripts).
+json certificate_json(const ca::CertificateRecord& record, const std::string& device_name, ca::UnixTime now,
+                      bool with_pem);
 json audit_json(const ca::AuditEntry& entry);
 
 HttpResponse json_response(int status, const json& body);

@@ -16,12 +16,19 @@ std::string trim(std::string s) {
 
 }  // namespace
 
-AdminClient::AdminClient(const Config& config)
-    : host_(config.admin.bind), port_(config.admin.port), tls_(config.admin_tls_effective()),
-      ca_file_(config.ca.dir + "/root.pem") {
+HttpClientOptions admin_http_options(const Config& config) {
+  HttpClientOptions options;
+  options.host = config.admin.bind;
+  options.port = config.admin.port;
+  options.tls = config.admin_tls_effective();
+  options.ca_file = config.ca.dir + "/root.pem";
   // A wildcard bind is reached through loopback; the admin certificate names localhost.
-  if (host_ == "0.0.0.0" || host_.empty()) host_ = "127.0.0.1";
-  if (host_ == "::") host_ = "::1";
+  if (options.host == "0.0.0.0" || options.host.empty()) options.host = "127.0.0.1";
+  if (options.host == "::") options.host = "::1";
+  return options;
+}
+
+AdminClient::AdminClient(const Config& config) : options_(admin_http_options(config)) {
   if (const char* env = std::getenv("PORTCULLIS_TOKEN"); env != nullptr && *env != '\0') {
     token_ = env;
   } else {
@@ -44,11 +51,6 @@ nlohmann::json AdminClient::call(const std::string& method, const std::string& t
 std::string AdminClient::get_text(const std::string& target) { return call_raw("GET", target, nullptr); }
 
 std::string AdminClient::call_raw(const std::string& method, const std::string& target, const nlohmann::json& body) {
-  HttpClientOptions options;
-  options.host = host_;
-  options.port = port_;
-  options.tls = tls_;
-  options.ca_file = ca_file_;
   std::vector<std::pair<std::string, std::string>> headers = {{"Authorization", "Bearer " + token_},
                                                               {"Accept", "application/json"}};
   std::string payload;
@@ -58,7 +60,7 @@ std::string AdminClient::call_raw(const std::string& method, const std::string& 
   }
   HttpClientResponse response;
   try {
-    response = http_request(options, method, "/api/v1" + target, headers, payload);
+    response = http_request(options_, method, "/api/v1" + target, headers, payload);
   } catch (const std::exception& e) {
     throw CliError(e.what());
   }

@@ -2,6 +2,8 @@
 // JSON in and out, a one-line error for anything but 2xx.
 #pragma once
 
+#include "app/http/client.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <stdexcept>
@@ -31,12 +33,13 @@ class AdminClient {
   // The 2xx body; CliError with the API's message otherwise.
   std::string call_raw(const std::string& method, const std::string& target, const nlohmann::json& body);
 
-  std::string host_;
-  unsigned short port_;
-  bool tls_;
-  std::string ca_file_;
+  HttpClientOptions options_;
   std::string token_;
 };
+
+// Where the admin API of the service that `config` describes is reached: a wildcard bind
+// through loopback, TLS trusting our root.
+HttpClientOptions admin_http_options(const Config& config);
 
 // Percent-encodes one path segment or query value (RFC 3986 §2.1, unreserved kept).
 std::string url_encode(const std::string& value);

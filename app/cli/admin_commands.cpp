@@ -61,7 +61,7 @@ struct IssueArgs {
 
 const std::vector<Column> kDeviceColumns = {{"ID", "id"},         {"NAME", "name"},   {"OWNER", "owner"},
                                             {"GROUPS", "groups"}, {"ENABLED", "enabled"}};
-const std::vector<Column> kCertColumns = {{"SERIAL", "serial"},     {"DEVICE", "device_id"}, {"PROFILE", "profile"},
+const std::vector<Column> kCertColumns = {{"SERIAL", "serial"},     {"DEVICE", "device"}, {"PROFILE", "profile"},
                                           {"STATUS", "status"},     {"NOT AFTER", "not_after"},
                                           {"SUBJECT", "subject"}};
 
@@ -102,24 +102,26 @@ nlohmann::json rows_of(const nlohmann::json& body, const char* key) {
 
 }  // namespace
 
-std::string resolve_config_path(const std::string& given) {
-  if (!given.empty()) return given;
-  if (const char* env = std::getenv("PORTCULLIS_CONFIG"); env != nullptr && *env != '\0') return env;
-  if (std::filesystem::exists("portcullis.toml")) return "portcullis.toml";
-  return "/etc/portcullis/portcullis.toml";
+ConfigLocation locate_config(const std::string& given) {
+  if (!given.empty()) return {given, "--config"};
+  if (const char* env = std::getenv("PORTCULLIS_CONFIG"); env != nullptr && *env != '\0')
+    return {env, "$PORTCULLIS_CONFIG"};
+  if (std::filesystem::exists("portcullis.toml")) return {"portcullis.toml", "./portcullis.toml"};
+  return {"/etc/portcullis/portcullis.toml", "default"};
 }
 
-void add_admin_commands(CLI::App& app, CliContext& ctx, std::function<int()>& action) {
-  // --- devices
-  auto* devices = app.add_subcommand("devices", "Manage devices through the admin API");
-  devices->require_subcommand(1);
+std::string resolve_config_path(const std::string& given) { return locate_config(given).path; }
 
+namespace {
+
+void add_device_add_and_list(CLI::App& devices, CliContext& ctx, std::function<int()>& action) {
   auto add = std::make_shared<NewDeviceArgs>();
-  auto* dev_add = devices->add_subcommand("add", "Create a device");
+  auto* dev_add = devices.add_subcommand("add", "Create a device");
   dev_add->add_option("name", add->name, "Unique device name")->required();
   dev_add->add_option("--display-name", add->display_name, "Human-readable name");
   dev_add->add_option("--owner", add->owner, "Owner (person or team)");
   dev_add->add_option("--group", add->groups, "Group or tag (repeatable)");
+  dev_add->footer(examples({"portcullis devices add laptop-8 --owner ana --group staff --group byod"}));
   dev_add->callback([&, add] {
     action = [&, add] {
       auto client = client_for(ctx);
@@ -131,11 +133,12 @@ void add_admin_commands(CLI::App& app, CliContext& ctx, std::function<int()>& ac
   });
 
   auto list = std::make_shared<DeviceListArgs>();
-  auto* dev_list = devices->add_subcommand("list", "List devices");
+  auto* dev_list = devices.add_subcommand("list", "List devices");
   dev_list->add_option("--search", list->search, "Substring of name, display name or owner");
   dev_list->add_flag("--enabled", list->only_enabled, "Only enabled devices");
   dev_list->add_flag("--disabled", list->only_disabled, "Only disabled devices");
   dev_list->add_option("--limit", list->limit, "At most this many rows");
+  dev_list->footer(examples({"portcullis devices list --search ana --enabled"}));
   dev_list->callback([&, list] {
     action = [&, list] {
       auto client = client_for(ctx);
@@ -146,9 +149,11 @@ void add_admin_commands(CLI::App& app, CliContext& ctx, std::function<int()>& ac
       return 0;
     };
   });
+}
 
+void add_device_show_and_toggle(CLI::App& devices, CliContext& ctx, std::function<int()>& action) {
   auto target = std::make_shared<std::string>();
-  auto* dev_show = devices->add_subcommand("show", "Show a device and its certificates");
+  auto* dev_show = devices.add_subcommand("show", "Show a device and its certificates");
   dev_show->add_option("device", *target, "Device id or name")->required();
   dev_show->callback([&, target] {
     action = [&, target] {
@@ -164,7 +169,7 @@ void add_admin_commands(CLI::App& app, CliContext& ctx, std::function<int()>& ac
   });
 
   for (const char* verb : {"disable", "enable"}) {
-    auto* cmd = devices->add_subcommand(verb, std::string(verb) + " a device (effective at once)");
+    auto* cmd = devices.add_subcommand(verb, std::string(verb) + " a device (effective at once)");
     cmd->add_option("device", *target, "Device id or name")->required();
     cmd->callback([&, target, verb] {
       action = [&, target, verb] {
@@ -175,8 +180,9 @@ void add_admin_commands(CLI::App& app, CliContext& ctx, std::function<int()>& ac
       };
     });
   }
+}
 
-  // --- certs
+void add_cert_commands(CLI::App& app, CliContext& ctx, std::function<int()>& action) {
   auto* certs = app.add_subcommand("certs", "List and show issued certificates");
   certs->require_subcommand(1);
   auto filter = std::make_shared<CertListArgs>();
@@ -186,6 +192,8 @@ void add_admin_commands(CLI::App& app, CliContext& ctx, std::function<int()>& ac
       ->check(CLI::IsMember({"valid", "revoked", "expired"}));
   certs_list->add_option("--expiring-before", filter->expiring_before, "Date (YYYY-MM-DD) or Unix time");
   certs_list->add_option("--limit", filter->limit, "At most this many rows");
+  certs_list->footer(examples({"portcullis certs list --device laptop-7 --status valid",
+                               "portcullis certs list --expiring-before 2030-01-01 --json"}));
   certs_list->callback([&, filter] {
     action = [&, filter] {
       auto client = client_for(ctx);
@@ -197,19 +205,51 @@ void add_admin_commands(CLI::App& app, CliContext& ctx, std::function<int()>& ac
       return 0;
     };
   });
+  auto serial = std::make_shared<std::string>();
   auto* certs_show = certs->add_subcommand("show", "Show one certificate");
-  certs_show->add_option("serial", *target, "Serial number (hex)")->required();
-  certs_show->callback([&, target] {
-    action = [&, target] {
+  certs_show->add_option("serial", *serial, "Serial number (hex)")->required();
+  certs_show->callback([&, serial] {
+    action = [&, serial] {
       auto client = client_for(ctx);
-      nlohmann::json cert = client.get("/certificates/" + url_encode(*target));
+      nlohmann::json cert = client.get("/certificates/" + url_encode(*serial));
       emit(ctx, cert, nullptr);
       if (!ctx.json && cert.contains("pem")) std::cout << '\n' << cert["pem"].get<std::string>();
       return 0;
     };
   });
+}
 
-  // --- revoke
+int run_revoke(const CliContext& ctx, const RevokeArgs& rv) {
+  if (int(!rv.serial.empty()) + int(!rv.device.empty()) + int(!rv.devices_from.empty()) != 1)
+    throw CliError("give exactly one of --serial, --device or --devices-from");
+  nlohmann::json body = nlohmann::json::object();
+  if (!rv.reason.empty()) body["reason"] = rv.reason;
+  if (!rv.devices_from.empty()) {
+    body["devices"] = read_device_list(rv.devices_from);
+    auto client = client_for(ctx);
+    nlohmann::json result = client.post("/revoke", body);
+    if (ctx.json)
+      emit(ctx, result, nullptr);
+    else
+      std::cout << "revoked " << result["revoked"].size() << " certificate(s) of " << result["devices"].get<int>()
+                << " device(s)\n";
+    return 0;
+  }
+  auto client = client_for(ctx);
+  if (!rv.serial.empty()) {
+    emit(ctx, client.post("/certificates/" + url_encode(rv.serial) + "/revoke", body), nullptr);
+  } else {
+    const std::string id = device_id(find_device(client, rv.device));
+    nlohmann::json result = client.post("/devices/" + id + "/revoke", body);
+    if (ctx.json)
+      emit(ctx, result, nullptr);
+    else
+      print_table(std::cout, rows_of(result, "revoked"), kCertColumns);
+  }
+  return 0;
+}
+
+void add_revoke_command(CLI::App& app, CliContext& ctx, std::function<int()>& action) {
   auto rv = std::make_shared<RevokeArgs>();
   auto* revoke = app.add_subcommand("revoke", "Revoke a certificate, or every certificate of a device");
   auto* by_serial = revoke->add_option("--serial", rv->serial, "Serial number (hex)");
@@ -221,43 +261,17 @@ void add_admin_commands(CLI::App& app, CliContext& ctx, std::function<int()>& ac
   from_file->excludes(by_serial);
   from_file->excludes(by_device);
   revoke->add_option("--reason", rv->reason, "RFC 5280 reason: keyCompromise, superseded, cessationOfOperation, …");
-  revoke->callback([&, rv] {
-    action = [&, rv] {
-      if (int(!rv->serial.empty()) + int(!rv->device.empty()) + int(!rv->devices_from.empty()) != 1)
-        throw CliError("give exactly one of --serial, --device or --devices-from");
-      nlohmann::json body = nlohmann::json::object();
-      if (!rv->reason.empty()) body["reason"] = rv->reason;
-      if (!rv->devices_from.empty()) {
-        body["devices"] = read_device_list(rv->devices_from);
-        auto client = client_for(ctx);
-        nlohmann::json result = client.post("/revoke", body);
-        if (ctx.json)
-          emit(ctx, result, nullptr);
-        else
-          std::cout << "revoked " << result["revoked"].size() << " certificate(s) of " << result["devices"].get<int>()
-                    << " device(s)\n";
-        return 0;
-      }
-      auto client = client_for(ctx);
-      if (!rv->serial.empty()) {
-        emit(ctx, client.post("/certificates/" + url_encode(rv->serial) + "/revoke", body), nullptr);
-      } else {
-        const std::string id = device_id(find_device(client, rv->device));
-        nlohmann::json result = client.post("/devices/" + id + "/revoke", body);
-        if (ctx.json)
-          emit(ctx, result, nullptr);
-        else
-          print_table(std::cout, rows_of(result, "revoked"), kCertColumns);
-      }
-      return 0;
-    };
-  });
+  revoke->footer(examples({"portcullis revoke --device laptop-7 --reason keyCompromise",
+                           "portcullis revoke --devices-from lost-devices.txt --reason cessationOfOperation"}));
+  revoke->callback([&, rv] { action = [&, rv] { return run_revoke(ctx, *rv); }; });
+}
 
-  // --- sessions
+void add_sessions_command(CLI::App& app, CliContext& ctx, std::function<int()>& action) {
   auto ss = std::make_shared<SessionArgs>();
   auto* sessions = app.add_subcommand("sessions", "List RADIUS accounting sessions (live ones unless --all)");
   sessions->add_flag("--all", ss->all, "Include stopped sessions");
   sessions->add_option("--limit", ss->limit, "At most this many rows (1..1000)")->check(CLI::Range(1, 1000));
+  sessions->footer(examples({"portcullis sessions --all --limit 50"}));
   sessions->callback([&, ss] {
     action = [&, ss] {
       auto client = client_for(ctx);
@@ -267,8 +281,28 @@ void add_admin_commands(CLI::App& app, CliContext& ctx, std::function<int()>& ac
       return 0;
     };
   });
+}
 
-  // --- issue
+int run_issue(const CliContext& ctx, const IssueArgs& is) {
+  auto client = client_for(ctx);
+  const std::string csr = ca::read_file(is.csr_file);
+  // The API takes PEM in JSON; convert a DER CSR here.
+  const std::string pem = ca::csr_to_pem(ca::csr_from_pem_or_der(csr).get());
+  nlohmann::json body = {{"csr", pem}, {"device", is.device}, {"profile", is.profile}, {"create_device", true}};
+  if (!is.cn.empty()) body["cn"] = is.cn;
+  if (!is.sans.empty()) body["sans"] = is.sans;
+  nlohmann::json result = client.post("/certificates", body);
+  if (result.value("device_created", false))
+    std::cerr << "created device " << cell_text(result["device"]["name"]) << " (id "
+              << cell_text(result["device"]["id"]) << ")\n";
+  if (ctx.json)
+    emit(ctx, result, nullptr);
+  else
+    std::cout << result.at("certificate").get<std::string>();
+  return 0;
+}
+
+void add_issue_command(CLI::App& app, CliContext& ctx, std::function<int()>& action) {
   auto is = std::make_shared<IssueArgs>();
   auto* issue = app.add_subcommand("issue", "Issue a certificate from a CSR (manual issuance); prints the PEM");
   issue->add_option("--csr", is->csr_file, "CSR file (PEM or DER)")->required()->check(CLI::ExistingFile);
@@ -276,26 +310,22 @@ void add_admin_commands(CLI::App& app, CliContext& ctx, std::function<int()>& ac
   issue->add_option("--profile", is->profile, "Certificate profile")->capture_default_str();
   issue->add_option("--cn", is->cn, "The certificate's CN; default: the device name (the CSR's names are not used)");
   issue->add_option("--san", is->sans, "A SAN the certificate carries: dns:NAME, email:ADDR, uri:URI, ip:ADDR (repeatable)");
-  issue->callback([&, is] {
-    action = [&, is] {
-      auto client = client_for(ctx);
-      const std::string csr = ca::read_file(is->csr_file);
-      // The API takes PEM in JSON; convert a DER CSR here.
-      const std::string pem = ca::csr_to_pem(ca::csr_from_pem_or_der(csr).get());
-      nlohmann::json body = {{"csr", pem}, {"device", is->device}, {"profile", is->profile}, {"create_device", true}};
-      if (!is->cn.empty()) body["cn"] = is->cn;
-      if (!is->sans.empty()) body["sans"] = is->sans;
-      nlohmann::json result = client.post("/certificates", body);
-      if (result.value("device_created", false))
-        std::cerr << "created device " << cell_text(result["device"]["name"]) << " (id "
-                  << cell_text(result["device"]["id"]) << ")\n";
-      if (ctx.json)
-        emit(ctx, result, nullptr);
-      else
-        std::cout << result.at("certificate").get<std::string>();
-      return 0;
-    };
-  });
+  issue->footer(
+      examples({"portcullis issue --csr laptop-7.csr --device laptop-7 --san dns:laptop-7.corp.example"}));
+  issue->callback([&, is] { action = [&, is] { return run_issue(ctx, *is); }; });
+}
+
+}  // namespace
+
+void add_admin_commands(CLI::App& app, CliContext& ctx, std::function<int()>& action) {
+  auto* devices = app.add_subcommand("devices", "Manage devices through the admin API");
+  devices->require_subcommand(1);
+  add_device_add_and_list(*devices, ctx, action);
+  add_device_show_and_toggle(*devices, ctx, action);
+  add_cert_commands(app, ctx, action);
+  add_revoke_command(app, ctx, action);
+  add_sessions_command(app, ctx, action);
+  add_issue_command(app, ctx, action);
 }
 
 }  // namespace portcullis::app

@@ -20,4 +20,11 @@ void add_admin_commands(CLI::App& app, CliContext& context, std::function<int()>
 // --config, else $PORTCULLIS_CONFIG, else ./portcullis.toml, else /etc/portcullis/portcullis.toml.
 std::string resolve_config_path(const std::string& given);
 
+// The same lookup, and which of the four gave the path (for the overview).
+struct ConfigLocation {
+  std::string path;
+  std::string source;  // "--config", "$PORTCULLIS_CONFIG", "./portcullis.toml", "default"
+};
+ConfigLocation locate_config(const std::string& given);
+
 }  // namespace portcullis::app

@@ -43,6 +43,12 @@ void print_table(std::ostream& out, const nlohmann::json& rows, const std::vecto
   if (cells.empty()) out << "(none)\n";
 }
 
+std::string examples(std::initializer_list<const char*> commands) {
+  std::string text = "Examples:";
+  for (const char* command : commands) text += std::string("\n  ") + command;
+  return text;
+}
+
 void print_record(std::ostream& out, const nlohmann::json& object) {
   std::size_t width = 0;
   for (const auto& [k, v] : object.items()) width = std::max(width, k.size());

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <initializer_list>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -19,5 +20,9 @@ std::string cell_text(const nlohmann::json& value);
 void print_table(std::ostream& out, const nlohmann::json& rows, const std::vector<Column>& columns);
 // "key: value" lines for one object (nested objects and arrays of objects skipped).
 void print_record(std::ostream& out, const nlohmann::json& object);
+
+// A --help footer: "Examples:" and one command a line, each runnable as printed
+// (tests/integration/test_printed_commands.py runs them).
+std::string examples(std::initializer_list<const char*> commands);
 
 }  // namespace portcullis::app

@@ -1,6 +1,7 @@
 #include "app/cli/policy_commands.hpp"
 
 #include "app/admin/json.hpp"
+#include "app/cli/output.hpp"
 #include "app/config.hpp"
 #include "app/policy_control.hpp"
 #include "ca/ledger/ledger.hpp"
@@ -59,23 +60,23 @@ std::optional<ca::CertificateRecord> newest_valid(ca::Ledger& ledger, std::int64
   return best;
 }
 
-int run_policy_test(const CliContext& ctx, const PolicyTestArgs& args) {
-  const Config config = load_config(resolve_config_path(ctx.config_path));
-  const ca::UnixTime at = parse_instant(args.at);
-  auto ledger = ca::open_sqlite_ledger(config.ledger.path);
+ca::Device find_device(ca::Ledger& ledger, const std::string& ref, const std::string& ledger_path) {
   std::optional<ca::Device> device;
-  if (!args.device.empty() && args.device.find_first_not_of("0123456789") == std::string::npos && args.device.size() <= 18)
-    device = ledger->find_device(std::stoll(args.device));
-  if (!device) device = ledger->find_device_by_name(args.device);
-  if (!device) throw std::runtime_error("no device '" + args.device + "' in " + config.ledger.path);
-  const auto cert = newest_valid(*ledger, device->id, at);
+  if (!ref.empty() && ref.find_first_not_of("0123456789") == std::string::npos && ref.size() <= 18)
+    device = ledger.find_device(std::stoll(ref));
+  if (!device) device = ledger.find_device_by_name(ref);
+  if (!device) throw std::runtime_error("no device '" + ref + "' in " + ledger_path);
+  return *device;
+}
 
+// What the RADIUS server would put before the policy for this device, NAS and SSID.
+policy::AccessContext access_context(const Config& config, const PolicyTestArgs& args, const ca::Device& device,
+                                     const std::optional<ca::CertificateRecord>& cert, ca::UnixTime at) {
   policy::AccessContext c;
-  c.device_id = device->id;
-  c.device_name = device->name;
-  c.device_groups = device->groups;
+  c.device_id = device.id;
+  c.device_name = device.name;
+  c.device_groups = device.groups;
   c.now = at;
-  std::vector<std::string> nas_groups;
   if (!args.nas.empty()) {
     const RadiusClientSetting* nas = nullptr;
     for (const auto& client : config.radius.clients)
@@ -87,75 +88,98 @@ int run_policy_test(const CliContext& ctx, const PolicyTestArgs& args) {
   // RFC 3580 §3.20 "MAC:SSID"; the MAC is a placeholder, rules look at the SSID only.
   if (!args.ssid.empty()) c.called_station_id = "00-00-00-00-00-00:" + args.ssid;
   if (!args.nas_port_type.empty()) c.nas_port_type = parse_port_type(args.nas_port_type);
-
-  nlohmann::json out = {{"device", device->name},
-                        {"device_id", device->id},
-                        {"groups", device->groups},
-                        {"nas", c.nas_name},
-                        {"nas_groups", c.nas_groups},
-                        {"ssid", args.ssid},
-                        {"at", admin::iso8601(at)},
-                        {"policy_file", config.policy.file}};
-  // What the RADIUS server checks before the policy (ca::IdentityIndex verdicts).
-  std::string refused;
-  if (!device->enabled) refused = "device_disabled";
-  else if (!cert) refused = "no valid certificate at that time";
   if (cert) {
     c.profile = cert->profile;
     c.subject = cert->subject;
     c.sans = cert->sans;
     c.serial_hex = cert->serial_hex;
     c.cert_not_after = cert->not_after;
-    out["serial"] = cert->serial_hex;
-    out["profile"] = cert->profile;
-    out["subject"] = cert->subject;
-    out["not_after"] = admin::iso8601(cert->not_after);
   }
+  return c;
+}
 
+// The decision into `out`: accept, rule, reason, and for an accept the reply attributes,
+// the capped Session-Timeout and the on_disable action.
+void decide(const Config& config, const policy::AccessContext& c, const std::string& refused, ca::UnixTime at,
+            nlohmann::json& out) {
   auto engine = make_policy_engine();
   if (!config.policy.file.empty()) engine->load_file(config.policy.file);  // PolicyError: file:line, exit 1
   if (!refused.empty()) {
     out["accept"] = false;
     out["rule"] = nullptr;
     out["reason"] = refused + " (rejected before any policy rule)";
-  } else {
-    const policy::Decision d = engine->decide(c);
-    out["accept"] = d.accept;
-    out["rule"] = d.rule;
-    if (!d.accept) out["reason"] = d.reason;
-    for (const auto& s : engine->stats())
-      if (s.name == d.rule) out["rule_line"] = s.line;
-    nlohmann::json reply = nlohmann::json::array();
-    for (const auto& a : d.reply) reply.push_back({{"name", a.name}, {"value", a.value_text}});
-    if (d.accept) {
-      out["reply"] = reply;
-      out["session_timeout"] = policy::capped_session_timeout(d.session_timeout, radius::ServerOptions{}.max_session_timeout,
-                                                              c.cert_not_after, at);
-      out["on_disable"] = policy::to_string(d.on_disable);
-    }
+    return;
   }
+  const policy::Decision d = engine->decide(c);
+  out["accept"] = d.accept;
+  out["rule"] = d.rule;
+  if (!d.accept) out["reason"] = d.reason;
+  for (const auto& s : engine->stats())
+    if (s.name == d.rule) out["rule_line"] = s.line;
+  nlohmann::json reply = nlohmann::json::array();
+  for (const auto& a : d.reply) reply.push_back({{"name", a.name}, {"value", a.value_text}});
+  if (d.accept) {
+    out["reply"] = reply;
+    out["session_timeout"] = policy::capped_session_timeout(d.session_timeout, radius::ServerOptions{}.max_session_timeout,
+                                                            c.cert_not_after, at);
+    out["on_disable"] = policy::to_string(d.on_disable);
+  }
+}
 
-  if (ctx.json) {
-    std::cout << out.dump(2) << '\n';
+void print_decision(const Config& config, const PolicyTestArgs& args, const ca::Device& device,
+                    const std::optional<ca::CertificateRecord>& cert, const policy::AccessContext& c,
+                    const nlohmann::json& out, ca::UnixTime at) {
+  std::cout << "device     " << device.name << " (id " << device.id << ", groups "
+            << (device.groups.empty() ? "-" : out["groups"].dump()) << ")\n";
+  if (cert) std::cout << "cert       " << cert->serial_hex << " " << cert->subject << " (profile " << cert->profile
+                      << ", not after " << admin::iso8601(cert->not_after) << ")\n";
+  std::cout << "request    nas " << (c.nas_name.empty() ? "-" : c.nas_name) << ", ssid "
+            << (args.ssid.empty() ? "-" : args.ssid) << ", at " << admin::iso8601(at) << "\n"
+            << "policy     " << (config.policy.file.empty() ? "(none: every valid device accepted)" : config.policy.file)
+            << "\n";
+  if (!out["accept"].get<bool>()) {
+    std::cout << "decision   REJECT" << (out["rule"].is_null() ? "" : " by rule " + out["rule"].get<std::string>())
+              << ": " << out["reason"].get<std::string>() << "\n";
   } else {
-    std::cout << "device     " << device->name << " (id " << device->id << ", groups "
-              << (device->groups.empty() ? "-" : out["groups"].dump()) << ")\n";
-    if (cert) std::cout << "cert       " << cert->serial_hex << " " << cert->subject << " (profile " << cert->profile
-                        << ", not after " << admin::iso8601(cert->not_after) << ")\n";
-    std::cout << "request    nas " << (c.nas_name.empty() ? "-" : c.nas_name) << ", ssid "
-              << (args.ssid.empty() ? "-" : args.ssid) << ", at " << admin::iso8601(at) << "\n"
-              << "policy     " << (config.policy.file.empty() ? "(none: every valid device accepted)" : config.policy.file)
-              << "\n";
-    if (!out["accept"].get<bool>()) {
-      std::cout << "decision   REJECT" << (out["rule"].is_null() ? "" : " by rule " + out["rule"].get<std::string>())
-                << ": " << out["reason"].get<std::string>() << "\n";
-    } else {
-      std::cout << "decision   ACCEPT by rule " << out["rule"].get<std::string>() << "\n";
-      for (const auto& a : out["reply"])
-        std::cout << "reply      " << a["name"].get<std::string>() << " = " << a["value"].get<std::string>() << "\n";
-      std::cout << "reply      Session-Timeout = " << out["session_timeout"].get<std::uint32_t>() << "\n";
-    }
+    std::cout << "decision   ACCEPT by rule " << out["rule"].get<std::string>() << "\n";
+    for (const auto& a : out["reply"])
+      std::cout << "reply      " << a["name"].get<std::string>() << " = " << a["value"].get<std::string>() << "\n";
+    std::cout << "reply      Session-Timeout = " << out["session_timeout"].get<std::uint32_t>() << "\n";
   }
+}
+
+int run_policy_test(const CliContext& ctx, const PolicyTestArgs& args) {
+  const Config config = load_config(resolve_config_path(ctx.config_path));
+  const ca::UnixTime at = parse_instant(args.at);
+  auto ledger = ca::open_sqlite_ledger(config.ledger.path);
+  const ca::Device device = find_device(*ledger, args.device, config.ledger.path);
+  const auto cert = newest_valid(*ledger, device.id, at);
+  const policy::AccessContext c = access_context(config, args, device, cert, at);
+
+  nlohmann::json out = {{"device", device.name},
+                        {"device_id", device.id},
+                        {"groups", device.groups},
+                        {"nas", c.nas_name},
+                        {"nas_groups", c.nas_groups},
+                        {"ssid", args.ssid},
+                        {"at", admin::iso8601(at)},
+                        {"policy_file", config.policy.file}};
+  if (cert) {
+    out["serial"] = cert->serial_hex;
+    out["profile"] = cert->profile;
+    out["subject"] = cert->subject;
+    out["not_after"] = admin::iso8601(cert->not_after);
+  }
+  // What the RADIUS server checks before the policy (ca::IdentityIndex verdicts).
+  std::string refused;
+  if (!device.enabled) refused = "device_disabled";
+  else if (!cert) refused = "no valid certificate at that time";
+  decide(config, c, refused, at, out);
+
+  if (ctx.json)
+    std::cout << out.dump(2) << '\n';
+  else
+    print_decision(config, args, device, cert, c, out, at);
   return out["accept"].get<bool>() ? 0 : 2;
 }
 
@@ -172,6 +196,7 @@ void add_policy_commands(CLI::App& app, CliContext& ctx, std::function<int()>& a
   test->add_option("--ssid", args->ssid, "SSID (as in Called-Station-Id \"MAC:SSID\")");
   test->add_option("--nas-port-type", args->nas_port_type, "NAS-Port-Type name or number (Wireless-802.11, 19)");
   test->add_option("--at", args->at, "Instant: unix seconds, 2025-01-07T10:30 (local) or ...Z (UTC); default now");
+  test->footer(examples({"portcullis policy test --device laptop-7 --nas loopback --ssid corp-wifi"}));
   test->callback([&ctx, &action, args] { action = [&ctx, args] { return run_policy_test(ctx, *args); }; });
 }
 

@@ -95,18 +95,27 @@ void add_profile_commands(CLI::App& app, CliContext& ctx, std::function<int()>& 
   auto args = std::make_shared<ProfileArgs>();
   auto* profile = app.add_subcommand("profile", "MDM profile for a device, with a fresh one-time SCEP challenge");
   profile->require_subcommand(1);
-  const std::vector<std::pair<std::string, std::string>> platforms = {
-      {"apple", "Apple .mobileconfig: SCEP, root CA and EAP-TLS Wi-Fi payloads"},
-      {"android", "Android Enterprise: SCEP settings for the MDM agent and a Wi-Fi ONC (JSON)"},
-      {"windows", "Windows ClientCertificateInstall/SCEP CSP values (JSON)"}};
+  struct Platform {
+    std::string name, description;
+    const char* example;
+  };
+  const std::vector<Platform> platforms = {
+      {"apple", "Apple .mobileconfig: SCEP, root CA and EAP-TLS Wi-Fi payloads",
+       "portcullis profile apple --device ipad-7 --ssid corp-wifi --out ipad-7.mobileconfig"},
+      {"android", "Android Enterprise: SCEP settings for the MDM agent and a Wi-Fi ONC (JSON)",
+       "portcullis profile android --device pixel-3 --ssid corp-wifi"},
+      // The Windows document is the SCEP CSP alone (no Wi-Fi part), so it takes no --ssid.
+      {"windows", "Windows ClientCertificateInstall/SCEP CSP values (JSON)",
+       "portcullis profile windows --device laptop-7 --out laptop-7.json"}};
   for (const auto& entry : platforms) {
-    const std::string platform = entry.first;
-    auto* cmd = profile->add_subcommand(platform, entry.second);
+    const std::string platform = entry.name;
+    auto* cmd = profile->add_subcommand(platform, entry.description);
     cmd->add_option("--device", args->device, "Device name (created if missing) or id")->required();
     if (platform != "windows") cmd->add_option("--ssid", args->ssid, "Wi-Fi network name")->required();
     if (platform == "apple") cmd->add_flag("--wpa3", args->wpa3, "WPA3-Enterprise instead of WPA2-Enterprise");
     cmd->add_option("--profile", args->profile, "Certificate profile (default: device)");
     cmd->add_option("--out", args->out, "Write to this file (mode 0600) instead of stdout");
+    cmd->footer(examples({entry.example}));
     cmd->callback([&, args, platform] {
       action = [&, args, platform] {
         AdminClient client(load_config(resolve_config_path(ctx.config_path)));
@@ -157,6 +166,7 @@ void add_scep_commands(CLI::App& app, CliContext& ctx, std::function<int()>& act
   cmd->add_option("--cn", args->cn, "The certificate's CN (the CSR must name it too); default: the device name");
   cmd->add_option("--san", args->sans, "A SAN the certificate carries: dns:NAME, email:ADDR or uri:URI (repeatable)");
   cmd->add_option("--ttl", args->ttl, "Lifetime: 90s, 60m, 2h, 1d")->capture_default_str();
+  cmd->footer(examples({"portcullis challenge --device laptop-7 --ttl 10m"}));
   cmd->callback([&, args] {
     action = [&, args] {
       const std::int64_t ttl = parse_duration_seconds(args->ttl);

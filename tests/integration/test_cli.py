@@ -63,8 +63,11 @@ class CliTest(IntegrationTest):
         self.assertEqual(json.loads(inst.cli("--json", "certs", "list", "--expiring-before", "2000-01-01").stdout), [])
         soon = json.loads(inst.cli("--json", "certs", "list", "--expiring-before", "2199-01-01").stdout)
         self.assertEqual(len(soon), 3 + len(SERVICE_PROFILES))
-        cert_table = inst.cli("certs", "list", "--device", "phone-7").stdout
-        self.assertEqual(cert_table.count("revoked"), 2)
+        cert_table = inst.cli("certs", "list", "--device", "phone-7").stdout.splitlines()
+        self.assertRegex(cert_table[0], r"^SERIAL\s+DEVICE\s+PROFILE\s+STATUS")
+        # The DEVICE column names the device, as every other command does, not its id.
+        self.assertEqual([line.split()[1] for line in cert_table[1:]], ["phone-7", "phone-7"])
+        self.assertEqual(sum("revoked" in line for line in cert_table), 2)
         self.assertIn("BEGIN CERTIFICATE", inst.cli("certs", "show", kiosk_serial).stdout)
 
         # Usage errors: one line, non-zero.
@@ -72,6 +75,38 @@ class CliTest(IntegrationTest):
         self.assertNotEqual(proc.returncode, 0)
         proc = inst.cli("revoke", "--serial", serials[0], "--device", "phone-7", check=False)
         self.assertNotEqual(proc.returncode, 0)
+
+    def test_overview_without_arguments(self):
+        """`portcullis` alone: where the config is, whether the service answers, what next;
+        exit 0 whether or not the service runs."""
+        inst = self.instance(start=False)
+        env = dict(os.environ, PORTCULLIS_CONFIG=inst.config)
+        stopped = run([inst.bin], env=env, cwd=self.workdir)
+        self.assertIn(f"config   {inst.config} ($PORTCULLIS_CONFIG)", stopped.stdout)
+        self.assertRegex(stopped.stdout, rf"service  not reachable \(http://127.0.0.1:{inst.admin_port}/api/v1/health\)")
+        self.assertIn(f"portcullis serve --config {inst.config}", stopped.stdout)
+
+        inst.start()
+        running = run([inst.bin, "--config", inst.config], cwd=self.workdir)
+        self.assertIn(f"config   {inst.config} (--config)", running.stdout)
+        self.assertIn(f"service  running (http://127.0.0.1:{inst.admin_port}/api/v1/health)", running.stdout)
+        self.assertEqual(len(re.findall(r"^  portcullis ", running.stdout, re.M)), 3, running.stdout)
+        self.assertIn(f"portcullis challenge --device NAME --config {inst.config}", running.stdout)
+        as_json = json.loads(run([inst.bin, "--json"], env=env, cwd=self.workdir).stdout)
+        self.assertEqual(as_json["service"]["state"], "running")
+        self.assertEqual(as_json["config"], {"path": inst.config, "source": "$PORTCULLIS_CONFIG", "found": True})
+
+        # No config anywhere: the default path, said to be missing, and how to make one.
+        env.pop("PORTCULLIS_CONFIG")
+        missing = run([inst.bin], env=env, cwd=self.workdir)
+        self.assertIn("config   /etc/portcullis/portcullis.toml (default)", missing.stdout)
+        if not os.path.exists("/etc/portcullis/portcullis.toml"):
+            self.assertIn("(default): not found", missing.stdout)
+            self.assertIn("portcullis init --dir DIR", missing.stdout)
+        with open(os.path.join(self.workdir, "portcullis.toml"), "w") as f:
+            f.write("[nonsense\n")
+        broken = run([inst.bin], env=env, cwd=self.workdir)
+        self.assertIn("config   portcullis.toml (./portcullis.toml): cannot be used:", broken.stdout)
 
     def test_admin_api_over_tls(self):
         inst = self.instance(start=False)

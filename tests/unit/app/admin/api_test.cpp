@@ -10,6 +10,7 @@
 #include <openssl/sha.h>
 
 #include <fstream>
+#include <map>
 #include <memory>
 
 namespace app = portcullis::app;
@@ -289,6 +290,26 @@ TEST_F(AdminApiTest, IssueFromCsrCreatingTheDevice) {
   EXPECT_EQ(shown.body["pem"], issued["certificate"]);
   EXPECT_EQ(shown.body["subject"].get<std::string>().find("CN=phone-7"), 0u);
   EXPECT_EQ(call("GET", "/api/v1/devices/phone-7").body["certificates"].size(), 2u);
+}
+
+// Every certificate shape (C) names its device, as the CLI's tables do, beside device_id.
+TEST_F(AdminApiTest, CertificatesNameTheirDevice) {
+  json phone = issue("phone-7");
+  json laptop = issue("laptop-2");
+  const std::string serial = phone["serial"];
+  EXPECT_EQ(phone["record"]["device"], "phone-7");
+
+  Reply listed = call("GET", "/api/v1/certificates");
+  ASSERT_EQ(listed.status, 200);
+  std::map<std::string, std::string> by_serial;
+  for (const auto& c : listed.body["certificates"]) by_serial[c["serial"]] = c["device"];
+  EXPECT_EQ(by_serial[serial], "phone-7");
+  EXPECT_EQ(by_serial[laptop["serial"].get<std::string>()], "laptop-2");
+
+  EXPECT_EQ(call("GET", "/api/v1/certificates/" + serial).body["device"], "phone-7");
+  EXPECT_EQ(call("GET", "/api/v1/devices/phone-7").body["certificates"][0]["device"], "phone-7");
+  EXPECT_EQ(call("POST", "/api/v1/certificates/" + serial + "/revoke").body["certificate"]["device"], "phone-7");
+  EXPECT_EQ(call("POST", "/api/v1/devices/laptop-2/revoke").body["revoked"][0]["device"], "laptop-2");
 }
 
 TEST_F(AdminApiTest, BadIssuanceIsRefusedAndWritesNothing) {
