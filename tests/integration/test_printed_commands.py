@@ -83,6 +83,21 @@ def fenced_blocks(markdown):
     return blocks
 
 
+def on_free_ports(script):
+    """The block with the ports its `init` line names moved to free ones: a newcomer's
+    machine has them free, a test machine may not (the RADIUS port's +1 is accounting)."""
+    ports = {}
+    for flag, count in (("--http-port", 1), ("--admin-port", 1), ("--radius-port", 2)):
+        m = re.search(flag + r" (\d+)", script)
+        if m:
+            old, new = int(m.group(1)), free_port(count)
+            for k in range(count):
+                ports[old + k] = new + k
+    if not ports:
+        return script
+    return re.sub(r"\b(" + "|".join(str(p) for p in ports) + r")\b", lambda m: str(ports[int(m.group(1))]), script)
+
+
 def walk_through_block(markdown):
     """The first sh block after the "Five-minute walk-through" heading, or None."""
     heading = re.search(rf"^#+\s+{re.escape(WALK_THROUGH)}\s*$", markdown, re.M)
@@ -246,7 +261,7 @@ class PrintedCommandsTest(IntegrationTest):
         scratch = tempfile.mkdtemp(prefix="walk-through-", dir=self.workdir)
         path = os.path.join(scratch, "walk-through.sh")
         with open(path, "w") as f:
-            f.write(script)
+            f.write(on_free_ports(script))
         env = self.ws.env()
         env.pop("PORTCULLIS_CONFIG")
         start = os.path.getsize(self.ws.rc_log)
