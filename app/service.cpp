@@ -2,7 +2,7 @@
 
 #include "app/admin/api.hpp"
 #include "app/config.hpp"
-#include "app/http/listeners.hpp"
+#include "app/listeners.hpp"
 #include "app/io_runner.hpp"
 #include "app/logging.hpp"
 #include "app/policy_control.hpp"

@@ -2,7 +2,7 @@
 // its handler threads all stuck, and the admin API still answering at once, because it has
 // caps and a worker pool of its own.
 #include "app/http/client.hpp"
-#include "app/http/listeners.hpp"
+#include "app/listeners.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <gtest/gtest.h>

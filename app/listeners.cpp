@@ -1,4 +1,4 @@
-#include "app/http/listeners.hpp"
+#include "app/listeners.hpp"
 
 namespace portcullis::app {
 namespace {
