@@ -3,7 +3,7 @@
 #include "radius/attribute_values.hpp"
 
 #include "ca/log_text.hpp"
-#include "ca/x509.hpp"
+#include "ca/hex.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -225,12 +225,6 @@ std::vector<Attribute> attributes_from_wire(const Bytes& wire) {
   return out;
 }
 
-Bytes from_hex(const std::string& hex) {
-  Bytes out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<std::uint8_t>(std::stoul(hex.substr(i, 2), nullptr, 16)));
-  return out;
-}
-
 }  // namespace
 
 void fill_row(ca::RadiusSessionRow& row, const LiveSession& s) {
@@ -265,7 +259,7 @@ LiveSession live_session_from_row(const ca::RadiusSessionRow& row) {
   s.rule = row.rule;
   if (row.coa_reply.rfind("c:", 0) == 0) {
     s.coa_on_disable = true;
-    s.coa_reply = attributes_from_wire(from_hex(row.coa_reply.substr(2)));
+    s.coa_reply = attributes_from_wire(ca::from_hex(std::string_view(row.coa_reply).substr(2)));
   }
   s.dynauth = row.dynauth;
   return s;

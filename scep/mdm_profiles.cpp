@@ -8,6 +8,8 @@
 //  - Windows: Microsoft "ClientCertificateInstall CSP", node SCEP/{UniqueID}/Install.
 #include "scep/mdm_profiles.hpp"
 
+#include "ca/hex.hpp"
+
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -129,14 +131,11 @@ std::string random_uuid_v4() {
   if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("RAND_bytes failed");
   b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40);   // version 4
   b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);   // variant 10xx (RFC 4122 §4.1.1)
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[b[i] >> 4]);
-    out.push_back(kHex[b[i] & 0x0F]);
-  }
-  return out;
+  const std::span<const std::uint8_t> octets(b);
+  // RFC 4122 §3: 8-4-4-4-12 hex digits.
+  return ca::to_hex(octets.subspan(0, 4)) + "-" + ca::to_hex(octets.subspan(4, 2)) + "-" +
+         ca::to_hex(octets.subspan(6, 2)) + "-" + ca::to_hex(octets.subspan(8, 2)) + "-" +
+         ca::to_hex(octets.subspan(10, 6));
 }
 
 std::string apple_mobileconfig(const MdmProfileInputs& in) {
