@@ -3,6 +3,7 @@
 #include "app/public_routes.hpp"
 
 #include "app/http_codec.hpp"
+#include "ca/base64.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -111,7 +112,7 @@ HttpResponse PublicRoutes::ocsp_get(const std::string& encoded) const {
   // Undecodable input is answered like any other garbage: an OCSP malformedRequest.
   auto base64 = percent_decode(encoded);
   std::optional<std::string> der;
-  if (base64) der = base64_decode(*base64);
+  if (base64) der = ca::base64_decode(*base64, ca::Base64Alphabet::standard);
   return ocsp_answer(der ? *der : std::string());
 }
 

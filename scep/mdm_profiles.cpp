@@ -8,6 +8,7 @@
 //  - Windows: Microsoft "ClientCertificateInstall CSP", node SCEP/{UniqueID}/Install.
 #include "scep/mdm_profiles.hpp"
 
+#include "ca/base64.hpp"
 #include "ca/hex.hpp"
 
 #include <nlohmann/json.hpp>
@@ -48,14 +49,6 @@ void require_common(const MdmProfileInputs& in, bool needs_ssid) {
   }
 }
 
-std::string base64(const ca::Bytes& bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes.data(),
-                                static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
 ca::Bytes digest(const EVP_MD* md, const ca::Bytes& data) {
   ca::Bytes out(EVP_MAX_MD_SIZE);
   unsigned int len = 0;
@@ -81,7 +74,7 @@ class Plist {
   void string(std::string_view k, std::string_view v) { key(k); line("<string>" + xml_escape(v) + "</string>"); }
   void integer(std::string_view k, long long v) { key(k); line("<integer>" + std::to_string(v) + "</integer>"); }
   void boolean(std::string_view k, bool v) { key(k); line(v ? "<true/>" : "<false/>"); }
-  void data(std::string_view k, const ca::Bytes& v) { key(k); line("<data>" + base64(v) + "</data>"); }
+  void data(std::string_view k, const ca::Bytes& v) { key(k); line("<data>" + ca::base64_encode(v) + "</data>"); }
   void open(const char* tag) { line(std::string("<") + tag + ">"); ++depth_; }
   void close(const char* tag) { --depth_; line(std::string("</") + tag + ">"); }
   void bare_string(std::string_view v) { line("<string>" + xml_escape(v) + "</string>"); }
@@ -260,7 +253,7 @@ std::string android_profile_json(const MdmProfileInputs& in) {
                                             {"Security", "WPA-EAP"},
                                             {"AutoConnect", true},
                                             {"EAP", std::move(eap)}}}}})},
-           {"Certificates", json::array({json{{"GUID", root_guid}, {"Type", "Authority"}, {"X509", base64(in.root_der)}}})}};
+           {"Certificates", json::array({json{{"GUID", root_guid}, {"Type", "Authority"}, {"X509", ca::base64_encode(in.root_der)}}})}};
   return json{{"device", in.device}, {"scep", std::move(scep)}, {"onc", std::move(onc)}}.dump(2) + "\n";
 }
 
