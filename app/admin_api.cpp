@@ -65,9 +65,9 @@
 
 #include "app/admin_json.hpp"
 #include "app/http_codec.hpp"
+#include "ca/constant_time.hpp"
 #include "ca/x509.hpp"
 
-#include <openssl/crypto.h>
 #include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
@@ -148,7 +148,7 @@ std::optional<std::string> AdminApi::authenticate(const HttpRequest& request) co
   // token nor which entry matched.
   const StoredToken* match = nullptr;
   for (const auto& stored : tokens_) {
-    const bool equal = CRYPTO_memcmp(digest, stored.hash.data(), stored.hash.size()) == 0;
+    const bool equal = ca::constant_time_equal(std::span<const std::uint8_t>(digest), stored.hash);
     if (equal && match == nullptr) match = &stored;
   }
   if (match == nullptr) return std::nullopt;

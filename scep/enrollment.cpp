@@ -1,9 +1,9 @@
 // SCEP enrollment policy: challenge checks, renewal, transactions, then ca::Issuer.
 #include "scep/enrollment.hpp"
 
+#include "ca/constant_time.hpp"
 #include "ca/log_text.hpp"
 
-#include <openssl/crypto.h>
 #include <openssl/err.h>
 
 #include <spdlog/spdlog.h>
@@ -48,7 +48,7 @@ std::string csr_subject(X509_REQ* csr) {
 
 // Constant time in the secret's content (lengths are not secret).
 bool same_secret(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && !a.empty() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+  return !a.empty() && ca::constant_time_equal(a, b);
 }
 
 // A request signed by a certificate that our issuing CA signed (RFC 8894 §3.3.1.2
