@@ -174,7 +174,7 @@ HttpResponse AdminApi::handle(const HttpRequest& request) {
     auto query = parse_query(request.query);
     if (!query) throw ApiError(400, "malformed percent-encoding in the query");
     Call call{request, {segments->begin() + 2, segments->end()}, std::move(*query), std::move(*actor),
-              static_cast<ca::UnixTime>(std::time(nullptr))};
+              ca::now_unix()};
     return route(call);
   } catch (const ApiError& e) {
     return admin::error_response(e.status(), e.what());

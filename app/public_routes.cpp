@@ -37,8 +37,6 @@ std::string media_type(const std::string* header) {
   return type;
 }
 
-ca::UnixTime now() { return static_cast<ca::UnixTime>(std::time(nullptr)); }
-
 bool has_prefix(const std::string& path, const std::string& prefix) {
   return path == prefix || (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0 &&
                             path[prefix.size()] == '/');
@@ -75,7 +73,7 @@ HttpResponse PublicRoutes::handle(const HttpRequest& request) const {
 }
 
 HttpResponse PublicRoutes::crl(const HttpRequest&, bool pem) const {
-  const ca::UnixTime t = now();
+  const ca::UnixTime t = ca::now_unix();
   try {
     crl_.refresh_if_due(t);
   } catch (const std::exception& e) {
@@ -118,7 +116,7 @@ HttpResponse PublicRoutes::ocsp_get(const std::string& encoded) const {
 
 HttpResponse PublicRoutes::ocsp_answer(const std::string& request_der) const {
   std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(request_der.data()), request_der.size());
-  ca::Bytes der = ocsp_.respond(bytes, now());
+  ca::Bytes der = ocsp_.respond(bytes, ca::now_unix());
   HttpResponse response;
   response.content_type = "application/ocsp-response";
   response.body.assign(der.begin(), der.end());

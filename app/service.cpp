@@ -44,7 +44,6 @@ namespace {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
-ca::UnixTime now_unix() { return static_cast<ca::UnixTime>(std::time(nullptr)); }
 
 std::vector<AdminToken> admin_tokens(const Config& config) {
   std::vector<AdminToken> tokens;
@@ -97,14 +96,14 @@ class Service {
     issuer_ = std::make_unique<ca::Issuer>(*authority_, config_.profiles, urls, *registry_);
     crl_ = std::make_unique<ca::CrlPublisher>(
         *authority_, *ledger_, ca::CrlSettings{config_.ca.crl_validity_hours, config_.ca.crl_refresh_before_hours});
-    crl_->regenerate(now_unix());
+    crl_->regenerate(ca::now_unix());
     // DESIGN.md "One revocation": the CRL is re-signed as part of the revoke call.
     // The revocation itself is already committed when observers run, so a signing failure
     // here is logged (the previous CRL stays published until the refresh timer retries)
     // rather than turned into a failed revoke.
     registry_->on_revocation([this](const std::vector<ca::CertificateRecord>& revoked) {
       try {
-        crl_->regenerate(now_unix());
+        crl_->regenerate(ca::now_unix());
         spdlog::info("CRL #{} published after revoking {} certificate(s)", crl_->current()->number, revoked.size());
       } catch (const std::exception& e) {
         spdlog::error("CRL not re-signed after revoking {} certificate(s): {}", revoked.size(), e.what());
@@ -263,7 +262,7 @@ class Service {
     timer.async_wait([this, &timer](const boost::system::error_code& ec) {
       if (ec) return;
       try {
-        crl_->refresh_if_due(now_unix());
+        crl_->refresh_if_due(ca::now_unix());
       } catch (const std::exception& e) {
         spdlog::error("CRL refresh failed: {}", e.what());
       }
@@ -346,7 +345,7 @@ class Service {
           policy_ok = false;  // logged with its file:line by reload_policy
         }
         admin_api_.store(make_admin_api(fresh));
-        crl_->regenerate(now_unix());
+        crl_->regenerate(ca::now_unix());
         if (scep_routes_) load_staged_rollover("SIGHUP");
         spdlog::info("SIGHUP: reloaded log level, {} admin token(s), {} NAS entries, {}; CRL re-signed; listener, "
                      "CA and ledger settings take effect on restart",

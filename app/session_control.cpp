@@ -15,7 +15,6 @@ namespace asio = boost::asio;
 using radius::DynauthKind;
 using radius::DynauthOutcome;
 
-ca::UnixTime now_unix() { return static_cast<ca::UnixTime>(std::time(nullptr)); }
 
 // NAS-supplied text goes into log lines as printable ASCII only.
 std::string printable(const std::string& s) { return s.empty() ? "-" : ca::log_safe(s); }
@@ -88,7 +87,7 @@ std::vector<SessionControl::Target> SessionControl::targets_of(const std::string
 
 void SessionControl::on_revoked(const std::vector<ca::CertificateRecord>& revoked) {
   try {
-    const ca::UnixTime now = now_unix();
+    const ca::UnixTime now = ca::now_unix();
     std::size_t queued = 0;
     for (const ca::CertificateRecord& cert : revoked) {
       // A revoked certificate always loses its sessions; a CoA would leave it on the network.
@@ -108,7 +107,7 @@ void SessionControl::on_device_change(const ca::Device& device) {
   // Enabling needs nothing sent: the index already lets the next authentication through.
   if (device.enabled) return;
   try {
-    const ca::UnixTime now = now_unix();
+    const ca::UnixTime now = ca::now_unix();
     ca::CertificateFilter filter;
     filter.device_id = device.id;
     filter.status = "valid";
@@ -186,7 +185,7 @@ void SessionControl::completed(const Target& t, const radius::DynauthRequest& re
   } else {
     if (gone) server_.live_sessions().stop(s.nas, s.acct_session_id);
     else server_.live_sessions().mark(s.nas, s.acct_session_id, outcome);
-    queue_mark(ca::RadiusSessionMark{s.nas, s.acct_session_id, outcome, now_unix(), gone});
+    queue_mark(ca::RadiusSessionMark{s.nas, s.acct_session_id, outcome, ca::now_unix(), gone});
   }
   // A disabled device whose NAS refused the CoA must not keep its access: cut the session.
   if (request.kind == DynauthKind::coa && result.outcome == DynauthOutcome::nak && !gone) {
@@ -226,7 +225,7 @@ void SessionControl::flush_marks() {
 }
 
 std::size_t SessionControl::sweep() {
-  const ca::UnixTime now = now_unix();
+  const ca::UnixTime now = ca::now_unix();
   struct Action {
     Target target;
     DynauthKind kind;

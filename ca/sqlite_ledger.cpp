@@ -60,10 +60,6 @@ std::string like_substring(const std::string& text) {
 
 }  // namespace
 
-UnixTime now_unix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 Device device_from_row(const Statement& row) {
   Device d;
   d.id = row.column_int64(0);
