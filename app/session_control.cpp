@@ -15,10 +15,6 @@ namespace asio = boost::asio;
 using radius::DynauthKind;
 using radius::DynauthOutcome;
 
-
-// NAS-supplied text goes into log lines as printable ASCII only.
-std::string printable(const std::string& s) { return s.empty() ? "-" : ca::log_safe(s); }
-
 std::string outcome_text(DynauthKind kind, const radius::DynauthResult& r) {
   std::string text = kind == DynauthKind::disconnect ? "Disconnect " : "CoA ";
   text += radius::to_string(r.outcome);
@@ -134,7 +130,7 @@ void SessionControl::send(const Target& t, DynauthKind kind, const std::string& 
   if (!nas) {
     spdlog::warn("dynauth: {} for nas={} session={} serial={} ({}) not sent: the NAS's address is unknown or no "
                  "longer a configured client",
-                 radius::to_string(kind), s.nas, printable(s.acct_session_id), s.serial, why);
+                 radius::to_string(kind), s.nas, ca::log_field(s.acct_session_id), s.serial, why);
     return;
   }
   radius::DynauthRequest request;
@@ -164,7 +160,7 @@ void SessionControl::send(const Target& t, DynauthKind kind, const std::string& 
     });
   } catch (const std::exception& e) {
     spdlog::warn("dynauth: {} for nas={} session={} serial={} not sent: {}", radius::to_string(kind), s.nas,
-                 printable(s.acct_session_id), s.serial, e.what());
+                 ca::log_field(s.acct_session_id), s.serial, e.what());
   }
 }
 
@@ -175,7 +171,7 @@ void SessionControl::completed(const Target& t, const radius::DynauthRequest& re
   const auto log_level = result.outcome == DynauthOutcome::ack ? spdlog::level::info : spdlog::level::warn;
   spdlog::log(log_level,
               "dynauth: {} nas={} session={} calling_station={} serial={} reason=\"{}\" -> {} attempts={} ms={}",
-              radius::to_string(request.kind), s.nas, printable(s.acct_session_id), printable(s.calling_station_id),
+              radius::to_string(request.kind), s.nas, ca::log_field(s.acct_session_id), ca::log_field(s.calling_station_id),
               s.serial, why, outcome, result.attempts, result.elapsed.count());
 
   const bool gone = (request.kind == DynauthKind::disconnect && result.outcome == DynauthOutcome::ack) ||
@@ -190,7 +186,7 @@ void SessionControl::completed(const Target& t, const radius::DynauthRequest& re
   // A disabled device whose NAS refused the CoA must not keep its access: cut the session.
   if (request.kind == DynauthKind::coa && result.outcome == DynauthOutcome::nak && !gone) {
     spdlog::warn("dynauth: CoA refused for nas={} session={}: sending a Disconnect-Request instead", s.nas,
-                 printable(s.acct_session_id));
+                 ca::log_field(s.acct_session_id));
     send(t, DynauthKind::disconnect, why + ", CoA refused");
   }
 }

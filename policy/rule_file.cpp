@@ -3,6 +3,8 @@
 #include "policy/conditions.hpp"
 #include "policy/rule.hpp"
 
+#include "ca/log_text.hpp"
+
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -239,8 +241,7 @@ std::unique_ptr<Rule> parse_rule(Reader& r, const toml::table& t, std::map<std::
     if (auto* n = get("reason")) {
       d.reason = r.string(*n, "reason");
       // It goes into log lines and the audit: printable text only, so it cannot forge lines.
-      if (d.reason.empty() || std::any_of(d.reason.begin(), d.reason.end(),
-                                          [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+      if (d.reason.empty() || ca::has_control_characters(d.reason))
         r.fail(*n, "reason must be non-empty printable text");
     }
     return rule;

@@ -18,9 +18,6 @@ std::string text_attribute(const Packet& p, std::uint8_t type) {
   return a == nullptr ? std::string() : std::string(a->value.begin(), a->value.end());
 }
 
-// NAS-supplied text goes into log lines as printable ASCII only, so it cannot forge lines.
-std::string printable(const std::string& s) { return s.empty() ? "-" : ca::log_safe(s); }
-
 const char* status_name(std::optional<std::uint32_t> status) {
   if (!status) return "(none)";
   switch (static_cast<AcctStatus>(*status)) {
@@ -71,7 +68,7 @@ void Accounting::close_gone(const std::vector<LiveSession>& gone, ca::UnixTime n
   for (const LiveSession& s : gone) {
     bump(counters_.acct_sessions_expired);
     spdlog::info("radius accounting: session nas={} session={} serial={} closed: silent past its deadline or "
-                 "pushed out by the live-session bound", s.nas, printable(s.acct_session_id),
+                 "pushed out by the live-session bound", s.nas, ca::log_field(s.acct_session_id),
                  s.serial.empty() ? "-" : s.serial);
     ca::RadiusSessionRow& row = rows.emplace_back();
     fill_row(row, s);
@@ -137,7 +134,7 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
     const bool stop = *status == static_cast<std::uint32_t>(AcctStatus::stop);
     if (stop) row.stopped_at = row.updated_at;
     const std::string what =
-        std::string(status_name(status)) + " nas=" + nas.name + " session=" + printable(session_id);
+        std::string(status_name(status)) + " nas=" + nas.name + " session=" + ca::log_field(session_id);
     if (!writer_.submit(what, [row](ca::Ledger& ledger) { ledger.record_radius_session(row); })) {
       bump(counters_.acct_store_failed);
       spdlog::error("radius accounting: {} not recorded (ledger write queue full); not answering so the NAS retries",
@@ -153,7 +150,7 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
                                                                    : counters_.acct_interim);
     bump(link ? counters_.acct_linked : counters_.acct_unlinked);
     spdlog::info("radius accounting: {} nas={} session={} calling_station={} serial={} device={} linked_by={}",
-                 status_name(status), nas.name, printable(session_id), printable(station),
+                 status_name(status), nas.name, ca::log_field(session_id), ca::log_field(station),
                  link ? link->serial : "-", link && !link->device.empty() ? link->device : "-",
                  link ? linked_by : "none");
   } else {
@@ -161,7 +158,7 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
     // another status type: nothing to store, but RFC 2866 §4.1 still wants a response.
     bump(counters_.acct_other);
     spdlog::info("radius accounting: {} nas={} session={} (not recorded)", status_name(status), nas.name,
-                 printable(session_id));
+                 ca::log_field(session_id));
   }
 
   Packet response;

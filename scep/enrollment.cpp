@@ -83,12 +83,8 @@ std::string left_out_note(const std::vector<std::string>& left_out) {
 // A name for a device the requester names itself: no control characters (the name reaches
 // logs and the admin API), not all digits (a number names a device id), at most 128 octets.
 bool usable_device_name(const std::string& name) {
-  const bool controls = std::any_of(name.begin(), name.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return u < 0x20 || u == 0x7F;
-  });
   const bool digits = std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
-  return !controls && !digits && name.size() <= 128 && name.front() != ' ' && name.back() != ' ';
+  return !ca::has_control_characters(name) && !digits && name.size() <= 128 && name.front() != ' ' && name.back() != ' ';
 }
 
 }  // namespace
