@@ -144,37 +144,26 @@ void load_profile(const std::string& file, const std::string& name, const toml::
   if (p.min_rsa_bits < 2048) s.fail_key("min_rsa_bits", "must be at least 2048");
 }
 
-}  // namespace
-
-bool is_loopback_address(const std::string& address) {
-  if (address == "localhost" || address == "::1") return true;
-  in_addr v4{};
-  if (inet_pton(AF_INET, address.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
-  return false;
-}
-
-bool Config::admin_tls_effective() const { return admin.tls || !is_loopback_address(admin.bind); }
-
-Config load_config(const std::string& path) {
-  Config c;
-  c.path = fs::absolute(path).lexically_normal().string();
-  c.base_dir = fs::path(c.path).parent_path().string();
-  toml::table root;
+toml::table parse_toml(const std::string& path) {
   try {
-    root = toml::parse_file(path);
+    return toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     std::ostringstream msg;
     msg << path << ":" << e.source().begin.line << ": " << e.description();
     throw ConfigError(msg.str());
   }
+}
 
+void check_sections(const std::string& path, const toml::table& root) {
+  static const std::set<std::string> sections = {"service", "http", "admin", "ca", "ledger", "radius", "scep", "policy", "profiles"};
   Section top(path, "", &root);
   for (const auto& [k, node] : root) {
-    static const std::set<std::string> sections = {"service", "http", "admin", "ca", "ledger", "radius", "scep", "policy", "profiles"};
     if (!sections.count(std::string(k.str()))) top.fail(node, "unknown section [" + std::string(k.str()) + "]");
     if (!node.is_table()) top.fail(node, "[" + std::string(k.str()) + "] must be a table");
   }
+}
 
+void load_service(const std::string& path, const toml::table& root, Config& c) {
   Section service(path, "service", root["service"].as_table());
   service.get("hostname", c.service.hostname);
   service.get("log_level", c.service.log_level);
@@ -187,7 +176,9 @@ Config load_config(const std::string& path) {
   if (c.service.log_format != "text" && c.service.log_format != "json")
     service.fail_key("log_format", "must be \"text\" or \"json\"");
   c.service.log_file = resolve(c.base_dir, c.service.log_file);
+}
 
+void load_http(const std::string& path, const toml::table& root, Config& c) {
   Section http(path, "http", root["http"].as_table());
   http.get("bind", c.http.bind);
   http.port("port", c.http.port);
@@ -200,9 +191,24 @@ Config load_config(const std::string& path) {
   if (c.http.header_timeout_seconds > 300) http.fail_key("header_timeout_seconds", "must be at most 300");
   if (c.http.public_url.empty()) c.http.public_url = "http://" + c.service.hostname + ":" + std::to_string(c.http.port);
   while (!c.http.public_url.empty() && c.http.public_url.back() == '/') c.http.public_url.pop_back();
+}
 
-  const toml::table* admin_table = root["admin"].as_table();
-  Section admin(path, "admin", admin_table);
+void load_admin_tokens(const std::string& path, const toml::array& tokens, Config& c) {
+  for (const auto& el : tokens) {
+    Section ts(path, "admin.tokens", el.as_table());
+    AdminTokenSetting token;
+    ts.get("name", token.name);
+    ts.get("sha256", token.sha256);
+    ts.finish();
+    if (token.name.empty()) ts.fail(el, "admin.tokens entry needs a name");
+    if (token.sha256.size() != 64 || token.sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
+      ts.fail(el, "admin.tokens." + token.name + ".sha256 must be 64 lowercase hex digits");
+    c.admin.tokens.push_back(std::move(token));
+  }
+}
+
+void load_admin(const std::string& path, const toml::table& root, Config& c) {
+  Section admin(path, "admin", root["admin"].as_table());
   admin.get("bind", c.admin.bind);
   admin.port("port", c.admin.port);
   admin.get("tls", c.admin.tls);
@@ -216,21 +222,10 @@ Config load_config(const std::string& path) {
   admin.finish();
   if (c.admin.header_timeout_seconds > 300) admin.fail_key("header_timeout_seconds", "must be at most 300");
   c.admin.token_file = resolve(c.base_dir, c.admin.token_file);
-  if (tokens != nullptr) {
-    for (const auto& el : *tokens) {
-      const toml::table* t = el.as_table();
-      Section ts(path, "admin.tokens", t);
-      AdminTokenSetting token;
-      ts.get("name", token.name);
-      ts.get("sha256", token.sha256);
-      ts.finish();
-      if (token.name.empty()) ts.fail(el, "admin.tokens entry needs a name");
-      if (token.sha256.size() != 64 || token.sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
-        ts.fail(el, "admin.tokens." + token.name + ".sha256 must be 64 lowercase hex digits");
-      c.admin.tokens.push_back(std::move(token));
-    }
-  }
+  if (tokens != nullptr) load_admin_tokens(path, *tokens, c);
+}
 
+void load_ca(const std::string& path, const toml::table& root, Config& c) {
   Section ca(path, "ca", root["ca"].as_table());
   c.ca.dir = "ca";
   ca.get("dir", c.ca.dir);
@@ -241,7 +236,9 @@ Config load_config(const std::string& path) {
   if (c.ca.crl_refresh_before_hours < 0 || c.ca.crl_refresh_before_hours >= c.ca.crl_validity_hours)
     ca.fail_key("crl_refresh_before_hours", "must be between 0 and crl_validity_hours");
   c.ca.dir = resolve(c.base_dir, c.ca.dir);
+}
 
+void load_ledger(const std::string& path, const toml::table& root, Config& c) {
   Section ledger(path, "ledger", root["ledger"].as_table());
   c.ledger.path = "ledger.db";
   ledger.get("backend", c.ledger.backend);
@@ -249,9 +246,28 @@ Config load_config(const std::string& path) {
   ledger.finish();
   if (c.ledger.backend != "sqlite") ledger.fail_key("backend", "must be \"sqlite\" (the only backend so far)");
   c.ledger.path = resolve(c.base_dir, c.ledger.path);
+}
 
-  const toml::table* radius_table = root["radius"].as_table();
-  Section radius(path, "radius", radius_table);
+void load_radius_clients(const std::string& path, const toml::array& clients, Config& c) {
+  for (const auto& el : clients) {
+    Section cs(path, "radius.clients", el.as_table());
+    RadiusClientSetting client;
+    cs.get("name", client.name);
+    cs.get("address", client.address);
+    cs.get("secret", client.secret);
+    cs.get("require_message_authenticator", client.require_message_authenticator);
+    cs.port("coa_port", client.coa_port);
+    cs.get("groups", client.groups);
+    cs.finish();
+    if (client.name.empty() || client.address.empty()) cs.fail(el, "radius.clients entry needs name and address");
+    // RFC 2865 §3: the secret "SHOULD be at least 16 octets".
+    if (client.secret.size() < 16) cs.fail(el, "radius.clients." + client.name + ".secret must be at least 16 characters");
+    c.radius.clients.push_back(std::move(client));
+  }
+}
+
+void load_radius(const std::string& path, const toml::table& root, Config& c) {
+  Section radius(path, "radius", root["radius"].as_table());
   radius.get("bind", c.radius.bind);
   radius.port("auth_port", c.radius.auth_port);
   radius.port("acct_port", c.radius.acct_port);
@@ -272,25 +288,10 @@ Config load_config(const std::string& path) {
   if (c.radius.dynauth_attempts > 10) radius.fail_key("dynauth_attempts", "must be at most 10");
   if (c.radius.dynauth_max_timeout_ms < c.radius.dynauth_timeout_ms)
     radius.fail_key("dynauth_max_timeout_ms", "must be at least dynauth_timeout_ms");
-  if (clients != nullptr) {
-    for (const auto& el : *clients) {
-      const toml::table* t = el.as_table();
-      Section cs(path, "radius.clients", t);
-      RadiusClientSetting client;
-      cs.get("name", client.name);
-      cs.get("address", client.address);
-      cs.get("secret", client.secret);
-      cs.get("require_message_authenticator", client.require_message_authenticator);
-      cs.port("coa_port", client.coa_port);
-      cs.get("groups", client.groups);
-      cs.finish();
-      if (client.name.empty() || client.address.empty()) cs.fail(el, "radius.clients entry needs name and address");
-      // RFC 2865 §3: the secret "SHOULD be at least 16 octets".
-      if (client.secret.size() < 16) cs.fail(el, "radius.clients." + client.name + ".secret must be at least 16 characters");
-      c.radius.clients.push_back(std::move(client));
-    }
-  }
+  if (clients != nullptr) load_radius_clients(path, *clients, c);
+}
 
+void load_scep(const std::string& path, const toml::table& root, Config& c) {
   Section scep(path, "scep", root["scep"].as_table());
   scep.get("enabled", c.scep.enabled);
   scep.get("profile", c.scep.profile);
@@ -302,22 +303,57 @@ Config load_config(const std::string& path) {
   // A guessable shared secret would let anyone enroll: refuse short ones outright.
   if (!c.scep.static_challenge.empty() && c.scep.static_challenge.size() < 16)
     scep.fail_key("static_challenge", "must be empty or at least 16 characters");
+}
 
+void load_policy(const std::string& path, const toml::table& root, Config& c) {
   Section policy(path, "policy", root["policy"].as_table());
   policy.get("file", c.policy.file);
   policy.finish();
   c.policy.file = resolve(c.base_dir, c.policy.file);
+}
 
+// The built-in profiles, each overridden or joined by a [profiles.NAME] table; then the
+// profile SCEP issues under must be one of them.
+void load_profiles(const std::string& path, const toml::table& root, Config& c) {
   c.profiles = ca::default_profiles();
   if (const toml::table* profiles = root["profiles"].as_table()) {
     for (const auto& [name, node] : *profiles) {
       const toml::table* t = node.as_table();
-      if (t == nullptr) top.fail(node, "profiles." + std::string(name.str()) + " must be a table");
+      if (t == nullptr) Section(path, "", &root).fail(node, "profiles." + std::string(name.str()) + " must be a table");
       ca::Profile& p = c.profiles[std::string(name.str())];
       load_profile(path, std::string(name.str()), *t, p);
     }
   }
-  if (!c.profiles.count(c.scep.profile)) scep.fail_key("profile", "names no profile in [profiles]");
+  if (!c.profiles.count(c.scep.profile))
+    Section(path, "scep", root["scep"].as_table()).fail_key("profile", "names no profile in [profiles]");
+}
+
+}  // namespace
+
+bool is_loopback_address(const std::string& address) {
+  if (address == "localhost" || address == "::1") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, address.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  return false;
+}
+
+bool Config::admin_tls_effective() const { return admin.tls || !is_loopback_address(admin.bind); }
+
+Config load_config(const std::string& path) {
+  Config c;
+  c.path = fs::absolute(path).lexically_normal().string();
+  c.base_dir = fs::path(c.path).parent_path().string();
+  const toml::table root = parse_toml(path);
+  check_sections(path, root);
+  load_service(path, root, c);
+  load_http(path, root, c);
+  load_admin(path, root, c);
+  load_ca(path, root, c);
+  load_ledger(path, root, c);
+  load_radius(path, root, c);
+  load_scep(path, root, c);
+  load_policy(path, root, c);
+  load_profiles(path, root, c);
   return c;
 }
 
