@@ -71,6 +71,43 @@ long elapsed_ms(Clock::time_point since) {
   return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count());
 }
 
+// Bounds the shutdown on its own thread: a timer on `io` would itself keep io.run() busy
+// for the whole deadline even when everything drained at once. In-flight requests normally
+// finish well within it; a stuck peer must not keep the process alive forever.
+class ShutdownDeadline {
+ public:
+  ShutdownDeadline() = default;
+  ShutdownDeadline(const ShutdownDeadline&) = delete;
+  ShutdownDeadline& operator=(const ShutdownDeadline&) = delete;
+  ~ShutdownDeadline() { drained(); }
+
+  // Stops `io` after `limit` unless drained() comes first.
+  void start(asio::io_context& io, std::chrono::seconds limit) {
+    thread_ = std::thread([this, &io, limit] {
+      std::unique_lock lock(mutex_);
+      if (!drained_cv_.wait_for(lock, limit, [this] { return drained_; })) {
+        spdlog::warn("shutdown deadline reached; stopping with connections still open");
+        io.stop();
+      }
+    });
+  }
+
+  void drained() {
+    {
+      std::lock_guard lock(mutex_);
+      drained_ = true;
+    }
+    drained_cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable drained_cv_;
+  bool drained_ = false;
+  std::thread thread_;
+};
+
 // Everything `serve` owns, in construction order (destroyed in reverse: listeners first,
 // the ledger last, so in-flight work always has its ledger).
 class Service {
@@ -153,18 +190,58 @@ class Service {
     asio::io_context io(static_cast<int>(threads));
     // HTTP handlers block on the ledger's WAL sync and on signing; they run on worker
     // pools (one per listener), so that RADIUS on `io` never waits behind them.
-    std::shared_ptr<asio::ssl::context> admin_tls;
-    if (config_.admin_tls_effective()) {
-      const ca::CaPaths& paths = authority_->paths();
-      admin_tls = make_server_tls_context(paths.admin(), paths.admin_key(), paths.chain());
-    }
+    const std::shared_ptr<asio::ssl::context> admin_tls = admin_tls_context();
     HttpListeners http(
         io, config_, threads, admin_tls, [this](const HttpRequest& r) { return public_routes_->handle(r); },
         [this](const HttpRequest& r) { return admin_api_.load()->handle(r); }, handler_exceptions_);
     http_listeners_ = &http;
+    start_session_control(io);
+    http.start();
+    const RadiusListeners radius = start_radius_listeners(io);
+    asio::steady_timer crl_timer(io);
+    schedule_crl_refresh(crl_timer);
 
-    // RFC 5176 (issue 5): revocations, disabled devices and expiring certificates end the
-    // live sessions at their NAS. Registered before any listener takes a request.
+    asio::signal_set stop_signals(io, SIGINT, SIGTERM);
+    asio::signal_set reload_signal(io, SIGHUP);
+    ShutdownDeadline deadline;
+    stop_signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+      if (ec) return;
+      spdlog::info("signal {}: shutting down, letting in-flight requests finish", signo);
+      http.stop();
+      radius.auth->stop();
+      radius.acct->stop();
+      crl_timer.cancel();
+      reload_signal.cancel();
+      session_control_->stop();
+      deadline.start(io, std::chrono::seconds(10));
+    });
+    wait_for_reload(reload_signal);
+    log_ready(http, radius, admin_tls != nullptr, threads);
+
+    run_io_threads(io, threads);
+    http.join_workers();  // empty unless the shutdown deadline stopped `io` under a running handler
+    http_listeners_ = nullptr;
+    session_control_.reset();  // its timers and sockets belong to `io`
+    radius_->ledger_writer().flush();  // accounting rows answered but not yet written
+    deadline.drained();
+    spdlog::info("portcullis stopped cleanly");
+    return 0;
+  }
+
+ private:
+  struct RadiusListeners {
+    std::shared_ptr<radius::UdpListener> auth, acct;
+  };
+
+  std::shared_ptr<asio::ssl::context> admin_tls_context() const {
+    if (!config_.admin_tls_effective()) return nullptr;
+    const ca::CaPaths& paths = authority_->paths();
+    return make_server_tls_context(paths.admin(), paths.admin_key(), paths.chain());
+  }
+
+  // RFC 5176 (issue 5): revocations, disabled devices and expiring certificates end the
+  // live sessions at their NAS. Called before any listener takes a request.
+  void start_session_control(asio::io_context& io) {
     SessionControlOptions dynauth;
     dynauth.client.attempts = config_.radius.dynauth_attempts;
     dynauth.client.initial_timeout = std::chrono::milliseconds(config_.radius.dynauth_timeout_ms);
@@ -187,76 +264,37 @@ class Service {
       if (auto sc = weak.lock()) sc->on_device_change(device);
     });
     session_control_->start();
+  }
 
-    http.start();
-
+  RadiusListeners start_radius_listeners(asio::io_context& io) {
     auto* send_failures = radius_->send_failure_counter();
-    const auto radius_handler = [this](const radius::Datagram& d) { return radius_->handle(d); };
-    auto radius_auth = radius::UdpListener::create(io, config_.radius.bind, config_.radius.auth_port,
-                                                   radius::SocketKind::auth, radius_handler, send_failures);
-    auto radius_acct = radius::UdpListener::create(io, config_.radius.bind, config_.radius.acct_port,
-                                                   radius::SocketKind::acct, radius_handler, send_failures);
-    radius_auth->start();
-    radius_acct->start();
+    const auto handler = [this](const radius::Datagram& d) { return radius_->handle(d); };
+    RadiusListeners out{radius::UdpListener::create(io, config_.radius.bind, config_.radius.auth_port,
+                                                    radius::SocketKind::auth, handler, send_failures),
+                        radius::UdpListener::create(io, config_.radius.bind, config_.radius.acct_port,
+                                                    radius::SocketKind::acct, handler, send_failures)};
+    out.auth->start();
+    out.acct->start();
+    return out;
+  }
 
-    asio::steady_timer crl_timer(io);
-    schedule_crl_refresh(crl_timer);
-
-    asio::signal_set stop_signals(io, SIGINT, SIGTERM);
-    asio::signal_set reload_signal(io, SIGHUP);
-    // The shutdown deadline runs on its own thread: a timer on `io` would itself keep
-    // io.run() busy for the whole deadline even when everything drained at once.
-    std::mutex drain_mutex;
-    std::condition_variable drained_cv;
-    bool drained = false;
-    std::thread shutdown_deadline;
-    stop_signals.async_wait([&](const boost::system::error_code& ec, int signo) {
-      if (ec) return;
-      spdlog::info("signal {}: shutting down, letting in-flight requests finish", signo);
-      http.stop();
-      radius_auth->stop();
-      radius_acct->stop();
-      crl_timer.cancel();
-      reload_signal.cancel();
-      session_control_->stop();
-      // In-flight requests normally finish well within this; a stuck peer must not
-      // keep the process alive forever.
-      shutdown_deadline = std::thread([&] {
-        std::unique_lock lock(drain_mutex);
-        if (!drained_cv.wait_for(lock, std::chrono::seconds(10), [&] { return drained; })) {
-          spdlog::warn("shutdown deadline reached; stopping with connections still open");
-          io.stop();
-        }
-      });
-    });
-    wait_for_reload(reload_signal);
-
+  void log_ready(HttpListeners& http, const RadiusListeners& radius, bool admin_tls, unsigned threads) const {
     spdlog::info("portcullis ready: public http {}:{}, admin {} {}:{}, radius auth {}:{} acct {}:{} ({} NAS entries), "
                  "{} I/O threads, {}+{} HTTP workers (public+admin)",
                  config_.http.bind, http.public_server().port(), admin_tls ? "https" : "http", config_.admin.bind,
-                 http.admin_server().port(), config_.radius.bind, radius_auth->port(), config_.radius.bind,
-                 radius_acct->port(), radius_->nas_table()->size(), threads, http.public_workers(),
+                 http.admin_server().port(), config_.radius.bind, radius.auth->port(), config_.radius.bind,
+                 radius.acct->port(), radius_->nas_table()->size(), threads, http.public_workers(),
                  http.admin_workers());
+  }
 
+  // `threads` threads run `io` (this one among them) until it has no more work.
+  void run_io_threads(asio::io_context& io, unsigned threads) {
     std::vector<std::thread> pool;
     for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&] { run_resilient(io, handler_exceptions_, "I/O"); });
     run_resilient(io, handler_exceptions_, "I/O");
     for (auto& t : pool) t.join();
-    http.join_workers();  // empty unless the shutdown deadline stopped `io` under a running handler
-    http_listeners_ = nullptr;
-    session_control_.reset();  // its timers and sockets belong to `io`
-    radius_->ledger_writer().flush();  // accounting rows answered but not yet written
-    {
-      std::lock_guard lock(drain_mutex);
-      drained = true;
-    }
-    drained_cv.notify_all();
-    if (shutdown_deadline.joinable()) shutdown_deadline.join();
-    spdlog::info("portcullis stopped cleanly");
-    return 0;
   }
 
- private:
   void schedule_crl_refresh(asio::steady_timer& timer) {
     timer.expires_after(std::chrono::minutes(5));
     timer.async_wait([this, &timer](const boost::system::error_code& ec) {
