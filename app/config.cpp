@@ -328,6 +328,115 @@ void load_profiles(const std::string& path, const toml::table& root, Config& c) 
     Section(path, "scep", root["scep"].as_table()).fail_key("profile", "names no profile in [profiles]");
 }
 
+// [service] and the public listener's [http].
+void render_service_and_http(std::ostream& o, const ConfigTemplate& t) {
+  const std::string http_url = "http://" + t.hostname + ":" + std::to_string(t.http_port);
+  o << "[service]\n"
+    << "hostname = \"" << t.hostname << "\"        # EAP server certificate name; default URL host\n"
+    << "log_level = \"info\"                 # trace | debug | info | warn | error\n"
+    << "log_format = \"text\"                # text | json (one JSON object a line)\n"
+    << "log_file = \"\"                      # empty: stderr\n"
+    << "threads = 0                        # I/O threads; 0 = one per core\n"
+    << "http_workers = 0                   # public HTTP handler threads (SCEP, OCSP, CRL); 0 = four per core\n\n"
+    << "[http]                             # public listener: /crl, /crl.pem, /ocsp (plain HTTP on purpose)\n"
+    << "bind = \"" << t.bind << "\"\n"
+    << "port = " << t.http_port << "\n"
+    << "max_body_bytes = 1048576           # larger request bodies get 413\n"
+    << "public_url = \"" << http_url << "\"  # written into certificates as CRL DP and OCSP URL\n"
+    << "max_connections = 512              # open at once; more are closed at accept (and counted)\n"
+    << "max_connections_per_address = 64   # of those, from one address (IPv6: one /64)\n"
+    << "header_timeout_seconds = 10        # a request's whole header must arrive within this\n\n";
+}
+
+// The admin API's listener and its first bearer token.
+void render_admin(std::ostream& o, const ConfigTemplate& t) {
+  o << "[admin]                            # admin API (/api/v1); the CLI talks to it\n"
+    << "bind = \"127.0.0.1\"                 # TLS is forced on for any non-loopback address\n"
+    << "port = " << t.admin_port << "\n"
+    << "tls = false                        # serve HTTPS with ca/admin.pem even on loopback\n"
+    << "token_file = \"admin.token\"         # the CLI reads its bearer token here (0600)\n"
+    << "max_body_bytes = 1048576\n"
+    << "max_connections = 64               # its own cap: a flood on the public port never takes these\n"
+    << "max_connections_per_address = 32   # of those, from one address\n"
+    << "header_timeout_seconds = 10        # a request's whole header must arrive within this\n"
+    << "workers = 4                        # admin handler threads, apart from the public ones\n\n"
+    << "[[admin.tokens]]                   # bearer tokens, stored as SHA-256 only\n"
+    << "name = \"admin\"\n"
+    << "sha256 = \"" << t.admin_token_sha256 << "\"\n\n";
+}
+
+void render_ca_and_ledger(std::ostream& o) {
+  o << "[ca]\n"
+    << "dir = \"ca\"                         # root.pem, issuing.pem, ra.pem, server.pem and their keys\n"
+    << "crl_validity_hours = 24            # CRL nextUpdate = thisUpdate + this\n"
+    << "crl_refresh_before_hours = 12      # re-sign the CRL when nextUpdate is nearer than this\n"
+    << "ocsp_validity_hours = 1            # OCSP nextUpdate\n\n"
+    << "[ledger]\n"
+    << "backend = \"sqlite\"                 # the embedded default\n"
+    << "path = \"ledger.db\"\n\n";
+}
+
+// The RADIUS front end and one NAS entry for the loopback address.
+void render_radius(std::ostream& o, const ConfigTemplate& t) {
+  o << "[radius]                           # RADIUS front end (EAP-TLS)\n"
+    << "bind = \"" << t.bind << "\"\n"
+    << "auth_port = " << t.radius_port << "\n"
+    << "acct_port = " << (t.radius_port + 1) << "\n"
+    << "dynauth_attempts = 3               # RFC 5176 Disconnect/CoA-Request transmissions in all\n"
+    << "dynauth_timeout_ms = 1000          # wait for the first answer; doubled for each retransmission\n"
+    << "dynauth_max_timeout_ms = 8000      # cap of that doubling\n"
+    << "expiry_check_seconds = 30          # how often live sessions are checked for an expired certificate\n"
+    << "max_eap_sessions_per_nas = 2000    # EAP conversations in progress one NAS entry may hold\n"
+    << "eap_memory_budget_mib = 256        # new EAP conversations are refused past this (docs/configuration.md)\n"
+    << "max_live_sessions = 100000         # accounting sessions in memory\n"
+    << "acct_stale_intervals = 3           # a session silent this many interim intervals is closed\n"
+    << "acct_default_interim_seconds = 3600  # the interval when the NAS announces none\n"
+    << "session_retention_days = 30       # stopped sessions kept in the ledger this long\n"
+    << "max_session_rows = 1000000         # and at most this many session rows\n"
+    << "ledger_queue = 10000               # RADIUS ledger writes waiting for their thread\n\n"
+    << "[[radius.clients]]                 # one table per NAS (Wi-Fi controller, VPN gateway)\n"
+    << "name = \"loopback\"\n"
+    << "address = \"127.0.0.1/32\"           # address or CIDR\n"
+    << "secret = \"" << t.radius_secret << "\"\n"
+    << "require_message_authenticator = true  # BlastRADIUS (CVE-2024-3596): keep on\n"
+    << "coa_port = 3799                    # RFC 5176 Disconnect/CoA port of this NAS\n"
+    << "groups = []                        # NAS groups for policy rules (nas_group = [\"campus\"])\n\n";
+}
+
+void render_scep_and_policy(std::ostream& o, const ConfigTemplate& t) {
+  o << "[scep]                             # SCEP (RFC 8894) at <public_url>/scep\n"
+    << "enabled = true\n"
+    << "profile = \"device\"                 # profile for static-challenge enrollments\n"
+    << "static_challenge = \"" << t.scep_static_challenge
+    << "\"  # shared by every device; empty = one-time challenges only (`portcullis challenge`)\n"
+    << "allow_legacy_crypto = false        # single DES + SHA-1; micromdm scepclient 2.1.0 needs it\n"
+    << "refusal_rows_per_source_per_minute = 20  # audit rows for refused requests per address (IPv6: /64)\n"
+    << "refusal_rows_max = 100000          # refusal rows kept in the audit log; the oldest go\n\n"
+    << "[policy]                           # access rules (README \"Access policy\"); SIGHUP or POST /api/v1/policy/reload\n"
+    << "file = \"\"                          # e.g. \"policy.toml\"; empty = every valid device accepted, no extra attributes\n\n";
+}
+
+// The built-in profiles, written out so that they can be edited in place.
+void render_profiles(std::ostream& o) {
+  o << "[profiles.device]                  # certificates for devices (EAP-TLS clients)\n"
+    << "validity_days = 365\n"
+    << "extended_key_usage = [\"clientAuth\"]\n"
+    << "allowed_san_types = [\"dns\", \"email\", \"uri\"]   # SAN types a certificate may carry\n"
+    << "subject_template = [\"CN={cn}\"]     # the subject; {cn}: the device name or the challenge's --cn\n"
+    << "san_templates = []                 # e.g. [\"dns:{device}.corp.example\"]; plus the challenge's --san\n"
+    << "min_rsa_bits = 2048\n"
+    << "allowed_curves = [\"P-256\", \"P-384\"]\n"
+    << "manual_approval = false            # SCEP enrollments wait (PENDING) for `portcullis requests approve`\n\n"
+    << "[profiles.server]                  # TLS server certificates\n"
+    << "validity_days = 730\n"
+    << "extended_key_usage = [\"serverAuth\"]\n"
+    << "allowed_san_types = [\"dns\", \"ip\"]\n"
+    << "subject_template = [\"CN={cn}\"]\n"
+    << "san_templates = []\n"
+    << "min_rsa_bits = 2048\n"
+    << "allowed_curves = [\"P-256\", \"P-384\"]\n";
+}
+
 }  // namespace
 
 bool is_loopback_address(const std::string& address) {
@@ -359,97 +468,16 @@ Config load_config(const std::string& path) {
 
 std::string render_config(const ConfigTemplate& t) {
   std::ostringstream o;
-  const std::string http_url = "http://" + t.hostname + ":" + std::to_string(t.http_port);
   o << "# Portcullis configuration, written by `portcullis init`.\n"
     << "# Relative paths are relative to this file's folder. This file holds the RADIUS\n"
     << "# shared secrets: keep it 0600. Reload with SIGHUP (log level, admin tokens, CRL,\n"
-    << "# RADIUS clients, policy rules).\n\n"
-    << "[service]\n"
-    << "hostname = \"" << t.hostname << "\"        # EAP server certificate name; default URL host\n"
-    << "log_level = \"info\"                 # trace | debug | info | warn | error\n"
-    << "log_format = \"text\"                # text | json (one JSON object a line)\n"
-    << "log_file = \"\"                      # empty: stderr\n"
-    << "threads = 0                        # I/O threads; 0 = one per core\n"
-    << "http_workers = 0                   # public HTTP handler threads (SCEP, OCSP, CRL); 0 = four per core\n\n"
-    << "[http]                             # public listener: /crl, /crl.pem, /ocsp (plain HTTP on purpose)\n"
-    << "bind = \"" << t.bind << "\"\n"
-    << "port = " << t.http_port << "\n"
-    << "max_body_bytes = 1048576           # larger request bodies get 413\n"
-    << "public_url = \"" << http_url << "\"  # written into certificates as CRL DP and OCSP URL\n"
-    << "max_connections = 512              # open at once; more are closed at accept (and counted)\n"
-    << "max_connections_per_address = 64   # of those, from one address (IPv6: one /64)\n"
-    << "header_timeout_seconds = 10        # a request's whole header must arrive within this\n\n"
-    << "[admin]                            # admin API (/api/v1); the CLI talks to it\n"
-    << "bind = \"127.0.0.1\"                 # TLS is forced on for any non-loopback address\n"
-    << "port = " << t.admin_port << "\n"
-    << "tls = false                        # serve HTTPS with ca/admin.pem even on loopback\n"
-    << "token_file = \"admin.token\"         # the CLI reads its bearer token here (0600)\n"
-    << "max_body_bytes = 1048576\n"
-    << "max_connections = 64               # its own cap: a flood on the public port never takes these\n"
-    << "max_connections_per_address = 32   # of those, from one address\n"
-    << "header_timeout_seconds = 10        # a request's whole header must arrive within this\n"
-    << "workers = 4                        # admin handler threads, apart from the public ones\n\n"
-    << "[[admin.tokens]]                   # bearer tokens, stored as SHA-256 only\n"
-    << "name = \"admin\"\n"
-    << "sha256 = \"" << t.admin_token_sha256 << "\"\n\n"
-    << "[ca]\n"
-    << "dir = \"ca\"                         # root.pem, issuing.pem, ra.pem, server.pem and their keys\n"
-    << "crl_validity_hours = 24            # CRL nextUpdate = thisUpdate + this\n"
-    << "crl_refresh_before_hours = 12      # re-sign the CRL when nextUpdate is nearer than this\n"
-    << "ocsp_validity_hours = 1            # OCSP nextUpdate\n\n"
-    << "[ledger]\n"
-    << "backend = \"sqlite\"                 # the embedded default\n"
-    << "path = \"ledger.db\"\n\n"
-    << "[radius]                           # RADIUS front end (EAP-TLS)\n"
-    << "bind = \"" << t.bind << "\"\n"
-    << "auth_port = " << t.radius_port << "\n"
-    << "acct_port = " << (t.radius_port + 1) << "\n"
-    << "dynauth_attempts = 3               # RFC 5176 Disconnect/CoA-Request transmissions in all\n"
-    << "dynauth_timeout_ms = 1000          # wait for the first answer; doubled for each retransmission\n"
-    << "dynauth_max_timeout_ms = 8000      # cap of that doubling\n"
-    << "expiry_check_seconds = 30          # how often live sessions are checked for an expired certificate\n"
-    << "max_eap_sessions_per_nas = 2000    # EAP conversations in progress one NAS entry may hold\n"
-    << "eap_memory_budget_mib = 256        # new EAP conversations are refused past this (docs/configuration.md)\n"
-    << "max_live_sessions = 100000         # accounting sessions in memory\n"
-    << "acct_stale_intervals = 3           # a session silent this many interim intervals is closed\n"
-    << "acct_default_interim_seconds = 3600  # the interval when the NAS announces none\n"
-    << "session_retention_days = 30       # stopped sessions kept in the ledger this long\n"
-    << "max_session_rows = 1000000         # and at most this many session rows\n"
-    << "ledger_queue = 10000               # RADIUS ledger writes waiting for their thread\n\n"
-    << "[[radius.clients]]                 # one table per NAS (Wi-Fi controller, VPN gateway)\n"
-    << "name = \"loopback\"\n"
-    << "address = \"127.0.0.1/32\"           # address or CIDR\n"
-    << "secret = \"" << t.radius_secret << "\"\n"
-    << "require_message_authenticator = true  # BlastRADIUS (CVE-2024-3596): keep on\n"
-    << "coa_port = 3799                    # RFC 5176 Disconnect/CoA port of this NAS\n"
-    << "groups = []                        # NAS groups for policy rules (nas_group = [\"campus\"])\n\n"
-    << "[scep]                             # SCEP (RFC 8894) at <public_url>/scep\n"
-    << "enabled = true\n"
-    << "profile = \"device\"                 # profile for static-challenge enrollments\n"
-    << "static_challenge = \"" << t.scep_static_challenge
-    << "\"  # shared by every device; empty = one-time challenges only (`portcullis challenge`)\n"
-    << "allow_legacy_crypto = false        # single DES + SHA-1; micromdm scepclient 2.1.0 needs it\n"
-    << "refusal_rows_per_source_per_minute = 20  # audit rows for refused requests per address (IPv6: /64)\n"
-    << "refusal_rows_max = 100000          # refusal rows kept in the audit log; the oldest go\n\n"
-    << "[policy]                           # access rules (README \"Access policy\"); SIGHUP or POST /api/v1/policy/reload\n"
-    << "file = \"\"                          # e.g. \"policy.toml\"; empty = every valid device accepted, no extra attributes\n\n"
-    << "[profiles.device]                  # certificates for devices (EAP-TLS clients)\n"
-    << "validity_days = 365\n"
-    << "extended_key_usage = [\"clientAuth\"]\n"
-    << "allowed_san_types = [\"dns\", \"email\", \"uri\"]   # SAN types a certificate may carry\n"
-    << "subject_template = [\"CN={cn}\"]     # the subject; {cn}: the device name or the challenge's --cn\n"
-    << "san_templates = []                 # e.g. [\"dns:{device}.corp.example\"]; plus the challenge's --san\n"
-    << "min_rsa_bits = 2048\n"
-    << "allowed_curves = [\"P-256\", \"P-384\"]\n"
-    << "manual_approval = false            # SCEP enrollments wait (PENDING) for `portcullis requests approve`\n\n"
-    << "[profiles.server]                  # TLS server certificates\n"
-    << "validity_days = 730\n"
-    << "extended_key_usage = [\"serverAuth\"]\n"
-    << "allowed_san_types = [\"dns\", \"ip\"]\n"
-    << "subject_template = [\"CN={cn}\"]\n"
-    << "san_templates = []\n"
-    << "min_rsa_bits = 2048\n"
-    << "allowed_curves = [\"P-256\", \"P-384\"]\n";
+    << "# RADIUS clients, policy rules).\n\n";
+  render_service_and_http(o, t);
+  render_admin(o, t);
+  render_ca_and_ledger(o);
+  render_radius(o, t);
+  render_scep_and_policy(o, t);
+  render_profiles(o);
   return o.str();
 }
 
