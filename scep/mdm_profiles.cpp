@@ -131,35 +131,26 @@ std::string random_uuid_v4() {
          ca::to_hex(octets.subspan(10, 6));
 }
 
-std::string apple_mobileconfig(const MdmProfileInputs& in) {
-  require_common(in, true);
-  const std::string base = "portcullis." + identifier_part(in.eap_server_name) + "." + identifier_part(in.device);
-  const std::string top_uuid = random_uuid_v4(), root_uuid = random_uuid_v4(), scep_uuid = random_uuid_v4(),
-                    wifi_uuid = random_uuid_v4();
-  Plist p;
-  p.text() =
-      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      "<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n"
-      "<plist version=\"1.0\">\n";
-  p.open("dict");
-  p.key("PayloadContent");
-  p.open("array");
+namespace {
 
-  // Trust anchor for the EAP server certificate (the wifi payload's
-  // PayloadCertificateAnchorUUID points here).
+// Trust anchor for the EAP server certificate (the wifi payload's
+// PayloadCertificateAnchorUUID points here).
+void apple_root_payload(Plist& p, const MdmProfileInputs& in, const std::string& base, const std::string& root_uuid) {
   p.open("dict");
   payload_header(p, "com.apple.security.root", base + ".root", root_uuid, "Portcullis root CA");
   p.string("PayloadCertificateFileName", "portcullis-root.cer");
   p.data("PayloadContent", in.root_der);
   p.close("dict");
+}
 
-  // SCEP enrollment. CAFingerprint: Apple documents it as "the fingerprint of the
-  // Certificate Authority certificate" (type data). Apple's client (Security framework,
-  // SecSCEP.c SecSCEPValidateCACertMessage) builds a chain from each certificate of the
-  // GetCACert answer (RA, issuing CA, root) and compares the fingerprint with the LAST
-  // certificate of that chain, i.e. our root, hashing with MD5 or SHA-1 chosen by the
-  // data's length (16 or 20 bytes; other lengths fail). So: the raw 20-byte SHA-1 digest
-  // of the root's DER (base64 in <data>, not hex). SHA-256 would be refused by that code.
+// SCEP enrollment. CAFingerprint: Apple documents it as "the fingerprint of the
+// Certificate Authority certificate" (type data). Apple's client (Security framework,
+// SecSCEP.c SecSCEPValidateCACertMessage) builds a chain from each certificate of the
+// GetCACert answer (RA, issuing CA, root) and compares the fingerprint with the LAST
+// certificate of that chain, i.e. our root, hashing with MD5 or SHA-1 chosen by the
+// data's length (16 or 20 bytes; other lengths fail). So: the raw 20-byte SHA-1 digest
+// of the root's DER (base64 in <data>, not hex). SHA-256 would be refused by that code.
+void apple_scep_payload(Plist& p, const MdmProfileInputs& in, const std::string& base, const std::string& scep_uuid) {
   p.open("dict");
   payload_header(p, "com.apple.security.scep", base + ".scep", scep_uuid, "Portcullis device certificate");
   p.key("PayloadContent");
@@ -185,9 +176,12 @@ std::string apple_mobileconfig(const MdmProfileInputs& in) {
   p.boolean("KeyIsExtractable", false);   // the private key stays in the keychain
   p.close("dict");
   p.close("dict");
+}
 
-  // EAP-TLS Wi-Fi: the SCEP identity is the client certificate, the root the only anchor,
-  // and the server must present a certificate for our hostname.
+// EAP-TLS Wi-Fi: the SCEP identity is the client certificate, the root the only anchor,
+// and the server must present a certificate for our hostname.
+void apple_wifi_payload(Plist& p, const MdmProfileInputs& in, const std::string& base, const std::string& wifi_uuid,
+                        const std::string& scep_uuid, const std::string& root_uuid) {
   p.open("dict");
   payload_header(p, "com.apple.wifi.managed", base + ".wifi", wifi_uuid, "Wi-Fi " + in.ssid);
   p.string("SSID_STR", in.ssid);
@@ -211,7 +205,26 @@ std::string apple_mobileconfig(const MdmProfileInputs& in) {
   p.close("array");
   p.close("dict");
   p.close("dict");
+}
 
+}  // namespace
+
+std::string apple_mobileconfig(const MdmProfileInputs& in) {
+  require_common(in, true);
+  const std::string base = "portcullis." + identifier_part(in.eap_server_name) + "." + identifier_part(in.device);
+  const std::string top_uuid = random_uuid_v4(), root_uuid = random_uuid_v4(), scep_uuid = random_uuid_v4(),
+                    wifi_uuid = random_uuid_v4();
+  Plist p;
+  p.text() =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n"
+      "<plist version=\"1.0\">\n";
+  p.open("dict");
+  p.key("PayloadContent");
+  p.open("array");
+  apple_root_payload(p, in, base, root_uuid);
+  apple_scep_payload(p, in, base, scep_uuid);
+  apple_wifi_payload(p, in, base, wifi_uuid, scep_uuid, root_uuid);
   p.close("array");
   payload_header(p, "Configuration", base, top_uuid, "Portcullis Wi-Fi for " + in.device);
   p.string("PayloadDescription", "Enrolls a device certificate by SCEP and joins " + in.ssid + " with EAP-TLS.");
