@@ -163,6 +163,14 @@ void check_sections(const std::string& path, const toml::table& root) {
   }
 }
 
+// The connection limits both HTTP listeners have (http_connection_limits.hpp).
+template <class Listener>
+void read_connection_limits(Section& s, Listener& listener) {
+  s.positive("max_connections", listener.max_connections);
+  s.positive("max_connections_per_address", listener.max_connections_per_address);
+  s.positive("header_timeout_seconds", listener.header_timeout_seconds);
+}
+
 void load_service(const std::string& path, const toml::table& root, Config& c) {
   Section service(path, "service", root["service"].as_table());
   service.get("hostname", c.service.hostname);
@@ -184,9 +192,7 @@ void load_http(const std::string& path, const toml::table& root, Config& c) {
   http.port("port", c.http.port);
   http.get("max_body_bytes", c.http.max_body_bytes);
   http.get("public_url", c.http.public_url);
-  http.positive("max_connections", c.http.max_connections);
-  http.positive("max_connections_per_address", c.http.max_connections_per_address);
-  http.positive("header_timeout_seconds", c.http.header_timeout_seconds);
+  read_connection_limits(http, c.http);
   http.finish();
   if (c.http.header_timeout_seconds > 300) http.fail_key("header_timeout_seconds", "must be at most 300");
   if (c.http.public_url.empty()) c.http.public_url = "http://" + c.service.hostname + ":" + std::to_string(c.http.port);
@@ -214,9 +220,7 @@ void load_admin(const std::string& path, const toml::table& root, Config& c) {
   admin.get("tls", c.admin.tls);
   admin.get("token_file", c.admin.token_file);
   admin.get("max_body_bytes", c.admin.max_body_bytes);
-  admin.positive("max_connections", c.admin.max_connections);
-  admin.positive("max_connections_per_address", c.admin.max_connections_per_address);
-  admin.positive("header_timeout_seconds", c.admin.header_timeout_seconds);
+  read_connection_limits(admin, c.admin);
   admin.positive("workers", c.admin.workers);
   const toml::array* tokens = admin.tables("tokens");
   admin.finish();
