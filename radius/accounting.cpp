@@ -30,6 +30,39 @@ const char* status_name(std::optional<std::uint32_t> status) {
   return "other";
 }
 
+// The live session an accounting record describes, tied to the Accept `link` found for it.
+LiveSession session_of(const Packet& request, const NasClient& nas, const IpAddress& source,
+                       const std::optional<AcceptRecord>& link, ca::UnixTime now) {
+  LiveSession session;
+  session.nas = nas.name;
+  session.acct_session_id = text_attribute(request, attr::AcctSessionId);
+  session.serial = link ? link->serial : std::string();
+  session.calling_station_id = text_attribute(request, attr::CallingStationId);
+  // Kept for display only; never used to link (the peer chooses it).
+  session.user_name = text_attribute(request, attr::UserName);
+  session.nas_identity = nas_identity_of(request, source);
+  session.last_seen = now;
+  // RFC 2869 §5.16: the NAS's interim interval, taken as at least 60 s as that section
+  // asks, so that a tiny value cannot make live sessions expire between two updates
+  // (the live table also caps it at kMaxInterimInterval for its deadlines).
+  if (auto interval = request.integer(attr::AcctInterimInterval); interval && *interval > 0)
+    session.interim_interval = std::max<std::uint32_t>(*interval, kMinInterimInterval);
+  if (link && !link->rule.empty()) {
+    session.rule = link->rule;
+    session.coa_on_disable = link->coa_on_disable;
+    session.coa_reply = link->coa_reply;
+  }
+  return session;
+}
+
+Packet accounting_response(const Packet& request) {
+  Packet response;
+  response.code = Code::AccountingResponse;
+  response.identifier = request.identifier;
+  copy_proxy_state(request, response);  // RFC 2865 §5.33 applies to accounting too (RFC 2866 §5.x)
+  return response;
+}
+
 }  // namespace
 
 Accounting::Accounting(LedgerWriter& writer, AcceptRecords& accepts, AccountingSessions& live,
@@ -100,8 +133,6 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
     return nas_restarted(request, nas, source, *status == static_cast<std::uint32_t>(AcctStatus::accounting_on));
   const std::string session_id = text_attribute(request, attr::AcctSessionId);
   const std::string station = text_attribute(request, attr::CallingStationId);
-  // Kept for display only; never used to link (the peer chooses it).
-  const std::string user = text_attribute(request, attr::UserName);
 
   const bool session_record = status && (*status == static_cast<std::uint32_t>(AcctStatus::start) ||
                                          *status == static_cast<std::uint32_t>(AcctStatus::stop) ||
@@ -110,24 +141,7 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
     const char* linked_by = "none";
     const std::optional<AcceptRecord> link = link_of(request, nas, station, linked_by);
 
-    LiveSession session;
-    session.nas = nas.name;
-    session.acct_session_id = session_id;
-    session.serial = link ? link->serial : std::string();
-    session.calling_station_id = station;
-    session.user_name = user;
-    session.nas_identity = nas_identity_of(request, source);
-    session.last_seen = now;
-    // RFC 2869 §5.16: the NAS's interim interval, taken as at least 60 s as that section
-    // asks, so that a tiny value cannot make live sessions expire between two updates
-    // (the live table also caps it at kMaxInterimInterval for its deadlines).
-    if (auto interval = request.integer(attr::AcctInterimInterval); interval && *interval > 0)
-      session.interim_interval = std::max<std::uint32_t>(*interval, kMinInterimInterval);
-    if (link && !link->rule.empty()) {
-      session.rule = link->rule;
-      session.coa_on_disable = link->coa_on_disable;
-      session.coa_reply = link->coa_reply;
-    }
+    LiveSession session = session_of(request, nas, source, link, now);
     ca::RadiusSessionRow row;
     fill_row(row, session);
     row.started_at = row.updated_at = now;
@@ -161,11 +175,7 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
                  ca::log_field(session_id));
   }
 
-  Packet response;
-  response.code = Code::AccountingResponse;
-  response.identifier = request.identifier;
-  copy_proxy_state(request, response);  // RFC 2865 §5.33 applies to accounting too (RFC 2866 §5.x)
-  return response;
+  return accounting_response(request);
 }
 
 // RFC 2866 §5.1: Accounting-On / Accounting-Off mean the NAS (re)started or is going
