@@ -134,49 +134,18 @@ class Service {
     crl_ = std::make_unique<ca::CrlPublisher>(
         *authority_, *ledger_, ca::CrlSettings{config_.ca.crl_validity_hours, config_.ca.crl_refresh_before_hours});
     crl_->regenerate(ca::now_unix());
-    // DESIGN.md "One revocation": the CRL is re-signed as part of the revoke call.
-    // The revocation itself is already committed when observers run, so a signing failure
-    // here is logged (the previous CRL stays published until the refresh timer retries)
-    // rather than turned into a failed revoke.
-    registry_->on_revocation([this](const std::vector<ca::CertificateRecord>& revoked) {
-      try {
-        crl_->regenerate(ca::now_unix());
-        spdlog::info("CRL #{} published after revoking {} certificate(s)", crl_->current()->number, revoked.size());
-      } catch (const std::exception& e) {
-        spdlog::error("CRL not re-signed after revoking {} certificate(s): {}", revoked.size(), e.what());
-      }
-    });
+    resign_crl_on_revocation();
     ocsp_ = std::make_unique<ca::OcspResponder>(*authority_, index_, config_.ca.ocsp_validity_hours);
     public_routes_ = std::make_unique<PublicRoutes>(*crl_, *ocsp_);
     // SCEP (issue 3, RFC 8894 §4.1): /scep and every path below it on the public listener.
-    if (config_.scep.enabled) {
-      scep::EnrollmentSettings scep_settings{config_.scep.profile, config_.scep.static_challenge,
-                                             config_.scep.allow_legacy_crypto, {}};
-      scep_settings.refusals.rows_per_source_per_minute =
-          static_cast<std::size_t>(config_.scep.refusal_rows_per_source_per_minute);
-      scep_settings.refusals.max_rows = static_cast<std::size_t>(config_.scep.refusal_rows_max);
-      scep_enrollment_ = std::make_unique<scep::Enrollment>(*authority_, *issuer_, *registry_, scep_settings, crl_.get());
-      scep_routes_ = std::make_unique<scep::HttpRoutes>(*scep_enrollment_, *authority_);
-      public_routes_->mount("/scep", [routes = scep_routes_.get()](const HttpRequest& r) { return routes->handle(r); });
-      load_staged_rollover("start-up");
-    }
+    if (config_.scep.enabled) mount_scep();
     // RADIUS (issue 4): one TLS configuration shared by every EAP-TLS conversation, fixed
     // for the life of the process, and the NAS table, swapped whole on SIGHUP.
     // Access policy (issue 5): a refused policy file stops the start-up with its file:line.
     policy_ = make_policy_engine();
     reload_policy(*policy_, config_.policy.file, "start-up");
-    radius::ServerOptions radius_options;
-    radius_options.policy = policy_.get();
-    radius_options.max_eap_sessions_per_nas = static_cast<std::size_t>(config_.radius.max_eap_sessions_per_nas);
-    radius_options.eap_memory_budget = static_cast<std::size_t>(config_.radius.eap_memory_budget_mib) << 20;
-    radius_options.live_sessions.max_sessions = static_cast<std::size_t>(config_.radius.max_live_sessions);
-    radius_options.live_sessions.stale_intervals = static_cast<std::uint32_t>(config_.radius.acct_stale_intervals);
-    radius_options.live_sessions.default_interim = static_cast<std::uint32_t>(config_.radius.acct_default_interim_seconds);
-    radius_options.retention.stopped_seconds = static_cast<ca::UnixTime>(config_.radius.session_retention_days) * 86400;
-    radius_options.retention.max_rows = static_cast<std::size_t>(config_.radius.max_session_rows);
-    radius_options.ledger_queue = static_cast<std::size_t>(config_.radius.ledger_queue);
     radius_ = std::make_unique<radius::Server>(make_nas_table(config_), make_eap_tls_config(), *ledger_,
-                                               radius_options);
+                                               radius_options());
     admin_api_.store(make_admin_api(config_));
     // Live sessions survive a restart (radius_sessions, schema v5): a revocation right after
     // start-up still reaches sessions that began before it.
@@ -229,6 +198,47 @@ class Service {
   }
 
  private:
+  // The CRL is re-signed as part of the revoke call, so relying parties that fetch it see
+  // the revocation at once. The revocation itself is already committed when observers run,
+  // so a signing failure here is logged (the previous CRL stays published until the
+  // refresh timer retries) rather than turned into a failed revoke.
+  void resign_crl_on_revocation() {
+    registry_->on_revocation([this](const std::vector<ca::CertificateRecord>& revoked) {
+      try {
+        crl_->regenerate(ca::now_unix());
+        spdlog::info("CRL #{} published after revoking {} certificate(s)", crl_->current()->number, revoked.size());
+      } catch (const std::exception& e) {
+        spdlog::error("CRL not re-signed after revoking {} certificate(s): {}", revoked.size(), e.what());
+      }
+    });
+  }
+
+  void mount_scep() {
+    scep::EnrollmentSettings scep_settings{config_.scep.profile, config_.scep.static_challenge,
+                                           config_.scep.allow_legacy_crypto, {}};
+    scep_settings.refusals.rows_per_source_per_minute =
+        static_cast<std::size_t>(config_.scep.refusal_rows_per_source_per_minute);
+    scep_settings.refusals.max_rows = static_cast<std::size_t>(config_.scep.refusal_rows_max);
+    scep_enrollment_ = std::make_unique<scep::Enrollment>(*authority_, *issuer_, *registry_, scep_settings, crl_.get());
+    scep_routes_ = std::make_unique<scep::HttpRoutes>(*scep_enrollment_, *authority_);
+    public_routes_->mount("/scep", [routes = scep_routes_.get()](const HttpRequest& r) { return routes->handle(r); });
+    load_staged_rollover("start-up");
+  }
+
+  radius::ServerOptions radius_options() const {
+    radius::ServerOptions options;
+    options.policy = policy_.get();
+    options.max_eap_sessions_per_nas = static_cast<std::size_t>(config_.radius.max_eap_sessions_per_nas);
+    options.eap_memory_budget = static_cast<std::size_t>(config_.radius.eap_memory_budget_mib) << 20;
+    options.live_sessions.max_sessions = static_cast<std::size_t>(config_.radius.max_live_sessions);
+    options.live_sessions.stale_intervals = static_cast<std::uint32_t>(config_.radius.acct_stale_intervals);
+    options.live_sessions.default_interim = static_cast<std::uint32_t>(config_.radius.acct_default_interim_seconds);
+    options.retention.stopped_seconds = static_cast<ca::UnixTime>(config_.radius.session_retention_days) * 86400;
+    options.retention.max_rows = static_cast<std::size_t>(config_.radius.max_session_rows);
+    options.ledger_queue = static_cast<std::size_t>(config_.radius.ledger_queue);
+    return options;
+  }
+
   struct RadiusListeners {
     std::shared_ptr<radius::UdpListener> auth, acct;
   };
