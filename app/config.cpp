@@ -144,37 +144,34 @@ void load_profile(const std::string& file, const std::string& name, const toml::
   if (p.min_rsa_bits < 2048) s.fail_key("min_rsa_bits", "must be at least 2048");
 }
 
-}  // namespace
-
-bool is_loopback_address(const std::string& address) {
-  if (address == "localhost" || address == "::1") return true;
-  in_addr v4{};
-  if (inet_pton(AF_INET, address.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
-  return false;
-}
-
-bool Config::admin_tls_effective() const { return admin.tls || !is_loopback_address(admin.bind); }
-
-Config load_config(const std::string& path) {
-  Config c;
-  c.path = fs::absolute(path).lexically_normal().string();
-  c.base_dir = fs::path(c.path).parent_path().string();
-  toml::table root;
+toml::table parse_toml(const std::string& path) {
   try {
-    root = toml::parse_file(path);
+    return toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     std::ostringstream msg;
     msg << path << ":" << e.source().begin.line << ": " << e.description();
     throw ConfigError(msg.str());
   }
+}
 
+void check_sections(const std::string& path, const toml::table& root) {
+  static const std::set<std::string> sections = {"service", "http", "admin", "ca", "ledger", "radius", "scep", "policy", "profiles"};
   Section top(path, "", &root);
   for (const auto& [k, node] : root) {
-    static const std::set<std::string> sections = {"service", "http", "admin", "ca", "ledger", "radius", "scep", "policy", "profiles"};
     if (!sections.count(std::string(k.str()))) top.fail(node, "unknown section [" + std::string(k.str()) + "]");
     if (!node.is_table()) top.fail(node, "[" + std::string(k.str()) + "] must be a table");
   }
+}
 
+// The connection limits both HTTP listeners have (http_connection_limits.hpp).
+template <class Listener>
+void read_connection_limits(Section& s, Listener& listener) {
+  s.positive("max_connections", listener.max_connections);
+  s.positive("max_connections_per_address", listener.max_connections_per_address);
+  s.positive("header_timeout_seconds", listener.header_timeout_seconds);
+}
+
+void load_service(const std::string& path, const toml::table& root, Config& c) {
   Section service(path, "service", root["service"].as_table());
   service.get("hostname", c.service.hostname);
   service.get("log_level", c.service.log_level);
@@ -187,50 +184,52 @@ Config load_config(const std::string& path) {
   if (c.service.log_format != "text" && c.service.log_format != "json")
     service.fail_key("log_format", "must be \"text\" or \"json\"");
   c.service.log_file = resolve(c.base_dir, c.service.log_file);
+}
 
+void load_http(const std::string& path, const toml::table& root, Config& c) {
   Section http(path, "http", root["http"].as_table());
   http.get("bind", c.http.bind);
   http.port("port", c.http.port);
   http.get("max_body_bytes", c.http.max_body_bytes);
   http.get("public_url", c.http.public_url);
-  http.positive("max_connections", c.http.max_connections);
-  http.positive("max_connections_per_address", c.http.max_connections_per_address);
-  http.positive("header_timeout_seconds", c.http.header_timeout_seconds);
+  read_connection_limits(http, c.http);
   http.finish();
   if (c.http.header_timeout_seconds > 300) http.fail_key("header_timeout_seconds", "must be at most 300");
   if (c.http.public_url.empty()) c.http.public_url = "http://" + c.service.hostname + ":" + std::to_string(c.http.port);
   while (!c.http.public_url.empty() && c.http.public_url.back() == '/') c.http.public_url.pop_back();
+}
 
-  const toml::table* admin_table = root["admin"].as_table();
-  Section admin(path, "admin", admin_table);
+void load_admin_tokens(const std::string& path, const toml::array& tokens, Config& c) {
+  for (const auto& el : tokens) {
+    Section ts(path, "admin.tokens", el.as_table());
+    AdminTokenSetting token;
+    ts.get("name", token.name);
+    ts.get("sha256", token.sha256);
+    ts.finish();
+    if (token.name.empty()) ts.fail(el, "admin.tokens entry needs a name");
+    if (token.sha256.size() != 64 || token.sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
+      ts.fail(el, "admin.tokens." + token.name + ".sha256 must be 64 lowercase hex digits");
+    c.admin.tokens.push_back(std::move(token));
+  }
+}
+
+void load_admin(const std::string& path, const toml::table& root, Config& c) {
+  Section admin(path, "admin", root["admin"].as_table());
   admin.get("bind", c.admin.bind);
   admin.port("port", c.admin.port);
   admin.get("tls", c.admin.tls);
   admin.get("token_file", c.admin.token_file);
   admin.get("max_body_bytes", c.admin.max_body_bytes);
-  admin.positive("max_connections", c.admin.max_connections);
-  admin.positive("max_connections_per_address", c.admin.max_connections_per_address);
-  admin.positive("header_timeout_seconds", c.admin.header_timeout_seconds);
+  read_connection_limits(admin, c.admin);
   admin.positive("workers", c.admin.workers);
   const toml::array* tokens = admin.tables("tokens");
   admin.finish();
   if (c.admin.header_timeout_seconds > 300) admin.fail_key("header_timeout_seconds", "must be at most 300");
   c.admin.token_file = resolve(c.base_dir, c.admin.token_file);
-  if (tokens != nullptr) {
-    for (const auto& el : *tokens) {
-      const toml::table* t = el.as_table();
-      Section ts(path, "admin.tokens", t);
-      AdminTokenSetting token;
-      ts.get("name", token.name);
-      ts.get("sha256", token.sha256);
-      ts.finish();
-      if (token.name.empty()) ts.fail(el, "admin.tokens entry needs a name");
-      if (token.sha256.size() != 64 || token.sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
-        ts.fail(el, "admin.tokens." + token.name + ".sha256 must be 64 lowercase hex digits");
-      c.admin.tokens.push_back(std::move(token));
-    }
-  }
+  if (tokens != nullptr) load_admin_tokens(path, *tokens, c);
+}
 
+void load_ca(const std::string& path, const toml::table& root, Config& c) {
   Section ca(path, "ca", root["ca"].as_table());
   c.ca.dir = "ca";
   ca.get("dir", c.ca.dir);
@@ -241,7 +240,9 @@ Config load_config(const std::string& path) {
   if (c.ca.crl_refresh_before_hours < 0 || c.ca.crl_refresh_before_hours >= c.ca.crl_validity_hours)
     ca.fail_key("crl_refresh_before_hours", "must be between 0 and crl_validity_hours");
   c.ca.dir = resolve(c.base_dir, c.ca.dir);
+}
 
+void load_ledger(const std::string& path, const toml::table& root, Config& c) {
   Section ledger(path, "ledger", root["ledger"].as_table());
   c.ledger.path = "ledger.db";
   ledger.get("backend", c.ledger.backend);
@@ -249,9 +250,28 @@ Config load_config(const std::string& path) {
   ledger.finish();
   if (c.ledger.backend != "sqlite") ledger.fail_key("backend", "must be \"sqlite\" (the only backend so far)");
   c.ledger.path = resolve(c.base_dir, c.ledger.path);
+}
 
-  const toml::table* radius_table = root["radius"].as_table();
-  Section radius(path, "radius", radius_table);
+void load_radius_clients(const std::string& path, const toml::array& clients, Config& c) {
+  for (const auto& el : clients) {
+    Section cs(path, "radius.clients", el.as_table());
+    RadiusClientSetting client;
+    cs.get("name", client.name);
+    cs.get("address", client.address);
+    cs.get("secret", client.secret);
+    cs.get("require_message_authenticator", client.require_message_authenticator);
+    cs.port("coa_port", client.coa_port);
+    cs.get("groups", client.groups);
+    cs.finish();
+    if (client.name.empty() || client.address.empty()) cs.fail(el, "radius.clients entry needs name and address");
+    // RFC 2865 §3: the secret "SHOULD be at least 16 octets".
+    if (client.secret.size() < 16) cs.fail(el, "radius.clients." + client.name + ".secret must be at least 16 characters");
+    c.radius.clients.push_back(std::move(client));
+  }
+}
+
+void load_radius(const std::string& path, const toml::table& root, Config& c) {
+  Section radius(path, "radius", root["radius"].as_table());
   radius.get("bind", c.radius.bind);
   radius.port("auth_port", c.radius.auth_port);
   radius.port("acct_port", c.radius.acct_port);
@@ -272,25 +292,10 @@ Config load_config(const std::string& path) {
   if (c.radius.dynauth_attempts > 10) radius.fail_key("dynauth_attempts", "must be at most 10");
   if (c.radius.dynauth_max_timeout_ms < c.radius.dynauth_timeout_ms)
     radius.fail_key("dynauth_max_timeout_ms", "must be at least dynauth_timeout_ms");
-  if (clients != nullptr) {
-    for (const auto& el : *clients) {
-      const toml::table* t = el.as_table();
-      Section cs(path, "radius.clients", t);
-      RadiusClientSetting client;
-      cs.get("name", client.name);
-      cs.get("address", client.address);
-      cs.get("secret", client.secret);
-      cs.get("require_message_authenticator", client.require_message_authenticator);
-      cs.port("coa_port", client.coa_port);
-      cs.get("groups", client.groups);
-      cs.finish();
-      if (client.name.empty() || client.address.empty()) cs.fail(el, "radius.clients entry needs name and address");
-      // RFC 2865 §3: the secret "SHOULD be at least 16 octets".
-      if (client.secret.size() < 16) cs.fail(el, "radius.clients." + client.name + ".secret must be at least 16 characters");
-      c.radius.clients.push_back(std::move(client));
-    }
-  }
+  if (clients != nullptr) load_radius_clients(path, *clients, c);
+}
 
+void load_scep(const std::string& path, const toml::table& root, Config& c) {
   Section scep(path, "scep", root["scep"].as_table());
   scep.get("enabled", c.scep.enabled);
   scep.get("profile", c.scep.profile);
@@ -302,33 +307,35 @@ Config load_config(const std::string& path) {
   // A guessable shared secret would let anyone enroll: refuse short ones outright.
   if (!c.scep.static_challenge.empty() && c.scep.static_challenge.size() < 16)
     scep.fail_key("static_challenge", "must be empty or at least 16 characters");
+}
 
+void load_policy(const std::string& path, const toml::table& root, Config& c) {
   Section policy(path, "policy", root["policy"].as_table());
   policy.get("file", c.policy.file);
   policy.finish();
   c.policy.file = resolve(c.base_dir, c.policy.file);
+}
 
+// The built-in profiles, each overridden or joined by a [profiles.NAME] table; then the
+// profile SCEP issues under must be one of them.
+void load_profiles(const std::string& path, const toml::table& root, Config& c) {
   c.profiles = ca::default_profiles();
   if (const toml::table* profiles = root["profiles"].as_table()) {
     for (const auto& [name, node] : *profiles) {
       const toml::table* t = node.as_table();
-      if (t == nullptr) top.fail(node, "profiles." + std::string(name.str()) + " must be a table");
+      if (t == nullptr) Section(path, "", &root).fail(node, "profiles." + std::string(name.str()) + " must be a table");
       ca::Profile& p = c.profiles[std::string(name.str())];
       load_profile(path, std::string(name.str()), *t, p);
     }
   }
-  if (!c.profiles.count(c.scep.profile)) scep.fail_key("profile", "names no profile in [profiles]");
-  return c;
+  if (!c.profiles.count(c.scep.profile))
+    Section(path, "scep", root["scep"].as_table()).fail_key("profile", "names no profile in [profiles]");
 }
 
-std::string render_config(const ConfigTemplate& t) {
-  std::ostringstream o;
+// [service] and the public listener's [http].
+void render_service_and_http(std::ostream& o, const ConfigTemplate& t) {
   const std::string http_url = "http://" + t.hostname + ":" + std::to_string(t.http_port);
-  o << "# Portcullis configuration, written by `portcullis init`.\n"
-    << "# Relative paths are relative to this file's folder. This file holds the RADIUS\n"
-    << "# shared secrets: keep it 0600. Reload with SIGHUP (log level, admin tokens, CRL,\n"
-    << "# RADIUS clients, policy rules).\n\n"
-    << "[service]\n"
+  o << "[service]\n"
     << "hostname = \"" << t.hostname << "\"        # EAP server certificate name; default URL host\n"
     << "log_level = \"info\"                 # trace | debug | info | warn | error\n"
     << "log_format = \"text\"                # text | json (one JSON object a line)\n"
@@ -342,8 +349,12 @@ std::string render_config(const ConfigTemplate& t) {
     << "public_url = \"" << http_url << "\"  # written into certificates as CRL DP and OCSP URL\n"
     << "max_connections = 512              # open at once; more are closed at accept (and counted)\n"
     << "max_connections_per_address = 64   # of those, from one address (IPv6: one /64)\n"
-    << "header_timeout_seconds = 10        # a request's whole header must arrive within this\n\n"
-    << "[admin]                            # admin API (/api/v1); the CLI talks to it\n"
+    << "header_timeout_seconds = 10        # a request's whole header must arrive within this\n\n";
+}
+
+// The admin API's listener and its first bearer token.
+void render_admin(std::ostream& o, const ConfigTemplate& t) {
+  o << "[admin]                            # admin API (/api/v1); the CLI talks to it\n"
     << "bind = \"127.0.0.1\"                 # TLS is forced on for any non-loopback address\n"
     << "port = " << t.admin_port << "\n"
     << "tls = false                        # serve HTTPS with ca/admin.pem even on loopback\n"
@@ -355,16 +366,23 @@ std::string render_config(const ConfigTemplate& t) {
     << "workers = 4                        # admin handler threads, apart from the public ones\n\n"
     << "[[admin.tokens]]                   # bearer tokens, stored as SHA-256 only\n"
     << "name = \"admin\"\n"
-    << "sha256 = \"" << t.admin_token_sha256 << "\"\n\n"
-    << "[ca]\n"
+    << "sha256 = \"" << t.admin_token_sha256 << "\"\n\n";
+}
+
+void render_ca_and_ledger(std::ostream& o) {
+  o << "[ca]\n"
     << "dir = \"ca\"                         # root.pem, issuing.pem, ra.pem, server.pem and their keys\n"
     << "crl_validity_hours = 24            # CRL nextUpdate = thisUpdate + this\n"
     << "crl_refresh_before_hours = 12      # re-sign the CRL when nextUpdate is nearer than this\n"
     << "ocsp_validity_hours = 1            # OCSP nextUpdate\n\n"
     << "[ledger]\n"
     << "backend = \"sqlite\"                 # the embedded default\n"
-    << "path = \"ledger.db\"\n\n"
-    << "[radius]                           # RADIUS front end (EAP-TLS)\n"
+    << "path = \"ledger.db\"\n\n";
+}
+
+// The RADIUS front end and one NAS entry for the loopback address.
+void render_radius(std::ostream& o, const ConfigTemplate& t) {
+  o << "[radius]                           # RADIUS front end (EAP-TLS)\n"
     << "bind = \"" << t.bind << "\"\n"
     << "auth_port = " << t.radius_port << "\n"
     << "acct_port = " << (t.radius_port + 1) << "\n"
@@ -386,8 +404,11 @@ std::string render_config(const ConfigTemplate& t) {
     << "secret = \"" << t.radius_secret << "\"\n"
     << "require_message_authenticator = true  # BlastRADIUS (CVE-2024-3596): keep on\n"
     << "coa_port = 3799                    # RFC 5176 Disconnect/CoA port of this NAS\n"
-    << "groups = []                        # NAS groups for policy rules (nas_group = [\"campus\"])\n\n"
-    << "[scep]                             # SCEP (RFC 8894) at <public_url>/scep\n"
+    << "groups = []                        # NAS groups for policy rules (nas_group = [\"campus\"])\n\n";
+}
+
+void render_scep_and_policy(std::ostream& o, const ConfigTemplate& t) {
+  o << "[scep]                             # SCEP (RFC 8894) at <public_url>/scep\n"
     << "enabled = true\n"
     << "profile = \"device\"                 # profile for static-challenge enrollments\n"
     << "static_challenge = \"" << t.scep_static_challenge
@@ -396,8 +417,12 @@ std::string render_config(const ConfigTemplate& t) {
     << "refusal_rows_per_source_per_minute = 20  # audit rows for refused requests per address (IPv6: /64)\n"
     << "refusal_rows_max = 100000          # refusal rows kept in the audit log; the oldest go\n\n"
     << "[policy]                           # access rules (docs/policy.md); SIGHUP or POST /api/v1/policy/reload\n"
-    << "file = \"\"                          # e.g. \"policy.toml\"; empty = every valid device accepted, no extra attributes\n\n"
-    << "[profiles.device]                  # certificates for devices (EAP-TLS clients)\n"
+    << "file = \"\"                          # e.g. \"policy.toml\"; empty = every valid device accepted, no extra attributes\n\n";
+}
+
+// The built-in profiles, written out so that they can be edited in place.
+void render_profiles(std::ostream& o) {
+  o << "[profiles.device]                  # certificates for devices (EAP-TLS clients)\n"
     << "validity_days = 365\n"
     << "extended_key_usage = [\"clientAuth\"]\n"
     << "allowed_san_types = [\"dns\", \"email\", \"uri\"]   # SAN types a certificate may carry\n"
@@ -414,6 +439,49 @@ std::string render_config(const ConfigTemplate& t) {
     << "san_templates = []\n"
     << "min_rsa_bits = 2048\n"
     << "allowed_curves = [\"P-256\", \"P-384\"]\n";
+}
+
+}  // namespace
+
+bool is_loopback_address(const std::string& address) {
+  if (address == "localhost" || address == "::1") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, address.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  return false;
+}
+
+bool Config::admin_tls_effective() const { return admin.tls || !is_loopback_address(admin.bind); }
+
+Config load_config(const std::string& path) {
+  Config c;
+  c.path = fs::absolute(path).lexically_normal().string();
+  c.base_dir = fs::path(c.path).parent_path().string();
+  const toml::table root = parse_toml(path);
+  check_sections(path, root);
+  load_service(path, root, c);
+  load_http(path, root, c);
+  load_admin(path, root, c);
+  load_ca(path, root, c);
+  load_ledger(path, root, c);
+  load_radius(path, root, c);
+  load_scep(path, root, c);
+  load_policy(path, root, c);
+  load_profiles(path, root, c);
+  return c;
+}
+
+std::string render_config(const ConfigTemplate& t) {
+  std::ostringstream o;
+  o << "# Portcullis configuration, written by `portcullis init`.\n"
+    << "# Relative paths are relative to this file's folder. This file holds the RADIUS\n"
+    << "# shared secrets: keep it 0600. Reload with SIGHUP (log level, admin tokens, CRL,\n"
+    << "# RADIUS clients, policy rules).\n\n";
+  render_service_and_http(o, t);
+  render_admin(o, t);
+  render_ca_and_ledger(o);
+  render_radius(o, t);
+  render_scep_and_policy(o, t);
+  render_profiles(o);
   return o.str();
 }
 

@@ -43,7 +43,7 @@ struct LedgerSession {
 void audit_ca_change(const Config& config, const char* action, const std::string& detail) {
   auto ledger = ca::open_sqlite_ledger(config.ledger.path);
   ca::AuditEntry audit;
-  audit.at = std::time(nullptr);
+  audit.at = ca::now_unix();
   audit.actor = "cli";
   audit.action = action;
   audit.target = config.service.hostname;
@@ -91,7 +91,7 @@ void create(const InitOptions& o, const fs::path& dir, InitSummary& summary) {
   ca::write_file((dir / "portcullis.toml").string(), render_config(t), 0600);
 
   ca::AuditEntry audit;
-  audit.at = std::time(nullptr);
+  audit.at = ca::now_unix();
   audit.actor = "cli";
   audit.action = "ca.init";
   audit.target = o.hostname;
@@ -176,7 +176,7 @@ void run_discard_rollover(const std::string& config_path) {
     const ca::X509Ptr cert = ca::cert_from_pem(ca::read_file(file));
     try {
       session.registry.revoke(ca::serial_hex(cert.get()), ca::RevocationReason::cessation_of_operation,
-                              std::time(nullptr), "cli");
+                              ca::now_unix(), "cli");
     } catch (const ca::LedgerNotFound&) {
       // staged by a version that did not record service certificates: nothing to revoke
     }

@@ -2,6 +2,7 @@
 
 #include "app/config.hpp"
 
+#include <nlohmann/json.hpp>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -10,33 +11,22 @@
 namespace portcullis::app {
 namespace {
 
-// %j: the message as a JSON string body (RFC 8259 §7 escaping), for the json format.
+// %j: the message as a JSON string body, for the json format.
 class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
-    static constexpr char kHex[] = "0123456789abcdef";
-    for (char ch : msg.payload) {
-      const auto c = static_cast<unsigned char>(ch);
-      switch (c) {
-        case '"': dest.append(std::string_view("\\\"")); break;
-        case '\\': dest.append(std::string_view("\\\\")); break;
-        case '\n': dest.append(std::string_view("\\n")); break;
-        case '\r': dest.append(std::string_view("\\r")); break;
-        case '\t': dest.append(std::string_view("\\t")); break;
-        default:
-          if (c < 0x20) {
-            const char esc[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
-            dest.append(esc, esc + sizeof esc);
-          } else {
-            dest.push_back(ch);
-          }
-      }
-    }
+    const std::string body = json_string_body(std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(body.data(), body.data() + body.size());
   }
   std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JsonEscapedMessage>(); }
 };
 
 }  // namespace
+
+std::string json_string_body(std::string_view message) {
+  std::string quoted = nlohmann::json(std::string(message)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return quoted.substr(1, quoted.size() - 2);
+}
 
 void set_log_level(const std::string& level) { spdlog::set_level(spdlog::level::from_str(level)); }
 

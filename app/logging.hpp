@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace portcullis::app {
 
@@ -11,5 +12,10 @@ struct ServiceSettings;
 
 void setup_logging(const ServiceSettings& settings);
 void set_log_level(const std::string& level);
+
+// `message` as the inside of a JSON string (RFC 8259 §7, without the quotes), for the json
+// log format: quotes, backslashes and control characters escaped, and a byte sequence that
+// is not UTF-8 replaced by U+FFFD so that every line stays valid JSON.
+std::string json_string_body(std::string_view message);
 
 }  // namespace portcullis::app

@@ -15,7 +15,5 @@ std::string generate_secret(std::size_t bytes = 32);
 std::string generate_hex_secret(std::size_t bytes);
 // Lowercase hex SHA-256: how admin tokens are stored in the config (never the token itself).
 std::string sha256_hex(std::string_view data);
-// Constant-time equality for secrets of equal or unequal length.
-bool secrets_equal(std::string_view a, std::string_view b);
 
 }  // namespace portcullis::app

@@ -44,7 +44,6 @@ namespace {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
-ca::UnixTime now_unix() { return static_cast<ca::UnixTime>(std::time(nullptr)); }
 
 std::vector<AdminToken> admin_tokens(const Config& config) {
   std::vector<AdminToken> tokens;
@@ -72,6 +71,43 @@ long elapsed_ms(Clock::time_point since) {
   return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count());
 }
 
+// Bounds the shutdown on its own thread: a timer on `io` would itself keep io.run() busy
+// for the whole deadline even when everything drained at once. In-flight requests normally
+// finish well within it; a stuck peer must not keep the process alive forever.
+class ShutdownDeadline {
+ public:
+  ShutdownDeadline() = default;
+  ShutdownDeadline(const ShutdownDeadline&) = delete;
+  ShutdownDeadline& operator=(const ShutdownDeadline&) = delete;
+  ~ShutdownDeadline() { drained(); }
+
+  // Stops `io` after `limit` unless drained() comes first.
+  void start(asio::io_context& io, std::chrono::seconds limit) {
+    thread_ = std::thread([this, &io, limit] {
+      std::unique_lock lock(mutex_);
+      if (!drained_cv_.wait_for(lock, limit, [this] { return drained_; })) {
+        spdlog::warn("shutdown deadline reached; stopping with connections still open");
+        io.stop();
+      }
+    });
+  }
+
+  void drained() {
+    {
+      std::lock_guard lock(mutex_);
+      drained_ = true;
+    }
+    drained_cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable drained_cv_;
+  bool drained_ = false;
+  std::thread thread_;
+};
+
 // Everything `serve` owns, in construction order (destroyed in reverse: listeners first,
 // the ledger last, so in-flight work always has its ledger).
 class Service {
@@ -97,50 +133,19 @@ class Service {
     issuer_ = std::make_unique<ca::Issuer>(*authority_, config_.profiles, urls, *registry_);
     crl_ = std::make_unique<ca::CrlPublisher>(
         *authority_, *ledger_, ca::CrlSettings{config_.ca.crl_validity_hours, config_.ca.crl_refresh_before_hours});
-    crl_->regenerate(now_unix());
-    // The CRL is re-signed as part of the revoke call (docs/architecture.md, "One revocation").
-    // The revocation itself is already committed when observers run, so a signing failure
-    // here is logged (the previous CRL stays published until the refresh timer retries)
-    // rather than turned into a failed revoke.
-    registry_->on_revocation([this](const std::vector<ca::CertificateRecord>& revoked) {
-      try {
-        crl_->regenerate(now_unix());
-        spdlog::info("CRL #{} published after revoking {} certificate(s)", crl_->current()->number, revoked.size());
-      } catch (const std::exception& e) {
-        spdlog::error("CRL not re-signed after revoking {} certificate(s): {}", revoked.size(), e.what());
-      }
-    });
+    crl_->regenerate(ca::now_unix());
+    resign_crl_on_revocation();
     ocsp_ = std::make_unique<ca::OcspResponder>(*authority_, index_, config_.ca.ocsp_validity_hours);
     public_routes_ = std::make_unique<PublicRoutes>(*crl_, *ocsp_);
     // SCEP (RFC 8894 §4.1): /scep and every path below it on the public listener.
-    if (config_.scep.enabled) {
-      scep::EnrollmentSettings scep_settings{config_.scep.profile, config_.scep.static_challenge,
-                                             config_.scep.allow_legacy_crypto, {}};
-      scep_settings.refusals.rows_per_source_per_minute =
-          static_cast<std::size_t>(config_.scep.refusal_rows_per_source_per_minute);
-      scep_settings.refusals.max_rows = static_cast<std::size_t>(config_.scep.refusal_rows_max);
-      scep_enrollment_ = std::make_unique<scep::Enrollment>(*authority_, *issuer_, *registry_, scep_settings, crl_.get());
-      scep_routes_ = std::make_unique<scep::HttpRoutes>(*scep_enrollment_, *authority_);
-      public_routes_->mount("/scep", scep_handler(*scep_routes_));
-      load_staged_rollover("start-up");
-    }
+    if (config_.scep.enabled) mount_scep();
     // RADIUS: one TLS configuration shared by every EAP-TLS conversation, fixed
     // for the life of the process, and the NAS table, swapped whole on SIGHUP.
     // Access policy: a refused policy file stops the start-up with its file:line.
     policy_ = make_policy_engine();
     reload_policy(*policy_, config_.policy.file, "start-up");
-    radius::ServerOptions radius_options;
-    radius_options.policy = policy_.get();
-    radius_options.max_eap_sessions_per_nas = static_cast<std::size_t>(config_.radius.max_eap_sessions_per_nas);
-    radius_options.eap_memory_budget = static_cast<std::size_t>(config_.radius.eap_memory_budget_mib) << 20;
-    radius_options.live_sessions.max_sessions = static_cast<std::size_t>(config_.radius.max_live_sessions);
-    radius_options.live_sessions.stale_intervals = static_cast<std::uint32_t>(config_.radius.acct_stale_intervals);
-    radius_options.live_sessions.default_interim = static_cast<std::uint32_t>(config_.radius.acct_default_interim_seconds);
-    radius_options.retention.stopped_seconds = static_cast<ca::UnixTime>(config_.radius.session_retention_days) * 86400;
-    radius_options.retention.max_rows = static_cast<std::size_t>(config_.radius.max_session_rows);
-    radius_options.ledger_queue = static_cast<std::size_t>(config_.radius.ledger_queue);
     radius_ = std::make_unique<radius::Server>(make_nas_table(config_), make_eap_tls_config(), *ledger_,
-                                               radius_options);
+                                               radius_options());
     admin_api_.store(make_admin_api(config_));
     // Live sessions survive a restart (radius_sessions, schema v5): a revocation right after
     // start-up still reaches sessions that began before it.
@@ -154,18 +159,99 @@ class Service {
     asio::io_context io(static_cast<int>(threads));
     // HTTP handlers block on the ledger's WAL sync and on signing; they run on worker
     // pools (one per listener), so that RADIUS on `io` never waits behind them.
-    std::shared_ptr<asio::ssl::context> admin_tls;
-    if (config_.admin_tls_effective()) {
-      const ca::CaPaths& paths = authority_->paths();
-      admin_tls = make_server_tls_context(paths.admin(), paths.admin_key(), paths.chain());
-    }
+    const std::shared_ptr<asio::ssl::context> admin_tls = admin_tls_context();
     HttpListeners http(
         io, config_, threads, admin_tls, [this](const HttpRequest& r) { return public_routes_->handle(r); },
         [this](const HttpRequest& r) { return admin_api_.load()->handle(r); }, handler_exceptions_);
     http_listeners_ = &http;
+    start_session_control(io);
+    http.start();
+    const RadiusListeners radius = start_radius_listeners(io);
+    asio::steady_timer crl_timer(io);
+    schedule_crl_refresh(crl_timer);
 
-    // RFC 5176: revocations, disabled devices and expiring certificates end the
-    // live sessions at their NAS. Registered before any listener takes a request.
+    asio::signal_set stop_signals(io, SIGINT, SIGTERM);
+    asio::signal_set reload_signal(io, SIGHUP);
+    ShutdownDeadline deadline;
+    stop_signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+      if (ec) return;
+      spdlog::info("signal {}: shutting down, letting in-flight requests finish", signo);
+      http.stop();
+      radius.auth->stop();
+      radius.acct->stop();
+      crl_timer.cancel();
+      reload_signal.cancel();
+      session_control_->stop();
+      deadline.start(io, std::chrono::seconds(10));
+    });
+    wait_for_reload(reload_signal);
+    log_ready(http, radius, admin_tls != nullptr, threads);
+
+    run_io_threads(io, threads);
+    http.join_workers();  // empty unless the shutdown deadline stopped `io` under a running handler
+    http_listeners_ = nullptr;
+    session_control_.reset();  // its timers and sockets belong to `io`
+    radius_->ledger_writer().flush();  // accounting rows answered but not yet written
+    deadline.drained();
+    spdlog::info("portcullis stopped cleanly");
+    return 0;
+  }
+
+ private:
+  // The CRL is re-signed as part of the revoke call, so relying parties that fetch it see
+  // the revocation at once. The revocation itself is already committed when observers run,
+  // so a signing failure here is logged (the previous CRL stays published until the
+  // refresh timer retries) rather than turned into a failed revoke.
+  void resign_crl_on_revocation() {
+    registry_->on_revocation([this](const std::vector<ca::CertificateRecord>& revoked) {
+      try {
+        crl_->regenerate(ca::now_unix());
+        spdlog::info("CRL #{} published after revoking {} certificate(s)", crl_->current()->number, revoked.size());
+      } catch (const std::exception& e) {
+        spdlog::error("CRL not re-signed after revoking {} certificate(s): {}", revoked.size(), e.what());
+      }
+    });
+  }
+
+  void mount_scep() {
+    scep::EnrollmentSettings scep_settings{config_.scep.profile, config_.scep.static_challenge,
+                                           config_.scep.allow_legacy_crypto, {}};
+    scep_settings.refusals.rows_per_source_per_minute =
+        static_cast<std::size_t>(config_.scep.refusal_rows_per_source_per_minute);
+    scep_settings.refusals.max_rows = static_cast<std::size_t>(config_.scep.refusal_rows_max);
+    scep_enrollment_ = std::make_unique<scep::Enrollment>(*authority_, *issuer_, *registry_, scep_settings, crl_.get());
+    scep_routes_ = std::make_unique<scep::HttpRoutes>(*scep_enrollment_, *authority_);
+    public_routes_->mount("/scep", scep_handler(*scep_routes_));
+    load_staged_rollover("start-up");
+  }
+
+  radius::ServerOptions radius_options() const {
+    radius::ServerOptions options;
+    options.policy = policy_.get();
+    options.max_eap_sessions_per_nas = static_cast<std::size_t>(config_.radius.max_eap_sessions_per_nas);
+    options.eap_memory_budget = static_cast<std::size_t>(config_.radius.eap_memory_budget_mib) << 20;
+    options.live_sessions.max_sessions = static_cast<std::size_t>(config_.radius.max_live_sessions);
+    options.live_sessions.stale_intervals = static_cast<std::uint32_t>(config_.radius.acct_stale_intervals);
+    options.live_sessions.default_interim = static_cast<std::uint32_t>(config_.radius.acct_default_interim_seconds);
+    options.retention.stopped_seconds = static_cast<ca::UnixTime>(config_.radius.session_retention_days) * 86400;
+    options.retention.max_rows = static_cast<std::size_t>(config_.radius.max_session_rows);
+    options.ledger_queue = static_cast<std::size_t>(config_.radius.ledger_queue);
+    return options;
+  }
+
+  struct RadiusListeners {
+    std::shared_ptr<radius::UdpListener> auth, acct;
+  };
+
+  std::shared_ptr<asio::ssl::context> admin_tls_context() const {
+    if (!config_.admin_tls_effective()) return nullptr;
+    const ca::CaPaths& paths = authority_->paths();
+    return make_server_tls_context(paths.admin(), paths.admin_key(), paths.chain());
+  }
+
+  // RFC 5176: revocations, disabled devices and expiring certificates end the
+  // live sessions at their NAS. Called before any listener takes a request.
+  void start_session_control(asio::io_context& io) {
     SessionControlOptions dynauth;
     dynauth.client.attempts = config_.radius.dynauth_attempts;
     dynauth.client.initial_timeout = std::chrono::milliseconds(config_.radius.dynauth_timeout_ms);
@@ -188,82 +274,43 @@ class Service {
       if (auto sc = weak.lock()) sc->on_device_change(device);
     });
     session_control_->start();
+  }
 
-    http.start();
-
+  RadiusListeners start_radius_listeners(asio::io_context& io) {
     auto* send_failures = radius_->send_failure_counter();
-    const auto radius_handler = [this](const radius::Datagram& d) { return radius_->handle(d); };
-    auto radius_auth = radius::UdpListener::create(io, config_.radius.bind, config_.radius.auth_port,
-                                                   radius::SocketKind::auth, radius_handler, send_failures);
-    auto radius_acct = radius::UdpListener::create(io, config_.radius.bind, config_.radius.acct_port,
-                                                   radius::SocketKind::acct, radius_handler, send_failures);
-    radius_auth->start();
-    radius_acct->start();
+    const auto handler = [this](const radius::Datagram& d) { return radius_->handle(d); };
+    RadiusListeners out{radius::UdpListener::create(io, config_.radius.bind, config_.radius.auth_port,
+                                                    radius::SocketKind::auth, handler, send_failures),
+                        radius::UdpListener::create(io, config_.radius.bind, config_.radius.acct_port,
+                                                    radius::SocketKind::acct, handler, send_failures)};
+    out.auth->start();
+    out.acct->start();
+    return out;
+  }
 
-    asio::steady_timer crl_timer(io);
-    schedule_crl_refresh(crl_timer);
-
-    asio::signal_set stop_signals(io, SIGINT, SIGTERM);
-    asio::signal_set reload_signal(io, SIGHUP);
-    // The shutdown deadline runs on its own thread: a timer on `io` would itself keep
-    // io.run() busy for the whole deadline even when everything drained at once.
-    std::mutex drain_mutex;
-    std::condition_variable drained_cv;
-    bool drained = false;
-    std::thread shutdown_deadline;
-    stop_signals.async_wait([&](const boost::system::error_code& ec, int signo) {
-      if (ec) return;
-      spdlog::info("signal {}: shutting down, letting in-flight requests finish", signo);
-      http.stop();
-      radius_auth->stop();
-      radius_acct->stop();
-      crl_timer.cancel();
-      reload_signal.cancel();
-      session_control_->stop();
-      // In-flight requests normally finish well within this; a stuck peer must not
-      // keep the process alive forever.
-      shutdown_deadline = std::thread([&] {
-        std::unique_lock lock(drain_mutex);
-        if (!drained_cv.wait_for(lock, std::chrono::seconds(10), [&] { return drained; })) {
-          spdlog::warn("shutdown deadline reached; stopping with connections still open");
-          io.stop();
-        }
-      });
-    });
-    wait_for_reload(reload_signal);
-
+  void log_ready(HttpListeners& http, const RadiusListeners& radius, bool admin_tls, unsigned threads) const {
     spdlog::info("portcullis ready: public http {}:{}, admin {} {}:{}, radius auth {}:{} acct {}:{} ({} NAS entries), "
                  "{} I/O threads, {}+{} HTTP workers (public+admin)",
                  config_.http.bind, http.public_server().port(), admin_tls ? "https" : "http", config_.admin.bind,
-                 http.admin_server().port(), config_.radius.bind, radius_auth->port(), config_.radius.bind,
-                 radius_acct->port(), radius_->nas_table()->size(), threads, http.public_workers(),
+                 http.admin_server().port(), config_.radius.bind, radius.auth->port(), config_.radius.bind,
+                 radius.acct->port(), radius_->nas_table()->size(), threads, http.public_workers(),
                  http.admin_workers());
+  }
 
+  // `threads` threads run `io` (this one among them) until it has no more work.
+  void run_io_threads(asio::io_context& io, unsigned threads) {
     std::vector<std::thread> pool;
     for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&] { run_resilient(io, handler_exceptions_, "I/O"); });
     run_resilient(io, handler_exceptions_, "I/O");
     for (auto& t : pool) t.join();
-    http.join_workers();  // empty unless the shutdown deadline stopped `io` under a running handler
-    http_listeners_ = nullptr;
-    session_control_.reset();  // its timers and sockets belong to `io`
-    radius_->ledger_writer().flush();  // accounting rows answered but not yet written
-    {
-      std::lock_guard lock(drain_mutex);
-      drained = true;
-    }
-    drained_cv.notify_all();
-    if (shutdown_deadline.joinable()) shutdown_deadline.join();
-    spdlog::info("portcullis stopped cleanly");
-    return 0;
   }
 
- private:
   void schedule_crl_refresh(asio::steady_timer& timer) {
     timer.expires_after(std::chrono::minutes(5));
     timer.async_wait([this, &timer](const boost::system::error_code& ec) {
       if (ec) return;
       try {
-        crl_->refresh_if_due(now_unix());
+        crl_->refresh_if_due(ca::now_unix());
       } catch (const std::exception& e) {
         spdlog::error("CRL refresh failed: {}", e.what());
       }
@@ -346,7 +393,7 @@ class Service {
           policy_ok = false;  // logged with its file:line by reload_policy
         }
         admin_api_.store(make_admin_api(fresh));
-        crl_->regenerate(now_unix());
+        crl_->regenerate(ca::now_unix());
         if (scep_routes_) load_staged_rollover("SIGHUP");
         spdlog::info("SIGHUP: reloaded log level, {} admin token(s), {} NAS entries, {}; CRL re-signed; listener, "
                      "CA and ledger settings take effect on restart",

@@ -15,11 +15,6 @@ namespace asio = boost::asio;
 using radius::DynauthKind;
 using radius::DynauthOutcome;
 
-ca::UnixTime now_unix() { return static_cast<ca::UnixTime>(std::time(nullptr)); }
-
-// NAS-supplied text goes into log lines as printable ASCII only.
-std::string printable(const std::string& s) { return s.empty() ? "-" : ca::log_safe(s); }
-
 std::string outcome_text(DynauthKind kind, const radius::DynauthResult& r) {
   std::string text = kind == DynauthKind::disconnect ? "Disconnect " : "CoA ";
   text += radius::to_string(r.outcome);
@@ -88,7 +83,7 @@ std::vector<SessionControl::Target> SessionControl::targets_of(const std::string
 
 void SessionControl::on_revoked(const std::vector<ca::CertificateRecord>& revoked) {
   try {
-    const ca::UnixTime now = now_unix();
+    const ca::UnixTime now = ca::now_unix();
     std::size_t queued = 0;
     for (const ca::CertificateRecord& cert : revoked) {
       // A revoked certificate always loses its sessions; a CoA would leave it on the network.
@@ -108,7 +103,7 @@ void SessionControl::on_device_change(const ca::Device& device) {
   // Enabling needs nothing sent: the index already lets the next authentication through.
   if (device.enabled) return;
   try {
-    const ca::UnixTime now = now_unix();
+    const ca::UnixTime now = ca::now_unix();
     ca::CertificateFilter filter;
     filter.device_id = device.id;
     filter.status = "valid";
@@ -135,7 +130,7 @@ void SessionControl::send(const Target& t, DynauthKind kind, const std::string& 
   if (!nas) {
     spdlog::warn("dynauth: {} for nas={} session={} serial={} ({}) not sent: the NAS's address is unknown or no "
                  "longer a configured client",
-                 radius::to_string(kind), s.nas, printable(s.acct_session_id), s.serial, why);
+                 radius::to_string(kind), s.nas, ca::log_field(s.acct_session_id), s.serial, why);
     return;
   }
   radius::DynauthRequest request;
@@ -165,7 +160,7 @@ void SessionControl::send(const Target& t, DynauthKind kind, const std::string& 
     });
   } catch (const std::exception& e) {
     spdlog::warn("dynauth: {} for nas={} session={} serial={} not sent: {}", radius::to_string(kind), s.nas,
-                 printable(s.acct_session_id), s.serial, e.what());
+                 ca::log_field(s.acct_session_id), s.serial, e.what());
   }
 }
 
@@ -176,7 +171,7 @@ void SessionControl::completed(const Target& t, const radius::DynauthRequest& re
   const auto log_level = result.outcome == DynauthOutcome::ack ? spdlog::level::info : spdlog::level::warn;
   spdlog::log(log_level,
               "dynauth: {} nas={} session={} calling_station={} serial={} reason=\"{}\" -> {} attempts={} ms={}",
-              radius::to_string(request.kind), s.nas, printable(s.acct_session_id), printable(s.calling_station_id),
+              radius::to_string(request.kind), s.nas, ca::log_field(s.acct_session_id), ca::log_field(s.calling_station_id),
               s.serial, why, outcome, result.attempts, result.elapsed.count());
 
   const bool gone = (request.kind == DynauthKind::disconnect && result.outcome == DynauthOutcome::ack) ||
@@ -186,12 +181,12 @@ void SessionControl::completed(const Target& t, const radius::DynauthRequest& re
   } else {
     if (gone) server_.live_sessions().stop(s.nas, s.acct_session_id);
     else server_.live_sessions().mark(s.nas, s.acct_session_id, outcome);
-    queue_mark(ca::RadiusSessionMark{s.nas, s.acct_session_id, outcome, now_unix(), gone});
+    queue_mark(ca::RadiusSessionMark{s.nas, s.acct_session_id, outcome, ca::now_unix(), gone});
   }
   // A disabled device whose NAS refused the CoA must not keep its access: cut the session.
   if (request.kind == DynauthKind::coa && result.outcome == DynauthOutcome::nak && !gone) {
     spdlog::warn("dynauth: CoA refused for nas={} session={}: sending a Disconnect-Request instead", s.nas,
-                 printable(s.acct_session_id));
+                 ca::log_field(s.acct_session_id));
     send(t, DynauthKind::disconnect, why + ", CoA refused");
   }
 }
@@ -226,7 +221,7 @@ void SessionControl::flush_marks() {
 }
 
 std::size_t SessionControl::sweep() {
-  const ca::UnixTime now = now_unix();
+  const ca::UnixTime now = ca::now_unix();
   struct Action {
     Target target;
     DynauthKind kind;

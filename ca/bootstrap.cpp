@@ -29,8 +29,6 @@ constexpr std::int64_t kDay = 86400;
 // Backdating tolerates devices whose clocks run a little behind ours.
 constexpr std::int64_t kClockSkew = 300;
 
-std::int64_t now_unix() { return static_cast<std::int64_t>(std::time(nullptr)); }
-
 X509Ptr load_cert_file(const std::string& path) {
   const std::string data = read_file(path);
   try {

@@ -10,6 +10,7 @@
 // writers against load() so that nothing applied during a reload is lost.
 #include "ca/identity_index.hpp"
 
+#include "ca/hex.hpp"
 #include "ca/ledger/ledger.hpp"
 #include "ca/serial_text.hpp"
 
@@ -190,8 +191,8 @@ struct Data {
   void put(const CertificateRecord& record) {
     const auto serial = detail::canonical_serial_hex(record.serial_hex);
     Entry e;
-    if (!serial || !detail::decode_hex(*serial, std::span(e.serial.data(), serial->size() / 2)) ||
-        !detail::decode_hex(record.sha256_fingerprint, e.fingerprint)) {
+    if (!serial || !from_hex(*serial, std::span(e.serial.data(), serial->size() / 2)) ||
+        !from_hex(record.sha256_fingerprint, e.fingerprint)) {
       throw std::invalid_argument("index: certificate '" + record.serial_hex +
                                   "' needs a hex serial of 1 to 20 octets and a SHA-256 fingerprint");
     }
@@ -326,7 +327,7 @@ Identity IdentityIndex::by_serial_hex(const std::string& serial_hex, UnixTime no
   if (!canonical) return {};
   std::array<std::uint8_t, kMaxSerialOctets> bytes{};
   const std::size_t n = canonical->size() / 2;
-  if (!detail::decode_hex(*canonical, std::span(bytes.data(), n))) return {};
+  if (!from_hex(*canonical, std::span(bytes.data(), n))) return {};
   return by_serial(std::span<const std::uint8_t>(bytes.data(), n), now);
 }
 
@@ -341,7 +342,7 @@ void IdentityIndex::mark_revoked(const std::string& serial_hex, UnixTime at, Rev
   if (!canonical) return;
   std::array<std::uint8_t, kMaxSerialOctets> bytes{};
   const std::size_t n = canonical->size() / 2;
-  if (!detail::decode_hex(*canonical, std::span(bytes.data(), n))) return;
+  if (!from_hex(*canonical, std::span(bytes.data(), n))) return;
   std::lock_guard writer(impl_->writer);
   std::unique_lock lock(impl_->mutex);
   Data& d = impl_->data;

@@ -250,7 +250,7 @@ IssueResult Issuer::issue(const IssueRequest& request) {
   GeneralNamesPtr sans = std::move(c.sans);
 
   const X509* issuing = ca_.certificate;
-  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  const std::int64_t now = now_unix();
   const std::int64_t not_before = now - kClockSkew;
   // RFC 5280 §6.1.3: a certificate outliving its issuer would fail path validation.
   const std::int64_t not_after = std::min(now + profile.validity_days * kDay, not_after_unix(issuing));

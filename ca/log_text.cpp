@@ -12,4 +12,10 @@ std::string log_safe(std::string_view text) {
   return out;
 }
 
+std::string log_safe(std::span<const std::uint8_t> bytes) {
+  return log_safe(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+std::string log_field(std::string_view text) { return text.empty() ? "-" : log_safe(text); }
+
 }  // namespace portcullis::ca

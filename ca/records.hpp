@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ctime>
 #include <optional>
 #include <string>
 #include <vector>
@@ -9,6 +10,9 @@
 namespace portcullis::ca {
 
 using UnixTime = std::int64_t;  // seconds since the epoch, UTC
+
+// The wall clock in that unit: every timestamp the ledger stores and every default clock.
+inline UnixTime now_unix() { return static_cast<UnixTime>(std::time(nullptr)); }
 
 struct Device {
   std::int64_t id = 0;

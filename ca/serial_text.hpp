@@ -23,10 +23,4 @@ std::optional<std::string> canonical_serial_hex(std::string_view hex);
 // 64 hex digits in either case -> uppercase; nullopt otherwise.
 std::optional<std::string> canonical_fingerprint_hex(std::string_view hex);
 
-// Decodes exactly out.size() octets from 2*out.size() hex digits (either case).
-bool decode_hex(std::string_view hex, std::span<std::uint8_t> out);
-
-// Uppercase hex, no separators.
-std::string encode_hex(std::span<const std::uint8_t> bytes);
-
 }  // namespace portcullis::ca::detail

@@ -1,5 +1,5 @@
 // Small text codecs the route handlers share: percent-decoding of path segments and query
-// strings, and base64 for OCSP GET requests, for every HTTP front end (SCEP, admin API, CRL/OCSP). Pure functions, no allocation surprises.
+// strings, for every HTTP front end (SCEP, admin API, CRL/OCSP). Pure functions.
 #pragma once
 
 #include <map>
@@ -26,8 +26,5 @@ std::optional<std::map<std::string, std::string>> parse_query(std::string_view q
 // Splits a path into its non-empty segments, each percent-decoded ("/a/b%2Fc" -> {"a", "b/c"}).
 // nullopt on a malformed escape.
 std::optional<std::vector<std::string>> split_path(std::string_view path);
-
-// Standard base64 (RFC 4648 §4), padding optional, no whitespace. nullopt on bad input.
-std::optional<std::string> base64_decode(std::string_view in);
 
 }  // namespace portcullis::ca

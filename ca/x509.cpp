@@ -63,13 +63,6 @@ std::string bio_to_string(BIO* bio) {
   return std::string(ptr, static_cast<std::size_t>(len));
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's days_from_civil);
 // avoids timegm(), which is not in POSIX.
 std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
@@ -117,24 +110,6 @@ void check(int ok, const char* context) {
 
 // --- encoding helpers ----------------------------------------------------------
 
-namespace {
-
-std::string hex_with(std::span<const std::uint8_t> bytes, const char (&digits)[17]) {
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (std::uint8_t b : bytes) {
-    out += digits[b >> 4];
-    out += digits[b & 0x0F];
-  }
-  return out;
-}
-
-}  // namespace
-
-std::string to_hex(std::span<const std::uint8_t> bytes) { return hex_with(bytes, "0123456789ABCDEF"); }
-
-std::string to_lower_hex(std::span<const std::uint8_t> bytes) { return hex_with(bytes, "0123456789abcdef"); }
-
 Sha256 sha256(std::span<const std::uint8_t> bytes) {
   Sha256 md{};
   unsigned int len = 0;
@@ -148,19 +123,6 @@ std::string sha256_lower_hex(std::span<const std::uint8_t> bytes) { return to_lo
 Bytes random_bytes(std::size_t count) {
   Bytes out(count);
   check(count <= static_cast<std::size_t>(INT_MAX) && RAND_bytes(out.data(), static_cast<int>(count)) == 1, "RAND_bytes");
-  return out;
-}
-
-Bytes from_hex(std::string_view hex) {
-  if (hex.size() % 2 != 0) throw std::invalid_argument("hex string has odd length");
-  Bytes out;
-  out.reserve(hex.size() / 2);
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    const int hi = hex_value(hex[i]);
-    const int lo = hex_value(hex[i + 1]);
-    if (hi < 0 || lo < 0) throw std::invalid_argument("invalid hex digit");
-    out.push_back(static_cast<std::uint8_t>(hi << 4 | lo));
-  }
   return out;
 }
 

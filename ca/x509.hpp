@@ -2,6 +2,8 @@
 // Every OpenSSL object in Portcullis lives in one of these pointers: no naked *_free.
 #pragma once
 
+#include "ca/hex.hpp"
+
 #include <openssl/bio.h>
 #include <openssl/cms.h>
 #include <openssl/evp.h>
@@ -119,13 +121,10 @@ Bytes to_der(T* object, I2d i2d, const char* what) {
   return der;
 }
 
-std::string to_hex(std::span<const std::uint8_t> bytes);   // uppercase, no separators
-std::string to_lower_hex(std::span<const std::uint8_t> bytes);   // lowercase, no separators
 using Sha256 = std::array<std::uint8_t, 32>;
 Sha256 sha256(std::span<const std::uint8_t> bytes);
 // SHA-256 of `bytes` as lowercase hex: stored challenge and token hashes, SCEP requester ids.
 std::string sha256_lower_hex(std::span<const std::uint8_t> bytes);
-Bytes from_hex(std::string_view hex);                      // throws std::invalid_argument
 Bytes random_bytes(std::size_t count);                     // from OpenSSL's CSPRNG; throws OpenSslError
 
 X509Ptr cert_from_pem(std::string_view pem);

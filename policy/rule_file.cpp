@@ -3,6 +3,8 @@
 #include "policy/conditions.hpp"
 #include "policy/rule.hpp"
 
+#include "ca/log_text.hpp"
+
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -161,26 +163,60 @@ bool valid_name(const std::string& name) {
   });
 }
 
-std::unique_ptr<Rule> parse_rule(Reader& r, const toml::table& t, std::map<std::string, std::size_t>& seen) {
-  auto rule = std::make_unique<Rule>();
-  rule->line = Reader::line_of(t);
-  r.enter("");
+// The rule's name: present, well-formed, not reserved, not used by an earlier rule.
+void read_rule_name(Reader& r, const toml::table& t, Rule& rule, std::map<std::string, std::size_t>& seen) {
   const toml::node* name = t.get("name");
-  if (name == nullptr) r.fail_at(rule->line, "[[rule]] needs a name");
-  rule->name = r.string(*name, "name");
-  if (!valid_name(rule->name))
-    r.fail(*name, "rule name '" + rule->name + "' must be 1-64 characters of A-Z a-z 0-9 - _ .");
-  if (rule->name == "default") r.fail(*name, "the rule name 'default' is reserved (decisions no rule matched)");
-  if (auto it = seen.find(rule->name); it != seen.end())
-    r.fail(*name, "duplicate rule name '" + rule->name + "' (first defined at line " + std::to_string(it->second) + ")");
-  seen.emplace(rule->name, rule->line);
-  r.enter(rule->name);
+  if (name == nullptr) r.fail_at(rule.line, "[[rule]] needs a name");
+  rule.name = r.string(*name, "name");
+  if (!valid_name(rule.name))
+    r.fail(*name, "rule name '" + rule.name + "' must be 1-64 characters of A-Z a-z 0-9 - _ .");
+  if (rule.name == "default") r.fail(*name, "the rule name 'default' is reserved (decisions no rule matched)");
+  if (auto it = seen.find(rule.name); it != seen.end())
+    r.fail(*name, "duplicate rule name '" + rule.name + "' (first defined at line " + std::to_string(it->second) + ")");
+  seen.emplace(rule.name, rule.line);
+}
 
-  for (const auto& [k, v] : t)
-    if (!kRuleKeys.count(std::string(k.str()))) r.fail(v, "unknown key '" + std::string(k.str()) + "'");
+// nas_port_type: one RFC 2865 §5.41 value or a non-empty array of them, by name or number.
+ConditionPtr read_nas_port_type(Reader& r, const toml::node& n) {
+  std::vector<std::uint32_t> types;
+  std::vector<std::string> labels;
+  auto one = [&](const toml::node& el) {
+    types.push_back(r.port_type(el));
+    labels.push_back(el.is_integer() ? std::to_string(types.back()) : *el.value<std::string>());
+  };
+  if (const toml::array* arr = n.as_array()) {
+    if (arr->empty()) r.fail(n, "nas_port_type must not be empty (it would never match)");
+    for (const auto& el : *arr) one(el);
+  } else {
+    one(n);
+  }
+  return nas_port_type_condition(std::move(types), std::move(labels));
+}
 
+ConditionPtr read_time_window(Reader& r, const toml::node& n) {
+  const std::string text = r.string(n, "time");
+  const auto dash = text.find('-');
+  const auto start = dash == std::string::npos ? std::nullopt : parse_clock_minute(text.substr(0, dash));
+  const auto end = dash == std::string::npos ? std::nullopt : parse_clock_minute(text.substr(dash + 1), true);
+  if (!start || !end) r.fail(n, "time must be \"HH:MM-HH:MM\" (local time; may wrap midnight)");
+  // "00:00-24:00" is the whole day; "10:00-10:00" would mean nothing (or everything).
+  if (*start == *end) r.fail(n, "time window \"" + text + "\" is ambiguous: start and end are the same");
+  return time_condition(*start, *end);
+}
+
+ConditionPtr read_days(Reader& r, const toml::node& n) {
+  unsigned bits = 0;
+  for (const auto& d : r.strings(n, "days")) {
+    const auto day = parse_weekday(d);
+    if (!day) r.fail(n, "days: unknown day '" + d + "' (mon, tue, wed, thu, fri, sat, sun)");
+    bits |= 1U << *day;
+  }
+  return days_condition(bits);
+}
+
+std::vector<ConditionPtr> read_conditions(Reader& r, const toml::table& t) {
+  std::vector<ConditionPtr> conds;
   auto get = [&](const char* key) { return t.get(key); };
-  auto& conds = rule->conditions;
   if (auto* n = get("device_groups")) conds.push_back(device_group_condition(r.strings(*n, "device_groups")));
   if (auto* n = get("profile")) conds.push_back(profile_condition(r.strings(*n, "profile")));
   if (auto* n = get("subject")) conds.push_back(subject_condition(r.strings(*n, "subject")));
@@ -188,82 +224,77 @@ std::unique_ptr<Rule> parse_rule(Reader& r, const toml::table& t, std::map<std::
   if (auto* n = get("nas")) conds.push_back(nas_condition(r.strings(*n, "nas")));
   if (auto* n = get("nas_group")) conds.push_back(nas_group_condition(r.strings(*n, "nas_group")));
   if (auto* n = get("ssid")) conds.push_back(ssid_condition(r.strings(*n, "ssid")));
-  if (auto* n = get("nas_port_type")) {
-    std::vector<std::uint32_t> types;
-    std::vector<std::string> labels;
-    auto one = [&](const toml::node& el) {
-      types.push_back(r.port_type(el));
-      labels.push_back(el.is_integer() ? std::to_string(types.back()) : *el.value<std::string>());
-    };
-    if (const toml::array* arr = n->as_array()) {
-      if (arr->empty()) r.fail(*n, "nas_port_type must not be empty (it would never match)");
-      for (const auto& el : *arr) one(el);
-    } else {
-      one(*n);
-    }
-    conds.push_back(nas_port_type_condition(std::move(types), std::move(labels)));
-  }
-  if (auto* n = get("time")) {
-    const std::string text = r.string(*n, "time");
-    const auto dash = text.find('-');
-    const auto start = dash == std::string::npos ? std::nullopt : parse_clock_minute(text.substr(0, dash));
-    const auto end = dash == std::string::npos ? std::nullopt : parse_clock_minute(text.substr(dash + 1), true);
-    if (!start || !end) r.fail(*n, "time must be \"HH:MM-HH:MM\" (local time; may wrap midnight)");
-    // "00:00-24:00" is the whole day; "10:00-10:00" would mean nothing (or everything).
-    if (*start == *end) r.fail(*n, "time window \"" + text + "\" is ambiguous: start and end are the same");
-    conds.push_back(time_condition(*start, *end));
-  }
-  if (auto* n = get("days")) {
-    unsigned bits = 0;
-    for (const auto& d : r.strings(*n, "days")) {
-      const auto day = parse_weekday(d);
-      if (!day) r.fail(*n, "days: unknown day '" + d + "' (mon, tue, wed, thu, fri, sat, sun)");
-      bits |= 1U << *day;
-    }
-    conds.push_back(days_condition(bits));
-  }
+  if (auto* n = get("nas_port_type")) conds.push_back(read_nas_port_type(r, *n));
+  if (auto* n = get("time")) conds.push_back(read_time_window(r, *n));
+  if (auto* n = get("days")) conds.push_back(read_days(r, *n));
   if (auto* n = get("expires_within_days"))
     conds.push_back(expires_within_condition(static_cast<std::uint32_t>(r.integer(*n, "expires_within_days", 1, 36500))));
+  return conds;
+}
 
-  Decision& d = rule->decision;
-  d.rule = rule->name;
-  if (auto* n = get("action")) {
-    const std::string action = r.string(*n, "action");
-    if (action != "accept" && action != "reject") r.fail(*n, "action must be \"accept\" or \"reject\"");
-    d.accept = action == "accept";
+// A reject rule: no reply attributes, and a reason for the logs and the audit.
+void read_reject(Reader& r, const toml::table& t, const std::string& rule_name, Decision& d) {
+  for (const char* key : {"vlan", "session_timeout", "reply", "on_disable", "coa_vlan", "coa_reply"})
+    if (auto* n = t.get(key)) r.fail(*n, std::string(key) + " has no meaning in a reject rule");
+  d.reason = "rule " + rule_name;
+  if (auto* n = t.get("reason")) {
+    d.reason = r.string(*n, "reason");
+    // It goes into log lines and the audit: printable text only, so it cannot forge lines.
+    if (d.reason.empty() || ca::has_control_characters(d.reason))
+      r.fail(*n, "reason must be non-empty printable text");
   }
-  if (!d.accept) {
-    for (const char* key : {"vlan", "session_timeout", "reply", "on_disable", "coa_vlan", "coa_reply"})
-      if (auto* n = get(key)) r.fail(*n, std::string(key) + " has no meaning in a reject rule");
-    d.reason = "rule " + rule->name;
-    if (auto* n = get("reason")) {
-      d.reason = r.string(*n, "reason");
-      // It goes into log lines and the audit: printable text only, so it cannot forge lines.
-      if (d.reason.empty() || std::any_of(d.reason.begin(), d.reason.end(),
-                                          [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
-        r.fail(*n, "reason must be non-empty printable text");
-    }
-    return rule;
+}
+
+// What a CoA (RFC 5176 §3.2) sends when the device is disabled: only with on_disable = "coa",
+// which in turn needs something to send.
+void read_coa_reply(Reader& r, const toml::table& t, Decision& d) {
+  const toml::node* coa_vlan = t.get("coa_vlan");
+  const toml::node* coa_reply = t.get("coa_reply");
+  if (d.on_disable != SessionAction::coa) {
+    if (coa_vlan || coa_reply) r.fail(coa_vlan ? *coa_vlan : *coa_reply, "coa_vlan/coa_reply need on_disable = \"coa\"");
+    return;
   }
-  if (auto* n = get("reason")) r.fail(*n, "reason belongs to reject rules (action = \"reject\")");
-  if (auto* n = get("vlan")) r.add_vlan(*n, "vlan", d.reply);
-  if (auto* n = get("reply")) r.add_reply(*n, "reply", d.reply);
-  if (auto* n = get("session_timeout"))
+  if (!coa_vlan && !coa_reply) r.fail(*t.get("on_disable"), "on_disable = \"coa\" needs coa_vlan or coa_reply");
+  if (coa_vlan) r.add_vlan(*coa_vlan, "coa_vlan", d.coa_reply);
+  if (coa_reply) r.add_reply(*coa_reply, "coa_reply", d.coa_reply);
+}
+
+// An accept rule: its reply attributes and what ends its sessions when the device is disabled.
+void read_accept(Reader& r, const toml::table& t, Decision& d) {
+  if (auto* n = t.get("reason")) r.fail(*n, "reason belongs to reject rules (action = \"reject\")");
+  if (auto* n = t.get("vlan")) r.add_vlan(*n, "vlan", d.reply);
+  if (auto* n = t.get("reply")) r.add_reply(*n, "reply", d.reply);
+  if (auto* n = t.get("session_timeout"))
     d.session_timeout = static_cast<std::uint32_t>(r.integer(*n, "session_timeout", 1, 0x7FFFFFFF));
-  if (auto* n = get("on_disable")) {
+  if (auto* n = t.get("on_disable")) {
     const std::string v = r.string(*n, "on_disable");
     if (v != "disconnect" && v != "coa") r.fail(*n, "on_disable must be \"disconnect\" or \"coa\"");
     d.on_disable = v == "coa" ? SessionAction::coa : SessionAction::disconnect;
   }
-  const toml::node* coa_vlan = get("coa_vlan");
-  const toml::node* coa_reply = get("coa_reply");
-  if (d.on_disable != SessionAction::coa) {
-    if (coa_vlan || coa_reply) r.fail(coa_vlan ? *coa_vlan : *coa_reply, "coa_vlan/coa_reply need on_disable = \"coa\"");
-  } else {
-    if (!coa_vlan && !coa_reply) r.fail(*get("on_disable"), "on_disable = \"coa\" needs coa_vlan or coa_reply");
-    if (coa_vlan) r.add_vlan(*coa_vlan, "coa_vlan", d.coa_reply);
-    if (coa_reply) r.add_reply(*coa_reply, "coa_reply", d.coa_reply);
+  read_coa_reply(r, t, d);
+}
+
+std::unique_ptr<Rule> parse_rule(Reader& r, const toml::table& t, std::map<std::string, std::size_t>& seen) {
+  auto rule = std::make_unique<Rule>();
+  rule->line = Reader::line_of(t);
+  r.enter("");
+  read_rule_name(r, t, *rule, seen);
+  r.enter(rule->name);
+  for (const auto& [k, v] : t)
+    if (!kRuleKeys.count(std::string(k.str()))) r.fail(v, "unknown key '" + std::string(k.str()) + "'");
+  rule->conditions = read_conditions(r, t);
+
+  Decision& d = rule->decision;
+  d.rule = rule->name;
+  if (auto* n = t.get("action")) {
+    const std::string action = r.string(*n, "action");
+    if (action != "accept" && action != "reject") r.fail(*n, "action must be \"accept\" or \"reject\"");
+    d.accept = action == "accept";
   }
+  if (d.accept)
+    read_accept(r, t, d);
+  else
+    read_reject(r, t, rule->name, d);
   return rule;
 }
 

@@ -3,7 +3,7 @@
 #include "radius/attribute_values.hpp"
 
 #include "ca/log_text.hpp"
-#include "ca/x509.hpp"
+#include "ca/hex.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -18,9 +18,6 @@ std::string text_attribute(const Packet& p, std::uint8_t type) {
   return a == nullptr ? std::string() : std::string(a->value.begin(), a->value.end());
 }
 
-// NAS-supplied text goes into log lines as printable ASCII only, so it cannot forge lines.
-std::string printable(const std::string& s) { return s.empty() ? "-" : ca::log_safe(s); }
-
 const char* status_name(std::optional<std::uint32_t> status) {
   if (!status) return "(none)";
   switch (static_cast<AcctStatus>(*status)) {
@@ -31,6 +28,39 @@ const char* status_name(std::optional<std::uint32_t> status) {
     case AcctStatus::accounting_off: return "Accounting-Off";
   }
   return "other";
+}
+
+// The live session an accounting record describes, tied to the Accept `link` found for it.
+LiveSession session_of(const Packet& request, const NasClient& nas, const IpAddress& source,
+                       const std::optional<AcceptRecord>& link, ca::UnixTime now) {
+  LiveSession session;
+  session.nas = nas.name;
+  session.acct_session_id = text_attribute(request, attr::AcctSessionId);
+  session.serial = link ? link->serial : std::string();
+  session.calling_station_id = text_attribute(request, attr::CallingStationId);
+  // Kept for display only; never used to link (the peer chooses it).
+  session.user_name = text_attribute(request, attr::UserName);
+  session.nas_identity = nas_identity_of(request, source);
+  session.last_seen = now;
+  // RFC 2869 §5.16: the NAS's interim interval, taken as at least 60 s as that section
+  // asks, so that a tiny value cannot make live sessions expire between two updates
+  // (the live table also caps it at kMaxInterimInterval for its deadlines).
+  if (auto interval = request.integer(attr::AcctInterimInterval); interval && *interval > 0)
+    session.interim_interval = std::max<std::uint32_t>(*interval, kMinInterimInterval);
+  if (link && !link->rule.empty()) {
+    session.rule = link->rule;
+    session.coa_on_disable = link->coa_on_disable;
+    session.coa_reply = link->coa_reply;
+  }
+  return session;
+}
+
+Packet accounting_response(const Packet& request) {
+  Packet response;
+  response.code = Code::AccountingResponse;
+  response.identifier = request.identifier;
+  copy_proxy_state(request, response);  // RFC 2865 §5.33 applies to accounting too (RFC 2866 §5.x)
+  return response;
 }
 
 }  // namespace
@@ -71,7 +101,7 @@ void Accounting::close_gone(const std::vector<LiveSession>& gone, ca::UnixTime n
   for (const LiveSession& s : gone) {
     bump(counters_.acct_sessions_expired);
     spdlog::info("radius accounting: session nas={} session={} serial={} closed: silent past its deadline or "
-                 "pushed out by the live-session bound", s.nas, printable(s.acct_session_id),
+                 "pushed out by the live-session bound", s.nas, ca::log_field(s.acct_session_id),
                  s.serial.empty() ? "-" : s.serial);
     ca::RadiusSessionRow& row = rows.emplace_back();
     fill_row(row, s);
@@ -103,8 +133,6 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
     return nas_restarted(request, nas, source, *status == static_cast<std::uint32_t>(AcctStatus::accounting_on));
   const std::string session_id = text_attribute(request, attr::AcctSessionId);
   const std::string station = text_attribute(request, attr::CallingStationId);
-  // Kept for display only; never used to link (the peer chooses it).
-  const std::string user = text_attribute(request, attr::UserName);
 
   const bool session_record = status && (*status == static_cast<std::uint32_t>(AcctStatus::start) ||
                                          *status == static_cast<std::uint32_t>(AcctStatus::stop) ||
@@ -113,31 +141,14 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
     const char* linked_by = "none";
     const std::optional<AcceptRecord> link = link_of(request, nas, station, linked_by);
 
-    LiveSession session;
-    session.nas = nas.name;
-    session.acct_session_id = session_id;
-    session.serial = link ? link->serial : std::string();
-    session.calling_station_id = station;
-    session.user_name = user;
-    session.nas_identity = nas_identity_of(request, source);
-    session.last_seen = now;
-    // RFC 2869 §5.16: the NAS's interim interval, taken as at least 60 s as that section
-    // asks, so that a tiny value cannot make live sessions expire between two updates
-    // (the live table also caps it at kMaxInterimInterval for its deadlines).
-    if (auto interval = request.integer(attr::AcctInterimInterval); interval && *interval > 0)
-      session.interim_interval = std::max<std::uint32_t>(*interval, kMinInterimInterval);
-    if (link && !link->rule.empty()) {
-      session.rule = link->rule;
-      session.coa_on_disable = link->coa_on_disable;
-      session.coa_reply = link->coa_reply;
-    }
+    LiveSession session = session_of(request, nas, source, link, now);
     ca::RadiusSessionRow row;
     fill_row(row, session);
     row.started_at = row.updated_at = now;
     const bool stop = *status == static_cast<std::uint32_t>(AcctStatus::stop);
     if (stop) row.stopped_at = row.updated_at;
     const std::string what =
-        std::string(status_name(status)) + " nas=" + nas.name + " session=" + printable(session_id);
+        std::string(status_name(status)) + " nas=" + nas.name + " session=" + ca::log_field(session_id);
     if (!writer_.submit(what, [row](ca::Ledger& ledger) { ledger.record_radius_session(row); })) {
       bump(counters_.acct_store_failed);
       spdlog::error("radius accounting: {} not recorded (ledger write queue full); not answering so the NAS retries",
@@ -153,7 +164,7 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
                                                                    : counters_.acct_interim);
     bump(link ? counters_.acct_linked : counters_.acct_unlinked);
     spdlog::info("radius accounting: {} nas={} session={} calling_station={} serial={} device={} linked_by={}",
-                 status_name(status), nas.name, printable(session_id), printable(station),
+                 status_name(status), nas.name, ca::log_field(session_id), ca::log_field(station),
                  link ? link->serial : "-", link && !link->device.empty() ? link->device : "-",
                  link ? linked_by : "none");
   } else {
@@ -161,14 +172,10 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
     // another status type: nothing to store, but RFC 2866 §4.1 still wants a response.
     bump(counters_.acct_other);
     spdlog::info("radius accounting: {} nas={} session={} (not recorded)", status_name(status), nas.name,
-                 printable(session_id));
+                 ca::log_field(session_id));
   }
 
-  Packet response;
-  response.code = Code::AccountingResponse;
-  response.identifier = request.identifier;
-  copy_proxy_state(request, response);  // RFC 2865 §5.33 applies to accounting too (RFC 2866 §5.x)
-  return response;
+  return accounting_response(request);
 }
 
 // RFC 2866 §5.1: Accounting-On / Accounting-Off mean the NAS (re)started or is going
@@ -225,12 +232,6 @@ std::vector<Attribute> attributes_from_wire(const Bytes& wire) {
   return out;
 }
 
-Bytes from_hex(const std::string& hex) {
-  Bytes out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<std::uint8_t>(std::stoul(hex.substr(i, 2), nullptr, 16)));
-  return out;
-}
-
 }  // namespace
 
 void fill_row(ca::RadiusSessionRow& row, const LiveSession& s) {
@@ -265,7 +266,7 @@ LiveSession live_session_from_row(const ca::RadiusSessionRow& row) {
   s.rule = row.rule;
   if (row.coa_reply.rfind("c:", 0) == 0) {
     s.coa_on_disable = true;
-    s.coa_reply = attributes_from_wire(from_hex(row.coa_reply.substr(2)));
+    s.coa_reply = attributes_from_wire(ca::from_hex(std::string_view(row.coa_reply).substr(2)));
   }
   s.dynauth = row.dynauth;
   return s;

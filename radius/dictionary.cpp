@@ -100,36 +100,6 @@ AttributeInfo info_of(const DICT_ATTR* da) {
   return i;
 }
 
-std::string hidden(std::string_view name, std::size_t octets) {
-  return "\t" + std::string(name) + " = <hidden, " + std::to_string(octets) + " octets>\n";
-}
-
-// Prints one wire attribute (header included) through the library's decoder.
-std::string print_wire_attribute(TALLOC_CTX* ctx, RADIUS_PACKET* pkt, const Bytes& wire) {
-  VALUE_PAIR* vps = nullptr;
-  if (rad_attr2vp(ctx, pkt, nullptr, "", wire.data(), wire.size(), &vps) < 0 || vps == nullptr)
-    return "\tAttr-" + std::to_string(wire[0]) + " = <undecodable, " + std::to_string(wire.size() - 2) + " octets>\n";
-  std::string out;
-  for (VALUE_PAIR* vp = vps; vp != nullptr; vp = vp->next) {
-    char buf[2048];
-    const std::size_t n = vp_prints(buf, sizeof buf, vp);
-    out += '\t';
-    out.append(buf, truncate_len(n, sizeof buf));
-    if (is_truncated(n, sizeof buf)) out += "...";
-    out += '\n';
-  }
-  return out;
-}
-
-Bytes wire_of(std::uint8_t type, ByteView value) {
-  Bytes w;
-  w.reserve(2 + value.size());
-  w.push_back(type);
-  w.push_back(static_cast<std::uint8_t>(2 + value.size()));
-  w.insert(w.end(), value.begin(), value.end());
-  return w;
-}
-
 std::once_flag g_load_once;
 std::string g_loaded_dir;  // written once inside call_once, read-only afterwards
 
@@ -252,50 +222,6 @@ Attribute Dictionary::parse_value(std::string_view name_in, std::string_view val
   if (da->vendor == 0) return Attribute{static_cast<std::uint8_t>(da->attr), std::move(data)};
   return Attribute{attr::VendorSpecific,
                    encode_vendor_specific(da->vendor, static_cast<std::uint8_t>(da->attr), data)};
-}
-
-std::string Dictionary::format(const Packet& packet) const {
-  const auto code = static_cast<unsigned>(packet.code);
-  std::string out = is_radius_code(code) && fr_packet_codes[code] != nullptr && fr_packet_codes[code][0] != '\0'
-                        ? std::string(fr_packet_codes[code])
-                        : "Code-" + std::to_string(code);
-  out += " Id " + std::to_string(packet.identifier) + ", " + std::to_string(packet.attributes.size()) +
-         " attributes\n";
-
-  TallocCtx ctx = new_ctx();
-  RADIUS_PACKET* pkt = rad_alloc(ctx.get(), false);
-  if (pkt == nullptr) throw std::bad_alloc();
-  pkt->code = code;
-  for (const Attribute& a : packet.attributes) {
-    if (a.type != attr::VendorSpecific) {
-      const DICT_ATTR* da = dict_attrbyvalue(a.type, 0);
-      if ((da != nullptr && is_secret(da)) || is_secret_number(0, a.type)) {
-        out += hidden(name_of(0, a.type), a.value.size());
-        continue;
-      }
-      out += print_wire_attribute(ctx.get(), pkt, wire_of(a.type, a.value));
-      continue;
-    }
-    // RFC 2865 §5.26: one Vendor-Specific may hold several sub-attributes; print (or
-    // hide) each on its own line. Vendors with their own layout stay opaque.
-    const std::uint32_t vendor = a.value.size() >= 4 ? *decode_integer(ByteView(a.value).first(4)) : 0;
-    const auto subs = classic_vendor_layout(vendor) ? decode_vendor_specific(a.value) : std::nullopt;
-    if (vendor == 0 || !subs) {
-      out += "\tVendor-Specific = <vendor " + std::to_string(vendor) + ", " + std::to_string(a.value.size()) +
-             " octets, not decoded>\n";
-      continue;
-    }
-    for (const VendorAttribute& s : *subs) {
-      const DICT_ATTR* da = dict_attrbyvalue(s.type, vendor);
-      if ((da != nullptr && is_secret(da)) || is_secret_number(vendor, s.type)) {
-        out += hidden(name_of(vendor, s.type), s.value.size());
-        continue;
-      }
-      out += print_wire_attribute(ctx.get(), pkt, wire_of(attr::VendorSpecific,
-                                                          encode_vendor_specific(vendor, s.type, s.value)));
-    }
-  }
-  return out;
 }
 
 }  // namespace portcullis::radius

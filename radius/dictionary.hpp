@@ -60,11 +60,6 @@ class Dictionary {
   // Tunnel-Password), and attributes outside the classic RFC 2865 space.
   Attribute parse_value(std::string_view name, std::string_view value, std::uint8_t tag = 0) const;
 
-  // Multi-line dump for debug logs: a header line, then "\tName = value" per attribute.
-  // Secrets (User-Password, Tunnel-Password, MS-MPPE keys, Message-Authenticator, any
-  // encrypted or secret-flagged attribute) are shown as "<hidden>".
-  std::string format(const Packet& packet) const;
-
   Dictionary(const Dictionary&) = delete;
   Dictionary& operator=(const Dictionary&) = delete;
 

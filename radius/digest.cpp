@@ -1,7 +1,6 @@
 #include "radius/digest.hpp"
 
 #include <openssl/core_names.h>
-#include <openssl/crypto.h>
 #include <openssl/params.h>
 
 #include <stdexcept>
@@ -81,11 +80,6 @@ Digest16 hmac_md5(ByteView key, std::initializer_list<ByteView> parts) {
   if (EVP_MAC_final(ctx, out.data(), &len, out.size()) != 1 || len != out.size())
     throw std::runtime_error("OpenSSL: HMAC-MD5 final failed");
   return out;
-}
-
-bool constant_time_equal(ByteView a, ByteView b) {
-  if (a.size() != b.size()) return false;
-  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace portcullis::radius

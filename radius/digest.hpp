@@ -36,7 +36,5 @@ Digest16 md5(std::initializer_list<ByteView> parts);
 // HMAC-MD5(key, concatenation of `parts`).
 Digest16 hmac_md5(ByteView key, std::initializer_list<ByteView> parts);
 
-// Constant-time equality (CRYPTO_memcmp); false when the sizes differ.
-bool constant_time_equal(ByteView a, ByteView b);
 
 }  // namespace portcullis::radius

@@ -114,7 +114,7 @@ void DynauthClient::start(std::shared_ptr<Pending> pending) {
   dest.by_identifier[id] = pending;
   ++dest.active;
   pending->identifier = id;
-  const ca::UnixTime now = options_.clock ? options_.clock() : static_cast<ca::UnixTime>(std::time(nullptr));
+  const ca::UnixTime now = options_.clock ? options_.clock() : ca::now_unix();
   try {
     pending->wire = encode_dynauth_request(pending->request, id, now);
   } catch (const std::exception& e) {  // attributes past 4096 octets: nothing can be sent

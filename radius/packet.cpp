@@ -2,6 +2,8 @@
 
 #include "radius/attribute_values.hpp"
 
+#include "ca/constant_time.hpp"
+
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -195,7 +197,7 @@ MessageAuthenticatorStatus check_message_authenticator(ByteView datagram, std::s
   if (offsets->size() > 1) return MessageAuthenticatorStatus::Invalid;  // RFC 3579 §3.2: at most one
   const std::size_t off = offsets->front();
   const Digest16 expected = message_authenticator_of(pkt, auth, off, secret);
-  return constant_time_equal(expected, pkt.subspan(off + 2, kAuthenticatorLength))
+  return ca::constant_time_equal(expected, pkt.subspan(off + 2, kAuthenticatorLength))
              ? MessageAuthenticatorStatus::Valid
              : MessageAuthenticatorStatus::Invalid;
 }
@@ -204,7 +206,7 @@ bool verify_request_authenticator(ByteView datagram, std::string_view secret) {
   const ByteView pkt = packet_bytes(datagram);
   const Digest16 expected =
       md5({pkt.first(4), kZeroAuthenticator, pkt.subspan(kHeaderLength), as_bytes(secret)});
-  return constant_time_equal(expected, pkt.subspan(4, kAuthenticatorLength));
+  return ca::constant_time_equal(expected, pkt.subspan(4, kAuthenticatorLength));
 }
 
 bool verify_response_authenticator(ByteView datagram, const Authenticator& request_authenticator,
@@ -212,7 +214,7 @@ bool verify_response_authenticator(ByteView datagram, const Authenticator& reque
   const ByteView pkt = packet_bytes(datagram);
   const Digest16 expected =
       md5({pkt.first(4), request_authenticator, pkt.subspan(kHeaderLength), as_bytes(secret)});
-  return constant_time_equal(expected, pkt.subspan(4, kAuthenticatorLength));
+  return ca::constant_time_equal(expected, pkt.subspan(4, kAuthenticatorLength));
 }
 
 // ---- encoding ------------------------------------------------------------------------

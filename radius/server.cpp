@@ -69,7 +69,7 @@ Server::Server(std::shared_ptr<const NasTable> nas, std::shared_ptr<const eap::T
 Server::~Server() = default;
 
 ca::UnixTime Server::now() const {
-  return options_.clock ? options_.clock() : static_cast<ca::UnixTime>(std::time(nullptr));
+  return options_.clock ? options_.clock() : ca::now_unix();
 }
 
 SteadyClock::time_point Server::steady_now() const {

@@ -1,9 +1,9 @@
 // SCEP enrollment policy: challenge checks, renewal, transactions, then ca::Issuer.
 #include "scep/enrollment.hpp"
 
+#include "ca/constant_time.hpp"
 #include "ca/log_text.hpp"
 
-#include <openssl/crypto.h>
 #include <openssl/err.h>
 
 #include <spdlog/spdlog.h>
@@ -19,7 +19,6 @@ namespace {
 constexpr const char* kActor = "scep";
 constexpr std::int64_t kMaxChallengeTtl = 30 * 86400;
 
-ca::UnixTime now_unix() { return static_cast<ca::UnixTime>(std::time(nullptr)); }
 
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -48,7 +47,7 @@ std::string csr_subject(X509_REQ* csr) {
 
 // Constant time in the secret's content (lengths are not secret).
 bool same_secret(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && !a.empty() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+  return !a.empty() && ca::constant_time_equal(a, b);
 }
 
 // A request signed by a certificate that our issuing CA signed (RFC 8894 §3.3.1.2
@@ -84,12 +83,8 @@ std::string left_out_note(const std::vector<std::string>& left_out) {
 // A name for a device the requester names itself: no control characters (the name reaches
 // logs and the admin API), not all digits (a number names a device id), at most 128 octets.
 bool usable_device_name(const std::string& name) {
-  const bool controls = std::any_of(name.begin(), name.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return u < 0x20 || u == 0x7F;
-  });
   const bool digits = std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
-  return !controls && !digits && name.size() <= 128 && name.front() != ' ' && name.back() != ' ';
+  return !ca::has_control_characters(name) && !digits && name.size() <= 128 && name.front() != ' ' && name.back() != ' ';
 }
 
 }  // namespace
@@ -296,7 +291,7 @@ Enrollment::Target Enrollment::target_of(const PkiRequest& request, const std::s
 // goes to the same device in the same profile, with the same names; the challenge is
 // optional. The exact certificate, as in EAP-TLS: the ledger knows the bytes it issued.
 Enrollment::Target Enrollment::renewal_target(const PkiRequest& request) {
-  const ca::Identity identity = registry_.index().by_fingerprint(ca::sha256(request.signer_der), now_unix());
+  const ca::Identity identity = registry_.index().by_fingerprint(ca::sha256(request.signer_der), ca::now_unix());
   if (identity.verdict != ca::IdentityVerdict::good)
     return Target::refuse(std::string("renewal signer certificate is ") + ca::to_string(identity.verdict),
                           ca::serial_hex(request.signer.get()));
@@ -338,7 +333,7 @@ Enrollment::Target Enrollment::challenge_target(const PkiRequest& request, const
   const auto challenge = registry_.ledger().find_challenge(hash);
   if (!challenge) return Target::refuse("wrong challenge", cn);
   if (challenge->used_at) return Target::refuse("challenge already used", challenge->device_name);
-  if (challenge->expires_at <= now_unix()) return Target::refuse("challenge expired", challenge->device_name);
+  if (challenge->expires_at <= ca::now_unix()) return Target::refuse("challenge expired", challenge->device_name);
   // The challenge is bound to its device: a CSR naming something else is refused.
   if (challenge->cn && *challenge->cn != cn)
     return Target::refuse("CSR CN does not match the challenge's binding", challenge->device_name);
@@ -424,7 +419,7 @@ void Enrollment::audit_rejection(const PkiRequest& request, std::string_view sou
                                  const std::string& reason) {
   const std::string from = source.empty() ? std::string("unknown") : std::string(source);
   const bool recorded = refusals_.record(
-      source, {0, now_unix(), ca::kRefusalActor, ca::kRefusalAction, target,
+      source, {0, ca::now_unix(), ca::kRefusalActor, ca::kRefusalAction, target,
                std::string("type=") + to_string(request.type) + " transaction=" + request.transaction_id +
                    " from=" + from + " " + reason});
   if (recorded)
@@ -481,7 +476,7 @@ void check_not_squatted(ca::Registry& registry, const std::string& device) {
   ca::CertificateFilter valid;
   valid.device_id = existing->id;
   valid.status = "valid";
-  valid.now = now_unix();
+  valid.now = ca::now_unix();
   valid.limit = 1;
   if (registry.ledger().list_certificates(valid).empty()) return;
   throw ca::LedgerConflict("device '" + device +
@@ -503,7 +498,7 @@ MintedChallenge mint_challenge(ca::Registry& registry, const std::string& device
   // clients' CSRs, which has no '_' (base64url) and no '/' or '+' worries.
   MintedChallenge out;
   out.secret = ca::to_lower_hex(ca::random_bytes(16));
-  ca::NewChallenge row{challenge_hash(out.secret), device, profile.name, cn, sans, now_unix() + ttl_seconds};
+  ca::NewChallenge row{challenge_hash(out.secret), device, profile.name, cn, sans, ca::now_unix() + ttl_seconds};
   // The device is created through the registry so that the identity index knows it too.
   if (!registry.ledger().find_device_by_name(device)) {
     try {

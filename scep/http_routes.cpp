@@ -1,6 +1,7 @@
 // SCEP HTTP transport (RFC 8894 §4). See http_routes.hpp for the table.
 #include "scep/http_routes.hpp"
 
+#include "ca/base64.hpp"
 #include "ca/log_text.hpp"
 #include "ca/text_codec.hpp"
 
@@ -35,36 +36,6 @@ std::optional<std::string_view> query_value(std::string_view query, std::string_
   return found;
 }
 
-// Standard (RFC 4648 §4) and URL-safe (§5) alphabets in one table; padding optional.
-std::optional<std::string> base64_decode_any(std::string_view in) {
-  static const std::array<int, 256> table = [] {
-    std::array<int, 256> t{};
-    t.fill(-1);
-    const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(alphabet[i])] = i;
-    t['-'] = 62;
-    t['_'] = 63;
-    return t;
-  }();
-  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
-  if (in.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  unsigned buffer = 0;
-  int bits = 0;
-  for (const char c : in) {
-    const int v = table[static_cast<unsigned char>(c)];
-    if (v < 0) return std::nullopt;
-    buffer = (buffer << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
-    }
-  }
-  return out;
-}
-
 // RFC 8894 §4.2.1.2: RA certificate plus the CA certificate(s). The RA comes first;
 // clients tell the two apart by basicConstraints and key usage.
 std::vector<const X509*> ra_and_chain(const ca::Authority& authority) {
@@ -83,7 +54,7 @@ std::optional<std::string> decode_get_message(std::string_view value) {
   compact.reserve(decoded->size());
   for (const char c : *decoded)
     if (!std::isspace(static_cast<unsigned char>(c))) compact.push_back(c);
-  return base64_decode_any(compact);
+  return ca::base64_decode(compact, ca::Base64Alphabet::either);
 }
 
 HttpRoutes::HttpRoutes(Enrollment& enrollment, const ca::Authority& authority, std::size_t max_message_bytes)

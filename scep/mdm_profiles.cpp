@@ -8,6 +8,9 @@
 //  - Windows: Microsoft "ClientCertificateInstall CSP", node SCEP/{UniqueID}/Install.
 #include "scep/mdm_profiles.hpp"
 
+#include "ca/base64.hpp"
+#include "ca/hex.hpp"
+
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -46,14 +49,6 @@ void require_common(const MdmProfileInputs& in, bool needs_ssid) {
   }
 }
 
-std::string base64(const ca::Bytes& bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes.data(),
-                                static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
 ca::Bytes digest(const EVP_MD* md, const ca::Bytes& data) {
   ca::Bytes out(EVP_MAX_MD_SIZE);
   unsigned int len = 0;
@@ -79,7 +74,7 @@ class Plist {
   void string(std::string_view k, std::string_view v) { key(k); line("<string>" + xml_escape(v) + "</string>"); }
   void integer(std::string_view k, long long v) { key(k); line("<integer>" + std::to_string(v) + "</integer>"); }
   void boolean(std::string_view k, bool v) { key(k); line(v ? "<true/>" : "<false/>"); }
-  void data(std::string_view k, const ca::Bytes& v) { key(k); line("<data>" + base64(v) + "</data>"); }
+  void data(std::string_view k, const ca::Bytes& v) { key(k); line("<data>" + ca::base64_encode(v) + "</data>"); }
   void open(const char* tag) { line(std::string("<") + tag + ">"); ++depth_; }
   void close(const char* tag) { --depth_; line(std::string("</") + tag + ">"); }
   void bare_string(std::string_view v) { line("<string>" + xml_escape(v) + "</string>"); }
@@ -129,45 +124,33 @@ std::string random_uuid_v4() {
   if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("RAND_bytes failed");
   b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40);   // version 4
   b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);   // variant 10xx (RFC 4122 §4.1.1)
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[b[i] >> 4]);
-    out.push_back(kHex[b[i] & 0x0F]);
-  }
-  return out;
+  const std::span<const std::uint8_t> octets(b);
+  // RFC 4122 §3: 8-4-4-4-12 hex digits.
+  return ca::to_hex(octets.subspan(0, 4)) + "-" + ca::to_hex(octets.subspan(4, 2)) + "-" +
+         ca::to_hex(octets.subspan(6, 2)) + "-" + ca::to_hex(octets.subspan(8, 2)) + "-" +
+         ca::to_hex(octets.subspan(10, 6));
 }
 
-std::string apple_mobileconfig(const MdmProfileInputs& in) {
-  require_common(in, true);
-  const std::string base = "portcullis." + identifier_part(in.eap_server_name) + "." + identifier_part(in.device);
-  const std::string top_uuid = random_uuid_v4(), root_uuid = random_uuid_v4(), scep_uuid = random_uuid_v4(),
-                    wifi_uuid = random_uuid_v4();
-  Plist p;
-  p.text() =
-      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      "<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n"
-      "<plist version=\"1.0\">\n";
-  p.open("dict");
-  p.key("PayloadContent");
-  p.open("array");
+namespace {
 
-  // Trust anchor for the EAP server certificate (the wifi payload's
-  // PayloadCertificateAnchorUUID points here).
+// Trust anchor for the EAP server certificate (the wifi payload's
+// PayloadCertificateAnchorUUID points here).
+void apple_root_payload(Plist& p, const MdmProfileInputs& in, const std::string& base, const std::string& root_uuid) {
   p.open("dict");
   payload_header(p, "com.apple.security.root", base + ".root", root_uuid, "Portcullis root CA");
   p.string("PayloadCertificateFileName", "portcullis-root.cer");
   p.data("PayloadContent", in.root_der);
   p.close("dict");
+}
 
-  // SCEP enrollment. CAFingerprint: Apple documents it as "the fingerprint of the
-  // Certificate Authority certificate" (type data). Apple's client (Security framework,
-  // SecSCEP.c SecSCEPValidateCACertMessage) builds a chain from each certificate of the
-  // GetCACert answer (RA, issuing CA, root) and compares the fingerprint with the LAST
-  // certificate of that chain, i.e. our root, hashing with MD5 or SHA-1 chosen by the
-  // data's length (16 or 20 bytes; other lengths fail). So: the raw 20-byte SHA-1 digest
-  // of the root's DER (base64 in <data>, not hex). SHA-256 would be refused by that code.
+// SCEP enrollment. CAFingerprint: Apple documents it as "the fingerprint of the
+// Certificate Authority certificate" (type data). Apple's client (Security framework,
+// SecSCEP.c SecSCEPValidateCACertMessage) builds a chain from each certificate of the
+// GetCACert answer (RA, issuing CA, root) and compares the fingerprint with the LAST
+// certificate of that chain, i.e. our root, hashing with MD5 or SHA-1 chosen by the
+// data's length (16 or 20 bytes; other lengths fail). So: the raw 20-byte SHA-1 digest
+// of the root's DER (base64 in <data>, not hex). SHA-256 would be refused by that code.
+void apple_scep_payload(Plist& p, const MdmProfileInputs& in, const std::string& base, const std::string& scep_uuid) {
   p.open("dict");
   payload_header(p, "com.apple.security.scep", base + ".scep", scep_uuid, "Portcullis device certificate");
   p.key("PayloadContent");
@@ -193,9 +176,12 @@ std::string apple_mobileconfig(const MdmProfileInputs& in) {
   p.boolean("KeyIsExtractable", false);   // the private key stays in the keychain
   p.close("dict");
   p.close("dict");
+}
 
-  // EAP-TLS Wi-Fi: the SCEP identity is the client certificate, the root the only anchor,
-  // and the server must present a certificate for our hostname.
+// EAP-TLS Wi-Fi: the SCEP identity is the client certificate, the root the only anchor,
+// and the server must present a certificate for our hostname.
+void apple_wifi_payload(Plist& p, const MdmProfileInputs& in, const std::string& base, const std::string& wifi_uuid,
+                        const std::string& scep_uuid, const std::string& root_uuid) {
   p.open("dict");
   payload_header(p, "com.apple.wifi.managed", base + ".wifi", wifi_uuid, "Wi-Fi " + in.ssid);
   p.string("SSID_STR", in.ssid);
@@ -219,7 +205,26 @@ std::string apple_mobileconfig(const MdmProfileInputs& in) {
   p.close("array");
   p.close("dict");
   p.close("dict");
+}
 
+}  // namespace
+
+std::string apple_mobileconfig(const MdmProfileInputs& in) {
+  require_common(in, true);
+  const std::string base = "portcullis." + identifier_part(in.eap_server_name) + "." + identifier_part(in.device);
+  const std::string top_uuid = random_uuid_v4(), root_uuid = random_uuid_v4(), scep_uuid = random_uuid_v4(),
+                    wifi_uuid = random_uuid_v4();
+  Plist p;
+  p.text() =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n"
+      "<plist version=\"1.0\">\n";
+  p.open("dict");
+  p.key("PayloadContent");
+  p.open("array");
+  apple_root_payload(p, in, base, root_uuid);
+  apple_scep_payload(p, in, base, scep_uuid);
+  apple_wifi_payload(p, in, base, wifi_uuid, scep_uuid, root_uuid);
   p.close("array");
   payload_header(p, "Configuration", base, top_uuid, "Portcullis Wi-Fi for " + in.device);
   p.string("PayloadDescription", "Enrolls a device certificate by SCEP and joins " + in.ssid + " with EAP-TLS.");
@@ -261,7 +266,7 @@ std::string android_profile_json(const MdmProfileInputs& in) {
                                             {"Security", "WPA-EAP"},
                                             {"AutoConnect", true},
                                             {"EAP", std::move(eap)}}}}})},
-           {"Certificates", json::array({json{{"GUID", root_guid}, {"Type", "Authority"}, {"X509", base64(in.root_der)}}})}};
+           {"Certificates", json::array({json{{"GUID", root_guid}, {"Type", "Authority"}, {"X509", ca::base64_encode(in.root_der)}}})}};
   return json{{"device", in.device}, {"scep", std::move(scep)}, {"onc", std::move(onc)}}.dump(2) + "\n";
 }
 

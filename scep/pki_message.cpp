@@ -255,11 +255,12 @@ void enable_legacy_crypto() {
   }
 }
 
-PkiRequest parse_request(std::span<const std::uint8_t> der, const X509* ra_cert, EVP_PKEY* ra_key,
-                         const CryptoPolicy& policy) {
-  // RFC 8894 §3.1: ContentInfo SignedData with exactly one signer. Parsed key-less
-  // (ca::keyless_library_context): OpenSSL 3.0 would set up its decoders (~85 µs) for the
-  // key of every certificate in it, where only the signer's is needed (signer_with_key).
+namespace {
+
+// RFC 8894 §3.1: ContentInfo SignedData with exactly one signer. Parsed key-less
+// (ca::keyless_library_context): OpenSSL 3.0 would set up its decoders (~85 µs) for the
+// key of every certificate in it, where only the signer's is needed (signer_with_key).
+ca::CmsPtr parse_signed_data(std::span<const std::uint8_t> der) {
   const unsigned char* p = der.data();
   ca::CmsPtr cms(reinterpret_cast<CMS_ContentInfo*>(ASN1_item_d2i_ex(
       nullptr, &p, static_cast<long>(der.size()), ASN1_ITEM_rptr(CMS_ContentInfo), ca::keyless_library_context(), nullptr)));
@@ -267,13 +268,14 @@ PkiRequest parse_request(std::span<const std::uint8_t> der, const X509* ra_cert,
     ERR_clear_error();
     throw MalformedMessage("not a CMS SignedData");
   }
-  STACK_OF(CMS_SignerInfo)* signers = CMS_get0_SignerInfos(cms.get());
-  if (sk_CMS_SignerInfo_num(signers) != 1) throw MalformedMessage("a pkiMessage has exactly one signer");
-  CMS_SignerInfo* si = sk_CMS_SignerInfo_value(signers, 0);
+  if (sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms.get())) != 1)
+    throw MalformedMessage("a pkiMessage has exactly one signer");
+  return cms;
+}
 
-  PkiRequest request;
-  // RFC 8894 §3.2.1: transactionID, messageType and senderNonce are what a CertRep
-  // echoes; without them no reply can be formed.
+// RFC 8894 §3.2.1: transactionID, messageType and senderNonce are what a CertRep echoes;
+// without them no reply can be formed, so their absence throws.
+void read_reply_attributes(CMS_SignerInfo* si, PkiRequest& request) {
   const auto transaction_id = signed_attribute(si, kOidTransactionId);
   const auto message_type = signed_attribute(si, kOidMessageType);
   const auto sender_nonce = signed_attribute(si, kOidSenderNonce);
@@ -289,17 +291,21 @@ PkiRequest parse_request(std::span<const std::uint8_t> der, const X509* ra_cert,
   request.type = *type;
   request.transaction_id = *transaction_id;
   request.sender_nonce.assign(sender_nonce->begin(), sender_nonce->end());
+}
 
+int signer_digest_nid(CMS_SignerInfo* si) {
   X509_ALGOR* digest_alg = nullptr;
   CMS_SignerInfo_get0_algs(si, nullptr, nullptr, &digest_alg, nullptr);
   const ASN1_OBJECT* digest_obj = nullptr;
   if (digest_alg != nullptr) X509_ALGOR_get0(&digest_obj, nullptr, nullptr, digest_alg);
-  const int digest_nid = digest_obj ? OBJ_obj2nid(digest_obj) : NID_undef;
-  // RFC 8894 §3.3: the reply uses the request's digest; an unacceptable one is answered
-  // (badAlg) with SHA-256 instead.
-  request.digest_nid = digest_allowed(digest_nid, policy) ? digest_nid : NID_sha256;
+  return digest_obj ? OBJ_obj2nid(digest_obj) : NID_undef;
+}
 
-  ca::X509StackPtr certs(CMS_get1_certs(cms.get()));
+// The signer's certificate from the message into request.signer (parsed with its key);
+// false, with the failure set, when it is missing, unreadable or its key cannot receive
+// the encrypted reply.
+bool read_signer(CMS_ContentInfo* cms, CMS_SignerInfo* si, PkiRequest& request) {
+  ca::X509StackPtr certs(CMS_get1_certs(cms));
   X509* keyless_signer = nullptr;
   for (int i = 0; certs && i < sk_X509_num(certs.get()); ++i) {
     if (CMS_SignerInfo_cert_cmp(si, sk_X509_value(certs.get(), i)) == 0) {
@@ -309,7 +315,7 @@ PkiRequest parse_request(std::span<const std::uint8_t> der, const X509* ra_cert,
   }
   if (keyless_signer == nullptr) {
     fail(request, FailInfo::bad_message_check, "the signer's certificate is not in the message");
-    return request;
+    return false;
   }
   // The DER as received (still cached: nothing has modified the certificate yet).
   request.signer_der = ca::to_der(keyless_signer, i2d_X509, "i2d_X509");
@@ -319,48 +325,52 @@ PkiRequest parse_request(std::span<const std::uint8_t> der, const X509* ra_cert,
   request.signer = signer_with_key(keyless_signer, request.signer_der);
   if (!request.signer) {
     fail(request, FailInfo::bad_message_check, "the signer's certificate is unreadable");
-    return request;
+    return false;
   }
   // The reply is encrypted to this key (RFC 8894 §3.3.2): RSA key transport, or ECDH for
   // an EC key; anything else could be signed with but never answered.
   const EVP_PKEY* signer_key = X509_get0_pubkey(request.signer.get());
   if (signer_key == nullptr || (EVP_PKEY_get_base_id(signer_key) != EVP_PKEY_RSA && EVP_PKEY_get_base_id(signer_key) != EVP_PKEY_EC)) {
     fail(request, FailInfo::bad_alg, "the signer's key can not receive an encrypted reply");
-    return request;
+    return false;
   }
-  if (!digest_allowed(digest_nid, policy)) {
-    fail(request, FailInfo::bad_alg, "digest algorithm not allowed");
-    return request;
-  }
+  return true;
+}
 
-  // The signature over the signed attributes and the messageDigest over the content.
-  // The signer's certificate is self-signed or ours: who it is gets decided by the
-  // enrollment policy, so no chain is built here (CMS_NO_SIGNER_CERT_VERIFY). The key
-  // comes from request.signer, given as the only candidate (CMS_NOINTERN).
+// The signature over the signed attributes and the messageDigest over the content; the
+// content (the pkcsPKIEnvelope) when both verify. The signer's certificate is self-signed
+// or ours: who it is gets decided by the enrollment policy, so no chain is built here
+// (CMS_NO_SIGNER_CERT_VERIFY). The key comes from request.signer, given as the only
+// candidate (CMS_NOINTERN).
+std::optional<Bytes> verified_content(CMS_ContentInfo* cms, PkiRequest& request) {
   const ca::X509StackPtr signer_stack = certificate_stack(request.signer.get());
   ca::BioPtr envelope_bio(ca::check_ptr(BIO_new(BIO_s_mem()), "BIO_new"));
-  if (CMS_verify(cms.get(), signer_stack.get(), nullptr, nullptr, envelope_bio.get(),
+  if (CMS_verify(cms, signer_stack.get(), nullptr, nullptr, envelope_bio.get(),
                  kCmsFlags | CMS_NO_SIGNER_CERT_VERIFY | CMS_NOINTERN) != 1) {
     fail(request, FailInfo::bad_message_check, "signature does not verify");
-    return request;
+    return std::nullopt;
   }
-  const Bytes envelope = bio_bytes(envelope_bio.get());
+  return bio_bytes(envelope_bio.get());
+}
 
-  // RFC 8894 §3.2.2: pkcsPKIEnvelope, EnvelopedData to the RA certificate.
+// RFC 8894 §3.2.2: pkcsPKIEnvelope, EnvelopedData to the RA certificate, decrypted into
+// request.message_data; false, with the failure set, otherwise.
+bool open_pki_envelope(const Bytes& envelope, const X509* ra_cert, EVP_PKEY* ra_key, const CryptoPolicy& policy,
+                       PkiRequest& request) {
   const unsigned char* q = envelope.data();
   ca::CmsPtr env(d2i_CMS_ContentInfo(nullptr, &q, static_cast<long>(envelope.size())));
   if (!env || OBJ_obj2nid(CMS_get0_type(env.get())) != NID_pkcs7_enveloped) {
     fail(request, FailInfo::bad_message_check, "content is not an EnvelopedData");
-    return request;
+    return false;
   }
   const EnvelopeAlgorithms algs = envelope_algorithms(envelope);
   if (!algs.rsa_key_transport) {
     fail(request, FailInfo::bad_alg, "key transport is neither RSA PKCS#1 v1.5 nor RSAES-OAEP");
-    return request;
+    return false;
   }
   if (!cipher_allowed(algs.cipher_nid, policy)) {
     fail(request, FailInfo::bad_alg, "content encryption algorithm not allowed");
-    return request;
+    return false;
   }
   request.cipher_nid = algs.cipher_nid;
   // Not CMS_decrypt: on OpenSSL 3.0 its RSA PKCS#1 v1.5 key transport takes another path
@@ -368,10 +378,13 @@ PkiRequest parse_request(std::span<const std::uint8_t> der, const X509* ra_cert,
   std::optional<Bytes> content = open_envelope(algs.p7.get(), ra_cert, ra_key);
   if (!content) {
     fail(request, kUndecryptableInfo, kUndecryptable);
-    return request;
+    return false;
   }
   request.message_data = std::move(*content);
+  return true;
+}
 
+void read_message_data(PkiRequest& request) {
   switch (request.type) {
     case MessageType::pkcs_req:
     case MessageType::renewal_req:
@@ -387,6 +400,28 @@ PkiRequest parse_request(std::span<const std::uint8_t> der, const X509* ra_cert,
     case MessageType::cert_rep:
       break;   // refused by parse_message_type
   }
+}
+
+}  // namespace
+
+PkiRequest parse_request(std::span<const std::uint8_t> der, const X509* ra_cert, EVP_PKEY* ra_key,
+                         const CryptoPolicy& policy) {
+  const ca::CmsPtr cms = parse_signed_data(der);
+  CMS_SignerInfo* si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms.get()), 0);
+  PkiRequest request;
+  read_reply_attributes(si, request);
+  const int digest_nid = signer_digest_nid(si);
+  // RFC 8894 §3.3: the reply uses the request's digest; an unacceptable one is answered
+  // (badAlg) with SHA-256 instead.
+  request.digest_nid = digest_allowed(digest_nid, policy) ? digest_nid : NID_sha256;
+  if (!read_signer(cms.get(), si, request)) return request;
+  if (!digest_allowed(digest_nid, policy)) {
+    fail(request, FailInfo::bad_alg, "digest algorithm not allowed");
+    return request;
+  }
+  const std::optional<Bytes> envelope = verified_content(cms.get(), request);
+  if (!envelope || !open_pki_envelope(*envelope, ra_cert, ra_key, policy, request)) return request;
+  read_message_data(request);
   return request;
 }
 

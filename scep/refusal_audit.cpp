@@ -13,8 +13,6 @@ namespace {
 constexpr std::chrono::minutes kWindow{1};
 constexpr const char* kOtherSources = "other";   // shared window once max_sources are tracked
 
-ca::UnixTime wall_clock() { return static_cast<ca::UnixTime>(std::time(nullptr)); }
-
 }  // namespace
 
 RefusalAudit::RefusalAudit(ca::AuditLog& ledger, RefusalAuditSettings settings)
@@ -43,7 +41,7 @@ bool RefusalAudit::record(std::string_view remote_address, ca::AuditEntry row) {
   const std::string key = ca::peer_source_key(remote_address);
   std::lock_guard lock(mutex_);
   ++counters_.refused;
-  Window& window = window_locked(key, t, row.at != 0 ? row.at : wall_clock());
+  Window& window = window_locked(key, t, row.at != 0 ? row.at : ca::now_unix());
   ++window.refused;
   if (window.refused <= settings_.rows_per_source_per_minute) return queue_locked(std::move(row));
   ++window.suppressed;
@@ -71,7 +69,7 @@ ca::AuditEntry RefusalAudit::summary_row(const std::string& key, const Window& w
   spdlog::warn("scep: suppressed {} refusal audit rows from {} (over {} a minute)", window.suppressed, key,
                settings_.rows_per_source_per_minute);
   return ca::AuditEntry{0,
-                        wall_clock(),
+                        ca::now_unix(),
                         ca::kRefusalActor,
                         ca::kRefusalSummaryAction,
                         key,

@@ -64,10 +64,10 @@
 #include "app/admin/api.hpp"
 
 #include "app/admin/json.hpp"
+#include "ca/constant_time.hpp"
 #include "ca/text_codec.hpp"
 #include "ca/x509.hpp"
 
-#include <openssl/crypto.h>
 #include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
@@ -170,7 +170,7 @@ std::optional<std::string> AdminApi::authenticate(const HttpRequest& request) co
   // token nor which entry matched.
   const StoredToken* match = nullptr;
   for (const auto& stored : tokens_) {
-    const bool equal = CRYPTO_memcmp(digest, stored.hash.data(), stored.hash.size()) == 0;
+    const bool equal = ca::constant_time_equal(std::span<const std::uint8_t>(digest), stored.hash);
     if (equal && match == nullptr) match = &stored;
   }
   if (match == nullptr) return std::nullopt;
@@ -196,7 +196,7 @@ HttpResponse AdminApi::handle(const HttpRequest& request) {
     auto query = ca::parse_query(request.query);
     if (!query) throw ApiError(400, "malformed percent-encoding in the query");
     Call call{request, {segments->begin() + 2, segments->end()}, std::move(*query), std::move(*actor),
-              static_cast<ca::UnixTime>(std::time(nullptr))};
+              ca::now_unix()};
     return route(call);
   } catch (const ApiError& e) {
     return admin::error_response(e.status(), e.what());

@@ -32,7 +32,7 @@ HttpResponse AdminApi::reload_policy(const HttpRequest& request, const std::stri
   if (policy_.engine == nullptr) throw ApiError(404, "no policy engine");
   admin::parse_body(request, {}, true);  // no fields; refuse any
   ca::AuditEntry entry;
-  entry.at = static_cast<ca::UnixTime>(std::time(nullptr));
+  entry.at = ca::now_unix();
   entry.actor = actor;
   entry.action = "policy.reload";
   entry.target = policy_.file.empty() ? "(none)" : policy_.file;

@@ -2,6 +2,7 @@
 
 #include "app/config.hpp"
 #include "app/http/client.hpp"
+#include "ca/hex.hpp"
 #include "ca/x509.hpp"
 
 #include <cstdlib>
@@ -74,16 +75,12 @@ std::string AdminClient::call_raw(const std::string& method, const std::string& 
 }
 
 std::string url_encode(const std::string& value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : value) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
       out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xF]);
-    }
+    else
+      out += "%" + ca::to_hex(std::span<const std::uint8_t>(&c, 1));
   }
   return out;
 }

@@ -81,16 +81,15 @@ HttpClientResponse exchange(net::io_context& ioc, Stream& stream, const HttpClie
 
 }  // namespace
 
-HttpClientResponse http_request(const HttpClientOptions& given, const std::string& method,
-                                const std::string& target, const HttpHeaders& headers, const std::string& body) {
-  HttpClientOptions options = given;
-  // "[::1]" as people write it in URLs; the resolver and the certificate check want "::1".
-  if (options.host.size() > 2 && options.host.front() == '[' && options.host.back() == ']')
-    options.host = options.host.substr(1, options.host.size() - 2);
+namespace {
+
+bool has_crlf(const std::string& s) { return s.find_first_of("\r\n") != std::string::npos; }
+
+http::request<http::string_body> build_request(const HttpClientOptions& options, const std::string& method,
+                                               const std::string& target, const HttpHeaders& headers,
+                                               const std::string& body) {
   http::verb verb = http::string_to_verb(method);
   if (verb == http::verb::unknown) throw std::invalid_argument("unknown HTTP method '" + method + "'");
-
-  auto has_crlf = [](const std::string& s) { return s.find_first_of("\r\n") != std::string::npos; };
   if (has_crlf(target)) throw std::invalid_argument("HTTP target contains CR/LF");
   http::request<http::string_body> request{verb, target, 11};
   request.set(http::field::host, host_port(options));
@@ -103,6 +102,53 @@ HttpClientResponse http_request(const HttpClientOptions& given, const std::strin
   request.keep_alive(false);
   request.body() = body;
   if (!body.empty() || verb == http::verb::post || verb == http::verb::put) request.prepare_payload();
+  return request;
+}
+
+void load_client_tls_context(net::ssl::context& context, const HttpClientOptions& options) {
+  if (options.ca_file.empty())
+    throw std::runtime_error("TLS to " + host_port(options) + " needs a CA file to verify the server");
+  SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
+  context.set_verify_mode(net::ssl::verify_peer);
+  error_code ec;
+  context.load_verify_file(options.ca_file, ec);
+  if (ec) throw std::runtime_error("cannot load CA file '" + options.ca_file + "': " + ec.message());
+}
+
+// The name (or address) the server's certificate must carry, and the SNI.
+void expect_server_identity(SSL* ssl, const std::string& host) {
+  if (is_ip_literal(host)) {
+    // An IP literal is matched against iPAddress SANs (RFC 6125 §6.2.1 covers names only;
+    // RFC 5280 §4.2.1.6 the IP form), and RFC 6066 §3 forbids it in SNI.
+    if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str()) != 1)
+      throw std::runtime_error("cannot set the expected IP address '" + host + "'");
+  } else {
+    if (SSL_set_tlsext_host_name(ssl, host.c_str()) != 1 || SSL_set1_host(ssl, host.c_str()) != 1)
+      throw std::runtime_error("cannot set the expected host name '" + host + "'");
+  }
+}
+
+void tls_handshake(net::io_context& ioc, beast::ssl_stream<beast::tcp_stream>& stream, const HttpClientOptions& options) {
+  beast::get_lowest_layer(stream).expires_after(options.timeout);
+  error_code handshake_ec =
+      run_step(ioc, [&](auto handler) { stream.async_handshake(net::ssl::stream_base::client, handler); });
+  if (handshake_ec) {
+    std::string reason = describe(handshake_ec);
+    long verify = SSL_get_verify_result(stream.native_handle());
+    if (verify != X509_V_OK) reason = std::string("certificate verification failed: ") + X509_verify_cert_error_string(verify);
+    throw std::runtime_error("TLS handshake with " + host_port(options) + " failed: " + reason);
+  }
+}
+
+}  // namespace
+
+HttpClientResponse http_request(const HttpClientOptions& given, const std::string& method,
+                                const std::string& target, const HttpHeaders& headers, const std::string& body) {
+  HttpClientOptions options = given;
+  // "[::1]" as people write it in URLs; the resolver and the certificate check want "::1".
+  if (options.host.size() > 2 && options.host.front() == '[' && options.host.back() == ']')
+    options.host = options.host.substr(1, options.host.size() - 2);
+  http::request<http::string_body> request = build_request(options, method, target, headers, body);
 
   net::io_context ioc;
   tcp::resolver resolver(ioc);
@@ -126,35 +172,12 @@ HttpClientResponse http_request(const HttpClientOptions& given, const std::strin
     return response;
   }
 
-  if (options.ca_file.empty())
-    throw std::runtime_error("TLS to " + host_port(options) + " needs a CA file to verify the server");
   net::ssl::context context(net::ssl::context::tls_client);
-  SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
-  context.set_verify_mode(net::ssl::verify_peer);
-  context.load_verify_file(options.ca_file, ec);
-  if (ec) throw std::runtime_error("cannot load CA file '" + options.ca_file + "': " + ec.message());
-
+  load_client_tls_context(context, options);
   beast::ssl_stream<beast::tcp_stream> stream(ioc, context);
-  SSL* ssl = stream.native_handle();
-  if (is_ip_literal(options.host)) {
-    // An IP literal is matched against iPAddress SANs (RFC 6125 §6.2.1 covers names only;
-    // RFC 5280 §4.2.1.6 the IP form), and RFC 6066 §3 forbids it in SNI.
-    if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), options.host.c_str()) != 1)
-      throw std::runtime_error("cannot set the expected IP address '" + options.host + "'");
-  } else {
-    if (SSL_set_tlsext_host_name(ssl, options.host.c_str()) != 1 || SSL_set1_host(ssl, options.host.c_str()) != 1)
-      throw std::runtime_error("cannot set the expected host name '" + options.host + "'");
-  }
+  expect_server_identity(stream.native_handle(), options.host);
   connect(beast::get_lowest_layer(stream));
-  beast::get_lowest_layer(stream).expires_after(options.timeout);
-  error_code handshake_ec =
-      run_step(ioc, [&](auto handler) { stream.async_handshake(net::ssl::stream_base::client, handler); });
-  if (handshake_ec) {
-    std::string reason = describe(handshake_ec);
-    long verify = SSL_get_verify_result(ssl);
-    if (verify != X509_V_OK) reason = std::string("certificate verification failed: ") + X509_verify_cert_error_string(verify);
-    throw std::runtime_error("TLS handshake with " + host_port(options) + " failed: " + reason);
-  }
+  tls_handshake(ioc, stream, options);
   // No close_notify round trip: the response is complete by its Content-Length and the
   // connection is closed right after.
   return exchange(ioc, stream, options, request);

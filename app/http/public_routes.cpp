@@ -2,6 +2,7 @@
 // Dispatch order: exact public paths first, then mounted prefixes (SCEP later), else 404.
 #include "app/http/public_routes.hpp"
 
+#include "ca/base64.hpp"
 #include "ca/text_codec.hpp"
 
 #include <spdlog/spdlog.h>
@@ -35,8 +36,6 @@ std::string media_type(const std::string* header) {
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return type;
 }
-
-ca::UnixTime now() { return static_cast<ca::UnixTime>(std::time(nullptr)); }
 
 bool has_prefix(const std::string& path, const std::string& prefix) {
   return path == prefix || (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0 &&
@@ -74,7 +73,7 @@ HttpResponse PublicRoutes::handle(const HttpRequest& request) const {
 }
 
 HttpResponse PublicRoutes::crl(const HttpRequest&, bool pem) const {
-  const ca::UnixTime t = now();
+  const ca::UnixTime t = ca::now_unix();
   try {
     crl_.refresh_if_due(t);
   } catch (const std::exception& e) {
@@ -111,13 +110,13 @@ HttpResponse PublicRoutes::ocsp_get(const std::string& encoded) const {
   // Undecodable input is answered like any other garbage: an OCSP malformedRequest.
   auto base64 = ca::percent_decode(encoded);
   std::optional<std::string> der;
-  if (base64) der = ca::base64_decode(*base64);
+  if (base64) der = ca::base64_decode(*base64, ca::Base64Alphabet::standard);
   return ocsp_answer(der ? *der : std::string());
 }
 
 HttpResponse PublicRoutes::ocsp_answer(const std::string& request_der) const {
   std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(request_der.data()), request_der.size());
-  ca::Bytes der = ocsp_.respond(bytes, now());
+  ca::Bytes der = ocsp_.respond(bytes, ca::now_unix());
   HttpResponse response;
   response.content_type = "application/ocsp-response";
   response.body.assign(der.begin(), der.end());

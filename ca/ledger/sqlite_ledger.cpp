@@ -3,8 +3,8 @@
 #include "ca/ledger/sqlite_ledger.hpp"
 
 #include "ca/ledger/schema.hpp"
+#include "ca/log_text.hpp"
 
-#include <chrono>
 #include <limits>
 #include <set>
 
@@ -23,14 +23,6 @@ std::int64_t clamp_count(std::size_t n) {
   return n > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())
              ? std::numeric_limits<std::int64_t>::max()
              : static_cast<std::int64_t>(n);
-}
-
-bool has_control_characters(const std::string& s) {
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7F) return true;
-  }
-  return false;
 }
 
 // Names are stored verbatim (quotes, semicolons and the like round-trip: every value is
@@ -59,10 +51,6 @@ std::string like_substring(const std::string& text) {
 }
 
 }  // namespace
-
-UnixTime now_unix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 Device device_from_row(const Statement& row) {
   Device d;

@@ -19,8 +19,6 @@
 
 namespace portcullis::ca::sqlite {
 
-UnixTime now_unix();
-
 class SqliteLedger final : public Ledger {
  public:
   explicit SqliteLedger(const std::string& path);

@@ -15,12 +15,6 @@ constexpr std::size_t kMinEapMtu = 1020;       // RFC 3748 §3.1
 constexpr std::size_t kEapolHeader = 4;        // Framed-MTU counts the EAPOL header too
 constexpr std::size_t kMaxLoggedIdentity = 128;
 
-// The outer identity is peer-controlled text headed for logs: printable ASCII only.
-std::string printable(std::span<const std::uint8_t> bytes) {
-  return ca::log_safe(
-      std::string_view(reinterpret_cast<const char*>(bytes.data()), std::min(bytes.size(), kMaxLoggedIdentity)));
-}
-
 std::string type_list(std::span<const std::uint8_t> types) {
   std::string out;
   for (std::uint8_t t : types) out += (out.empty() ? "" : ",") + std::to_string(t);
@@ -116,8 +110,10 @@ AuthenticatorOutput Authenticator::start(std::span<const std::uint8_t> eap_messa
 }
 
 AuthenticatorOutput Authenticator::on_identity(const Packet& response) {
-  // RFC 3748 §5.1: often anonymous (RFC 5216 §5.1 privacy), never used to decide anything.
-  eap_identity_ = printable(response.type_data);
+  // RFC 3748 §5.1: the outer identity is often anonymous and is not used to decide
+  // anything (the certificate decides); it is peer text headed for logs.
+  const std::span<const std::uint8_t> identity(response.type_data);
+  eap_identity_ = ca::log_safe(identity.first(std::min(identity.size(), kMaxLoggedIdentity)));
   log("EAP: identity '" + eap_identity_ + "'");
   return send_tls_start();
 }

@@ -43,7 +43,7 @@ TlsServerConfig::TlsServerConfig(const ca::IdentityView& identities, TlsServerOp
     : identities_(identities), options_(std::move(options)) {}
 
 ca::UnixTime TlsServerConfig::now() const {
-  return options_.clock ? options_.clock() : static_cast<ca::UnixTime>(std::time(nullptr));
+  return options_.clock ? options_.clock() : ca::now_unix();
 }
 
 std::shared_ptr<const TlsServerConfig> TlsServerConfig::create(const X509* server_cert, EVP_PKEY* server_key,

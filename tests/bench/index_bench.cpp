@@ -12,6 +12,7 @@
 // 3. Measures by_serial over 1,000,000 lookups (90% hits, 10% misses, shuffled): one
 //    thread, then every hardware thread; and per-lookup latency (median, p99).
 #include "ca/identity_index.hpp"
+#include "ca/hex.hpp"
 #include "ca/ledger/ledger.hpp"
 #include "ca/serial_text.hpp"
 #include "ca/ledger/sqlite_db.hpp"
@@ -122,7 +123,7 @@ std::vector<Serial> existing_serials(Ledger& ledger) {
   ledger.for_each_certificate([&](const CertificateRecord& r) {
     if (r.serial_hex.size() != 32) return;  // the bench's own rows are 16 octets
     Serial s{};
-    if (detail::decode_hex(r.serial_hex, s)) serials.push_back(s);
+    if (from_hex(r.serial_hex, s)) serials.push_back(s);
   });
   return serials;
 }

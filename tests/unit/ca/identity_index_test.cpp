@@ -1,6 +1,7 @@
 // The in-memory identity/revocation index: every verdict, key forms, updates, growth,
 // loading from a real ledger, and readers racing a writer.
 #include "ca/identity_index.hpp"
+#include "ca/hex.hpp"
 #include "ca/ledger/ledger.hpp"
 #include "ca/serial_text.hpp"
 #include "ledger_fixtures.hpp"
@@ -21,13 +22,13 @@ using testing::random_hex;
 
 std::vector<std::uint8_t> bytes_of(const std::string& hex) {
   std::vector<std::uint8_t> out(hex.size() / 2);
-  EXPECT_TRUE(detail::decode_hex(hex, out));
+  EXPECT_TRUE(from_hex(hex, out));
   return out;
 }
 
 std::array<std::uint8_t, 32> fingerprint_of(const std::string& hex) {
   std::array<std::uint8_t, 32> out{};
-  EXPECT_TRUE(detail::decode_hex(hex, out));
+  EXPECT_TRUE(from_hex(hex, out));
   return out;
 }
 

@@ -460,6 +460,17 @@ TEST_F(LedgerTest, ConcurrentIssuanceFromEightThreads) {
   EXPECT_EQ(ledger->integrity_check(), "ok");
 }
 
+TEST_F(LedgerTest, SansStoredByTheEarlierEncoderReadBack) {
+  const CertificateRecord r = issue(device("old-row").id);
+  {
+    auto db = sqlite::Connection::open(path, false);
+    db.exec(R"(UPDATE certificates SET sans = '["DNS:a.example","odd\u000aline","q\"\\"]')");
+  }
+  const auto found = ledger->find_certificate(r.serial_hex);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->sans, (std::vector<std::string>{"DNS:a.example", "odd\nline", "q\"\\"}));
+}
+
 TEST(LedgerSchema, UpgradesAnOlderLedger) {
   TempDir dir;
   const std::string path = dir.file("old.db");

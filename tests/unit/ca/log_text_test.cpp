@@ -27,5 +27,24 @@ TEST(LogSafe, ReplacesControlsNulDelAndHighBytesOneForOne) {
   EXPECT_EQ(log_safe("\t"s), "?");
 }
 
+TEST(LogSafe, TakesWireOctetsAndMarksEmptyFields) {
+  const std::uint8_t identity[] = {'a', 0x0D, 0x0A, 0xFF, 'b'};
+  EXPECT_EQ(log_safe(std::span<const std::uint8_t>(identity)), "a???b");
+  EXPECT_EQ(log_field(""), "-");
+  EXPECT_EQ(log_field("s\n1"), "s?1");
+  EXPECT_EQ(log_field("-"), "-");
+}
+
+TEST(HasControlCharacters, FindsC0AndDelOnly) {
+  using namespace std::string_literals;
+  EXPECT_FALSE(has_control_characters(""));
+  EXPECT_FALSE(has_control_characters("device 7 (caf\xc3\xa9)"));
+  EXPECT_TRUE(has_control_characters("a\tb"));
+  EXPECT_TRUE(has_control_characters("a\0b"s));
+  EXPECT_TRUE(has_control_characters("a\x7f"));
+  EXPECT_TRUE(has_control_characters("\x1f"));
+  EXPECT_FALSE(has_control_characters("\x20~"));
+}
+
 }  // namespace
 }  // namespace portcullis::ca

@@ -48,6 +48,25 @@ TEST(Hex, RejectsOddLengthAndNonHex) {
   EXPECT_THROW(from_hex("ABC"), std::invalid_argument);
   EXPECT_THROW(from_hex("zz"), std::invalid_argument);
   EXPECT_THROW(from_hex("0x12"), std::invalid_argument);
+  EXPECT_THROW(from_hex("1g"), std::invalid_argument);
+}
+
+TEST(Hex, LowercaseAndDigitValues) {
+  EXPECT_EQ(to_lower_hex(Bytes{0xAB, 0x0C}), "ab0c");
+  EXPECT_EQ(hex_digit_value('0'), 0);
+  EXPECT_EQ(hex_digit_value('f'), 15);
+  EXPECT_EQ(hex_digit_value('F'), 15);
+  EXPECT_EQ(hex_digit_value('g'), -1);
+  EXPECT_EQ(hex_digit_value('\0'), -1);
+}
+
+TEST(Hex, DecodesIntoAFixedBufferOnlyAtItsExactSize) {
+  std::array<std::uint8_t, 2> out{};
+  EXPECT_TRUE(from_hex("a0B1", out));
+  EXPECT_EQ(out, (std::array<std::uint8_t, 2>{0xA0, 0xB1}));
+  EXPECT_FALSE(from_hex("a0b", out));     // short
+  EXPECT_FALSE(from_hex("a0b1c2", out));  // long
+  EXPECT_FALSE(from_hex("a0bz", out));    // not hex
 }
 
 TEST(OpenSslErrorTest, CarriesAndDrainsTheErrorQueue) {

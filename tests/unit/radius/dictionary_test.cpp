@@ -1,8 +1,6 @@
-// Dictionary backed by libfreeradius-radius: lookups, config value parsing, log dumps.
+// Dictionary backed by libfreeradius-radius: lookups and config value parsing.
 #include "radius/attribute_values.hpp"
 #include "radius/dictionary.hpp"
-#include "radius/mppe.hpp"
-#include "test_bytes.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,8 +8,6 @@
 
 namespace portcullis::radius {
 namespace {
-
-using test::pattern;
 
 const Dictionary& dict() { return Dictionary::load(); }
 
@@ -107,44 +103,7 @@ TEST(RadiusDictionary, RejectsBadConfiguredValues) {
   EXPECT_THROW(dict().parse_value("Tunnel-Password:1", "x"), DictionaryError);
 }
 
-Packet sample_reply(const Authenticator& ra) {
-  Packet p;
-  p.code = Code::AccessAccept;
-  p.identifier = 17;
-  p.add(attr::UserName, "bob");
-  p.add(attr::UserPassword, as_bytes("PLAINTEXT-SECRET"));
-  p.add(attr::MessageAuthenticator, ByteView(Bytes(16, 0xAB)));
-  p.add(attr::TunnelType, encode_tagged_integer(1, kTunnelTypeVlan));
-  p.add(attr::TunnelPrivateGroupId, encode_tagged_string(1, as_bytes("100")));
-  p.add_vendor(14823, 1, as_bytes("guest"));
-  add_mppe_keys(p, Bytes(32, 0xC5), Bytes(32, 0xD6), "secret", ra);
-  p.add(attr::EapMessage, ByteView(Bytes{3, 17, 0, 4}));
-  p.add(200, ByteView(Bytes{1, 2}));
-  p.add(attr::VendorSpecific, ByteView(Bytes{0, 0, 1}));  // malformed VSA
-  return p;
-}
-
-TEST(RadiusDictionary, FormatsPacketsAndHidesSecrets) {
-  const std::string text = dict().format(sample_reply(random_authenticator()));
-  EXPECT_NE(text.find("Access-Accept Id 17"), std::string::npos) << text;
-  EXPECT_NE(text.find("User-Name = \"bob\""), std::string::npos) << text;
-  EXPECT_NE(text.find("Tunnel-Type:1 = VLAN"), std::string::npos) << text;
-  EXPECT_NE(text.find("Tunnel-Private-Group-Id:1 = \"100\""), std::string::npos) << text;
-  EXPECT_NE(text.find("Aruba-User-Role = \"guest\""), std::string::npos) << text;
-  EXPECT_NE(text.find("EAP-Message = 0x03110004"), std::string::npos) << text;
-  EXPECT_NE(text.find("Attr-200 = 0x0102"), std::string::npos) << text;
-  EXPECT_NE(text.find("User-Password = <hidden"), std::string::npos) << text;
-  EXPECT_NE(text.find("Message-Authenticator = <hidden"), std::string::npos) << text;
-  EXPECT_NE(text.find("MS-MPPE-Recv-Key = <hidden"), std::string::npos) << text;
-  EXPECT_NE(text.find("MS-MPPE-Send-Key = <hidden"), std::string::npos) << text;
-  EXPECT_EQ(text.find("PLAINTEXT"), std::string::npos) << text;
-  EXPECT_EQ(text.find("abab"), std::string::npos) << text;
-  EXPECT_EQ(text.find("ABAB"), std::string::npos) << text;
-}
-
-TEST(RadiusDictionary, ConcurrentLookupsAndFormatting) {
-  const Authenticator ra = random_authenticator();
-  const std::string expected = dict().format(sample_reply(ra));
+TEST(RadiusDictionary, ConcurrentLookups) {
   std::vector<std::thread> threads;
   std::vector<int> failures(4, 0);
   for (int t = 0; t < 4; ++t) {
@@ -152,7 +111,7 @@ TEST(RadiusDictionary, ConcurrentLookupsAndFormatting) {
       for (int i = 0; i < 200; ++i) {
         if (dict().find("Cisco-AVPair")->vendor != 9) ++failures[t];
         if (dict().name_of(0, attr::State) != "State") ++failures[t];
-        if (dict().format(sample_reply(ra)).size() != expected.size()) ++failures[t];
+        if (dict().parse_value("Tunnel-Type:1", "VLAN").value != Bytes{1, 0, 0, 13}) ++failures[t];
       }
     });
   }

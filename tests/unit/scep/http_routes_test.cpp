@@ -1,6 +1,7 @@
 // SCEP HTTP transport: operations, GET and POST PKIOperation, limits. Sub-paths
 // (/scep/pkiclient.exe) are the mount's business: tests/unit/app/http/public_routes_test.cpp.
 #include "scep/http_routes.hpp"
+#include "ca/base64.hpp"
 #include "scep_test_client.hpp"
 #include "tests/unit/support/scratch_registry.hpp"
 
@@ -12,12 +13,7 @@
 namespace portcullis::scep::testing {
 namespace {
 
-std::string base64(const ca::Bytes& in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), in.data(), static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
+std::string base64(const ca::Bytes& in) { return ca::base64_encode(in); }
 
 class ScepHttp : public ScepFixture {
  protected:
