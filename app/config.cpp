@@ -163,7 +163,7 @@ void check_sections(const std::string& path, const toml::table& root) {
   }
 }
 
-// The connection limits both HTTP listeners have (http_connection_limits.hpp).
+// The connection limits both HTTP listeners have (app/http/connection_limits.hpp).
 template <class Listener>
 void read_connection_limits(Section& s, Listener& listener) {
   s.positive("max_connections", listener.max_connections);
@@ -341,7 +341,7 @@ void render_service_and_http(std::ostream& o, const ConfigTemplate& t) {
     << "log_format = \"text\"                # text | json (one JSON object a line)\n"
     << "log_file = \"\"                      # empty: stderr\n"
     << "threads = 0                        # I/O threads; 0 = one per core\n"
-    << "http_workers = 0                   # public HTTP handler threads (SCEP, OCSP, CRL); 0 = four per core\n\n"
+    << "http_workers = 0                   # public HTTP handler threads (SCEP, OCSP, CRL); 0 = four per I/O thread\n\n"
     << "[http]                             # public listener: /crl, /crl.pem, /ocsp (plain HTTP on purpose)\n"
     << "bind = \"" << t.bind << "\"\n"
     << "port = " << t.http_port << "\n"

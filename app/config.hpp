@@ -24,7 +24,7 @@ struct ServiceSettings {
   std::string log_format = "text";    // text | json
   std::string log_file;               // empty = stderr
   unsigned threads = 0;               // 0 = one per core
-  unsigned http_workers = 0;          // public HTTP handler threads; 0 = four per core
+  unsigned http_workers = 0;          // public HTTP handler threads; 0 = four per I/O thread
 };
 
 struct HttpSettings {                 // public listener: /crl, /ocsp (and /scep later)

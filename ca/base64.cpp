@@ -49,13 +49,14 @@ std::string base64url_encode(std::span<const std::uint8_t> bytes) {
   return out;
 }
 
-std::optional<std::string> base64_decode(std::string_view text, Base64Alphabet alphabet) {
+std::optional<std::string> base64_decode(std::string_view text, Base64Alphabet alphabet, Base64Strictness strictness) {
+  const bool canonical = strictness == Base64Strictness::canonical;
   std::size_t pad = 0;
-  while (!text.empty() && text.back() == '=' && pad < 2) {
+  while (!text.empty() && text.back() == '=' && (pad < 2 || !canonical)) {
     text.remove_suffix(1);
     ++pad;
   }
-  if ((pad > 0 && (text.size() + pad) % 4 != 0) || text.size() % 4 == 1) return std::nullopt;
+  if ((canonical && pad > 0 && (text.size() + pad) % 4 != 0) || text.size() % 4 == 1) return std::nullopt;
   if (text.size() > static_cast<std::size_t>(INT_MAX) - 3) return std::nullopt;
   std::string normalised;
   normalised.reserve(text.size() + 3);
@@ -64,7 +65,7 @@ std::optional<std::string> base64_decode(std::string_view text, Base64Alphabet a
     if (s == '\0') return std::nullopt;
     normalised.push_back(s);
   }
-  if (!canonical_tail(normalised)) return std::nullopt;
+  if (canonical && !canonical_tail(normalised)) return std::nullopt;
   const std::size_t missing = (4 - normalised.size() % 4) % 4;
   normalised.append(missing, '=');
   std::string out(normalised.size() / 4 * 3, '\0');

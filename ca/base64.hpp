@@ -20,10 +20,19 @@ enum class Base64Alphabet {
   either,    // both, even mixed (SCEP GET: clients differ in what they send)
 };
 
-// Strict decoding: no whitespace or other characters outside the alphabet; padding is
-// optional (§3.2 allows leaving it out when the length is known) but when present it must
-// complete the last quantum; the bits after the last octet must be zero (§3.5, the
-// canonical encoding), so one byte string has exactly one accepted text. nullopt otherwise.
-std::optional<std::string> base64_decode(std::string_view text, Base64Alphabet alphabet = Base64Alphabet::standard);
+enum class Base64Strictness {
+  // Padding is optional (§3.2 allows leaving it out when the length is known) but when
+  // present it must complete the last quantum; the bits after the last octet must be zero
+  // (§3.5, the canonical encoding), so one byte string has exactly one accepted text.
+  canonical,
+  // Any number of trailing '=' and non-zero bits after the last octet are accepted: for
+  // text whose integrity something else protects (a SCEP message's CMS signature), where
+  // refusing a sloppy encoder's output gains nothing.
+  lenient,
+};
+
+// No whitespace or other characters outside the alphabet in either mode. nullopt on bad input.
+std::optional<std::string> base64_decode(std::string_view text, Base64Alphabet alphabet = Base64Alphabet::standard,
+                                         Base64Strictness strictness = Base64Strictness::canonical);
 
 }  // namespace portcullis::ca

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <stdexcept>
 
 namespace portcullis::radius {
 namespace {
@@ -220,11 +221,12 @@ Bytes attributes_wire(const std::vector<Attribute>& attributes) {
   return out;
 }
 
+// Throws std::invalid_argument on a truncated or malformed attribute (RFC 2865 §5).
 std::vector<Attribute> attributes_from_wire(const Bytes& wire) {
   std::vector<Attribute> out;
-  for (std::size_t off = 0; off + 2 <= wire.size();) {
-    const std::size_t len = wire[off + 1];
-    if (len < 2 || off + len > wire.size()) break;
+  for (std::size_t off = 0; off < wire.size();) {
+    const std::size_t len = off + 2 <= wire.size() ? wire[off + 1] : 0;
+    if (len < 2 || off + len > wire.size()) throw std::invalid_argument("truncated attribute");
     out.push_back(Attribute{wire[off], Bytes(wire.begin() + static_cast<long>(off) + 2,
                                              wire.begin() + static_cast<long>(off + len))});
     off += len;
@@ -265,8 +267,15 @@ LiveSession live_session_from_row(const ca::RadiusSessionRow& row) {
   s.nas_identity.nas_identifier = row.nas_identifier;
   s.rule = row.rule;
   if (row.coa_reply.rfind("c:", 0) == 0) {
-    s.coa_on_disable = true;
-    s.coa_reply = attributes_from_wire(ca::from_hex(std::string_view(row.coa_reply).substr(2)));
+    // Our rows are written by to_hex; a damaged one costs this session its CoA (a disable
+    // then sends a Disconnect), never the start-up.
+    try {
+      s.coa_reply = attributes_from_wire(ca::from_hex(std::string_view(row.coa_reply).substr(2)));
+      s.coa_on_disable = true;
+    } catch (const std::exception& e) {
+      spdlog::warn("radius accounting: session nas={} id={}: stored CoA reply unreadable ({}); a disable sends a "
+                   "Disconnect-Request", row.nas, ca::log_safe(row.acct_session_id), e.what());
+    }
   }
   s.dynauth = row.dynauth;
   return s;

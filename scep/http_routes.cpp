@@ -54,7 +54,7 @@ std::optional<std::string> decode_get_message(std::string_view value) {
   compact.reserve(decoded->size());
   for (const char c : *decoded)
     if (!std::isspace(static_cast<unsigned char>(c))) compact.push_back(c);
-  return ca::base64_decode(compact, ca::Base64Alphabet::either);
+  return ca::base64_decode(compact, ca::Base64Alphabet::either, ca::Base64Strictness::lenient);
 }
 
 HttpRoutes::HttpRoutes(Enrollment& enrollment, const ca::Authority& authority, std::size_t max_message_bytes)

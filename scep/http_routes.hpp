@@ -62,8 +62,9 @@ class HttpRoutes {
 };
 
 // The GET `message=` value (RFC 8894 §4.3): percent-decoded, whitespace stripped, standard
-// or URL-safe base64 with optional padding. '+' is never a space: macOS sends '+' and '/'
-// unescaped. nullopt when it is not base64.
+// or URL-safe base64, padding optional and not checked, nor the bits after the last octet
+// (the CMS signature protects the message, not its text). '+' is never a space: macOS
+// sends '+' and '/' unescaped. nullopt when it is not base64.
 std::optional<std::string> decode_get_message(std::string_view value);
 
 }  // namespace portcullis::scep

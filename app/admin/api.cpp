@@ -22,7 +22,7 @@
 //        (the names are the device's / cn / sans through the profile's templates, never the CSR's)
 //   GET  /audit?target=&action=&limit=1..1000(200)                        -> {"entries":[A…]} newest first
 //   GET  /identity/{serial}  what the running in-memory index answers (the view RADIUS and
-//        OCSP use): {serial,verdict,device_id,device_name,profile,not_after,[revoked_at,revocation_reason]}
+//        OCSP use): {serial,verdict,device_id,device_name,profile,not_after_unix,[revoked_at_unix,revocation_reason]}
 //   GET  /sessions?live=true|false(true)&limit=1..1000(100)             -> {"sessions":[S…],"limit"} newest first
 //   GET  /radius/counters  RADIUS drops and outcomes since start      -> {"counters":{name:n…}}
 //   GET  /scep/counters    SCEP outcomes since start (by failInfo too) -> {"counters":{name:n…}}

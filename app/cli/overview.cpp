@@ -42,7 +42,7 @@ ConfigState read_config(const std::string& given) {
   return state;
 }
 
-// GET /api/v1/health, which needs no token (admin_api.cpp): the one question is whether
+// GET /api/v1/health, which needs no token (app/admin/api.cpp): the one question is whether
 // the service answers. A short timeout: a firewalled port must not hang the overview.
 ServiceState probe_service(const Config& config) {
   HttpClientOptions options = admin_http_options(config);

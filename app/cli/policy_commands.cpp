@@ -26,7 +26,7 @@ struct PolicyTestArgs {
 // Unix seconds, an ISO-8601 UTC instant ("...Z") or date, or a local "YYYY-MM-DDTHH:MM[:SS]"
 // (local, because time-of-day rules are written in the service's local time).
 ca::UnixTime parse_instant(const std::string& text) {
-  if (text.empty()) return static_cast<ca::UnixTime>(std::time(nullptr));
+  if (text.empty()) return ca::now_unix();
   if (auto t = admin::parse_time(text)) return *t;
   std::tm tm{};
   const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M", &tm);

@@ -1,7 +1,7 @@
 // The SQLite ledger: certificates, issuance and revocation.
 #include "ca/serial_text.hpp"
 #include "ca/ledger/sqlite_ledger.hpp"
-#include "ca/string_list.hpp"
+#include "ca/ledger/string_list.hpp"
 
 #include <iterator>
 #include <limits>

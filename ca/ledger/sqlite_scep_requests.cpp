@@ -1,7 +1,7 @@
 // The SQLite ledger: SCEP requests waiting for manual approval (table scep_requests,
 // schema v4; RFC 8894 §3.3.2 PENDING, §3.3.3 CertPoll).
 #include "ca/ledger/sqlite_ledger.hpp"
-#include "ca/string_list.hpp"
+#include "ca/ledger/string_list.hpp"
 
 namespace portcullis::ca {
 namespace sqlite {

@@ -1,7 +1,7 @@
 // The SQLite ledger: SCEP one-time challenges (table challenges, schema v2) and SCEP
 // transactions (table scep_transactions, schema v3).
 #include "ca/ledger/sqlite_ledger.hpp"
-#include "ca/string_list.hpp"
+#include "ca/ledger/string_list.hpp"
 
 namespace portcullis::ca {
 

@@ -20,7 +20,8 @@ ALLOWED = {
     "app/cli": {"ca", "policy", "radius", "scep", "app"},
     "app": {"ca", "policy", "radius", "scep", "app"},
 }
-INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+INCLUDE = re.compile(r'^\s*#\s*include\s+["<]([^">]+)[">]', re.M)
+FOLDERS = {k.split("/")[0] for k in ALLOWED}
 
 
 def layer_of(path):
@@ -38,8 +39,18 @@ def permitted(target, allowed):
     return any(target.startswith(a + "/") or stem == a for a in allowed)
 
 
+def project_path(including, written):
+    """The project path an include names ("../app/x.hpp" from "scep/y.cpp" is "app/x.hpp"),
+    or None for a same-folder or third-party header."""
+    if written.startswith("."):
+        written = os.path.normpath(os.path.join(os.path.dirname(including), written))
+    if "/" not in written or written.split("/")[0] not in FOLDERS:
+        return None
+    return written
+
+
 def violations(root):
-    for folder in sorted({k.split("/")[0] for k in ALLOWED}):
+    for folder in sorted(FOLDERS):
         for dirpath, _, files in os.walk(os.path.join(root, folder)):
             for name in sorted(files):
                 if not name.endswith((".cpp", ".hpp", ".h")):
@@ -48,11 +59,12 @@ def violations(root):
                 layer = layer_of(rel)
                 with open(os.path.join(root, rel), encoding="utf-8") as f:
                     text = f.read()
-                for target in INCLUDE.findall(text):
-                    if "/" not in target or target.split("/")[0] not in {k.split("/")[0] for k in ALLOWED}:
+                for written in INCLUDE.findall(text):
+                    target = project_path(rel, written)
+                    if target is None:
                         continue   # same-folder or third-party include
                     if not permitted(target, ALLOWED[layer]):
-                        yield f"{rel}: includes {target} ({layer}/ may include {', '.join(sorted(ALLOWED[layer]))})"
+                        yield f"{rel}: includes {written} ({layer}/ may include {', '.join(sorted(ALLOWED[layer]))})"
 
 
 def main():

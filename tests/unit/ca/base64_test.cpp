@@ -66,6 +66,23 @@ TEST(Base64, KeepsToTheAlphabetAsked) {
   EXPECT_EQ(base64_decode("+_-/", Base64Alphabet::either).value(), expected);
 }
 
+TEST(Base64, LenientAcceptsExtraPaddingAndLooseTrailingBits) {
+  const auto lenient = [](std::string_view text) {
+    return base64_decode(text, Base64Alphabet::either, Base64Strictness::lenient);
+  };
+  EXPECT_EQ(lenient("aGk==").value(), "hi");
+  EXPECT_EQ(lenient("aGk====").value(), "hi");
+  EXPECT_EQ(lenient("aGl").value(), "hi");
+  EXPECT_EQ(lenient("aGl=").value(), "hi");
+  EXPECT_EQ(lenient("AAA==").value(), std::string(2, '\0'));
+  EXPECT_EQ(lenient("-_8").value(), "\xfb\xff");
+  EXPECT_FALSE(lenient("a").has_value());
+  EXPECT_FALSE(lenient("a===").has_value());
+  EXPECT_FALSE(lenient("aG k").has_value());
+  EXPECT_FALSE(lenient("aG=k").has_value());
+  EXPECT_FALSE(base64_decode("aGk==", Base64Alphabet::either).has_value());   // canonical is the default
+}
+
 TEST(Base64, RoundTripsEveryLengthAndOctet) {
   std::string all;
   for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));

@@ -1,6 +1,6 @@
 // The SAN lists stored as JSON arrays in the ledger: rows written before the codec moved to
 // nlohmann-json read back unchanged, and what is written now is the same text.
-#include "ca/string_list.hpp"
+#include "ca/ledger/string_list.hpp"
 
 #include <gtest/gtest.h>
 

@@ -216,6 +216,23 @@ class LedgerRoundTrip : public ::testing::Test {
   std::unique_ptr<ca::Ledger> ledger_;
 };
 
+TEST_F(LedgerRoundTrip, ADamagedCoaReplyCostsTheSessionItsCoaNotTheReload) {
+  for (const char* damaged : {"c:0", "c:zz", "c:0105", "c:01"}) {   // odd length, not hex, truncated attributes
+    LiveSession s = session("wlc", std::string("sess-") + damaged, "01AB", "192.0.2.1");
+    ca::RadiusSessionRow row;
+    fill_row(row, s);
+    row.started_at = row.updated_at = 10;
+    row.coa_reply = damaged;
+    ledger_->record_radius_session(row);
+  }
+  AccountingSessions live;
+  EXPECT_EQ(reload_live_sessions(*ledger_, live), 4u);
+  for (const LiveSession& back : live.by_serial("01AB")) {
+    EXPECT_FALSE(back.coa_on_disable) << back.acct_session_id;
+    EXPECT_TRUE(back.coa_reply.empty()) << back.acct_session_id;
+  }
+}
+
 TEST_F(LedgerRoundTrip, LiveSessionsReloadWithWhatADisconnectNeeds) {
   LiveSession s = session("wlc", "sess-1", "01AB", "192.0.2.1");
   s.calling_station_id = "02-00-00-00-00-01";

@@ -167,6 +167,12 @@ TEST(ScepGetMessage, AcceptsStandardAndUrlSafeBase64WithEscapesAndWhitespace) {
   EXPECT_EQ(decode_get_message("+%0D%0A/+/"), expected);
   EXPECT_EQ(decode_get_message("aGk="), "hi");
   EXPECT_EQ(decode_get_message("aGk"), "hi");
+  // Sloppy encoders: the CMS signature protects the message, not its base64 text.
+  EXPECT_EQ(decode_get_message("aGk=="), "hi");    // padding past the quantum
+  EXPECT_EQ(decode_get_message("aGk==="), "hi");
+  EXPECT_EQ(decode_get_message("aGl"), "hi");      // non-zero bits after the last octet
+  EXPECT_EQ(decode_get_message("aGl="), "hi");
+  EXPECT_FALSE(decode_get_message("a"));           // not a whole octet
   EXPECT_FALSE(decode_get_message("a*b="));
   EXPECT_FALSE(decode_get_message("%zz"));
   EXPECT_FALSE(decode_get_message("%2"));

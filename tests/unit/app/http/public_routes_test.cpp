@@ -1,8 +1,7 @@
 // PublicRoutes (/crl, /crl.pem, /ocsp POST and GET, mounts) over a real CA, ledger, CRL
-// publisher and OCSP responder, plus the text codecs they rely on.
+// publisher and OCSP responder (the codecs: tests/unit/ca/text_codec_test.cpp).
 #include "app/http/public_routes.hpp"
 #include "ca/base64.hpp"
-#include "ca/text_codec.hpp"
 
 #include "tests/unit/support/ca_stack_fixture.hpp"
 
@@ -13,20 +12,6 @@ namespace app = portcullis::app;
 namespace ca = portcullis::ca;
 
 namespace {
-
-TEST(HttpCodec, PercentDecoding) {
-  EXPECT_EQ(ca::percent_decode("a%20b%2Fc+d").value(), "a b/c+d");
-  EXPECT_EQ(ca::percent_decode("a+b", true).value(), "a b");
-  EXPECT_FALSE(ca::percent_decode("bad%2").has_value());
-  EXPECT_FALSE(ca::percent_decode("bad%zz").has_value());
-  EXPECT_EQ(ca::split_path("/api//v1/x%2Fy/").value(), (std::vector<std::string>{"api", "v1", "x/y"}));
-  auto query = ca::parse_query("a=1&b=two+words&c=%26&flag&a=2").value();
-  EXPECT_EQ(query["a"], "2");
-  EXPECT_EQ(query["b"], "two words");
-  EXPECT_EQ(query["c"], "&");
-  EXPECT_EQ(query["flag"], "");
-  EXPECT_FALSE(ca::parse_query("x=%G0").has_value());
-}
 
 std::string base64(const std::string& der) {
   return ca::base64_encode({reinterpret_cast<const std::uint8_t*>(der.data()), der.size()});

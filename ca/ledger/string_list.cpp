@@ -1,4 +1,4 @@
-#include "ca/string_list.hpp"
+#include "ca/ledger/string_list.hpp"
 
 #include <nlohmann/json.hpp>
 
