@@ -13,6 +13,7 @@
 #include "ca/crl.hpp"
 #include "ca/identity_index.hpp"
 #include "ca/issuer.hpp"
+#include "ca/ledger/event_writer.hpp"
 #include "ca/ledger/ledger.hpp"
 #include "ca/ocsp.hpp"
 #include "ca/registry.hpp"
@@ -68,6 +69,14 @@ std::shared_ptr<const radius::NasTable> make_nas_table(const Config& config) {
   return table;
 }
 
+ca::EventWriterSettings event_settings(const EventSettings& config) {
+  ca::EventWriterSettings settings;
+  settings.keep_days = config.keep_days;
+  settings.max_rows = static_cast<std::size_t>(config.max_rows);
+  settings.capacity = static_cast<std::size_t>(config.queue);
+  return settings;
+}
+
 long elapsed_ms(Clock::time_point since) {
   return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count());
 }
@@ -85,6 +94,7 @@ class Service {
                                paths.issuing_csr() + ", then run `portcullis ca install-cert`");
     authority_ = std::make_unique<ca::Authority>(ca::Authority::load(paths));
     ledger_ = ca::open_sqlite_ledger(config_.ledger.path);
+    events_ = std::make_unique<ca::EventWriter>(*ledger_, event_settings(config_.events));
 
     const auto t0 = Clock::now();
     index_.load(*ledger_);
@@ -363,6 +373,7 @@ class Service {
   Config config_;
   std::unique_ptr<ca::Authority> authority_;
   std::unique_ptr<ca::Ledger> ledger_;
+  std::unique_ptr<ca::EventWriter> events_;  // after the ledger it writes to; before its emitters
   ca::IdentityIndex index_;
   std::unique_ptr<ca::Registry> registry_;
   std::unique_ptr<ca::Issuer> issuer_;

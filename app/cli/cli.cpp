@@ -3,6 +3,7 @@
 #include "app/cli/admin_client.hpp"
 #include "app/cli/admin_commands.hpp"
 #include "app/cli/policy_commands.hpp"
+#include "app/cli/events_commands.hpp"
 #include "app/cli/scep_commands.hpp"
 #include "app/config.hpp"
 #include "app/init.hpp"
@@ -129,6 +130,7 @@ int run_cli(int argc, char** argv) {
   add_admin_commands(app, ctx, action);
   add_scep_commands(app, ctx, action);
   add_policy_commands(app, ctx, action);
+  add_events_commands(app, ctx, action);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,14 @@
+// `portcullis events`: the decision events (GET /api/v1/events), newest first.
+#pragma once
+
+#include "app/cli/admin_commands.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace portcullis::app {
+
+void add_events_commands(CLI::App& app, CliContext& context, std::function<int()>& action);
+
+}  // namespace portcullis::app
