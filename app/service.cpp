@@ -149,6 +149,8 @@ class Service {
     radius_options.retention.stopped_seconds = static_cast<ca::UnixTime>(config_.radius.session_retention_days) * 86400;
     radius_options.retention.max_rows = static_cast<std::size_t>(config_.radius.max_session_rows);
     radius_options.ledger_queue = static_cast<std::size_t>(config_.radius.ledger_queue);
+    radius_options.eap_idle_timeout = std::chrono::seconds(config_.radius.eap_timeout_seconds);
+    radius_options.events = events_.get();
     radius_ = std::make_unique<radius::Server>(make_nas_table(config_), make_eap_tls_config(), *ledger_,
                                                radius_options);
     admin_api_.store(make_admin_api(config_));
@@ -212,6 +214,8 @@ class Service {
 
     asio::steady_timer crl_timer(io);
     schedule_crl_refresh(crl_timer);
+    asio::steady_timer sweep_timer(io);
+    schedule_radius_sweep(sweep_timer);
 
     asio::signal_set stop_signals(io, SIGINT, SIGTERM);
     asio::signal_set reload_signal(io, SIGHUP);
@@ -228,6 +232,7 @@ class Service {
       radius_auth->stop();
       radius_acct->stop();
       crl_timer.cancel();
+      sweep_timer.cancel();
       reload_signal.cancel();
       session_control_->stop();
       // In-flight requests normally finish well within this; a stuck peer must not
@@ -268,6 +273,17 @@ class Service {
   }
 
  private:
+  // Abandoned EAP conversations and the per-minute NAS drop counts become events within
+  // a second or two, not at the next request.
+  void schedule_radius_sweep(asio::steady_timer& timer) {
+    timer.expires_after(std::chrono::seconds(1));
+    timer.async_wait([this, &timer](const boost::system::error_code& ec) {
+      if (ec) return;
+      radius_->sweep();
+      schedule_radius_sweep(timer);
+    });
+  }
+
   void schedule_crl_refresh(asio::steady_timer& timer) {
     timer.expires_after(std::chrono::minutes(5));
     timer.async_wait([this, &timer](const boost::system::error_code& ec) {
