@@ -491,10 +491,10 @@ std::optional<Bytes> Server::reject(Context& ctx, const std::string& code, const
   const std::string serial = peer != nullptr ? peer->serial_hex : "-";
   const std::string device = peer != nullptr && !peer->identity.device_name.empty() ? peer->identity.device_name : "-";
   const std::string shown_rule = rule.empty() ? "-" : rule;
-  spdlog::info("radius: reject nas={} calling_station={} device={} serial={} tls={} rule={} code={} reason=\"{}\" "
-               "duration_ms={}",
+  spdlog::info("radius: reject nas={} calling_station={} device={} serial={} tls={} rule={} reason=\"{}\" "
+               "duration_ms={} event_reason={}",
                ctx.nas.name, ctx.calling_station, device, serial, tls_version.empty() ? "-" : tls_version, shown_rule,
-               code, reason, ms_since(ctx.started, steady_now()));
+               reason, ms_since(ctx.started, steady_now()), code.empty() ? eap::reason::kEapProtocol : code);
   ca::AuditEntry entry;
   entry.at = now();
   entry.actor = "radius";

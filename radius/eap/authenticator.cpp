@@ -138,7 +138,11 @@ AuthenticatorOutput Authenticator::on_nak(const Packet& response) {
   const std::span<const std::uint8_t> wanted(response.type_data);
   log("EAP: Nak, peer proposes " + type_list(wanted));
   const bool no_alternative = wanted.empty() || std::all_of(wanted.begin(), wanted.end(), [](auto t) { return t == 0; });
-  if (no_alternative) return fail("peer Nak'd EAP-TLS with no alternative", reason::kEapMethod);
+  if (no_alternative) {
+    // wpa_supplicant, for one, does this when it has no client certificate and key.
+    return fail("the peer Nak'd EAP-TLS and proposes no other method (no client certificate installed?)",
+                reason::kEapMethod);
+  }
   if (++naks_ > 1) {
     return fail("the peer wants " + method_names(wanted) + ", not EAP-TLS (Nak'd twice)", reason::kEapMethod);
   }
