@@ -129,6 +129,7 @@ class Service {
       scep_settings.refusals.rows_per_source_per_minute =
           static_cast<std::size_t>(config_.scep.refusal_rows_per_source_per_minute);
       scep_settings.refusals.max_rows = static_cast<std::size_t>(config_.scep.refusal_rows_max);
+      scep_settings.events = events_.get();
       scep_enrollment_ = std::make_unique<scep::Enrollment>(*authority_, *issuer_, *registry_, scep_settings, crl_.get());
       scep_routes_ = std::make_unique<scep::HttpRoutes>(*scep_enrollment_, *authority_);
       public_routes_->mount("/scep", scep_handler(*scep_routes_));
