@@ -3,13 +3,17 @@ event with its reason, read back with `portcullis events --json` (GET /api/v1/ev
 eapol_test (wpa_supplicant) for EAP-TLS: accept, a foreign CA's certificate, revoked and
 disabled devices, a client that does not trust our server, no client certificate, a
 client that proposes PEAP, a conversation abandoned half-way, a policy reject; radclient
-and raw datagrams for NAS-level drops."""
+for NAS-level drops; micromdm scepclient for SCEP: issued, a wrong and a reused
+challenge, a renewal."""
 
+import base64
+import hashlib
 import json
 import os
 import re
 import select
 import socket
+import subprocess
 import threading
 
 from harness import IntegrationTest, eventually, main, make_key_and_csr, run
@@ -257,6 +261,59 @@ class EventsTest(IntegrationTest):
                          ("drop", "bad_message_authenticator", "loopback", "127.0.0.1", 1))
         self.assertIn("wrong shared secret", e["detail"])
         self.assertEqual(self.events(inst, "--nas", "loopback", "--kind", "nas"), rows)
+
+    def test_scep_outcomes_with_scepclient(self):
+        inst = self.instance(start=False)
+        # micromdm scepclient 2.1.0 encrypts with single DES and signs with SHA-1.
+        self.edit_config(inst, lambda t: t.replace("allow_legacy_crypto = false", "allow_legacy_crypto = true"))
+        inst.start()
+        url = f"http://127.0.0.1:{inst.http_port}/scep"
+        with open(inst.ca("ra.pem")) as f:
+            der = base64.b64decode("".join(line for line in f.read().splitlines() if "-----" not in line))
+        ra_fingerprint = hashlib.sha256(der).hexdigest()
+
+        def scepclient(folder, cn, challenge=None, renew=False):
+            folder = os.path.join(self.workdir, folder)
+            os.makedirs(folder, exist_ok=True)
+            cmd = ["scepclient", "-server-url", url, "-ca-fingerprint", ra_fingerprint, "-private-key",
+                   os.path.join(folder, "key.pem"), "-cn", cn, "-keySize", "2048"]
+            if challenge is not None:
+                cmd += ["-challenge", challenge]
+            if renew:
+                cmd += ["-certificate", os.path.join(folder, "client.pem")]
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+        known = set()
+        challenge = inst.cli("challenge", "--device", "ipad-7", "--cn", "ipad-7", "--ttl", "10m").stdout.strip()
+        r = scepclient("first", "ipad-7", challenge)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        e = self.new_event(inst, known, "--kind", "scep", "--device", "ipad-7")
+        self.assertEqual((e["outcome"], e["reason"], e["cn"]), ("issued", "ok", "ipad-7"))
+        self.assertEqual(e["requester"], "127.0.0.1")
+        self.assertTrue(e["transaction_id"])
+        serial = e["serial"]
+        self.assertEqual(inst.cli("--json", "certs", "list", "--device", "ipad-7").stdout.count(serial), 1)
+
+        # The same challenge again: refused, and the event says it was already used.
+        r = scepclient("again", "ipad-7", challenge)
+        self.assertNotEqual(r.returncode, 0)
+        e = self.new_event(inst, known, "--kind", "scep", "--outcome", "reject")
+        self.assertEqual((e["reason"], e["device"], e["cn"]), ("challenge_used", "ipad-7", "ipad-7"))
+        self.assertEqual(e["detail"], "badRequest: challenge already used")
+
+        # A wrong challenge.
+        r = scepclient("wrong", "ipad-8", "0123456789abcdef0123456789abcdef")
+        self.assertNotEqual(r.returncode, 0)
+        e = self.new_event(inst, known, "--kind", "scep", "--outcome", "reject")
+        self.assertEqual((e["reason"], e["cn"], e["device"]), ("challenge_wrong", "ipad-8", ""))
+        self.assertEqual(e["detail"], "badRequest: wrong challenge")
+
+        # A renewal signed by the first certificate.
+        r = scepclient("first", "ipad-7", renew=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        e = self.new_event(inst, known, "--kind", "scep", "--outcome", "renewed")
+        self.assertEqual(e["device"], "ipad-7")
+        self.assertNotEqual(e["serial"], serial)
 
 
 if __name__ == "__main__":
