@@ -189,6 +189,7 @@ class Service {
       const radius::NasClient* nas = table->find(address);
       return nas ? std::optional<radius::NasClient>(*nas) : std::nullopt;
     };
+    dynauth.events = events_.get();
     session_control_ = SessionControl::create(io, *radius_, *ledger_, index_, dynauth);
     // Weak: the observers outlive run()'s io_context, the session control must not. First:
     // the Disconnect-Requests are queued before the CRL is re-signed.
