@@ -44,37 +44,40 @@ Event event_from_row(const Statement& row) {
 
 void SqliteLedger::append_events(const std::vector<Event>& events) {
   if (events.empty()) return;
-  std::lock_guard lock(mutex_);
-  Transaction tx(db_);
-  auto stmt = db_.cached(
-      "INSERT INTO events (at, kind, outcome, reason, detail, nas, nas_ip, mac, user_name, ssid, serial, device, "
-      "issuer, tls_version, rule, duration_ms, cn, transaction_id, count) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)");
   for (const Event& e : events) {
     if (e.kind.empty() || e.outcome.empty()) throw LedgerConflict("an event needs a kind and an outcome");
-    stmt->bind(1, static_cast<std::int64_t>(e.at))
-        .bind(2, e.kind)
-        .bind(3, e.outcome)
-        .bind(4, e.reason)
-        .bind(5, e.detail)
-        .bind(6, e.nas)
-        .bind(7, e.nas_ip)
-        .bind(8, e.mac)
-        .bind(9, e.user_name)
-        .bind(10, e.ssid)
-        .bind(11, e.serial)
-        .bind(12, e.device)
-        .bind(13, e.issuer)
-        .bind(14, e.tls_version)
-        .bind(15, e.rule)
-        .bind(16, e.duration_ms)
-        .bind(17, e.cn)
-        .bind(18, e.transaction_id)
-        .bind(19, e.count);
-    stmt->run();
-    stmt->reset();
   }
-  tx.commit();
+  // A unit of the group commit: when issuances are being committed, the batch shares their
+  // transaction and its sync.
+  issuance_commits_.run([&] {
+    auto stmt = db_.cached(
+        "INSERT INTO events (at, kind, outcome, reason, detail, nas, nas_ip, mac, user_name, ssid, serial, device, "
+        "issuer, tls_version, rule, duration_ms, cn, transaction_id, count) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)");
+    for (const Event& e : events) {
+      stmt->bind(1, static_cast<std::int64_t>(e.at))
+          .bind(2, e.kind)
+          .bind(3, e.outcome)
+          .bind(4, e.reason)
+          .bind(5, e.detail)
+          .bind(6, e.nas)
+          .bind(7, e.nas_ip)
+          .bind(8, e.mac)
+          .bind(9, e.user_name)
+          .bind(10, e.ssid)
+          .bind(11, e.serial)
+          .bind(12, e.device)
+          .bind(13, e.issuer)
+          .bind(14, e.tls_version)
+          .bind(15, e.rule)
+          .bind(16, e.duration_ms)
+          .bind(17, e.cn)
+          .bind(18, e.transaction_id)
+          .bind(19, e.count);
+      stmt->run();
+      stmt->reset();
+    }
+  });
 }
 
 std::vector<Event> SqliteLedger::events(const EventFilter& filter) {
