@@ -1,4 +1,5 @@
-// `portcullis events`: the decision events (GET /api/v1/events), newest first.
+// `portcullis events`: the decision events (GET /api/v1/events), newest first;
+// `portcullis why`: the latest of them for a device in words (GET /api/v1/why/{target}).
 #pragma once
 
 #include "app/cli/admin_commands.hpp"

@@ -214,6 +214,39 @@ class EventsTest(IntegrationTest):
         self.assertNotEqual(bad.returncode, 0)
         self.assertIn("MAC address", bad.stderr)
 
+    def test_why_says_what_happened_and_what_to_do(self):
+        inst = self.instance()
+        self.assertEqual(inst.cli("why", "laptop-9", check=False).returncode, 1)  # never seen
+
+        key, cert, serial = self.issue(inst, "laptop-9")
+        self.assertRegex(self.eapol(inst, self.tls_network(inst, key, cert), "why-ok",
+                                    extra=["-N30:s:02-00-00-00-00-99:corp-wifi"]), r"(?m)^SUCCESS$")
+        ok = eventually(lambda: inst.cli("why", "laptop-9", check=False), lambda p: p.returncode == 0)
+        self.assertEqual(ok.returncode, 0, ok.stdout + ok.stderr)
+        self.assertIn("On NAS loopback (SSID corp-wifi)", ok.stdout)
+        self.assertIn(f"accepted (rule default, certificate {serial})", ok.stdout)
+
+        inst.cli("revoke", "--serial", serial, "--reason", "keyCompromise")
+        self.assert_failure(self.eapol(inst, self.tls_network(inst, key, cert), "why-revoked",
+                                       extra=["-N30:s:02-00-00-00-00-99:corp-wifi"]))
+        for target in ("laptop-9", serial, "02-00-5E-10-00-01"):
+            rejected = eventually(lambda: inst.cli("why", target, check=False), lambda p: p.returncode == 2)
+            self.assertEqual(rejected.returncode, 2, rejected.stdout + rejected.stderr)
+            self.assertRegex(rejected.stdout, rf"certificate {serial} was revoked on \S+Z by api:\S+ \(keyCompromise\); "
+                                              r"to let the device back in, issue a new one: "
+                                              r"`portcullis challenge --device laptop-9`")
+        body = json.loads(inst.cli("why", serial, "--json", check=False).stdout)
+        self.assertEqual((body["looked_up_as"], body["verdict"]), ("serial", "rejected"))
+        self.assertEqual(body["latest"][0]["reason"], "revoked")
+
+        # A device that does not trust the server: known by its MAC only.
+        other = self.foreign_ca()
+        self.assert_failure(self.eapol(inst, self.tls_network(inst, key, cert, ca_cert=f"{other}/ca.pem"),
+                                       "why-distrust", mac="02:00:5e:10:00:02"))
+        distrust = eventually(lambda: inst.cli("why", "02:00:5e:10:00:02", check=False), lambda p: p.returncode == 2)
+        self.assertIn("the device does not trust this server's certificate (it sent alert unknown_ca): its profile "
+                      "must install ca/root.pem", distrust.stdout)
+
     def test_a_peer_that_goes_silent_half_way_is_abandoned(self):
         inst = self.instance(start=False)
         self.edit_config(inst, lambda t: t.replace("eap_timeout_seconds = 60", "eap_timeout_seconds = 2"))

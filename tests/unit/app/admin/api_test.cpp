@@ -486,6 +486,50 @@ TEST_F(AdminApiTest, EventsFilteredNewestFirst) {
   expect_refused("POST", "/api/v1/events", "{}", 405);
 }
 
+TEST_F(AdminApiTest, WhyExplainsTheLatestOutcomePerNasAndSsid) {
+  Reply never = call("GET", "/api/v1/why/laptop-3");
+  ASSERT_EQ(never.status, 200) << never.raw.body;
+  EXPECT_EQ(never.body["verdict"], "never_seen");
+  EXPECT_EQ(never.body["looked_up_as"], "device");
+
+  ca::Event accepted;
+  accepted.at = 1700000000;
+  accepted.kind = "radius";
+  accepted.outcome = "accept";
+  accepted.reason = "ok";
+  accepted.device = "laptop-3";
+  accepted.mac = "02:00:5e:10:00:03";
+  accepted.nas = "wlc-1";
+  accepted.ssid = "corp";
+  accepted.rule = "staff";
+  accepted.serial = "AB";
+  ca::Event disabled = accepted;
+  disabled.at = 1700000100;
+  disabled.outcome = "reject";
+  disabled.reason = "device_disabled";
+  disabled.nas = "wlc-2";
+  ca::Event older = disabled;   // the same NAS and SSID earlier: not the latest there
+  older.at = 1700000050;
+  older.reason = "expired";
+  ledger_->append_events({accepted, older, disabled});
+
+  Reply why = call("GET", "/api/v1/why/02005E100003");
+  ASSERT_EQ(why.status, 200) << why.raw.body;
+  EXPECT_EQ(why.body["looked_up_as"], "mac");
+  EXPECT_EQ(why.body["verdict"], "rejected");
+  ASSERT_EQ(why.body["latest"].size(), 2u);
+  EXPECT_EQ(why.body["latest"][0]["nas"], "wlc-2");
+  EXPECT_EQ(why.body["latest"][0]["explanation"],
+            "the device is disabled; to let it back in: `portcullis devices enable laptop-3`");
+  EXPECT_EQ(why.body["latest"][1]["explanation"], "accepted (rule staff, certificate AB)");
+  EXPECT_EQ(why.body["summary"],
+            "On NAS wlc-2 (SSID corp) at 2023-11-14T22:15:00Z: the device is disabled; to let it back in: "
+            "`portcullis devices enable laptop-3`. On NAS wlc-1 (SSID corp) at 2023-11-14T22:13:20Z: accepted "
+            "(rule staff, certificate AB).");
+  expect_refused("POST", "/api/v1/why/laptop-3", "{}", 405);
+  expect_refused("GET", "/api/v1/why/laptop-3?x=1", "", 400);
+}
+
 TEST_F(AdminApiTest, RadiusCounters) {
   Reply none = call("GET", "/api/v1/radius/counters");
   ASSERT_EQ(none.status, 200);
