@@ -1,11 +1,14 @@
 // bench_events: filtered queries of the decision events at scale.
 //
-//   bench_events [--count N] [--db PATH] [--devices D]
+//   bench_events [--count N] [--db PATH] [--devices D] [--append A]
 //
 // 1. Fills a ledger with N events (default 5,000,000) through EventStore::append_events,
 //    10,000 a batch (the writer's own path, one transaction each): D devices (default
 //    50,000), each with its own MAC and serial, 20 NASes, times spread over 30 days.
-//    An existing --db with events is reused as is.
+//    An existing --db with events is reused as is (e.g. one filled faster in bulk with the
+//    sqlite3 shell and synchronous=OFF, as docs/events.md shows).
+// 1b. --append A: A more events through append_events in batches of 500, the writer's
+//    batch at load, on top of what is there: the rate the writer can sustain.
 // 2. Times the admin API's queries (newest 100 first) with random keys, 200 each: by
 //    device, MAC, serial, NAS, device + kind + outcome, since 1 h, and a page deep in one
 //    device's history; median and worst in ms.
@@ -39,7 +42,7 @@ std::string serial_of(std::size_t i) {
   return buf;
 }
 
-void fill(Ledger& ledger, std::size_t count, std::size_t devices, UnixTime now) {
+void fill(Ledger& ledger, std::size_t count, std::size_t devices, UnixTime now, std::size_t batch_size = 10000) {
   std::mt19937_64 rng(42);
   const char* reasons[] = {"ok", "ok", "ok", "ok", "revoked", "expired", "tls_alert:unknown_ca", "unknown_issuer"};
   std::vector<Event> batch;
@@ -64,14 +67,15 @@ void fill(Ledger& ledger, std::size_t count, std::size_t devices, UnixTime now) 
     e.rule = "default";
     e.duration_ms = static_cast<std::int64_t>(rng() % 200);
     batch.push_back(std::move(e));
-    if (batch.size() == 10000) {
+    if (batch.size() == batch_size) {
       ledger.append_events(batch);
       batch.clear();
     }
   }
   ledger.append_events(batch);
   const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::printf("filled %zu events in %.1f s (%.0f/s, batches of 10,000)\n", count, s, static_cast<double>(count) / s);
+  std::printf("appended %zu events in %.1f s (%.0f/s, batches of %zu)\n", count, s, static_cast<double>(count) / s,
+              batch_size);
 }
 
 template <class MakeFilter>
@@ -92,19 +96,21 @@ void time_query(Ledger& ledger, const char* what, MakeFilter make) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::size_t count = 5000000, devices = 50000;
+  std::size_t count = 5000000, devices = 50000, append = 0;
   std::string db = "/tmp/bench_events.db";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--count") count = std::strtoull(argv[i + 1], nullptr, 10);
     else if (a == "--devices") devices = std::strtoull(argv[i + 1], nullptr, 10);
     else if (a == "--db") db = argv[i + 1];
+    else if (a == "--append") append = std::strtoull(argv[i + 1], nullptr, 10);
   }
   const UnixTime now = static_cast<UnixTime>(std::time(nullptr));
   auto ledger = open_sqlite_ledger(db);
   EventFilter probe;
   probe.limit = 1;
   if (ledger->events(probe).empty()) fill(*ledger, count, devices, now);
+  if (append > 0) fill(*ledger, append, devices, now, 500);
   std::printf("events file %.0f MiB\n", static_cast<double>(std::filesystem::file_size(db)) / (1 << 20));
 
   std::mt19937_64 rng(7);
