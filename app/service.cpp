@@ -318,6 +318,12 @@ class Service {
   std::vector<std::pair<std::string, std::uint64_t>> service_counters() const {
     std::vector<std::pair<std::string, std::uint64_t>> out{
         {"handler_exceptions", handler_exceptions_.load(std::memory_order_relaxed)}};
+    const ca::EventWriterCounters events = events_->counters();
+    out.insert(out.end(), {{"events_emitted", events.emitted},
+                           {"events_dropped", events.dropped},
+                           {"events_written", events.written},
+                           {"events_pruned", events.pruned},
+                           {"events_store_errors", events.store_errors}});
     if (const HttpListeners* http = http_listeners_.load()) {
       for (auto& counter : http->counters()) out.push_back(std::move(counter));
     }

@@ -294,6 +294,11 @@ class EventsTest(IntegrationTest):
                          ("drop", "bad_message_authenticator", "loopback", "127.0.0.1", 1))
         self.assertIn("wrong shared secret", e["detail"])
         self.assertEqual(self.events(inst, "--nas", "loopback", "--kind", "nas"), rows)
+        _, body = inst.api("GET", "/service/counters", expect=200)
+        counters = body["counters"]
+        self.assertEqual(counters["events_written"], 1)
+        self.assertEqual(counters["events_emitted"], 1)
+        self.assertEqual(counters["events_dropped"], 0)
 
     def test_scep_outcomes_with_scepclient(self):
         inst = self.instance(start=False)
