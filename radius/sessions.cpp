@@ -153,11 +153,9 @@ Conversation::~Conversation() {
   if (ended || events == nullptr) return;
   event.outcome = "abandoned";
   event.reason = "peer_silent";
-  const auto silent_for = std::chrono::duration_cast<std::chrono::seconds>(SteadyClock::now() - last_step).count();
   event.detail = "the peer stopped answering in EAP state " +
                  std::string(authenticator ? eap::to_string(authenticator->state()) : "?") + " after " +
-                 std::to_string(authenticator ? authenticator->requests_sent() : 0) + " request(s), silent for " +
-                 std::to_string(silent_for) + " s";
+                 std::to_string(authenticator ? authenticator->requests_sent() : 0) + " request(s)";
   event.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(last_step - started).count();
   events->emit(std::move(event));
 }
