@@ -155,7 +155,8 @@ toml::table parse_toml(const std::string& path) {
 }
 
 void check_sections(const std::string& path, const toml::table& root) {
-  static const std::set<std::string> sections = {"service", "http", "admin", "ca", "ledger", "radius", "scep", "policy", "profiles"};
+  static const std::set<std::string> sections = {"service", "http", "admin", "ca", "ledger", "radius", "scep", "policy", "profiles",
+                                                 "events"};
   Section top(path, "", &root);
   for (const auto& [k, node] : root) {
     if (!sections.count(std::string(k.str()))) top.fail(node, "unknown section [" + std::string(k.str()) + "]");
@@ -286,6 +287,7 @@ void load_radius(const std::string& path, const toml::table& root, Config& c) {
   radius.positive("acct_default_interim_seconds", c.radius.acct_default_interim_seconds);
   radius.positive("session_retention_days", c.radius.session_retention_days);
   radius.positive("max_session_rows", c.radius.max_session_rows);
+  radius.positive("eap_timeout_seconds", c.radius.eap_timeout_seconds);
   radius.positive("ledger_queue", c.radius.ledger_queue);
   const toml::array* clients = radius.tables("clients");
   radius.finish();
@@ -307,6 +309,14 @@ void load_scep(const std::string& path, const toml::table& root, Config& c) {
   // A guessable shared secret would let anyone enroll: refuse short ones outright.
   if (!c.scep.static_challenge.empty() && c.scep.static_challenge.size() < 16)
     scep.fail_key("static_challenge", "must be empty or at least 16 characters");
+}
+
+void load_events(const std::string& path, const toml::table& root, Config& c) {
+  Section events(path, "events", root["events"].as_table());
+  events.positive("keep_days", c.events.keep_days);
+  events.positive("max_rows", c.events.max_rows);
+  events.positive("queue", c.events.queue);
+  events.finish();
 }
 
 void load_policy(const std::string& path, const toml::table& root, Config& c) {
@@ -392,6 +402,7 @@ void render_radius(std::ostream& o, const ConfigTemplate& t) {
     << "expiry_check_seconds = 30          # how often live sessions are checked for an expired certificate\n"
     << "max_eap_sessions_per_nas = 2000    # EAP conversations in progress one NAS entry may hold\n"
     << "eap_memory_budget_mib = 256        # new EAP conversations are refused past this (docs/configuration.md)\n"
+    << "eap_timeout_seconds = 60           # an EAP conversation silent this long is abandoned (an event)\n"
     << "max_live_sessions = 100000         # accounting sessions in memory\n"
     << "acct_stale_intervals = 3           # a session silent this many interim intervals is closed\n"
     << "acct_default_interim_seconds = 3600  # the interval when the NAS announces none\n"
@@ -416,6 +427,10 @@ void render_scep_and_policy(std::ostream& o, const ConfigTemplate& t) {
     << "allow_legacy_crypto = false        # single DES + SHA-1; micromdm scepclient 2.1.0 needs it\n"
     << "refusal_rows_per_source_per_minute = 20  # audit rows for refused requests per address (IPv6: /64)\n"
     << "refusal_rows_max = 100000          # refusal rows kept in the audit log; the oldest go\n\n"
+    << "[events]                           # decision events: `portcullis events` (docs/events.md)\n"
+    << "keep_days = 30                     # events older than this are deleted\n"
+    << "max_rows = 5000000                 # and the oldest beyond this many\n"
+    << "queue = 20000                      # events waiting for their writer; more are dropped, counted\n\n"
     << "[policy]                           # access rules (docs/policy.md); SIGHUP or POST /api/v1/policy/reload\n"
     << "file = \"\"                          # e.g. \"policy.toml\"; empty = every valid device accepted, no extra attributes\n\n";
 }
@@ -465,6 +480,7 @@ Config load_config(const std::string& path) {
   load_ledger(path, root, c);
   load_radius(path, root, c);
   load_scep(path, root, c);
+  load_events(path, root, c);
   load_policy(path, root, c);
   load_profiles(path, root, c);
   return c;

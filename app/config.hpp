@@ -90,6 +90,7 @@ struct RadiusSettings {
   // EAP conversations in progress (docs/configuration.md gives the memory bound).
   int max_eap_sessions_per_nas = 2000;         // open conversations one NAS client entry may hold
   int eap_memory_budget_mib = 256;             // new conversations refused past this
+  int eap_timeout_seconds = 60;                // a conversation silent this long is abandoned
   // Accounting sessions (docs/configuration.md).
   int max_live_sessions = 100000;              // in memory; the one nearest its deadline makes room
   int acct_stale_intervals = 3;                // silent this many interim intervals: closed
@@ -108,6 +109,12 @@ struct ScepSettings {                 // the SCEP front end (scep/), /scep on th
   int refusal_rows_max = 100000;                 // refusal rows kept in the ledger; the oldest go
 };
 
+struct EventSettings {                // decision events (docs/events.md)
+  int keep_days = 30;                 // events older than this are deleted
+  int max_rows = 5000000;             // and the oldest beyond this many
+  int queue = 20000;                  // events waiting for their writer; more are dropped, counted
+};
+
 struct PolicySettings {               // access policy rules (policy/), reloaded on SIGHUP
   std::string file;                   // resolved path; empty = no rules (valid devices accepted)
 };
@@ -123,6 +130,7 @@ struct Config {
   RadiusSettings radius;
   ScepSettings scep;
   PolicySettings policy;
+  EventSettings events;
   ca::Profiles profiles;
 
   // Admin TLS is required whenever the admin listener is reachable from elsewhere.

@@ -13,6 +13,7 @@
 #include "ca/crl.hpp"
 #include "ca/identity_index.hpp"
 #include "ca/issuer.hpp"
+#include "ca/ledger/event_writer.hpp"
 #include "ca/ledger/ledger.hpp"
 #include "ca/ocsp.hpp"
 #include "ca/registry.hpp"
@@ -65,6 +66,14 @@ std::shared_ptr<const radius::NasTable> make_nas_table(const Config& config) {
     table->add(std::move(nas), client.address);
   }
   return table;
+}
+
+ca::EventWriterSettings event_settings(const EventSettings& config) {
+  ca::EventWriterSettings settings;
+  settings.keep_days = config.keep_days;
+  settings.max_rows = static_cast<std::size_t>(config.max_rows);
+  settings.capacity = static_cast<std::size_t>(config.queue);
+  return settings;
 }
 
 long elapsed_ms(Clock::time_point since) {
@@ -121,6 +130,7 @@ class Service {
                                paths.issuing_csr() + ", then run `portcullis ca install-cert`");
     authority_ = std::make_unique<ca::Authority>(ca::Authority::load(paths));
     ledger_ = ca::open_sqlite_ledger(config_.ledger.path);
+    events_ = std::make_unique<ca::EventWriter>(*ledger_, event_settings(config_.events));
 
     const auto t0 = Clock::now();
     index_.load(*ledger_);
@@ -169,6 +179,8 @@ class Service {
     const RadiusListeners radius = start_radius_listeners(io);
     asio::steady_timer crl_timer(io);
     schedule_crl_refresh(crl_timer);
+    asio::steady_timer sweep_timer(io);
+    schedule_radius_sweep(sweep_timer);
 
     asio::signal_set stop_signals(io, SIGINT, SIGTERM);
     asio::signal_set reload_signal(io, SIGHUP);
@@ -180,6 +192,7 @@ class Service {
       radius.auth->stop();
       radius.acct->stop();
       crl_timer.cancel();
+      sweep_timer.cancel();
       reload_signal.cancel();
       session_control_->stop();
       deadline.start(io, std::chrono::seconds(10));
@@ -219,10 +232,22 @@ class Service {
     scep_settings.refusals.rows_per_source_per_minute =
         static_cast<std::size_t>(config_.scep.refusal_rows_per_source_per_minute);
     scep_settings.refusals.max_rows = static_cast<std::size_t>(config_.scep.refusal_rows_max);
+    scep_settings.events = events_.get();
     scep_enrollment_ = std::make_unique<scep::Enrollment>(*authority_, *issuer_, *registry_, scep_settings, crl_.get());
     scep_routes_ = std::make_unique<scep::HttpRoutes>(*scep_enrollment_, *authority_);
     public_routes_->mount("/scep", scep_handler(*scep_routes_));
     load_staged_rollover("start-up");
+  }
+
+  // Abandoned EAP conversations and the per-minute NAS drop counts become events within
+  // a second or two, not at the next request.
+  void schedule_radius_sweep(asio::steady_timer& timer) {
+    timer.expires_after(std::chrono::seconds(1));
+    timer.async_wait([this, &timer](const boost::system::error_code& ec) {
+      if (ec) return;
+      radius_->sweep();
+      schedule_radius_sweep(timer);
+    });
   }
 
   radius::ServerOptions radius_options() const {
@@ -236,6 +261,8 @@ class Service {
     options.retention.stopped_seconds = static_cast<ca::UnixTime>(config_.radius.session_retention_days) * 86400;
     options.retention.max_rows = static_cast<std::size_t>(config_.radius.max_session_rows);
     options.ledger_queue = static_cast<std::size_t>(config_.radius.ledger_queue);
+    options.eap_idle_timeout = std::chrono::seconds(config_.radius.eap_timeout_seconds);
+    options.events = events_.get();
     return options;
   }
 
@@ -262,6 +289,7 @@ class Service {
       const radius::NasClient* nas = table->find(address);
       return nas ? std::optional<radius::NasClient>(*nas) : std::nullopt;
     };
+    dynauth.events = events_.get();
     session_control_ = SessionControl::create(io, *radius_, *ledger_, index_, dynauth);
     // Weak: the observers outlive run()'s io_context, the session control must not. First:
     // the Disconnect-Requests are queued before the CRL is re-signed.
@@ -337,6 +365,12 @@ class Service {
   std::vector<std::pair<std::string, std::uint64_t>> service_counters() const {
     std::vector<std::pair<std::string, std::uint64_t>> out{
         {"handler_exceptions", handler_exceptions_.load(std::memory_order_relaxed)}};
+    const ca::EventWriterCounters events = events_->counters();
+    out.insert(out.end(), {{"events_emitted", events.emitted},
+                           {"events_dropped", events.dropped},
+                           {"events_written", events.written},
+                           {"events_pruned", events.pruned},
+                           {"events_store_errors", events.store_errors}});
     if (const HttpListeners* http = http_listeners_.load()) {
       for (auto& counter : http->counters()) out.push_back(std::move(counter));
     }
@@ -410,6 +444,7 @@ class Service {
   Config config_;
   std::unique_ptr<ca::Authority> authority_;
   std::unique_ptr<ca::Ledger> ledger_;
+  std::unique_ptr<ca::EventWriter> events_;  // after the ledger it writes to; before its emitters
   ca::IdentityIndex index_;
   std::unique_ptr<ca::Registry> registry_;
   std::unique_ptr<ca::Issuer> issuer_;

@@ -26,6 +26,33 @@ std::string outcome_text(DynauthKind kind, const radius::DynauthResult& r) {
 // RFC 5176 §3.6 Error-Cause 503 Session-Context-Not-Found: the NAS has no such session.
 constexpr std::uint32_t kSessionContextNotFound = 503;
 
+std::string lower_outcome(DynauthOutcome outcome) {
+  switch (outcome) {
+    case DynauthOutcome::ack: return "ack";
+    case DynauthOutcome::nak: return "nak";
+    case DynauthOutcome::timeout: return "timeout";
+  }
+  return "timeout";
+}
+
+// Why a request is sent, as the event vocabulary's term: revoked, device_disabled, expired.
+std::string why_term(const std::string& why) {
+  if (why.starts_with("certificate revoked")) return "revoked";
+  if (why.starts_with("device disabled")) return "device_disabled";
+  if (why.starts_with("certificate expired")) return "expired";
+  return "other";
+}
+
+// ack -> "ok", nak -> "error_cause:<n>" (RFC 5176 §3.6), timeout -> "timeout".
+std::string result_reason(const radius::DynauthResult& r) {
+  switch (r.outcome) {
+    case DynauthOutcome::ack: return "ok";
+    case DynauthOutcome::nak: return r.error_cause ? "error_cause:" + std::to_string(*r.error_cause) : "nak";
+    case DynauthOutcome::timeout: return "timeout";
+  }
+  return "timeout";
+}
+
 }  // namespace
 
 std::shared_ptr<SessionControl> SessionControl::create(asio::io_context& io, radius::Server& server,
@@ -123,6 +150,28 @@ void SessionControl::on_device_change(const ca::Device& device) {
   }
 }
 
+void SessionControl::emit(const radius::LiveSession& s, const std::string& nas_ip, std::string outcome,
+                          std::string reason, std::string detail) {
+  if (options_.events == nullptr) return;
+  ca::Event e;
+  e.kind = ca::event_kind::kDynauth;
+  e.outcome = std::move(outcome);
+  e.reason = std::move(reason);
+  e.detail = std::move(detail);
+  e.nas = s.nas;
+  e.nas_ip = nas_ip;
+  if (auto mac = ca::normalize_mac(s.calling_station_id)) e.mac = std::move(*mac);
+  e.user_name = ca::log_safe(s.user_name);
+  e.serial = s.serial;
+  e.rule = s.rule;
+  try {
+    e.device = index_.by_serial_hex(s.serial, now_unix()).device_name;
+  } catch (const std::exception&) {
+    // A serial the index cannot read: the event goes without the device.
+  }
+  options_.events->emit(std::move(e));
+}
+
 void SessionControl::send(const Target& t, DynauthKind kind, const std::string& why) {
   const radius::LiveSession& s = t.session;
   const std::optional<radius::NasClient> nas =
@@ -131,6 +180,9 @@ void SessionControl::send(const Target& t, DynauthKind kind, const std::string& 
     spdlog::warn("dynauth: {} for nas={} session={} serial={} ({}) not sent: the NAS's address is unknown or no "
                  "longer a configured client",
                  radius::to_string(kind), s.nas, ca::log_field(s.acct_session_id), s.serial, why);
+    emit(s, s.nas_identity.source ? s.nas_identity.source->to_string() : "", "not_sent", "nas_unknown",
+         std::string(radius::to_string(kind)) + " for session " + ca::log_safe(s.acct_session_id) + " (" + why +
+             ") not sent: the NAS's address is unknown or no longer a configured client");
     return;
   }
   radius::DynauthRequest request;
@@ -153,6 +205,8 @@ void SessionControl::send(const Target& t, DynauthKind kind, const std::string& 
   } else {
     server_.live_sessions().mark(s.nas, s.acct_session_id, kind == DynauthKind::disconnect ? "Disconnect sent" : "CoA sent");
   }
+  emit(s, request.target.address.to_string(), "sent", why_term(why),
+       std::string(radius::to_string(kind)) + "-Request for session " + ca::log_safe(s.acct_session_id) + ": " + why);
   try {
     client_->send(std::move(request), [self = shared_from_this(), t, why](const radius::DynauthRequest& req,
                                                                           const radius::DynauthResult& result) {
@@ -174,6 +228,9 @@ void SessionControl::completed(const Target& t, const radius::DynauthRequest& re
               radius::to_string(request.kind), s.nas, ca::log_field(s.acct_session_id), ca::log_field(s.calling_station_id),
               s.serial, why, outcome, result.attempts, result.elapsed.count());
 
+  emit(s, request.target.address.to_string(), lower_outcome(result.outcome), result_reason(result),
+       outcome + " for session " + ca::log_safe(s.acct_session_id) + " (" + why + ") after " +
+           std::to_string(result.attempts) + " attempt(s), " + std::to_string(result.elapsed.count()) + " ms");
   const bool gone = (request.kind == DynauthKind::disconnect && result.outcome == DynauthOutcome::ack) ||
                     (result.outcome == DynauthOutcome::nak && result.error_cause == kSessionContextNotFound);
   if (t.accept) {

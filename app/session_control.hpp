@@ -18,6 +18,7 @@
 //   not see (accounting that arrived after the change).
 #pragma once
 
+#include "ca/event.hpp"
 #include "ca/identity_index.hpp"
 #include "ca/ledger/ledger.hpp"
 #include "radius/dynauth_client.hpp"
@@ -44,6 +45,8 @@ struct SessionControlOptions {
   // The NAS client (secret, coa_port) whose prefix holds an address, from the running NAS
   // table (a copy: the table may be swapped by a reload meanwhile); nullopt when none.
   std::function<std::optional<radius::NasClient>(const radius::IpAddress&)> find_nas;
+  // Decision events (kind "dynauth"): each request sent and its answer. Null: none.
+  ca::EventSink* events = nullptr;
 };
 
 class SessionControl : public std::enable_shared_from_this<SessionControl> {
@@ -79,6 +82,9 @@ class SessionControl : public std::enable_shared_from_this<SessionControl> {
   static Target target_of(radius::AcceptRecord accept);
   static std::string accept_key(const radius::AcceptRecord& accept);
   void send(const Target& target, radius::DynauthKind kind, const std::string& why);
+  // A decision event of kind "dynauth" about session `s`, sent to `nas_ip`.
+  void emit(const radius::LiveSession& s, const std::string& nas_ip, std::string outcome, std::string reason,
+            std::string detail);
   void completed(const Target& target, const radius::DynauthRequest& request, const radius::DynauthResult& result,
                  const std::string& why);
   void schedule_expiry_check();

@@ -6,6 +6,8 @@
 #include "radius/mppe.hpp"
 
 #include "ca/log_text.hpp"
+#include "policy/conditions.hpp"
+#include "radius/eap/failure_reason.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -23,6 +25,7 @@ struct Server::Context {
   SteadyClock::time_point started;
   std::shared_ptr<Conversation> conversation;
   IpAddress source;             // where the NAS sends from: where its RFC 5176 server listens
+  ca::Event event;              // the facts of the request every event of it carries
 };
 
 namespace {
@@ -59,6 +62,7 @@ Server::Server(std::shared_ptr<const NasTable> nas, std::shared_ptr<const eap::T
       ledger_(ledger),
       options_(std::move(options)),
       duplicates_(options_.duplicate_lifetime, options_.duplicate_capacity),
+      drop_events_(options_.events),
       eap_sessions_(EapSessionLimits{options_.eap_idle_timeout, options_.max_eap_sessions,
                                      options_.max_eap_sessions_per_nas, options_.eap_memory_budget}),
       live_(options_.live_sessions),
@@ -66,7 +70,21 @@ Server::Server(std::shared_ptr<const NasTable> nas, std::shared_ptr<const eap::T
       accounting_(std::make_unique<Accounting>(writer_, accepts_, live_, counters_, [this] { return now(); },
                                                options_.retention)) {}
 
-Server::~Server() = default;
+Server::~Server() {
+  // Conversations cut short by the shutdown were not abandoned by their peers.
+  eap_sessions_.clear([](Conversation& c) { c.ended = true; });
+}
+
+void Server::sweep() {
+  const auto now = steady_now();
+  eap_sessions_.expire(now);
+  drop_events_.sweep(now);
+}
+
+void Server::drop_event(const Datagram& datagram, const std::string& nas, const char* reason,
+                        const std::string& detail) {
+  drop_events_.record(datagram.source, nas, reason, detail, steady_now());
+}
 
 ca::UnixTime Server::now() const {
   return options_.clock ? options_.clock() : ca::now_unix();
@@ -84,6 +102,7 @@ std::optional<Bytes> Server::handle(const Datagram& datagram) {
   if (nas == nullptr) {
     // RFC 2865 §3: a request from an unknown client is silently discarded.
     bump(counters_.unknown_nas);
+    drop_event(datagram, "", drop_reason::kUnknownClient, "datagram from an address that is no NAS client (RFC 2865 §3)");
     spdlog::debug("radius: drop datagram from unknown NAS {}:{}", datagram.source.to_string(), datagram.source_port);
     return std::nullopt;
   }
@@ -94,6 +113,7 @@ std::optional<Bytes> Server::handle(const Datagram& datagram) {
       case ParseError::BadLength: bump(counters_.malformed_bad_length); break;
       case ParseError::BadAttribute: bump(counters_.malformed_bad_attribute); break;
     }
+    drop_event(datagram, nas->name, drop_reason::kMalformed, std::string("malformed datagram: ") + to_string(parsed.error()));
     spdlog::debug("radius: drop malformed datagram from NAS {}: {}", nas->name, to_string(parsed.error()));
     return std::nullopt;
   }
@@ -140,6 +160,8 @@ bool Server::authentic(const Datagram& datagram, const NasClient& nas, const Pac
       const auto status = check_message_authenticator(bytes, nas.secret);
       if (status == MessageAuthenticatorStatus::Invalid) {
         bump(counters_.invalid_message_authenticator);
+        drop_event(datagram, nas.name, drop_reason::kBadMessageAuthenticator,
+                   "Message-Authenticator does not verify: wrong shared secret? (RFC 3579 §3.2)");
         spdlog::debug("radius: drop request {} from NAS {}: invalid Message-Authenticator", request.identifier,
                       nas.name);
         return false;
@@ -151,6 +173,8 @@ bool Server::authentic(const Datagram& datagram, const NasClient& nas, const Pac
                              request.find(attr::EapMessage) != nullptr;
       if (status == MessageAuthenticatorStatus::Absent && required) {
         bump(counters_.missing_message_authenticator);
+        drop_event(datagram, nas.name, drop_reason::kMissingMessageAuthenticator,
+                   "no Message-Authenticator where it is required (RFC 3579 §3.2, BlastRADIUS)");
         spdlog::debug("radius: drop request {} from NAS {}: Message-Authenticator missing", request.identifier,
                       nas.name);
         return false;
@@ -162,6 +186,8 @@ bool Server::authentic(const Datagram& datagram, const NasClient& nas, const Pac
       if (!verify_request_authenticator(bytes, nas.secret) ||
           check_message_authenticator(bytes, nas.secret) == MessageAuthenticatorStatus::Invalid) {
         bump(counters_.acct_bad_authenticator);
+        drop_event(datagram, nas.name, drop_reason::kBadAccountingAuthenticator,
+                   "accounting Request Authenticator does not verify: wrong shared secret? (RFC 2866 §3)");
         spdlog::debug("radius: drop accounting request {} from NAS {}: bad authenticator", request.identifier,
                       nas.name);
         return false;
@@ -216,7 +242,14 @@ std::optional<Bytes> Server::encode(const Packet& reply, const Packet& request, 
 }
 
 std::optional<Bytes> Server::access_request(const Packet& request, const NasClient& nas, const IpAddress& source) {
-  Context ctx{request, nas, text_attribute(request, attr::CallingStationId, "-"), {}, steady_now(), nullptr, source};
+  Context ctx{request, nas, text_attribute(request, attr::CallingStationId, "-"), {}, steady_now(), nullptr, source, {}};
+  ctx.event.kind = ca::event_kind::kRadius;
+  ctx.event.nas = nas.name;
+  ctx.event.nas_ip = source.to_string();
+  if (auto mac = ca::normalize_mac(ctx.calling_station)) ctx.event.mac = std::move(*mac);
+  ctx.event.user_name = text_attribute(request, attr::UserName, "");
+  if (auto ssid = policy::ssid_from_called_station(text_attribute(request, attr::CalledStationId, "")))
+    ctx.event.ssid = std::move(*ssid);
   JoinedEap joined = join_eap_message(request);
   if (joined.status == JoinedEap::Status::NotConsecutive) {
     bump(counters_.eap_not_consecutive);
@@ -226,7 +259,7 @@ std::optional<Bytes> Server::access_request(const Packet& request, const NasClie
   }
   if (joined.status == JoinedEap::Status::Absent) {
     bump(counters_.not_eap);
-    return reject(ctx, "not an EAP request (only EAP-TLS is offered)", {});
+    return reject(ctx, eap::reason::kEapMethod, "not an EAP request (PAP, CHAP…): only EAP-TLS is offered", {});
   }
   ctx.eap = std::move(joined.eap);
   return start_or_continue(ctx);
@@ -242,7 +275,7 @@ std::optional<Bytes> Server::start_or_continue(Context& ctx) {
       // RFC 2865 §5.24 leaves State to the server; one we did not issue (or that expired)
       // cannot continue any conversation.
       bump(counters_.unknown_state);
-      return reject(ctx, "unknown or expired State", eap_failure_for(ctx.eap));
+      return reject(ctx, eap::reason::kEapProtocol, "unknown or expired State", eap_failure_for(ctx.eap));
     }
   } else {
     ctx.conversation = std::make_shared<Conversation>();
@@ -252,6 +285,7 @@ std::optional<Bytes> Server::start_or_continue(Context& ctx) {
     config.log = [](std::string_view line) { spdlog::debug("radius: {}", line); };
     ctx.conversation->authenticator = std::make_unique<eap::Authenticator>(std::move(config));
     ctx.conversation->started = ctx.started;
+    ctx.conversation->events = options_.events;
   }
 
   Conversation& conv = *ctx.conversation;
@@ -264,20 +298,25 @@ std::optional<Bytes> Server::start_or_continue(Context& ctx) {
     return std::nullopt;
   }
   eap::AuthenticatorOutput out = conv.authenticator->step({ctx.eap, ctx.request.integer(attr::FramedMtu)});
+  // What an abandoned event would say: the facts of the latest request and what the
+  // handshake has learned so far.
+  conv.last_step = steady_now();
+  conv.event = event_for(ctx, out.peer ? &*out.peer : nullptr, out.tls_version);
   switch (out.decision) {
     case eap::Decision::request:
       return challenge(ctx, old_state, std::move(out.eap_message));
     case eap::Decision::success:
+      conv.ended = true;  // accept() emits its event (accept or reject)
       if (!old_state.empty()) eap_sessions_.erase(old_state);
       return accept(ctx, out);
     case eap::Decision::failure: {
+      conv.ended = true;  // reject() emits its event; erasing may destroy the conversation
       if (!old_state.empty()) eap_sessions_.erase(old_state);
-      const std::string serial = out.peer ? out.peer->serial_hex : "-";
-      const std::string device = out.peer && !out.peer->identity.device_name.empty() ? out.peer->identity.device_name : "-";
-      return reject(ctx, out.reason, std::move(out.eap_message), serial, device,
-                    out.tls_version.empty() ? "-" : out.tls_version);
+      return reject(ctx, out.code, out.reason, std::move(out.eap_message), out.peer ? &*out.peer : nullptr,
+                    out.tls_version);
     }
     case eap::Decision::discard:
+      if (old_state.empty()) conv.ended = true;  // never stored: nothing was begun
       // RFC 3748 §4.1: keep the conversation as it was; the peer's retransmission comes.
       bump(counters_.eap_discard);
       spdlog::debug("radius: EAP discard from NAS {} calling_station={}: {}", ctx.nas.name, ctx.calling_station,
@@ -327,7 +366,7 @@ std::optional<Bytes> Server::challenge(Context& ctx, const std::string& old_stat
 std::optional<Bytes> Server::accept(Context& ctx, const eap::AuthenticatorOutput& out) {
   if (!out.keys || !out.peer) {
     bump(counters_.internal_error);
-    return reject(ctx, "EAP success without keys or peer", eap_failure_for(ctx.eap));
+    return reject(ctx, eap::reason::kInternalError, "EAP success without keys or peer", eap_failure_for(ctx.eap));
   }
   const std::string& serial = out.peer->serial_hex;
   const std::string device = out.peer->identity.device_name.empty() ? "-" : out.peer->identity.device_name;
@@ -338,8 +377,8 @@ std::optional<Bytes> Server::accept(Context& ctx, const eap::AuthenticatorOutput
   if (!decision->accept) {
     bump(counters_.policy_reject);
     // RFC 3579 §2.6.3: EAP-Failure in the Access-Reject, although the TLS layer succeeded.
-    return reject(ctx, "policy: " + decision->reason, eap_failure_for(ctx.eap), serial, device, out.tls_version,
-                  decision->rule);
+    return reject(ctx, "policy:" + decision->rule, "policy: " + decision->reason, eap_failure_for(ctx.eap),
+                  &*out.peer, out.tls_version, decision->rule);
   }
 
   Packet reply;
@@ -375,8 +414,19 @@ std::optional<Bytes> Server::accept(Context& ctx, const eap::AuthenticatorOutput
   for (const auto& a : decision->reply) reply.attributes.push_back(Attribute{a.type, a.value});
   copy_proxy_state(ctx.request, reply);
   auto bytes = encode(reply, ctx.request, ctx.nas);
-  if (!bytes) return reject(ctx, "Access-Accept too large", eap_failure_for(ctx.eap), serial, device, out.tls_version);
+  if (!bytes) {
+    return reject(ctx, eap::reason::kInternalError, "Access-Accept too large", eap_failure_for(ctx.eap), &*out.peer,
+                  out.tls_version);
+  }
   bump(counters_.access_accept);
+  ca::Event event = event_for(ctx, &*out.peer, out.tls_version);
+  event.outcome = "accept";
+  event.reason = eap::reason::kOk;
+  event.rule = decision->rule;
+  event.detail = std::string("EAP-TLS ") + (out.resumed ? "resumed" : "full handshake") + ", rule " +
+                 decision->rule + ", Session-Timeout " +
+                 std::to_string(session_timeout) + " s";
+  emit_outcome(ctx, std::move(event));
   spdlog::info("radius: accept nas={} calling_station={} device={} serial={} tls={}{} rule={} session_timeout={} "
                "reason=ok duration_ms={}",
                ctx.nas.name, ctx.calling_station, device, serial, out.tls_version, out.resumed ? " (resumed)" : "",
@@ -416,6 +466,12 @@ std::optional<Bytes> Server::refuse(Context& ctx, EapSessions::Admission why) {
   const bool nas_cap = why == EapSessions::Admission::refused_nas_cap;
   bump(nas_cap ? counters_.eap_refused_nas_cap : counters_.eap_refused_budget);
   bump(counters_.access_reject);
+  ca::Event event = event_for(ctx, nullptr, "");
+  event.outcome = "reject";
+  event.reason = "session_table_full";
+  event.detail = nas_cap ? "the NAS holds its maximum of open EAP conversations (max_eap_sessions_per_nas)"
+                         : "the EAP memory budget is spent (eap_memory_budget_mib)";
+  emit_outcome(ctx, std::move(event));
   spdlog::debug("radius: refuse EAP conversation from NAS {} calling_station={}: {}", ctx.nas.name,
                 ctx.calling_station, nas_cap ? "the NAS holds its maximum of open conversations" : "memory budget spent");
   Packet reply;
@@ -428,29 +484,63 @@ std::optional<Bytes> Server::refuse(Context& ctx, EapSessions::Admission why) {
 
 // RFC 3579 §2.6.3: Access-Reject carries EAP-Failure when the conversation had an EAP
 // Identifier to answer. Every reject is logged and audited; silent drops are not.
-std::optional<Bytes> Server::reject(Context& ctx, const std::string& reason, Bytes eap_failure,
-                                    const std::string& serial, const std::string& device,
-                                    const std::string& tls_version, const std::string& rule) {
+std::optional<Bytes> Server::reject(Context& ctx, const std::string& code, const std::string& reason,
+                                    Bytes eap_failure, const eap::TlsPeer* peer, const std::string& tls_version,
+                                    const std::string& rule) {
   bump(counters_.access_reject);
-  spdlog::info("radius: reject nas={} calling_station={} device={} serial={} tls={} rule={} reason=\"{}\" duration_ms={}",
-               ctx.nas.name, ctx.calling_station, device, serial, tls_version, rule, reason,
-               ms_since(ctx.started, steady_now()));
+  const std::string serial = peer != nullptr ? peer->serial_hex : "-";
+  const std::string device = peer != nullptr && !peer->identity.device_name.empty() ? peer->identity.device_name : "-";
+  const std::string shown_rule = rule.empty() ? "-" : rule;
+  spdlog::info("radius: reject nas={} calling_station={} device={} serial={} tls={} rule={} reason=\"{}\" "
+               "duration_ms={} event_reason={}",
+               ctx.nas.name, ctx.calling_station, device, serial, tls_version.empty() ? "-" : tls_version, shown_rule,
+               reason, ms_since(ctx.started, steady_now()), code.empty() ? eap::reason::kEapProtocol : code);
   ca::AuditEntry entry;
   entry.at = now();
   entry.actor = "radius";
   entry.action = "radius.reject";
   entry.target = serial;
-  entry.detail = reason + " (" + (rule == "-" ? "" : "rule=" + rule + " ") + "nas=" + ctx.nas.name +
+  entry.detail = reason + " (" + (rule.empty() ? "" : "rule=" + rule + " ") + "nas=" + ctx.nas.name +
                  " calling_station=" + ctx.calling_station + ")";
   // On the ledger writer: the reply does not wait for the audit row's fsync.
   writer_.submit("audit row of a reject",
                  [entry = std::move(entry)](ca::Ledger& ledger) { ledger.append_audit(entry); });
+  ca::Event event = event_for(ctx, peer, tls_version);
+  event.outcome = "reject";
+  event.reason = code.empty() ? eap::reason::kEapProtocol : code;
+  event.rule = rule;
+  event.detail = reason;
+  emit_outcome(ctx, std::move(event));
   Packet reply;
   reply.code = Code::AccessReject;
   reply.identifier = ctx.request.identifier;
   if (!eap_failure.empty()) add_eap_message(reply, eap_failure);
   copy_proxy_state(ctx.request, reply);
   return encode(reply, ctx.request, ctx.nas);
+}
+
+}  // namespace portcullis::radius
+
+namespace portcullis::radius {
+
+ca::Event Server::event_for(const Context& ctx, const eap::TlsPeer* peer, const std::string& tls_version) const {
+  ca::Event event = ctx.event;
+  event.tls_version = tls_version;
+  if (peer != nullptr) {
+    event.serial = peer->serial_hex;
+    event.device = peer->identity.device_name;
+    // The issuer says most about a certificate the ledger does not know.
+    if (peer->identity.verdict == ca::IdentityVerdict::unknown) event.issuer = peer->issuer;
+  }
+  return event;
+}
+
+void Server::emit_outcome(Context& ctx, ca::Event event) {
+  if (ctx.conversation) ctx.conversation->ended = true;
+  if (options_.events == nullptr) return;
+  event.at = now();
+  event.duration_ms = ms_since(ctx.started, steady_now());
+  options_.events->emit(std::move(event));
 }
 
 }  // namespace portcullis::radius

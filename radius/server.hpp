@@ -19,6 +19,7 @@
 #include "policy/decision.hpp"
 #include "radius/clients.hpp"
 #include "radius/counters.hpp"
+#include "radius/drop_events.hpp"
 #include "radius/duplicate_cache.hpp"
 #include "radius/eap/authenticator.hpp"
 #include "radius/eap/tls_engine.hpp"
@@ -63,6 +64,9 @@ struct ServerOptions {
   // policy/). Null: every valid device is accepted with no extra attributes. Must
   // outlive the server; it swaps its own rules on reload.
   const policy::Decider* policy = nullptr;
+  // Decision events (ca/event.hpp): one per EAP conversation, NAS-level drops aggregated
+  // (drop_events.hpp). Null: none. Must outlive the server.
+  ca::EventSink* events = nullptr;
 };
 
 class Server {
@@ -100,6 +104,9 @@ class Server {
   std::size_t eap_conversations() const { return eap_sessions_.size(); }
   std::size_t eap_conversations_of(const std::string& nas) const { return eap_sessions_.size_of(nas); }
   std::size_t eap_charged_bytes() const { return eap_sessions_.charged_bytes(); }
+  // Run every few seconds: conversations idle past the timeout end (their abandoned
+  // events), and the NAS-level drop counts of minutes that are over are emitted.
+  void sweep();
 
  private:
   struct Context;
@@ -111,9 +118,15 @@ class Server {
   std::optional<Bytes> challenge(Context& ctx, const std::string& old_state, Bytes eap);
   std::optional<Bytes> accept(Context& ctx, const eap::AuthenticatorOutput& out);
   std::optional<Bytes> refuse(Context& ctx, EapSessions::Admission why);
-  std::optional<Bytes> reject(Context& ctx, const std::string& reason, Bytes eap_failure,
-                              const std::string& serial = "-", const std::string& device = "-",
-                              const std::string& tls_version = "-", const std::string& rule = "-");
+  // `code`: the event vocabulary term; `reason`: the sentence (log, audit, event detail).
+  std::optional<Bytes> reject(Context& ctx, const std::string& code, const std::string& reason, Bytes eap_failure,
+                              const eap::TlsPeer* peer = nullptr, const std::string& tls_version = "",
+                              const std::string& rule = "");
+  // The event of this request's conversation, its outcome emitted (and the conversation
+  // marked ended, so it does not also end as abandoned).
+  void emit_outcome(Context& ctx, ca::Event event);
+  ca::Event event_for(const Context& ctx, const eap::TlsPeer* peer, const std::string& tls_version) const;
+  void drop_event(const Datagram& datagram, const std::string& nas, const char* reason, const std::string& detail);
   policy::Decision decide(const Context& ctx, const eap::TlsPeer& peer) const;
   std::optional<Bytes> encode(const Packet& reply, const Packet& request, const NasClient& nas);
   ca::UnixTime now() const;
@@ -125,6 +138,7 @@ class Server {
   ServerOptions options_;
   Counters counters_;
   DuplicateCache duplicates_;
+  DropEvents drop_events_;
   EapSessions eap_sessions_;
   AcceptRecords accepts_;
   AccountingSessions live_;

@@ -135,6 +135,31 @@ void EapSessions::erase(const std::string& state) {
   erase_locked(state);
 }
 
+void EapSessions::expire(SteadyClock::time_point now) {
+  std::lock_guard lock(mutex_);
+  expire_locked(now);
+}
+
+void EapSessions::clear(const std::function<void(Conversation&)>& each) {
+  std::lock_guard lock(mutex_);
+  for (auto& [state, entry] : entries_) each(*entry.conversation);
+  entries_.clear();
+  by_nas_.clear();
+  recency_.clear();
+  charged_ = 0;
+}
+
+Conversation::~Conversation() {
+  if (ended || events == nullptr) return;
+  event.outcome = "abandoned";
+  event.reason = "peer_silent";
+  event.detail = "the peer stopped answering in EAP state " +
+                 std::string(authenticator ? eap::to_string(authenticator->state()) : "?") + " after " +
+                 std::to_string(authenticator ? authenticator->requests_sent() : 0) + " request(s)";
+  event.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(last_step - started).count();
+  events->emit(std::move(event));
+}
+
 std::size_t EapSessions::size() const {
   std::lock_guard lock(mutex_);
   return entries_.size();

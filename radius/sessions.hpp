@@ -9,6 +9,7 @@
 // All three are shared by the io threads: each is guarded by its own mutex.
 #pragma once
 
+#include "ca/event.hpp"
 #include "ca/records.hpp"
 #include "radius/clients.hpp"
 #include "radius/eap/authenticator.hpp"
@@ -19,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -35,11 +37,24 @@ using SteadyClock = std::chrono::steady_clock;
 
 // One EAP conversation. Its steps run in order under `mutex` (the Authenticator is not
 // thread-safe, and a conversation's packets may arrive on different io threads).
+//
+// Every conversation ends in exactly one decision event: the server emits accept or reject
+// and sets `ended`; one that is dropped unfinished (idle past the timeout, evicted) emits
+// `abandoned` from its destructor, with what was known when the peer went silent.
 struct Conversation {
+  Conversation() = default;
+  ~Conversation();
+  Conversation(const Conversation&) = delete;
+  Conversation& operator=(const Conversation&) = delete;
+
   std::mutex mutex;
   std::unique_ptr<eap::Authenticator> authenticator;
   std::string state;  // the State we last sent for it; guarded by `mutex`
   SteadyClock::time_point started{};
+  SteadyClock::time_point last_step{};
+  ca::EventSink* events = nullptr;  // null: no abandoned event
+  ca::Event event;                  // what is known so far (NAS, MAC, certificate…)
+  bool ended = false;               // its outcome was emitted (or it needs none)
 };
 
 // What one open conversation is charged against the memory budget besides its buffers:
@@ -97,6 +112,11 @@ class EapSessions {
   Rekeyed rekey(const std::string& old_state, const std::string& new_state, std::shared_ptr<Conversation> conversation,
              std::size_t buffered, SteadyClock::time_point now, std::size_t* evicted_budget = nullptr);
   void erase(const std::string& state);
+  // Drops the conversations idle past the timeout now (they are otherwise dropped lazily,
+  // by the next find or insert), so their abandoned events are not late.
+  void expire(SteadyClock::time_point now);
+  // Drops every conversation, `each` applied to each first (shutdown).
+  void clear(const std::function<void(Conversation&)>& each);
   std::size_t size() const;
   std::size_t size_of(const std::string& nas) const;
   std::size_t charged_bytes() const;

@@ -97,6 +97,12 @@ struct Enrollment::Decision {
   FailInfo fail_info = FailInfo::bad_request;
   std::string reason;       // FAILURE only; never contains a secret
   std::string target;       // device name, serial or CN, for the audit row
+  // For the decision event (docs/events.md): the outcome of a certificate answer (issued,
+  // renewed, approved; "" for a repeat), the refusal's term, and what is known of the device.
+  std::string outcome;
+  std::string code;
+  std::string device;
+  std::string serial;
 
   static Decision wait() {
     Decision d;
@@ -113,11 +119,13 @@ struct Enrollment::Decision {
     d.crl = std::move(crl);
     return d;
   }
-  static Decision failure(FailInfo info, std::string reason, std::string target = {}) {
+  // `code` "": the failInfo's own name (RFC 8894 §3.2.1.4).
+  static Decision failure(FailInfo info, std::string reason, std::string target = {}, std::string code = {}) {
     Decision d;
     d.fail_info = info;
     d.reason = std::move(reason);
     d.target = std::move(target);
+    d.code = code.empty() ? to_string(info) : std::move(code);
     return d;
   }
 };
@@ -163,10 +171,31 @@ ca::Bytes Enrollment::handle(std::span<const std::uint8_t> message, std::string_
     rep.fail_info = decision.fail_info;
     ++rejected_;
     ++rejected_by_fail_info_.at(static_cast<std::size_t>(decision.fail_info));
-    audit_rejection(request, source, decision.target,
-                    std::string(to_string(decision.fail_info)) + ": " + decision.reason);
+    // The refusal audit limits rows per source; its event goes with its row, so a flood
+    // from one address cannot push other events out either.
+    if (audit_rejection(request, source, decision.target,
+                        std::string(to_string(decision.fail_info)) + ": " + decision.reason))
+      emit_event(request, source, decision);
   }
+  if (decision.certificate || decision.pending) emit_event(request, source, decision);
   return build_cert_rep(request, rep, authority_.ra(), authority_.ra_key());
+}
+
+void Enrollment::emit_event(const PkiRequest& request, std::string_view source, const Decision& decision) {
+  const bool refused = !decision.certificate && !decision.crl && !decision.pending;
+  if (settings_.events == nullptr || (!refused && decision.outcome.empty())) return;
+  ca::Event e;
+  e.kind = ca::event_kind::kScep;
+  e.outcome = refused ? "reject" : decision.outcome;
+  e.reason = refused ? decision.code : "ok";
+  e.detail = refused ? std::string(to_string(decision.fail_info)) + ": " + decision.reason
+                     : std::string(to_string(request.type)) + (decision.reason.empty() ? "" : ": " + decision.reason);
+  e.nas_ip = std::string(source);
+  e.device = decision.device;
+  e.serial = decision.serial;
+  if (request.csr) e.cn = ca::log_safe(csr_common_name(request.csr.get()));
+  e.transaction_id = ca::log_safe(request.transaction_id);
+  settings_.events->emit(std::move(e));
 }
 
 bool Enrollment::manual_approval(const std::string& profile) const {
@@ -183,7 +212,7 @@ Enrollment::Decision Enrollment::decide(PkiRequest& request) {
     case MessageType::cert_poll: {
       // RFC 8894 §3.3.3: a poll for a transaction we never saw is rejected.
       auto known = from_transaction(request, /*poll=*/true);
-      if (!known) return Decision::failure(FailInfo::bad_cert_id, "unknown transaction");
+      if (!known) return Decision::failure(FailInfo::bad_cert_id, "unknown transaction", {}, "unknown_transaction");
       return std::move(*known);
     }
     case MessageType::get_cert:
@@ -231,17 +260,26 @@ std::optional<Enrollment::Decision> Enrollment::from_transaction(const PkiReques
                    request.transaction_id, held->id);
       return Decision::wait();
     }
-    return Decision::failure(FailInfo::bad_request,
-                             "request " + std::to_string(held->id) + " was " + held->status +
-                                 (held->reason.empty() ? std::string() : " (" + held->reason + ")"),
-                             held->device_name);
+    Decision refused = Decision::failure(FailInfo::bad_request,
+                                         "request " + std::to_string(held->id) + " was " + held->status +
+                                             (held->reason.empty() ? std::string() : " (" + held->reason + ")"),
+                                         held->device_name, "rejected_by_operator");
+    refused.device = held->device_name;
+    return refused;
   }
   const auto record = registry_.ledger().find_certificate(*serial);
   if (!record) return Decision::failure(FailInfo::bad_cert_id, "transaction has no certificate");
   ++repeated_;
   spdlog::info("scep: {} transaction {} answered with certificate {}", poll ? "poll for" : "retransmitted",
                request.transaction_id, *serial);
-  return Decision::success(ca::cert_from_der(record->der));
+  Decision answer = Decision::success(ca::cert_from_der(record->der));
+  // A poll collecting what an operator approved is that request's outcome; anything else
+  // answered from the transaction repeats an outcome already told (no outcome, no event).
+  const auto held = poll ? registry_.ledger().find_scep_request(key) : std::nullopt;
+  if (held && held->status == "approved") answer.outcome = "approved";
+  answer.serial = record->serial_hex;
+  if (const auto device = registry_.ledger().find_device(record->device_id)) answer.device = device->name;
+  return answer;
 }
 
 // Who a new certificate is for: the device, profile and names, or why there is none.
@@ -253,9 +291,10 @@ struct Enrollment::Target {
   std::vector<std::string> pinned_sans;
   std::optional<Decision> refused;
 
-  static Target refuse(std::string reason, std::string target) {
+  static Target refuse(std::string reason, std::string target, std::string code, std::string device = {}) {
     Target t;
-    t.refused = Decision::failure(FailInfo::bad_request, std::move(reason), std::move(target));
+    t.refused = Decision::failure(FailInfo::bad_request, std::move(reason), std::move(target), std::move(code));
+    t.refused->device = std::move(device);
     return t;
   }
 };
@@ -281,8 +320,8 @@ Enrollment::Decision Enrollment::enroll(PkiRequest& request) {
 
 Enrollment::Target Enrollment::target_of(const PkiRequest& request, const std::string& cn) {
   if (issued_by(authority_.issuing(), request)) return renewal_target(request);
-  if (request.type == MessageType::renewal_req) return Target::refuse("RenewalReq not signed by a certificate of ours", cn);
-  if (request.challenge_password.empty()) return Target::refuse("no challenge password", cn);
+  if (request.type == MessageType::renewal_req) return Target::refuse("RenewalReq not signed by a certificate of ours", cn, "renewal_not_ours");
+  if (request.challenge_password.empty()) return Target::refuse("no challenge password", cn, "challenge_missing");
   if (same_secret(request.challenge_password, settings_.static_challenge)) return static_target(cn);
   return challenge_target(request, cn);
 }
@@ -294,7 +333,8 @@ Enrollment::Target Enrollment::renewal_target(const PkiRequest& request) {
   const ca::Identity identity = registry_.index().by_fingerprint(ca::sha256(request.signer_der), ca::now_unix());
   if (identity.verdict != ca::IdentityVerdict::good)
     return Target::refuse(std::string("renewal signer certificate is ") + ca::to_string(identity.verdict),
-                          ca::serial_hex(request.signer.get()));
+                          ca::serial_hex(request.signer.get()),
+                          std::string("renewal_signer_") + ca::to_string(identity.verdict), identity.device_name);
   Target t;
   t.renewal = true;
   t.issue.device.id = identity.device_id;
@@ -309,13 +349,13 @@ Enrollment::Target Enrollment::renewal_target(const PkiRequest& request) {
 // certificate for a device that exists needs a one-time challenge bound to it, a renewal
 // signed by its current certificate, or an operator's approval (docs/security.md).
 Enrollment::Target Enrollment::static_target(const std::string& cn) {
-  if (cn.empty()) return Target::refuse("CSR subject has no CN", {});
-  if (!usable_device_name(cn)) return Target::refuse("CSR CN is not a usable device name", ca::log_safe(cn));
+  if (cn.empty()) return Target::refuse("CSR subject has no CN", {}, "cn_missing");
+  if (!usable_device_name(cn)) return Target::refuse("CSR CN is not a usable device name", ca::log_safe(cn), "cn_invalid");
   const bool approval = manual_approval(settings_.profile);
   if (!approval && registry_.ledger().find_device_by_name(cn))
     return Target::refuse("the static challenge only enrolls new devices; device '" + cn +
                               "' exists (use a one-time challenge bound to it, or renew)",
-                          cn);
+                          cn, "static_device_exists", cn);
   Target t;
   t.device_name = cn;
   t.issue.device.name = cn;
@@ -331,15 +371,16 @@ Enrollment::Target Enrollment::static_target(const std::string& cn) {
 Enrollment::Target Enrollment::challenge_target(const PkiRequest& request, const std::string& cn) {
   const std::string hash = challenge_hash(request.challenge_password);
   const auto challenge = registry_.ledger().find_challenge(hash);
-  if (!challenge) return Target::refuse("wrong challenge", cn);
-  if (challenge->used_at) return Target::refuse("challenge already used", challenge->device_name);
-  if (challenge->expires_at <= ca::now_unix()) return Target::refuse("challenge expired", challenge->device_name);
+  if (!challenge) return Target::refuse("wrong challenge", cn, "challenge_wrong");
+  const std::string& bound = challenge->device_name;
+  if (challenge->used_at) return Target::refuse("challenge already used", bound, "challenge_used", bound);
+  if (challenge->expires_at <= ca::now_unix()) return Target::refuse("challenge expired", bound, "challenge_expired", bound);
   // The challenge is bound to its device: a CSR naming something else is refused.
   if (challenge->cn && *challenge->cn != cn)
-    return Target::refuse("CSR CN does not match the challenge's binding", challenge->device_name);
+    return Target::refuse("CSR CN does not match the challenge's binding", bound, "challenge_bound_elsewhere", bound);
   if (!challenge->cn && !cn.empty() && lower(cn) != lower(challenge->device_name)) {
     if (auto other = registry_.ledger().find_device_by_name(cn); other && other->id != challenge->device_id)
-      return Target::refuse("CSR names another device", challenge->device_name);
+      return Target::refuse("CSR names another device", bound, "challenge_bound_elsewhere", bound);
   }
   Target t;
   t.device_name = challenge->device_name;
@@ -359,20 +400,25 @@ Enrollment::Decision Enrollment::issue_for(const PkiRequest& request, Target& ta
     ++(target.renewal ? renewed_ : issued_);
     spdlog::info("scep: {} certificate {} for device {} (transaction {}){}", target.renewal ? "renewed" : "issued",
                  result.record.serial_hex, result.device.name, request.transaction_id, left_out_note(result.left_out));
-    return Decision::success(std::move(result.certificate));
+    Decision issued = Decision::success(std::move(result.certificate));
+    issued.outcome = target.renewal ? "renewed" : "issued";
+    issued.device = result.device.name;
+    issued.serial = result.record.serial_hex;
+    if (const std::string note = left_out_note(result.left_out); !note.empty()) issued.reason = note.substr(2);
+    return issued;
   } catch (const ca::IssuanceRejected& e) {
-    return Decision::failure(FailInfo::bad_request, e.what(), cn);
+    return Decision::failure(FailInfo::bad_request, e.what(), cn, "issuance_refused");
   } catch (const ca::DuplicateTransaction&) {
     // The same transaction raced us (a client retransmitting while we signed): both get
     // the certificate that committed first.
     if (auto first = from_transaction(request, /*poll=*/false)) return std::move(*first);
-    return Decision::failure(FailInfo::bad_request, "transaction raced and vanished", cn);
+    return Decision::failure(FailInfo::bad_request, "transaction raced and vanished", cn, "internal_error");
   } catch (const ca::ChallengeRefused& e) {
-    return Decision::failure(FailInfo::bad_request, e.what(), cn);
+    return Decision::failure(FailInfo::bad_request, e.what(), cn, "challenge_refused");
   } catch (const ca::LedgerConflict& e) {   // a disabled device, or a static name taken meanwhile
-    return Decision::failure(FailInfo::bad_request, e.what(), cn);
+    return Decision::failure(FailInfo::bad_request, e.what(), cn, "device_conflict");
   } catch (const ca::LedgerNotFound& e) {   // the bound device vanished
-    return Decision::failure(FailInfo::bad_request, e.what(), cn);
+    return Decision::failure(FailInfo::bad_request, e.what(), cn, "device_missing");
   }
 }
 
@@ -384,10 +430,11 @@ Enrollment::Decision Enrollment::hold_for_approval(const PkiRequest& request, co
   try {
     issuer_.check(issue);
   } catch (const ca::IssuanceRejected& e) {
-    return Decision::failure(FailInfo::bad_request, e.what(), cn);
+    return Decision::failure(FailInfo::bad_request, e.what(), cn, "issuance_refused");
   }
   if (auto device = registry_.ledger().find_device_by_name(device_name); device && !device->enabled)
-    return Decision::failure(FailInfo::bad_request, "device '" + device_name + "' is disabled", device_name);
+    return Decision::failure(FailInfo::bad_request, "device '" + device_name + "' is disabled", device_name,
+                             "device_disabled");
   ca::NewScepRequest held;
   held.transaction = *issue.device.scep_transaction;
   held.device_name = device_name;
@@ -402,20 +449,24 @@ Enrollment::Decision Enrollment::hold_for_approval(const PkiRequest& request, co
     const ca::ScepRequestRecord row = registry_.ledger().create_scep_request(held, kActor);
     spdlog::info("scep: request {} for device {} waits for approval (transaction {})", row.id, device_name,
                  request.transaction_id);
-    return Decision::wait();
+    Decision held_now = Decision::wait();
+    held_now.outcome = "pending";
+    held_now.device = device_name;
+    held_now.reason = "request " + std::to_string(row.id) + " waits for an operator's approval";
+    return held_now;
   } catch (const ca::DuplicateTransaction&) {
     // A retransmission raced us: answer what the first one stored.
     if (auto first = from_transaction(request, /*poll=*/false)) return std::move(*first);
-    return Decision::failure(FailInfo::bad_request, "transaction raced and vanished", cn);
+    return Decision::failure(FailInfo::bad_request, "transaction raced and vanished", cn, "internal_error");
   } catch (const ca::ChallengeRefused& e) {
-    return Decision::failure(FailInfo::bad_request, e.what(), device_name);
+    return Decision::failure(FailInfo::bad_request, e.what(), device_name, "challenge_refused");
   }
 }
 
 // Anyone can be refused, as often as they like: the row goes to RefusalAudit, which
 // batches, limits per source and bounds what reaches the ledger; the log line is written
 // only for refusals that get a row, so it is limited the same way.
-void Enrollment::audit_rejection(const PkiRequest& request, std::string_view source, const std::string& target,
+bool Enrollment::audit_rejection(const PkiRequest& request, std::string_view source, const std::string& target,
                                  const std::string& reason) {
   const std::string from = source.empty() ? std::string("unknown") : std::string(source);
   const bool recorded = refusals_.record(
@@ -425,6 +476,7 @@ void Enrollment::audit_rejection(const PkiRequest& request, std::string_view sou
   if (recorded)
     spdlog::warn("scep: {} transaction {} from {} refused: {}", to_string(request.type), request.transaction_id, from,
                  ca::log_safe(reason));   // a reason may quote the requester (a CN, a device name)
+  return recorded;
 }
 
 EnrollmentCounters Enrollment::counters() const {

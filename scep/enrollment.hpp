@@ -5,6 +5,7 @@
 
 #include "ca/authority.hpp"
 #include "ca/crl.hpp"
+#include "ca/event.hpp"
 #include "ca/issuer.hpp"
 #include "ca/registry.hpp"
 #include "scep/pki_message.hpp"
@@ -29,6 +30,7 @@ struct EnrollmentSettings {
   std::string static_challenge;        // empty: only one-time challenges and renewals
   bool allow_legacy_crypto = false;
   RefusalAuditSettings refusals;       // how refused requests reach the audit log
+  ca::EventSink* events = nullptr;     // decision events; null: none. Must outlive the Enrollment
 };
 
 struct EnrollmentCounters {
@@ -82,8 +84,12 @@ class Enrollment {
   Decision issue_for(const PkiRequest& request, Target& target, const std::string& cn);
   Decision hold_for_approval(const PkiRequest& request, const Target& target, const std::string& cn);
   bool manual_approval(const std::string& profile) const;
-  void audit_rejection(const PkiRequest& request, std::string_view source, const std::string& target,
+  // true when the refusal got its audit row (not over the per-source limit).
+  bool audit_rejection(const PkiRequest& request, std::string_view source, const std::string& target,
                        const std::string& reason);
+  // The decision event of a PKIOperation (docs/events.md): new certificates, PENDING,
+  // a poll collecting an approved one, refusals; not repeats of an outcome already told.
+  void emit_event(const PkiRequest& request, std::string_view source, const Decision& decision);
 
   const ca::Authority& authority_;
   ca::Issuer& issuer_;

@@ -28,6 +28,8 @@
 //   GET  /scep/counters    SCEP outcomes since start (by failInfo too) -> {"counters":{name:n…}}
 //   GET  /service/counters handler exceptions survived, HTTP connections refused -> {"counters":{name:n…}}
 //   GET  /policy, POST /policy/reload  access policy rules, counters, reload: api_policy.cpp
+//   GET  /events?device=&mac=&nas=&serial=&kind=&outcome=&since=&limit=&offset=  decision events: api_events.cpp
+//   GET  /why/{device|mac|serial}  the latest outcomes in words: api_why.cpp
 //   POST /challenges {device, profile?, cn?, sans?[], ttl_seconds?}  one-time SCEP challenge, see api_scep.cpp
 //   GET  /devices/{device}/profile/apple|android|windows?ssid=&wpa3=true|false&profile=
 //        an MDM document with a fresh one-time challenge bound to the device (created when
@@ -267,6 +269,12 @@ HttpResponse AdminApi::route(const Call& call) {
     return method_not_allowed("POST");
   } else if (s[0] == "identity" && s.size() == 2) {
     if (m == "GET") return show_identity(call, s[1]);
+    return method_not_allowed("GET");
+  } else if (s[0] == "why" && s.size() == 2) {
+    if (m == "GET") return why(call.query, s[1]);
+    return method_not_allowed("GET");
+  } else if (s[0] == "events" && s.size() == 1) {
+    if (m == "GET") return list_events(call.query, call.now);
     return method_not_allowed("GET");
   } else if (s[0] == "sessions" && s.size() == 1) {
     if (m == "GET") return list_sessions(call);

@@ -91,6 +91,10 @@ class AdminApi {
   HttpResponse show_scep_counters(const Call& call);
   HttpResponse show_service_counters(const Call& call);
   HttpResponse show_policy();
+  // api_events.cpp: decision events, newest first.
+  HttpResponse list_events(const std::map<std::string, std::string>& query, ca::UnixTime now);
+  // api_why.cpp: the latest outcome per NAS and SSID, in words.
+  HttpResponse why(const std::map<std::string, std::string>& query, const std::string& target);
   HttpResponse reload_policy(const HttpRequest& request, const std::string& actor);
 
   // A number means a device id, anything else a name (see api.cpp). 404 if unknown.

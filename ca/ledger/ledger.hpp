@@ -1,5 +1,5 @@
 // The ledger: the durable record of devices, certificates, revocations, challenges, SCEP
-// transactions, RADIUS sessions and the audit log. Each concern has its own narrow
+// transactions, RADIUS sessions, the audit log and the decision events. Each concern has its own narrow
 // interface (devices.hpp, certificates.hpp, …) so that a caller names only what it uses,
 // a feature adds a file rather than a method here, and a second backend (PostgreSQL,
 // several nodes on one ledger) implements the same interfaces.
@@ -13,6 +13,7 @@
 #include "ca/ledger/challenges.hpp"
 #include "ca/ledger/devices.hpp"
 #include "ca/ledger/errors.hpp"
+#include "ca/ledger/events.hpp"
 #include "ca/ledger/radius_sessions.hpp"
 #include "ca/ledger/scep_transactions.hpp"
 
@@ -26,7 +27,8 @@ class Ledger : public DeviceStore,
                public AuditLog,
                public ChallengeStore,
                public ScepTransactionStore,
-               public RadiusSessionStore {
+               public RadiusSessionStore,
+               public EventStore {
  public:
   ~Ledger() override = default;
 

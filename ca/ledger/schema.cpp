@@ -193,7 +193,43 @@ INSERT INTO meta (key, value)
   WHERE actor = 'scep' AND action IN ('scep.reject', 'scep.reject.suppressed');
 )sql";
 
-constexpr std::array kMigrations{kVersion1, kVersion2, kVersion3, kVersion4, kVersion5, kVersion6, kVersion7};
+// Version 8: decision events (ca/event.hpp), why each RADIUS conversation, SCEP operation,
+// Disconnect/CoA and NAS-level drop ended as it did. Written in batches off the request
+// path and pruned by age and count, so plain rows (no append-only trigger). Indexed by
+// the columns the admin API filters on, each with the time for newest-first order; the
+// partial indexes leave out the many rows where the column is empty.
+constexpr const char* kVersion8 = R"sql(
+CREATE TABLE events (
+  id             INTEGER PRIMARY KEY,
+  at             INTEGER NOT NULL,
+  kind           TEXT    NOT NULL,
+  outcome        TEXT    NOT NULL,
+  reason         TEXT    NOT NULL DEFAULT '',
+  detail         TEXT    NOT NULL DEFAULT '',
+  nas            TEXT    NOT NULL DEFAULT '',
+  nas_ip         TEXT    NOT NULL DEFAULT '',
+  mac            TEXT    NOT NULL DEFAULT '',
+  user_name      TEXT    NOT NULL DEFAULT '',
+  ssid           TEXT    NOT NULL DEFAULT '',
+  serial         TEXT    NOT NULL DEFAULT '',
+  device         TEXT    NOT NULL DEFAULT '',
+  issuer         TEXT    NOT NULL DEFAULT '',
+  tls_version    TEXT    NOT NULL DEFAULT '',
+  rule           TEXT    NOT NULL DEFAULT '',
+  duration_ms    INTEGER,
+  cn             TEXT    NOT NULL DEFAULT '',
+  transaction_id TEXT    NOT NULL DEFAULT '',
+  count          INTEGER NOT NULL DEFAULT 1
+) STRICT;
+CREATE INDEX events_by_time   ON events(at);
+CREATE INDEX events_by_device ON events(device, at) WHERE device <> '';
+CREATE INDEX events_by_serial ON events(serial, at) WHERE serial <> '';
+CREATE INDEX events_by_mac    ON events(mac, at)    WHERE mac <> '';
+CREATE INDEX events_by_nas    ON events(nas, at)    WHERE nas <> '';
+)sql";
+
+constexpr std::array kMigrations{kVersion1, kVersion2, kVersion3, kVersion4, kVersion5, kVersion6, kVersion7,
+                                 kVersion8};
 
 }  // namespace
 

@@ -68,6 +68,10 @@ class SqliteLedger final : public Ledger {
   std::vector<ScepRequestRecord> list_scep_requests(const std::string& status, std::size_t limit) override;
   ScepRequestRecord reject_scep_request(std::int64_t id, const std::string& reason, const std::string& actor) override;
 
+  void append_events(const std::vector<Event>& events) override;
+  std::vector<Event> events(const EventFilter& filter) override;
+  std::size_t prune_events(UnixTime older_than, std::size_t max_rows) override;
+
   std::string integrity_check() override;
 
  private:

@@ -1,6 +1,7 @@
 #include "radius/eap/authenticator.hpp"
 
 #include "ca/log_text.hpp"
+#include "radius/eap/failure_reason.hpp"
 
 #include <openssl/rand.h>
 
@@ -19,6 +20,15 @@ std::string type_list(std::span<const std::uint8_t> types) {
   std::string out;
   for (std::uint8_t t : types) out += (out.empty() ? "" : ",") + std::to_string(t);
   return out.empty() ? "none" : out;
+}
+
+// "PEAP (25), TTLS (21)": what a Nak asks for, in words.
+std::string method_names(std::span<const std::uint8_t> types) {
+  std::string out;
+  for (std::uint8_t t : types) {
+    if (t != 0) out += (out.empty() ? "" : ", ") + reason::eap_method_name(t) + " (" + std::to_string(t) + ")";
+  }
+  return out;
 }
 
 }  // namespace
@@ -124,8 +134,14 @@ AuthenticatorOutput Authenticator::on_nak(const Packet& response) {
   const std::span<const std::uint8_t> wanted(response.type_data);
   log("EAP: Nak, peer proposes " + type_list(wanted));
   const bool no_alternative = wanted.empty() || std::all_of(wanted.begin(), wanted.end(), [](auto t) { return t == 0; });
-  if (no_alternative) return fail("peer Nak'd EAP-TLS with no alternative");
-  if (++naks_ > 1) return fail("peer Nak'd EAP-TLS twice (wants " + type_list(wanted) + ")");
+  if (no_alternative) {
+    // wpa_supplicant, for one, does this when it has no client certificate and key.
+    return fail("the peer Nak'd EAP-TLS and proposes no other method (no client certificate installed?)",
+                reason::kEapMethod);
+  }
+  if (++naks_ > 1) {
+    return fail("the peer wants " + method_names(wanted) + ", not EAP-TLS (Nak'd twice)", reason::kEapMethod);
+  }
   return send_tls_start();
 }
 
@@ -147,7 +163,7 @@ AuthenticatorOutput Authenticator::on_tls(const Packet& response) {
       return send_request(Type::tls, ev.bytes);
     case TlsFragments::Event::Kind::peer_ack:
       if (state_ == State::tls_final) return succeed();
-      if (state_ == State::tls_alert) return fail(engine_->failure_reason());
+      if (state_ == State::tls_alert) return fail(engine_->failure_reason(), engine_->failure_code());
       return fail(state_ == State::tls_start ? "empty response to EAP-TLS Start" : "empty response mid-handshake");
     case TlsFragments::Event::Kind::message:
       return after_tls_input(std::move(ev.bytes));
@@ -156,7 +172,7 @@ AuthenticatorOutput Authenticator::on_tls(const Packet& response) {
 }
 
 AuthenticatorOutput Authenticator::after_tls_input(Bytes message) {
-  if (state_ == State::tls_alert) return fail(engine_->failure_reason());
+  if (state_ == State::tls_alert) return fail(engine_->failure_reason(), engine_->failure_code());
   if (state_ == State::tls_start) set_state(State::tls);
 
   const TlsStatus status = engine_->feed(message);
@@ -164,7 +180,7 @@ AuthenticatorOutput Authenticator::after_tls_input(Bytes message) {
     // RFC 5216 §2.1.3 / RFC 9190 §2.1.3: deliver OpenSSL's fatal alert first when there
     // is one (the peer then learns why), EAP-Failure after the peer's answer.
     Bytes alert = engine_->take_output();
-    if (alert.empty() || state_ == State::tls_final) return fail(engine_->failure_reason());
+    if (alert.empty() || state_ == State::tls_final) return fail(engine_->failure_reason(), engine_->failure_code());
     set_state(State::tls_alert);
     return send_tls_message(std::move(alert));
   }
@@ -183,7 +199,7 @@ AuthenticatorOutput Authenticator::after_tls_input(Bytes message) {
     // RFC 9190 §2.5: after NewSessionTicket (already written), the 0x00 application-data
     // commitment; the peer's empty response to it leads to Success.
     engine_->write_commitment();
-    if (engine_->status() == TlsStatus::failed) return fail(engine_->failure_reason());
+    if (engine_->status() == TlsStatus::failed) return fail(engine_->failure_reason(), engine_->failure_code());
   }
   Bytes last = engine_->take_output();
   if (last.empty()) {
@@ -218,6 +234,7 @@ AuthenticatorOutput Authenticator::succeed() {
   out.keys = engine_->export_keys();
   // RFC 3748 §4.2: Success carries the Identifier of the Response it answers.
   out.eap_message = build_success(last_response_id_);
+  out.code = reason::kOk;
   set_state(State::success);
   log("EAP: Success, " + engine_->version_name() + (engine_->resumed() ? " resumed" : " full") + ", serial " +
       (engine_->peer() ? engine_->peer()->serial_hex : std::string("?")));
@@ -225,10 +242,11 @@ AuthenticatorOutput Authenticator::succeed() {
   return with_facts(std::move(out));
 }
 
-AuthenticatorOutput Authenticator::fail(std::string reason) {
+AuthenticatorOutput Authenticator::fail(std::string reason, std::string code) {
   AuthenticatorOutput out;
   out.decision = Decision::failure;
   out.reason = reason.empty() ? "authentication failed" : std::move(reason);
+  out.code = code.empty() ? reason::kEapProtocol : std::move(code);
   out.eap_message = build_failure(last_response_id_);  // RFC 3748 §4.2
   set_state(State::failure);
   log("EAP: Failure: " + out.reason);

@@ -33,6 +33,7 @@
 #pragma once
 
 #include "radius/eap/eap_packet.hpp"
+#include "radius/eap/failure_reason.hpp"
 #include "radius/eap/log_sink.hpp"
 #include "radius/eap/tls_engine.hpp"
 #include "radius/eap/tls_fragments.hpp"
@@ -68,6 +69,7 @@ struct AuthenticatorOutput {
   Decision decision = Decision::discard;
   Bytes eap_message;        // the EAP packet to send (empty for discard)
   std::string reason;       // failure or discard: why, safe to log (no keys, no payload)
+  std::string code;         // success "ok"; failure: the event vocabulary term (failure_reason.hpp)
   // What is known so far; complete on success, partial on failure.
   std::string eap_identity;         // the peer's outer EAP identity, informational only
   std::string tls_version;          // "TLSv1.2" / "TLSv1.3" once negotiated
@@ -118,7 +120,7 @@ class Authenticator {
   AuthenticatorOutput send_tls_message(Bytes tls_message);
   AuthenticatorOutput send_request(Type type, std::span<const std::uint8_t> type_data);
   AuthenticatorOutput succeed();
-  AuthenticatorOutput fail(std::string reason);
+  AuthenticatorOutput fail(std::string reason, std::string code = {});  // code "": eap_protocol
   AuthenticatorOutput discard(std::string reason);
   AuthenticatorOutput with_facts(AuthenticatorOutput out) const;
   void set_state(State next);

@@ -1,5 +1,6 @@
 #include "radius/eap/tls_engine.hpp"
 
+#include "radius/eap/failure_reason.hpp"
 #include "radius/eap/tls_library_context.hpp"
 
 #include "ca/authority.hpp"
@@ -83,6 +84,7 @@ std::shared_ptr<const TlsServerConfig> TlsServerConfig::create(const X509* serve
   for (const X509* c : client_ca_names) ca::check(SSL_CTX_add_client_CA(ctx, const_cast<X509*>(c)), "client CA name");
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT | SSL_VERIFY_CLIENT_ONCE, nullptr);
   SSL_CTX_set_cert_verify_callback(ctx, &TlsEngine::decide_certificate, nullptr);
+  SSL_CTX_set_info_callback(ctx, &TlsEngine::on_info);
 
   ca::check(SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof kSessionIdContext - 1), "sid ctx");
   if (o.session_resumption) {
@@ -181,6 +183,7 @@ int TlsEngine::decide_certificate(X509_STORE_CTX* store, void* /*unused*/) {
   } catch (const std::exception&) {
     // Exceptions must not cross OpenSSL's C frames.
     self->reason_ = "identity lookup failed";
+    self->code_ = reason::kInternalError;
     self->verify_error_ = X509_V_ERR_APPLICATION_VERIFICATION;
   }
   X509_STORE_CTX_set_error(store, self->verify_error_);
@@ -200,6 +203,7 @@ bool TlsEngine::authorize(const X509* cert) {
               "X509_digest");
     peer.serial_hex = ca::serial_hex(cert);
     peer.subject = ca::subject_string(cert);
+    if (const X509_NAME* issuer = X509_get_issuer_name(cert)) peer.issuer = ca::name_to_string(issuer);
     peer.sans = ca::subject_alt_names(cert);
     peer.identity = config_->identities().by_fingerprint(peer.fingerprint, config_->now());
     peer_ = std::move(peer);
@@ -209,6 +213,11 @@ bool TlsEngine::authorize(const X509* cert) {
   const ca::IdentityVerdict verdict = peer_->identity.verdict;
   if (verdict != ca::IdentityVerdict::good) {
     if (reason_.empty()) reason_ = ca::to_string(verdict);
+    if (code_.empty()) {
+      code_ = verdict != ca::IdentityVerdict::unknown ? ca::to_string(verdict)
+              : issued_by_us(cert)                   ? reason::kUnknownCertificate
+                                                     : reason::kUnknownIssuer;
+    }
     verify_error_ = verify_error_for(verdict);
     return false;
   }
@@ -218,6 +227,7 @@ bool TlsEngine::authorize(const X509* cert) {
   const auto flags = X509_get_extension_flags(const_cast<X509*>(cert));
   if ((flags & EXFLAG_XKUSAGE) == 0 || (X509_get_extended_key_usage(const_cast<X509*>(cert)) & XKU_SSL_CLIENT) == 0) {
     if (reason_.empty()) reason_ = "not_for_client_auth";
+    if (code_.empty()) code_ = reason::kNotForClientAuth;
     verify_error_ = X509_V_ERR_INVALID_PURPOSE;
     return false;
   }
@@ -231,6 +241,7 @@ bool TlsEngine::authorize_session() {
   const X509* cert = SSL_get0_peer_certificate(ssl_.get());
   if (cert == nullptr) {
     if (reason_.empty()) reason_ = "no client certificate";
+    if (code_.empty()) code_ = reason::kNoClientCertificate;
     return false;
   }
   const long verify = SSL_get_verify_result(ssl_.get());
@@ -242,26 +253,57 @@ bool TlsEngine::authorize_session() {
     return authorize(cert);
   } catch (const std::exception&) {
     if (reason_.empty()) reason_ = "identity lookup failed";
+    if (code_.empty()) code_ = reason::kInternalError;
     return false;
   }
 }
 
-std::string TlsEngine::openssl_reason() const {
+TlsEngine::OpenSslError TlsEngine::openssl_error() const {
   // The first queued error is the root cause; reason strings carry no key material.
   const unsigned long e = ERR_get_error();
   ERR_clear_error();
-  if (e == 0) return "TLS error";
+  if (e == 0) return {"TLS error", 0};
   const char* text = ERR_reason_error_string(e);
-  return text != nullptr ? text : "TLS error";
+  return {text != nullptr ? text : "TLS error", ERR_GET_REASON(e)};
 }
 
-TlsStatus TlsEngine::fail(std::string reason, bool keep_alert) {
+void TlsEngine::on_info(const SSL* ssl, int where, int ret) {
+  if ((where & SSL_CB_ALERT) == 0) return;
+  auto* self = static_cast<TlsEngine*>(SSL_get_app_data(ssl));
+  // ret: the alert level in the high byte, its description in the low one (RFC 8446 §6).
+  if (self == nullptr || (ret >> 8) != SSL3_AL_FATAL) return;
+  auto& slot = (where & SSL_CB_READ) != 0 ? self->peer_alert_ : self->our_alert_;
+  if (!slot) slot = static_cast<std::uint8_t>(ret & 0xff);
+}
+
+bool TlsEngine::issued_by_us(const X509* cert) const {
+  const X509_NAME* issuer = X509_get_issuer_name(cert);
+  const STACK_OF(X509_NAME)* ours = SSL_CTX_get_client_CA_list(config_->ctx());
+  for (int i = 0; issuer != nullptr && i < sk_X509_NAME_num(ours); ++i) {
+    if (X509_NAME_cmp(sk_X509_NAME_value(ours, i), issuer) == 0) return true;
+  }
+  return false;
+}
+
+TlsStatus TlsEngine::fail(std::string reason, bool keep_alert, std::string code) {
   if (reason_.empty()) reason_ = std::move(reason);
+  if (code_.empty()) code_ = std::move(code);
+  // The client's alert says what it thinks of us (unknown_ca: it does not trust our
+  // certificate); ours, when nothing more precise is known, what we refused.
+  if (code_.empty() && peer_alert_) {
+    code_ = reason::tls_alert(*peer_alert_);
+    reason_ = "the client sent TLS alert " + reason::alert_name(*peer_alert_) + " (" + reason_ + ")";
+  }
+  if (code_.empty() && our_alert_) {
+    code_ = reason::tls_alert(*our_alert_);
+    reason_ = "the server sent TLS alert " + reason::alert_name(*our_alert_) + " (" + reason_ + ")";
+  }
+  if (code_.empty()) code_ = reason::kEapProtocol;
   if (!keep_alert) (void)BIO_reset(wbio_);
   // Never let a session that failed authorization be resumed from the cache later.
   if (SSL_SESSION* s = SSL_get_session(ssl_.get())) SSL_CTX_remove_session(config_->ctx(), s);
   status_ = TlsStatus::failed;
-  if (log_) log_("TLS: failed: " + reason_);
+  if (log_) log_("TLS: failed (" + code_ + "): " + reason_);
   return status_;
 }
 
@@ -311,8 +353,11 @@ TlsStatus TlsEngine::feed(std::span<const std::uint8_t> tls_bytes) {
   }
   // A fatal handshake error: OpenSSL queued an alert in wbio_, which the caller should
   // send (RFC 5216 §2.1.3, RFC 9190 §2.1.3) before EAP-Failure.
-  std::string why = openssl_reason();
-  return fail("TLS handshake failed: " + why, true);
+  const OpenSslError why = openssl_error();
+  std::string code;
+  if (why.reason == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) code = reason::kNoClientCertificate;
+  if (why.reason == SSL_R_BAD_SIGNATURE) code = reason::kBadSignature;
+  return fail("TLS handshake failed: " + why.text, true, std::move(code));
 }
 
 void TlsEngine::write_commitment() {

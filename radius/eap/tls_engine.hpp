@@ -99,6 +99,7 @@ struct TlsPeer {
   ca::Sha256 fingerprint{};  // SHA-256 over the DER: the ledger's key
   std::string serial_hex;
   std::string subject;
+  std::string issuer;             // the issuer's name, for a certificate from another CA
   std::vector<std::string> sans;  // "DNS:x", "email:y", ... for policy rules (san = "...")
   ca::Identity identity;
 };
@@ -128,6 +129,8 @@ class TlsEngine {
 
   TlsStatus status() const { return status_; }
   const std::string& failure_reason() const { return reason_; }
+  // The failure as a term of the event vocabulary (failure_reason.hpp); "" until failed.
+  const std::string& failure_code() const { return code_; }
   const std::optional<TlsPeer>& peer() const { return peer_; }
 
   // Valid once the handshake is done (version also after a failure late in the handshake).
@@ -144,8 +147,20 @@ class TlsEngine {
   // peer_ and reason_, and the X509_V_ERR_* for the alert in verify_error_ on refusal.
   bool authorize(const X509* cert);
   bool authorize_session();                   // the same for the session's certificate
-  TlsStatus fail(std::string reason, bool keep_alert);
-  std::string openssl_reason() const;
+  // The reason and its vocabulary term (`code`: "" = from the alerts seen, else eap_protocol).
+  TlsStatus fail(std::string reason, bool keep_alert, std::string code = {});
+  // The first queued OpenSSL error (the root cause): its text, and its reason code.
+  struct OpenSslError {
+    std::string text;
+    int reason = 0;
+  };
+  OpenSslError openssl_error() const;
+  std::string openssl_reason() const { return openssl_error().text; }
+  // SSL_CTX_set_info_callback: the first alert each side sent, for the failure's code.
+  static void on_info(const SSL* ssl, int where, int ret);
+  // Our issuing CAs' names (the client CA list): a certificate that names one of them as
+  // its issuer but is not in the ledger is unknown_certificate, any other unknown_issuer.
+  bool issued_by_us(const X509* cert) const;
 
   std::shared_ptr<const TlsServerConfig> config_;
   LogSink log_;
@@ -155,6 +170,9 @@ class TlsEngine {
   TlsStatus status_ = TlsStatus::need_more;
   bool authorized_ = false;
   std::string reason_;
+  std::string code_;
+  std::optional<std::uint8_t> peer_alert_;  // fatal alert received from the client
+  std::optional<std::uint8_t> our_alert_;   // fatal alert sent to it
   std::optional<TlsPeer> peer_;
   ca::X509Ptr checked_cert_;     // the certificate peer_ describes
   int verify_error_ = X509_V_OK;  // why authorize() refused, as OpenSSL's verify error

@@ -336,7 +336,7 @@ class DynauthTest(IntegrationTest):
 
     def test_nak_with_error_cause_and_retries_without_answer(self):
         key, cert = self.issue("laptop-4")
-        mac = self.live_session(key, cert, 20, "sess-nak")
+        mac = mac_nak = self.live_session(key, cert, 20, "sess-nak")
         self.nas.mode = "nak503"
         self.inst.cli("revoke", "--device", "laptop-4")
         got = self.nas.wait(1)
@@ -363,6 +363,18 @@ class DynauthTest(IntegrationTest):
         self.assertEqual(outcome, "Disconnect timeout")
         self.assertIsNone(stopped_at, "no answer: the session may still be up")
         self.assertIn("-> Disconnect timeout attempts=3", self.inst.log())
+
+        # Each request and its answer are decision events (kind dynauth).
+        def dynauth_events(device):
+            return json.loads(self.inst.cli("events", "--kind", "dynauth", "--device", device, "--json").stdout)
+
+        nak = eventually(lambda: dynauth_events("laptop-4"), lambda r: len(r) >= 2)
+        self.assertEqual([(e["outcome"], e["reason"]) for e in nak], [("nak", "error_cause:503"), ("sent", "revoked")])
+        self.assertIn("Disconnect NAK 503 (Session-Context-Not-Found)", nak[0]["detail"])
+        self.assertEqual((nak[0]["mac"], nak[0]["nas"], nak[0]["nas_ip"]), (mac_nak.lower().replace("-", ":"), "loopback", "127.0.0.1"))
+        silent = dynauth_events("laptop-5")
+        self.assertEqual([(e["outcome"], e["reason"]) for e in silent], [("timeout", "timeout"), ("sent", "revoked")])
+        self.assertIn("after 3 attempt(s)", silent[0]["detail"])
 
     def test_live_sessions_survive_a_restart_and_accounting_on_closes_them(self):
         key, cert = self.issue("laptop-6")

@@ -251,6 +251,25 @@ TEST_F(ConfigTest, ScepRefusalAuditLimitsLoadWithDefaults) {
   EXPECT_EQ(rendered.scep.refusal_rows_max, 100000);
 }
 
+TEST_F(ConfigTest, EventRetentionAndEapTimeoutLoadWithDefaults) {
+  const Config d = load_config(write("[service]\nhostname = \"x\"\n"));
+  EXPECT_EQ(d.events.keep_days, 30);
+  EXPECT_EQ(d.events.max_rows, 5000000);
+  EXPECT_EQ(d.events.queue, 20000);
+  EXPECT_EQ(d.radius.eap_timeout_seconds, 60);
+  const Config c = load_config(write("[events]\nkeep_days = 7\nmax_rows = 1000\nqueue = 50\n[radius]\neap_timeout_seconds = 5\n"));
+  EXPECT_EQ(c.events.keep_days, 7);
+  EXPECT_EQ(c.events.max_rows, 1000);
+  EXPECT_EQ(c.events.queue, 50);
+  EXPECT_EQ(c.radius.eap_timeout_seconds, 5);
+  EXPECT_THROW(load_config(write("[events]\nkeep_days = 0\n")), ConfigError);
+  EXPECT_THROW(load_config(write("[events]\nkeep_dayz = 3\n")), ConfigError);
+  EXPECT_THROW(load_config(write("[radius]\neap_timeout_seconds = -1\n")), ConfigError);
+  const Config rendered = load_config(write(render_config(sample())));
+  EXPECT_EQ(rendered.events.max_rows, 5000000);
+  EXPECT_EQ(rendered.radius.eap_timeout_seconds, 60);
+}
+
 TEST_F(ConfigTest, AdminTlsIsForcedOffLoopback) {
   EXPECT_TRUE(load_config(write("[admin]\nbind = \"0.0.0.0\"\n")).admin_tls_effective());
   EXPECT_TRUE(load_config(write("[admin]\nbind = \"192.0.2.7\"\n")).admin_tls_effective());

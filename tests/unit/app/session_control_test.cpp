@@ -24,6 +24,22 @@ using radius::Bytes;
 using radius::Code;
 namespace attr = radius::attr;
 
+class RecordingSink : public ca::EventSink {
+ public:
+  void emit(ca::Event event) noexcept override {
+    std::lock_guard lock(mutex_);
+    events_.push_back(std::move(event));
+  }
+  std::vector<ca::Event> events() {
+    std::lock_guard lock(mutex_);
+    return events_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<ca::Event> events_;
+};
+
 class SessionControlTest : public radius::testing::ServerFixture {
  protected:
   void SetUp() override {
@@ -43,6 +59,7 @@ class SessionControlTest : public radius::testing::ServerFixture {
       nas.coa_port = port;
       return std::optional<radius::NasClient>(nas);
     };
+    options.events = &events_;
     control_ = SessionControl::create(io_, *server_, *ledger_, index_, options);
     registry_->on_revocation([c = control_](const std::vector<ca::CertificateRecord>& r) { c->on_revoked(r); });
     registry_->on_device_change([c = control_](const ca::Device& d) { c->on_device_change(d); });
@@ -106,6 +123,7 @@ class SessionControlTest : public radius::testing::ServerFixture {
       boost::asio::make_work_guard(io_)};
   std::unique_ptr<radius::testing::NasStandIn> nas_stand_in_;
   std::atomic<std::uint32_t> coa_nak_cause_{0};   // non-zero: the stand-in answers CoA-NAK with it
+  RecordingSink events_;  // before control_, which emits into it
   std::shared_ptr<SessionControl> control_;
   std::thread thread_;
 };
@@ -179,6 +197,23 @@ TEST_F(SessionControlTest, RefusedCoaIsFollowedByADisconnect) {
   for (int i = 0; i < 100 && !server_->live_sessions().by_serial(device.serial_hex).empty(); ++i)
     std::this_thread::sleep_for(20ms);
   EXPECT_TRUE(server_->live_sessions().by_serial(device.serial_hex).empty()) << "the Disconnect-ACK ends it";
+  // Each request and each answer is a decision event, in order.
+  std::vector<ca::Event> events;
+  for (int i = 0; i < 100 && (events = events_.events()).size() < 4; ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(events.size(), 4u);
+  const std::vector<std::pair<std::string, std::string>> expected{
+      {"sent", "device_disabled"}, {"nak", "error_cause:401"}, {"sent", "device_disabled"}, {"ack", "ok"}};
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(std::make_pair(events[i].outcome, events[i].reason), expected[i]) << i;
+    EXPECT_EQ(events[i].kind, "dynauth");
+    EXPECT_EQ(events[i].device, "refuses-coa");
+    EXPECT_EQ(events[i].serial, device.serial_hex);
+    EXPECT_EQ(events[i].mac, "02:00:00:00:00:01");
+    EXPECT_EQ(events[i].nas, "wlc");
+    EXPECT_EQ(events[i].nas_ip, "127.0.0.1");
+  }
+  EXPECT_NE(events[0].detail.find("CoA-Request"), std::string::npos) << events[0].detail;
+  EXPECT_NE(events[1].detail.find("401"), std::string::npos) << events[1].detail;
 }
 
 // Error-Cause 503 (Session Context Not Found): the session is already gone, nothing follows.

@@ -74,12 +74,16 @@ TEST_F(EdgeTest, SecondNakFails) {
   EXPECT_EQ(out.decision, Decision::failure);
   EXPECT_EQ(out.eap_message, build_failure(id));
   EXPECT_NE(out.reason.find("Nak"), std::string::npos);
+  EXPECT_EQ(out.code, "eap_method");
+  EXPECT_NE(out.reason.find("the peer wants PEAP (25)"), std::string::npos) << out.reason;
 }
 
 TEST_F(EdgeTest, NakWithoutAlternativeFails) {
   Authenticator a(auth_config());
   const std::uint8_t id = start(a);
-  EXPECT_EQ(a.step({build_response(id, Type::nak, Bytes{0}), std::nullopt}).decision, Decision::failure);
+  const AuthenticatorOutput out = a.step({build_response(id, Type::nak, Bytes{0}), std::nullopt});
+  EXPECT_EQ(out.decision, Decision::failure);
+  EXPECT_EQ(out.code, "eap_method");
 }
 
 TEST_F(EdgeTest, AnyOtherMethodFails) {
@@ -88,6 +92,7 @@ TEST_F(EdgeTest, AnyOtherMethodFails) {
   const AuthenticatorOutput out = a.step({build_response(id, Type::md5_challenge, Bytes{16}), std::nullopt});
   EXPECT_EQ(out.decision, Decision::failure);
   EXPECT_NE(out.reason.find("Type 4"), std::string::npos);
+  EXPECT_EQ(out.code, "eap_protocol");
 }
 
 TEST_F(EdgeTest, FirstPacketMustBeAnIdentityResponse) {

@@ -204,12 +204,28 @@ TEST_P(Rejections, ClientCertificateFromAnotherCa) {
   const Client c = issue_foreign("intruder");
   const Conversation conv = attempt(&c);
   EXPECT_EQ(conv.final.reason, "unknown");   // not a certificate the ledger knows
+  EXPECT_EQ(conv.final.code, "unknown_issuer");  // nor one naming our CA as its issuer
+  ASSERT_TRUE(conv.final.peer);
+  EXPECT_EQ(conv.final.peer->issuer, ca::subject_string(foreign_ca_.get()));
   EXPECT_FALSE(last_peer_error_.empty());  // the peer got a TLS alert first (RFC 5216 §2.1.3)
+}
+
+TEST_P(Rejections, ClientThatDoesNotTrustOurServerSaysUnknownCa) {
+  const Client c = issue("laptop-wrong-profile");
+  Authenticator a(auth_config());
+  PeerOptions o = peer_options(&c, GetParam());
+  o.trust_root = foreign_ca_.get();  // its profile installed another root
+  EapTlsPeer peer(o);
+  const Conversation conv = run(a, peer);
+  EXPECT_EQ(conv.final.decision, Decision::failure);
+  EXPECT_EQ(conv.final.code, "tls_alert:unknown_ca") << conv.final.reason;
+  EXPECT_NE(conv.final.reason.find("the client sent TLS alert unknown_ca"), std::string::npos) << conv.final.reason;
 }
 
 TEST_P(Rejections, NoClientCertificate) {
   const Conversation conv = attempt(nullptr);
   EXPECT_NE(conv.final.reason.find("certificate"), std::string::npos) << conv.final.reason;
+  EXPECT_EQ(conv.final.code, "no_client_certificate");
   EXPECT_FALSE(conv.final.peer);
 }
 
@@ -223,6 +239,7 @@ TEST_P(Rejections, RevokedBetweenTwoConversations) {
   registry_->revoke(c.serial_hex, ca::RevocationReason::key_compromise, now(), "test");
   const Conversation conv = attempt(&c);
   EXPECT_EQ(conv.final.reason, "revoked");
+  EXPECT_EQ(conv.final.code, "revoked");
   ASSERT_TRUE(conv.final.peer);
   EXPECT_EQ(conv.final.peer->serial_hex, c.serial_hex);
   EXPECT_EQ(conv.final.peer->identity.device_name, "laptop-revoked");
@@ -234,12 +251,14 @@ TEST_P(Rejections, DisabledDevice) {
   registry_->set_device_enabled(c.device_id, false, "test");
   const Conversation conv = attempt(&c);
   EXPECT_EQ(conv.final.reason, "device_disabled");
+  EXPECT_EQ(conv.final.code, "device_disabled");
 }
 
 TEST_P(Rejections, ExpiredCertificate) {
   const Client c = issue_expired("laptop-expired");
   const Conversation conv = attempt(&c);
   EXPECT_NE(conv.final.reason.find("expired"), std::string::npos) << conv.final.reason;
+  EXPECT_EQ(conv.final.code, "expired");
 }
 
 INSTANTIATE_TEST_SUITE_P(Versions, Rejections, ::testing::Values(TLS1_2_VERSION, TLS1_3_VERSION),

@@ -198,6 +198,7 @@ TEST_F(TlsEngineTest, CertificateOfOurCaButUnknownToTheLedgerIsRejectedWithAnAle
   st = engine.feed(client.client_output());
   EXPECT_EQ(st, TlsStatus::failed);
   EXPECT_EQ(engine.failure_reason(), "unknown");
+  EXPECT_EQ(engine.failure_code(), "unknown_certificate");  // our CA's name as issuer, not in the ledger
   const Bytes alert = engine.take_output();
   ASSERT_GE(alert.size(), 7u);
   EXPECT_EQ(alert[0], 21);  // TLS record type alert

@@ -125,6 +125,7 @@ class ServerFixture : public eap::testing::EapFixture {
     p.authenticator = random_authenticator();
     p.add(attr::UserName, "anonymous@example.net");
     p.add(attr::CallingStationId, "02-00-00-00-00-01");
+    if (!called_station_.empty()) p.add(attr::CalledStationId, called_station_);
     add_eap_message(p, eap);
     if (!state.empty()) p.add(attr::State, state);
     return p;
@@ -171,6 +172,7 @@ class ServerFixture : public eap::testing::EapFixture {
   std::unique_ptr<Server> server_;
   bool flush_writes_ = true;
   std::uint8_t next_id_ = 1;
+  std::string called_station_;  // Called-Station-Id of access_request(), when set
 };
 
 }  // namespace portcullis::radius::testing

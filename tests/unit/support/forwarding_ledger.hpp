@@ -88,6 +88,11 @@ class ForwardingLedger : public ca::Ledger {
     real_.for_each_certificate(fn);
   }
   void for_each_device(const std::function<void(const ca::Device&)>& fn) override { real_.for_each_device(fn); }
+  void append_events(const std::vector<ca::Event>& events) override { real_.append_events(events); }
+  std::vector<ca::Event> events(const ca::EventFilter& filter) override { return real_.events(filter); }
+  std::size_t prune_events(ca::UnixTime older_than, std::size_t max_rows) override {
+    return real_.prune_events(older_than, max_rows);
+  }
   std::string integrity_check() override { return real_.integrity_check(); }
 
  protected:

@@ -453,6 +453,104 @@ TEST_F(AdminApiTest, RadiusSessionsLiveAndAll) {
   expect_refused("POST", "/api/v1/sessions", "{}", 405);
 }
 
+TEST_F(AdminApiTest, EventsFilteredNewestFirst) {
+  const auto now = static_cast<ca::UnixTime>(std::time(nullptr));
+  ca::Event old;
+  old.at = now - 7200;
+  old.kind = "radius";
+  old.outcome = "reject";
+  old.reason = "revoked";
+  old.device = "laptop-7";
+  old.mac = "02:00:5e:10:00:01";
+  old.nas = "wlc-1";
+  old.serial = "6AD6";
+  old.duration_ms = 12;
+  ca::Event recent = old;
+  recent.at = now - 60;
+  recent.outcome = "accept";
+  recent.reason = "ok";
+  ca::Event scep;
+  scep.at = now - 30;
+  scep.kind = "scep";
+  scep.outcome = "reject";
+  scep.reason = "challenge_used";
+  scep.nas_ip = "192.0.2.7";
+  scep.cn = "laptop-7";
+  scep.transaction_id = "tx";
+  ledger_->append_events({old, recent, scep});
+
+  Reply all = call("GET", "/api/v1/events");
+  ASSERT_EQ(all.status, 200) << all.raw.body;
+  ASSERT_EQ(all.body["events"].size(), 3u);
+  EXPECT_EQ(all.body["events"][0]["kind"], "scep");
+  EXPECT_EQ(all.body["events"][0]["requester"], "192.0.2.7");
+  EXPECT_EQ(all.body["events"][0]["transaction_id"], "tx");
+  EXPECT_TRUE(all.body["events"][0]["duration_ms"].is_null());
+  EXPECT_EQ(all.body["events"][2]["reason"], "revoked");
+  EXPECT_EQ(all.body["events"][2]["duration_ms"], 12);
+  // The MAC in another usual form, the serial with separators and lower case.
+  Reply by_mac = call("GET", "/api/v1/events?mac=0200.5E10.0001&serial=6a:d6");
+  ASSERT_EQ(by_mac.status, 200) << by_mac.raw.body;
+  ASSERT_EQ(by_mac.body["events"].size(), 2u);
+  Reply since = call("GET", "/api/v1/events?device=laptop-7&since=1h");
+  ASSERT_EQ(since.body["events"].size(), 1u);
+  EXPECT_EQ(since.body["events"][0]["reason"], "ok");
+  Reply paged = call("GET", "/api/v1/events?kind=radius&limit=1&offset=1");
+  ASSERT_EQ(paged.body["events"].size(), 1u);
+  EXPECT_EQ(paged.body["events"][0]["reason"], "revoked");
+  EXPECT_EQ(call("GET", "/api/v1/events?outcome=accept&nas=wlc-1").body["events"].size(), 1u);
+  expect_refused("GET", "/api/v1/events?mac=02:00:5e:10:00", "", 400);
+  expect_refused("GET", "/api/v1/events?kind=ldap", "", 400);
+  expect_refused("GET", "/api/v1/events?since=yesterday", "", 400);
+  expect_refused("GET", "/api/v1/events?devcie=x", "", 400);
+  expect_refused("GET", "/api/v1/events?limit=0", "", 400);
+  expect_refused("POST", "/api/v1/events", "{}", 405);
+}
+
+TEST_F(AdminApiTest, WhyExplainsTheLatestOutcomePerNasAndSsid) {
+  Reply never = call("GET", "/api/v1/why/laptop-3");
+  ASSERT_EQ(never.status, 200) << never.raw.body;
+  EXPECT_EQ(never.body["verdict"], "never_seen");
+  EXPECT_EQ(never.body["looked_up_as"], "device");
+
+  ca::Event accepted;
+  accepted.at = 1700000000;
+  accepted.kind = "radius";
+  accepted.outcome = "accept";
+  accepted.reason = "ok";
+  accepted.device = "laptop-3";
+  accepted.mac = "02:00:5e:10:00:03";
+  accepted.nas = "wlc-1";
+  accepted.ssid = "corp";
+  accepted.rule = "staff";
+  accepted.serial = "AB";
+  ca::Event disabled = accepted;
+  disabled.at = 1700000100;
+  disabled.outcome = "reject";
+  disabled.reason = "device_disabled";
+  disabled.nas = "wlc-2";
+  ca::Event older = disabled;   // the same NAS and SSID earlier: not the latest there
+  older.at = 1700000050;
+  older.reason = "expired";
+  ledger_->append_events({accepted, older, disabled});
+
+  Reply why = call("GET", "/api/v1/why/02005E100003");
+  ASSERT_EQ(why.status, 200) << why.raw.body;
+  EXPECT_EQ(why.body["looked_up_as"], "mac");
+  EXPECT_EQ(why.body["verdict"], "rejected");
+  ASSERT_EQ(why.body["latest"].size(), 2u);
+  EXPECT_EQ(why.body["latest"][0]["nas"], "wlc-2");
+  EXPECT_EQ(why.body["latest"][0]["explanation"],
+            "the device is disabled; to let it back in: `portcullis devices enable laptop-3`");
+  EXPECT_EQ(why.body["latest"][1]["explanation"], "accepted (rule staff, certificate AB)");
+  EXPECT_EQ(why.body["summary"],
+            "On NAS wlc-2 (SSID corp) at 2023-11-14T22:15:00Z: the device is disabled; to let it back in: "
+            "`portcullis devices enable laptop-3`. On NAS wlc-1 (SSID corp) at 2023-11-14T22:13:20Z: accepted "
+            "(rule staff, certificate AB).");
+  expect_refused("POST", "/api/v1/why/laptop-3", "{}", 405);
+  expect_refused("GET", "/api/v1/why/laptop-3?x=1", "", 400);
+}
+
 TEST_F(AdminApiTest, RadiusCounters) {
   Reply none = call("GET", "/api/v1/radius/counters");
   ASSERT_EQ(none.status, 200);

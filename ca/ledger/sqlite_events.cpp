@@ -1,0 +1,134 @@
+// The SQLite ledger: decision events, table events (schema v8).
+#include "ca/ledger/sqlite_ledger.hpp"
+
+#include <limits>
+
+namespace portcullis::ca::sqlite {
+namespace {
+
+constexpr const char* kEventColumns =
+    "id, at, kind, outcome, reason, detail, nas, nas_ip, mac, user_name, ssid, serial, device, issuer, tls_version, "
+    "rule, duration_ms, cn, transaction_id, count";
+
+std::int64_t clamp(std::size_t n) {
+  constexpr auto max = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+  return static_cast<std::int64_t>(n > max ? max : n);
+}
+
+Event event_from_row(const Statement& row) {
+  Event e;
+  e.id = row.column_int64(0);
+  e.at = row.column_int64(1);
+  e.kind = row.column_text(2);
+  e.outcome = row.column_text(3);
+  e.reason = row.column_text(4);
+  e.detail = row.column_text(5);
+  e.nas = row.column_text(6);
+  e.nas_ip = row.column_text(7);
+  e.mac = row.column_text(8);
+  e.user_name = row.column_text(9);
+  e.ssid = row.column_text(10);
+  e.serial = row.column_text(11);
+  e.device = row.column_text(12);
+  e.issuer = row.column_text(13);
+  e.tls_version = row.column_text(14);
+  e.rule = row.column_text(15);
+  if (!row.column_is_null(16)) e.duration_ms = row.column_int64(16);
+  e.cn = row.column_text(17);
+  e.transaction_id = row.column_text(18);
+  e.count = row.column_int64(19);
+  return e;
+}
+
+}  // namespace
+
+void SqliteLedger::append_events(const std::vector<Event>& events) {
+  if (events.empty()) return;
+  for (const Event& e : events) {
+    if (e.kind.empty() || e.outcome.empty()) throw LedgerConflict("an event needs a kind and an outcome");
+  }
+  // A unit of the group commit: when issuances are being committed, the batch shares their
+  // transaction and its sync.
+  issuance_commits_.run([&] {
+    auto stmt = db_.cached(
+        "INSERT INTO events (at, kind, outcome, reason, detail, nas, nas_ip, mac, user_name, ssid, serial, device, "
+        "issuer, tls_version, rule, duration_ms, cn, transaction_id, count) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)");
+    for (const Event& e : events) {
+      stmt->bind(1, static_cast<std::int64_t>(e.at))
+          .bind(2, e.kind)
+          .bind(3, e.outcome)
+          .bind(4, e.reason)
+          .bind(5, e.detail)
+          .bind(6, e.nas)
+          .bind(7, e.nas_ip)
+          .bind(8, e.mac)
+          .bind(9, e.user_name)
+          .bind(10, e.ssid)
+          .bind(11, e.serial)
+          .bind(12, e.device)
+          .bind(13, e.issuer)
+          .bind(14, e.tls_version)
+          .bind(15, e.rule)
+          .bind(16, e.duration_ms)
+          .bind(17, e.cn)
+          .bind(18, e.transaction_id)
+          .bind(19, e.count);
+      stmt->run();
+      stmt->reset();
+    }
+  });
+}
+
+std::vector<Event> SqliteLedger::events(const EventFilter& filter) {
+  // Each column filter repeats its partial index's condition (`<> ''`), which SQLite
+  // needs to see before it uses that index (https://sqlite.org/partialindex.html).
+  std::string sql = std::string("SELECT ") + kEventColumns + " FROM events WHERE 1";
+  std::vector<std::string> texts;
+  const auto text_filter = [&](const char* column, const std::optional<std::string>& value) {
+    if (!value) return;
+    texts.push_back(*value);
+    const std::string n = std::to_string(texts.size());
+    sql += std::string(" AND ") + column + " = ?" + n + " AND " + column + " <> ''";
+  };
+  text_filter("device", filter.device);
+  text_filter("serial", filter.serial);
+  text_filter("mac", filter.mac);
+  text_filter("nas", filter.nas);
+  text_filter("kind", filter.kind);
+  text_filter("outcome", filter.outcome);
+  const int since_index = static_cast<int>(texts.size()) + 1;
+  if (filter.since) sql += " AND at >= ?" + std::to_string(since_index);
+  sql += " ORDER BY at DESC, id DESC LIMIT ?" + std::to_string(since_index + 1) + " OFFSET ?" +
+         std::to_string(since_index + 2);
+  return read([&](Connection& db) {
+    Statement stmt = db.prepare(sql);
+    for (std::size_t i = 0; i < texts.size(); ++i) stmt.bind(static_cast<int>(i + 1), texts[i]);
+    if (filter.since) stmt.bind(since_index, static_cast<std::int64_t>(*filter.since));
+    stmt.bind(since_index + 1, clamp(filter.limit));
+    stmt.bind(since_index + 2, clamp(filter.offset));
+    std::vector<Event> out;
+    while (stmt.step()) out.push_back(event_from_row(stmt));
+    return out;
+  });
+}
+
+std::size_t SqliteLedger::prune_events(UnixTime older_than, std::size_t max_rows) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(db_);
+  auto by_age = db_.cached("DELETE FROM events WHERE at < ?1");
+  by_age->bind(1, static_cast<std::int64_t>(older_than));
+  by_age->run();
+  std::int64_t deleted = sqlite3_changes(db_.handle());
+  // Beyond max_rows, the oldest by insertion go: ids are assigned in order and rows only
+  // ever leave from the old end, so every id above max(id) - max_rows is at most
+  // max_rows rows, found without counting the table.
+  auto by_count = db_.cached("DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - ?1");
+  by_count->bind(1, clamp(max_rows));
+  by_count->run();
+  deleted += sqlite3_changes(db_.handle());
+  tx.commit();
+  return static_cast<std::size_t>(deleted);
+}
+
+}  // namespace portcullis::ca::sqlite
