@@ -377,6 +377,7 @@ std::optional<Bytes> Server::accept(Context& ctx, const eap::AuthenticatorOutput
   auto bytes = encode(reply, ctx.request, ctx.nas);
   if (!bytes) return reject(ctx, "Access-Accept too large", eap_failure_for(ctx.eap), serial, device, out.tls_version);
   bump(counters_.access_accept);
+  tell(ctx, DecisionOutcome::accept, "ok", true);
   spdlog::info("radius: accept nas={} calling_station={} device={} serial={} tls={}{} rule={} session_timeout={} "
                "reason=ok duration_ms={}",
                ctx.nas.name, ctx.calling_station, device, serial, out.tls_version, out.resumed ? " (resumed)" : "",
@@ -405,6 +406,13 @@ policy::Decision Server::decide(const Context& ctx, const eap::TlsPeer& peer) co
   return options_.policy->decide(c);
 }
 
+void Server::tell(const Context& ctx, DecisionOutcome outcome, std::string_view reason, bool handshake) const {
+  if (options_.decisions == nullptr) return;
+  DecisionSeen seen{ctx.nas.name, outcome, reason, std::nullopt};
+  if (handshake) seen.handshake = steady_now() - ctx.started;
+  options_.decisions->decided(seen);
+}
+
 // A conversation the table has no room for: a new one (its NAS at its cap, or the memory
 // budget spent) or one whose buffers grew past the budget, with nothing idle to make
 // room. Access-Reject with EAP-Failure (RFC 3579 §2.6.3) rather than silence: a NAS
@@ -416,6 +424,7 @@ std::optional<Bytes> Server::refuse(Context& ctx, EapSessions::Admission why) {
   const bool nas_cap = why == EapSessions::Admission::refused_nas_cap;
   bump(nas_cap ? counters_.eap_refused_nas_cap : counters_.eap_refused_budget);
   bump(counters_.access_reject);
+  tell(ctx, DecisionOutcome::reject, "session_table_full", false);
   spdlog::debug("radius: refuse EAP conversation from NAS {} calling_station={}: {}", ctx.nas.name,
                 ctx.calling_station, nas_cap ? "the NAS holds its maximum of open conversations" : "memory budget spent");
   Packet reply;
@@ -432,6 +441,7 @@ std::optional<Bytes> Server::reject(Context& ctx, const std::string& reason, Byt
                                     const std::string& serial, const std::string& device,
                                     const std::string& tls_version, const std::string& rule) {
   bump(counters_.access_reject);
+  tell(ctx, DecisionOutcome::reject, rule == "-" ? std::string("reject") : "policy:" + rule, ctx.conversation != nullptr);
   spdlog::info("radius: reject nas={} calling_station={} device={} serial={} tls={} rule={} reason=\"{}\" duration_ms={}",
                ctx.nas.name, ctx.calling_station, device, serial, tls_version, rule, reason,
                ms_since(ctx.started, steady_now()));

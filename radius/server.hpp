@@ -19,6 +19,7 @@
 #include "policy/decision.hpp"
 #include "radius/clients.hpp"
 #include "radius/counters.hpp"
+#include "radius/decision_observer.hpp"
 #include "radius/duplicate_cache.hpp"
 #include "radius/eap/authenticator.hpp"
 #include "radius/eap/tls_engine.hpp"
@@ -63,6 +64,8 @@ struct ServerOptions {
   // policy/). Null: every valid device is accepted with no extra attributes. Must
   // outlive the server; it swaps its own rules on reload.
   const policy::Decider* policy = nullptr;
+  // Told every accept and reject (the metrics). Null: nobody. Must outlive the server.
+  DecisionObserver* decisions = nullptr;
 };
 
 class Server {
@@ -115,6 +118,7 @@ class Server {
                               const std::string& serial = "-", const std::string& device = "-",
                               const std::string& tls_version = "-", const std::string& rule = "-");
   policy::Decision decide(const Context& ctx, const eap::TlsPeer& peer) const;
+  void tell(const Context& ctx, DecisionOutcome outcome, std::string_view reason, bool handshake) const;
   std::optional<Bytes> encode(const Packet& reply, const Packet& request, const NasClient& nas);
   ca::UnixTime now() const;
   SteadyClock::time_point steady_now() const;
