@@ -71,6 +71,8 @@ class SqliteLedger final : public Ledger {
   ScepRequestRecord reject_scep_request(std::int64_t id, const std::string& reason, const std::string& actor) override;
 
   std::string integrity_check() override;
+  // See open_sqlite_ledger; before the ledger is shared with other threads.
+  void observe_commits(CommitObserver* observer) noexcept { db_.observe_commits(observer); }
 
  private:
   // Helpers below expect mutex_ held; the *_locked ones write only inside a Transaction.
