@@ -1,5 +1,7 @@
 #include "app/config.hpp"
 
+#include "radius/clients.hpp"
+
 #include <spdlog/spdlog.h>
 #include <toml++/toml.h>
 
@@ -170,7 +172,7 @@ Config load_config(const std::string& path) {
 
   Section top(path, "", &root);
   for (const auto& [k, node] : root) {
-    static const std::set<std::string> sections = {"service", "http", "admin", "ca", "ledger", "radius", "scep", "policy", "profiles"};
+    static const std::set<std::string> sections = {"service", "http", "admin", "ca", "ledger", "radius", "scep", "policy", "metrics", "profiles"};
     if (!sections.count(std::string(k.str()))) top.fail(node, "unknown section [" + std::string(k.str()) + "]");
     if (!node.is_table()) top.fail(node, "[" + std::string(k.str()) + "] must be a table");
   }
@@ -308,6 +310,17 @@ Config load_config(const std::string& path) {
   policy.finish();
   c.policy.file = resolve(c.base_dir, c.policy.file);
 
+  Section metrics(path, "metrics", root["metrics"].as_table());
+  metrics.get("allow", c.metrics.allow);
+  metrics.finish();
+  for (const auto& cidr : c.metrics.allow) {
+    try {
+      radius::IpPrefix::parse(cidr);
+    } catch (const std::invalid_argument& e) {
+      metrics.fail_key("allow", std::string("has an entry that is ") + e.what());
+    }
+  }
+
   c.profiles = ca::default_profiles();
   if (const toml::table* profiles = root["profiles"].as_table()) {
     for (const auto& [name, node] : *profiles) {
@@ -397,6 +410,8 @@ std::string render_config(const ConfigTemplate& t) {
     << "refusal_rows_max = 100000          # refusal rows kept in the audit log; the oldest go\n\n"
     << "[policy]                           # access rules (docs/policy.md); SIGHUP or POST /api/v1/policy/reload\n"
     << "file = \"\"                          # e.g. \"policy.toml\"; empty = every valid device accepted, no extra attributes\n\n"
+    << "[metrics]                          # GET /metrics on the admin listener (Prometheus text format)\n"
+    << "allow = [\"127.0.0.1/32\", \"::1/128\"]  # read without the admin token from these; [] = token only\n\n"
     << "[profiles.device]                  # certificates for devices (EAP-TLS clients)\n"
     << "validity_days = 365\n"
     << "extended_key_usage = [\"clientAuth\"]\n"

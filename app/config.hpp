@@ -112,6 +112,10 @@ struct PolicySettings {               // access policy rules (policy/), reloaded
   std::string file;                   // resolved path; empty = no rules (valid devices accepted)
 };
 
+struct MetricsSettings {              // GET /metrics on the admin listener
+  std::vector<std::string> allow;     // CIDRs read without the token; empty = the token only
+};
+
 struct Config {
   std::string path;                   // the file it was read from
   std::string base_dir;               // its folder; relative paths resolve against it
@@ -123,6 +127,7 @@ struct Config {
   RadiusSettings radius;
   ScepSettings scep;
   PolicySettings policy;
+  MetricsSettings metrics;
   ca::Profiles profiles;
 
   // Admin TLS is required whenever the admin listener is reachable from elsewhere.

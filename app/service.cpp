@@ -1,6 +1,8 @@
 #include "app/service.hpp"
 
 #include "app/admin/api.hpp"
+#include "app/admin/metric_instruments.hpp"
+#include "app/admin/metrics.hpp"
 #include "app/config.hpp"
 #include "app/http/listeners.hpp"
 #include "app/io_runner.hpp"
@@ -84,7 +86,7 @@ class Service {
       throw std::runtime_error("the issuing CA is waiting for its certificate: have your root sign " +
                                paths.issuing_csr() + ", then run `portcullis ca install-cert`");
     authority_ = std::make_unique<ca::Authority>(ca::Authority::load(paths));
-    ledger_ = ca::open_sqlite_ledger(config_.ledger.path);
+    ledger_ = ca::open_sqlite_ledger(config_.ledger.path, &metric_instruments_);
 
     const auto t0 = Clock::now();
     index_.load(*ledger_);
@@ -131,6 +133,7 @@ class Service {
     reload_policy(*policy_, config_.policy.file, "start-up");
     radius::ServerOptions radius_options;
     radius_options.policy = policy_.get();
+    radius_options.decisions = &metric_instruments_;
     radius_options.max_eap_sessions_per_nas = static_cast<std::size_t>(config_.radius.max_eap_sessions_per_nas);
     radius_options.eap_memory_budget = static_cast<std::size_t>(config_.radius.eap_memory_budget_mib) << 20;
     radius_options.live_sessions.max_sessions = static_cast<std::size_t>(config_.radius.max_live_sessions);
@@ -141,6 +144,7 @@ class Service {
     radius_options.ledger_queue = static_cast<std::size_t>(config_.radius.ledger_queue);
     radius_ = std::make_unique<radius::Server>(make_nas_table(config_), make_eap_tls_config(), *ledger_,
                                                radius_options);
+    metrics_scrape_ = std::make_unique<MetricsScrape>(metric_sources());
     admin_api_.store(make_admin_api(config_));
     // Live sessions survive a restart (radius_sessions, schema v5): a revocation right after
     // start-up still reaches sessions that began before it.
@@ -284,7 +288,24 @@ class Service {
     api->set_policy(PolicyControl{policy_.get(), config.policy.file});
     api->set_scep(scep_enrollment_.get());
     api->set_service_counters([this] { return service_counters(); });
+    std::vector<radius::IpPrefix> allow;
+    for (const auto& cidr : config.metrics.allow) allow.push_back(radius::IpPrefix::parse(cidr));  // checked by load_config
+    api->set_metrics([this] { return metrics_scrape_->render(now_unix()); }, std::move(allow));
     return api;
+  }
+
+  MetricSources metric_sources() {
+    MetricSources sources;
+    sources.instruments = &metric_instruments_;
+    sources.radius = radius_.get();
+    sources.scep = scep_enrollment_.get();
+    sources.index = &index_;
+    // Set in run() before any listener starts and reset after the HTTP workers are joined.
+    sources.dynauth = [this]() -> std::optional<radius::DynauthClientStats> {
+      if (!session_control_) return std::nullopt;
+      return session_control_->stats();
+    };
+    return sources;
   }
 
   std::vector<std::pair<std::string, std::uint64_t>> service_counters() const {
@@ -361,6 +382,7 @@ class Service {
 
   std::string config_path_;
   Config config_;
+  MetricInstruments metric_instruments_;  // before the ledger and the RADIUS server that feed it
   std::unique_ptr<ca::Authority> authority_;
   std::unique_ptr<ca::Ledger> ledger_;
   ca::IdentityIndex index_;
@@ -374,6 +396,7 @@ class Service {
   std::unique_ptr<policy::Engine> policy_;  // outlives radius_, which decides through it
   std::unique_ptr<radius::Server> radius_;
   std::shared_ptr<SessionControl> session_control_;  // lives on run()'s io_context
+  std::unique_ptr<MetricsScrape> metrics_scrape_;
   std::atomic<std::shared_ptr<AdminApi>> admin_api_;
   // Exceptions that escaped a handler on an I/O or HTTP worker thread (logged, survived).
   std::atomic<std::uint64_t> handler_exceptions_{0};

@@ -39,6 +39,8 @@
 //   POST /requests/{id}/reject {reason?}                  -> {"request":R}
 //        (404 unknown id, 409 already decided; the client's next CertPoll gets the outcome)
 //   GET  /health (no auth)                                                -> {"status":"ok"}
+//   GET  /metrics (outside /api/v1; the token, or an address in [metrics] allow)
+//        -> Prometheus text format, see api_metrics.cpp
 //
 // Shapes: D = {id,name,display_name,owner,groups,enabled,created_at,created_at_unix};
 // S = {nas,acct_session_id,calling_station_id,user_name,serial,device,started_at,updated_at,
@@ -157,6 +159,7 @@ std::optional<std::string> AdminApi::authenticate(const HttpRequest& request) co
 
 HttpResponse AdminApi::handle(const HttpRequest& request) {
   try {
+    if (request.path == "/metrics") return serve_metrics(request);
     auto segments = ca::split_path(request.path);
     const bool api = segments && segments->size() >= 2 && (*segments)[0] == "api" && (*segments)[1] == "v1";
     if (api && segments->size() == 3 && (*segments)[2] == "health") {

@@ -1,0 +1,66 @@
+// The metrics that the hot paths feed as things happen (the rest are read from existing
+// counters at scrape time, app/admin/metrics.hpp): RADIUS decisions by NAS, outcome and
+// reason, the EAP-TLS handshake time, and the ledger's commit time. Lock-free on the
+// recording side: an atomic increment, plus (for a label set seen for the first time) one
+// copy of a small map under a mutex.
+#pragma once
+
+#include "ca/ledger/commit_observer.hpp"
+#include "radius/decision_observer.hpp"
+
+#include <prometheus/metric_family.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace portcullis::app {
+
+// Fixed upper bounds (seconds, ascending), one atomic count per bucket and the +Inf one.
+class AtomicHistogram {
+ public:
+  explicit AtomicHistogram(std::vector<double> upper_bounds);
+  void observe(std::chrono::nanoseconds value) noexcept;
+  prometheus::ClientMetric collect() const;  // cumulative buckets, as the text format wants
+
+ private:
+  std::vector<double> bounds_;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> counts_;  // bounds_.size() + 1
+  std::atomic<std::uint64_t> sum_ns_{0};
+};
+
+class MetricInstruments final : public radius::DecisionObserver, public ca::CommitObserver {
+ public:
+  // Label sets beyond this many (NAS names and rules come from the config, reasons from a
+  // fixed vocabulary, so reaching it means a bug) are counted under nas="overflow".
+  static constexpr std::size_t kMaxDecisionSeries = 10000;
+
+  MetricInstruments();
+  void decided(const radius::DecisionSeen& decision) noexcept override;
+  void committed(std::chrono::nanoseconds took) noexcept override;
+
+  // portcullis_radius_decisions_total, portcullis_eap_handshake_seconds,
+  // portcullis_ledger_commit_seconds.
+  std::vector<prometheus::MetricFamily> collect() const;
+
+ private:
+  struct Series {
+    std::string nas, outcome, reason;
+    std::atomic<std::uint64_t> count{0};
+  };
+  using SeriesMap = std::unordered_map<std::string, std::shared_ptr<Series>>;
+  Series& series_for(std::string_view nas, const char* outcome, std::string_view reason);
+
+  std::atomic<std::shared_ptr<const SeriesMap>> series_;
+  std::mutex grow_;  // one writer of a new map at a time
+  AtomicHistogram handshake_;
+  AtomicHistogram commit_;
+};
+
+}  // namespace portcullis::app
