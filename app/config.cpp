@@ -172,7 +172,7 @@ Config load_config(const std::string& path) {
 
   Section top(path, "", &root);
   for (const auto& [k, node] : root) {
-    static const std::set<std::string> sections = {"service", "http", "admin", "ca", "ledger", "radius", "scep", "policy", "metrics", "profiles"};
+    static const std::set<std::string> sections = {"service", "http", "admin", "ca", "ledger", "radius", "scep", "policy", "metrics", "notify", "profiles"};
     if (!sections.count(std::string(k.str()))) top.fail(node, "unknown section [" + std::string(k.str()) + "]");
     if (!node.is_table()) top.fail(node, "[" + std::string(k.str()) + "] must be a table");
   }
@@ -321,6 +321,19 @@ Config load_config(const std::string& path) {
     }
   }
 
+  Section notify(path, "notify", root["notify"].as_table());
+  notify.get("webhook_url", c.notify.webhook_url);
+  notify.get("ca_file", c.notify.ca_file);
+  notify.positive("expiry_window_days", c.notify.expiry_window_days);
+  notify.positive("check_interval_hours", c.notify.check_interval_hours);
+  notify.get("reject_spike_per_minute", c.notify.reject_spike_per_minute);
+  notify.finish();
+  if (!c.notify.webhook_url.empty() && !c.notify.webhook_url.starts_with("http://") &&
+      !c.notify.webhook_url.starts_with("https://"))
+    notify.fail_key("webhook_url", "must start with http:// or https://");
+  if (c.notify.reject_spike_per_minute < 0) notify.fail_key("reject_spike_per_minute", "must be 0 (off) or positive");
+  c.notify.ca_file = resolve(c.base_dir, c.notify.ca_file);
+
   c.profiles = ca::default_profiles();
   if (const toml::table* profiles = root["profiles"].as_table()) {
     for (const auto& [name, node] : *profiles) {
@@ -412,6 +425,11 @@ std::string render_config(const ConfigTemplate& t) {
     << "file = \"\"                          # e.g. \"policy.toml\"; empty = every valid device accepted, no extra attributes\n\n"
     << "[metrics]                          # GET /metrics on the admin listener (Prometheus text format)\n"
     << "allow = [\"127.0.0.1/32\", \"::1/128\"]  # read without the admin token from these; [] = token only\n\n"
+    << "[notify]                           # alerts POSTed as JSON to a webhook (docs/operations.md)\n"
+    << "webhook_url = \"\"                   # http(s)://…; empty = no alerts\n"
+    << "expiry_window_days = 30            # certificates expiring within this are posted, once each\n"
+    << "check_interval_hours = 24          # the expiry check, also run at start-up\n"
+    << "reject_spike_per_minute = 0        # Access-Rejects per NAS in a minute that make an alert; 0 = off\n\n"
     << "[profiles.device]                  # certificates for devices (EAP-TLS clients)\n"
     << "validity_days = 365\n"
     << "extended_key_usage = [\"clientAuth\"]\n"

@@ -6,6 +6,7 @@
 #include "app/config.hpp"
 #include "app/http/listeners.hpp"
 #include "app/io_runner.hpp"
+#include "app/notify/notifier.hpp"
 #include "app/logging.hpp"
 #include "app/policy_control.hpp"
 #include "app/http/public_routes.hpp"
@@ -192,6 +193,7 @@ class Service {
       if (auto sc = weak.lock()) sc->on_device_change(device);
     });
     session_control_->start();
+    std::unique_ptr<Notifier> notifier = make_notifier();  // stopped (joined) when run() returns
 
     http.start();
 
@@ -292,6 +294,19 @@ class Service {
     for (const auto& cidr : config.metrics.allow) allow.push_back(radius::IpPrefix::parse(cidr));  // checked by load_config
     api->set_metrics([this] { return metrics_scrape_->render(now_unix()); }, std::move(allow));
     return api;
+  }
+
+  std::unique_ptr<Notifier> make_notifier() {
+    if (config_.notify.webhook_url.empty()) return nullptr;
+    NotifierSettings settings;
+    settings.webhook_url = config_.notify.webhook_url;
+    settings.ca_file = config_.notify.ca_file;
+    settings.expiry_window_days = config_.notify.expiry_window_days;
+    settings.check_interval = std::chrono::hours(config_.notify.check_interval_hours);
+    settings.reject_spike_per_minute = config_.notify.reject_spike_per_minute;
+    auto notifier = std::make_unique<Notifier>(settings, *ledger_, [this] { return metric_instruments_.rejects_by_nas(); });
+    notifier->start();
+    return notifier;
   }
 
   MetricSources metric_sources() {

@@ -13,7 +13,8 @@
 //   POST /devices/{device}/revoke {reason?}                               -> {"device":D,"revoked":[C…]}
 //   POST /revoke {devices:[{device}…] (1..10000), reason?}  many devices in one ledger transaction
 //        (all or nothing; 404 names an unknown one)      -> {"devices":n,"revoked":[serial…]}
-//   GET  /certificates?device=&status=valid|revoked|expired&expiring_before=&limit=&offset=
+//   GET  /certificates?device=&status=valid|revoked|expired&expiring_before=&expiring_within=&limit=&offset=
+//        (expiring_within: seconds from now; without a status it lists valid ones only)
 //                                                                          -> {"certificates":[C…],"limit","offset"}
 //   GET  /certificates/{serial}                                           -> C + {"pem"}
 //   POST /certificates/{serial}/revoke {reason?}                          -> {"certificate":C,"changed":bool}
@@ -371,7 +372,7 @@ HttpResponse AdminApi::revoke_devices(const Call& call) {
 }
 
 HttpResponse AdminApi::list_certificates(const Call& call) {
-  admin::check_query(call.query, {"device", "status", "expiring_before", "limit", "offset"});
+  admin::check_query(call.query, {"device", "status", "expiring_before", "expiring_within", "limit", "offset"});
   ca::CertificateFilter filter;
   filter.now = call.now;
   if (const auto* device = admin::query_param(call.query, "device")) filter.device_id = resolve_device(*device).id;
@@ -384,6 +385,13 @@ HttpResponse AdminApi::list_certificates(const Call& call) {
     filter.expiring_before = admin::parse_time(*before);
     if (!filter.expiring_before)
       throw ApiError(400, "expiring_before must be unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
+  }
+  if (admin::query_param(call.query, "expiring_within")) {
+    if (filter.expiring_before) throw ApiError(400, "give expiring_before or expiring_within, not both");
+    // What is about to expire is what is still valid: revoked and expired ones are not.
+    const auto within = admin::count_param(call.query, "expiring_within", 0, 1, 100LL * 366 * 86400);
+    filter.expiring_before = call.now + static_cast<ca::UnixTime>(within);
+    if (!filter.status) filter.status = "valid";
   }
   filter.limit = admin::count_param(call.query, "limit", 100, 1, 1000);
   filter.offset = admin::count_param(call.query, "offset", 0, 0, 1'000'000'000);

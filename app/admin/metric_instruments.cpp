@@ -91,6 +91,13 @@ void MetricInstruments::decided(const radius::DecisionSeen& decision) noexcept {
 
 void MetricInstruments::committed(std::chrono::nanoseconds took) noexcept { commit_.observe(took); }
 
+std::map<std::string, std::uint64_t> MetricInstruments::rejects_by_nas() const {
+  std::map<std::string, std::uint64_t> out;
+  for (const auto& [key, series] : *series_.load())
+    if (series->outcome == "reject") out[series->nas] += series->count.load(std::memory_order_relaxed);
+  return out;
+}
+
 std::vector<prometheus::MetricFamily> MetricInstruments::collect() const {
   prometheus::MetricFamily decisions{"portcullis_radius_decisions_total",
                                      "Access-Requests answered with Access-Accept or Access-Reject, by NAS, outcome "

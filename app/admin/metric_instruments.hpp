@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -48,6 +49,8 @@ class MetricInstruments final : public radius::DecisionObserver, public ca::Comm
   // portcullis_radius_decisions_total, portcullis_eap_handshake_seconds,
   // portcullis_ledger_commit_seconds.
   std::vector<prometheus::MetricFamily> collect() const;
+  // Access-Rejects so far by NAS name (for the reject-spike alert).
+  std::map<std::string, std::uint64_t> rejects_by_nas() const;
 
  private:
   struct Series {
