@@ -167,11 +167,11 @@ void Notifier::check_spikes() {
     const auto previous = last_rejects_.find(nas);
     const std::uint64_t delta = total - (previous == last_rejects_.end() ? 0 : previous->second);
     if (delta < static_cast<std::uint64_t>(settings_.reject_spike_per_minute)) continue;
-    spdlog::warn("notify: reject spike at NAS {}: {} Access-Rejects in {} s", nas, delta, settings_.spike_period.count());
+    spdlog::warn("notify: reject spike at NAS {}: {} Access-Rejects in {} ms", nas, delta, settings_.spike_period.count());
     post(nlohmann::json{{"kind", "reject_spike"},
                         {"nas", nas},
                         {"rejects", delta},
-                        {"period_seconds", settings_.spike_period.count()},
+                        {"period_seconds", std::chrono::duration<double>(settings_.spike_period).count()},
                         {"threshold", settings_.reject_spike_per_minute},
                         {"at", iso8601(now_unix())}}
              .dump());

@@ -30,7 +30,7 @@ struct NotifierSettings {
   int expiry_window_days = 30;
   std::chrono::seconds check_interval{24 * 3600};
   int reject_spike_per_minute = 0;           // 0 = no spike alerts
-  std::chrono::seconds spike_period{60};     // the "minute" (tests shorten it)
+  std::chrono::milliseconds spike_period{60000};  // the "minute" (tests shorten it)
   int attempts = 5;
   std::chrono::milliseconds first_backoff{1000};
 };
