@@ -185,7 +185,7 @@ bool Notifier::post(const std::string& json_body) {
   options.port = target_.port;
   options.tls = target_.tls;
   options.ca_file = settings_.ca_file;
-  options.timeout = std::chrono::seconds(10);
+  options.timeout = std::chrono::seconds(5);  // per step; bounds how long stop() can wait
   auto backoff = settings_.first_backoff;
   for (int attempt = 1; attempt <= settings_.attempts; ++attempt) {
     try {

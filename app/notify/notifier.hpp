@@ -47,7 +47,7 @@ class Notifier {
   Notifier& operator=(const Notifier&) = delete;
 
   void start();
-  // Returns within about one HTTP timeout even while a post is being retried.
+  // Returns at once between posts; during one, when its current step (5 s at most) ends.
   void stop();
 
   // One expiry check now (the thread calls it); returns how many certificates were posted.
