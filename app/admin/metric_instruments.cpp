@@ -42,8 +42,25 @@ prometheus::ClientMetric AtomicHistogram::collect() const {
   return m;
 }
 
+static_assert(MetricInstruments::kMaxDecisionSeries + 1 < 16384, "the table must keep empty slots");
+
 MetricInstruments::MetricInstruments()
-    : series_(std::make_shared<const SeriesMap>()), handshake_(kHandshakeBuckets), commit_(kCommitBuckets) {}
+    : slots_(new std::atomic<Series*>[kSlots]), handshake_(kHandshakeBuckets), commit_(kCommitBuckets) {
+  for (std::size_t i = 0; i < kSlots; ++i) slots_[i].store(nullptr, std::memory_order_relaxed);
+}
+
+MetricInstruments::Series* MetricInstruments::find(const std::string& key, std::size_t hash) const {
+  for (std::size_t i = hash % kSlots;; i = (i + 1) % kSlots) {
+    Series* s = slots_[i].load(std::memory_order_acquire);
+    if (s == nullptr || s->key == key) return s;
+  }
+}
+
+template <class Fn>
+void MetricInstruments::for_each_series(Fn&& fn) const {
+  for (std::size_t i = 0; i < kSlots; ++i)
+    if (const Series* s = slots_[i].load(std::memory_order_acquire)) fn(*s);
+}
 
 MetricInstruments::Series& MetricInstruments::series_for(std::string_view nas, const char* outcome,
                                                          std::string_view reason) {
@@ -56,27 +73,28 @@ MetricInstruments::Series& MetricInstruments::series_for(std::string_view nas, c
     return key;
   };
   std::string key = key_of(nas, reason);
-  {
-    const auto map = series_.load();
-    if (auto it = map->find(key); it != map->end()) return *it->second;
-  }
-  // First time for this label set: copy the map with it added (rare; a few per NAS).
+  std::size_t hash = std::hash<std::string>{}(key);
+  if (Series* s = find(key, hash)) return *s;
+  // First time for this label set (a few per NAS): added under the mutex.
   std::lock_guard lock(grow_);
-  const auto map = series_.load();
-  if (map->size() >= kMaxDecisionSeries) {
+  if (size_ >= kMaxDecisionSeries) {
     nas = reason = "overflow";
     key = key_of(nas, reason);
+    hash = std::hash<std::string>{}(key);
   }
-  if (auto it = map->find(key); it != map->end()) return *it->second;
-  auto grown = std::make_shared<SeriesMap>(*map);
-  auto series = std::make_shared<Series>();
+  if (Series* s = find(key, hash)) return *s;
+  auto series = std::make_unique<Series>();
+  series->key = key;
   series->nas = nas;
   series->outcome = outcome;
   series->reason = reason;
-  Series& out = *series;
-  grown->emplace(std::move(key), std::move(series));
-  series_.store(std::move(grown));
-  return out;
+  Series* added = series.get();
+  owned_.push_back(std::move(series));
+  ++size_;
+  std::size_t i = hash % kSlots;
+  while (slots_[i].load(std::memory_order_relaxed) != nullptr) i = (i + 1) % kSlots;
+  slots_[i].store(added, std::memory_order_release);  // readers see it whole
+  return *added;
 }
 
 void MetricInstruments::decided(const radius::DecisionSeen& decision) noexcept {
@@ -93,8 +111,9 @@ void MetricInstruments::committed(std::chrono::nanoseconds took) noexcept { comm
 
 std::map<std::string, std::uint64_t> MetricInstruments::rejects_by_nas() const {
   std::map<std::string, std::uint64_t> out;
-  for (const auto& [key, series] : *series_.load())
-    if (series->outcome == "reject") out[series->nas] += series->count.load(std::memory_order_relaxed);
+  for_each_series([&out](const Series& s) {
+    if (s.outcome == "reject") out[s.nas] += s.count.load(std::memory_order_relaxed);
+  });
   return out;
 }
 
@@ -104,9 +123,8 @@ std::vector<prometheus::MetricFamily> MetricInstruments::collect() const {
                                      "and reason code",
                                      prometheus::MetricType::Counter,
                                      {}};
-  const auto map = series_.load();
   std::vector<const Series*> sorted;
-  for (const auto& [key, series] : *map) sorted.push_back(series.get());
+  for_each_series([&sorted](const Series& s) { sorted.push_back(&s); });
   std::sort(sorted.begin(), sorted.end(), [](const Series* a, const Series* b) {
     return std::tie(a->nas, a->outcome, a->reason) < std::tie(b->nas, b->outcome, b->reason);
   });

@@ -1,8 +1,8 @@
 // The metrics that the hot paths feed as things happen (the rest are read from existing
 // counters at scrape time, app/admin/metrics.hpp): RADIUS decisions by NAS, outcome and
 // reason, the EAP-TLS handshake time, and the ledger's commit time. Lock-free on the
-// recording side: an atomic increment, plus (for a label set seen for the first time) one
-// copy of a small map under a mutex.
+// recording side: a probe of an insert-only table of atomic pointers and an atomic
+// increment; only a label set seen for the first time takes a mutex to be added.
 #pragma once
 
 #include "ca/ledger/commit_observer.hpp"
@@ -18,7 +18,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace portcullis::app {
@@ -54,14 +53,23 @@ class MetricInstruments final : public radius::DecisionObserver, public ca::Comm
 
  private:
   struct Series {
+    std::string key;  // nas, outcome, reason joined by NULs
     std::string nas, outcome, reason;
     std::atomic<std::uint64_t> count{0};
   };
-  using SeriesMap = std::unordered_map<std::string, std::shared_ptr<Series>>;
   Series& series_for(std::string_view nas, const char* outcome, std::string_view reason);
+  Series* find(const std::string& key, std::size_t hash) const;  // null when absent
+  template <class Fn>
+  void for_each_series(Fn&& fn) const;
 
-  std::atomic<std::shared_ptr<const SeriesMap>> series_;
-  std::mutex grow_;  // one writer of a new map at a time
+  // Open addressing, linear probing, twice the bound so a probe always ends at an empty
+  // slot. A slot goes from null to its Series once and never changes again; the Series
+  // (owned by owned_) lives as long as this object.
+  static constexpr std::size_t kSlots = 2 * 16384;
+  std::unique_ptr<std::atomic<Series*>[]> slots_;
+  std::mutex grow_;                              // one inserter at a time
+  std::vector<std::unique_ptr<Series>> owned_;   // guarded by grow_
+  std::size_t size_ = 0;                         // guarded by grow_
   AtomicHistogram handshake_;
   AtomicHistogram commit_;
 };
