@@ -90,8 +90,7 @@ class IdentityIndex final : public IdentityView {
   void put_device(const Device& device);
 
   IndexStats stats() const;
-  // One pass over the index under the readers' lock (about a millisecond per 100,000
-  // certificates): callers that ask often cache it.
+  // One pass over every entry under the readers' lock: callers that ask often cache it.
   CertificateCensus census(UnixTime now, std::span<const UnixTime> windows) const;
 
  private:
