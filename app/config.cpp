@@ -1,5 +1,7 @@
 #include "app/config.hpp"
 
+#include "radius/clients.hpp"
+
 #include <spdlog/spdlog.h>
 #include <toml++/toml.h>
 
@@ -156,7 +158,7 @@ toml::table parse_toml(const std::string& path) {
 
 void check_sections(const std::string& path, const toml::table& root) {
   static const std::set<std::string> sections = {"service", "http", "admin", "ca", "ledger", "radius", "scep", "policy", "profiles",
-                                                 "events"};
+                                                 "events", "metrics", "notify"};
   Section top(path, "", &root);
   for (const auto& [k, node] : root) {
     if (!sections.count(std::string(k.str()))) top.fail(node, "unknown section [" + std::string(k.str()) + "]");
@@ -326,6 +328,32 @@ void load_policy(const std::string& path, const toml::table& root, Config& c) {
   c.policy.file = resolve(c.base_dir, c.policy.file);
 }
 
+void load_metrics_and_notify(const std::string& path, const toml::table& root, Config& c) {
+  Section metrics(path, "metrics", root["metrics"].as_table());
+  metrics.get("allow", c.metrics.allow);
+  metrics.finish();
+  for (const auto& cidr : c.metrics.allow) {
+    try {
+      radius::IpPrefix::parse(cidr);
+    } catch (const std::invalid_argument& e) {
+      metrics.fail_key("allow", std::string("has an entry that is ") + e.what());
+    }
+  }
+
+  Section notify(path, "notify", root["notify"].as_table());
+  notify.get("webhook_url", c.notify.webhook_url);
+  notify.get("ca_file", c.notify.ca_file);
+  notify.positive("expiry_window_days", c.notify.expiry_window_days);
+  notify.positive("check_interval_hours", c.notify.check_interval_hours);
+  notify.get("reject_spike_per_minute", c.notify.reject_spike_per_minute);
+  notify.finish();
+  if (!c.notify.webhook_url.empty() && !c.notify.webhook_url.starts_with("http://") &&
+      !c.notify.webhook_url.starts_with("https://"))
+    notify.fail_key("webhook_url", "must start with http:// or https://");
+  if (c.notify.reject_spike_per_minute < 0) notify.fail_key("reject_spike_per_minute", "must be 0 (off) or positive");
+  c.notify.ca_file = resolve(c.base_dir, c.notify.ca_file);
+}
+
 // The built-in profiles, each overridden or joined by a [profiles.NAME] table; then the
 // profile SCEP issues under must be one of them.
 void load_profiles(const std::string& path, const toml::table& root, Config& c) {
@@ -418,7 +446,7 @@ void render_radius(std::ostream& o, const ConfigTemplate& t) {
     << "groups = []                        # NAS groups for policy rules (nas_group = [\"campus\"])\n\n";
 }
 
-void render_scep_and_policy(std::ostream& o, const ConfigTemplate& t) {
+void render_scep_events_policy_metrics(std::ostream& o, const ConfigTemplate& t) {
   o << "[scep]                             # SCEP (RFC 8894) at <public_url>/scep\n"
     << "enabled = true\n"
     << "profile = \"device\"                 # profile for static-challenge enrollments\n"
@@ -432,7 +460,14 @@ void render_scep_and_policy(std::ostream& o, const ConfigTemplate& t) {
     << "max_rows = 5000000                 # and the oldest beyond this many\n"
     << "queue = 20000                      # events waiting for their writer; more are dropped, counted\n\n"
     << "[policy]                           # access rules (docs/policy.md); SIGHUP or POST /api/v1/policy/reload\n"
-    << "file = \"\"                          # e.g. \"policy.toml\"; empty = every valid device accepted, no extra attributes\n\n";
+    << "file = \"\"                          # e.g. \"policy.toml\"; empty = every valid device accepted, no extra attributes\n\n"
+    << "[metrics]                          # GET /metrics on the admin listener (Prometheus text format)\n"
+    << "allow = [\"127.0.0.1/32\", \"::1/128\"]  # read without the admin token from these; [] = token only\n\n"
+    << "[notify]                           # alerts POSTed as JSON to a webhook (docs/operations.md)\n"
+    << "webhook_url = \"\"                   # http(s)://…; empty = no alerts\n"
+    << "expiry_window_days = 30            # certificates expiring within this are posted, once each\n"
+    << "check_interval_hours = 24          # the expiry check, also run at start-up\n"
+    << "reject_spike_per_minute = 0        # Access-Rejects per NAS in a minute that make an alert; 0 = off\n\n";
 }
 
 // The built-in profiles, written out so that they can be edited in place.
@@ -482,6 +517,7 @@ Config load_config(const std::string& path) {
   load_scep(path, root, c);
   load_events(path, root, c);
   load_policy(path, root, c);
+  load_metrics_and_notify(path, root, c);
   load_profiles(path, root, c);
   return c;
 }
@@ -496,7 +532,7 @@ std::string render_config(const ConfigTemplate& t) {
   render_admin(o, t);
   render_ca_and_ledger(o);
   render_radius(o, t);
-  render_scep_and_policy(o, t);
+  render_scep_events_policy_metrics(o, t);
   render_profiles(o);
   return o.str();
 }

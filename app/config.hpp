@@ -119,6 +119,18 @@ struct PolicySettings {               // access policy rules (policy/), reloaded
   std::string file;                   // resolved path; empty = no rules (valid devices accepted)
 };
 
+struct MetricsSettings {              // GET /metrics on the admin listener
+  std::vector<std::string> allow;     // CIDRs read without the token; empty = the token only
+};
+
+struct NotifySettings {               // alerts POSTed as JSON (docs/operations.md, "Metrics and alerts")
+  std::string webhook_url;            // http:// or https://; empty = no alerts
+  std::string ca_file = "/etc/ssl/certs/ca-certificates.crt";  // anchors an https receiver
+  int expiry_window_days = 30;        // certificates expiring within this are posted, once each
+  int check_interval_hours = 24;      // how often the expiry check runs (also at start-up)
+  int reject_spike_per_minute = 0;    // Access-Rejects per NAS in a minute that make an alert; 0 = off
+};
+
 struct Config {
   std::string path;                   // the file it was read from
   std::string base_dir;               // its folder; relative paths resolve against it
@@ -131,6 +143,8 @@ struct Config {
   ScepSettings scep;
   PolicySettings policy;
   EventSettings events;
+  MetricsSettings metrics;
+  NotifySettings notify;
   ca::Profiles profiles;
 
   // Admin TLS is required whenever the admin listener is reachable from elsewhere.

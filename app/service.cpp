@@ -1,9 +1,12 @@
 #include "app/service.hpp"
 
 #include "app/admin/api.hpp"
+#include "app/admin/metric_instruments.hpp"
+#include "app/admin/metrics.hpp"
 #include "app/config.hpp"
 #include "app/listeners.hpp"
 #include "app/io_runner.hpp"
+#include "app/notify/notifier.hpp"
 #include "app/logging.hpp"
 #include "app/policy_control.hpp"
 #include "app/http/public_routes.hpp"
@@ -129,7 +132,7 @@ class Service {
       throw std::runtime_error("the issuing CA is waiting for its certificate: have your root sign " +
                                paths.issuing_csr() + ", then run `portcullis ca install-cert`");
     authority_ = std::make_unique<ca::Authority>(ca::Authority::load(paths));
-    ledger_ = ca::open_sqlite_ledger(config_.ledger.path);
+    ledger_ = ca::open_sqlite_ledger(config_.ledger.path, &metric_instruments_);
     events_ = std::make_unique<ca::EventWriter>(*ledger_, event_settings(config_.events));
 
     const auto t0 = Clock::now();
@@ -156,6 +159,7 @@ class Service {
     reload_policy(*policy_, config_.policy.file, "start-up");
     radius_ = std::make_unique<radius::Server>(make_nas_table(config_), make_eap_tls_config(), *ledger_,
                                                radius_options());
+    metrics_scrape_ = std::make_unique<MetricsScrape>(metric_sources());
     admin_api_.store(make_admin_api(config_));
     // Live sessions survive a restart (radius_sessions, schema v5): a revocation right after
     // start-up still reaches sessions that began before it.
@@ -175,6 +179,7 @@ class Service {
         [this](const HttpRequest& r) { return admin_api_.load()->handle(r); }, handler_exceptions_);
     http_listeners_ = &http;
     start_session_control(io);
+    const std::unique_ptr<Notifier> notifier = make_notifier();  // stopped (joined) when run() returns
     http.start();
     const RadiusListeners radius = start_radius_listeners(io);
     asio::steady_timer crl_timer(io);
@@ -250,7 +255,7 @@ class Service {
     });
   }
 
-  radius::ServerOptions radius_options() const {
+  radius::ServerOptions radius_options() {
     radius::ServerOptions options;
     options.policy = policy_.get();
     options.max_eap_sessions_per_nas = static_cast<std::size_t>(config_.radius.max_eap_sessions_per_nas);
@@ -263,6 +268,7 @@ class Service {
     options.ledger_queue = static_cast<std::size_t>(config_.radius.ledger_queue);
     options.eap_idle_timeout = std::chrono::seconds(config_.radius.eap_timeout_seconds);
     options.events = events_.get();
+    options.decisions = &metric_instruments_;
     return options;
   }
 
@@ -359,7 +365,38 @@ class Service {
     api->set_policy(PolicyControl{policy_.get(), config.policy.file});
     api->set_scep(scep_enrollment_.get());
     api->set_service_counters([this] { return service_counters(); });
+    std::vector<radius::IpPrefix> allow;
+    for (const auto& cidr : config.metrics.allow) allow.push_back(radius::IpPrefix::parse(cidr));  // checked by load_config
+    api->set_metrics([this] { return metrics_scrape_->render(ca::now_unix()); }, std::move(allow));
     return api;
+  }
+
+  std::unique_ptr<Notifier> make_notifier() {
+    if (config_.notify.webhook_url.empty()) return nullptr;
+    NotifierSettings settings;
+    settings.webhook_url = config_.notify.webhook_url;
+    settings.ca_file = config_.notify.ca_file;
+    settings.expiry_window_days = config_.notify.expiry_window_days;
+    settings.check_interval = std::chrono::hours(config_.notify.check_interval_hours);
+    settings.reject_spike_per_minute = config_.notify.reject_spike_per_minute;
+    auto notifier = std::make_unique<Notifier>(settings, *ledger_, [this] { return metric_instruments_.rejects_by_nas(); });
+    notifier->start();
+    return notifier;
+  }
+
+  MetricSources metric_sources() {
+    MetricSources sources;
+    sources.instruments = &metric_instruments_;
+    sources.radius = radius_.get();
+    sources.scep = scep_enrollment_.get();
+    sources.index = &index_;
+    sources.events_dropped = [this] { return events_->counters().dropped; };
+    // Set in run() before any listener starts and reset after the HTTP workers are joined.
+    sources.dynauth = [this]() -> std::optional<radius::DynauthClientStats> {
+      if (!session_control_) return std::nullopt;
+      return session_control_->stats();
+    };
+    return sources;
   }
 
   std::vector<std::pair<std::string, std::uint64_t>> service_counters() const {
@@ -442,6 +479,7 @@ class Service {
 
   std::string config_path_;
   Config config_;
+  MetricInstruments metric_instruments_;  // before the ledger and the RADIUS server that feed it
   std::unique_ptr<ca::Authority> authority_;
   std::unique_ptr<ca::Ledger> ledger_;
   std::unique_ptr<ca::EventWriter> events_;  // after the ledger it writes to; before its emitters
@@ -456,6 +494,7 @@ class Service {
   std::unique_ptr<policy::Engine> policy_;  // outlives radius_, which decides through it
   std::unique_ptr<radius::Server> radius_;
   std::shared_ptr<SessionControl> session_control_;  // lives on run()'s io_context
+  std::unique_ptr<MetricsScrape> metrics_scrape_;
   std::atomic<std::shared_ptr<AdminApi>> admin_api_;
   // Exceptions that escaped a handler on an I/O or HTTP worker thread (logged, survived).
   std::atomic<std::uint64_t> handler_exceptions_{0};

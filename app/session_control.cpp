@@ -165,7 +165,7 @@ void SessionControl::emit(const radius::LiveSession& s, const std::string& nas_i
   e.serial = s.serial;
   e.rule = s.rule;
   try {
-    e.device = index_.by_serial_hex(s.serial, now_unix()).device_name;
+    e.device = index_.by_serial_hex(s.serial, ca::now_unix()).device_name;
   } catch (const std::exception&) {
     // A serial the index cannot read: the event goes without the device.
   }

@@ -362,6 +362,24 @@ void IdentityIndex::put_device(const Device& device) {
   impl_->data.devices[device.id] = DeviceInfo{device.enabled, device.name, device.groups};
 }
 
+CertificateCensus IdentityIndex::census(UnixTime now, std::span<const UnixTime> windows) const {
+  CertificateCensus out;
+  out.expiring.assign(windows.size(), 0);
+  std::shared_lock lock(impl_->mutex);
+  for (const Entry& e : impl_->data.entries) {
+    if (e.revoked()) {
+      ++out.revoked;
+    } else if (e.not_after < now) {
+      ++out.expired;
+    } else {
+      ++out.valid;
+      for (std::size_t i = 0; i < windows.size(); ++i)
+        if (e.not_after < now + windows[i]) ++out.expiring[i];
+    }
+  }
+  return out;
+}
+
 IndexStats IdentityIndex::stats() const {
   std::shared_lock lock(impl_->mutex);
   const Data& d = impl_->data;

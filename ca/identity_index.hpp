@@ -59,6 +59,17 @@ struct IndexStats {
   std::size_t approx_bytes = 0;
 };
 
+// Certificates by status at one instant, as the ledger's status filter counts them:
+// revoked first, then expired (not_after < now; RFC 5280 §4.1.2.5, notAfter is inclusive),
+// else valid. For the metrics.
+struct CertificateCensus {
+  std::size_t valid = 0;
+  std::size_t revoked = 0;
+  std::size_t expired = 0;
+  // expiring[i]: valid certificates whose not_after is before now + windows[i] seconds.
+  std::vector<std::size_t> expiring;
+};
+
 class IdentityIndex final : public IdentityView {
  public:
   IdentityIndex();
@@ -79,6 +90,8 @@ class IdentityIndex final : public IdentityView {
   void put_device(const Device& device);
 
   IndexStats stats() const;
+  // One pass over every entry under the readers' lock: callers that ask often cache it.
+  CertificateCensus census(UnixTime now, std::span<const UnixTime> windows) const;
 
  private:
   struct Impl;

@@ -11,13 +11,15 @@ fi
 build=(build-essential cmake ninja-build pkg-config
        libssl-dev libboost-dev libboost-system-dev libsqlite3-dev
        libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
-       libfreeradius-dev libtalloc-dev libgtest-dev libgmock-dev)
+       libfreeradius-dev libtalloc-dev libgtest-dev libgmock-dev
+       prometheus-cpp-dev)  # its core library only: the Prometheus text serializer for /metrics
 run=(openssl sqlite3 ca-certificates)
 # strongswan-pki fetches over HTTP through its curl plugin (libstrongswan-extra-plugins)
 # and does its RSA/AES through the openssl plugin (libstrongswan-standard-plugins); without
 # them `pki --scep` fails with "no capable fetcher found".
+# prometheus: its promtool checks the /metrics text (tests/integration/test_metrics.py).
 test_peers=(python3 curl eapoltest freeradius-utils scep strongswan-pki
-            libstrongswan-extra-plugins libstrongswan-standard-plugins)
+            libstrongswan-extra-plugins libstrongswan-standard-plugins prometheus)
 
 export DEBIAN_FRONTEND=noninteractive
 missing=()

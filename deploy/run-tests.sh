@@ -2,7 +2,7 @@
 # README command (2), and what CI runs: install every package, build, and run the whole
 # test suite (unit + integration through ctest), then the unit tests once more under
 # AddressSanitizer + UBSan, and the unit tests of the threaded parts (ledger group commit,
-# identity index, RADIUS listener and sessions) under ThreadSanitizer.
+# identity index, RADIUS listener and sessions, metrics and the webhook notifier) under ThreadSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +30,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 
 echo "== threaded unit tests under ThreadSanitizer ($tsan)"
 cmake -S . -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPORTCULLIS_TSAN=ON -DPORTCULLIS_BENCH=OFF
-tsan_targets="unit_ca_ledger unit_radius_server unit_radius_dynauth"
+tsan_targets="unit_ca_ledger unit_radius_server unit_radius_dynauth unit_app_metrics"
 cmake --build "$tsan" -j "$jobs" --target $tsan_targets
 # The executables directly: ctest would also list the unit targets not built here.
 for t in $tsan_targets; do

@@ -53,27 +53,40 @@ std::string IpAddress::to_string() const {
   return buf;
 }
 
-void NasTable::add(NasClient client, std::string_view cidr) {
+IpPrefix IpPrefix::parse(std::string_view cidr) {
   const auto slash = cidr.find('/');
   const auto address = IpAddress::parse(cidr.substr(0, slash));
-  if (!address) throw std::invalid_argument("NAS '" + client.name + "': not an IP address or CIDR: " + std::string(cidr));
+  if (!address) throw std::invalid_argument("not an IP address or CIDR: " + std::string(cidr));
   const unsigned family_bits = address->is_v4() ? 32 : 128;
   unsigned len = family_bits;
   if (slash != std::string_view::npos) {
     const std::string_view digits = cidr.substr(slash + 1);
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), len);
     if (ec != std::errc() || end != digits.data() + digits.size() || digits.empty() || len > family_bits)
-      throw std::invalid_argument("NAS '" + client.name + "': bad prefix length in " + std::string(cidr));
+      throw std::invalid_argument("bad prefix length in " + std::string(cidr));
   }
-  if (client.secret.empty()) throw std::invalid_argument("NAS '" + client.name + "': empty shared secret");
   const unsigned bits = len + (128 - family_bits);  // IPv4 prefixes sit behind the 96-bit mapped prefix
   // A host part set beyond the prefix is almost always a typo (10.0.0.1/8 meant 10.0.0.0/8
   // or 10.0.0.1/32); refuse rather than guess.
   IpAddress masked{};
   for (unsigned i = 0; i < 128; ++i)
     if (i < bits && (address->bytes[i / 8] & (0x80 >> (i % 8)))) masked.bytes[i / 8] |= static_cast<std::uint8_t>(0x80 >> (i % 8));
-  if (masked != *address)
-    throw std::invalid_argument("NAS '" + client.name + "': host bits set beyond the prefix in " + std::string(cidr));
+  if (masked != *address) throw std::invalid_argument("host bits set beyond the prefix in " + std::string(cidr));
+  return IpPrefix{masked, bits};
+}
+
+bool IpPrefix::contains(const IpAddress& address) const { return prefix_matches(address, prefix, bits); }
+
+void NasTable::add(NasClient client, std::string_view cidr) {
+  IpPrefix parsed;
+  try {
+    parsed = IpPrefix::parse(cidr);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("NAS '" + client.name + "': " + e.what());
+  }
+  if (client.secret.empty()) throw std::invalid_argument("NAS '" + client.name + "': empty shared secret");
+  const IpAddress& masked = parsed.prefix;
+  const unsigned bits = parsed.bits;
   for (const auto& e : entries_)
     if (e.bits == bits && e.prefix == masked)
       throw std::invalid_argument("NAS '" + client.name + "': prefix " + std::string(cidr) + " already belongs to '" +

@@ -25,6 +25,16 @@ struct IpAddress {
   std::string to_string() const;  // dotted quad for IPv4, RFC 5952 for IPv6
 };
 
+// An address or CIDR prefix, IPv4 or IPv6, in the 128-bit space of IpAddress.
+struct IpPrefix {
+  IpAddress prefix;
+  unsigned bits = 0;
+  // "192.0.2.0/24", "2001:db8::/32", or one address. Throws std::invalid_argument for a
+  // malformed one or a host part set beyond the prefix (10.0.0.1/8: almost always a typo).
+  static IpPrefix parse(std::string_view cidr);
+  bool contains(const IpAddress& address) const;
+};
+
 struct NasClient {
   std::string name;
   std::string address;  // as configured, for logs

@@ -201,6 +201,8 @@ void DynauthClient::finish(const std::shared_ptr<Pending>& pending, DynauthResul
     case DynauthOutcome::nak: naks_.fetch_add(1, std::memory_order_relaxed); break;
     case DynauthOutcome::timeout: timeouts_.fetch_add(1, std::memory_order_relaxed); break;
   }
+  completed_[static_cast<std::size_t>(pending->request.kind)][static_cast<std::size_t>(result.outcome)].fetch_add(
+      1, std::memory_order_relaxed);
   if (pending->done)
     asio::post(io_, [pending, result] { pending->done(pending->request, result); });
 }
@@ -233,6 +235,9 @@ DynauthClientStats DynauthClient::stats() const {
   s.timeouts = timeouts_.load(std::memory_order_relaxed);
   s.ignored = ignored_.load(std::memory_order_relaxed);
   s.in_flight = in_flight_.load(std::memory_order_relaxed);
+  for (std::size_t kind = 0; kind < s.completed.size(); ++kind)
+    for (std::size_t outcome = 0; outcome < s.completed[kind].size(); ++outcome)
+      s.completed[kind][outcome] = completed_[kind][outcome].load(std::memory_order_relaxed);
   return s;
 }
 

@@ -50,6 +50,8 @@ struct DynauthClientStats {
   std::uint64_t timeouts = 0;
   std::uint64_t ignored = 0;         // answers that matched no request or failed the authenticator check
   std::uint64_t in_flight = 0;
+  // Completed requests by kind and outcome: [DynauthKind][DynauthOutcome].
+  std::array<std::array<std::uint64_t, 3>, 2> completed{};
 };
 
 class DynauthClient : public std::enable_shared_from_this<DynauthClient> {
@@ -107,6 +109,7 @@ class DynauthClient : public std::enable_shared_from_this<DynauthClient> {
 
   std::atomic<std::uint64_t> requests_{0}, transmissions_{0}, acks_{0}, naks_{0}, timeouts_{0}, ignored_{0},
       in_flight_{0};
+  std::array<std::array<std::atomic<std::uint64_t>, 3>, 2> completed_{};
 };
 
 }  // namespace portcullis::radius

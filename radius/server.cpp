@@ -427,6 +427,7 @@ std::optional<Bytes> Server::accept(Context& ctx, const eap::AuthenticatorOutput
                  decision->rule + ", Session-Timeout " +
                  std::to_string(session_timeout) + " s";
   emit_outcome(ctx, std::move(event));
+  tell(ctx, DecisionOutcome::accept, eap::reason::kOk, true);
   spdlog::info("radius: accept nas={} calling_station={} device={} serial={} tls={}{} rule={} session_timeout={} "
                "reason=ok duration_ms={}",
                ctx.nas.name, ctx.calling_station, device, serial, out.tls_version, out.resumed ? " (resumed)" : "",
@@ -455,6 +456,13 @@ policy::Decision Server::decide(const Context& ctx, const eap::TlsPeer& peer) co
   return options_.policy->decide(c);
 }
 
+void Server::tell(const Context& ctx, DecisionOutcome outcome, std::string_view reason, bool handshake) const {
+  if (options_.decisions == nullptr) return;
+  DecisionSeen seen{ctx.nas.name, outcome, reason, std::nullopt};
+  if (handshake) seen.handshake = steady_now() - ctx.started;
+  options_.decisions->decided(seen);
+}
+
 // A conversation the table has no room for: a new one (its NAS at its cap, or the memory
 // budget spent) or one whose buffers grew past the budget, with nothing idle to make
 // room. Access-Reject with EAP-Failure (RFC 3579 §2.6.3) rather than silence: a NAS
@@ -472,6 +480,7 @@ std::optional<Bytes> Server::refuse(Context& ctx, EapSessions::Admission why) {
   event.detail = nas_cap ? "the NAS holds its maximum of open EAP conversations (max_eap_sessions_per_nas)"
                          : "the EAP memory budget is spent (eap_memory_budget_mib)";
   emit_outcome(ctx, std::move(event));
+  tell(ctx, DecisionOutcome::reject, "session_table_full", false);
   spdlog::debug("radius: refuse EAP conversation from NAS {} calling_station={}: {}", ctx.nas.name,
                 ctx.calling_station, nas_cap ? "the NAS holds its maximum of open conversations" : "memory budget spent");
   Packet reply;
@@ -491,10 +500,12 @@ std::optional<Bytes> Server::reject(Context& ctx, const std::string& code, const
   const std::string serial = peer != nullptr ? peer->serial_hex : "-";
   const std::string device = peer != nullptr && !peer->identity.device_name.empty() ? peer->identity.device_name : "-";
   const std::string shown_rule = rule.empty() ? "-" : rule;
+  const std::string event_reason = code.empty() ? eap::reason::kEapProtocol : code;
+  tell(ctx, DecisionOutcome::reject, event_reason, ctx.conversation != nullptr);
   spdlog::info("radius: reject nas={} calling_station={} device={} serial={} tls={} rule={} reason=\"{}\" "
                "duration_ms={} event_reason={}",
                ctx.nas.name, ctx.calling_station, device, serial, tls_version.empty() ? "-" : tls_version, shown_rule,
-               reason, ms_since(ctx.started, steady_now()), code.empty() ? eap::reason::kEapProtocol : code);
+               reason, ms_since(ctx.started, steady_now()), event_reason);
   ca::AuditEntry entry;
   entry.at = now();
   entry.actor = "radius";

@@ -19,6 +19,7 @@
 #include "policy/decision.hpp"
 #include "radius/clients.hpp"
 #include "radius/counters.hpp"
+#include "radius/decision_observer.hpp"
 #include "radius/drop_events.hpp"
 #include "radius/duplicate_cache.hpp"
 #include "radius/eap/authenticator.hpp"
@@ -67,6 +68,8 @@ struct ServerOptions {
   // Decision events (ca/event.hpp): one per EAP conversation, NAS-level drops aggregated
   // (drop_events.hpp). Null: none. Must outlive the server.
   ca::EventSink* events = nullptr;
+  // Told every accept and reject (the metrics). Null: nobody. Must outlive the server.
+  DecisionObserver* decisions = nullptr;
 };
 
 class Server {
@@ -128,6 +131,7 @@ class Server {
   ca::Event event_for(const Context& ctx, const eap::TlsPeer* peer, const std::string& tls_version) const;
   void drop_event(const Datagram& datagram, const std::string& nas, const char* reason, const std::string& detail);
   policy::Decision decide(const Context& ctx, const eap::TlsPeer& peer) const;
+  void tell(const Context& ctx, DecisionOutcome outcome, std::string_view reason, bool handshake) const;
   std::optional<Bytes> encode(const Packet& reply, const Packet& request, const NasClient& nas);
   ca::UnixTime now() const;
   SteadyClock::time_point steady_now() const;

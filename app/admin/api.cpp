@@ -13,7 +13,8 @@
 //   POST /devices/{device}/revoke {reason?}                               -> {"device":D,"revoked":[C…]}
 //   POST /revoke {devices:[{device}…] (1..10000), reason?}  many devices in one ledger transaction
 //        (all or nothing; 404 names an unknown one)      -> {"devices":n,"revoked":[serial…]}
-//   GET  /certificates?device=&status=valid|revoked|expired&expiring_before=&limit=&offset=
+//   GET  /certificates?device=&status=valid|revoked|expired&expiring_before=&expiring_within=&limit=&offset=
+//        (expiring_within: seconds from now; without a status it lists valid ones only)
 //                                                                          -> {"certificates":[C…],"limit","offset"}
 //   GET  /certificates/{serial}                                           -> C + {"pem"}
 //   POST /certificates/{serial}/revoke {reason?}                          -> {"certificate":C,"changed":bool}
@@ -41,6 +42,8 @@
 //   POST /requests/{id}/reject {reason?}                  -> {"request":R}
 //        (404 unknown id, 409 already decided; the client's next CertPoll gets the outcome)
 //   GET  /health (no auth)                                                -> {"status":"ok"}
+//   GET  /metrics (outside /api/v1; the token, or an address in [metrics] allow)
+//        -> Prometheus text format, see api_metrics.cpp
 //
 // Shapes: D = {id,name,display_name,owner,groups,enabled,created_at,created_at_unix};
 // S = {nas,acct_session_id,calling_station_id,user_name,serial,device,started_at,updated_at,
@@ -181,6 +184,7 @@ std::optional<std::string> AdminApi::authenticate(const HttpRequest& request) co
 
 HttpResponse AdminApi::handle(const HttpRequest& request) {
   try {
+    if (request.path == "/metrics") return serve_metrics(request);
     auto segments = ca::split_path(request.path);
     const bool api = segments && segments->size() >= 2 && (*segments)[0] == "api" && (*segments)[1] == "v1";
     if (api && segments->size() == 3 && (*segments)[2] == "health") {
@@ -398,7 +402,7 @@ HttpResponse AdminApi::revoke_devices(const Call& call) {
 }
 
 HttpResponse AdminApi::list_certificates(const Call& call) {
-  admin::check_query(call.query, {"device", "status", "expiring_before", "limit", "offset"});
+  admin::check_query(call.query, {"device", "status", "expiring_before", "expiring_within", "limit", "offset"});
   ca::CertificateFilter filter;
   filter.now = call.now;
   if (const auto* device = admin::query_param(call.query, "device")) filter.device_id = resolve_device(*device).id;
@@ -411,6 +415,13 @@ HttpResponse AdminApi::list_certificates(const Call& call) {
     filter.expiring_before = admin::parse_time(*before);
     if (!filter.expiring_before)
       throw ApiError(400, "expiring_before must be unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
+  }
+  if (admin::query_param(call.query, "expiring_within")) {
+    if (filter.expiring_before) throw ApiError(400, "give expiring_before or expiring_within, not both");
+    // What is about to expire is what is still valid: revoked and expired ones are not.
+    const auto within = admin::count_param(call.query, "expiring_within", 0, 1, 100LL * 366 * 86400);
+    filter.expiring_before = call.now + static_cast<ca::UnixTime>(within);
+    if (!filter.status) filter.status = "valid";
   }
   filter.limit = admin::count_param(call.query, "limit", 100, 1, 1000);
   filter.offset = admin::count_param(call.query, "offset", 0, 0, 1'000'000'000);

@@ -7,6 +7,7 @@
 #include "app/policy_control.hpp"
 #include "ca/issuer.hpp"
 #include "ca/registry.hpp"
+#include "radius/clients.hpp"
 #include "radius/counters.hpp"
 #include "scep/enrollment.hpp"
 
@@ -52,6 +53,12 @@ class AdminApi {
   // HTTP connections refused over their caps), read when asked. Call before serving.
   using CounterSnapshot = std::function<std::vector<std::pair<std::string, std::uint64_t>>()>;
   void set_service_counters(CounterSnapshot snapshot) { service_counters_ = std::move(snapshot); }
+  // Enables GET /metrics (api_metrics.cpp): the Prometheus text from `render`, for a valid
+  // bearer token or a client address inside one of `allow`. Call before serving.
+  void set_metrics(std::function<std::string()> render, std::vector<radius::IpPrefix> allow) {
+    metrics_ = std::move(render);
+    metrics_allow_ = std::move(allow);
+  }
 
  private:
   struct StoredToken {
@@ -96,6 +103,7 @@ class AdminApi {
   // api_why.cpp: the latest outcome per NAS and SSID, in words.
   HttpResponse why(const std::map<std::string, std::string>& query, const std::string& target);
   HttpResponse reload_policy(const HttpRequest& request, const std::string& actor);
+  HttpResponse serve_metrics(const HttpRequest& request) const;
 
   // A number means a device id, anything else a name (see api.cpp). 404 if unknown.
   ca::Device resolve_device(const std::string& ref);
@@ -108,6 +116,8 @@ class AdminApi {
   PolicyControl policy_;
   const scep::Enrollment* scep_ = nullptr;
   CounterSnapshot service_counters_;
+  std::function<std::string()> metrics_;
+  std::vector<radius::IpPrefix> metrics_allow_;
 };
 
 }  // namespace portcullis::app

@@ -2,6 +2,7 @@
 
 #include "app/cli/admin_client.hpp"
 #include "app/cli/output.hpp"
+#include "app/cli/scep_commands.hpp"
 #include "app/config.hpp"
 #include "ca/x509.hpp"
 
@@ -25,7 +26,7 @@ struct DeviceListArgs {
   int limit = 1000;
 };
 struct CertListArgs {
-  std::string device, status, expiring_before;
+  std::string device, status, expiring_before, expiring_within;
   int limit = 1000;
 };
 struct RevokeArgs {
@@ -191,6 +192,9 @@ void add_cert_commands(CLI::App& app, CliContext& ctx, std::function<int()>& act
   certs_list->add_option("--status", filter->status, "valid, revoked or expired")
       ->check(CLI::IsMember({"valid", "revoked", "expired"}));
   certs_list->add_option("--expiring-before", filter->expiring_before, "Date (YYYY-MM-DD) or Unix time");
+  certs_list->add_option("--expiring-within", filter->expiring_within,
+                         "Valid certificates expiring within this: 30d, 12h")
+      ->excludes("--expiring-before");
   certs_list->add_option("--limit", filter->limit, "At most this many rows");
   certs_list->footer(examples({"portcullis certs list --device laptop-7 --status valid",
                                "portcullis certs list --expiring-before 2030-01-01 --json"}));
@@ -201,6 +205,8 @@ void add_cert_commands(CLI::App& app, CliContext& ctx, std::function<int()>& act
       if (!filter->device.empty()) q += "&device=" + device_id(find_device(client, filter->device));
       if (!filter->status.empty()) q += "&status=" + filter->status;
       if (!filter->expiring_before.empty()) q += "&expiring_before=" + url_encode(filter->expiring_before);
+      if (!filter->expiring_within.empty())
+        q += "&expiring_within=" + std::to_string(parse_duration_seconds(filter->expiring_within));
       emit(ctx, rows_of(client.get(q), "certificates"), &kCertColumns);
       return 0;
     };

@@ -11,6 +11,7 @@
 #include "ca/ledger/audit.hpp"
 #include "ca/ledger/certificates.hpp"
 #include "ca/ledger/challenges.hpp"
+#include "ca/ledger/commit_observer.hpp"
 #include "ca/ledger/devices.hpp"
 #include "ca/ledger/errors.hpp"
 #include "ca/ledger/events.hpp"
@@ -37,7 +38,9 @@ class Ledger : public DeviceStore,
 };
 
 // Opens (creating and migrating as needed) the SQLite ledger at `path`.
-// Refuses, with a clear message, a ledger written by a newer schema version.
-std::unique_ptr<Ledger> open_sqlite_ledger(const std::string& path);
+// Refuses, with a clear message, a ledger written by a newer schema version. `commits`
+// (may be null; must outlive the ledger) is told how long each write transaction's
+// COMMIT took (commit_observer.hpp).
+std::unique_ptr<Ledger> open_sqlite_ledger(const std::string& path, CommitObserver* commits = nullptr);
 
 }  // namespace portcullis::ca

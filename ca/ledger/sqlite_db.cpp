@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <limits>
 
@@ -180,8 +181,10 @@ Transaction::~Transaction() {
 }
 
 void Transaction::commit() {
+  const auto started = std::chrono::steady_clock::now();
   db_.exec("COMMIT");
   open_ = false;
+  if (CommitObserver* observer = db_.commit_observer()) observer->committed(std::chrono::steady_clock::now() - started);
 }
 
 }  // namespace portcullis::ca::sqlite

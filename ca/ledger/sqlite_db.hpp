@@ -109,12 +109,16 @@ class Connection {
 
   std::int64_t last_insert_rowid() const noexcept { return sqlite3_last_insert_rowid(db_.get()); }
   sqlite3* handle() const noexcept { return db_.get(); }
+  // Told how long each Transaction's COMMIT took (null: nobody); must outlive the connection.
+  void observe_commits(CommitObserver* observer) noexcept { commits_ = observer; }
+  CommitObserver* commit_observer() const noexcept { return commits_; }
 
  private:
   explicit Connection(ConnectionPtr db) : db_(std::move(db)) {}
   // Declared after db_ so that it is destroyed first: statements before their connection.
   ConnectionPtr db_;
   std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
+  CommitObserver* commits_ = nullptr;
 };
 
 // Throws SqliteError for a non-OK result code, with sqlite3_errmsg and our context.

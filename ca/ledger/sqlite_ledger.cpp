@@ -10,8 +10,10 @@
 
 namespace portcullis::ca {
 
-std::unique_ptr<Ledger> open_sqlite_ledger(const std::string& path) {
-  return std::make_unique<sqlite::SqliteLedger>(path);
+std::unique_ptr<Ledger> open_sqlite_ledger(const std::string& path, CommitObserver* commits) {
+  auto ledger = std::make_unique<sqlite::SqliteLedger>(path);
+  ledger->observe_commits(commits);
+  return ledger;
 }
 
 namespace sqlite {

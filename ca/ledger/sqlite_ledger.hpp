@@ -73,6 +73,8 @@ class SqliteLedger final : public Ledger {
   std::size_t prune_events(UnixTime older_than, std::size_t max_rows) override;
 
   std::string integrity_check() override;
+  // See open_sqlite_ledger; before the ledger is shared with other threads.
+  void observe_commits(CommitObserver* observer) noexcept { db_.observe_commits(observer); }
 
  private:
   // Helpers below expect mutex_ held; the *_locked ones write only inside a Transaction.

@@ -34,6 +34,8 @@ def plausible_value(ws, command, option):
         "--issuing-cert": ws.pem_cert, "--issuing-key": ws.pem_key, "--issuing-chain": ws.pem_chain,
         "--cert": ws.pem_cert, "--key": ws.pem_key, "--chain": ws.pem_chain, "--limit": "10",
         "--http-port": str(free_port()), "--admin-port": str(free_port()), "--radius-port": str(free_port(2)),
+        "--mac": "02-00-00-00-00-01", "--kind": "radius", "--outcome": "reject", "--since": "1h", "--offset": "0",
+        "--expiring-within": "30d",
     }
     if option.name in by_name:
         return by_name[option.name]
@@ -46,7 +48,7 @@ def plausible_value(ws, command, option):
 def positional_value(ws, command, name):
     if name == "name":
         return ws.fresh_name()
-    return {"device": DEVICE, "serial": ws.serial, "id": "1"}[name]
+    return {"device": DEVICE, "serial": ws.serial, "id": "1", "target": DEVICE}[name]
 
 
 def invocation(ws, command, option=None):

@@ -270,6 +270,31 @@ TEST_F(ConfigTest, EventRetentionAndEapTimeoutLoadWithDefaults) {
   EXPECT_EQ(rendered.radius.eap_timeout_seconds, 60);
 }
 
+TEST_F(ConfigTest, MetricsAndNotifySectionsLoadWithDefaultsAndAreValidated) {
+  const Config d = load_config(write("[service]\nhostname = \"x\"\n"));
+  EXPECT_TRUE(d.metrics.allow.empty());  // the token only
+  EXPECT_TRUE(d.notify.webhook_url.empty());
+  EXPECT_EQ(d.notify.expiry_window_days, 30);
+  EXPECT_EQ(d.notify.check_interval_hours, 24);
+  EXPECT_EQ(d.notify.reject_spike_per_minute, 0);
+  const Config rendered = load_config(write(render_config(sample())));
+  EXPECT_EQ(rendered.metrics.allow, (std::vector<std::string>{"127.0.0.1/32", "::1/128"}));
+  const Config c = load_config(write("[metrics]\nallow = [\"10.0.0.0/8\", \"2001:db8::/32\"]\n"
+                                     "[notify]\nwebhook_url = \"https://hooks.example.net/p\"\nexpiry_window_days = 14\n"
+                                     "check_interval_hours = 6\nreject_spike_per_minute = 50\n"));
+  EXPECT_EQ(c.metrics.allow.size(), 2u);
+  EXPECT_EQ(c.notify.webhook_url, "https://hooks.example.net/p");
+  EXPECT_EQ(c.notify.expiry_window_days, 14);
+  EXPECT_EQ(c.notify.check_interval_hours, 6);
+  EXPECT_EQ(c.notify.reject_spike_per_minute, 50);
+  for (const char* bad : {"[metrics]\nallow = [\"10.0.0.1/8\"]\n", "[metrics]\nallow = [\"nowhere\"]\n",
+                          "[metrics]\nallow = \"127.0.0.1\"\n", "[metrics]\nalow = []\n",
+                          "[notify]\nwebhook_url = \"ftp://x/\"\n", "[notify]\nexpiry_window_days = 0\n",
+                          "[notify]\ncheck_interval_hours = -1\n", "[notify]\nreject_spike_per_minute = -5\n",
+                          "[notify]\nwebhook = \"http://x/\"\n"})
+    EXPECT_THROW(load_config(write(bad)), ConfigError) << bad;
+}
+
 TEST_F(ConfigTest, AdminTlsIsForcedOffLoopback) {
   EXPECT_TRUE(load_config(write("[admin]\nbind = \"0.0.0.0\"\n")).admin_tls_effective());
   EXPECT_TRUE(load_config(write("[admin]\nbind = \"192.0.2.7\"\n")).admin_tls_effective());

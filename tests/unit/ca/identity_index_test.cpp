@@ -96,6 +96,22 @@ TEST_F(IndexTest, VerdictsApplyInOrder) {
   EXPECT_EQ(by_serial(r, kNow + 30).verdict, IdentityVerdict::revoked);
 }
 
+TEST_F(IndexTest, CensusCountsByStatusAndExpiryWindow) {
+  put(1, kNow - 100, kNow + 10);          // valid, expires within 1 day
+  put(1, kNow - 100, kNow + 5 * 86400);   // valid, within 7 days
+  put(1, kNow - 100, kNow + 90 * 86400);  // valid, beyond both
+  put(1, kNow - 100, kNow);               // valid through this very second (notAfter inclusive)
+  put(1, kNow - 200, kNow - 1);           // expired
+  const auto revoked = put(1, kNow - 100, kNow + 10);
+  index.mark_revoked(revoked.serial_hex, kNow, RevocationReason::key_compromise);  // revoked is not "expiring"
+  const std::array<UnixTime, 2> windows{86400, 7 * 86400};
+  const CertificateCensus c = index.census(kNow, windows);
+  EXPECT_EQ(c.valid, 4u);
+  EXPECT_EQ(c.revoked, 1u);
+  EXPECT_EQ(c.expired, 1u);
+  EXPECT_EQ(c.expiring, (std::vector<std::size_t>{2, 3}));
+}
+
 TEST_F(IndexTest, SerialKeyForms) {
   auto r = make_record("00FFEE");  // a DER INTEGER's leading zero octet is not part of the number
   r.device_id = 1;

@@ -89,6 +89,25 @@ TEST_F(LedgerTest, DuplicateOrInvalidDeviceNameIsAConflictAndWritesNothing) {
   EXPECT_EQ(ledger->list_devices(devices_where("")).size(), 1u);
 }
 
+// The metrics' ledger_commit_seconds: each committed write transaction is timed, a
+// refused one (rolled back) is not.
+TEST_F(LedgerTest, CommitObserverIsToldEachCommittedTransaction) {
+  struct Recorder : CommitObserver {
+    void committed(std::chrono::nanoseconds took) noexcept override { times.push_back(took); }
+    std::vector<std::chrono::nanoseconds> times;
+  } recorder;
+  ledger.reset();
+  ledger = open_sqlite_ledger(path, &recorder);
+  const Device d = device("observed");
+  ASSERT_EQ(recorder.times.size(), 1u);
+  EXPECT_GT(recorder.times[0].count(), 0);
+  issue(d.id);
+  EXPECT_EQ(recorder.times.size(), 2u);  // the group commit's transaction too
+  EXPECT_THROW(device("observed"), LedgerConflict);
+  EXPECT_EQ(recorder.times.size(), 2u);
+  ledger.reset();  // before the recorder goes
+}
+
 TEST_F(LedgerTest, SqlMetacharactersRoundTripAndNeverInject) {
   const std::vector<std::string> names = {"Robert'); DROP TABLE devices;--", "quote\"d", "100%_off\\x", "a' OR '1'='1",
                                           "semi;colon", "naïve-ünïcode"};

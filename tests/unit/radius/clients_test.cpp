@@ -62,6 +62,22 @@ TEST(NasTable, RefusesMalformedEntries) {
   EXPECT_EQ(t.size(), 1u);
 }
 
+TEST(IpPrefix, ParsesBothFamiliesAndRefusesTypos) {
+  const IpPrefix loopback = IpPrefix::parse("127.0.0.0/8");
+  EXPECT_TRUE(loopback.contains(IpAddress::parse("127.1.2.3").value()));
+  EXPECT_TRUE(loopback.contains(IpAddress::parse("::ffff:127.0.0.1").value()));  // IPv4 on an IPv6 socket
+  EXPECT_FALSE(loopback.contains(IpAddress::parse("128.0.0.1").value()));
+  EXPECT_FALSE(loopback.contains(IpAddress::parse("::1").value()));
+  const IpPrefix v6 = IpPrefix::parse("::1");
+  EXPECT_TRUE(v6.contains(IpAddress::parse("::1").value()));
+  EXPECT_FALSE(v6.contains(IpAddress::parse("::2").value()));
+  EXPECT_TRUE(IpPrefix::parse("2001:db8::/32").contains(IpAddress::parse("2001:db8:1::5").value()));
+  EXPECT_THROW(IpPrefix::parse("10.0.0.1/8"), std::invalid_argument);
+  EXPECT_THROW(IpPrefix::parse("10.0.0.0/33"), std::invalid_argument);
+  EXPECT_THROW(IpPrefix::parse("localhost"), std::invalid_argument);
+  EXPECT_THROW(IpPrefix::parse("10.0.0.0/"), std::invalid_argument);
+}
+
 TEST(IpAddress, TextRoundTrip) {
   EXPECT_EQ(ip("192.0.2.1").to_string(), "192.0.2.1");
   EXPECT_TRUE(ip("192.0.2.1").is_v4());

@@ -99,6 +99,13 @@ TEST(DynauthClient, AckAndNakWithErrorCause) {
   }
   EXPECT_EQ(h.client->stats().acks, 1u);
   EXPECT_EQ(h.client->stats().naks, 1u);
+  // By kind, for the metrics' portcullis_dynauth_total{kind,result}.
+  const DynauthClientStats stats = h.client->stats();
+  const auto& disconnect = stats.completed[static_cast<std::size_t>(DynauthKind::disconnect)];
+  EXPECT_EQ(disconnect[static_cast<std::size_t>(DynauthOutcome::ack)], 1u);
+  EXPECT_EQ(disconnect[static_cast<std::size_t>(DynauthOutcome::nak)], 1u);
+  EXPECT_EQ(disconnect[static_cast<std::size_t>(DynauthOutcome::timeout)], 0u);
+  for (auto n : stats.completed[static_cast<std::size_t>(DynauthKind::coa)]) EXPECT_EQ(n, 0u);
 }
 
 TEST(DynauthClient, RetransmitsWithBackoffThenTimesOut) {

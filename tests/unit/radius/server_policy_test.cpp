@@ -92,6 +92,53 @@ reason = "reported lost"
   EXPECT_NE(audit[0].detail.find("rule=lost-devices"), std::string::npos) << audit[0].detail;
 }
 
+// The metrics' hook: every accept and reject reaches the DecisionObserver with its NAS,
+// a reason code and, for a conversation that ran, the time since its first request.
+struct RecordedDecisions : DecisionObserver {
+  struct Seen {
+    std::string nas, outcome, reason;
+    std::optional<std::chrono::nanoseconds> handshake;
+  };
+  void decided(const DecisionSeen& d) noexcept override {
+    seen.push_back({std::string(d.nas), to_string(d.outcome), std::string(d.reason), d.handshake});
+  }
+  std::vector<Seen> seen;
+};
+
+TEST_F(ServerPolicyTest, EveryDecisionReachesTheObserverWithItsReasonCode) {
+  engine_.load_text(R"([[rule]]
+name = "lost-devices"
+device_groups = ["lost"]
+action = "reject"
+)", "policy.toml");
+  RecordedDecisions decisions;
+  ServerOptions options;
+  options.policy = &engine_;
+  options.decisions = &decisions;
+  make_server(options);
+
+  ASSERT_EQ(authenticate(device_in("good-laptop", {})).final.code, Code::AccessAccept);
+  ASSERT_EQ(authenticate(device_in("lost-phone", {"lost"})).final.code, Code::AccessReject);
+  // No EAP conversation at all: a reject without a handshake time.
+  Packet plain = access_request({});
+  plain.attributes.clear();
+  plain.add(attr::UserName, "someone");
+  ASSERT_TRUE(send_raw(encode(plain)));
+
+  ASSERT_EQ(decisions.seen.size(), 3u);
+  EXPECT_EQ(decisions.seen[0].nas, "wlc");
+  EXPECT_EQ(decisions.seen[0].outcome, "accept");
+  EXPECT_EQ(decisions.seen[0].reason, "ok");
+  ASSERT_TRUE(decisions.seen[0].handshake);
+  EXPECT_GT(decisions.seen[0].handshake->count(), 0);
+  EXPECT_EQ(decisions.seen[1].outcome, "reject");
+  EXPECT_EQ(decisions.seen[1].reason, "policy:lost-devices");
+  EXPECT_TRUE(decisions.seen[1].handshake);
+  EXPECT_EQ(decisions.seen[2].outcome, "reject");
+  EXPECT_EQ(decisions.seen[2].reason, "eap_method");   // PAP/CHAP: the events vocabulary (docs/events.md)
+  EXPECT_FALSE(decisions.seen[2].handshake);
+}
+
 TEST_F(ServerPolicyTest, WithoutAPolicyEveryValidDeviceIsAcceptedPlain) {
   const auto client = device_in("plain", {"staff"});
   Outcome o = authenticate(client);
