@@ -75,6 +75,9 @@ Bytes encode_vendor_specific(std::uint32_t vendor, std::uint8_t vendor_type, Byt
 std::optional<std::vector<VendorAttribute>> decode_vendor_specific(ByteView v) {
   // Vendor-Id plus at least one sub-attribute header.
   if (v.size() < 6) return std::nullopt;
+  // RFC 2865 §5.26: "The high-order octet is 0 and the low-order 3 octets are the SMI
+  // Network Management Private Enterprise Code"; anything else is not this layout.
+  if (v[0] != 0) return std::nullopt;
   const std::uint32_t vendor = *decode_integer(v.first(4));
   std::vector<VendorAttribute> out;
   std::size_t off = 4;
