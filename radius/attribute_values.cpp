@@ -39,7 +39,8 @@ Bytes encode_tagged_integer(std::uint8_t tag, std::uint32_t value) {
 }
 
 std::optional<TaggedInteger> decode_tagged_integer(ByteView v) {
-  if (v.size() != 4) return std::nullopt;
+  // RFC 2868 §3.1: the Tag is 0x01-0x1F, or 0 when unused; the encoder refuses others too.
+  if (v.size() != 4 || v[0] > 0x1F) return std::nullopt;
   return TaggedInteger{v[0], (std::uint32_t{v[1]} << 16) | (std::uint32_t{v[2]} << 8) | v[3]};
 }
 

@@ -31,6 +31,10 @@ TEST(RadiusValues, TaggedIntegersRfc2868) {
   EXPECT_THROW(encode_tagged_integer(0x20, 1), std::invalid_argument);
   EXPECT_THROW(encode_tagged_integer(1, 0x1000000), std::invalid_argument);
   EXPECT_FALSE(decode_tagged_integer(Bytes{1, 2}).has_value());
+  // RFC 2868 §3.1: tags are 0x01-0x1F, or 0 when unused; 0xFF is not a tag (found by the
+  // differential fuzz target: libfreeradius reads such a value as untagged).
+  EXPECT_FALSE(decode_tagged_integer(Bytes{0xFF, 7, 0, 2}).has_value());
+  EXPECT_FALSE(decode_tagged_integer(Bytes{0x20, 0, 0, 1}).has_value());
 }
 
 TEST(RadiusValues, TaggedStringsRfc2868) {
