@@ -50,7 +50,15 @@ std::optional<std::vector<Pair>> ours(const Packet& p, const Authenticator& requ
         value = std::move(t.value);
       }
     }
-    if (vendor == vendor::Microsoft && (type == ms::MppeRecvKey || type == ms::MppeSendKey)) {
+    const bool mppe = vendor == vendor::Microsoft && (type == ms::MppeRecvKey || type == ms::MppeSendKey);
+    // Other attributes encrypted with the secret (User-Password, Tunnel-Password, Ascend's
+    // secrets in the RFC space, ...) are decrypted by the library and kept as sent by our
+    // codec, whose server never reads them.
+    if (info && info->secret && !mppe) {
+      comparable = false;
+      return;
+    }
+    if (mppe) {
       auto key = mppe_decrypt(value, portcullis::fuzz::kSecret, request_authenticator);
       if (!key) {
         comparable = false;
@@ -67,10 +75,8 @@ std::optional<std::vector<Pair>> ours(const Packet& p, const Authenticator& requ
     // An attribute with no value (Length 2; RFC 2865 §5 gives every type at least one
     // octet) is dropped by the library and kept by our parser for the readers to refuse.
     if (a.value.empty()) continue;
-    // User-Password and Tunnel-Password are decrypted by the library (RFC 2865 §5.2,
-    // RFC 2868 §3.5), kept as sent by our codec (the server never reads them); the RFC 6929
-    // extended spaces (241-246) are opaque to our codec.
-    if (a.type == attr::UserPassword || a.type == 69 || a.type >= 241) return std::nullopt;
+    // The RFC 6929 extended spaces (241-246) are opaque to our codec.
+    if (a.type >= 241) return std::nullopt;
     if (a.type == attr::EapMessage) {
       if (eap_done) continue;
       const JoinedEap j = join_eap_message(p);
