@@ -75,8 +75,10 @@ std::optional<std::vector<Pair>> ours(const Packet& p, const Authenticator& requ
     // An attribute with no value (Length 2; RFC 2865 §5 gives every type at least one
     // octet) is dropped by the library and kept by our parser for the readers to refuse.
     if (a.value.empty()) continue;
-    // The RFC 6929 extended spaces (241-246) are opaque to our codec.
-    if (a.type >= 241) return std::nullopt;
+    // The RFC 6929 extended spaces (241-246) are opaque to our codec; the library splits
+    // NAS-Filter-Rule (92) into rules at each NUL (RFC 4849 §2), which is the reader's
+    // business, and our server reads neither.
+    if (a.type >= 241 || a.type == 92) return std::nullopt;
     if (a.type == attr::EapMessage) {
       if (eap_done) continue;
       const JoinedEap j = join_eap_message(p);
