@@ -58,6 +58,12 @@ std::optional<std::vector<Pair>> ours(const Packet& p, const Authenticator& requ
       comparable = false;
       return;
     }
+    // RFC 2548 §2.4.2/§2.4.3: MS-MPPE keys travel in Access-Accept only, salted with the
+    // request's authenticator; elsewhere the two codecs pick different authenticators.
+    if (mppe && !is_reply(p.code)) {
+      comparable = false;
+      return;
+    }
     if (mppe) {
       auto key = mppe_decrypt(value, portcullis::fuzz::kSecret, request_authenticator);
       if (!key) {
