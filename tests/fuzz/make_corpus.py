@@ -371,6 +371,30 @@ def handwritten(corpus):
     corpus.add("text_codecs", b"/devices/laptop%201/profile/apple")
 
 
+def inner_scep_seeds(corpus):
+    """The decrypted pkcsPKIEnvelope contents of the recorded pkiMessages, as seeds for
+    scep_pki_message's wrapping mode (octet bit 1: the target encrypts and signs them)."""
+    ca = os.path.join(HERE, "ca")
+    folder = os.path.join(corpus.root, "scep_pki_message")
+    with tempfile.TemporaryDirectory() as work:
+        for name in sorted(os.listdir(folder)):
+            with open(os.path.join(folder, name), "rb") as f:
+                seed = f.read()
+            if seed[0] & 2:
+                continue
+            message, envelope, inner = (os.path.join(work, n) for n in ("m.der", "env.der", "inner.der"))
+            with open(message, "wb") as f:
+                f.write(seed[1:])
+            ok = subprocess.run(["openssl", "cms", "-verify", "-noverify", "-inform", "DER", "-in", message,
+                                 "-out", envelope], capture_output=True).returncode == 0
+            ok = ok and subprocess.run(["openssl", "cms", "-decrypt", "-inform", "DER", "-in", envelope,
+                                        "-recip", os.path.join(ca, "ra.pem"), "-inkey", os.path.join(ca, "ra.key"),
+                                        "-out", inner], capture_output=True).returncode == 0
+            if ok:  # (scepclient's single DES needs the legacy provider, which openssl cms lacks here)
+                with open(inner, "rb") as f:
+                    corpus.add("scep_pki_message", b"\x02" + f.read())  # PKCSReq (type 19)
+
+
 def save_ca(inst, static):
     out = os.path.join(HERE, "ca")
     shutil.rmtree(out, ignore_errors=True)
@@ -407,6 +431,7 @@ def main():
             inst.stop()
         policies(corpus)
         handwritten(corpus)
+    inner_scep_seeds(corpus)
     for target, n in sorted(corpus.counts.items()):
         print(f"{target}: {n} seeds")
 

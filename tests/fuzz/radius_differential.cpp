@@ -79,7 +79,8 @@ std::optional<std::vector<Pair>> ours(const Packet& p, const Authenticator& requ
   for (const Attribute& a : p.attributes) {
     if (a.type == attr::MessageAuthenticator) continue;
     // An attribute with no value (Length 2; RFC 2865 §5 gives every type at least one
-    // octet) is dropped by the library and kept by our parser for the readers to refuse.
+    // octet) is dropped by the library for some types and kept for others; our parser keeps
+    // it for the readers to refuse. Not compared on either side.
     if (a.value.empty()) continue;
     // The RFC 6929 extended spaces (241-246) are opaque to our codec; the library splits
     // NAS-Filter-Rule (92) into rules at each NUL (RFC 4849 §2), which is the reader's
@@ -109,7 +110,9 @@ std::optional<std::vector<Pair>> ours(const Packet& p, const Authenticator& requ
 }
 
 std::vector<Pair> comparable_library_pairs(std::vector<Pair> pairs) {
-  std::erase_if(pairs, [](const Pair& p) { return p.vendor == 0 && p.type == attr::MessageAuthenticator; });
+  std::erase_if(pairs, [](const Pair& p) {
+    return (p.vendor == 0 && p.type == attr::MessageAuthenticator) || (p.vendor == 0 && p.value.empty());
+  });
   for (Pair& p : pairs) p.name.clear();  // "Attr-26.9.1" vs a dictionary name: not the point
   return pairs;
 }
