@@ -45,6 +45,13 @@ std::optional<std::vector<Pair>> ours(const Packet& p, const Authenticator& requ
         pair.tag = t->tag;
         value = encode_integer(t->value);
       } else {
+        // One octet that looks like a tag: a tag with an empty string (ours) or a one-octet
+        // untagged string (the library)? RFC 2868 §3.3 wants a String of at least one octet,
+        // so the value is malformed either way.
+        if (value.size() == 1 && value[0] >= 0x01 && value[0] <= 0x1F) {
+          comparable = false;
+          return;
+        }
         TaggedString t = decode_tagged_string(value);
         pair.tag = t.tag;
         value = std::move(t.value);
