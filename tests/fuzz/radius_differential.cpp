@@ -93,6 +93,10 @@ std::optional<std::vector<Pair>> ours(const Packet& p, const Authenticator& requ
     // NAS-Filter-Rule (92) into rules at each NUL (RFC 4849 §2), which is the reader's
     // business, and our server reads neither.
     if (a.type >= 241 || a.type == 92) return std::nullopt;
+    // The library joins consecutive PKM-SS-Cert, PKM-CA-Cert (RFC 5904) and
+    // EAPoL-Announcement (RFC 7268) attributes ("concat" in its dictionary), as RFC 3579
+    // §3.1 joins EAP-Message; only EAP-Message is joined by our codec and read by our server.
+    if (a.type == 137 || a.type == 138 || a.type == 180) return std::nullopt;
     if (a.type == attr::EapMessage) {
       if (eap_done) continue;
       const JoinedEap j = join_eap_message(p);
