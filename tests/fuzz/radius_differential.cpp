@@ -80,7 +80,7 @@ std::optional<std::vector<Pair>> ours(const Packet& p, const Authenticator& requ
       value = std::move(*key);
     }
     pair.value = std::move(value);
-    out.push_back(std::move(pair));
+    if (!pair.value.empty()) out.push_back(std::move(pair));  // as for attributes, below
   };
   bool eap_done = false;
   for (const Attribute& a : p.attributes) {
@@ -130,7 +130,7 @@ std::optional<std::vector<Pair>> ours(const Packet& p, const Authenticator& requ
 
 std::vector<Pair> comparable_library_pairs(std::vector<Pair> pairs) {
   std::erase_if(pairs, [](const Pair& p) {
-    return (p.vendor == 0 && p.type == attr::MessageAuthenticator) || (p.vendor == 0 && p.value.empty());
+    return (p.vendor == 0 && p.type == attr::MessageAuthenticator) || p.value.empty();
   });
   for (Pair& p : pairs) p.name.clear();  // "Attr-26.9.1" vs a dictionary name: not the point
   return pairs;
