@@ -57,6 +57,12 @@ std::optional<std::vector<Pair>> ours(const Packet& p, const Authenticator& requ
         value = std::move(t.value);
       }
     }
+    // Structured types (TLV, combo addresses, ...) the library decodes into parts our
+    // codec leaves whole; an opaque Vendor-Specific is compared raw.
+    if (info && info->data_type == DataType::Other && !(vendor == 0 && type == attr::VendorSpecific)) {
+      comparable = false;
+      return;
+    }
     const bool mppe = vendor == vendor::Microsoft && (type == ms::MppeRecvKey || type == ms::MppeSendKey);
     // Other attributes encrypted with the secret (User-Password, Tunnel-Password, Ascend's
     // secrets in the RFC space, ...) are decrypted by the library and kept as sent by our
