@@ -48,7 +48,7 @@ std::optional<std::vector<Pair>> ours(const Packet& p, const Authenticator& requ
         // One octet that looks like a tag: a tag with an empty string (ours) or a one-octet
         // untagged string (the library)? RFC 2868 §3.3 wants a String of at least one octet,
         // so the value is malformed either way.
-        if (value.size() == 1 && value[0] >= 0x01 && value[0] <= 0x1F) {
+        if (value.size() == 1 && value[0] <= 0x1F) {
           comparable = false;
           return;
         }
