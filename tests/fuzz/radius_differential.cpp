@@ -116,18 +116,22 @@ std::optional<std::vector<Pair>> ours(const Packet& p, const Authenticator& requ
       continue;
     }
     if (a.type == attr::VendorSpecific) {
-      const auto subs = decode_vendor_specific(a.value);
-      if (!subs) {
-        push(0, attr::VendorSpecific, a.value);  // opaque to both: the library keeps it raw
-        continue;
-      }
       // Vendors whose FreeRADIUS dictionary declares another sub-attribute layout
       // ("format=" on their VENDOR line: Lucent 2,1, USR 4,0, WiMAX continuation, ...):
       // our codec reads every VSA with the RFC 2865 §5.26 layout, which the server only
       // uses for Microsoft, Cisco and Aruba.
       static constexpr std::uint32_t other_layouts[] = {54, 429, 637, 4846, 5323, 8164, 16445, 24757};
-      for (std::uint32_t v : other_layouts) {
-        if ((*subs)[0].vendor == v) return std::nullopt;
+      if (a.value.size() >= 4) {
+        const std::uint32_t vendor_id = (std::uint32_t{a.value[0]} << 24) | (std::uint32_t{a.value[1]} << 16) |
+                                        (std::uint32_t{a.value[2]} << 8) | a.value[3];
+        for (std::uint32_t v : other_layouts) {
+          if (vendor_id == v) return std::nullopt;
+        }
+      }
+      const auto subs = decode_vendor_specific(a.value);
+      if (!subs) {
+        push(0, attr::VendorSpecific, a.value);  // opaque to both: the library keeps it raw
+        continue;
       }
       for (const VendorAttribute& s : *subs) push(s.vendor, s.type, s.value);
       continue;
