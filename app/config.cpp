@@ -34,7 +34,9 @@ class Section {
       if (!v) fail(*node, std::string(key) + " must be true or false");
       out = *v;
     } else if constexpr (std::is_integral_v<T>) {
-      auto v = node->value<std::int64_t>();
+      // value_exact: toml++'s value<int64_t>() converts floats, out of range with an
+      // undefined cast; an integer setting takes a TOML integer only.
+      auto v = node->value_exact<std::int64_t>();
       if (!v) fail(*node, std::string(key) + " must be an integer");
       out = static_cast<T>(*v);
       if (static_cast<std::int64_t>(out) != *v) fail(*node, std::string(key) + " is out of range");

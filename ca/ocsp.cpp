@@ -120,6 +120,13 @@ Bytes OcspResponder::respond_or_throw(std::span<const std::uint8_t> request_der,
   if (!request || cursor != request_der.data() + request_der.size()) throw MalformedRequest{};
   const int count = OCSP_request_onereq_count(request.get());
   if (count <= 0 || static_cast<std::size_t>(count) > kMaxRequestsPerMessage) throw MalformedRequest{};
+  // Each CertID is echoed in the response (§4.2.1), which copies it by re-encoding. Some
+  // parse but do not survive that (hashAlgorithm parameters OpenSSL accepts on input and
+  // cannot decode from its own output): the request is at fault, not the responder.
+  for (int i = 0; i < count; ++i) {
+    const OCSP_CERTID* id = OCSP_onereq_get0_id(OCSP_request_onereq_get0(request.get(), i));
+    if (id == nullptr || !OcspCertIdPtr(OCSP_CERTID_dup(id))) throw MalformedRequest{};
+  }
 
   OcspBasicRespPtr basic(check_ptr(OCSP_BASICRESP_new(), "OCSP_BASICRESP_new"));
   const Asn1TimePtr this_update = make_time(now);

@@ -13,6 +13,8 @@ build=(build-essential cmake ninja-build pkg-config
        libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
        libfreeradius-dev libtalloc-dev libgtest-dev libgmock-dev
        prometheus-cpp-dev)  # its core library only: the Prometheus text serializer for /metrics
+# clang + compiler-rt: the libFuzzer targets (cmake -DPORTCULLIS_FUZZ=ON, tests/fuzz).
+fuzz=(clang libclang-rt-14-dev)
 run=(openssl sqlite3 ca-certificates)
 # strongswan-pki fetches over HTTP through its curl plugin (libstrongswan-extra-plugins)
 # and does its RSA/AES through the openssl plugin (libstrongswan-standard-plugins); without
@@ -23,7 +25,7 @@ test_peers=(python3 curl eapoltest freeradius-utils scep strongswan-pki
 
 export DEBIAN_FRONTEND=noninteractive
 missing=()
-for p in "${build[@]}" "${run[@]}" "${test_peers[@]}"; do
+for p in "${build[@]}" "${fuzz[@]}" "${run[@]}" "${test_peers[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

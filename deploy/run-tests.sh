@@ -2,7 +2,8 @@
 # README command (2), and what CI runs: install every package, build, and run the whole
 # test suite (unit + integration through ctest), then the unit tests once more under
 # AddressSanitizer + UBSan, and the unit tests of the threaded parts (ledger group commit,
-# identity index, RADIUS listener and sessions, metrics and the webhook notifier) under ThreadSanitizer.
+# identity index, RADIUS listener and sessions, metrics and the webhook notifier) under ThreadSanitizer,
+# and every fuzz target briefly (tests/fuzz/run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,3 +37,11 @@ cmake --build "$tsan" -j "$jobs" --target $tsan_targets
 for t in $tsan_targets; do
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" "$tsan/tests/$t" --gtest_brief=1
 done
+
+echo "== fuzz targets: the kept crash inputs, then 10 s each from the corpus (clang, tests/fuzz)"
+fuzz=${PORTCULLIS_FUZZ_DIR:-build-fuzz}
+CC=clang CXX=clang++ cmake -S . -B "$fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPORTCULLIS_FUZZ=ON -DPORTCULLIS_BENCH=OFF
+fuzz_targets=$(sed -n 's/^portcullis_fuzz_target(\(fuzz_[a-z_]*\) .*/\1/p' tests/fuzz/CMakeLists.txt)
+cmake --build "$fuzz" -j "$jobs" --target $fuzz_targets
+ctest --test-dir "$fuzz" -R fuzz_regressions --output-on-failure
+tests/fuzz/run.sh "$fuzz" "${PORTCULLIS_FUZZ_SECONDS:-10}"

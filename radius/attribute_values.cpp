@@ -39,7 +39,8 @@ Bytes encode_tagged_integer(std::uint8_t tag, std::uint32_t value) {
 }
 
 std::optional<TaggedInteger> decode_tagged_integer(ByteView v) {
-  if (v.size() != 4) return std::nullopt;
+  // RFC 2868 §3.1: the Tag is 0x01-0x1F, or 0 when unused; the encoder refuses others too.
+  if (v.size() != 4 || v[0] > 0x1F) return std::nullopt;
   return TaggedInteger{v[0], (std::uint32_t{v[1]} << 16) | (std::uint32_t{v[2]} << 8) | v[3]};
 }
 
@@ -75,6 +76,9 @@ Bytes encode_vendor_specific(std::uint32_t vendor, std::uint8_t vendor_type, Byt
 std::optional<std::vector<VendorAttribute>> decode_vendor_specific(ByteView v) {
   // Vendor-Id plus at least one sub-attribute header.
   if (v.size() < 6) return std::nullopt;
+  // RFC 2865 §5.26: "The high-order octet is 0 and the low-order 3 octets are the SMI
+  // Network Management Private Enterprise Code"; anything else is not this layout.
+  if (v[0] != 0) return std::nullopt;
   const std::uint32_t vendor = *decode_integer(v.first(4));
   std::vector<VendorAttribute> out;
   std::size_t off = 4;

@@ -32,7 +32,7 @@ struct TaggedInteger {
   friend bool operator==(const TaggedInteger&, const TaggedInteger&) = default;
 };
 Bytes encode_tagged_integer(std::uint8_t tag, std::uint32_t value);
-std::optional<TaggedInteger> decode_tagged_integer(ByteView value);  // nullopt unless 4 octets
+std::optional<TaggedInteger> decode_tagged_integer(ByteView value);  // nullopt unless 4 octets, tag <= 0x1F
 
 // RFC 2868 §3.6 (Tunnel-Private-Group-Id): an optional Tag octet; a first octet above
 // 0x1F starts the string. With tag 0 the tag octet is omitted unless the string itself

@@ -213,6 +213,21 @@ TEST_F(ConfigTest, BadValuesAreRefused) {
   EXPECT_THROW(load_config(write("this is = = not toml")), ConfigError);
 }
 
+// Found by tests/fuzz/config_toml: an integer setting given as a float was converted by
+// toml++, which casts 5.22e85 to int64 (undefined behaviour). Integer keys take TOML
+// integers only (TOML 1.0: "Floats should be implemented as IEEE 754", integers are separate).
+TEST_F(ConfigTest, FloatsAreNotIntegers) {
+  for (const char* text : {"[http]\nport = 522e83\n", "[http]\nport = 8080.0\n", "[http]\nport = inf\n",
+                           "[http]\nmax_body_bytes = 1048576.0\n"}) {
+    try {
+      load_config(write(text));
+      ADD_FAILURE() << text << " was accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("must be an integer"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST_F(ConfigTest, ScepSectionLoadsAndDefaultsToModernCryptoOnly) {
   ConfigTemplate t = sample();
   t.scep_static_challenge = "0123456789ABCDEF0123456789ABCDEF";

@@ -1,5 +1,6 @@
 // OcspResponder against a real CA, the real SQLite ledger and the in-memory index: requests
 // are built the way OpenSSL clients build them, responses checked the way clients check them.
+#include "ca/hex.hpp"
 #include "ca/ocsp.hpp"
 
 #include "revocation_fixture.hpp"
@@ -296,6 +297,18 @@ TEST_F(OcspTest, GarbageGetsMalformedRequestAndNoBody) {
     EXPECT_FALSE(OcspBasicRespPtr(OCSP_response_get1_basic(response.get())));
   }
   EXPECT_EQ(status_of(valid), OCSP_RESPONSE_STATUS_SUCCESSFUL);
+}
+
+// Found by tests/fuzz/ocsp_request: a CertID whose hashAlgorithm parameters are an empty
+// constructed [UNIVERSAL 0] (20 00) parses, but OpenSSL cannot decode its own re-encoding,
+// so the CertID cannot be echoed (RFC 6960 §4.2.1). The client's request is at fault:
+// malformedRequest, not internalError.
+TEST_F(OcspTest, ACertIdThatCannotBeEchoedIsMalformedNotInternalError) {
+  const Bytes request = from_hex(
+      "30763074304d304b3049300906052b0e78020420000414ad6a91f9dff9487b0ec9385b4abd87c028de853c041414bee6e76d667c"
+      "4a6464cce7f2630e756d6adc82021075ab67d4be8e9ca40484db07d2a255eba2233021301f06092b060105050730010204120410"
+      "121730475f70e5dbe3703c6d8127ed12");
+  EXPECT_EQ(status_of(request), OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
 }
 
 TEST_F(OcspTest, TheNumberOfCertIdsPerRequestIsBounded) {

@@ -31,6 +31,10 @@ TEST(RadiusValues, TaggedIntegersRfc2868) {
   EXPECT_THROW(encode_tagged_integer(0x20, 1), std::invalid_argument);
   EXPECT_THROW(encode_tagged_integer(1, 0x1000000), std::invalid_argument);
   EXPECT_FALSE(decode_tagged_integer(Bytes{1, 2}).has_value());
+  // RFC 2868 §3.1: tags are 0x01-0x1F, or 0 when unused; 0xFF is not a tag (found by the
+  // differential fuzz target: libfreeradius reads such a value as untagged).
+  EXPECT_FALSE(decode_tagged_integer(Bytes{0xFF, 7, 0, 2}).has_value());
+  EXPECT_FALSE(decode_tagged_integer(Bytes{0x20, 0, 0, 1}).has_value());
 }
 
 TEST(RadiusValues, TaggedStringsRfc2868) {
@@ -65,6 +69,9 @@ TEST(RadiusValues, VendorSpecific) {
   EXPECT_FALSE(decode_vendor_specific(Bytes{0, 0, 0, 9, 1, 1}).has_value());
   EXPECT_FALSE(decode_vendor_specific(Bytes{0, 0, 0, 9, 1, 9, 'a'}).has_value());
   EXPECT_FALSE(decode_vendor_specific(Bytes{0, 0, 0, 9, 1, 3, 'a', 1}).has_value());
+  // RFC 2865 §5.26: the Vendor-Id's high-order octet is 0 (found by the differential fuzz
+  // target: libfreeradius keeps such a value opaque, we read it as vendor 0x02000137).
+  EXPECT_FALSE(decode_vendor_specific(Bytes{2, 0, 1, 0x37, 17, 3, 'a'}).has_value());
   EXPECT_THROW(encode_vendor_specific(9, 1, pattern(248)), std::length_error);
   EXPECT_NO_THROW(encode_vendor_specific(9, 1, pattern(247)));
 

@@ -45,7 +45,47 @@ Pair to_pair(const VALUE_PAIR* vp) {
     case PW_TYPE_STRING:
       p.value.assign(vp->vp_strvalue, vp->vp_strvalue + vp->vp_length);
       break;
-    default:
+    // The fixed-size types live inside value_data_t itself (data.octets is a pointer only
+    // for octets-like types): each is read from its own member, numbers in network order.
+    case PW_TYPE_BYTE:
+      p.value = {vp->vp_byte};
+      break;
+    case PW_TYPE_SHORT:
+      p.value = {static_cast<std::uint8_t>(vp->vp_short >> 8), static_cast<std::uint8_t>(vp->vp_short & 0xff)};
+      break;
+    case PW_TYPE_INTEGER64:
+      for (int shift = 56; shift >= 0; shift -= 8) p.value.push_back(static_cast<std::uint8_t>(vp->vp_integer64 >> shift));
+      break;
+    case PW_TYPE_IFID:
+      p.value.assign(vp->vp_ifid, vp->vp_ifid + sizeof(vp->vp_ifid));
+      break;
+    case PW_TYPE_IPV6_ADDR: {
+      const auto* a = reinterpret_cast<const std::uint8_t*>(&vp->vp_ipv6addr);
+      p.value.assign(a, a + 16);
+      break;
+    }
+    case PW_TYPE_COMBO_IP_ADDR: {
+      const bool v4 = vp->vp_length == 4;
+      const auto* a = v4 ? reinterpret_cast<const std::uint8_t*>(&vp->data.ipaddr.s_addr)
+                         : reinterpret_cast<const std::uint8_t*>(&vp->vp_ipv6addr);
+      p.value.assign(a, a + (v4 ? 4 : 16));
+      break;
+    }
+    case PW_TYPE_IPV6_PREFIX:
+      p.value.assign(vp->vp_ipv6prefix, vp->vp_ipv6prefix + std::min<std::size_t>(vp->vp_length, 18));
+      break;
+    case PW_TYPE_IPV4_PREFIX:
+      p.value.assign(vp->vp_ipv4prefix, vp->vp_ipv4prefix + std::min<std::size_t>(vp->vp_length, 6));
+      break;
+    case PW_TYPE_ETHERNET:
+      p.value.assign(vp->vp_ether, vp->vp_ether + 6);
+      break;
+    case PW_TYPE_ABINARY: {
+      const auto* f = reinterpret_cast<const std::uint8_t*>(vp->vp_filter);
+      p.value.assign(f, f + std::min(vp->vp_length, sizeof(vp->vp_filter)));
+      break;
+    }
+    default:  // octets and the other pointer-held types
       p.value.assign(vp->vp_octets, vp->vp_octets + vp->vp_length);
       break;
   }

@@ -1,0 +1,84 @@
+// A real CA for the fuzz targets that need one (SCEP, OCSP, CSRs, EAP-TLS): once per
+// fuzzing process, in a temp dir removed at exit, with its own SQLite ledger, identity
+// index, Registry and Issuer. It is the CA of the instance the seed corpus was recorded
+// against (tests/fuzz/ca/, written by make_corpus.py), so that recorded SCEP messages
+// decrypt with its RA key and recorded OCSP requests name its issuer; without that
+// folder a fresh CA is bootstrapped. These keys are test fixtures and sign nothing else.
+#pragma once
+
+#include "ca/authority.hpp"
+#include "ca/identity_index.hpp"
+#include "ca/issuer.hpp"
+#include "ca/ledger/ledger.hpp"
+#include "ca/profile.hpp"
+#include "ca/registry.hpp"
+#include "tests/unit/support/scratch_registry.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace portcullis::fuzz {
+
+class CaStack {
+ public:
+  static CaStack& get() {
+    static CaStack* stack = new CaStack();  // never destroyed: libFuzzer exits from anywhere
+    return *stack;
+  }
+
+  ca::Authority& authority() { return *authority_; }
+  ca::Ledger& ledger() { return *ledger_; }
+  ca::IdentityIndex& index() { return index_; }
+  ca::Registry& registry() { return *registry_; }
+  ca::Issuer& issuer() { return *issuer_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  CaStack() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "portcullis-fuzz-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir_ = pattern;
+    static std::string removed_at_exit;
+    removed_at_exit = dir_;
+    std::atexit([] {
+      std::error_code ignored;
+      std::filesystem::remove_all(removed_at_exit, ignored);
+    });
+    const std::string ca_dir = dir_ + "/ca";
+    const std::filesystem::path recorded(PORTCULLIS_FUZZ_CA_DIR);
+    if (std::filesystem::exists(recorded / "ra.pem")) {
+      std::filesystem::copy(recorded, ca_dir, std::filesystem::copy_options::recursive);
+      // Git does not keep 0600, and the key loader refuses keys others may read.
+      for (const auto& entry : std::filesystem::directory_iterator(ca_dir)) {
+        if (entry.path().extension() == ".key") {
+          std::filesystem::permissions(entry.path(), std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+        }
+      }
+    } else {
+      ca::BootstrapOptions o;
+      o.ca_dir = ca_dir;
+      std::filesystem::create_directories(o.ca_dir);
+      o.crl_url = "http://pki.test/crl";
+      o.ocsp_url = "http://pki.test/ocsp";
+      ca::bootstrap_new_ca(o, portcullis::testing::scratch_registry());
+    }
+    authority_ = std::make_unique<ca::Authority>(ca::Authority::load(ca::CaPaths{ca_dir}));
+    ledger_ = ca::open_sqlite_ledger(dir_ + "/ledger.db");
+    index_.load(*ledger_);
+    registry_ = std::make_unique<ca::Registry>(*ledger_, index_);
+    issuer_ = std::make_unique<ca::Issuer>(*authority_, ca::default_profiles(),
+                                           ca::IssuerUrls{"http://pki.test/crl", "http://pki.test/ocsp"}, *registry_);
+  }
+
+  std::string dir_;
+  std::unique_ptr<ca::Authority> authority_;
+  std::unique_ptr<ca::Ledger> ledger_;
+  ca::IdentityIndex index_;
+  std::unique_ptr<ca::Registry> registry_;
+  std::unique_ptr<ca::Issuer> issuer_;
+};
+
+}  // namespace portcullis::fuzz
