@@ -6,6 +6,7 @@ import contextlib
 import http.client
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -21,24 +22,48 @@ SERVICE_DEVICE = "portcullis-service"
 SERVICE_PROFILES = {"scep-ra", "eap-server", "admin-server"}
 
 
+def _ephemeral_range():
+    """The kernel's range for clients' source ports (Linux: 32768-60999 by default)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _bindable(base, count):
+    for p in range(base, base + count):
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            with socket.socket(socket.AF_INET, kind) as s:
+                try:
+                    s.bind(("127.0.0.1", p))
+                except OSError:
+                    return False
+    return True
+
+
 def free_port(count=1):
     """A port P such that P..P+count-1 are free on 127.0.0.1 for TCP and UDP (the
-    freeradius package may hold 1812/1813/18120, and CI runs other things too)."""
-    for _ in range(200):
+    freeradius package may hold 1812/1813/18120, and CI runs other things too).
+
+    Drawn at random below the kernel's ephemeral range: a port the kernel hands out (bind
+    to 0) can be taken, between this check and the server's bind, as the source port of
+    any client connecting meanwhile (curl, eapol_test, another test's CLI), which made a
+    `serve` fail with "Address already in use" now and then."""
+    low, _ = _ephemeral_range()
+    top = min(low, 65536) - count
+    if top > 10000:
+        rng = random.SystemRandom()
+        for _ in range(200):
+            base = rng.randrange(10000, top)
+            if _bindable(base, count):
+                return base
+    for _ in range(200):   # no room below the range: the kernel's choice, checked
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.bind(("127.0.0.1", 0))
             base = s.getsockname()[1]
-        if base + count > 65535:
-            continue
-        ok = True
-        for p in range(base, base + count):
-            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                with socket.socket(socket.AF_INET, kind) as s:
-                    try:
-                        s.bind(("127.0.0.1", p))
-                    except OSError:
-                        ok = False
-        if ok:
+        if base + count <= 65536 and _bindable(base, count):
             return base
     raise RuntimeError("no free port found")
 
