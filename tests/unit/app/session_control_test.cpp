@@ -8,6 +8,7 @@
 #include "../radius/server_fixture.hpp"
 #include "app/session_control.hpp"
 #include "radius/accounting.hpp"
+#include "tests/unit/support/recording_sink.hpp"
 
 #include <gtest/gtest.h>
 
@@ -24,21 +25,7 @@ using radius::Bytes;
 using radius::Code;
 namespace attr = radius::attr;
 
-class RecordingSink : public ca::EventSink {
- public:
-  void emit(ca::Event event) noexcept override {
-    std::lock_guard lock(mutex_);
-    events_.push_back(std::move(event));
-  }
-  std::vector<ca::Event> events() {
-    std::lock_guard lock(mutex_);
-    return events_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<ca::Event> events_;
-};
+using portcullis::testing::RecordingSink;
 
 class SessionControlTest : public radius::testing::ServerFixture {
  protected:

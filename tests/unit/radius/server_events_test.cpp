@@ -2,27 +2,14 @@
 // or abandoned) with the reason from the vocabulary and the request's facts, and NAS-level
 // drops aggregated per source and minute.
 #include "server_fixture.hpp"
+#include "tests/unit/support/recording_sink.hpp"
 
 #include <mutex>
 
 namespace portcullis::radius::testing {
 namespace {
 
-class RecordingSink : public ca::EventSink {
- public:
-  void emit(ca::Event event) noexcept override {
-    std::lock_guard lock(mutex_);
-    events_.push_back(std::move(event));
-  }
-  std::vector<ca::Event> take() {
-    std::lock_guard lock(mutex_);
-    return std::exchange(events_, {});
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<ca::Event> events_;
-};
+using portcullis::testing::RecordingSink;
 
 class ServerEventsTest : public ServerFixture {
  protected:

@@ -2,6 +2,7 @@
 // reject with its term and failInfo) is one event; repeats are not; refusals from one
 // address are limited with their audit rows.
 #include "scep_test_client.hpp"
+#include "tests/unit/support/recording_sink.hpp"
 
 #include "scep/approval.hpp"
 
@@ -10,21 +11,7 @@
 namespace portcullis::scep::testing {
 namespace {
 
-class RecordingSink : public ca::EventSink {
- public:
-  void emit(ca::Event event) noexcept override {
-    std::lock_guard lock(mutex_);
-    events_.push_back(std::move(event));
-  }
-  std::vector<ca::Event> take() {
-    std::lock_guard lock(mutex_);
-    return std::exchange(events_, {});
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<ca::Event> events_;
-};
+using portcullis::testing::RecordingSink;
 
 class ScepEvents : public ScepFixture {
  protected:
