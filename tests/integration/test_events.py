@@ -11,12 +11,10 @@ import hashlib
 import json
 import os
 import re
-import select
-import socket
 import subprocess
-import threading
 
 from harness import IntegrationTest, eventually, main, make_key_and_csr, run
+from udp_relay import RadiusRelay
 
 EAPOL_TIMEOUT = 10
 MAC = "02:00:5e:10:00:01"
@@ -27,47 +25,6 @@ def nas_secret(inst):
         text = f.read()
     block = text[text.index("[[radius.clients]]"):]
     return re.search(r'^secret = "([^"]+)"', block, re.M).group(1)
-
-
-class SilentAfter:
-    """A UDP relay that forwards the client's first `n` Access-Requests and then drops
-    everything it sends: a peer that goes silent half-way through the handshake."""
-
-    def __init__(self, server_port, n):
-        self.front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.front.bind(("127.0.0.1", 0))
-        self.port = self.front.getsockname()[1]
-        self.back = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.back.bind(("127.0.0.1", 0))
-        self.back.connect(("127.0.0.1", server_port))
-        self.n = n
-        self.seen = set()
-        self.client = None
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join(timeout=5)
-        self.front.close()
-        self.back.close()
-
-    def run(self):
-        while not self.stop.is_set():
-            ready, _, _ = select.select([self.front, self.back], [], [], 0.1)
-            for sock in ready:
-                data, source = sock.recvfrom(8192)
-                if sock is self.front:
-                    self.client = source
-                    self.seen.add(data[1:20])  # retransmissions count once
-                    if len(self.seen) <= self.n:
-                        self.back.send(data)
-                elif self.client is not None:
-                    self.front.sendto(data, self.client)
 
 
 class EventsTest(IntegrationTest):
@@ -253,7 +210,7 @@ class EventsTest(IntegrationTest):
         inst.start()
         key, cert, _ = self.issue(inst, "sleepy")
         # Identity, ClientHello, then the client's certificate flight never arrives.
-        with SilentAfter(inst.radius_port, 2) as relay:
+        with RadiusRelay(inst.radius_port, silent_after=2) as relay:
             self.assert_failure(self.eapol(inst, self.tls_network(inst, key, cert, tls13=False), "silent",
                                            port=relay.port, timeout=4))
         rows = eventually(lambda: self.events(inst, "--outcome", "abandoned"), lambda r: len(r) >= 1, timeout=10)

@@ -6,7 +6,9 @@ and it records what passed: for each conversation, how many Access-Requests the 
 sent before the server's final answer, and which answer it was. `before_first_accept` runs
 in the relay thread while the first Access-Accept is held back: the test can change the
 server's state (revoke the certificate) between a peer's authentication and its
-re-authentication, which eapol_test -r runs back to back.
+re-authentication, which eapol_test -r runs back to back. With `silent_after=N` it
+forwards the client's first N distinct Access-Requests and drops everything after them:
+a peer that goes silent half-way through its handshake.
 """
 
 import select
@@ -17,7 +19,7 @@ ACCESS_REQUEST, ACCESS_ACCEPT, ACCESS_REJECT = 1, 2, 3
 
 
 class RadiusRelay:
-    def __init__(self, server_port, before_first_accept=None):
+    def __init__(self, server_port, before_first_accept=None, silent_after=None):
         self.front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.front.bind(("127.0.0.1", 0))
         self.port = self.front.getsockname()[1]
@@ -25,6 +27,8 @@ class RadiusRelay:
         self.back.bind(("127.0.0.1", 0))
         self.back.connect(("127.0.0.1", server_port))
         self.before_first_accept = before_first_accept
+        self.silent_after = silent_after
+        self._seen = set()  # every distinct request so far, for silent_after
         self.conversations = []  # [(requests sent, final code)] in order
         self.errors = []
         self._requests = set()  # distinct (identifier, authenticator): retransmissions count once
@@ -54,7 +58,9 @@ class RadiusRelay:
                     self._client = source
                     if data[0] == ACCESS_REQUEST:
                         self._requests.add((data[1], data[4:20]))
-                    self.back.send(data)
+                        self._seen.add((data[1], data[4:20]))
+                    if self.silent_after is None or len(self._seen) <= self.silent_after:
+                        self.back.send(data)
                     continue
                 code = data[0]
                 if code in (ACCESS_ACCEPT, ACCESS_REJECT):
