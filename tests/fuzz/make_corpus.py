@@ -37,7 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
-from harness import Instance, make_key_and_csr, run  # noqa: E402
+from harness import Instance, make_key_and_csr, nas_secret, run  # noqa: E402
 
 FUZZ_SECRET = b"fuzzing-secret"  # support/radius_fixup.hpp kSecret
 FUZZ_REQUEST_AUTH = bytes.fromhex("112233445566778899aabbccddeeff00")  # kRequestAuthenticator
@@ -214,13 +214,6 @@ def frame(messages):
 
 
 # ---- traffic ----------------------------------------------------------------------------
-
-def nas_secret(inst):
-    with open(inst.config) as f:
-        text = f.read()
-    block = text[text.index("[[radius.clients]]"):]
-    return re.search(r'^secret = "([^"]+)"', block, re.M).group(1)
-
 
 def issue(inst, work, device, key="ec"):
     key_path, csr = make_key_and_csr(work, device, f"{device}.example.net", key=key)

@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -66,6 +67,14 @@ def free_port(count=1):
         if base + count <= 65536 and _bindable(base, count):
             return base
     raise RuntimeError("no free port found")
+
+
+def nas_secret(inst):
+    """The shared secret of the first [[radius.clients]] entry `init` wrote."""
+    with open(inst.config) as f:
+        text = f.read()
+    block = text[text.index("[[radius.clients]]"):]
+    return re.search(r'^secret = "([^"]+)"', block, re.M).group(1)
 
 
 def run(cmd, check=True, **kw):

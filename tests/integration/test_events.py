@@ -13,18 +13,11 @@ import os
 import re
 import subprocess
 
-from harness import IntegrationTest, eventually, main, make_key_and_csr, run
+from harness import IntegrationTest, eventually, main, make_key_and_csr, nas_secret, run
 from udp_relay import RadiusRelay
 
 EAPOL_TIMEOUT = 10
 MAC = "02:00:5e:10:00:01"
-
-
-def nas_secret(inst):
-    with open(inst.config) as f:
-        text = f.read()
-    block = text[text.index("[[radius.clients]]"):]
-    return re.search(r'^secret = "([^"]+)"', block, re.M).group(1)
 
 
 class EventsTest(IntegrationTest):

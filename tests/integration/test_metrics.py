@@ -10,18 +10,11 @@ import signal
 import subprocess
 import time
 
-from harness import IntegrationTest, eventually, main, make_key_and_csr, run
+from harness import IntegrationTest, eventually, main, make_key_and_csr, nas_secret, run
 from test_scep import sha256_der_fingerprint
 
 EAPOL_TIMEOUT = 10
 DASHBOARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy", "grafana-dashboard.json")
-
-
-def nas_secret(inst):
-    with open(inst.config) as f:
-        text = f.read()
-    block = text[text.index("[[radius.clients]]"):]
-    return re.search(r'^secret = "([^"]+)"', block, re.M).group(1)
 
 
 def set_allow(inst, cidrs):

@@ -12,7 +12,7 @@ import signal
 import threading
 import time
 
-from harness import IntegrationTest, eventually, main, make_key_and_csr, run
+from harness import IntegrationTest, eventually, main, make_key_and_csr, nas_secret, run
 
 EAPOL_TIMEOUT = 10
 SSID_ARGS = ["-N30:s:02-00-00-00-00-99:corp-wifi", "-N61:d:19"]  # Called-Station-Id "MAC:SSID", NAS-Port-Type
@@ -41,13 +41,6 @@ name = "typo"
 device_groups = ["staff"]
 vlann = 40
 """
-
-
-def nas_secret(inst):
-    with open(inst.config) as f:
-        text = f.read()
-    block = text[text.index("[[radius.clients]]"):]
-    return re.search(r'^secret = "([^"]+)"', block, re.M).group(1)
 
 
 def vlan_of(out):

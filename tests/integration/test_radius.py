@@ -12,17 +12,10 @@ import re
 import socket
 import struct
 
-from harness import IntegrationTest, corporate_root, eventually, main, make_key_and_csr, run, sign_sub_ca
+from harness import IntegrationTest, corporate_root, eventually, main, make_key_and_csr, nas_secret, run, sign_sub_ca
 from udp_relay import ACCESS_ACCEPT, ACCESS_REJECT, RadiusRelay
 
 EAPOL_TIMEOUT = 10
-
-
-def nas_secret(inst):
-    with open(inst.config) as f:
-        text = f.read()
-    block = text[text.index("[[radius.clients]]"):]
-    return re.search(r'^secret = "([^"]+)"', block, re.M).group(1)
 
 
 class RadiusTest(IntegrationTest):
