@@ -1,4 +1,4 @@
-// The SQLite ledger: decision events, table events (schema v8).
+// The SQLite ledger: decision events, table events (schema v8, v9).
 #include "ca/ledger/sqlite_ledger.hpp"
 
 #include <limits>
@@ -93,6 +93,7 @@ std::vector<Event> SqliteLedger::events(const EventFilter& filter) {
   };
   text_filter("device", filter.device);
   text_filter("serial", filter.serial);
+  text_filter("cn", filter.cn);
   text_filter("mac", filter.mac);
   text_filter("nas", filter.nas);
   text_filter("kind", filter.kind);
@@ -113,22 +114,45 @@ std::vector<Event> SqliteLedger::events(const EventFilter& filter) {
   });
 }
 
+// Retention deletes in chunks of kPruneChunkRows, each its own transaction with the writer's
+// lock taken afresh: a prune over millions of rows (a lowered keep_days, a flood's
+// aftermath) never holds the lock, or one WAL transaction, for the whole of it, so batches
+// of events and issuances commit between its chunks.
 std::size_t SqliteLedger::prune_events(UnixTime older_than, std::size_t max_rows) {
-  std::lock_guard lock(mutex_);
-  Transaction tx(db_);
-  auto by_age = db_.cached("DELETE FROM events WHERE at < ?1");
-  by_age->bind(1, static_cast<std::int64_t>(older_than));
-  by_age->run();
-  std::int64_t deleted = sqlite3_changes(db_.handle());
+  std::size_t deleted = 0;
+  // The oldest by time first; events_by_time finds them without a scan.
+  while (true) {
+    const std::size_t n = delete_events_chunk(
+        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ?1 ORDER BY at LIMIT ?2)",
+        static_cast<std::int64_t>(older_than));
+    deleted += n;
+    if (n < kPruneChunkRows) break;
+  }
   // Beyond max_rows, the oldest by insertion go: ids are assigned in order and rows only
   // ever leave from the old end, so every id above max(id) - max_rows is at most
-  // max_rows rows, found without counting the table.
-  auto by_count = db_.cached("DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - ?1");
-  by_count->bind(1, clamp(max_rows));
-  by_count->run();
-  deleted += sqlite3_changes(db_.handle());
+  // max_rows rows, found without counting the table. The bound is fixed before the
+  // chunks, so events appended meanwhile do not move it.
+  const std::int64_t last = read([](Connection& db) { return db.query_int64("SELECT coalesce(max(id), 0) FROM events"); });
+  const std::int64_t keep_above = last - clamp(max_rows);
+  if (keep_above <= 0) return deleted;
+  while (true) {
+    const std::size_t n = delete_events_chunk(
+        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= ?1 ORDER BY id LIMIT ?2)", keep_above);
+    deleted += n;
+    if (n < kPruneChunkRows) break;
+  }
+  return deleted;
+}
+
+std::size_t SqliteLedger::delete_events_chunk(const char* sql, std::int64_t bound) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(db_);
+  auto stmt = db_.cached(sql);
+  stmt->bind(1, bound).bind(2, static_cast<std::int64_t>(kPruneChunkRows));
+  stmt->run();
+  const auto n = static_cast<std::size_t>(sqlite3_changes(db_.handle()));
   tx.commit();
-  return static_cast<std::size_t>(deleted);
+  return n;
 }
 
 }  // namespace portcullis::ca::sqlite
