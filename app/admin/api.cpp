@@ -275,7 +275,7 @@ HttpResponse AdminApi::route(const Call& call) {
     if (m == "GET") return show_identity(call, s[1]);
     return method_not_allowed("GET");
   } else if (s[0] == "why" && s.size() == 2) {
-    if (m == "GET") return why(call.query, s[1]);
+    if (m == "GET") return why(call.query, s[1], call.now);
     return method_not_allowed("GET");
   } else if (s[0] == "events" && s.size() == 1) {
     if (m == "GET") return list_events(call.query, call.now);

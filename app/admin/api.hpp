@@ -100,8 +100,8 @@ class AdminApi {
   HttpResponse show_policy();
   // api_events.cpp: decision events, newest first.
   HttpResponse list_events(const std::map<std::string, std::string>& query, ca::UnixTime now);
-  // api_why.cpp: the latest outcome per NAS and SSID, in words.
-  HttpResponse why(const std::map<std::string, std::string>& query, const std::string& target);
+  // api_why.cpp: the latest outcome per NAS and SSID and of enrollment, in words.
+  HttpResponse why(const std::map<std::string, std::string>& query, const std::string& target, ca::UnixTime now);
   HttpResponse reload_policy(const HttpRequest& request, const std::string& actor);
   HttpResponse serve_metrics(const HttpRequest& request) const;
 

@@ -62,9 +62,10 @@ void add_events_commands(CLI::App& app, CliContext& ctx, std::function<int()>& a
   });
 
   auto target = std::make_shared<std::string>();
-  auto* why = app.add_subcommand("why", "Why a device is (not) let in: its latest outcome per NAS/SSID in words; "
-                                        "exit 0 accepted, 2 rejected, 1 never seen");
-  why->add_option("target", *target, "Device name or id, MAC (any usual form) or certificate serial")->required();
+  auto* why = app.add_subcommand("why", "Why a device is (not) let in: its latest outcome per NAS/SSID and of "
+                                        "enrollment in words; exit 0 accepted, 2 rejected, 1 never seen");
+  why->add_option("target", *target, "Device name or id (or the CN it enrolled with), MAC (any usual form) or "
+                                     "certificate serial")->required();
   why->callback([&, target] {
     action = [&, target] {
       AdminClient client(load_config(resolve_config_path(ctx.config_path)));
