@@ -16,6 +16,7 @@
 #include <functional>
 #include <optional>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,9 @@ class AdminApi {
     std::array<unsigned char, 32> hash{};
   };
   struct Call;
+  struct Route;
+  // Every route: a path pattern, a method and its handler (api.cpp).
+  static std::span<const Route> routes();
 
   // The audit actor for a valid bearer token; nullopt for a missing or wrong one.
   std::optional<std::string> authenticate(const HttpRequest& request) const;

@@ -244,6 +244,22 @@ TEST_F(AdminApiTest, UnknownRoutesAndWrongMethods) {
   EXPECT_EQ(call("GET", "/api/v1/devices/x/disable").status, 405);
   EXPECT_EQ(call("POST", "/api/v1/health", "", nullptr).status, 405);
   EXPECT_EQ(call("PUT", "/api/v1/audit").status, 405);
+  // Each pattern's methods, and paths one segment off any pattern.
+  const auto allow_of = [&](const char* method, const char* target) {
+    Reply r = call(method, target);
+    EXPECT_EQ(r.status, 405) << target;
+    for (const auto& [name, value] : r.raw.headers)
+      if (name == "Allow") return value;
+    return std::string();
+  };
+  EXPECT_EQ(allow_of("GET", "/api/v1/requests/7/approve"), "POST");
+  EXPECT_EQ(allow_of("DELETE", "/api/v1/certificates"), "GET, POST");
+  EXPECT_EQ(allow_of("POST", "/api/v1/why/laptop"), "GET");
+  EXPECT_EQ(allow_of("GET", "/api/v1/policy/reload"), "POST");
+  EXPECT_EQ(call("GET", "/api/v1").status, 404);
+  EXPECT_EQ(call("GET", "/api/v1/devices/x/profile/apple/more").status, 404);
+  EXPECT_EQ(call("GET", "/api/v1/why").status, 404);
+  EXPECT_EQ(call("GET", "/api/v1/radius/sessions").status, 404);
 }
 
 // The operator names the certificate (device, cn, sans); the CSR's subject is left out and
