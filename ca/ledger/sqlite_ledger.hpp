@@ -133,4 +133,14 @@ CertificateRecord certificate_from_row(const Statement& row, bool with_der);
 bool is_refusal_row(const AuditEntry& entry);
 std::optional<CertificateRecord> certificate_by_serial(Connection& db, const std::string& canonical_serial);
 
+// The SELECT behind SqliteLedger::events (sqlite_events.cpp), apart so that its query plan
+// can be checked: ?1..?n are `texts`, then ?since_index (when filter.since), the limit and
+// the offset.
+struct EventQuery {
+  std::string sql;
+  std::vector<std::string> texts;
+  int since_index = 1;
+};
+EventQuery event_query(const EventFilter& filter);
+
 }  // namespace portcullis::ca::sqlite
