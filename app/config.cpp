@@ -1,5 +1,7 @@
 #include "app/config.hpp"
 
+#include "app/notify/webhook_url.hpp"
+
 #include "radius/clients.hpp"
 
 #include <spdlog/spdlog.h>
@@ -349,9 +351,13 @@ void load_metrics_and_notify(const std::string& path, const toml::table& root, C
   notify.positive("check_interval_hours", c.notify.check_interval_hours);
   notify.get("reject_spike_per_minute", c.notify.reject_spike_per_minute);
   notify.finish();
-  if (!c.notify.webhook_url.empty() && !c.notify.webhook_url.starts_with("http://") &&
-      !c.notify.webhook_url.starts_with("https://"))
-    notify.fail_key("webhook_url", "must start with http:// or https://");
+  if (!c.notify.webhook_url.empty()) {
+    try {
+      parse_webhook_url(c.notify.webhook_url);
+    } catch (const std::invalid_argument& e) {
+      notify.fail_key("webhook_url", e.what());
+    }
+  }
   if (c.notify.reject_spike_per_minute < 0) notify.fail_key("reject_spike_per_minute", "must be 0 (off) or positive");
   c.notify.ca_file = resolve(c.base_dir, c.notify.ca_file);
 }

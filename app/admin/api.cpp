@@ -78,6 +78,8 @@
 
 #include <charconv>
 #include <ctime>
+#include <span>
+#include <string_view>
 
 namespace portcullis::app {
 
@@ -118,7 +120,7 @@ class DeviceNames {
   std::map<std::int64_t, std::string> names_;
 };
 
-HttpResponse method_not_allowed(const char* allow) {
+HttpResponse method_not_allowed(const std::string& allow) {
   HttpResponse response = admin::error_response(405, "method not allowed");
   response.headers.emplace_back("Allow", allow);
   return response;
@@ -219,86 +221,75 @@ HttpResponse AdminApi::handle(const HttpRequest& request) {
   }
 }
 
-HttpResponse AdminApi::route(const Call& call) {
-  const auto& s = call.segments;
-  const std::string& m = call.request.method;
-  if (s.empty()) throw ApiError(404, "no such route");
-  if (s[0] == "devices") {
-    if (s.size() == 1) {
-      if (m == "GET") return list_devices(call);
-      if (m == "POST") return create_device(call);
-      return method_not_allowed("GET, POST");
-    }
-    if (s.size() == 2) {
-      if (m == "GET") return show_device(call, s[1]);
-      return method_not_allowed("GET");
-    }
-    if (s.size() == 4 && s[2] == "profile") {
-      if (m == "GET") return device_profile(call.query, call.actor, s[1], s[3]);
-      return method_not_allowed("GET");
-    }
-    if (s.size() == 3 && (s[2] == "disable" || s[2] == "enable" || s[2] == "revoke")) {
-      if (m != "POST") return method_not_allowed("POST");
-      if (s[2] == "revoke") return revoke_device(call, s[1]);
-      return set_device_enabled(call, s[1], s[2] == "enable");
-    }
-  } else if (s[0] == "certificates") {
-    if (s.size() == 1) {
-      if (m == "GET") return list_certificates(call);
-      if (m == "POST") return issue_certificate(call);
-      return method_not_allowed("GET, POST");
-    }
-    if (s.size() == 2) {
-      if (m == "GET") return show_certificate(call, s[1]);
-      return method_not_allowed("GET");
-    }
-    if (s.size() == 3 && s[2] == "revoke") {
-      if (m != "POST") return method_not_allowed("POST");
-      return revoke_certificate(call, s[1]);
-    }
-  } else if (s[0] == "revoke" && s.size() == 1) {
-    if (m == "POST") return revoke_devices(call);
-    return method_not_allowed("POST");
-  } else if (s[0] == "audit" && s.size() == 1) {
-    if (m == "GET") return list_audit(call);
-    return method_not_allowed("GET");
-  } else if (s[0] == "challenges" && s.size() == 1) {
-    if (m == "POST") return create_challenge(call.request, call.query, call.actor);
-    return method_not_allowed("POST");
-  } else if (s[0] == "requests" && s.size() == 1) {
-    if (m == "GET") return list_requests(call.query);
-    return method_not_allowed("GET");
-  } else if (s[0] == "requests" && s.size() == 3 && (s[2] == "approve" || s[2] == "reject")) {
-    if (m == "POST") return decide_request(call.request, call.query, call.actor, s[1], s[2] == "approve");
-    return method_not_allowed("POST");
-  } else if (s[0] == "identity" && s.size() == 2) {
-    if (m == "GET") return show_identity(call, s[1]);
-    return method_not_allowed("GET");
-  } else if (s[0] == "why" && s.size() == 2) {
-    if (m == "GET") return why(call.query, s[1]);
-    return method_not_allowed("GET");
-  } else if (s[0] == "events" && s.size() == 1) {
-    if (m == "GET") return list_events(call.query, call.now);
-    return method_not_allowed("GET");
-  } else if (s[0] == "sessions" && s.size() == 1) {
-    if (m == "GET") return list_sessions(call);
-    return method_not_allowed("GET");
-  } else if (s[0] == "policy" && s.size() == 1) {
-    if (m == "GET") return show_policy();
-    return method_not_allowed("GET");
-  } else if (s[0] == "policy" && s.size() == 2 && s[1] == "reload") {
-    if (m == "POST") return reload_policy(call.request, call.actor);
-    return method_not_allowed("POST");
-  } else if (s[0] == "radius" && s.size() == 2 && s[1] == "counters") {
-    if (m == "GET") return show_radius_counters(call);
-    return method_not_allowed("GET");
-  } else if (s[0] == "scep" && s.size() == 2 && s[1] == "counters") {
-    if (m == "GET") return show_scep_counters(call);
-    return method_not_allowed("GET");
-  } else if (s[0] == "service" && s.size() == 2 && s[1] == "counters") {
-    if (m == "GET") return show_service_counters(call);
-    return method_not_allowed("GET");
+// The routes listed at the top of this file: a path pattern ("*" is any one segment, the
+// handler reads it from call.segments) and a method. A path that matches with another
+// method gets 405 and every method it has in Allow (RFC 9110 §15.5.6).
+struct AdminApi::Route {
+  std::string_view path;
+  const char* method;
+  HttpResponse (*handler)(AdminApi& api, const Call& call);
+};
+
+std::span<const AdminApi::Route> AdminApi::routes() {
+  using C = const Call&;
+  static const Route table[] = {
+      {"devices", "GET", [](AdminApi& a, C c) { return a.list_devices(c); }},
+      {"devices", "POST", [](AdminApi& a, C c) { return a.create_device(c); }},
+      {"devices/*", "GET", [](AdminApi& a, C c) { return a.show_device(c, c.segments[1]); }},
+      {"devices/*/profile/*", "GET",
+       [](AdminApi& a, C c) { return a.device_profile(c.query, c.actor, c.segments[1], c.segments[3]); }},
+      {"devices/*/disable", "POST", [](AdminApi& a, C c) { return a.set_device_enabled(c, c.segments[1], false); }},
+      {"devices/*/enable", "POST", [](AdminApi& a, C c) { return a.set_device_enabled(c, c.segments[1], true); }},
+      {"devices/*/revoke", "POST", [](AdminApi& a, C c) { return a.revoke_device(c, c.segments[1]); }},
+      {"certificates", "GET", [](AdminApi& a, C c) { return a.list_certificates(c); }},
+      {"certificates", "POST", [](AdminApi& a, C c) { return a.issue_certificate(c); }},
+      {"certificates/*", "GET", [](AdminApi& a, C c) { return a.show_certificate(c, c.segments[1]); }},
+      {"certificates/*/revoke", "POST", [](AdminApi& a, C c) { return a.revoke_certificate(c, c.segments[1]); }},
+      {"revoke", "POST", [](AdminApi& a, C c) { return a.revoke_devices(c); }},
+      {"audit", "GET", [](AdminApi& a, C c) { return a.list_audit(c); }},
+      {"challenges", "POST", [](AdminApi& a, C c) { return a.create_challenge(c.request, c.query, c.actor); }},
+      {"requests", "GET", [](AdminApi& a, C c) { return a.list_requests(c.query); }},
+      {"requests/*/approve", "POST",
+       [](AdminApi& a, C c) { return a.decide_request(c.request, c.query, c.actor, c.segments[1], true); }},
+      {"requests/*/reject", "POST",
+       [](AdminApi& a, C c) { return a.decide_request(c.request, c.query, c.actor, c.segments[1], false); }},
+      {"identity/*", "GET", [](AdminApi& a, C c) { return a.show_identity(c, c.segments[1]); }},
+      {"why/*", "GET", [](AdminApi& a, C c) { return a.why(c.query, c.segments[1], c.now); }},
+      {"events", "GET", [](AdminApi& a, C c) { return a.list_events(c.query, c.now); }},
+      {"sessions", "GET", [](AdminApi& a, C c) { return a.list_sessions(c); }},
+      {"policy", "GET", [](AdminApi& a, C) { return a.show_policy(); }},
+      {"policy/reload", "POST", [](AdminApi& a, C c) { return a.reload_policy(c.request, c.actor); }},
+      {"radius/counters", "GET", [](AdminApi& a, C c) { return a.show_radius_counters(c); }},
+      {"scep/counters", "GET", [](AdminApi& a, C c) { return a.show_scep_counters(c); }},
+      {"service/counters", "GET", [](AdminApi& a, C c) { return a.show_service_counters(c); }},
+  };
+  return table;
+}
+
+namespace {
+
+// `segments` is `pattern` split at '/', where "*" stands for any one segment.
+bool path_matches(std::string_view pattern, const std::vector<std::string>& segments) {
+  std::size_t i = 0;
+  for (; !pattern.empty(); ++i) {
+    const auto slash = pattern.find('/');
+    const std::string_view part = pattern.substr(0, slash);
+    if (i >= segments.size() || (part != "*" && part != segments[i])) return false;
+    pattern = slash == std::string_view::npos ? std::string_view() : pattern.substr(slash + 1);
   }
+  return i == segments.size();
+}
+
+}  // namespace
+
+HttpResponse AdminApi::route(const Call& call) {
+  std::string allow;
+  for (const Route& r : routes()) {
+    if (!path_matches(r.path, call.segments)) continue;
+    if (call.request.method == r.method) return r.handler(*this, call);
+    allow += (allow.empty() ? "" : ", ") + std::string(r.method);
+  }
+  if (!allow.empty()) return method_not_allowed(allow);
   throw ApiError(404, "no such route");
 }
 

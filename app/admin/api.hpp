@@ -16,6 +16,7 @@
 #include <functional>
 #include <optional>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,9 @@ class AdminApi {
     std::array<unsigned char, 32> hash{};
   };
   struct Call;
+  struct Route;
+  // Every route: a path pattern, a method and its handler (api.cpp).
+  static std::span<const Route> routes();
 
   // The audit actor for a valid bearer token; nullopt for a missing or wrong one.
   std::optional<std::string> authenticate(const HttpRequest& request) const;
@@ -100,8 +104,8 @@ class AdminApi {
   HttpResponse show_policy();
   // api_events.cpp: decision events, newest first.
   HttpResponse list_events(const std::map<std::string, std::string>& query, ca::UnixTime now);
-  // api_why.cpp: the latest outcome per NAS and SSID, in words.
-  HttpResponse why(const std::map<std::string, std::string>& query, const std::string& target);
+  // api_why.cpp: the latest outcome per NAS and SSID and of enrollment, in words.
+  HttpResponse why(const std::map<std::string, std::string>& query, const std::string& target, ca::UnixTime now);
   HttpResponse reload_policy(const HttpRequest& request, const std::string& actor);
   HttpResponse serve_metrics(const HttpRequest& request) const;
 

@@ -1,13 +1,18 @@
 // Admin API: why a device, MAC or certificate is (not) let in, in plain words.
 //   GET /api/v1/why/{target}  target: a MAC in any usual form, a certificate serial, a device
-//     name or id -> {"target","looked_up_as":"mac|serial|device","verdict":"accepted|rejected|
-//     never_seen","summary":"…","latest":[{"nas","ssid","time","outcome","reason","explanation"}…]}
-// The latest RADIUS outcome per NAS and SSID (the newest first) from the decision events
-// (docs/events.md), each explained with what to do next. `portcullis why` prints `summary`
-// and exits 0 (accepted), 2 (rejected) or 1 (never seen).
+//     name or id (for enrollment also the CN a SCEP request asked for) ->
+//     {"target","looked_up_as":"mac|serial|device","verdict":"accepted|rejected|pending|never_seen",
+//      "summary":"…","latest":[{"nas","ssid","time","outcome","reason","device","serial","mac",
+//      "explanation",["quiet","nas_last_request"]}…],"enrollment":{"time","outcome","reason","cn",
+//      "device","serial","requester","explanation"}|null}
+// The latest RADIUS outcome per NAS and SSID (the newest first) and the latest SCEP outcome
+// from the decision events (docs/events.md), each explained with what to do next
+// (why_words.cpp). The verdict is the newest of them. `portcullis why` prints `summary` and
+// exits 0 (accepted), 2 (rejected or pending) or 1 (never seen).
 #include "app/admin/api.hpp"
 
 #include "app/admin/json.hpp"
+#include "app/admin/why_words.hpp"
 #include "ca/event.hpp"
 
 #include <set>
@@ -19,112 +24,177 @@ using admin::json;
 
 namespace {
 
-constexpr std::size_t kEventsLooked = 500;   // newest RADIUS events of the target considered
+constexpr std::size_t kEventsLooked = 500;       // newest RADIUS events of the target considered
+constexpr ca::UnixTime kQuietSeconds = 3600;     // a device silent this long gets the NAS's last request
 
-std::string certificate_of(const ca::Event& e) { return e.serial.empty() ? "its certificate" : "certificate " + e.serial; }
+// What the target names, as the event filters that find its events.
+struct Lookup {
+  std::string as;                       // mac | serial | device
+  ca::EventFilter radius;
+  std::vector<ca::EventFilter> scep;    // its SCEP events, by each name they may carry
+};
 
-std::string revocation_words(ca::Ledger& ledger, const ca::Event& e) {
-  const auto cert = ledger.find_certificate(e.serial);
-  if (!cert || !cert->revoked) return certificate_of(e) + " was revoked";
-  std::string who;
-  ca::AuditFilter f;
-  f.target = cert->serial_hex;
-  f.action = "revoke";
+ca::EventFilter filter_of(const char* kind, std::size_t limit) {
+  ca::EventFilter f;
+  f.kind = kind;
+  f.limit = limit;
+  return f;
+}
+
+bool has_events(ca::Ledger& ledger, ca::EventFilter f) {
   f.limit = 1;
-  if (const auto rows = ledger.audit(f); !rows.empty()) who = " by " + rows.front().actor;
-  return certificate_of(e) + " was revoked on " + admin::iso8601(cert->revoked_at) + who + " (" +
-         ca::to_string(cert->revocation_reason) + ")";
+  return !ledger.events(f).empty();
 }
 
-std::string enroll_hint(const ca::Event& e) {
-  return e.device.empty() ? "enroll the device again"
-                          : "issue a new one: `portcullis challenge --device " + e.device + "`";
-}
-
-// One outcome in words, with what to do next.
-std::string explain(ca::Ledger& ledger, const ca::Event& e) {
-  const std::string& r = e.reason;
-  if (e.outcome == "accept") return "accepted (rule " + e.rule + ", " + certificate_of(e) + ")";
-  if (e.outcome == "abandoned")
-    return "the device stopped answering half-way (" + e.detail +
-           "); a device that does not trust this server's certificate often gives up silently like this";
-  if (r == "revoked") return revocation_words(ledger, e) + "; to let the device back in, " + enroll_hint(e);
-  if (r == "expired") return certificate_of(e) + " has expired; " + enroll_hint(e);
-  if (r == "not_yet_valid") return certificate_of(e) + " is not valid yet: check the device's clock";
-  if (r == "device_disabled")
-    return "the device is disabled; to let it back in: `portcullis devices enable " + e.device + "`";
-  if (r == "tls_alert:unknown_ca" && e.detail.starts_with("the client sent"))
-    return "the device does not trust this server's certificate (it sent alert unknown_ca): its profile must "
-           "install ca/root.pem";
-  if (r.starts_with("tls_alert:")) return "the TLS handshake failed: " + e.detail;
-  if (r == "unknown_issuer") return "it presented a certificate from another CA (issuer " + e.issuer + ")";
-  if (r == "unknown_certificate")
-    return "it presented a certificate naming this CA that the ledger does not hold (serial " + e.serial +
-           "); enroll the device again";
-  if (r == "no_client_certificate") return "it sent no client certificate: install its certificate (enroll it)";
-  if (r == "eap_method") return "it is not set up for EAP-TLS: " + e.detail;
-  if (r.starts_with("policy:")) return "the policy rule '" + e.rule + "' rejected it: " + e.detail;
-  if (r == "session_table_full") return "the server had no room for the conversation: " + e.detail;
-  return e.detail.empty() ? r : e.detail;
-}
-
-}  // namespace
-
-HttpResponse AdminApi::why(const std::map<std::string, std::string>& query, const std::string& target) {
-  admin::check_query(query, {});
-  if (target.empty() || target.size() > 255) throw ApiError(400, "a device, MAC or serial is needed");
-  ca::Ledger& ledger = registry_.ledger();
-  ca::EventFilter filter;
-  filter.kind = ca::event_kind::kRadius;
-  filter.limit = kEventsLooked;
-  std::string looked_up_as;
-  // A serial the ledger holds first: twelve hex digits could be either.
+// A serial the ledger holds (or events name) first: twelve hex digits could be a MAC too.
+Lookup resolve(ca::Ledger& ledger, const std::string& target) {
+  Lookup l{"", filter_of(ca::event_kind::kRadius, kEventsLooked), {}};
+  ca::EventFilter scep = filter_of(ca::event_kind::kScep, 1);
   std::optional<std::string> serial;
   try {
     serial = admin::checked_serial(target);
   } catch (const ApiError&) {
     // Not a serial: a MAC or a device name.
   }
-  if (serial && ledger.find_certificate(*serial)) {
-    filter.serial = serial;
-    looked_up_as = "serial";
-  } else if (auto mac = ca::normalize_mac(target)) {
-    filter.mac = std::move(mac);
-    looked_up_as = "mac";
-  } else {
-    std::string name = target;
-    if (admin::all_digits(target) && target.size() <= 18) {
-      if (auto d = ledger.find_device(std::stoll(target))) name = d->name;
+  auto mac = ca::normalize_mac(target);
+  if (serial) {
+    l.radius.serial = serial;
+    scep.serial = serial;
+    if (ledger.find_certificate(*serial) || (!mac && (has_events(ledger, l.radius) || has_events(ledger, scep)))) {
+      l.as = "serial";
+      l.scep.push_back(std::move(scep));
+      return l;
     }
-    filter.device = name;
-    looked_up_as = "device";
+    l.radius.serial.reset();
+    scep.serial.reset();
   }
-  const std::vector<ca::Event> events = ledger.events(filter);
+  if (mac) {
+    l.as = "mac";
+    l.radius.mac = std::move(mac);
+    return l;
+  }
+  std::string name = target;
+  if (admin::all_digits(target) && target.size() <= 18) {
+    if (auto d = ledger.find_device(std::stoll(target))) name = d->name;
+  }
+  l.as = "device";
+  l.radius.device = name;
+  scep.device = name;
+  l.scep.push_back(scep);
+  scep.device.reset();
+  scep.cn = name;   // a refused request may name no device, only the CN it asked for
+  l.scep.push_back(std::move(scep));
+  return l;
+}
 
-  json latest = json::array();
-  std::set<std::pair<std::string, std::string>> seen;
-  std::string summary;
-  for (const ca::Event& e : events) {
-    if (!seen.insert({e.nas, e.ssid}).second) continue;
-    const std::string words = explain(ledger, e);
-    latest.push_back(json{{"nas", e.nas}, {"ssid", e.ssid}, {"time", admin::iso8601(e.at)}, {"outcome", e.outcome},
-                          {"reason", e.reason}, {"device", e.device}, {"serial", e.serial}, {"mac", e.mac},
-                          {"explanation", words}});
-    summary += (summary.empty() ? "" : " ") + std::string("On NAS ") + e.nas +
-               (e.ssid.empty() ? "" : " (SSID " + e.ssid + ")") + " at " + admin::iso8601(e.at) + ": " + words + ".";
+bool newer(const ca::Event& a, const ca::Event& b) { return a.at != b.at ? a.at > b.at : a.id > b.id; }
+
+std::optional<ca::Event> newest_of(ca::Ledger& ledger, const std::vector<ca::EventFilter>& filters) {
+  std::optional<ca::Event> best;
+  for (const auto& f : filters) {
+    for (auto& e : ledger.events(f))
+      if (!best || newer(e, *best)) best = std::move(e);
   }
-  std::string verdict = "never_seen";
-  if (events.empty()) {
-    summary = "nothing from " + target + " in the decision events (as " + looked_up_as +
-              "; events are kept for [events] keep_days)";
-  } else {
-    verdict = events.front().outcome == "accept" ? "accepted" : "rejected";
+  return best;
+}
+
+// The newest request a NAS sent: a decided conversation, or a datagram it dropped.
+std::optional<ca::Event> nas_last_request(ca::Ledger& ledger, const std::string& nas) {
+  ca::EventFilter radius = filter_of(ca::event_kind::kRadius, 1);
+  radius.nas = nas;
+  ca::EventFilter dropped = filter_of(ca::event_kind::kNas, 1);
+  dropped.nas = nas;
+  return newest_of(ledger, {radius, dropped});
+}
+
+// When the device has been silent on a NAS for kQuietSeconds: whether the NAS has carried
+// other requests since, which tells a device that stopped trying from a NAS that stopped
+// asking us. Empty when the device is not quiet.
+std::pair<std::string, std::optional<ca::Event>> quiet_words(ca::Ledger& ledger, const ca::Event& e,
+                                                              ca::UnixTime now) {
+  if (e.nas.empty() || now - e.at < kQuietSeconds) return {};
+  auto last = nas_last_request(ledger, e.nas);
+  const std::string since = "nothing from the device since " + admin::iso8601(e.at);
+  if (last && newer(*last, e))
+    return {since + ": the last request from its NAS " + e.nas + " was at " + admin::iso8601(last->at) +
+                ", so the device is not reaching it (out of range, switched off, or its Wi-Fi profile removed)",
+            std::move(last)};
+  return {since + ", and nothing from its NAS " + e.nas + " either: check that " + e.nas +
+              " still sends its requests to this server",
+          std::move(last)};
+}
+
+struct Answer {
+  json latest = json::array();
+  json enrollment = nullptr;
+  std::string summary;
+  std::optional<ca::Event> newest;   // decides the verdict
+
+  void add(std::string sentence, const ca::Event& e) {
+    summary += (summary.empty() ? "" : " ") + std::move(sentence);
+    if (!newest || newer(e, *newest)) newest = e;
+  }
+};
+
+void add_radius(ca::Ledger& ledger, Answer& a, const ca::Event& e, ca::UnixTime now) {
+  const std::string words = why::radius_words(ledger, e);
+  json entry{{"nas", e.nas},       {"ssid", e.ssid},       {"time", admin::iso8601(e.at)}, {"outcome", e.outcome},
+             {"reason", e.reason}, {"device", e.device},   {"serial", e.serial},           {"mac", e.mac},
+             {"explanation", words}};
+  std::string sentence = "On NAS " + e.nas + (e.ssid.empty() ? "" : " (SSID " + e.ssid + ")") + " at " +
+                         admin::iso8601(e.at) + ": " + words + ".";
+  if (auto [quiet, last] = quiet_words(ledger, e, now); !quiet.empty()) {
+    entry["quiet"] = quiet;
+    entry["nas_last_request"] = last ? json(admin::iso8601(last->at)) : json(nullptr);
+    quiet[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(quiet[0])));
+    sentence += " " + quiet + ".";
+  }
+  a.latest.push_back(std::move(entry));
+  a.add(std::move(sentence), e);
+}
+
+void add_scep(Answer& a, const ca::Event& e) {
+  const std::string words = why::scep_words(e);
+  a.enrollment = json{{"time", admin::iso8601(e.at)}, {"outcome", e.outcome}, {"reason", e.reason},
+                      {"cn", e.cn},                   {"device", e.device},   {"serial", e.serial},
+                      {"requester", e.nas_ip},        {"explanation", words}};
+  a.add("Enrollment (SCEP) at " + admin::iso8601(e.at) + " from " + e.nas_ip +
+            (e.cn.empty() ? "" : " for CN " + e.cn) + ": " + words + ".",
+        e);
+}
+
+std::string verdict_of(const std::optional<ca::Event>& e) {
+  if (!e) return "never_seen";
+  if (e->outcome == "accept" || e->outcome == "issued" || e->outcome == "renewed" || e->outcome == "approved")
+    return "accepted";
+  return e->outcome == "pending" ? "pending" : "rejected";
+}
+
+}  // namespace
+
+HttpResponse AdminApi::why(const std::map<std::string, std::string>& query, const std::string& target,
+                           ca::UnixTime now) {
+  admin::check_query(query, {});
+  if (target.empty() || target.size() > 255) throw ApiError(400, "a device, MAC or serial is needed");
+  ca::Ledger& ledger = registry_.ledger();
+  const Lookup lookup = resolve(ledger, target);
+
+  Answer answer;
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const ca::Event& e : ledger.events(lookup.radius)) {
+    if (seen.insert({e.nas, e.ssid}).second) add_radius(ledger, answer, e, now);
+  }
+  if (auto scep = newest_of(ledger, lookup.scep)) add_scep(answer, *scep);
+  if (!answer.newest) {
+    answer.summary = "nothing from " + target + " in the decision events (as " + lookup.as +
+                     "; events are kept for [events] keep_days)";
   }
   return admin::json_response(200, json{{"target", target},
-                                        {"looked_up_as", looked_up_as},
-                                        {"verdict", verdict},
-                                        {"summary", summary},
-                                        {"latest", std::move(latest)}});
+                                        {"looked_up_as", lookup.as},
+                                        {"verdict", verdict_of(answer.newest)},
+                                        {"summary", std::move(answer.summary)},
+                                        {"latest", std::move(answer.latest)},
+                                        {"enrollment", std::move(answer.enrollment)}});
 }
 
 }  // namespace portcullis::app

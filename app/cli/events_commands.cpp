@@ -1,4 +1,5 @@
-// `portcullis why TARGET`: GET /api/v1/why/{target}, its summary, exit 0/2/1.
+// `portcullis why TARGET`: GET /api/v1/why/{target}, its summary, exit 0 accepted, 1 never
+// seen, 2 otherwise (rejected, abandoned, waiting for approval).
 // `portcullis events [--device D] [--mac M] [--nas N] [--serial S] [--kind K] [--outcome O]
 // [--since 1h|DATE] [--limit N] [--offset N] [--json]`: the filters are the API's, passed
 // as given (the service checks them: a MAC in any usual form, a serial with or without ':').
@@ -62,9 +63,10 @@ void add_events_commands(CLI::App& app, CliContext& ctx, std::function<int()>& a
   });
 
   auto target = std::make_shared<std::string>();
-  auto* why = app.add_subcommand("why", "Why a device is (not) let in: its latest outcome per NAS/SSID in words; "
-                                        "exit 0 accepted, 2 rejected, 1 never seen");
-  why->add_option("target", *target, "Device name or id, MAC (any usual form) or certificate serial")->required();
+  auto* why = app.add_subcommand("why", "Why a device is (not) let in: its latest outcome per NAS/SSID and of "
+                                        "enrollment in words; exit 0 accepted, 2 rejected, 1 never seen");
+  why->add_option("target", *target, "Device name or id (or the CN it enrolled with), MAC (any usual form) or "
+                                     "certificate serial")->required();
   why->callback([&, target] {
     action = [&, target] {
       AdminClient client(load_config(resolve_config_path(ctx.config_path)));
@@ -72,7 +74,8 @@ void add_events_commands(CLI::App& app, CliContext& ctx, std::function<int()>& a
       if (ctx.json) std::cout << body.dump(2) << '\n';
       else std::cout << body.value("summary", "") << '\n';
       const std::string verdict = body.value("verdict", "never_seen");
-      return verdict == "accepted" ? 0 : verdict == "rejected" ? 2 : 1;
+      // rejected, abandoned or pending: 2.
+      return verdict == "accepted" ? 0 : verdict == "never_seen" ? 1 : 2;
     };
   });
 }

@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include <charconv>
 #include <ctime>
 #include <stdexcept>
 
@@ -25,52 +24,36 @@ std::string iso8601(ca::UnixTime t) {
   return buf;
 }
 
-}  // namespace
-
-Notifier::Target Notifier::parse_url(const std::string& url) {
-  Target t;
-  std::string_view rest(url);
-  if (rest.starts_with("https://")) {
-    t.tls = true;
-    t.port = 443;
-    rest.remove_prefix(8);
-  } else if (rest.starts_with("http://")) {
-    t.port = 80;
-    rest.remove_prefix(7);
-  } else {
-    throw std::invalid_argument("webhook_url must start with http:// or https://");
-  }
-  const auto slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  t.path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
-  // "[::1]:8080", "host:8080", "host"
-  std::string_view port_text;
-  if (authority.starts_with('[')) {
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos) throw std::invalid_argument("webhook_url: unclosed '[' in the host");
-    t.host = std::string(authority.substr(1, close - 1));
-    if (close + 1 < authority.size()) {
-      if (authority[close + 1] != ':') throw std::invalid_argument("webhook_url: bad host");
-      port_text = authority.substr(close + 2);
-    }
-  } else {
-    const auto colon = authority.find(':');
-    t.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
-  }
-  if (t.host.empty()) throw std::invalid_argument("webhook_url has no host");
-  if (!port_text.empty()) {
-    unsigned port = 0;
-    const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 || port > 65535)
-      throw std::invalid_argument("webhook_url has a bad port");
-    t.port = static_cast<std::uint16_t>(port);
-  }
-  return t;
+// One certificate entering the expiry window, as an alert.
+std::string expiry_alert(ca::Ledger& ledger, const ca::CertificateRecord& cert, ca::UnixTime now, int window_days) {
+  const auto device = ledger.find_device(cert.device_id);
+  return nlohmann::json{{"kind", "certificate_expiring"},
+                        {"serial", cert.serial_hex},
+                        {"device", device ? device->name : ""},
+                        {"subject", cert.subject},
+                        {"profile", cert.profile},
+                        {"not_after", iso8601(cert.not_after)},
+                        {"not_after_unix", cert.not_after},
+                        {"days_left", (cert.not_after - now) / 86400},
+                        {"window_days", window_days}}
+      .dump();
 }
 
+void remember_posted(ca::Ledger& ledger, const ca::CertificateRecord& cert, ca::UnixTime now, int window_days) {
+  ca::AuditEntry entry;
+  entry.at = now;
+  entry.actor = "system";
+  entry.action = kNotifiedAction;
+  entry.target = cert.serial_hex;
+  entry.detail = "posted to the webhook: notAfter " + iso8601(cert.not_after) + ", window " +
+                 std::to_string(window_days) + " days";
+  ledger.append_audit(entry);
+}
+
+}  // namespace
+
 Notifier::Notifier(NotifierSettings settings, ca::Ledger& ledger, RejectTotals rejects)
-    : settings_(std::move(settings)), target_(parse_url(settings_.webhook_url)), ledger_(ledger),
+    : settings_(std::move(settings)), target_(parse_webhook_url(settings_.webhook_url)), ledger_(ledger),
       rejects_(std::move(rejects)) {}
 
 Notifier::~Notifier() { stop(); }
@@ -109,6 +92,7 @@ void Notifier::run() {
     }
     if (now >= next_spike) {
       check_spikes();
+      flush();
       next_spike += settings_.spike_period;
     }
     const auto until = std::min(next_expiry, next_spike);
@@ -125,32 +109,23 @@ std::size_t Notifier::check_expiry(ca::UnixTime now) {
   std::size_t posted = 0;
   for (;;) {
     const auto page = ledger_.list_certificates(filter);
+    std::vector<std::string> alerts;
+    std::vector<const ca::CertificateRecord*> certs;
     for (const auto& cert : page) {
       ca::AuditFilter seen;
       seen.target = cert.serial_hex;
       seen.action = kNotifiedAction;
       seen.limit = 1;
       if (!ledger_.audit(seen).empty()) continue;  // posted for this window already
-      const auto device = ledger_.find_device(cert.device_id);
-      nlohmann::json body = {{"kind", "certificate_expiring"},
-                             {"serial", cert.serial_hex},
-                             {"device", device ? device->name : ""},
-                             {"subject", cert.subject},
-                             {"profile", cert.profile},
-                             {"not_after", iso8601(cert.not_after)},
-                             {"not_after_unix", cert.not_after},
-                             {"days_left", (cert.not_after - now) / 86400},
-                             {"window_days", settings_.expiry_window_days}};
-      if (!post(body.dump())) return posted;  // the receiver is down: the next check tries again
-      ca::AuditEntry entry;
-      entry.at = now;
-      entry.actor = "system";
-      entry.action = kNotifiedAction;
-      entry.target = cert.serial_hex;
-      entry.detail = "posted to the webhook: notAfter " + iso8601(cert.not_after) + ", window " +
-                     std::to_string(settings_.expiry_window_days) + " days";
-      ledger_.append_audit(entry);
-      ++posted;
+      alerts.push_back(expiry_alert(ledger_, cert, now, settings_.expiry_window_days));
+      certs.push_back(&cert);
+    }
+    for (std::size_t done = 0; done < alerts.size();) {
+      const std::size_t n = post_batch(std::span(alerts).subspan(done));
+      if (n == 0) return posted;  // the receiver is down: the next check tries again
+      for (std::size_t i = done; i < done + n; ++i) remember_posted(ledger_, *certs[i], now, settings_.expiry_window_days);
+      done += n;
+      posted += n;
     }
     if (page.size() < filter.limit) break;
     filter.offset += page.size();
@@ -168,15 +143,60 @@ void Notifier::check_spikes() {
     const std::uint64_t delta = total - (previous == last_rejects_.end() ? 0 : previous->second);
     if (delta < static_cast<std::uint64_t>(settings_.reject_spike_per_minute)) continue;
     spdlog::warn("notify: reject spike at NAS {}: {} Access-Rejects in {} ms", nas, delta, settings_.spike_period.count());
-    post(nlohmann::json{{"kind", "reject_spike"},
-                        {"nas", nas},
-                        {"rejects", delta},
-                        {"period_seconds", std::chrono::duration<double>(settings_.spike_period).count()},
-                        {"threshold", settings_.reject_spike_per_minute},
-                        {"at", iso8601(now_unix())}}
-             .dump());
+    if (queue_.size() >= settings_.queue_limit) {
+      // The receiver has been down for a while: the newest alert goes, counted and reported
+      // in the next accepted batch, so a dead receiver costs bounded memory.
+      ++dropped_;
+      if (++dropped_unreported_ == 1)
+        spdlog::warn("notify: {} alerts wait for the webhook receiver already; dropping new ones until it answers",
+                     queue_.size());
+      continue;
+    }
+    queue_.push_back(nlohmann::json{{"kind", "reject_spike"},
+                                    {"nas", nas},
+                                    {"rejects", delta},
+                                    {"period_seconds", std::chrono::duration<double>(settings_.spike_period).count()},
+                                    {"threshold", settings_.reject_spike_per_minute},
+                                    {"at", iso8601(now_unix())}}
+                         .dump());
   }
+  queued_ = queue_.size();
   last_rejects_ = totals;
+}
+
+bool Notifier::flush() {
+  while (!queue_.empty()) {
+    const std::size_t take = std::min(queue_.size(), settings_.batch_alerts);
+    const std::vector<std::string> head(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(take));
+    const std::size_t n = post_batch(head);
+    if (n == 0) return false;
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    queued_ = queue_.size();
+  }
+  return true;
+}
+
+std::size_t Notifier::post_batch(std::span<const std::string> alerts) {
+  std::size_t n = 0, bytes = 0;
+  while (n < alerts.size() && n < settings_.batch_alerts &&
+         (n == 0 || bytes + alerts[n].size() + 1 <= settings_.batch_bytes)) {
+    bytes += alerts[n].size() + 1;
+    ++n;
+  }
+  std::string body = "{\"alerts\":[";
+  for (std::size_t i = 0; i < n; ++i) body += (i ? "," : "") + alerts[i];
+  body += "],\"dropped\":" + std::to_string(dropped_unreported_) + "}";
+  if (!post(body)) {
+    ++failed_;
+    return 0;
+  }
+  dropped_unreported_ = 0;
+  posted_ += n;
+  return n;
+}
+
+NotifierCounters Notifier::counters() const {
+  return {posted_.load(), dropped_.load(), failed_.load(), queued_.load()};
 }
 
 bool Notifier::post(const std::string& json_body) {

@@ -14,6 +14,7 @@ struct EventFilter {
   std::optional<std::string> mac;      // normalised (aa:bb:cc:dd:ee:ff)
   std::optional<std::string> nas;
   std::optional<std::string> serial;   // canonical uppercase hex
+  std::optional<std::string> cn;       // the CN a SCEP request asked for
   std::optional<std::string> kind;
   std::optional<std::string> outcome;
   std::optional<UnixTime> since;       // at >= since

@@ -228,8 +228,18 @@ CREATE INDEX events_by_mac    ON events(mac, at)    WHERE mac <> '';
 CREATE INDEX events_by_nas    ON events(nas, at)    WHERE nas <> '';
 )sql";
 
+// Version 9: the other filters of the events query. `portcullis events --kind scep` or
+// `--outcome abandoned` with `--since` would otherwise walk events_by_time through every
+// other row of the window; `why` finds a SCEP request by the CN it asked for (a wrong
+// challenge names no device).
+constexpr const char* kVersion9 = R"sql(
+CREATE INDEX events_by_kind    ON events(kind, at);
+CREATE INDEX events_by_outcome ON events(outcome, at);
+CREATE INDEX events_by_cn      ON events(cn, at) WHERE cn <> '';
+)sql";
+
 constexpr std::array kMigrations{kVersion1, kVersion2, kVersion3, kVersion4, kVersion5, kVersion6, kVersion7,
-                                 kVersion8};
+                                 kVersion8, kVersion9};
 
 }  // namespace
 

@@ -1,4 +1,4 @@
-// The SQLite ledger: decision events, table events (schema v8).
+// The SQLite ledger: decision events, table events (schema v8, v9).
 #include "ca/ledger/sqlite_ledger.hpp"
 
 #include <limits>
@@ -80,27 +80,45 @@ void SqliteLedger::append_events(const std::vector<Event>& events) {
   });
 }
 
-std::vector<Event> SqliteLedger::events(const EventFilter& filter) {
+EventQuery event_query(const EventFilter& filter) {
+  EventQuery q;
+  q.sql = std::string("SELECT ") + kEventColumns + " FROM events WHERE 1";
   // Each column filter repeats its partial index's condition (`<> ''`), which SQLite
   // needs to see before it uses that index (https://sqlite.org/partialindex.html).
-  std::string sql = std::string("SELECT ") + kEventColumns + " FROM events WHERE 1";
-  std::vector<std::string> texts;
-  const auto text_filter = [&](const char* column, const std::optional<std::string>& value) {
+  // A filter written `+column` cannot use an index (https://sqlite.org/optoverview.html,
+  // "Disqualifying Indexes"): kind and outcome take their index only when nothing
+  // narrower is asked for. Without statistics the planner counts equalities, and would
+  // walk every reject of every device to find one device's.
+  const auto text_filter = [&](const char* column, const std::optional<std::string>& value, bool indexed) {
     if (!value) return;
-    texts.push_back(*value);
-    const std::string n = std::to_string(texts.size());
-    sql += std::string(" AND ") + column + " = ?" + n + " AND " + column + " <> ''";
+    q.texts.push_back(*value);
+    const std::string n = std::to_string(q.texts.size());
+    if (indexed) q.sql += std::string(" AND ") + column + " = ?" + n + " AND " + column + " <> ''";
+    else q.sql += std::string(" AND +") + column + " = ?" + n;
   };
-  text_filter("device", filter.device);
-  text_filter("serial", filter.serial);
-  text_filter("mac", filter.mac);
-  text_filter("nas", filter.nas);
-  text_filter("kind", filter.kind);
-  text_filter("outcome", filter.outcome);
-  const int since_index = static_cast<int>(texts.size()) + 1;
-  if (filter.since) sql += " AND at >= ?" + std::to_string(since_index);
-  sql += " ORDER BY at DESC, id DESC LIMIT ?" + std::to_string(since_index + 1) + " OFFSET ?" +
-         std::to_string(since_index + 2);
+  const bool narrower = filter.device || filter.serial || filter.cn || filter.mac || filter.nas;
+  text_filter("device", filter.device, true);
+  text_filter("serial", filter.serial, true);
+  text_filter("cn", filter.cn, true);
+  text_filter("mac", filter.mac, true);
+  text_filter("nas", filter.nas, true);
+  // RADIUS conversations are nearly all the events: kind = radius narrows nothing, and
+  // the other kinds are few, fewer than any outcome's rows.
+  const bool kind_indexed = !narrower && filter.kind && *filter.kind != event_kind::kRadius;
+  text_filter("kind", filter.kind, kind_indexed);
+  text_filter("outcome", filter.outcome, !narrower && !kind_indexed);
+  q.since_index = static_cast<int>(q.texts.size()) + 1;
+  if (filter.since) q.sql += " AND at >= ?" + std::to_string(q.since_index);
+  q.sql += " ORDER BY at DESC, id DESC LIMIT ?" + std::to_string(q.since_index + 1) + " OFFSET ?" +
+           std::to_string(q.since_index + 2);
+  return q;
+}
+
+std::vector<Event> SqliteLedger::events(const EventFilter& filter) {
+  const EventQuery q = event_query(filter);
+  const std::string& sql = q.sql;
+  const std::vector<std::string>& texts = q.texts;
+  const int since_index = q.since_index;
   return read([&](Connection& db) {
     Statement stmt = db.prepare(sql);
     for (std::size_t i = 0; i < texts.size(); ++i) stmt.bind(static_cast<int>(i + 1), texts[i]);
@@ -113,22 +131,45 @@ std::vector<Event> SqliteLedger::events(const EventFilter& filter) {
   });
 }
 
+// Retention deletes in chunks of kPruneChunkRows, each its own transaction with the writer's
+// lock taken afresh: a prune over millions of rows (a lowered keep_days, a flood's
+// aftermath) never holds the lock, or one WAL transaction, for the whole of it, so batches
+// of events and issuances commit between its chunks.
 std::size_t SqliteLedger::prune_events(UnixTime older_than, std::size_t max_rows) {
-  std::lock_guard lock(mutex_);
-  Transaction tx(db_);
-  auto by_age = db_.cached("DELETE FROM events WHERE at < ?1");
-  by_age->bind(1, static_cast<std::int64_t>(older_than));
-  by_age->run();
-  std::int64_t deleted = sqlite3_changes(db_.handle());
+  std::size_t deleted = 0;
+  // The oldest by time first; events_by_time finds them without a scan.
+  while (true) {
+    const std::size_t n = delete_events_chunk(
+        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ?1 ORDER BY at LIMIT ?2)",
+        static_cast<std::int64_t>(older_than));
+    deleted += n;
+    if (n < kPruneChunkRows) break;
+  }
   // Beyond max_rows, the oldest by insertion go: ids are assigned in order and rows only
   // ever leave from the old end, so every id above max(id) - max_rows is at most
-  // max_rows rows, found without counting the table.
-  auto by_count = db_.cached("DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - ?1");
-  by_count->bind(1, clamp(max_rows));
-  by_count->run();
-  deleted += sqlite3_changes(db_.handle());
+  // max_rows rows, found without counting the table. The bound is fixed before the
+  // chunks, so events appended meanwhile do not move it.
+  const std::int64_t last = read([](Connection& db) { return db.query_int64("SELECT coalesce(max(id), 0) FROM events"); });
+  const std::int64_t keep_above = last - clamp(max_rows);
+  if (keep_above <= 0) return deleted;
+  while (true) {
+    const std::size_t n = delete_events_chunk(
+        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= ?1 ORDER BY id LIMIT ?2)", keep_above);
+    deleted += n;
+    if (n < kPruneChunkRows) break;
+  }
+  return deleted;
+}
+
+std::size_t SqliteLedger::delete_events_chunk(const char* sql, std::int64_t bound) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(db_);
+  auto stmt = db_.cached(sql);
+  stmt->bind(1, bound).bind(2, static_cast<std::int64_t>(kPruneChunkRows));
+  stmt->run();
+  const auto n = static_cast<std::size_t>(sqlite3_changes(db_.handle()));
   tx.commit();
-  return static_cast<std::size_t>(deleted);
+  return n;
 }
 
 }  // namespace portcullis::ca::sqlite

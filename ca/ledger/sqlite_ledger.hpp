@@ -70,7 +70,9 @@ class SqliteLedger final : public Ledger {
 
   void append_events(const std::vector<Event>& events) override;
   std::vector<Event> events(const EventFilter& filter) override;
+  // In chunks of kPruneChunkRows rows, each its own transaction (sqlite_events.cpp).
   std::size_t prune_events(UnixTime older_than, std::size_t max_rows) override;
+  static constexpr std::size_t kPruneChunkRows = 5000;
 
   std::string integrity_check() override;
   // See open_sqlite_ledger; before the ledger is shared with other threads.
@@ -93,6 +95,8 @@ class SqliteLedger final : public Ledger {
                                   const std::string& actor);
   void approve_scep_request_locked(std::int64_t id, const CertificateRecord& record, const std::string& actor);
   std::optional<ScepRequestRecord> scep_request_by_id_locked(std::int64_t id);
+  // One transaction: `sql` deletes at most kPruneChunkRows events (?1 bound, ?2 the chunk).
+  std::size_t delete_events_chunk(const char* sql, std::int64_t bound);
   void mark_revoked_locked(CertificateRecord& cert, RevocationReason reason, UnixTime at, const std::string& actor,
                            const std::string& device_name);
 
@@ -128,5 +132,15 @@ CertificateRecord certificate_from_row(const Statement& row, bool with_der);
 // log's delete trigger lets append_refusals prune (schema v7).
 bool is_refusal_row(const AuditEntry& entry);
 std::optional<CertificateRecord> certificate_by_serial(Connection& db, const std::string& canonical_serial);
+
+// The SELECT behind SqliteLedger::events (sqlite_events.cpp), apart so that its query plan
+// can be checked: ?1..?n are `texts`, then ?since_index (when filter.since), the limit and
+// the offset.
+struct EventQuery {
+  std::string sql;
+  std::vector<std::string> texts;
+  int since_index = 1;
+};
+EventQuery event_query(const EventFilter& filter);
 
 }  // namespace portcullis::ca::sqlite

@@ -9,9 +9,11 @@
 //    sqlite3 shell and synchronous=OFF, as docs/events.md shows).
 // 1b. --append A: A more events through append_events in batches of 500, the writer's
 //    batch at load, on top of what is there: the rate the writer can sustain.
+//    One event in 200 is a SCEP enrollment.
 // 2. Times the admin API's queries (newest 100 first) with random keys, 200 each: by
-//    device, MAC, serial, NAS, device + kind + outcome, since 1 h, and a page deep in one
-//    device's history; median and worst in ms.
+//    device, MAC, serial, NAS, device + kind + outcome, since 1 h, kind scep since 7 d,
+//    kind scep + outcome reject, CN, and a page deep in one device's history; median and
+//    worst in ms.
 #include "ca/ledger/ledger.hpp"
 
 #include <algorithm>
@@ -42,6 +44,24 @@ std::string serial_of(std::size_t i) {
   return buf;
 }
 
+// One event in 200 is a SCEP enrollment (issued, or refused for a used challenge): the
+// few rows `--kind scep` must find among the RADIUS conversations.
+void as_scep(Event& e, std::size_t n) {
+  e.kind = "scep";
+  const bool refused = n % 400 == 399;
+  e.outcome = refused ? "reject" : "issued";
+  e.reason = refused ? "challenge_used" : "ok";
+  e.detail = refused ? "badRequest: challenge already used" : "PKCSReq";
+  e.cn = e.device;
+  e.nas.clear();
+  e.mac.clear();
+  e.ssid.clear();
+  e.user_name.clear();
+  e.tls_version.clear();
+  e.rule.clear();
+  e.duration_ms.reset();
+}
+
 void fill(Ledger& ledger, std::size_t count, std::size_t devices, UnixTime now, std::size_t batch_size = 10000) {
   std::mt19937_64 rng(42);
   const char* reasons[] = {"ok", "ok", "ok", "ok", "revoked", "expired", "tls_alert:unknown_ca", "unknown_issuer"};
@@ -66,6 +86,7 @@ void fill(Ledger& ledger, std::size_t count, std::size_t devices, UnixTime now, 
     e.tls_version = "TLSv1.3";
     e.rule = "default";
     e.duration_ms = static_cast<std::int64_t>(rng() % 200);
+    if (n % 200 == 199) as_scep(e, n);
     batch.push_back(std::move(e));
     if (batch.size() == batch_size) {
       ledger.append_events(batch);
@@ -134,6 +155,19 @@ int main(int argc, char** argv) {
     f.since = now - 86400;
     return f;
   });
+  time_query(*ledger, "kind=scep + since 7d", [&](int) {
+    EventFilter f;
+    f.kind = "scep";
+    f.since = now - 7 * 86400;
+    return f;
+  });
+  time_query(*ledger, "kind=scep + outcome=reject", [&](int) {
+    EventFilter f;
+    f.kind = "scep";
+    f.outcome = "reject";
+    return f;
+  });
+  time_query(*ledger, "cn (why's SCEP lookup)", [&](int) { EventFilter f; f.cn = device_name(any()); return f; });
   time_query(*ledger, "device, offset 50", [&](int) {
     EventFilter f;
     f.device = device_name(any());

@@ -88,6 +88,13 @@ class EventsTest(IntegrationTest):
     def assert_failure(self, out):
         self.assertNotRegex(out, r"(?m)^SUCCESS$")
 
+    def assert_why(self, inst, target, words, code=2, where=r"On NAS loopback at \S+Z: "):
+        """`portcullis why target` exits `code` and says `words` (after `where`)."""
+        proc = inst.cli("why", target, check=False)
+        self.assertEqual(proc.returncode, code, proc.stdout + proc.stderr)
+        self.assertRegex(proc.stdout, where + re.escape(words))
+        return proc.stdout
+
     # --- tests
     def test_each_eap_tls_outcome_is_one_event_with_its_reason(self):
         inst = self.instance()
@@ -118,6 +125,15 @@ class EventsTest(IntegrationTest):
         self.assertEqual(e["reason"], "unknown_issuer")
         self.assertEqual(e["issuer"], "CN=Other CA")
         self.assertEqual(e["device"], "")
+        self.assert_why(inst, MAC, "it presented a certificate from another CA (issuer CN=Other CA); it needs one "
+                                   "from this CA: enroll it (`portcullis challenge --device NAME`) and make its "
+                                   "Wi-Fi profile select that certificate.")
+        _, body = inst.api("GET", "/why/" + MAC.replace(":", "-"), expect=200)
+        self.assertEqual((body["looked_up_as"], body["verdict"]), ("mac", "rejected"))
+        self.assertEqual((body["latest"][0]["reason"], body["latest"][0]["nas"]), ("unknown_issuer", "loopback"))
+        self.assertIn("(issuer CN=Other CA)", body["latest"][0]["explanation"])
+        self.assertEqual(body["latest"][1]["outcome"], "accept")  # the SSID corp-wifi's latest
+        self.assertIsNone(body["enrollment"])
 
         # A client whose profile installed another root: it does not trust our server, and
         # says so before it sends its certificate, so only the MAC tells who it was.
@@ -134,6 +150,9 @@ class EventsTest(IntegrationTest):
         e = self.new_event(inst, known, "--kind", "radius", "--outcome", "reject")
         self.assertEqual(e["reason"], "eap_method")
         self.assertIn("proposes no other method", e["detail"])
+        self.assert_why(inst, MAC, "it refused EAP-TLS without proposing another method, which is what a client "
+                                   "with no client certificate and key installed does: install its certificate "
+                                   "(enroll it: `portcullis challenge --device NAME`)")
 
         # A client configured for PEAP: it Naks EAP-TLS and names what it wants.
         peap = ["eap=PEAP", 'identity="alice"', 'password="secret"', 'phase2="auth=MSCHAPV2"',
@@ -143,6 +162,8 @@ class EventsTest(IntegrationTest):
         self.assertEqual(e["reason"], "eap_method")
         self.assertIn("PEAP (25)", e["detail"])
         self.assertEqual(e["user_name"], "alice")
+        self.assert_why(inst, MAC, "it is set up for PEAP (25), not EAP-TLS, which is the only method this server "
+                                   "offers: its Wi-Fi profile must use EAP-TLS with the device's certificate.")
 
         # Revoked, then a disabled device.
         inst.cli("revoke", "--serial", serial, "--reason", "keyCompromise")
@@ -155,6 +176,8 @@ class EventsTest(IntegrationTest):
         self.assert_failure(self.eapol(inst, self.tls_network(inst, dkey, dcert, tls13=False), "disabled"))
         e = self.new_event(inst, known, "--device", "phone-3")
         self.assertEqual((e["outcome"], e["reason"], e["tls_version"]), ("reject", "device_disabled", "TLSv1.2"))
+        self.assert_why(inst, "phone-3", "the device is disabled; to let it back in: "
+                                         "`portcullis devices enable phone-3`.")
 
         # The table view shows the same, newest first.
         table = inst.cli("events", "--mac", "02-00-5e-10-00-01", "--limit", "3").stdout
@@ -212,6 +235,8 @@ class EventsTest(IntegrationTest):
         self.assertEqual((e["kind"], e["reason"], e["mac"], e["nas"]), ("radius", "peer_silent", MAC, "loopback"))
         self.assertIn("stopped answering in EAP state TLS", e["detail"])
         self.assertEqual(e["tls_version"], "TLSv1.2")
+        self.assert_why(inst, MAC, "the device stopped answering half-way (the peer stopped answering in EAP state "
+                                   "TLS")
         # Nothing else ended that conversation.
         self.assertEqual([r for r in self.events(inst, "--kind", "radius") if r["outcome"] != "abandoned"], [])
 
@@ -229,6 +254,9 @@ class EventsTest(IntegrationTest):
         self.assertEqual((e["outcome"], e["reason"], e["rule"]), ("reject", "policy:lost", "lost"))
         self.assertEqual(e["detail"], "policy: reported lost")
         self.assertEqual(e["serial"], serial)
+        self.assert_why(inst, "lost-phone", "the policy rule 'lost' rejected it (reported lost); to let it in, change "
+                                            "the device's groups (`portcullis devices show lost-phone`) or the rule "
+                                            "in the policy file and reload it (SIGHUP).")
 
     def test_nas_level_drops_are_aggregated_per_source_and_minute(self):
         inst = self.instance()
@@ -288,6 +316,9 @@ class EventsTest(IntegrationTest):
         e = self.new_event(inst, known, "--kind", "scep", "--outcome", "reject")
         self.assertEqual((e["reason"], e["device"], e["cn"]), ("challenge_used", "ipad-7", "ipad-7"))
         self.assertEqual(e["detail"], "badRequest: challenge already used")
+        scep_at = r"Enrollment \(SCEP\) at \S+Z from 127\.0\.0\.1 for CN ipad-7: "
+        self.assert_why(inst, "ipad-7", "the challenge it sent was already used (each is good for one enrollment); "
+                                        "mint a new one: `portcullis challenge --device ipad-7`.", where=scep_at)
 
         # A wrong challenge.
         r = scepclient("wrong", "ipad-8", "0123456789abcdef0123456789abcdef")
@@ -295,6 +326,14 @@ class EventsTest(IntegrationTest):
         e = self.new_event(inst, known, "--kind", "scep", "--outcome", "reject")
         self.assertEqual((e["reason"], e["cn"], e["device"]), ("challenge_wrong", "ipad-8", ""))
         self.assertEqual(e["detail"], "badRequest: wrong challenge")
+        # It names no device: `why` finds it by the CN it asked for.
+        self.assert_why(inst, "ipad-8", "the challenge it sent is not one this CA minted (mistyped, or from another "
+                                        "server); mint a new one: `portcullis challenge --device ipad-8`.",
+                        where=scep_at.replace("ipad-7", "ipad-8"))
+        _, body = inst.api("GET", "/why/ipad-8", expect=200)
+        self.assertEqual((body["looked_up_as"], body["verdict"], body["latest"]), ("device", "rejected", []))
+        self.assertEqual((body["enrollment"]["reason"], body["enrollment"]["cn"], body["enrollment"]["requester"]),
+                         ("challenge_wrong", "ipad-8", "127.0.0.1"))
 
         # A renewal signed by the first certificate.
         r = scepclient("first", "ipad-7", renew=True)
@@ -302,6 +341,8 @@ class EventsTest(IntegrationTest):
         e = self.new_event(inst, known, "--kind", "scep", "--outcome", "renewed")
         self.assertEqual(e["device"], "ipad-7")
         self.assertNotEqual(e["serial"], serial)
+        self.assert_why(inst, "ipad-7", f"certificate {e['serial']} was issued to device ipad-7 (a renewal).", code=0,
+                        where=scep_at)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Expiry and alerts against the real binary: `certs list --expiring-within`, and the
-[notify] webhook posting each certificate entering the expiry window once (retried with
-backoff while the receiver fails, remembered across restarts), received by a local
-http.server."""
+[notify] webhook posting each certificate entering the expiry window once, several in one
+batch (retried with backoff while the receiver fails, remembered across restarts),
+received by a local http.server; webhook URLs refused at start with the reason."""
 
 import http.server
 import json
@@ -75,12 +75,13 @@ class NotifyTest(IntegrationTest):
         self.configure(inst, receiver.url)
         inst.start()
         soon = self.issue(inst, "soon", "short")
+        soon2 = self.issue(inst, "soon-2", "short")
         later = self.issue(inst, "later", "device")
         revoked = self.issue(inst, "gone", "short")
         inst.cli("revoke", "--serial", revoked)
 
         # The CLI: valid certificates expiring within the window only.
-        self.assertEqual(self.listed(inst, "--expiring-within", "30d"), [soon])
+        self.assertEqual(sorted(self.listed(inst, "--expiring-within", "30d")), sorted([soon, soon2]))
         self.assertEqual(self.listed(inst, "--expiring-within", "5d"), [])
         self.assertIn(later, self.listed(inst, "--expiring-within", "366d"))
         bad = inst.cli("certs", "list", "--expiring-within", "soon", check=False)
@@ -94,14 +95,18 @@ class NotifyTest(IntegrationTest):
         self.assertEqual([status for status, _, _, _ in receiver.posts], [503, 503, 200])
         self.assertEqual(receiver.posts[0][2], "/hooks/portcullis")
         self.assertEqual(receiver.posts[0][3], "application/json")
+        # Both certificates in one batch.
         self.assertEqual(len(bodies), 1)
-        self.assertEqual(bodies[0]["kind"], "certificate_expiring")
-        self.assertEqual(bodies[0]["serial"], soon)
-        self.assertEqual(bodies[0]["device"], "soon")
-        self.assertEqual(bodies[0]["window_days"], 30)
-        self.assertIn(bodies[0]["days_left"], (9, 10))
+        self.assertEqual(bodies[0]["dropped"], 0)
+        alerts = {a["serial"]: a for a in bodies[0]["alerts"]}
+        self.assertEqual(set(alerts), {soon, soon2})
+        self.assertEqual(alerts[soon]["kind"], "certificate_expiring")
+        self.assertEqual(alerts[soon]["device"], "soon")
+        self.assertEqual(alerts[soon2]["device"], "soon-2")
+        self.assertEqual(alerts[soon]["window_days"], 30)
+        self.assertIn(alerts[soon]["days_left"], (9, 10))
         _, audit = inst.api("GET", "/audit?action=notify.expiring", expect=200)
-        self.assertEqual([e["target"] for e in audit["entries"]], [soon])
+        self.assertEqual(sorted(e["target"] for e in audit["entries"]), sorted([soon, soon2]))
 
         # Once per certificate: another start-up check posts nothing more.
         self.assertEqual(inst.stop(), 0)
@@ -112,10 +117,18 @@ class NotifyTest(IntegrationTest):
 
     def test_a_bad_webhook_url_is_refused_at_start(self):
         inst = self.instance(start=False)
-        self.configure(inst, "ftp://example.net/hook")
-        r = run([inst.bin, "--config", inst.config, "serve"], check=False, timeout=30)
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn("notify.webhook_url must start with http:// or https://", r.stdout + r.stderr)
+        with open(inst.config) as f:
+            original = f.read()
+        for url, message in (("ftp://example.net/hook", "notify.webhook_url must start with http:// or https://"),
+                             ("https:///hook", "notify.webhook_url has no host"),
+                             ("https://ops:hunter2@example.net/hook", "notify.webhook_url must not hold credentials")):
+            with open(inst.config, "w") as f:
+                f.write(original)
+            self.configure(inst, url)
+            r = run([inst.bin, "--config", inst.config, "serve"], check=False, timeout=30)
+            self.assertNotEqual(r.returncode, 0, url)
+            self.assertIn(message, r.stdout + r.stderr)
+            self.assertNotIn("hunter2", r.stdout + r.stderr)
 
 
 if __name__ == "__main__":

@@ -308,6 +308,21 @@ TEST_F(ConfigTest, MetricsAndNotifySectionsLoadWithDefaultsAndAreValidated) {
                           "[notify]\ncheck_interval_hours = -1\n", "[notify]\nreject_spike_per_minute = -5\n",
                           "[notify]\nwebhook = \"http://x/\"\n"})
     EXPECT_THROW(load_config(write(bad)), ConfigError) << bad;
+  // The webhook URL is checked whole at load, with what is wrong.
+  const std::pair<const char*, const char*> urls[] = {
+      {"http:///hook", "notify.webhook_url has no host"},
+      {"https://hooks.example.net:0/p", "notify.webhook_url has a bad port"},
+      {"https://ops:secret@hooks.example.net/p", "notify.webhook_url must not hold credentials"},
+      {"hooks.example.net/p", "notify.webhook_url must start with http:// or https://"}};
+  for (const auto& [url, message] : urls) {
+    try {
+      load_config(write(std::string("[notify]\nwebhook_url = \"") + url + "\"\n"));
+      ADD_FAILURE() << url << " was accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+      EXPECT_EQ(std::string(e.what()).find("secret"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST_F(ConfigTest, AdminTlsIsForcedOffLoopback) {

@@ -1,12 +1,15 @@
-// Decision events in the SQLite ledger (schema v8): filters, newest-first order, paging,
-// retention, the migration from v7, and MAC normalisation.
+// Decision events in the SQLite ledger (schema v8, v9): filters, newest-first order, paging,
+// retention in chunks, the migrations from v7, and MAC normalisation.
 #include "ca/event.hpp"
 #include "ca/ledger/ledger.hpp"
 #include "ca/ledger/schema.hpp"
 #include "ca/ledger/sqlite_db.hpp"
+#include "ca/ledger/sqlite_ledger.hpp"
 #include "ledger_fixtures.hpp"
 
 #include <gtest/gtest.h>
+
+#include <atomic>
 
 namespace portcullis::ca {
 namespace {
@@ -159,9 +162,103 @@ TEST_F(EventStoreTest, FilteredQueriesUseTheirIndex) {
   EXPECT_NE(plan("nas = 'x' AND nas <> ''").find("events_by_nas"), std::string::npos);
   EXPECT_NE(plan("at >= 5").find("events_by_time"), std::string::npos);
   EXPECT_EQ(plan("device = 'x' AND device <> ''").find("TEMP B-TREE"), std::string::npos);  // no sort step
+  EXPECT_NE(plan("cn = 'x' AND cn <> ''").find("events_by_cn"), std::string::npos);
 }
 
-TEST(EventSchema, Version8AddsEventsToAVersion7Ledger) {
+// The plan of the query SqliteLedger::events runs for `filter`.
+std::string ledger_plan(sqlite::Connection& db, const EventFilter& filter) {
+  auto stmt = db.prepare("EXPLAIN QUERY PLAN " + sqlite::event_query(filter).sql);
+  std::string out;
+  while (stmt.step()) out += stmt.column_text(3) + "\n";
+  return out;
+}
+
+TEST_F(EventStoreTest, KindAndOutcomeUseTheirIndexOnlyWhenNothingNarrowerIsAsked) {
+  auto db = sqlite::Connection::open(path, false);
+  struct Case {
+    EventFilter filter;
+    const char* index;
+  };
+  const auto with = [](auto set) {
+    EventFilter f;
+    set(f);
+    return f;
+  };
+  const Case cases[] = {
+      // --kind scep --since 7d: the SCEP events only, not every event of the week.
+      {with([](EventFilter& f) { f.kind = "scep"; f.since = 5; }), "events_by_kind"},
+      {with([](EventFilter& f) { f.kind = "nas"; }), "events_by_kind"},
+      {with([](EventFilter& f) { f.outcome = "abandoned"; f.since = 5; }), "events_by_outcome"},
+      // kind radius is nearly every event: the outcome narrows.
+      {with([](EventFilter& f) { f.kind = "radius"; f.outcome = "abandoned"; }), "events_by_outcome"},
+      {with([](EventFilter& f) { f.kind = "dynauth"; f.outcome = "nak"; f.since = 5; }), "events_by_kind"},
+      // A device, MAC or NAS is narrower than any kind or outcome.
+      {with([](EventFilter& f) { f.device = "a"; f.kind = "radius"; f.outcome = "reject"; }), "events_by_device"},
+      {with([](EventFilter& f) { f.nas = "wlc-1"; f.outcome = "reject"; f.since = 5; }), "events_by_nas"},
+      {with([](EventFilter& f) { f.cn = "ipad-8"; f.kind = "scep"; }), "events_by_cn"},
+  };
+  for (const Case& c : cases) {
+    const std::string plan = ledger_plan(db, c.filter);
+    EXPECT_NE(plan.find(c.index), std::string::npos) << c.index << ":\n" << plan;
+    EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+  }
+  // And the answers are the same as through the index.
+  ledger->append_events({radius_event(10, "reject", "revoked", "a"), radius_event(11, "accept", "ok", "a")});
+  EventFilter f;
+  f.device = "a";
+  f.kind = "radius";
+  f.outcome = "reject";
+  EXPECT_EQ(reasons(ledger->events(f)), (std::vector<std::string>{"revoked"}));
+}
+
+TEST_F(EventStoreTest, FindsScepRequestsByTheirCn) {
+  Event scep;
+  scep.at = 10;
+  scep.kind = event_kind::kScep;
+  scep.outcome = "reject";
+  scep.reason = "challenge_wrong";
+  scep.cn = "ipad-8";
+  ledger->append_events({scep, radius_event(11, "accept", "ok", "ipad-8")});
+  EventFilter f;
+  f.cn = "ipad-8";
+  EXPECT_EQ(reasons(ledger->events(f)), (std::vector<std::string>{"challenge_wrong"}));
+}
+
+// Counts the ledger's write transactions.
+struct CommitCounter : CommitObserver {
+  std::atomic<int> commits{0};
+  void committed(std::chrono::nanoseconds) noexcept override { ++commits; }
+};
+
+TEST(EventRetention, PrunesManyRowsInChunksEachItsOwnTransaction) {
+  TempDir dir;
+  sqlite::SqliteLedger ledger(dir.file("ledger.db"));
+  constexpr std::size_t kChunk = sqlite::SqliteLedger::kPruneChunkRows;
+  // 2.5 chunks too old, then 3 chunks recent of which max_rows keeps 1.
+  const std::size_t old_rows = kChunk * 5 / 2;
+  const std::size_t recent_rows = 3 * kChunk;
+  std::vector<Event> batch;
+  for (std::size_t i = 0; i < old_rows; ++i) batch.push_back(radius_event(100, "reject", "old"));
+  for (std::size_t i = 0; i < recent_rows; ++i) batch.push_back(radius_event(1000, "accept", "r" + std::to_string(i)));
+  ledger.append_events(batch);
+  CommitCounter counter;
+  ledger.observe_commits(&counter);
+
+  EXPECT_EQ(ledger.prune_events(500, kChunk), old_rows + recent_rows - kChunk);
+  // By age: two full chunks and the rest; by count: two full chunks and an empty one.
+  EXPECT_EQ(counter.commits.load(), 3 + 3);
+  ledger.observe_commits(nullptr);
+  EventFilter all;
+  all.limit = recent_rows;
+  const auto left = ledger.events(all);
+  ASSERT_EQ(left.size(), kChunk);
+  // The newest kChunk, in order.
+  EXPECT_EQ(left.front().reason, "r" + std::to_string(recent_rows - 1));
+  EXPECT_EQ(left.back().reason, "r" + std::to_string(recent_rows - kChunk));
+  EXPECT_EQ(ledger.prune_events(500, kChunk), 0u);
+}
+
+TEST(EventSchema, Version8And9AddEventsToAVersion7Ledger) {
   TempDir dir;
   const std::string path = dir.file("v7.db");
   {
@@ -176,7 +273,7 @@ TEST(EventSchema, Version8AddsEventsToAVersion7Ledger) {
   ledger->append_events({radius_event(1, "accept", "ok")});
   EXPECT_EQ(ledger->events({}).size(), 1u);
   auto db = sqlite::Connection::open(path, false);
-  EXPECT_EQ(sqlite::schema_version(db), 8);
+  EXPECT_EQ(sqlite::schema_version(db), 9);
 }
 
 TEST(NormalizeMac, AcceptsTheUsualFormsOnly) {

@@ -2,6 +2,7 @@
 // temp dir), a real SQLite ledger, the identity index, Registry and Issuer. Every refused
 // request is checked to have written nothing (devices, certificates, audit rows).
 #include "app/admin/api.hpp"
+#include "app/admin/json.hpp"
 
 #include "tests/unit/support/ca_stack_fixture.hpp"
 
@@ -243,6 +244,22 @@ TEST_F(AdminApiTest, UnknownRoutesAndWrongMethods) {
   EXPECT_EQ(call("GET", "/api/v1/devices/x/disable").status, 405);
   EXPECT_EQ(call("POST", "/api/v1/health", "", nullptr).status, 405);
   EXPECT_EQ(call("PUT", "/api/v1/audit").status, 405);
+  // Each pattern's methods, and paths one segment off any pattern.
+  const auto allow_of = [&](const char* method, const char* target) {
+    Reply r = call(method, target);
+    EXPECT_EQ(r.status, 405) << target;
+    for (const auto& [name, value] : r.raw.headers)
+      if (name == "Allow") return value;
+    return std::string();
+  };
+  EXPECT_EQ(allow_of("GET", "/api/v1/requests/7/approve"), "POST");
+  EXPECT_EQ(allow_of("DELETE", "/api/v1/certificates"), "GET, POST");
+  EXPECT_EQ(allow_of("POST", "/api/v1/why/laptop"), "GET");
+  EXPECT_EQ(allow_of("GET", "/api/v1/policy/reload"), "POST");
+  EXPECT_EQ(call("GET", "/api/v1").status, 404);
+  EXPECT_EQ(call("GET", "/api/v1/devices/x/profile/apple/more").status, 404);
+  EXPECT_EQ(call("GET", "/api/v1/why").status, 404);
+  EXPECT_EQ(call("GET", "/api/v1/radius/sessions").status, 404);
 }
 
 // The operator names the certificate (device, cn, sans); the CSR's subject is left out and
@@ -513,8 +530,9 @@ TEST_F(AdminApiTest, WhyExplainsTheLatestOutcomePerNasAndSsid) {
   EXPECT_EQ(never.body["verdict"], "never_seen");
   EXPECT_EQ(never.body["looked_up_as"], "device");
 
+  const auto now = static_cast<ca::UnixTime>(std::time(nullptr));
   ca::Event accepted;
-  accepted.at = 1700000000;
+  accepted.at = now - 300;
   accepted.kind = "radius";
   accepted.outcome = "accept";
   accepted.reason = "ok";
@@ -525,12 +543,12 @@ TEST_F(AdminApiTest, WhyExplainsTheLatestOutcomePerNasAndSsid) {
   accepted.rule = "staff";
   accepted.serial = "AB";
   ca::Event disabled = accepted;
-  disabled.at = 1700000100;
+  disabled.at = now - 100;
   disabled.outcome = "reject";
   disabled.reason = "device_disabled";
   disabled.nas = "wlc-2";
   ca::Event older = disabled;   // the same NAS and SSID earlier: not the latest there
-  older.at = 1700000050;
+  older.at = now - 200;
   older.reason = "expired";
   ledger_->append_events({accepted, older, disabled});
 
@@ -543,12 +561,103 @@ TEST_F(AdminApiTest, WhyExplainsTheLatestOutcomePerNasAndSsid) {
   EXPECT_EQ(why.body["latest"][0]["explanation"],
             "the device is disabled; to let it back in: `portcullis devices enable laptop-3`");
   EXPECT_EQ(why.body["latest"][1]["explanation"], "accepted (rule staff, certificate AB)");
+  EXPECT_FALSE(why.body["latest"][0].contains("quiet"));   // minutes ago: not quiet
+  EXPECT_TRUE(why.body["enrollment"].is_null());
   EXPECT_EQ(why.body["summary"],
-            "On NAS wlc-2 (SSID corp) at 2023-11-14T22:15:00Z: the device is disabled; to let it back in: "
-            "`portcullis devices enable laptop-3`. On NAS wlc-1 (SSID corp) at 2023-11-14T22:13:20Z: accepted "
-            "(rule staff, certificate AB).");
+            "On NAS wlc-2 (SSID corp) at " + app::admin::iso8601(now - 100) +
+                ": the device is disabled; to let it back in: `portcullis devices enable laptop-3`. On NAS wlc-1 "
+                "(SSID corp) at " + app::admin::iso8601(now - 300) + ": accepted (rule staff, certificate AB).");
   expect_refused("POST", "/api/v1/why/laptop-3", "{}", 405);
   expect_refused("GET", "/api/v1/why/laptop-3?x=1", "", 400);
+}
+
+TEST_F(AdminApiTest, WhySaysWhenADeviceWentQuietAndWhenItsNasLastAsked) {
+  const auto now = static_cast<ca::UnixTime>(std::time(nullptr));
+  const auto event = [](ca::UnixTime at, const std::string& device, const std::string& nas) {
+    ca::Event e;
+    e.at = at;
+    e.kind = "radius";
+    e.outcome = "accept";
+    e.reason = "ok";
+    e.rule = "default";
+    e.device = device;
+    e.nas = nas;
+    return e;
+  };
+  ca::Event dropped;   // a datagram the NAS sent that was dropped is a request too
+  dropped.at = now - 1800;
+  dropped.kind = "nas";
+  dropped.outcome = "drop";
+  dropped.reason = "bad_message_authenticator";
+  dropped.nas = "wlc-3";
+  ledger_->append_events({event(now - 7200, "laptop-1", "wlc-1"), event(now - 60, "phone-2", "wlc-1"),
+                          event(now - 7200, "laptop-4", "wlc-2"), event(now - 9000, "laptop-5", "wlc-3"), dropped});
+
+  Reply quiet = call("GET", "/api/v1/why/laptop-1");
+  ASSERT_EQ(quiet.status, 200) << quiet.raw.body;
+  EXPECT_EQ(quiet.body["verdict"], "accepted");
+  EXPECT_EQ(quiet.body["latest"][0]["nas_last_request"], app::admin::iso8601(now - 60));
+  EXPECT_EQ(quiet.body["summary"],
+            "On NAS wlc-1 at " + app::admin::iso8601(now - 7200) +
+                ": accepted (rule default, its certificate). Nothing from the device since " +
+                app::admin::iso8601(now - 7200) + ": the last request from its NAS wlc-1 was at " +
+                app::admin::iso8601(now - 60) +
+                ", so the device is not reaching it (out of range, switched off, or its Wi-Fi profile removed).");
+
+  Reply nas_quiet = call("GET", "/api/v1/why/laptop-4");
+  EXPECT_EQ(nas_quiet.body["latest"][0]["quiet"],
+            "nothing from the device since " + app::admin::iso8601(now - 7200) +
+                ", and nothing from its NAS wlc-2 either: check that wlc-2 still sends its requests to this server");
+  EXPECT_EQ(nas_quiet.body["latest"][0]["nas_last_request"], app::admin::iso8601(now - 7200));
+
+  Reply dropped_since = call("GET", "/api/v1/why/laptop-5");
+  EXPECT_EQ(dropped_since.body["latest"][0]["nas_last_request"], app::admin::iso8601(now - 1800));
+
+  Reply recent = call("GET", "/api/v1/why/phone-2");
+  EXPECT_FALSE(recent.body["latest"][0].contains("quiet")) << recent.raw.body;
+  EXPECT_EQ(recent.body["summary"].get<std::string>().find("Nothing"), std::string::npos);
+}
+
+TEST_F(AdminApiTest, WhyExplainsEnrollmentByDeviceOrTheCnItAskedFor) {
+  const auto scep = [](ca::UnixTime at, const std::string& outcome, const std::string& reason,
+                       const std::string& device, const std::string& cn) {
+    ca::Event e;
+    e.at = at;
+    e.kind = "scep";
+    e.outcome = outcome;
+    e.reason = reason;
+    e.device = device;
+    e.cn = cn;
+    e.nas_ip = "192.0.2.7";
+    e.serial = outcome == "issued" ? "6AD6" : "";
+    e.detail = "badRequest: " + reason;
+    return e;
+  };
+  ledger_->append_events({scep(1700000000, "issued", "ok", "ipad-7", "ipad-7"),
+                          scep(1700000100, "reject", "challenge_used", "ipad-7", "ipad-7"),
+                          scep(1700000200, "reject", "challenge_wrong", "", "ipad-8"),
+                          scep(1700000300, "pending", "ok", "ipad-9", "ipad-9")});
+
+  Reply used = call("GET", "/api/v1/why/ipad-7");
+  ASSERT_EQ(used.status, 200) << used.raw.body;
+  EXPECT_EQ(used.body["verdict"], "rejected");
+  EXPECT_EQ(used.body["enrollment"]["reason"], "challenge_used");
+  EXPECT_EQ(used.body["summary"],
+            "Enrollment (SCEP) at 2023-11-14T22:15:00Z from 192.0.2.7 for CN ipad-7: the challenge it sent was "
+            "already used (each is good for one enrollment); mint a new one: `portcullis challenge --device ipad-7`.");
+  // A wrong challenge names no device: found by the CN it asked for.
+  Reply wrong = call("GET", "/api/v1/why/ipad-8");
+  EXPECT_EQ(wrong.body["verdict"], "rejected");
+  EXPECT_EQ(wrong.body["enrollment"]["explanation"],
+            "the challenge it sent is not one this CA minted (mistyped, or from another server); mint a new one: "
+            "`portcullis challenge --device ipad-8`");
+  Reply pending = call("GET", "/api/v1/why/ipad-9");
+  EXPECT_EQ(pending.body["verdict"], "pending");
+  // By the serial it was issued: the issuance.
+  Reply issued = call("GET", "/api/v1/why/6A:D6");
+  EXPECT_EQ(issued.body["looked_up_as"], "serial");
+  EXPECT_EQ(issued.body["verdict"], "accepted");
+  EXPECT_EQ(issued.body["enrollment"]["explanation"], "certificate 6AD6 was issued to device ipad-7");
 }
 
 TEST_F(AdminApiTest, RadiusCounters) {
