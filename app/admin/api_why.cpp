@@ -15,6 +15,7 @@
 #include "app/admin/why_words.hpp"
 #include "ca/event.hpp"
 
+#include <cctype>
 #include <set>
 
 namespace portcullis::app {
@@ -46,44 +47,44 @@ bool has_events(ca::Ledger& ledger, ca::EventFilter f) {
   return !ledger.events(f).empty();
 }
 
-// A serial the ledger holds (or events name) first: twelve hex digits could be a MAC too.
-Lookup resolve(ca::Ledger& ledger, const std::string& target) {
-  Lookup l{"", filter_of(ca::event_kind::kRadius, kEventsLooked), {}};
-  ca::EventFilter scep = filter_of(ca::event_kind::kScep, 1);
+// A serial the ledger holds, or one events name (a foreign certificate's) that is not also
+// a MAC: twelve hex digits could be either.
+std::optional<Lookup> as_serial(ca::Ledger& ledger, const std::string& target, bool is_mac) {
   std::optional<std::string> serial;
   try {
     serial = admin::checked_serial(target);
   } catch (const ApiError&) {
-    // Not a serial: a MAC or a device name.
+    return std::nullopt;   // not a serial: a MAC or a device name
   }
-  auto mac = ca::normalize_mac(target);
-  if (serial) {
-    l.radius.serial = serial;
-    scep.serial = serial;
-    if (ledger.find_certificate(*serial) || (!mac && (has_events(ledger, l.radius) || has_events(ledger, scep)))) {
-      l.as = "serial";
-      l.scep.push_back(std::move(scep));
-      return l;
-    }
-    l.radius.serial.reset();
-    scep.serial.reset();
-  }
-  if (mac) {
-    l.as = "mac";
-    l.radius.mac = std::move(mac);
+  Lookup l{"serial", filter_of(ca::event_kind::kRadius, kEventsLooked), {filter_of(ca::event_kind::kScep, 1)}};
+  l.radius.serial = serial;
+  l.scep[0].serial = serial;
+  if (ledger.find_certificate(*serial) || (!is_mac && (has_events(ledger, l.radius) || has_events(ledger, l.scep[0]))))
     return l;
-  }
+  return std::nullopt;
+}
+
+// A device name or id; its SCEP requests also by the CN they asked for, since a refused
+// one may name no device (a wrong challenge).
+Lookup as_device(ca::Ledger& ledger, const std::string& target) {
   std::string name = target;
   if (admin::all_digits(target) && target.size() <= 18) {
     if (auto d = ledger.find_device(std::stoll(target))) name = d->name;
   }
-  l.as = "device";
+  Lookup l{"device", filter_of(ca::event_kind::kRadius, kEventsLooked),
+           {filter_of(ca::event_kind::kScep, 1), filter_of(ca::event_kind::kScep, 1)}};
   l.radius.device = name;
-  scep.device = name;
-  l.scep.push_back(scep);
-  scep.device.reset();
-  scep.cn = name;   // a refused request may name no device, only the CN it asked for
-  l.scep.push_back(std::move(scep));
+  l.scep[0].device = name;
+  l.scep[1].cn = name;
+  return l;
+}
+
+Lookup resolve(ca::Ledger& ledger, const std::string& target) {
+  auto mac = ca::normalize_mac(target);
+  if (auto serial = as_serial(ledger, target, mac.has_value())) return std::move(*serial);
+  if (!mac) return as_device(ledger, target);
+  Lookup l{"mac", filter_of(ca::event_kind::kRadius, kEventsLooked), {}};
+  l.radius.mac = std::move(mac);
   return l;
 }
 
