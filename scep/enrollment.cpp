@@ -3,6 +3,7 @@
 
 #include "ca/constant_time.hpp"
 #include "ca/log_text.hpp"
+#include "scep/challenge_query.hpp"
 
 #include <openssl/err.h>
 
@@ -103,6 +104,7 @@ struct Enrollment::Decision {
   std::string code;
   std::string device;
   std::string serial;
+  std::string decided_by;   // the challenge source that allowed or refused it; "": local
 
   static Decision wait() {
     Decision d;
@@ -152,7 +154,7 @@ ca::Bytes Enrollment::handle(std::span<const std::uint8_t> message, std::string_
     ++malformed_;
     throw;
   }
-  Decision decision = decide(request);
+  Decision decision = decide(request, source);
   CertRep rep;
   if (decision.certificate) {
     rep.status = PkiStatus::success;
@@ -178,6 +180,7 @@ ca::Bytes Enrollment::handle(std::span<const std::uint8_t> message, std::string_
       emit_event(request, source, decision);
   }
   if (decision.certificate || decision.pending) emit_event(request, source, decision);
+  notify_sources(request, decision);
   return build_cert_rep(request, rep, authority_.ra(), authority_.ra_key());
 }
 
@@ -190,6 +193,7 @@ void Enrollment::emit_event(const PkiRequest& request, std::string_view source, 
   e.reason = refused ? decision.code : "ok";
   e.detail = refused ? std::string(to_string(decision.fail_info)) + ": " + decision.reason
                      : std::string(to_string(request.type)) + (decision.reason.empty() ? "" : ": " + decision.reason);
+  if (!refused && !decision.decided_by.empty()) e.detail += " (allowed by " + decision.decided_by + ")";
   e.nas_ip = std::string(source);
   e.device = decision.device;
   e.serial = decision.serial;
@@ -203,12 +207,12 @@ bool Enrollment::manual_approval(const std::string& profile) const {
   return found != issuer_.profiles().end() && found->second.manual_approval;
 }
 
-Enrollment::Decision Enrollment::decide(PkiRequest& request) {
+Enrollment::Decision Enrollment::decide(PkiRequest& request, std::string_view source) {
   if (request.failure) return Decision::failure(*request.failure, request.failure_reason);
   switch (request.type) {
     case MessageType::pkcs_req:
     case MessageType::renewal_req:
-      return enroll(request);
+      return enroll(request, source);
     case MessageType::cert_poll: {
       // RFC 8894 §3.3.3: a poll for a transaction we never saw is rejected.
       auto known = from_transaction(request, /*poll=*/true);
@@ -289,6 +293,7 @@ struct Enrollment::Target {
   std::string device_name;                // for a request held for approval
   std::string pinned_cn;                  // what a one-time challenge pinned, kept by a held request
   std::vector<std::string> pinned_sans;
+  std::string decided_by;                 // the challenge source that allowed it
   std::optional<Decision> refused;
 
   static Target refuse(std::string reason, std::string target, std::string code, std::string device = {}) {
@@ -299,14 +304,14 @@ struct Enrollment::Target {
   }
 };
 
-Enrollment::Decision Enrollment::enroll(PkiRequest& request) {
+Enrollment::Decision Enrollment::enroll(PkiRequest& request, std::string_view source) {
   // A retransmitted request (same transactionID, same requester key) gets the certificate
   // it already got instead of a second one (RFC 8894 §3.3.1).
   // The same holds for one waiting for approval: PENDING again, and no second request row.
   if (auto repeated = from_transaction(request, /*poll=*/false)) return std::move(*repeated);
 
   const std::string cn = csr_common_name(request.csr.get());
-  Target target = target_of(request, cn);
+  Target target = target_of(request, cn, source);
   if (target.refused) return std::move(*target.refused);
   ca::IssueRequest& issue = target.issue;
   issue.csr.assign(request.message_data.begin(), request.message_data.end());
@@ -314,16 +319,19 @@ Enrollment::Decision Enrollment::enroll(PkiRequest& request) {
   issue.actor = kActor;
   issue.device.scep_transaction = ca::ScepTransactionKey{request.transaction_id, request.requester_sha256};
   // Manual approval applies to new enrollments; a renewal proves an approved certificate.
-  if (!target.renewal && manual_approval(issue.profile)) return hold_for_approval(request, target, cn);
-  return issue_for(request, target, cn);
+  Decision decision = !target.renewal && manual_approval(issue.profile) ? hold_for_approval(request, target, cn)
+                                                                          : issue_for(request, target, cn);
+  decision.decided_by = target.decided_by;
+  return decision;
 }
 
-Enrollment::Target Enrollment::target_of(const PkiRequest& request, const std::string& cn) {
+Enrollment::Target Enrollment::target_of(const PkiRequest& request, const std::string& cn,
+                                         std::string_view source) {
   if (issued_by(authority_.issuing(), request)) return renewal_target(request);
   if (request.type == MessageType::renewal_req) return Target::refuse("RenewalReq not signed by a certificate of ours", cn, "renewal_not_ours");
   if (request.challenge_password.empty()) return Target::refuse("no challenge password", cn, "challenge_missing");
   if (same_secret(request.challenge_password, settings_.static_challenge)) return static_target(cn);
-  return challenge_target(request, cn);
+  return challenge_target(request, cn, source);
 }
 
 // Renewal: the signer certificate must be ours, valid and not revoked; the new certificate
@@ -368,10 +376,14 @@ Enrollment::Target Enrollment::static_target(const std::string& cn) {
 }
 
 // One-time challenge: bound to its device (and perhaps a CN and SANs) when it was minted.
-Enrollment::Target Enrollment::challenge_target(const PkiRequest& request, const std::string& cn) {
+Enrollment::Target Enrollment::challenge_target(const PkiRequest& request, const std::string& cn,
+                                                std::string_view source) {
   const std::string hash = challenge_hash(request.challenge_password);
   const auto challenge = registry_.ledger().find_challenge(hash);
-  if (!challenge) return Target::refuse("wrong challenge", cn, "challenge_wrong");
+  if (!challenge) {
+    if (!settings_.challenge_sources.empty()) return source_target(request, cn, source);
+    return Target::refuse("wrong challenge", cn, "challenge_wrong");
+  }
   const std::string& bound = challenge->device_name;
   if (challenge->used_at) return Target::refuse("challenge already used", bound, "challenge_used", bound);
   if (challenge->expires_at <= ca::now_unix()) return Target::refuse("challenge expired", bound, "challenge_expired", bound);
@@ -394,6 +406,71 @@ Enrollment::Target Enrollment::challenge_target(const PkiRequest& request, const
   return t;
 }
 
+// An MDM's challenge: the first source that allows the request decides and names the
+// device (the CSR's CN when it names none); a device it names that does not exist yet is
+// created in the groups it gives. The source vouches for the device, so unlike the static
+// challenge an existing device may get a certificate too. Every source is asked in turn
+// until one allows: a source that times out does not hide the answer of the next one.
+Enrollment::Target Enrollment::source_target(const PkiRequest& request, const std::string& cn,
+                                             std::string_view source) {
+  const ChallengeQuery query = challenge_query(request, source);
+  std::string refusals;
+  std::string code = "challenge_denied";
+  std::string last_source;
+  for (const auto& challenge_source : settings_.challenge_sources) {
+    ChallengeVerdict verdict = challenge_source->validate(query);
+    if (verdict.kind == ChallengeVerdict::Kind::abstain) continue;
+    last_source = challenge_source->name();
+    if (verdict.kind != ChallengeVerdict::Kind::allow) {
+      if (verdict.kind == ChallengeVerdict::Kind::unavailable) code = "challenge_source_unavailable";
+      refusals += (refusals.empty() ? "" : "; ") + last_source + ": " + ca::log_safe(verdict.reason);
+      continue;
+    }
+    const std::string device = verdict.device.empty() ? cn : verdict.device;
+    if (device.empty()) return Target::refuse(last_source + " allowed the request but named no device and the CSR has no CN", cn, "cn_missing");
+    if (!usable_device_name(device))
+      return Target::refuse(last_source + " named a device that is not a usable name", ca::log_safe(device), "cn_invalid");
+    Target t;
+    t.decided_by = last_source;
+    t.device_name = device;
+    t.issue.device.name = device;
+    t.issue.device.create_if_missing = true;
+    t.issue.device.groups_if_created = std::move(verdict.groups);
+    t.issue.profile = settings_.profile;
+    t.issue.names = issuer_.names_for(t.issue.profile, device, device, {});
+    return t;
+  }
+  if (refusals.empty()) return Target::refuse("wrong challenge", cn, "challenge_wrong");
+  Target refused = Target::refuse("challenge refused by " + refusals, cn, code);
+  refused.refused->decided_by = last_source;
+  return refused;
+}
+
+// Every source hears the outcome of each enrollment that ended now: a certificate (issued,
+// renewed, collected after approval) or a refusal; not a PENDING nor a repeat.
+void Enrollment::notify_sources(const PkiRequest& request, const Decision& decision) {
+  if (settings_.challenge_sources.empty()) return;
+  const bool refused = !decision.certificate && !decision.pending;
+  // A poll tells an outcome only when it collects what an operator approved.
+  const bool enrollment = request.type == MessageType::pkcs_req || request.type == MessageType::renewal_req;
+  if (!enrollment && !(request.type == MessageType::cert_poll && decision.outcome == "approved")) return;
+  if (decision.pending || (!refused && decision.outcome.empty())) return;
+  EnrollmentOutcome out;
+  out.success = !refused;
+  out.outcome = refused ? "refused" : decision.outcome;
+  out.transaction_id = ca::log_safe(request.transaction_id);
+  out.device = decision.device;
+  out.decided_by = decision.decided_by;
+  if (refused) {
+    out.reason = std::string(to_string(decision.fail_info)) + ": " + decision.reason;
+  } else {
+    out.serial = decision.serial;
+    out.fingerprint = ca::sha256_fingerprint_hex(decision.certificate.get());
+    out.certificate_pem = ca::cert_to_pem(decision.certificate.get());
+  }
+  for (const auto& challenge_source : settings_.challenge_sources) challenge_source->notify(out);
+}
+
 Enrollment::Decision Enrollment::issue_for(const PkiRequest& request, Target& target, const std::string& cn) {
   try {
     ca::IssueResult result = issuer_.issue(target.issue);
@@ -404,6 +481,7 @@ Enrollment::Decision Enrollment::issue_for(const PkiRequest& request, Target& ta
     issued.outcome = target.renewal ? "renewed" : "issued";
     issued.device = result.device.name;
     issued.serial = result.record.serial_hex;
+    issued.decided_by = target.decided_by;
     if (const std::string note = left_out_note(result.left_out); !note.empty()) issued.reason = note.substr(2);
     return issued;
   } catch (const ca::IssuanceRejected& e) {

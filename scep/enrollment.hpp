@@ -8,12 +8,14 @@
 #include "ca/event.hpp"
 #include "ca/issuer.hpp"
 #include "ca/registry.hpp"
+#include "scep/challenge_source.hpp"
 #include "scep/pki_message.hpp"
 #include "scep/refusal_audit.hpp"
 
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <utility>
@@ -31,6 +33,9 @@ struct EnrollmentSettings {
   bool allow_legacy_crypto = false;
   RefusalAuditSettings refusals;       // how refused requests reach the audit log
   ca::EventSink* events = nullptr;     // decision events; null: none. Must outlive the Enrollment
+  // Asked in order about a challenge Portcullis did not mint (scep/challenge_source.hpp);
+  // each hears every enrollment's outcome. Empty: such a challenge is wrong.
+  std::vector<std::shared_ptr<ChallengeSource>> challenge_sources;
 };
 
 struct EnrollmentCounters {
@@ -70,17 +75,20 @@ class Enrollment {
 
  private:
   struct Decision;
-  Decision decide(PkiRequest& request);
-  Decision enroll(PkiRequest& request);
+  Decision decide(PkiRequest& request, std::string_view source);
+  Decision enroll(PkiRequest& request, std::string_view source);
   // The answer a known transaction already has (certificate, PENDING, or the operator's
   // rejection); nullopt for a transaction we never saw.
   std::optional<Decision> from_transaction(const PkiRequest& request, bool poll);
   Decision issuer_and_serial(const PkiRequest& request);
   struct Target;
-  Target target_of(const PkiRequest& request, const std::string& cn);
+  Target target_of(const PkiRequest& request, const std::string& cn, std::string_view source);
   Target renewal_target(const PkiRequest& request);
   Target static_target(const std::string& cn);
-  Target challenge_target(const PkiRequest& request, const std::string& cn);
+  Target challenge_target(const PkiRequest& request, const std::string& cn, std::string_view source);
+  // A challenge the ledger does not know, put to settings_.challenge_sources in order.
+  Target source_target(const PkiRequest& request, const std::string& cn, std::string_view source);
+  void notify_sources(const PkiRequest& request, const Decision& decision);
   Decision issue_for(const PkiRequest& request, Target& target, const std::string& cn);
   Decision hold_for_approval(const PkiRequest& request, const Target& target, const std::string& cn);
   bool manual_approval(const std::string& profile) const;
