@@ -301,6 +301,31 @@ void load_radius(const std::string& path, const toml::table& root, Config& c) {
   if (clients != nullptr) load_radius_clients(path, *clients, c);
 }
 
+void load_scep_webhooks(const std::string& path, const toml::array& webhooks, Config& c) {
+  for (std::size_t i = 0; i < webhooks.size(); ++i) {
+    Section hook(path, "scep.webhooks[" + std::to_string(i) + "]", webhooks.get(i)->as_table());
+    ScepWebhookSetting w;
+    hook.get("url", w.url);
+    hook.get("role", w.role);
+    hook.get("secret_file", w.secret_file);
+    hook.get("bearer_token_file", w.bearer_token_file);
+    hook.positive("timeout_ms", w.timeout_ms);
+    hook.get("ca_file", w.ca_file);
+    hook.positive("notify_attempts", w.notify_attempts);
+    hook.finish();
+    if (!w.url.starts_with("http://") && !w.url.starts_with("https://"))
+      hook.fail_key("url", "must start with http:// or https://");
+    if (w.role != "validate" && w.role != "notify") hook.fail_key("role", "must be \"validate\" or \"notify\"");
+    if (w.secret_file.empty()) hook.fail_key("secret_file", "is required: every post is signed with it");
+    if (w.timeout_ms > 60000) hook.fail_key("timeout_ms", "must be at most 60000");
+    if (w.notify_attempts > 20) hook.fail_key("notify_attempts", "must be at most 20");
+    w.secret_file = resolve(c.base_dir, w.secret_file);
+    w.bearer_token_file = resolve(c.base_dir, w.bearer_token_file);
+    w.ca_file = resolve(c.base_dir, w.ca_file);
+    c.scep.webhooks.push_back(std::move(w));
+  }
+}
+
 void load_scep(const std::string& path, const toml::table& root, Config& c) {
   Section scep(path, "scep", root["scep"].as_table());
   scep.get("enabled", c.scep.enabled);
@@ -309,7 +334,9 @@ void load_scep(const std::string& path, const toml::table& root, Config& c) {
   scep.get("allow_legacy_crypto", c.scep.allow_legacy_crypto);
   scep.positive("refusal_rows_per_source_per_minute", c.scep.refusal_rows_per_source_per_minute);
   scep.positive("refusal_rows_max", c.scep.refusal_rows_max);
+  const toml::array* webhooks = scep.tables("webhooks");
   scep.finish();
+  if (webhooks != nullptr) load_scep_webhooks(path, *webhooks, c);
   // A guessable shared secret would let anyone enroll: refuse short ones outright.
   if (!c.scep.static_challenge.empty() && c.scep.static_challenge.size() < 16)
     scep.fail_key("static_challenge", "must be empty or at least 16 characters");

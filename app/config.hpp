@@ -100,6 +100,16 @@ struct RadiusSettings {
   int ledger_queue = 10000;                    // RADIUS ledger writes waiting for their thread
 };
 
+struct ScepWebhookSetting {           // [[scep.webhooks]] (docs/mdm.md)
+  std::string url;                    // http:// or https://
+  std::string role = "validate";      // validate | notify
+  std::string secret_file;            // HMAC-SHA256 key of X-Portcullis-Signature (resolved path)
+  std::string bearer_token_file;      // optional Authorization: Bearer token (resolved path)
+  int timeout_ms = 5000;              // a whole exchange; a SCEP worker waits no longer
+  std::string ca_file = "/etc/ssl/certs/ca-certificates.crt";  // anchors an https endpoint
+  int notify_attempts = 5;            // notify: posts before an outcome is dropped
+};
+
 struct ScepSettings {                 // the SCEP front end (scep/), /scep on the public listener
   bool enabled = true;
   std::string profile = "device";     // profile for static-challenge enrollments
@@ -107,6 +117,7 @@ struct ScepSettings {                 // the SCEP front end (scep/), /scep on th
   bool allow_legacy_crypto = false;   // single DES + SHA-1 (micromdm scepclient 2.1.0); loads the legacy provider
   int refusal_rows_per_source_per_minute = 20;   // audit rows for refused requests; more are only counted
   int refusal_rows_max = 100000;                 // refusal rows kept in the ledger; the oldest go
+  std::vector<ScepWebhookSetting> webhooks;      // asked in order about challenges Portcullis did not mint
 };
 
 struct EventSettings {                // decision events (docs/events.md)

@@ -8,6 +8,7 @@
 #include "app/io_runner.hpp"
 #include "app/notify/notifier.hpp"
 #include "app/logging.hpp"
+#include "app/mdm/sources.hpp"
 #include "app/policy_control.hpp"
 #include "app/http/public_routes.hpp"
 #include "app/session_control.hpp"
@@ -233,7 +234,8 @@ class Service {
 
   void mount_scep() {
     scep::EnrollmentSettings scep_settings{config_.scep.profile, config_.scep.static_challenge,
-                                           config_.scep.allow_legacy_crypto, {}};
+                                           config_.scep.allow_legacy_crypto, {}, nullptr,
+                                           challenge_sources(config_)};
     scep_settings.refusals.rows_per_source_per_minute =
         static_cast<std::size_t>(config_.scep.refusal_rows_per_source_per_minute);
     scep_settings.refusals.max_rows = static_cast<std::size_t>(config_.scep.refusal_rows_max);

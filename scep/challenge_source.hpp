@@ -48,7 +48,7 @@ struct EnrollmentOutcome {
   std::string device;
   std::string decided_by;                // the source that allowed it; empty: decided locally
   std::string serial;                    // success: hex serial
-  std::string fingerprint;               // success: lowercase hex SHA-256 of the DER
+  std::string fingerprint;               // success: hex SHA-256 of the DER, as the ledger keeps it
   std::string certificate_pem;           // success
   std::string reason;                    // failure: failInfo and reason
 };

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +19,9 @@ struct HttpClientOptions {
   bool tls = false;
   std::string ca_file;                  // PEM bundle that must anchor the server's chain (TLS)
   std::chrono::seconds timeout{30};     // per step: connect, handshake, write, read
+  // When set, no step runs past it either: the whole exchange ends by then (a webhook
+  // asked while a SCEP worker waits). Name resolution is not bounded by it.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
 };
 
 struct HttpClientResponse {

@@ -1,0 +1,226 @@
+"""MDM integration with a real SCEP client (micromdm scepclient) against the real binary:
+[[scep.webhooks]] validation (allow naming the device, deny, time out) and notification,
+each checked by a local receiver that verifies X-Portcullis-Signature (HMAC-SHA256 of the
+body) and the bearer token before it answers."""
+
+import base64
+import hashlib
+import hmac
+import http.server
+import json
+import os
+import subprocess
+import threading
+import time
+
+from harness import IntegrationTest, eventually, main
+
+SECRET = "webhook-signing-secret-0123456789"
+BEARER = "bearer-token-abcdef"
+
+
+class Receiver:
+    """A webhook endpoint: checks the signature and token of every post, then answers
+    `decide(body)` -> (status, json) for validation posts and records notifications."""
+
+    def __init__(self, decide=None):
+        self.decide = decide
+        self.validations = []
+        self.notifications = []
+        self.bad_signatures = 0
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+                signed = hmac.compare_digest(self.headers.get("X-Portcullis-Signature", ""), expected)
+                bearer = self.headers.get("Authorization") == "Bearer " + BEARER
+                if not (signed and bearer):
+                    receiver.bad_signatures += 1
+                    self.answer(401, {"error": "bad signature"})
+                    return
+                data = json.loads(body)
+                if self.path == "/notify":
+                    receiver.notifications.append(data)
+                    self.answer(204, None)
+                    return
+                receiver.validations.append(data)
+                status, answer = receiver.decide(data)
+                self.answer(status, answer)
+
+            def answer(self, status, data):
+                payload = b"" if data is None else json.dumps(data).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except OSError:
+                    pass  # the caller gave up (the time-out test)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class MdmTest(IntegrationTest):
+    def edit_config(self, inst, fn):
+        with open(inst.config) as f:
+            text = f.read()
+        with open(inst.config, "w") as f:
+            f.write(fn(text))
+
+    def secret_files(self, inst):
+        for name, value in (("webhook.secret", SECRET + "\n"), ("webhook.token", BEARER)):
+            with open(os.path.join(inst.dir, name), "w") as f:
+                f.write(value)
+
+    def mdm_instance(self, extra_config):
+        inst = self.instance(start=False)
+        self.secret_files(inst)
+        # micromdm scepclient 2.1.0 encrypts with single DES and signs with SHA-1.
+        self.edit_config(inst, lambda t: t.replace("allow_legacy_crypto = false", "allow_legacy_crypto = true")
+                         + extra_config)
+        inst.start()
+        return inst
+
+    def receiver(self, decide=None):
+        r = Receiver(decide)
+        self.addCleanup(r.close)
+        return r
+
+    def scepclient(self, inst, folder, cn, challenge):
+        folder = os.path.join(self.workdir, folder)
+        os.makedirs(folder, exist_ok=True)
+        with open(inst.ca("ra.pem")) as f:
+            der = base64.b64decode("".join(line for line in f.read().splitlines() if "-----" not in line))
+        cmd = ["scepclient", "-server-url", f"http://127.0.0.1:{inst.http_port}/scep",
+               "-ca-fingerprint", hashlib.sha256(der).hexdigest(), "-private-key", os.path.join(folder, "key.pem"),
+               "-cn", cn, "-keySize", "2048", "-challenge", challenge]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120), os.path.join(folder, "client.pem")
+
+    def events(self, inst, *filters):
+        return json.loads(inst.cli("events", *filters, "--json").stdout)
+
+    def rejection(self, inst, cn):
+        return eventually(lambda: [e for e in self.events(inst, "--kind", "scep", "--outcome", "reject") if e["cn"] == cn],
+                          lambda rows: len(rows) >= 1)
+
+    def webhook(self, receiver, path, role, timeout_ms=2000):
+        return (f'\n[[scep.webhooks]]\nurl = "http://127.0.0.1:{receiver.port}{path}"\nrole = "{role}"\n'
+                f'secret_file = "webhook.secret"\nbearer_token_file = "webhook.token"\ntimeout_ms = {timeout_ms}\n')
+
+    def test_webhook_allows_and_names_the_device_denies_and_times_out(self):
+        def decide(body):
+            if body["challenge"] == "mdm-allow-1":
+                return 200, {"allow": True, "device": "mdm-device-42", "groups": ["mdm", "sales"]}
+            if body["challenge"] == "mdm-slow":
+                time.sleep(4)
+                return 200, {"allow": True}
+            return 200, {"allow": False, "reason": "not enrolled in MDM"}
+
+        validator = self.receiver(decide)
+        listener = self.receiver()
+        inst = self.mdm_instance(self.webhook(validator, "/validate", "validate", timeout_ms=700)
+                                 + self.webhook(listener, "/notify", "notify"))
+
+        # Allowed: the certificate names the device the webhook named, in its groups.
+        r, pem = self.scepclient(inst, "allowed", "csr-cn-1", "mdm-allow-1")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        subject = subprocess.run(["openssl", "x509", "-in", pem, "-noout", "-subject"], capture_output=True,
+                                 text=True, check=True).stdout
+        self.assertIn("CN = mdm-device-42", subject)
+        device = json.loads(inst.cli("--json", "devices", "show", "mdm-device-42").stdout)
+        self.assertEqual(sorted(device["groups"]), ["mdm", "sales"])
+        asked = validator.validations[0]
+        self.assertEqual((asked["challenge"], asked["subject"], asked["requester"]),
+                         ("mdm-allow-1", "CN=csr-cn-1,OU=MDM,O=scep-client,C=US", "127.0.0.1"))
+        self.assertTrue(asked["csr"].startswith("-----BEGIN CERTIFICATE REQUEST-----"))
+        self.assertTrue(asked["transaction_id"])
+        issued = eventually(lambda: [e for e in self.events(inst, "--kind", "scep") if e["outcome"] == "issued"],
+                            lambda rows: len(rows) >= 1)
+        self.assertEqual(len(issued), 1, issued)
+        self.assertIn("allowed by webhook http://127.0.0.1", issued[0]["detail"])
+
+        # The notification receiver hears of it, off the request path, with the certificate.
+        told = eventually(lambda: list(listener.notifications), lambda n: len(n) >= 1)
+        with open(pem) as f:
+            self.assertEqual(told[0]["certificate"].strip(), f.read().strip())
+        self.assertEqual((told[0]["outcome"], told[0]["device"]), ("issued", "mdm-device-42"))
+        fingerprint = subprocess.run(["openssl", "x509", "-in", pem, "-noout", "-fingerprint", "-sha256"],
+                                     capture_output=True, text=True, check=True).stdout
+        self.assertEqual(told[0]["fingerprint"], fingerprint.split("=")[1].strip().replace(":", ""))
+
+        # Denied: FAILURE at the client, nothing issued, the webhook's reason in the event.
+        r, pem = self.scepclient(inst, "denied", "csr-cn-2", "mdm-deny")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("badRequest", r.stdout + r.stderr)
+        self.assertFalse(os.path.exists(pem))
+        e = self.rejection(inst, "csr-cn-2")
+        self.assertEqual(e[0]["reason"], "challenge_denied")
+        self.assertIn("not enrolled in MDM", e[0]["detail"])
+
+        # Timed out: the worker waits 700 ms, not the receiver's 4 s, and refuses.
+        start = time.monotonic()
+        r, pem = self.scepclient(inst, "slow", "csr-cn-3", "mdm-slow")
+        elapsed = time.monotonic() - start
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("badRequest", r.stdout + r.stderr)
+        self.assertLess(elapsed, 3.5)
+        e = self.rejection(inst, "csr-cn-3")
+        self.assertEqual(e[0]["reason"], "challenge_source_unavailable")
+        self.assertIn("no answer within 700 ms", e[0]["detail"])
+
+        self.assertEqual(inst.count("certificates"), 1)
+        told = eventually(lambda: list(listener.notifications), lambda n: len(n) >= 3)
+        self.assertEqual([n["outcome"] for n in told], ["issued", "refused", "refused"])
+        self.assertEqual(validator.bad_signatures + listener.bad_signatures, 0)
+        # The challenge and the secrets never reach the log.
+        log = inst.log()
+        for secret in ("mdm-allow-1", SECRET, BEARER):
+            self.assertNotIn(secret, log)
+
+    def test_a_notification_the_receiver_refuses_is_retried(self):
+        failures = {"left": 2}
+        listener = self.receiver()
+        original = listener.server.RequestHandlerClass.do_POST
+
+        def flaky(handler):
+            if failures["left"] > 0:
+                failures["left"] -= 1
+                handler.rfile.read(int(handler.headers["Content-Length"]))
+                handler.answer(503, {"error": "busy"})
+                return
+            original(handler)
+
+        listener.server.RequestHandlerClass.do_POST = flaky
+        inst = self.mdm_instance(self.webhook(listener, "/notify", "notify"))
+        static = inst.cli("challenge", "--device", "ipad-1", "--ttl", "10m").stdout.strip()
+        r, _ = self.scepclient(inst, "one", "ipad-1", static)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # Backoff 1 s then 2 s: the third attempt gets through.
+        told = eventually(lambda: list(listener.notifications), lambda n: len(n) >= 1, timeout=10)
+        self.assertEqual((told[0]["outcome"], told[0]["device"], told[0]["decided_by"]), ("issued", "ipad-1", ""))
+        self.assertEqual(failures["left"], 0)
+
+    def test_bad_webhook_settings_are_refused_at_start(self):
+        inst = self.instance(start=False)
+        self.edit_config(inst, lambda t: t + '\n[[scep.webhooks]]\nurl = "ftp://x"\nsecret_file = "s"\n')
+        proc = subprocess.run([inst.bin, "--config", inst.config, "serve"], capture_output=True, text=True,
+                              timeout=30)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("scep.webhooks[0].url must start with http:// or https://", proc.stdout + proc.stderr)
+
+
+if __name__ == "__main__":
+    main()
