@@ -80,6 +80,15 @@ class Section {
     return array;
   }
 
+  // A [key] sub-table this section holds (null when absent); marks it known.
+  const toml::table* subtable(const char* key) {
+    known_.insert(key);
+    const toml::node* node = table_ ? table_->get(key) : nullptr;
+    if (node == nullptr) return nullptr;
+    if (!node->is_table()) fail(*node, qualified(key) + " must be a table ([" + qualified(key) + "])");
+    return node->as_table();
+  }
+
   // Call after every get() and tables(): anything left is unknown, a misspelt [table] or
   // [[array of tables]] included, with the line it starts on.
   void finish() const {
@@ -160,7 +169,7 @@ toml::table parse_toml(const std::string& path) {
 
 void check_sections(const std::string& path, const toml::table& root) {
   static const std::set<std::string> sections = {"service", "http", "admin", "ca", "ledger", "radius", "scep", "policy", "profiles",
-                                                 "events", "metrics", "notify"};
+                                                 "events", "metrics", "notify", "mdm"};
   Section top(path, "", &root);
   for (const auto& [k, node] : root) {
     if (!sections.count(std::string(k.str()))) top.fail(node, "unknown section [" + std::string(k.str()) + "]");
@@ -383,6 +392,27 @@ void load_metrics_and_notify(const std::string& path, const toml::table& root, C
   c.notify.ca_file = resolve(c.base_dir, c.notify.ca_file);
 }
 
+void load_mdm(const std::string& path, const toml::table& root, Config& c) {
+  Section mdm(path, "mdm", root["mdm"].as_table());
+  const toml::table* jamf_table = mdm.subtable("jamf");
+  mdm.finish();
+  Section jamf(path, "mdm.jamf", jamf_table);
+  JamfConfig& j = c.mdm.jamf;
+  jamf.get("enabled", j.enabled);
+  jamf.get("user", j.user);
+  jamf.get("password_file", j.password_file);
+  jamf.positive("challenge_ttl_seconds", j.challenge_ttl_seconds);
+  jamf.get("profile", j.profile);
+  jamf.finish();
+  j.password_file = resolve(c.base_dir, j.password_file);
+  if (!j.enabled) return;
+  if (j.user.empty() || j.user.find(':') != std::string::npos)
+    jamf.fail_key("user", "must be set and hold no ':' (RFC 7617 §2)");
+  if (j.password_file.empty()) jamf.fail_key("password_file", "must be set");
+  if (j.challenge_ttl_seconds > 30 * 86400) jamf.fail_key("challenge_ttl_seconds", "must be at most 30 days");
+  if (!c.scep.enabled) jamf.fail_key("enabled", "needs [scep] enabled: the challenges are for /scep");
+}
+
 // The built-in profiles, each overridden or joined by a [profiles.NAME] table; then the
 // profile SCEP issues under must be one of them.
 void load_profiles(const std::string& path, const toml::table& root, Config& c) {
@@ -397,6 +427,8 @@ void load_profiles(const std::string& path, const toml::table& root, Config& c) 
   }
   if (!c.profiles.count(c.scep.profile))
     Section(path, "scep", root["scep"].as_table()).fail_key("profile", "names no profile in [profiles]");
+  if (!c.mdm.jamf.profile.empty() && !c.profiles.count(c.mdm.jamf.profile))
+    Section(path, "mdm.jamf", root["mdm"]["jamf"].as_table()).fail_key("profile", "names no profile in [profiles]");
 }
 
 // [service] and the public listener's [http].
@@ -547,6 +579,7 @@ Config load_config(const std::string& path) {
   load_events(path, root, c);
   load_policy(path, root, c);
   load_metrics_and_notify(path, root, c);
+  load_mdm(path, root, c);
   load_profiles(path, root, c);
   return c;
 }

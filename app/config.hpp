@@ -120,6 +120,18 @@ struct ScepSettings {                 // the SCEP front end (scep/), /scep on th
   std::vector<ScepWebhookSetting> webhooks;      // asked in order about challenges Portcullis did not mint
 };
 
+struct JamfConfig {                  // [mdm.jamf]: POST /scep/challenge/jamf (docs/mdm.md)
+  bool enabled = false;
+  std::string user;                   // HTTP Basic user Jamf Pro sends
+  std::string password_file;          // its password (resolved path); never in the config itself
+  int challenge_ttl_seconds = 3600;   // a challenge unused this long expires
+  std::string profile;                // what its challenges enroll into; empty = scep.profile
+};
+
+struct MdmConfig {                    // [mdm.*]: MDM services Portcullis works with
+  JamfConfig jamf;
+};
+
 struct EventSettings {                // decision events (docs/events.md)
   int keep_days = 30;                 // events older than this are deleted
   int max_rows = 5000000;             // and the oldest beyond this many
@@ -156,6 +168,7 @@ struct Config {
   EventSettings events;
   MetricsSettings metrics;
   NotifySettings notify;
+  MdmConfig mdm;
   ca::Profiles profiles;
 
   // Admin TLS is required whenever the admin listener is reachable from elsewhere.

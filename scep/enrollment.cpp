@@ -387,6 +387,11 @@ Enrollment::Target Enrollment::challenge_target(const PkiRequest& request, const
   const std::string& bound = challenge->device_name;
   if (challenge->used_at) return Target::refuse("challenge already used", bound, "challenge_used", bound);
   if (challenge->expires_at <= ca::now_unix()) return Target::refuse("challenge expired", bound, "challenge_expired", bound);
+  if (challenge->device_id == 0) {
+    Target t = unbound_challenge_target(*challenge, cn);
+    if (!t.refused) t.issue.device.redeem_challenge_hash = hash;
+    return t;
+  }
   // The challenge is bound to its device: a CSR naming something else is refused.
   if (challenge->cn && *challenge->cn != cn)
     return Target::refuse("CSR CN does not match the challenge's binding", bound, "challenge_bound_elsewhere", bound);
@@ -403,6 +408,33 @@ Enrollment::Target Enrollment::challenge_target(const PkiRequest& request, const
   t.issue.profile = challenge->profile;
   t.issue.names = issuer_.names_for(t.issue.profile, t.device_name, challenge->cn.value_or(t.device_name),
                                     challenge->sans);
+  return t;
+}
+
+// A challenge minted for no device (POST /scep/challenge/jamf): its first use binds it to
+// the device the CSR's CN names, a name the requester chose. So, like the static challenge,
+// it may create a device (in kMdmChallengeGroup); it may also enroll again a device an
+// earlier unbound challenge created (a wiped or replaced device), never one an operator
+// named or the static challenge created.
+Enrollment::Target Enrollment::unbound_challenge_target(const ca::ChallengeRecord& challenge, const std::string& cn) {
+  if (cn.empty()) return Target::refuse("CSR subject has no CN", {}, "cn_missing");
+  if (!usable_device_name(cn)) return Target::refuse("CSR CN is not a usable device name", ca::log_safe(cn), "cn_invalid");
+  if (const auto existing = registry_.ledger().find_device_by_name(cn)) {
+    const auto& groups = existing->groups;
+    if (std::find(groups.begin(), groups.end(), kMdmChallengeGroup) == groups.end())
+      return Target::refuse("device '" + cn + "' exists and was not enrolled by an MDM challenge (use a one-time " +
+                                "challenge bound to it, or renew)",
+                            cn, "challenge_device_exists", cn);
+  }
+  Target t;
+  t.device_name = cn;
+  t.pinned_cn = challenge.cn.value_or("");
+  t.pinned_sans = challenge.sans;
+  t.issue.device.name = cn;
+  t.issue.device.create_if_missing = true;
+  t.issue.device.groups_if_created = {kMdmChallengeGroup};
+  t.issue.profile = challenge.profile;
+  t.issue.names = issuer_.names_for(t.issue.profile, cn, cn, challenge.sans);
   return t;
 }
 
@@ -615,6 +647,17 @@ void check_not_squatted(ca::Registry& registry, const std::string& device) {
 }
 
 }  // namespace
+
+MintedChallenge mint_unbound_challenge(ca::Registry& registry, const ca::Profile& profile, std::int64_t ttl_seconds,
+                                       const std::string& actor) {
+  if (ttl_seconds <= 0 || ttl_seconds > kMaxChallengeTtl)
+    throw std::invalid_argument("challenge ttl must be 1 second to 30 days");
+  MintedChallenge out;
+  out.secret = ca::to_lower_hex(ca::random_bytes(16));   // as mint_challenge: PrintableString-safe
+  ca::NewChallenge row{challenge_hash(out.secret), {}, profile.name, std::nullopt, {}, ca::now_unix() + ttl_seconds};
+  out.record = registry.ledger().mint_challenge(row, actor);
+  return out;
+}
 
 MintedChallenge mint_challenge(ca::Registry& registry, const std::string& device, const ca::Profile& profile,
                                const std::optional<std::string>& cn, const std::vector<std::string>& sans,

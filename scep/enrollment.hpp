@@ -26,6 +26,9 @@ namespace portcullis::scep {
 // Devices the static challenge created join this group: their names were the requester's
 // choice, so an operator (and policy) can tell them from devices an operator named.
 inline constexpr const char* kStaticGroup = "scep-static";
+// Devices an unbound one-time challenge (an MDM's dynamic challenge) created join this one:
+// named by the CSR's CN too, but by a requester the MDM handed a challenge to.
+inline constexpr const char* kMdmChallengeGroup = "scep-mdm";
 
 struct EnrollmentSettings {
   std::string profile = "device";      // profile for static-challenge enrollments
@@ -86,6 +89,7 @@ class Enrollment {
   Target renewal_target(const PkiRequest& request);
   Target static_target(const std::string& cn);
   Target challenge_target(const PkiRequest& request, const std::string& cn, std::string_view source);
+  Target unbound_challenge_target(const ca::ChallengeRecord& challenge, const std::string& cn);
   // A challenge the ledger does not know, put to settings_.challenge_sources in order.
   Target source_target(const PkiRequest& request, const std::string& cn, std::string_view source);
   void notify_sources(const PkiRequest& request, const Decision& decision);
@@ -122,6 +126,11 @@ struct MintedChallenge {
 MintedChallenge mint_challenge(ca::Registry& registry, const std::string& device, const ca::Profile& profile,
                                const std::optional<std::string>& cn, const std::vector<std::string>& sans,
                                std::int64_t ttl_seconds, const std::string& actor);
+// A one-time challenge bound to no device: its first use binds it to the device the CSR's
+// CN names (an MDM's dynamic challenge, e.g. Jamf Pro's). std::invalid_argument for a ttl
+// outside 1 s .. 30 days.
+MintedChallenge mint_unbound_challenge(ca::Registry& registry, const ca::Profile& profile, std::int64_t ttl_seconds,
+                                       const std::string& actor);
 // Lowercase hex SHA-256 of a challenge secret: what the ledger stores.
 std::string challenge_hash(std::string_view secret);
 

@@ -37,4 +37,15 @@ std::vector<std::shared_ptr<scep::ChallengeSource>> challenge_sources(const Conf
   return sources;
 }
 
+std::unique_ptr<JamfChallengeEndpoint> jamf_endpoint(const Config& config, ca::Registry& registry) {
+  const JamfConfig& jamf = config.mdm.jamf;
+  if (!jamf.enabled) return nullptr;
+  JamfSettings s;
+  s.user = jamf.user;
+  s.password = read_secret_file(jamf.password_file, "mdm.jamf.password_file");
+  s.challenge_ttl_seconds = jamf.challenge_ttl_seconds;
+  s.profile = config.profiles.at(jamf.profile.empty() ? config.scep.profile : jamf.profile);
+  return std::make_unique<JamfChallengeEndpoint>(std::move(s), registry);
+}
+
 }  // namespace portcullis::app

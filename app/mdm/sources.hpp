@@ -2,6 +2,8 @@
 #pragma once
 
 #include "app/config.hpp"
+#include "app/mdm/jamf_endpoint.hpp"
+#include "ca/registry.hpp"
 #include "scep/challenge_source.hpp"
 
 #include <memory>
@@ -18,5 +20,9 @@ std::string read_secret_file(const std::string& path, const std::string& what);
 // Throws std::runtime_error for a secret file it cannot read, std::invalid_argument for a
 // URL it cannot use.
 std::vector<std::shared_ptr<scep::ChallengeSource>> challenge_sources(const Config& config);
+
+// [mdm.jamf]'s endpoint, or null when it is off. Throws std::runtime_error for a password
+// file it cannot read.
+std::unique_ptr<JamfChallengeEndpoint> jamf_endpoint(const Config& config, ca::Registry& registry);
 
 }  // namespace portcullis::app

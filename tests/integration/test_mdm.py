@@ -213,6 +213,56 @@ class MdmTest(IntegrationTest):
         self.assertEqual((told[0]["outcome"], told[0]["device"], told[0]["decided_by"]), ("issued", "ipad-1", ""))
         self.assertEqual(failures["left"], 0)
 
+    def jamf(self, inst, user="jamf-pro", password="jamf-password-123", method="POST"):
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return inst.http(method, "/scep/challenge/jamf", body=b'{"webhook": {"webhookEvent": "SCEPChallenge"}}',
+                         headers={"Authorization": "Basic " + token, "Content-Type": "application/json"})
+
+    def test_jamf_dynamic_challenge_works_once_and_binds_by_cn(self):
+        inst = self.instance(start=False)
+        with open(os.path.join(inst.dir, "jamf.password"), "w") as f:
+            f.write("jamf-password-123\n")
+        self.edit_config(inst, lambda t: t.replace("allow_legacy_crypto = false", "allow_legacy_crypto = true")
+                         + '\n[mdm.jamf]\nenabled = true\nuser = "jamf-pro"\npassword_file = "jamf.password"\n'
+                           'challenge_ttl_seconds = 600\n')
+        inst.start()
+
+        # Wrong password, wrong user, no credentials: 401, and nothing minted.
+        for status, _ in (self.jamf(inst, password="wrong"), self.jamf(inst, user="jamf"),
+                          inst.http("POST", "/scep/challenge/jamf", body=b"")):
+            self.assertEqual(status, 401)
+        self.assertEqual(self.jamf(inst, method="GET")[0], 405)
+        self.assertEqual(inst.count("challenges"), 0)
+
+        status, body = self.jamf(inst)
+        self.assertEqual(status, 200)
+        challenge = body.decode()
+        self.assertRegex(challenge, r"^[0-9a-f]{32}$")   # no newline: Jamf pastes it as is
+        r, pem = self.scepclient(inst, "mac-1", "C02XK0ABCD12", challenge)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        device = json.loads(inst.cli("--json", "devices", "show", "C02XK0ABCD12").stdout)
+        self.assertEqual(device["groups"], ["scep-mdm"])
+        with inst.ledger() as db:
+            bound = db.execute("SELECT d.name, c.used_at IS NOT NULL, c.created_by FROM challenges c "
+                               "JOIN devices d ON d.id = c.device_id").fetchall()
+        self.assertEqual(bound, [("C02XK0ABCD12", 1, "jamf")])
+
+        # A second use (new key, new transaction): refused, nothing issued.
+        r, pem = self.scepclient(inst, "mac-1-again", "C02XK0ABCD12", challenge)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("badRequest", r.stdout + r.stderr)
+        self.assertEqual(self.rejection(inst, "C02XK0ABCD12")[0]["reason"], "challenge_used")
+
+        # A fresh Jamf challenge cannot name a device an operator named.
+        inst.cli("challenge", "--device", "ops-laptop", "--ttl", "10m")
+        status, body = self.jamf(inst)
+        r, pem = self.scepclient(inst, "squat", "ops-laptop", body.decode())
+        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(self.rejection(inst, "ops-laptop")[0]["reason"], "challenge_device_exists")
+        self.assertEqual(inst.count("certificates"), 1)
+        self.assertNotIn(challenge, inst.log())
+        self.assertNotIn("jamf-password-123", inst.log())
+
     def test_bad_webhook_settings_are_refused_at_start(self):
         inst = self.instance(start=False)
         self.edit_config(inst, lambda t: t + '\n[[scep.webhooks]]\nurl = "ftp://x"\nsecret_file = "s"\n')

@@ -30,6 +30,8 @@ class ScriptedSource : public ChallengeSource {
   std::mutex mutex_;
 };
 
+using ScepEnrollment = ScepFixture;
+
 class ChallengeSources : public ScepFixture {
  protected:
   void use(std::vector<std::shared_ptr<ChallengeSource>> sources) {
@@ -116,6 +118,41 @@ TEST_F(ChallengeSources, ANotificationOnlySourceDoesNotMakeAWrongChallengeRight)
   auto who = requester("x");
   EXPECT_EQ(send(pkcs_req(who, "x", "anything"), who).pki_status, "2");
   EXPECT_EQ(certificate_count(), 0u);
+}
+
+// An unbound challenge (POST /scep/challenge/jamf) is bound at first use to the CSR's CN,
+// and never to a device an operator named.
+TEST_F(ScepEnrollment, AnUnboundChallengeBindsToTheFirstCnOnce) {
+  const ca::Profile profile = ca::default_profiles().at("device");
+  const auto minted = mint_unbound_challenge(*registry_, profile, 600, "jamf");
+  EXPECT_EQ(minted.record.device_id, 0);
+  registry_->create_device(ca::NewDevice{"ops-laptop", "", "", {}}, "test");
+  auto squatter = requester("ops-laptop");
+  EXPECT_EQ(send(pkcs_req(squatter, "ops-laptop", minted.secret), squatter).pki_status, "2");
+
+  auto mac = requester("C02-1");
+  RequestOptions o;
+  o.transaction_id = "tx-mac";
+  const Reply r = send(pkcs_req(mac, "C02-1", minted.secret, o), mac);
+  ASSERT_EQ(r.pki_status, "0") << r.fail_info;
+  const auto device = ledger_->find_device_by_name("C02-1");
+  ASSERT_TRUE(device);
+  EXPECT_EQ(device->groups, std::vector<std::string>{kMdmChallengeGroup});
+  const auto challenge = ledger_->find_challenge(minted.record.secret_hash);
+  ASSERT_TRUE(challenge);
+  EXPECT_EQ(challenge->device_id, device->id);
+  EXPECT_TRUE(challenge->used_at);
+
+  auto other = requester("C02-2");
+  o.transaction_id = "tx-other";
+  EXPECT_EQ(send(pkcs_req(other, "C02-2", minted.secret, o), other).pki_status, "2");
+  EXPECT_EQ(certificate_count(), 1u);
+
+  // A later unbound challenge may enroll the device an earlier one created (a wiped Mac).
+  const auto again = mint_unbound_challenge(*registry_, profile, 600, "jamf");
+  auto wiped = requester("C02-1");
+  o.transaction_id = "tx-wiped";
+  EXPECT_EQ(send(pkcs_req(wiped, "C02-1", again.secret, o), wiped).pki_status, "0");
 }
 
 }  // namespace
