@@ -149,7 +149,11 @@ void load_profile(const std::string& file, const std::string& name, const toml::
   s.get("min_rsa_bits", p.min_rsa_bits);
   s.get("allowed_curves", p.allowed_curves);
   s.get("manual_approval", p.manual_approval);
+  std::string on_reenroll = p.revoke_on_reenroll ? "revoke" : "keep";
+  s.get("on_reenroll", on_reenroll);
   s.finish();
+  if (on_reenroll != "revoke" && on_reenroll != "keep") s.fail_key("on_reenroll", "must be \"revoke\" or \"keep\"");
+  p.revoke_on_reenroll = on_reenroll == "revoke";
   for (const auto& e : p.extended_key_usage)
     if (!kEkus.count(e)) s.fail_key("extended_key_usage", "has unknown usage \"" + e + "\" (clientAuth, serverAuth)");
   for (const auto& t : p.allowed_san_types)

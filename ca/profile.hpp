@@ -26,6 +26,10 @@ struct Profile {
   // SCEP enrollments (not renewals) in this profile wait for an operator's decision:
   // CertRep PENDING (RFC 8894 §3.3.2) until `portcullis requests approve|reject`.
   bool manual_approval = false;
+  // A device enrolling again in this profile (a new enrollment, not a renewal): its
+  // earlier valid certificates of the profile are revoked as superseded (RFC 5280 §5.3.1)
+  // once the new one is issued. false: they stay valid until they expire.
+  bool revoke_on_reenroll = true;
 };
 
 using Profiles = std::map<std::string, Profile>;

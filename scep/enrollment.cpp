@@ -105,6 +105,7 @@ struct Enrollment::Decision {
   std::string device;
   std::string serial;
   std::string decided_by;   // the challenge source that allowed or refused it; "": local
+  std::vector<std::string> superseded;   // serials the new certificate replaced (revoked)
 
   static Decision wait() {
     Decision d;
@@ -180,6 +181,7 @@ ca::Bytes Enrollment::handle(std::span<const std::uint8_t> message, std::string_
       emit_event(request, source, decision);
   }
   if (decision.certificate || decision.pending) emit_event(request, source, decision);
+  emit_superseded(request, source, decision);
   notify_sources(request, decision);
   return build_cert_rep(request, rep, authority_.ra(), authority_.ra_key());
 }
@@ -514,6 +516,7 @@ Enrollment::Decision Enrollment::issue_for(const PkiRequest& request, Target& ta
     issued.device = result.device.name;
     issued.serial = result.record.serial_hex;
     issued.decided_by = target.decided_by;
+    if (!target.renewal) issued.superseded = supersede_earlier(result, target.issue.profile);
     if (const std::string note = left_out_note(result.left_out); !note.empty()) issued.reason = note.substr(2);
     return issued;
   } catch (const ca::IssuanceRejected& e) {
@@ -529,6 +532,51 @@ Enrollment::Decision Enrollment::issue_for(const PkiRequest& request, Target& ta
     return Decision::failure(FailInfo::bad_request, e.what(), cn, "device_conflict");
   } catch (const ca::LedgerNotFound& e) {   // the bound device vanished
     return Decision::failure(FailInfo::bad_request, e.what(), cn, "device_missing");
+  }
+}
+
+std::vector<std::string> Enrollment::supersede_earlier(const ca::IssueResult& issued, const std::string& profile) {
+  const auto found = issuer_.profiles().find(profile);
+  if (found == issuer_.profiles().end() || !found->second.revoke_on_reenroll) return {};
+  ca::CertificateFilter valid;
+  valid.device_id = issued.device.id;
+  valid.status = "valid";
+  valid.now = ca::now_unix();
+  std::vector<std::string> revoked;
+  try {
+    for (const auto& earlier : registry_.ledger().list_certificates(valid)) {
+      if (earlier.profile != profile || earlier.serial_hex == issued.record.serial_hex) continue;
+      // Through the registry: the index, the CRL and the RADIUS Disconnect of its live
+      // sessions (RFC 5176) follow, as for an operator's revocation.
+      if (registry_.revoke(earlier.serial_hex, ca::RevocationReason::superseded, ca::now_unix(), kActor).changed)
+        revoked.push_back(earlier.serial_hex);
+    }
+  } catch (const std::exception& e) {
+    // The new certificate is issued and committed: the device gets it; the operator
+    // revokes the old one by hand.
+    spdlog::error("scep: certificates of device {} superseded by {} not revoked: {}", issued.device.name,
+                  issued.record.serial_hex, e.what());
+  }
+  for (const auto& serial : revoked)
+    spdlog::info("scep: certificate {} of device {} revoked (superseded by {})", serial, issued.device.name,
+                 issued.record.serial_hex);
+  return revoked;
+}
+
+void Enrollment::emit_superseded(const PkiRequest& request, std::string_view source, const Decision& decision) {
+  if (settings_.events == nullptr) return;
+  for (const auto& serial : decision.superseded) {
+    ca::Event e;
+    e.kind = ca::event_kind::kScep;
+    e.outcome = "superseded";
+    e.reason = "reenrolled";
+    e.detail = "revoked (superseded): device " + decision.device + " enrolled again and got " + decision.serial;
+    e.nas_ip = std::string(source);
+    e.device = decision.device;
+    e.serial = serial;
+    if (request.csr) e.cn = ca::log_safe(csr_common_name(request.csr.get()));
+    e.transaction_id = ca::log_safe(request.transaction_id);
+    settings_.events->emit(std::move(e));
   }
 }
 

@@ -94,6 +94,10 @@ class Enrollment {
   Target source_target(const PkiRequest& request, const std::string& cn, std::string_view source);
   void notify_sources(const PkiRequest& request, const Decision& decision);
   Decision issue_for(const PkiRequest& request, Target& target, const std::string& cn);
+  // The device's other valid certificates of `profile`, revoked as superseded after a new
+  // enrollment (ca::Profile::revoke_on_reenroll); returns their serials.
+  std::vector<std::string> supersede_earlier(const ca::IssueResult& issued, const std::string& profile);
+  void emit_superseded(const PkiRequest& request, std::string_view source, const Decision& decision);
   Decision hold_for_approval(const PkiRequest& request, const Target& target, const std::string& cn);
   bool manual_approval(const std::string& profile) const;
   // true when the refusal got its audit row (not over the per-source limit).

@@ -9,11 +9,12 @@ import hmac
 import http.server
 import json
 import os
+import re
 import subprocess
 import threading
 import time
 
-from harness import IntegrationTest, eventually, main
+from harness import IntegrationTest, eventually, main, run
 
 SECRET = "webhook-signing-secret-0123456789"
 BEARER = "bearer-token-abcdef"
@@ -262,6 +263,65 @@ class MdmTest(IntegrationTest):
         self.assertEqual(inst.count("certificates"), 1)
         self.assertNotIn(challenge, inst.log())
         self.assertNotIn("jamf-password-123", inst.log())
+
+    def serial(self, pem):
+        return re.search(r"serial=([0-9A-F]+)", run(["openssl", "x509", "-in", pem, "-noout", "-serial"]).stdout).group(1)
+
+    def crl_text(self, inst):
+        status, der = inst.http("GET", "/crl")
+        self.assertEqual(status, 200)
+        path = os.path.join(self.workdir, "crl.der")
+        with open(path, "wb") as f:
+            f.write(der)
+        run(["openssl", "crl", "-inform", "DER", "-in", path, "-noout", "-CAfile", inst.ca("chain.pem")])
+        return run(["openssl", "crl", "-inform", "DER", "-in", path, "-noout", "-text"]).stdout
+
+    def ocsp(self, inst, cert):
+        out = run(["openssl", "ocsp", "-issuer", inst.ca("issuing.pem"), "-cert", cert,
+                   "-url", f"http://127.0.0.1:{inst.http_port}/ocsp", "-CAfile", inst.ca("root.pem")])
+        self.assertIn("Response verify OK", out.stdout + out.stderr)
+        return out.stdout
+
+    def reenroll(self, inst):
+        first_challenge = inst.cli("challenge", "--device", "laptop-9", "--ttl", "10m").stdout.strip()
+        r, first = self.scepclient(inst, "first", "laptop-9", first_challenge)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # The device is wiped and enrolls again with a new key and a new challenge.
+        second_challenge = inst.cli("challenge", "--device", "laptop-9", "--ttl", "10m").stdout.strip()
+        r, second = self.scepclient(inst, "second", "laptop-9", second_challenge)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return first, second
+
+    def test_enrolling_again_revokes_the_superseded_certificate(self):
+        inst = self.mdm_instance("")
+        first, second = self.reenroll(inst)
+        old, new = self.serial(first), self.serial(second)
+
+        crl = self.crl_text(inst)
+        self.assertIn(f"Serial Number: {old}", crl)
+        self.assertIn("Superseded", crl)
+        self.assertNotIn(f"Serial Number: {new}", crl)
+        answer = self.ocsp(inst, first)
+        self.assertIn(": revoked", answer)
+        self.assertIn("Reason: superseded", answer)
+        self.assertIn(": good", self.ocsp(inst, second))
+
+        listed = {c["serial"]: c["status"] for c in json.loads(inst.cli("--json", "certs", "list", "--device",
+                                                                          "laptop-9").stdout)}
+        self.assertEqual(listed, {old: "revoked", new: "valid"})
+        e = eventually(lambda: [e for e in self.events(inst, "--kind", "scep") if e["outcome"] == "superseded"],
+                       lambda rows: len(rows) >= 1)
+        self.assertEqual((e[0]["serial"], e[0]["device"], e[0]["reason"]), (old, "laptop-9", "reenrolled"))
+        self.assertIn(new, e[0]["detail"])
+
+    def test_on_reenroll_keep_leaves_the_earlier_certificate_valid(self):
+        inst = self.instance(start=False)
+        self.edit_config(inst, lambda t: t.replace("allow_legacy_crypto = false", "allow_legacy_crypto = true")
+                         .replace("[profiles.device]", '[profiles.device]\non_reenroll = "keep"', 1))
+        inst.start()
+        first, second = self.reenroll(inst)
+        self.assertIn(": good", self.ocsp(inst, first))
+        self.assertIn(": good", self.ocsp(inst, second))
 
     def test_bad_webhook_settings_are_refused_at_start(self):
         inst = self.instance(start=False)
