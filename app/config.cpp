@@ -151,9 +151,11 @@ void load_profile(const std::string& file, const std::string& name, const toml::
   s.get("manual_approval", p.manual_approval);
   std::string on_reenroll = p.revoke_on_reenroll ? "revoke" : "keep";
   s.get("on_reenroll", on_reenroll);
+  s.get("renew_before_days", p.renew_before_days);
   s.finish();
   if (on_reenroll != "revoke" && on_reenroll != "keep") s.fail_key("on_reenroll", "must be \"revoke\" or \"keep\"");
   p.revoke_on_reenroll = on_reenroll == "revoke";
+  if (p.renew_before_days < 0) s.fail_key("renew_before_days", "must be 0 (any time) or positive");
   for (const auto& e : p.extended_key_usage)
     if (!kEkus.count(e)) s.fail_key("extended_key_usage", "has unknown usage \"" + e + "\" (clientAuth, serverAuth)");
   for (const auto& t : p.allowed_san_types)
@@ -545,7 +547,9 @@ void render_profiles(std::ostream& o) {
     << "san_templates = []                 # e.g. [\"dns:{device}.corp.example\"]; plus the challenge's --san\n"
     << "min_rsa_bits = 2048\n"
     << "allowed_curves = [\"P-256\", \"P-384\"]\n"
-    << "manual_approval = false            # SCEP enrollments wait (PENDING) for `portcullis requests approve`\n\n"
+    << "manual_approval = false            # SCEP enrollments wait (PENDING) for `portcullis requests approve`\n"
+    << "on_reenroll = \"revoke\"             # a device enrolling again: its earlier certificates revoked (superseded) | keep\n"
+    << "renew_before_days = 0              # SCEP renewals only this many days before expiry; 0 = any time\n\n"
     << "[profiles.server]                  # TLS server certificates\n"
     << "validity_days = 730\n"
     << "extended_key_usage = [\"serverAuth\"]\n"

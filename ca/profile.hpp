@@ -30,6 +30,9 @@ struct Profile {
   // earlier valid certificates of the profile are revoked as superseded (RFC 5280 §5.3.1)
   // once the new one is issued. false: they stay valid until they expire.
   bool revoke_on_reenroll = true;
+  // A renewal (RFC 8894 §3.3.1.2) is accepted only within this many days before the
+  // signing certificate's notAfter; 0: at any time while it is valid.
+  int renew_before_days = 0;
 };
 
 using Profiles = std::map<std::string, Profile>;

@@ -88,6 +88,16 @@ bool usable_device_name(const std::string& name) {
   return !ca::has_control_characters(name) && !digits && name.size() <= 128 && name.front() != ' ' && name.back() != ' ';
 }
 
+// "2027-03-01 12:00 UTC"
+std::string utc_date(ca::UnixTime t) {
+  std::tm tm{};
+  const std::time_t tt = static_cast<std::time_t>(t);
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
+  return buf;
+}
+
 }  // namespace
 
 // What to answer: a certificate (owned here) or a failInfo with the reason for the log.
@@ -336,15 +346,34 @@ Enrollment::Target Enrollment::target_of(const PkiRequest& request, const std::s
   return challenge_target(request, cn, source);
 }
 
+// RFC 8894 §3.3.1.2 leaves when to renew to the CA: the profile's renew_before_days. The
+// reason says when the window opens, so the device's admin knows it is not an error.
+std::optional<std::string> Enrollment::too_early_to_renew(const std::string& profile, ca::UnixTime not_after,
+                                                          ca::UnixTime now) const {
+  const auto found = issuer_.profiles().find(profile);
+  if (found == issuer_.profiles().end() || found->second.renew_before_days <= 0) return std::nullopt;
+  const ca::UnixTime opens = not_after - static_cast<ca::UnixTime>(found->second.renew_before_days) * 86400;
+  if (now >= opens) return std::nullopt;
+  return "too early to renew: profile '" + profile + "' renews within " +
+         std::to_string(found->second.renew_before_days) + " days of expiry; the window opens " + utc_date(opens);
+}
+
 // Renewal: the signer certificate must be ours, valid and not revoked; the new certificate
 // goes to the same device in the same profile, with the same names; the challenge is
 // optional. The exact certificate, as in EAP-TLS: the ledger knows the bytes it issued.
 Enrollment::Target Enrollment::renewal_target(const PkiRequest& request) {
-  const ca::Identity identity = registry_.index().by_fingerprint(ca::sha256(request.signer_der), ca::now_unix());
+  const ca::UnixTime now = ca::now_unix();
+  const ca::Identity identity = registry_.index().by_fingerprint(ca::sha256(request.signer_der), now);
+  const std::string serial = ca::serial_hex(request.signer.get());
+  if (identity.verdict == ca::IdentityVerdict::expired)
+    return Target::refuse("renewal signer certificate is expired: an expired certificate cannot renew; the device "
+                          "needs a new one-time challenge (portcullis challenge --device " + identity.device_name + ")",
+                          serial, "renewal_signer_expired", identity.device_name);
   if (identity.verdict != ca::IdentityVerdict::good)
-    return Target::refuse(std::string("renewal signer certificate is ") + ca::to_string(identity.verdict),
-                          ca::serial_hex(request.signer.get()),
+    return Target::refuse(std::string("renewal signer certificate is ") + ca::to_string(identity.verdict), serial,
                           std::string("renewal_signer_") + ca::to_string(identity.verdict), identity.device_name);
+  if (auto early = too_early_to_renew(identity.profile, ca::not_after_unix(request.signer.get()), now))
+    return Target::refuse(*early, serial, "renewal_too_early", identity.device_name);
   Target t;
   t.renewal = true;
   t.issue.device.id = identity.device_id;

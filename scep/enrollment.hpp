@@ -87,6 +87,9 @@ class Enrollment {
   struct Target;
   Target target_of(const PkiRequest& request, const std::string& cn, std::string_view source);
   Target renewal_target(const PkiRequest& request);
+  // Why a renewal is refused by its profile's renewal window; nullopt inside it.
+  std::optional<std::string> too_early_to_renew(const std::string& profile, ca::UnixTime not_after,
+                                                ca::UnixTime now) const;
   Target static_target(const std::string& cn);
   Target challenge_target(const PkiRequest& request, const std::string& cn, std::string_view source);
   Target unbound_challenge_target(const ca::ChallengeRecord& challenge, const std::string& cn);

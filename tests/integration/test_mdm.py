@@ -100,14 +100,18 @@ class MdmTest(IntegrationTest):
         self.addCleanup(r.close)
         return r
 
-    def scepclient(self, inst, folder, cn, challenge):
+    def scepclient(self, inst, folder, cn, challenge=None, renew=False):
         folder = os.path.join(self.workdir, folder)
         os.makedirs(folder, exist_ok=True)
         with open(inst.ca("ra.pem")) as f:
             der = base64.b64decode("".join(line for line in f.read().splitlines() if "-----" not in line))
         cmd = ["scepclient", "-server-url", f"http://127.0.0.1:{inst.http_port}/scep",
                "-ca-fingerprint", hashlib.sha256(der).hexdigest(), "-private-key", os.path.join(folder, "key.pem"),
-               "-cn", cn, "-keySize", "2048", "-challenge", challenge]
+               "-cn", cn, "-keySize", "2048"]
+        if challenge is not None:
+            cmd += ["-challenge", challenge]
+        if renew:
+            cmd += ["-certificate", os.path.join(folder, "client.pem")]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=120), os.path.join(folder, "client.pem")
 
     def events(self, inst, *filters):
@@ -317,11 +321,50 @@ class MdmTest(IntegrationTest):
     def test_on_reenroll_keep_leaves_the_earlier_certificate_valid(self):
         inst = self.instance(start=False)
         self.edit_config(inst, lambda t: t.replace("allow_legacy_crypto = false", "allow_legacy_crypto = true")
-                         .replace("[profiles.device]", '[profiles.device]\non_reenroll = "keep"', 1))
+                         .replace('on_reenroll = "revoke"', 'on_reenroll = "keep"', 1))
         inst.start()
         first, second = self.reenroll(inst)
         self.assertIn(": good", self.ocsp(inst, first))
         self.assertIn(": good", self.ocsp(inst, second))
+
+    def renewal_instance(self, validity_days, renew_before_days):
+        inst = self.instance(start=False)
+        # The device profile's own line comes first in the template init writes.
+        self.edit_config(inst, lambda t: t.replace("allow_legacy_crypto = false", "allow_legacy_crypto = true")
+                         .replace("validity_days = 365\n", f"validity_days = {validity_days}\n", 1)
+                         .replace("renew_before_days = 0 ", f"renew_before_days = {renew_before_days} ", 1))
+        inst.start()
+        return inst
+
+    def test_renewal_inside_the_window_and_refused_outside_it(self):
+        # 20 days valid, renewals from 10 days before expiry: today is too early.
+        inst = self.renewal_instance(validity_days=20, renew_before_days=10)
+        challenge = inst.cli("challenge", "--device", "ipad-3", "--ttl", "10m").stdout.strip()
+        r, pem = self.scepclient(inst, "ipad", "ipad-3", challenge)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r, _ = self.scepclient(inst, "ipad", "ipad-3", renew=True)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("badRequest", r.stdout + r.stderr)
+        e = self.rejection(inst, "ipad-3")[0]
+        self.assertEqual((e["reason"], e["device"]), ("renewal_too_early", "ipad-3"))
+        self.assertIn("renews within 10 days of expiry; the window opens", e["detail"])
+        self.assertEqual(inst.count("certificates"), 1)
+
+        # 20 days valid, renewals from 30 days before expiry: inside the window, same names.
+        inst = self.renewal_instance(validity_days=20, renew_before_days=30)
+        challenge = inst.cli("challenge", "--device", "ipad-4", "--ttl", "10m").stdout.strip()
+        r, pem = self.scepclient(inst, "ipad-4", "ipad-4", challenge)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        first = self.serial(pem)
+        r, pem = self.scepclient(inst, "ipad-4", "ipad-4", renew=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotEqual(self.serial(pem), first)
+        subject = run(["openssl", "x509", "-in", pem, "-noout", "-subject"]).stdout
+        self.assertIn("CN = ipad-4", subject)
+        # A renewal does not supersede the certificate it renews.
+        self.assertIn(": good", self.ocsp(inst, os.path.join(self.workdir, "ipad-4", "client.pem")))
+        listed = json.loads(inst.cli("--json", "certs", "list", "--device", "ipad-4").stdout)
+        self.assertEqual(sorted(c["status"] for c in listed), ["valid", "valid"])
 
     def test_bad_webhook_settings_are_refused_at_start(self):
         inst = self.instance(start=False)
