@@ -10,11 +10,12 @@ import http.server
 import json
 import os
 import re
+import ssl
 import subprocess
 import threading
 import time
 
-from harness import IntegrationTest, eventually, main, run
+from harness import IntegrationTest, corporate_root, eventually, main, run
 
 SECRET = "webhook-signing-secret-0123456789"
 BEARER = "bearer-token-abcdef"
@@ -24,7 +25,7 @@ class Receiver:
     """A webhook endpoint: checks the signature and token of every post, then answers
     `decide(body)` -> (status, json) for validation posts and records notifications."""
 
-    def __init__(self, decide=None):
+    def __init__(self, decide=None, tls=None):
         self.decide = decide
         self.validations = []
         self.notifications = []
@@ -67,6 +68,10 @@ class Receiver:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
@@ -95,8 +100,8 @@ class MdmTest(IntegrationTest):
         inst.start()
         return inst
 
-    def receiver(self, decide=None):
-        r = Receiver(decide)
+    def receiver(self, decide=None, tls=None):
+        r = Receiver(decide, tls)
         self.addCleanup(r.close)
         return r
 
@@ -121,9 +126,43 @@ class MdmTest(IntegrationTest):
         return eventually(lambda: [e for e in self.events(inst, "--kind", "scep", "--outcome", "reject") if e["cn"] == cn],
                           lambda rows: len(rows) >= 1)
 
-    def webhook(self, receiver, path, role, timeout_ms=2000):
-        return (f'\n[[scep.webhooks]]\nurl = "http://127.0.0.1:{receiver.port}{path}"\nrole = "{role}"\n'
-                f'secret_file = "webhook.secret"\nbearer_token_file = "webhook.token"\ntimeout_ms = {timeout_ms}\n')
+    def webhook(self, receiver, path, role, timeout_ms=2000, scheme="http", ca_file=None):
+        return (f'\n[[scep.webhooks]]\nurl = "{scheme}://127.0.0.1:{receiver.port}{path}"\nrole = "{role}"\n'
+                f'secret_file = "webhook.secret"\nbearer_token_file = "webhook.token"\ntimeout_ms = {timeout_ms}\n'
+                + (f'ca_file = "{ca_file}"\n' if ca_file else ""))
+
+    def test_an_https_webhook_is_verified(self):
+        # A receiver whose certificate (IP 127.0.0.1) a corporate root signed.
+        folder, root_key, root_cert, _ = corporate_root(self.workdir)
+        key = os.path.join(folder, "hook.key")
+        csr = os.path.join(folder, "hook.csr")
+        cert = os.path.join(folder, "hook.pem")
+        ext = os.path.join(folder, "hook.ext")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+        run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-keyout", key, "-subj", "/CN=127.0.0.1", "-out", csr])
+        run(["openssl", "x509", "-req", "-in", csr, "-CA", root_cert, "-CAkey", root_key, "-CAcreateserial",
+             "-days", "2", "-extfile", ext, "-out", cert])
+        trusted = self.receiver(lambda body: (200, {"allow": True, "device": "tls-device"}), tls=(cert, key))
+        inst = self.mdm_instance(self.webhook(trusted, "/validate", "validate", scheme="https", ca_file=root_cert))
+        r, _ = self.scepclient(inst, "tls", "tls-cn", "mdm-over-tls")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(len(trusted.validations), 1)
+
+        # The same receiver, anchored on another CA (Portcullis' own root): no handshake, refused.
+        other = self.mdm_instance("")
+        other.stop()
+        self.edit_config(other, lambda t: t + self.webhook(trusted, "/validate", "validate", scheme="https",
+                                                            ca_file=other.ca("root.pem")))
+        self.secret_files(other)
+        other.start()
+        r, _ = self.scepclient(other, "untrusted", "tls-cn-2", "mdm-over-tls")
+        self.assertNotEqual(r.returncode, 0)
+        e = self.rejection(other, "tls-cn-2")[0]
+        self.assertEqual(e["reason"], "challenge_source_unavailable")
+        self.assertIn("certificate verification failed", e["detail"])
+        self.assertEqual(len(trusted.validations), 1)
 
     def test_webhook_allows_and_names_the_device_denies_and_times_out(self):
         def decide(body):
