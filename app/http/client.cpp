@@ -161,14 +161,14 @@ HttpClientResponse http_request(const HttpClientOptions& given, const std::strin
   tcp::resolver resolver(ioc);
   error_code ec;
   auto endpoints = resolver.resolve(options.host, std::to_string(options.port), ec);
-  if (ec) throw std::runtime_error("cannot reach admin API at " + host_port(options) + ": " + ec.message());
+  if (ec) throw std::runtime_error("cannot reach " + options.peer + " at " + host_port(options) + ": " + ec.message());
 
   auto connect = [&](beast::tcp_stream& tcp_stream) {
     arm(tcp_stream, options);
     error_code connect_ec =
         run_step(ioc, [&](auto handler) { tcp_stream.async_connect(endpoints, handler); });
     if (connect_ec)
-      throw std::runtime_error("cannot reach admin API at " + host_port(options) + ": " + describe(connect_ec));
+      throw std::runtime_error("cannot reach " + options.peer + " at " + host_port(options) + ": " + describe(connect_ec));
   };
 
   if (!options.tls) {

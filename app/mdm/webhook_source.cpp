@@ -108,6 +108,7 @@ WebhookSource::Answer WebhookSource::post(const std::string& body) const {
   options.ca_file = settings_.ca_file;
   options.timeout = std::chrono::duration_cast<std::chrono::seconds>(settings_.timeout) + std::chrono::seconds(1);
   options.deadline = Clock::now() + settings_.timeout;
+  options.peer = "webhook";
   HttpHeaders headers{{"Content-Type", "application/json"},
                       {"X-Portcullis-Signature", webhook_signature(settings_.secret, body)}};
   if (!settings_.bearer_token.empty()) headers.emplace_back("Authorization", "Bearer " + settings_.bearer_token);

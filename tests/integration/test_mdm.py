@@ -15,7 +15,7 @@ import subprocess
 import threading
 import time
 
-from harness import IntegrationTest, corporate_root, eventually, main, run
+from harness import IntegrationTest, corporate_root, eventually, free_port, main, run
 
 SECRET = "webhook-signing-secret-0123456789"
 BEARER = "bearer-token-abcdef"
@@ -130,6 +130,17 @@ class MdmTest(IntegrationTest):
         return (f'\n[[scep.webhooks]]\nurl = "{scheme}://127.0.0.1:{receiver.port}{path}"\nrole = "{role}"\n'
                 f'secret_file = "webhook.secret"\nbearer_token_file = "webhook.token"\ntimeout_ms = {timeout_ms}\n'
                 + (f'ca_file = "{ca_file}"\n' if ca_file else ""))
+
+    def test_an_unreachable_webhook_is_a_refusal_that_says_so(self):
+        class Closed:
+            port = free_port()   # nothing listens there
+        inst = self.mdm_instance(self.webhook(Closed, "/validate", "validate"))
+        r, pem = self.scepclient(inst, "closed", "cn-closed", "mdm-anything")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertFalse(os.path.exists(pem))
+        e = self.rejection(inst, "cn-closed")[0]
+        self.assertEqual(e["reason"], "challenge_source_unavailable")
+        self.assertIn(f"cannot reach webhook at 127.0.0.1:{Closed.port}", e["detail"])
 
     def test_an_https_webhook_is_verified(self):
         # A receiver whose certificate (IP 127.0.0.1) a corporate root signed.
