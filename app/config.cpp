@@ -82,6 +82,15 @@ class Section {
     return array;
   }
 
+  // A [key] sub-table this section holds (null when absent); marks it known.
+  const toml::table* subtable(const char* key) {
+    known_.insert(key);
+    const toml::node* node = table_ ? table_->get(key) : nullptr;
+    if (node == nullptr) return nullptr;
+    if (!node->is_table()) fail(*node, qualified(key) + " must be a table ([" + qualified(key) + "])");
+    return node->as_table();
+  }
+
   // Call after every get() and tables(): anything left is unknown, a misspelt [table] or
   // [[array of tables]] included, with the line it starts on.
   void finish() const {
@@ -142,7 +151,13 @@ void load_profile(const std::string& file, const std::string& name, const toml::
   s.get("min_rsa_bits", p.min_rsa_bits);
   s.get("allowed_curves", p.allowed_curves);
   s.get("manual_approval", p.manual_approval);
+  std::string on_reenroll = p.revoke_on_reenroll ? "revoke" : "keep";
+  s.get("on_reenroll", on_reenroll);
+  s.get("renew_before_days", p.renew_before_days);
   s.finish();
+  if (on_reenroll != "revoke" && on_reenroll != "keep") s.fail_key("on_reenroll", "must be \"revoke\" or \"keep\"");
+  p.revoke_on_reenroll = on_reenroll == "revoke";
+  if (p.renew_before_days < 0) s.fail_key("renew_before_days", "must be 0 (any time) or positive");
   for (const auto& e : p.extended_key_usage)
     if (!kEkus.count(e)) s.fail_key("extended_key_usage", "has unknown usage \"" + e + "\" (clientAuth, serverAuth)");
   for (const auto& t : p.allowed_san_types)
@@ -162,7 +177,7 @@ toml::table parse_toml(const std::string& path) {
 
 void check_sections(const std::string& path, const toml::table& root) {
   static const std::set<std::string> sections = {"service", "http", "admin", "ca", "ledger", "radius", "scep", "policy", "profiles",
-                                                 "events", "metrics", "notify"};
+                                                 "events", "metrics", "notify", "mdm"};
   Section top(path, "", &root);
   for (const auto& [k, node] : root) {
     if (!sections.count(std::string(k.str()))) top.fail(node, "unknown section [" + std::string(k.str()) + "]");
@@ -303,6 +318,31 @@ void load_radius(const std::string& path, const toml::table& root, Config& c) {
   if (clients != nullptr) load_radius_clients(path, *clients, c);
 }
 
+void load_scep_webhooks(const std::string& path, const toml::array& webhooks, Config& c) {
+  for (std::size_t i = 0; i < webhooks.size(); ++i) {
+    Section hook(path, "scep.webhooks[" + std::to_string(i) + "]", webhooks.get(i)->as_table());
+    ScepWebhookSetting w;
+    hook.get("url", w.url);
+    hook.get("role", w.role);
+    hook.get("secret_file", w.secret_file);
+    hook.get("bearer_token_file", w.bearer_token_file);
+    hook.positive("timeout_ms", w.timeout_ms);
+    hook.get("ca_file", w.ca_file);
+    hook.positive("notify_attempts", w.notify_attempts);
+    hook.finish();
+    if (!w.url.starts_with("http://") && !w.url.starts_with("https://"))
+      hook.fail_key("url", "must start with http:// or https://");
+    if (w.role != "validate" && w.role != "notify") hook.fail_key("role", "must be \"validate\" or \"notify\"");
+    if (w.secret_file.empty()) hook.fail_key("secret_file", "is required: every post is signed with it");
+    if (w.timeout_ms > 60000) hook.fail_key("timeout_ms", "must be at most 60000");
+    if (w.notify_attempts > 20) hook.fail_key("notify_attempts", "must be at most 20");
+    w.secret_file = resolve(c.base_dir, w.secret_file);
+    w.bearer_token_file = resolve(c.base_dir, w.bearer_token_file);
+    w.ca_file = resolve(c.base_dir, w.ca_file);
+    c.scep.webhooks.push_back(std::move(w));
+  }
+}
+
 void load_scep(const std::string& path, const toml::table& root, Config& c) {
   Section scep(path, "scep", root["scep"].as_table());
   scep.get("enabled", c.scep.enabled);
@@ -311,7 +351,9 @@ void load_scep(const std::string& path, const toml::table& root, Config& c) {
   scep.get("allow_legacy_crypto", c.scep.allow_legacy_crypto);
   scep.positive("refusal_rows_per_source_per_minute", c.scep.refusal_rows_per_source_per_minute);
   scep.positive("refusal_rows_max", c.scep.refusal_rows_max);
+  const toml::array* webhooks = scep.tables("webhooks");
   scep.finish();
+  if (webhooks != nullptr) load_scep_webhooks(path, *webhooks, c);
   // A guessable shared secret would let anyone enroll: refuse short ones outright.
   if (!c.scep.static_challenge.empty() && c.scep.static_challenge.size() < 16)
     scep.fail_key("static_challenge", "must be empty or at least 16 characters");
@@ -362,6 +404,27 @@ void load_metrics_and_notify(const std::string& path, const toml::table& root, C
   c.notify.ca_file = resolve(c.base_dir, c.notify.ca_file);
 }
 
+void load_mdm(const std::string& path, const toml::table& root, Config& c) {
+  Section mdm(path, "mdm", root["mdm"].as_table());
+  const toml::table* jamf_table = mdm.subtable("jamf");
+  mdm.finish();
+  Section jamf(path, "mdm.jamf", jamf_table);
+  JamfConfig& j = c.mdm.jamf;
+  jamf.get("enabled", j.enabled);
+  jamf.get("user", j.user);
+  jamf.get("password_file", j.password_file);
+  jamf.positive("challenge_ttl_seconds", j.challenge_ttl_seconds);
+  jamf.get("profile", j.profile);
+  jamf.finish();
+  j.password_file = resolve(c.base_dir, j.password_file);
+  if (!j.enabled) return;
+  if (j.user.empty() || j.user.find(':') != std::string::npos)
+    jamf.fail_key("user", "must be set and hold no ':' (RFC 7617 §2)");
+  if (j.password_file.empty()) jamf.fail_key("password_file", "must be set");
+  if (j.challenge_ttl_seconds > 30 * 86400) jamf.fail_key("challenge_ttl_seconds", "must be at most 30 days");
+  if (!c.scep.enabled) jamf.fail_key("enabled", "needs [scep] enabled: the challenges are for /scep");
+}
+
 // The built-in profiles, each overridden or joined by a [profiles.NAME] table; then the
 // profile SCEP issues under must be one of them.
 void load_profiles(const std::string& path, const toml::table& root, Config& c) {
@@ -376,6 +439,8 @@ void load_profiles(const std::string& path, const toml::table& root, Config& c) 
   }
   if (!c.profiles.count(c.scep.profile))
     Section(path, "scep", root["scep"].as_table()).fail_key("profile", "names no profile in [profiles]");
+  if (!c.mdm.jamf.profile.empty() && !c.profiles.count(c.mdm.jamf.profile))
+    Section(path, "mdm.jamf", root["mdm"]["jamf"].as_table()).fail_key("profile", "names no profile in [profiles]");
 }
 
 // [service] and the public listener's [http].
@@ -488,7 +553,9 @@ void render_profiles(std::ostream& o) {
     << "san_templates = []                 # e.g. [\"dns:{device}.corp.example\"]; plus the challenge's --san\n"
     << "min_rsa_bits = 2048\n"
     << "allowed_curves = [\"P-256\", \"P-384\"]\n"
-    << "manual_approval = false            # SCEP enrollments wait (PENDING) for `portcullis requests approve`\n\n"
+    << "manual_approval = false            # SCEP enrollments wait (PENDING) for `portcullis requests approve`\n"
+    << "on_reenroll = \"revoke\"             # a device enrolling again: its earlier certificates revoked (superseded) | keep\n"
+    << "renew_before_days = 0              # SCEP renewals only this many days before expiry; 0 = any time\n\n"
     << "[profiles.server]                  # TLS server certificates\n"
     << "validity_days = 730\n"
     << "extended_key_usage = [\"serverAuth\"]\n"
@@ -526,6 +593,7 @@ Config load_config(const std::string& path) {
   load_events(path, root, c);
   load_policy(path, root, c);
   load_metrics_and_notify(path, root, c);
+  load_mdm(path, root, c);
   load_profiles(path, root, c);
   return c;
 }

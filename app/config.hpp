@@ -100,6 +100,16 @@ struct RadiusSettings {
   int ledger_queue = 10000;                    // RADIUS ledger writes waiting for their thread
 };
 
+struct ScepWebhookSetting {           // [[scep.webhooks]] (docs/mdm.md)
+  std::string url;                    // http:// or https://
+  std::string role = "validate";      // validate | notify
+  std::string secret_file;            // HMAC-SHA256 key of X-Portcullis-Signature (resolved path)
+  std::string bearer_token_file;      // optional Authorization: Bearer token (resolved path)
+  int timeout_ms = 5000;              // a whole exchange; a SCEP worker waits no longer
+  std::string ca_file = "/etc/ssl/certs/ca-certificates.crt";  // anchors an https endpoint
+  int notify_attempts = 5;            // notify: posts before an outcome is dropped
+};
+
 struct ScepSettings {                 // the SCEP front end (scep/), /scep on the public listener
   bool enabled = true;
   std::string profile = "device";     // profile for static-challenge enrollments
@@ -107,6 +117,19 @@ struct ScepSettings {                 // the SCEP front end (scep/), /scep on th
   bool allow_legacy_crypto = false;   // single DES + SHA-1 (micromdm scepclient 2.1.0); loads the legacy provider
   int refusal_rows_per_source_per_minute = 20;   // audit rows for refused requests; more are only counted
   int refusal_rows_max = 100000;                 // refusal rows kept in the ledger; the oldest go
+  std::vector<ScepWebhookSetting> webhooks;      // asked in order about challenges Portcullis did not mint
+};
+
+struct JamfConfig {                  // [mdm.jamf]: POST /scep/challenge/jamf (docs/mdm.md)
+  bool enabled = false;
+  std::string user;                   // HTTP Basic user Jamf Pro sends
+  std::string password_file;          // its password (resolved path); never in the config itself
+  int challenge_ttl_seconds = 3600;   // a challenge unused this long expires
+  std::string profile;                // what its challenges enroll into; empty = scep.profile
+};
+
+struct MdmConfig {                    // [mdm.*]: MDM services Portcullis works with
+  JamfConfig jamf;
 };
 
 struct EventSettings {                // decision events (docs/events.md)
@@ -145,6 +168,7 @@ struct Config {
   EventSettings events;
   MetricsSettings metrics;
   NotifySettings notify;
+  MdmConfig mdm;
   ca::Profiles profiles;
 
   // Admin TLS is required whenever the admin listener is reachable from elsewhere.

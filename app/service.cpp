@@ -8,6 +8,7 @@
 #include "app/io_runner.hpp"
 #include "app/notify/notifier.hpp"
 #include "app/logging.hpp"
+#include "app/mdm/sources.hpp"
 #include "app/policy_control.hpp"
 #include "app/http/public_routes.hpp"
 #include "app/session_control.hpp"
@@ -233,13 +234,17 @@ class Service {
 
   void mount_scep() {
     scep::EnrollmentSettings scep_settings{config_.scep.profile, config_.scep.static_challenge,
-                                           config_.scep.allow_legacy_crypto, {}};
+                                           config_.scep.allow_legacy_crypto, {}, nullptr,
+                                           challenge_sources(config_)};
     scep_settings.refusals.rows_per_source_per_minute =
         static_cast<std::size_t>(config_.scep.refusal_rows_per_source_per_minute);
     scep_settings.refusals.max_rows = static_cast<std::size_t>(config_.scep.refusal_rows_max);
     scep_settings.events = events_.get();
     scep_enrollment_ = std::make_unique<scep::Enrollment>(*authority_, *issuer_, *registry_, scep_settings, crl_.get());
     scep_routes_ = std::make_unique<scep::HttpRoutes>(*scep_enrollment_, *authority_);
+    // Before /scep, which would take every path below it.
+    if ((jamf_ = jamf_endpoint(config_, *registry_)))
+      public_routes_->mount(kJamfChallengePath, [this](const HttpRequest& r) { return jamf_->handle(r); });
     public_routes_->mount("/scep", scep_handler(*scep_routes_));
     load_staged_rollover("start-up");
   }
@@ -491,6 +496,7 @@ class Service {
   std::unique_ptr<PublicRoutes> public_routes_;
   std::unique_ptr<scep::Enrollment> scep_enrollment_;
   std::unique_ptr<scep::HttpRoutes> scep_routes_;
+  std::unique_ptr<JamfChallengeEndpoint> jamf_;     // [mdm.jamf]; null when off
   std::unique_ptr<policy::Engine> policy_;  // outlives radius_, which decides through it
   std::unique_ptr<radius::Server> radius_;
   std::shared_ptr<SessionControl> session_control_;  // lives on run()'s io_context

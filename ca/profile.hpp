@@ -26,6 +26,13 @@ struct Profile {
   // SCEP enrollments (not renewals) in this profile wait for an operator's decision:
   // CertRep PENDING (RFC 8894 §3.3.2) until `portcullis requests approve|reject`.
   bool manual_approval = false;
+  // A device enrolling again in this profile (a new enrollment, not a renewal): its
+  // earlier valid certificates of the profile are revoked as superseded (RFC 5280 §5.3.1)
+  // once the new one is issued. false: they stay valid until they expire.
+  bool revoke_on_reenroll = true;
+  // A renewal (RFC 8894 §3.3.1.2) is accepted only within this many days before the
+  // signing certificate's notAfter; 0: at any time while it is valid.
+  int renew_before_days = 0;
 };
 
 using Profiles = std::map<std::string, Profile>;

@@ -3,6 +3,7 @@
 
 #include "ca/constant_time.hpp"
 #include "ca/log_text.hpp"
+#include "scep/challenge_query.hpp"
 
 #include <openssl/err.h>
 
@@ -87,6 +88,16 @@ bool usable_device_name(const std::string& name) {
   return !ca::has_control_characters(name) && !digits && name.size() <= 128 && name.front() != ' ' && name.back() != ' ';
 }
 
+// "2027-03-01 12:00 UTC"
+std::string utc_date(ca::UnixTime t) {
+  std::tm tm{};
+  const std::time_t tt = static_cast<std::time_t>(t);
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
+  return buf;
+}
+
 }  // namespace
 
 // What to answer: a certificate (owned here) or a failInfo with the reason for the log.
@@ -103,6 +114,8 @@ struct Enrollment::Decision {
   std::string code;
   std::string device;
   std::string serial;
+  std::string decided_by;   // the challenge source that allowed or refused it; "": local
+  std::vector<std::string> superseded;   // serials the new certificate replaced (revoked)
 
   static Decision wait() {
     Decision d;
@@ -152,7 +165,7 @@ ca::Bytes Enrollment::handle(std::span<const std::uint8_t> message, std::string_
     ++malformed_;
     throw;
   }
-  Decision decision = decide(request);
+  Decision decision = decide(request, source);
   CertRep rep;
   if (decision.certificate) {
     rep.status = PkiStatus::success;
@@ -178,6 +191,8 @@ ca::Bytes Enrollment::handle(std::span<const std::uint8_t> message, std::string_
       emit_event(request, source, decision);
   }
   if (decision.certificate || decision.pending) emit_event(request, source, decision);
+  emit_superseded(request, source, decision);
+  notify_sources(request, decision);
   return build_cert_rep(request, rep, authority_.ra(), authority_.ra_key());
 }
 
@@ -190,6 +205,7 @@ void Enrollment::emit_event(const PkiRequest& request, std::string_view source, 
   e.reason = refused ? decision.code : "ok";
   e.detail = refused ? std::string(to_string(decision.fail_info)) + ": " + decision.reason
                      : std::string(to_string(request.type)) + (decision.reason.empty() ? "" : ": " + decision.reason);
+  if (!refused && !decision.decided_by.empty()) e.detail += " (allowed by " + decision.decided_by + ")";
   e.nas_ip = std::string(source);
   e.device = decision.device;
   e.serial = decision.serial;
@@ -203,12 +219,12 @@ bool Enrollment::manual_approval(const std::string& profile) const {
   return found != issuer_.profiles().end() && found->second.manual_approval;
 }
 
-Enrollment::Decision Enrollment::decide(PkiRequest& request) {
+Enrollment::Decision Enrollment::decide(PkiRequest& request, std::string_view source) {
   if (request.failure) return Decision::failure(*request.failure, request.failure_reason);
   switch (request.type) {
     case MessageType::pkcs_req:
     case MessageType::renewal_req:
-      return enroll(request);
+      return enroll(request, source);
     case MessageType::cert_poll: {
       // RFC 8894 §3.3.3: a poll for a transaction we never saw is rejected.
       auto known = from_transaction(request, /*poll=*/true);
@@ -289,6 +305,7 @@ struct Enrollment::Target {
   std::string device_name;                // for a request held for approval
   std::string pinned_cn;                  // what a one-time challenge pinned, kept by a held request
   std::vector<std::string> pinned_sans;
+  std::string decided_by;                 // the challenge source that allowed it
   std::optional<Decision> refused;
 
   static Target refuse(std::string reason, std::string target, std::string code, std::string device = {}) {
@@ -299,14 +316,14 @@ struct Enrollment::Target {
   }
 };
 
-Enrollment::Decision Enrollment::enroll(PkiRequest& request) {
+Enrollment::Decision Enrollment::enroll(PkiRequest& request, std::string_view source) {
   // A retransmitted request (same transactionID, same requester key) gets the certificate
   // it already got instead of a second one (RFC 8894 §3.3.1).
   // The same holds for one waiting for approval: PENDING again, and no second request row.
   if (auto repeated = from_transaction(request, /*poll=*/false)) return std::move(*repeated);
 
   const std::string cn = csr_common_name(request.csr.get());
-  Target target = target_of(request, cn);
+  Target target = target_of(request, cn, source);
   if (target.refused) return std::move(*target.refused);
   ca::IssueRequest& issue = target.issue;
   issue.csr.assign(request.message_data.begin(), request.message_data.end());
@@ -314,27 +331,49 @@ Enrollment::Decision Enrollment::enroll(PkiRequest& request) {
   issue.actor = kActor;
   issue.device.scep_transaction = ca::ScepTransactionKey{request.transaction_id, request.requester_sha256};
   // Manual approval applies to new enrollments; a renewal proves an approved certificate.
-  if (!target.renewal && manual_approval(issue.profile)) return hold_for_approval(request, target, cn);
-  return issue_for(request, target, cn);
+  Decision decision = !target.renewal && manual_approval(issue.profile) ? hold_for_approval(request, target, cn)
+                                                                          : issue_for(request, target, cn);
+  decision.decided_by = target.decided_by;
+  return decision;
 }
 
-Enrollment::Target Enrollment::target_of(const PkiRequest& request, const std::string& cn) {
+Enrollment::Target Enrollment::target_of(const PkiRequest& request, const std::string& cn,
+                                         std::string_view source) {
   if (issued_by(authority_.issuing(), request)) return renewal_target(request);
   if (request.type == MessageType::renewal_req) return Target::refuse("RenewalReq not signed by a certificate of ours", cn, "renewal_not_ours");
   if (request.challenge_password.empty()) return Target::refuse("no challenge password", cn, "challenge_missing");
   if (same_secret(request.challenge_password, settings_.static_challenge)) return static_target(cn);
-  return challenge_target(request, cn);
+  return challenge_target(request, cn, source);
+}
+
+// RFC 8894 §3.3.1.2 leaves when to renew to the CA: the profile's renew_before_days. The
+// reason says when the window opens, so the device's admin knows it is not an error.
+std::optional<std::string> Enrollment::too_early_to_renew(const std::string& profile, ca::UnixTime not_after,
+                                                          ca::UnixTime now) const {
+  const auto found = issuer_.profiles().find(profile);
+  if (found == issuer_.profiles().end() || found->second.renew_before_days <= 0) return std::nullopt;
+  const ca::UnixTime opens = not_after - static_cast<ca::UnixTime>(found->second.renew_before_days) * 86400;
+  if (now >= opens) return std::nullopt;
+  return "too early to renew: profile '" + profile + "' renews within " +
+         std::to_string(found->second.renew_before_days) + " days of expiry; the window opens " + utc_date(opens);
 }
 
 // Renewal: the signer certificate must be ours, valid and not revoked; the new certificate
 // goes to the same device in the same profile, with the same names; the challenge is
 // optional. The exact certificate, as in EAP-TLS: the ledger knows the bytes it issued.
 Enrollment::Target Enrollment::renewal_target(const PkiRequest& request) {
-  const ca::Identity identity = registry_.index().by_fingerprint(ca::sha256(request.signer_der), ca::now_unix());
+  const ca::UnixTime now = ca::now_unix();
+  const ca::Identity identity = registry_.index().by_fingerprint(ca::sha256(request.signer_der), now);
+  const std::string serial = ca::serial_hex(request.signer.get());
+  if (identity.verdict == ca::IdentityVerdict::expired)
+    return Target::refuse("renewal signer certificate is expired: an expired certificate cannot renew; the device "
+                          "needs a new one-time challenge (portcullis challenge --device " + identity.device_name + ")",
+                          serial, "renewal_signer_expired", identity.device_name);
   if (identity.verdict != ca::IdentityVerdict::good)
-    return Target::refuse(std::string("renewal signer certificate is ") + ca::to_string(identity.verdict),
-                          ca::serial_hex(request.signer.get()),
+    return Target::refuse(std::string("renewal signer certificate is ") + ca::to_string(identity.verdict), serial,
                           std::string("renewal_signer_") + ca::to_string(identity.verdict), identity.device_name);
+  if (auto early = too_early_to_renew(identity.profile, ca::not_after_unix(request.signer.get()), now))
+    return Target::refuse(*early, serial, "renewal_too_early", identity.device_name);
   Target t;
   t.renewal = true;
   t.issue.device.id = identity.device_id;
@@ -368,13 +407,22 @@ Enrollment::Target Enrollment::static_target(const std::string& cn) {
 }
 
 // One-time challenge: bound to its device (and perhaps a CN and SANs) when it was minted.
-Enrollment::Target Enrollment::challenge_target(const PkiRequest& request, const std::string& cn) {
+Enrollment::Target Enrollment::challenge_target(const PkiRequest& request, const std::string& cn,
+                                                std::string_view source) {
   const std::string hash = challenge_hash(request.challenge_password);
   const auto challenge = registry_.ledger().find_challenge(hash);
-  if (!challenge) return Target::refuse("wrong challenge", cn, "challenge_wrong");
+  if (!challenge) {
+    if (!settings_.challenge_sources.empty()) return source_target(request, cn, source);
+    return Target::refuse("wrong challenge", cn, "challenge_wrong");
+  }
   const std::string& bound = challenge->device_name;
   if (challenge->used_at) return Target::refuse("challenge already used", bound, "challenge_used", bound);
   if (challenge->expires_at <= ca::now_unix()) return Target::refuse("challenge expired", bound, "challenge_expired", bound);
+  if (challenge->device_id == 0) {
+    Target t = unbound_challenge_target(*challenge, cn);
+    if (!t.refused) t.issue.device.redeem_challenge_hash = hash;
+    return t;
+  }
   // The challenge is bound to its device: a CSR naming something else is refused.
   if (challenge->cn && *challenge->cn != cn)
     return Target::refuse("CSR CN does not match the challenge's binding", bound, "challenge_bound_elsewhere", bound);
@@ -394,6 +442,98 @@ Enrollment::Target Enrollment::challenge_target(const PkiRequest& request, const
   return t;
 }
 
+// A challenge minted for no device (POST /scep/challenge/jamf): its first use binds it to
+// the device the CSR's CN names, a name the requester chose. So, like the static challenge,
+// it may create a device (in kMdmChallengeGroup); it may also enroll again a device an
+// earlier unbound challenge created (a wiped or replaced device), never one an operator
+// named or the static challenge created.
+Enrollment::Target Enrollment::unbound_challenge_target(const ca::ChallengeRecord& challenge, const std::string& cn) {
+  if (cn.empty()) return Target::refuse("CSR subject has no CN", {}, "cn_missing");
+  if (!usable_device_name(cn)) return Target::refuse("CSR CN is not a usable device name", ca::log_safe(cn), "cn_invalid");
+  if (const auto existing = registry_.ledger().find_device_by_name(cn)) {
+    const auto& groups = existing->groups;
+    if (std::find(groups.begin(), groups.end(), kMdmChallengeGroup) == groups.end())
+      return Target::refuse("device '" + cn + "' exists and was not enrolled by an MDM challenge (use a one-time " +
+                                "challenge bound to it, or renew)",
+                            cn, "challenge_device_exists", cn);
+  }
+  Target t;
+  t.device_name = cn;
+  t.pinned_cn = challenge.cn.value_or("");
+  t.pinned_sans = challenge.sans;
+  t.issue.device.name = cn;
+  t.issue.device.create_if_missing = true;
+  t.issue.device.groups_if_created = {kMdmChallengeGroup};
+  t.issue.profile = challenge.profile;
+  t.issue.names = issuer_.names_for(t.issue.profile, cn, cn, challenge.sans);
+  return t;
+}
+
+// An MDM's challenge: the first source that allows the request decides and names the
+// device (the CSR's CN when it names none); a device it names that does not exist yet is
+// created in the groups it gives. The source vouches for the device, so unlike the static
+// challenge an existing device may get a certificate too. Every source is asked in turn
+// until one allows: a source that times out does not hide the answer of the next one.
+Enrollment::Target Enrollment::source_target(const PkiRequest& request, const std::string& cn,
+                                             std::string_view source) {
+  const ChallengeQuery query = challenge_query(request, source);
+  std::string refusals;
+  std::string code = "challenge_denied";
+  std::string last_source;
+  for (const auto& challenge_source : settings_.challenge_sources) {
+    ChallengeVerdict verdict = challenge_source->validate(query);
+    if (verdict.kind == ChallengeVerdict::Kind::abstain) continue;
+    last_source = challenge_source->name();
+    if (verdict.kind != ChallengeVerdict::Kind::allow) {
+      if (verdict.kind == ChallengeVerdict::Kind::unavailable) code = "challenge_source_unavailable";
+      refusals += (refusals.empty() ? "" : "; ") + last_source + ": " + ca::log_safe(verdict.reason);
+      continue;
+    }
+    const std::string device = verdict.device.empty() ? cn : verdict.device;
+    if (device.empty()) return Target::refuse(last_source + " allowed the request but named no device and the CSR has no CN", cn, "cn_missing");
+    if (!usable_device_name(device))
+      return Target::refuse(last_source + " named a device that is not a usable name", ca::log_safe(device), "cn_invalid");
+    Target t;
+    t.decided_by = last_source;
+    t.device_name = device;
+    t.issue.device.name = device;
+    t.issue.device.create_if_missing = true;
+    t.issue.device.groups_if_created = std::move(verdict.groups);
+    t.issue.profile = settings_.profile;
+    t.issue.names = issuer_.names_for(t.issue.profile, device, device, {});
+    return t;
+  }
+  if (refusals.empty()) return Target::refuse("wrong challenge", cn, "challenge_wrong");
+  Target refused = Target::refuse("challenge refused by " + refusals, cn, code);
+  refused.refused->decided_by = last_source;
+  return refused;
+}
+
+// Every source hears the outcome of each enrollment that ended now: a certificate (issued,
+// renewed, collected after approval) or a refusal; not a PENDING nor a repeat.
+void Enrollment::notify_sources(const PkiRequest& request, const Decision& decision) {
+  if (settings_.challenge_sources.empty()) return;
+  const bool refused = !decision.certificate && !decision.pending;
+  // A poll tells an outcome only when it collects what an operator approved.
+  const bool enrollment = request.type == MessageType::pkcs_req || request.type == MessageType::renewal_req;
+  if (!enrollment && !(request.type == MessageType::cert_poll && decision.outcome == "approved")) return;
+  if (decision.pending || (!refused && decision.outcome.empty())) return;
+  EnrollmentOutcome out;
+  out.success = !refused;
+  out.outcome = refused ? "refused" : decision.outcome;
+  out.transaction_id = ca::log_safe(request.transaction_id);
+  out.device = decision.device;
+  out.decided_by = decision.decided_by;
+  if (refused) {
+    out.reason = std::string(to_string(decision.fail_info)) + ": " + decision.reason;
+  } else {
+    out.serial = decision.serial;
+    out.fingerprint = ca::sha256_fingerprint_hex(decision.certificate.get());
+    out.certificate_pem = ca::cert_to_pem(decision.certificate.get());
+  }
+  for (const auto& challenge_source : settings_.challenge_sources) challenge_source->notify(out);
+}
+
 Enrollment::Decision Enrollment::issue_for(const PkiRequest& request, Target& target, const std::string& cn) {
   try {
     ca::IssueResult result = issuer_.issue(target.issue);
@@ -404,6 +544,8 @@ Enrollment::Decision Enrollment::issue_for(const PkiRequest& request, Target& ta
     issued.outcome = target.renewal ? "renewed" : "issued";
     issued.device = result.device.name;
     issued.serial = result.record.serial_hex;
+    issued.decided_by = target.decided_by;
+    if (!target.renewal) issued.superseded = supersede_earlier(result, target.issue.profile);
     if (const std::string note = left_out_note(result.left_out); !note.empty()) issued.reason = note.substr(2);
     return issued;
   } catch (const ca::IssuanceRejected& e) {
@@ -419,6 +561,51 @@ Enrollment::Decision Enrollment::issue_for(const PkiRequest& request, Target& ta
     return Decision::failure(FailInfo::bad_request, e.what(), cn, "device_conflict");
   } catch (const ca::LedgerNotFound& e) {   // the bound device vanished
     return Decision::failure(FailInfo::bad_request, e.what(), cn, "device_missing");
+  }
+}
+
+std::vector<std::string> Enrollment::supersede_earlier(const ca::IssueResult& issued, const std::string& profile) {
+  const auto found = issuer_.profiles().find(profile);
+  if (found == issuer_.profiles().end() || !found->second.revoke_on_reenroll) return {};
+  ca::CertificateFilter valid;
+  valid.device_id = issued.device.id;
+  valid.status = "valid";
+  valid.now = ca::now_unix();
+  std::vector<std::string> revoked;
+  try {
+    for (const auto& earlier : registry_.ledger().list_certificates(valid)) {
+      if (earlier.profile != profile || earlier.serial_hex == issued.record.serial_hex) continue;
+      // Through the registry: the index, the CRL and the RADIUS Disconnect of its live
+      // sessions (RFC 5176) follow, as for an operator's revocation.
+      if (registry_.revoke(earlier.serial_hex, ca::RevocationReason::superseded, ca::now_unix(), kActor).changed)
+        revoked.push_back(earlier.serial_hex);
+    }
+  } catch (const std::exception& e) {
+    // The new certificate is issued and committed: the device gets it; the operator
+    // revokes the old one by hand.
+    spdlog::error("scep: certificates of device {} superseded by {} not revoked: {}", issued.device.name,
+                  issued.record.serial_hex, e.what());
+  }
+  for (const auto& serial : revoked)
+    spdlog::info("scep: certificate {} of device {} revoked (superseded by {})", serial, issued.device.name,
+                 issued.record.serial_hex);
+  return revoked;
+}
+
+void Enrollment::emit_superseded(const PkiRequest& request, std::string_view source, const Decision& decision) {
+  if (settings_.events == nullptr) return;
+  for (const auto& serial : decision.superseded) {
+    ca::Event e;
+    e.kind = ca::event_kind::kScep;
+    e.outcome = "superseded";
+    e.reason = "reenrolled";
+    e.detail = "revoked (superseded): device " + decision.device + " enrolled again and got " + decision.serial;
+    e.nas_ip = std::string(source);
+    e.device = decision.device;
+    e.serial = serial;
+    if (request.csr) e.cn = ca::log_safe(csr_common_name(request.csr.get()));
+    e.transaction_id = ca::log_safe(request.transaction_id);
+    settings_.events->emit(std::move(e));
   }
 }
 
@@ -537,6 +724,17 @@ void check_not_squatted(ca::Registry& registry, const std::string& device) {
 }
 
 }  // namespace
+
+MintedChallenge mint_unbound_challenge(ca::Registry& registry, const ca::Profile& profile, std::int64_t ttl_seconds,
+                                       const std::string& actor) {
+  if (ttl_seconds <= 0 || ttl_seconds > kMaxChallengeTtl)
+    throw std::invalid_argument("challenge ttl must be 1 second to 30 days");
+  MintedChallenge out;
+  out.secret = ca::to_lower_hex(ca::random_bytes(16));   // as mint_challenge: PrintableString-safe
+  ca::NewChallenge row{challenge_hash(out.secret), {}, profile.name, std::nullopt, {}, ca::now_unix() + ttl_seconds};
+  out.record = registry.ledger().mint_challenge(row, actor);
+  return out;
+}
 
 MintedChallenge mint_challenge(ca::Registry& registry, const std::string& device, const ca::Profile& profile,
                                const std::optional<std::string>& cn, const std::vector<std::string>& sans,

@@ -8,12 +8,14 @@
 #include "ca/event.hpp"
 #include "ca/issuer.hpp"
 #include "ca/registry.hpp"
+#include "scep/challenge_source.hpp"
 #include "scep/pki_message.hpp"
 #include "scep/refusal_audit.hpp"
 
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <utility>
@@ -24,6 +26,9 @@ namespace portcullis::scep {
 // Devices the static challenge created join this group: their names were the requester's
 // choice, so an operator (and policy) can tell them from devices an operator named.
 inline constexpr const char* kStaticGroup = "scep-static";
+// Devices an unbound one-time challenge (an MDM's dynamic challenge) created join this one:
+// named by the CSR's CN too, but by a requester the MDM handed a challenge to.
+inline constexpr const char* kMdmChallengeGroup = "scep-mdm";
 
 struct EnrollmentSettings {
   std::string profile = "device";      // profile for static-challenge enrollments
@@ -31,6 +36,9 @@ struct EnrollmentSettings {
   bool allow_legacy_crypto = false;
   RefusalAuditSettings refusals;       // how refused requests reach the audit log
   ca::EventSink* events = nullptr;     // decision events; null: none. Must outlive the Enrollment
+  // Asked in order about a challenge Portcullis did not mint (scep/challenge_source.hpp);
+  // each hears every enrollment's outcome. Empty: such a challenge is wrong.
+  std::vector<std::shared_ptr<ChallengeSource>> challenge_sources;
 };
 
 struct EnrollmentCounters {
@@ -70,18 +78,29 @@ class Enrollment {
 
  private:
   struct Decision;
-  Decision decide(PkiRequest& request);
-  Decision enroll(PkiRequest& request);
+  Decision decide(PkiRequest& request, std::string_view source);
+  Decision enroll(PkiRequest& request, std::string_view source);
   // The answer a known transaction already has (certificate, PENDING, or the operator's
   // rejection); nullopt for a transaction we never saw.
   std::optional<Decision> from_transaction(const PkiRequest& request, bool poll);
   Decision issuer_and_serial(const PkiRequest& request);
   struct Target;
-  Target target_of(const PkiRequest& request, const std::string& cn);
+  Target target_of(const PkiRequest& request, const std::string& cn, std::string_view source);
   Target renewal_target(const PkiRequest& request);
+  // Why a renewal is refused by its profile's renewal window; nullopt inside it.
+  std::optional<std::string> too_early_to_renew(const std::string& profile, ca::UnixTime not_after,
+                                                ca::UnixTime now) const;
   Target static_target(const std::string& cn);
-  Target challenge_target(const PkiRequest& request, const std::string& cn);
+  Target challenge_target(const PkiRequest& request, const std::string& cn, std::string_view source);
+  Target unbound_challenge_target(const ca::ChallengeRecord& challenge, const std::string& cn);
+  // A challenge the ledger does not know, put to settings_.challenge_sources in order.
+  Target source_target(const PkiRequest& request, const std::string& cn, std::string_view source);
+  void notify_sources(const PkiRequest& request, const Decision& decision);
   Decision issue_for(const PkiRequest& request, Target& target, const std::string& cn);
+  // The device's other valid certificates of `profile`, revoked as superseded after a new
+  // enrollment (ca::Profile::revoke_on_reenroll); returns their serials.
+  std::vector<std::string> supersede_earlier(const ca::IssueResult& issued, const std::string& profile);
+  void emit_superseded(const PkiRequest& request, std::string_view source, const Decision& decision);
   Decision hold_for_approval(const PkiRequest& request, const Target& target, const std::string& cn);
   bool manual_approval(const std::string& profile) const;
   // true when the refusal got its audit row (not over the per-source limit).
@@ -114,6 +133,11 @@ struct MintedChallenge {
 MintedChallenge mint_challenge(ca::Registry& registry, const std::string& device, const ca::Profile& profile,
                                const std::optional<std::string>& cn, const std::vector<std::string>& sans,
                                std::int64_t ttl_seconds, const std::string& actor);
+// A one-time challenge bound to no device: its first use binds it to the device the CSR's
+// CN names (an MDM's dynamic challenge, e.g. Jamf Pro's). std::invalid_argument for a ttl
+// outside 1 s .. 30 days.
+MintedChallenge mint_unbound_challenge(ca::Registry& registry, const ca::Profile& profile, std::int64_t ttl_seconds,
+                                       const std::string& actor);
 // Lowercase hex SHA-256 of a challenge secret: what the ledger stores.
 std::string challenge_hash(std::string_view secret);
 

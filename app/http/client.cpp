@@ -27,6 +27,13 @@ using error_code = boost::system::error_code;
 // A listing of many devices or certificates can be large, but not unbounded.
 constexpr std::uint64_t kResponseBodyLimit = 64ull * 1024 * 1024;
 
+// Each step's timer: the per-step timeout, cut short by the overall deadline.
+void arm(beast::tcp_stream& stream, const HttpClientOptions& options) {
+  auto at = std::chrono::steady_clock::now() + options.timeout;
+  if (options.deadline && *options.deadline < at) at = *options.deadline;
+  stream.expires_at(at);
+}
+
 template <class Start>
 error_code run_step(net::io_context& ioc, Start&& start) {
   error_code result = net::error::would_block;
@@ -56,7 +63,7 @@ template <class Stream>
 HttpClientResponse exchange(net::io_context& ioc, Stream& stream, const HttpClientOptions& options,
                             http::request<http::string_body>& request) {
   auto& lowest = beast::get_lowest_layer(stream);
-  lowest.expires_after(options.timeout);
+  arm(lowest, options);
   error_code write_ec = run_step(ioc, [&](auto handler) { http::async_write(stream, request, handler); });
   if (write_ec == beast::error::timeout)
     throw std::runtime_error("sending the request to " + host_port(options) + " timed out");
@@ -65,7 +72,7 @@ HttpClientResponse exchange(net::io_context& ioc, Stream& stream, const HttpClie
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(kResponseBodyLimit);
-  lowest.expires_after(options.timeout);
+  arm(lowest, options);
   error_code read_ec = run_step(ioc, [&](auto handler) { http::async_read(stream, buffer, parser, handler); });
   if (read_ec) {
     const error_code& ec = write_ec ? write_ec : read_ec;
@@ -129,7 +136,7 @@ void expect_server_identity(SSL* ssl, const std::string& host) {
 }
 
 void tls_handshake(net::io_context& ioc, beast::ssl_stream<beast::tcp_stream>& stream, const HttpClientOptions& options) {
-  beast::get_lowest_layer(stream).expires_after(options.timeout);
+  arm(beast::get_lowest_layer(stream), options);
   error_code handshake_ec =
       run_step(ioc, [&](auto handler) { stream.async_handshake(net::ssl::stream_base::client, handler); });
   if (handshake_ec) {
@@ -154,14 +161,14 @@ HttpClientResponse http_request(const HttpClientOptions& given, const std::strin
   tcp::resolver resolver(ioc);
   error_code ec;
   auto endpoints = resolver.resolve(options.host, std::to_string(options.port), ec);
-  if (ec) throw std::runtime_error("cannot reach admin API at " + host_port(options) + ": " + ec.message());
+  if (ec) throw std::runtime_error("cannot reach " + options.peer + " at " + host_port(options) + ": " + ec.message());
 
   auto connect = [&](beast::tcp_stream& tcp_stream) {
-    tcp_stream.expires_after(options.timeout);
+    arm(tcp_stream, options);
     error_code connect_ec =
         run_step(ioc, [&](auto handler) { tcp_stream.async_connect(endpoints, handler); });
     if (connect_ec)
-      throw std::runtime_error("cannot reach admin API at " + host_port(options) + ": " + describe(connect_ec));
+      throw std::runtime_error("cannot reach " + options.peer + " at " + host_port(options) + ": " + describe(connect_ec));
   };
 
   if (!options.tls) {

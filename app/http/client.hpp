@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +19,10 @@ struct HttpClientOptions {
   bool tls = false;
   std::string ca_file;                  // PEM bundle that must anchor the server's chain (TLS)
   std::chrono::seconds timeout{30};     // per step: connect, handshake, write, read
+  // When set, no step runs past it either: the whole exchange ends by then (a webhook
+  // asked while a SCEP worker waits). Name resolution is not bounded by it.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  std::string peer = "admin API";       // what "cannot reach <peer> at host:port" names
 };
 
 struct HttpClientResponse {
@@ -28,7 +33,7 @@ struct HttpClientResponse {
 
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
-// Throws std::runtime_error("cannot reach admin API at host:port: …") when the connection
+// Throws std::runtime_error("cannot reach <peer> at host:port: …") when the connection
 // cannot be made, and std::runtime_error with the reason for TLS, timeout and protocol
 // failures. Any HTTP status (4xx, 5xx too) is returned, not thrown.
 HttpClientResponse http_request(const HttpClientOptions& options, const std::string& method,

@@ -13,7 +13,9 @@ namespace portcullis::ca {
 // One-time SCEP challenge passwords (RFC 8894 §2.3). Only the hash of the secret is stored.
 struct NewChallenge {
   std::string secret_hash;          // lowercase hex SHA-256 of the secret
-  std::string device_name;          // created when missing: an MDM mints before the device exists
+  // Created when missing: an MDM mints before the device exists. Empty: the challenge is
+  // bound at its first use to the device that use names (an MDM's dynamic challenge).
+  std::string device_name;
   std::string profile;
   std::optional<std::string> cn;    // when set, the CSR's CN must equal it, and the certificate names it
   std::vector<std::string> sans;    // SANs the certificate will carry ("dns:NAME", "email:ADDR", "uri:URI")
@@ -23,7 +25,7 @@ struct NewChallenge {
 struct ChallengeRecord {
   std::int64_t id = 0;
   std::string secret_hash;
-  std::int64_t device_id = 0;
+  std::int64_t device_id = 0;       // 0 and "": not bound to a device yet
   std::string device_name;
   std::string profile;
   std::optional<std::string> cn;

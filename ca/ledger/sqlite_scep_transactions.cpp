@@ -36,20 +36,28 @@ ChallengeRecord challenge_from_row(const Statement& row) {
 
 ChallengeRecord SqliteLedger::mint_challenge(const NewChallenge& challenge, const std::string& actor) {
   if (!is_sha256_hex(challenge.secret_hash)) throw LedgerConflict("challenge hash is not 64 lowercase hex digits");
-  if (challenge.device_name.empty()) throw LedgerConflict("a challenge is bound to a device name");
   if (challenge.profile.empty()) throw LedgerConflict("a challenge needs a profile");
   const UnixTime now = now_unix();
   if (challenge.expires_at <= now) throw LedgerConflict("a challenge must expire in the future");
 
   std::lock_guard lock(mutex_);
   Transaction tx(db_);
-  std::optional<Device> device = device_by_name_locked(challenge.device_name);
-  if (!device) device = insert_device_locked(NewDevice{challenge.device_name, {}, {}, {}}, actor);
+  // No device name: bound to the device its first use names (NewChallenge::device_name).
+  std::optional<Device> device;
+  if (!challenge.device_name.empty()) {
+    device = device_by_name_locked(challenge.device_name);
+    if (!device) device = insert_device_locked(NewDevice{challenge.device_name, {}, {}, {}}, actor);
+  }
   {
     auto stmt = db_.cached(
         "INSERT INTO challenges (secret_hash, device_id, profile, cn, created_by, created_at, expires_at, sans) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-    stmt->bind(1, challenge.secret_hash).bind(2, device->id).bind(3, challenge.profile);
+    stmt->bind(1, challenge.secret_hash).bind(3, challenge.profile);
+    if (device) {
+      stmt->bind(2, device->id);
+    } else {
+      stmt->bind_null(2);
+    }
     if (challenge.cn) {
       stmt->bind(4, *challenge.cn);
     } else {
@@ -64,8 +72,8 @@ ChallengeRecord SqliteLedger::mint_challenge(const NewChallenge& challenge, cons
   ChallengeRecord out;
   out.id = db_.last_insert_rowid();
   out.secret_hash = challenge.secret_hash;
-  out.device_id = device->id;
-  out.device_name = device->name;
+  out.device_id = device ? device->id : 0;
+  out.device_name = device ? device->name : std::string();
   out.profile = challenge.profile;
   out.cn = challenge.cn;
   out.sans = challenge.sans;
@@ -73,7 +81,7 @@ ChallengeRecord SqliteLedger::mint_challenge(const NewChallenge& challenge, cons
   out.created_at = now;
   out.expires_at = challenge.expires_at;
   // The audit names the challenge by row id: the hash is not a secret, but has no use there.
-  insert_audit_locked({0, now, actor, "challenge.mint", device->name,
+  insert_audit_locked({0, now, actor, "challenge.mint", device ? device->name : std::string("(unbound)"),
                        "id=" + std::to_string(out.id) + " profile=" + challenge.profile +
                            " expires_at=" + std::to_string(challenge.expires_at)});
   tx.commit();
@@ -115,10 +123,11 @@ void SqliteLedger::redeem_for_issuance_locked(const DeviceRef& ref, const Device
   const UnixTime now = record.issued_at;
   if (ref.redeem_challenge_hash) {
     // One conditional UPDATE: two enrollments racing for the same challenge cannot both
-    // see it unused (SQLite serialises writers), so exactly one of them redeems it.
+    // see it unused (SQLite serialises writers), so exactly one of them redeems it. An
+    // unbound challenge is bound here, to the device it is redeemed for.
     auto stmt = db_.cached(
-        "UPDATE challenges SET used_at = ?1 WHERE secret_hash = ?2 AND used_at IS NULL AND expires_at > ?1 "
-        "AND device_id = ?3");
+        "UPDATE challenges SET used_at = ?1, device_id = ?3 WHERE secret_hash = ?2 AND used_at IS NULL "
+        "AND expires_at > ?1 AND (device_id = ?3 OR device_id IS NULL)");
     stmt->bind(1, now).bind(2, *ref.redeem_challenge_hash).bind(3, device.id);
     stmt->run();
     if (sqlite3_changes(db_.handle()) != 1) throw ChallengeRefused("challenge is unknown, expired or already used");

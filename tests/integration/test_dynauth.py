@@ -302,6 +302,23 @@ class DynauthTest(IntegrationTest):
         self.assertRegex(self.eapol(key, cert, mac), r"(?m)^FAILURE$")
         self.assertEqual(self.nas.wait(1, timeout=0.5), [], "nothing to send for a session already ended")
 
+    def test_enrolling_again_disconnects_the_superseded_certificate(self):
+        key, cert = self.enroll_with_scepclient("laptop-5")
+        mac = self.live_session(key, cert, 20, "sess-superseded")
+        # The device is wiped and enrolls again (new key, new challenge): [profiles.device]
+        # on_reenroll defaults to "revoke", so the first certificate is superseded.
+        os.rename(os.path.join(self.workdir, "laptop-5"), os.path.join(self.workdir, "laptop-5-old"))
+        t0 = time.monotonic()
+        self.enroll_with_scepclient("laptop-5")
+        got = self.nas.wait(1)
+        self.assertEqual(len(got), 1, "one Disconnect-Request for the superseded certificate's session")
+        self.assert_request(got[0], DISCONNECT_REQUEST, "sess-superseded", mac)
+        self.assertLess(got[0]["at"] - t0, 30)
+        old_cert = os.path.join(self.workdir, "laptop-5-old", "client.pem")
+        old_key = os.path.join(self.workdir, "laptop-5-old", "key.pem")
+        self.assertRegex(self.eapol(old_key, old_cert, mac), r"(?m)^FAILURE$")
+        self.assertEqual(self.session_row("sess-superseded")[1], "Disconnect ACK")
+
     def test_disable_disconnects_and_enable_lets_the_device_back_in(self):
         key, cert = self.issue("laptop-2")
         mac = self.live_session(key, cert, 20, "sess-disable")

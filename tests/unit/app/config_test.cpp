@@ -199,6 +199,59 @@ TEST_F(ConfigTest, ManualApprovalIsOffByDefaultAndSetPerProfile) {
   EXPECT_THROW(load_config(write("[profiles.device]\nmanual_aproval = true\n")), ConfigError);
 }
 
+TEST_F(ConfigTest, ScepWebhooksLoadInOrderWithResolvedFiles) {
+  const Config c = load_config(write(
+      "[[scep.webhooks]]\nurl = \"https://mdm.example/validate\"\nsecret_file = \"hook.secret\"\n"
+      "[[scep.webhooks]]\nurl = \"http://127.0.0.1:9000/n\"\nrole = \"notify\"\nsecret_file = \"/etc/s\"\n"
+      "bearer_token_file = \"t\"\ntimeout_ms = 700\nnotify_attempts = 3\n"));
+  ASSERT_EQ(c.scep.webhooks.size(), 2u);
+  EXPECT_EQ(c.scep.webhooks[0].role, "validate");
+  EXPECT_EQ(c.scep.webhooks[0].timeout_ms, 5000);
+  EXPECT_EQ(c.scep.webhooks[0].secret_file, (dir_ / "hook.secret").string());
+  EXPECT_TRUE(c.scep.webhooks[0].bearer_token_file.empty());
+  EXPECT_EQ(c.scep.webhooks[1].role, "notify");
+  EXPECT_EQ(c.scep.webhooks[1].secret_file, "/etc/s");
+  EXPECT_EQ(c.scep.webhooks[1].bearer_token_file, (dir_ / "t").string());
+  EXPECT_EQ((c.scep.webhooks[1].timeout_ms), 700);
+  EXPECT_EQ(c.scep.webhooks[1].notify_attempts, 3);
+  for (const char* bad : {"url = \"ftp://x\"\nsecret_file = \"s\"\n", "url = \"http://x\"\n",
+                          "url = \"http://x\"\nsecret_file = \"s\"\nrole = \"both\"\n",
+                          "url = \"http://x\"\nsecret_file = \"s\"\ntimeout_ms = 0\n",
+                          "url = \"http://x\"\nsecret_file = \"s\"\ntimeout_ms = 60001\n",
+                          "url = \"http://x\"\nsecret_file = \"s\"\nsecret = \"inline\"\n"})
+    EXPECT_THROW(load_config(write(std::string("[[scep.webhooks]]\n") + bad)), ConfigError) << bad;
+}
+
+TEST_F(ConfigTest, JamfIsOffByDefaultAndNeedsItsCredentials) {
+  const Config d = load_config(write(render_config(sample())));
+  EXPECT_FALSE(d.mdm.jamf.enabled);
+  const Config c = load_config(write("[mdm.jamf]\nenabled = true\nuser = \"jamf\"\npassword_file = \"jamf.pw\"\n"
+                                     "challenge_ttl_seconds = 600\nprofile = \"device\"\n"));
+  EXPECT_TRUE(c.mdm.jamf.enabled);
+  EXPECT_EQ(c.mdm.jamf.user, "jamf");
+  EXPECT_EQ(c.mdm.jamf.password_file, (dir_ / "jamf.pw").string());
+  EXPECT_EQ(c.mdm.jamf.challenge_ttl_seconds, 600);
+  for (const char* bad : {"[mdm.jamf]\nenabled = true\npassword_file = \"p\"\n",
+                          "[mdm.jamf]\nenabled = true\nuser = \"a:b\"\npassword_file = \"p\"\n",
+                          "[mdm.jamf]\nenabled = true\nuser = \"u\"\n",
+                          "[mdm.jamf]\nenabled = true\nuser = \"u\"\npassword_file = \"p\"\nprofile = \"nope\"\n",
+                          "[mdm.jamf]\nenabled = true\nuser = \"u\"\npassword_file = \"p\"\n[scep]\nenabled = false\n",
+                          "[mdm.jamf]\npassword = \"inline\"\n", "[mdm.intune]\nenabled = true\n", "[mdm]\njamf = 1\n"})
+    EXPECT_THROW(load_config(write(bad)), ConfigError) << bad;
+}
+
+TEST_F(ConfigTest, ReenrollAndRenewalWindowArePerProfile) {
+  const Config d = load_config(write(render_config(sample())));
+  EXPECT_TRUE(d.profiles.at("device").revoke_on_reenroll);
+  EXPECT_EQ(d.profiles.at("device").renew_before_days, 0);
+  const Config c = load_config(write("[profiles.byod]\non_reenroll = \"keep\"\nrenew_before_days = 30\n"));
+  EXPECT_FALSE(c.profiles.at("byod").revoke_on_reenroll);
+  EXPECT_EQ(c.profiles.at("byod").renew_before_days, 30);
+  EXPECT_TRUE(c.profiles.at("device").revoke_on_reenroll);
+  EXPECT_THROW(load_config(write("[profiles.device]\non_reenroll = \"delete\"\n")), ConfigError);
+  EXPECT_THROW(load_config(write("[profiles.device]\nrenew_before_days = -1\n")), ConfigError);
+}
+
 TEST_F(ConfigTest, BadValuesAreRefused) {
   EXPECT_THROW(load_config(write("[http]\nport = 70000\n")), ConfigError);
   EXPECT_THROW(load_config(write("[http]\nport = \"80\"\n")), ConfigError);

@@ -1,0 +1,51 @@
+#include "app/mdm/sources.hpp"
+
+#include "app/mdm/webhook_source.hpp"
+#include "ca/x509.hpp"
+
+#include <stdexcept>
+
+namespace portcullis::app {
+
+std::string read_secret_file(const std::string& path, const std::string& what) {
+  std::string text;
+  try {
+    text = ca::read_file(path);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(what + ": cannot read " + path + ": " + e.what());
+  }
+  const auto first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) throw std::runtime_error(what + ": " + path + " is empty");
+  return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+std::vector<std::shared_ptr<scep::ChallengeSource>> challenge_sources(const Config& config) {
+  std::vector<std::shared_ptr<scep::ChallengeSource>> sources;
+  for (std::size_t i = 0; i < config.scep.webhooks.size(); ++i) {
+    const ScepWebhookSetting& hook = config.scep.webhooks[i];
+    const std::string what = "scep.webhooks[" + std::to_string(i) + "]";
+    WebhookSettings s;
+    s.url = hook.url;
+    s.role = hook.role == "notify" ? WebhookSettings::Role::notify : WebhookSettings::Role::validate;
+    s.secret = read_secret_file(hook.secret_file, what + ".secret_file");
+    if (!hook.bearer_token_file.empty()) s.bearer_token = read_secret_file(hook.bearer_token_file, what + ".bearer_token_file");
+    s.timeout = std::chrono::milliseconds(hook.timeout_ms);
+    s.ca_file = hook.ca_file;
+    s.notify_attempts = hook.notify_attempts;
+    sources.push_back(std::make_shared<WebhookSource>(std::move(s)));
+  }
+  return sources;
+}
+
+std::unique_ptr<JamfChallengeEndpoint> jamf_endpoint(const Config& config, ca::Registry& registry) {
+  const JamfConfig& jamf = config.mdm.jamf;
+  if (!jamf.enabled) return nullptr;
+  JamfSettings s;
+  s.user = jamf.user;
+  s.password = read_secret_file(jamf.password_file, "mdm.jamf.password_file");
+  s.challenge_ttl_seconds = jamf.challenge_ttl_seconds;
+  s.profile = config.profiles.at(jamf.profile.empty() ? config.scep.profile : jamf.profile);
+  return std::make_unique<JamfChallengeEndpoint>(std::move(s), registry);
+}
+
+}  // namespace portcullis::app

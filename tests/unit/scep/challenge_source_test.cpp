@@ -1,0 +1,159 @@
+// Challenges Portcullis did not mint go to the configured sources (scep/challenge_source.hpp);
+// its own (one-time, static) never do. Real CMS requests, real CA and ledger.
+#include "scep_test_client.hpp"
+
+#include <mutex>
+
+namespace portcullis::scep::testing {
+namespace {
+
+// A source that answers what the test set and remembers what it was asked and told.
+class ScriptedSource : public ChallengeSource {
+ public:
+  ScriptedSource(std::string name, ChallengeVerdict verdict) : name_(std::move(name)), verdict_(std::move(verdict)) {}
+  std::string name() const override { return name_; }
+  ChallengeVerdict validate(const ChallengeQuery& query) override {
+    std::lock_guard lock(mutex_);
+    queries.push_back(query);
+    return verdict_;
+  }
+  void notify(const EnrollmentOutcome& outcome) override {
+    std::lock_guard lock(mutex_);
+    outcomes.push_back(outcome);
+  }
+  std::vector<ChallengeQuery> queries;
+  std::vector<EnrollmentOutcome> outcomes;
+
+ private:
+  std::string name_;
+  ChallengeVerdict verdict_;
+  std::mutex mutex_;
+};
+
+using ScepEnrollment = ScepFixture;
+
+class ChallengeSources : public ScepFixture {
+ protected:
+  void use(std::vector<std::shared_ptr<ChallengeSource>> sources) {
+    EnrollmentSettings settings;
+    settings.static_challenge = kStatic;
+    settings.challenge_sources = std::move(sources);
+    enrollment_ = std::make_unique<Enrollment>(*authority_, *issuer_, *registry_, settings);
+  }
+};
+
+TEST_F(ChallengeSources, TheFirstSourceThatAllowsNamesTheDevice) {
+  auto denies = std::make_shared<ScriptedSource>("webhook a", ChallengeVerdict::denied("not enrolled in MDM"));
+  auto allows = std::make_shared<ScriptedSource>("webhook b", ChallengeVerdict::allowed("mdm-laptop-7", {"mdm", "sales"}));
+  use({denies, allows});
+  auto who = requester("csr-cn");
+  RequestOptions o;
+  o.transaction_id = "tx-mdm-1";
+  const Reply r = send(pkcs_req(who, "csr-cn", "mdm-issued-challenge", o), who);
+  ASSERT_EQ(r.pki_status, "0") << r.fail_info;
+  EXPECT_EQ(ca::subject_string(r.certificates[0].get()), "CN=mdm-laptop-7");
+  const auto device = ledger_->find_device_by_name("mdm-laptop-7");
+  ASSERT_TRUE(device);
+  EXPECT_EQ(device->groups, (std::vector<std::string>{"mdm", "sales"}));
+
+  // Both were asked, with what the request carries.
+  ASSERT_EQ(denies->queries.size(), 1u);
+  ASSERT_EQ(allows->queries.size(), 1u);
+  const ChallengeQuery& q = allows->queries[0];
+  EXPECT_EQ(q.challenge, "mdm-issued-challenge");
+  EXPECT_EQ(q.transaction_id, "tx-mdm-1");
+  EXPECT_EQ(q.subject, "CN=csr-cn");
+  EXPECT_TRUE(q.csr_pem.starts_with("-----BEGIN CERTIFICATE REQUEST-----\n")) << q.csr_pem;
+  EXPECT_NE(ca::csr_from_pem_or_der(q.csr_pem), nullptr);
+
+  // Every source hears the outcome, with what names the certificate.
+  ASSERT_EQ(denies->outcomes.size(), 1u);
+  const EnrollmentOutcome& told = denies->outcomes[0];
+  EXPECT_TRUE(told.success);
+  EXPECT_EQ(told.outcome, "issued");
+  EXPECT_EQ(told.decided_by, "webhook b");
+  EXPECT_EQ(told.device, "mdm-laptop-7");
+  EXPECT_EQ(told.serial, ca::serial_hex(r.certificates[0].get()));
+  EXPECT_EQ(told.fingerprint, ca::sha256_fingerprint_hex(r.certificates[0].get()));
+  EXPECT_EQ(ca::cert_to_pem(r.certificates[0].get()), told.certificate_pem);
+}
+
+TEST_F(ChallengeSources, NoSourceAllowingIsAFailureWithEveryReason) {
+  auto denies = std::make_shared<ScriptedSource>("webhook a", ChallengeVerdict::denied("unknown device"));
+  auto down = std::make_shared<ScriptedSource>("webhook b", ChallengeVerdict::failed("timed out after 500 ms"));
+  use({denies, down});
+  auto who = requester("x");
+  const Reply r = send(pkcs_req(who, "x", "some-challenge"), who);
+  EXPECT_EQ(r.pki_status, "2");
+  EXPECT_EQ(r.fail_info, "2");   // badRequest (RFC 8894 §3.2.1.4)
+  EXPECT_EQ(certificate_count(), 0u);
+  ASSERT_EQ(down->outcomes.size(), 1u);
+  EXPECT_FALSE(down->outcomes[0].success);
+  EXPECT_EQ(down->outcomes[0].outcome, "refused");
+  EXPECT_NE(down->outcomes[0].reason.find("webhook a: unknown device; webhook b: timed out after 500 ms"),
+            std::string::npos)
+      << down->outcomes[0].reason;
+}
+
+TEST_F(ChallengeSources, ChallengesPortcullisMintedAreNeverPutToSources) {
+  auto allows = std::make_shared<ScriptedSource>("webhook", ChallengeVerdict::allowed("", {}));
+  use({allows});
+  auto a = requester("kiosk-1");
+  ASSERT_EQ(send(pkcs_req(a, "kiosk-1", kStatic), a).pki_status, "0");
+  const auto minted = mint_challenge(*registry_, "ipad-1", ca::default_profiles().at("device"), std::nullopt, {}, 600, "t");
+  auto b = requester("ipad-1");
+  ASSERT_EQ(send(pkcs_req(b, "ipad-1", minted.secret), b).pki_status, "0");
+  // Spent: decided locally again, and refused, although the source would allow anything.
+  auto c = requester("ipad-1");
+  RequestOptions o;
+  o.transaction_id = "tx-again";
+  EXPECT_EQ(send(pkcs_req(c, "ipad-1", minted.secret, o), c).pki_status, "2");
+  EXPECT_TRUE(allows->queries.empty());
+  EXPECT_EQ(allows->outcomes.size(), 3u);   // but told every outcome
+}
+
+TEST_F(ChallengeSources, ANotificationOnlySourceDoesNotMakeAWrongChallengeRight) {
+  auto listens = std::make_shared<ScriptedSource>("webhook", ChallengeVerdict::none());
+  use({listens});
+  auto who = requester("x");
+  EXPECT_EQ(send(pkcs_req(who, "x", "anything"), who).pki_status, "2");
+  EXPECT_EQ(certificate_count(), 0u);
+}
+
+// An unbound challenge (POST /scep/challenge/jamf) is bound at first use to the CSR's CN,
+// and never to a device an operator named.
+TEST_F(ScepEnrollment, AnUnboundChallengeBindsToTheFirstCnOnce) {
+  const ca::Profile profile = ca::default_profiles().at("device");
+  const auto minted = mint_unbound_challenge(*registry_, profile, 600, "jamf");
+  EXPECT_EQ(minted.record.device_id, 0);
+  registry_->create_device(ca::NewDevice{"ops-laptop", "", "", {}}, "test");
+  auto squatter = requester("ops-laptop");
+  EXPECT_EQ(send(pkcs_req(squatter, "ops-laptop", minted.secret), squatter).pki_status, "2");
+
+  auto mac = requester("C02-1");
+  RequestOptions o;
+  o.transaction_id = "tx-mac";
+  const Reply r = send(pkcs_req(mac, "C02-1", minted.secret, o), mac);
+  ASSERT_EQ(r.pki_status, "0") << r.fail_info;
+  const auto device = ledger_->find_device_by_name("C02-1");
+  ASSERT_TRUE(device);
+  EXPECT_EQ(device->groups, std::vector<std::string>{kMdmChallengeGroup});
+  const auto challenge = ledger_->find_challenge(minted.record.secret_hash);
+  ASSERT_TRUE(challenge);
+  EXPECT_EQ(challenge->device_id, device->id);
+  EXPECT_TRUE(challenge->used_at);
+
+  auto other = requester("C02-2");
+  o.transaction_id = "tx-other";
+  EXPECT_EQ(send(pkcs_req(other, "C02-2", minted.secret, o), other).pki_status, "2");
+  EXPECT_EQ(certificate_count(), 1u);
+
+  // A later unbound challenge may enroll the device an earlier one created (a wiped Mac).
+  const auto again = mint_unbound_challenge(*registry_, profile, 600, "jamf");
+  auto wiped = requester("C02-1");
+  o.transaction_id = "tx-wiped";
+  EXPECT_EQ(send(pkcs_req(wiped, "C02-1", again.secret, o), wiped).pki_status, "0");
+}
+
+}  // namespace
+}  // namespace portcullis::scep::testing
