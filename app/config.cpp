@@ -1,6 +1,6 @@
 #include "app/config.hpp"
 
-#include "app/notify/webhook_url.hpp"
+#include "app/http/url.hpp"
 
 #include "radius/clients.hpp"
 
@@ -330,8 +330,11 @@ void load_scep_webhooks(const std::string& path, const toml::array& webhooks, Co
     hook.get("ca_file", w.ca_file);
     hook.positive("notify_attempts", w.notify_attempts);
     hook.finish();
-    if (!w.url.starts_with("http://") && !w.url.starts_with("https://"))
-      hook.fail_key("url", "must start with http:// or https://");
+    try {
+      parse_http_url(w.url);
+    } catch (const std::invalid_argument& e) {
+      hook.fail_key("url", e.what());
+    }
     if (w.role != "validate" && w.role != "notify") hook.fail_key("role", "must be \"validate\" or \"notify\"");
     if (w.secret_file.empty()) hook.fail_key("secret_file", "is required: every post is signed with it");
     if (w.timeout_ms > 60000) hook.fail_key("timeout_ms", "must be at most 60000");
@@ -395,7 +398,7 @@ void load_metrics_and_notify(const std::string& path, const toml::table& root, C
   notify.finish();
   if (!c.notify.webhook_url.empty()) {
     try {
-      parse_webhook_url(c.notify.webhook_url);
+      parse_http_url(c.notify.webhook_url);
     } catch (const std::invalid_argument& e) {
       notify.fail_key("webhook_url", e.what());
     }

@@ -1,56 +1,73 @@
 #include "app/http/url.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <stdexcept>
-#include <string_view>
 
 namespace portcullis::app {
+namespace {
 
-HttpUrl parse_http_url(const std::string& url) {
-  HttpUrl u;
-  std::string_view rest(url);
-  if (rest.starts_with("https://")) {
-    u.tls = true;
-    u.port = 443;
-    rest.remove_prefix(8);
-  } else if (rest.starts_with("http://")) {
-    u.port = 80;
-    rest.remove_prefix(7);
-  } else {
-    throw std::invalid_argument("URL must start with http:// or https://");
-  }
-  const auto slash = rest.find('/');
-  const std::string_view authority = rest.substr(0, slash);
-  if (slash != std::string_view::npos) u.target = std::string(rest.substr(slash));
-  if (authority.find('@') != std::string_view::npos) throw std::invalid_argument("URL must not carry credentials");
-  // "[::1]:8080", "host:8080", "host"
+std::uint16_t port_of(std::string_view text) {
+  unsigned port = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || port == 0 || port > 65535)
+    throw std::invalid_argument("has a bad port (1..65535)");
+  return static_cast<std::uint16_t>(port);
+}
+
+// "[::1]:8080", "host:8080", "host" into t.host and t.port.
+void split_authority(std::string_view authority, HttpUrl& t) {
+  if (authority.find('@') != std::string_view::npos)
+    throw std::invalid_argument("must not hold credentials (user@host): they would be logged");
   std::string_view port_text;
+  bool has_port = false;
   if (authority.starts_with('[')) {
     const auto close = authority.find(']');
-    if (close == std::string_view::npos) throw std::invalid_argument("URL has an unclosed '[' in the host");
-    u.host = std::string(authority.substr(1, close - 1));
+    if (close == std::string_view::npos) throw std::invalid_argument("has an unclosed '[' in the host");
+    t.host = std::string(authority.substr(1, close - 1));
     if (close + 1 < authority.size()) {
-      if (authority[close + 1] != ':') throw std::invalid_argument("URL has a bad host");
+      if (authority[close + 1] != ':') throw std::invalid_argument("has a bad host");
       port_text = authority.substr(close + 2);
-      if (port_text.empty()) throw std::invalid_argument("URL has a bad port");
+      has_port = true;
     }
   } else {
     const auto colon = authority.find(':');
-    u.host = std::string(authority.substr(0, colon));
+    t.host = std::string(authority.substr(0, colon));
     if (colon != std::string_view::npos) {
       port_text = authority.substr(colon + 1);
-      if (port_text.empty()) throw std::invalid_argument("URL has a bad port");
+      has_port = true;
     }
   }
-  if (u.host.empty()) throw std::invalid_argument("URL has no host");
-  if (!port_text.empty()) {
-    unsigned port = 0;
-    const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 || port > 65535)
-      throw std::invalid_argument("URL has a bad port");
-    u.port = static_cast<std::uint16_t>(port);
+  if (t.host.empty()) throw std::invalid_argument("has no host (http://host[:port]/path)");
+  if (has_port) t.port = port_of(port_text);
+}
+
+}  // namespace
+
+HttpUrl parse_http_url(std::string_view url) {
+  const bool unprintable = std::any_of(url.begin(), url.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u <= 0x20 || u == 0x7f;
+  });
+  if (unprintable) throw std::invalid_argument("must not hold spaces or control characters");
+  HttpUrl t;
+  std::string_view rest = url;
+  if (rest.starts_with("https://")) {
+    t.tls = true;
+    t.port = 443;
+    rest.remove_prefix(8);
+  } else if (rest.starts_with("http://")) {
+    t.port = 80;
+    rest.remove_prefix(7);
+  } else {
+    throw std::invalid_argument("must start with http:// or https://");
   }
-  return u;
+  if (rest.find('#') != std::string_view::npos) throw std::invalid_argument("must not have a #fragment");
+  const auto end = std::min(rest.find('/'), rest.find('?'));
+  split_authority(rest.substr(0, end), t);
+  t.target = end == std::string_view::npos ? "/" : std::string(rest.substr(end));
+  if (t.target.starts_with('?')) t.target.insert(0, "/");
+  return t;
 }
 
 }  // namespace portcullis::app

@@ -53,7 +53,7 @@ void remember_posted(ca::Ledger& ledger, const ca::CertificateRecord& cert, ca::
 }  // namespace
 
 Notifier::Notifier(NotifierSettings settings, ca::Ledger& ledger, RejectTotals rejects)
-    : settings_(std::move(settings)), target_(parse_webhook_url(settings_.webhook_url)), ledger_(ledger),
+    : settings_(std::move(settings)), target_(parse_http_url(settings_.webhook_url)), ledger_(ledger),
       rejects_(std::move(rejects)) {}
 
 Notifier::~Notifier() { stop(); }
@@ -210,7 +210,7 @@ bool Notifier::post(const std::string& json_body) {
   for (int attempt = 1; attempt <= settings_.attempts; ++attempt) {
     try {
       const auto response =
-          http_request(options, "POST", target_.path, {{"Content-Type", "application/json"}}, json_body);
+          http_request(options, "POST", target_.target, {{"Content-Type", "application/json"}}, json_body);
       if (response.status >= 200 && response.status < 300) return true;
       spdlog::warn("notify: webhook answered {} (attempt {} of {})", response.status, attempt, settings_.attempts);
     } catch (const std::exception& e) {

@@ -15,7 +15,7 @@
 // answer is success.
 #pragma once
 
-#include "app/notify/webhook_url.hpp"
+#include "app/http/url.hpp"
 #include "ca/ledger/ledger.hpp"
 
 #include <atomic>
@@ -87,7 +87,7 @@ class Notifier {
   bool wait(std::chrono::steady_clock::duration d);  // false when stopping
 
   NotifierSettings settings_;
-  WebhookTarget target_;
+  HttpUrl target_;
   ca::Ledger& ledger_;
   RejectTotals rejects_;
   std::map<std::string, std::uint64_t> last_rejects_;  // notifier thread only

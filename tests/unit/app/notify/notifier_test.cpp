@@ -241,8 +241,8 @@ TEST(Notifier, RefusesUrlsItCannotPostTo) {
     EXPECT_THROW(Notifier(fast(url), *ledger, {}), std::invalid_argument) << url;
   EXPECT_NO_THROW(Notifier(fast("https://[::1]:8443/x?y=1"), *ledger, {}));
   EXPECT_NO_THROW(Notifier(fast("http://hooks.example.net"), *ledger, {}));
-  EXPECT_EQ(parse_webhook_url("http://hooks.example.net?k=1").path, "/?k=1");
-  EXPECT_EQ(parse_webhook_url("https://[::1]:8443/x").host, "::1");
+  EXPECT_EQ(parse_http_url("http://hooks.example.net?k=1").target, "/?k=1");
+  EXPECT_EQ(parse_http_url("https://[::1]:8443/x").host, "::1");
 }
 
 }  // namespace
