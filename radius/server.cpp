@@ -25,7 +25,6 @@ struct Server::Context {
   SteadyClock::time_point started;
   std::shared_ptr<Conversation> conversation;
   IpAddress source;             // where the NAS sends from: where its RFC 5176 server listens
-  ca::Event event;              // the facts of the request every event of it carries
 };
 
 namespace {
@@ -48,6 +47,20 @@ Bytes eap_failure_for(const Bytes& eap_response) {
 }
 
 }  // namespace
+
+// A conversation's one outcome: marks it ended (so it does not also end as abandoned) and,
+// when a sink is attached, builds its event (`fill` sets outcome, reason, detail, rule) and
+// hands it over. Nothing is built without a sink.
+template <class Fill>
+void Server::emit_outcome(Context& ctx, const eap::TlsPeer* peer, std::string_view tls_version, Fill&& fill) {
+  if (ctx.conversation) ctx.conversation->ended = true;
+  if (options_.events == nullptr) return;
+  ca::Event event = conversation_event(facts_of(ctx.request, ctx.nas.name, ctx.source), peer, tls_version);
+  fill(event);
+  event.at = now();
+  event.duration_ms = ms_since(ctx.started, steady_now());
+  options_.events->emit(std::move(event));
+}
 
 Server::Server(const NasTable& nas, std::shared_ptr<const eap::TlsServerConfig> tls, ca::Ledger& ledger,
                ServerOptions options)
@@ -242,14 +255,7 @@ std::optional<Bytes> Server::encode(const Packet& reply, const Packet& request, 
 }
 
 std::optional<Bytes> Server::access_request(const Packet& request, const NasClient& nas, const IpAddress& source) {
-  Context ctx{request, nas, text_attribute(request, attr::CallingStationId, "-"), {}, steady_now(), nullptr, source, {}};
-  ctx.event.kind = ca::event_kind::kRadius;
-  ctx.event.nas = nas.name;
-  ctx.event.nas_ip = source.to_string();
-  if (auto mac = ca::normalize_mac(ctx.calling_station)) ctx.event.mac = std::move(*mac);
-  ctx.event.user_name = text_attribute(request, attr::UserName, "");
-  if (auto ssid = policy::ssid_from_called_station(text_attribute(request, attr::CalledStationId, "")))
-    ctx.event.ssid = std::move(*ssid);
+  Context ctx{request, nas, text_attribute(request, attr::CallingStationId, "-"), {}, steady_now(), nullptr, source};
   JoinedEap joined = join_eap_message(request);
   if (joined.status == JoinedEap::Status::NotConsecutive) {
     bump(counters_.eap_not_consecutive);
@@ -285,7 +291,10 @@ std::optional<Bytes> Server::start_or_continue(Context& ctx) {
     config.log = [](std::string_view line) { spdlog::debug("radius: {}", line); };
     ctx.conversation->authenticator = std::make_unique<eap::Authenticator>(std::move(config));
     ctx.conversation->started = ctx.started;
-    ctx.conversation->events = options_.events;
+    if (options_.events != nullptr) {
+      ctx.conversation->events = options_.events;
+      ctx.conversation->facts = StoredFacts(facts_of(ctx.request, ctx.nas.name, ctx.source));
+    }
   }
 
   Conversation& conv = *ctx.conversation;
@@ -298,10 +307,7 @@ std::optional<Bytes> Server::start_or_continue(Context& ctx) {
     return std::nullopt;
   }
   eap::AuthenticatorOutput out = conv.authenticator->step({ctx.eap, ctx.request.integer(attr::FramedMtu)});
-  // What an abandoned event would say: the facts of the latest request and what the
-  // handshake has learned so far.
-  conv.last_step = steady_now();
-  conv.event = event_for(ctx, out.peer ? &*out.peer : nullptr, out.tls_version);
+  conv.last_step = steady_now();  // the end of an abandoned conversation
   switch (out.decision) {
     case eap::Decision::request:
       return challenge(ctx, old_state, std::move(out.eap_message));
@@ -419,14 +425,13 @@ std::optional<Bytes> Server::accept(Context& ctx, const eap::AuthenticatorOutput
                   out.tls_version);
   }
   bump(counters_.access_accept);
-  ca::Event event = event_for(ctx, &*out.peer, out.tls_version);
-  event.outcome = "accept";
-  event.reason = eap::reason::kOk;
-  event.rule = decision->rule;
-  event.detail = std::string("EAP-TLS ") + (out.resumed ? "resumed" : "full handshake") + ", rule " +
-                 decision->rule + ", Session-Timeout " +
-                 std::to_string(session_timeout) + " s";
-  emit_outcome(ctx, std::move(event));
+  emit_outcome(ctx, &*out.peer, out.tls_version, [&](ca::Event& event) {
+    event.outcome = "accept";
+    event.reason = eap::reason::kOk;
+    event.rule = decision->rule;
+    event.detail = std::string("EAP-TLS ") + (out.resumed ? "resumed" : "full handshake") + ", rule " +
+                   decision->rule + ", Session-Timeout " + std::to_string(session_timeout) + " s";
+  });
   tell(ctx, DecisionOutcome::accept, eap::reason::kOk, true);
   spdlog::info("radius: accept nas={} calling_station={} device={} serial={} tls={}{} rule={} session_timeout={} "
                "reason=ok duration_ms={}",
@@ -474,12 +479,12 @@ std::optional<Bytes> Server::refuse(Context& ctx, EapSessions::Admission why) {
   const bool nas_cap = why == EapSessions::Admission::refused_nas_cap;
   bump(nas_cap ? counters_.eap_refused_nas_cap : counters_.eap_refused_budget);
   bump(counters_.access_reject);
-  ca::Event event = event_for(ctx, nullptr, "");
-  event.outcome = "reject";
-  event.reason = "session_table_full";
-  event.detail = nas_cap ? "the NAS holds its maximum of open EAP conversations (max_eap_sessions_per_nas)"
-                         : "the EAP memory budget is spent (eap_memory_budget_mib)";
-  emit_outcome(ctx, std::move(event));
+  emit_outcome(ctx, nullptr, "", [nas_cap](ca::Event& event) {
+    event.outcome = "reject";
+    event.reason = "session_table_full";
+    event.detail = nas_cap ? "the NAS holds its maximum of open EAP conversations (max_eap_sessions_per_nas)"
+                           : "the EAP memory budget is spent (eap_memory_budget_mib)";
+  });
   tell(ctx, DecisionOutcome::reject, "session_table_full", false);
   spdlog::debug("radius: refuse EAP conversation from NAS {} calling_station={}: {}", ctx.nas.name,
                 ctx.calling_station, nas_cap ? "the NAS holds its maximum of open conversations" : "memory budget spent");
@@ -516,42 +521,18 @@ std::optional<Bytes> Server::reject(Context& ctx, const std::string& code, const
   // On the ledger writer: the reply does not wait for the audit row's fsync.
   writer_.submit("audit row of a reject",
                  [entry = std::move(entry)](ca::Ledger& ledger) { ledger.append_audit(entry); });
-  ca::Event event = event_for(ctx, peer, tls_version);
-  event.outcome = "reject";
-  event.reason = code.empty() ? eap::reason::kEapProtocol : code;
-  event.rule = rule;
-  event.detail = reason;
-  emit_outcome(ctx, std::move(event));
+  emit_outcome(ctx, peer, tls_version, [&](ca::Event& event) {
+    event.outcome = "reject";
+    event.reason = event_reason;
+    event.rule = rule;
+    event.detail = reason;
+  });
   Packet reply;
   reply.code = Code::AccessReject;
   reply.identifier = ctx.request.identifier;
   if (!eap_failure.empty()) add_eap_message(reply, eap_failure);
   copy_proxy_state(ctx.request, reply);
   return encode(reply, ctx.request, ctx.nas);
-}
-
-}  // namespace portcullis::radius
-
-namespace portcullis::radius {
-
-ca::Event Server::event_for(const Context& ctx, const eap::TlsPeer* peer, const std::string& tls_version) const {
-  ca::Event event = ctx.event;
-  event.tls_version = tls_version;
-  if (peer != nullptr) {
-    event.serial = peer->serial_hex;
-    event.device = peer->identity.device_name;
-    // The issuer says most about a certificate the ledger does not know.
-    if (peer->identity.verdict == ca::IdentityVerdict::unknown) event.issuer = peer->issuer;
-  }
-  return event;
-}
-
-void Server::emit_outcome(Context& ctx, ca::Event event) {
-  if (ctx.conversation) ctx.conversation->ended = true;
-  if (options_.events == nullptr) return;
-  event.at = now();
-  event.duration_ms = ms_since(ctx.started, steady_now());
-  options_.events->emit(std::move(event));
 }
 
 }  // namespace portcullis::radius
