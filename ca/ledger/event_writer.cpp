@@ -43,12 +43,17 @@ void EventWriter::emit(Event event) noexcept {
 
 void EventWriter::flush() noexcept {
   std::lock_guard write_lock(write_mutex_);
-  std::vector<Event> batch;
+  // The queue takes over the last batch's storage: emit() then seldom grows a vector.
+  std::vector<Event> batch = std::move(spare_);
+  batch.clear();
   {
     std::lock_guard lock(mutex_);
     batch.swap(queue_);
   }
-  if (batch.empty()) return;
+  if (batch.empty()) {
+    spare_ = std::move(batch);
+    return;
+  }
   try {
     store_.append_events(batch);
     std::lock_guard lock(mutex_);
@@ -60,6 +65,8 @@ void EventWriter::flush() noexcept {
     counters_.dropped += batch.size();
     ++counters_.store_errors;
   }
+  batch.clear();
+  spare_ = std::move(batch);
 }
 
 void EventWriter::prune() noexcept {

@@ -26,7 +26,9 @@ namespace portcullis::ca {
 struct EventWriterSettings {
   std::size_t capacity = 20000;                     // queued events; beyond: dropped, counted
   std::size_t batch = 500;                          // queued events that trigger a write at once
-  std::chrono::milliseconds flush_interval{200};
+  // A transaction costs about as much as 2-3 rows (its WAL commit): at a few
+  // conversations a second each would pay for one of its own at a shorter interval.
+  std::chrono::milliseconds flush_interval{1000};
   std::chrono::seconds prune_interval{60};
   std::int64_t keep_days = 30;                      // events older than this are deleted
   std::size_t max_rows = 5000000;                   // and the oldest beyond this many
@@ -72,6 +74,7 @@ class EventWriter final : public EventSink {
   std::vector<Event> queue_;
   EventWriterCounters counters_;
   std::mutex write_mutex_;               // one store call at a time, in queue order
+  std::vector<Event> spare_;             // guarded by write_mutex_: the last batch's storage, for the next queue
   std::jthread thread_;                  // last: started once everything above exists
 };
 
