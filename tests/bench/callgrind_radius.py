@@ -54,6 +54,9 @@ def dump_totals(path):
 
 
 def dump(pid, outdir, before):
+    # The events of the conversations just run are written by the event writer's thread
+    # every second: let it catch up, so each dump holds its own mode's rows.
+    time.sleep(2.5)
     subprocess.run(["callgrind_control", "--dump", str(pid)], check=True, capture_output=True, timeout=120)
     deadline = time.time() + 60
     while time.time() < deadline:
