@@ -40,6 +40,16 @@ long ms_since(SteadyClock::time_point since, SteadyClock::time_point now) {
   return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(now - since).count());
 }
 
+// The sentence of a malformed datagram's drop event (a literal: DropEvents keeps it by pointer).
+const char* malformed_detail(ParseError error) {
+  switch (error) {
+    case ParseError::Truncated: return "malformed datagram: truncated";
+    case ParseError::BadLength: return "malformed datagram: bad length";
+    case ParseError::BadAttribute: return "malformed datagram: bad attribute";
+  }
+  return "malformed datagram";
+}
+
 // RFC 3748 §4.2: Code 4 (Failure), the Identifier of the Response it answers, Length 4.
 Bytes eap_failure_for(const Bytes& eap_response) {
   const std::uint8_t id = eap_response.size() >= 2 ? eap_response[1] : 0;
@@ -94,8 +104,7 @@ void Server::sweep() {
   drop_events_.sweep(now);
 }
 
-void Server::drop_event(const Datagram& datagram, const std::string& nas, const char* reason,
-                        const std::string& detail) {
+void Server::drop_event(const Datagram& datagram, std::string_view nas, DropReason reason, const char* detail) {
   drop_events_.record(datagram.source, nas, reason, detail, steady_now());
 }
 
@@ -115,8 +124,10 @@ std::optional<Bytes> Server::handle(const Datagram& datagram) {
   if (nas == nullptr) {
     // RFC 2865 §3: a request from an unknown client is silently discarded.
     bump(counters_.unknown_nas);
-    drop_event(datagram, "", drop_reason::kUnknownClient, "datagram from an address that is no NAS client (RFC 2865 §3)");
-    spdlog::debug("radius: drop datagram from unknown NAS {}:{}", datagram.source.to_string(), datagram.source_port);
+    drop_event(datagram, "", DropReason::unknown_client, "datagram from an address that is no NAS client (RFC 2865 §3)");
+    // Anyone can send these: no text is made for a log line that is not written.
+    if (spdlog::should_log(spdlog::level::debug))
+      spdlog::debug("radius: drop datagram from unknown NAS {}:{}", datagram.source.to_string(), datagram.source_port);
     return std::nullopt;
   }
   auto parsed = parse(datagram.bytes);
@@ -126,7 +137,7 @@ std::optional<Bytes> Server::handle(const Datagram& datagram) {
       case ParseError::BadLength: bump(counters_.malformed_bad_length); break;
       case ParseError::BadAttribute: bump(counters_.malformed_bad_attribute); break;
     }
-    drop_event(datagram, nas->name, drop_reason::kMalformed, std::string("malformed datagram: ") + to_string(parsed.error()));
+    drop_event(datagram, nas->name, DropReason::malformed, malformed_detail(parsed.error()));
     spdlog::debug("radius: drop malformed datagram from NAS {}: {}", nas->name, to_string(parsed.error()));
     return std::nullopt;
   }
@@ -173,7 +184,7 @@ bool Server::authentic(const Datagram& datagram, const NasClient& nas, const Pac
       const auto status = check_message_authenticator(bytes, nas.secret);
       if (status == MessageAuthenticatorStatus::Invalid) {
         bump(counters_.invalid_message_authenticator);
-        drop_event(datagram, nas.name, drop_reason::kBadMessageAuthenticator,
+        drop_event(datagram, nas.name, DropReason::bad_message_authenticator,
                    "Message-Authenticator does not verify: wrong shared secret? (RFC 3579 §3.2)");
         spdlog::debug("radius: drop request {} from NAS {}: invalid Message-Authenticator", request.identifier,
                       nas.name);
@@ -186,7 +197,7 @@ bool Server::authentic(const Datagram& datagram, const NasClient& nas, const Pac
                              request.find(attr::EapMessage) != nullptr;
       if (status == MessageAuthenticatorStatus::Absent && required) {
         bump(counters_.missing_message_authenticator);
-        drop_event(datagram, nas.name, drop_reason::kMissingMessageAuthenticator,
+        drop_event(datagram, nas.name, DropReason::missing_message_authenticator,
                    "no Message-Authenticator where it is required (RFC 3579 §3.2, BlastRADIUS)");
         spdlog::debug("radius: drop request {} from NAS {}: Message-Authenticator missing", request.identifier,
                       nas.name);
@@ -199,7 +210,7 @@ bool Server::authentic(const Datagram& datagram, const NasClient& nas, const Pac
       if (!verify_request_authenticator(bytes, nas.secret) ||
           check_message_authenticator(bytes, nas.secret) == MessageAuthenticatorStatus::Invalid) {
         bump(counters_.acct_bad_authenticator);
-        drop_event(datagram, nas.name, drop_reason::kBadAccountingAuthenticator,
+        drop_event(datagram, nas.name, DropReason::bad_accounting_authenticator,
                    "accounting Request Authenticator does not verify: wrong shared secret? (RFC 2866 §3)");
         spdlog::debug("radius: drop accounting request {} from NAS {}: bad authenticator", request.identifier,
                       nas.name);

@@ -129,7 +129,7 @@ class Server {
                               const std::string& rule = "");
   template <class Fill>
   void emit_outcome(Context& ctx, const eap::TlsPeer* peer, std::string_view tls_version, Fill&& fill);
-  void drop_event(const Datagram& datagram, const std::string& nas, const char* reason, const std::string& detail);
+  void drop_event(const Datagram& datagram, std::string_view nas, DropReason reason, const char* detail);
   policy::Decision decide(const Context& ctx, const eap::TlsPeer& peer) const;
   void tell(const Context& ctx, DecisionOutcome outcome, std::string_view reason, bool handshake) const;
   std::optional<Bytes> encode(const Packet& reply, const Packet& request, const NasClient& nas);
