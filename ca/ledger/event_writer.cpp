@@ -25,7 +25,13 @@ UnixTime EventWriter::now() const {
 
 void EventWriter::emit(Event event) noexcept {
   try {
+    if (!well_formed(event)) {
+      std::lock_guard lock(mutex_);
+      ++counters_.dropped;
+      return;
+    }
     if (event.at == 0) event.at = now();
+    bound_text(event);
     std::lock_guard lock(mutex_);
     if (queue_.size() >= settings_.capacity) {
       ++counters_.dropped;

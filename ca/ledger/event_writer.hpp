@@ -38,7 +38,7 @@ struct EventWriterSettings {
 
 struct EventWriterCounters {
   std::uint64_t emitted = 0;   // accepted into the queue
-  std::uint64_t dropped = 0;   // refused (queue full) or lost (the store failed)
+  std::uint64_t dropped = 0;   // refused (queue full, or not well_formed) or lost (the store failed)
   std::uint64_t written = 0;   // committed
   std::uint64_t batches = 0;   // transactions
   std::uint64_t pruned = 0;    // deleted by retention
@@ -53,7 +53,10 @@ class EventWriter final : public EventSink {
   EventWriter(const EventWriter&) = delete;
   EventWriter& operator=(const EventWriter&) = delete;
 
-  // Stamps `at` when it is 0. Takes only the queue's lock, which no store call holds.
+  // Stamps `at` when it is 0 and cuts its text fields to kEventTextMax (bound_text). An
+  // event that is not well_formed (a bug of its emitter) is dropped and counted, so that it
+  // cannot make the store refuse the whole batch it would share. Takes only the queue's
+  // lock, which no store call holds.
   void emit(Event event) noexcept override;
   // Writes what is queued now, in one transaction (tests, admin reads). Never throws.
   void flush() noexcept;
