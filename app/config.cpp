@@ -364,6 +364,7 @@ void load_scep(const std::string& path, const toml::table& root, Config& c) {
 
 void load_events(const std::string& path, const toml::table& root, Config& c) {
   Section events(path, "events", root["events"].as_table());
+  events.get("enabled", c.events.enabled);
   events.positive("keep_days", c.events.keep_days);
   events.positive("max_rows", c.events.max_rows);
   events.positive("queue", c.events.queue);
@@ -532,6 +533,7 @@ void render_scep_events_policy_metrics(std::ostream& o, const ConfigTemplate& t)
     << "refusal_rows_per_source_per_minute = 20  # audit rows for refused requests per address (IPv6: /64)\n"
     << "refusal_rows_max = 100000          # refusal rows kept in the audit log; the oldest go\n\n"
     << "[events]                           # decision events: `portcullis events` (docs/events.md)\n"
+    << "enabled = true                     # false: no events are made\n"
     << "keep_days = 30                     # events older than this are deleted\n"
     << "max_rows = 5000000                 # and the oldest beyond this many\n"
     << "queue = 20000                      # events waiting for their writer; more are dropped, counted\n\n"

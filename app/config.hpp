@@ -133,6 +133,7 @@ struct MdmConfig {                    // [mdm.*]: MDM services Portcullis works 
 };
 
 struct EventSettings {                // decision events (docs/events.md)
+  bool enabled = true;                // false: no events are made (nothing recorded, nothing to ask `why`)
   int keep_days = 30;                 // events older than this are deleted
   int max_rows = 5000000;             // and the oldest beyond this many
   int queue = 20000;                  // events waiting for their writer; more are dropped, counted

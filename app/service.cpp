@@ -239,7 +239,7 @@ class Service {
     scep_settings.refusals.rows_per_source_per_minute =
         static_cast<std::size_t>(config_.scep.refusal_rows_per_source_per_minute);
     scep_settings.refusals.max_rows = static_cast<std::size_t>(config_.scep.refusal_rows_max);
-    scep_settings.events = events_.get();
+    scep_settings.events = event_sink();
     scep_enrollment_ = std::make_unique<scep::Enrollment>(*authority_, *issuer_, *registry_, scep_settings, crl_.get());
     scep_routes_ = std::make_unique<scep::HttpRoutes>(*scep_enrollment_, *authority_);
     // Before /scep, which would take every path below it.
@@ -260,6 +260,10 @@ class Service {
     });
   }
 
+  // Where emitters put events; none with `[events] enabled = false` (the writer still
+  // serves the events already stored and applies the retention).
+  ca::EventSink* event_sink() const { return config_.events.enabled ? events_.get() : nullptr; }
+
   radius::ServerOptions radius_options() {
     radius::ServerOptions options;
     options.policy = policy_.get();
@@ -272,7 +276,7 @@ class Service {
     options.retention.max_rows = static_cast<std::size_t>(config_.radius.max_session_rows);
     options.ledger_queue = static_cast<std::size_t>(config_.radius.ledger_queue);
     options.eap_idle_timeout = std::chrono::seconds(config_.radius.eap_timeout_seconds);
-    options.events = events_.get();
+    options.events = event_sink();
     options.decisions = &metric_instruments_;
     return options;
   }
@@ -300,7 +304,7 @@ class Service {
       const radius::NasClient* nas = table->find(address);
       return nas ? std::optional<radius::NasClient>(*nas) : std::nullopt;
     };
-    dynauth.events = events_.get();
+    dynauth.events = event_sink();
     session_control_ = SessionControl::create(io, *radius_, *ledger_, index_, dynauth);
     // Weak: the observers outlive run()'s io_context, the session control must not. First:
     // the Disconnect-Requests are queued before the CRL is re-signed.

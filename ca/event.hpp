@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace portcullis::ca {
 
@@ -53,6 +54,16 @@ class EventSink {
   virtual ~EventSink() = default;
   virtual void emit(Event event) noexcept = 0;
 };
+
+// Every text field of an event is cut to this many bytes (on a UTF-8 character boundary):
+// the values come from peers (User-Name, Called-Station-Id, certificate names, CNs), and a
+// hostile one must not bloat the rows, the queue or what `why` prints.
+inline constexpr std::size_t kEventTextMax = 256;
+void bound_text(Event& event);
+// `text` cut to at most `max` bytes without splitting a UTF-8 character.
+std::string_view utf8_prefix(std::string_view text, std::size_t max);
+// An event the store can take: its kind one of event_kind::*, with an outcome.
+bool well_formed(const Event& event);
 
 // A MAC address in any usual form (02:00:5e:10:00:01, 02-00-5E-10-00-01, 0200.5e10.0001,
 // 02005e100001) as aa:bb:cc:dd:ee:ff; nullopt when `text` is not 12 hex digits with at

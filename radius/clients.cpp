@@ -48,8 +48,17 @@ bool IpAddress::is_v4() const { return std::equal(kMappedPrefix.begin(), kMapped
 
 std::string IpAddress::to_string() const {
   char buf[INET6_ADDRSTRLEN] = {};
-  if (is_v4()) ::inet_ntop(AF_INET, bytes.data() + 12, buf, sizeof buf);
-  else ::inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf);
+  if (is_v4()) {
+    // inet_ntop formats IPv4 through sprintf, at about ten times the cost; this is on the
+    // path of every decision event and NAS drop.
+    char* p = buf;
+    for (std::size_t i = 12; i < 16; ++i) {
+      if (i > 12) *p++ = '.';
+      p = std::to_chars(p, buf + sizeof buf, bytes[i]).ptr;
+    }
+    return std::string(buf, p);
+  }
+  ::inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf);
   return buf;
 }
 

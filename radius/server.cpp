@@ -25,7 +25,6 @@ struct Server::Context {
   SteadyClock::time_point started;
   std::shared_ptr<Conversation> conversation;
   IpAddress source;             // where the NAS sends from: where its RFC 5176 server listens
-  ca::Event event;              // the facts of the request every event of it carries
 };
 
 namespace {
@@ -41,6 +40,16 @@ long ms_since(SteadyClock::time_point since, SteadyClock::time_point now) {
   return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(now - since).count());
 }
 
+// The sentence of a malformed datagram's drop event (a literal: DropEvents keeps it by pointer).
+const char* malformed_detail(ParseError error) {
+  switch (error) {
+    case ParseError::Truncated: return "malformed datagram: truncated";
+    case ParseError::BadLength: return "malformed datagram: bad length";
+    case ParseError::BadAttribute: return "malformed datagram: bad attribute";
+  }
+  return "malformed datagram";
+}
+
 // RFC 3748 §4.2: Code 4 (Failure), the Identifier of the Response it answers, Length 4.
 Bytes eap_failure_for(const Bytes& eap_response) {
   const std::uint8_t id = eap_response.size() >= 2 ? eap_response[1] : 0;
@@ -48,6 +57,20 @@ Bytes eap_failure_for(const Bytes& eap_response) {
 }
 
 }  // namespace
+
+// A conversation's one outcome: marks it ended (so it does not also end as abandoned) and,
+// when a sink is attached, builds its event (`fill` sets outcome, reason, detail, rule) and
+// hands it over. Nothing is built without a sink.
+template <class Fill>
+void Server::emit_outcome(Context& ctx, const eap::TlsPeer* peer, std::string_view tls_version, Fill&& fill) {
+  if (ctx.conversation) ctx.conversation->ended = true;
+  if (options_.events == nullptr) return;
+  ca::Event event = conversation_event(facts_of(ctx.request, ctx.nas.name, ctx.source), peer, tls_version);
+  fill(event);
+  event.at = now();
+  event.duration_ms = ms_since(ctx.started, steady_now());
+  options_.events->emit(std::move(event));
+}
 
 Server::Server(const NasTable& nas, std::shared_ptr<const eap::TlsServerConfig> tls, ca::Ledger& ledger,
                ServerOptions options)
@@ -81,8 +104,7 @@ void Server::sweep() {
   drop_events_.sweep(now);
 }
 
-void Server::drop_event(const Datagram& datagram, const std::string& nas, const char* reason,
-                        const std::string& detail) {
+void Server::drop_event(const Datagram& datagram, std::string_view nas, DropReason reason, const char* detail) {
   drop_events_.record(datagram.source, nas, reason, detail, steady_now());
 }
 
@@ -102,8 +124,10 @@ std::optional<Bytes> Server::handle(const Datagram& datagram) {
   if (nas == nullptr) {
     // RFC 2865 §3: a request from an unknown client is silently discarded.
     bump(counters_.unknown_nas);
-    drop_event(datagram, "", drop_reason::kUnknownClient, "datagram from an address that is no NAS client (RFC 2865 §3)");
-    spdlog::debug("radius: drop datagram from unknown NAS {}:{}", datagram.source.to_string(), datagram.source_port);
+    drop_event(datagram, "", DropReason::unknown_client, "datagram from an address that is no NAS client (RFC 2865 §3)");
+    // Anyone can send these: no text is made for a log line that is not written.
+    if (spdlog::should_log(spdlog::level::debug))
+      spdlog::debug("radius: drop datagram from unknown NAS {}:{}", datagram.source.to_string(), datagram.source_port);
     return std::nullopt;
   }
   auto parsed = parse(datagram.bytes);
@@ -113,7 +137,7 @@ std::optional<Bytes> Server::handle(const Datagram& datagram) {
       case ParseError::BadLength: bump(counters_.malformed_bad_length); break;
       case ParseError::BadAttribute: bump(counters_.malformed_bad_attribute); break;
     }
-    drop_event(datagram, nas->name, drop_reason::kMalformed, std::string("malformed datagram: ") + to_string(parsed.error()));
+    drop_event(datagram, nas->name, DropReason::malformed, malformed_detail(parsed.error()));
     spdlog::debug("radius: drop malformed datagram from NAS {}: {}", nas->name, to_string(parsed.error()));
     return std::nullopt;
   }
@@ -160,7 +184,7 @@ bool Server::authentic(const Datagram& datagram, const NasClient& nas, const Pac
       const auto status = check_message_authenticator(bytes, nas.secret);
       if (status == MessageAuthenticatorStatus::Invalid) {
         bump(counters_.invalid_message_authenticator);
-        drop_event(datagram, nas.name, drop_reason::kBadMessageAuthenticator,
+        drop_event(datagram, nas.name, DropReason::bad_message_authenticator,
                    "Message-Authenticator does not verify: wrong shared secret? (RFC 3579 §3.2)");
         spdlog::debug("radius: drop request {} from NAS {}: invalid Message-Authenticator", request.identifier,
                       nas.name);
@@ -173,7 +197,7 @@ bool Server::authentic(const Datagram& datagram, const NasClient& nas, const Pac
                              request.find(attr::EapMessage) != nullptr;
       if (status == MessageAuthenticatorStatus::Absent && required) {
         bump(counters_.missing_message_authenticator);
-        drop_event(datagram, nas.name, drop_reason::kMissingMessageAuthenticator,
+        drop_event(datagram, nas.name, DropReason::missing_message_authenticator,
                    "no Message-Authenticator where it is required (RFC 3579 §3.2, BlastRADIUS)");
         spdlog::debug("radius: drop request {} from NAS {}: Message-Authenticator missing", request.identifier,
                       nas.name);
@@ -186,7 +210,7 @@ bool Server::authentic(const Datagram& datagram, const NasClient& nas, const Pac
       if (!verify_request_authenticator(bytes, nas.secret) ||
           check_message_authenticator(bytes, nas.secret) == MessageAuthenticatorStatus::Invalid) {
         bump(counters_.acct_bad_authenticator);
-        drop_event(datagram, nas.name, drop_reason::kBadAccountingAuthenticator,
+        drop_event(datagram, nas.name, DropReason::bad_accounting_authenticator,
                    "accounting Request Authenticator does not verify: wrong shared secret? (RFC 2866 §3)");
         spdlog::debug("radius: drop accounting request {} from NAS {}: bad authenticator", request.identifier,
                       nas.name);
@@ -242,14 +266,7 @@ std::optional<Bytes> Server::encode(const Packet& reply, const Packet& request, 
 }
 
 std::optional<Bytes> Server::access_request(const Packet& request, const NasClient& nas, const IpAddress& source) {
-  Context ctx{request, nas, text_attribute(request, attr::CallingStationId, "-"), {}, steady_now(), nullptr, source, {}};
-  ctx.event.kind = ca::event_kind::kRadius;
-  ctx.event.nas = nas.name;
-  ctx.event.nas_ip = source.to_string();
-  if (auto mac = ca::normalize_mac(ctx.calling_station)) ctx.event.mac = std::move(*mac);
-  ctx.event.user_name = text_attribute(request, attr::UserName, "");
-  if (auto ssid = policy::ssid_from_called_station(text_attribute(request, attr::CalledStationId, "")))
-    ctx.event.ssid = std::move(*ssid);
+  Context ctx{request, nas, text_attribute(request, attr::CallingStationId, "-"), {}, steady_now(), nullptr, source};
   JoinedEap joined = join_eap_message(request);
   if (joined.status == JoinedEap::Status::NotConsecutive) {
     bump(counters_.eap_not_consecutive);
@@ -285,7 +302,10 @@ std::optional<Bytes> Server::start_or_continue(Context& ctx) {
     config.log = [](std::string_view line) { spdlog::debug("radius: {}", line); };
     ctx.conversation->authenticator = std::make_unique<eap::Authenticator>(std::move(config));
     ctx.conversation->started = ctx.started;
-    ctx.conversation->events = options_.events;
+    if (options_.events != nullptr) {
+      ctx.conversation->events = options_.events;
+      ctx.conversation->facts = StoredFacts(facts_of(ctx.request, ctx.nas.name, ctx.source));
+    }
   }
 
   Conversation& conv = *ctx.conversation;
@@ -298,10 +318,7 @@ std::optional<Bytes> Server::start_or_continue(Context& ctx) {
     return std::nullopt;
   }
   eap::AuthenticatorOutput out = conv.authenticator->step({ctx.eap, ctx.request.integer(attr::FramedMtu)});
-  // What an abandoned event would say: the facts of the latest request and what the
-  // handshake has learned so far.
-  conv.last_step = steady_now();
-  conv.event = event_for(ctx, out.peer ? &*out.peer : nullptr, out.tls_version);
+  conv.last_step = steady_now();  // the end of an abandoned conversation
   switch (out.decision) {
     case eap::Decision::request:
       return challenge(ctx, old_state, std::move(out.eap_message));
@@ -419,14 +436,13 @@ std::optional<Bytes> Server::accept(Context& ctx, const eap::AuthenticatorOutput
                   out.tls_version);
   }
   bump(counters_.access_accept);
-  ca::Event event = event_for(ctx, &*out.peer, out.tls_version);
-  event.outcome = "accept";
-  event.reason = eap::reason::kOk;
-  event.rule = decision->rule;
-  event.detail = std::string("EAP-TLS ") + (out.resumed ? "resumed" : "full handshake") + ", rule " +
-                 decision->rule + ", Session-Timeout " +
-                 std::to_string(session_timeout) + " s";
-  emit_outcome(ctx, std::move(event));
+  emit_outcome(ctx, &*out.peer, out.tls_version, [&](ca::Event& event) {
+    event.outcome = "accept";
+    event.reason = eap::reason::kOk;
+    event.rule = decision->rule;
+    event.detail = std::string("EAP-TLS ") + (out.resumed ? "resumed" : "full handshake") + ", rule " +
+                   decision->rule + ", Session-Timeout " + std::to_string(session_timeout) + " s";
+  });
   tell(ctx, DecisionOutcome::accept, eap::reason::kOk, true);
   spdlog::info("radius: accept nas={} calling_station={} device={} serial={} tls={}{} rule={} session_timeout={} "
                "reason=ok duration_ms={}",
@@ -474,12 +490,12 @@ std::optional<Bytes> Server::refuse(Context& ctx, EapSessions::Admission why) {
   const bool nas_cap = why == EapSessions::Admission::refused_nas_cap;
   bump(nas_cap ? counters_.eap_refused_nas_cap : counters_.eap_refused_budget);
   bump(counters_.access_reject);
-  ca::Event event = event_for(ctx, nullptr, "");
-  event.outcome = "reject";
-  event.reason = "session_table_full";
-  event.detail = nas_cap ? "the NAS holds its maximum of open EAP conversations (max_eap_sessions_per_nas)"
-                         : "the EAP memory budget is spent (eap_memory_budget_mib)";
-  emit_outcome(ctx, std::move(event));
+  emit_outcome(ctx, nullptr, "", [nas_cap](ca::Event& event) {
+    event.outcome = "reject";
+    event.reason = "session_table_full";
+    event.detail = nas_cap ? "the NAS holds its maximum of open EAP conversations (max_eap_sessions_per_nas)"
+                           : "the EAP memory budget is spent (eap_memory_budget_mib)";
+  });
   tell(ctx, DecisionOutcome::reject, "session_table_full", false);
   spdlog::debug("radius: refuse EAP conversation from NAS {} calling_station={}: {}", ctx.nas.name,
                 ctx.calling_station, nas_cap ? "the NAS holds its maximum of open conversations" : "memory budget spent");
@@ -516,42 +532,18 @@ std::optional<Bytes> Server::reject(Context& ctx, const std::string& code, const
   // On the ledger writer: the reply does not wait for the audit row's fsync.
   writer_.submit("audit row of a reject",
                  [entry = std::move(entry)](ca::Ledger& ledger) { ledger.append_audit(entry); });
-  ca::Event event = event_for(ctx, peer, tls_version);
-  event.outcome = "reject";
-  event.reason = code.empty() ? eap::reason::kEapProtocol : code;
-  event.rule = rule;
-  event.detail = reason;
-  emit_outcome(ctx, std::move(event));
+  emit_outcome(ctx, peer, tls_version, [&](ca::Event& event) {
+    event.outcome = "reject";
+    event.reason = event_reason;
+    event.rule = rule;
+    event.detail = reason;
+  });
   Packet reply;
   reply.code = Code::AccessReject;
   reply.identifier = ctx.request.identifier;
   if (!eap_failure.empty()) add_eap_message(reply, eap_failure);
   copy_proxy_state(ctx.request, reply);
   return encode(reply, ctx.request, ctx.nas);
-}
-
-}  // namespace portcullis::radius
-
-namespace portcullis::radius {
-
-ca::Event Server::event_for(const Context& ctx, const eap::TlsPeer* peer, const std::string& tls_version) const {
-  ca::Event event = ctx.event;
-  event.tls_version = tls_version;
-  if (peer != nullptr) {
-    event.serial = peer->serial_hex;
-    event.device = peer->identity.device_name;
-    // The issuer says most about a certificate the ledger does not know.
-    if (peer->identity.verdict == ca::IdentityVerdict::unknown) event.issuer = peer->issuer;
-  }
-  return event;
-}
-
-void Server::emit_outcome(Context& ctx, ca::Event event) {
-  if (ctx.conversation) ctx.conversation->ended = true;
-  if (options_.events == nullptr) return;
-  event.at = now();
-  event.duration_ms = ms_since(ctx.started, steady_now());
-  options_.events->emit(std::move(event));
 }
 
 }  // namespace portcullis::radius

@@ -18,6 +18,7 @@
 #include "radius/accounting.hpp"
 #include "policy/decision.hpp"
 #include "radius/clients.hpp"
+#include "radius/conversation_event.hpp"
 #include "radius/counters.hpp"
 #include "radius/decision_observer.hpp"
 #include "radius/drop_events.hpp"
@@ -35,6 +36,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 namespace portcullis::radius {
 
@@ -125,11 +127,9 @@ class Server {
   std::optional<Bytes> reject(Context& ctx, const std::string& code, const std::string& reason, Bytes eap_failure,
                               const eap::TlsPeer* peer = nullptr, const std::string& tls_version = "",
                               const std::string& rule = "");
-  // The event of this request's conversation, its outcome emitted (and the conversation
-  // marked ended, so it does not also end as abandoned).
-  void emit_outcome(Context& ctx, ca::Event event);
-  ca::Event event_for(const Context& ctx, const eap::TlsPeer* peer, const std::string& tls_version) const;
-  void drop_event(const Datagram& datagram, const std::string& nas, const char* reason, const std::string& detail);
+  template <class Fill>
+  void emit_outcome(Context& ctx, const eap::TlsPeer* peer, std::string_view tls_version, Fill&& fill);
+  void drop_event(const Datagram& datagram, std::string_view nas, DropReason reason, const char* detail);
   policy::Decision decide(const Context& ctx, const eap::TlsPeer& peer) const;
   void tell(const Context& ctx, DecisionOutcome outcome, std::string_view reason, bool handshake) const;
   std::optional<Bytes> encode(const Packet& reply, const Packet& request, const NasClient& nas);

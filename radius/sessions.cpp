@@ -17,17 +17,26 @@ EapSessions::EapSessions(EapSessionLimits limits) : limits_(limits) {
   if (limits_.per_nas == 0) limits_.per_nas = 1;
 }
 
+namespace {
+
+// The bounds that evict, by the setting an operator would raise (configuration.md).
+constexpr const char* kBoundNasCap = "max_eap_sessions_per_nas";
+constexpr const char* kBoundBudget = "eap_memory_budget_mib";
+constexpr const char* kBoundCapacity = "the server's limit of open EAP conversations";
+
+}  // namespace
+
 // Idle entries sit at the front of `recency`: expiry stops at the first live one.
-void EapSessions::expire_locked(SteadyClock::time_point now) {
+void EapSessions::expire_locked(SteadyClock::time_point now, Dropped& dropped) {
   while (!recency_.empty()) {
     const auto it = entries_.find(recency_.front());
     if (now - it->second.last_used <= limits_.idle_timeout) break;
-    erase_locked(recency_.front());
+    erase_locked(recency_.front(), dropped);
   }
 }
 
-void EapSessions::put_locked(const std::string& state, Entry entry) {
-  erase_locked(state);
+void EapSessions::put_locked(const std::string& state, Entry entry, Dropped& dropped) {
+  erase_locked(state, dropped);
   recency_.push_back(state);
   entry.recency = std::prev(recency_.end());
   auto& of_nas = by_nas_[entry.nas];
@@ -37,7 +46,7 @@ void EapSessions::put_locked(const std::string& state, Entry entry) {
   entries_.emplace(state, std::move(entry));
 }
 
-void EapSessions::erase_locked(const std::string& state) {
+void EapSessions::erase_locked(const std::string& state, Dropped& dropped) {
   const auto it = entries_.find(state);
   if (it == entries_.end()) return;
   recency_.erase(it->second.recency);
@@ -46,12 +55,14 @@ void EapSessions::erase_locked(const std::string& state) {
     n->second.erase(it->second.nas_recency);
     if (n->second.empty()) by_nas_.erase(n);
   }
+  dropped.push_back(std::move(it->second.conversation));
   entries_.erase(it);
 }
 
 std::shared_ptr<Conversation> EapSessions::find(const std::string& state, SteadyClock::time_point now) {
+  Dropped dropped;
   std::lock_guard lock(mutex_);
-  expire_locked(now);
+  expire_locked(now, dropped);
   const auto it = entries_.find(state);
   if (it == entries_.end()) return nullptr;
   it->second.last_used = now;
@@ -62,19 +73,21 @@ std::shared_ptr<Conversation> EapSessions::find(const std::string& state, Steady
 }
 
 bool EapSessions::evict_idle_locked(const std::list<std::string>& order, SteadyClock::time_point now,
-                                    const std::string& keep) {
+                                    const std::string& keep, const char* bound, Dropped& dropped) {
   auto victim = order.begin();
   if (victim != order.end() && *victim == keep) ++victim;
   if (victim == order.end()) return false;
-  if (now - entries_.at(*victim).last_used < kEvictionGrace) return false;
-  erase_locked(std::string(*victim));
+  const Entry& entry = entries_.at(*victim);
+  if (now - entry.last_used < kEvictionGrace) return false;
+  entry.conversation->evicted_by.store(bound, std::memory_order_relaxed);
+  erase_locked(std::string(*victim), dropped);
   return true;
 }
 
 bool EapSessions::make_room_locked(std::size_t charge, SteadyClock::time_point now, const std::string& keep,
-                                   std::size_t& evicted) {
+                                   std::size_t& evicted, Dropped& dropped) {
   while (charged_ + charge > limits_.memory_budget) {
-    if (!evict_idle_locked(recency_, now, keep)) return false;
+    if (!evict_idle_locked(recency_, now, keep, kBoundBudget, dropped)) return false;
     ++evicted;
   }
   return true;
@@ -83,34 +96,37 @@ bool EapSessions::make_room_locked(std::size_t charge, SteadyClock::time_point n
 EapSessions::Insertion EapSessions::insert(const std::string& state, std::shared_ptr<Conversation> conversation,
                                            const std::string& nas, std::size_t buffered,
                                            SteadyClock::time_point now) {
+  Dropped dropped;
   std::lock_guard lock(mutex_);
-  expire_locked(now);
+  expire_locked(now, dropped);
   Insertion result;
   if (const auto n = by_nas_.find(nas); n != by_nas_.end() && n->second.size() >= limits_.per_nas) {
-    if (!evict_idle_locked(n->second, now, state)) {
+    if (!evict_idle_locked(n->second, now, state, kBoundNasCap, dropped)) {
       result.admission = Admission::refused_nas_cap;
       return result;
     }
     ++result.evicted_nas_cap;
   }
   const std::size_t charge = kConversationBaseBytes + buffered;
-  if (!make_room_locked(charge, now, state, result.evicted_budget)) {
+  if (!make_room_locked(charge, now, state, result.evicted_budget, dropped)) {
     result.admission = Admission::refused_budget;
     return result;
   }
   // The overall bound evicts whatever is longest idle, as it always may: at this bound
   // the table is full of conversations the budget and the NAS caps let in.
   if (entries_.size() >= limits_.capacity && !entries_.count(state)) {
-    erase_locked(std::string(recency_.front()));
+    entries_.at(recency_.front()).conversation->evicted_by.store(kBoundCapacity, std::memory_order_relaxed);
+    erase_locked(std::string(recency_.front()), dropped);
     ++result.evicted_capacity;
   }
-  put_locked(state, Entry{std::move(conversation), now, {}, {}, nas, charge});
+  put_locked(state, Entry{std::move(conversation), now, {}, {}, nas, charge}, dropped);
   return result;
 }
 
 EapSessions::Rekeyed EapSessions::rekey(const std::string& old_state, const std::string& new_state,
                         std::shared_ptr<Conversation> conversation, std::size_t buffered,
                         SteadyClock::time_point now, std::size_t* evicted_budget) {
+  Dropped dropped;
   std::lock_guard lock(mutex_);
   const auto old = entries_.find(old_state);
   // Gone meanwhile (evicted, or expired by another thread): it keeps no NAS slot.
@@ -121,28 +137,35 @@ EapSessions::Rekeyed EapSessions::rekey(const std::string& old_state, const std:
   // Its present charge is given back first: only the growth has to fit.
   const std::size_t present = old->second.charge;
   charged_ -= present;
-  const bool fits = make_room_locked(charge, now, old_state, evicted);
+  const bool fits = make_room_locked(charge, now, old_state, evicted, dropped);
   charged_ += present;
   if (evicted_budget != nullptr) *evicted_budget = evicted;
-  erase_locked(old_state);
+  erase_locked(old_state, dropped);
   if (!fits) return Rekeyed::over_budget;
-  put_locked(new_state, Entry{std::move(conversation), now, {}, {}, std::move(nas), charge});
+  put_locked(new_state, Entry{std::move(conversation), now, {}, {}, std::move(nas), charge}, dropped);
   return Rekeyed::kept;
 }
 
 void EapSessions::erase(const std::string& state) {
+  Dropped dropped;
   std::lock_guard lock(mutex_);
-  erase_locked(state);
+  erase_locked(state, dropped);
 }
 
 void EapSessions::expire(SteadyClock::time_point now) {
+  Dropped dropped;
   std::lock_guard lock(mutex_);
-  expire_locked(now);
+  expire_locked(now, dropped);
 }
 
 void EapSessions::clear(const std::function<void(Conversation&)>& each) {
+  Dropped dropped;
   std::lock_guard lock(mutex_);
-  for (auto& [state, entry] : entries_) each(*entry.conversation);
+  dropped.reserve(entries_.size());
+  for (auto& [state, entry] : entries_) {
+    each(*entry.conversation);
+    dropped.push_back(std::move(entry.conversation));
+  }
   entries_.clear();
   by_nas_.clear();
   recency_.clear();
@@ -151,13 +174,25 @@ void EapSessions::clear(const std::function<void(Conversation&)>& each) {
 
 Conversation::~Conversation() {
   if (ended || events == nullptr) return;
-  event.outcome = "abandoned";
-  event.reason = "peer_silent";
-  event.detail = "the peer stopped answering in EAP state " +
-                 std::string(authenticator ? eap::to_string(authenticator->state()) : "?") + " after " +
-                 std::to_string(authenticator ? authenticator->requests_sent() : 0) + " request(s)";
-  event.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(last_step - started).count();
-  events->emit(std::move(event));
+  try {
+    const eap::TlsPeer* peer = authenticator ? authenticator->peer() : nullptr;
+    ca::Event event = conversation_event(facts.view(), peer, authenticator ? authenticator->tls_version() : "");
+    event.outcome = "abandoned";
+    const std::string where = std::string(authenticator ? eap::to_string(authenticator->state()) : "?") + " after " +
+                              std::to_string(authenticator ? authenticator->requests_sent() : 0) + " request(s)";
+    if (const char* bound = evicted_by.load(std::memory_order_relaxed)) {
+      event.reason = "session_table_full";
+      event.detail = "the peer had stopped answering in EAP state " + where +
+                     " and the conversation was dropped to make room for another (" + bound + ")";
+    } else {
+      event.reason = "peer_silent";
+      event.detail = "the peer stopped answering in EAP state " + where;
+    }
+    event.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(last_step - started).count();
+    events->emit(std::move(event));
+  } catch (...) {
+    // Out of memory building the event: the conversation still goes; its event is lost.
+  }
 }
 
 std::size_t EapSessions::size() const {

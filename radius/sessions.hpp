@@ -12,10 +12,12 @@
 #include "ca/event.hpp"
 #include "ca/records.hpp"
 #include "radius/clients.hpp"
+#include "radius/conversation_event.hpp"
 #include "radius/eap/authenticator.hpp"
 #include "radius/packet.hpp"
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -39,8 +41,10 @@ using SteadyClock = std::chrono::steady_clock;
 // thread-safe, and a conversation's packets may arrive on different io threads).
 //
 // Every conversation ends in exactly one decision event: the server emits accept or reject
-// and sets `ended`; one that is dropped unfinished (idle past the timeout, evicted) emits
-// `abandoned` from its destructor, with what was known when the peer went silent.
+// and sets `ended`; one that is dropped unfinished emits `abandoned` from its destructor,
+// with its first request's facts and what the handshake had learned when the peer went
+// silent: reason peer_silent when it was idle past the timeout, session_table_full when
+// a bound of the table evicted it to make room for another.
 struct Conversation {
   Conversation() = default;
   ~Conversation();
@@ -52,9 +56,12 @@ struct Conversation {
   std::string state;  // the State we last sent for it; guarded by `mutex`
   SteadyClock::time_point started{};
   SteadyClock::time_point last_step{};
-  ca::EventSink* events = nullptr;  // null: no abandoned event
-  ca::Event event;                  // what is known so far (NAS, MAC, certificate…)
+  ca::EventSink* events = nullptr;  // null: no abandoned event (and no facts kept)
+  StoredFacts facts;                // its first request's, for the abandoned event
   bool ended = false;               // its outcome was emitted (or it needs none)
+  // The bound that evicted it (a setting's name), null while it was not evicted. Set by
+  // EapSessions under its own lock, hence atomic.
+  std::atomic<const char*> evicted_by{nullptr};
 };
 
 // What one open conversation is charged against the memory budget besides its buffers:
@@ -132,15 +139,20 @@ class EapSessions {
     std::string nas;
     std::size_t charge = 0;
   };
-  void put_locked(const std::string& state, Entry entry);
-  void erase_locked(const std::string& state);
-  void expire_locked(SteadyClock::time_point now);
+  // Conversations taken out of the table under the lock, destroyed after it is released:
+  // the last reference frees the TLS connection and may emit an abandoned event, neither
+  // of which should hold up the other io threads. Declare before the lock_guard.
+  using Dropped = std::vector<std::shared_ptr<Conversation>>;
+  void put_locked(const std::string& state, Entry entry, Dropped& dropped);
+  void erase_locked(const std::string& state, Dropped& dropped);
+  void expire_locked(SteadyClock::time_point now, Dropped& dropped);
   // Drops the first State of `order` (other than `keep`) if it is idle past
-  // kEvictionGrace; false when there is none.
-  bool evict_idle_locked(const std::list<std::string>& order, SteadyClock::time_point now, const std::string& keep);
+  // kEvictionGrace, marked evicted by `bound`; false when there is none.
+  bool evict_idle_locked(const std::list<std::string>& order, SteadyClock::time_point now, const std::string& keep,
+                         const char* bound, Dropped& dropped);
   // Evicts idle conversations until `charge` more fits the budget; false if it cannot.
   bool make_room_locked(std::size_t charge, SteadyClock::time_point now, const std::string& keep,
-                        std::size_t& evicted);
+                        std::size_t& evicted, Dropped& dropped);
 
   EapSessionLimits limits_;
   mutable std::mutex mutex_;

@@ -25,7 +25,13 @@ UnixTime EventWriter::now() const {
 
 void EventWriter::emit(Event event) noexcept {
   try {
+    if (!well_formed(event)) {
+      std::lock_guard lock(mutex_);
+      ++counters_.dropped;
+      return;
+    }
     if (event.at == 0) event.at = now();
+    bound_text(event);
     std::lock_guard lock(mutex_);
     if (queue_.size() >= settings_.capacity) {
       ++counters_.dropped;
@@ -43,12 +49,17 @@ void EventWriter::emit(Event event) noexcept {
 
 void EventWriter::flush() noexcept {
   std::lock_guard write_lock(write_mutex_);
-  std::vector<Event> batch;
+  // The queue takes over the last batch's storage: emit() then seldom grows a vector.
+  std::vector<Event> batch = std::move(spare_);
+  batch.clear();
   {
     std::lock_guard lock(mutex_);
     batch.swap(queue_);
   }
-  if (batch.empty()) return;
+  if (batch.empty()) {
+    spare_ = std::move(batch);
+    return;
+  }
   try {
     store_.append_events(batch);
     std::lock_guard lock(mutex_);
@@ -60,6 +71,8 @@ void EventWriter::flush() noexcept {
     counters_.dropped += batch.size();
     ++counters_.store_errors;
   }
+  batch.clear();
+  spare_ = std::move(batch);
 }
 
 void EventWriter::prune() noexcept {

@@ -26,7 +26,9 @@ namespace portcullis::ca {
 struct EventWriterSettings {
   std::size_t capacity = 20000;                     // queued events; beyond: dropped, counted
   std::size_t batch = 500;                          // queued events that trigger a write at once
-  std::chrono::milliseconds flush_interval{200};
+  // A transaction costs about as much as 2-3 rows (its WAL commit): at a few
+  // conversations a second each would pay for one of its own at a shorter interval.
+  std::chrono::milliseconds flush_interval{1000};
   std::chrono::seconds prune_interval{60};
   std::int64_t keep_days = 30;                      // events older than this are deleted
   std::size_t max_rows = 5000000;                   // and the oldest beyond this many
@@ -36,7 +38,7 @@ struct EventWriterSettings {
 
 struct EventWriterCounters {
   std::uint64_t emitted = 0;   // accepted into the queue
-  std::uint64_t dropped = 0;   // refused (queue full) or lost (the store failed)
+  std::uint64_t dropped = 0;   // refused (queue full, or not well_formed) or lost (the store failed)
   std::uint64_t written = 0;   // committed
   std::uint64_t batches = 0;   // transactions
   std::uint64_t pruned = 0;    // deleted by retention
@@ -51,7 +53,10 @@ class EventWriter final : public EventSink {
   EventWriter(const EventWriter&) = delete;
   EventWriter& operator=(const EventWriter&) = delete;
 
-  // Stamps `at` when it is 0. Takes only the queue's lock, which no store call holds.
+  // Stamps `at` when it is 0 and cuts its text fields to kEventTextMax (bound_text). An
+  // event that is not well_formed (a bug of its emitter) is dropped and counted, so that it
+  // cannot make the store refuse the whole batch it would share. Takes only the queue's
+  // lock, which no store call holds.
   void emit(Event event) noexcept override;
   // Writes what is queued now, in one transaction (tests, admin reads). Never throws.
   void flush() noexcept;
@@ -72,6 +77,7 @@ class EventWriter final : public EventSink {
   std::vector<Event> queue_;
   EventWriterCounters counters_;
   std::mutex write_mutex_;               // one store call at a time, in queue order
+  std::vector<Event> spare_;             // guarded by write_mutex_: the last batch's storage, for the next queue
   std::jthread thread_;                  // last: started once everything above exists
 };
 

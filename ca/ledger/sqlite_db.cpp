@@ -40,6 +40,13 @@ Statement& Statement::bind(int index, std::string_view value) {
   return *this;
 }
 
+Statement& Statement::bind_static(int index, std::string_view value) {
+  // A null pointer would bind NULL; an empty text stays text.
+  const char* data = value.data() != nullptr ? value.data() : "";
+  check_bind(sqlite3_bind_text64(stmt_.get(), index, data, value.size(), SQLITE_STATIC, SQLITE_UTF8), index);
+  return *this;
+}
+
 Statement& Statement::bind_blob(int index, std::span<const std::uint8_t> value) {
   // A zero-length blob must still be a BLOB, not NULL: sqlite3_bind_blob64 with a null
   // pointer binds NULL, so use zeroblob for the empty case.

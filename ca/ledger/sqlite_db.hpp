@@ -52,6 +52,9 @@ class Statement {
   Statement& bind(int index, std::string_view value);
   Statement& bind(int index, const char* value) { return bind(index, std::string_view(value)); }
   Statement& bind(int index, const std::string& value) { return bind(index, std::string_view(value)); }
+  // Not copied (SQLITE_STATIC): `value` must stay as it is until the statement is reset
+  // or bound anew. For rows written in bulk from memory that outlives the step.
+  Statement& bind_static(int index, std::string_view value);
   Statement& bind_blob(int index, std::span<const std::uint8_t> value);
   Statement& bind_null(int index);
   Statement& bind(int index, std::optional<std::int64_t> value) {

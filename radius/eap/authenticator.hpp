@@ -107,6 +107,10 @@ class Authenticator {
   State state() const { return state_; }
   bool finished() const { return state_ == State::success || state_ == State::failure; }
   std::size_t requests_sent() const { return requests_sent_; }
+  // What the handshake has learned so far, for a conversation that ends without a
+  // decision (its abandoned event): null and "" until the certificate and the version are known.
+  const TlsPeer* peer() const { return engine_ && engine_->peer() ? &*engine_->peer() : nullptr; }
+  std::string tls_version() const { return engine_ ? engine_->version_name() : std::string(); }
   // Bytes held in the EAP-TLS fragment buffers (see TlsFragments::buffered_bytes).
   std::size_t buffered_bytes() const { return fragments_ ? fragments_->buffered_bytes() : 0; }
 

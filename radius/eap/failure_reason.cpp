@@ -2,7 +2,7 @@
 
 namespace portcullis::radius::eap::reason {
 
-std::string alert_name(std::uint8_t description) {
+const char* known_alert_name(std::uint8_t description) {
   // RFC 8446 §6 (and RFC 5246 §7.2 for the ones TLS 1.3 dropped).
   switch (description) {
     case 0: return "close_notify";
@@ -33,11 +33,21 @@ std::string alert_name(std::uint8_t description) {
     case 115: return "unknown_psk_identity";
     case 116: return "certificate_required";
     case 120: return "no_application_protocol";
-    default: return "alert_" + std::to_string(description);
+    default: return nullptr;
   }
 }
 
-std::string tls_alert(std::uint8_t description) { return "tls_alert:" + alert_name(description); }
+std::string alert_name(std::uint8_t description) {
+  if (const char* name = known_alert_name(description)) return name;
+  return "number " + std::to_string(description) + " (not one RFC 8446 names)";
+}
+
+std::string tls_alert(std::uint8_t description) {
+  // The vocabulary is fixed (docs/events.md): a number a peer may choose freely must not
+  // make reason codes (and metric labels) of its own.
+  const char* name = known_alert_name(description);
+  return std::string("tls_alert:") + (name != nullptr ? name : "other");
+}
 
 std::string eap_method_name(std::uint8_t type) {
   // IANA "Method Types" registry (RFC 3748 §7.2 and the method RFCs).

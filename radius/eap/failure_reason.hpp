@@ -23,9 +23,12 @@ inline constexpr const char* kEapMethod = "eap_method";                  // the 
 inline constexpr const char* kEapProtocol = "eap_protocol";              // malformed or out of order
 inline constexpr const char* kInternalError = "internal_error";
 
-// "tls_alert:<name>" for a TLS alert (RFC 8446 §6, RFC 5246 §7.2 names).
+// The RFC name of an alert description ("unknown_ca"; RFC 8446 §6, RFC 5246 §7.2), null
+// for a number no RFC names.
+const char* known_alert_name(std::uint8_t description);
+// "tls_alert:<name>" for a TLS alert, "tls_alert:other" for a number no RFC names.
 std::string tls_alert(std::uint8_t description);
-// The RFC name of an alert description ("unknown_ca"), "alert_<n>" for one it does not know.
+// For the sentence (the event's detail): the name, or the number of an unnamed one.
 std::string alert_name(std::uint8_t description);
 // An EAP method type's common name ("PEAP" for 25), "type <n>" for another.
 std::string eap_method_name(std::uint8_t type);

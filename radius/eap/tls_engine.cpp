@@ -203,7 +203,6 @@ bool TlsEngine::authorize(const X509* cert) {
               "X509_digest");
     peer.serial_hex = ca::serial_hex(cert);
     peer.subject = ca::subject_string(cert);
-    if (const X509_NAME* issuer = X509_get_issuer_name(cert)) peer.issuer = ca::name_to_string(issuer);
     peer.sans = ca::subject_alt_names(cert);
     peer.identity = config_->identities().by_fingerprint(peer.fingerprint, config_->now());
     peer_ = std::move(peer);
@@ -211,6 +210,10 @@ bool TlsEngine::authorize(const X509* cert) {
     checked_cert_.reset(const_cast<X509*>(cert));
   }
   const ca::IdentityVerdict verdict = peer_->identity.verdict;
+  // The issuer says most about a certificate the ledger does not know (another CA's); for
+  // one of ours it says nothing new, and printing a name costs as much as the ledger lookup.
+  if (verdict == ca::IdentityVerdict::unknown && peer_->issuer.empty())
+    if (const X509_NAME* issuer = X509_get_issuer_name(cert)) peer_->issuer = ca::name_to_string(issuer);
   if (verdict != ca::IdentityVerdict::good) {
     if (reason_.empty()) reason_ = ca::to_string(verdict);
     if (code_.empty()) {

@@ -99,7 +99,7 @@ struct TlsPeer {
   ca::Sha256 fingerprint{};  // SHA-256 over the DER: the ledger's key
   std::string serial_hex;
   std::string subject;
-  std::string issuer;             // the issuer's name, for a certificate from another CA
+  std::string issuer;             // the issuer's name; only for a certificate the ledger does not know
   std::vector<std::string> sans;  // "DNS:x", "email:y", ... for policy rules (san = "...")
   ca::Identity identity;
 };

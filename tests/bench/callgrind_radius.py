@@ -2,7 +2,7 @@
 """Server instructions per EAP-TLS handshake, counted by callgrind (docs/performance.md).
 
   python3 tests/bench/callgrind_radius.py [--build build] [--count 50] [--modes full-1.3,...]
-          [--server portcullis|freeradius] [--keep] [--annotate N]
+          [--server portcullis|freeradius] [--events on|off|on,off] [--keep] [--annotate N]
 
 CPU-time figures on a shared 2-core machine move with the load; instruction counts do not.
 This starts `portcullis serve` under `valgrind --tool=callgrind`, issues a P-256 client
@@ -17,6 +17,9 @@ client certificate), so the two servers can be compared whatever the machine's l
 A resumed run starts with one full handshake (concurrency 1: one slot, one warm-up); its
 instructions, taken from the full run of the same TLS version, are subtracted (FreeRADIUS is
 offered its warm-up session every time: run_radius_bench.py, FreeRadius.resume_flags).
+--events off runs Portcullis with `[events] enabled = false`; --events on,off runs it once
+each way (a fresh instance each) and prints what the events cost per conversation: the A/B
+of docs/performance.md on one build.
 --annotate N prints the N most expensive functions (inclusive) of each dump.
 Needs valgrind (Debian `valgrind`). A benchmark, not a test: nothing is asserted.
 """
@@ -51,6 +54,9 @@ def dump_totals(path):
 
 
 def dump(pid, outdir, before):
+    # The events of the conversations just run are written by the event writer's thread
+    # every second: let it catch up, so each dump holds its own mode's rows.
+    time.sleep(2.5)
     subprocess.run(["callgrind_control", "--dump", str(pid)], check=True, capture_output=True, timeout=120)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -69,6 +75,7 @@ def main():
     ap.add_argument("--server", choices=("portcullis", "freeradius"), default="portcullis")
     ap.add_argument("--modes", default="full-1.3,full-1.2,resumed-1.3,resumed-1.2")
     ap.add_argument("--annotate", type=int, default=0)
+    ap.add_argument("--events", default="on", help="on, off, or on,off for an A/B")
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
     modes = [m for m in a.modes.split(",") if m]
@@ -80,11 +87,45 @@ def main():
         return 2
 
     harness.BIN = os.path.join(a.build, "app", "portcullis")
+    settings = [e for e in a.events.split(",") if e]
+    if any(e not in ("on", "off") for e in settings) or not settings:
+        ap.error("--events takes on, off or on,off")
+    if a.server == "freeradius" and settings != ["on"]:
+        ap.error("--events is for --server portcullis")
+    results = {}
+    for events in settings:
+        if len(settings) > 1:
+            print(f"events {events}:", flush=True)
+        results[events] = run_once(a, modes, events == "on")
+    if len(results) == 2:
+        print("what the events add (on vs off):")
+        for m in modes:
+            on, off = results["on"][m], results["off"][m]
+            print(f"{m:<12} {on / 1e6:8.3f} M vs {off / 1e6:8.3f} M  {on - off:+9.0f} instructions  "
+                  f"{100.0 * (on - off) / off:+6.2f} %", flush=True)
+    return 0
+
+
+def disable_events(config):
+    """`[events] enabled = false` in an `init`-written config."""
+    with open(config) as f:
+        text = f.read()
+    text, n = re.subn(r"(?m)^(\[events\][^\n]*\n)enabled = true", r"\1enabled = false", text)
+    if n != 1:
+        raise RuntimeError("no `enabled = true` under [events] in " + config)
+    with open(config, "w") as f:
+        f.write(text)
+
+
+def run_once(a, modes, events_enabled):
+    harness.BIN = os.path.join(a.build, "app", "portcullis")
     gen = os.path.join(a.build, "tests", "bench", "bench_eap_load")
     workdir = tempfile.mkdtemp(prefix="portcullis-callgrind-")
     outdir = os.path.join(workdir, "cg")
     os.makedirs(outdir)
     inst = harness.Instance(os.path.join(workdir, "pc"))
+    if not events_enabled:
+        disable_events(inst.config)
     proc = None
     try:
         log = open(os.path.join(workdir, "server.log"), "ab")
@@ -150,7 +191,7 @@ def main():
                     ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", p], capture_output=True, text=True)
                     lines = [ln for ln in ann.stdout.splitlines() if re.match(r"^\s*[\d,]+ \(", ln)]
                     print("\n".join(lines[:a.annotate]))
-        return 0
+        return per
     finally:
         if a.server == "freeradius" and inst.proc is not None:
             inst.stop()

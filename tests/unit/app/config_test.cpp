@@ -319,6 +319,13 @@ TEST_F(ConfigTest, ScepRefusalAuditLimitsLoadWithDefaults) {
   EXPECT_EQ(rendered.scep.refusal_rows_max, 100000);
 }
 
+TEST_F(ConfigTest, EventsCanBeTurnedOff) {
+  EXPECT_TRUE(load_config(write("[service]\nhostname = \"x\"\n")).events.enabled);
+  EXPECT_FALSE(load_config(write("[events]\nenabled = false\n")).events.enabled);
+  EXPECT_THROW(load_config(write("[events]\nenabled = \"no\"\n")), ConfigError);
+  EXPECT_TRUE(load_config(write(render_config(sample()))).events.enabled);
+}
+
 TEST_F(ConfigTest, EventRetentionAndEapTimeoutLoadWithDefaults) {
   const Config d = load_config(write("[service]\nhostname = \"x\"\n"));
   EXPECT_EQ(d.events.keep_days, 30);

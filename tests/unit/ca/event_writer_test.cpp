@@ -87,6 +87,49 @@ TEST(EventWriter, WritesWhatIsQueuedInOneBatchAndStampsTheTime) {
   EXPECT_EQ(store.batches.size(), 1u);
 }
 
+// Peer-chosen text (User-Name, certificate names) is cut to kEventTextMax bytes, never in
+// the middle of a UTF-8 character.
+TEST(EventWriter, CutsLongTextOnACharacterBoundary) {
+  FakeStore store;
+  EventWriter writer(store, manual());
+  Event e = event("ok");
+  e.user_name = std::string(kEventTextMax - 1, 'a') + "\xC3\xA9" + std::string(10000, 'b');  // é across the cut
+  e.detail = std::string(100000, 'd');
+  e.issuer = "CN=" + std::string(300, 'x');
+  e.ssid = "corp";
+  writer.emit(e);
+  writer.flush();
+  ASSERT_EQ(store.batches.size(), 1u);
+  const Event& got = store.batches[0][0];
+  EXPECT_EQ(got.user_name, std::string(kEventTextMax - 1, 'a'));  // the é left out whole
+  EXPECT_EQ(got.detail.size(), kEventTextMax);
+  EXPECT_EQ(got.issuer.size(), kEventTextMax);
+  EXPECT_EQ(got.ssid, "corp");
+  EXPECT_EQ(utf8_prefix("\xE2\x82\xAC\xE2\x82\xAC", 4), "\xE2\x82\xAC");  // € is 3 bytes
+}
+
+// An event of no known kind (an emitter's bug) is dropped and counted on its own: it must
+// not make the store refuse the batch the others share.
+TEST(EventWriter, AMalformedEventIsDroppedAloneAndCounted) {
+  FakeStore store;
+  EventWriter writer(store, manual());
+  Event bogus = event("x");
+  bogus.kind = "bogus";
+  Event no_outcome = event("y");
+  no_outcome.outcome.clear();
+  writer.emit(event("a"));
+  writer.emit(bogus);
+  writer.emit(no_outcome);
+  writer.emit(event("b"));
+  EXPECT_EQ(writer.counters().dropped, 2u);
+  EXPECT_EQ(writer.counters().emitted, 2u);
+  writer.flush();
+  ASSERT_EQ(store.batches.size(), 1u);
+  ASSERT_EQ(store.batches[0].size(), 2u);
+  EXPECT_EQ(store.batches[0][0].reason, "a");
+  EXPECT_EQ(store.batches[0][1].reason, "b");
+}
+
 TEST(EventWriter, DropsAndCountsWhenFull) {
   FakeStore store;
   EventWriter writer(store, manual(3));

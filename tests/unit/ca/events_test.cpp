@@ -128,6 +128,34 @@ TEST_F(EventStoreTest, FiltersNewestFirstWithPaging) {
   EXPECT_TRUE(ledger->events(empty_device).empty());
 }
 
+// Rows go to the store many to a statement: a batch that is not a multiple of that, each
+// row's own values in its own row, in order, empty and NULL columns included.
+TEST_F(EventStoreTest, ALargeBatchKeepsEveryRowWhole) {
+  std::vector<Event> batch;
+  for (int i = 0; i < 37; ++i) {
+    Event e = radius_event(1000 + i, i % 2 ? "accept" : "reject", "r" + std::to_string(i), "dev-" + std::to_string(i));
+    e.detail = std::string(static_cast<std::size_t>(i), 'x');
+    if (i % 3 == 0) e.duration_ms = i;
+    e.count = i + 1;
+    batch.push_back(std::move(e));
+  }
+  ledger->append_events(batch);
+  EventFilter all;
+  all.limit = 100;
+  const auto got = ledger->events(all);
+  ASSERT_EQ(got.size(), 37u);
+  for (int i = 0; i < 37; ++i) {
+    const Event& g = got[static_cast<std::size_t>(36 - i)];  // newest first
+    EXPECT_EQ(g.at, 1000 + i);
+    EXPECT_EQ(g.reason, "r" + std::to_string(i));
+    EXPECT_EQ(g.device, "dev-" + std::to_string(i));
+    EXPECT_EQ(g.outcome, i % 2 ? "accept" : "reject");
+    EXPECT_EQ(g.detail.size(), static_cast<std::size_t>(i));
+    EXPECT_EQ(g.duration_ms.has_value(), i % 3 == 0);
+    EXPECT_EQ(g.count, i + 1);
+  }
+}
+
 TEST_F(EventStoreTest, ABatchIsAllOrNothing) {
   Event bad = radius_event(2, "", "x");
   EXPECT_THROW(ledger->append_events({radius_event(1, "accept", "ok"), bad}), LedgerConflict);

@@ -1,6 +1,7 @@
 // radius/eap/tls_engine: the server TLS engine driven directly by an OpenSSL client over
 // memory BIOs (no EAP framing): versions, key export, authorization by the ledger.
 #include "radius/eap/tls_engine.hpp"
+#include "radius/eap/failure_reason.hpp"
 
 #include "eap_fixture.hpp"
 #include "tests/unit/support/scratch_registry.hpp"
@@ -369,3 +370,20 @@ TEST_F(TlsEngineTest, VersionSwitches) {
 
 }  // namespace
 }  // namespace portcullis::radius::eap::testing
+
+namespace portcullis::radius::eap {
+namespace {
+
+// The reason vocabulary is fixed (docs/events.md): an alert number no RFC names folds into
+// tls_alert:other, the number itself goes to the sentence.
+TEST(FailureReason, UnknownTlsAlertsFoldIntoOther) {
+  EXPECT_EQ(reason::tls_alert(48), "tls_alert:unknown_ca");
+  EXPECT_EQ(reason::tls_alert(116), "tls_alert:certificate_required");
+  EXPECT_EQ(reason::tls_alert(200), "tls_alert:other");
+  EXPECT_EQ(reason::tls_alert(255), "tls_alert:other");
+  EXPECT_EQ(reason::alert_name(48), "unknown_ca");
+  EXPECT_NE(reason::alert_name(200).find("200"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace portcullis::radius::eap

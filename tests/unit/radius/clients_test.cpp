@@ -80,6 +80,9 @@ TEST(IpPrefix, ParsesBothFamiliesAndRefusesTypos) {
 
 TEST(IpAddress, TextRoundTrip) {
   EXPECT_EQ(ip("192.0.2.1").to_string(), "192.0.2.1");
+  EXPECT_EQ(ip("0.0.0.0").to_string(), "0.0.0.0");
+  EXPECT_EQ(ip("255.255.255.255").to_string(), "255.255.255.255");
+  EXPECT_EQ(ip("10.200.7.99").to_string(), "10.200.7.99");
   EXPECT_TRUE(ip("192.0.2.1").is_v4());
   EXPECT_EQ(ip("2001:DB8::1").to_string(), "2001:db8::1");
   EXPECT_FALSE(ip("2001:db8::1").is_v4());

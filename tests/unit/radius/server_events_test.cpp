@@ -131,6 +131,27 @@ TEST_F(ServerEventsTest, TableFullIsARejectWithItsReason) {
   EXPECT_EQ(e.reason, "session_table_full");
 }
 
+// A conversation idle past the eviction grace but not the timeout, dropped to make room for
+// another at the NAS's cap: the table was full, the peer had not given up.
+TEST_F(ServerEventsTest, AConversationEvictedForRoomEndsWithSessionTableFull) {
+  options_.max_eap_sessions_per_nas = 1;
+  make_server(options_);
+  ASSERT_EQ(exchange(access_request(peer_identity()))->code, Code::AccessChallenge);
+  clock_ += std::chrono::seconds(3);
+  ASSERT_EQ(exchange(access_request(peer_identity()))->code, Code::AccessChallenge);  // takes its place
+  const ca::Event e = only_event();
+  EXPECT_EQ(e.outcome, "abandoned");
+  EXPECT_EQ(e.reason, "session_table_full");
+  EXPECT_NE(e.detail.find("max_eap_sessions_per_nas"), std::string::npos) << e.detail;
+  EXPECT_EQ(e.nas, "wlc");
+  EXPECT_EQ(e.mac, "02:00:00:00:00:01");
+  EXPECT_EQ(server_->eap_conversations(), 1u);
+  // The one that took its place still ends as silent when its own peer goes away.
+  clock_ += std::chrono::seconds(61);
+  server_->sweep();
+  EXPECT_EQ(only_event().reason, "peer_silent");
+}
+
 TEST_F(ServerEventsTest, NotEapIsAnEapMethodReject) {
   Packet p;
   p.code = Code::AccessRequest;
