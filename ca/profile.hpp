@@ -30,7 +30,8 @@ struct Profile {
 
 using Profiles = std::map<std::string, Profile>;
 
-// The built-in "device" (clientAuth) and "server" (serverAuth) profiles.
+// The built-in "device" (clientAuth), "server" (serverAuth) and "nas" (both, for RadSec
+// clients) profiles.
 Profiles default_profiles();
 
 }  // namespace portcullis::ca
