@@ -106,6 +106,16 @@ std::optional<Bytes> Server::handle(const Datagram& datagram) {
     spdlog::debug("radius: drop datagram from unknown NAS {}:{}", datagram.source.to_string(), datagram.source_port);
     return std::nullopt;
   }
+  return handle_known(datagram, *nas);
+}
+
+std::optional<Bytes> Server::handle(const Datagram& datagram, const NasClient& nas) {
+  bump(counters_.received);
+  return handle_known(datagram, nas);
+}
+
+std::optional<Bytes> Server::handle_known(const Datagram& datagram, const NasClient& client) {
+  const NasClient* nas = &client;
   auto parsed = parse(datagram.bytes);
   if (!parsed) {
     switch (parsed.error()) {

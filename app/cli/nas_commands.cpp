@@ -50,7 +50,8 @@ int run_nas_certificate(const CliContext& ctx, const NasCertificateArgs& args) {
   const ca::CaPaths paths{config.ca.dir};
   const std::filesystem::path dir(args.out);
   std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) throw CliError("--out " + args.out + " is not a directory");
+  if (std::filesystem::exists(dir, ec) && !std::filesystem::is_directory(dir, ec))
+    throw CliError("--out " + args.out + " is not a folder");
   const std::string cert_path = (dir / (args.name + ".pem")).string();
   const std::string key_path = (dir / (args.name + ".key")).string();
   const std::string ca_path = (dir / "ca.pem").string();
@@ -60,6 +61,9 @@ int run_nas_certificate(const CliContext& ctx, const NasCertificateArgs& args) {
     if (std::filesystem::exists(p, ec)) throw CliError(p + " exists; remove it or choose another --out");
   const std::string root = ca::read_file(paths.root());
   const std::string chain = intermediates_pem(paths);
+
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw CliError("cannot create --out " + args.out + ": " + ec.message());
 
   ca::EvpPkeyPtr key = ca::generate_key(ca::KeyType::ec_p256);
   nlohmann::json body = {
@@ -95,9 +99,8 @@ void add_nas_commands(CLI::App& app, CliContext& ctx, std::function<int()>& acti
   auto args = std::make_shared<NasCertificateArgs>();
   auto* cert = nas->add_subcommand("certificate", "Issue a NAS certificate and key (profile nas) into a folder");
   cert->add_option("--name", args->name, "The NAS name: its device in the ledger and the certificate's CN")->required();
-  cert->add_option("--out", args->out, "Existing folder for NAME.pem, NAME.key (0600) and ca.pem")
-      ->required()
-      ->check(CLI::ExistingDirectory);
+  cert->add_option("--out", args->out, "Folder for NAME.pem, NAME.key (0600) and ca.pem; created if missing")
+      ->required();
   cert->add_option("--san", args->sans, "A SAN the certificate carries: dns:NAME or ip:ADDR (repeatable)");
   cert->footer(examples({"portcullis nas certificate --name wlc-1 --out nas-certs"}));
   cert->callback([&, args] { action = [&, args] { return run_nas_certificate(ctx, *args); }; });

@@ -1,11 +1,17 @@
 """RadSec (RADIUS over TLS, RFC 6614) for NAS clients: the NAS certificates our CA issues
-(`portcullis nas certificate`)."""
+(`portcullis nas certificate`), and EAP-TLS through a real RadSec peer: eapol_test ->
+radsecproxy (UDP in, TLS out with the NAS certificate) -> Portcullis's RadSec listener."""
 
 import json
 import os
 import stat
+import subprocess
+import time
 
-from harness import IntegrationTest, main, run
+import test_radius
+from harness import IntegrationTest, corporate_root, eventually, free_port, main, run
+
+UDP_SECRET = "eapol-to-radsecproxy-secret"
 
 
 class NasCertificateTest(IntegrationTest):
@@ -54,6 +60,133 @@ class NasCertificateTest(IntegrationTest):
                                     or "[]"), [])
         with open(os.path.join(out, "wlc-2.key")) as f:
             self.assertEqual(f.read(), "the NAS's current key\n")
+
+
+class RadsecProxyTest(IntegrationTest):
+    # eapol_test and its checks, as the UDP tests use them.
+    issue = test_radius.RadiusTest.issue
+    eapol = test_radius.RadiusTest.eapol
+    assert_success = test_radius.RadiusTest.assert_success
+    assert_failure = test_radius.RadiusTest.assert_failure
+
+    def setUp(self):
+        super().setUp()
+        self.proxies = []
+
+    def tearDown(self):
+        for proc, log in self.proxies:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=10)
+            log.close()
+        if self._failed():
+            for proc, log in self.proxies:
+                with open(log.name, errors="replace") as f:
+                    print(f"\n===== radsecproxy log ({log.name}) =====\n{f.read()}\n===== end =====")
+        super().tearDown()
+
+    def radsec_instance(self):
+        """A running Portcullis with [radsec] on and one RadSec client, wlc-1, and the NAS
+        certificate folder `portcullis nas certificate` wrote for it."""
+        inst = self.instance()
+        out = os.path.join(self.workdir, "nas")  # created by the command
+        inst.cli("nas", "certificate", "--name", "wlc-1", "--out", out)
+        inst.stop()
+        inst.radsec_port = free_port()
+        with open(inst.config, "a") as f:
+            f.write(f"\n[radsec]\nenabled = true\nport = {inst.radsec_port}\nidle_timeout_seconds = 30\n"
+                    "\n[[radius.clients]]\nname = \"wlc-1\"\ntransport = \"radsec\"\ncertificate_name = \"wlc-1\"\n")
+        inst.start()
+        return inst, out
+
+    def proxy(self, inst, cert, key, ca):
+        """radsecproxy as the NAS: UDP from eapol_test in, RadSec to Portcullis out. Its UDP port."""
+        port = free_port()
+        conf = os.path.join(self.workdir, f"radsecproxy-{port}.conf")
+        with open(conf, "w") as f:
+            f.write(f"""ListenUDP 127.0.0.1:{port}
+LoopPrevention off
+tls nas {{
+    CACertificateFile {ca}
+    CertificateFile {cert}
+    CertificateKeyFile {key}
+}}
+client eapol {{
+    host 127.0.0.1
+    type udp
+    secret {UDP_SECRET}
+}}
+server portcullis {{
+    host 127.0.0.1
+    port {inst.radsec_port}
+    type tls
+    tls nas
+    # Our server certificate names the --hostname given at init (localhost).
+    CertificateNameCheck off
+}}
+realm * {{
+    server portcullis
+}}
+""")
+        log = open(os.path.join(self.workdir, f"radsecproxy-{port}.log"), "w")
+        proc = subprocess.Popen(["radsecproxy", "-f", "-d", "4", "-c", conf], stdout=log, stderr=subprocess.STDOUT)
+        self.proxies.append((proc, log))
+        time.sleep(0.5)
+        self.assertIsNone(proc.poll(), "radsecproxy exited at start")
+        return port
+
+    def test_eap_tls_through_radsecproxy_tls13_and_tls12(self):
+        inst, nas = self.radsec_instance()
+        port = self.proxy(inst, os.path.join(nas, "wlc-1.pem"), os.path.join(nas, "wlc-1.key"),
+                          os.path.join(nas, "ca.pem"))
+        key, cert, _ = self.issue(inst, "laptop-1")
+        self.assert_success(self.eapol(inst, key, cert, tls13=True, port=port, secret=UDP_SECRET), "TLSv1.3")
+        self.assert_success(self.eapol(inst, key, cert, tls13=False, port=port, secret=UDP_SECRET), "TLSv1.2")
+        self.assertRegex(inst.log(), r"radsec: NAS wlc-1 connected from 127\.0\.0\.1:\d+ \(TLSv1\.[23], our certificate\)")
+        # The NAS the events name is the RadSec client, found by its certificate.
+        events = eventually(lambda: inst.api("GET", "/events?nas=wlc-1&outcome=accept", expect=200)[1]["events"],
+                            lambda e: len(e) >= 2)
+        self.assertEqual(len(events), 2, events)
+
+    def test_revoking_the_nas_certificate_closes_its_connection_and_refuses_new_ones(self):
+        inst, nas = self.radsec_instance()
+        port = self.proxy(inst, os.path.join(nas, "wlc-1.pem"), os.path.join(nas, "wlc-1.key"),
+                          os.path.join(nas, "ca.pem"))
+        key, cert, _ = self.issue(inst, "laptop-2")
+        self.assert_success(self.eapol(inst, key, cert, port=port, secret=UDP_SECRET), "TLSv1.3")
+        serial = run(["openssl", "x509", "-in", os.path.join(nas, "wlc-1.pem"), "-noout", "-serial"]
+                     ).stdout.strip().split("=")[1]
+        inst.cli("revoke", "--serial", serial, "--reason", "keyCompromise")
+        closed = eventually(inst.log, lambda log: "no longer good" in log)
+        self.assertIn("radsec: connection of NAS wlc-1 from 127.0.0.1", closed)
+        self.assert_failure(self.eapol(inst, key, cert, port=port, secret=UDP_SECRET))
+        # A NAS that connects afresh with the revoked certificate is refused at the handshake.
+        fresh = self.proxy(inst, os.path.join(nas, "wlc-1.pem"), os.path.join(nas, "wlc-1.key"),
+                           os.path.join(nas, "ca.pem"))
+        self.assert_failure(self.eapol(inst, key, cert, port=fresh, secret=UDP_SECRET))
+        self.assertRegex(inst.log(), r"radsec: connection from 127\.0\.0\.1:\d+ refused at TLS: NAS certificate revoked")
+        self.assertEqual(inst.log().count("radsec: NAS wlc-1 connected"), 1)
+
+    def test_a_nas_certificate_from_a_foreign_ca_is_refused_at_tls(self):
+        inst, nas = self.radsec_instance()
+        d, root_key, root_cert, _ = corporate_root(self.workdir)
+        # A certificate that names wlc-1 exactly as ours does, from a CA nobody configured.
+        key = os.path.join(d, "wlc-1.key")
+        csr = os.path.join(d, "wlc-1.csr")
+        cert = os.path.join(d, "wlc-1.pem")
+        ext = os.path.join(d, "leaf.ext")
+        with open(ext, "w") as f:
+            f.write("basicConstraints=critical,CA:FALSE\nextendedKeyUsage=clientAuth,serverAuth\n")
+        run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-keyout", key, "-out", csr, "-subj", "/CN=wlc-1"])
+        run(["openssl", "x509", "-req", "-in", csr, "-CA", root_cert, "-CAkey", root_key, "-CAcreateserial",
+             "-days", "30", "-extfile", ext, "-out", cert])
+        port = self.proxy(inst, cert, key, os.path.join(nas, "ca.pem"))
+        dev_key, dev_cert, _ = self.issue(inst, "laptop-3")
+        self.assert_failure(self.eapol(inst, dev_key, dev_cert, port=port, secret=UDP_SECRET))
+        self.assertRegex(inst.log(), r"radsec: connection from 127\.0\.0\.1:\d+ refused at TLS: certificate 'wlc-1' is "
+                                     r"not ours and names no RadSec client with a trusted CA")
+        self.assertNotIn("radsec: NAS wlc-1 connected", inst.log())
 
 
 if __name__ == "__main__":
