@@ -241,7 +241,8 @@ std::optional<Bytes> Server::encode(const Packet& reply, const Packet& request, 
   // for accounting see ReplyMac::zero_authenticator).
   const ReplyMac mac =
       request.code == Code::AccountingRequest ? ReplyMac::zero_authenticator : ReplyMac::request_authenticator;
-  auto bytes = encode_reply(reply, request.authenticator, nas.secret, true, mac);
+  const bool with_mac = request.code != Code::AccountingRequest || nas.sign_accounting_responses;
+  auto bytes = encode_reply(reply, request.authenticator, nas.secret, with_mac, mac);
   if (!bytes) {
     bump(counters_.reply_too_large);
     spdlog::warn("radius: reply to request {} from NAS {} would exceed 4096 octets; dropped", request.identifier,

@@ -38,6 +38,7 @@ std::shared_ptr<const radius::radsec::RadsecClients> make_radsec_clients(const C
     client.nas.require_message_authenticator = setting.require_message_authenticator;
     client.nas.coa_port = setting.coa_port;
     client.nas.groups = setting.groups;
+    client.nas.sign_accounting_responses = false;  // see NasClient
     client.certificate_name = setting.certificate_name;
     if (!setting.address.empty()) client.source = radius::IpPrefix::parse(setting.address);
     if (!setting.ca_file.empty()) client.trusted_ca = trust_store(setting.ca_file);

@@ -4,6 +4,9 @@ radsecproxy (UDP in, TLS out with the NAS certificate) -> Portcullis's RadSec li
 
 import json
 import os
+import re
+import socket
+import ssl
 import stat
 import subprocess
 import time
@@ -126,6 +129,7 @@ server portcullis {{
 }}
 realm * {{
     server portcullis
+    accountingServer portcullis
 }}
 """)
         log = open(os.path.join(self.workdir, f"radsecproxy-{port}.log"), "w")
@@ -147,6 +151,25 @@ realm * {{
         events = eventually(lambda: inst.api("GET", "/events?nas=wlc-1&outcome=accept", expect=200)[1]["events"],
                             lambda e: len(e) >= 2)
         self.assertEqual(len(events), 2, events)
+
+    def test_accounting_through_radsecproxy_is_linked_to_the_certificate(self):
+        inst, nas = self.radsec_instance()
+        port = self.proxy(inst, os.path.join(nas, "wlc-1.pem"), os.path.join(nas, "wlc-1.key"),
+                          os.path.join(nas, "ca.pem"))
+        key, cert, serial = self.issue(inst, "phone-4")
+        out = self.eapol(inst, key, cert, port=port, secret=UDP_SECRET, mac="02:00:00:aa:bb:04")
+        self.assert_success(out, "TLSv1.3")
+        token = bytes.fromhex(re.search(r"Attribute 25 \(Class\) length=\d+\n\s+Value: ([0-9a-f]+)", out).group(1))
+        start = run(["radclient", "-x", "-r", "1", "-t", "5", "--", f"127.0.0.1:{port}", "acct", UDP_SECRET],
+                    check=False, timeout=30,
+                    input="Acct-Status-Type = Start\nAcct-Session-Id = \"sess-4\"\n"
+                          "Calling-Station-Id = \"02-00-00-AA-BB-04\"\nUser-Name = \"anonymous@example\"\n"
+                          f"Class = 0x{token.hex()}\n")
+        self.assertIn("Received Accounting-Response", start.stdout, start.stdout + start.stderr)
+        sessions = eventually(lambda: inst.api("GET", "/sessions?live=true", expect=200)[1]["sessions"],
+                              lambda rows: any(r["acct_session_id"] == "sess-4" for r in rows))
+        row = next(r for r in sessions if r["acct_session_id"] == "sess-4")
+        self.assertEqual((row["nas"], row["serial"], row["device"]), ("wlc-1", serial, "phone-4"))
 
     def test_revoking_the_nas_certificate_closes_its_connection_and_refuses_new_ones(self):
         inst, nas = self.radsec_instance()
@@ -187,6 +210,122 @@ realm * {{
         self.assertRegex(inst.log(), r"radsec: connection from 127\.0\.0\.1:\d+ refused at TLS: certificate 'wlc-1' is "
                                      r"not ours and names no RadSec client with a trusted CA")
         self.assertNotIn("radsec: NAS wlc-1 connected", inst.log())
+
+
+class RadsecStreamTest(IntegrationTest):
+    """Our own RadSec client (Python ssl) for what radsecproxy cannot be made to do: many
+    requests in one write, a broken Length, more connections than the caps allow, silence."""
+
+    status_server = staticmethod(test_radius.RadiusTest.status_server)
+
+    def radsec_instance(self, **radsec):
+        inst = self.instance()
+        self.nas = os.path.join(self.workdir, "nas")
+        inst.cli("nas", "certificate", "--name", "wlc-1", "--out", self.nas)
+        inst.stop()
+        inst.radsec_port = free_port()
+        settings = "".join(f"{k} = {v}\n" for k, v in radsec.items())
+        with open(inst.config, "a") as f:
+            f.write(f"\n[radsec]\nenabled = true\nport = {inst.radsec_port}\n{settings}"
+                    "\n[[radius.clients]]\nname = \"wlc-1\"\ntransport = \"radsec\"\ncertificate_name = \"wlc-1\"\n")
+        inst.start()
+        return inst
+
+    def connect(self, inst, tls_version=ssl.TLSVersion.TLSv1_3):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(os.path.join(self.nas, "ca.pem"))
+        ctx.load_cert_chain(os.path.join(self.nas, "wlc-1.pem"), os.path.join(self.nas, "wlc-1.key"))
+        ctx.minimum_version = ctx.maximum_version = tls_version
+        raw = socket.create_connection(("127.0.0.1", inst.radsec_port), timeout=5)
+        conn = ctx.wrap_socket(raw, server_hostname="localhost")
+        self.addCleanup(conn.close)
+        return conn
+
+    @staticmethod
+    def read_packets(conn, count):
+        buf = b""
+        packets = []
+        while len(packets) < count:
+            while len(buf) < 4 or len(buf) < int.from_bytes(buf[2:4], "big"):
+                chunk = conn.recv(65536)
+                if not chunk:
+                    raise ConnectionError("closed by the server")
+                buf += chunk
+            n = int.from_bytes(buf[2:4], "big")
+            packets.append(buf[:n])
+            buf = buf[n:]
+        return packets
+
+    def assert_closed(self, conn, within=5):
+        conn.settimeout(within)
+        try:
+            self.assertEqual(conn.recv(4096), b"")
+        except (ConnectionResetError, ssl.SSLError):
+            pass
+
+    def test_status_server_watchdog_many_in_flight_and_tls12(self):
+        inst = self.radsec_instance()
+        for version in (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2):
+            conn = self.connect(inst, version)
+            # RFC 6614 §2.6 watchdog: Status-Server, answered Access-Accept (RFC 5997 §3),
+            # signed with the fixed secret "radsec"; ten in one write, all answered.
+            conn.sendall(b"".join(self.status_server("radsec", identifier=i) for i in range(10)))
+            replies = self.read_packets(conn, 10)
+            self.assertEqual(sorted(r[1] for r in replies), list(range(10)))
+            self.assertTrue(all(r[0] == 2 for r in replies), replies)
+            # A retransmission on the same connection gets the cached reply again.
+            again = self.status_server("radsec", identifier=77)
+            conn.sendall(again)
+            first = self.read_packets(conn, 1)[0]
+            conn.sendall(again)
+            self.assertEqual(self.read_packets(conn, 1)[0], first)
+            conn.close()
+        # A Status-Server signed with another secret is not answered (and costs nothing).
+        conn = self.connect(inst)
+        conn.sendall(self.status_server("not-the-radsec-secret", identifier=5))
+        conn.sendall(self.status_server("radsec", identifier=6))
+        self.assertEqual(self.read_packets(conn, 1)[0][1], 6)
+
+    def test_a_broken_length_closes_the_connection(self):
+        inst = self.radsec_instance()
+        conn = self.connect(inst)
+        conn.sendall(b"\x0c\x01\x13\x89" + bytes(16))  # Length 5001
+        self.assert_closed(conn)
+        self.assertIn("a packet Length outside 20..4096", inst.log())
+
+    def test_connection_caps_and_idle_timeout(self):
+        inst = self.radsec_instance(max_connections_per_nas=2, idle_timeout_seconds=2)
+        first, second = self.connect(inst), self.connect(inst)
+        third = self.connect(inst)
+        self.assert_closed(third)
+        self.assertIn("refused: it has 2 connections already", inst.log())
+        # The two admitted ones answer; silent for the idle timeout, they are closed.
+        for conn in (first, second):
+            conn.sendall(self.status_server("radsec", identifier=1))
+            self.assertEqual(self.read_packets(conn, 1)[0][0], 2)
+        self.assert_closed(first, within=6)
+        self.assert_closed(second, within=6)
+        self.assertEqual(inst.log().count("closed: idle"), 2)
+        # Their places are free again.
+        self.connect(inst).sendall(self.status_server("radsec", identifier=3))
+
+    def test_our_device_certificate_is_no_nas_certificate(self):
+        inst = self.radsec_instance()
+        key, cert, _ = test_radius.RadiusTest.issue(self, inst, "wlc-1-laptop")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(os.path.join(self.nas, "ca.pem"))
+        ctx.load_cert_chain(cert, key)
+        raw = socket.create_connection(("127.0.0.1", inst.radsec_port), timeout=5)
+        with self.assertRaises((ssl.SSLError, ConnectionError)):
+            conn = ctx.wrap_socket(raw, server_hostname="localhost")
+            self.addCleanup(conn.close)
+            # TLS 1.3: the client's certificate is judged after its Finished; the alert
+            # arrives with the first read.
+            conn.sendall(self.status_server("radsec"))
+            if conn.recv(4096) == b"":
+                raise ConnectionError("closed")
+        raw.close()
+        self.assertIn("refused at TLS: certificate of profile 'device', not 'nas'", inst.log())
 
 
 if __name__ == "__main__":
