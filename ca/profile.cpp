@@ -28,7 +28,7 @@ Profiles default_profiles() {
   // TLS client towards us, and serverAuth too because a RadSec peer may also accept
   // connections (dynamic discovery, RFC 7585; a proxy's server side).
   Profile nas;
-  nas.name = "nas";
+  nas.name = kNasProfile;
   nas.validity_days = 730;
   nas.extended_key_usage = {"clientAuth", "serverAuth"};
   nas.allowed_san_types = {"dns", "ip"};

@@ -10,6 +10,7 @@
 #include "app/config.hpp"
 #include "ca/authority.hpp"
 #include "ca/keys.hpp"
+#include "ca/profile.hpp"
 #include "ca/x509.hpp"
 
 #include <filesystem>
@@ -18,8 +19,6 @@
 
 namespace portcullis::app {
 namespace {
-
-constexpr const char* kNasProfile = "nas";
 
 struct NasCertificateArgs {
   std::string name, out;
@@ -67,7 +66,7 @@ int run_nas_certificate(const CliContext& ctx, const NasCertificateArgs& args) {
 
   ca::EvpPkeyPtr key = ca::generate_key(ca::KeyType::ec_p256);
   nlohmann::json body = {
-      {"csr", csr_for(key.get())}, {"device", args.name}, {"profile", kNasProfile}, {"create_device", true}};
+      {"csr", csr_for(key.get())}, {"device", args.name}, {"profile", ca::kNasProfile}, {"create_device", true}};
   if (!args.sans.empty()) body["sans"] = args.sans;
   AdminClient client(config);
   const nlohmann::json result = client.post("/certificates", body);

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "ca/identity_index.hpp"
+#include "ca/profile.hpp"
 #include "ca/x509.hpp"
 #include "radius/clients.hpp"
 
@@ -26,8 +27,7 @@ namespace portcullis::radius::radsec {
 
 // RFC 6614 §2.3: over TLS the RADIUS shared secret is this fixed string.
 inline constexpr const char* kRadsecSecret = "radsec";
-// The profile `portcullis nas certificate` issues in.
-inline constexpr const char* kNasProfile = "nas";
+using ca::kNasProfile;  // the profile `portcullis nas certificate` issues in
 
 struct RadsecClient {
   NasClient nas;                              // its secret is kRadsecSecret

@@ -171,6 +171,13 @@ realm * {{
         row = next(r for r in sessions if r["acct_session_id"] == "sess-4")
         self.assertEqual((row["nas"], row["serial"], row["device"]), ("wlc-1", serial, "phone-4"))
 
+    def test_a_nas_certificate_is_no_device_identity_for_eap_tls(self):
+        # It carries clientAuth (the NAS is the TLS client of RadSec), but its key on a
+        # laptop must not put the laptop on the network as device wlc-1.
+        inst, nas = self.radsec_instance()
+        self.assert_failure(self.eapol(inst, os.path.join(nas, "wlc-1.key"), os.path.join(nas, "wlc-1.pem")))
+        self.assertIn("a NAS certificate (profile nas) is not a device identity", inst.log())
+
     def test_revoking_the_nas_certificate_closes_its_connection_and_refuses_new_ones(self):
         inst, nas = self.radsec_instance()
         port = self.proxy(inst, os.path.join(nas, "wlc-1.pem"), os.path.join(nas, "wlc-1.key"),
