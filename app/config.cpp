@@ -177,7 +177,7 @@ toml::table parse_toml(const std::string& path) {
 
 void check_sections(const std::string& path, const toml::table& root) {
   static const std::set<std::string> sections = {"service", "http", "admin", "ca", "ledger", "radius", "scep", "policy", "profiles",
-                                                 "events", "metrics", "notify", "mdm"};
+                                                 "radsec", "events", "metrics", "notify", "mdm"};
   Section top(path, "", &root);
   for (const auto& [k, node] : root) {
     if (!sections.count(std::string(k.str()))) top.fail(node, "unknown section [" + std::string(k.str()) + "]");
@@ -274,6 +274,24 @@ void load_ledger(const std::string& path, const toml::table& root, Config& c) {
   c.ledger.path = resolve(c.base_dir, c.ledger.path);
 }
 
+// A RadSec client is named by its certificate; its secret is "radsec" (RFC 6614 §2.3), and
+// an address, when given, only narrows where it may connect from.
+void check_radsec_client(Section& cs, const toml::node& el, RadiusClientSetting& client, const std::string& base_dir) {
+  if (client.name.empty() || client.certificate_name.empty())
+    cs.fail(el, "radius.clients entry with transport = \"radsec\" needs name and certificate_name");
+  if (!client.secret.empty() && client.secret != "radsec")
+    cs.fail(el, "radius.clients." + client.name + ".secret: RadSec uses the fixed secret \"radsec\" (RFC 6614 §2.3); leave it out");
+  client.secret = "radsec";
+  if (!client.address.empty()) {
+    try {
+      radius::IpPrefix::parse(client.address);
+    } catch (const std::invalid_argument& e) {
+      cs.fail(el, "radius.clients." + client.name + ".address: " + e.what());
+    }
+  }
+  if (!client.ca_file.empty()) client.ca_file = resolve(base_dir, client.ca_file);
+}
+
 void load_radius_clients(const std::string& path, const toml::array& clients, Config& c) {
   for (const auto& el : clients) {
     Section cs(path, "radius.clients", el.as_table());
@@ -284,7 +302,18 @@ void load_radius_clients(const std::string& path, const toml::array& clients, Co
     cs.get("require_message_authenticator", client.require_message_authenticator);
     cs.port("coa_port", client.coa_port);
     cs.get("groups", client.groups);
+    cs.get("transport", client.transport);
+    cs.get("certificate_name", client.certificate_name);
+    cs.get("ca_file", client.ca_file);
     cs.finish();
+    if (client.transport == "radsec") {
+      check_radsec_client(cs, el, client, c.base_dir);
+      c.radius.clients.push_back(std::move(client));
+      continue;
+    }
+    if (client.transport != "udp") cs.fail(el, "radius.clients." + client.name + ".transport must be \"udp\" or \"radsec\"");
+    if (!client.certificate_name.empty() || !client.ca_file.empty())
+      cs.fail(el, "radius.clients." + client.name + ": certificate_name and ca_file need transport = \"radsec\"");
     if (client.name.empty() || client.address.empty()) cs.fail(el, "radius.clients entry needs name and address");
     // RFC 2865 §3: the secret "SHOULD be at least 16 octets".
     if (client.secret.size() < 16) cs.fail(el, "radius.clients." + client.name + ".secret must be at least 16 characters");
@@ -344,6 +373,18 @@ void load_scep_webhooks(const std::string& path, const toml::array& webhooks, Co
     w.ca_file = resolve(c.base_dir, w.ca_file);
     c.scep.webhooks.push_back(std::move(w));
   }
+}
+
+void load_radsec(const std::string& path, const toml::table& root, Config& c) {
+  Section radsec(path, "radsec", root["radsec"].as_table());
+  radsec.get("enabled", c.radsec.enabled);
+  radsec.get("bind", c.radsec.bind);
+  radsec.port("port", c.radsec.port);
+  radsec.positive("max_connections", c.radsec.max_connections);
+  radsec.positive("max_connections_per_nas", c.radsec.max_connections_per_nas);
+  radsec.positive("idle_timeout_seconds", c.radsec.idle_timeout_seconds);
+  radsec.positive("handshake_timeout_seconds", c.radsec.handshake_timeout_seconds);
+  radsec.finish();
 }
 
 void load_scep(const std::string& path, const toml::table& root, Config& c) {
@@ -594,6 +635,7 @@ Config load_config(const std::string& path) {
   load_ca(path, root, c);
   load_ledger(path, root, c);
   load_radius(path, root, c);
+  load_radsec(path, root, c);
   load_scep(path, root, c);
   load_events(path, root, c);
   load_policy(path, root, c);

@@ -74,6 +74,21 @@ struct RadiusClientSetting {          // consumed by the RADIUS front end (radiu
   bool require_message_authenticator = true;   // BlastRADIUS, CVE-2024-3596
   std::uint16_t coa_port = 3799;               // RFC 5176 §3
   std::vector<std::string> groups;             // NAS groups, for policy rules (nas_group = [...])
+  // RadSec (RFC 6614, docs/radsec.md): "udp" (address + secret) or "radsec" (the client
+  // certificate names the NAS; address optional, secret "radsec").
+  std::string transport = "udp";
+  std::string certificate_name;                // radsec: our nas certificate's device, or a CN / DNS SAN
+  std::string ca_file;                         // radsec: a foreign CA trusted for this client (PEM)
+};
+
+struct RadsecSettings {               // the RadSec listener (docs/radsec.md)
+  bool enabled = false;
+  std::string bind = "127.0.0.1";
+  std::uint16_t port = 2083;                   // RFC 6614 §2.1
+  int max_connections = 1000;
+  int max_connections_per_nas = 8;
+  int idle_timeout_seconds = 600;
+  int handshake_timeout_seconds = 10;
 };
 
 struct RadiusSettings {
@@ -164,6 +179,7 @@ struct Config {
   CaSettings ca;
   LedgerSettings ledger;
   RadiusSettings radius;
+  RadsecSettings radsec;
   ScepSettings scep;
   PolicySettings policy;
   EventSettings events;

@@ -12,6 +12,7 @@
 #include "app/policy_control.hpp"
 #include "app/http/public_routes.hpp"
 #include "app/session_control.hpp"
+#include "app/radsec/setup.hpp"
 #include "app/http/tls_context.hpp"
 #include "ca/authority.hpp"
 #include "ca/crl.hpp"
@@ -61,6 +62,7 @@ std::vector<AdminToken> admin_tokens(const Config& config) {
 std::shared_ptr<const radius::NasTable> make_nas_table(const Config& config) {
   auto table = std::make_shared<radius::NasTable>();
   for (const auto& client : config.radius.clients) {
+    if (client.transport == "radsec") continue;  // named by certificate: app/radsec/setup.hpp
     radius::NasClient nas;
     nas.name = client.name;
     nas.secret = client.secret;
@@ -180,6 +182,7 @@ class Service {
         [this](const HttpRequest& r) { return admin_api_.load()->handle(r); }, handler_exceptions_);
     http_listeners_ = &http;
     start_session_control(io);
+    radsec_ = start_radsec_listener(io, config_, *authority_, index_, *registry_, *radius_);
     const std::unique_ptr<Notifier> notifier = make_notifier();  // stopped (joined) when run() returns
     http.start();
     const RadiusListeners radius = start_radius_listeners(io);
@@ -197,6 +200,7 @@ class Service {
       http.stop();
       radius.auth->stop();
       radius.acct->stop();
+      if (radsec_) radsec_->stop();
       crl_timer.cancel();
       sweep_timer.cancel();
       reload_signal.cancel();
@@ -210,6 +214,7 @@ class Service {
     http.join_workers();  // empty unless the shutdown deadline stopped `io` under a running handler
     http_listeners_ = nullptr;
     session_control_.reset();  // its timers and sockets belong to `io`
+    radsec_.reset();
     radius_->ledger_writer().flush();  // accounting rows answered but not yet written
     deadline.drained();
     spdlog::info("portcullis stopped cleanly");
@@ -464,8 +469,10 @@ class Service {
       try {
         Config fresh = load_config(config_path_);
         auto nas = make_nas_table(fresh);  // may throw: nothing applied yet
+        auto radsec_clients = make_radsec_clients(fresh);
         set_log_level(fresh.service.log_level);
         radius_->replace_nas_table(nas);
+        if (radsec_) radsec_->replace_clients(std::move(radsec_clients));
         bool policy_ok = true;
         try {
           reload_policy(*policy_, fresh.policy.file, "SIGHUP");
@@ -503,6 +510,7 @@ class Service {
   std::unique_ptr<JamfChallengeEndpoint> jamf_;     // [mdm.jamf]; null when off
   std::unique_ptr<policy::Engine> policy_;  // outlives radius_, which decides through it
   std::unique_ptr<radius::Server> radius_;
+  std::shared_ptr<RadsecListener> radsec_;  // null unless [radsec] enabled
   std::shared_ptr<SessionControl> session_control_;  // lives on run()'s io_context
   std::unique_ptr<MetricsScrape> metrics_scrape_;
   std::atomic<std::shared_ptr<AdminApi>> admin_api_;

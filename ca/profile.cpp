@@ -24,6 +24,16 @@ Profiles default_profiles() {
   server.allowed_san_types = {"dns", "ip"};
   profiles.emplace(server.name, server);
 
+  // NAS clients speaking RadSec (RFC 6614 §2.3, `portcullis nas certificate`): the NAS is the
+  // TLS client towards us, and serverAuth too because a RadSec peer may also accept
+  // connections (dynamic discovery, RFC 7585; a proxy's server side).
+  Profile nas;
+  nas.name = kNasProfile;
+  nas.validity_days = 730;
+  nas.extended_key_usage = {"clientAuth", "serverAuth"};
+  nas.allowed_san_types = {"dns", "ip"};
+  profiles.emplace(nas.name, nas);
+
   return profiles;
 }
 

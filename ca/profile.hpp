@@ -37,7 +37,12 @@ struct Profile {
 
 using Profiles = std::map<std::string, Profile>;
 
-// The built-in "device" (clientAuth) and "server" (serverAuth) profiles.
+// The built-in profile of NAS certificates (RadSec clients): they name a NAS, never a device,
+// so EAP-TLS refuses them although they carry clientAuth.
+inline constexpr const char* kNasProfile = "nas";
+
+// The built-in "device" (clientAuth), "server" (serverAuth) and "nas" (both, for RadSec
+// clients) profiles.
 Profiles default_profiles();
 
 }  // namespace portcullis::ca

@@ -20,7 +20,8 @@ run=(openssl sqlite3 ca-certificates)
 # and does its RSA/AES through the openssl plugin (libstrongswan-standard-plugins); without
 # them `pki --scep` fails with "no capable fetcher found".
 # prometheus: its promtool checks the /metrics text (tests/integration/test_metrics.py).
-test_peers=(python3 curl eapoltest freeradius-utils scep strongswan-pki
+# radsecproxy: the NAS side of RadSec (UDP in, TLS out; tests/integration/test_radsec.py).
+test_peers=(python3 curl eapoltest freeradius-utils scep strongswan-pki radsecproxy
             libstrongswan-extra-plugins libstrongswan-standard-plugins prometheus)
 
 export DEBIAN_FRONTEND=noninteractive

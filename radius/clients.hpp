@@ -42,6 +42,10 @@ struct NasClient {
   bool require_message_authenticator = true;  // BlastRADIUS, CVE-2024-3596
   std::uint16_t coa_port = 3799;              // RFC 5176 §3
   std::vector<std::string> groups;            // NAS groups for policy rules (nas_group = [...])
+  // Message-Authenticator in Accounting-Responses (see ReplyMac::zero_authenticator). Off
+  // for RadSec: TLS protects the reply (RFC 6614 §2.3), and radsecproxy checks it over the
+  // Request Authenticator where FreeRADIUS checks it over zeros, so no one value passes both.
+  bool sign_accounting_responses = true;
 };
 
 class NasTable {

@@ -130,6 +130,16 @@ std::optional<Bytes> Server::handle(const Datagram& datagram) {
       spdlog::debug("radius: drop datagram from unknown NAS {}:{}", datagram.source.to_string(), datagram.source_port);
     return std::nullopt;
   }
+  return handle_known(datagram, *nas);
+}
+
+std::optional<Bytes> Server::handle(const Datagram& datagram, const NasClient& nas) {
+  bump(counters_.received);
+  return handle_known(datagram, nas);
+}
+
+std::optional<Bytes> Server::handle_known(const Datagram& datagram, const NasClient& client) {
+  const NasClient* nas = &client;
   auto parsed = parse(datagram.bytes);
   if (!parsed) {
     switch (parsed.error()) {
@@ -255,7 +265,8 @@ std::optional<Bytes> Server::encode(const Packet& reply, const Packet& request, 
   // for accounting see ReplyMac::zero_authenticator).
   const ReplyMac mac =
       request.code == Code::AccountingRequest ? ReplyMac::zero_authenticator : ReplyMac::request_authenticator;
-  auto bytes = encode_reply(reply, request.authenticator, nas.secret, true, mac);
+  const bool with_mac = request.code != Code::AccountingRequest || nas.sign_accounting_responses;
+  auto bytes = encode_reply(reply, request.authenticator, nas.secret, with_mac, mac);
   if (!bytes) {
     bump(counters_.reply_too_large);
     spdlog::warn("radius: reply to request {} from NAS {} would exceed 4096 octets; dropped", request.identifier,

@@ -89,6 +89,10 @@ class Server {
 
   // Never throws; nullopt means "send nothing".
   std::optional<Bytes> handle(const Datagram& datagram);
+  // The same for a request whose NAS is already known (RadSec: by its TLS certificate,
+  // RFC 6614 §2.3), not looked up by the source address. `datagram.source` and
+  // `source_port` still key the duplicate cache: per connection for a stream.
+  std::optional<Bytes> handle(const Datagram& datagram, const NasClient& nas);
 
   // SIGHUP: clients, secrets and groups change at once for every later datagram; a
   // request already being handled finishes with the table it started with.
@@ -115,6 +119,7 @@ class Server {
 
  private:
   struct Context;
+  std::optional<Bytes> handle_known(const Datagram& datagram, const NasClient& nas);
   std::optional<Bytes> dispatch(const Datagram& datagram, const NasClient& nas, const Packet& request);
   bool authentic(const Datagram& datagram, const NasClient& nas, const Packet& request);
   std::optional<Bytes> status_server(const Packet& request, const NasClient& nas, SocketKind socket);

@@ -4,6 +4,7 @@
 #include "radius/eap/tls_library_context.hpp"
 
 #include "ca/authority.hpp"
+#include "ca/profile.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -222,6 +223,14 @@ bool TlsEngine::authorize(const X509* cert) {
                                                      : reason::kUnknownIssuer;
     }
     verify_error_ = verify_error_for(verdict);
+    return false;
+  }
+  // A NAS certificate (RadSec, RFC 6614 §2.3) carries clientAuth too, but names a NAS: its
+  // key on a laptop must not put the laptop on the network as the NAS's device.
+  if (peer_->identity.profile == ca::kNasProfile) {
+    if (reason_.empty()) reason_ = "a NAS certificate (profile nas) is not a device identity";
+    if (code_.empty()) code_ = reason::kNotForClientAuth;
+    verify_error_ = X509_V_ERR_INVALID_PURPOSE;
     return false;
   }
   // Ours and valid, but perhaps issued for another purpose (a "server" profile certificate,

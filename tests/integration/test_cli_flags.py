@@ -28,7 +28,10 @@ def plausible_value(ws, command, option):
         "--device": DEVICE, "--ssid": "corp-wifi", "--ttl": "10m", "--at": "2025-01-07T10:30",
         "--expiring-before": "2030-01-01", "--serial": ws.serial, "--reason": "superseded", "--nas": "loopback",
         "--nas-port-type": "Wireless-802.11", "--san": f"dns:{DEVICE}.corp.example", "--cn": DEVICE,
-        "--profile": "device", "--dir": ws.fresh_dir(), "--out": os.path.join(ws.test.workdir, "out.txt"),
+        "--profile": "device", "--dir": ws.fresh_dir(),
+        # `nas certificate --out` is a folder that must exist; the others write a file.
+        "--out": ws.test.workdir if command.path[0] == "nas" else os.path.join(ws.test.workdir, "out.txt"),
+        "--name": "wlc-1",
         "--devices-from": ws.device_list, "--csr": ws.csr, "--hostname": "localhost", "--bind": "127.0.0.1",
         "--search": "laptop", "--display-name": "Laptop 7", "--owner": "ana", "--group": "staff",
         "--issuing-cert": ws.pem_cert, "--issuing-key": ws.pem_key, "--issuing-chain": ws.pem_chain,

@@ -406,3 +406,62 @@ TEST(SecretsTest, GeneratedSecretsAreUrlSafeAndDistinct) {
 
 }  // namespace
 }  // namespace portcullis::app
+
+namespace portcullis::app {
+namespace {
+
+class RadsecConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("portcullis-radsec-config-" + std::to_string(std::random_device{}()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string write(const std::string& text) {
+    const std::string path = (dir_ / "portcullis.toml").string();
+    std::ofstream(path) << text;
+    return path;
+  }
+  fs::path dir_;
+};
+
+TEST_F(RadsecConfigTest, OffByDefaultOnPort2083) {
+  const Config c = load_config(write(""));
+  EXPECT_FALSE(c.radsec.enabled);
+  EXPECT_EQ(c.radsec.port, 2083);
+  EXPECT_EQ(c.radsec.max_connections_per_nas, 8);
+}
+
+TEST_F(RadsecConfigTest, ARadsecClientIsNamedByCertificateAndItsSecretIsRadsec) {
+  const Config c = load_config(write("[radsec]\nenabled = true\nport = 12083\nidle_timeout_seconds = 30\n"
+                                     "[[radius.clients]]\nname = \"wlc-1\"\ntransport = \"radsec\"\n"
+                                     "certificate_name = \"wlc-1\"\nca_file = \"corp.pem\"\n"));
+  EXPECT_TRUE(c.radsec.enabled);
+  EXPECT_EQ(c.radsec.port, 12083);
+  EXPECT_EQ(c.radsec.idle_timeout_seconds, 30);
+  const RadiusClientSetting& client = c.radius.clients.at(0);
+  EXPECT_EQ(client.transport, "radsec");
+  EXPECT_EQ(client.secret, "radsec");  // RFC 6614 §2.3
+  EXPECT_EQ(client.address, "");        // optional for RadSec
+  EXPECT_EQ(client.ca_file, (dir_ / "corp.pem").string());
+}
+
+TEST_F(RadsecConfigTest, BadRadsecSettingsAreRefused) {
+  const std::string radsec = "[[radius.clients]]\nname = \"wlc-1\"\ntransport = \"radsec\"\n";
+  for (const std::string& bad : {
+           radsec,                                                              // no certificate_name
+           radsec + "certificate_name = \"wlc-1\"\nsecret = \"0123456789abcdefghij\"\n",  // another secret
+           radsec + "certificate_name = \"wlc-1\"\naddress = \"10.0.0.1/8\"\n",           // host bits set
+           std::string("[[radius.clients]]\nname = \"a\"\naddress = \"10.0.0.1\"\nsecret = \"0123456789abcdefghij\"\n"
+                       "certificate_name = \"a\"\n"),                         // udp with a certificate name
+           std::string("[[radius.clients]]\nname = \"a\"\naddress = \"10.0.0.1\"\nsecret = \"0123456789abcdefghij\"\n"
+                       "transport = \"dtls\"\n"),
+           std::string("[radsec]\nport = 0\n"),
+           std::string("[radsec]\nmax_connections = 0\n"),
+           std::string("[radsec]\nenable = true\n"),
+       })
+    EXPECT_THROW(load_config(write(bad)), ConfigError) << bad;
+}
+
+}  // namespace
+}  // namespace portcullis::app

@@ -53,6 +53,45 @@ TEST_F(RadiusServerTest, StatusServerWithMessageAuthenticatorIsAnswered) {
   EXPECT_EQ(counter("status_server"), 2u);
 }
 
+// RadSec (RFC 6614 §2.3): the caller names the NAS (by its certificate), whatever the
+// source address; the secret is the NAS's ("radsec").
+TEST_F(RadiusServerTest, ANasNamedByTheCallerIsAnsweredFromAnyAddress) {
+  NasClient radsec;
+  radsec.name = "wlc-radsec";
+  radsec.secret = "radsec";
+  radsec.sign_accounting_responses = false;
+  Datagram d;
+  const Bytes wire = encode(status_server_request(), true, "radsec");
+  d.bytes = wire;
+  d.source = IpAddress::parse("198.51.100.7").value();  // no UDP client has this address
+  d.source_port = 40000;
+  EXPECT_FALSE(server_->handle(d));                     // looked up by address: unknown
+  auto reply = server_->handle(d, radsec);
+  ASSERT_TRUE(reply);
+  Authenticator request_auth;
+  std::copy(wire.begin() + 4, wire.begin() + 20, request_auth.begin());
+  EXPECT_TRUE(verify_response_authenticator(*reply, request_auth, "radsec"));
+  EXPECT_EQ((*reply)[0], static_cast<std::uint8_t>(Code::AccessAccept));
+
+  // Its Accounting-Responses carry no Message-Authenticator (NasClient::sign_accounting_responses).
+  Packet start;
+  start.code = Code::AccountingRequest;
+  start.identifier = 7;
+  start.add_integer(attr::AcctStatusType, 1);
+  start.add(attr::AcctSessionId, "radsec-1");
+  const Bytes acct = encode(start, false, "radsec");
+  d.bytes = acct;
+  d.socket = SocketKind::acct;
+  auto response = server_->handle(d, radsec);
+  ASSERT_TRUE(response);
+  auto parsed = parse(*response);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->code, Code::AccountingResponse);
+  EXPECT_EQ(parsed->find(attr::MessageAuthenticator), nullptr);
+  std::copy(acct.begin() + 4, acct.begin() + 20, request_auth.begin());
+  EXPECT_TRUE(verify_response_authenticator(*response, request_auth, "radsec"));
+}
+
 TEST_F(RadiusServerTest, StatusServerWithoutMessageAuthenticatorIsDropped) {
   Bytes nas_id = {attr::NasIdentifier, 5, 'a', 'p', '1'};
   EXPECT_FALSE(send_raw(raw_packet(Code::StatusServer, 1, random_authenticator(), nas_id)));

@@ -1,0 +1,364 @@
+#include "app/radsec/listener.hpp"
+
+#include "app/radsec/tls_context.hpp"
+#include "radius/attributes.hpp"
+#include "radius/radsec/framing.hpp"
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <deque>
+
+namespace portcullis::app {
+
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+using asio::ip::tcp;
+
+namespace {
+
+// The connection a handshake belongs to, for the verify callback. Not SSL's app data:
+// Boost.Asio's ssl::stream keeps its own verify callback there and deletes it with the stream.
+int connection_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+radius::IpAddress to_ip(const asio::ip::address& address) {
+  if (address.is_v4()) return radius::IpAddress::v4(address.to_v4().to_bytes());
+  return radius::IpAddress::v6(address.to_v6().to_bytes());
+}
+
+// RFC 6614 §2.4 (one port for both): accounting is told apart by its code, as the UDP
+// listeners tell it by the port it came to.
+radius::SocketKind kind_of(const radius::Bytes& packet) {
+  constexpr std::uint8_t kAccountingRequest = 4;  // RFC 2866 §3
+  return packet[0] == kAccountingRequest ? radius::SocketKind::acct : radius::SocketKind::auth;
+}
+
+}  // namespace
+
+class RadsecListener::Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(std::shared_ptr<RadsecListener> listener, tcp::socket socket, ssl::context& tls)
+      : listener_(std::move(listener)), stream_(std::move(socket), tls), timer_(stream_.get_executor()) {
+    boost::system::error_code ec;
+    const tcp::endpoint peer = stream_.lowest_layer().remote_endpoint(ec);
+    source_ = to_ip(peer.address());
+    source_port_ = peer.port();
+    peer_text_ = peer.address().to_string() + ":" + std::to_string(peer.port());
+  }
+
+  void start() {
+    SSL_set_ex_data(stream_.native_handle(), connection_index(), this);
+    arm_timer(listener_->options_.handshake_timeout, "TLS handshake timed out");
+    stream_.async_handshake(ssl::stream_base::server,
+                            [self = shared_from_this()](const boost::system::error_code& ec) { self->on_handshake(ec); });
+  }
+
+  // From the verify callback, during the handshake, on this connection's strand.
+  void set_peer(std::shared_ptr<const Clients> clients, radius::radsec::PeerVerdict verdict) {
+    clients_ = std::move(clients);
+    verdict_ = std::move(verdict);
+  }
+  const radius::IpAddress& source() const { return source_; }
+
+  // From outside the strand (recheck, stop): posted onto it.
+  void close_if_no_longer_good() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->admitted_ && !self->still_good()) {
+        ++self->listener_->counters_.closed_revoked;
+        self->close("its NAS certificate is no longer good (revoked, expired or device disabled)");
+      }
+    });
+  }
+  void close_from_outside(const char* why) {
+    asio::post(stream_.get_executor(), [self = shared_from_this(), why] { self->close(why); });
+  }
+
+ private:
+  bool still_good() const {
+    return clients_ && clients_->still_good(verdict_, listener_->identities_, ca::now_unix());
+  }
+
+  void on_handshake(const boost::system::error_code& ec) {
+    if (closed_) return;
+    if (ec || verdict_.client == nullptr) {
+      ++listener_->counters_.refused_tls;
+      const std::string why = !verdict_.reason.empty() ? verdict_.reason : ec.message();
+      spdlog::warn("radsec: connection from {} refused at TLS: {}", peer_text_, why);
+      close(nullptr);
+      return;
+    }
+    nas_ = verdict_.client->nas.name;
+    if (!listener_->admit(this, nas_)) {
+      ++listener_->counters_.refused_nas_cap;
+      spdlog::warn("radsec: connection from {} for NAS {} refused: it has {} connections already", peer_text_, nas_,
+                   listener_->options_.max_connections_per_nas);
+      close(nullptr);
+      return;
+    }
+    admitted_ = true;
+    spdlog::info("radsec: NAS {} connected from {} ({}, {} certificate)", nas_, peer_text_,
+                 SSL_get_version(stream_.native_handle()), verdict_.ours ? "our" : "a trusted CA's");
+    arm_timer(listener_->options_.idle_timeout, "idle");
+    read();
+  }
+
+  void read() {
+    if (closed_ || reading_) return;
+    // Back-pressure: past the cap nothing more is read until replies are out, so one NAS
+    // cannot queue unbounded work (RFC 6614 §2.5: at most 256 Identifiers in flight).
+    if (in_flight_ >= listener_->options_.max_in_flight) return;
+    reading_ = true;
+    stream_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](const boost::system::error_code& ec,
+                                                                               std::size_t n) { self->on_read(ec, n); });
+  }
+
+  void on_read(const boost::system::error_code& ec, std::size_t n) {
+    reading_ = false;
+    if (closed_) return;
+    if (ec) {
+      close(ec == asio::error::eof || ec == ssl::error::stream_truncated ? "closed by the NAS" : nullptr);
+      return;
+    }
+    framer_.feed(radius::ByteView(buffer_.data(), n));
+    radius::Bytes packet;
+    for (;;) {
+      const auto status = framer_.next(packet);
+      if (status == radius::radsec::StreamFramer::Status::need_more) break;
+      if (status == radius::radsec::StreamFramer::Status::bad_length) {
+        ++listener_->counters_.bad_framing;
+        close("a packet Length outside 20..4096: the stream cannot be resynchronised (RFC 6614 §2.5)");
+        return;
+      }
+      // Checked per packet too, not only when the ledger announces a change.
+      if (!still_good()) {
+        ++listener_->counters_.closed_revoked;
+        close("its NAS certificate is no longer good");
+        return;
+      }
+      arm_timer(listener_->options_.idle_timeout, "idle");
+      dispatch(std::move(packet));
+      packet.clear();
+    }
+    read();
+  }
+
+  void dispatch(radius::Bytes packet) {
+    ++in_flight_;
+    // The handler runs off the strand, so an EAP-TLS step does not hold up this
+    // connection's other requests; the client entry stays alive through clients_.
+    asio::post(listener_->io_, [self = shared_from_this(), packet = std::move(packet)]() mutable {
+      std::optional<radius::Bytes> reply;
+      try {
+        const radius::Datagram datagram{packet, self->source_, self->source_port_, kind_of(packet)};
+        reply = self->listener_->handler_(datagram, self->verdict_.client->nas);
+      } catch (const std::exception& e) {
+        spdlog::error("radsec: request from NAS {} failed: {}", self->nas_, e.what());
+      }
+      asio::post(self->stream_.get_executor(),
+                 [self, reply = std::move(reply)]() mutable { self->on_reply(std::move(reply)); });
+    });
+  }
+
+  void on_reply(std::optional<radius::Bytes> reply) {
+    --in_flight_;
+    if (closed_) return;
+    if (reply) {
+      writes_.push_back(std::move(*reply));
+      if (writes_.size() == 1) write_next();
+    }
+    read();
+  }
+
+  void write_next() {
+    asio::async_write(stream_, asio::buffer(writes_.front()),
+                      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                        if (self->closed_) return;
+                        self->writes_.pop_front();
+                        if (ec) {
+                          self->close(nullptr);
+                          return;
+                        }
+                        if (!self->writes_.empty()) self->write_next();
+                      });
+  }
+
+  void arm_timer(std::chrono::seconds after, const char* why) {
+    timer_.expires_after(after);
+    timer_.async_wait([self = shared_from_this(), why](const boost::system::error_code& ec) {
+      if (ec || self->closed_) return;
+      if (self->admitted_) ++self->listener_->counters_.closed_idle;
+      self->close(why);
+    });
+  }
+
+  // `why` null: already logged (or nothing worth a line).
+  void close(const char* why) {
+    if (closed_) return;
+    closed_ = true;
+    if (why != nullptr && admitted_) spdlog::info("radsec: connection of NAS {} from {} closed: {}", nas_, peer_text_, why);
+    else if (why != nullptr) spdlog::info("radsec: connection from {} closed: {}", peer_text_, why);
+    timer_.cancel();
+    boost::system::error_code ignored;
+    stream_.lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.lowest_layer().close(ignored);
+    listener_->forget(this, admitted_ ? nas_ : std::string());
+  }
+
+  std::shared_ptr<RadsecListener> listener_;
+  ssl::stream<tcp::socket> stream_;
+  asio::steady_timer timer_;
+  radius::IpAddress source_;
+  std::uint16_t source_port_ = 0;
+  std::string peer_text_, nas_;
+  std::shared_ptr<const Clients> clients_;
+  radius::radsec::PeerVerdict verdict_;
+  radius::radsec::StreamFramer framer_;
+  std::array<std::uint8_t, 16384> buffer_{};  // one TLS record
+  std::deque<radius::Bytes> writes_;
+  std::size_t in_flight_ = 0;
+  bool reading_ = false, admitted_ = false, closed_ = false;
+};
+
+std::shared_ptr<RadsecListener> RadsecListener::create(asio::io_context& io, RadsecOptions options,
+                                                       const RadsecTlsFiles& tls,
+                                                       std::shared_ptr<const Clients> clients,
+                                                       const ca::IdentityView& identities, Handler handler) {
+  std::shared_ptr<RadsecListener> self(
+      new RadsecListener(io, std::move(options), std::move(clients), identities, std::move(handler)));
+  self->tls_ = make_radsec_tls_context(tls.cert, tls.key, tls.chain, tls.client_ca_names, &RadsecListener::verify,
+                                       self.get());
+  const tcp::endpoint endpoint(asio::ip::make_address(self->options_.bind), self->options_.port);
+  self->acceptor_.open(endpoint.protocol());
+  if (endpoint.address().is_v6()) self->acceptor_.set_option(asio::ip::v6_only(false));
+  self->acceptor_.set_option(tcp::acceptor::reuse_address(true));
+  self->acceptor_.bind(endpoint);
+  self->acceptor_.listen();
+  self->port_ = self->acceptor_.local_endpoint().port();
+  return self;
+}
+
+RadsecListener::RadsecListener(asio::io_context& io, RadsecOptions options, std::shared_ptr<const Clients> clients,
+                               const ca::IdentityView& identities, Handler handler)
+    : io_(io),
+      options_(std::move(options)),
+      clients_(std::move(clients)),
+      identities_(identities),
+      handler_(std::move(handler)),
+      acceptor_(io) {}
+
+void RadsecListener::start() { accept(); }
+
+void RadsecListener::stop() {
+  std::vector<std::shared_ptr<Connection>> open;
+  {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    for (auto& [_, weak] : connections_)
+      if (auto c = weak.lock()) open.push_back(std::move(c));
+  }
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  for (auto& c : open) c->close_from_outside("the service is stopping");
+}
+
+void RadsecListener::replace_clients(std::shared_ptr<const Clients> clients) { clients_.store(std::move(clients)); }
+
+void RadsecListener::recheck() {
+  std::lock_guard lock(mutex_);
+  for (auto& [_, weak] : connections_)
+    if (auto c = weak.lock()) c->close_if_no_longer_good();
+}
+
+std::size_t RadsecListener::open_connections() const {
+  std::lock_guard lock(mutex_);
+  return connections_.size();
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> RadsecListener::counters() const {
+  return {{"radsec_open", open_connections()},
+          {"radsec_accepted", counters_.accepted.load()},
+          {"radsec_refused_tls", counters_.refused_tls.load()},
+          {"radsec_refused_total_cap", counters_.refused_total_cap.load()},
+          {"radsec_refused_nas_cap", counters_.refused_nas_cap.load()},
+          {"radsec_closed_revoked", counters_.closed_revoked.load()},
+          {"radsec_closed_idle", counters_.closed_idle.load()},
+          {"radsec_bad_framing", counters_.bad_framing.load()}};
+}
+
+int RadsecListener::verify(X509_STORE_CTX* store, void* arg) {
+  auto* self = static_cast<RadsecListener*>(arg);
+  auto* ssl_handle = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* connection = ssl_handle ? static_cast<Connection*>(SSL_get_ex_data(ssl_handle, connection_index())) : nullptr;
+  if (connection == nullptr) return 0;
+  try {
+    auto clients = self->clients_.load();
+    auto verdict = clients->authorize(X509_STORE_CTX_get0_cert(store), X509_STORE_CTX_get0_untrusted(store),
+                                      connection->source(), self->identities_, ca::now_unix());
+    const bool ok = verdict.client != nullptr;
+    const int error = verdict.verify_error;
+    connection->set_peer(std::move(clients), std::move(verdict));
+    X509_STORE_CTX_set_error(store, ok ? X509_V_OK : error);
+    return ok ? 1 : 0;
+  } catch (const std::exception& e) {
+    // Exceptions must not cross OpenSSL's C frames.
+    radius::radsec::PeerVerdict refused;
+    refused.reason = std::string("certificate check failed: ") + e.what();
+    connection->set_peer(nullptr, std::move(refused));
+    X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+    return 0;
+  }
+}
+
+void RadsecListener::accept() {
+  acceptor_.async_accept(asio::make_strand(io_), [self = shared_from_this()](const boost::system::error_code& ec,
+                                                                             tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+    if (!ec) {
+      std::shared_ptr<Connection> connection;
+      {
+        std::lock_guard lock(self->mutex_);
+        if (self->stopped_) return;
+        if (self->connections_.size() >= self->options_.max_connections) {
+          ++self->counters_.refused_total_cap;
+          spdlog::warn("radsec: connection refused: {} open, the cap", self->connections_.size());
+        } else {
+          ++self->counters_.accepted;
+          connection = std::make_shared<Connection>(self, std::move(socket), *self->tls_);
+          self->connections_.emplace(connection.get(), connection);
+        }
+      }
+      if (connection) connection->start();
+    }
+    self->accept();
+  });
+}
+
+bool RadsecListener::admit(Connection* connection, const std::string& nas) {
+  std::lock_guard lock(mutex_);
+  if (!connections_.count(connection)) return false;
+  std::size_t& n = per_nas_[nas];
+  if (n >= options_.max_connections_per_nas) return false;
+  ++n;
+  return true;
+}
+
+void RadsecListener::forget(Connection* connection, const std::string& nas) {
+  std::lock_guard lock(mutex_);
+  connections_.erase(connection);
+  if (nas.empty()) return;
+  const auto it = per_nas_.find(nas);
+  if (it != per_nas_.end() && --it->second == 0) per_nas_.erase(it);
+}
+
+}  // namespace portcullis::app
