@@ -59,10 +59,12 @@ def accounting(db, acked, faults, grace):
         stored[session] = stored.get(session, 0) + n
     problems = [f"accounting session {s} in {n} rows" for s, n in stored.items() if n > 1]
     window_lost = 0
-    for session, at in acked.items():
+    for session, (sent, answered) in acked.items():
         if session in stored:
             continue
-        if any(0 <= fault - at < grace for fault in faults):
+        # The answer left the service between `sent` and `answered` (the client notes it
+        # after radclient exits, possibly after the fault).
+        if any(sent <= fault and fault - answered < grace for fault in faults):
             window_lost += 1
         else:
             problems.append(f"accounting session {session} acknowledged, not stored, and not within {grace} s "

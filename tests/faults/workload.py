@@ -93,7 +93,7 @@ class Acks:
         self.certificates = {}   # serial -> sha256 of the DER the client received
         self.duplicates = []     # serials received twice
         self.revoked = {}        # serial -> time the 2xx arrived
-        self.accounting = {}     # Acct-Session-Id -> time the Accounting-Response arrived
+        self.accounting = {}     # Acct-Session-Id -> (time sent, time the Accounting-Response arrived)
         self.eap = {"success": 0, "failure": 0}
         self.eap_seconds = []    # duration of each successful authentication
         self.tries = {"scep": 0, "issue": 0, "revoke": 0, "eap": 0, "acct": 0}
@@ -229,10 +229,11 @@ class Workload:
 
     def _acct(self, n):
         session = f"fault-{os.getpid()}-{n}"
+        sent = time.time()
         r = subprocess.run(["radclient", "-r", "1", "-t", "1", "--", f"127.0.0.1:{self.inst.radius_port + 1}", "acct",
                             self.secret], input=f"Acct-Status-Type = Start\nAcct-Session-Id = \"{session}\"\n"
                             f"Calling-Station-Id = \"02-00-00-00-{n % 256:02X}-01\"\nNAS-Port = {n % 1000}\n",
                            capture_output=True, text=True, timeout=20)
         if "Received Accounting-Response" in r.stdout:
             with self.acks.lock:
-                self.acks.accounting[session] = time.time()
+                self.acks.accounting[session] = (sent, time.time())
