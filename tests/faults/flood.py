@@ -3,7 +3,7 @@
 
   python3 tests/faults/flood.py [--seconds 10] [--udp-rate 50000] [--bin build/app/portcullis] [--keep]
 
-Phases, each --seconds long, each with two eapol_test loops authenticating throughout:
+Phases, each --seconds long, each with two eapol_test loops authenticating throughout (30 s timeout, as a NAS retries):
   baseline        nothing else
   slowloris-*     on the public (SCEP) and the admin listener: 100 connections from each
                   attacker address that send a header byte every second and never finish it.
@@ -173,7 +173,9 @@ class Legit:
         def eap(conf):
             while not stop.is_set():
                 t = time.monotonic()
-                _, ok = eapol(self.inst, conf, timeout=10)
+                # A NAS retries for longer than eapol_test's default; a conversation that
+                # lost datagrams to the UDP flood needs a retransmission (3 s) per loss.
+                _, ok = eapol(self.inst, conf, timeout=30)
                 with lock:
                     results.append((ok, time.monotonic() - t))
 
