@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README command (2), and what CI runs: install every package, build, and run the whole
-# test suite (unit + integration through ctest), then the unit tests once more under
-# AddressSanitizer + UBSan, and the unit tests of the threaded parts (ledger group commit,
+# test suite (unit + integration through ctest, with the short fault-injection runs of
+# tests/faults/: kill -9, disk full on a tmpfs (needs root), SIGHUP storm, floods), then
+# the unit tests once more under AddressSanitizer + UBSan, and the unit tests of the threaded parts (ledger group commit,
 # identity index, RADIUS listener and sessions, metrics and the webhook notifier) under ThreadSanitizer,
 # and every fuzz target briefly (tests/fuzz/run.sh).
 set -euo pipefail

@@ -3,7 +3,8 @@
 
   python3 tests/faults/flood.py [--seconds 10] [--udp-rate 50000] [--bin build/app/portcullis] [--keep]
 
-Phases, each --seconds long, each with two eapol_test loops authenticating throughout (30 s timeout, as a NAS retries):
+Phases, each --seconds long, each with two eapol_test loops authenticating throughout
+(30 s timeout, as a NAS retries):
   baseline        nothing else
   slowloris-*     on the public (SCEP) and the admin listener: 100 connections from each
                   attacker address that send a header byte every second and never finish it.
