@@ -5,7 +5,7 @@
 // instead of failing the outer signature or decryption.
 #pragma once
 
-#include "support/ca_stack.hpp"
+#include "tests/fuzz/support/ca_stack.hpp"
 #include "tests/unit/scep/scep_requester.hpp"
 
 #include <functional>
