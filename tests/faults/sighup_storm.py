@@ -139,7 +139,8 @@ def run(reloads, threads, workdir):
         problems.append(f"serve exited with {code}")
     latencies = sorted(r[2] for r in results if r[0])
     counts = {d: sum(1 for r in results if r[0] and r[1] == d) for d in WHOLE}
-    log(f"{reloads} SIGHUPs in {storm:.1f} s ({taken} reloads logged; signals sent faster than handled coalesce); "
+    coalesced = "; signals sent faster than handled coalesce" if taken < reloads else ""
+    log(f"{reloads} SIGHUPs in {storm:.1f} s ({taken} reloads logged{coalesced}); "
         f"{len(results)} EAP-TLS authentications from {threads} eapol_test loops: {len(failed)} failed, "
         f"{len(mixed)} mixed; by version A {counts[A]}, B {counts[B]}; latency p50 "
         f"{latencies[len(latencies) // 2] * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms")
