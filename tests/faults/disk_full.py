@@ -12,8 +12,11 @@ then, with the disk full:
     crash) and write nothing: no certificate, no device, no revocation;
   - SCEP enrollment (scepclient) gets a pkiStatus FAILURE and no certificate;
   - EAP-TLS with an existing certificate still authenticates (reads need no space);
+  - accounting is not answered once a write has found the disk full (RFC 2866 §2; the
+    first record after the disk filled is answered before its write fails, and lost);
   - the process stays up and GET /api/v1/health answers.
-The filler is deleted and, without a restart, issuance, revocation and SCEP work again;
+The filler is deleted and, without a restart, issuance, revocation and SCEP work again and
+the NAS's retransmission of the unanswered accounting record is answered and stored;
 PRAGMA integrity_check is ok and every certificate a client received is in the ledger
 exactly once."""
 
@@ -109,6 +112,19 @@ def issue(work, device):
     return status, body.decode(errors="replace")
 
 
+def accounting(work, session):
+    """One radclient Accounting-Request Start (no retry): answered or not."""
+    r = subprocess.run(["radclient", "-r", "1", "-t", "1", "--", f"127.0.0.1:{work.inst.radius_port + 1}", "acct",
+                        work.secret], input=f'Acct-Status-Type = Start\nAcct-Session-Id = "{session}"\n',
+                       capture_output=True, text=True, timeout=20)
+    return "Received Accounting-Response" in r.stdout
+
+
+def stored_sessions(db_path):
+    with ledger_checks.open_ledger(db_path) as db:
+        return {row[0] for row in db.execute("SELECT acct_session_id FROM radius_sessions")}
+
+
 def scep(work, n):
     before = len(work.acks.certificates)
     work._scep(n)
@@ -126,7 +142,14 @@ def while_full(inst, work, db_path, check, victim):
     check.that(not scep(work, 1), "SCEP enrollment (scepclient) gets no certificate")
     check.that("PKIOperation not done, the ledger's disk is full" in inst.log(),
                "SCEP answered 503 'ledger is full' (server log), not 500")
-    check.that(eapol(inst, work.eap_conf, timeout=10)[1], "EAP-TLS with an existing certificate succeeds")
+    check.that(eapol(inst, work.eap_conf, timeout=10)[1],
+               "EAP-TLS with an existing certificate succeeds")
+    # The first record after the disk filled is answered before its write fails (the
+    # answer does not wait for the disk); from then on none is (RFC 2866 §2).
+    accounting(work, "full-0")
+    time.sleep(0.5)
+    check.that(not any(accounting(work, "full-1") for _ in range(2)),
+               "accounting is not answered once a write found the disk full (the NAS retransmits)")
     status, _ = inst.http("GET", "/api/v1/health", admin=True, auth=False)
     check.that(status == 200 and inst.proc.poll() is None and inst.proc.pid == pid, "the process is up and healthy")
     after = ledger_rows(db_path)
@@ -141,6 +164,10 @@ def after_freed(inst, work, db_path, check, victim, pid):
         work.acks.revoked[victim] = time.time()
     check.that(200 <= status < 300, f"admin revocation works again: {status} {body[:120]!r}")
     check.that(scep(work, 2), "SCEP enrollment (scepclient) works again")
+    answered = any(accounting(work, "full-1") or time.sleep(0.3) for _ in range(5))
+    time.sleep(0.5)
+    check.that(answered and "full-1" in stored_sessions(db_path),
+               "the accounting retransmission is answered and stored once space is freed")
     check.that(inst.proc.pid == pid and inst.proc.poll() is None, "same process throughout (no restart)")
     with ledger_checks.open_ledger(db_path) as db:
         found = ledger_checks.integrity(db)
