@@ -81,6 +81,16 @@ def run(kills, workdir):
     inst = harness.Instance(workdir)
     enable_legacy_scep(inst)
     inst.start()
+    try:
+        return run_started(inst, kills, workdir)
+    except BaseException:
+        if inst.proc is not None:  # no server left behind when the script itself fails
+            inst.proc.kill()
+            inst.proc.wait()
+        raise
+
+
+def run_started(inst, kills, workdir):
     work = Workload(inst, os.path.join(workdir, "load")).start()
     problems, lost_total, rounds, kill_times = [], 0, [], []
     rng = random.Random(int.from_bytes(os.urandom(4), "big"))
