@@ -4,6 +4,7 @@
 
 #include "policy/engine.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -17,6 +18,12 @@ std::unique_ptr<policy::Engine> make_policy_engine();
 // `trigger` ("start-up", "SIGHUP", "api:admin"). Throws policy::PolicyError with the
 // file:line message and keeps the running rules when the file is refused.
 std::size_t reload_policy(policy::Engine& engine, const std::string& file, std::string_view trigger);
+
+// The same in two steps, for SIGHUP, which swaps the NAS table and the rules together:
+// `file` parsed (a refusal logged and thrown as above, nothing changed), then `apply`
+// runs `install` (the rules start deciding) at the moment of its choosing.
+std::size_t reload_policy_with(policy::Engine& engine, const std::string& file, std::string_view trigger,
+                               const std::function<void(const std::function<void()>& install)>& apply);
 
 // What the admin API needs: the engine and the file the running config names.
 struct PolicyControl {

@@ -471,13 +471,16 @@ class Service {
         auto nas = make_nas_table(fresh);  // may throw: nothing applied yet
         auto radsec_clients = make_radsec_clients(fresh);
         set_log_level(fresh.service.log_level);
-        radius_->replace_nas_table(nas);
         if (radsec_) radsec_->replace_clients(std::move(radsec_clients));
+        // The NAS table (its groups) and the rules that read them change in one step.
         bool policy_ok = true;
         try {
-          reload_policy(*policy_, fresh.policy.file, "SIGHUP");
+          reload_policy_with(*policy_, fresh.policy.file, "SIGHUP", [&](const std::function<void()>& install) {
+            radius_->reconfigure(nas, install);
+          });
         } catch (const policy::PolicyError&) {
-          policy_ok = false;  // logged with its file:line by reload_policy
+          policy_ok = false;  // logged with its file:line; the NAS table alone changes
+          radius_->replace_nas_table(nas);
         }
         admin_api_.store(make_admin_api(fresh));
         crl_->regenerate(ca::now_unix());

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # README command (2), and what CI runs: install every package, build, and run the whole
-# test suite (unit + integration through ctest), then one clang build with AddressSanitizer
-# + UBSan that runs the unit tests once more, replays the kept fuzz crash inputs and runs
-# every fuzz target briefly (tests/fuzz/run.sh), and the unit tests of the threaded parts
-# (ledger group commit, identity index, RADIUS listener and sessions, metrics and the
-# webhook notifier) under ThreadSanitizer.
+# test suite (unit + integration through ctest, with the short fault-injection runs of
+# tests/faults/: kill -9, disk full on a tmpfs (needs root), SIGHUP storm, floods), then
+# one clang build with AddressSanitizer + UBSan that runs the unit tests once more,
+# replays the kept fuzz crash inputs and runs every fuzz target briefly
+# (tests/fuzz/run.sh), and the unit tests of the threaded parts (ledger group commit,
+# identity index, RADIUS listener and sessions, metrics and the webhook notifier) under
+# ThreadSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

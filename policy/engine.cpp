@@ -13,31 +13,49 @@ Engine::Engine(AttributeResolver resolver) : resolver_(std::move(resolver)) {
 
 Engine::~Engine() = default;
 
-std::size_t Engine::load_file(const std::string& path) {
+namespace {
+
+std::string read_policy_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw PolicyError(path + ": cannot read the policy file");
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) throw PolicyError(path + ": read error");
-  return load_text(text.str(), path);
+  return text.str();
+}
+
+}  // namespace
+
+std::size_t Engine::load_file(const std::string& path) { return load_text(read_policy_file(path), path); }
+
+std::shared_ptr<RuleSet> Engine::prepare_file(const std::string& path) const {
+  if (path.empty()) return std::make_shared<RuleSet>();
+  return parse_rule_file(read_policy_file(path), path, resolver_);
+}
+
+std::size_t Engine::install(std::shared_ptr<RuleSet> fresh) {
+  std::lock_guard lock(load_mutex_);
+  const std::size_t n = fresh->rules.size();
+  swap_in(std::move(fresh));
+  return n;
 }
 
 std::size_t Engine::load_text(std::string_view toml, const std::string& origin) {
   std::lock_guard lock(load_mutex_);
   auto fresh = parse_rule_file(toml, origin, resolver_);  // throws: the current set stays
   const std::size_t n = fresh->rules.size();
-  install(std::move(fresh));
+  swap_in(std::move(fresh));
   return n;
 }
 
 void Engine::clear() {
   std::lock_guard lock(load_mutex_);
-  install(std::make_shared<RuleSet>());
+  swap_in(std::make_shared<RuleSet>());
 }
 
 // Under load_mutex_. Counters move over by rule name before the swap; readers that still
 // hold the old set finish on it and count there.
-void Engine::install(std::shared_ptr<RuleSet> fresh) {
+void Engine::swap_in(std::shared_ptr<RuleSet> fresh) {
   const auto old = rules_.load();
   for (auto& rule : fresh->rules)
     if (const Rule* before = old->find(rule->name)) rule->matches.store(before->matches.load());

@@ -47,6 +47,11 @@ class Engine final : public Decider {
   std::size_t load_text(std::string_view toml, const std::string& origin);
   // Back to "no rules" (the config names no policy file).
   void clear();
+  // The two halves of load_file, for a reload that swaps more than the rules (SIGHUP with
+  // the NAS table): the file parsed and validated but not deciding yet (PolicyError as
+  // load_file; an empty path is "no rules"), then made to decide. Returns the rule count.
+  std::shared_ptr<RuleSet> prepare_file(const std::string& path) const;
+  std::size_t install(std::shared_ptr<RuleSet> fresh);
 
   Decision decide(const AccessContext& context) const override;
 
@@ -56,7 +61,7 @@ class Engine final : public Decider {
   std::size_t rule_count() const;
 
  private:
-  void install(std::shared_ptr<RuleSet> fresh);
+  void swap_in(std::shared_ptr<RuleSet> fresh);  // with load_mutex_ held
 
   AttributeResolver resolver_;
   std::mutex load_mutex_;                          // one reload at a time (SIGHUP vs admin API)

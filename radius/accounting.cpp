@@ -150,10 +150,19 @@ std::optional<Packet> Accounting::handle(const Packet& request, const NasClient&
     if (stop) row.stopped_at = row.updated_at;
     const std::string what =
         std::string(status_name(status)) + " nas=" + nas.name + " session=" + ca::log_field(session_id);
+    const bool full = writer_.ledger_full();  // before the submit: this record may be the write that clears it
     if (!writer_.submit(what, [row](ca::Ledger& ledger) { ledger.record_radius_session(row); })) {
       bump(counters_.acct_store_failed);
       spdlog::error("radius accounting: {} not recorded (ledger write queue full); not answering so the NAS retries",
                     what);
+      return std::nullopt;
+    }
+    if (full) {
+      // Queued as a probe of the disk, but the last write found it full: RFC 2866 §2, no
+      // answer, and the NAS's retransmission is answered once a write has succeeded.
+      bump(counters_.acct_store_failed);
+      spdlog::error("radius accounting: {} probably not recorded (the ledger's disk is full); not answering so the "
+                    "NAS retries", what);
       return std::nullopt;
     }
     // From now on the session is known by its Acct-Session-Id, no longer by its Accept alone.

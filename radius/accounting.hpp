@@ -12,8 +12,8 @@
 // wait behind the ledger's fsync. The live table is what Disconnect/CoA act on; the
 // ledger row is the record, normally on disk milliseconds later. A crash in between loses
 // that row (the NAS will not resend it), and a write that fails on the writer thread is
-// counted (ledger_write_failed) and logged. When the writer's queue is full the record is
-// not stored and not answered, so the NAS retransmits it.
+// counted (ledger_write_failed) and logged. When the writer's queue is full, or its last
+// write found the disk full, the record is not answered, so the NAS retransmits it.
 #pragma once
 
 #include "ca/ledger/ledger.hpp"
@@ -45,8 +45,8 @@ class Accounting {
              std::function<ca::UnixTime()> clock, AccountingRetention retention = {});
 
   // The Accounting-Response to send (not yet encoded), or nullopt when the record could
-  // not be queued for the ledger: RFC 2866 §2 forbids answering then, so the NAS
-  // retransmits. Never waits for the disk.
+  // not be queued for the ledger or the ledger's disk is full: RFC 2866 §2 forbids
+  // answering then, so the NAS retransmits. Never waits for the disk.
   // `source`: where the request came from (where the NAS takes Disconnect-Requests).
   std::optional<Packet> handle(const Packet& request, const NasClient& nas, const IpAddress& source);
 

@@ -60,6 +60,11 @@ void LedgerWriter::run() {
     lock.unlock();
     try {
       item.job(ledger_);
+      ledger_full_.store(false, std::memory_order_relaxed);
+    } catch (const ca::LedgerFull& e) {
+      ledger_full_.store(true, std::memory_order_relaxed);
+      bump(counters_.ledger_write_failed);
+      spdlog::error("radius: ledger write failed, the disk is full ({}): {}", item.what, e.what());
     } catch (const std::exception& e) {
       bump(counters_.ledger_write_failed);
       spdlog::error("radius: ledger write failed ({}): {}", item.what, e.what());

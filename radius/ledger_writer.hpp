@@ -8,11 +8,16 @@
 // accounting record is not answered (RFC 2866 §2), so the NAS retransmits it; other
 // rows are lost, which the counter and the log line show. Jobs run in submission order,
 // so a session's Start is written before its Stop.
+//
+// A write refused for want of space (ca::LedgerFull) marks the ledger full until a write
+// succeeds; meanwhile accounting is still queued, each record a probe of the disk, but not
+// answered (RFC 2866 §2), so the NAS retransmits it until space is freed.
 #pragma once
 
 #include "ca/ledger/ledger.hpp"
 #include "radius/counters.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -41,6 +46,8 @@ class LedgerWriter {
   // Waits until every job queued before the call has run (tests, admin reads, shutdown).
   void flush();
   std::size_t pending() const;
+  // The last write found the disk full (and none has succeeded since).
+  bool ledger_full() const { return ledger_full_.load(std::memory_order_relaxed); }
 
  private:
   struct Item {
@@ -60,6 +67,7 @@ class LedgerWriter {
   std::uint64_t submitted_ = 0;  // jobs queued so far
   std::uint64_t done_ = 0;       // jobs run so far
   bool stopping_ = false;
+  std::atomic<bool> ledger_full_{false};
   std::chrono::steady_clock::time_point last_full_log_{};
   std::thread thread_;  // last: started once everything above is ready
 };

@@ -116,9 +116,16 @@ SteadyClock::time_point Server::steady_now() const {
   return options_.steady_clock ? options_.steady_clock() : SteadyClock::now();
 }
 
+void Server::reconfigure(std::shared_ptr<const NasTable> nas, const std::function<void()>& also) {
+  std::unique_lock lock(config_mutex_);
+  nas_.store(std::move(nas));
+  if (also) also();
+}
+
 std::optional<Bytes> Server::handle(const Datagram& datagram) {
   bump(counters_.received);
-  // This request keeps the snapshot it found its NAS in, even if SIGHUP swaps the table.
+  // This request keeps the snapshot it found its NAS in, and the rules, until it is decided.
+  const std::shared_lock config(config_mutex_);
   const std::shared_ptr<const NasTable> table = nas_.load();
   const NasClient* nas = table->find(datagram.source);
   if (nas == nullptr) {

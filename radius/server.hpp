@@ -36,6 +36,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string_view>
 
 namespace portcullis::radius {
@@ -96,7 +97,12 @@ class Server {
 
   // SIGHUP: clients, secrets and groups change at once for every later datagram; a
   // request already being handled finishes with the table it started with.
-  void replace_nas_table(std::shared_ptr<const NasTable> nas) { nas_.store(std::move(nas)); }
+  void replace_nas_table(std::shared_ptr<const NasTable> nas) { reconfigure(std::move(nas), {}); }
+  // The same, and `also` (the policy's new rules) in the same step: it waits for the
+  // requests being handled, which hold the configuration from their NAS lookup to their
+  // decision, so each request is decided by the old table and rules or by the new ones,
+  // never by the new NAS groups with the old rules.
+  void reconfigure(std::shared_ptr<const NasTable> nas, const std::function<void()>& also);
   std::shared_ptr<const NasTable> nas_table() const { return nas_.load(); }
 
   const Counters& counters() const { return counters_; }
@@ -142,6 +148,7 @@ class Server {
   SteadyClock::time_point steady_now() const;
 
   std::atomic<std::shared_ptr<const NasTable>> nas_;
+  mutable std::shared_mutex config_mutex_;  // shared: one datagram's handling; unique: reconfigure()
   std::shared_ptr<const eap::TlsServerConfig> tls_;
   ca::Ledger& ledger_;
   ServerOptions options_;

@@ -2,6 +2,7 @@
 #include "scep/http_routes.hpp"
 
 #include "ca/base64.hpp"
+#include "ca/ledger/errors.hpp"
 #include "ca/log_text.hpp"
 #include "ca/text_codec.hpp"
 
@@ -137,6 +138,11 @@ HttpResponse HttpRoutes::pki_operation(std::string_view der, std::string_view re
                    ca::log_safe(remote_address.empty() ? std::string_view("unknown") : remote_address),
                    ca::log_safe(e.what()));
     return plain(400, std::string("not a SCEP pkiMessage: ") + e.what());
+  } catch (const ca::LedgerFull& e) {
+    // Not a refusal (a CertRep FAILURE would end the transaction, RFC 8894 §3.3.2): the
+    // same request is issued once space is freed, so the client should retry it.
+    spdlog::error("scep: PKIOperation not done, the ledger's disk is full: {}", ca::log_safe(e.what()));
+    return plain(503, "the CA's ledger is full: nothing was issued; retry later");
   } catch (const std::exception& e) {
     // A server-side failure (ledger, signing key): no CertRep, and nothing was issued.
     spdlog::error("scep: PKIOperation failed: {}", ca::log_safe(e.what()));

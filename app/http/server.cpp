@@ -1,8 +1,10 @@
 // Boost.Beast HTTP/1.1 server: an acceptor on its own strand, and one Session per
 // connection on a strand of its own, templated on the stream (plain TCP or TLS over TCP).
-// The request/response translation to app::HttpRequest/HttpResponse is at the bottom of
-// the anonymous namespace; routing is entirely the handler's.
+// The request translation is app/http/beast_request.hpp, the response's is at the bottom
+// of the anonymous namespace; routing is entirely the handler's.
 #include "app/http/server.hpp"
+
+#include "app/http/beast_request.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -33,8 +35,6 @@ namespace http = beast::http;
 using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
 
-// A request line plus headers beyond this is refused with 431 (RFC 6585 §5).
-constexpr std::uint32_t kHeaderLimit = 16 * 1024;
 // What one read may take from the socket. Beast's reads are sized by the buffer's free
 // capacity, at least 512 octets: from an empty buffer a 3 KiB SCEP PKIOperation took six
 // recvmsg calls. Reserved once per connection, this takes a whole typical request
@@ -62,26 +62,6 @@ std::string remote_string(const tcp::endpoint& endpoint) {
 }
 
 bool has_crlf(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
-
-HttpRequest to_app_request(http::request<http::string_body>&& req, const std::string& remote) {
-  HttpRequest out;
-  out.method = std::string(req.method_string());
-  out.target = std::string(req.target());
-  auto q = out.target.find('?');
-  out.path = out.target.substr(0, q);
-  if (q != std::string::npos) out.query = out.target.substr(q + 1);
-  for (const auto& field : req) {
-    std::string name(field.name_string());
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    auto [it, inserted] = out.headers.emplace(name, std::string(field.value()));
-    // Repeated fields combine into one comma-separated value (RFC 9110 §5.3).
-    if (!inserted) it->second += ", " + std::string(field.value());
-  }
-  out.body = std::move(req.body());
-  out.remote_address = remote;
-  return out;
-}
 
 http::response<http::string_body> to_beast_response(HttpResponse&& in, unsigned version,
                                                      const std::string& server_name) {
@@ -192,7 +172,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     phase_ = Phase::reading;
     if (buffer_.capacity() < kReadChunk) buffer_.reserve(kReadChunk);
     parser_.emplace();
-    parser_->header_limit(kHeaderLimit);
+    parser_->header_limit(kHttpHeaderLimit);
     parser_->body_limit(options().max_body_bytes);
     if (first_request_) {
       first_request_ = false;

@@ -24,6 +24,13 @@ class LedgerNotFound : public LedgerError {
  public:
   using LedgerError::LedgerError;
 };
+// The storage has no room for the write (disk full): nothing was written, and the same
+// request succeeds once space is freed, without a restart. Callers answer "unavailable,
+// retry later" rather than "internal error".
+class LedgerFull : public LedgerError {
+ public:
+  using LedgerError::LedgerError;
+};
 // record_issuance: the challenge to redeem is unknown, expired or already used.
 class ChallengeRefused : public LedgerConflict {
  public:

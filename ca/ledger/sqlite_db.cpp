@@ -11,6 +11,17 @@
 
 namespace portcullis::ca::sqlite {
 
+namespace {
+
+// SQLITE_FULL (https://sqlite.org/rescode.html#full) is the one failure the caller can
+// tell its client to retry: it has its own type.
+[[noreturn]] void throw_sqlite(const std::string& message, int extended) {
+  if ((extended & 0xFF) == SQLITE_FULL) throw LedgerFull(message);
+  throw SqliteError(message, extended);
+}
+
+}  // namespace
+
 void throw_error(sqlite3* db, int rc, std::string_view context) {
   const int extended = db != nullptr ? sqlite3_extended_errcode(db) : rc;
   std::string message = "ledger: ";
@@ -18,7 +29,7 @@ void throw_error(sqlite3* db, int rc, std::string_view context) {
   message += ": ";
   message += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   message += " (sqlite code " + std::to_string(extended) + ")";
-  throw SqliteError(message, extended);
+  throw_sqlite(message, extended);
 }
 
 // --- Statement ------------------------------------------------------------------
@@ -75,7 +86,7 @@ bool Statement::step() {
   std::string message = "ledger: " + context + ": " + sqlite3_errmsg(db) + " (sqlite code " +
                         std::to_string(extended) + ")";
   sqlite3_reset(stmt_.get());
-  throw SqliteError(message, extended);
+  throw_sqlite(message, extended);
 }
 
 void Statement::run() {

@@ -1,11 +1,11 @@
 // The HTTP/1.1 request parser as app/http/server.cpp runs it: Beast's request_parser with
 // our header limit (16 KiB, 431) and body limit (http.max_body_bytes default, 413), fed the
 // way a socket delivers (chunks of a size chosen by the first input octet, then EOF),
-// pipelined requests one after another, and each parsed request translated as the server
-// translates it for the handlers. The Session itself is not separable from its socket, so
-// its parse loop is reproduced here with the same limits.
+// pipelined requests one after another, and each parsed request translated for the
+// handlers by the server's own app/http/beast_request.hpp. The Session itself is not
+// separable from its socket, so its parse loop is reproduced here with the same limits.
+#include "app/http/beast_request.hpp"
 #include "app/http/server.hpp"
-#include "app/http/types.hpp"
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -18,26 +18,7 @@ namespace http = boost::beast::http;
 
 namespace {
 
-constexpr std::uint32_t kHeaderLimit = 16 * 1024;                      // app/http/server.cpp
 const std::size_t kBodyLimit = portcullis::app::HttpServerOptions{}.max_body_bytes;
-
-portcullis::app::HttpRequest to_app_request(http::request<http::string_body>&& req) {
-  portcullis::app::HttpRequest out;
-  out.method = std::string(req.method_string());
-  out.target = std::string(req.target());
-  auto q = out.target.find('?');
-  out.path = out.target.substr(0, q);
-  if (q != std::string::npos) out.query = out.target.substr(q + 1);
-  for (const auto& field : req) {
-    std::string name(field.name_string());
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    auto [it, inserted] = out.headers.emplace(name, std::string(field.value()));
-    if (!inserted) it->second += ", " + std::string(field.value());
-  }
-  out.body = std::move(req.body());
-  return out;
-}
 
 }  // namespace
 
@@ -50,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int request = 0; request < 8; ++request) {
     std::optional<http::request_parser<http::string_body>> parser;
     parser.emplace();
-    parser->header_limit(kHeaderLimit);
+    parser->header_limit(portcullis::app::kHttpHeaderLimit);
     parser->body_limit(kBodyLimit);
     boost::system::error_code ec;
     for (;;) {
@@ -77,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)header.keep_alive();
     (void)header.version();
     (void)header[http::field::expect];
-    const portcullis::app::HttpRequest r = to_app_request(parser->release());
+    const portcullis::app::HttpRequest r = portcullis::app::to_app_request(parser->release(), "fuzz");
     if (r.body.size() > kBodyLimit) __builtin_trap();
   }
   return 0;

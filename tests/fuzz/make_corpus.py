@@ -12,8 +12,11 @@ recorded bytes become seeds in each target's input format (see each tests/fuzz/*
   http_request, scep_http, scep_pki_message, text_codecs   the recorded HTTP requests
   ocsp_request, csr_issue, config_toml, policy_rules, reply_resolver, admin_json
 
-The instance's CA goes to tests/fuzz/ca/ so that the fuzzers decrypt the recorded SCEP
-envelopes with its RA key (tests/fuzz/support/ca_stack.hpp). These are throw-away test keys.
+The fuzzers bootstrap a CA of their own at startup (tests/fuzz/support/ca_stack.hpp), so
+no key is kept: the recorded SCEP envelopes are decrypted here, with the recording
+instance's RA key, and their content becomes seeds for the targets' wrapping modes
+(scep_pki_message octet bit 1, scep_http bit 4), which encrypt it to the fuzzers' RA. The
+instance runs with the static challenge scep_http.cpp expects (STATIC_CHALLENGE).
 
     PORTCULLIS_BIN=build/app/portcullis python3 tests/fuzz/make_corpus.py
 """
@@ -39,6 +42,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
 from harness import Instance, make_key_and_csr, nas_secret, run  # noqa: E402
 
+STATIC_CHALLENGE = "DAF94A9192BDDFECA38BC3D90B13C8F7"  # tests/fuzz/scep_http.cpp
 FUZZ_SECRET = b"fuzzing-secret"  # support/radius_fixup.hpp kSecret
 FUZZ_REQUEST_AUTH = bytes.fromhex("112233445566778899aabbccddeeff00")  # kRequestAuthenticator
 REPLY_CODES = {2, 3, 5, 11, 41, 42, 44, 45}
@@ -364,10 +368,9 @@ def handwritten(corpus):
     corpus.add("text_codecs", b"/devices/laptop%201/profile/apple")
 
 
-def inner_scep_seeds(corpus):
-    """The decrypted pkcsPKIEnvelope contents of the recorded pkiMessages, as seeds for
-    scep_pki_message's wrapping mode (octet bit 1: the target encrypts and signs them)."""
-    ca = os.path.join(HERE, "ca")
+def inner_scep_seeds(inst, corpus):
+    """The decrypted pkcsPKIEnvelope contents of the recorded pkiMessages, as seeds for the
+    wrapping modes: scep_pki_message octet bit 1, scep_http bit 4 (a POSTed PKCSReq)."""
     folder = os.path.join(corpus.root, "scep_pki_message")
     with tempfile.TemporaryDirectory() as work:
         for name in sorted(os.listdir(folder)):
@@ -380,24 +383,15 @@ def inner_scep_seeds(corpus):
                 f.write(seed[1:])
             ok = subprocess.run(["openssl", "cms", "-verify", "-noverify", "-inform", "DER", "-in", message,
                                  "-out", envelope], capture_output=True).returncode == 0
-            ok = ok and subprocess.run(["openssl", "cms", "-decrypt", "-inform", "DER", "-in", envelope,
-                                        "-recip", os.path.join(ca, "ra.pem"), "-inkey", os.path.join(ca, "ra.key"),
-                                        "-out", inner], capture_output=True).returncode == 0
-            if ok:  # (scepclient's single DES needs the legacy provider, which openssl cms lacks here)
+            # The legacy provider: scepclient encrypts with single DES.
+            ok = ok and subprocess.run(["openssl", "cms", "-decrypt", "-provider", "legacy", "-provider", "default",
+                                        "-inform", "DER", "-in", envelope, "-recip", inst.ca("ra.pem"),
+                                        "-inkey", inst.ca("ra.key"), "-out", inner], capture_output=True).returncode == 0
+            if ok:
                 with open(inner, "rb") as f:
-                    corpus.add("scep_pki_message", b"\x02" + f.read())  # PKCSReq (type 19)
-
-
-def save_ca(inst, static):
-    out = os.path.join(HERE, "ca")
-    shutil.rmtree(out, ignore_errors=True)
-    os.makedirs(out)
-    for name in ("root.pem", "issuing.pem", "issuing.key", "chain.pem", "ra.pem", "ra.key", "server.pem",
-                 "server.key", "admin.pem", "admin.key"):
-        if os.path.exists(inst.ca(name)):
-            shutil.copy(inst.ca(name), os.path.join(out, name))
-    with open(os.path.join(out, "static_challenge"), "w") as f:
-        f.write(static + "\n")
+                    content = f.read()
+                corpus.add("scep_pki_message", b"\x02" + content)  # PKCSReq (type 19)
+                corpus.add("scep_http", b"\x11" + b"operation=PKIOperation\n" + content)  # POST, wrapped
 
 
 def main():
@@ -409,9 +403,9 @@ def main():
         with open(inst.config) as f:
             text = f.read()
         text = text.replace("allow_legacy_crypto = false", "allow_legacy_crypto = true")  # scepclient: DES
+        text = re.sub(r'(?m)^static_challenge = "[^"]*"', f'static_challenge = "{STATIC_CHALLENGE}"', text)
         with open(inst.config, "w") as f:
             f.write(text)
-        static = re.search(r'^static_challenge = "([^"]+)"', text, re.M).group(1)
         inst.start()
         try:
             eap_traffic(inst, work, corpus)
@@ -419,12 +413,11 @@ def main():
             ocsp_requests(inst, work, corpus)
             csrs(work, corpus)
             configs(inst, corpus)
-            save_ca(inst, static)
+            inner_scep_seeds(inst, corpus)
         finally:
             inst.stop()
         policies(corpus)
         handwritten(corpus)
-    inner_scep_seeds(corpus)
     for target, n in sorted(corpus.counts.items()):
         print(f"{target}: {n} seeds")
 

@@ -1,15 +1,18 @@
 // The SCEP HTTP route (RFC 8894 §4.1): operation and message from the query, the GET
 // message's base64 (RFC 8894 §4.2 leaves its alphabet and escaping to the client), the
 // POST body, methods and content types, through to Enrollment with a real CA and ledger.
-// Input: one octet choosing method and content type, then the query up to the first
-// '\n', then the body. A 500 means something threw that the route did not expect.
+// Input: one octet choosing method and content type (bits 0-3), then the query up to the
+// first '\n', then the body. With bit 4 the body is a PKCSReq's envelope content (a CSR),
+// encrypted to the RA and signed on the way in (support/scep_wrap.hpp), so that
+// enrollments reach the challenge check and issuance with the CA made at startup.
+// A 500 means something threw that the route did not expect.
 #include "scep/enrollment.hpp"
 #include "scep/http_routes.hpp"
 #include "support/ca_stack.hpp"
+#include "support/scep_wrap.hpp"
 
 #include <spdlog/spdlog.h>
 
-#include <fstream>
 #include <string>
 #include <string_view>
 
@@ -22,9 +25,8 @@ scep::HttpRoutes& routes() {
     spdlog::set_level(spdlog::level::off);
     auto& stack = fuzz::CaStack::get();
     scep::EnrollmentSettings settings;
-    // The recording instance's static challenge, so recorded enrollments get through.
-    std::ifstream challenge(std::string(PORTCULLIS_FUZZ_CA_DIR) + "/static_challenge");
-    if (!std::getline(challenge, settings.static_challenge)) settings.static_challenge = "fuzz-static-challenge-1";
+    // The recording instance's (make_corpus.py kStaticChallenge), so recorded CSRs' challengePassword passes.
+    settings.static_challenge = "DAF94A9192BDDFECA38BC3D90B13C8F7";
     auto* enrollment = new scep::Enrollment(stack.authority(), stack.issuer(), stack.registry(), settings);
     return new scep::HttpRoutes(*enrollment, stack.authority(), 64 * 1024);
   }();
@@ -45,6 +47,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   request.remote_address = "192.0.2.7";
   request.query = std::string(rest.substr(0, nl));
   if (nl != std::string_view::npos) request.body = std::string(rest.substr(nl + 1));
+  if ((data[0] & 0x10) != 0 && !request.body.empty()) {
+    const auto wrapped = fuzz::wrap_for_ra(
+        std::span(reinterpret_cast<const std::uint8_t*>(request.body.data()), request.body.size()), "19");
+    request.body.assign(wrapped.begin(), wrapped.end());
+  }
   const scep::HttpResponse response = routes().handle(request);
   if (response.status == 500 || response.status < 200 || response.status > 599) __builtin_trap();
   (void)scep::decode_get_message(request.query);

@@ -5,11 +5,12 @@
 // Input: one octet, then bytes. Bit 0 allows legacy crypto (single DES, SHA-1). Without
 // bit 1 the bytes are the whole pkiMessage. With it they are the pkcsPKIEnvelope's
 // content (a CSR, an IssuerAndSerialNumber, ...), which the target encrypts to the RA and
-// signs with a fixed requester key, messageType chosen by bits 2-4: mutations then reach
-// the inner parsers instead of failing the signature.
+// signs (support/scep_wrap.hpp), messageType chosen by bits 2-4: mutations then reach
+// the inner parsers instead of failing the signature. The CA is made at startup, so a
+// recorded whole pkiMessage stops at its decryption; its content is a seed of its own.
 #include "scep/pki_message.hpp"
 #include "support/ca_stack.hpp"
-#include "tests/unit/scep/scep_requester.hpp"
+#include "support/scep_wrap.hpp"
 
 using namespace portcullis;
 
@@ -27,12 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if ((data[0] & 2) != 0) {
     if (message.empty()) return 0;  // the test requester's BIO cannot wrap nothing
     static const char* const types[] = {"19", "17", "20", "21", "22", "3", "99", ""};
-    static ca::EvpPkeyPtr key = scep::testing::rsa_key(2048);
-    static ca::X509Ptr cert = scep::testing::self_signed(key.get(), "fuzz-requester");
-    scep::testing::RequestOptions o;
-    o.message_type = types[(data[0] >> 2) & 7];
-    wrapped = scep::testing::make_request(ca::Bytes(message.begin(), message.end()), cert.get(), key.get(),
-                                          stack.authority().ra(), o);
+    wrapped = fuzz::wrap_for_ra(message, types[(data[0] >> 2) & 7]);
     message = wrapped;
   }
   try {

@@ -1,9 +1,8 @@
-// A real CA for the fuzz targets that need one (SCEP, OCSP, CSRs, EAP-TLS): once per
-// fuzzing process, in a temp dir removed at exit, with its own SQLite ledger, identity
-// index, Registry and Issuer. It is the CA of the instance the seed corpus was recorded
-// against (tests/fuzz/ca/, written by make_corpus.py), so that recorded SCEP messages
-// decrypt with its RA key and recorded OCSP requests name its issuer; without that
-// folder a fresh CA is bootstrapped. These keys are test fixtures and sign nothing else.
+// A real CA for the fuzz targets that need one (SCEP, OCSP, CSRs, EAP-TLS): bootstrapped
+// once per fuzzing process, keys and all, in a temp dir removed at exit, with its own
+// SQLite ledger, identity index, Registry and Issuer. No key is kept in the repository:
+// seeds that must reach past the RA's decryption hold the envelope content, which the
+// targets encrypt to this CA's RA (support/scep_wrap.hpp).
 #pragma once
 
 #include "ca/authority.hpp"
@@ -48,23 +47,12 @@ class CaStack {
       std::filesystem::remove_all(removed_at_exit, ignored);
     });
     const std::string ca_dir = dir_ + "/ca";
-    const std::filesystem::path recorded(PORTCULLIS_FUZZ_CA_DIR);
-    if (std::filesystem::exists(recorded / "ra.pem")) {
-      std::filesystem::copy(recorded, ca_dir, std::filesystem::copy_options::recursive);
-      // Git does not keep 0600, and the key loader refuses keys others may read.
-      for (const auto& entry : std::filesystem::directory_iterator(ca_dir)) {
-        if (entry.path().extension() == ".key") {
-          std::filesystem::permissions(entry.path(), std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
-        }
-      }
-    } else {
-      ca::BootstrapOptions o;
-      o.ca_dir = ca_dir;
-      std::filesystem::create_directories(o.ca_dir);
-      o.crl_url = "http://pki.test/crl";
-      o.ocsp_url = "http://pki.test/ocsp";
-      ca::bootstrap_new_ca(o, portcullis::testing::scratch_registry());
-    }
+    ca::BootstrapOptions o;
+    o.ca_dir = ca_dir;
+    std::filesystem::create_directories(o.ca_dir);
+    o.crl_url = "http://pki.test/crl";
+    o.ocsp_url = "http://pki.test/ocsp";
+    ca::bootstrap_new_ca(o, portcullis::testing::scratch_registry());
     authority_ = std::make_unique<ca::Authority>(ca::Authority::load(ca::CaPaths{ca_dir}));
     ledger_ = ca::open_sqlite_ledger(dir_ + "/ledger.db");
     index_.load(*ledger_);

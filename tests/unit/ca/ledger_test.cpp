@@ -558,5 +558,26 @@ TEST(LedgerSchema, MissingDirectoryIsAClearError) {
   }
 }
 
+// A disk with no room left (here: the page budget SQLite may use) is its own error, the
+// transaction leaves nothing behind, and the same write succeeds once there is room again.
+TEST(SqliteConnection, ADiskWithNoRoomLeftIsLedgerFullAndRecoversWithoutReopening) {
+  TempDir dir;
+  auto db = sqlite::Connection::open(dir.file("full.db"), true);
+  db.exec("CREATE TABLE t (v BLOB NOT NULL)");
+  const std::int64_t pages = db.query_int64("PRAGMA page_count");
+  db.exec(("PRAGMA max_page_count = " + std::to_string(pages)).c_str());
+  const std::string big(64 * 1024, 'x');
+  auto insert = [&] {
+    sqlite::Transaction tx(db);
+    db.prepare("INSERT INTO t (v) VALUES (?1)").bind(1, big).step();
+    tx.commit();
+  };
+  EXPECT_THROW(insert(), LedgerFull);
+  EXPECT_EQ(db.query_int64("SELECT count(*) FROM t"), 0);
+  db.exec(("PRAGMA max_page_count = " + std::to_string(pages + 1000)).c_str());
+  insert();
+  EXPECT_EQ(db.query_int64("SELECT count(*) FROM t"), 1);
+}
+
 }  // namespace
 }  // namespace portcullis::ca

@@ -4,7 +4,9 @@
 // §2) instead of blocking; once the ledger moves again every queued row is written.
 #include "blocking_ledger.hpp"
 #include "server_fixture.hpp"
+#include "tests/unit/support/forwarding_ledger.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <limits>
@@ -128,6 +130,39 @@ TEST_F(LedgerWriterTest, AFullQueueRefusesAccountingWithoutBlockingAndTheRetrans
   ASSERT_TRUE(answered);
   server_->ledger_writer().flush();
   for (const char* id : {"q-1", "q-2", "q-3", "q-4"}) EXPECT_TRUE(in_ledger(id)) << id;
+}
+
+// A ledger whose disk is full: accounting writes throw ca::LedgerFull while `full`.
+class FullDiskLedger : public portcullis::testing::ForwardingLedger {
+ public:
+  using ForwardingLedger::ForwardingLedger;
+  void record_radius_session(const ca::RadiusSessionRow& row) override {
+    if (full) throw ca::LedgerFull("ledger: database or disk is full");
+    ForwardingLedger::record_radius_session(row);
+  }
+  std::atomic<bool> full{true};
+};
+
+// RFC 2866 §2: once a write has found the disk full, accounting is not answered (the NAS
+// retransmits) until a write succeeds again; then the retransmission is stored and answered.
+TEST_F(LedgerWriterTest, WhileTheDiskIsFullAccountingIsNotAnsweredAndTheRetransmissionIsOnceSpaceIsFreed) {
+  FullDiskLedger disk(*ledger_);
+  server_.reset();
+  server_ = std::make_unique<Server>(nas_, tls_, disk, ServerOptions{});
+  // The first record after the disk filled is answered (queued before anyone knew) and lost.
+  ASSERT_TRUE(exchange_within(acct("f-1"), SocketKind::acct));
+  server_->ledger_writer().flush();
+  EXPECT_EQ(counter("ledger_write_failed"), 1u);
+  const Bytes wire = encode(acct("f-2"), false);
+  EXPECT_FALSE(send_raw(wire, SocketKind::acct));  // not stored, not answered
+  EXPECT_EQ(counter("acct_store_failed"), 1u);
+
+  disk.full = false;
+  server_->ledger_writer().flush();  // f-2's own write, queued as a probe, succeeds now
+  ASSERT_TRUE(send_raw(wire, SocketKind::acct));  // the NAS's retransmission
+  server_->ledger_writer().flush();
+  EXPECT_TRUE(in_ledger("f-2"));
+  server_.reset();  // before `disk`, which its writer uses
 }
 
 }  // namespace

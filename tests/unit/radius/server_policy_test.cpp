@@ -1,10 +1,18 @@
 // radius::Server with an access policy: a rule's reply attributes (the VLAN
 // shorthand, a plain attribute, Session-Timeout) in the Access-Accept, a reject rule's
 // Access-Reject with EAP-Failure and its audit row, and the NAS table (clients, secrets,
-// groups) swapped under a running server.
+// groups) swapped under a running server, together with the rules on SIGHUP.
 #include "policy/engine.hpp"
 #include "radius/reply_resolver.hpp"
 #include "server_fixture.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <thread>
 
 namespace portcullis::radius::testing {
 namespace {
@@ -178,6 +186,72 @@ TEST_F(ServerPolicyTest, NasTableIsSwappedWithItsGroups) {
   server_->replace_nas_table(third);
   EXPECT_FALSE(send_raw(encode(access_request(peer_identity()))));
   EXPECT_EQ(counter("unknown_nas"), 1u);
+}
+
+// SIGHUP swaps the NAS table and the rules with reconfigure(): a request being decided
+// when the reload comes is decided by the old table and rules, whole; the next by the new.
+// The reload arrives from another thread during the decision (the Decider below) and must
+// wait for it: without that, the new NAS groups would meet the old rules, which match
+// nothing here.
+struct ReloadDuringDecision : policy::Decider {
+  policy::Decision decide(const policy::AccessContext& context) const override {
+    if (reload && !started.exchange(true)) {
+      reloader = std::thread(reload);
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // time enough to run if not held back
+      reloaded_during_decision = swapped->load();
+    }
+    return engine->decide(context);
+  }
+  const policy::Engine* engine = nullptr;
+  const std::atomic<bool>* swapped = nullptr;
+  std::function<void()> reload;
+  mutable bool reloaded_during_decision = false;
+  mutable std::atomic<bool> started{false};
+  mutable std::thread reloader;
+};
+
+TEST_F(ServerPolicyTest, AReloadWaitsForTheDecisionInFlightAndSwapsTableAndRulesTogether) {
+  const std::string campus = "[[rule]]\nname = \"campus\"\nnas_group = [\"campus\"]\nvlan = 20\n";
+  const std::string branch = "[[rule]]\nname = \"branch\"\nnas_group = [\"branch\"]\nvlan = 30\n";
+  engine_.load_text(campus, "a.toml");
+  auto table = [](std::string group) {
+    auto t = std::make_shared<NasTable>();
+    NasClient wlc;
+    wlc.name = "wlc";
+    wlc.secret = kSecret;
+    wlc.groups = {std::move(group)};
+    t->add(wlc, "127.0.0.0/8");
+    return std::shared_ptr<const NasTable>(t);
+  };
+  const std::string b_file = ::testing::TempDir() + "portcullis-branch-" + std::to_string(::getpid()) + ".toml";
+  {
+    std::ofstream(b_file) << branch;
+  }
+  auto rules_b = engine_.prepare_file(b_file);
+  std::remove(b_file.c_str());
+  ReloadDuringDecision decider;
+  std::atomic<bool> swapped{false};
+  decider.engine = &engine_;
+  decider.swapped = &swapped;
+  ServerOptions options;
+  options.policy = &decider;
+  server_ = std::make_unique<Server>(table("campus"), tls_, *ledger_, options);
+  decider.reload = [&] {
+    server_->reconfigure(table("branch"), [&] {
+      engine_.install(rules_b);
+      swapped = true;
+    });
+  };
+  const auto client = device_in("roamer", {});
+
+  Outcome first = authenticate(client);
+  decider.reloader.join();
+  EXPECT_FALSE(decider.reloaded_during_decision);
+  ASSERT_EQ(first.final.code, Code::AccessAccept);
+  EXPECT_EQ(values_of(first.final, attr::TunnelPrivateGroupId), (std::vector<Bytes>{{0x01, '2', '0'}}));
+  EXPECT_TRUE(swapped);
+  Outcome second = authenticate(client);
+  EXPECT_EQ(values_of(second.final, attr::TunnelPrivateGroupId), (std::vector<Bytes>{{0x01, '3', '0'}}));
 }
 
 }  // namespace
