@@ -18,6 +18,7 @@
 #include "ca/ledger/radius_sessions.hpp"
 #include "ca/ledger/scep_transactions.hpp"
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -42,5 +43,18 @@ class Ledger : public DeviceStore,
 // (may be null; must outlive the ledger) is told how long each write transaction's
 // COMMIT took (commit_observer.hpp).
 std::unique_ptr<Ledger> open_sqlite_ledger(const std::string& path, CommitObserver* commits = nullptr);
+
+// Where the PostgreSQL ledger is. `url`: a libpq connection URI or string, without a
+// password; `password` empty: libpq's PGPASSFILE / ~/.pgpass. Never logged.
+struct PostgresLedgerOptions {
+  std::string url;
+  std::string password;
+  std::size_t pool_size = 8;   // connections this process opens at most
+};
+
+// Connects to the PostgreSQL ledger, creating or migrating its schema (schema versions
+// are shared with SQLite). Refuses, with a clear message, a ledger written by a newer
+// schema version and a url that carries a password.
+std::unique_ptr<Ledger> open_postgres_ledger(const PostgresLedgerOptions& options, CommitObserver* commits = nullptr);
 
 }  // namespace portcullis::ca

@@ -56,7 +56,12 @@ ChallengeRecord SqliteLedger::mint_challenge(const NewChallenge& challenge, cons
         .bind(6, now)
         .bind(7, challenge.expires_at)
         .bind(8, detail::encode_string_list(challenge.sans));
-    stmt->run();
+    try {
+      stmt->run();
+    } catch (const SqliteError& e) {
+      if (e.extended_code() == SQLITE_CONSTRAINT_UNIQUE) throw LedgerConflict("a challenge with that secret already exists");
+      throw;
+    }
   }
   ChallengeRecord out;
   out.id = db_.last_insert_rowid();
