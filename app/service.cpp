@@ -4,6 +4,7 @@
 #include "app/admin/metric_instruments.hpp"
 #include "app/admin/metrics.hpp"
 #include "app/config.hpp"
+#include "app/ledger_open.hpp"
 #include "app/listeners.hpp"
 #include "app/io_runner.hpp"
 #include "app/notify/notifier.hpp"
@@ -132,7 +133,7 @@ class Service {
       throw std::runtime_error("the issuing CA is waiting for its certificate: have your root sign " +
                                paths.issuing_csr() + ", then run `portcullis ca install-cert`");
     authority_ = std::make_unique<ca::Authority>(ca::Authority::load(paths));
-    ledger_ = ca::open_sqlite_ledger(config_.ledger.path, &metric_instruments_);
+    ledger_ = open_ledger(config_.ledger, &metric_instruments_);
     events_ = std::make_unique<ca::EventWriter>(*ledger_, event_settings(config_.events));
 
     const auto t0 = Clock::now();

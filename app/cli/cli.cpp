@@ -60,6 +60,11 @@ void add_init_command(CLI::App& app, std::function<int()>& action) {
   cmd->add_option("--issuing-chain", init.import_chain, "… its chain up to the root (PEM)");
   cmd->add_flag("--external-root", init.external_root,
                 "Generate the issuing CA key and a CSR for your corporate root to sign");
+  auto* ledger = cmd->add_option("--ledger", init.ledger_url,
+                                 "PostgreSQL ledger instead of SQLite: postgresql://user@host:port/db (no password)");
+  cmd->add_option("--ledger-password-file", init.ledger_password_file,
+                  "File whose first line is the PostgreSQL password (default: PGPASSFILE, ~/.pgpass)")
+      ->needs(ledger);
   cmd->footer(examples({"portcullis init --dir portcullis-data --hostname radius.corp.example",
                         "portcullis init --dir portcullis-ext --external-root"}));
   cmd->callback([&action, args] {
