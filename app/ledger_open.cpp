@@ -1,5 +1,7 @@
 #include "app/ledger_open.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <fstream>
 #include <stdexcept>
 
@@ -24,6 +26,18 @@ std::unique_ptr<ca::Ledger> open_ledger(const LedgerSettings& settings, ca::Comm
   options.url = settings.url;
   if (!settings.password_file.empty()) options.password = read_password(settings.password_file);
   return ca::open_postgres_ledger(options, commits);
+}
+
+std::unique_ptr<ca::ChangeFollower> follow_ledger(ca::Ledger& ledger, ca::ChangeFeed& feed, ca::IdentityIndex& index,
+                                                  std::int64_t from) {
+  ca::ChangeFollowerSettings settings;
+  settings.on_error = [](const std::string& what) {
+    spdlog::error("ledger: cannot follow other nodes' changes ({}); deciding from the identity index as it stands "
+                  "until the ledger is back",
+                  what);
+  };
+  settings.on_recovered = [](const std::string& what) { spdlog::warn("ledger: {}", what); };
+  return std::make_unique<ca::ChangeFollower>(ledger, feed, index, from, std::move(settings));
 }
 
 std::string ledger_location(const LedgerSettings& settings) {

@@ -10,6 +10,7 @@
 
 #include "ca/ledger/audit.hpp"
 #include "ca/ledger/certificates.hpp"
+#include "ca/ledger/change_feed.hpp"
 #include "ca/ledger/challenges.hpp"
 #include "ca/ledger/commit_observer.hpp"
 #include "ca/ledger/devices.hpp"
@@ -36,6 +37,10 @@ class Ledger : public DeviceStore,
 
   // Maintenance.
   virtual std::string integrity_check() = 0;  // "ok" when healthy
+
+  // Changes other nodes committed, for a ledger several nodes share; null for one that
+  // only this process writes (SQLite).
+  virtual ChangeFeed* change_feed() { return nullptr; }
 };
 
 // Opens (creating and migrating as needed) the SQLite ledger at `path`.

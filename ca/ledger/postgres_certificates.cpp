@@ -27,6 +27,7 @@ void mark_revoked(Connection& db, CertificateRecord& cert, RevocationReason reas
                   const std::string& actor, const std::string& device_name) {
   db.exec("UPDATE certificates SET revoked_at = $1, revocation_reason = $2 WHERE serial = $3 AND revoked_at IS NULL",
           Params().add(at).add(static_cast<std::int64_t>(reason)).add(cert.serial_hex));
+  record_change(db, kChangeCertificate, cert.serial_hex);
   cert.revoked = true;
   cert.revoked_at = at;
   cert.revocation_reason = reason;
@@ -125,6 +126,7 @@ IssuanceOutcome PostgresLedger::record_issuance(const DeviceRef& ref, Certificat
     record.device_id = device.id;
     insert_certificate(db, record);
     redeem_for_issuance(db, ref, device, record, actor);
+    record_change(db, kChangeCertificate, record.serial_hex);
     insert_audit(db, {0, record.issued_at, actor, "issue", record.serial_hex, detail::issue_detail(device, record)});
     outcome.device = std::move(device);
     return outcome;

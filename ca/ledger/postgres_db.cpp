@@ -2,6 +2,9 @@
 
 #include "ca/hex.hpp"
 
+#include <poll.h>
+
+#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 
@@ -200,6 +203,27 @@ void Connection::stream(std::string_view sql, const Params& params,
     }
   }
   if (failure) std::rethrow_exception(failure);
+}
+
+bool Connection::wait_for_notification(std::chrono::milliseconds timeout) {
+  const auto drain = [&] {
+    bool any = false;
+    while (PGnotify* n = PQnotifies(conn_.get())) {
+      PQfreemem(n);
+      any = true;
+    }
+    return any;
+  };
+  if (drain()) return true;
+  pollfd p{PQsocket(conn_.get()), POLLIN, 0};
+  if (p.fd < 0) throw PgError("ledger: the listening connection is closed", "08006", "");
+  const int ready = ::poll(&p, 1, static_cast<int>(timeout.count()));
+  if (ready < 0 && errno != EINTR) throw PgError("ledger: poll on the listening connection failed", "08006", "");
+  if (ready <= 0) return false;
+  if (PQconsumeInput(conn_.get()) == 0 || PQstatus(conn_.get()) != CONNECTION_OK) {
+    throw PgError("ledger: lost the listening connection: " + first_line(PQerrorMessage(conn_.get())), "08006", "");
+  }
+  return drain();
 }
 
 // --- Transaction ---------------------------------------------------------------------

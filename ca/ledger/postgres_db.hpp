@@ -121,6 +121,9 @@ class Connection {
   // Rows one at a time (libpq's single-row mode), for bulk reads that should not hold the
   // whole table in memory: `row` is called with a one-row Result.
   void stream(std::string_view sql, const Params& params, const std::function<void(const Result& row)>& row);
+  // After LISTEN: waits up to `timeout` for notifications and consumes them; true when
+  // one or more arrived. Throws PgError when the connection is lost.
+  bool wait_for_notification(std::chrono::milliseconds timeout);
 
   bool broken() const noexcept { return PQstatus(conn_.get()) != CONNECTION_OK; }
   PGconn* handle() const noexcept { return conn_.get(); }

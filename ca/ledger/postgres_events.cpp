@@ -135,6 +135,8 @@ std::size_t PostgresLedger::prune_events(UnixTime older_than, std::size_t max_ro
     deleted += db.exec("DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - $1",
                        Params().add(detail::clamp_count(max_rows)))
                    .affected();
+    // The change feed is read within seconds by every node; a day is plenty.
+    db.exec("DELETE FROM portcullis_sync.changes WHERE at < $1", Params().add(now_unix() - 86400));
     return deleted;
   });
 }

@@ -19,7 +19,7 @@ std::unique_ptr<Ledger> open_postgres_ledger(const PostgresLedgerOptions& option
 namespace postgres {
 
 PostgresLedger::PostgresLedger(const ConnectOptions& options, std::size_t pool_size, CommitObserver* commits)
-    : pool_(options, pool_size) {
+    : pool_(options, pool_size), options_(options) {
   check_conninfo(options.conninfo);   // before anything is sent: a password in the url is refused
   {
     Pool::Lease lease = pool_.acquire();
@@ -113,6 +113,7 @@ Device insert_device(Connection& db, const NewDevice& device, const std::string&
   }
   Device created = new_device_row(device, id, now);
   insert_groups(db, created, device.groups);
+  record_change(db, kChangeDevice, std::to_string(created.id));
   insert_audit(db, {0, now, actor, "device.create", created.name, "id=" + std::to_string(created.id)});
   return created;
 }
@@ -135,6 +136,7 @@ Device device_by_name_or_insert(Connection& db, const NewDevice& device, const s
   }
   Device inserted = new_device_row(device, r.int64(0, 0), now);
   insert_groups(db, inserted, device.groups);
+  record_change(db, kChangeDevice, std::to_string(inserted.id));
   insert_audit(db, {0, now, actor, "device.create", inserted.name, "id=" + std::to_string(inserted.id)});
   created = true;
   return inserted;
@@ -192,6 +194,7 @@ Device PostgresLedger::set_device_enabled(std::int64_t id, bool enabled, const s
     if (!device) throw LedgerNotFound("no device with id " + std::to_string(id));
     if (device->enabled == enabled) return *device;  // nothing changed, nothing to audit
     db.exec("UPDATE devices SET enabled = $1 WHERE id = $2", Params().add(enabled).add(id));
+    record_change(db, kChangeDevice, std::to_string(id));
     device->enabled = enabled;
     insert_audit(db, {0, now_unix(), actor, enabled ? "device.enable" : "device.disable", device->name,
                       "id=" + std::to_string(id)});
@@ -216,6 +219,48 @@ void PostgresLedger::for_each_device(const std::function<void(const Device&)>& f
         });
     if (current) fn(*current);
   });
+}
+
+// --- the change feed -----------------------------------------------------------------------
+
+void record_change(Connection& db, const char* kind, const std::string& key) {
+  db.exec(
+      "WITH c AS (INSERT INTO portcullis_sync.changes (at, kind, key) VALUES ($1, $2, $3) RETURNING seq) "
+      "SELECT pg_notify('portcullis_changes', (SELECT seq FROM c)::text)",
+      Params().add(now_unix()).add(kind).add(key));
+}
+
+std::vector<LedgerChange> PostgresLedger::changes_after(std::int64_t after, std::size_t limit) {
+  return read([&](Connection& db) {
+    const Result r = db.exec("SELECT seq, kind, key FROM portcullis_sync.changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+                             Params().add(after).add(detail::clamp_count(limit)));
+    std::vector<LedgerChange> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back({r.int64(i, 0), r.text(i, 1), r.text(i, 2)});
+    return out;
+  });
+}
+
+std::int64_t PostgresLedger::last_change() {
+  return read([&](Connection& db) {
+    return db.exec("SELECT coalesce(max(seq), 0) FROM portcullis_sync.changes").int64(0, 0);
+  });
+}
+
+bool PostgresLedger::wait_for_change(std::chrono::milliseconds timeout) {
+  std::lock_guard lock(listen_mutex_);
+  if (!listener_ || listener_->broken()) {
+    listener_.reset();
+    listener_.emplace(Connection::open(options_));
+    listener_->exec("LISTEN portcullis_changes");
+    // Whatever was committed while nobody listened is only in the table: catch up.
+    return true;
+  }
+  try {
+    return listener_->wait_for_notification(timeout);
+  } catch (const PgError&) {
+    listener_.reset();
+    throw;
+  }
 }
 
 // --- counters and maintenance ------------------------------------------------------------

@@ -19,12 +19,13 @@
 #include "ca/ledger/ledger.hpp"
 #include "ca/ledger/postgres_db.hpp"
 
+#include <mutex>
 #include <optional>
 #include <type_traits>
 
 namespace portcullis::ca::postgres {
 
-class PostgresLedger final : public Ledger {
+class PostgresLedger final : public Ledger, public ChangeFeed {
  public:
   PostgresLedger(const ConnectOptions& options, std::size_t pool_size, CommitObserver* commits);
 
@@ -77,6 +78,11 @@ class PostgresLedger final : public Ledger {
 
   std::string integrity_check() override;
 
+  ChangeFeed* change_feed() override { return this; }
+  std::vector<LedgerChange> changes_after(std::int64_t after, std::size_t limit) override;
+  std::int64_t last_change() override;
+  bool wait_for_change(std::chrono::milliseconds timeout) override;
+
  private:
   // Runs `work(Connection&)` on a borrowed connection. A read is idempotent: when the
   // connection turns out to be dead (the server restarted since it was last used), it is
@@ -119,6 +125,9 @@ class PostgresLedger final : public Ledger {
   }
 
   Pool pool_;
+  const ConnectOptions options_;
+  std::mutex listen_mutex_;                 // wait_for_change: one caller at a time
+  std::optional<Connection> listener_;      // LISTEN portcullis_changes, outside the pool
 };
 
 // Row mapping and statements shared by the translation units of the ledger; `db` is
@@ -135,6 +144,10 @@ Device insert_device(Connection& db, const NewDevice& device, const std::string&
 // the same moment. `created` tells which.
 Device device_by_name_or_insert(Connection& db, const NewDevice& device, const std::string& actor, bool& created);
 void insert_audit(Connection& db, const AuditEntry& entry);
+// Records in the transaction that `key` of `kind` (change_feed.hpp) changed, and notifies
+// every listening node when it commits (NOTIFY is delivered at COMMIT, never for a
+// rollback).
+void record_change(Connection& db, const char* kind, const std::string& key);
 
 inline constexpr const char* kCertificateColumns =
     "serial, device_id, profile, subject, sans, sha256_fingerprint, not_before, not_after, issued_at, revoked_at, "

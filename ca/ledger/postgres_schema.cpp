@@ -170,6 +170,18 @@ CREATE INDEX events_by_device ON events(device, at) WHERE device <> '';
 CREATE INDEX events_by_serial ON events(serial, at) WHERE serial <> '';
 CREATE INDEX events_by_mac    ON events(mac, at)    WHERE mac <> '';
 CREATE INDEX events_by_nas    ON events(nas, at)    WHERE nas <> '';
+
+-- PostgreSQL only, in its own schema because it is not ledger data (`ledger migrate`
+-- has nothing to copy from SQLite): which certificate or device each transaction
+-- changed, so that every node's in-memory index learns of it (ca/ledger/change_feed.hpp).
+-- Rows older than a day are pruned with the events.
+CREATE SCHEMA portcullis_sync;
+CREATE TABLE portcullis_sync.changes (
+  seq  BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  at   BIGINT NOT NULL,
+  kind TEXT   NOT NULL CHECK (kind IN ('certificate', 'device')),
+  key  TEXT   NOT NULL
+);
 )sql";
 
 // Steps after the baseline, each taking the schema from version N-1 to N: {N, sql}.

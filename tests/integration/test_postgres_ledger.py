@@ -1,14 +1,18 @@
 """The PostgreSQL ledger end to end: `portcullis init --ledger postgresql://…` on a real
 PostgreSQL 15 (tests/integration/postgres.py), then the service enrolls a device with
 micromdm scepclient and `portcullis issue`, authenticates it with eapol_test, and rejects
-it once revoked; everything is in PostgreSQL and no password is in the config or the log."""
+it once revoked; everything is in PostgreSQL and no password is in the config or the log.
+Then two nodes on one ledger: a certificate issued on A authenticates on B, and once A
+revokes it B rejects it within a second."""
 
 import hashlib
 import os
 import re
+import shutil
 import subprocess
+import time
 
-from harness import IntegrationTest, main, make_key_and_csr, nas_secret, run
+from harness import Instance, IntegrationTest, free_port, main, make_key_and_csr, nas_secret, run
 from postgres import PostgresServer
 
 EAPOL_TIMEOUT = 10
@@ -18,6 +22,34 @@ def sha256_der_fingerprint(pem_path):
     der = subprocess.run(["openssl", "x509", "-in", pem_path, "-outform", "DER"], capture_output=True,
                          check=True).stdout
     return hashlib.sha256(der).hexdigest().upper()
+
+
+class CopiedNode(Instance):
+    """A second node: a copy of `source`'s data folder (CA material, NAS table, admin token,
+    the same PostgreSQL ledger) listening on its own ports."""
+
+    def __init__(self, workdir, source):  # pylint: disable=super-init-not-called
+        self.bin = source.bin
+        self.workdir = workdir
+        self.dir = os.path.join(workdir, "data")
+        self.http_port = free_port()
+        self.admin_port = free_port()
+        self.radius_port = free_port(2)
+        self.log_path = os.path.join(workdir, "serve.log")
+        self.proc = None
+        self.log_file = None
+        shutil.copytree(source.dir, self.dir)
+        self.config = os.path.join(self.dir, "portcullis.toml")
+        with open(self.config) as f:
+            text = f.read()
+        for key, old, new in (("port", source.http_port, self.http_port), ("port", source.admin_port, self.admin_port),
+                              ("auth_port", source.radius_port, self.radius_port),
+                              ("acct_port", source.radius_port + 1, self.radius_port + 1)):
+            text, n = re.subn(rf"(?m)^{key} = {old}$", f"{key} = {new}", text)
+            assert n == 1, (key, old)
+        with open(self.config, "w") as f:
+            f.write(text)
+        self.token = source.token
 
 
 class PostgresLedgerTest(IntegrationTest):
@@ -97,6 +129,33 @@ class PostgresLedgerTest(IntegrationTest):
         self.assertEqual(self.rows("SELECT count(*) FROM certificates"), "5")
         self.assertEqual(self.rows("SELECT count(*) FROM audit WHERE action = 'issue'"), "5")
         self.assertNotIn(self.pg.password, inst.log())
+
+    def test_two_nodes_revoke_on_a_rejects_on_b_within_a_second(self):
+        a = self.instance(init_args=["--ledger", self.url, "--ledger-password-file", self.password_file],
+                          start=False)
+        folder = os.path.join(self.workdir, "node-b")
+        os.makedirs(folder)
+        b = CopiedNode(folder, a)
+        self.instances.append(b)
+        a.start()
+        b.start()
+
+        # Issued on A after B loaded its index: B learns of it from the change feed.
+        key, csr = make_key_and_csr(self.workdir, "roamer", "roamer.example.net")
+        cert = os.path.join(self.workdir, "roamer.pem")
+        with open(cert, "w") as f:
+            f.write(a.cli("issue", "--csr", csr, "--device", "roamer").stdout)
+        serial = run(["openssl", "x509", "-in", cert, "-noout", "-serial"]).stdout.strip().split("=")[1]
+        time.sleep(1.0)
+        out = self.eapol(b, key, cert)
+        self.assertRegex(out, r"(?m)^SUCCESS$", out[-3000:])
+
+        a.cli("revoke", "--serial", serial)
+        time.sleep(1.0)
+        out = self.eapol(b, key, cert)
+        self.assertRegex(out, r"(?m)^FAILURE$", out[-3000:])
+        out = self.eapol(a, key, cert)
+        self.assertRegex(out, r"(?m)^FAILURE$", out[-3000:])
 
     def test_init_refuses_a_database_that_holds_a_ca(self):
         self.instance(init_args=["--ledger", self.url, "--ledger-password-file", self.password_file], start=False)
