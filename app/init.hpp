@@ -25,6 +25,8 @@ struct InitOptions {
   // ledger.db, and the file holding its password (empty: PGPASSFILE / ~/.pgpass).
   std::string ledger_url;
   std::string ledger_password_file;
+  // `--join A`: a second node on A's PostgreSQL ledger (app/join.hpp) instead of a new CA.
+  std::string join;
 };
 
 struct InitSummary {

@@ -38,6 +38,7 @@ def plausible_value(ws, command, option):
         "--expiring-within": "30d",
         # Parsed, then refused at run time (nothing listens on port 1): only the parse is checked.
         "--ledger": "postgresql://portcullis@127.0.0.1:1/ledger", "--ledger-password-file": ws.device_list,
+        "--join": ws.inst.dir,
     }
     if option.name in by_name:
         return by_name[option.name]

@@ -8,7 +8,6 @@ revokes it B rejects it within a second."""
 import hashlib
 import os
 import re
-import shutil
 import subprocess
 import time
 
@@ -24,9 +23,8 @@ def sha256_der_fingerprint(pem_path):
     return hashlib.sha256(der).hexdigest().upper()
 
 
-class CopiedNode(Instance):
-    """A second node: a copy of `source`'s data folder (CA material, NAS table, admin token,
-    the same PostgreSQL ledger) listening on its own ports."""
+class JoinedNode(Instance):
+    """A second node made with `portcullis init --dir B --join A` on its own ports."""
 
     def __init__(self, workdir, source):  # pylint: disable=super-init-not-called
         self.bin = source.bin
@@ -38,18 +36,12 @@ class CopiedNode(Instance):
         self.log_path = os.path.join(workdir, "serve.log")
         self.proc = None
         self.log_file = None
-        shutil.copytree(source.dir, self.dir)
+        self.printed = run([self.bin, "init", "--dir", self.dir, "--join", source.dir, "--http-port",
+                            str(self.http_port), "--admin-port", str(self.admin_port), "--radius-port",
+                            str(self.radius_port)]).stdout
         self.config = os.path.join(self.dir, "portcullis.toml")
-        with open(self.config) as f:
-            text = f.read()
-        for key, old, new in (("port", source.http_port, self.http_port), ("port", source.admin_port, self.admin_port),
-                              ("auth_port", source.radius_port, self.radius_port),
-                              ("acct_port", source.radius_port + 1, self.radius_port + 1)):
-            text, n = re.subn(rf"(?m)^{key} = {old}$", f"{key} = {new}", text)
-            assert n == 1, (key, old)
-        with open(self.config, "w") as f:
-            f.write(text)
-        self.token = source.token
+        with open(os.path.join(self.dir, "admin.token")) as f:
+            self.token = f.read().strip()
 
 
 class PostgresLedgerTest(IntegrationTest):
@@ -135,8 +127,14 @@ class PostgresLedgerTest(IntegrationTest):
                           start=False)
         folder = os.path.join(self.workdir, "node-b")
         os.makedirs(folder)
-        b = CopiedNode(folder, a)
+        b = JoinedNode(folder, a)
         self.instances.append(b)
+        self.assertIn(self.url, b.printed)
+        with open(b.config) as f:
+            config = f.read()
+        self.assertIn(f"auth_port = {b.radius_port}", config)
+        self.assertIn(f":{b.http_port}\"", config)
+        self.assertEqual(os.stat(b.ca("issuing.key")).st_mode & 0o777, 0o600)
         a.start()
         b.start()
 
@@ -156,6 +154,26 @@ class PostgresLedgerTest(IntegrationTest):
         self.assertRegex(out, r"(?m)^FAILURE$", out[-3000:])
         out = self.eapol(a, key, cert)
         self.assertRegex(out, r"(?m)^FAILURE$", out[-3000:])
+
+    def test_join_refuses_a_sqlite_node_and_a_ledger_of_another_ca(self):
+        binary = os.environ.get("PORTCULLIS_BIN", "portcullis")
+        local = self.instance(start=False)
+        bad = run([binary, "init", "--dir", os.path.join(self.workdir, "x"), "--join", local.dir], check=False)
+        self.assertNotEqual(bad.returncode, 0)
+        self.assertIn("can only join a PostgreSQL ledger", bad.stderr)
+        # A's folder pointing at a database that holds another CA's certificates.
+        a = self.instance(init_args=["--ledger", self.url, "--ledger-password-file", self.password_file],
+                          start=False)
+        other = self.pg.create_database(f"other_{self.databases}")
+        self.instance(init_args=["--ledger", other, "--ledger-password-file", self.password_file], start=False)
+        with open(a.config) as f:
+            text = f.read()
+        with open(a.config, "w") as f:
+            f.write(text.replace(self.url, other))
+        bad = run([binary, "init", "--dir", os.path.join(self.workdir, "y"), "--join", a.dir], check=False)
+        self.assertNotEqual(bad.returncode, 0)
+        self.assertIn("does not hold the CA of", bad.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.workdir, "y")))
 
     def test_init_refuses_a_database_that_holds_a_ca(self):
         self.instance(init_args=["--ledger", self.url, "--ledger-password-file", self.password_file], start=False)
