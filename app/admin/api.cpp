@@ -212,6 +212,10 @@ HttpResponse AdminApi::handle(const HttpRequest& request) {
     return admin::error_response(404, e.what());
   } catch (const ca::LedgerConflict& e) {
     return admin::error_response(409, e.what());
+  } catch (const ca::LedgerUnavailable& e) {
+    // The database of a shared ledger is down: nothing was written, try again later.
+    spdlog::error("admin API: {} {}: {}", request.method, request.path, e.what());
+    return admin::error_response(503, "the ledger database is unavailable; nothing was changed, try again");
   } catch (const std::exception& e) {
     // LedgerError (disk, corruption), OpenSslError, bugs: the details go to the log only.
     spdlog::error("admin API: {} {} failed: {}", request.method, request.path, e.what());

@@ -24,6 +24,12 @@ class LedgerNotFound : public LedgerError {
  public:
   using LedgerError::LedgerError;
 };
+// The database cannot be reached (a server ledger: down, restarting, partitioned). Nothing
+// was written; the same call may succeed later.
+class LedgerUnavailable : public LedgerError {
+ public:
+  using LedgerError::LedgerError;
+};
 // record_issuance: the challenge to redeem is unknown, expired or already used.
 class ChallengeRefused : public LedgerConflict {
  public:

@@ -130,8 +130,13 @@ Connection Connection::open(const ConnectOptions& options) {
   // Later keywords override earlier ones, and `dbname` is expanded into the options the
   // url carries: our defaults come first, so the url may override them; the password
   // from the password file comes last.
-  std::vector<const char*> keys = {"connect_timeout", "application_name", "client_encoding", "dbname"};
-  std::vector<const char*> values = {timeout.c_str(), "portcullis", "UTF8", options.conninfo.c_str()};
+  // A server that vanishes without closing the connection (a partition, a dead host)
+  // fails a statement after tcp_user_timeout instead of after the kernel's minutes of
+  // retransmissions: issuance fails fast rather than hanging.
+  std::vector<const char*> keys = {"connect_timeout", "application_name", "client_encoding", "keepalives_idle",
+                                   "keepalives_interval", "keepalives_count", "tcp_user_timeout", "dbname"};
+  std::vector<const char*> values = {timeout.c_str(), "portcullis", "UTF8", "10", "5", "3", "15000",
+                                     options.conninfo.c_str()};
   if (!options.password.empty()) {
     keys.push_back("password");
     values.push_back(options.password.c_str());
@@ -142,7 +147,7 @@ Connection Connection::open(const ConnectOptions& options) {
   if (!conn) throw LedgerError("ledger: out of memory connecting to PostgreSQL");
   if (PQstatus(conn.get()) != CONNECTION_OK) {
     // libpq's message names host, port and user, never the password.
-    throw LedgerError("ledger: cannot connect to PostgreSQL: " + first_line(PQerrorMessage(conn.get())));
+    throw LedgerUnavailable("ledger: cannot connect to PostgreSQL: " + first_line(PQerrorMessage(conn.get())));
   }
   return Connection(std::move(conn));
 }
@@ -284,15 +289,23 @@ Pool::Lease Pool::acquire() {
 
 void Pool::release(std::unique_ptr<Connection> conn) noexcept {
   // A broken connection, or one left inside a transaction, is closed rather than reused.
-  const bool reusable = !conn->broken() && PQtransactionStatus(conn->handle()) == PQTRANS_IDLE;
+  const bool broken = conn->broken();
+  const bool reusable = !broken && PQtransactionStatus(conn->handle()) == PQTRANS_IDLE;
   if (!reusable) conn.reset();
+  std::vector<std::unique_ptr<Connection>> stale;
   std::lock_guard lock(mutex_);
   if (reusable) {
     idle_.push_back(std::move(conn));
   } else {
     --open_;
   }
-  freed_.notify_one();
+  if (broken) {
+    // The server restarted or went away: the idle connections went with it. Dropping
+    // them now spares the next users a failed statement each.
+    open_ -= idle_.size();
+    stale.swap(idle_);
+  }
+  freed_.notify_all();
 }
 
 }  // namespace portcullis::ca::postgres

@@ -93,8 +93,9 @@ class PostgresLedger final : public Ledger, public ChangeFeed {
       Pool::Lease lease = pool_.acquire();
       try {
         return work(*lease);
-      } catch (const PgError&) {
-        if (attempt > 0 || !lease->broken()) throw;
+      } catch (const PgError& e) {
+        if (!lease->broken()) throw;
+        if (attempt > 0) throw LedgerUnavailable(e.what());
       }
     }
   }
@@ -108,18 +109,26 @@ class PostgresLedger final : public Ledger, public ChangeFeed {
       std::optional<Transaction> tx;
       try {
         tx.emplace(*lease);
-      } catch (const PgError&) {
-        if (attempt > 0 || !lease->broken()) throw;
+      } catch (const PgError& e) {
+        if (!lease->broken()) throw;
+        if (attempt > 0) throw LedgerUnavailable(e.what());
         continue;   // the dead connection is dropped with its lease
       }
-      if constexpr (std::is_void_v<decltype(work(*lease))>) {
-        work(*lease);
-        tx->commit();
-        return;
-      } else {
-        auto result = work(*lease);
-        tx->commit();
-        return result;
+      try {
+        if constexpr (std::is_void_v<decltype(work(*lease))>) {
+          work(*lease);
+          tx->commit();
+          return;
+        } else {
+          auto result = work(*lease);
+          tx->commit();
+          return result;
+        }
+      } catch (const PgError& e) {
+        // Lost mid-transaction: rolled back by the server, unless COMMIT itself was lost,
+        // whose outcome is unknown (the message says which statement failed).
+        if (lease->broken()) throw LedgerUnavailable(e.what());
+        throw;
       }
     }
   }

@@ -11,7 +11,7 @@ import re
 import subprocess
 import time
 
-from harness import Instance, IntegrationTest, free_port, main, make_key_and_csr, nas_secret, run
+from harness import Instance, IntegrationTest, eventually, free_port, main, make_key_and_csr, nas_secret, run
 from postgres import PostgresServer
 
 EAPOL_TIMEOUT = 10
@@ -174,6 +174,35 @@ class PostgresLedgerTest(IntegrationTest):
         self.assertNotEqual(bad.returncode, 0)
         self.assertIn("does not hold the CA of", bad.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.workdir, "y")))
+
+    def test_database_stopped_and_started_mid_run(self):
+        """RADIUS decides from the index while PostgreSQL is down; issuance fails at once
+        with an error and writes nothing; once PostgreSQL is back both work again."""
+        inst = self.instance(init_args=["--ledger", self.url, "--ledger-password-file", self.password_file])
+        key, csr = make_key_and_csr(self.workdir, "steady", "steady.example.net")
+        cert = os.path.join(self.workdir, "steady.pem")
+        with open(cert, "w") as f:
+            f.write(inst.cli("issue", "--csr", csr, "--device", "steady").stdout)
+        self.pg.stop()
+        try:
+            out = self.eapol(inst, key, cert)
+            self.assertRegex(out, r"(?m)^SUCCESS$", out[-3000:])
+            _, csr2 = make_key_and_csr(self.workdir, "during", "during.example.net")
+            started = time.monotonic()
+            failed = inst.cli("issue", "--csr", csr2, "--device", "during", check=False)
+            self.assertNotEqual(failed.returncode, 0, failed.stdout)
+            self.assertIn("ledger database is unavailable", failed.stderr)
+            self.assertLess(time.monotonic() - started, 20)
+            self.assertTrue(eventually(lambda: "cannot follow other nodes' changes" in inst.log(), bool, timeout=10))
+        finally:
+            self.pg.start()
+        self.assertEqual(self.rows("SELECT count(*) FROM devices WHERE name = 'during'"), "0")
+        _, csr3 = make_key_and_csr(self.workdir, "after", "after.example.net")
+        inst.cli("issue", "--csr", csr3, "--device", "after")
+        self.assertEqual(self.rows("SELECT count(*) FROM devices WHERE name = 'after'"), "1")
+        self.assertTrue(eventually(lambda: "caught up with the ledger" in inst.log(), bool, timeout=15))
+        out = self.eapol(inst, key, cert)
+        self.assertRegex(out, r"(?m)^SUCCESS$", out[-3000:])
 
     def test_init_refuses_a_database_that_holds_a_ca(self):
         self.instance(init_args=["--ledger", self.url, "--ledger-password-file", self.password_file], start=False)
