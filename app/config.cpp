@@ -269,9 +269,17 @@ void load_ledger(const std::string& path, const toml::table& root, Config& c) {
   c.ledger.path = "ledger.db";
   ledger.get("backend", c.ledger.backend);
   ledger.get("path", c.ledger.path);
+  ledger.get("url", c.ledger.url);
+  ledger.get("password_file", c.ledger.password_file);
   ledger.finish();
-  if (c.ledger.backend != "sqlite") ledger.fail_key("backend", "must be \"sqlite\" (the only backend so far)");
+  if (c.ledger.backend != "sqlite" && c.ledger.backend != "postgresql")
+    ledger.fail_key("backend", "must be \"sqlite\" or \"postgresql\"");
+  if (c.ledger.backend == "postgresql" && c.ledger.url.empty())
+    ledger.fail_key("url", "is required with backend = \"postgresql\" (postgresql://user@host:port/db)");
+  if (c.ledger.backend == "sqlite" && (!c.ledger.url.empty() || !c.ledger.password_file.empty()))
+    ledger.fail_key("url", "and password_file are for backend = \"postgresql\"");
   c.ledger.path = resolve(c.base_dir, c.ledger.path);
+  if (!c.ledger.password_file.empty()) c.ledger.password_file = resolve(c.base_dir, c.ledger.password_file);
 }
 
 // A RadSec client is named by its certificate; its secret is "radsec" (RFC 6614 §2.3), and
@@ -525,15 +533,25 @@ void render_admin(std::ostream& o, const ConfigTemplate& t) {
     << "sha256 = \"" << t.admin_token_sha256 << "\"\n\n";
 }
 
-void render_ca_and_ledger(std::ostream& o) {
+void render_ca_and_ledger(std::ostream& o, const ConfigTemplate& t) {
   o << "[ca]\n"
     << "dir = \"ca\"                         # root.pem, issuing.pem, ra.pem, server.pem and their keys\n"
     << "crl_validity_hours = 24            # CRL nextUpdate = thisUpdate + this\n"
     << "crl_refresh_before_hours = 12      # re-sign the CRL when nextUpdate is nearer than this\n"
     << "ocsp_validity_hours = 1            # OCSP nextUpdate\n\n"
-    << "[ledger]\n"
-    << "backend = \"sqlite\"                 # the embedded default\n"
-    << "path = \"ledger.db\"\n\n";
+    << "[ledger]\n";
+  if (t.ledger_url.empty()) {
+    o << "backend = \"sqlite\"                 # the embedded default\n"
+      << "path = \"ledger.db\"\n\n";
+    return;
+  }
+  o << "backend = \"postgresql\"             # shared by every node (docs/configuration.md)\n"
+    << "url = " << toml::value<std::string>(t.ledger_url) << "\n";
+  if (t.ledger_password_file.empty()) {
+    o << "# password_file = \"ledger.password\" # else libpq's PGPASSFILE or ~/.pgpass\n\n";
+  } else {
+    o << "password_file = " << toml::value<std::string>(t.ledger_password_file) << "\n\n";
+  }
 }
 
 // The RADIUS front end and one NAS entry for the loopback address.
@@ -653,7 +671,7 @@ std::string render_config(const ConfigTemplate& t) {
     << "# RADIUS clients, policy rules).\n\n";
   render_service_and_http(o, t);
   render_admin(o, t);
-  render_ca_and_ledger(o);
+  render_ca_and_ledger(o, t);
   render_radius(o, t);
   render_scep_events_policy_metrics(o, t);
   render_profiles(o);

@@ -63,8 +63,10 @@ struct CaSettings {
 };
 
 struct LedgerSettings {
-  std::string backend = "sqlite";
-  std::string path;
+  std::string backend = "sqlite";       // "sqlite" | "postgresql"
+  std::string path;                     // sqlite: the database file
+  std::string url;                      // postgresql: libpq URI or conninfo, without a password
+  std::string password_file;            // postgresql: first line is the password; "" = PGPASSFILE/~/.pgpass
 };
 
 struct RadiusClientSetting {          // consumed by the RADIUS front end (radius/)
@@ -205,6 +207,8 @@ struct ConfigTemplate {
   std::string admin_token_sha256;
   std::string radius_secret;
   std::string scep_static_challenge;
+  std::string ledger_url;               // empty: the SQLite ledger.db
+  std::string ledger_password_file;
 };
 std::string render_config(const ConfigTemplate& t);
 

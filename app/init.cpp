@@ -2,6 +2,7 @@
 
 #include "app/admin/json.hpp"
 #include "app/config.hpp"
+#include "app/ledger_open.hpp"
 #include "app/secrets.hpp"
 #include "ca/identity_index.hpp"
 #include "ca/keys.hpp"
@@ -37,11 +38,11 @@ struct LedgerSession {
   std::unique_ptr<ca::Ledger> ledger;
   ca::IdentityIndex index;
   ca::Registry registry;
-  explicit LedgerSession(const std::string& path) : ledger(ca::open_sqlite_ledger(path)), registry(*ledger, index) {}
+  explicit LedgerSession(const LedgerSettings& settings) : ledger(open_ledger(settings)), registry(*ledger, index) {}
 };
 
 void audit_ca_change(const Config& config, const char* action, const std::string& detail) {
-  auto ledger = ca::open_sqlite_ledger(config.ledger.path);
+  auto ledger = open_ledger(config.ledger);
   ca::AuditEntry audit;
   audit.at = ca::now_unix();
   audit.actor = "cli";
@@ -64,7 +65,20 @@ void create(const InitOptions& o, const fs::path& dir, InitSummary& summary) {
   const std::string public_url = "http://" + o.hostname + ":" + std::to_string(o.http_port);
   const ca::BootstrapOptions b = bootstrap_options(ca_dir.string(), o.hostname, public_url, o.key_type);
   const bool importing = !o.import_issuing_cert.empty();
-  LedgerSession session((dir / "ledger.db").string());
+  LedgerSettings ledger;
+  if (o.ledger_url.empty()) {
+    ledger.path = (dir / "ledger.db").string();
+  } else {
+    ledger.backend = "postgresql";
+    ledger.url = o.ledger_url;
+    ledger.password_file = o.ledger_password_file.empty() ? std::string() : fs::absolute(o.ledger_password_file).string();
+  }
+  LedgerSession session(ledger);
+  // A shared ledger holds one CA's certificates: a second `init` on it would mix two CAs
+  // (a node joining an existing ledger shares its CA instead).
+  if (session.ledger->certificate_count() != 0)
+    throw std::runtime_error("the ledger at " + ledger_location(ledger) +
+                             " already holds certificates of a CA; init needs an empty database");
   if (importing)
     ca::bootstrap_imported_ca(b, session.registry, o.import_issuing_cert, o.import_issuing_key, o.import_chain);
   else if (o.external_root)
@@ -87,6 +101,8 @@ void create(const InitOptions& o, const fs::path& dir, InitSummary& summary) {
   // punctuation (a base64url secret starting with '-' is an option to radclient).
   t.radius_secret = generate_hex_secret(16);
   t.scep_static_challenge = generate_hex_secret(16);
+  t.ledger_url = ledger.url;
+  t.ledger_password_file = ledger.password_file;
   // 0600: the file holds the RADIUS shared secrets.
   ca::write_file((dir / "portcullis.toml").string(), render_config(t), 0600);
 
@@ -101,7 +117,7 @@ void create(const InitOptions& o, const fs::path& dir, InitSummary& summary) {
 
   summary.config_path = (dir / "portcullis.toml").string();
   summary.ca_dir = ca_dir.string();
-  summary.ledger_path = (dir / "ledger.db").string();
+  summary.ledger_path = ledger_location(ledger);
   summary.token_file = (dir / "admin.token").string();
   summary.ca_pending = o.external_root && !importing;
 }
@@ -135,7 +151,7 @@ void run_install_issuing_cert(const std::string& config_path, const std::string&
   const Config config = load_config(config_path);
   ca::CaPaths paths{config.ca.dir};
   if (!ca::ca_is_pending(paths)) throw std::runtime_error("the CA in " + config.ca.dir + " is not waiting for a certificate");
-  LedgerSession session(config.ledger.path);
+  LedgerSession session(config.ledger);
   ca::install_issuing_certificate(
       bootstrap_options(config.ca.dir, config.service.hostname, config.http.public_url, ca::KeyType::ec_p256),
       session.registry, cert_path, chain_path);
@@ -152,7 +168,7 @@ std::string run_stage_rollover(const std::string& config_path, const RolloverImp
   if (server_key == nullptr) throw std::runtime_error("cannot read the public key of " + paths.server());
   ca::BootstrapOptions b = bootstrap_options(config.ca.dir, config.service.hostname, config.http.public_url,
                                              ca::key_type_of(server_key));
-  LedgerSession session(config.ledger.path);
+  LedgerSession session(config.ledger);
   if (import.cert.empty())
     ca::stage_rollover(b, session.registry);
   else
@@ -170,7 +186,7 @@ void run_discard_rollover(const std::string& config_path) {
   if (!ca::rollover_is_staged(paths)) throw std::runtime_error("no CA rollover is staged in " + config.ca.dir);
   // The staged CA's service certificates were issued into the ledger: revoked with it, so
   // that nothing it signed stays valid once its files are gone.
-  LedgerSession session(config.ledger.path);
+  LedgerSession session(config.ledger);
   const ca::CaPaths staged = ca::staged_ca_paths(paths);
   for (const std::string& file : {staged.ra(), staged.server(), staged.admin()}) {
     const ca::X509Ptr cert = ca::cert_from_pem(ca::read_file(file));

@@ -21,6 +21,12 @@ struct InitOptions {
   std::string import_issuing_cert, import_issuing_key, import_chain;
   // Generate the issuing CA key and a CSR for a corporate root to sign.
   bool external_root = false;
+  // The PostgreSQL ledger (a libpq url without a password) instead of the SQLite
+  // ledger.db, and the file holding its password (empty: PGPASSFILE / ~/.pgpass).
+  std::string ledger_url;
+  std::string ledger_password_file;
+  // `--join A`: a second node on A's PostgreSQL ledger (app/join.hpp) instead of a new CA.
+  std::string join;
 };
 
 struct InitSummary {

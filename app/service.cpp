@@ -4,6 +4,8 @@
 #include "app/admin/metric_instruments.hpp"
 #include "app/admin/metrics.hpp"
 #include "app/config.hpp"
+#include "app/ledger_open.hpp"
+#include "ca/ledger/change_follower.hpp"
 #include "app/listeners.hpp"
 #include "app/io_runner.hpp"
 #include "app/notify/notifier.hpp"
@@ -135,14 +137,19 @@ class Service {
       throw std::runtime_error("the issuing CA is waiting for its certificate: have your root sign " +
                                paths.issuing_csr() + ", then run `portcullis ca install-cert`");
     authority_ = std::make_unique<ca::Authority>(ca::Authority::load(paths));
-    ledger_ = ca::open_sqlite_ledger(config_.ledger.path, &metric_instruments_);
+    ledger_ = open_ledger(config_.ledger, &metric_instruments_);
     events_ = std::make_unique<ca::EventWriter>(*ledger_, event_settings(config_.events));
 
     const auto t0 = Clock::now();
+    // A shared ledger: note where its change sequence stands before loading, so that what
+    // other nodes commit meanwhile is applied after the load rather than missed.
+    ca::ChangeFeed* feed = ledger_->change_feed();
+    const std::int64_t changes_from = feed != nullptr ? feed->last_change() : 0;
     index_.load(*ledger_);
     const ca::IndexStats stats = index_.stats();
     spdlog::info("identity index loaded: {} certificates, {} devices in {} ms", stats.certificates, stats.devices,
                  elapsed_ms(t0));
+    if (feed != nullptr) follower_ = follow_ledger(*ledger_, *feed, index_, changes_from);
 
     registry_ = std::make_unique<ca::Registry>(*ledger_, index_);
     const ca::IssuerUrls urls{config_.http.public_url + "/crl", config_.http.public_url + "/ocsp"};
@@ -503,6 +510,7 @@ class Service {
   std::unique_ptr<ca::Ledger> ledger_;
   std::unique_ptr<ca::EventWriter> events_;  // after the ledger it writes to; before its emitters
   ca::IdentityIndex index_;
+  std::unique_ptr<ca::ChangeFollower> follower_;  // other nodes' changes into index_
   std::unique_ptr<ca::Registry> registry_;
   std::unique_ptr<ca::Issuer> issuer_;
   std::unique_ptr<ca::CrlPublisher> crl_;

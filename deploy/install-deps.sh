@@ -12,7 +12,8 @@ build=(build-essential cmake ninja-build pkg-config
        libssl-dev libboost-dev libboost-system-dev libsqlite3-dev
        libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
        libfreeradius-dev libtalloc-dev libgtest-dev libgmock-dev
-       prometheus-cpp-dev)  # its core library only: the Prometheus text serializer for /metrics
+       prometheus-cpp-dev
+       libpq-dev)  # the PostgreSQL ledger backend, over libpq's C API (ca/ledger/postgres_db.hpp)  # its core library only: the Prometheus text serializer for /metrics
 # clang + compiler-rt: the libFuzzer targets (cmake -DPORTCULLIS_FUZZ=ON, tests/fuzz).
 fuzz=(clang libclang-rt-14-dev)
 run=(openssl sqlite3 ca-certificates)
@@ -21,8 +22,10 @@ run=(openssl sqlite3 ca-certificates)
 # them `pki --scep` fails with "no capable fetcher found".
 # prometheus: its promtool checks the /metrics text (tests/integration/test_metrics.py).
 # radsecproxy: the NAS side of RadSec (UDP in, TLS out; tests/integration/test_radsec.py).
+# postgresql: a throw-away PostgreSQL 15 the ledger tests start in a temporary folder
+# (tests/integration/postgres.py); its packaged cluster is not used.
 test_peers=(python3 curl eapoltest freeradius-utils scep strongswan-pki radsecproxy
-            libstrongswan-extra-plugins libstrongswan-standard-plugins prometheus)
+            libstrongswan-extra-plugins libstrongswan-standard-plugins prometheus postgresql)
 
 export DEBIAN_FRONTEND=noninteractive
 missing=()

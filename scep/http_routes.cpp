@@ -143,6 +143,10 @@ HttpResponse HttpRoutes::pki_operation(std::string_view der, std::string_view re
     // same request is issued once space is freed, so the client should retry it.
     spdlog::error("scep: PKIOperation not done, the ledger's disk is full: {}", ca::log_safe(e.what()));
     return plain(503, "the CA's ledger is full: nothing was issued; retry later");
+  } catch (const ca::LedgerUnavailable& e) {
+    // The shared ledger's database is down (several nodes): as above, a retry will do.
+    spdlog::error("scep: PKIOperation not done, the ledger database is unavailable: {}", ca::log_safe(e.what()));
+    return plain(503, "the CA's ledger database is unavailable: nothing was issued; retry later");
   } catch (const std::exception& e) {
     // A server-side failure (ledger, signing key): no CertRep, and nothing was issued.
     spdlog::error("scep: PKIOperation failed: {}", ca::log_safe(e.what()));

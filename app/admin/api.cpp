@@ -218,6 +218,10 @@ HttpResponse AdminApi::handle(const HttpRequest& request) {
     // RFC 9110 §15.6.4: a temporary condition; the same request works once space is freed.
     spdlog::error("admin API: {} {} not done, the ledger's disk is full: {}", request.method, request.path, e.what());
     return admin::error_response(503, "the ledger's disk is full: nothing was changed; retry once space is freed");
+  } catch (const ca::LedgerUnavailable& e) {
+    // The database of a shared ledger is down: nothing was written, try again later.
+    spdlog::error("admin API: {} {}: {}", request.method, request.path, e.what());
+    return admin::error_response(503, "the ledger database is unavailable; nothing was changed, try again");
   } catch (const std::exception& e) {
     // LedgerError (disk, corruption), OpenSslError, bugs: the details go to the log only.
     spdlog::error("admin API: {} {} failed: {}", request.method, request.path, e.what());

@@ -10,6 +10,7 @@
 #include "app/cli/scep_commands.hpp"
 #include "app/config.hpp"
 #include "app/init.hpp"
+#include "app/join.hpp"
 #include "app/service.hpp"
 
 #include <CLI/CLI.hpp>
@@ -61,12 +62,24 @@ void add_init_command(CLI::App& app, std::function<int()>& action) {
   cmd->add_option("--issuing-chain", init.import_chain, "… its chain up to the root (PEM)");
   cmd->add_flag("--external-root", init.external_root,
                 "Generate the issuing CA key and a CSR for your corporate root to sign");
+  auto* ledger = cmd->add_option("--ledger", init.ledger_url,
+                                 "PostgreSQL ledger instead of SQLite: postgresql://user@host:port/db (no password)");
+  cmd->add_option("--ledger-password-file", init.ledger_password_file,
+                  "File whose first line is the PostgreSQL password (default: PGPASSFILE, ~/.pgpass)")
+      ->needs(ledger);
+  cmd->add_option("--join", init.join,
+                  "Data folder of a node on a PostgreSQL ledger: make another node of it (same CA, NAS table, "
+                  "ledger) on these ports")
+      ->excludes(ledger)
+      ->excludes("--external-root")
+      ->excludes("--issuing-cert");
   cmd->footer(examples({"portcullis init --dir portcullis-data --hostname radius.corp.example",
                         "portcullis init --dir portcullis-ext --external-root"}));
   cmd->callback([&action, args] {
     action = [args] {
       args->options.key_type = ca::parse_key_type(args->key_type);
-      print_init_summary(run_init(args->options), args->options);
+      print_init_summary(args->options.join.empty() ? run_init(args->options) : run_join(args->options),
+                         args->options);
       return 0;
     };
   });

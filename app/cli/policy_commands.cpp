@@ -3,6 +3,7 @@
 #include "app/admin/json.hpp"
 #include "app/cli/output.hpp"
 #include "app/config.hpp"
+#include "app/ledger_open.hpp"
 #include "app/policy_control.hpp"
 #include "ca/ledger/ledger.hpp"
 #include "radius/dictionary.hpp"
@@ -151,8 +152,8 @@ void print_decision(const Config& config, const PolicyTestArgs& args, const ca::
 int run_policy_test(const CliContext& ctx, const PolicyTestArgs& args) {
   const Config config = load_config(resolve_config_path(ctx.config_path));
   const ca::UnixTime at = parse_instant(args.at);
-  auto ledger = ca::open_sqlite_ledger(config.ledger.path);
-  const ca::Device device = find_device(*ledger, args.device, config.ledger.path);
+  auto ledger = open_ledger(config.ledger);
+  const ca::Device device = find_device(*ledger, args.device, ledger_location(config.ledger));
   const auto cert = newest_valid(*ledger, device.id, at);
   const policy::AccessContext c = access_context(config, args, device, cert, at);
 

@@ -31,6 +31,12 @@ class LedgerFull : public LedgerError {
  public:
   using LedgerError::LedgerError;
 };
+// The database cannot be reached (a server ledger: down, restarting, partitioned). Nothing
+// was written; the same call may succeed later.
+class LedgerUnavailable : public LedgerError {
+ public:
+  using LedgerError::LedgerError;
+};
 // record_issuance: the challenge to redeem is unknown, expired or already used.
 class ChallengeRefused : public LedgerConflict {
  public:

@@ -10,6 +10,7 @@
 
 #include "ca/ledger/audit.hpp"
 #include "ca/ledger/certificates.hpp"
+#include "ca/ledger/change_feed.hpp"
 #include "ca/ledger/challenges.hpp"
 #include "ca/ledger/commit_observer.hpp"
 #include "ca/ledger/devices.hpp"
@@ -18,6 +19,7 @@
 #include "ca/ledger/radius_sessions.hpp"
 #include "ca/ledger/scep_transactions.hpp"
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -35,6 +37,10 @@ class Ledger : public DeviceStore,
 
   // Maintenance.
   virtual std::string integrity_check() = 0;  // "ok" when healthy
+
+  // Changes other nodes committed, for a ledger several nodes share; null for one that
+  // only this process writes (SQLite).
+  virtual ChangeFeed* change_feed() { return nullptr; }
 };
 
 // Opens (creating and migrating as needed) the SQLite ledger at `path`.
@@ -42,5 +48,18 @@ class Ledger : public DeviceStore,
 // (may be null; must outlive the ledger) is told how long each write transaction's
 // COMMIT took (commit_observer.hpp).
 std::unique_ptr<Ledger> open_sqlite_ledger(const std::string& path, CommitObserver* commits = nullptr);
+
+// Where the PostgreSQL ledger is. `url`: a libpq connection URI or string, without a
+// password; `password` empty: libpq's PGPASSFILE / ~/.pgpass. Never logged.
+struct PostgresLedgerOptions {
+  std::string url;
+  std::string password;
+  std::size_t pool_size = 8;   // connections this process opens at most
+};
+
+// Connects to the PostgreSQL ledger, creating or migrating its schema (schema versions
+// are shared with SQLite). Refuses, with a clear message, a ledger written by a newer
+// schema version and a url that carries a password.
+std::unique_ptr<Ledger> open_postgres_ledger(const PostgresLedgerOptions& options, CommitObserver* commits = nullptr);
 
 }  // namespace portcullis::ca

@@ -1,34 +1,17 @@
 // The SQLite ledger: certificates, issuance and revocation.
 #include "ca/serial_text.hpp"
+#include "ca/ledger/ledger_rules.hpp"
 #include "ca/ledger/sqlite_ledger.hpp"
 #include "ca/ledger/string_list.hpp"
 
 #include <iterator>
-#include <limits>
 #include <stdexcept>
 
 namespace portcullis::ca::sqlite {
-namespace {
 
-std::int64_t clamp_count(std::size_t n) {
-  return n > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())
-             ? std::numeric_limits<std::int64_t>::max()
-             : static_cast<std::int64_t>(n);
-}
-
-bool known_reason(std::int64_t code) {
-  switch (code) {
-    case 0: case 1: case 2: case 3: case 4: case 5: case 6: case 9: case 10: return true;
-    default: return false;
-  }
-}
-
-std::string issue_detail(const Device& device, const CertificateRecord& record) {
-  return "device=" + device.name + " profile=" + record.profile + " subject=" + record.subject +
-         " not_after=" + std::to_string(record.not_after);
-}
-
-}  // namespace
+using detail::clamp_count;
+using detail::issue_detail;
+using detail::reason_from_code;
 
 CertificateRecord certificate_from_row(const Statement& row, bool with_der) {
   CertificateRecord c;
@@ -48,8 +31,7 @@ CertificateRecord certificate_from_row(const Statement& row, bool with_der) {
   c.revoked = !row.column_is_null(9);
   if (c.revoked) {
     c.revoked_at = row.column_int64(9);
-    const std::int64_t reason = row.column_int64(10);
-    c.revocation_reason = known_reason(reason) ? static_cast<RevocationReason>(reason) : RevocationReason::unspecified;
+    c.revocation_reason = reason_from_code(row.column_int64(10));
   }
   if (with_der) c.der = row.column_blob(11);
   return c;
@@ -70,18 +52,7 @@ std::optional<CertificateRecord> certificate_by_serial(Connection& db, const std
 
 IssuanceOutcome SqliteLedger::record_issuance(const DeviceRef& ref, CertificateRecord record, const std::string& actor) {
   // Input checks first: they need no lock and must not leave anything behind.
-  if (ref.id.has_value() == ref.name.has_value()) {
-    throw LedgerConflict("an issuance names its device by exactly one of id or name");
-  }
-  if (ref.create_if_missing && !ref.name) throw LedgerConflict("create_if_missing needs a device name");
-  const auto serial = detail::canonical_serial_hex(record.serial_hex);
-  if (!serial) throw LedgerConflict("certificate serial is not 1 to 20 octets of hex");
-  const auto fingerprint = detail::canonical_fingerprint_hex(record.sha256_fingerprint);
-  if (!fingerprint) throw LedgerConflict("certificate fingerprint is not 64 hex digits (SHA-256)");
-  if (record.der.empty()) throw LedgerConflict("certificate DER is empty");
-  record.serial_hex = *serial;
-  record.sha256_fingerprint = *fingerprint;
-  if (record.issued_at == 0) record.issued_at = now_unix();
+  detail::prepare_issuance(ref, record);
 
   // Concurrent issuances share a transaction and its WAL sync (sqlite_group_commit.hpp).
   IssuanceOutcome outcome;
@@ -268,9 +239,7 @@ std::vector<RevokedEntry> SqliteLedger::revoked_certificates() {
       "ORDER BY revoked_at, serial");
   std::vector<RevokedEntry> entries;
   while (stmt->step()) {
-    const std::int64_t reason = stmt->column_int64(2);
-    entries.push_back({stmt->column_text(0), stmt->column_int64(1),
-                       known_reason(reason) ? static_cast<RevocationReason>(reason) : RevocationReason::unspecified});
+    entries.push_back({stmt->column_text(0), stmt->column_int64(1), reason_from_code(stmt->column_int64(2))});
   }
   return entries;
 }

@@ -2,10 +2,9 @@
 // Certificates are in sqlite_certificates.cpp.
 #include "ca/ledger/sqlite_ledger.hpp"
 
+#include "ca/ledger/ledger_rules.hpp"
 #include "ca/ledger/schema.hpp"
-#include "ca/log_text.hpp"
 
-#include <limits>
 #include <set>
 
 namespace portcullis::ca {
@@ -17,42 +16,11 @@ std::unique_ptr<Ledger> open_sqlite_ledger(const std::string& path, CommitObserv
 }
 
 namespace sqlite {
-namespace {
 
-constexpr std::size_t kMaxNameBytes = 255;
-
-std::int64_t clamp_count(std::size_t n) {
-  return n > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())
-             ? std::numeric_limits<std::int64_t>::max()
-             : static_cast<std::int64_t>(n);
-}
-
-// Names are stored verbatim (quotes, semicolons and the like round-trip: every value is
-// a bound parameter). Only what would break logs or C strings is refused.
-void validate_new_device(const NewDevice& device) {
-  if (device.name.empty()) throw LedgerConflict("device name must not be empty");
-  if (device.name.size() > kMaxNameBytes) throw LedgerConflict("device name is longer than 255 bytes");
-  if (has_control_characters(device.name)) throw LedgerConflict("device name must not contain control characters");
-  for (const auto& group : device.groups) {
-    if (group.empty() || group.size() > kMaxNameBytes || has_control_characters(group)) {
-      throw LedgerConflict("device group names must be 1 to 255 bytes without control characters");
-    }
-  }
-}
-
-// LIKE pattern for a literal substring: %, _ and the escape character itself are escaped
-// (https://sqlite.org/lang_expr.html#like).
-std::string like_substring(const std::string& text) {
-  std::string pattern = "%";
-  for (char c : text) {
-    if (c == '%' || c == '_' || c == '\\') pattern.push_back('\\');
-    pattern.push_back(c);
-  }
-  pattern.push_back('%');
-  return pattern;
-}
-
-}  // namespace
+using detail::clamp_count;
+using detail::is_refusal_row;
+using detail::like_substring;
+using detail::validate_new_device;
 
 Device device_from_row(const Statement& row) {
   Device d;

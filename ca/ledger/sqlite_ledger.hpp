@@ -128,9 +128,6 @@ inline constexpr const char* kCertificateColumns =
     "serial, device_id, profile, subject, sans, sha256_fingerprint, not_before, not_after, issued_at, revoked_at, "
     "revocation_reason";
 CertificateRecord certificate_from_row(const Statement& row, bool with_der);
-// Actor kRefusalActor with kRefusalAction or kRefusalSummaryAction: the rows the audit
-// log's delete trigger lets append_refusals prune (schema v7).
-bool is_refusal_row(const AuditEntry& entry);
 std::optional<CertificateRecord> certificate_by_serial(Connection& db, const std::string& canonical_serial);
 
 // The SELECT behind SqliteLedger::events (sqlite_events.cpp), apart so that its query plan

@@ -1,6 +1,7 @@
 // The SQLite ledger: audit rows of refused SCEP requests, a bounded ring inside the audit
 // log (schema v7). Refusals cost an unauthenticated sender nothing, so they are written in
 // batches through the group commit and the oldest are pruned beyond a fixed number.
+#include "ca/ledger/ledger_rules.hpp"
 #include "ca/ledger/sqlite_ledger.hpp"
 
 #include <algorithm>
@@ -8,14 +9,10 @@
 
 namespace portcullis::ca::sqlite {
 
-bool is_refusal_row(const AuditEntry& entry) {
-  return entry.actor == kRefusalActor && (entry.action == kRefusalAction || entry.action == kRefusalSummaryAction);
-}
-
 void SqliteLedger::append_refusals(const std::vector<AuditEntry>& rows, std::size_t keep) {
   if (rows.empty()) return;
   for (const AuditEntry& row : rows) {
-    if (!is_refusal_row(row)) throw LedgerConflict("append_refusals takes only refused SCEP requests");
+    if (!detail::is_refusal_row(row)) throw LedgerConflict("append_refusals takes only refused SCEP requests");
   }
   const auto limit = static_cast<std::int64_t>(std::min<std::size_t>(keep, std::numeric_limits<std::int64_t>::max()));
   // A unit of the group commit: when issuances are being committed, these rows share

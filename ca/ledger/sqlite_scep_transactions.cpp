@@ -1,5 +1,6 @@
 // The SQLite ledger: SCEP one-time challenges (table challenges, schema v2) and SCEP
 // transactions (table scep_transactions, schema v3).
+#include "ca/ledger/ledger_rules.hpp"
 #include "ca/ledger/sqlite_ledger.hpp"
 #include "ca/ledger/string_list.hpp"
 
@@ -7,10 +8,6 @@ namespace portcullis::ca {
 
 namespace sqlite {
 namespace {
-
-bool is_sha256_hex(const std::string& s) {
-  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
 
 constexpr const char* kChallengeSelect =
     "SELECT c.id, c.secret_hash, c.device_id, coalesce(d.name, ''), c.profile, c.cn, c.created_by, c.created_at, "
@@ -35,7 +32,7 @@ ChallengeRecord challenge_from_row(const Statement& row) {
 }  // namespace
 
 ChallengeRecord SqliteLedger::mint_challenge(const NewChallenge& challenge, const std::string& actor) {
-  if (!is_sha256_hex(challenge.secret_hash)) throw LedgerConflict("challenge hash is not 64 lowercase hex digits");
+  if (!detail::is_sha256_hex(challenge.secret_hash)) throw LedgerConflict("challenge hash is not 64 lowercase hex digits");
   if (challenge.profile.empty()) throw LedgerConflict("a challenge needs a profile");
   const UnixTime now = now_unix();
   if (challenge.expires_at <= now) throw LedgerConflict("a challenge must expire in the future");
@@ -67,7 +64,12 @@ ChallengeRecord SqliteLedger::mint_challenge(const NewChallenge& challenge, cons
         .bind(6, now)
         .bind(7, challenge.expires_at)
         .bind(8, detail::encode_string_list(challenge.sans));
-    stmt->run();
+    try {
+      stmt->run();
+    } catch (const SqliteError& e) {
+      if (e.extended_code() == SQLITE_CONSTRAINT_UNIQUE) throw LedgerConflict("a challenge with that secret already exists");
+      throw;
+    }
   }
   ChallengeRecord out;
   out.id = db_.last_insert_rowid();

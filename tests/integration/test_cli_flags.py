@@ -39,6 +39,9 @@ def plausible_value(ws, command, option):
         "--http-port": str(free_port()), "--admin-port": str(free_port()), "--radius-port": str(free_port(2)),
         "--mac": "02-00-00-00-00-01", "--kind": "radius", "--outcome": "reject", "--since": "1h", "--offset": "0",
         "--expiring-within": "30d",
+        # Parsed, then refused at run time (nothing listens on port 1): only the parse is checked.
+        "--ledger": "postgresql://portcullis@127.0.0.1:1/ledger", "--ledger-password-file": ws.device_list,
+        "--join": ws.inst.dir,
     }
     if option.name in by_name:
         return by_name[option.name]

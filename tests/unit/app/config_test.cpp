@@ -252,6 +252,30 @@ TEST_F(ConfigTest, ReenrollAndRenewalWindowArePerProfile) {
   EXPECT_THROW(load_config(write("[profiles.device]\nrenew_before_days = -1\n")), ConfigError);
 }
 
+// [ledger] backend = "postgresql": the url (no password) and an optional password_file,
+// resolved against the config's folder; anything else is refused by name.
+TEST_F(ConfigTest, PostgresqlLedgerNeedsAUrlAndRefusesUnknownBackends) {
+  ConfigTemplate t = sample();
+  t.ledger_url = "postgresql://portcullis@db.example:5432/ledger";
+  t.ledger_password_file = "ledger.password";
+  const Config c = load_config(write(render_config(t)));
+  EXPECT_EQ(c.ledger.backend, "postgresql");
+  EXPECT_EQ(c.ledger.url, "postgresql://portcullis@db.example:5432/ledger");
+  EXPECT_EQ(c.ledger.password_file, (dir_ / "ledger.password").string());
+  const auto refused = [&](const std::string& toml, const std::string& expected) {
+    try {
+      load_config(write(toml));
+      ADD_FAILURE() << toml << " was accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    }
+  };
+  refused("[ledger]\nbackend = \"oracle\"\n", "must be \"sqlite\" or \"postgresql\"");
+  refused("[ledger]\nbackend = \"postgresql\"\n", "url is required");
+  refused("[ledger]\nurl = \"postgresql://x@y/z\"\n", "are for backend = \"postgresql\"");
+  refused("[ledger]\nbackend = \"postgresql\"\nurl = \"postgresql://x@y/z\"\npassword = \"p\"\n", "password");
+}
+
 TEST_F(ConfigTest, BadValuesAreRefused) {
   EXPECT_THROW(load_config(write("[http]\nport = 70000\n")), ConfigError);
   EXPECT_THROW(load_config(write("[http]\nport = \"80\"\n")), ConfigError);

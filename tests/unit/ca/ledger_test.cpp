@@ -1,13 +1,20 @@
-// The SQLite ledger against a real database file: round-trips, filters, constraints,
-// rollback, migrations, the append-only audit log and concurrent issuance.
+// The ledger against a real database, on both backends (an SQLite file and a PostgreSQL
+// database): round-trips, filters, constraints, rollback, the append-only audit log and
+// concurrent issuance. Then what is particular to each: SQLite's file and migrations,
+// PostgreSQL's schema, url and concurrent start.
 #include "ca/ledger/ledger.hpp"
+#include "ca/ledger/postgres_schema.hpp"
 #include "ca/ledger/schema.hpp"
 #include "ca/ledger/sqlite_db.hpp"
+#include "ledger_backend.hpp"
 #include "ledger_fixtures.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
+#include <chrono>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -15,6 +22,9 @@ namespace portcullis::ca {
 namespace {
 
 using testing::audit_where;
+using testing::backend_name;
+using testing::LedgerBackend;
+using testing::LedgerBackendKind;
 using testing::certs_where;
 using testing::device_id_ref;
 using testing::device_name_ref;
@@ -23,17 +33,13 @@ using testing::make_record;
 using testing::random_hex;
 using testing::TempDir;
 
-class LedgerTest : public ::testing::Test {
+class LedgerTest : public ::testing::TestWithParam<LedgerBackendKind> {
  protected:
-  TempDir dir;  // first: the members below use it
-  std::string path = dir.file("ledger.db");
-  std::unique_ptr<Ledger> ledger = open_sqlite_ledger(path);
+  LedgerBackend backend{GetParam()};  // first: the ledger lives there
+  std::unique_ptr<Ledger> ledger = backend.open();
 
   std::size_t audit_rows() { return ledger->audit(audit_where({}, {}, 100000)).size(); }
-  std::int64_t raw_count(const char* sql) {
-    auto db = sqlite::Connection::open(path, false);
-    return db.query_int64(sql);
-  }
+  std::int64_t raw_count(const char* sql) { return backend.raw_int64(sql); }
   Device device(const std::string& name, std::vector<std::string> groups = {}) {
     return ledger->create_device({name, "Display " + name, "owner@example.org", std::move(groups)}, "test");
   }
@@ -44,7 +50,13 @@ class LedgerTest : public ::testing::Test {
   }
 };
 
-TEST_F(LedgerTest, NewFileIsPrivateWalAndAtLatestVersion) {
+INSTANTIATE_TEST_SUITE_P(Backends, LedgerTest,
+                         ::testing::Values(LedgerBackendKind::sqlite, LedgerBackendKind::postgresql), backend_name);
+
+TEST(SqliteLedgerFile, NewFileIsPrivateWalAndAtLatestVersion) {
+  TempDir dir;
+  const std::string path = dir.file("ledger.db");
+  auto ledger = open_sqlite_ledger(path);
   struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
@@ -56,7 +68,7 @@ TEST_F(LedgerTest, NewFileIsPrivateWalAndAtLatestVersion) {
   EXPECT_EQ(ledger->integrity_check(), "ok");
 }
 
-TEST_F(LedgerTest, DeviceRoundTripWithGroups) {
+TEST_P(LedgerTest, DeviceRoundTripWithGroups) {
   const Device created = device("laptop-17", {"staff", "eng", "staff"});
   EXPECT_GT(created.id, 0);
   EXPECT_TRUE(created.enabled);
@@ -78,7 +90,7 @@ TEST_F(LedgerTest, DeviceRoundTripWithGroups) {
   EXPECT_EQ(audit[0].actor, "test");
 }
 
-TEST_F(LedgerTest, DuplicateOrInvalidDeviceNameIsAConflictAndWritesNothing) {
+TEST_P(LedgerTest, DuplicateOrInvalidDeviceNameIsAConflictAndWritesNothing) {
   device("printer");
   const auto before = audit_rows();
   EXPECT_THROW(device("printer"), LedgerConflict);
@@ -91,13 +103,13 @@ TEST_F(LedgerTest, DuplicateOrInvalidDeviceNameIsAConflictAndWritesNothing) {
 
 // The metrics' ledger_commit_seconds: each committed write transaction is timed, a
 // refused one (rolled back) is not.
-TEST_F(LedgerTest, CommitObserverIsToldEachCommittedTransaction) {
+TEST_P(LedgerTest, CommitObserverIsToldEachCommittedTransaction) {
   struct Recorder : CommitObserver {
     void committed(std::chrono::nanoseconds took) noexcept override { times.push_back(took); }
     std::vector<std::chrono::nanoseconds> times;
   } recorder;
   ledger.reset();
-  ledger = open_sqlite_ledger(path, &recorder);
+  ledger = backend.open(&recorder);
   const Device d = device("observed");
   ASSERT_EQ(recorder.times.size(), 1u);
   EXPECT_GT(recorder.times[0].count(), 0);
@@ -108,7 +120,7 @@ TEST_F(LedgerTest, CommitObserverIsToldEachCommittedTransaction) {
   ledger.reset();  // before the recorder goes
 }
 
-TEST_F(LedgerTest, SqlMetacharactersRoundTripAndNeverInject) {
+TEST_P(LedgerTest, SqlMetacharactersRoundTripAndNeverInject) {
   const std::vector<std::string> names = {"Robert'); DROP TABLE devices;--", "quote\"d", "100%_off\\x", "a' OR '1'='1",
                                           "semi;colon", "naïve-ünïcode"};
   for (const auto& n : names) device(n, {"g'; DELETE FROM device_groups;--"});
@@ -130,7 +142,7 @@ TEST_F(LedgerTest, SqlMetacharactersRoundTripAndNeverInject) {
   EXPECT_EQ(ledger->integrity_check(), "ok");
 }
 
-TEST_F(LedgerTest, ListDevicesSearchesNameDisplayNameOwnerAndFiltersEnabled) {
+TEST_P(LedgerTest, ListDevicesSearchesNameDisplayNameOwnerAndFiltersEnabled) {
   const Device a = device("alpha");
   ledger->create_device({"beta", "Reception iPad", "carol@example.org", {}}, "test");
   const Device c = device("gamma");
@@ -146,7 +158,7 @@ TEST_F(LedgerTest, ListDevicesSearchesNameDisplayNameOwnerAndFiltersEnabled) {
   EXPECT_EQ(ledger->list_devices(devices_where("", {}, 10))[0].id, a.id);
 }
 
-TEST_F(LedgerTest, EnableDisableIsAuditedOnlyWhenItChanges) {
+TEST_P(LedgerTest, EnableDisableIsAuditedOnlyWhenItChanges) {
   const Device d = device("phone");
   EXPECT_FALSE(ledger->set_device_enabled(d.id, false, "admin").enabled);
   EXPECT_FALSE(ledger->find_device(d.id)->enabled);
@@ -160,7 +172,7 @@ TEST_F(LedgerTest, EnableDisableIsAuditedOnlyWhenItChanges) {
   EXPECT_THROW(ledger->set_device_enabled(9999, false, "admin"), LedgerNotFound);
 }
 
-TEST_F(LedgerTest, IssuanceRoundTripsEveryField) {
+TEST_P(LedgerTest, IssuanceRoundTripsEveryField) {
   const Device d = device("tablet");
   CertificateRecord r = make_record("0A1B2C3D4E5F60718293A4B5C6D7E8F9");
   r.sans = {"DNS:tablet.example", "URI:urn:x:\"quoted\"\\back", "email:ü@example.org", "odd\nline"};
@@ -193,7 +205,7 @@ TEST_F(LedgerTest, IssuanceRoundTripsEveryField) {
   EXPECT_EQ(ledger->certificate_count(), 1u);
 }
 
-TEST_F(LedgerTest, IssuanceCreatesTheDeviceOnlyWhenAsked) {
+TEST_P(LedgerTest, IssuanceCreatesTheDeviceOnlyWhenAsked) {
   const auto r = make_record();
   EXPECT_THROW(ledger->record_issuance(device_name_ref("new-box"), r, "cli"), LedgerNotFound);
   EXPECT_THROW(ledger->record_issuance(device_id_ref(4242), r, "cli"), LedgerNotFound);
@@ -209,7 +221,7 @@ TEST_F(LedgerTest, IssuanceCreatesTheDeviceOnlyWhenAsked) {
   EXPECT_EQ(again.device.id, outcome.device.id);
 }
 
-TEST_F(LedgerTest, DisabledDeviceIsRefusedAndNothingIsWritten) {
+TEST_P(LedgerTest, DisabledDeviceIsRefusedAndNothingIsWritten) {
   const Device d = device("stolen");
   ledger->set_device_enabled(d.id, false, "admin");
   const auto rows = audit_rows();
@@ -221,7 +233,7 @@ TEST_F(LedgerTest, DisabledDeviceIsRefusedAndNothingIsWritten) {
   EXPECT_EQ(raw_count("SELECT count(*) FROM certificates"), 0);
 }
 
-TEST_F(LedgerTest, DuplicateSerialRollsBackTheWholeTransaction) {
+TEST_P(LedgerTest, DuplicateSerialRollsBackTheWholeTransaction) {
   const Device d = device("first");
   const auto r = make_record();
   issue(d.id, r);
@@ -238,7 +250,7 @@ TEST_F(LedgerTest, DuplicateSerialRollsBackTheWholeTransaction) {
   EXPECT_EQ(ledger->certificate_count(), 1u);
 }
 
-TEST_F(LedgerTest, DuplicateFingerprintAndMalformedRecordsAreRefused) {
+TEST_P(LedgerTest, DuplicateFingerprintAndMalformedRecordsAreRefused) {
   const Device d = device("dev");
   const auto r = make_record();
   issue(d.id, r);
@@ -258,7 +270,7 @@ TEST_F(LedgerTest, DuplicateFingerprintAndMalformedRecordsAreRefused) {
   EXPECT_EQ(ledger->certificate_count(), 1u);
 }
 
-TEST_F(LedgerTest, ListCertificatesFiltersAndOrders) {
+TEST_P(LedgerTest, ListCertificatesFiltersAndOrders) {
   const Device a = device("a");
   const Device b = device("b");
   const UnixTime now = 1'700'000'000;
@@ -294,7 +306,7 @@ TEST_F(LedgerTest, ListCertificatesFiltersAndOrders) {
   EXPECT_THROW(ledger->list_certificates(certs_where({}, "bogus")), LedgerConflict);
 }
 
-TEST_F(LedgerTest, RevokeKeepsTheFirstTimeAndReason) {
+TEST_P(LedgerTest, RevokeKeepsTheFirstTimeAndReason) {
   const Device d = device("r");
   const auto r = issue(d.id);
   const auto first = ledger->revoke(r.serial_hex, RevocationReason::key_compromise, 5000, "admin");
@@ -318,7 +330,7 @@ TEST_F(LedgerTest, RevokeKeepsTheFirstTimeAndReason) {
   EXPECT_THROW(ledger->revoke("zz", RevocationReason::unspecified, 1, "admin"), LedgerNotFound);
 }
 
-TEST_F(LedgerTest, RevokeDeviceRevokesEveryUnrevokedCertificateOnce) {
+TEST_P(LedgerTest, RevokeDeviceRevokesEveryUnrevokedCertificateOnce) {
   const Device d = device("fleet");
   const Device other = device("other");
   const auto c1 = issue(d.id);
@@ -342,15 +354,15 @@ TEST_F(LedgerTest, RevokeDeviceRevokesEveryUnrevokedCertificateOnce) {
   EXPECT_THROW(ledger->revoke_device(12345, RevocationReason::unspecified, 1, "admin"), LedgerNotFound);
 }
 
-TEST_F(LedgerTest, CrlNumbersIncreaseAndSurviveReopening) {
+TEST_P(LedgerTest, CrlNumbersIncreaseAndSurviveReopening) {
   EXPECT_EQ(ledger->next_crl_number(), 1);
   EXPECT_EQ(ledger->next_crl_number(), 2);
   ledger.reset();
-  ledger = open_sqlite_ledger(path);
+  ledger = backend.open();
   EXPECT_EQ(ledger->next_crl_number(), 3);
 }
 
-TEST_F(LedgerTest, AuditIsAppendOnlyAndFilterable) {
+TEST_P(LedgerTest, AuditIsAppendOnlyAndFilterable) {
   ledger->append_audit({0, 10, "alice", "challenge.mint", "dev-1", "profile=device"});
   ledger->append_audit({0, 11, "bob", "challenge.mint", "dev-2", ""});
   ledger->append_audit({0, 0, "", "note", "dev-1", "x"});
@@ -364,12 +376,11 @@ TEST_F(LedgerTest, AuditIsAppendOnlyAndFilterable) {
   EXPECT_EQ(ledger->audit(audit_where("dev-1", "note")).size(), 1u);
   EXPECT_EQ(ledger->audit(audit_where({}, {}, 1)).size(), 1u);
 
-  auto db = sqlite::Connection::open(path, false);
   for (const char* sql : {"UPDATE audit SET actor = 'mallory'", "DELETE FROM audit"}) {
     try {
-      db.exec(sql);
+      backend.raw_exec(sql);
       FAIL() << sql << " succeeded";
-    } catch (const sqlite::SqliteError& e) {
+    } catch (const LedgerError& e) {
       EXPECT_NE(std::string(e.what()).find("append-only"), std::string::npos) << e.what();
     }
   }
@@ -379,7 +390,7 @@ TEST_F(LedgerTest, AuditIsAppendOnlyAndFilterable) {
 
 // Refused SCEP requests: a bounded ring in the audit log (schema v7), the only rows that
 // may be deleted, and only through append_refusals.
-TEST_F(LedgerTest, RefusalRowsAreBoundedAndNothingElseIsPruned) {
+TEST_P(LedgerTest, RefusalRowsAreBoundedAndNothingElseIsPruned) {
   const auto refusal = [](int i) {
     return AuditEntry{0, 100 + i, kRefusalActor, kRefusalAction, "cn", "n=" + std::to_string(i)};
   };
@@ -404,20 +415,19 @@ TEST_F(LedgerTest, RefusalRowsAreBoundedAndNothingElseIsPruned) {
 
   // A larger bound keeps more from now on; reopening keeps the count.
   ledger.reset();
-  ledger = open_sqlite_ledger(path);
+  ledger = backend.open();
   ledger->append_refusals({refusal(20), refusal(21)}, 100);
   EXPECT_EQ(ledger->audit(audit_where({}, kRefusalAction, 100)).size(), 7u);   // 6 refusals, the operator's
   EXPECT_EQ(raw_count("SELECT value FROM meta WHERE key = 'scep_refusal_rows'"), 7);
-  auto db = sqlite::Connection::open(path, false);
-  EXPECT_THROW(db.exec("DELETE FROM audit WHERE actor = 'api:ops'"), sqlite::SqliteError);
+  EXPECT_THROW(backend.raw_exec("DELETE FROM audit WHERE actor = 'api:ops'"), LedgerError);
 }
 
-TEST_F(LedgerTest, ReopeningKeepsEverything) {
+TEST_P(LedgerTest, ReopeningKeepsEverything) {
   const Device d = device("keeper", {"g1"});
   const auto r = issue(d.id);
   ledger->revoke(r.serial_hex, RevocationReason::cessation_of_operation, 77, "admin");
   ledger.reset();
-  ledger = open_sqlite_ledger(path);
+  ledger = backend.open();
   const auto found = ledger->find_device_by_name("keeper");
   ASSERT_TRUE(found);
   EXPECT_EQ(found->groups, std::vector<std::string>{"g1"});
@@ -428,7 +438,7 @@ TEST_F(LedgerTest, ReopeningKeepsEverything) {
   EXPECT_EQ(ledger->audit(audit_where({})).size(), 3u);
 }
 
-TEST_F(LedgerTest, BulkReadersSkipDerAndCarryGroups) {
+TEST_P(LedgerTest, BulkReadersSkipDerAndCarryGroups) {
   const Device a = device("a", {"x", "y"});
   const Device b = device("b");
   issue(a.id);
@@ -448,7 +458,7 @@ TEST_F(LedgerTest, BulkReadersSkipDerAndCarryGroups) {
   EXPECT_TRUE(devices[1].groups.empty());
 }
 
-TEST_F(LedgerTest, ConcurrentIssuanceFromEightThreads) {
+TEST_P(LedgerTest, ConcurrentIssuanceFromEightThreads) {
   const Device d = device("busy");
   constexpr int kThreads = 8;
   constexpr int kEach = 250;
@@ -479,12 +489,9 @@ TEST_F(LedgerTest, ConcurrentIssuanceFromEightThreads) {
   EXPECT_EQ(ledger->integrity_check(), "ok");
 }
 
-TEST_F(LedgerTest, SansStoredByTheEarlierEncoderReadBack) {
+TEST_P(LedgerTest, SansStoredByTheEarlierEncoderReadBack) {
   const CertificateRecord r = issue(device("old-row").id);
-  {
-    auto db = sqlite::Connection::open(path, false);
-    db.exec(R"(UPDATE certificates SET sans = '["DNS:a.example","odd\u000aline","q\"\\"]')");
-  }
+  backend.raw_exec(R"(UPDATE certificates SET sans = '["DNS:a.example","odd\u000aline","q\"\\"]')");
   const auto found = ledger->find_certificate(r.serial_hex);
   ASSERT_TRUE(found);
   EXPECT_EQ(found->sans, (std::vector<std::string>{"DNS:a.example", "odd\nline", "q\"\\"}));
@@ -577,6 +584,115 @@ TEST(SqliteConnection, ADiskWithNoRoomLeftIsLedgerFullAndRecoversWithoutReopenin
   db.exec(("PRAGMA max_page_count = " + std::to_string(pages + 1000)).c_str());
   insert();
   EXPECT_EQ(db.query_int64("SELECT count(*) FROM t"), 1);
+}
+
+// --- PostgreSQL only ---------------------------------------------------------------------
+
+// The column lists of every table, in order, as each backend reports them.
+std::map<std::string, std::vector<std::string>> sqlite_tables(const std::string& path) {
+  auto db = sqlite::Connection::open(path, false);
+  std::map<std::string, std::vector<std::string>> tables;
+  auto names = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'");
+  while (names.step()) {
+    const std::string table = names.column_text(0);
+    auto columns = db.prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid");
+    columns.bind(1, table);
+    while (columns.step()) tables[table].push_back(columns.column_text(0));
+  }
+  return tables;
+}
+
+std::map<std::string, std::vector<std::string>> postgres_tables(const LedgerBackend& backend) {
+  auto db = postgres::Connection::open(backend.connect_options());
+  const auto r = db.exec(
+      "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' "
+      "ORDER BY table_name, ordinal_position");
+  std::map<std::string, std::vector<std::string>> tables;
+  for (int i = 0; i < r.rows(); ++i) tables[r.text(i, 0)].push_back(r.text(i, 1));
+  return tables;
+}
+
+// The two schemas are one: the same tables with the same columns in the same order (what
+// `ledger migrate` copies), at the same version number.
+TEST(PostgresLedger, SchemaMatchesTheSqliteSchemaTableForTable) {
+  const LedgerBackend sqlite_side(LedgerBackendKind::sqlite);
+  const LedgerBackend postgres_side(LedgerBackendKind::postgresql);
+  sqlite_side.open().reset();
+  postgres_side.open().reset();
+  EXPECT_EQ(postgres::latest_schema_version(), sqlite::latest_schema_version());
+  const auto expected = sqlite_tables(sqlite_side.path());
+  ASSERT_TRUE(expected.count("certificates") && expected.count("audit") && expected.count("events"));
+  EXPECT_EQ(postgres_tables(postgres_side), expected);
+  EXPECT_EQ(postgres_side.raw_int64("SELECT value FROM meta WHERE key = 'schema_version'"),
+            sqlite::latest_schema_version());
+}
+
+TEST(PostgresLedger, RefusesALedgerFromANewerPortcullis) {
+  const LedgerBackend backend(LedgerBackendKind::postgresql);
+  backend.open().reset();
+  backend.raw_exec("UPDATE meta SET value = 999 WHERE key = 'schema_version'");
+  try {
+    backend.open();
+    FAIL() << "a newer ledger was opened";
+  } catch (const LedgerError& e) {
+    EXPECT_EQ(std::string(e.what()), "ledger schema version 999 is newer than this portcullis supports (" +
+                                         std::to_string(postgres::latest_schema_version()) + "); upgrade portcullis");
+  }
+  EXPECT_EQ(backend.raw_int64("SELECT value FROM meta WHERE key = 'schema_version'"), 999);
+}
+
+// Nodes started together on an empty database: one creates the schema, the others wait
+// for it (advisory lock) and find it done.
+TEST(PostgresLedger, NodesStartingTogetherCreateTheSchemaOnce) {
+  const LedgerBackend backend(LedgerBackendKind::postgresql);
+  std::vector<std::thread> nodes;
+  std::atomic<int> opened{0};
+  for (int i = 0; i < 4; ++i) {
+    nodes.emplace_back([&] {
+      if (backend.open()) ++opened;
+    });
+  }
+  for (auto& t : nodes) t.join();
+  EXPECT_EQ(opened.load(), 4);
+  EXPECT_EQ(backend.raw_int64("SELECT value FROM meta WHERE key = 'crl_number'"), 0);
+  EXPECT_EQ(backend.open()->integrity_check(), "ok");
+}
+
+// A password belongs in a password file: a url carrying one is refused, and no error
+// message repeats a password, right or wrong.
+TEST(PostgresLedger, PasswordsNeverAppearInErrors) {
+  const LedgerBackend backend(LedgerBackendKind::postgresql);
+  PostgresLedgerOptions options;
+  options.url = "postgresql://portcullis:hunter2-in-url@127.0.0.1:1/x";
+  try {
+    open_postgres_ledger(options);
+    FAIL() << "a url with a password was accepted";
+  } catch (const LedgerError& e) {
+    EXPECT_NE(std::string(e.what()).find("must not contain a password"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos) << e.what();
+  }
+  options.url = backend.url();
+  options.password = "wrong-secret-42";
+  try {
+    open_postgres_ledger(options);
+    FAIL() << "a wrong password was accepted";
+  } catch (const LedgerError& e) {
+    EXPECT_NE(std::string(e.what()).find("password authentication failed"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("wrong-secret-42"), std::string::npos) << e.what();
+  }
+}
+
+TEST(PostgresLedger, AnUnreachableServerIsAClearErrorNotAHang) {
+  PostgresLedgerOptions options;
+  options.url = "postgresql://portcullis@127.0.0.1:1/ledger";
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    open_postgres_ledger(options);
+    FAIL() << "connected to port 1";
+  } catch (const LedgerError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot connect to PostgreSQL"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(6));
 }
 
 }  // namespace

@@ -1,0 +1,27 @@
+// Opens the ledger the configuration names: the embedded SQLite file, or the PostgreSQL
+// database several nodes share ([ledger] backend, docs/configuration.md).
+#pragma once
+
+#include "app/config.hpp"
+#include "ca/ledger/change_follower.hpp"
+#include "ca/ledger/ledger.hpp"
+
+#include <memory>
+#include <string>
+
+namespace portcullis::app {
+
+// The PostgreSQL password comes from `password_file` (its first line) or, when that is
+// empty, from libpq's own PGPASSFILE / ~/.pgpass; it never appears in a message.
+std::unique_ptr<ca::Ledger> open_ledger(const LedgerSettings& settings, ca::CommitObserver* commits = nullptr);
+
+// Follows the changes other nodes commit to a shared ledger into `index`, logging loudly
+// while the ledger cannot be read (RADIUS then decides from the index as it stands).
+std::unique_ptr<ca::ChangeFollower> follow_ledger(ca::Ledger& ledger, ca::ChangeFeed& feed, ca::IdentityIndex& index,
+                                                  std::int64_t from);
+
+// Where the ledger is, for messages: the file, or the PostgreSQL url (which holds no
+// password: the config loader and the ledger refuse one there).
+std::string ledger_location(const LedgerSettings& settings);
+
+}  // namespace portcullis::app
