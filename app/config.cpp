@@ -508,8 +508,16 @@ void load_profiles(const std::string& path, const toml::table& root, Config& c) 
   }
   if (!c.profiles.count(c.scep.profile))
     Section(path, "scep", root["scep"].as_table()).fail_key("profile", "names no profile in [profiles]");
+  const Section jamf(path, "mdm.jamf", root["mdm"]["jamf"].as_table());
+  const std::string& jamf_profile = c.mdm.jamf.profile.empty() ? c.scep.profile : c.mdm.jamf.profile;
   if (!c.mdm.jamf.profile.empty() && !c.profiles.count(c.mdm.jamf.profile))
-    Section(path, "mdm.jamf", root["mdm"]["jamf"].as_table()).fail_key("profile", "names no profile in [profiles]");
+    jamf.fail_key("profile", "names no profile in [profiles]");
+  // A request held for approval spends its challenge on a device that exists; a Jamf
+  // challenge has none until its certificate is issued.
+  if (c.mdm.jamf.enabled && c.profiles.at(jamf_profile).manual_approval)
+    jamf.fail_key("profile", "is '" + jamf_profile + "' (the [scep] profile when unset), which has manual_approval: a " +
+                                 "Jamf challenge is bound to no device until its certificate is issued, so it cannot " +
+                                 "wait for approval; name a profile without manual_approval");
 }
 
 // [service] and the public listener's [http].

@@ -463,6 +463,14 @@ std::optional<Enrollment::Target> Enrollment::refuse_device_named_by_others(cons
 Enrollment::Target Enrollment::unbound_challenge_target(const ca::ChallengeRecord& challenge, const std::string& cn) {
   if (cn.empty()) return Target::refuse("CSR subject has no CN", {}, "cn_missing");
   if (!usable_device_name(cn)) return Target::refuse("CSR CN is not a usable device name", ca::log_safe(cn), "cn_invalid");
+  // A request held for approval spends its challenge on a device that exists (RFC 8894
+  // §3.3.2 PENDING); this one has no device until it is issued. The config refuses the
+  // pairing; a profile changed since the challenge was minted still gets a clear reason.
+  if (manual_approval(challenge.profile))
+    return Target::refuse("profile '" + challenge.profile + "' needs manual approval, which a challenge bound to "
+                              "no device (Jamf) cannot wait for: give [mdm.jamf] a profile without manual_approval, "
+                              "or use a one-time challenge bound to the device",
+                          cn, "challenge_unbound_needs_approval", cn);
   if (auto refused = refuse_device_named_by_others(cn)) return std::move(*refused);
   Target t;
   t.device_name = cn;

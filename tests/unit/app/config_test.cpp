@@ -259,6 +259,26 @@ TEST_F(ConfigTest, JamfNeedsThePublicListenerBehindTls) {
   EXPECT_FALSE(load_config(write("[mdm.jamf]\nenabled = false\n[http]\nbind = \"0.0.0.0\"\n")).mdm.jamf.enabled);
 }
 
+// A Jamf challenge has no device until issuance; a request held for approval needs one.
+TEST_F(ConfigTest, JamfRefusesAProfileWithManualApproval) {
+  const std::string jamf = "[mdm.jamf]\nenabled = true\nuser = \"u\"\npassword_file = \"p\"\n";
+  const std::string held = "[profiles.held]\nmanual_approval = true\n";
+  for (const std::string& bad : {jamf + "profile = \"held\"\n" + held,
+                                 jamf + "[scep]\nprofile = \"held\"\n" + held}) {
+    try {
+      load_config(write(bad));
+      FAIL() << "accepted: " << bad;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("mdm.jamf.profile is 'held'"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("manual_approval"), std::string::npos) << e.what();
+    }
+  }
+  // Jamf in its own profile without approval, while [scep]'s waits for one.
+  const Config c = load_config(write(jamf + "profile = \"device\"\n[scep]\nprofile = \"held\"\n" + held));
+  EXPECT_EQ(c.mdm.jamf.profile, "device");
+  EXPECT_TRUE(load_config(write("[scep]\nprofile = \"held\"\n" + held)).profiles.at("held").manual_approval);
+}
+
 TEST_F(ConfigTest, ReenrollAndRenewalWindowArePerProfile) {
   const Config d = load_config(write(render_config(sample())));
   EXPECT_TRUE(d.profiles.at("device").revoke_on_reenroll);
