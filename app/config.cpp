@@ -457,6 +457,17 @@ void load_metrics_and_notify(const std::string& path, const toml::table& root, C
   c.notify.ca_file = resolve(c.base_dir, c.notify.ca_file);
 }
 
+// The public listener speaks plain HTTP (RFC 9112): a secret it carries is safe only when
+// it is bound to loopback or its public URL says a TLS proxy (RFC 9110 §4.2.2) fronts it.
+bool public_listener_behind_tls(const HttpSettings& http) {
+  if (is_loopback_address(http.bind)) return true;
+  try {
+    return parse_http_url(http.public_url).tls;
+  } catch (const std::invalid_argument&) {
+    return false;
+  }
+}
+
 void load_mdm(const std::string& path, const toml::table& root, Config& c) {
   Section mdm(path, "mdm", root["mdm"].as_table());
   const toml::table* jamf_table = mdm.subtable("jamf");
@@ -476,6 +487,11 @@ void load_mdm(const std::string& path, const toml::table& root, Config& c) {
   if (j.password_file.empty()) jamf.fail_key("password_file", "must be set");
   if (j.challenge_ttl_seconds > 30 * 86400) jamf.fail_key("challenge_ttl_seconds", "must be at most 30 days");
   if (!c.scep.enabled) jamf.fail_key("enabled", "needs [scep] enabled: the challenges are for /scep");
+  if (!public_listener_behind_tls(c.http))
+    jamf.fail_key("enabled", "needs the public listener reachable only through TLS: it speaks plain HTTP, and Jamf's "
+                             "Basic credentials and the challenges it gets must not cross the network in clear; set "
+                             "[http] public_url to an https:// URL (TLS terminated by a proxy in front) or [http] bind "
+                             "to a loopback address");
 }
 
 // The built-in profiles, each overridden or joined by a [profiles.NAME] table; then the
@@ -492,8 +508,16 @@ void load_profiles(const std::string& path, const toml::table& root, Config& c) 
   }
   if (!c.profiles.count(c.scep.profile))
     Section(path, "scep", root["scep"].as_table()).fail_key("profile", "names no profile in [profiles]");
+  const Section jamf(path, "mdm.jamf", root["mdm"]["jamf"].as_table());
+  const std::string& jamf_profile = c.mdm.jamf.profile.empty() ? c.scep.profile : c.mdm.jamf.profile;
   if (!c.mdm.jamf.profile.empty() && !c.profiles.count(c.mdm.jamf.profile))
-    Section(path, "mdm.jamf", root["mdm"]["jamf"].as_table()).fail_key("profile", "names no profile in [profiles]");
+    jamf.fail_key("profile", "names no profile in [profiles]");
+  // A request held for approval spends its challenge on a device that exists; a Jamf
+  // challenge has none until its certificate is issued.
+  if (c.mdm.jamf.enabled && c.profiles.at(jamf_profile).manual_approval)
+    jamf.fail_key("profile", "is '" + jamf_profile + "' (the [scep] profile when unset), which has manual_approval: a " +
+                                 "Jamf challenge is bound to no device until its certificate is issued, so it cannot " +
+                                 "wait for approval; name a profile without manual_approval");
 }
 
 // [service] and the public listener's [http].

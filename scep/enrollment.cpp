@@ -442,6 +442,19 @@ Enrollment::Target Enrollment::challenge_target(const PkiRequest& request, const
   return t;
 }
 
+// A CN the requester chose may name a device only if none exists yet or an MDM's challenge
+// created it (in kMdmChallengeGroup); never one an operator named or the static challenge
+// created: taking it would revoke that device's certificates (on_reenroll = "revoke").
+std::optional<Enrollment::Target> Enrollment::refuse_device_named_by_others(const std::string& cn) {
+  const auto existing = registry_.ledger().find_device_by_name(cn);
+  if (!existing) return std::nullopt;
+  const auto& groups = existing->groups;
+  if (std::find(groups.begin(), groups.end(), kMdmChallengeGroup) != groups.end()) return std::nullopt;
+  return Target::refuse("device '" + cn + "' exists and was not enrolled by an MDM challenge (use a one-time " +
+                            "challenge bound to it, or renew)",
+                        cn, "challenge_device_exists", cn);
+}
+
 // A challenge minted for no device (POST /scep/challenge/jamf): its first use binds it to
 // the device the CSR's CN names, a name the requester chose. So, like the static challenge,
 // it may create a device (in kMdmChallengeGroup); it may also enroll again a device an
@@ -450,13 +463,15 @@ Enrollment::Target Enrollment::challenge_target(const PkiRequest& request, const
 Enrollment::Target Enrollment::unbound_challenge_target(const ca::ChallengeRecord& challenge, const std::string& cn) {
   if (cn.empty()) return Target::refuse("CSR subject has no CN", {}, "cn_missing");
   if (!usable_device_name(cn)) return Target::refuse("CSR CN is not a usable device name", ca::log_safe(cn), "cn_invalid");
-  if (const auto existing = registry_.ledger().find_device_by_name(cn)) {
-    const auto& groups = existing->groups;
-    if (std::find(groups.begin(), groups.end(), kMdmChallengeGroup) == groups.end())
-      return Target::refuse("device '" + cn + "' exists and was not enrolled by an MDM challenge (use a one-time " +
-                                "challenge bound to it, or renew)",
-                            cn, "challenge_device_exists", cn);
-  }
+  // A request held for approval spends its challenge on a device that exists (RFC 8894
+  // §3.3.2 PENDING); this one has no device until it is issued. The config refuses the
+  // pairing; a profile changed since the challenge was minted still gets a clear reason.
+  if (manual_approval(challenge.profile))
+    return Target::refuse("profile '" + challenge.profile + "' needs manual approval, which a challenge bound to "
+                              "no device (Jamf) cannot wait for: give [mdm.jamf] a profile without manual_approval, "
+                              "or use a one-time challenge bound to the device",
+                          cn, "challenge_unbound_needs_approval", cn);
+  if (auto refused = refuse_device_named_by_others(cn)) return std::move(*refused);
   Target t;
   t.device_name = cn;
   t.pinned_cn = challenge.cn.value_or("");
@@ -470,10 +485,11 @@ Enrollment::Target Enrollment::unbound_challenge_target(const ca::ChallengeRecor
 }
 
 // An MDM's challenge: the first source that allows the request decides and names the
-// device (the CSR's CN when it names none); a device it names that does not exist yet is
-// created in the groups it gives. The source vouches for the device, so unlike the static
-// challenge an existing device may get a certificate too. Every source is asked in turn
-// until one allows: a source that times out does not hide the answer of the next one.
+// device; a device it names that does not exist yet is created in the groups it gives, and
+// one that exists may get a certificate too: the source vouches for it. A source that names
+// no device vouches for none: the CSR's CN, the requester's choice, names it under the rule
+// of the unbound challenge (a new device joins kMdmChallengeGroup as well). Every source is
+// asked in turn until one allows: a source that times out does not hide the next one.
 Enrollment::Target Enrollment::source_target(const PkiRequest& request, const std::string& cn,
                                              std::string_view source) {
   const ChallengeQuery query = challenge_query(request, source);
@@ -489,10 +505,19 @@ Enrollment::Target Enrollment::source_target(const PkiRequest& request, const st
       refusals += (refusals.empty() ? "" : "; ") + last_source + ": " + ca::log_safe(verdict.reason);
       continue;
     }
-    const std::string device = verdict.device.empty() ? cn : verdict.device;
+    const bool named = !verdict.device.empty();
+    const std::string device = named ? verdict.device : cn;
     if (device.empty()) return Target::refuse(last_source + " allowed the request but named no device and the CSR has no CN", cn, "cn_missing");
     if (!usable_device_name(device))
       return Target::refuse(last_source + " named a device that is not a usable name", ca::log_safe(device), "cn_invalid");
+    if (!named) {
+      if (auto refused = refuse_device_named_by_others(device)) {
+        refused->refused->decided_by = last_source;
+        return std::move(*refused);
+      }
+      if (std::find(verdict.groups.begin(), verdict.groups.end(), kMdmChallengeGroup) == verdict.groups.end())
+        verdict.groups.emplace_back(kMdmChallengeGroup);
+    }
     Target t;
     t.decided_by = last_source;
     t.device_name = device;

@@ -93,6 +93,7 @@ class Enrollment {
   Target static_target(const std::string& cn);
   Target challenge_target(const PkiRequest& request, const std::string& cn, std::string_view source);
   Target unbound_challenge_target(const ca::ChallengeRecord& challenge, const std::string& cn);
+  std::optional<Target> refuse_device_named_by_others(const std::string& cn);
   // A challenge the ledger does not know, put to settings_.challenge_sources in order.
   Target source_target(const PkiRequest& request, const std::string& cn, std::string_view source);
   void notify_sources(const PkiRequest& request, const Decision& decision);

@@ -179,6 +179,8 @@ class MdmTest(IntegrationTest):
         def decide(body):
             if body["challenge"] == "mdm-allow-1":
                 return 200, {"allow": True, "device": "mdm-device-42", "groups": ["mdm", "sales"]}
+            if body["challenge"] == "mdm-allow-unnamed":
+                return 200, {"allow": True}
             if body["challenge"] == "mdm-slow":
                 time.sleep(4)
                 return 200, {"allow": True}
@@ -236,9 +238,16 @@ class MdmTest(IntegrationTest):
         self.assertEqual(e[0]["reason"], "challenge_source_unavailable")
         self.assertIn("no answer within 700 ms", e[0]["detail"])
 
+        # Allowed without naming a device: the CSR's CN may not take a device the webhook
+        # did not vouch for (here the one it named above, in groups without scep-mdm).
+        r, pem = self.scepclient(inst, "unnamed", "mdm-device-42", "mdm-allow-unnamed")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("badRequest", r.stdout + r.stderr)
+        self.assertEqual(self.rejection(inst, "mdm-device-42")[0]["reason"], "challenge_device_exists")
+
         self.assertEqual(inst.count("certificates"), 1)
-        told = eventually(lambda: list(listener.notifications), lambda n: len(n) >= 3)
-        self.assertEqual([n["outcome"] for n in told], ["issued", "refused", "refused"])
+        told = eventually(lambda: list(listener.notifications), lambda n: len(n) >= 4)
+        self.assertEqual([n["outcome"] for n in told], ["issued", "refused", "refused", "refused"])
         self.assertEqual(validator.bad_signatures + listener.bad_signatures, 0)
         # The challenge and the secrets never reach the log.
         log = inst.log()

@@ -240,6 +240,45 @@ TEST_F(ConfigTest, JamfIsOffByDefaultAndNeedsItsCredentials) {
     EXPECT_THROW(load_config(write(bad)), ConfigError) << bad;
 }
 
+// The Jamf endpoint takes Basic credentials and answers challenges on the public listener,
+// which speaks plain HTTP: only loopback or a TLS proxy in front keeps them off the wire.
+TEST_F(ConfigTest, JamfNeedsThePublicListenerBehindTls) {
+  const std::string jamf = "[mdm.jamf]\nenabled = true\nuser = \"u\"\npassword_file = \"p\"\n";
+  try {
+    load_config(write(jamf + "[http]\nbind = \"0.0.0.0\"\npublic_url = \"http://ca.example:8080\"\n"));
+    FAIL() << "Jamf accepted on a plain-HTTP public listener";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("mdm.jamf.enabled"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("reachable only through TLS"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(load_config(write(jamf + "[http]\nbind = \"192.0.2.1\"\n")), ConfigError);
+  EXPECT_TRUE(load_config(write(jamf + "[http]\nbind = \"0.0.0.0\"\npublic_url = \"https://ca.example\"\n"))
+                  .mdm.jamf.enabled);
+  EXPECT_TRUE(load_config(write(jamf + "[http]\nbind = \"::1\"\n")).mdm.jamf.enabled);
+  // Off, it asks nothing of the listener.
+  EXPECT_FALSE(load_config(write("[mdm.jamf]\nenabled = false\n[http]\nbind = \"0.0.0.0\"\n")).mdm.jamf.enabled);
+}
+
+// A Jamf challenge has no device until issuance; a request held for approval needs one.
+TEST_F(ConfigTest, JamfRefusesAProfileWithManualApproval) {
+  const std::string jamf = "[mdm.jamf]\nenabled = true\nuser = \"u\"\npassword_file = \"p\"\n";
+  const std::string held = "[profiles.held]\nmanual_approval = true\n";
+  for (const std::string& bad : {jamf + "profile = \"held\"\n" + held,
+                                 jamf + "[scep]\nprofile = \"held\"\n" + held}) {
+    try {
+      load_config(write(bad));
+      FAIL() << "accepted: " << bad;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("mdm.jamf.profile is 'held'"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("manual_approval"), std::string::npos) << e.what();
+    }
+  }
+  // Jamf in its own profile without approval, while [scep]'s waits for one.
+  const Config c = load_config(write(jamf + "profile = \"device\"\n[scep]\nprofile = \"held\"\n" + held));
+  EXPECT_EQ(c.mdm.jamf.profile, "device");
+  EXPECT_TRUE(load_config(write("[scep]\nprofile = \"held\"\n" + held)).profiles.at("held").manual_approval);
+}
+
 TEST_F(ConfigTest, ReenrollAndRenewalWindowArePerProfile) {
   const Config d = load_config(write(render_config(sample())));
   EXPECT_TRUE(d.profiles.at("device").revoke_on_reenroll);

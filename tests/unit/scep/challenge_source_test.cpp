@@ -112,6 +112,42 @@ TEST_F(ChallengeSources, ChallengesPortcullisMintedAreNeverPutToSources) {
   EXPECT_EQ(allows->outcomes.size(), 3u);   // but told every outcome
 }
 
+// A source that allows without naming a device vouches for none: the CSR's CN is the
+// requester's choice, so it may not take a device an operator named (a certificate for it
+// would supersede, and revoke, that device's own).
+TEST_F(ChallengeSources, ASourceThatNamesNoDeviceCannotTakeAnOperatorsDevice) {
+  auto allows = std::make_shared<ScriptedSource>("webhook", ChallengeVerdict::allowed("", {"mdm"}));
+  use({allows});
+  registry_->create_device(ca::NewDevice{"ops-laptop", "", "", {}}, "test");
+  auto squatter = requester("ops-laptop");
+  const Reply refused = send(pkcs_req(squatter, "ops-laptop", "mdm-issued-challenge"), squatter);
+  EXPECT_EQ(refused.pki_status, "2");
+  EXPECT_EQ(refused.fail_info, "2");   // badRequest (RFC 8894 §3.2.1.4)
+  EXPECT_EQ(certificate_count(), 0u);
+  ASSERT_EQ(allows->outcomes.size(), 1u);
+  EXPECT_NE(allows->outcomes[0].reason.find("exists and was not enrolled by an MDM challenge"), std::string::npos)
+      << allows->outcomes[0].reason;
+
+  // A new CN is a new device, marked as named by a requester; it may enroll again.
+  auto mac = requester("C02-9");
+  RequestOptions o;
+  o.transaction_id = "tx-new";
+  ASSERT_EQ(send(pkcs_req(mac, "C02-9", "mdm-issued-challenge", o), mac).pki_status, "0");
+  const auto device = ledger_->find_device_by_name("C02-9");
+  ASSERT_TRUE(device);
+  EXPECT_EQ(device->groups, (std::vector<std::string>{"mdm", kMdmChallengeGroup}));
+  auto wiped = requester("C02-9");
+  o.transaction_id = "tx-wiped";
+  EXPECT_EQ(send(pkcs_req(wiped, "C02-9", "mdm-issued-challenge", o), wiped).pki_status, "0");
+
+  // Naming the device vouches for it: the operator's device may then be enrolled.
+  auto named = std::make_shared<ScriptedSource>("webhook", ChallengeVerdict::allowed("ops-laptop", {}));
+  use({named});
+  auto owner = requester("ops-laptop");
+  o.transaction_id = "tx-named";
+  EXPECT_EQ(send(pkcs_req(owner, "whatever", "mdm-issued-challenge", o), owner).pki_status, "0");
+}
+
 TEST_F(ChallengeSources, ANotificationOnlySourceDoesNotMakeAWrongChallengeRight) {
   auto listens = std::make_shared<ScriptedSource>("webhook", ChallengeVerdict::none());
   use({listens});

@@ -83,6 +83,25 @@ TEST_F(ScepEvents, IssuedThenTheSameChallengeAgainIsChallengeUsed) {
   EXPECT_EQ(e.nas_ip, "192.0.2.6");
 }
 
+// A Jamf challenge is bound to no device until issuance; a request held for approval needs
+// one. The refusal says so, and the challenge is not spent.
+TEST_F(ScepEvents, AnUnboundChallengeUnderManualApprovalIsRefusedWithTheReason) {
+  remake(true);
+  const auto minted = mint_unbound_challenge(*registry_, ca::default_profiles().at("device"), 600, "jamf");
+  auto mac = requester("C02-new");
+  const Reply r = send_from(pkcs_req(mac, "C02-new", minted.secret), mac, "192.0.2.5");
+  EXPECT_EQ(r.pki_status, "2");
+  EXPECT_EQ(r.fail_info, "2");   // badRequest (RFC 8894 §3.2.1.4)
+  const ca::Event e = only_event();
+  EXPECT_EQ(e.reason, "challenge_unbound_needs_approval");
+  EXPECT_NE(e.detail.find("profile 'device' needs manual approval"), std::string::npos) << e.detail;
+  EXPECT_TRUE(ledger_->list_scep_requests("", 10).empty());
+  EXPECT_FALSE(ledger_->find_device_by_name("C02-new"));
+  const auto challenge = ledger_->find_challenge(minted.record.secret_hash);
+  ASSERT_TRUE(challenge);
+  EXPECT_FALSE(challenge->used_at);
+}
+
 TEST_F(ScepEvents, RefusalsSayWhyInTheirTerm) {
   auto who = requester("a");
   ASSERT_EQ(send_from(pkcs_req(who, "a", "not-the-secret"), who, "192.0.2.7").pki_status, "2");
