@@ -142,7 +142,8 @@ class Service {
 
     const auto t0 = Clock::now();
     // A shared ledger: note where its change sequence stands before loading, so that what
-    // other nodes commit meanwhile is applied after the load rather than missed.
+    // other nodes commit meanwhile is applied after the load rather than missed (the
+    // follower starts a margin below it: a lower number may still be committing).
     ca::ChangeFeed* feed = ledger_->change_feed();
     const std::int64_t changes_from = feed != nullptr ? feed->last_change() : 0;
     index_.load(*ledger_);

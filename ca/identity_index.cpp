@@ -187,7 +187,7 @@ struct Data {
     return id;
   }
 
-  // Inserts or replaces the certificate with this serial.
+  // Inserts or replaces the certificate with this serial, keeping a revocation it holds.
   void put(const CertificateRecord& record) {
     const auto serial = detail::canonical_serial_hex(record.serial_hex);
     Entry e;
@@ -211,6 +211,12 @@ struct Data {
       by_fingerprint.erase(fingerprint_key(e), entries);
     }
     if (at) {
+      // A revocation is final (no path in the CA lifts one, RFC 5280 §5.3.1's removeFromCRL
+      // included), so an older record read before it committed never clears it.
+      if (entries[*at].revoked() && !e.revoked()) {
+        e.revoked_at = entries[*at].revoked_at;
+        e.reason = entries[*at].reason;
+      }
       by_fingerprint.erase(fingerprint_key(entries[*at]), entries);
       entries[*at] = e;
       by_fingerprint.insert(*at, entries);

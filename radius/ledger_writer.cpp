@@ -65,6 +65,12 @@ void LedgerWriter::run() {
       ledger_full_.store(true, std::memory_order_relaxed);
       bump(counters_.ledger_write_failed);
       spdlog::error("radius: ledger write failed, the disk is full ({}): {}", item.what, e.what());
+    } catch (const ca::LedgerUnavailable& e) {
+      // RFC 2866 §2: as with a full disk, accounting must not be answered while it cannot be
+      // stored; the NAS retransmits until the database is back.
+      ledger_full_.store(true, std::memory_order_relaxed);
+      bump(counters_.ledger_write_failed);
+      spdlog::error("radius: ledger write failed, the database is unreachable ({}): {}", item.what, e.what());
     } catch (const std::exception& e) {
       bump(counters_.ledger_write_failed);
       spdlog::error("radius: ledger write failed ({}): {}", item.what, e.what());

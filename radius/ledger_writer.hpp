@@ -9,9 +9,10 @@
 // rows are lost, which the counter and the log line show. Jobs run in submission order,
 // so a session's Start is written before its Stop.
 //
-// A write refused for want of space (ca::LedgerFull) marks the ledger full until a write
-// succeeds; meanwhile accounting is still queued, each record a probe of the disk, but not
-// answered (RFC 2866 §2), so the NAS retransmits it until space is freed.
+// A write refused for want of space (ca::LedgerFull) or because the database cannot be
+// reached (ca::LedgerUnavailable) marks the ledger full until a write succeeds; meanwhile
+// accounting is still queued, each record a probe, but not answered (RFC 2866 §2), so the
+// NAS retransmits it until the ledger can store it again.
 #pragma once
 
 #include "ca/ledger/ledger.hpp"
@@ -46,7 +47,7 @@ class LedgerWriter {
   // Waits until every job queued before the call has run (tests, admin reads, shutdown).
   void flush();
   std::size_t pending() const;
-  // The last write found the disk full (and none has succeeded since).
+  // The last write found the disk full or the database unreachable (and none has succeeded since).
   bool ledger_full() const { return ledger_full_.load(std::memory_order_relaxed); }
 
  private:

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <condition_variable>
+#include <map>
 
 namespace portcullis::ca {
 namespace {
@@ -13,7 +14,8 @@ constexpr std::size_t kBatch = 10000;
 
 ChangeFollower::ChangeFollower(Ledger& ledger, ChangeFeed& feed, IdentityIndex& index, std::int64_t from,
                                ChangeFollowerSettings settings)
-    : ledger_(ledger), feed_(feed), index_(index), settings_(std::move(settings)), position_(from) {
+    : ledger_(ledger), feed_(feed), index_(index), settings_(std::move(settings)),
+      position_(std::max<std::int64_t>(0, from - settings_.start_margin)) {
   thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
 }
 
@@ -44,25 +46,37 @@ void ChangeFollower::catch_up() {
     const std::vector<LedgerChange> changes = feed_.changes_after(from, kBatch);
     if (changes.empty()) return;
     for (const LedgerChange& c : changes) apply(c);
-    // Advance over the contiguous run; stop at the first gap unless it is old.
-    std::int64_t next = from;
-    for (const LedgerChange& c : changes) {
-      if (c.seq != next + 1) break;
-      next = c.seq;
-    }
-    const auto now = std::chrono::steady_clock::now();
-    if (next != changes.back().seq) {
-      if (!gap_since_) gap_since_ = now;
-      if (now - *gap_since_ < settings_.gap_patience) {
-        position_ = next;
-        return;   // the changes after the gap are applied again next round
-      }
-      next = changes.back().seq;   // a rolled-back transaction's number: skip it
-    }
-    gap_since_.reset();
+    const std::int64_t next = advance_over(from, changes);
     position_ = next;
+    if (next != changes.back().seq) return;   // a young gap: the changes after it are applied again next round
     if (changes.size() < kBatch) return;
   }
+}
+
+// Each gap (a run of missing numbers between two present ones) is timed from when it was
+// first seen, keyed by its lowest number: present numbers stay present, so a gap only
+// shrinks or splits, and one that starts at the same number has been missing all along.
+// The position passes a gap only once it is older than the patience (a rolled-back
+// transaction's numbers); it stops before the first young one, which may still commit.
+std::int64_t ChangeFollower::advance_over(std::int64_t from, const std::vector<LedgerChange>& changes) {
+  const auto now = settings_.clock ? settings_.clock() : std::chrono::steady_clock::now();
+  std::map<std::int64_t, std::chrono::steady_clock::time_point> seen;
+  for (auto it = gap_seen_.upper_bound(changes.back().seq); it != gap_seen_.end(); ++it) seen.insert(*it);
+  std::int64_t present = from;   // the number before the next possible gap
+  std::int64_t next = from;
+  bool blocked = false;
+  for (const LedgerChange& c : changes) {
+    if (c.seq != present + 1) {
+      const auto known = gap_seen_.find(present + 1);
+      const auto first = known != gap_seen_.end() ? known->second : now;
+      seen.emplace(present + 1, first);
+      if (now - first < settings_.gap_patience) blocked = true;
+    }
+    if (!blocked) next = c.seq;
+    present = c.seq;
+  }
+  gap_seen_ = std::move(seen);
+  return next;
 }
 
 void ChangeFollower::run(std::stop_token stop) {

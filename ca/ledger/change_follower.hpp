@@ -7,9 +7,9 @@
 //
 // Sequence numbers are taken when a transaction writes its change and become visible when
 // it commits, so a lower one can appear after a higher one. A gap therefore holds the
-// follower's position for up to `gap_patience` (and the changes after it are applied again
-// each round, which is harmless: applying re-reads the ledger); a gap older than that is a
-// transaction that rolled back.
+// follower's position for up to `gap_patience` from when that gap was first seen (and the
+// changes after it are applied again each round, which is harmless: applying re-reads the
+// ledger); a gap older than that is a transaction that rolled back.
 #pragma once
 
 #include "ca/identity_index.hpp"
@@ -19,10 +19,11 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace portcullis::ca {
 
@@ -30,6 +31,11 @@ struct ChangeFollowerSettings {
   std::chrono::milliseconds wait{1000};          // longest sleep between two catch-ups
   std::chrono::milliseconds gap_patience{10000};
   std::chrono::milliseconds max_backoff{5000};   // after errors: 250 ms doubling up to this
+  // How far below `from` the follower starts: a transaction that took a lower number than
+  // the newest committed one may commit after the index was loaded. Re-applying a change
+  // is harmless (it re-reads the ledger).
+  std::int64_t start_margin = 1000;
+  std::function<std::chrono::steady_clock::time_point()> clock;   // tests; default steady_clock
   std::function<void(const std::string&)> on_error;   // the service logs; called on the follower's thread
   std::function<void(const std::string&)> on_recovered;
 };
@@ -37,7 +43,8 @@ struct ChangeFollowerSettings {
 class ChangeFollower {
  public:
   // `from`: the last change already in the index (read BEFORE the index was loaded, so
-  // that nothing committed in between is missed). All references must outlive this.
+  // that nothing committed in between is missed); the follower starts
+  // `settings.start_margin` below it. All references must outlive this.
   ChangeFollower(Ledger& ledger, ChangeFeed& feed, IdentityIndex& index, std::int64_t from,
                  ChangeFollowerSettings settings = {});
   ~ChangeFollower();
@@ -53,6 +60,7 @@ class ChangeFollower {
  private:
   void run(std::stop_token stop);
   void apply(const LedgerChange& change);
+  std::int64_t advance_over(std::int64_t from, const std::vector<LedgerChange>& changes);
 
   Ledger& ledger_;
   ChangeFeed& feed_;
@@ -62,7 +70,7 @@ class ChangeFollower {
   std::atomic<std::int64_t> position_;
   std::atomic<std::uint64_t> applied_{0};
   std::atomic<bool> healthy_{true};
-  std::optional<std::chrono::steady_clock::time_point> gap_since_;
+  std::map<std::int64_t, std::chrono::steady_clock::time_point> gap_seen_;   // gap's lowest number -> first seen
   std::jthread thread_;      // last: started once everything above exists
 };
 

@@ -128,6 +128,9 @@ class PostgresLedger final : public Ledger, public ChangeFeed {
         // Lost mid-transaction: rolled back by the server, unless COMMIT itself was lost,
         // whose outcome is unknown (the message says which statement failed).
         if (lease->broken()) throw LedgerUnavailable(e.what());
+        // Class 53, insufficient resources (53100 disk_full): nothing was written, and the
+        // same write succeeds once the server has room again.
+        if (e.sqlstate().starts_with("53")) throw LedgerFull(e.what());
         throw;
       }
     }

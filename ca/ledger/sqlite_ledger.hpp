@@ -91,6 +91,7 @@ class SqliteLedger final : public Ledger {
   // The body of record_issuance, run by issuance_commits_ inside its transaction.
   IssuanceOutcome record_issuance_locked(const DeviceRef& ref, CertificateRecord& record, const std::string& actor);
   // The SCEP side of record_issuance (sqlite_scep_transactions.cpp), inside its transaction.
+  void spend_challenge_locked(const std::string& secret_hash, std::int64_t device_id, UnixTime now);
   void redeem_for_issuance_locked(const DeviceRef& ref, const Device& device, const CertificateRecord& record,
                                   const std::string& actor);
   void approve_scep_request_locked(std::int64_t id, const CertificateRecord& record, const std::string& actor);

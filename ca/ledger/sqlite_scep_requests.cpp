@@ -44,16 +44,11 @@ ScepRequestRecord SqliteLedger::create_scep_request(const NewScepRequest& reques
   std::lock_guard lock(mutex_);
   Transaction tx(db_);
   if (request.redeem_challenge_hash) {
-    // The one-time challenge is spent now, with the request row: the same conditional
-    // UPDATE as at issuance, so a challenge buys exactly one request.
+    // The one-time challenge is spent now, with the request row, as at issuance (an
+    // unbound one binds to the device), so a challenge buys exactly one request.
     const std::optional<Device> device = device_by_name_locked(request.device_name);
     if (!device) throw ChallengeRefused("challenge is unknown, expired or already used");
-    auto stmt = db_.cached(
-        "UPDATE challenges SET used_at = ?1 WHERE secret_hash = ?2 AND used_at IS NULL AND expires_at > ?1 "
-        "AND device_id = ?3");
-    stmt->bind(1, now).bind(2, *request.redeem_challenge_hash).bind(3, device->id);
-    stmt->run();
-    if (sqlite3_changes(db_.handle()) != 1) throw ChallengeRefused("challenge is unknown, expired or already used");
+    spend_challenge_locked(*request.redeem_challenge_hash, device->id, now);
   }
   {
     auto stmt = db_.cached(

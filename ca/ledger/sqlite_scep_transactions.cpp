@@ -120,20 +120,22 @@ bool SqliteLedger::scep_transaction_known(const ScepTransactionKey& key) {
   });
 }
 
+// One conditional UPDATE: two enrollments racing for the same challenge cannot both see
+// it unused (SQLite serialises writers), so exactly one of them redeems it. An unbound
+// challenge is bound here, to the device it is redeemed for.
+void SqliteLedger::spend_challenge_locked(const std::string& secret_hash, std::int64_t device_id, UnixTime now) {
+  auto stmt = db_.cached(
+      "UPDATE challenges SET used_at = ?1, device_id = ?3 WHERE secret_hash = ?2 AND used_at IS NULL "
+      "AND expires_at > ?1 AND (device_id = ?3 OR device_id IS NULL)");
+  stmt->bind(1, now).bind(2, secret_hash).bind(3, device_id);
+  stmt->run();
+  if (sqlite3_changes(db_.handle()) != 1) throw ChallengeRefused("challenge is unknown, expired or already used");
+}
+
 void SqliteLedger::redeem_for_issuance_locked(const DeviceRef& ref, const Device& device,
                                               const CertificateRecord& record, const std::string& actor) {
   const UnixTime now = record.issued_at;
-  if (ref.redeem_challenge_hash) {
-    // One conditional UPDATE: two enrollments racing for the same challenge cannot both
-    // see it unused (SQLite serialises writers), so exactly one of them redeems it. An
-    // unbound challenge is bound here, to the device it is redeemed for.
-    auto stmt = db_.cached(
-        "UPDATE challenges SET used_at = ?1, device_id = ?3 WHERE secret_hash = ?2 AND used_at IS NULL "
-        "AND expires_at > ?1 AND (device_id = ?3 OR device_id IS NULL)");
-    stmt->bind(1, now).bind(2, *ref.redeem_challenge_hash).bind(3, device.id);
-    stmt->run();
-    if (sqlite3_changes(db_.handle()) != 1) throw ChallengeRefused("challenge is unknown, expired or already used");
-  }
+  if (ref.redeem_challenge_hash) spend_challenge_locked(*ref.redeem_challenge_hash, device.id, now);
   if (ref.scep_transaction) {
     auto stmt = db_.cached(
         "INSERT INTO scep_transactions (transaction_id, requester_sha256, status, serial, created_at) "

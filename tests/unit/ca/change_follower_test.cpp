@@ -10,6 +10,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <thread>
 
 namespace portcullis::ca {
@@ -113,6 +115,107 @@ TEST_F(TwoNodes, AGapFromARolledBackTransactionIsSkippedAfterItsPatience) {
   // …and passes it once the patience is over.
   EXPECT_TRUE(time_until([&] { return follower.position() == b->change_feed()->last_change(); }));
   EXPECT_EQ(b->change_feed()->last_change(), from + 2);
+}
+
+// A change sequence the test writes by hand: which numbers are committed, and when.
+class FakeFeed : public ChangeFeed {
+ public:
+  void commit(std::int64_t seq, const std::string& serial_hex) {
+    std::lock_guard lock(mutex_);
+    changes_[seq] = LedgerChange{seq, std::string(kChangeCertificate), serial_hex};
+  }
+  std::vector<LedgerChange> changes_after(std::int64_t after, std::size_t limit) override {
+    std::lock_guard lock(mutex_);
+    std::vector<LedgerChange> out;
+    for (auto it = changes_.upper_bound(after); it != changes_.end() && out.size() < limit; ++it)
+      out.push_back(it->second);
+    return out;
+  }
+  std::int64_t last_change() override {
+    std::lock_guard lock(mutex_);
+    return changes_.empty() ? 0 : changes_.rbegin()->first;
+  }
+  bool wait_for_change(std::chrono::milliseconds timeout) override {
+    std::this_thread::sleep_for(std::min(timeout, std::chrono::milliseconds(5)));
+    return false;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::int64_t, LedgerChange> changes_;
+};
+
+// The follower's clock, moved by the test alone.
+struct FakeClock {
+  std::mutex mutex;
+  Clock::time_point now = Clock::now();
+  void advance(std::chrono::milliseconds by) {
+    std::lock_guard lock(mutex);
+    now += by;
+  }
+  Clock::time_point read() {
+    std::lock_guard lock(mutex);
+    return now;
+  }
+};
+
+class FollowerOnAFakeFeed : public ::testing::Test {
+ protected:
+  ChangeFollowerSettings settings() {
+    ChangeFollowerSettings s;
+    s.gap_patience = std::chrono::seconds(10);
+    s.wait = std::chrono::milliseconds(5);
+    s.clock = [this] { return clock.read(); };
+    return s;
+  }
+  // A certificate committed to the ledger but not (yet) in node B's index.
+  std::string issue() {
+    const auto cert = make_record();
+    ledger->record_issuance(device_id_ref(device.id), cert, "t");
+    return cert.serial_hex;
+  }
+
+  LedgerBackend backend{LedgerBackendKind::sqlite};
+  std::unique_ptr<Ledger> ledger = backend.open();
+  Device device = ledger->create_device({"fake", "", "", {}}, "t");
+  IdentityIndex index_b;
+  FakeFeed feed;
+  FakeClock clock;
+};
+
+// Seq 10 rolled back long ago; seq 12 is a change still committing while 13 is
+// committed. Passing the old gap at 10 must not pass the young one at 12.
+TEST_F(FollowerOnAFakeFeed, AnOldGapDoesNotLetTheFollowerPassAYoungOne) {
+  index_b.load(*ledger);   // the device
+  for (std::int64_t seq = 1; seq <= 9; ++seq) feed.commit(seq, issue());
+  feed.commit(11, issue());
+  ChangeFollower follower(*ledger, feed, index_b, 0, settings());
+  follower.catch_up();
+  EXPECT_EQ(follower.position(), 9);   // the gap at 10 is young
+  clock.advance(std::chrono::seconds(11));
+  feed.commit(13, issue());
+  follower.catch_up();
+  EXPECT_EQ(follower.position(), 11);  // 10 is old: passed; 12 was first seen just now
+  const std::string late = issue();
+  feed.commit(12, late);
+  follower.catch_up();
+  EXPECT_EQ(verdict(index_b, late), IdentityVerdict::good);
+  EXPECT_EQ(follower.position(), 13);
+}
+
+// At start-up the newest committed number is read before the index is loaded; a lower
+// number still committing then commits after the load and must still be applied.
+TEST_F(FollowerOnAFakeFeed, ALowerNumberCommittingAfterTheLoadIsApplied) {
+  for (std::int64_t seq = 1; seq <= 20; ++seq)
+    if (seq != 19) feed.commit(seq, issue());
+  const std::int64_t from = feed.last_change();
+  index_b.load(*ledger);
+  const std::string late = issue();
+  feed.commit(19, late);
+  ChangeFollower follower(*ledger, feed, index_b, from, settings());
+  follower.catch_up();
+  EXPECT_EQ(verdict(index_b, late), IdentityVerdict::good);
+  EXPECT_EQ(follower.position(), 20);
 }
 
 }  // namespace

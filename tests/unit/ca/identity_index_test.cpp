@@ -96,6 +96,20 @@ TEST_F(IndexTest, VerdictsApplyInOrder) {
   EXPECT_EQ(by_serial(r, kNow + 30).verdict, IdentityVerdict::revoked);
 }
 
+// A node following other nodes' changes may have read a certificate before a local
+// revocation committed, and put that older, unrevoked record afterwards: a revocation is
+// final (the CA has no path that lifts one), so the put keeps it.
+TEST_F(IndexTest, PuttingAStaleUnrevokedRecordKeepsTheRevocation) {
+  const auto r = put(1);
+  index.mark_revoked(r.serial_hex, kNow - 5, RevocationReason::key_compromise);
+  index.put_certificate(r);   // the record as read before the revocation
+  const Identity id = by_serial(r);
+  EXPECT_EQ(id.verdict, IdentityVerdict::revoked);
+  EXPECT_EQ(id.revoked_at, kNow - 5);
+  EXPECT_EQ(id.revocation_reason, RevocationReason::key_compromise);
+  EXPECT_EQ(index.census(kNow, {}).revoked, 1u);
+}
+
 TEST_F(IndexTest, CensusCountsByStatusAndExpiryWindow) {
   put(1, kNow - 100, kNow + 10);          // valid, expires within 1 day
   put(1, kNow - 100, kNow + 5 * 86400);   // valid, within 7 days

@@ -218,6 +218,35 @@ TEST_P(LedgerScepTest, HeldRequestSpendsItsChallengeAndIsApprovedOnce) {
   EXPECT_EQ(ledger->list_scep_requests("", 10)[0].id, second.id);   // newest first
 }
 
+// An unbound challenge (a Jamf-style shared secret) with manual approval: the held request
+// spends it and binds it to the existing device it names, as an issuance would; once
+// spent, it buys nothing more, for that device or another.
+TEST_P(LedgerScepTest, AHeldRequestBindsAnUnboundChallengeToItsDevice) {
+  const Device mac = ledger->create_device({"jamf-mac", "", "", {}}, "t");
+  ledger->create_device({"jamf-other", "", "", {}}, "t");
+  const ChallengeRecord minted = mint("", hash_of('7'));
+  ASSERT_EQ(minted.device_id, 0);
+  NewScepRequest request;
+  request.transaction = {"tx-jamf", hash_of('3')};
+  request.device_name = "jamf-mac";
+  request.profile = "device";
+  request.subject = "CN=jamf-mac";
+  request.csr_der = {0x30, 0x03, 0x02, 0x01, 0x00};
+  request.redeem_challenge_hash = hash_of('7');
+  const ScepRequestRecord stored = ledger->create_scep_request(request, "scep");
+  EXPECT_EQ(stored.status, "pending");
+  const auto spent = ledger->find_challenge(hash_of('7'));
+  ASSERT_TRUE(spent);
+  EXPECT_TRUE(spent->used_at);
+  EXPECT_EQ(spent->device_id, mac.id);
+
+  NewScepRequest other = request;
+  other.transaction = {"tx-jamf-other", hash_of('4')};
+  other.device_name = "jamf-other";
+  EXPECT_THROW(ledger->create_scep_request(other, "scep"), ChallengeRefused);
+  EXPECT_EQ(ledger->list_scep_requests("", 10).size(), 1u);
+}
+
 TEST_P(LedgerScepTest, RadiusSessionsUpsertMarkStopAndPrune) {
   const Device d = ledger->create_device({"laptop", "", "", {}}, "t");
   const auto cert = make_record();

@@ -695,5 +695,23 @@ TEST(PostgresLedger, AnUnreachableServerIsAClearErrorNotAHang) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(6));
 }
 
+// PostgreSQL reports a full disk as SQLSTATE class 53 ("insufficient resources", e.g.
+// 53100 disk_full): the ledger raises LedgerFull for it, as SQLite's SQLITE_FULL does, so
+// that accounting is not answered while it cannot be stored (RFC 2866 §2).
+TEST(PostgresLedgerErrors, ADiskFullWriteIsLedgerFull) {
+  LedgerBackend backend(LedgerBackendKind::postgresql);
+  auto ledger = backend.open();
+  backend.raw_exec(
+      "CREATE FUNCTION test_disk_full() RETURNS trigger LANGUAGE plpgsql AS "
+      "$$ BEGIN RAISE EXCEPTION 'could not extend file' USING ERRCODE = '53100'; END $$; "
+      "CREATE TRIGGER test_disk_full BEFORE INSERT ON radius_sessions "
+      "FOR EACH ROW EXECUTE FUNCTION test_disk_full()");
+  RadiusSessionRow row;
+  row.nas = "wlc";
+  row.acct_session_id = "s-1";
+  row.started_at = row.updated_at = 1'000;
+  EXPECT_THROW(ledger->record_radius_session(row), LedgerFull);
+}
+
 }  // namespace
 }  // namespace portcullis::ca

@@ -133,15 +133,19 @@ TEST_F(LedgerWriterTest, AFullQueueRefusesAccountingWithoutBlockingAndTheRetrans
 }
 
 // A ledger whose disk is full: accounting writes throw ca::LedgerFull while `full`.
-class FullDiskLedger : public portcullis::testing::ForwardingLedger {
+// Fails every session write with `Failure` while `full` holds.
+template <class Failure>
+class FailingLedger : public portcullis::testing::ForwardingLedger {
  public:
   using ForwardingLedger::ForwardingLedger;
   void record_radius_session(const ca::RadiusSessionRow& row) override {
-    if (full) throw ca::LedgerFull("ledger: database or disk is full");
+    if (full) throw Failure("ledger: cannot store the session");
     ForwardingLedger::record_radius_session(row);
   }
   std::atomic<bool> full{true};
 };
+using FullDiskLedger = FailingLedger<ca::LedgerFull>;
+using UnreachableLedger = FailingLedger<ca::LedgerUnavailable>;
 
 // RFC 2866 §2: once a write has found the disk full, accounting is not answered (the NAS
 // retransmits) until a write succeeds again; then the retransmission is stored and answered.
@@ -156,13 +160,38 @@ TEST_F(LedgerWriterTest, WhileTheDiskIsFullAccountingIsNotAnsweredAndTheRetransm
   const Bytes wire = encode(acct("f-2"), false);
   EXPECT_FALSE(send_raw(wire, SocketKind::acct));  // not stored, not answered
   EXPECT_EQ(counter("acct_store_failed"), 1u);
+  server_->ledger_writer().flush();  // its own write, a probe, has failed too
 
   disk.full = false;
-  server_->ledger_writer().flush();  // f-2's own write, queued as a probe, succeeds now
+  EXPECT_FALSE(send_raw(wire, SocketKind::acct));  // a retransmission: its probe is stored, but not answered
+  server_->ledger_writer().flush();  // that probe succeeds
   ASSERT_TRUE(send_raw(wire, SocketKind::acct));  // the NAS's retransmission
   server_->ledger_writer().flush();
   EXPECT_TRUE(in_ledger("f-2"));
   server_.reset();  // before `disk`, which its writer uses
+}
+
+// The same while a database ledger is unreachable (PostgreSQL down): the record cannot be
+// stored, so it is not answered, and the NAS's retransmission is once the database is back.
+TEST_F(LedgerWriterTest, WhileTheDatabaseIsUnreachableAccountingIsNotAnswered) {
+  UnreachableLedger down(*ledger_);
+  server_.reset();
+  server_ = std::make_unique<Server>(nas_, tls_, down, ServerOptions{});
+  ASSERT_TRUE(exchange_within(acct("u-1"), SocketKind::acct));
+  server_->ledger_writer().flush();
+  EXPECT_EQ(counter("ledger_write_failed"), 1u);
+  const Bytes wire = encode(acct("u-2"), false);
+  EXPECT_FALSE(send_raw(wire, SocketKind::acct));  // not stored, not answered
+  EXPECT_EQ(counter("acct_store_failed"), 1u);
+  server_->ledger_writer().flush();  // its own write, a probe, has failed too
+
+  down.full = false;
+  EXPECT_FALSE(send_raw(wire, SocketKind::acct));  // a retransmission: its probe is stored, but not answered
+  server_->ledger_writer().flush();
+  ASSERT_TRUE(send_raw(wire, SocketKind::acct));
+  server_->ledger_writer().flush();
+  EXPECT_TRUE(in_ledger("u-2"));
+  server_.reset();  // before `down`, which its writer uses
 }
 
 }  // namespace
