@@ -142,6 +142,8 @@ std::optional<Bytes> Server::handle(const Datagram& datagram) {
 
 std::optional<Bytes> Server::handle(const Datagram& datagram, const NasClient& nas) {
   bump(counters_.received);
+  // As for UDP: a reload waits for this request, which is decided by the rules it began with.
+  const std::shared_lock config(config_mutex_);
   return handle_known(datagram, nas);
 }
 

@@ -116,8 +116,10 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
   void read() {
     if (closed_ || reading_) return;
     // Back-pressure: past the cap nothing more is read until replies are out, so one NAS
-    // cannot queue unbounded work (RFC 6614 §2.5: at most 256 Identifiers in flight).
-    if (in_flight_ >= listener_->options_.max_in_flight) return;
+    // cannot queue unbounded work (RFC 6614 §2.5: at most 256 Identifiers in flight). The
+    // replies waiting to be written count too: a NAS that does not read them stalls our
+    // writes, and must not make us read (and answer) on into memory.
+    if (in_flight_ + writes_.size() >= listener_->options_.max_in_flight) return;
     reading_ = true;
     stream_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](const boost::system::error_code& ec,
                                                                                std::size_t n) { self->on_read(ec, n); });
@@ -189,7 +191,11 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
                           self->close(nullptr);
                           return;
                         }
+                        // A reply taken by the NAS is activity: a NAS that reads but has
+                        // nothing to send is not idle, one that never reads is closed.
+                        self->arm_timer(self->listener_->options_.idle_timeout, "idle");
                         if (!self->writes_.empty()) self->write_next();
+                        self->read();
                       });
   }
 
@@ -198,7 +204,8 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
     timer_.async_wait([self = shared_from_this(), why](const boost::system::error_code& ec) {
       if (ec || self->closed_) return;
       if (self->admitted_) ++self->listener_->counters_.closed_idle;
-      self->close(why);
+      // Replies waiting: the NAS stopped reading them, not sending (RFC 6614 §2.6).
+      self->close(self->writes_.empty() ? why : "its replies have not been read for the idle timeout");
     });
   }
 

@@ -35,9 +35,9 @@ struct RadsecOptions {
   std::uint16_t port = 2083;                      // RFC 6614 §2.1
   std::size_t max_connections = 1000;             // in all, handshakes included
   std::size_t max_connections_per_nas = 8;        // per RadSec client entry
-  std::chrono::seconds idle_timeout{600};         // no packet this long: closed (RFC 6614 §2.6)
+  std::chrono::seconds idle_timeout{600};         // no packet in, no reply out this long: closed (RFC 6614 §2.6)
   std::chrono::seconds handshake_timeout{10};
-  std::size_t max_in_flight = 256;                // per connection: one per RADIUS Identifier
+  std::size_t max_in_flight = 256;                // per connection, replies not yet written included
 };
 
 // The server certificate and the CAs named to clients.

@@ -238,12 +238,17 @@ class RadsecStreamTest(IntegrationTest):
         inst.start()
         return inst
 
-    def connect(self, inst, tls_version=ssl.TLSVersion.TLSv1_3):
+    def connect(self, inst, tls_version=ssl.TLSVersion.TLSv1_3, socket_buffer=None):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.load_verify_locations(os.path.join(self.nas, "ca.pem"))
         ctx.load_cert_chain(os.path.join(self.nas, "wlc-1.pem"), os.path.join(self.nas, "wlc-1.key"))
         ctx.minimum_version = ctx.maximum_version = tls_version
-        raw = socket.create_connection(("127.0.0.1", inst.radsec_port), timeout=5)
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        raw.settimeout(5)
+        if socket_buffer:  # before connect: the window offered is sized from it
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, socket_buffer)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, socket_buffer)
+        raw.connect(("127.0.0.1", inst.radsec_port))
         conn = ctx.wrap_socket(raw, server_hostname="localhost")
         self.addCleanup(conn.close)
         return conn
@@ -316,6 +321,43 @@ class RadsecStreamTest(IntegrationTest):
         # Their places are free again.
         self.connect(inst).sendall(self.status_server("radsec", identifier=3))
 
+    def test_a_nas_that_never_reads_its_replies_is_no_longer_read_and_is_closed(self):
+        # Requests whose replies are never read: once the replies in flight and queued reach
+        # the per-connection cap (256, RFC 6614 §2.5), the server stops reading, so the
+        # NAS's sends block (or it is closed, below) instead of the server's memory filling
+        # with replies.
+        inst = self.radsec_instance(idle_timeout_seconds=6)
+        conn = self.connect(inst, socket_buffer=4096)
+        batch = b"".join(self.status_server("radsec", identifier=i % 256) for i in range(256))
+        conn.settimeout(1)
+        sent, limit, stopped = 0, 16 << 20, None
+        rss_before = self.rss_kib(inst)
+        while sent < limit and stopped is None:
+            try:
+                conn.sendall(batch)
+                sent += len(batch)
+            except (TimeoutError, socket.timeout):
+                stopped = "blocked"
+            except (ssl.SSLError, OSError):
+                # The kernel may free a little of the receive buffer now and then (so no
+                # send blocks a whole second) until the server closes the connection.
+                stopped = "closed"
+        growth = self.rss_kib(inst) - rss_before
+        self.assertIsNotNone(stopped, f"{sent} bytes of requests sent and still read; RSS +{growth} KiB")
+        self.assertLess(growth, 8 << 10, f"RSS +{growth} KiB after {sent} bytes of requests")
+        # Another connection of the same NAS is still answered meanwhile.
+        other = self.connect(inst)
+        other.sendall(self.status_server("radsec", identifier=9))
+        self.assertEqual(self.read_packets(other, 1)[0][:2], b"\x02\x09")
+        # The stalled one: no write progress for the idle timeout, closed.
+        why = "closed: its replies have not been read for the idle timeout"
+        self.assertIn(why, eventually(inst.log, lambda log: why in log, timeout=15))
+
+    @staticmethod
+    def rss_kib(inst):
+        with open(f"/proc/{inst.proc.pid}/status") as f:
+            return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
     def test_our_device_certificate_is_no_nas_certificate(self):
         inst = self.radsec_instance()
         key, cert, _ = test_radius.RadiusTest.issue(self, inst, "wlc-1-laptop")
@@ -332,7 +374,9 @@ class RadsecStreamTest(IntegrationTest):
             if conn.recv(4096) == b"":
                 raise ConnectionError("closed")
         raw.close()
-        self.assertIn("refused at TLS: certificate of profile 'device', not 'nas'", inst.log())
+        # The alert goes out during the handshake, the log line after it: wait for it.
+        why = "refused at TLS: certificate of profile 'device', not 'nas'"
+        self.assertIn(why, eventually(inst.log, lambda log: why in log))
 
 
 if __name__ == "__main__":

@@ -71,7 +71,8 @@ class ServerFixture : public eap::testing::EapFixture {
     d.source = IpAddress::parse(source).value();
     d.source_port = port;
     d.socket = socket;
-    auto reply = server_->handle(d);
+    // Through the RadSec entry when a test names its NAS, as the RadSec listener does.
+    auto reply = radsec_nas_ != nullptr ? server_->handle(d, *radsec_nas_) : server_->handle(d);
     // The tests read the ledger right after: let the writer catch up.
     if (flush_writes_) server_->ledger_writer().flush();
     return reply;
@@ -170,6 +171,7 @@ class ServerFixture : public eap::testing::EapFixture {
 
   NasTable nas_;
   std::unique_ptr<Server> server_;
+  const NasClient* radsec_nas_ = nullptr;  // set: requests go through handle(datagram, nas)
   bool flush_writes_ = true;
   std::uint8_t next_id_ = 1;
   std::string called_station_;  // Called-Station-Id of access_request(), when set

@@ -254,5 +254,48 @@ TEST_F(ServerPolicyTest, AReloadWaitsForTheDecisionInFlightAndSwapsTableAndRules
   EXPECT_EQ(values_of(second.final, attr::TunnelPrivateGroupId), (std::vector<Bytes>{{0x01, '3', '0'}}));
 }
 
+// The same through the RadSec entry (handle(datagram, nas)): the NAS comes from the
+// connection, not the table, but a reload during the decision must still wait for it, so
+// the request is decided by the rules it started with, whole.
+TEST_F(ServerPolicyTest, AReloadWaitsForTheDecisionInFlightOfARadsecRequest) {
+  const std::string campus = "[[rule]]\nname = \"campus\"\nnas_group = [\"campus\"]\nvlan = 20\n";
+  const std::string branch = "[[rule]]\nname = \"branch\"\nnas_group = [\"branch\"]\nvlan = 30\n";
+  engine_.load_text(campus, "a.toml");
+  const std::string b_file = ::testing::TempDir() + "portcullis-radsec-branch-" + std::to_string(::getpid()) + ".toml";
+  {
+    std::ofstream(b_file) << branch;
+  }
+  auto rules_b = engine_.prepare_file(b_file);
+  std::remove(b_file.c_str());
+  NasClient radsec_wlc;
+  radsec_wlc.name = "radsec-wlc";
+  radsec_wlc.secret = kSecret;
+  radsec_wlc.groups = {"campus"};
+  radsec_nas_ = &radsec_wlc;
+  ReloadDuringDecision decider;
+  std::atomic<bool> swapped{false};
+  decider.engine = &engine_;
+  decider.swapped = &swapped;
+  ServerOptions options;
+  options.policy = &decider;
+  // An empty table: the RadSec NAS is in none, as a RadSec client is not found by address.
+  server_ = std::make_unique<Server>(std::make_shared<const NasTable>(), tls_, *ledger_, options);
+  decider.reload = [&] {
+    server_->reconfigure(std::make_shared<const NasTable>(), [&] {
+      engine_.install(rules_b);
+      swapped = true;
+    });
+  };
+  const auto client = device_in("roamer", {});
+
+  Outcome first = authenticate(client);
+  decider.reloader.join();
+  EXPECT_FALSE(decider.reloaded_during_decision);
+  ASSERT_EQ(first.final.code, Code::AccessAccept);
+  EXPECT_EQ(values_of(first.final, attr::TunnelPrivateGroupId), (std::vector<Bytes>{{0x01, '2', '0'}}));
+  EXPECT_TRUE(swapped);
+  EXPECT_EQ(counter("unknown_nas"), 0u);
+}
+
 }  // namespace
 }  // namespace portcullis::radius::testing
