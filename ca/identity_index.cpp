@@ -14,6 +14,8 @@
 #include "ca/ledger/ledger.hpp"
 #include "ca/serial_text.hpp"
 
+#include <openssl/x509_vfy.h>
+
 #include <algorithm>
 #include <array>
 #include <optional>
@@ -27,6 +29,15 @@
 #include <vector>
 
 namespace portcullis::ca {
+
+int x509_verify_error(IdentityVerdict verdict) {
+  switch (verdict) {
+    case IdentityVerdict::revoked: return X509_V_ERR_CERT_REVOKED;
+    case IdentityVerdict::expired: return X509_V_ERR_CERT_HAS_EXPIRED;
+    case IdentityVerdict::not_yet_valid: return X509_V_ERR_CERT_NOT_YET_VALID;
+    default: return X509_V_ERR_CERT_REJECTED;
+  }
+}
 
 const char* to_string(IdentityVerdict verdict) {
   switch (verdict) {

@@ -31,6 +31,9 @@ enum class IdentityVerdict {
   device_disabled,
 };
 const char* to_string(IdentityVerdict verdict);
+// The X509_V_ERR_* a TLS peer's certificate fails with for a verdict other than good: it
+// picks the alert OpenSSL sends (certificate_revoked, certificate_expired, …; RFC 8446 §6.2).
+int x509_verify_error(IdentityVerdict verdict);
 
 struct Identity {
   IdentityVerdict verdict = IdentityVerdict::unknown;

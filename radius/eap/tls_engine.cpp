@@ -27,16 +27,6 @@ constexpr char kLabelTls13[] = "EXPORTER_EAP_TLS_Key_Material";
 constexpr unsigned char kTls13Context[] = {0x0D};  // the EAP-TLS Type-Code
 constexpr std::size_t kKeyMaterialSize = 128;
 
-// X509_V_ERR_* picks the TLS alert OpenSSL sends (certificate_revoked, certificate_expired…).
-int verify_error_for(ca::IdentityVerdict verdict) {
-  switch (verdict) {
-    case ca::IdentityVerdict::revoked: return X509_V_ERR_CERT_REVOKED;
-    case ca::IdentityVerdict::expired: return X509_V_ERR_CERT_HAS_EXPIRED;
-    case ca::IdentityVerdict::not_yet_valid: return X509_V_ERR_CERT_NOT_YET_VALID;
-    default: return X509_V_ERR_CERT_REJECTED;
-  }
-}
-
 }  // namespace
 
 // --- TlsServerConfig -------------------------------------------------------------------
@@ -222,7 +212,7 @@ bool TlsEngine::authorize(const X509* cert) {
               : issued_by_us(cert)                   ? reason::kUnknownCertificate
                                                      : reason::kUnknownIssuer;
     }
-    verify_error_ = verify_error_for(verdict);
+    verify_error_ = ca::x509_verify_error(verdict);
     return false;
   }
   // A NAS certificate (RadSec, RFC 6614 §2.3) carries clientAuth too, but names a NAS: its

@@ -31,15 +31,6 @@ PeerVerdict refuse(PeerVerdict verdict, std::string reason, int verify_error) {
   return verdict;
 }
 
-int verify_error_for(ca::IdentityVerdict verdict) {
-  switch (verdict) {
-    case ca::IdentityVerdict::revoked: return X509_V_ERR_CERT_REVOKED;
-    case ca::IdentityVerdict::expired: return X509_V_ERR_CERT_HAS_EXPIRED;
-    case ca::IdentityVerdict::not_yet_valid: return X509_V_ERR_CERT_NOT_YET_VALID;
-    default: return X509_V_ERR_CERT_REJECTED;
-  }
-}
-
 }  // namespace
 
 void RadsecClients::add(RadsecClient client) {
@@ -73,7 +64,7 @@ PeerVerdict RadsecClients::authorize_ours(PeerVerdict verdict, const ca::Identit
                                           const IpAddress& source) const {
   if (identity.verdict != ca::IdentityVerdict::good)
     return refuse(std::move(verdict), std::string("NAS certificate ") + ca::to_string(identity.verdict),
-                  verify_error_for(identity.verdict));
+                  ca::x509_verify_error(identity.verdict));
   // A device certificate of ours must not make its holder a NAS.
   if (identity.profile != kNasProfile)
     return refuse(std::move(verdict), "certificate of profile '" + identity.profile + "', not '" + kNasProfile + "'",
