@@ -71,8 +71,12 @@ bool is_refusal_row(const AuditEntry& entry) {
   return entry.actor == kRefusalActor && (entry.action == kRefusalAction || entry.action == kRefusalSummaryAction);
 }
 
-bool is_sha256_hex(const std::string& s) {
-  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+void validate_new_challenge(const NewChallenge& challenge, UnixTime now) {
+  const std::string& hash = challenge.secret_hash;
+  if (hash.size() != 64 || hash.find_first_not_of("0123456789abcdef") != std::string::npos)
+    throw LedgerConflict("challenge hash is not 64 lowercase hex digits");
+  if (challenge.profile.empty()) throw LedgerConflict("a challenge needs a profile");
+  if (challenge.expires_at <= now) throw LedgerConflict("a challenge must expire in the future");
 }
 
 }  // namespace portcullis::ca::detail

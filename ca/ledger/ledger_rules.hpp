@@ -37,7 +37,8 @@ std::string issue_detail(const Device& device, const CertificateRecord& record);
 // log's delete trigger lets append_refusals prune.
 bool is_refusal_row(const AuditEntry& entry);
 
-// 64 lowercase hex digits: a challenge's secret hash.
-bool is_sha256_hex(const std::string& s);
+// mint_challenge's checks before any write (LedgerConflict): the secret's hash as 64
+// lowercase hex digits, a profile, an expiry after `now`.
+void validate_new_challenge(const NewChallenge& challenge, UnixTime now);
 
 }  // namespace portcullis::ca::detail

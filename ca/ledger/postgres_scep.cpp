@@ -91,10 +91,8 @@ void approve_request(Connection& db, std::int64_t id, const CertificateRecord& r
 // --- challenges ---------------------------------------------------------------------------
 
 ChallengeRecord PostgresLedger::mint_challenge(const NewChallenge& challenge, const std::string& actor) {
-  if (!detail::is_sha256_hex(challenge.secret_hash)) throw LedgerConflict("challenge hash is not 64 lowercase hex digits");
-  if (challenge.profile.empty()) throw LedgerConflict("a challenge needs a profile");
   const UnixTime now = now_unix();
-  if (challenge.expires_at <= now) throw LedgerConflict("a challenge must expire in the future");
+  detail::validate_new_challenge(challenge, now);
   return write([&](Connection& db) {
     // No device name: bound to the device its first use names (NewChallenge::device_name).
     std::optional<Device> device;

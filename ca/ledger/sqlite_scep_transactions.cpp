@@ -32,10 +32,8 @@ ChallengeRecord challenge_from_row(const Statement& row) {
 }  // namespace
 
 ChallengeRecord SqliteLedger::mint_challenge(const NewChallenge& challenge, const std::string& actor) {
-  if (!detail::is_sha256_hex(challenge.secret_hash)) throw LedgerConflict("challenge hash is not 64 lowercase hex digits");
-  if (challenge.profile.empty()) throw LedgerConflict("a challenge needs a profile");
   const UnixTime now = now_unix();
-  if (challenge.expires_at <= now) throw LedgerConflict("a challenge must expire in the future");
+  detail::validate_new_challenge(challenge, now);
 
   std::lock_guard lock(mutex_);
   Transaction tx(db_);
