@@ -6,6 +6,9 @@
 # the coverage (cov: edges, ft: features, from libFuzzer's last status line) and crashes.
 #
 #   tests/fuzz/run.sh BUILD_DIR SECONDS [TARGET...]    (TARGET: radius_packet, …)
+#
+# With FUZZ_WORK=DIR the corpora grow in DIR/<target>/corpus and are kept, so that several
+# runs add up to one long campaign (the seeds are copied in the first time only).
 set -uo pipefail
 
 if [ $# -lt 2 ]; then
@@ -31,8 +34,13 @@ else
   done
 fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/portcullis-fuzz-run-XXXXXX")
-trap 'rm -rf "$work"' EXIT
+if [ -n "${FUZZ_WORK:-}" ]; then
+  work=$FUZZ_WORK
+  mkdir -p "$work"
+else
+  work=$(mktemp -d "${TMPDIR:-/tmp}/portcullis-fuzz-run-XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+fi
 failed=0
 printf '%-22s %12s %8s %8s %8s  %s\n' target executions cov ft crashes result
 for t in "${targets[@]}"; do
@@ -44,8 +52,11 @@ for t in "${targets[@]}"; do
   fi
   corpus="$work/$t/corpus"
   artifacts="$work/$t/artifacts/"
-  mkdir -p "$corpus" "$artifacts"
-  [ -d "$here/corpus/$t" ] && cp -r "$here/corpus/$t/." "$corpus/"
+  if [ ! -d "$corpus" ]; then
+    mkdir -p "$corpus"
+    [ -d "$here/corpus/$t" ] && cp -r "$here/corpus/$t/." "$corpus/"
+  fi
+  mkdir -p "$artifacts"
   args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
         -artifact_prefix="$artifacts" -detect_leaks=1)
   [ -f "$here/dict/$t.dict" ] && args+=(-dict="$here/dict/$t.dict")
