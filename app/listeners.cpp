@@ -43,6 +43,7 @@ void add_counters(std::vector<std::pair<std::string, std::uint64_t>>& out, const
   out.emplace_back(prefix + "_open", stats.open_connections);
   out.emplace_back(prefix + "_refused_total_cap", stats.refused_total_cap);
   out.emplace_back(prefix + "_refused_address_cap", stats.refused_address_cap);
+  out.emplace_back(prefix + "_reclaimed", stats.reclaimed);
 }
 
 }  // namespace

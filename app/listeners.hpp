@@ -39,8 +39,8 @@ class HttpListeners {
   HttpServer& admin_server() { return admin_; }
   unsigned public_workers() const { return public_pool_.size(); }
   unsigned admin_workers() const { return admin_pool_.size(); }
-  // http_public_open, http_public_refused_total_cap, http_public_refused_address_cap, and
-  // the same for http_admin_.
+  // http_public_open, http_public_refused_total_cap, http_public_refused_address_cap,
+  // http_public_reclaimed, and the same for http_admin_.
   std::vector<std::pair<std::string, std::uint64_t>> counters() const;
 
  private:

@@ -140,6 +140,9 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       if (shared_->stopping) return;  // the socket closes with this Session
       shared_->sessions.emplace(this, this->weak_from_this());
     }
+    slot_->on_reclaim([weak = this->weak_from_this()] {
+      if (auto self = weak.lock()) net::post(self->stream_.get_executor(), [self] { self->on_reclaimed(); });
+    });
     if constexpr (kTls) {
       phase_ = Phase::handshake;
       lowest().expires_after(kHandshakeTimeout);
@@ -159,6 +162,17 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     if (idle) lowest().cancel();
   }
 
+  // The listener is full and gave this connection's place to a client from a less busy
+  // address (app/http/connection_limits.hpp). Only a connection still waiting for its
+  // request is closed; one whose request arrived meanwhile keeps its place.
+  void on_reclaimed() {
+    const bool waiting =
+        phase_ == Phase::handshake || (phase_ == Phase::reading && parser_ && !parser_->is_header_done());
+    if (!waiting) return slot_->reclaim_declined();
+    spdlog::debug("{} HTTP: connection from {} closed to make room for another address", options().name, remote_);
+    close_now();
+  }
+
   void on_handshake(error_code ec) {
     if (ec) {
       spdlog::debug("{} HTTP: TLS handshake with {} failed: {}", options().name, remote_, ec.message());
@@ -170,6 +184,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   void do_read() {
     if (stop_requested_) return close_gracefully();
     phase_ = Phase::reading;
+    slot_->waiting();
     if (buffer_.capacity() < kReadChunk) buffer_.reserve(kReadChunk);
     parser_.emplace();
     parser_->header_limit(kHttpHeaderLimit);
@@ -199,6 +214,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
 
   void on_header(error_code ec, std::size_t) {
     if (ec) return on_read_error(ec);
+    slot_->busy();
     auto& req = parser_->get();
     // RFC 9110 §10.1.1: a client that sent Expect: 100-continue waits for our go-ahead
     // before sending the body (curl does this for large uploads). An oversized
@@ -475,7 +491,8 @@ std::uint16_t HttpServer::port() const { return impl_->port; }
 
 HttpServerStats HttpServer::stats() const {
   const auto& limiter = *impl_->shared->limiter;
-  return HttpServerStats{limiter.open(), limiter.refused_total_cap(), limiter.refused_address_cap()};
+  return HttpServerStats{limiter.open(), limiter.refused_total_cap(), limiter.refused_address_cap(),
+                         limiter.reclaimed()};
 }
 
 void HttpServer::stop() {

@@ -45,6 +45,7 @@ struct HttpServerStats {
   std::size_t open_connections = 0;
   std::uint64_t refused_total_cap = 0;    // connections closed at accept: the listener was full
   std::uint64_t refused_address_cap = 0;  // ... their address (IPv6: /64) had its share open
+  std::uint64_t reclaimed = 0;  // waiting connections closed to admit a less busy address
 };
 
 class HttpServer {

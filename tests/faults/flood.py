@@ -8,10 +8,10 @@ Phases, each --seconds long, each with two eapol_test loops authenticating throu
   baseline        nothing else
   slowloris-*     on the public (SCEP) and the admin listener: 100 connections from each
                   attacker address that send a header byte every second and never finish it.
-                  The per-address cap is what holds them, so the attack comes from as many
-                  addresses as fit under the listener's total cap (public: 4 x 64 of 512;
-                  admin: 1 x 32 of 64; --slowloris-admin-addresses 4 shows the admin listener
-                  full, docs/faults.md)
+                  The per-address cap holds each address; on the admin listener four
+                  addresses (4 x 32) exceed its total cap (64), and the full listener must
+                  give a slow connection's place to the legitimate client (fair share,
+                  app/http/connection_limits.hpp)
   connflood-*     on each listener: four processes connecting, sending half a request line
                   and closing, as fast as they can, from 127.0.0.2-5
   udp-garbage     one process sending random datagrams (random length 20-300, a RADIUS-like
@@ -284,7 +284,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--udp-rate", type=int, default=50000)
     parser.add_argument("--max-rss-mb", type=float, default=512)
-    parser.add_argument("--slowloris-admin-addresses", type=int, default=1, choices=range(1, len(ATTACKERS) + 1))
+    parser.add_argument("--slowloris-admin-addresses", type=int, default=len(ATTACKERS), choices=range(1, len(ATTACKERS) + 1))
     parser.add_argument("--bin", default=os.environ.get("PORTCULLIS_BIN", "build/app/portcullis"))
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()

@@ -21,9 +21,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <future>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 namespace app = portcullis::app;
 namespace ca = portcullis::ca;
@@ -370,6 +372,35 @@ TEST(HttpServer, TotalCapRefusesConnectionsFromAnyAddressOnceFull) {
   b.send_all("GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");  // the admitted ones are served
   ASSERT_TRUE(b.read_to_eof(reply));
   EXPECT_NE(reply.find("path=/b"), std::string::npos) << reply;
+}
+
+// Slow headers from two addresses fill the listener: a client from a third address is
+// still served, and the connection that made room for it was a slow one.
+TEST(HttpServer, AFullListenerClosesASlowHeaderToServeALessBusyAddress) {
+  auto options = plain_options();
+  options.caps = app::ConnectionCaps{4, 3};
+  TestServer server(options, echo);
+  std::vector<std::unique_ptr<RawConnection>> slow;
+  for (const char* source : {"127.0.0.2", "127.0.0.2", "127.0.0.2", "127.0.0.3"}) {
+    slow.push_back(std::make_unique<RawConnection>(server.port(), source));
+    slow.back()->send_all("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: a");
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (server.server().stats().open_connections < 4 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(server.server().stats().open_connections, 4u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // their reads are posted
+
+  RawConnection legit(server.port(), "127.0.0.1");
+  legit.send_all("GET /legit HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::string reply;
+  ASSERT_TRUE(legit.read_to_eof(reply));
+  EXPECT_NE(reply.find("path=/legit"), std::string::npos) << reply;
+  EXPECT_EQ(server.server().stats().reclaimed, 1u);
+  EXPECT_EQ(server.server().stats().refused_total_cap, 0u);
+  std::string gone;
+  EXPECT_TRUE(slow[0]->read_to_eof(gone));  // 127.0.0.2's oldest was closed
+  EXPECT_TRUE(gone.empty()) << gone;
 }
 
 TEST(HttpServer, StopClosesIdleConnectionsAndRefusesNewOnes) {
