@@ -44,13 +44,15 @@ std::shared_ptr<ConnectionLimiter> ConnectionLimiter::create(ConnectionCaps caps
 std::unique_ptr<ConnectionLimiter::Slot> ConnectionLimiter::try_acquire(const boost::asio::ip::address& peer) {
   std::string key = address_key(peer);
   std::lock_guard lock(mutex_);
+  // A place is reclaimed only for an address at least two below the busiest, hence
+  // below its own cap: the per-address check after a reclaim cannot fail.
+  if (open_ - reclaiming_ >= caps_.total && !reclaim_for(key)) {
+    refused_total_.fetch_add(1, std::memory_order_relaxed);
+    return nullptr;
+  }
   const auto existing = per_address_.find(key);
   if (existing != per_address_.end() && existing->second >= caps_.per_address) {
     refused_address_.fetch_add(1, std::memory_order_relaxed);
-    return nullptr;
-  }
-  if (open_ - reclaiming_ >= caps_.total && !reclaim_for(key)) {
-    refused_total_.fetch_add(1, std::memory_order_relaxed);
     return nullptr;
   }
   ++per_address_[key];

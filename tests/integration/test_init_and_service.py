@@ -158,14 +158,21 @@ class ServiceLifecycleTest(IntegrationTest):
         over_address = connect("127.0.0.1")
         self.assertEqual(over_address.recv(16), b"", "the 4th connection from one address must be closed")
         held += [connect("127.0.0.2") for _ in range(3)]
+        # Full (3 + 3): a newcomer from 127.0.0.3 takes the place of the busiest address's
+        # longest-waiting idle connection, twice, until every address holds two.
+        held.append(connect("127.0.0.3"))
+        self.assertEqual(held[0].recv(16), b"", "127.0.0.1's oldest idle connection must make room")
+        held.append(connect("127.0.0.3"))
+        self.assertEqual(held[3].recv(16), b"", "then 127.0.0.2's oldest")
         over_total = connect("127.0.0.3")
-        self.assertEqual(over_total.recv(16), b"", "the 7th connection must be closed")
+        self.assertEqual(over_total.recv(16), b"", "with 2 + 2 + 2 open, the next one must be closed")
         # The public listener is full; the admin API is not.
         _, body = inst.api("GET", "/service/counters", expect=200)
         counters = body["counters"]
         self.assertEqual(counters["http_public_open"], 6)
         self.assertEqual(counters["http_public_refused_address_cap"], 1)
         self.assertEqual(counters["http_public_refused_total_cap"], 1)
+        self.assertEqual(counters["http_public_reclaimed"], 2)
         self.assertEqual(counters["handler_exceptions"], 0)
         for s in held + [over_address, over_total]:
             s.close()
