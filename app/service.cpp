@@ -256,6 +256,7 @@ class Service {
     scep_enrollment_ = std::make_unique<scep::Enrollment>(*authority_, *issuer_, *registry_, scep_settings, crl_.get());
     scep_routes_ = std::make_unique<scep::HttpRoutes>(*scep_enrollment_, *authority_);
     // Before /scep, which would take every path below it.
+    intune_sync_ = intune_revocation_sync(config_, *registry_, event_sink());
     if ((jamf_ = jamf_endpoint(config_, *registry_)))
       public_routes_->mount(kJamfChallengePath, [this](const HttpRequest& r) { return jamf_->handle(r); });
     public_routes_->mount("/scep", scep_handler(*scep_routes_));
@@ -520,6 +521,7 @@ class Service {
   std::unique_ptr<scep::Enrollment> scep_enrollment_;
   std::unique_ptr<scep::HttpRoutes> scep_routes_;
   std::unique_ptr<JamfChallengeEndpoint> jamf_;     // [mdm.jamf]; null when off
+  std::unique_ptr<IntuneRevocationSync> intune_sync_;   // [mdm.intune]'s revocation timer; null when off
   std::unique_ptr<policy::Engine> policy_;  // outlives radius_, which decides through it
   std::unique_ptr<radius::Server> radius_;
   std::shared_ptr<RadsecListener> radsec_;  // null unless [radsec] enabled
