@@ -194,6 +194,33 @@ class IntuneTest(IntegrationTest):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(s.discoveries, 3, "the endpoint map is fetched again after each failed call")
 
+    def test_tokens_are_cached_until_they_expire(self):
+        # 62 s tokens: a token is not used within 60 s of its expiry, so these serve 2 s.
+        s = self.standin(client_secret=CLIENT_SECRET, token_lifetime=62)
+        inst = self.intune_instance(s)
+        r, _ = self.scepclient(inst, "t1", "intune-t1", "challenge-t1")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        first = len(s.token_requests)
+        self.assertEqual(first, 2, "validateRequest and successNotification share the Intune token")
+        time.sleep(2.5)
+        r, _ = self.scepclient(inst, "t2", "intune-t2", "challenge-t2")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertGreater(len(s.token_requests), first, "a token near its expiry was used again")
+        self.assertEqual(s.violations, [])
+
+    def test_a_service_certificate_not_anchored_in_ca_file_is_refused(self):
+        s = self.standin(client_secret=CLIENT_SECRET)
+        other = os.path.join(self.workdir, "other")
+        os.makedirs(other)
+        self.root = corporate_root(other)[2]   # a root that did not sign the stand-in's certificate
+        inst = self.intune_instance(s)
+        r, pem = self.scepclient(inst, "untrusted", "intune-untrusted", "challenge-untrusted")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertFalse(os.path.exists(pem))
+        e = self.rejection(inst, "intune-untrusted")[0]
+        self.assertEqual(e["reason"], "challenge_source_unavailable")
+        self.assertEqual(s.token_requests, [], "nothing was sent to a server that could not be verified")
+
     def test_strongswan_pki_with_the_sid_san_and_a_certificate_credential(self):
         s = self.standin(client_cert=None)
         folder = os.path.join(self.workdir, "app")
