@@ -512,6 +512,8 @@ void load_intune(const std::string& path, const toml::table* table, Config& c) {
   if (i.revocation_sync_seconds < 0) intune.fail_key("revocation_sync_seconds", "must be 0 (off) or positive");
   if (i.revocation_batch > 500) intune.fail_key("revocation_batch", "must be at most 500 (the contract's maximum)");
   if (i.caller_info.empty() || ca::has_control_characters(i.caller_info)) intune.fail_key("caller_info", "must be one line of text");
+  for (const auto& group : i.groups)
+    if (group.empty() || ca::has_control_characters(group)) intune.fail_key("groups", "must hold group names");
   if (!c.scep.enabled) intune.fail_key("enabled", "needs [scep] enabled: Intune's challenges are for /scep");
 }
 

@@ -238,6 +238,7 @@ TEST_F(ConfigTest, IntuneIsOffByDefaultAndNeedsOneCredential) {
                                 base + "client_certificate_file = \"c\"\n",
                                 base + "client_secret_file = \"s\"\nlogin_url = \"http://127.0.0.1\"\n",
                                 base + "client_secret_file = \"s\"\nrevocation_batch = 501\n",
+                                base + "client_secret_file = \"s\"\ngroups = [\"\"]\n",
                                 base + "client_secret_file = \"s\"\nclient_secret = \"inline\"\n",
                                 base + "client_secret_file = \"s\"\n[profiles.device]\nmanual_approval = true\n"})
     EXPECT_THROW(load_config(write(bad)), ConfigError) << bad;
