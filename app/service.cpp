@@ -521,12 +521,14 @@ class Service {
   std::unique_ptr<scep::Enrollment> scep_enrollment_;
   std::unique_ptr<scep::HttpRoutes> scep_routes_;
   std::unique_ptr<JamfChallengeEndpoint> jamf_;     // [mdm.jamf]; null when off
-  std::unique_ptr<IntuneRevocationSync> intune_sync_;   // [mdm.intune]'s revocation timer; null when off
   std::unique_ptr<policy::Engine> policy_;  // outlives radius_, which decides through it
   std::unique_ptr<radius::Server> radius_;
   std::shared_ptr<RadsecListener> radsec_;  // null unless [radsec] enabled
   std::shared_ptr<SessionControl> session_control_;  // lives on run()'s io_context
   std::unique_ptr<MetricsScrape> metrics_scrape_;
+  // [mdm.intune]'s revocation timer (null when off). Last, so its thread stops first: a
+  // revocation it makes reaches the registry's observers (CRL, RADIUS Disconnect).
+  std::unique_ptr<IntuneRevocationSync> intune_sync_;
   std::atomic<std::shared_ptr<AdminApi>> admin_api_;
   // Exceptions that escaped a handler on an I/O or HTTP worker thread (logged, survived).
   std::atomic<std::uint64_t> handler_exceptions_{0};
