@@ -1,6 +1,7 @@
 #include "app/config.hpp"
 
 #include "app/http/url.hpp"
+#include "ca/log_text.hpp"
 
 #include "radius/clients.hpp"
 
@@ -468,10 +469,60 @@ bool public_listener_behind_tls(const HttpSettings& http) {
   }
 }
 
+void load_intune(const std::string& path, const toml::table* table, Config& c) {
+  Section intune(path, "mdm.intune", table);
+  IntuneConfig& i = c.mdm.intune;
+  intune.get("enabled", i.enabled);
+  intune.get("tenant", i.tenant);
+  intune.get("client_id", i.client_id);
+  intune.get("client_secret_file", i.client_secret_file);
+  intune.get("client_certificate_file", i.client_certificate_file);
+  intune.get("client_key_file", i.client_key_file);
+  intune.get("login_url", i.login_url);
+  intune.get("graph_url", i.graph_url);
+  intune.get("ca_file", i.ca_file);
+  intune.positive("timeout_ms", i.timeout_ms);
+  intune.get("revocation_sync_seconds", i.revocation_sync_seconds);
+  intune.positive("revocation_batch", i.revocation_batch);
+  intune.get("groups", i.groups);
+  intune.get("caller_info", i.caller_info);
+  intune.finish();
+  i.client_secret_file = resolve(c.base_dir, i.client_secret_file);
+  i.client_certificate_file = resolve(c.base_dir, i.client_certificate_file);
+  i.client_key_file = resolve(c.base_dir, i.client_key_file);
+  i.ca_file = resolve(c.base_dir, i.ca_file);
+  if (!i.enabled) return;
+  if (i.tenant.empty() || ca::has_control_characters(i.tenant) || i.tenant.find('/') != std::string::npos)
+    intune.fail_key("tenant", "must be set: the tenant id or domain, no '/'");
+  if (i.client_id.empty()) intune.fail_key("client_id", "must be set");
+  const bool secret = !i.client_secret_file.empty();
+  const bool certificate = !i.client_certificate_file.empty() || !i.client_key_file.empty();
+  if (secret == certificate)
+    intune.fail_key("client_secret_file", "or client_certificate_file and client_key_file: exactly one credential");
+  if (certificate && (i.client_certificate_file.empty() || i.client_key_file.empty()))
+    intune.fail_key("client_key_file", "and client_certificate_file go together");
+  for (const auto& [key, url] : {std::pair{"login_url", &i.login_url}, std::pair{"graph_url", &i.graph_url}}) {
+    try {
+      if (!parse_http_url(*url).tls) intune.fail_key(key, "must be https://: tokens and secrets cross it");
+    } catch (const std::invalid_argument& e) {
+      intune.fail_key(key, e.what());
+    }
+  }
+  if (i.timeout_ms > 60000) intune.fail_key("timeout_ms", "must be at most 60000");
+  if (i.revocation_sync_seconds < 0) intune.fail_key("revocation_sync_seconds", "must be 0 (off) or positive");
+  if (i.revocation_batch > 500) intune.fail_key("revocation_batch", "must be at most 500 (the contract's maximum)");
+  if (i.caller_info.empty() || ca::has_control_characters(i.caller_info)) intune.fail_key("caller_info", "must be one line of text");
+  for (const auto& group : i.groups)
+    if (group.empty() || ca::has_control_characters(group)) intune.fail_key("groups", "must hold group names");
+  if (!c.scep.enabled) intune.fail_key("enabled", "needs [scep] enabled: Intune's challenges are for /scep");
+}
+
 void load_mdm(const std::string& path, const toml::table& root, Config& c) {
   Section mdm(path, "mdm", root["mdm"].as_table());
   const toml::table* jamf_table = mdm.subtable("jamf");
+  const toml::table* intune_table = mdm.subtable("intune");
   mdm.finish();
+  load_intune(path, intune_table, c);
   Section jamf(path, "mdm.jamf", jamf_table);
   JamfConfig& j = c.mdm.jamf;
   jamf.get("enabled", j.enabled);
@@ -514,6 +565,12 @@ void load_profiles(const std::string& path, const toml::table& root, Config& c) 
     jamf.fail_key("profile", "names no profile in [profiles]");
   // A request held for approval spends its challenge on a device that exists; a Jamf
   // challenge has none until its certificate is issued.
+  // Intune must hear of a certificate before the requester gets it (successNotification),
+  // which a request held for an operator would receive later, outside SCEP.
+  if (c.mdm.intune.enabled && c.profiles.at(c.scep.profile).manual_approval)
+    Section(path, "mdm.intune", root["mdm"]["intune"].as_table())
+        .fail_key("enabled", "needs a [scep] profile without manual_approval: Intune is told of each certificate "
+                             "before it is sent, which a request waiting for approval cannot be");
   if (c.mdm.jamf.enabled && c.profiles.at(jamf_profile).manual_approval)
     jamf.fail_key("profile", "is '" + jamf_profile + "' (the [scep] profile when unset), which has manual_approval: a " +
                                  "Jamf challenge is bound to no device until its certificate is issued, so it cannot " +

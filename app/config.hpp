@@ -145,8 +145,26 @@ struct JamfConfig {                  // [mdm.jamf]: POST /scep/challenge/jamf (d
   std::string profile;                // what its challenges enroll into; empty = scep.profile
 };
 
+struct IntuneConfig {                // [mdm.intune]: Microsoft Intune as a challenge source (docs/mdm.md)
+  bool enabled = false;
+  std::string tenant;                  // Entra ID tenant id or domain
+  std::string client_id;               // the app registration's application id
+  std::string client_secret_file;      // its client secret (resolved path), or:
+  std::string client_certificate_file; // its certificate and RSA key (resolved paths)
+  std::string client_key_file;
+  std::string login_url = "https://login.microsoftonline.com";   // tests point these at a stand-in
+  std::string graph_url = "https://graph.microsoft.com";
+  std::string ca_file = "/etc/ssl/certs/ca-certificates.crt";    // anchors every https call
+  int timeout_ms = 10000;              // each call a SCEP worker waits for
+  int revocation_sync_seconds = 300;   // downloadRevocationRequests this often; 0: never
+  int revocation_batch = 100;          // maxRequests per download, 1..500
+  std::vector<std::string> groups = {"intune"};   // of devices an Intune enrollment creates
+  std::string caller_info = "Portcullis";         // callerInfo and UserAgent sent to Intune
+};
+
 struct MdmConfig {                    // [mdm.*]: MDM services Portcullis works with
   JamfConfig jamf;
+  IntuneConfig intune;
 };
 
 struct EventSettings {                // decision events (docs/events.md)

@@ -256,6 +256,7 @@ class Service {
     scep_enrollment_ = std::make_unique<scep::Enrollment>(*authority_, *issuer_, *registry_, scep_settings, crl_.get());
     scep_routes_ = std::make_unique<scep::HttpRoutes>(*scep_enrollment_, *authority_);
     // Before /scep, which would take every path below it.
+    intune_sync_ = intune_revocation_sync(config_, *registry_, event_sink());
     if ((jamf_ = jamf_endpoint(config_, *registry_)))
       public_routes_->mount(kJamfChallengePath, [this](const HttpRequest& r) { return jamf_->handle(r); });
     public_routes_->mount("/scep", scep_handler(*scep_routes_));
@@ -525,6 +526,9 @@ class Service {
   std::shared_ptr<RadsecListener> radsec_;  // null unless [radsec] enabled
   std::shared_ptr<SessionControl> session_control_;  // lives on run()'s io_context
   std::unique_ptr<MetricsScrape> metrics_scrape_;
+  // [mdm.intune]'s revocation timer (null when off). Last, so its thread stops first: a
+  // revocation it makes reaches the registry's observers (CRL, RADIUS Disconnect).
+  std::unique_ptr<IntuneRevocationSync> intune_sync_;
   std::atomic<std::shared_ptr<AdminApi>> admin_api_;
   // Exceptions that escaped a handler on an I/O or HTTP worker thread (logged, survived).
   std::atomic<std::uint64_t> handler_exceptions_{0};

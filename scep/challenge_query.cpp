@@ -10,19 +10,6 @@
 namespace portcullis::scep {
 namespace {
 
-// PEM of the CSR's DER exactly as received (message_data), not re-encoded: a source
-// that checks the request's signature sees the bytes the device signed.
-std::string csr_pem(const ca::Bytes& der) {
-  ca::BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio(bio.get(), "CERTIFICATE REQUEST", "", der.data(), static_cast<long>(der.size())) <= 0) {
-    ERR_clear_error();
-    return {};
-  }
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<std::size_t>(len));
-}
-
 // The SANs the CSR asks for (RFC 2985 §5.4.2 extensionRequest), "dns:x" and so on; a
 // type without a text form is shown as such, an undecodable extension as nothing.
 std::vector<std::string> requested_sans(X509_REQ* csr) {
@@ -42,11 +29,22 @@ std::vector<std::string> requested_sans(X509_REQ* csr) {
 
 }  // namespace
 
+std::string request_pem(const ca::Bytes& der) {
+  ca::BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio(bio.get(), "CERTIFICATE REQUEST", "", der.data(), static_cast<long>(der.size())) <= 0) {
+    ERR_clear_error();
+    return {};
+  }
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(len));
+}
+
 ChallengeQuery challenge_query(const PkiRequest& request, std::string_view requester) {
   ChallengeQuery q;
   q.challenge = request.challenge_password;
   q.transaction_id = request.transaction_id;
-  q.csr_pem = csr_pem(request.message_data);
+  q.csr_pem = request_pem(request.message_data);
   if (request.csr) {
     q.subject = ca::name_to_string(X509_REQ_get_subject_name(request.csr.get()));
     q.sans = requested_sans(request.csr.get());

@@ -12,4 +12,8 @@ namespace portcullis::scep {
 // `request` must carry a CSR (PKCSReq, RenewalReq). `requester`: the peer's address.
 ChallengeQuery challenge_query(const PkiRequest& request, std::string_view requester);
 
+// PEM of a PKCS#10 DER exactly as received (not re-encoded): a source that checks the
+// request's signature sees the bytes the device signed. Empty if it cannot be written.
+std::string request_pem(const ca::Bytes& der);
+
 }  // namespace portcullis::scep

@@ -285,6 +285,17 @@ std::optional<Enrollment::Decision> Enrollment::from_transaction(const PkiReques
   }
   const auto record = registry_.ledger().find_certificate(*serial);
   if (!record) return Decision::failure(FailInfo::bad_cert_id, "transaction has no certificate");
+  if (record->revoked) {
+    // A certificate withdrawn before it was sent (its challenge source did not confirm it)
+    // or revoked since: a retransmission must not hand it out.
+    Decision refused = Decision::failure(FailInfo::bad_request,
+                                         "the certificate of this transaction (" + record->serial_hex + ") is revoked (" +
+                                             ca::to_string(record->revocation_reason) + "); enroll again",
+                                         record->serial_hex, "certificate_revoked");
+    refused.serial = record->serial_hex;
+    if (const auto device = registry_.ledger().find_device(record->device_id)) refused.device = device->name;
+    return refused;
+  }
   ++repeated_;
   spdlog::info("scep: {} transaction {} answered with certificate {}", poll ? "poll for" : "retransmitted",
                request.transaction_id, *serial);
@@ -306,6 +317,7 @@ struct Enrollment::Target {
   std::string pinned_cn;                  // what a one-time challenge pinned, kept by a held request
   std::vector<std::string> pinned_sans;
   std::string decided_by;                 // the challenge source that allowed it
+  std::shared_ptr<ChallengeSource> decided_source;   // and the source itself, told before the CertRep
   std::optional<Decision> refused;
 
   static Target refuse(std::string reason, std::string target, std::string code, std::string device = {}) {
@@ -496,12 +508,14 @@ Enrollment::Target Enrollment::source_target(const PkiRequest& request, const st
   std::string refusals;
   std::string code = "challenge_denied";
   std::string last_source;
+  FailInfo fail_info = FailInfo::bad_request;
   for (const auto& challenge_source : settings_.challenge_sources) {
     ChallengeVerdict verdict = challenge_source->validate(query);
     if (verdict.kind == ChallengeVerdict::Kind::abstain) continue;
     last_source = challenge_source->name();
     if (verdict.kind != ChallengeVerdict::Kind::allow) {
       if (verdict.kind == ChallengeVerdict::Kind::unavailable) code = "challenge_source_unavailable";
+      fail_info = verdict.fail_info;
       refusals += (refusals.empty() ? "" : "; ") + last_source + ": " + ca::log_safe(verdict.reason);
       continue;
     }
@@ -520,16 +534,19 @@ Enrollment::Target Enrollment::source_target(const PkiRequest& request, const st
     }
     Target t;
     t.decided_by = last_source;
+    t.decided_source = challenge_source;
     t.device_name = device;
+    t.pinned_sans = verdict.sans;
     t.issue.device.name = device;
     t.issue.device.create_if_missing = true;
     t.issue.device.groups_if_created = std::move(verdict.groups);
     t.issue.profile = settings_.profile;
-    t.issue.names = issuer_.names_for(t.issue.profile, device, device, {});
+    t.issue.names = issuer_.names_for(t.issue.profile, device, device, verdict.sans);
     return t;
   }
   if (refusals.empty()) return Target::refuse("wrong challenge", cn, "challenge_wrong");
   Target refused = Target::refuse("challenge refused by " + refusals, cn, code);
+  refused.refused->fail_info = fail_info;
   refused.refused->decided_by = last_source;
   return refused;
 }
@@ -543,26 +560,68 @@ void Enrollment::notify_sources(const PkiRequest& request, const Decision& decis
   const bool enrollment = request.type == MessageType::pkcs_req || request.type == MessageType::renewal_req;
   if (!enrollment && !(request.type == MessageType::cert_poll && decision.outcome == "approved")) return;
   if (decision.pending || (!refused && decision.outcome.empty())) return;
+  const EnrollmentOutcome out = outcome_of(request, decision);
+  for (const auto& challenge_source : settings_.challenge_sources) challenge_source->notify(out);
+}
+
+EnrollmentOutcome Enrollment::outcome_of(const PkiRequest& request, const Decision& decision) {
+  const bool refused = !decision.certificate;
   EnrollmentOutcome out;
   out.success = !refused;
   out.outcome = refused ? "refused" : decision.outcome;
   out.transaction_id = ca::log_safe(request.transaction_id);
   out.device = decision.device;
   out.decided_by = decision.decided_by;
+  if (request.type == MessageType::pkcs_req || request.type == MessageType::renewal_req)
+    out.csr_pem = request_pem(request.message_data);
   if (refused) {
     out.reason = std::string(to_string(decision.fail_info)) + ": " + decision.reason;
+    out.code = decision.code;
   } else {
     out.serial = decision.serial;
     out.fingerprint = ca::sha256_fingerprint_hex(decision.certificate.get());
     out.certificate_pem = ca::cert_to_pem(decision.certificate.get());
   }
-  for (const auto& challenge_source : settings_.challenge_sources) challenge_source->notify(out);
+  return out;
+}
+
+// The source that allowed the request is told of the certificate before the requester
+// gets it. One the source does not accept is revoked at once, never sent: the requester
+// gets FAILURE, and a retransmission finds it revoked (from_transaction).
+std::optional<Enrollment::Decision> Enrollment::withdraw_unconfirmed(const PkiRequest& request, const Target& target,
+                                                                     const Decision& issued, const std::string& cn) {
+  if (!target.decided_source) return std::nullopt;
+  Confirmation confirmation;
+  try {
+    confirmation = target.decided_source->confirm(outcome_of(request, issued));
+  } catch (const std::exception& e) {
+    confirmation = {false, ca::log_safe(e.what())};
+  }
+  if (confirmation.accepted) return std::nullopt;
+  std::string withdrawn = "revoked (cessationOfOperation), not sent";
+  try {
+    // Through the registry, as any revocation: the CRL and OCSP say so at once.
+    registry_.revoke(issued.serial, ca::RevocationReason::cessation_of_operation, ca::now_unix(), kActor);
+  } catch (const std::exception& e) {
+    withdrawn = std::string("not sent, but NOT revoked: ") + e.what();
+    spdlog::error("scep: certificate {} of device {} not revoked after {} refused it: {}", issued.serial,
+                  issued.device, target.decided_by, e.what());
+  }
+  spdlog::warn("scep: certificate {} of device {} (transaction {}) withdrawn: {} did not accept it: {}; {}",
+               issued.serial, issued.device, request.transaction_id, target.decided_by, confirmation.reason, withdrawn);
+  Decision refused = Decision::failure(FailInfo::bad_request,
+                                       "certificate " + issued.serial + " " + withdrawn + ": " + target.decided_by +
+                                           " did not accept it: " + confirmation.reason,
+                                       cn, "source_confirmation_failed");
+  refused.device = issued.device;
+  refused.serial = issued.serial;
+  refused.decided_by = target.decided_by;
+  return refused;
 }
 
 Enrollment::Decision Enrollment::issue_for(const PkiRequest& request, Target& target, const std::string& cn) {
   try {
     ca::IssueResult result = issuer_.issue(target.issue);
-    ++(target.renewal ? renewed_ : issued_);
     spdlog::info("scep: {} certificate {} for device {} (transaction {}){}", target.renewal ? "renewed" : "issued",
                  result.record.serial_hex, result.device.name, request.transaction_id, left_out_note(result.left_out));
     Decision issued = Decision::success(std::move(result.certificate));
@@ -570,6 +629,9 @@ Enrollment::Decision Enrollment::issue_for(const PkiRequest& request, Target& ta
     issued.device = result.device.name;
     issued.serial = result.record.serial_hex;
     issued.decided_by = target.decided_by;
+    // Before anything else follows from the certificate (superseding the earlier ones).
+    if (auto withdrawn = withdraw_unconfirmed(request, target, issued, cn)) return std::move(*withdrawn);
+    ++(target.renewal ? renewed_ : issued_);
     if (!target.renewal) issued.superseded = supersede_earlier(result, target.issue.profile);
     if (const std::string note = left_out_note(result.left_out); !note.empty()) issued.reason = note.substr(2);
     return issued;

@@ -97,6 +97,11 @@ class Enrollment {
   // A challenge the ledger does not know, put to settings_.challenge_sources in order.
   Target source_target(const PkiRequest& request, const std::string& cn, std::string_view source);
   void notify_sources(const PkiRequest& request, const Decision& decision);
+  static EnrollmentOutcome outcome_of(const PkiRequest& request, const Decision& decision);
+  // FAILURE (the certificate revoked) when the source that allowed the request does not
+  // accept the certificate (ChallengeSource::confirm); nullopt when it does or none decided.
+  std::optional<Decision> withdraw_unconfirmed(const PkiRequest& request, const Target& target,
+                                               const Decision& issued, const std::string& cn);
   Decision issue_for(const PkiRequest& request, Target& target, const std::string& cn);
   // The device's other valid certificates of `profile`, revoked as superseded after a new
   // enrollment (ca::Profile::revoke_on_reenroll); returns their serials.

@@ -1,5 +1,6 @@
 #include "app/mdm/sources.hpp"
 
+#include "app/mdm/intune_source.hpp"
 #include "app/mdm/webhook_source.hpp"
 #include "ca/x509.hpp"
 
@@ -19,6 +20,27 @@ std::string read_secret_file(const std::string& path, const std::string& what) {
   return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
 }
 
+namespace {
+
+std::shared_ptr<IntuneClient> intune_client(const IntuneConfig& intune) {
+  IntuneSettings s;
+  s.tenant = intune.tenant;
+  s.client_id = intune.client_id;
+  if (!intune.client_secret_file.empty())
+    s.client_secret = read_secret_file(intune.client_secret_file, "mdm.intune.client_secret_file");
+  if (!intune.client_certificate_file.empty()) {
+    s.certificate_pem = read_secret_file(intune.client_certificate_file, "mdm.intune.client_certificate_file");
+    s.key_pem = read_secret_file(intune.client_key_file, "mdm.intune.client_key_file");
+  }
+  s.login_url = intune.login_url;
+  s.graph_url = intune.graph_url;
+  s.ca_file = intune.ca_file;
+  s.caller_info = intune.caller_info;
+  return std::make_shared<IntuneClient>(std::move(s));
+}
+
+}  // namespace
+
 std::vector<std::shared_ptr<scep::ChallengeSource>> challenge_sources(const Config& config) {
   std::vector<std::shared_ptr<scep::ChallengeSource>> sources;
   for (std::size_t i = 0; i < config.scep.webhooks.size(); ++i) {
@@ -34,7 +56,24 @@ std::vector<std::shared_ptr<scep::ChallengeSource>> challenge_sources(const Conf
     s.notify_attempts = hook.notify_attempts;
     sources.push_back(std::make_shared<WebhookSource>(std::move(s)));
   }
+  if (config.mdm.intune.enabled) {
+    IntuneSourceSettings s;
+    s.timeout = std::chrono::milliseconds(config.mdm.intune.timeout_ms);
+    s.groups = config.mdm.intune.groups;
+    sources.push_back(std::make_shared<IntuneSource>(intune_client(config.mdm.intune), std::move(s)));
+  }
   return sources;
+}
+
+std::unique_ptr<IntuneRevocationSync> intune_revocation_sync(const Config& config, ca::Registry& registry,
+                                                             ca::EventSink* events) {
+  const IntuneConfig& intune = config.mdm.intune;
+  if (!intune.enabled || intune.revocation_sync_seconds == 0) return nullptr;
+  IntuneRevocationSettings s;
+  s.interval = std::chrono::seconds(intune.revocation_sync_seconds);
+  s.batch = intune.revocation_batch;
+  s.timeout = std::chrono::milliseconds(intune.timeout_ms);
+  return std::make_unique<IntuneRevocationSync>(intune_client(intune), registry, events, s);
 }
 
 std::unique_ptr<JamfChallengeEndpoint> jamf_endpoint(const Config& config, ca::Registry& registry) {

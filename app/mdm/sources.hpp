@@ -2,7 +2,9 @@
 #pragma once
 
 #include "app/config.hpp"
+#include "app/mdm/intune_revocation.hpp"
 #include "app/mdm/jamf_endpoint.hpp"
+#include "ca/event.hpp"
 #include "ca/registry.hpp"
 #include "scep/challenge_source.hpp"
 
@@ -17,9 +19,14 @@ namespace portcullis::app {
 // cannot be read or is empty.
 std::string read_secret_file(const std::string& path, const std::string& what);
 
-// Throws std::runtime_error for a secret file it cannot read, std::invalid_argument for a
-// URL it cannot use.
+// [[scep.webhooks]] in order, then [mdm.intune] when it is on. Throws std::runtime_error for
+// a secret file it cannot read, std::invalid_argument for a URL or credential it cannot use.
 std::vector<std::shared_ptr<scep::ChallengeSource>> challenge_sources(const Config& config);
+
+// [mdm.intune]'s revocation sync, or null when Intune is off or revocation_sync_seconds is 0.
+// Throws as challenge_sources.
+std::unique_ptr<IntuneRevocationSync> intune_revocation_sync(const Config& config, ca::Registry& registry,
+                                                             ca::EventSink* events);
 
 // [mdm.jamf]'s endpoint, or null when it is off. Throws std::runtime_error for a password
 // file it cannot read.

@@ -222,6 +222,28 @@ TEST_F(ConfigTest, ScepWebhooksLoadInOrderWithResolvedFiles) {
     EXPECT_THROW(load_config(write(std::string("[[scep.webhooks]]\n") + bad)), ConfigError) << bad;
 }
 
+TEST_F(ConfigTest, IntuneIsOffByDefaultAndNeedsOneCredential) {
+  const Config d = load_config(write(render_config(sample())));
+  EXPECT_FALSE(d.mdm.intune.enabled);
+  EXPECT_EQ(d.mdm.intune.graph_url, "https://graph.microsoft.com");
+  const std::string base = "[mdm.intune]\nenabled = true\ntenant = \"contoso.example\"\nclient_id = \"app\"\n";
+  const Config c = load_config(write(base + "client_secret_file = \"s\"\nlogin_url = \"https://127.0.0.1:9\"\n"
+                                            "revocation_sync_seconds = 0\ngroups = [\"a\"]\n"));
+  EXPECT_TRUE(c.mdm.intune.enabled);
+  EXPECT_EQ(c.mdm.intune.client_secret_file, (dir_ / "s").string());
+  EXPECT_EQ(c.mdm.intune.login_url, "https://127.0.0.1:9");
+  EXPECT_EQ(c.mdm.intune.revocation_sync_seconds, 0);
+  EXPECT_EQ(c.mdm.intune.groups, std::vector<std::string>{"a"});
+  for (const std::string bad : {base, base + "client_secret_file = \"s\"\nclient_certificate_file = \"c\"\n",
+                                base + "client_certificate_file = \"c\"\n",
+                                base + "client_secret_file = \"s\"\nlogin_url = \"http://127.0.0.1\"\n",
+                                base + "client_secret_file = \"s\"\nrevocation_batch = 501\n",
+                                base + "client_secret_file = \"s\"\ngroups = [\"\"]\n",
+                                base + "client_secret_file = \"s\"\nclient_secret = \"inline\"\n",
+                                base + "client_secret_file = \"s\"\n[profiles.device]\nmanual_approval = true\n"})
+    EXPECT_THROW(load_config(write(bad)), ConfigError) << bad;
+}
+
 TEST_F(ConfigTest, JamfIsOffByDefaultAndNeedsItsCredentials) {
   const Config d = load_config(write(render_config(sample())));
   EXPECT_FALSE(d.mdm.jamf.enabled);

@@ -21,8 +21,15 @@ class ScriptedSource : public ChallengeSource {
     std::lock_guard lock(mutex_);
     outcomes.push_back(outcome);
   }
+  Confirmation confirm(const EnrollmentOutcome& issued) override {
+    std::lock_guard lock(mutex_);
+    confirmed.push_back(issued);
+    return confirmation;
+  }
   std::vector<ChallengeQuery> queries;
   std::vector<EnrollmentOutcome> outcomes;
+  std::vector<EnrollmentOutcome> confirmed;
+  Confirmation confirmation;
 
  private:
   std::string name_;
@@ -76,6 +83,63 @@ TEST_F(ChallengeSources, TheFirstSourceThatAllowsNamesTheDevice) {
   EXPECT_EQ(told.serial, ca::serial_hex(r.certificates[0].get()));
   EXPECT_EQ(told.fingerprint, ca::sha256_fingerprint_hex(r.certificates[0].get()));
   EXPECT_EQ(ca::cert_to_pem(r.certificates[0].get()), told.certificate_pem);
+}
+
+TEST_F(ChallengeSources, TheDecidingSourceConfirmsTheCertificateBeforeItIsSent) {
+  auto other = std::make_shared<ScriptedSource>("webhook a", ChallengeVerdict::none());
+  auto allows = std::make_shared<ScriptedSource>("intune", ChallengeVerdict::allowed("", {}));
+  use({other, allows});
+  auto who = requester("confirmed-cn");
+  const Reply r = send(pkcs_req(who, "confirmed-cn", "mdm-challenge"), who);
+  ASSERT_EQ(r.pki_status, "0") << r.fail_info;
+  ASSERT_EQ(allows->confirmed.size(), 1u);
+  EXPECT_EQ(allows->confirmed[0].serial, ca::serial_hex(r.certificates[0].get()));
+  EXPECT_TRUE(allows->confirmed[0].csr_pem.starts_with("-----BEGIN CERTIFICATE REQUEST-----"));
+  EXPECT_TRUE(other->confirmed.empty()) << "only the source that allowed it is asked";
+}
+
+TEST_F(ChallengeSources, AnUnconfirmedCertificateIsRevokedAndNeverSent) {
+  auto allows = std::make_shared<ScriptedSource>("intune", ChallengeVerdict::allowed("", {}));
+  allows->confirmation = {false, "successNotification answered HTTP 500"};
+  use({allows});
+  auto who = requester("withdrawn-cn");
+  RequestOptions o;
+  o.transaction_id = "tx-withdrawn";
+  const Reply r = send(pkcs_req(who, "withdrawn-cn", "mdm-challenge", o), who);
+  EXPECT_EQ(r.pki_status, "2");
+  EXPECT_EQ(r.fail_info, "2");
+  EXPECT_TRUE(r.certificates.empty());
+  ASSERT_EQ(allows->confirmed.size(), 1u);
+  const auto cert = ledger_->find_certificate(allows->confirmed[0].serial);
+  ASSERT_TRUE(cert);
+  EXPECT_TRUE(cert->revoked);
+  ASSERT_EQ(allows->outcomes.size(), 1u);
+  EXPECT_FALSE(allows->outcomes[0].success);
+  EXPECT_EQ(allows->outcomes[0].code, "source_confirmation_failed");
+  EXPECT_EQ(allows->outcomes[0].decided_by, "intune");
+  // The same transaction again: answered from the ledger, still no certificate.
+  const Reply again = send(pkcs_req(who, "withdrawn-cn", "mdm-challenge", o), who);
+  EXPECT_EQ(again.pki_status, "2");
+  EXPECT_TRUE(again.certificates.empty());
+  EXPECT_EQ(certificate_count(), 1u);
+}
+
+TEST_F(ChallengeSources, ASourcesFailInfoAndVouchedSansReachTheAnswer) {
+  auto expired = std::make_shared<ScriptedSource>("intune", ChallengeVerdict::denied("ChallengeExpired", FailInfo::bad_time));
+  use({expired});
+  auto who = requester("late-cn");
+  const Reply late = send(pkcs_req(who, "late-cn", "old-challenge"), who);
+  EXPECT_EQ(late.pki_status, "2");
+  EXPECT_EQ(late.fail_info, "3");   // badTime (RFC 8894 §3.2.1.4)
+
+  ChallengeVerdict allowed = ChallengeVerdict::allowed("", {});
+  allowed.sans = {"uri:tag:microsoft.com,2022-09-14:sid:S-1-5-21-1-2-3-1001"};
+  use({std::make_shared<ScriptedSource>("intune", allowed)});
+  auto sid = requester("sid-cn");
+  const Reply r = send(pkcs_req(sid, "sid-cn", "sid-challenge"), sid);
+  ASSERT_EQ(r.pki_status, "0") << r.fail_info;
+  EXPECT_EQ(ca::subject_alt_names(r.certificates[0].get()),
+            std::vector<std::string>{"URI:tag:microsoft.com,2022-09-14:sid:S-1-5-21-1-2-3-1001"});
 }
 
 TEST_F(ChallengeSources, NoSourceAllowingIsAFailureWithEveryReason) {
