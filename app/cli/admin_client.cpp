@@ -74,15 +74,4 @@ std::string AdminClient::call_raw(const std::string& method, const std::string& 
   return std::move(response.body);
 }
 
-std::string url_encode(const std::string& value) {
-  std::string out;
-  for (unsigned char c : value) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
-      out.push_back(static_cast<char>(c));
-    else
-      out += "%" + ca::to_hex(std::span<const std::uint8_t>(&c, 1));
-  }
-  return out;
-}
-
 }  // namespace portcullis::app

@@ -41,7 +41,4 @@ class AdminClient {
 // through loopback, TLS trusting our root.
 HttpClientOptions admin_http_options(const Config& config);
 
-// Percent-encodes one path segment or query value (RFC 3986 §2.1, unreserved kept).
-std::string url_encode(const std::string& value);
-
 }  // namespace portcullis::app

@@ -1,6 +1,7 @@
 #include "app/cli/admin_commands.hpp"
 
 #include "app/cli/admin_client.hpp"
+#include "app/http/url.hpp"
 #include "app/cli/output.hpp"
 #include "app/cli/scep_commands.hpp"
 #include "app/config.hpp"

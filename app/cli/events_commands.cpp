@@ -6,6 +6,7 @@
 #include "app/cli/events_commands.hpp"
 
 #include "app/cli/admin_client.hpp"
+#include "app/http/url.hpp"
 #include "app/cli/output.hpp"
 #include "app/config.hpp"
 

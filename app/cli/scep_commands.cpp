@@ -7,6 +7,7 @@
 #include "app/cli/scep_commands.hpp"
 
 #include "app/cli/admin_client.hpp"
+#include "app/http/url.hpp"
 #include "app/cli/output.hpp"
 #include "app/config.hpp"
 #include "ca/x509.hpp"

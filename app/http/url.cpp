@@ -1,6 +1,9 @@
 #include "app/http/url.hpp"
 
+#include "ca/hex.hpp"
+
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <stdexcept>
 
@@ -68,6 +71,17 @@ HttpUrl parse_http_url(std::string_view url) {
   t.target = end == std::string_view::npos ? "/" : std::string(rest.substr(end));
   if (t.target.starts_with('?')) t.target.insert(0, "/");
   return t;
+}
+
+std::string url_encode(std::string_view value) {
+  std::string out;
+  for (unsigned char c : value) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
+      out.push_back(static_cast<char>(c));
+    else
+      out += "%" + ca::to_hex(std::span<const std::uint8_t>(&c, 1));
+  }
+  return out;
 }
 
 }  // namespace portcullis::app

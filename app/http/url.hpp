@@ -22,4 +22,8 @@ struct HttpUrl {
 // reach logs), spaces or control characters, a fragment.
 HttpUrl parse_http_url(std::string_view url);
 
+// Percent-encodes one path segment, query value or form field (RFC 3986 §2.1: the
+// unreserved characters are kept, every other octet becomes %XX).
+std::string url_encode(std::string_view value);
+
 }  // namespace portcullis::app

@@ -1,7 +1,7 @@
 #include "app/mdm/intune_client.hpp"
 
-#include "app/cli/admin_client.hpp"
 #include "app/http/client.hpp"
+#include "app/http/url.hpp"
 #include "ca/base64.hpp"
 #include "ca/log_text.hpp"
 #include "ca/x509.hpp"
