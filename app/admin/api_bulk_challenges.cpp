@@ -63,6 +63,7 @@ HttpResponse AdminApi::create_challenges(const HttpRequest& request, const std::
     }
   } else {
     const auto days = integer_field(body, "expired_within_days", 0, 1, kMaxWindowDays);
+    if (days == 0) throw ApiError(400, "field 'expired_within_days' must be an integer 1.." + std::to_string(kMaxWindowDays));
     std::vector<scep::ExpiredEnrollment> found;
     try {
       found = scep::expired_enrollments(registry_.ledger(), static_cast<int>(days), profile.value_or(""),

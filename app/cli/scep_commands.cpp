@@ -160,8 +160,9 @@ int mint_one(CliContext& ctx, const ChallengeArgs& args, std::int64_t ttl) {
   if (!args.sans.empty()) body["sans"] = args.sans;
   const nlohmann::json result = client.post("/challenges", body);
   emit_secret_text(ctx.json ? result.dump(2) + "\n" : result.at("challenge").get<std::string>() + "\n", args.out);
-  std::cerr << "expires " << result.value("expires_at", std::string()) << " for device "
-            << result.value("device", std::string()) << '\n';
+  if (!ctx.json)
+    std::cerr << "expires " << result.value("expires_at", std::string()) << " for device "
+              << result.value("device", std::string()) << '\n';
   return 0;
 }
 

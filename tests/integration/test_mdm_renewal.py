@@ -231,6 +231,8 @@ class MdmRenewalTest(IntegrationTest):
         inst.api("POST", "/challenges/bulk", {"devices": ["d-%d" % i for i in range(1001)]}, expect=400)
         inst.api("POST", "/challenges/bulk", {"devices": ["ipad-other"], "expired_within_days": 3}, expect=400)
         inst.api("POST", "/challenges/bulk", {"expired_within_days": 0}, expect=400)
+        inst.api("POST", "/challenges/bulk", {"expired_within_days": None}, expect=400)
+        inst.api("POST", "/challenges/bulk", {"devices": None}, expect=400)
         inst.api("POST", "/challenges/bulk", {"expired_within_days": 3, "profile": "nope"}, expect=400)
         inst.api("POST", "/challenges/bulk", {"expired_within_days": 3, "ttl_seconds": 31 * 86400}, expect=400)
         self.assertEqual(inst.count("challenges"), before)
