@@ -18,7 +18,6 @@ namespace portcullis::scep {
 namespace {
 
 constexpr const char* kActor = "scep";
-constexpr std::int64_t kMaxChallengeTtl = 30 * 86400;
 
 
 std::string lower(std::string s) {
@@ -377,15 +376,23 @@ Enrollment::Target Enrollment::renewal_target(const PkiRequest& request) {
   const ca::UnixTime now = ca::now_unix();
   const ca::Identity identity = registry_.index().by_fingerprint(ca::sha256(request.signer_der), now);
   const std::string serial = ca::serial_hex(request.signer.get());
+  // The event names the certificate that asked, so that `why` can say which one.
+  const auto refuse = [&](std::string reason, std::string code) {
+    Target t = Target::refuse(std::move(reason), serial, std::move(code), identity.device_name);
+    t.refused->serial = serial;
+    return t;
+  };
   if (identity.verdict == ca::IdentityVerdict::expired)
-    return Target::refuse("renewal signer certificate is expired: an expired certificate cannot renew; the device "
-                          "needs a new one-time challenge (portcullis challenge --device " + identity.device_name + ")",
-                          serial, "renewal_signer_expired", identity.device_name);
+    return refuse("renewal signer certificate expired on " + utc_date(identity.not_after) +
+                      ": an expired certificate cannot renew; the device needs a new one-time challenge "
+                      "(portcullis challenge --device " + identity.device_name +
+                      ", or for many: portcullis challenge --expired-within DAYS)",
+                  "renewal_signer_expired");
   if (identity.verdict != ca::IdentityVerdict::good)
-    return Target::refuse(std::string("renewal signer certificate is ") + ca::to_string(identity.verdict), serial,
-                          std::string("renewal_signer_") + ca::to_string(identity.verdict), identity.device_name);
+    return refuse(std::string("renewal signer certificate is ") + ca::to_string(identity.verdict),
+                  std::string("renewal_signer_") + ca::to_string(identity.verdict));
   if (auto early = too_early_to_renew(identity.profile, ca::not_after_unix(request.signer.get()), now))
-    return Target::refuse(*early, serial, "renewal_too_early", identity.device_name);
+    return refuse(*early, "renewal_too_early");
   Target t;
   t.renewal = true;
   t.issue.device.id = identity.device_id;
@@ -792,6 +799,8 @@ void check_pinned_sans(const ca::Profile& profile, const std::vector<std::string
   }
 }
 
+}  // namespace
+
 // A device the static challenge created was named by whoever held the challenge, perhaps
 // ahead of the real device. Binding an operator's challenge to it while it holds valid
 // certificates would hand those certificates whatever the operator gives the device.
@@ -809,8 +818,6 @@ void check_not_squatted(ca::Registry& registry, const std::string& device) {
                            "' was named by a static-challenge enrollment and holds valid certificates: revoke "
                            "them (portcullis revoke --device " + device + ") before binding a challenge to it");
 }
-
-}  // namespace
 
 MintedChallenge mint_unbound_challenge(ca::Registry& registry, const ca::Profile& profile, std::int64_t ttl_seconds,
                                        const std::string& actor) {

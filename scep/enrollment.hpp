@@ -128,6 +128,7 @@ class Enrollment {
 };
 
 // One-time challenges (RFC 8894 §2.3), shared by the admin API and the CLI.
+inline constexpr std::int64_t kMaxChallengeTtl = 30 * 86400;
 struct MintedChallenge {
   std::string secret;                  // shown once to the caller, never stored or logged
   ca::ChallengeRecord record;
@@ -144,6 +145,9 @@ MintedChallenge mint_challenge(ca::Registry& registry, const std::string& device
 // outside 1 s .. 30 days.
 MintedChallenge mint_unbound_challenge(ca::Registry& registry, const ca::Profile& profile, std::int64_t ttl_seconds,
                                        const std::string& actor);
+// ca::LedgerConflict when `device` was named by a static-challenge enrollment and still
+// holds valid certificates: a challenge bound to it would hand it to whoever gets one.
+void check_not_squatted(ca::Registry& registry, const std::string& device);
 // Lowercase hex SHA-256 of a challenge secret: what the ledger stores.
 std::string challenge_hash(std::string_view secret);
 

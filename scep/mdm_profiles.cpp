@@ -6,6 +6,12 @@
 //    ClientCertType "KeyPairAlias": the certificate comes from the MDM agent's own SCEP
 //    enrollment (cert-install delegation), Android has no OS-level SCEP payload.
 //  - Windows: Microsoft "ClientCertificateInstall CSP", node SCEP/{UniqueID}/Install.
+// Renewal: none of the three has a client-side renewal setting for SCEP certificates (Apple's
+// com.apple.security.scep payload has no renewal or expiry-notification key; the CSP's
+// Install node has RetryCount/RetryDelay for PENDING answers only and no renewal period;
+// Android Enterprise has no SCEP policy at all): the MDM renews by pushing the document
+// again before expiry. So each document says when (RenewalTiming): Apple in the SCEP
+// payload's PayloadDescription, Windows and Android next to the settings, for the MDM.
 #include "scep/mdm_profiles.hpp"
 
 #include "ca/base64.hpp"
@@ -15,6 +21,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cctype>
 #include <stdexcept>
 
@@ -99,6 +106,15 @@ void payload_header(Plist& p, const std::string& type, const std::string& identi
 
 }  // namespace
 
+RenewalTiming renewal_timing(const MdmProfileInputs& in) {
+  if (in.validity_days <= 0) throw std::invalid_argument("MDM profile: validity_days must be positive");
+  RenewalTiming t;
+  t.renew_before_days = in.renew_before_days > 0 ? std::min(in.renew_before_days, in.validity_days)
+                                                 : std::max(1, in.validity_days / 5);
+  t.threshold_percent = std::clamp((t.renew_before_days * 100 + in.validity_days - 1) / in.validity_days, 1, 100);
+  return t;
+}
+
 std::string xml_escape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -153,6 +169,11 @@ void apple_root_payload(Plist& p, const MdmProfileInputs& in, const std::string&
 void apple_scep_payload(Plist& p, const MdmProfileInputs& in, const std::string& base, const std::string& scep_uuid) {
   p.open("dict");
   payload_header(p, "com.apple.security.scep", base + ".scep", scep_uuid, "Portcullis device certificate");
+  const RenewalTiming renewal = renewal_timing(in);
+  p.string("PayloadDescription",
+           "The certificate is valid for " + std::to_string(in.validity_days) +
+               " days. To renew it, install this profile again within " + std::to_string(renewal.renew_before_days) +
+               " days of its expiry" + (in.renew_before_days > 0 ? " (earlier renewals are refused)." : "."));
   p.key("PayloadContent");
   p.open("dict");
   p.string("URL", in.scep_url);
@@ -240,6 +261,7 @@ std::string android_profile_json(const MdmProfileInputs& in) {
   // The alias under which the MDM agent stores the SCEP key pair (DevicePolicyManager
   // installKeyPair); the ONC network refers to it by ClientCertKeyPairAlias.
   const std::string alias = "portcullis-" + identifier_part(in.device);
+  const RenewalTiming renewal = renewal_timing(in);
   json scep{{"url", in.scep_url},
             {"ca_identifier", in.ca_name},
             {"challenge", in.challenge},
@@ -250,7 +272,11 @@ std::string android_profile_json(const MdmProfileInputs& in) {
             {"key_alias", alias},
             // The root, as Apple's CAFingerprint (the top of the GetCACert chain); SHA-256
             // because an agent pinning on its own has no reason to use a weaker digest.
-            {"ca_fingerprint_sha256", ca::to_hex(digest(EVP_sha256(), in.root_der))}};
+            {"ca_fingerprint_sha256", ca::to_hex(digest(EVP_sha256(), in.root_der))},
+            // Android has no SCEP renewal setting: the agent (or the MDM) renews on this timing.
+            {"validity_days", in.validity_days},
+            {"renew_before_days", renewal.renew_before_days},
+            {"renewal_threshold_percent", renewal.threshold_percent}};
   json eap{{"Outer", "EAP-TLS"},
            {"Identity", "anonymous"},
            {"ClientCertType", "KeyPairAlias"},
@@ -288,10 +314,15 @@ std::string windows_profile_json(const MdmProfileInputs& in) {
               {"RetryDelay", kWindowsRetryDelayMinutes},
               {"ValidPeriod", "Days"},
               {"ValidPeriodUnits", in.validity_days}};
+  // Outside "values": the CSP has no renewal node. The MDM runs Install/Enroll again (with
+  // a fresh challenge from this API) on this timing, as Intune's renewal threshold does.
+  const RenewalTiming renewal = renewal_timing(in);
   return json{{"device", in.device},
               {"csp", "ClientCertificateInstall"},
               {"node", "./Device/Vendor/MSFT/ClientCertificateInstall/SCEP/" + unique_id + "/Install"},
-              {"values", std::move(values)}}
+              {"values", std::move(values)},
+              {"renewal", json{{"renew_before_days", renewal.renew_before_days},
+                               {"renewal_threshold_percent", renewal.threshold_percent}}}}
              .dump(2) + "\n";
 }
 

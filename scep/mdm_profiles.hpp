@@ -22,7 +22,20 @@ struct MdmProfileInputs {
   bool wpa3 = false;            // WPA3-Enterprise instead of WPA2-Enterprise
   ca::Bytes root_der;           // trust anchor for the EAP server and for SCEP (CAFingerprint, CAThumbprint)
   int validity_days = 365;      // the certificate profile's validity (Windows ValidPeriodUnits)
+  // The certificate profile's renewal window (ca::Profile::renew_before_days; 0 = any time):
+  // when the MDM should push the document again so the device renews before expiry.
+  int renew_before_days = 0;
 };
+
+// When the MDM should renew, from the profile's validity and renewal window: the profile's
+// renew_before_days when set (at most the validity), else the last fifth of the validity
+// (Intune's and Configuration Manager's default renewal threshold, 20 %). The percentage is
+// of the validity, rounded up, 1..100.
+struct RenewalTiming {
+  int renew_before_days = 0;
+  int threshold_percent = 0;
+};
+RenewalTiming renewal_timing(const MdmProfileInputs& in);
 
 // Apple Configuration Profile (XML property list): com.apple.security.root,
 // com.apple.security.scep and com.apple.wifi.managed payloads that reference each other.

@@ -32,6 +32,8 @@
 //   GET  /events?device=&mac=&nas=&serial=&kind=&outcome=&since=&limit=&offset=  decision events: api_events.cpp
 //   GET  /why/{device|mac|serial}  the latest outcomes in words: api_why.cpp
 //   POST /challenges {device, profile?, cn?, sans?[], ttl_seconds?}  one-time SCEP challenge, see api_scep.cpp
+//   POST /challenges/bulk {devices[] | expired_within_days, profile?, ttl_seconds?}  many at once, one
+//        transaction: api_bulk_challenges.cpp
 //   GET  /devices/{device}/profile/apple|android|windows?ssid=&wpa3=true|false&profile=
 //        an MDM document with a fresh one-time challenge bound to the device (created when
 //        missing), see api_mdm.cpp: Apple .mobileconfig (application/x-apple-aspen-config),
@@ -256,6 +258,7 @@ std::span<const AdminApi::Route> AdminApi::routes() {
       {"revoke", "POST", [](AdminApi& a, C c) { return a.revoke_devices(c); }},
       {"audit", "GET", [](AdminApi& a, C c) { return a.list_audit(c); }},
       {"challenges", "POST", [](AdminApi& a, C c) { return a.create_challenge(c.request, c.query, c.actor); }},
+      {"challenges/bulk", "POST", [](AdminApi& a, C c) { return a.create_challenges(c.request, c.query, c.actor); }},
       {"requests", "GET", [](AdminApi& a, C c) { return a.list_requests(c.query); }},
       {"requests/*/approve", "POST",
        [](AdminApi& a, C c) { return a.decide_request(c.request, c.query, c.actor, c.segments[1], true); }},

@@ -88,6 +88,9 @@ class AdminApi {
   // api_scep.cpp (Call is private to api.cpp, so its parts are passed).
   HttpResponse create_challenge(const HttpRequest& request, const std::map<std::string, std::string>& query,
                                 const std::string& actor);
+  // api_bulk_challenges.cpp: a challenge each for many devices, in one transaction.
+  HttpResponse create_challenges(const HttpRequest& request, const std::map<std::string, std::string>& query,
+                                 const std::string& actor);
   // api_scep.cpp: SCEP requests held for manual approval (RFC 8894 §3.3.2).
   HttpResponse list_requests(const std::map<std::string, std::string>& query);
   HttpResponse decide_request(const HttpRequest& request, const std::map<std::string, std::string>& query,

@@ -63,6 +63,7 @@ HttpResponse AdminApi::device_profile(const std::map<std::string, std::string>& 
   in.wpa3 = wpa3;
   in.root_der = ca::cert_to_der(mdm_.authority->root());
   in.validity_days = found->second.validity_days;
+  in.renew_before_days = found->second.renew_before_days;
   // Minted last: every check above has passed, so a refused call leaves no challenge behind.
   in.challenge = scep::mint_challenge(registry_, name, found->second, name, {}, kProfileChallengeTtl, actor).secret;
 

@@ -125,6 +125,12 @@ std::string scep_reject_words(const ca::Event& e) {
   if (r == "renewal_not_ours")
     return "it asked to renew with a certificate this CA did not issue; enroll it with a challenge: " +
            challenge_command(e);
+  if (r == "renewal_signer_expired")
+    return "it asked to renew with " + certificate_of(e) +
+           ", which has expired: an expired certificate cannot renew, so the device needs a new one-time "
+           "challenge in its SCEP profile: " + challenge_command(e) +
+           " (for every device whose certificate expired in the last 30 days at once: "
+           "`portcullis challenge --expired-within 30 --out reenroll.tsv`)";
   if (r.starts_with("renewal_signer_"))
     return "it asked to renew with a certificate that is " + r.substr(15) + "; enroll it again: " +
            challenge_command(e);

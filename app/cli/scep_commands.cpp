@@ -1,6 +1,8 @@
 // `portcullis challenge --device ID [--profile P] [--cn CN] [--ttl 60m]`: mints a one-time
 // SCEP challenge (POST /api/v1/challenges) and prints it alone on stdout, so that an MDM
 // script can capture it: CHALLENGE=$(portcullis challenge --device ipad-7).
+// `portcullis challenge --expired-within DAYS | --device A --device B … [--out FILE]`: one
+// for each of many devices in one transaction (POST /api/v1/challenges/bulk).
 // `portcullis requests list|approve|reject`: SCEP requests held for manual approval.
 // `portcullis profile apple|android|windows --device ID ...`: a device's MDM document with a
 // fresh one-time challenge (GET /api/v1/devices/{device}/profile/...).
@@ -22,8 +24,10 @@ namespace portcullis::app {
 namespace {
 
 struct ChallengeArgs {
-  std::string device, profile = "device", cn, ttl = "60m";
+  std::vector<std::string> devices;
+  std::string profile, cn, ttl = "60m", out;
   std::vector<std::string> sans;
+  int expired_within_days = 0;
 };
 
 struct ProfileArgs {
@@ -138,6 +142,54 @@ void add_profile_commands(CLI::App& app, CliContext& ctx, std::function<int()>& 
   }
 }
 
+// The challenge(s) to stdout, or with --out to a 0600 file (they are live secrets).
+void emit_secret_text(const std::string& text, const std::string& out) {
+  if (out.empty()) {
+    std::cout << text;
+  } else {
+    ca::write_file(out, text, 0600);
+  }
+}
+
+// One challenge: printed alone, so that CHALLENGE=$(portcullis challenge --device X) works.
+int mint_one(CliContext& ctx, const ChallengeArgs& args, std::int64_t ttl) {
+  AdminClient client(load_config(resolve_config_path(ctx.config_path)));
+  nlohmann::json body = {{"device", args.devices.front()},
+                         {"profile", args.profile.empty() ? std::string("device") : args.profile},
+                         {"ttl_seconds", ttl}};
+  if (!args.cn.empty()) body["cn"] = args.cn;
+  if (!args.sans.empty()) body["sans"] = args.sans;
+  const nlohmann::json result = client.post("/challenges", body);
+  emit_secret_text(ctx.json ? result.dump(2) + "\n" : result.at("challenge").get<std::string>() + "\n", args.out);
+  if (!ctx.json)
+    std::cerr << "expires " << result.value("expires_at", std::string()) << " for device "
+              << result.value("device", std::string()) << '\n';
+  return 0;
+}
+
+// Many at once (POST /challenges/bulk, one transaction): a line per device,
+// "DEVICE<TAB>PROFILE<TAB>CHALLENGE<TAB>EXPIRES", for an MDM script to read.
+int mint_many(CliContext& ctx, const ChallengeArgs& args, std::int64_t ttl) {
+  if (!args.cn.empty() || !args.sans.empty())
+    throw std::invalid_argument("--cn and --san pin one device's names: use them with a single --device");
+  AdminClient client(load_config(resolve_config_path(ctx.config_path)));
+  nlohmann::json body = {{"ttl_seconds", ttl}};
+  if (args.expired_within_days > 0) body["expired_within_days"] = args.expired_within_days;
+  else body["devices"] = args.devices;
+  if (!args.profile.empty()) body["profile"] = args.profile;
+  const nlohmann::json result = client.post("/challenges/bulk", body);
+  const nlohmann::json& list = result.at("challenges");
+  std::string text = ctx.json ? list.dump(2) + "\n" : std::string();
+  if (!ctx.json)
+    for (const auto& c : list)
+      text += c.at("device").get<std::string>() + '\t' + c.at("profile").get<std::string>() + '\t' +
+              c.at("challenge").get<std::string>() + '\t' + c.at("expires_at").get<std::string>() + '\n';
+  emit_secret_text(text, args.out);
+  std::cerr << "minted " << list.size() << " one-time challenge" << (list.size() == 1 ? "" : "s")
+            << (args.out.empty() ? std::string() : " into " + args.out) << '\n';
+  return 0;
+}
+
 }  // namespace
 
 std::int64_t parse_duration_seconds(const std::string& text) {
@@ -161,29 +213,27 @@ std::int64_t parse_duration_seconds(const std::string& text) {
 
 void add_scep_commands(CLI::App& app, CliContext& ctx, std::function<int()>& action) {
   auto args = std::make_shared<ChallengeArgs>();
-  auto* cmd = app.add_subcommand("challenge", "Mint a one-time SCEP challenge for a device; prints it on stdout");
-  cmd->add_option("--device", args->device, "Device name (created if missing) or id")->required();
-  cmd->add_option("--profile", args->profile, "Certificate profile")->capture_default_str();
+  auto* cmd = app.add_subcommand("challenge", "Mint a one-time SCEP challenge for a device (or many); prints it on stdout");
+  cmd->add_option("--device", args->devices, "Device name (created if missing) or id; repeat for many (existing devices)");
+  cmd->add_option("--expired-within", args->expired_within_days,
+                  "Every device whose certificate expired within this many days (and has no valid one)")
+      ->check(CLI::Range(1, 3660));
+  cmd->add_option("--profile", args->profile, "Certificate profile (default: device; with --expired-within: only that profile)");
   cmd->add_option("--cn", args->cn, "The certificate's CN (the CSR must name it too); default: the device name");
   cmd->add_option("--san", args->sans, "A SAN the certificate carries: dns:NAME, email:ADDR or uri:URI (repeatable)");
   cmd->add_option("--ttl", args->ttl, "Lifetime: 90s, 60m, 2h, 1d")->capture_default_str();
-  cmd->footer(examples({"portcullis challenge --device laptop-7 --ttl 10m"}));
+  cmd->add_option("--out", args->out, "Write the challenge(s) to this file (mode 0600) instead of stdout");
+  cmd->footer(examples({"portcullis challenge --device laptop-7 --ttl 10m",
+                        "portcullis challenge --expired-within 30 --ttl 7d --out reenroll.tsv"}));
   cmd->callback([&, args] {
     action = [&, args] {
       const std::int64_t ttl = parse_duration_seconds(args->ttl);
-      AdminClient client(load_config(resolve_config_path(ctx.config_path)));
-      nlohmann::json body = {{"device", args->device}, {"profile", args->profile}, {"ttl_seconds", ttl}};
-      if (!args->cn.empty()) body["cn"] = args->cn;
-      if (!args->sans.empty()) body["sans"] = args->sans;
-      const nlohmann::json result = client.post("/challenges", body);
-      if (ctx.json) {
-        std::cout << result.dump(2) << '\n';
-      } else {
-        std::cout << result.at("challenge").get<std::string>() << '\n';
-        std::cerr << "expires " << result.value("expires_at", std::string()) << " for device "
-                  << result.value("device", std::string()) << '\n';
-      }
-      return 0;
+      if (args->expired_within_days > 0 && !args->devices.empty())
+        throw std::invalid_argument("give --device or --expired-within, not both");
+      if (args->expired_within_days == 0 && args->devices.empty())
+        throw std::invalid_argument("give --device (repeatable) or --expired-within DAYS");
+      if (args->expired_within_days == 0 && args->devices.size() == 1) return mint_one(ctx, *args, ttl);
+      return mint_many(ctx, *args, ttl);
     };
   });
   add_request_commands(app, ctx, action);

@@ -16,6 +16,7 @@ struct CertificateFilter {
   std::optional<std::int64_t> device_id;
   std::optional<std::string> status;          // "valid" | "revoked" | "expired" (at `now`)
   std::optional<UnixTime> expiring_before;     // not_after < this
+  std::optional<UnixTime> not_after_from;      // not_after >= this
   UnixTime now = 0;
   std::size_t limit = 1000;
   std::size_t offset = 0;

@@ -43,6 +43,10 @@ class ChallengeStore {
 
   // One transaction: the device (created when missing), the challenge row, the audit row.
   virtual ChallengeRecord mint_challenge(const NewChallenge& challenge, const std::string& actor) = 0;
+  // Many at once in ONE transaction (all or nothing): every challenge is checked before
+  // any write, and a conflict on one leaves none minted. An audit row per challenge.
+  virtual std::vector<ChallengeRecord> mint_challenges(const std::vector<NewChallenge>& challenges,
+                                                       const std::string& actor) = 0;
   virtual std::optional<ChallengeRecord> find_challenge(const std::string& secret_hash) = 0;
 };
 

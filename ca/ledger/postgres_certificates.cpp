@@ -166,6 +166,10 @@ std::vector<CertificateRecord> PostgresLedger::list_certificates(const Certifica
     params.add(*filter.expiring_before);
     sql += " AND not_after < " + next();
   }
+  if (filter.not_after_from) {
+    params.add(*filter.not_after_from);
+    sql += " AND not_after >= " + next();
+  }
   params.add(detail::clamp_count(filter.limit));
   sql += " ORDER BY issued_at, serial COLLATE \"C\" LIMIT " + next();
   params.add(detail::clamp_count(filter.offset));

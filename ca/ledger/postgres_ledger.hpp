@@ -56,6 +56,8 @@ class PostgresLedger final : public Ledger, public ChangeFeed {
   void append_refusals(const std::vector<AuditEntry>& rows, std::size_t keep) override;
 
   ChallengeRecord mint_challenge(const NewChallenge& challenge, const std::string& actor) override;
+  std::vector<ChallengeRecord> mint_challenges(const std::vector<NewChallenge>& challenges,
+                                               const std::string& actor) override;
   std::optional<ChallengeRecord> find_challenge(const std::string& secret_hash) override;
   std::optional<std::string> find_scep_transaction(const ScepTransactionKey& key) override;
   bool scep_transaction_known(const ScepTransactionKey& key) override;

@@ -86,6 +86,53 @@ void approve_request(Connection& db, std::int64_t id, const CertificateRecord& r
   insert_audit(db, {0, record.issued_at, actor, "scep.approve", record.serial_hex, "request=" + std::to_string(id)});
 }
 
+// One challenge row (its device created when missing) and its audit row, inside the
+// caller's transaction.
+ChallengeRecord mint_challenge_in(Connection& db, const NewChallenge& challenge, const std::string& actor,
+                                  UnixTime now) {
+  // No device name: bound to the device its first use names (NewChallenge::device_name).
+  std::optional<Device> device;
+  if (!challenge.device_name.empty()) {
+    bool created = false;
+    device = device_by_name_or_insert(db, NewDevice{challenge.device_name, {}, {}, {}}, actor, created);
+  }
+  std::int64_t id = 0;
+  try {
+    id = db.exec(
+               "INSERT INTO challenges (secret_hash, device_id, profile, cn, created_by, created_at, expires_at, "
+               "sans) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+               Params()
+                   .add(challenge.secret_hash)
+                   .add(device ? std::optional<std::int64_t>(device->id) : std::nullopt)
+                   .add(challenge.profile)
+                   .add(challenge.cn)
+                   .add(actor)
+                   .add(now)
+                   .add(challenge.expires_at)
+                   .add(detail::encode_string_list(challenge.sans)))
+             .int64(0, 0);
+  } catch (const PgError& e) {
+    if (e.unique_violation()) throw LedgerConflict("a challenge with that secret already exists");
+    throw;
+  }
+  ChallengeRecord out;
+  out.id = id;
+  out.secret_hash = challenge.secret_hash;
+  out.device_id = device ? device->id : 0;
+  out.device_name = device ? device->name : std::string();
+  out.profile = challenge.profile;
+  out.cn = challenge.cn;
+  out.sans = challenge.sans;
+  out.created_by = actor;
+  out.created_at = now;
+  out.expires_at = challenge.expires_at;
+  // The audit names the challenge by row id: the hash is not a secret, but has no use there.
+  insert_audit(db, {0, now, actor, "challenge.mint", device ? device->name : std::string("(unbound)"),
+                    "id=" + std::to_string(out.id) + " profile=" + challenge.profile +
+                        " expires_at=" + std::to_string(challenge.expires_at)});
+  return out;
+}
+
 }  // namespace
 
 // --- challenges ---------------------------------------------------------------------------
@@ -93,47 +140,17 @@ void approve_request(Connection& db, std::int64_t id, const CertificateRecord& r
 ChallengeRecord PostgresLedger::mint_challenge(const NewChallenge& challenge, const std::string& actor) {
   const UnixTime now = now_unix();
   detail::validate_new_challenge(challenge, now);
+  return write([&](Connection& db) { return mint_challenge_in(db, challenge, actor, now); });
+}
+
+std::vector<ChallengeRecord> PostgresLedger::mint_challenges(const std::vector<NewChallenge>& challenges,
+                                                             const std::string& actor) {
+  const UnixTime now = now_unix();
+  for (const auto& c : challenges) detail::validate_new_challenge(c, now);
   return write([&](Connection& db) {
-    // No device name: bound to the device its first use names (NewChallenge::device_name).
-    std::optional<Device> device;
-    if (!challenge.device_name.empty()) {
-      bool created = false;
-      device = device_by_name_or_insert(db, NewDevice{challenge.device_name, {}, {}, {}}, actor, created);
-    }
-    std::int64_t id = 0;
-    try {
-      id = db.exec(
-                 "INSERT INTO challenges (secret_hash, device_id, profile, cn, created_by, created_at, expires_at, "
-                 "sans) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-                 Params()
-                     .add(challenge.secret_hash)
-                     .add(device ? std::optional<std::int64_t>(device->id) : std::nullopt)
-                     .add(challenge.profile)
-                     .add(challenge.cn)
-                     .add(actor)
-                     .add(now)
-                     .add(challenge.expires_at)
-                     .add(detail::encode_string_list(challenge.sans)))
-               .int64(0, 0);
-    } catch (const PgError& e) {
-      if (e.unique_violation()) throw LedgerConflict("a challenge with that secret already exists");
-      throw;
-    }
-    ChallengeRecord out;
-    out.id = id;
-    out.secret_hash = challenge.secret_hash;
-    out.device_id = device ? device->id : 0;
-    out.device_name = device ? device->name : std::string();
-    out.profile = challenge.profile;
-    out.cn = challenge.cn;
-    out.sans = challenge.sans;
-    out.created_by = actor;
-    out.created_at = now;
-    out.expires_at = challenge.expires_at;
-    // The audit names the challenge by row id: the hash is not a secret, but has no use there.
-    insert_audit(db, {0, now, actor, "challenge.mint", device ? device->name : std::string("(unbound)"),
-                      "id=" + std::to_string(out.id) + " profile=" + challenge.profile +
-                          " expires_at=" + std::to_string(challenge.expires_at)});
+    std::vector<ChallengeRecord> out;
+    out.reserve(challenges.size());
+    for (const auto& c : challenges) out.push_back(mint_challenge_in(db, c, actor, now));
     return out;
   });
 }

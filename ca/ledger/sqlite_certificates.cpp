@@ -139,6 +139,7 @@ std::vector<CertificateRecord> SqliteLedger::list_certificates(const Certificate
     }
   }
   if (filter.expiring_before) sql += " AND not_after < ?3";
+  if (filter.not_after_from) sql += " AND not_after >= ?6";
   sql += " ORDER BY issued_at, serial LIMIT ?4 OFFSET ?5";
 
   std::lock_guard lock(mutex_);
@@ -146,6 +147,7 @@ std::vector<CertificateRecord> SqliteLedger::list_certificates(const Certificate
   if (filter.device_id) stmt.bind(1, *filter.device_id);
   if (filter.status && *filter.status != "revoked") stmt.bind(2, now);
   if (filter.expiring_before) stmt.bind(3, *filter.expiring_before);
+  if (filter.not_after_from) stmt.bind(6, *filter.not_after_from);
   stmt.bind(4, clamp_count(filter.limit)).bind(5, clamp_count(filter.offset));
   std::vector<CertificateRecord> certs;
   while (stmt.step()) certs.push_back(certificate_from_row(stmt, /*with_der=*/true));

@@ -59,6 +59,8 @@ class SqliteLedger final : public Ledger {
   std::size_t prune_radius_sessions(UnixTime stopped_before, std::size_t max_rows) override;
 
   ChallengeRecord mint_challenge(const NewChallenge& challenge, const std::string& actor) override;
+  std::vector<ChallengeRecord> mint_challenges(const std::vector<NewChallenge>& challenges,
+                                               const std::string& actor) override;
   std::optional<ChallengeRecord> find_challenge(const std::string& secret_hash) override;
   std::optional<std::string> find_scep_transaction(const ScepTransactionKey& key) override;
   bool scep_transaction_known(const ScepTransactionKey& key) override;
@@ -87,6 +89,7 @@ class SqliteLedger final : public Ledger {
   std::vector<std::string> groups_locked(std::int64_t device_id);
   Device insert_device_locked(const NewDevice& device, const std::string& actor);
   void insert_audit_locked(const AuditEntry& entry);
+  ChallengeRecord mint_challenge_locked(const NewChallenge& challenge, const std::string& actor, UnixTime now);
   std::optional<CertificateRecord> certificate_locked(const std::string& canonical_serial);
   // The body of record_issuance, run by issuance_commits_ inside its transaction.
   IssuanceOutcome record_issuance_locked(const DeviceRef& ref, CertificateRecord& record, const std::string& actor);

@@ -37,6 +37,27 @@ ChallengeRecord SqliteLedger::mint_challenge(const NewChallenge& challenge, cons
 
   std::lock_guard lock(mutex_);
   Transaction tx(db_);
+  ChallengeRecord out = mint_challenge_locked(challenge, actor, now);
+  tx.commit();
+  return out;
+}
+
+std::vector<ChallengeRecord> SqliteLedger::mint_challenges(const std::vector<NewChallenge>& challenges,
+                                                           const std::string& actor) {
+  const UnixTime now = now_unix();
+  for (const auto& c : challenges) detail::validate_new_challenge(c, now);
+
+  std::lock_guard lock(mutex_);
+  Transaction tx(db_);
+  std::vector<ChallengeRecord> out;
+  out.reserve(challenges.size());
+  for (const auto& c : challenges) out.push_back(mint_challenge_locked(c, actor, now));
+  tx.commit();
+  return out;
+}
+
+ChallengeRecord SqliteLedger::mint_challenge_locked(const NewChallenge& challenge, const std::string& actor,
+                                                    UnixTime now) {
   // No device name: bound to the device its first use names (NewChallenge::device_name).
   std::optional<Device> device;
   if (!challenge.device_name.empty()) {
@@ -84,7 +105,6 @@ ChallengeRecord SqliteLedger::mint_challenge(const NewChallenge& challenge, cons
   insert_audit_locked({0, now, actor, "challenge.mint", device ? device->name : std::string("(unbound)"),
                        "id=" + std::to_string(out.id) + " profile=" + challenge.profile +
                            " expires_at=" + std::to_string(challenge.expires_at)});
-  tx.commit();
   return out;
 }
 

@@ -38,7 +38,7 @@ def plausible_value(ws, command, option):
         "--cert": ws.pem_cert, "--key": ws.pem_key, "--chain": ws.pem_chain, "--limit": "10",
         "--http-port": str(free_port()), "--admin-port": str(free_port()), "--radius-port": str(free_port(2)),
         "--mac": "02-00-00-00-00-01", "--kind": "radius", "--outcome": "reject", "--since": "1h", "--offset": "0",
-        "--expiring-within": "30d",
+        "--expiring-within": "30d", "--expired-within": "30",
         # Parsed, then refused at run time (nothing listens on port 1): only the parse is checked.
         "--ledger": "postgresql://portcullis@127.0.0.1:1/ledger", "--ledger-password-file": ws.device_list,
         "--join": ws.inst.dir,

@@ -1,7 +1,8 @@
-"""MDM integration with a real SCEP client (micromdm scepclient) against the real binary:
-[[scep.webhooks]] validation (allow naming the device, deny, time out) and notification,
-each checked by a local receiver that verifies X-Portcullis-Signature (HMAC-SHA256 of the
-body) and the bearer token before it answers."""
+"""MDM integration with real SCEP clients (micromdm scepclient, strongSwan pki) against the
+real binary: [[scep.webhooks]] validation (allow naming the device, deny, time out) and
+notification, each checked by a local receiver that verifies X-Portcullis-Signature
+(HMAC-SHA256 of the body) and the bearer token before it answers; Jamf's dynamic challenge;
+re-enrollment revoking the superseded certificate. Renewal: test_mdm_renewal.py."""
 
 import base64
 import hashlib
@@ -386,44 +387,74 @@ class MdmTest(IntegrationTest):
         self.assertIn(": good", self.ocsp(inst, first))
         self.assertIn(": good", self.ocsp(inst, second))
 
-    def renewal_instance(self, validity_days, renew_before_days):
+    def pki(self, inst, name, dn, password):
+        """strongSwan pki --scep (AES, SHA-256) with a fresh key; returns (process, cert path)."""
+        url = f"http://127.0.0.1:{inst.http_port}/scep"
+        ca, ra = os.path.join(self.workdir, "pki-ca.crt"), os.path.join(self.workdir, "pki-ra.crt")
+        if not os.path.exists(ra):
+            run(["pki", "--scepca", "--url", url, "--caout", ca, "--raout", ra])
+        key = os.path.join(self.workdir, f"{name}.der")
+        with open(key, "wb") as f:
+            f.write(subprocess.run(["pki", "--gen", "--type", "rsa", "--size", "2048"], capture_output=True,
+                                   check=True, timeout=60).stdout)
+        r = subprocess.run(["pki", "--scep", "--url", url, "--in", key, "--dn", dn, "--password", password,
+                            "--cacert-enc", ra, "--cacert-sig", ra, "--cacert", ca, "--cipher", "aes", "--digest",
+                            "sha256", "--interval", "2", "--maxpolltime", "60", "--outform", "pem"],
+                           capture_output=True, timeout=120)
+        cert = os.path.join(self.workdir, f"{name}.pem")
+        if r.returncode == 0:
+            with open(cert, "wb") as f:
+                f.write(r.stdout)
+        return r, cert
+
+    def test_strongswan_pki_with_webhook_and_jamf_challenges(self):
+        def decide(body):
+            if body["challenge"] == "pki-allow":
+                return 200, {"allow": True, "device": "router-hook", "groups": ["routers"]}
+            return 200, {"allow": False, "reason": "router not in inventory"}
+
+        validator = self.receiver(decide)
         inst = self.instance(start=False)
-        # The device profile's own line comes first in the template init writes.
-        self.edit_config(inst, lambda t: t.replace("allow_legacy_crypto = false", "allow_legacy_crypto = true")
-                         .replace("validity_days = 365\n", f"validity_days = {validity_days}\n", 1)
-                         .replace("renew_before_days = 0 ", f"renew_before_days = {renew_before_days} ", 1))
+        self.secret_files(inst)
+        with open(os.path.join(inst.dir, "jamf.password"), "w") as f:
+            f.write("jamf-password-123\n")
+        self.edit_config(inst, lambda t: t + self.webhook(validator, "/validate", "validate")
+                         + '\n[mdm.jamf]\nenabled = true\nuser = "jamf-pro"\npassword_file = "jamf.password"\n')
         inst.start()
-        return inst
 
-    def test_renewal_inside_the_window_and_refused_outside_it(self):
-        # 20 days valid, renewals from 10 days before expiry: today is too early.
-        inst = self.renewal_instance(validity_days=20, renew_before_days=10)
-        challenge = inst.cli("challenge", "--device", "ipad-3", "--ttl", "10m").stdout.strip()
-        r, pem = self.scepclient(inst, "ipad", "ipad-3", challenge)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        r, _ = self.scepclient(inst, "ipad", "ipad-3", renew=True)
+        # Webhook allows: the certificate names the device it named; it saw pki's CSR.
+        r, cert = self.pki(inst, "hook-allow", "CN=pki-router, O=Example", "pki-allow")
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace")[-2000:])
+        self.assertIn("CN = router-hook", run(["openssl", "x509", "-in", cert, "-noout", "-subject"]).stdout)
+        # RFC 4514 order (last RDN first): pki encodes the DN as written, CN first.
+        self.assertEqual(validator.validations[0]["subject"], "O=Example,CN=pki-router")
+        self.assertTrue(validator.validations[0]["csr"].startswith("-----BEGIN CERTIFICATE REQUEST-----"))
+        device = json.loads(inst.cli("--json", "devices", "show", "router-hook").stdout)
+        self.assertEqual(device["groups"], ["routers"])
+
+        # Webhook denies: FAILURE badRequest at pki, the webhook's reason in the event.
+        r, cert = self.pki(inst, "hook-deny", "CN=pki-router-2", "pki-deny")
         self.assertNotEqual(r.returncode, 0)
-        self.assertIn("badRequest", r.stdout + r.stderr)
-        e = self.rejection(inst, "ipad-3")[0]
-        self.assertEqual((e["reason"], e["device"]), ("renewal_too_early", "ipad-3"))
-        self.assertIn("renews within 10 days of expiry; the window opens", e["detail"])
-        self.assertEqual(inst.count("certificates"), 1)
+        self.assertIn(b"badRequest", r.stderr)
+        self.assertFalse(os.path.exists(cert))
+        e = self.rejection(inst, "pki-router-2")[0]
+        self.assertEqual(e["reason"], "challenge_denied")
+        self.assertIn("router not in inventory", e["detail"])
+        self.assertEqual(validator.bad_signatures, 0)
 
-        # 20 days valid, renewals from 30 days before expiry: inside the window, same names.
-        inst = self.renewal_instance(validity_days=20, renew_before_days=30)
-        challenge = inst.cli("challenge", "--device", "ipad-4", "--ttl", "10m").stdout.strip()
-        r, pem = self.scepclient(inst, "ipad-4", "ipad-4", challenge)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        first = self.serial(pem)
-        r, pem = self.scepclient(inst, "ipad-4", "ipad-4", renew=True)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertNotEqual(self.serial(pem), first)
-        subject = run(["openssl", "x509", "-in", pem, "-noout", "-subject"]).stdout
-        self.assertIn("CN = ipad-4", subject)
-        # A renewal does not supersede the certificate it renews.
-        self.assertIn(": good", self.ocsp(inst, os.path.join(self.workdir, "ipad-4", "client.pem")))
-        listed = json.loads(inst.cli("--json", "certs", "list", "--device", "ipad-4").stdout)
-        self.assertEqual(sorted(c["status"] for c in listed), ["valid", "valid"])
+        # Jamf's challenge: bound by CN at first use, then spent.
+        status, body = self.jamf(inst)
+        self.assertEqual(status, 200)
+        r, cert = self.pki(inst, "jamf-1", "CN=C02PKI000001", body.decode())
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace")[-2000:])
+        self.assertIn("CN = C02PKI000001", run(["openssl", "x509", "-in", cert, "-noout", "-subject"]).stdout)
+        r, _ = self.pki(inst, "jamf-1-again", "CN=C02PKI000001", body.decode())
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(b"badRequest", r.stderr)
+        self.assertEqual(self.rejection(inst, "C02PKI000001")[0]["reason"], "challenge_used")
+        self.assertEqual(self.jamf(inst, password="wrong")[0], 401)
+        # The Jamf challenge was never put to the webhook: Portcullis minted it.
+        self.assertEqual(len(validator.validations), 2)
 
     def test_bad_webhook_settings_are_refused_at_start(self):
         inst = self.instance(start=False)

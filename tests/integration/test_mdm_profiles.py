@@ -14,6 +14,7 @@ import stat
 import subprocess
 
 from harness import IntegrationTest, main, run
+from mdm_published_keys import APPLE, WINDOWS_SCEP_INSTALL, WINDOWS_VALID_PERIODS
 
 
 def der_of(pem_path):
@@ -175,6 +176,41 @@ class MdmProfilesTest(IntegrationTest):
         self.assertEqual(hashes, {hashlib.sha256(c.encode()).hexdigest()
                                   for c in (android["scep"]["challenge"], values["Challenge"])})
         self.assertNotIn(values["Challenge"], inst.log())
+
+    def test_every_key_is_published_and_renewal_follows_the_profile(self):
+        inst = self.instance(start=False)
+        with open(inst.config) as f:
+            text = f.read()
+        # The device profile's own lines come first in the template init writes.
+        with open(inst.config, "w") as f:
+            f.write(text.replace("validity_days = 365\n", "validity_days = 90\n", 1)
+                    .replace("renew_before_days = 0 ", "renew_before_days = 10 ", 1))
+        inst.start()
+
+        status, body = inst.http("GET", "/api/v1/devices/mac-7/profile/apple?ssid=Corp", admin=True)
+        self.assertEqual(status, 200, body[:300])
+        doc = plistlib.loads(body)
+        self.assertLessEqual(set(doc), APPLE["Configuration"])
+        for payload in doc["PayloadContent"]:
+            kind = payload["PayloadType"]
+            self.assertLessEqual(set(payload), APPLE[kind], kind)
+            for key, value in payload.items():
+                if isinstance(value, dict):
+                    self.assertLessEqual(set(value), APPLE[f"{kind}/{key}"], f"{kind} {key}")
+        scep = [p for p in doc["PayloadContent"] if p["PayloadType"] == "com.apple.security.scep"][0]
+        self.assertEqual(scep["PayloadDescription"],
+                         "The certificate is valid for 90 days. To renew it, install this profile again within 10 "
+                         "days of its expiry (earlier renewals are refused).")
+
+        _, windows = inst.api("GET", "/devices/laptop-7/profile/windows", expect=200)
+        self.assertLessEqual(set(windows["values"]), WINDOWS_SCEP_INSTALL)
+        self.assertIn(windows["values"]["ValidPeriod"], WINDOWS_VALID_PERIODS)
+        self.assertEqual(windows["values"]["ValidPeriodUnits"], 90)
+        self.assertEqual(windows["renewal"], {"renew_before_days": 10, "renewal_threshold_percent": 12})
+
+        _, android = inst.api("GET", "/devices/pixel-7/profile/android?ssid=Corp", expect=200)
+        self.assertEqual((android["scep"]["validity_days"], android["scep"]["renew_before_days"],
+                          android["scep"]["renewal_threshold_percent"]), (90, 10, 12))
 
 
 if __name__ == "__main__":

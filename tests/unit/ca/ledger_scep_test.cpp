@@ -84,6 +84,38 @@ TEST_P(LedgerScepTest, ChallengeIsMintedWithItsDeviceAndRedeemedOnce) {
 }
 
 // The same challenge redeemed from 16 threads at once: exactly one certificate.
+// Bulk minting (an admin re-enrolling many devices at once) is one transaction: a
+// conflict on the last challenge leaves neither the earlier challenges nor their devices.
+TEST_P(LedgerScepTest, ManyChallengesAreMintedInOneTransaction) {
+  const auto challenge = [](const std::string& device, char hash) {
+    NewChallenge c;
+    c.secret_hash = hash_of(hash);
+    c.device_name = device;
+    c.profile = "device";
+    c.expires_at = now_unix() + 600;
+    return c;
+  };
+  mint("taken", hash_of('e'));
+  EXPECT_THROW(ledger->mint_challenges({challenge("bulk-1", '1'), challenge("bulk-2", '2'), challenge("bulk-3", 'e')},
+                                       "api:admin"),
+               LedgerConflict);
+  EXPECT_FALSE(ledger->find_challenge(hash_of('1')));
+  EXPECT_FALSE(ledger->find_challenge(hash_of('2')));
+  EXPECT_FALSE(ledger->find_device_by_name("bulk-1"));
+  EXPECT_TRUE(ledger->audit(audit_where("bulk-1", "challenge.mint")).empty());
+
+  const auto minted = ledger->mint_challenges({challenge("bulk-1", '1'), challenge("bulk-2", '2')}, "api:admin");
+  ASSERT_EQ(minted.size(), 2u);
+  EXPECT_EQ(minted[0].device_name, "bulk-1");
+  EXPECT_EQ(minted[1].device_name, "bulk-2");
+  for (const char* device : {"bulk-1", "bulk-2"}) {
+    const auto rows = ledger->audit(audit_where(device, "challenge.mint"));
+    ASSERT_EQ(rows.size(), 1u) << device;
+    EXPECT_EQ(rows[0].actor, "api:admin");
+  }
+  EXPECT_EQ(ledger->find_challenge(hash_of('2'))->device_id, minted[1].device_id);
+}
+
 TEST_P(LedgerScepTest, ARacedChallengeYieldsOneCertificate) {
   const ChallengeRecord minted = mint("contested", hash_of('d'));
   constexpr int kThreads = 16;

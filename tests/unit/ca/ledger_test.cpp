@@ -304,6 +304,16 @@ TEST_P(LedgerTest, ListCertificatesFiltersAndOrders) {
   EXPECT_EQ(serials(certs_where({}, "valid", now + 2000)), (std::vector<std::string>{"11", "40"}));
   EXPECT_EQ(serials(certs_where({}, {}, {}, 2, 1)), (std::vector<std::string>{"10", "11"}));
   EXPECT_THROW(ledger->list_certificates(certs_where({}, "bogus")), LedgerConflict);
+  // not_after_from bounds from below (inclusive): certificates that expired recently.
+  auto recent = certs_where({}, "expired");
+  recent.not_after_from = now - 1;
+  EXPECT_EQ(serials(recent), std::vector<std::string>{"20"});
+  recent.not_after_from = now;
+  EXPECT_TRUE(serials(recent).empty());
+  auto window = certs_where({});
+  window.not_after_from = now + 100;
+  window.expiring_before = now + 2000;
+  EXPECT_EQ(serials(window), (std::vector<std::string>{"11", "30"}));
 }
 
 TEST_P(LedgerTest, RevokeKeepsTheFirstTimeAndReason) {

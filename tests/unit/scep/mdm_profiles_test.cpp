@@ -136,5 +136,38 @@ TEST(MdmProfiles, WindowsValuesFollowTheCsp) {
   EXPECT_THROW(windows_profile_json(missing), std::invalid_argument);
 }
 
+// The renewal timing each document carries: the profile's window when it has one, else
+// the last fifth of the validity; as a percentage of the validity, rounded up.
+TEST(MdmProfiles, RenewalTimingFollowsTheProfile) {
+  MdmProfileInputs in = inputs();   // 90 days
+  RenewalTiming t = renewal_timing(in);
+  EXPECT_EQ(t.renew_before_days, 18);
+  EXPECT_EQ(t.threshold_percent, 20);
+  in.renew_before_days = 10;
+  t = renewal_timing(in);
+  EXPECT_EQ(t.renew_before_days, 10);
+  EXPECT_EQ(t.threshold_percent, 12);   // 10/90 = 11.1 %, rounded up: never renew after the window
+  in.renew_before_days = 400;           // longer than the validity: any time, i.e. 100 %
+  EXPECT_EQ(renewal_timing(in).renew_before_days, 90);
+  EXPECT_EQ(renewal_timing(in).threshold_percent, 100);
+  in.validity_days = 3;
+  in.renew_before_days = 0;
+  EXPECT_EQ(renewal_timing(in).renew_before_days, 1);   // never 0 days
+
+  in = inputs();
+  in.renew_before_days = 10;
+  const auto windows = nlohmann::json::parse(windows_profile_json(in));
+  EXPECT_EQ(windows.at("renewal").at("renew_before_days"), 10);
+  EXPECT_EQ(windows.at("renewal").at("renewal_threshold_percent"), 12);
+  EXPECT_FALSE(windows.at("values").contains("renew_before_days"));   // not a CSP node
+  const auto android = nlohmann::json::parse(android_profile_json(in));
+  EXPECT_EQ(android.at("scep").at("renew_before_days"), 10);
+  EXPECT_EQ(android.at("scep").at("validity_days"), 90);
+  const std::string apple = apple_mobileconfig(in);
+  EXPECT_NE(apple.find("valid for 90 days. To renew it, install this profile again within 10 days of its expiry "
+                       "(earlier renewals are refused)."),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace portcullis::scep

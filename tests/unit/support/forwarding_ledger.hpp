@@ -64,6 +64,10 @@ class ForwardingLedger : public ca::Ledger {
   ca::ChallengeRecord mint_challenge(const ca::NewChallenge& c, const std::string& a) override {
     return real_.mint_challenge(c, a);
   }
+  std::vector<ca::ChallengeRecord> mint_challenges(const std::vector<ca::NewChallenge>& c,
+                                                   const std::string& a) override {
+    return real_.mint_challenges(c, a);
+  }
   std::optional<ca::ChallengeRecord> find_challenge(const std::string& h) override { return real_.find_challenge(h); }
   std::optional<std::string> find_scep_transaction(const ca::ScepTransactionKey& k) override {
     return real_.find_scep_transaction(k);
