@@ -16,12 +16,16 @@ std::string read_ledger_password(const std::string& file) {
   return password;
 }
 
-std::unique_ptr<ca::Ledger> open_ledger(const LedgerSettings& settings, ca::CommitObserver* commits) {
-  if (settings.backend != "postgresql") return ca::open_sqlite_ledger(settings.path, commits);
+ca::PostgresLedgerOptions postgres_options(const LedgerSettings& settings) {
   ca::PostgresLedgerOptions options;
   options.url = settings.url;
   if (!settings.password_file.empty()) options.password = read_ledger_password(settings.password_file);
-  return ca::open_postgres_ledger(options, commits);
+  return options;
+}
+
+std::unique_ptr<ca::Ledger> open_ledger(const LedgerSettings& settings, ca::CommitObserver* commits) {
+  if (settings.backend != "postgresql") return ca::open_sqlite_ledger(settings.path, commits);
+  return ca::open_postgres_ledger(postgres_options(settings), commits);
 }
 
 std::unique_ptr<ca::ChangeFollower> follow_ledger(ca::Ledger& ledger, ca::ChangeFeed& feed, ca::IdentityIndex& index,
