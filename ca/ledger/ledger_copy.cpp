@@ -48,7 +48,8 @@ std::string select_rows(const TableInfo& t, bool postgres) {
   return sql + " ORDER BY " + by;
 }
 
-std::int64_t count_rows(postgres::Connection& db, const TableInfo& t) {
+// Rows that hold data: meta's counters as a new schema seeds them (0) do not.
+std::int64_t rows_with_data(postgres::Connection& db, const TableInfo& t) {
   std::string sql = "SELECT count(*) FROM " + quote_identifier(t.name);
   if (is_meta(t)) sql += " WHERE key <> '" + std::string(kPostgresVersionKey) + "' AND value <> 0";
   return db.exec(sql).int64(0, 0);
@@ -83,7 +84,7 @@ void require_empty_target(postgres::Connection& db, std::vector<TableInfo> table
   // Certificates first: they tell whose ledger the target holds.
   std::stable_partition(tables.begin(), tables.end(), [](const TableInfo& t) { return t.name == "certificates"; });
   for (const TableInfo& t : tables) {
-    const std::int64_t rows = count_rows(db, t);
+    const std::int64_t rows = rows_with_data(db, t);
     if (rows == 0) continue;
     if (t.name == "certificates") {
       const bool ours = !own_serial.empty() &&
@@ -282,10 +283,9 @@ std::vector<TableCheck> copy_all(sqlite::Connection& source, postgres::Connectio
       if (options.progress) options.progress(t.name, done, total);
     };
     progress(0);
-    TableCheck check;
     const std::string source_sha256 = copier.run(source, pg.identity, max_id, progress);
     set_sequences(target, source, pg, max_id);
-    check = target_side(target, pg);
+    TableCheck check = target_side(target, pg);
     check.source_rows = copier.rows();
     check.source_sha256 = source_sha256;
     checks.push_back(std::move(check));
@@ -316,14 +316,13 @@ LedgerCopyResult copy_sqlite_ledger_to_postgres(const LedgerCopyOptions& options
 
   const bool created = postgres::schema_version(target) == 0;
   postgres::migrate(target);
-  const int source_version = sqlite::schema_version(source);
-  if (postgres::schema_version(target) != source_version) {
-    throw LedgerError("ledger migrate: the target's schema is at version " +
-                      std::to_string(postgres::schema_version(target)) + ", the SQLite ledger's at " +
-                      std::to_string(source_version));
-  }
   LedgerCopyResult result;
   try {
+    const int source_version = sqlite::schema_version(source);
+    if (const int target_version = postgres::schema_version(target); target_version != source_version) {
+      throw LedgerError("ledger migrate: the target's schema is at version " + std::to_string(target_version) +
+                        ", the SQLite ledger's at " + std::to_string(source_version));
+    }
     ReadSnapshot snapshot(source);
     postgres::Transaction tx(target);
     postgres::lock_schema(target);   // nodes starting on the target wait for the copy
