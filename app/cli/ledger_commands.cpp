@@ -143,8 +143,7 @@ void add_ledger_commands(CLI::App& app, CliContext& ctx, std::function<int()>& a
       "migrate", "Copy this node's SQLite ledger into an empty PostgreSQL database (stop the node first)");
   migrate->add_option("--to", args->to, "postgresql://user@host:port/db (no password in it)")->required();
   migrate->add_option("--password-file", args->password_file,
-                      "File whose first line is the PostgreSQL password (default: PGPASSFILE, ~/.pgpass)")
-      ->check(CLI::ExistingFile);
+                      "File whose first line is the PostgreSQL password (default: PGPASSFILE, ~/.pgpass)");
   migrate->add_option("--batch-rows", args->batch_rows, "Rows per INSERT")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
