@@ -38,6 +38,10 @@ class Progress {
     if (tty_) {
       constexpr int kWidth = 30;
       const int filled = total == 0 ? kWidth : static_cast<int>(kWidth * done / total);
+      // Redrawn when the bar grows (or a table starts or ends), not after every batch.
+      if (table == drawn_table_ && filled == drawn_filled_ && done != total) return;
+      drawn_table_ = table;
+      drawn_filled_ = filled;
       out_ << "\r  " << std::left << std::setw(20) << table << " [" << std::string(filled, '#')
            << std::string(kWidth - filled, ' ') << "] " << done << "/" << total << std::flush;
       if (done == total) out_ << "\n";
@@ -50,6 +54,8 @@ class Progress {
   std::ostream& out_;
   const bool tty_;
   std::string finished_;
+  std::string drawn_table_;
+  int drawn_filled_ = -1;
 };
 
 // The node's own RA certificate serial: tells a target holding this CA's ledger already
