@@ -7,6 +7,7 @@
 #include "ca/identity_index.hpp"
 #include "ca/keys.hpp"
 #include "ca/ledger/ledger.hpp"
+#include "ca/ledger/postgres_setup.hpp"
 #include "ca/registry.hpp"
 #include "ca/x509.hpp"
 
@@ -14,6 +15,7 @@
 
 #include <ctime>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 
 namespace portcullis::app {
@@ -52,12 +54,42 @@ void audit_ca_change(const Config& config, const char* action, const std::string
   ledger->append_audit(audit);
 }
 
+// What a failed init must take back from a PostgreSQL ledger: the tables it created, or,
+// in tables that were there before (empty of certificates), what it wrote.
+struct LedgerUndo {
+  std::optional<ca::PostgresLedgerOptions> created;    // the database had no ledger tables
+  std::optional<LedgerSettings> existing;              // it had them, and no certificate
+};
+
+// "" when nothing is left behind; else what is, and how to clean it.
+std::string undo_ledger(const LedgerUndo& undo) {
+  if (undo.created) {
+    try {
+      ca::drop_postgres_ledger(*undo.created);
+      return "";
+    } catch (const std::exception& e) {
+      return std::string("; the ledger tables it created in ") + undo.created->url + " are still there (" + e.what() +
+             "): drop them, or the database, before running init again";
+    }
+  }
+  if (!undo.existing) return "";
+  try {
+    const std::size_t left = open_ledger(*undo.existing)->certificate_count();
+    if (left == 0) return "";
+    return "; the ledger at " + undo.existing->url + " keeps the " + std::to_string(left) +
+           " certificates this init issued before it failed: drop its tables, or the database, before running "
+           "init again";
+  } catch (const std::exception& e) {
+    return "; the ledger at " + undo.existing->url + " may keep certificates this init issued (" + e.what() + ")";
+  }
+}
+
 void make_private_dir(const fs::path& dir) {
   fs::create_directories(dir);
   fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
 }
 
-void create(const InitOptions& o, const fs::path& dir, InitSummary& summary) {
+void create(const InitOptions& o, const fs::path& dir, InitSummary& summary, LedgerUndo& undo) {
   make_private_dir(dir);
   const fs::path ca_dir = dir / "ca";
   make_private_dir(ca_dir);
@@ -72,6 +104,8 @@ void create(const InitOptions& o, const fs::path& dir, InitSummary& summary) {
     ledger.backend = "postgresql";
     ledger.url = o.ledger_url;
     ledger.password_file = o.ledger_password_file.empty() ? std::string() : fs::absolute(o.ledger_password_file).string();
+    const ca::PostgresLedgerOptions where = postgres_options(ledger);
+    if (!ca::postgres_ledger_exists(where)) undo.created = where;
   }
   LedgerSession session(ledger);
   // A shared ledger holds one CA's certificates: a second `init` on it would mix two CAs
@@ -79,6 +113,7 @@ void create(const InitOptions& o, const fs::path& dir, InitSummary& summary) {
   if (session.ledger->certificate_count() != 0)
     throw std::runtime_error("the ledger at " + ledger_location(ledger) +
                              " already holds certificates of a CA; init needs an empty database");
+  if (!o.ledger_url.empty() && !undo.created) undo.existing = ledger;
   if (importing)
     ca::bootstrap_imported_ca(b, session.registry, o.import_issuing_cert, o.import_issuing_key, o.import_chain);
   else if (o.external_root)
@@ -136,12 +171,15 @@ InitSummary run_init(const InitOptions& o) {
   const fs::path dir = fs::absolute(o.dir).lexically_normal();
   if (fs::exists(dir)) throw std::runtime_error("refusing to touch existing " + dir.string() + ": init needs a new folder");
   InitSummary summary;
+  LedgerUndo undo;
   try {
-    create(o, dir, summary);
-  } catch (...) {
+    create(o, dir, summary, undo);
+  } catch (const std::exception& e) {
     std::error_code ignored;
     fs::remove_all(dir, ignored);
-    throw;
+    const std::string left = undo_ledger(undo);
+    if (left.empty()) throw;
+    throw std::runtime_error(e.what() + left);
   }
   return summary;
 }

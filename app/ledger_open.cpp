@@ -6,9 +6,7 @@
 #include <stdexcept>
 
 namespace portcullis::app {
-namespace {
-
-std::string read_password(const std::string& file) {
+std::string read_ledger_password(const std::string& file) {
   std::ifstream in(file);
   if (!in) throw std::runtime_error("cannot read the ledger password_file " + file);
   std::string password;
@@ -18,14 +16,16 @@ std::string read_password(const std::string& file) {
   return password;
 }
 
-}  // namespace
+ca::PostgresLedgerOptions postgres_options(const LedgerSettings& settings) {
+  ca::PostgresLedgerOptions options;
+  options.url = settings.url;
+  if (!settings.password_file.empty()) options.password = read_ledger_password(settings.password_file);
+  return options;
+}
 
 std::unique_ptr<ca::Ledger> open_ledger(const LedgerSettings& settings, ca::CommitObserver* commits) {
   if (settings.backend != "postgresql") return ca::open_sqlite_ledger(settings.path, commits);
-  ca::PostgresLedgerOptions options;
-  options.url = settings.url;
-  if (!settings.password_file.empty()) options.password = read_password(settings.password_file);
-  return ca::open_postgres_ledger(options, commits);
+  return ca::open_postgres_ledger(postgres_options(settings), commits);
 }
 
 std::unique_ptr<ca::ChangeFollower> follow_ledger(ca::Ledger& ledger, ca::ChangeFeed& feed, ca::IdentityIndex& index,

@@ -13,6 +13,12 @@ namespace portcullis::app {
 
 // The PostgreSQL password comes from `password_file` (its first line) or, when that is
 // empty, from libpq's own PGPASSFILE / ~/.pgpass; it never appears in a message.
+// The first line of a PostgreSQL password file; throws for a missing or empty one.
+std::string read_ledger_password(const std::string& file);
+
+// Where the PostgreSQL ledger of `settings` is, with the password read from its file.
+ca::PostgresLedgerOptions postgres_options(const LedgerSettings& settings);
+
 std::unique_ptr<ca::Ledger> open_ledger(const LedgerSettings& settings, ca::CommitObserver* commits = nullptr);
 
 // Follows the changes other nodes commit to a shared ledger into `index`, logging loudly

@@ -7,6 +7,7 @@
 #include "app/cli/policy_commands.hpp"
 #include "app/cli/events_commands.hpp"
 #include "app/cli/nas_commands.hpp"
+#include "app/cli/ledger_commands.hpp"
 #include "app/cli/scep_commands.hpp"
 #include "app/config.hpp"
 #include "app/init.hpp"
@@ -171,6 +172,7 @@ int run_cli(int argc, char** argv) {
   add_policy_commands(app, ctx, action);
   add_events_commands(app, ctx, action);
   add_nas_commands(app, ctx, action);
+  add_ledger_commands(app, ctx, action);
 
   // Set last: a subcommand inherits the footer its parent has when it is added.
   app.footer(examples({"portcullis", "portcullis devices list --config /etc/portcullis/portcullis.toml",

@@ -1,5 +1,7 @@
 #include "ca/ledger/postgres_schema.hpp"
 
+#include "ca/ledger/table_catalog.hpp"
+
 #include <string>
 
 namespace portcullis::ca::postgres {
@@ -228,6 +230,18 @@ void migrate(Connection& db) {
   }
   db.exec("INSERT INTO meta (key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO UPDATE SET value = $1",
           Params().add(std::int64_t{latest}));
+  tx.commit();
+}
+
+void lock_schema(Connection& db) { db.exec(kMigrationLock); }
+
+void drop_schema(Connection& db) {
+  std::string sql;
+  for (const TableInfo& t : sqlite::ledger_catalog()) sql += "DROP TABLE IF EXISTS " + quote_identifier(t.name) + " CASCADE;\n";
+  sql += "DROP FUNCTION IF EXISTS audit_append_only();\nDROP SCHEMA IF EXISTS portcullis_sync CASCADE;\n";
+  Transaction tx(db);
+  db.exec(kMigrationLock);
+  db.exec(sql);
   tx.commit();
 }
 

@@ -23,4 +23,14 @@ int schema_version(Connection& db);
 // both versions, when the ledger is newer than this binary supports.
 void migrate(Connection& db);
 
+// Inside the caller's transaction: waits for, then holds until its end, the lock that
+// migrate() takes, so nodes starting on the database wait too.
+void lock_schema(Connection& db);
+
+// Drops every ledger table (the tables of schema.cpp's latest version) and what the
+// PostgreSQL schema adds (the change feed, the audit trigger function), in one
+// transaction. For a database whose ledger tables the caller has just created and that
+// must not keep them (a failed `init` or `ledger migrate`).
+void drop_schema(Connection& db);
+
 }  // namespace portcullis::ca::postgres

@@ -3,6 +3,7 @@
 
   python3 tests/bench/callgrind_radius.py [--build build] [--count 50] [--modes full-1.3,...]
           [--server portcullis|freeradius] [--events on|off|on,off] [--keep] [--annotate N]
+          [--ledger sqlite|postgresql|sqlite,postgresql]
 
 CPU-time figures on a shared 2-core machine move with the load; instruction counts do not.
 This starts `portcullis serve` under `valgrind --tool=callgrind`, issues a P-256 client
@@ -20,6 +21,11 @@ offered its warm-up session every time: run_radius_bench.py, FreeRadius.resume_f
 --events off runs Portcullis with `[events] enabled = false`; --events on,off runs it once
 each way (a fresh instance each) and prints what the events cost per conversation: the A/B
 of docs/performance.md on one build.
+--ledger sqlite,postgresql runs Portcullis once on each ledger (PostgreSQL: a throw-away
+PostgreSQL 15, tests/integration/postgres.py) and prints what the PostgreSQL ledger changes
+per conversation. The count is the Portcullis process only, all its threads: its ledger
+writer threads and the change-feed follower (which reads the ledger at least once a second)
+included, the PostgreSQL server excluded.
 --annotate N prints the N most expensive functions (inclusive) of each dump.
 Needs valgrind (Debian `valgrind`). A benchmark, not a test: nothing is asserted.
 """
@@ -39,6 +45,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import harness  # noqa: E402
 import run_radius_bench as bench  # noqa: E402
+from postgres import PostgresServer  # noqa: E402
 
 MODES = {"full-1.3": ("full", "1.3"), "full-1.2": ("full", "1.2"),
          "resumed-1.3": ("resumed", "1.3"), "resumed-1.2": ("resumed", "1.2")}
@@ -76,6 +83,7 @@ def main():
     ap.add_argument("--modes", default="full-1.3,full-1.2,resumed-1.3,resumed-1.2")
     ap.add_argument("--annotate", type=int, default=0)
     ap.add_argument("--events", default="on", help="on, off, or on,off for an A/B")
+    ap.add_argument("--ledger", default="sqlite", help="sqlite, postgresql, or sqlite,postgresql for an A/B")
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
     modes = [m for m in a.modes.split(",") if m]
@@ -92,11 +100,27 @@ def main():
         ap.error("--events takes on, off or on,off")
     if a.server == "freeradius" and settings != ["on"]:
         ap.error("--events is for --server portcullis")
+    ledgers = [x for x in a.ledger.split(",") if x]
+    if any(x not in ("sqlite", "postgresql") for x in ledgers) or not ledgers:
+        ap.error("--ledger takes sqlite, postgresql or sqlite,postgresql")
+    if len(ledgers) > 1 and len(settings) > 1:
+        ap.error("one A/B at a time: --events on,off or --ledger sqlite,postgresql")
+    if len(ledgers) > 1:
+        per_ledger = {}
+        for ledger in ledgers:
+            print(f"ledger {ledger}:", flush=True)
+            per_ledger[ledger] = run_once(a, modes, settings[0] == "on", ledger)
+        print("what the PostgreSQL ledger changes (postgresql vs sqlite):")
+        for m in modes:
+            pg, lite = per_ledger["postgresql"][m], per_ledger["sqlite"][m]
+            print(f"{m:<12} {pg / 1e6:8.3f} M vs {lite / 1e6:8.3f} M  {pg - lite:+9.0f} instructions  "
+                  f"{100.0 * (pg - lite) / lite:+6.2f} %", flush=True)
+        return 0
     results = {}
     for events in settings:
         if len(settings) > 1:
             print(f"events {events}:", flush=True)
-        results[events] = run_once(a, modes, events == "on")
+        results[events] = run_once(a, modes, events == "on", ledgers[0])
     if len(results) == 2:
         print("what the events add (on vs off):")
         for m in modes:
@@ -117,13 +141,21 @@ def disable_events(config):
         f.write(text)
 
 
-def run_once(a, modes, events_enabled):
+def run_once(a, modes, events_enabled, ledger="sqlite"):
     harness.BIN = os.path.join(a.build, "app", "portcullis")
     gen = os.path.join(a.build, "tests", "bench", "bench_eap_load")
     workdir = tempfile.mkdtemp(prefix="portcullis-callgrind-")
     outdir = os.path.join(workdir, "cg")
     os.makedirs(outdir)
-    inst = harness.Instance(os.path.join(workdir, "pc"))
+    pg = None
+    init_args = []
+    if ledger == "postgresql":
+        pg = PostgresServer(durable=True).start()
+        password_file = os.path.join(workdir, "pg.password")
+        with open(os.open(password_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(pg.password + "\n")
+        init_args = ["--ledger", pg.create_database("bench"), "--ledger-password-file", password_file]
+    inst = harness.Instance(os.path.join(workdir, "pc"), init_args)
     if not events_enabled:
         disable_events(inst.config)
     proc = None
@@ -202,6 +234,8 @@ def run_once(a, modes, events_enabled):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if pg is not None:
+            pg.close()
         if a.keep:
             print(f"kept {workdir}")
         else:

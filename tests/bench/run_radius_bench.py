@@ -3,7 +3,7 @@
 
   python3 tests/bench/run_radius_bench.py [--build /work/build-bench] [--runs 5] [--count 2000]
           [--concurrency 16] [--half-open 10000] [--skip-portcullis] [--skip-freeradius] [--keep]
-          [--validate-only] [--baseline-bin PATH]
+          [--validate-only] [--baseline-bin PATH | --postgresql]
 
 1. `portcullis init` into a temp folder on free ports, `serve`, and a client certificate
    through `portcullis issue` from an openssl P-256 CSR (the server key is P-256 by default).
@@ -28,6 +28,9 @@
    own data folder, CA and client certificate; in each run and mode the two builds take
    turns going first, and the report adds the per-run ratios Portcullis/baseline and their
    median (an A/B of two builds in one invocation).
+7. With --postgresql, the second server is this build on a PostgreSQL 15 ledger (a
+   throw-away cluster, fsync on, tests/integration/postgres.py) instead of an earlier build:
+   the same turns and per-run ratios, PostgreSQL/SQLite.
 Benchmarks, not tests: nothing here asserts a timing. Loopback only; every run bounded by
 count and by bench_eap_load's --max-seconds. Python standard library only.
 """
@@ -50,6 +53,7 @@ sys.path.insert(0, os.path.join(HERE, "freeradius"))
 import harness  # noqa: E402  (free ports, init/serve/CLI of the real binary)
 import make_config  # noqa: E402
 from peer_process import PeerProcess  # noqa: E402
+from postgres import PostgresServer  # noqa: E402
 
 MODES = [("full", "1.3"), ("full", "1.2"), ("resumed", "1.3"), ("resumed", "1.2")]
 
@@ -133,11 +137,11 @@ class Portcullis:
         self.inst.stop()
 
 
-def start_portcullis(workdir, name, binary):
+def start_portcullis(workdir, name, binary, init_args=()):
     """A fresh data folder, `serve`, and a client certificate issued by that instance."""
     folder = os.path.join(workdir, name)
     os.makedirs(folder)
-    inst = harness.Instance(folder, binary=binary)
+    inst = harness.Instance(folder, init_args, binary=binary)
     server = Portcullis(inst, name)
     server.start()
     key, csr = harness.make_key_and_csr(folder, "client", "bench-client")
@@ -236,11 +240,15 @@ def main():
     ap.add_argument("--skip-freeradius", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the temp folder")
     ap.add_argument("--baseline-bin", help="another portcullis binary to run alongside, for an A/B of two builds")
+    ap.add_argument("--postgresql", action="store_true",
+                    help="compare with this build on a PostgreSQL ledger (needs Debian's postgresql package)")
     ap.add_argument("--validate-only", action="store_true",
                     help="only the correctness step: eapol_test and bench_eap_load once per server")
     a = ap.parse_args()
     if a.runs < 1 or a.runs > 50 or a.count < 1 or a.count > 100000:
         ap.error("--runs 1..50, --count 1..100000")
+    if a.postgresql and a.baseline_bin:
+        ap.error("--postgresql and --baseline-bin each name the second server; choose one")
 
     portcullis_bin = os.path.join(a.build, "app", "portcullis")
     gen = os.path.join(a.build, "tests", "bench", "bench_eap_load")
@@ -251,7 +259,7 @@ def main():
 
     servers = []
     notes = []
-    pc = fr = base = None
+    pc = fr = base = pg = None
     try:
         pc = start_portcullis(workdir, "Portcullis", portcullis_bin)
         certs = pc.certs
@@ -263,6 +271,13 @@ def main():
             servers.append(fr)
         if a.baseline_bin:
             base = start_portcullis(workdir, "baseline", os.path.abspath(a.baseline_bin))
+        if a.postgresql:
+            pg = PostgresServer(durable=True).start()
+            password_file = os.path.join(workdir, "pg.password")
+            with open(os.open(password_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+                f.write(pg.password + "\n")
+            base = start_portcullis(workdir, "PostgreSQL", portcullis_bin,
+                                    ["--ledger", pg.create_database("bench"), "--ledger-password-file", password_file])
         for s in (x for x in (pc, base) if x is not None and not (x is pc and a.skip_portcullis)):
             if "radius auth" in s.ready_line() and status_server_ok(s.port, s.secret):
                 servers.append(s)
@@ -327,10 +342,12 @@ def main():
                 for m in MODES))
         if pc in servers and base in servers:
             for m in MODES:
-                ratios = [ms(x) / ms(y) for x, y in zip(results["Portcullis"][m], results["baseline"][m])
+                ratios = [ms(y) / ms(x) if a.postgresql else ms(x) / ms(y)
+                          for x, y in zip(results["Portcullis"][m], results[base.name][m])
                           if x["completed"] and y["completed"]]
                 if ratios:
-                    print(f"Portcullis/baseline {m[0]} TLS {m[1]}, server CPU per auth, per run: "
+                    what = "PostgreSQL/SQLite" if a.postgresql else "Portcullis/baseline"
+                    print(f"{what} {m[0]} TLS {m[1]}, server CPU per auth, per run: "
                           f"{' '.join(f'{x:.3f}' for x in ratios)}; median {statistics.median(ratios):.3f}, "
                           f"lower in {sum(x < 1 for x in ratios)} of {len(ratios)}")
         print("server RSS after the runs: " + ", ".join(f"{k} {v / 1024:.1f} MiB" for k, v in rss.items()))
@@ -347,7 +364,8 @@ def main():
         print("reproduce: python3 tests/bench/run_radius_bench.py " + " ".join(
             shlex.quote(x) for x in ["--build", a.build, "--runs", str(a.runs), "--count", str(a.count),
                                      "--concurrency", str(a.concurrency), "--half-open", str(a.half_open)]
-            + (["--baseline-bin", a.baseline_bin] if a.baseline_bin else [])))
+            + (["--baseline-bin", a.baseline_bin] if a.baseline_bin else [])
+            + (["--postgresql"] if a.postgresql else [])))
         with open(os.path.join(workdir, "results.json"), "w") as f:
             json.dump({"results": {k: {f"{m[0]} {m[1]}": [{x: y for x, y in r.items() if x != "text"} for r in v]
                                        for m, v in rs.items()} for k, rs in results.items()},
@@ -360,6 +378,8 @@ def main():
                     s.stop()
                 except Exception as e:  # a stop failure must not hide the report above
                     print(f"stopping {s.name}: {e}", file=sys.stderr)
+        if pg is not None:
+            pg.close()
         if not a.keep:
             shutil.rmtree(workdir, ignore_errors=True)
         else:

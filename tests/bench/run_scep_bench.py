@@ -3,7 +3,7 @@
 
   python3 tests/bench/run_scep_bench.py [--build build] [--runs 5] [--count 1000]
           [--concurrency 16] [--skip-portcullis] [--skip-micromdm] [--no-one-time] [--keep]
-          [--baseline-bin PATH]
+          [--baseline-bin PATH] [--postgresql]
 
 1. `portcullis init` into a temp folder on free ports (issuing CA P-256, SCEP RA RSA-2048,
    the defaults) and `serve`; `scepserver ca -init -keySize 2048` (micromdm, Debian `scep`:
@@ -18,6 +18,9 @@
    timed phase), which adds the challenge lookup and redemption to each enrollment.
 3. Reported: medians over the runs of server CPU ms per enrollment, enrollments/s, and the
    ratio Portcullis/micromdm; load average before and after.
+   With --postgresql, a second Portcullis instance on a PostgreSQL 15 ledger (a throw-away
+   cluster, fsync on, tests/integration/postgres.py) takes turns with the SQLite one, and
+   the PostgreSQL server's own CPU (the postmaster and its backends) is reported beside it.
    With --baseline-bin, another `portcullis` binary (an earlier build) runs as a third
    server, its own instance, in turn with the others in every run: an A/B of two builds in
    one session, reported as the median of the per-run ratios (the machine's speed drifts
@@ -41,6 +44,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import harness  # noqa: E402  (free ports, init/serve/CLI of the real binary)
 from peer_process import PeerProcess  # noqa: E402
+from postgres import PostgresServer  # noqa: E402
 
 
 def log(msg):
@@ -78,11 +82,29 @@ class Micromdm:
         self.process.stop()
 
 
+def tree_cpu_seconds(pid):
+    """utime + stime of `pid` and its children (PostgreSQL's backends), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry) == pid or int(fields[1]) == pid:   # fields[1]: ppid
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
 class Portcullis:
-    def __init__(self, workdir, name="Portcullis", binary=None):
+    def __init__(self, workdir, name="Portcullis", binary=None, init_args=(), database=None):
         self.name = name
+        self.database = database   # the PostgresServer under a PostgreSQL ledger
         os.makedirs(workdir, exist_ok=True)
-        self.inst = harness.Instance(workdir, binary=binary)
+        self.inst = harness.Instance(workdir, init_args, binary=binary)
         with open(self.inst.config) as f:
             self.challenge = re.search(r'^static_challenge = "([^"]+)"', f.read(), re.M).group(1)
         self.port = self.inst.http_port
@@ -107,6 +129,8 @@ class Portcullis:
 
 
 def load(gen, server, count, concurrency, prefix, challenge=None, challenges_file=None):
+    database = getattr(server, "database", None)
+    db_cpu = tree_cpu_seconds(database.proc.pid) if database else None
     cmd = [gen, "--port", str(server.port), "--count", str(count), "--concurrency", str(concurrency),
            "--server-pid", str(server.pid), "--cn-prefix", prefix, "--max-seconds", "900"]
     cmd += ["--challenges-file", challenges_file] if challenges_file else ["--challenge", challenge]
@@ -118,6 +142,8 @@ def load(gen, server, count, concurrency, prefix, challenge=None, challenges_fil
     if result is None:
         raise RuntimeError(f"bench_scep_load gave no RESULT (exit {p.returncode}): {p.stdout}\n{p.stderr}")
     result["exit"] = p.returncode
+    if database and result["issued"] > 0:
+        result["db_cpu_ms_per_enrollment"] = (tree_cpu_seconds(database.proc.pid) - db_cpu) * 1000 / result["issued"]
     return result
 
 
@@ -136,6 +162,8 @@ def main():
     ap.add_argument("--no-one-time", action="store_true", help="skip the one-time-challenge Portcullis rows")
     ap.add_argument("--keep", action="store_true", help="keep the temp folder")
     ap.add_argument("--baseline-bin", help="another portcullis binary to run alongside, for an A/B of two builds")
+    ap.add_argument("--postgresql", action="store_true",
+                    help="also a Portcullis on a PostgreSQL ledger (needs Debian's postgresql package)")
     args = ap.parse_args()
 
     build = os.path.abspath(args.build)
@@ -149,10 +177,19 @@ def main():
 
     workdir = tempfile.mkdtemp(prefix="portcullis-scep-bench-")
     servers = []
+    pg = None
     try:
         portcullis = Portcullis(workdir)
         if not args.skip_portcullis:
             servers.append(portcullis)
+        if args.postgresql:
+            pg = PostgresServer(durable=True).start()
+            password_file = os.path.join(workdir, "pg.password")
+            with open(os.open(password_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+                f.write(pg.password + "\n")
+            servers.append(Portcullis(os.path.join(workdir, "postgresql"), "PostgreSQL",
+                                      init_args=["--ledger", pg.create_database("bench"), "--ledger-password-file",
+                                                 password_file], database=pg))
         if args.baseline_bin:
             servers.append(Portcullis(os.path.join(workdir, "baseline"), "baseline", os.path.abspath(args.baseline_bin)))
         if not args.skip_micromdm:
@@ -166,7 +203,8 @@ def main():
         for run in range(args.runs):
             # The two builds of an A/B take turns going first.
             order = list(servers)
-            ab = args.baseline_bin and not args.skip_portcullis  # servers[0], [1]: the two builds
+            # servers[0], [1]: the two builds, or the SQLite and the PostgreSQL node
+            ab = (args.baseline_bin or args.postgresql) and not args.skip_portcullis
             if ab and run % 2 == 1:
                 order[0], order[1] = order[1], order[0]
             for s in order:
@@ -186,6 +224,8 @@ def main():
                     log(f"run {run + 1}/{args.runs} {s.name} {mode}: ok {r['ok']}/{r['count']} (issued {r['issued']}) "
                         f"server CPU {r.get('server_cpu_ms_per_enrollment', float('nan')):.3f} ms/enrollment, "
                         f"{r['per_s']:.0f}/s, client CPU {r['client_cpu_s']:.2f} s, load {loadavg()}"
+                        + (f", PostgreSQL CPU {r['db_cpu_ms_per_enrollment']:.3f} ms/enrollment"
+                           if "db_cpu_ms_per_enrollment" in r else "")
                         + (f", failures {r['failures']}" if r["failed"] else ""))
         log(f"load average after: {loadavg()}")
 
@@ -205,13 +245,24 @@ def main():
             for r in results:
                 for why, n in r["failures"].items():
                     failures[why] = failures.get(why, 0) + n
-            log(f"  {name:10} {mode:8}: server CPU {cpu:.3f} ms/enrollment, {rate:.0f} enrollments/s; "
+            db = [r["db_cpu_ms_per_enrollment"] for r in timed if "db_cpu_ms_per_enrollment" in r]
+            db_text = f" + PostgreSQL {statistics.median(db):.3f} ms" if db else ""
+            log(f"  {name:10} {mode:8}: server CPU {cpu:.3f} ms/enrollment{db_text}, {rate:.0f} enrollments/s; "
                 f"{sum(r['ok'] for r in results)}/{sum(r['count'] for r in results)} correct"
                 + (f", failures over all runs: {failures}" if failures else ""))
         base = med.get(("micromdm", "static"))
         for (name, mode), cpu in med.items():
             if name == "Portcullis" and base:
                 log(f"  ratio Portcullis {mode} / micromdm static: {cpu / base:.2f}")
+        if ("Portcullis", "static") in rows and ("PostgreSQL", "static") in rows:
+            pairs = list(zip(rows[("Portcullis", "static")], rows[("PostgreSQL", "static")]))
+            rates = [b["per_s"] / a["per_s"] for a, b in pairs if a["issued"] > 0 and b["issued"] > 0]
+            cpus = [b["server_cpu_ms_per_enrollment"] / a["server_cpu_ms_per_enrollment"] for a, b in pairs
+                    if a["issued"] > 0 and b["issued"] > 0]
+            if rates:
+                log(f"  PostgreSQL / SQLite, static, per run: enrollments/s {' '.join(f'{x:.3f}' for x in rates)}, "
+                    f"median {statistics.median(rates):.3f}; Portcullis CPU per enrollment median "
+                    f"{statistics.median(cpus):.3f}")
         if ("Portcullis", "static") in rows and ("baseline", "static") in rows:
             pairs = zip(rows[("Portcullis", "static")], rows[("baseline", "static")])
             ratios = [a["server_cpu_ms_per_enrollment"] / b["server_cpu_ms_per_enrollment"] for a, b in pairs
@@ -224,6 +275,8 @@ def main():
     finally:
         for s in servers:
             s.stop()
+        if pg:
+            pg.close()
         if args.keep:
             log(f"kept {workdir}")
         else:

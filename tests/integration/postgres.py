@@ -46,7 +46,9 @@ class PostgresServer:
     """start() -> url(db) / password / create_database(); stop() and start() again keep
     the data (a database restart mid-test); close() stops and removes everything."""
 
-    def __init__(self):
+    def __init__(self, durable=False):
+        # durable: fsync on, as in production (the benchmarks); the tests do without.
+        self.durable = durable
         self.root = tempfile.mkdtemp(prefix="portcullis-pg-")
         self.data = os.path.join(self.root, "data")
         self.socket_dir = self.root
@@ -86,8 +88,8 @@ class PostgresServer:
                 shutil.chown(self.log_path, "postgres", "postgres")
             self.proc = subprocess.Popen(
                 [os.path.join(PG_BIN, "postgres"), "-D", self.data, "-p", str(self.port), "-k", self.socket_dir,
-                 "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off",
-                 "-c", "max_connections=200", "-c", "log_min_messages=warning"],
+                 "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "log_min_messages=warning",
+                 *([] if self.durable else ["-c", "fsync=off", "-c", "full_page_writes=off"])],
                 stdout=log, stderr=subprocess.STDOUT, cwd=self.root, start_new_session=True,
                 **_as_cluster_owner())
             log.close()

@@ -42,6 +42,8 @@ def plausible_value(ws, command, option):
         # Parsed, then refused at run time (nothing listens on port 1): only the parse is checked.
         "--ledger": "postgresql://portcullis@127.0.0.1:1/ledger", "--ledger-password-file": ws.device_list,
         "--join": ws.inst.dir,
+        "--to": "postgresql://portcullis@127.0.0.1:1/ledger", "--password-file": ws.device_list,
+        "--batch-rows": "100",
     }
     if option.name in by_name:
         return by_name[option.name]
