@@ -292,11 +292,11 @@ RadsecListener::RadsecListener(asio::io_context& io, RadsecOptions options, std:
       acceptor_(io),
       handshake_seconds_(kHandshakeBuckets),
       refusal_events_(options_.events),
-      refusal_sweep_(io) {}
+      refusal_sweep_(asio::make_strand(io)) {}
 
 void RadsecListener::start() {
   accept();
-  schedule_refusal_sweep();
+  asio::post(refusal_sweep_.get_executor(), [self = shared_from_this()] { self->schedule_refusal_sweep(); });
 }
 
 // The counts of refusal windows that are over reach the events even when no refusal follows.
@@ -328,8 +328,8 @@ void RadsecListener::stop() {
   }
   boost::system::error_code ignored;
   acceptor_.close(ignored);
-  // Its handler runs on `io`'s threads; cancel() from here is posted to it, not raced.
-  asio::post(io_, [self = shared_from_this()] {
+  // The timer is used only on its strand: cancel() there, not raced with its handler.
+  asio::post(refusal_sweep_.get_executor(), [self = shared_from_this()] {
     self->refusal_sweep_.cancel();
     self->refusal_events_.sweep(radius::SteadyClock::now() + std::chrono::hours(1));
   });

@@ -6,7 +6,8 @@
 //
 // Threading: each connection's socket, timer and write queue live on its own strand; the
 // handler runs on any io thread (an EAP-TLS step is CPU work), and its reply is posted back
-// to the strand. The registry of open connections (caps, revocation) has its own mutex.
+// to the strand. The registry of open connections (caps, revocation) has its own mutex;
+// the timer that reports counted refusals (RefusalEvents::sweep) has its own strand.
 #pragma once
 
 #include "app/admin/metric_instruments.hpp"
