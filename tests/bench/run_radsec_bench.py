@@ -3,19 +3,21 @@
 connections held with their memory (docs/performance.md).
 
   python3 tests/bench/run_radsec_bench.py [--build build] [--runs 5] [--count 1000]
-          [--concurrency 16] [--hold 1000,5000] [--keep]
+          [--concurrency 16] [--hold 1000,5000] [--via-radsecproxy] [--keep]
 
 1. `portcullis init` into a temp folder on free ports, [radsec] on with one RadSec client
    (wlc-1, its certificate from `portcullis nas certificate`), a device certificate
    through `portcullis issue`.
-2. The RadSec leg is radsecproxy (Debian `radsecproxy`, the NAS side the integration tests
-   use): bench_eap_load speaks UDP to it and it holds one TLS connection to Portcullis, as a
-   controller does. The server's CPU is read from /proc/PID/stat around the measured phase
-   only (bench_eap_load --server-pid), so radsecproxy's and the generator's CPU are not in it.
-3. For each run, UDP and RadSec take turns going first: bench_eap_load full handshakes
-   (TLS 1.3, then 1.2), --count conversations at --concurrency, every one checked
-   (Accept, EAP-Success, MPPE keys = MSK). Reported: medians over the runs of server CPU ms
-   per authentication and auths/s, and the ratio RadSec/UDP.
+2. The same bench_eap_load conversations over UDP and over RadSec: the generator speaks
+   RadSec itself (--radsec-cert/--radsec-key: one TLS connection with the NAS certificate,
+   as a controller holds). With --via-radsecproxy it speaks UDP to radsecproxy instead,
+   which holds that connection (a cross-check with a real NAS-side implementation). The
+   server's CPU is read from /proc/PID/stat around the measured phase only
+   (bench_eap_load --server-pid), so the generator's and the proxy's are not in it.
+3. For each run, UDP and RadSec take turns going first: full EAP-TLS handshakes (TLS 1.3,
+   then 1.2), --count conversations at --concurrency, every one checked (Accept,
+   EAP-Success, MPPE keys = MSK). Reported: medians over the runs of server CPU ms per
+   authentication and auths/s, and the ratio RadSec/UDP.
 4. Connections held: the server restarted fresh, then N idle TLS connections with the NAS
    certificate opened from this process (Python ssl, TLS 1.3), each answered a
    Status-Server once; the server's RSS and CPU before and after, per connection.
@@ -119,14 +121,22 @@ realm * {{
             raise RuntimeError("radsecproxy exited at start")
 
     def target(self, transport):
+        """(server, extra bench_eap_load flags) for run_radius_bench.load."""
         class T:
             pass
         t = T()
         t.pid = self.pid
         t.resume_flags = ()
-        t.port, t.secret = ((self.inst.radius_port, self.udp_secret) if transport == "udp"
-                            else (self.proxy_port, UDP_SECRET))
-        return t
+        extra = ()
+        if transport == "udp":
+            t.port, t.secret = self.inst.radius_port, self.udp_secret
+        elif self.proxy is not None:
+            t.port, t.secret = self.proxy_port, UDP_SECRET
+        else:
+            t.port, t.secret = self.inst.radsec_port, "radsec"
+            extra = ("--radsec-cert", os.path.join(self.nas, "wlc-1.pem"),
+                     "--radsec-key", os.path.join(self.nas, "wlc-1.key"))
+        return t, extra
 
     def stop(self):
         if self.proxy is not None and self.proxy.poll() is None:
@@ -181,6 +191,8 @@ def main():
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--hold", default="1000,5000", help="connection counts to hold, comma-separated; empty skips")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--via-radsecproxy", action="store_true",
+                    help="RadSec through radsecproxy (UDP from the generator) rather than from the generator")
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     gen = os.path.join(build, "tests", "bench", "bench_eap_load")
@@ -194,13 +206,15 @@ def main():
     log(f"work folder {workdir}; load average {os.getloadavg()}; {os.cpu_count()} CPUs")
     bench = Bench(workdir, os.path.join(build, "app", "portcullis"), max(holds + [1000]) + 100)
     try:
-        bench.start_proxy()
+        if a.via_radsecproxy:
+            bench.start_proxy()
         if not status_server_ok(bench.inst.radius_port, bench.udp_secret):
             raise RuntimeError("Portcullis does not answer Status-Server over UDP")
         log("correctness: 20 conversations each way must all be Accept with MPPE = MSK")
         for transport in ("udp", "radsec"):
             for tls in ("1.3", "1.2"):
-                r = load(gen, bench.target(transport), bench.certs, tls, 20, 4)
+                server, extra = bench.target(transport)
+                r = load(gen, server, bench.certs, tls, 20, 4, extra=extra)
                 if r["exit"] != 0 or r["completed"] != 20:
                     raise RuntimeError(f"{transport} TLS {tls}: {json.dumps(r['failures'])}\n{r['text']}")
         results = {(t, tls): [] for t in ("udp", "radsec") for tls in ("1.3", "1.2")}
@@ -208,7 +222,8 @@ def main():
             for tls in ("1.3", "1.2"):
                 order = ("udp", "radsec") if run % 2 == 0 else ("radsec", "udp")
                 for transport in order:
-                    r = load(gen, bench.target(transport), bench.certs, tls, a.count, a.concurrency)
+                    server, extra = bench.target(transport)
+                    r = load(gen, server, bench.certs, tls, a.count, a.concurrency, extra=extra)
                     if r["failed"] or r["server_cpu_s"] is None:
                         log(f"  run {run + 1} {transport} TLS {tls}: FAILED {json.dumps(r['failures'])}")
                         continue
@@ -227,8 +242,9 @@ def main():
             um, sm = statistics.median(x[0] for x in u), statistics.median(x[0] for x in s)
             log(f"| {tls} | {um:.3f} | {sm:.3f} | {sm / um:.2f} | {statistics.median(x[1] for x in u):.0f} | "
                 f"{statistics.median(x[1] for x in s):.0f} |")
-        bench.proxy.terminate()
-        bench.proxy.wait(timeout=10)
+        if bench.proxy is not None:
+            bench.proxy.terminate()
+            bench.proxy.wait(timeout=10)
         for n in holds:
             h = hold_connections(bench, n)
             log(f"held {h['held']}/{h['asked']} idle RadSec connections ({h['failed']} failed) in {h['open_s']:.1f} s: "
