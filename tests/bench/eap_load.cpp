@@ -1,4 +1,4 @@
-// bench_eap_load: a RADIUS/UDP EAP-TLS load generator (docs/performance.md).
+// bench_eap_load: a RADIUS EAP-TLS load generator, over UDP or RadSec (docs/performance.md).
 //
 //   bench_eap_load --port N --secret S --ca F --cert F --key F [--server 127.0.0.1]
 //                  [--tls 1.2|1.3] [--concurrency C] [--count N] [--resume]
