@@ -190,7 +190,7 @@ class Service {
         [this](const HttpRequest& r) { return admin_api_.load()->handle(r); }, handler_exceptions_);
     http_listeners_ = &http;
     start_session_control(io);
-    radsec_ = start_radsec_listener(io, config_, *authority_, index_, *registry_, *radius_);
+    radsec_ = start_radsec_listener(io, config_, *authority_, index_, *registry_, *radius_, event_sink());
     const std::unique_ptr<Notifier> notifier = make_notifier();  // stopped (joined) when run() returns
     http.start();
     const RadiusListeners radius = start_radius_listeners(io);
@@ -414,6 +414,11 @@ class Service {
     sources.scep = scep_enrollment_.get();
     sources.index = &index_;
     sources.events_dropped = [this] { return events_->counters().dropped; };
+    // Set in run() before the HTTP listeners start, reset after their workers are joined.
+    sources.radsec = [this]() -> std::optional<RadsecStats> {
+      if (!radsec_) return std::nullopt;
+      return radsec_->stats();
+    };
     // Set in run() before any listener starts and reset after the HTTP workers are joined.
     sources.dynauth = [this]() -> std::optional<radius::DynauthClientStats> {
       if (!session_control_) return std::nullopt;

@@ -21,7 +21,8 @@ void bound_text(Event& event) {
 
 bool well_formed(const Event& event) {
   const bool known_kind = event.kind == event_kind::kRadius || event.kind == event_kind::kScep ||
-                          event.kind == event_kind::kDynauth || event.kind == event_kind::kNas;
+                          event.kind == event_kind::kDynauth || event.kind == event_kind::kNas ||
+                          event.kind == event_kind::kRadsec;
   return known_kind && !event.outcome.empty();
 }
 

@@ -20,6 +20,7 @@ inline constexpr const char* kRadius = "radius";
 inline constexpr const char* kScep = "scep";
 inline constexpr const char* kDynauth = "dynauth";
 inline constexpr const char* kNas = "nas";
+inline constexpr const char* kRadsec = "radsec";  // RadSec connections refused
 }  // namespace event_kind
 
 struct Event {

@@ -22,9 +22,11 @@ run=(openssl sqlite3 ca-certificates)
 # them `pki --scep` fails with "no capable fetcher found".
 # prometheus: its promtool checks the /metrics text (tests/integration/test_metrics.py).
 # radsecproxy: the NAS side of RadSec (UDP in, TLS out; tests/integration/test_radsec.py).
+# freeradius: the second RadSec peer, a proxy with a TLS home server
+# (tests/integration/test_radsec_freeradius.py), and the RADIUS benchmark's other server.
 # postgresql: a throw-away PostgreSQL 15 the ledger tests start in a temporary folder
 # (tests/integration/postgres.py); its packaged cluster is not used.
-test_peers=(python3 curl eapoltest freeradius-utils scep strongswan-pki radsecproxy
+test_peers=(python3 curl eapoltest freeradius freeradius-utils scep strongswan-pki radsecproxy
             libstrongswan-extra-plugins libstrongswan-standard-plugins prometheus postgresql)
 
 export DEBIAN_FRONTEND=noninteractive

@@ -48,6 +48,7 @@ json event_json(const ca::Event& e) {
     j["cn"] = e.cn;
     j["transaction_id"] = e.transaction_id;
   }
+  if (e.kind == ca::event_kind::kRadsec) j["cn"] = e.cn;  // the refused certificate's subject CN
   return j;
 }
 
@@ -67,8 +68,8 @@ HttpResponse AdminApi::list_events(const std::map<std::string, std::string>& que
   filter.outcome = text_param(query, "outcome");
   if (auto kind = text_param(query, "kind")) {
     if (*kind != ca::event_kind::kRadius && *kind != ca::event_kind::kScep && *kind != ca::event_kind::kDynauth &&
-        *kind != ca::event_kind::kNas)
-      throw ApiError(400, "parameter 'kind' must be radius, scep, dynauth or nas");
+        *kind != ca::event_kind::kNas && *kind != ca::event_kind::kRadsec)
+      throw ApiError(400, "parameter 'kind' must be radius, scep, dynauth, nas or radsec");
     filter.kind = std::move(kind);
   }
   if (auto mac = text_param(query, "mac")) {

@@ -4,7 +4,8 @@
 //     {"target","looked_up_as":"mac|serial|device","verdict":"accepted|rejected|pending|never_seen",
 //      "summary":"…","latest":[{"nas","ssid","time","outcome","reason","device","serial","mac",
 //      "explanation",["quiet","nas_last_request"]}…],"enrollment":{"time","outcome","reason","cn",
-//      "device","serial","requester","explanation"}|null}
+//      "device","serial","requester","explanation"}|null,"radsec":{"time","outcome","reason","nas","nas_ip",
+//      "serial","explanation"}|null}
 // The latest RADIUS outcome per NAS and SSID (the newest first) and the latest SCEP outcome
 // from the decision events (docs/events.md), each explained with what to do next
 // (why_words.cpp). The verdict is the newest of them. `portcullis why` prints `summary` and
@@ -17,6 +18,7 @@
 
 #include <cctype>
 #include <set>
+#include <utility>
 
 namespace portcullis::app {
 
@@ -128,6 +130,7 @@ std::pair<std::string, std::optional<ca::Event>> quiet_words(ca::Ledger& ledger,
 struct Answer {
   json latest = json::array();
   json enrollment = nullptr;
+  json radsec = nullptr;
   std::string summary;
   std::optional<ca::Event> newest;   // decides the verdict
 
@@ -164,6 +167,13 @@ void add_scep(Answer& a, const ca::Event& e) {
         e);
 }
 
+void add_radsec(Answer& a, const ca::Event& e) {
+  const std::string words = why::radsec_words(e);
+  a.radsec = json{{"time", admin::iso8601(e.at)}, {"outcome", e.outcome}, {"reason", e.reason}, {"nas", e.nas},
+                  {"nas_ip", e.nas_ip},          {"serial", e.serial},   {"explanation", words}};
+  a.add("RadSec connection from " + e.nas_ip + " at " + admin::iso8601(e.at) + " refused: " + words + ".", e);
+}
+
 std::string verdict_of(const std::optional<ca::Event>& e) {
   if (!e) return "never_seen";
   if (e->outcome == "accept" || e->outcome == "issued" || e->outcome == "renewed" || e->outcome == "approved")
@@ -186,6 +196,19 @@ HttpResponse AdminApi::why(const std::map<std::string, std::string>& query, cons
     if (seen.insert({e.nas, e.ssid}).second) add_radius(ledger, answer, e, now);
   }
   if (auto scep = newest_of(ledger, lookup.scep)) add_scep(answer, *scep);
+  // A NAS certificate (by serial) or a NAS's device: its newest refused RadSec connection.
+  // Admitted connections make no event, so it decides the verdict only when it is newest.
+  if (lookup.as != "mac") {
+    ca::EventFilter radsec = lookup.radius;
+    radsec.kind = ca::event_kind::kRadsec;
+    radsec.limit = 1;
+    std::vector<ca::EventFilter> filters{radsec};
+    if (lookup.as == "device") {  // also by the RadSec client a foreign certificate named
+      radsec.nas = std::exchange(radsec.device, std::nullopt);
+      filters.push_back(radsec);
+    }
+    if (auto e = newest_of(ledger, filters)) add_radsec(answer, *e);
+  }
   if (!answer.newest) {
     answer.summary = "nothing from " + target + " in the decision events (as " + lookup.as +
                      "; events are kept for [events] keep_days)";
@@ -195,7 +218,8 @@ HttpResponse AdminApi::why(const std::map<std::string, std::string>& query, cons
                                         {"verdict", verdict_of(answer.newest)},
                                         {"summary", std::move(answer.summary)},
                                         {"latest", std::move(answer.latest)},
-                                        {"enrollment", std::move(answer.enrollment)}});
+                                        {"enrollment", std::move(answer.enrollment)},
+                                        {"radsec", std::move(answer.radsec)}});
 }
 
 }  // namespace portcullis::app

@@ -4,6 +4,7 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <map>
 #include <sstream>
 #include <string_view>
 
@@ -103,6 +104,38 @@ void add_certificates(std::vector<MetricFamily>& out, const ca::CertificateCensu
   out.push_back(std::move(expiring));
 }
 
+MetricFamily labelled(const char* name, const char* help, MetricType type, const char* label,
+                      const std::map<std::string, std::uint64_t>& values) {
+  MetricFamily family{name, help, type, {}};
+  for (const auto& [key, value] : values)
+    family.metric.push_back(value_metric(type, static_cast<double>(value), {{label, key}}));
+  return family;
+}
+
+void add_radsec(std::vector<MetricFamily>& out, const RadsecStats& s) {
+  out.push_back(single("portcullis_radsec_connections_open", "RadSec TCP connections open, TLS handshakes included",
+                       MetricType::Gauge, static_cast<double>(s.open)));
+  // One series per RadSec client with a connection: the names come from the config.
+  out.push_back(labelled("portcullis_radsec_nas_connections_open", "RadSec connections admitted and open, by NAS client",
+                         MetricType::Gauge, "nas", s.open_by_nas));
+  out.push_back(single("portcullis_radsec_connections_accepted_total",
+                       "RadSec TCP connections accepted under the total cap", MetricType::Counter,
+                       static_cast<double>(s.accepted)));
+  out.push_back(labelled("portcullis_radsec_connections_admitted_total",
+                         "RadSec connections admitted after the handshake, by TLS version", MetricType::Counter,
+                         "tls_version", s.admitted_by_tls_version));
+  out.push_back(labelled("portcullis_radsec_connections_refused_total",
+                         "RadSec connections refused, by reason (docs/events.md, kind radsec)", MetricType::Counter,
+                         "reason", s.refused_by_reason));
+  out.push_back(labelled("portcullis_radsec_connections_closed_total", "Admitted RadSec connections closed by the server, by reason",
+                         MetricType::Counter, "reason",
+                         {{"idle", s.closed_idle}, {"revoked", s.closed_revoked}, {"bad_framing", s.closed_bad_framing}}));
+  out.push_back(labelled("portcullis_radsec_packets_total", "RADIUS packets over RadSec, by direction", MetricType::Counter,
+                         "direction", {{"request", s.requests}, {"reply", s.replies}}));
+  out.push_back(MetricFamily{"portcullis_radsec_handshake_seconds", "RadSec TLS handshake time of admitted connections",
+                             MetricType::Histogram, {s.handshake}});
+}
+
 }  // namespace
 
 MetricsScrape::MetricsScrape(MetricSources sources, std::chrono::seconds census_ttl)
@@ -128,6 +161,8 @@ std::string MetricsScrape::render(ca::UnixTime now) {
   add_scep(families, sources_.scep != nullptr ? sources_.scep->counters() : scep::EnrollmentCounters{});
   add_dynauth(families, sources_.dynauth ? sources_.dynauth() : std::nullopt);
   if (sources_.index != nullptr) add_certificates(families, census(now));
+  if (sources_.radsec)
+    if (const auto radsec = sources_.radsec()) add_radsec(families, *radsec);
   families.push_back(single("portcullis_events_dropped_total",
                             "Decision events dropped because their queue was full", MetricType::Counter,
                             sources_.events_dropped ? static_cast<double>(sources_.events_dropped()) : 0.0));

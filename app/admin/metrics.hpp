@@ -5,6 +5,7 @@
 #pragma once
 
 #include "app/admin/metric_instruments.hpp"
+#include "app/admin/radsec_stats.hpp"
 #include "ca/identity_index.hpp"
 #include "radius/dynauth_client.hpp"
 #include "radius/server.hpp"
@@ -30,6 +31,8 @@ struct MetricSources {
   std::function<std::optional<radius::DynauthClientStats>()> dynauth;
   // The decision events' queue: events dropped because it was full. Empty: 0.
   std::function<std::uint64_t()> events_dropped;
+  // The RadSec listener's counts; empty or nullopt: [radsec] is off (no radsec metrics).
+  std::function<std::optional<RadsecStats>()> radsec;
 };
 
 class MetricsScrape {

@@ -162,4 +162,25 @@ std::string scep_words(const ca::Event& e) {
   return scep_reject_words(e);
 }
 
+std::string radsec_words(const ca::Event& e) {
+  const std::string cert = e.serial.empty() ? "its certificate" : "NAS certificate " + e.serial;
+  const std::string& r = e.reason;
+  if (r == "revoked" || r == "expired" || r == "not_yet_valid")
+    return cert + " is " + (r == "not_yet_valid" ? "not yet valid" : r) +
+           ": issue the NAS a new one with `portcullis nas certificate` and install it";
+  if (r == "device_disabled") return "the device " + e.device + " its certificate belongs to is disabled";
+  if (r == "unknown_issuer")
+    return cert + " is not ours (issuer " + e.issuer +
+           ") and no RadSec client with a ca_file names it: install one from `portcullis nas certificate`";
+  if (r == "untrusted_certificate") return cert + " does not verify against the ca_file of the client it names";
+  if (r == "not_nas_profile") return cert + " is a device certificate, not a NAS certificate (profile nas)";
+  if (r == "no_client")
+    return cert + " was issued to " + e.device + ", which is no RadSec client's certificate_name in [[radius.clients]]";
+  if (r == "source_address") return "it connected from outside the address configured for its client";
+  if (r == "nas_cap" || r == "total_cap")
+    return "too many connections open (" + std::string(r == "nas_cap" ? "max_connections_per_nas" : "max_connections") +
+           ")";
+  return "the TLS handshake did not complete (" + e.detail + ")";
+}
+
 }  // namespace portcullis::app::why

@@ -15,4 +15,7 @@ std::string radius_words(ca::Ledger& ledger, const ca::Event& e);
 // A SCEP PKIOperation outcome (kind scep).
 std::string scep_words(const ca::Event& e);
 
+// A refused RadSec connection (kind radsec).
+std::string radsec_words(const ca::Event& e);
+
 }  // namespace portcullis::app::why

@@ -46,8 +46,8 @@ void add_events_commands(CLI::App& app, CliContext& ctx, std::function<int()>& a
   cmd->add_option("--mac", args->mac, "Calling-Station-Id in any usual form (02:00:…, 02-00-…, 0200…)");
   cmd->add_option("--nas", args->nas, "NAS client name");
   cmd->add_option("--serial", args->serial, "Certificate serial (hex)");
-  cmd->add_option("--kind", args->kind, "radius, scep, dynauth or nas")
-      ->check(CLI::IsMember({"radius", "scep", "dynauth", "nas"}));
+  cmd->add_option("--kind", args->kind, "radius, scep, dynauth, nas or radsec")
+      ->check(CLI::IsMember({"radius", "scep", "dynauth", "nas", "radsec"}));
   cmd->add_option("--outcome", args->outcome, "accept, reject, abandoned, issued, pending, … (docs/events.md)");
   cmd->add_option("--since", args->since, "A duration back from now (90s, 15m, 1h, 7d) or a date/time");
   cmd->add_option("--limit", args->limit, "At most this many events (1..1000)")->check(CLI::Range(1, 1000));

@@ -39,6 +39,10 @@ radius::IpAddress to_ip(const asio::ip::address& address) {
 
 // RFC 6614 §2.4 (one port for both): accounting is told apart by its code, as the UDP
 // listeners tell it by the port it came to.
+// TLS handshake seconds: a NAS on the LAN takes milliseconds; a far one, or a busy server,
+// longer; the handshake timeout bounds it.
+const std::vector<double> kHandshakeBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
 radius::SocketKind kind_of(const radius::Bytes& packet) {
   constexpr std::uint8_t kAccountingRequest = 4;  // RFC 2866 §3
   return packet[0] == kAccountingRequest ? radius::SocketKind::acct : radius::SocketKind::auth;
@@ -71,6 +75,12 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
   }
   const radius::IpAddress& source() const { return source_; }
 
+  // A refusal of this connection, with what the certificate said if one was judged.
+  radius::radsec::Refusal refusal(const char* reason, std::string detail) const {
+    return radius::radsec::Refusal{source_,        reason,          std::move(detail), verdict_.nas,
+                                   verdict_.cn,    verdict_.serial, verdict_.issuer,   verdict_.device};
+  }
+
   // From outside the strand (recheck, stop): posted onto it.
   void close_if_no_longer_good() {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
@@ -95,6 +105,9 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
       ++listener_->counters_.refused_tls;
       const std::string why = !verdict_.reason.empty() ? verdict_.reason : ec.message();
       spdlog::warn("radsec: connection from {} refused at TLS: {}", peer_text_, why);
+      // No verdict: the handshake failed before (or without) a certificate to judge.
+      const bool judged = verdict_.code != nullptr && *verdict_.code != '\0';
+      listener_->refused(refusal(judged ? verdict_.code : "handshake_failed", "TLS: " + why));
       close(nullptr);
       return;
     }
@@ -103,10 +116,16 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
       ++listener_->counters_.refused_nas_cap;
       spdlog::warn("radsec: connection from {} for NAS {} refused: it has {} connections already", peer_text_, nas_,
                    listener_->options_.max_connections_per_nas);
+      listener_->refused(refusal("nas_cap", "NAS " + nas_ + " has " +
+                                                std::to_string(listener_->options_.max_connections_per_nas) +
+                                                " connections already (max_connections_per_nas)"));
       close(nullptr);
       return;
     }
     admitted_ = true;
+    listener_->handshake_seconds_.observe(std::chrono::steady_clock::now() - started_);
+    const int version = SSL_version(stream_.native_handle());
+    ++(version == TLS1_3_VERSION ? listener_->counters_.tls13 : listener_->counters_.tls12);
     spdlog::info("radsec: NAS {} connected from {} ({}, {} certificate)", nas_, peer_text_,
                  SSL_get_version(stream_.native_handle()), verdict_.ours ? "our" : "a trusted CA's");
     arm_timer(listener_->options_.idle_timeout, "idle");
@@ -157,6 +176,7 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
 
   void dispatch(radius::Bytes packet) {
     ++in_flight_;
+    ++listener_->counters_.requests;
     // The handler runs off the strand, so an EAP-TLS step does not hold up this
     // connection's other requests; the client entry stays alive through clients_.
     asio::post(listener_->io_, [self = shared_from_this(), packet = std::move(packet)]() mutable {
@@ -176,6 +196,7 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
     --in_flight_;
     if (closed_) return;
     if (reply) {
+      ++listener_->counters_.replies;
       writes_.push_back(std::move(*reply));
       if (writes_.size() == 1) write_next();
     }
@@ -204,6 +225,11 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
     timer_.async_wait([self = shared_from_this(), why](const boost::system::error_code& ec) {
       if (ec || self->closed_) return;
       if (self->admitted_) ++self->listener_->counters_.closed_idle;
+      // Not admitted: the only timer armed was the handshake's (a refused one closes at once).
+      else
+        self->listener_->refused(self->refusal(
+            "handshake_timeout", "no complete TLS handshake within " +
+                                     std::to_string(self->listener_->options_.handshake_timeout.count()) + " s"));
       // Replies waiting: the NAS stopped reading them, not sending (RFC 6614 §2.6).
       self->close(self->writes_.empty() ? why : "its replies have not been read for the idle timeout");
     });
@@ -225,6 +251,7 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
   std::shared_ptr<RadsecListener> listener_;
   ssl::stream<tcp::socket> stream_;
   asio::steady_timer timer_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   radius::IpAddress source_;
   std::uint16_t source_port_ = 0;
   std::string peer_text_, nas_;
@@ -262,9 +289,34 @@ RadsecListener::RadsecListener(asio::io_context& io, RadsecOptions options, std:
       clients_(std::move(clients)),
       identities_(identities),
       handler_(std::move(handler)),
-      acceptor_(io) {}
+      acceptor_(io),
+      handshake_seconds_(kHandshakeBuckets),
+      refusal_events_(options_.events),
+      refusal_sweep_(asio::make_strand(io)) {}
 
-void RadsecListener::start() { accept(); }
+void RadsecListener::start() {
+  accept();
+  asio::post(refusal_sweep_.get_executor(), [self = shared_from_this()] { self->schedule_refusal_sweep(); });
+}
+
+// The counts of refusal windows that are over reach the events even when no refusal follows.
+void RadsecListener::schedule_refusal_sweep() {
+  refusal_sweep_.expires_after(std::chrono::seconds(10));
+  refusal_sweep_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    auto self = weak.lock();
+    if (ec || !self) return;
+    self->refusal_events_.sweep(radius::SteadyClock::now());
+    self->schedule_refusal_sweep();
+  });
+}
+
+void RadsecListener::refused(radius::radsec::Refusal refusal) {
+  {
+    std::lock_guard lock(refused_mutex_);
+    ++refused_by_reason_[refusal.reason];
+  }
+  refusal_events_.record(std::move(refusal), radius::SteadyClock::now());
+}
 
 void RadsecListener::stop() {
   std::vector<std::shared_ptr<Connection>> open;
@@ -276,6 +328,11 @@ void RadsecListener::stop() {
   }
   boost::system::error_code ignored;
   acceptor_.close(ignored);
+  // The timer is used only on its strand: cancel() there, not raced with its handler.
+  asio::post(refusal_sweep_.get_executor(), [self = shared_from_this()] {
+    self->refusal_sweep_.cancel();
+    self->refusal_events_.sweep(radius::SteadyClock::now() + std::chrono::hours(1));
+  });
   for (auto& c : open) c->close_from_outside("the service is stopping");
 }
 
@@ -301,6 +358,28 @@ std::vector<std::pair<std::string, std::uint64_t>> RadsecListener::counters() co
           {"radsec_closed_revoked", counters_.closed_revoked.load()},
           {"radsec_closed_idle", counters_.closed_idle.load()},
           {"radsec_bad_framing", counters_.bad_framing.load()}};
+}
+
+RadsecStats RadsecListener::stats() const {
+  RadsecStats s;
+  {
+    std::lock_guard lock(mutex_);
+    s.open = connections_.size();
+    s.open_by_nas.insert(per_nas_.begin(), per_nas_.end());
+  }
+  {
+    std::lock_guard lock(refused_mutex_);
+    s.refused_by_reason = refused_by_reason_;
+  }
+  s.accepted = counters_.accepted.load();
+  s.admitted_by_tls_version = {{"TLSv1.3", counters_.tls13.load()}, {"TLSv1.2", counters_.tls12.load()}};
+  s.closed_idle = counters_.closed_idle.load();
+  s.closed_revoked = counters_.closed_revoked.load();
+  s.closed_bad_framing = counters_.bad_framing.load();
+  s.requests = counters_.requests.load();
+  s.replies = counters_.replies.load();
+  s.handshake = handshake_seconds_.collect();
+  return s;
 }
 
 int RadsecListener::verify(X509_STORE_CTX* store, void* arg) {
@@ -333,12 +412,19 @@ void RadsecListener::accept() {
     if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
     if (!ec) {
       std::shared_ptr<Connection> connection;
+      std::optional<radius::radsec::Refusal> refusal;
       {
         std::lock_guard lock(self->mutex_);
         if (self->stopped_) return;
         if (self->connections_.size() >= self->options_.max_connections) {
           ++self->counters_.refused_total_cap;
           spdlog::warn("radsec: connection refused: {} open, the cap", self->connections_.size());
+          boost::system::error_code peer_ec;
+          const tcp::endpoint peer = socket.remote_endpoint(peer_ec);
+          refusal.emplace(radius::radsec::Refusal{
+              to_ip(peer.address()), "total_cap",
+              std::to_string(self->connections_.size()) + " connections open, the cap (max_connections)",
+              {}, {}, {}, {}, {}});
         } else {
           ++self->counters_.accepted;
           connection = std::make_shared<Connection>(self, std::move(socket), *self->tls_);
@@ -346,6 +432,7 @@ void RadsecListener::accept() {
         }
       }
       if (connection) connection->start();
+      if (refusal) self->refused(std::move(*refusal));  // after the registry's lock: the sink may take its own
     }
     self->accept();
   });

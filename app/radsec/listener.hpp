@@ -6,16 +6,21 @@
 //
 // Threading: each connection's socket, timer and write queue live on its own strand; the
 // handler runs on any io thread (an EAP-TLS step is CPU work), and its reply is posted back
-// to the strand. The registry of open connections (caps, revocation) has its own mutex.
+// to the strand. The registry of open connections (caps, revocation) has its own mutex;
+// the timer that reports counted refusals (RefusalEvents::sweep) has its own strand.
 #pragma once
 
+#include "app/admin/metric_instruments.hpp"
+#include "app/admin/radsec_stats.hpp"
 #include "ca/identity_index.hpp"
 #include "radius/radsec/peer_auth.hpp"
+#include "radius/radsec/refusal_events.hpp"
 #include "radius/server.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -38,6 +43,7 @@ struct RadsecOptions {
   std::chrono::seconds idle_timeout{600};         // no packet in, no reply out this long: closed (RFC 6614 §2.6)
   std::chrono::seconds handshake_timeout{10};
   std::size_t max_in_flight = 256;                // per connection, replies not yet written included
+  ca::EventSink* events = nullptr;                // refused connections (kind radsec); null: none
 };
 
 // The server certificate and the CAs named to clients.
@@ -72,12 +78,13 @@ class RadsecListener : public std::enable_shared_from_this<RadsecListener> {
   // radsec_accepted, radsec_refused_tls, radsec_refused_total_cap, radsec_refused_nas_cap,
   // radsec_closed_revoked, radsec_closed_idle, radsec_bad_framing.
   std::vector<std::pair<std::string, std::uint64_t>> counters() const;
+  RadsecStats stats() const;
 
  private:
   class Connection;
   struct Counters {
     std::atomic<std::uint64_t> accepted{0}, refused_tls{0}, refused_total_cap{0}, refused_nas_cap{0},
-        closed_revoked{0}, closed_idle{0}, bad_framing{0};
+        closed_revoked{0}, closed_idle{0}, bad_framing{0}, requests{0}, replies{0}, tls13{0}, tls12{0};
   };
 
   RadsecListener(boost::asio::io_context& io, RadsecOptions options, std::shared_ptr<const Clients> clients,
@@ -87,6 +94,9 @@ class RadsecListener : public std::enable_shared_from_this<RadsecListener> {
   void accept();
   bool admit(Connection* connection, const std::string& nas);  // per-NAS cap, after the handshake
   void forget(Connection* connection, const std::string& admitted_nas);
+  // A connection refused: counted by reason and recorded as a (rate-limited) event.
+  void refused(radius::radsec::Refusal refusal);
+  void schedule_refusal_sweep();
 
   boost::asio::io_context& io_;
   RadsecOptions options_;
@@ -97,6 +107,11 @@ class RadsecListener : public std::enable_shared_from_this<RadsecListener> {
   boost::asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
   Counters counters_;
+  AtomicHistogram handshake_seconds_;
+  radius::radsec::RefusalEvents refusal_events_;
+  boost::asio::steady_timer refusal_sweep_;
+  mutable std::mutex refused_mutex_;
+  std::map<std::string, std::uint64_t> refused_by_reason_;  // guarded by refused_mutex_; a fixed vocabulary
 
   mutable std::mutex mutex_;  // guards the three below
   std::map<Connection*, std::weak_ptr<Connection>> connections_;

@@ -50,7 +50,7 @@ std::shared_ptr<const radius::radsec::RadsecClients> make_radsec_clients(const C
 std::shared_ptr<RadsecListener> start_radsec_listener(boost::asio::io_context& io, const Config& config,
                                                       const ca::Authority& authority,
                                                       const ca::IdentityView& identities, ca::Registry& registry,
-                                                      radius::Server& server) {
+                                                      radius::Server& server, ca::EventSink* events) {
   if (!config.radsec.enabled) return nullptr;
   RadsecOptions options;
   options.bind = config.radsec.bind;
@@ -59,6 +59,7 @@ std::shared_ptr<RadsecListener> start_radsec_listener(boost::asio::io_context& i
   options.max_connections_per_nas = static_cast<std::size_t>(config.radsec.max_connections_per_nas);
   options.idle_timeout = std::chrono::seconds(config.radsec.idle_timeout_seconds);
   options.handshake_timeout = std::chrono::seconds(config.radsec.handshake_timeout_seconds);
+  options.events = events;
   const ca::CaPaths& paths = authority.paths();
   RadsecTlsFiles tls{paths.server(), paths.server_key(), paths.chain(), {authority.issuing(), authority.root()}};
   auto clients = make_radsec_clients(config);

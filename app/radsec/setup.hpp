@@ -17,10 +17,11 @@ namespace portcullis::app {
 std::shared_ptr<const radius::radsec::RadsecClients> make_radsec_clients(const Config& config);
 
 // Null when [radsec] is not enabled. Binds at once (throws naming what failed); accepting
-// starts when `io` runs.
+// starts when `io` runs. `events` (may be null) gets the refused connections and must
+// outlive the listener.
 std::shared_ptr<RadsecListener> start_radsec_listener(boost::asio::io_context& io, const Config& config,
                                                       const ca::Authority& authority,
                                                       const ca::IdentityView& identities, ca::Registry& registry,
-                                                      radius::Server& server);
+                                                      radius::Server& server, ca::EventSink* events = nullptr);
 
 }  // namespace portcullis::app

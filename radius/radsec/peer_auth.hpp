@@ -38,10 +38,15 @@ struct RadsecClient {
 
 struct PeerVerdict {
   const RadsecClient* client = nullptr;       // null: refused
-  std::string reason;                         // why refused, for the log and the event
+  std::string reason;                         // why refused, in words, for the log and the event
+  const char* code = "";                      // why refused, the event vocabulary (docs/events.md)
   int verify_error = 0;                       // X509_V_ERR_* for the TLS alert when refused
   std::array<std::uint8_t, 32> fingerprint{}; // SHA-256 of the certificate
   bool ours = false;                          // issued by us (re-checked against the ledger)
+  // Who presented it, for the refusal event: subject CN, serial (uppercase hex), issuer
+  // (RFC 2253), and for ours the device it was issued to.
+  std::string cn, serial, issuer, device;
+  std::string nas;                            // the client it names, refused or not ("" if none)
 };
 
 class RadsecClients {

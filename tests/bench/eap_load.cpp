@@ -1,10 +1,11 @@
-// bench_eap_load: a RADIUS/UDP EAP-TLS load generator (docs/performance.md).
+// bench_eap_load: a RADIUS EAP-TLS load generator, over UDP or RadSec (docs/performance.md).
 //
 //   bench_eap_load --port N --secret S --ca F --cert F --key F [--server 127.0.0.1]
 //                  [--tls 1.2|1.3] [--concurrency C] [--count N] [--resume]
 //                  [--fragment-size N] [--calling-station-id PREFIX] [--timeout-ms T]
 //                  [--retries R] [--max-seconds S] [--server-pid PID]
 //                  [--half-open [--hold-seconds H]] [--reuse-first-session]
+//                  [--radsec-cert F --radsec-key F]
 //
 // eapol_test spends ~4 ms of client CPU per authentication, which on a 2-core machine
 // would measure the client, not the server. This one runs C conversations at a time from
@@ -35,6 +36,11 @@
 // and just after the measured phase: server CPU per authentication without counting
 // warm-up or start-up.
 //
+// --radsec-cert/--radsec-key: RADIUS over TLS (RFC 6614) instead of UDP, as a NAS with
+// that certificate (`portcullis nas certificate`): each socket above is one TLS connection
+// (TLS 1.3, the server verified against --ca), its packets framed by their Length, with
+// the fixed secret "radsec" (§2.3). The handshakes happen before the measured phase.
+//
 // Bounded: at most --count conversations and --max-seconds of wall time; loopback only
 // in practice (the server address is taken as given, IPv4).
 #include "ca/x509.hpp"
@@ -45,7 +51,11 @@
 #include "tests/unit/eap/eap_tls_peer.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -103,6 +113,7 @@ struct Options {
   bool half_open = false;
   double hold_seconds = 0;
   std::string identity = "anonymous@bench.example";
+  std::string radsec_cert, radsec_key;  // set: RadSec (RFC 6614) instead of UDP
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -112,7 +123,7 @@ struct Options {
                "  [--tls 1.2|1.3] [--concurrency C] [--count N] [--resume] [--fragment-size N]\n"
                "  [--calling-station-id PREFIX] [--timeout-ms T] [--retries R] [--max-seconds S]\n"
                "  [--server-pid PID] [--half-open [--hold-seconds H]] [--identity NAME]\n"
-               "  [--reuse-first-session]  (with --resume)\n",
+               "  [--reuse-first-session]  (with --resume) [--radsec-cert F --radsec-key F]\n",
                why);
   std::exit(2);
 }
@@ -156,6 +167,8 @@ Options parse_options(int argc, char** argv) {
     else if (a == "--half-open") o.half_open = true;
     else if (a == "--hold-seconds") o.hold_seconds = static_cast<double>(number());
     else if (a == "--identity") o.identity = value();
+    else if (a == "--radsec-cert") o.radsec_cert = value();
+    else if (a == "--radsec-key") o.radsec_key = value();
     else usage(("unknown option " + a).c_str());
   }
   if (o.port <= 0 || o.port > 65535) usage("--port is required");
@@ -166,6 +179,8 @@ Options parse_options(int argc, char** argv) {
   if (o.half_open && o.resume) usage("--half-open and --resume do not mix");
   if (o.max_seconds <= 0) usage("--max-seconds must be positive");
   if (o.hold_seconds > 600) usage("--hold-seconds is at most 600");
+  if (o.radsec_cert.empty() != o.radsec_key.empty()) usage("--radsec-cert and --radsec-key go together");
+  if (!o.radsec_cert.empty() && o.secret != "radsec") usage("over RadSec the secret is \"radsec\" (RFC 6614 §2.3)");
   // Parked half-open conversations never free their slot, so every one needs its own.
   if (o.half_open) o.concurrency = o.count;
   return o;
@@ -211,23 +226,44 @@ double self_cpu_seconds() {
   return s(u.ru_utime) + s(u.ru_stime);
 }
 
-// One UDP socket and its identifier pool.
+// One UDP socket, or one RadSec connection, and its identifier pool.
 struct Socket {
   int fd = -1;
+  pca::SslPtr ssl;   // RadSec: the TLS connection on fd
+  Bytes stream;      // RadSec: bytes read and not yet a whole packet
   std::deque<std::uint8_t> free_ids;
   std::array<int, 256> slot_of_id{};  // -1: identifier not in flight
 
-  Socket() {
-    fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  // `tls` null: UDP. Else a TCP connection to `to` and a (blocking) TLS handshake, then
+  // non-blocking like the UDP socket.
+  Socket(SSL_CTX* tls, const sockaddr_in& to) {
+    fd = ::socket(AF_INET, (tls ? SOCK_STREAM : SOCK_DGRAM | SOCK_NONBLOCK) | SOCK_CLOEXEC, 0);
     if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
     // 10,000 half-open conversations answer in bursts of ~1.5 KB datagrams: a deep
     // receive buffer keeps the kernel from dropping them before we read.
     const int size = 4 << 20;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    if (tls) connect_tls(tls, to);
     for (int i = 0; i < 256; ++i) free_ids.push_back(static_cast<std::uint8_t>(i));
     slot_of_id.fill(-1);
   }
+
+  void connect_tls(SSL_CTX* tls, const sockaddr_in& to) {
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0)
+      throw std::runtime_error(std::string("connect: ") + std::strerror(errno));
+    ssl.reset(SSL_new(tls));
+    if (!ssl || SSL_set_fd(ssl.get(), fd) != 1 || SSL_connect(ssl.get()) != 1) {
+      char err[256];
+      ERR_error_string_n(ERR_get_error(), err, sizeof err);
+      throw std::runtime_error(std::string("RadSec TLS handshake failed: ") + err);
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  }
   ~Socket() {
+    if (ssl) SSL_shutdown(ssl.get());
+    ssl.reset();
     if (fd >= 0) ::close(fd);
   }
   Socket(const Socket&) = delete;
@@ -270,9 +306,10 @@ class LoadGenerator {
 
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
     if (epoll_ < 0) throw std::runtime_error("epoll_create1 failed");
+    if (!o_.radsec_cert.empty()) radsec_ = radsec_context();
     const std::size_t sockets = (o_.concurrency + kSlotsPerSocket - 1) / kSlotsPerSocket;
     for (std::size_t i = 0; i < sockets; ++i) {
-      sockets_.push_back(std::make_unique<Socket>());
+      sockets_.push_back(std::make_unique<Socket>(radsec_.get(), to_));
       epoll_event ev{};
       ev.events = EPOLLIN;
       ev.data.u64 = i;
@@ -290,6 +327,21 @@ class LoadGenerator {
   }
   ~LoadGenerator() {
     if (epoll_ >= 0) ::close(epoll_);
+  }
+
+  // The NAS side of RadSec: its certificate and key, the server verified against --ca.
+  pca::SslCtxPtr radsec_context() const {
+    pca::SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+    if (!ctx) throw std::runtime_error("SSL_CTX_new failed");
+    SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION);
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+    for (const auto& c : trust_) X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx.get()), c.get());
+    // A retransmission offers the same bytes again, from the slot's buffer.
+    SSL_CTX_set_mode(ctx.get(), SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (SSL_CTX_use_certificate_chain_file(ctx.get(), o_.radsec_cert.c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx.get(), o_.radsec_key.c_str(), SSL_FILETYPE_PEM) != 1)
+      throw std::runtime_error("cannot load --radsec-cert / --radsec-key");
+    return ctx;
   }
   LoadGenerator(const LoadGenerator&) = delete;
   LoadGenerator& operator=(const LoadGenerator&) = delete;
@@ -360,6 +412,10 @@ class LoadGenerator {
       const int n = epoll_wait(epoll_, events, 64, 10);
       for (int e = 0; e < n; ++e) {
         Socket& sock = *sockets_[events[e].data.u64];
+        if (sock.ssl) {
+          read_stream(events[e].data.u64, buf.data(), buf.size());
+          continue;
+        }
         for (;;) {
           const ssize_t got = ::recv(sock.fd, buf.data(), buf.size(), 0);
           if (got < 0) break;  // EAGAIN: drained
@@ -384,6 +440,30 @@ class LoadGenerator {
         }
       }
     }
+  }
+
+  // RadSec: every whole packet read so far, each as a datagram (RFC 6614 §2.5: framed by
+  // its Length).
+  void read_stream(std::size_t socket_index, std::uint8_t* buf, std::size_t size) {
+    Socket& sock = *sockets_[socket_index];
+    for (;;) {
+      const int got = SSL_read(sock.ssl.get(), buf, static_cast<int>(size));
+      if (got <= 0) {
+        const int err = SSL_get_error(sock.ssl.get(), got);
+        if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) break;
+        throw std::runtime_error("the RadSec connection was closed by the server");
+      }
+      sock.stream.insert(sock.stream.end(), buf, buf + got);
+    }
+    std::size_t at = 0;
+    while (sock.stream.size() - at >= 4) {
+      const std::size_t length = (std::size_t{sock.stream[at + 2]} << 8) | sock.stream[at + 3];
+      if (length < 20) throw std::runtime_error("a RadSec packet with Length < 20");
+      if (sock.stream.size() - at < length) break;
+      on_datagram(socket_index, rad::ByteView(sock.stream.data() + at, length));
+      at += length;
+    }
+    sock.stream.erase(sock.stream.begin(), sock.stream.begin() + static_cast<std::ptrdiff_t>(at));
   }
 
   void start(Slot& s) {
@@ -441,6 +521,11 @@ class LoadGenerator {
   }
 
   void transmit(const Slot& s) {
+    if (const auto& ssl = sockets_[s.socket]->ssl) {
+      // A full send buffer counts as a lost packet, as over UDP: the timeout scan resends.
+      if (SSL_write(ssl.get(), s.datagram.data(), static_cast<int>(s.datagram.size())) <= 0) ++send_errors_;
+      return;
+    }
     const ssize_t n = ::sendto(sockets_[s.socket]->fd, s.datagram.data(), s.datagram.size(), 0,
                                reinterpret_cast<const sockaddr*>(&to_), sizeof to_);
     // A full socket buffer or ECONNREFUSED (ICMP from a dead port) counts as a lost
@@ -649,6 +734,7 @@ class LoadGenerator {
   pca::EvpPkeyPtr key_;
   sockaddr_in to_{};
   int epoll_ = -1;
+  pca::SslCtxPtr radsec_;  // RadSec: the NAS's TLS context; null over UDP
   std::vector<std::unique_ptr<Socket>> sockets_;
   std::vector<Slot> slots_;
   Clock::time_point deadline_;

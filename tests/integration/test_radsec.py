@@ -13,6 +13,7 @@ import time
 
 import test_radius
 from harness import IntegrationTest, corporate_root, eventually, free_port, main, run
+from test_metrics import samples, value
 
 UDP_SECRET = "eapol-to-radsecproxy-secret"
 
@@ -196,6 +197,18 @@ realm * {{
         self.assert_failure(self.eapol(inst, key, cert, port=fresh, secret=UDP_SECRET))
         self.assertRegex(inst.log(), r"radsec: connection from 127\.0\.0\.1:\d+ refused at TLS: NAS certificate revoked")
         self.assertEqual(inst.log().count("radsec: NAS wlc-1 connected"), 1)
+        # The refusal is a decision event naming the certificate, found by its serial.
+        refused = eventually(lambda: inst.api("GET", f"/events?kind=radsec&serial={serial.upper()}", expect=200)[1]["events"],
+                             lambda e: len(e) >= 1)
+        self.assertEqual([(e["outcome"], e["reason"], e["nas_ip"], e["nas"], e["cn"], e["device"]) for e in refused],
+                         [("refused", "revoked", "127.0.0.1", "wlc-1", "wlc-1", "wlc-1")])
+        self.assertIn("NAS certificate revoked", refused[0]["detail"])
+        # `why` explains it by the certificate's serial and by the NAS's name.
+        for target in (serial.upper(), "wlc-1"):
+            why = inst.cli("why", target, check=False)
+            self.assertEqual(why.returncode, 2, why.stdout + why.stderr)
+            self.assertIn("RadSec connection from 127.0.0.1", why.stdout)
+            self.assertIn(f"NAS certificate {serial.upper()} is revoked", why.stdout)
 
     def test_a_nas_certificate_from_a_foreign_ca_is_refused_at_tls(self):
         inst, nas = self.radsec_instance()
@@ -217,6 +230,13 @@ realm * {{
         self.assertRegex(inst.log(), r"radsec: connection from 127\.0\.0\.1:\d+ refused at TLS: certificate 'wlc-1' is "
                                      r"not ours and names no RadSec client with a trusted CA")
         self.assertNotIn("radsec: NAS wlc-1 connected", inst.log())
+        # One event, with the foreign certificate's serial and issuer.
+        foreign_serial = run(["openssl", "x509", "-in", cert, "-noout", "-serial"]).stdout.strip().split("=")[1]
+        refused = eventually(lambda: inst.api("GET", "/events?kind=radsec", expect=200)[1]["events"], lambda e: len(e) >= 1)
+        self.assertEqual([(e["outcome"], e["reason"], e["nas_ip"], e["cn"], e["serial"]) for e in refused],
+                         [("refused", "unknown_issuer", "127.0.0.1", "wlc-1", foreign_serial.upper())])
+        self.assertEqual(refused[0]["issuer"], run(["openssl", "x509", "-in", root_cert, "-noout", "-subject",
+                                                    "-nameopt", "RFC2253"]).stdout.strip().split("=", 1)[1])
 
 
 class RadsecStreamTest(IntegrationTest):
@@ -352,6 +372,35 @@ class RadsecStreamTest(IntegrationTest):
         # The stalled one: no write progress for the idle timeout, closed.
         why = "closed: its replies have not been read for the idle timeout"
         self.assertIn(why, eventually(inst.log, lambda log: why in log, timeout=15))
+
+    def test_metrics_count_connections_refusals_and_packets(self):
+        inst = self.radsec_instance(max_connections_per_nas=1, handshake_timeout_seconds=1)
+        first = self.connect(inst, ssl.TLSVersion.TLSv1_2)
+        first.sendall(b"".join(self.status_server("radsec", identifier=i) for i in range(3)))
+        self.read_packets(first, 3)
+        self.assert_closed(self.connect(inst))  # over max_connections_per_nas
+        silent = socket.create_connection(("127.0.0.1", inst.radsec_port), timeout=5)  # no ClientHello
+        self.addCleanup(silent.close)
+        events = eventually(lambda: inst.api("GET", "/events?kind=radsec", expect=200)[1]["events"],
+                            lambda found: any(e["reason"] == "handshake_timeout" for e in found), timeout=10)
+        self.assertEqual(sorted(e["reason"] for e in events), ["handshake_timeout", "nas_cap"])
+
+        status, body = inst.http("GET", "/metrics", admin=True)
+        self.assertEqual(status, 200)
+        text = body.decode()
+        s = samples(text)
+        self.assertEqual(value(s, "portcullis_radsec_connections_open"), 1)
+        self.assertEqual(value(s, "portcullis_radsec_nas_connections_open", nas="wlc-1"), 1)
+        self.assertEqual(value(s, "portcullis_radsec_connections_accepted_total"), 3)
+        self.assertEqual(value(s, "portcullis_radsec_connections_admitted_total", tls_version="TLSv1.2"), 1)
+        self.assertEqual(value(s, "portcullis_radsec_connections_admitted_total", tls_version="TLSv1.3"), 0)
+        self.assertEqual(value(s, "portcullis_radsec_connections_refused_total", reason="nas_cap"), 1)
+        self.assertEqual(value(s, "portcullis_radsec_connections_refused_total", reason="handshake_timeout"), 1)
+        self.assertEqual(value(s, "portcullis_radsec_packets_total", direction="request"), 3)
+        self.assertEqual(value(s, "portcullis_radsec_packets_total", direction="reply"), 3)
+        self.assertEqual(value(s, "portcullis_radsec_handshake_seconds_count"), 1)  # the admitted one
+        check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 
     @staticmethod
     def rss_kib(inst):

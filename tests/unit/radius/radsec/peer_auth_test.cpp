@@ -111,6 +111,13 @@ TEST_F(PeerAuth, OurNasCertificateNamesItsClientByDevice) {
   EXPECT_EQ(again.client, nullptr);
   EXPECT_EQ(again.verify_error, X509_V_ERR_CERT_REVOKED);
   EXPECT_NE(again.reason.find("revoked"), std::string::npos) << again.reason;
+  // The refusal event's code, and who presented the certificate.
+  EXPECT_STREQ(again.code, "revoked");
+  EXPECT_EQ(again.cn, "wlc-1");
+  EXPECT_EQ(again.device, "wlc-1");
+  EXPECT_EQ(again.nas, "controller-1");
+  EXPECT_EQ(again.serial, ca::serial_hex(nas.cert.get()));
+  EXPECT_EQ(again.issuer, ca::name_to_string(X509_get_issuer_name(nas.cert.get())));
 }
 
 TEST_F(PeerAuth, OurDeviceCertificateIsNoNasCertificate) {
@@ -119,12 +126,15 @@ TEST_F(PeerAuth, OurDeviceCertificateIsNoNasCertificate) {
   const PeerVerdict v = clients.authorize(nas.cert.get(), nullptr, kLoopback, ids, 0);
   EXPECT_EQ(v.client, nullptr);
   EXPECT_EQ(v.verify_error, X509_V_ERR_INVALID_PURPOSE);
+  EXPECT_STREQ(v.code, "not_nas_profile");
 }
 
 TEST_F(PeerAuth, OursButNamingNoClientIsRefused) {
   ids.known[fingerprint(nas.cert.get())] = identity(ca::IdentityVerdict::good, "wlc-9", "nas");
   clients.add(client("controller-1", "wlc-1"));
-  EXPECT_EQ(clients.authorize(nas.cert.get(), nullptr, kLoopback, ids, 0).client, nullptr);
+  const PeerVerdict v = clients.authorize(nas.cert.get(), nullptr, kLoopback, ids, 0);
+  EXPECT_EQ(v.client, nullptr);
+  EXPECT_STREQ(v.code, "no_client");
 }
 
 TEST_F(PeerAuth, SourceAddressNarrowsWhereTheNasMayConnectFrom) {
@@ -133,7 +143,9 @@ TEST_F(PeerAuth, SourceAddressNarrowsWhereTheNasMayConnectFrom) {
   c.nas.address = "192.0.2.0/24";
   c.source = IpPrefix::parse("192.0.2.0/24");
   clients.add(std::move(c));
-  EXPECT_EQ(clients.authorize(nas.cert.get(), nullptr, kLoopback, ids, 0).client, nullptr);
+  const PeerVerdict elsewhere = clients.authorize(nas.cert.get(), nullptr, kLoopback, ids, 0);
+  EXPECT_EQ(elsewhere.client, nullptr);
+  EXPECT_STREQ(elsewhere.code, "source_address");
   EXPECT_NE(clients.authorize(nas.cert.get(), nullptr, *IpAddress::parse("192.0.2.7"), ids, 0).client, nullptr);
 }
 
@@ -155,12 +167,16 @@ TEST_F(PeerAuth, ForeignCertificateNeedsTheCaConfiguredForThatClientAndItsName) 
 
   // Our CA's certificate that is not in the ledger (unknown to the index), and a foreign
   // one whose CA is not the configured one, are both refused.
-  EXPECT_EQ(clients.authorize(nas.cert.get(), nullptr, kLoopback, ids, 0).client, nullptr);
+  const PeerVerdict unknown = clients.authorize(nas.cert.get(), nullptr, kLoopback, ids, 0);
+  EXPECT_EQ(unknown.client, nullptr);
+  EXPECT_STREQ(unknown.code, "unknown_issuer");
+  EXPECT_EQ(unknown.issuer, "CN=Our Issuing CA");
   KeyAndCert other_ca = make_cert("Other CA", nullptr);
   KeyAndCert impostor = make_cert("gw-7.corp.example", &other_ca);
   const PeerVerdict refused = clients.authorize(impostor.cert.get(), nullptr, kLoopback, ids, 0);
   EXPECT_EQ(refused.client, nullptr);
   EXPECT_NE(refused.reason.find("does not verify"), std::string::npos) << refused.reason;
+  EXPECT_STREQ(refused.code, "untrusted_certificate");
 }
 
 TEST(RadsecClients, CertificateNamesAreUnique) {
