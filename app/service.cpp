@@ -384,6 +384,7 @@ class Service {
   std::shared_ptr<AdminApi> make_admin_api(const Config& config) {
     auto api = std::make_shared<AdminApi>(*registry_, *issuer_, admin_tokens(config), &radius_->counters(),
                                           mdm_settings());
+    api->set_console(console_);
     api->set_policy(PolicyControl{policy_.get(), config.policy.file});
     api->set_scep(scep_enrollment_.get());
     api->set_service_counters([this] { return service_counters(); });
@@ -525,6 +526,8 @@ class Service {
   std::shared_ptr<RadsecListener> radsec_;  // null unless [radsec] enabled
   std::shared_ptr<SessionControl> session_control_;  // lives on run()'s io_context
   std::unique_ptr<MetricsScrape> metrics_scrape_;
+  // One for the process: console sign-ins survive the API's rebuild on SIGHUP.
+  std::shared_ptr<console::Console> console_ = std::make_shared<console::Console>(config_.admin_tls_effective());
   std::atomic<std::shared_ptr<AdminApi>> admin_api_;
   // Exceptions that escaped a handler on an I/O or HTTP worker thread (logged, survived).
   std::atomic<std::uint64_t> handler_exceptions_{0};
