@@ -15,4 +15,13 @@ std::string radius_words(ca::Ledger& ledger, const ca::Event& e);
 // A SCEP PKIOperation outcome (kind scep).
 std::string scep_words(const ca::Event& e);
 
+// An RFC 5176 Disconnect/CoA outcome (kind dynauth).
+std::string dynauth_words(const ca::Event& e);
+
+// A datagram dropped before any conversation (kind nas).
+std::string nas_words(const ca::Event& e);
+
+// Any event, by its kind: the sentence the events list and the console show beside it.
+std::string event_words(ca::Ledger& ledger, const ca::Event& e);
+
 }  // namespace portcullis::app::why
