@@ -3,7 +3,8 @@
 # their content types and a SHA-256 ETag (app/console/assets.hpp). Without DIST (the console
 # not built) the table is empty.
 set(names index.html app.js app.css)
-set(types "text/html; charset=utf-8" "text/javascript; charset=utf-8" "text/css; charset=utf-8")
+# (A CMake list cannot hold "; ", so the charset is added below.)
+set(types text/html text/javascript text/css)
 set(arrays "")
 set(table "")
 set(count 0)
@@ -19,7 +20,7 @@ if(DIST)
     file(SHA256 "${file}" digest)
     string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
     string(APPEND arrays "const std::uint8_t asset_${i}[] = {${bytes}};\n")
-    string(APPEND table "    {\"${name}\", \"${type}\", {asset_${i}, sizeof asset_${i}}, \"\\\"${digest}\\\"\"},\n")
+    string(APPEND table "    {\"${name}\", \"${type}; charset=utf-8\", {asset_${i}, sizeof asset_${i}}, \"\\\"${digest}\\\"\"},\n")
     math(EXPR count "${count} + 1")
   endforeach()
 endif()

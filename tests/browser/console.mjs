@@ -70,6 +70,9 @@ try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   context.setDefaultTimeout(15_000);
   const page = await context.newPage();
+  // Script errors and failed requests go to the test's output.
+  page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
+  page.on('console', (m) => m.type() === 'error' && console.log(`console error: ${m.text()}`));
   // An alert() from injected markup would show up here.
   page.on('dialog', async (d) => {
     dialogs.push(d.message());

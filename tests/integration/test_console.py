@@ -147,7 +147,7 @@ class ConsoleTest(IntegrationTest):
         json_type = {"Content-Type": "application/json"}
         refused = [
             {"Cookie": cookie, **json_type},                                           # no CSRF token
-            {"Cookie": cookie, "X-CSRF-Token": csrf[:-1] + "A", **json_type},          # a wrong one
+            {"Cookie": cookie, "X-CSRF-Token": csrf[:-1] + ("B" if csrf[-1] == "A" else "A"), **json_type},
             {"Cookie": cookie, "X-CSRF-Token": csrf, "Origin": "http://evil.example", **json_type},
             {"Cookie": cookie, "X-CSRF-Token": csrf, "Sec-Fetch-Site": "cross-site", **json_type},
         ]

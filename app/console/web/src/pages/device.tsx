@@ -19,6 +19,11 @@ async function timeline(name: string): Promise<LedgerEvent[]> {
   return [...all.values()].sort((a, b) => (a.time === b.time ? b.id - a.id : a.time < b.time ? 1 : -1));
 }
 
+async function liveSessions(name: string): Promise<Session[]> {
+  const r = await get<{ sessions: Session[] }>('/sessions', { live: 'true', limit: 1000 });
+  return r.sessions.filter((s) => s.device === name);
+}
+
 function GroupsEditor(props: { device: DeviceDetail; onSaved: () => void }) {
   const [text, setText] = useState(props.device.groups.join(', '));
   const [error, setError] = useState('');
@@ -84,7 +89,7 @@ function RevokeDialog(props: { device: string; sessions: number; onClose: () => 
 export function DevicePage(props: { name: string }) {
   const name = props.name;
   const device = useLoad(() => get<DeviceDetail>('/devices/' + enc(name)), name, LIVE_MS);
-  const sessions = useLoad(() => get<{ sessions: Session[] }>('/sessions', { device: name, live: 'true' }), name, LIVE_MS);
+  const sessions = useLoad(() => liveSessions(name), name, LIVE_MS);
   const events = useLoad(() => timeline(name), name, LIVE_MS);
   const [dialog, setDialog] = useState(false);
   const [notice, setNotice] = useState('');
@@ -102,7 +107,7 @@ export function DevicePage(props: { name: string }) {
     }
   };
   const d = device.data;
-  const live = sessions.data?.sessions ?? [];
+  const live = sessions.data ?? [];
   return (
     <section>
       <h1>Device {name}</h1>
@@ -174,6 +179,7 @@ export function DevicePage(props: { name: string }) {
             <time>{when(e.time)}</time> <strong>{e.kind} {e.outcome}</strong> {e.nas && `at ${e.nas}`} {e.mac && `from ${e.mac}`}
             {e.user_name && <> as <code>{e.user_name}</code></>}
             <p class="why">{e.text || e.reason}</p>
+            {e.detail && <p class="detail">{e.detail}</p>}
           </li>
         ))}
       </ol>
