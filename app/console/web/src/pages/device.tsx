@@ -179,7 +179,7 @@ export function DevicePage(props: { name: string }) {
             <time>{when(e.time)}</time> <strong>{e.kind} {e.outcome}</strong> {e.nas && `at ${e.nas}`} {e.mac && `from ${e.mac}`}
             {e.user_name && <> as <code>{e.user_name}</code></>}
             <p class="why">{e.text || e.reason}</p>
-            {e.detail && <p class="detail">{e.detail}</p>}
+            {e.detail && !(e.text ?? '').includes(e.detail) && <p class="detail">{e.detail}</p>}
           </li>
         ))}
       </ol>
