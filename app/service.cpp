@@ -3,6 +3,7 @@
 #include "app/admin/api.hpp"
 #include "app/admin/metric_instruments.hpp"
 #include "app/admin/metrics.hpp"
+#include "app/console/console.hpp"
 #include "app/config.hpp"
 #include "app/ledger_open.hpp"
 #include "ca/ledger/change_follower.hpp"
@@ -187,7 +188,7 @@ class Service {
     const std::shared_ptr<asio::ssl::context> admin_tls = admin_tls_context();
     HttpListeners http(
         io, config_, threads, admin_tls, [this](const HttpRequest& r) { return public_routes_->handle(r); },
-        [this](const HttpRequest& r) { return admin_api_.load()->handle(r); }, handler_exceptions_);
+        [this](const HttpRequest& r) { return console_->serve(r, *admin_api_.load()); }, handler_exceptions_);
     http_listeners_ = &http;
     start_session_control(io);
     radsec_ = start_radsec_listener(io, config_, *authority_, index_, *registry_, *radius_);
@@ -384,7 +385,9 @@ class Service {
   std::shared_ptr<AdminApi> make_admin_api(const Config& config) {
     auto api = std::make_shared<AdminApi>(*registry_, *issuer_, admin_tokens(config), &radius_->counters(),
                                           mdm_settings());
-    api->set_console(console_);
+    api->set_cookie_auth([console = console_](const HttpRequest& r, ca::UnixTime now) {
+      return console->authenticate_api(r, now);
+    });
     api->set_policy(PolicyControl{policy_.get(), config.policy.file});
     api->set_scep(scep_enrollment_.get());
     api->set_service_counters([this] { return service_counters(); });

@@ -1,8 +1,8 @@
 // Admin API, /api/v1 (JSON; request bodies are objects, unknown fields are refused).
 //
 // Authentication: every route except GET /api/v1/health needs "Authorization: Bearer <token>"
-// (RFC 6750 §2.1), or the browser console's session cookie (app/console/console.hpp; a state
-// change with the cookie also needs its X-CSRF-Token, else 403). The token's SHA-256 is compared, in constant time, with each hash from
+// (RFC 6750 §2.1), or the browser console's session cookie (set_cookie_auth, app/console; a
+// state change with the cookie also needs its X-CSRF-Token, else 403). The token's SHA-256 is compared, in constant time, with each hash from
 // the config; a missing and a wrong token get the same 401 and WWW-Authenticate: Bearer.
 // The token's name is the audit actor, "api:<name>".
 //
@@ -70,7 +70,6 @@
 #include "app/admin/api.hpp"
 
 #include "app/admin/json.hpp"
-#include "app/console/security_headers.hpp"
 #include "ca/constant_time.hpp"
 #include "ca/text_codec.hpp"
 #include "ca/x509.hpp"
@@ -192,8 +191,8 @@ std::optional<std::string> AdminApi::actor_for_token(std::string_view token) con
 }
 
 std::optional<std::string> AdminApi::authenticate_cookie(const HttpRequest& request, ca::UnixTime now) const {
-  if (!console_) return std::nullopt;
-  auto auth = console_->authenticate_api(request, now);
+  if (!cookie_auth_) return std::nullopt;
+  auto auth = cookie_auth_(request, now);
   if (auth.refusal) throw ApiError(403, *auth.refusal);
   if (!auth.actor) return std::nullopt;
   for (const auto& stored : tokens_)
@@ -201,17 +200,7 @@ std::optional<std::string> AdminApi::authenticate_cookie(const HttpRequest& requ
   return std::nullopt;
 }
 
-// The console's own paths go to it; everything else is the API, whose answers carry the
-// console's security headers when the console is on (a browser may read them).
 HttpResponse AdminApi::handle(const HttpRequest& request) {
-  if (console_ && console::Console::owns(request.path))
-    return console_->handle(request, [this](std::string_view token) { return actor_for_token(token); }, ca::now_unix());
-  HttpResponse response = handle_api(request);
-  if (console_ && request.path != "/metrics") console::add_security_headers(response, console::Caching::none);
-  return response;
-}
-
-HttpResponse AdminApi::handle_api(const HttpRequest& request) {
   try {
     if (request.path == "/metrics") return serve_metrics(request);
     auto segments = ca::split_path(request.path);

@@ -3,7 +3,6 @@
 // The routes, JSON shapes and error statuses are listed at the top of api.cpp.
 #pragma once
 
-#include "app/console/console.hpp"
 #include "app/http/types.hpp"
 #include "app/policy_control.hpp"
 #include "ca/issuer.hpp"
@@ -17,7 +16,6 @@
 #include <functional>
 #include <optional>
 #include <map>
-#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -48,10 +46,18 @@ class AdminApi {
   // {"error": "..."} with a 4xx/5xx status.
   HttpResponse handle(const HttpRequest& request);
 
-  // Serves the browser console (app/console) on this listener: its pages, assets and
-  // sign-in, and its session cookie as an alternative to the bearer token. The console
-  // outlives API rebuilds (SIGHUP), so sessions survive a reload. Call before serving.
-  void set_console(std::shared_ptr<console::Console> console) { console_ = std::move(console); }
+  // Credentials besides the bearer token: the browser console's session cookie
+  // (app/console). The check gives the actor, or a refusal sentence (answered 403: a state
+  // change that fails the console's CSRF checks), or neither (401 as without a token). The
+  // actor counts only while its token is still configured. Call before serving.
+  struct CookieAuth {
+    std::optional<std::string> actor;
+    std::optional<std::string> refusal;
+  };
+  using CookieCheck = std::function<CookieAuth(const HttpRequest&, ca::UnixTime now)>;
+  void set_cookie_auth(CookieCheck check) { cookie_auth_ = std::move(check); }
+  // The audit actor "api:<name>" for a configured token; nullopt otherwise (constant time).
+  std::optional<std::string> actor_for_token(std::string_view token) const;
   // Enables GET /policy and POST /policy/reload (api_policy.cpp); call before serving.
   void set_policy(PolicyControl policy);
   // Enables GET /scep/counters; `enrollment` must outlive the API. Call before serving.
@@ -79,11 +85,9 @@ class AdminApi {
 
   // The audit actor for a valid bearer token; nullopt for a missing or wrong one.
   std::optional<std::string> authenticate(const HttpRequest& request) const;
-  std::optional<std::string> actor_for_token(std::string_view token) const;
-  // A console session's actor, while its token is still configured (a SIGHUP that removes
-  // a token ends its sessions too); 403 when a state change fails the console's CSRF checks.
+  // cookie_auth_'s actor while its token is still configured (a SIGHUP that removes a
+  // token ends its console sessions too); throws ApiError 403 for a refusal.
   std::optional<std::string> authenticate_cookie(const HttpRequest& request, ca::UnixTime now) const;
-  HttpResponse handle_api(const HttpRequest& request);
   HttpResponse route(const Call& call);
 
   HttpResponse list_devices(const Call& call);
@@ -133,7 +137,7 @@ class AdminApi {
   CounterSnapshot service_counters_;
   std::function<std::string()> metrics_;
   std::vector<radius::IpPrefix> metrics_allow_;
-  std::shared_ptr<console::Console> console_;
+  CookieCheck cookie_auth_;
 };
 
 }  // namespace portcullis::app

@@ -119,7 +119,15 @@ std::optional<std::string> Console::cross_site_refusal(const HttpRequest& reques
   return std::nullopt;
 }
 
-Console::ApiAuth Console::authenticate_api(const HttpRequest& request, ca::UnixTime now) {
+HttpResponse Console::serve(const HttpRequest& request, AdminApi& api) {
+  if (owns(request.path))
+    return handle(request, [&api](std::string_view token) { return api.actor_for_token(token); }, ca::now_unix());
+  HttpResponse response = api.handle(request);
+  if (request.path != "/metrics") add_security_headers(response, Caching::none);
+  return response;
+}
+
+AdminApi::CookieAuth Console::authenticate_api(const HttpRequest& request, ca::UnixTime now) {
   auto session = session_of(request, now);
   if (!session) return {};
   if (is_safe_method(request.method)) return {session->actor, std::nullopt};

@@ -5,6 +5,7 @@
 // A plain handler like AdminApi (no sockets), so it is tested by calling it.
 #pragma once
 
+#include "app/admin/api.hpp"
 #include "app/console/session_store.hpp"
 #include "app/http/types.hpp"
 
@@ -24,18 +25,19 @@ class Console {
   // Paths the console answers; everything else is the API's.
   static bool owns(std::string_view path);
 
+  // The admin listener's handler: the console's paths, else `api`, whose answers get the
+  // console's security headers too (a browser reads them; /metrics is left as it is).
+  HttpResponse serve(const HttpRequest& request, AdminApi& api);
+
   // The audit actor for a typed admin token, nullopt when it is no configured token.
   using TokenCheck = std::function<std::optional<std::string>(std::string_view token)>;
   HttpResponse handle(const HttpRequest& request, const TokenCheck& check_token, ca::UnixTime now);
 
-  // The API's view of a request without a bearer token: no console cookie (nullopt actor,
-  // no refusal: the API answers 401), a live session (its actor), or a state change that
-  // fails the CSRF token or origin checks (a refusal sentence: the API answers 403).
-  struct ApiAuth {
-    std::optional<std::string> actor;
-    std::optional<std::string> refusal;
-  };
-  ApiAuth authenticate_api(const HttpRequest& request, ca::UnixTime now);
+  // The API's view of a request without a bearer token (AdminApi::set_cookie_auth): no
+  // console cookie (nullopt actor, no refusal: the API answers 401), a live session (its
+  // actor), or a state change that fails the CSRF token or origin checks (a refusal
+  // sentence: the API answers 403).
+  AdminApi::CookieAuth authenticate_api(const HttpRequest& request, ca::UnixTime now);
 
   std::string cookie_name() const;
 

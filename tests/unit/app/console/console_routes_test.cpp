@@ -160,28 +160,34 @@ TEST(ConsoleRoutes, AssetsCarryAnETagAndAnswer304) {
   }
 }
 
-// The cookie as the API's credentials, through AdminApi::handle.
+// The cookie as the API's credentials: Console::serve in front of AdminApi::handle, as the
+// admin listener runs them.
 class ConsoleApiTest : public AdminApiTest {
  protected:
   app::HttpResponse with_cookie(app::AdminApi& api, const std::string& method, const std::string& target,
                                 std::map<std::string, std::string> headers = {}) {
     headers.emplace("cookie", session_.cookie);
     if (method != "GET") headers.emplace("content-type", "application/json");
-    return api.handle(request(method, target, headers, method == "GET" ? "" : "{}"));
+    return console_->serve(request(method, target, headers, method == "GET" ? "" : "{}"), api);
+  }
+  void connect(app::AdminApi& api) {
+    api.set_cookie_auth([c = console_](const app::HttpRequest& r, ca::UnixTime now) { return c->authenticate_api(r, now); });
   }
   void sign_in_through(app::AdminApi& api) {
-    auto r = api.handle(request("POST", "/console/session", {{"content-type", "application/json"}},
-                                json{{"token", kToken}}.dump()));
+    auto r = console_->serve(request("POST", "/console/session", {{"content-type", "application/json"}},
+                                json{{"token", kToken}}.dump()),
+                             api);
     ASSERT_EQ(r.status, 200) << r.body;
     const std::string set_cookie = header(r, "Set-Cookie");
-    session_ = {set_cookie.substr(0, set_cookie.find(';')), json::parse(r.body).at("csrf"), set_cookie};
+    session_ = {set_cookie.substr(0, set_cookie.find(';')), json::parse(r.body).at("csrf").get<std::string>(),
+                set_cookie};
   }
   std::shared_ptr<console::Console> console_ = std::make_shared<console::Console>(false);
   SignedIn session_;
 };
 
 TEST_F(ConsoleApiTest, TheCookieStandsForTheTokenWithCsrfOnChanges) {
-  api_->set_console(console_);
+  connect(*api_);
   ASSERT_EQ(call("POST", "/api/v1/devices", R"({"name":"laptop-7"})").status, 201);
   sign_in_through(*api_);
   EXPECT_EQ(with_cookie(*api_, "GET", "/api/v1/devices").status, 200);
@@ -197,11 +203,11 @@ TEST_F(ConsoleApiTest, TheCookieStandsForTheTokenWithCsrfOnChanges) {
 }
 
 TEST_F(ConsoleApiTest, ASessionEndsWhenItsTokenIsNoLongerConfigured) {
-  api_->set_console(console_);
+  connect(*api_);
   sign_in_through(*api_);
   // A reload (SIGHUP) builds a new API over the same console, without the "ops" token.
   app::AdminApi reloaded(*registry_, *issuer_, std::vector<app::AdminToken>{{"ci", sha256_hex(kCiToken)}});
-  reloaded.set_console(console_);
+  connect(reloaded);
   EXPECT_EQ(with_cookie(reloaded, "GET", "/api/v1/devices").status, 401);
   EXPECT_EQ(with_cookie(*api_, "GET", "/api/v1/devices").status, 200);
 }
