@@ -11,21 +11,20 @@ interface Policy {
   default_matches: number;
 }
 
-// "Name = value" per line, as `portcullis policy test --attr` takes them.
-function parseAttributes(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const at = line.indexOf('=');
-    if (at > 0) out[line.slice(0, at).trim()] = line.slice(at + 1).trim();
-  }
-  return out;
-}
+// The inputs of `portcullis policy test` (--device, --nas, --ssid, --nas-port-type, --at).
+const TEST_FIELDS: [string, string, string][] = [
+  ['device', 'Device', 'laptop-7'],
+  ['nas', 'NAS', 'loopback'],
+  ['ssid', 'SSID', 'corp-wifi'],
+  ['nas_port_type', 'NAS-Port-Type', 'Wireless-802.11'],
+  ['at', 'At', '2025-01-07T10:30Z'],
+];
 
 export function PolicyPage() {
   const policy = useLoad(() => get<Policy>('/policy'), 'policy', LIVE_MS);
   const [notice, setNotice] = useState('');
   const [error, setError] = useState('');
-  const [attrs, setAttrs] = useState('Device-Group = staff\nCalled-Station-SSID = corp-wifi');
+  const [attrs, setAttrs] = useState<Record<string, string>>({});
   const [answer, setAnswer] = useState('');
   const reload = async () => {
     try {
@@ -40,7 +39,7 @@ export function PolicyPage() {
   const test = async (e: Event) => {
     e.preventDefault();
     try {
-      setAnswer(JSON.stringify(await post('/policy/test', { attributes: parseAttributes(attrs) }), null, 2));
+      setAnswer(JSON.stringify(await post('/policy/test', { attributes: Object.fromEntries(Object.entries(attrs).filter(([, v]) => v)) }), null, 2));
       setError('');
     } catch (err) {
       setError((err as Error).message);
@@ -69,9 +68,14 @@ export function PolicyPage() {
         </>
       )}
       <h2>Test</h2>
-      <form onSubmit={test}>
-        <label for="policy-attrs">Attributes, one "Name = value" per line</label>
-        <textarea id="policy-attrs" rows={5} value={attrs} onInput={(e) => setAttrs((e.target as HTMLTextAreaElement).value)} />
+      <form class="filters" onSubmit={test}>
+        {TEST_FIELDS.map(([name, label, example]) => (
+          <label key={name}>
+            {label}
+            <input name={name} placeholder={example} value={attrs[name] ?? ''}
+              onInput={(e) => setAttrs({ ...attrs, [name]: (e.target as HTMLInputElement).value })} />
+          </label>
+        ))}
         <button type="submit">Test</button>
       </form>
       {answer && <pre class="answer">{answer}</pre>}
