@@ -113,6 +113,16 @@ try {
     await shot(page, 'devices');
   });
 
+  await step('devices: the search runs on the server and lands in the URL', async () => {
+    await page.goto(BASE + '/devices');
+    await page.getByLabel('Name or owner').fill('kiosk');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(BASE + '/devices?search=kiosk');
+    await page.getByRole('link', { name: FOREIGN }).waitFor();
+    const names = await page.locator('tbody tr td:first-child').allTextContents();
+    check(names.length === 1 && names[0] === FOREIGN, `rows: ${names}`);
+  });
+
   await step('a device name and a User-Name made of HTML render as text', async () => {
     await page.goto(BASE + '/devices');
     await page.getByRole('link', { name: XSS }).waitFor();
