@@ -34,6 +34,7 @@ const devicePath = (name) => '/devices/' + encodeURIComponent(name);
 mkdirSync(SHOTS, { recursive: true });
 const results = [];
 const dialogs = [];
+const pageErrors = [];  // script errors and CSP violations: none expected
 
 function check(condition, message) {
   if (!condition) throw new Error(message);
@@ -71,8 +72,15 @@ try {
   context.setDefaultTimeout(15_000);
   const page = await context.newPage();
   // Script errors and failed requests go to the test's output.
-  page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
-  page.on('console', (m) => m.type() === 'error' && console.log(`console error: ${m.text()}`));
+  page.on('pageerror', (e) => {
+    pageErrors.push(e.message);
+    console.log(`page error: ${e.message}`);
+  });
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    console.log(`console error: ${m.text()}`);
+    if (m.text().includes('Content Security Policy')) pageErrors.push(m.text());
+  });
   // An alert() from injected markup would show up here.
   page.on('dialog', async (d) => {
     dialogs.push(d.message());
@@ -217,6 +225,7 @@ try {
       await shot(page, path === '/' ? 'overview' : path.slice(1));
     }
     check(dialogs.length === 0, `a dialog fired: ${dialogs}`);
+    check(pageErrors.length === 0, `script errors or CSP violations: ${pageErrors}`);
   });
 
   await step('sign out ends the session', async () => {
