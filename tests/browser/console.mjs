@@ -12,7 +12,7 @@
 //   SCREENSHOT_DIR   where a PNG of every page goes
 // Prints one line per case and "N passed, N failed"; exits 1 when any failed.
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const env = (name) => {
@@ -148,6 +148,18 @@ try {
     await page.goto(BASE + devicePath(FOREIGN));
     await page.locator('.timeline').getByText('presented a certificate from another CA (issuer CN=Other CA)').first().waitFor();
     await shot(page, 'device-foreign-ca');
+  });
+
+  await step('the Apple profile downloads with the cookie and a fresh challenge', async () => {
+    await page.goto(BASE + devicePath(FOREIGN));
+    await page.fill('#profile-ssid', 'corp-wifi');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Download the Apple profile' }).click(),
+    ]);
+    const text = readFileSync(await download.path(), 'utf8');
+    check(text.includes('<plist') && text.includes('corp-wifi'), text.slice(0, 300));
+    check(download.suggestedFilename().endsWith('.mobileconfig'), download.suggestedFilename());
   });
 
   await step('the revoke dialog works by keyboard alone: focus trapped, Esc closes', async () => {

@@ -95,6 +95,7 @@ export function DevicePage(props: { name: string }) {
   const [notice, setNotice] = useState('');
   const [error, setError] = useState('');
   const [challenge, setChallenge] = useState('');
+  const [ssid, setSsid] = useState('');
 
   const act = async (what: () => Promise<unknown>, message: string) => {
     try {
@@ -134,9 +135,18 @@ export function DevicePage(props: { name: string }) {
               const r = await post<{ challenge: string }>('/challenges', { device: name });
               setChallenge(r.challenge);
             }, 'A one-time enrollment challenge was minted.')}>Mint an enrollment challenge</button>
-            <a class="button" href={'/api/v1/devices/' + enc(name) + '/profile/apple'} download={name + '.mobileconfig'}>
-              Download the Apple profile
-            </a>
+          </div>
+          <div class="inline">
+            <label for="profile-ssid">Wi-Fi SSID</label>
+            <input id="profile-ssid" value={ssid} placeholder="corp-wifi" onInput={(e) => setSsid((e.target as HTMLInputElement).value)} />
+            {ssid ? (
+              <a class="button" download
+                href={'/api/v1/devices/' + enc(name) + '/profile/apple?ssid=' + enc(ssid)}>
+                Download the Apple profile
+              </a>
+            ) : (
+              <button disabled title="Type the SSID the profile joins">Download the Apple profile</button>
+            )}
           </div>
           {challenge && <p class="challenge">Challenge: <code>{challenge}</code></p>}
           <h2>Certificates</h2>
