@@ -162,6 +162,21 @@ try {
     check(download.suggestedFilename().endsWith('.mobileconfig'), download.suggestedFilename());
   });
 
+  await step('disable, enable and mint a challenge from the device page', async () => {
+    await page.goto(BASE + devicePath(FOREIGN));
+    await page.getByRole('button', { name: 'Disable' }).click();
+    await page.getByRole('status').filter({ hasText: 'Disabled.' }).waitFor();
+    await page.locator('.facts dd', { hasText: /^no$/ }).waitFor();
+    await page.getByRole('button', { name: 'Enable' }).click();
+    await page.getByRole('status').filter({ hasText: 'Enabled.' }).waitFor();
+    await page.locator('.facts dd', { hasText: /^yes$/ }).waitFor();
+    await page.getByRole('button', { name: 'Mint an enrollment challenge' }).click();
+    const code = await page.locator('.challenge code').textContent();
+    check(code && code.length >= 16, `challenge "${code}"`);
+    const audit = await (await context.request.get(BASE + '/api/v1/audit?target=' + encodeURIComponent(FOREIGN))).json();
+    check(audit.entries.some((e) => e.actor === 'api:admin'), JSON.stringify(audit).slice(0, 300));
+  });
+
   await step('the revoke dialog works by keyboard alone: focus trapped, Esc closes', async () => {
     await page.goto(BASE + devicePath(LIVE));
     await page.locator('#live-sessions tbody tr').first().waitFor();
