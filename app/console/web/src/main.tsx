@@ -68,7 +68,7 @@ function App() {
         <span class="brand">Portcullis</span>
         <nav aria-label="Pages">
           {NAV.map(([href, label]) => (
-            <Link key={href} href={href} class={current(href) ? 'current' : ''}>{label}</Link>
+            <Link key={href} href={href} class={current(href) ? 'current' : ''} current={current(href)}>{label}</Link>
           ))}
         </nav>
         <span class="who">{actor}</span>

@@ -24,11 +24,12 @@ export function useLocation(): string {
   return where;
 }
 
-export function Link(props: { href: string; children: ComponentChildren; class?: string }) {
+export function Link(props: { href: string; children: ComponentChildren; class?: string; current?: boolean }) {
   return (
     <a
       href={props.href}
       class={props.class}
+      aria-current={props.current ? 'page' : undefined}
       onClick={(e) => {
         if (e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
         e.preventDefault();
