@@ -11,21 +11,37 @@ interface Policy {
   default_matches: number;
 }
 
-// The inputs of `portcullis policy test` (--device, --nas, --ssid, --nas-port-type, --at).
+// The inputs of `portcullis policy test`; NAS-Port-Type goes as a request attribute.
 const TEST_FIELDS: [string, string, string][] = [
   ['device', 'Device', 'laptop-7'],
+  ['groups', 'Or groups (comma-separated)', 'staff, byod'],
   ['nas', 'NAS', 'loopback'],
   ['ssid', 'SSID', 'corp-wifi'],
   ['nas_port_type', 'NAS-Port-Type', 'Wireless-802.11'],
-  ['at', 'At', '2025-01-07T10:30Z'],
+  ['at', 'At', '2025-01-07T10:30:00Z'],
 ];
+
+interface TestAnswer {
+  accept: boolean;
+  rule: string | null;
+  reason?: string;
+  reply?: { name: string; value: string }[];
+}
+
+function testBody(form: Record<string, string>): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const key of ['device', 'nas', 'ssid', 'at']) if (form[key]) body[key] = form[key];
+  if (form.groups) body.groups = form.groups.split(',').map((g) => g.trim()).filter((g) => g);
+  if (form.nas_port_type) body.attributes = { 'NAS-Port-Type': form.nas_port_type };
+  return body;
+}
 
 export function PolicyPage() {
   const policy = useLoad(() => get<Policy>('/policy'), 'policy', LIVE_MS);
   const [notice, setNotice] = useState('');
   const [error, setError] = useState('');
   const [attrs, setAttrs] = useState<Record<string, string>>({});
-  const [answer, setAnswer] = useState('');
+  const [answer, setAnswer] = useState<TestAnswer | null>(null);
   const reload = async () => {
     try {
       const r = await post<{ rules: number }>('/policy/reload');
@@ -39,7 +55,7 @@ export function PolicyPage() {
   const test = async (e: Event) => {
     e.preventDefault();
     try {
-      setAnswer(JSON.stringify(await post('/policy/test', { attributes: Object.fromEntries(Object.entries(attrs).filter(([, v]) => v)) }), null, 2));
+      setAnswer(await post<TestAnswer>('/policy/test', testBody(attrs)));
       setError('');
     } catch (err) {
       setError((err as Error).message);
@@ -78,7 +94,19 @@ export function PolicyPage() {
         ))}
         <button type="submit">Test</button>
       </form>
-      {answer && <pre class="answer">{answer}</pre>}
+      {answer && (
+        <div class="answer" role="status">
+          <p>
+            <strong>{answer.accept ? 'Accepted' : 'Rejected'}</strong>
+            {answer.rule ? ` by rule ${answer.rule}` : ''}
+            {answer.reason ? `: ${answer.reason}` : ''}
+          </p>
+          {answer.reply && answer.reply.length > 0 && (
+            <ul>{answer.reply.map((a) => <li key={a.name + a.value}><code>{a.name} = {a.value}</code></li>)}</ul>
+          )}
+          <details><summary>As `portcullis policy test --json` prints it</summary><pre>{JSON.stringify(answer, null, 2)}</pre></details>
+        </div>
+      )}
     </section>
   );
 }
