@@ -72,6 +72,8 @@ class RadsecListener : public std::enable_shared_from_this<RadsecListener> {
   // radsec_accepted, radsec_refused_tls, radsec_refused_total_cap, radsec_refused_nas_cap,
   // radsec_closed_revoked, radsec_closed_idle, radsec_bad_framing.
   std::vector<std::pair<std::string, std::uint64_t>> counters() const;
+  // Open (admitted) connections by NAS name, for `nas list`.
+  std::map<std::string, std::size_t> connections_by_nas() const;
 
  private:
   class Connection;
