@@ -6,6 +6,7 @@
 //   OTHER_ORIGIN_URL a page of another origin on the same site (the public listener)
 //   ADMIN_TOKEN      the admin token to sign in with
 //   LIVE_DEVICE      a device with one live session (accounting Start seen)
+//   PHONE_DEVICE     another, whose session (SSID corp-wifi) is ended from the Sessions page
 //   FOREIGN_DEVICE   a device whose MAC was then rejected for a certificate from another CA
 //   XSS_DEVICE       a device named with HTML
 //   HTML_USER_NAME   the HTML User-Name of that rejected authentication
@@ -24,6 +25,7 @@ const BASE = env('CONSOLE_URL');
 const OTHER = env('OTHER_ORIGIN_URL');
 const TOKEN = env('ADMIN_TOKEN');
 const LIVE = env('LIVE_DEVICE');
+const PHONE = env('PHONE_DEVICE');
 const FOREIGN = env('FOREIGN_DEVICE');
 const XSS = env('XSS_DEVICE');
 const HTML_USER = env('HTML_USER_NAME');
@@ -170,6 +172,14 @@ try {
     await page.getByRole('button', { name: 'Enable' }).click();
     await page.getByRole('status').filter({ hasText: 'Enabled.' }).waitFor();
     await page.locator('.facts dd', { hasText: /^yes$/ }).waitFor();
+    await page.fill('#groups', 'kiosks, lobby');
+    await page.getByRole('button', { name: 'Save groups' }).click();
+    await page.getByRole('status').filter({ hasText: 'Groups saved.' }).waitFor();
+    await page.goto(BASE + '/devices?group=lobby');
+    await page.getByRole('link', { name: FOREIGN }).waitFor();
+    const names = await page.locator('tbody tr td:first-child').allTextContents();
+    check(names.length === 1 && names[0] === FOREIGN, `group lobby: ${names}`);
+    await page.goto(BASE + devicePath(FOREIGN));
     await page.getByRole('button', { name: 'Mint an enrollment challenge' }).click();
     const code = await page.locator('.challenge code').textContent();
     check(code && code.length >= 16, `challenge "${code}"`);
@@ -218,6 +228,19 @@ try {
     await shot(page, 'device-revoked');
   });
 
+  await step('sessions: filter by SSID and disconnect one; it leaves the page', async () => {
+    await page.goto(BASE + '/sessions');
+    await page.getByLabel('SSID').fill('corp-wifi');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(BASE + '/sessions?ssid=corp-wifi');
+    const row = page.locator('tbody tr', { hasText: PHONE });
+    await row.waitFor();
+    await shot(page, 'sessions-live');
+    await row.getByRole('button', { name: 'Disconnect' }).click();
+    await page.getByRole('status').filter({ hasText: 'Disconnect-Request sent' }).waitFor();
+    await row.waitFor({ state: 'detached', timeout: 20_000 });
+  });
+
   await step('a forged cross-site POST is refused', async () => {
     // Another origin on the same site: SameSite lets the cookie go along, so only the CSRF
     // token and the Origin check stand between this page and a state change.
@@ -248,6 +271,10 @@ try {
     for (const path of PAGES) {
       await page.goto(BASE + path);
       await page.locator('main h1').first().waitFor();
+      // Each page's live data, not only its frame.
+      const content = { '/': '.chart canvas', '/nas': 'td:text-is("loopback")', '/events': 'tbody tr',
+                        '/certificates': 'tbody tr', '/policy': 'tbody tr' }[path];
+      if (content) await page.locator(content).first().waitFor();
       await page.waitForTimeout(300);
       await shot(page, path === '/' ? 'overview' : path.slice(1));
     }

@@ -19,6 +19,7 @@ from test_dynauth import NasStandIn
 
 EAPOL_TIMEOUT = 10
 LIVE_MAC = "02:00:00:00:00:21"
+PHONE_MAC = "02:00:00:00:00:23"
 FOREIGN_MAC = "02:00:00:00:00:22"
 XSS_DEVICE = "<img src=x onerror=alert(1)>"
 HTML_USER = "<img src=x onerror=alert(2)>@example"
@@ -86,18 +87,19 @@ class ConsoleTest(IntegrationTest):
     def accounting_start(self, session, token, mac):
         lines = ["Acct-Status-Type = Start", "NAS-IP-Address = 127.0.0.1", f'Acct-Session-Id = "{session}"',
                  f'Calling-Station-Id = "{mac.replace(":", "-").upper()}"', 'User-Name = "anonymous@example"',
+                 'Called-Station-Id = "02-00-5E-00-00-01:corp-wifi"',
                  f"Class = 0x{token.hex()}"]
         r = run(["radclient", "-x", "-r", "1", "-t", "2", "--", f"127.0.0.1:{self.inst.radius_port + 1}", "acct",
                  self.secret], check=False, input="\n".join(lines) + "\n", timeout=30)
         self.assertIn("Received Accounting-Response", r.stdout, r.stdout + r.stderr)
 
-    def live_session(self, device):
+    def live_session(self, device, mac, session):
         key, cert = self.issue(device)
-        out = self.eapol(key, cert, LIVE_MAC)
+        out = self.eapol(key, cert, mac)
         self.assertRegex(out, r"(?m)^SUCCESS$", out[-3000:])
         accept = out[out.rindex("RADIUS message: code=2"):]
         token = re.search(rf"Attribute {CLASS} \([^)]*\) length=\d+\n\s+Value: (\S+)", accept).group(1)
-        self.accounting_start("console-live-1", bytes.fromhex(token), LIVE_MAC)
+        self.accounting_start(session, bytes.fromhex(token), mac)
         eventually(lambda: self.inst.api("GET", "/sessions?live=true")[1]["sessions"],
                    lambda s: any(x["device"] == device for x in s))
 
@@ -173,18 +175,22 @@ class ConsoleTest(IntegrationTest):
     def test_console_in_a_real_browser(self):
         self.assertTrue(os.path.exists(BROWSER_TEST),
                         f"{BROWSER_TEST} is missing: build with -DPORTCULLIS_CONSOLE=ON (target console_browser_test)")
-        self.live_session("laptop-live")
+        self.live_session("laptop-live", LIVE_MAC, "console-live-1")
+        self.live_session("phone-2", PHONE_MAC, "console-live-2")
         self.foreign_reject("kiosk-3")
         self.inst.api("POST", "/devices", {"name": XSS_DEVICE}, expect=201)
         env = dict(os.environ, CONSOLE_URL=f"http://127.0.0.1:{self.inst.admin_port}",
                    OTHER_ORIGIN_URL=f"http://127.0.0.1:{self.inst.http_port}/",
-                   ADMIN_TOKEN=self.inst.token, LIVE_DEVICE="laptop-live", FOREIGN_DEVICE="kiosk-3",
+                   ADMIN_TOKEN=self.inst.token, LIVE_DEVICE="laptop-live", PHONE_DEVICE="phone-2", FOREIGN_DEVICE="kiosk-3",
                    XSS_DEVICE=XSS_DEVICE, HTML_USER_NAME=HTML_USER, SCREENSHOT_DIR=SCREENSHOTS)
         proc = subprocess.run(["node", BROWSER_TEST], env=env, capture_output=True, text=True, timeout=180)
         print(proc.stdout, proc.stderr, file=sys.stderr)
         self.assertEqual(proc.returncode, 0, proc.stdout[-4000:] + proc.stderr[-2000:])
-        # The console's revoke reached the NAS as an RFC 5176 Disconnect-Request it acknowledged.
-        self.assertTrue(any(r["packet"][0] == 40 and r["ra_ok"] and r["ma_ok"] for r in self.nas.take()))
+        # The console's revoke and its Disconnect button reached the NAS as RFC 5176
+        # Disconnect-Requests it acknowledged (Disable on kiosk-3 sent one for its Accept too).
+        requests = [r["packet"] for r in self.nas.take() if r["packet"][0] == 40 and r["ra_ok"] and r["ma_ok"]]
+        for session in (b"console-live-1", b"console-live-2"):
+            self.assertEqual(sum(session in p for p in requests), 1, (session, requests))
         for name in ("signin", "overview", "devices", "device-live-session", "revoke-dialog", "device-revoked",
                      "device-foreign-ca", "sessions", "events", "certificates", "policy", "approvals", "nas"):
             self.assertTrue(os.path.getsize(os.path.join(SCREENSHOTS, name + ".png")) > 1000, name)

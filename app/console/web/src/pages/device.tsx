@@ -20,8 +20,7 @@ async function timeline(name: string): Promise<LedgerEvent[]> {
 }
 
 async function liveSessions(name: string): Promise<Session[]> {
-  const r = await get<{ sessions: Session[] }>('/sessions', { live: 'true', limit: 1000 });
-  return r.sessions.filter((s) => s.device === name);
+  return (await get<{ sessions: Session[] }>('/sessions', { live: 'true', device: name, limit: 100 })).sessions;
 }
 
 function GroupsEditor(props: { device: DeviceDetail; onSaved: () => void }) {
