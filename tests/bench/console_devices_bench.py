@@ -28,6 +28,8 @@ def main():
         now = int(time.time())
         db.executemany("INSERT INTO devices (name, owner, created_at) VALUES (?, ?, ?)",
                        ((f"laptop-{i:06d}", f"user{i % 5000}@example.com", now) for i in range(count)))
+        # One device in ten in group "staff".
+        db.execute("INSERT INTO device_groups (device_id, name) SELECT id, 'staff' FROM devices WHERE id % 10 = 0")
     inst.start()
     try:
         conn = http.client.HTTPConnection("127.0.0.1", inst.admin_port, timeout=30)
@@ -42,6 +44,9 @@ def main():
             "last 50": f"/api/v1/devices?limit=50&offset={count - 50}",
             "search by name": "/api/v1/devices?search=laptop-099999&limit=50",
             "disabled only": "/api/v1/devices?enabled=false&limit=50",
+            "by group": "/api/v1/devices?group=staff&limit=50",
+            "by MAC": "/api/v1/devices?mac=02:00:5e:10:00:01&limit=50",
+            "by serial": "/api/v1/devices?serial=0A1B2C3D&limit=50",
         }
         print(f"{count} devices, {RUNS} requests each, median and max (ms):")
         for label, target in targets.items():

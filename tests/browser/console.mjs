@@ -241,6 +241,14 @@ try {
     await row.waitFor({ state: 'detached', timeout: 20_000 });
   });
 
+  await step('policy: the test form answers like `policy test`', async () => {
+    await page.goto(BASE + '/policy');
+    await page.getByLabel('Device').fill(PHONE);
+    await page.getByLabel('NAS', { exact: true }).fill('loopback');
+    await page.getByRole('button', { name: 'Test' }).click();
+    await page.locator('.answer').getByText('Accepted by rule default').waitFor();
+  });
+
   await step('a forged cross-site POST is refused', async () => {
     // Another origin on the same site: SameSite lets the cookie go along, so only the CSRF
     // token and the Origin check stand between this page and a state change.

@@ -192,7 +192,7 @@ class ConsoleTest(IntegrationTest):
         for session in (b"console-live-1", b"console-live-2"):
             self.assertEqual(sum(session in p for p in requests), 1, (session, requests))
         for name in ("signin", "overview", "devices", "device-live-session", "revoke-dialog", "device-revoked",
-                     "device-foreign-ca", "sessions", "events", "certificates", "policy", "approvals", "nas"):
+                     "device-foreign-ca", "sessions-live", "sessions", "events", "certificates", "policy", "approvals", "nas"):
             self.assertTrue(os.path.getsize(os.path.join(SCREENSHOTS, name + ".png")) > 1000, name)
 
 
