@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 
@@ -171,6 +172,48 @@ class ConsoleTest(IntegrationTest):
         self.assertEqual(status, 204)
         status, _, _ = self.request("GET", "/api/v1/devices", headers={"Cookie": cookie})
         self.assertEqual(status, 401)
+
+    def test_over_tls_the_cookie_is_secure_and_host_prefixed(self):
+        inst = self.instance(start=False)
+        with open(inst.config) as f:
+            text = f.read()
+        self.assertIn("tls = false", text)
+        with open(inst.config, "w") as f:
+            f.write(re.sub(r"(?m)^(\[admin\][^\[]*?)^tls = false", r"\1tls = true", text, count=1))
+        inst.start(wait=False)
+        context = ssl.create_default_context(cafile=inst.ca("root.pem"))
+
+        def https(method, path, body=None, headers=None):
+            conn = http.client.HTTPSConnection("localhost", inst.admin_port, timeout=10, context=context)
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            data = resp.read()
+            conn.close()
+            return resp.status, dict(resp.getheaders()), data
+
+        eventually(lambda: self._try(lambda: https("GET", "/api/v1/health")[0]), lambda s: s == 200, timeout=30)
+        origin = f"https://localhost:{inst.admin_port}"
+        status, headers, data = https("POST", "/console/session", json.dumps({"token": inst.token}),
+                                      {"Content-Type": "application/json", "Origin": origin})
+        self.assertEqual(status, 200, data)
+        cookie = headers["Set-Cookie"]
+        self.assertTrue(cookie.startswith("__Host-portcullis_session="), cookie)
+        self.assertIn("; Path=/; HttpOnly; SameSite=Strict; Secure", cookie)
+        self.assertNotIn("Domain", cookie)
+        status, _, body = https("GET", "/devices", headers={"Cookie": cookie.split(";")[0]})
+        self.assertEqual(status, 200)
+        self.assertIn(b"/assets/app.js", body)
+        # http:// is another origin than this listener's.
+        status, _, _ = https("POST", "/console/session", json.dumps({"token": inst.token}),
+                             {"Content-Type": "application/json", "Origin": f"http://localhost:{inst.admin_port}"})
+        self.assertEqual(status, 403)
+
+    @staticmethod
+    def _try(probe):
+        try:
+            return probe()
+        except OSError:
+            return None
 
     def test_console_in_a_real_browser(self):
         self.assertTrue(os.path.exists(BROWSER_TEST),
