@@ -6,6 +6,8 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -29,6 +31,8 @@ std::size_t reload_policy_with(policy::Engine& engine, const std::string& file, 
 struct PolicyControl {
   policy::Engine* engine = nullptr;  // null: no policy routes (404)
   std::string file;
+  // The groups of the NAS client named so (POST /policy/test); nullopt for an unknown name.
+  std::function<std::optional<std::vector<std::string>>(const std::string& nas)> nas_groups = {};
 };
 
 }  // namespace portcullis::app

@@ -3,6 +3,7 @@
 #include "app/admin/api.hpp"
 #include "app/admin/metric_instruments.hpp"
 #include "app/admin/metrics.hpp"
+#include "app/console/console.hpp"
 #include "app/config.hpp"
 #include "app/ledger_open.hpp"
 #include "ca/ledger/change_follower.hpp"
@@ -61,7 +62,7 @@ std::vector<AdminToken> admin_tokens(const Config& config) {
 
 // The NAS table a config describes. Throws std::invalid_argument for a bad address or a
 // duplicate prefix, before anything is applied.
-std::shared_ptr<const radius::NasTable> make_nas_table(const Config& config) {
+std::shared_ptr<const radius::NasTable> make_nas_table(const Config& config, radius::NasActivities& activities) {
   auto table = std::make_shared<radius::NasTable>();
   for (const auto& client : config.radius.clients) {
     if (client.transport == "radsec") continue;  // named by certificate: app/radsec/setup.hpp
@@ -71,6 +72,7 @@ std::shared_ptr<const radius::NasTable> make_nas_table(const Config& config) {
     nas.require_message_authenticator = client.require_message_authenticator;
     nas.coa_port = client.coa_port;
     nas.groups = client.groups;
+    nas.activity = activities.for_name(client.name);
     table->add(std::move(nas), client.address);
   }
   return table;
@@ -168,7 +170,7 @@ class Service {
     // Access policy: a refused policy file stops the start-up with its file:line.
     policy_ = make_policy_engine();
     reload_policy(*policy_, config_.policy.file, "start-up");
-    radius_ = std::make_unique<radius::Server>(make_nas_table(config_), make_eap_tls_config(), *ledger_,
+    radius_ = std::make_unique<radius::Server>(make_nas_table(config_, nas_activities_), make_eap_tls_config(), *ledger_,
                                                radius_options());
     metrics_scrape_ = std::make_unique<MetricsScrape>(metric_sources());
     admin_api_.store(make_admin_api(config_));
@@ -187,10 +189,11 @@ class Service {
     const std::shared_ptr<asio::ssl::context> admin_tls = admin_tls_context();
     HttpListeners http(
         io, config_, threads, admin_tls, [this](const HttpRequest& r) { return public_routes_->handle(r); },
-        [this](const HttpRequest& r) { return admin_api_.load()->handle(r); }, handler_exceptions_);
+        [this](const HttpRequest& r) { return console_->serve(r, *admin_api_.load()); }, handler_exceptions_);
     http_listeners_ = &http;
     start_session_control(io);
-    radsec_ = start_radsec_listener(io, config_, *authority_, index_, *registry_, *radius_, event_sink());
+    radsec_ = start_radsec_listener(io, config_, *authority_, index_, *registry_, *radius_, event_sink(),
+                                    &nas_activities_);
     const std::unique_ptr<Notifier> notifier = make_notifier();  // stopped (joined) when run() returns
     http.start();
     const RadiusListeners radius = start_radius_listeners(io);
@@ -385,9 +388,34 @@ class Service {
   std::shared_ptr<AdminApi> make_admin_api(const Config& config) {
     auto api = std::make_shared<AdminApi>(*registry_, *issuer_, admin_tokens(config), &radius_->counters(),
                                           mdm_settings());
-    api->set_policy(PolicyControl{policy_.get(), config.policy.file});
+    api->set_cookie_auth([console = console_](const HttpRequest& r, ca::UnixTime now) {
+      return console->authenticate_api(r, now);
+    });
+    api->set_policy(PolicyControl{policy_.get(), config.policy.file,
+                                  [clients = config.radius.clients](const std::string& nas)
+                                      -> std::optional<std::vector<std::string>> {
+                                    for (const auto& client : clients)
+                                      if (client.name == nas) return client.groups;
+                                    return std::nullopt;
+                                  }});
     api->set_scep(scep_enrollment_.get());
     api->set_service_counters([this] { return service_counters(); });
+    api->set_nas_list([this, clients = config.radius.clients] {
+      // Set in run() before any listener starts and reset after the HTTP workers are joined.
+      const auto connections = radsec_ ? radsec_->connections_by_nas() : std::map<std::string, std::size_t>{};
+      std::vector<NasSummary> out;
+      for (const auto& c : clients) {
+        const auto open = connections.find(c.name);
+        out.push_back(NasSummary{c.name, c.transport.empty() ? "udp" : c.transport, c.address, c.groups,
+                                 nas_activities_.find(c.name), open == connections.end() ? 0 : open->second});
+      }
+      return out;
+    });
+    api->set_node(NodeInfo{config.service.hostname, config.ledger.backend, started_at_});
+    // Set in run() before any listener starts and reset after the HTTP workers are joined.
+    api->set_session_disconnect([this](const ca::RadiusSessionRow& row, const std::string& why) {
+      return session_control_ && session_control_->disconnect(row, why);
+    });
     std::vector<radius::IpPrefix> allow;
     for (const auto& cidr : config.metrics.allow) allow.push_back(radius::IpPrefix::parse(cidr));  // checked by load_config
     api->set_metrics([this] { return metrics_scrape_->render(ca::now_unix()); }, std::move(allow));
@@ -482,8 +510,8 @@ class Service {
       if (ec) return;
       try {
         Config fresh = load_config(config_path_);
-        auto nas = make_nas_table(fresh);  // may throw: nothing applied yet
-        auto radsec_clients = make_radsec_clients(fresh);
+        auto nas = make_nas_table(fresh, nas_activities_);  // may throw: nothing applied yet
+        auto radsec_clients = make_radsec_clients(fresh, &nas_activities_);
         set_log_level(fresh.service.log_level);
         if (radsec_) radsec_->replace_clients(std::move(radsec_clients));
         // The NAS table (its groups) and the rules that read them change in one step.
@@ -530,7 +558,11 @@ class Service {
   std::unique_ptr<radius::Server> radius_;
   std::shared_ptr<RadsecListener> radsec_;  // null unless [radsec] enabled
   std::shared_ptr<SessionControl> session_control_;  // lives on run()'s io_context
+  const ca::UnixTime started_at_ = ca::now_unix();    // GET /api/v1/overview's uptime
+  radius::NasActivities nas_activities_;              // by NAS name, across reloads
   std::unique_ptr<MetricsScrape> metrics_scrape_;
+  // One for the process: console sign-ins survive the API's rebuild on SIGHUP.
+  std::shared_ptr<console::Console> console_ = std::make_shared<console::Console>(config_.admin_tls_effective());
   // [mdm.intune]'s revocation timer (null when off). Last, so its thread stops first: a
   // revocation it makes reaches the registry's observers (CRL, RADIUS Disconnect).
   std::unique_ptr<IntuneRevocationSync> intune_sync_;

@@ -1,6 +1,7 @@
 #include "app/session_control.hpp"
 
 #include "ca/log_text.hpp"
+#include "radius/accounting.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -40,6 +41,7 @@ std::string why_term(const std::string& why) {
   if (why.starts_with("certificate revoked")) return "revoked";
   if (why.starts_with("device disabled")) return "device_disabled";
   if (why.starts_with("certificate expired")) return "expired";
+  if (why.starts_with("operator request")) return "operator";
   return "other";
 }
 
@@ -329,6 +331,15 @@ std::size_t SessionControl::sweep() {
   }
   if (queued > 0) spdlog::info("dynauth: sweep queued {} request(s) for expired, revoked or disabled sessions", queued);
   return queued;
+}
+
+bool SessionControl::disconnect(const ca::RadiusSessionRow& row, const std::string& why) {
+  if (stopped_) return false;
+  Target t{radius::live_session_from_row(row), {}};
+  for (radius::LiveSession& s : server_.live_sessions().by_serial(row.serial))
+    if (s.nas == row.nas && s.acct_session_id == row.acct_session_id) t.session = std::move(s);
+  send(t, DynauthKind::disconnect, why);
+  return true;
 }
 
 void SessionControl::schedule_expiry_check() {

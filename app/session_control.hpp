@@ -67,6 +67,10 @@ class SessionControl : public std::enable_shared_from_this<SessionControl> {
   // device that nothing was sent for yet (their accounting came after the change) get what
   // the observer would have sent. Each session at most once. Returns how many were queued.
   std::size_t sweep();
+  // An operator's Disconnect-Request (RFC 5176 §3.1) for the live session `row` (from the
+  // ledger; the in-memory one when known, with its freshest NAS identification). The
+  // outcome is marked on the session like any other. False when stopped.
+  bool disconnect(const ca::RadiusSessionRow& row, const std::string& why);
 
   radius::DynauthClientStats stats() const { return client_->stats(); }
 

@@ -17,6 +17,13 @@ Device Registry::set_device_enabled(std::int64_t device_id, bool enabled, const 
   return changed;
 }
 
+Device Registry::set_device_groups(std::int64_t device_id, const std::vector<std::string>& groups,
+                                   const std::string& actor) {
+  Device changed = ledger_.set_device_groups(device_id, groups, actor);
+  index_.put_device(changed);
+  return changed;
+}
+
 IssuanceOutcome Registry::record_issuance(const DeviceRef& device, CertificateRecord record,
                                           const std::string& actor) {
   IssuanceOutcome outcome = ledger_.record_issuance(device, record, actor);

@@ -22,6 +22,8 @@ class Registry {
 
   Device create_device(const NewDevice& device, const std::string& actor);
   Device set_device_enabled(std::int64_t device_id, bool enabled, const std::string& actor);
+  // The groups the policy sees for the device's next authentication (the index is updated).
+  Device set_device_groups(std::int64_t device_id, const std::vector<std::string>& groups, const std::string& actor);
   IssuanceOutcome record_issuance(const DeviceRef& device, CertificateRecord record, const std::string& actor);
   RevocationOutcome revoke(const std::string& serial_hex, RevocationReason reason, UnixTime at,
                            const std::string& actor);

@@ -28,10 +28,17 @@ run=(openssl sqlite3 ca-certificates)
 # (tests/integration/postgres.py); its packaged cluster is not used.
 test_peers=(python3 curl eapoltest freeradius freeradius-utils scep strongswan-pki radsecproxy
             libstrongswan-extra-plugins libstrongswan-standard-plugins prometheus postgresql)
+# nodejs + npm: the browser console's front end is built with npm ci, tsc and esbuild from
+# its committed lock (app/console/console.cmake). chromium: the console's browser test
+# (tests/integration/test_console.py). A node that came from elsewhere (NodeSource's
+# nodejs carries its own npm and conflicts with Debian's) is used as it is.
+web=(chromium)
+command -v node >/dev/null || web+=(nodejs)
+command -v npm >/dev/null || web+=(npm)
 
 export DEBIAN_FRONTEND=noninteractive
 missing=()
-for p in "${build[@]}" "${fuzz[@]}" "${run[@]}" "${test_peers[@]}"; do
+for p in "${build[@]}" "${fuzz[@]}" "${run[@]}" "${test_peers[@]}" "${web[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -68,6 +68,7 @@ Portcullis is running (pid $(cat "$pidfile")).
   log          $data/portcullis.log
   public HTTP  http://127.0.0.1:$http_port/crl  and  /ocsp
   admin API    http://127.0.0.1:$admin_port/api/v1  (token in $data/admin.token)
+  console      http://127.0.0.1:$admin_port/  (a browser; sign in with that token)
 Try:   $bin --config $config devices list
 Stop:  kill \$(cat $pidfile)
 MSG

@@ -3,6 +3,7 @@
 #include "radius/attribute_values.hpp"
 
 #include "ca/log_text.hpp"
+#include "policy/conditions.hpp"
 #include "ca/hex.hpp"
 
 #include <spdlog/spdlog.h>
@@ -41,6 +42,8 @@ LiveSession session_of(const Packet& request, const NasClient& nas, const IpAddr
   session.calling_station_id = text_attribute(request, attr::CallingStationId);
   // Kept for display only; never used to link (the peer chooses it).
   session.user_name = text_attribute(request, attr::UserName);
+  if (auto ssid = policy::ssid_from_called_station(text_attribute(request, attr::CalledStationId)))
+    session.ssid = ca::log_safe(*ssid);
   session.nas_identity = nas_identity_of(request, source);
   session.last_seen = now;
   // RFC 2869 §5.16: the NAS's interim interval, taken as at least 60 s as that section
@@ -251,6 +254,7 @@ void fill_row(ca::RadiusSessionRow& row, const LiveSession& s) {
   row.serial = s.serial;
   row.calling_station_id = s.calling_station_id;
   row.user_name = s.user_name;
+  row.ssid = s.ssid;
   row.nas_address = s.nas_identity.source ? s.nas_identity.source->to_string() : std::string();
   row.nas_ip_address = s.nas_identity.nas_ip_address ? ipv4_to_string(*s.nas_identity.nas_ip_address) : std::string();
   row.nas_ipv6_address =
@@ -267,6 +271,7 @@ LiveSession live_session_from_row(const ca::RadiusSessionRow& row) {
   s.serial = row.serial;
   s.calling_station_id = row.calling_station_id;
   s.user_name = row.user_name;
+  s.ssid = row.ssid;
   s.nas_identity.source = IpAddress::parse(row.nas_address);
   if (auto a = IpAddress::parse(row.nas_ip_address); a && a->is_v4()) {
     s.nas_identity.nas_ip_address.emplace();

@@ -3,6 +3,8 @@
 // wins, so a /32 for one controller can carry another secret than its /24.
 #pragma once
 
+#include "radius/nas_activity.hpp"
+
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -46,6 +48,8 @@ struct NasClient {
   // for RadSec: TLS protects the reply (RFC 6614 §2.3), and radsecproxy checks it over the
   // Request Authenticator where FreeRADIUS checks it over zeros, so no one value passes both.
   bool sign_accounting_responses = true;
+  // Its counters and last request (`nas list`); null: not counted.
+  std::shared_ptr<NasActivity> activity;
 };
 
 class NasTable {

@@ -149,8 +149,11 @@ std::optional<Bytes> Server::handle(const Datagram& datagram, const NasClient& n
 
 std::optional<Bytes> Server::handle_known(const Datagram& datagram, const NasClient& client) {
   const NasClient* nas = &client;
+  NasActivity* activity = nas->activity.get();
+  if (activity != nullptr) activity->count(activity->requests);
   auto parsed = parse(datagram.bytes);
   if (!parsed) {
+    if (activity != nullptr) activity->count(activity->dropped);
     switch (parsed.error()) {
       case ParseError::Truncated: bump(counters_.malformed_truncated); break;
       case ParseError::BadLength: bump(counters_.malformed_bad_length); break;
@@ -162,7 +165,11 @@ std::optional<Bytes> Server::handle_known(const Datagram& datagram, const NasCli
   }
   const Packet& request = parsed.value();
   try {
-    if (!authentic(datagram, *nas, request)) return std::nullopt;
+    if (!authentic(datagram, *nas, request)) {
+      if (activity != nullptr) activity->count(activity->dropped);
+      return std::nullopt;
+    }
+    if (activity != nullptr) activity->last_seen.store(now(), std::memory_order_relaxed);
 
     const RequestKey key{datagram.source, datagram.source_port, request.identifier,
                          static_cast<std::uint8_t>(datagram.socket), request.authenticator};
@@ -247,6 +254,7 @@ std::optional<Bytes> Server::dispatch(const Datagram& datagram, const NasClient&
   if (request.code == Code::StatusServer) return status_server(request, nas, datagram.socket);
   if (auth && request.code == Code::AccessRequest) return access_request(request, nas, datagram.source);
   if (!auth && request.code == Code::AccountingRequest) {
+    if (nas.activity) nas.activity->count(nas.activity->accounting);
     auto response = accounting_->handle(request, nas, datagram.source);
     if (!response) return std::nullopt;
     bump(counters_.acct_response);
@@ -493,6 +501,8 @@ policy::Decision Server::decide(const Context& ctx, const eap::TlsPeer& peer) co
 }
 
 void Server::tell(const Context& ctx, DecisionOutcome outcome, std::string_view reason, bool handshake) const {
+  if (NasActivity* activity = ctx.nas.activity.get())
+    activity->count(outcome == DecisionOutcome::accept ? activity->accepts : activity->rejects);
   if (options_.decisions == nullptr) return;
   DecisionSeen seen{ctx.nas.name, outcome, reason, std::nullopt};
   if (handshake) seen.handshake = steady_now() - ctx.started;

@@ -454,6 +454,7 @@ std::vector<LiveSession> AccountingSessions::upsert(LiveSession session) {
   }
   if (!session.calling_station_id.empty()) known.calling_station_id = std::move(session.calling_station_id);
   if (!session.user_name.empty()) known.user_name = std::move(session.user_name);
+  if (!session.ssid.empty()) known.ssid = std::move(session.ssid);
   if (session.nas_identity.source) known.nas_identity.source = session.nas_identity.source;
   if (session.nas_identity.nas_ip_address) known.nas_identity.nas_ip_address = session.nas_identity.nas_ip_address;
   if (session.nas_identity.nas_ipv6_address) known.nas_identity.nas_ipv6_address = session.nas_identity.nas_ipv6_address;

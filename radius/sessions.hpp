@@ -238,6 +238,7 @@ struct LiveSession {
   std::string serial;
   std::string calling_station_id;
   std::string user_name;
+  std::string ssid;     // from Called-Station-Id (RFC 3580 §3.20), for display; "" = none
   NasIdentity nas_identity;
   std::string rule;
   bool coa_on_disable = false;

@@ -1,15 +1,22 @@
 // Admin API, /api/v1 (JSON; request bodies are objects, unknown fields are refused).
 //
 // Authentication: every route except GET /api/v1/health needs "Authorization: Bearer <token>"
-// (RFC 6750 §2.1). The token's SHA-256 is compared, in constant time, with each hash from
+// (RFC 6750 §2.1), or the browser console's session cookie (set_cookie_auth, app/console; a
+// state change with the cookie also needs its X-CSRF-Token, else 403). The token's SHA-256 is compared, in constant time, with each hash from
 // the config; a missing and a wrong token get the same 401 and WWW-Authenticate: Bearer.
 // The token's name is the audit actor, "api:<name>".
 //
 // Routes ({device} is a decimal id, or else a name; names cannot be all digits):
-//   GET  /devices?search=&enabled=true|false&limit=1..1000(100)&offset=   -> {"devices":[D…],"limit","offset"}
+//   GET  /devices?search=&enabled=true|false&group=&mac=&serial=&limit=1..1000(100)&offset=
+//        -> {"devices":[D…],"total","limit","offset"} by id; total counts every match.
+//        search: a substring of name, display name or owner; group: exact name; mac: any usual
+//        form, a Calling-Station-Id of its decision events or of its certificates' sessions;
+//        serial: one of its certificates (any case, ':' allowed)
 //   POST /devices {name, display_name?, owner?, groups?[]}                -> 201 D
 //   GET  /devices/{device}                                                -> D + {"certificates":[C…]}
 //   POST /devices/{device}/disable | /enable                              -> D
+//   PUT  /devices/{device}/groups {groups:[…] (0..64, each 1..64 chars)}  -> D  replaces the groups
+//        (duplicates dropped; audited "device.groups"; the next authentication's policy sees them)
 //   POST /devices/{device}/revoke {reason?}                               -> {"device":D,"revoked":[C…]}
 //   POST /revoke {devices:[{device}…] (1..10000), reason?}  many devices in one ledger transaction
 //        (all or nothing; 404 names an unknown one)      -> {"devices":n,"revoked":[serial…]}
@@ -24,12 +31,19 @@
 //   GET  /audit?target=&action=&limit=1..1000(200)                        -> {"entries":[A…]} newest first
 //   GET  /identity/{serial}  what the running in-memory index answers (the view RADIUS and
 //        OCSP use): {serial,verdict,device_id,device_name,profile,not_after_unix,[revoked_at_unix,revocation_reason]}
-//   GET  /sessions?live=true|false(true)&limit=1..1000(100)             -> {"sessions":[S…],"limit"} newest first
+//   GET  /sessions?live=true|false(true)&nas=&ssid=&device=&limit=1..1000(100)
+//        -> {"sessions":[S…],"limit"} newest first; see api_sessions.cpp
+//   POST /sessions/{id}/disconnect  an RFC 5176 Disconnect-Request for a live session
+//        -> 202 {"session":S} (404 unknown, 409 not live); see api_sessions.cpp
+//   GET  /overview  this node's health and the last 24 hours at a glance: api_overview.cpp
+//   GET  /nas       NAS clients, transport, last seen and counters since start: api_nas.cpp
 //   GET  /radius/counters  RADIUS drops and outcomes since start      -> {"counters":{name:n…}}
 //   GET  /scep/counters    SCEP outcomes since start (by failInfo too) -> {"counters":{name:n…}}
 //   GET  /service/counters handler exceptions survived, HTTP connections refused -> {"counters":{name:n…}}
-//   GET  /policy, POST /policy/reload  access policy rules, counters, reload: api_policy.cpp
-//   GET  /events?device=&mac=&nas=&serial=&kind=&outcome=&since=&limit=&offset=  decision events: api_events.cpp
+//   GET  /policy, POST /policy/reload, POST /policy/test  access policy rules, counters, reload,
+//        and what `portcullis policy test` answers: api_policy.cpp
+//   GET  /events?device=&mac=&nas=&serial=&kind=&outcome=&since=&limit=&offset=  decision events, each with
+//        "text" (the sentence `why` says for it): api_events.cpp
 //   GET  /why/{device|mac|serial}  the latest outcomes in words: api_why.cpp
 //   POST /challenges {device, profile?, cn?, sans?[], ttl_seconds?}  one-time SCEP challenge, see api_scep.cpp
 //   POST /challenges/bulk {devices[] | expired_within_days, profile?, ttl_seconds?}  many at once, one
@@ -48,9 +62,10 @@
 //        -> Prometheus text format, see api_metrics.cpp
 //
 // Shapes: D = {id,name,display_name,owner,groups,enabled,created_at,created_at_unix};
-// S = {nas,acct_session_id,calling_station_id,user_name,serial,device,started_at,updated_at,
-//      stopped_at (null while live), nas_address, rule, dynauth, dynauth_at}; serial and device
-//      are "" when accounting could not be tied to an Access-Accept; dynauth is the last RFC 5176
+// S = {id,nas,acct_session_id,calling_station_id,user_name,ssid,serial,device,started_at,updated_at,
+//      stopped_at (null while live), nas_address, rule, dynauth, dynauth_at}; id is stable for the
+//      session's life; ssid comes from Called-Station-Id "MAC:SSID" (RFC 3580 §3.20), "" when
+//      none; serial and device are "" when accounting could not be tied to an Access-Accept; dynauth is the last RFC 5176
 //      outcome ("Disconnect ACK", "Disconnect NAK 503 (Session-Context-Not-Found)", "CoA ACK",
 //      "Disconnect timeout", "" = none sent), dynauth_at its time (null when none).
 // C = {serial,device_id,device,profile,subject,sans,sha256_fingerprint,not_before,not_after,issued_at,
@@ -72,6 +87,7 @@
 
 #include "app/admin/json.hpp"
 #include "ca/constant_time.hpp"
+#include "ca/event.hpp"
 #include "ca/text_codec.hpp"
 #include "ca/x509.hpp"
 
@@ -172,6 +188,11 @@ std::optional<std::string> AdminApi::authenticate(const HttpRequest& request) co
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
   if (token.empty()) return std::nullopt;
+  return actor_for_token(token);
+}
+
+std::optional<std::string> AdminApi::actor_for_token(std::string_view token) const {
+  if (token.empty()) return std::nullopt;
 
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
@@ -186,6 +207,16 @@ std::optional<std::string> AdminApi::authenticate(const HttpRequest& request) co
   return "api:" + match->name;
 }
 
+std::optional<std::string> AdminApi::authenticate_cookie(const HttpRequest& request, ca::UnixTime now) const {
+  if (!cookie_auth_) return std::nullopt;
+  auto auth = cookie_auth_(request, now);
+  if (auth.refusal) throw ApiError(403, *auth.refusal);
+  if (!auth.actor) return std::nullopt;
+  for (const auto& stored : tokens_)
+    if (*auth.actor == "api:" + stored.name) return auth.actor;
+  return std::nullopt;
+}
+
 HttpResponse AdminApi::handle(const HttpRequest& request) {
   try {
     if (request.path == "/metrics") return serve_metrics(request);
@@ -197,6 +228,7 @@ HttpResponse AdminApi::handle(const HttpRequest& request) {
     }
     // Authentication comes before routing: without a token nothing about the API is told.
     auto actor = authenticate(request);
+    if (!actor) actor = authenticate_cookie(request, ca::now_unix());
     if (!actor) {
       spdlog::warn("admin API: unauthenticated {} {} from {}", request.method, request.path, request.remote_address);
       return unauthorized();
@@ -250,6 +282,7 @@ std::span<const AdminApi::Route> AdminApi::routes() {
        [](AdminApi& a, C c) { return a.device_profile(c.query, c.actor, c.segments[1], c.segments[3]); }},
       {"devices/*/disable", "POST", [](AdminApi& a, C c) { return a.set_device_enabled(c, c.segments[1], false); }},
       {"devices/*/enable", "POST", [](AdminApi& a, C c) { return a.set_device_enabled(c, c.segments[1], true); }},
+      {"devices/*/groups", "PUT", [](AdminApi& a, C c) { return a.set_device_groups(c, c.segments[1]); }},
       {"devices/*/revoke", "POST", [](AdminApi& a, C c) { return a.revoke_device(c, c.segments[1]); }},
       {"certificates", "GET", [](AdminApi& a, C c) { return a.list_certificates(c); }},
       {"certificates", "POST", [](AdminApi& a, C c) { return a.issue_certificate(c); }},
@@ -267,9 +300,14 @@ std::span<const AdminApi::Route> AdminApi::routes() {
       {"identity/*", "GET", [](AdminApi& a, C c) { return a.show_identity(c, c.segments[1]); }},
       {"why/*", "GET", [](AdminApi& a, C c) { return a.why(c.query, c.segments[1], c.now); }},
       {"events", "GET", [](AdminApi& a, C c) { return a.list_events(c.query, c.now); }},
-      {"sessions", "GET", [](AdminApi& a, C c) { return a.list_sessions(c); }},
+      {"sessions", "GET", [](AdminApi& a, C c) { return a.list_sessions(c.query); }},
+      {"sessions/*/disconnect", "POST",
+       [](AdminApi& a, C c) { return a.disconnect_session(c.request, c.actor, c.segments[1]); }},
       {"policy", "GET", [](AdminApi& a, C) { return a.show_policy(); }},
       {"policy/reload", "POST", [](AdminApi& a, C c) { return a.reload_policy(c.request, c.actor); }},
+      {"policy/test", "POST", [](AdminApi& a, C c) { return a.test_policy(c.request); }},
+      {"overview", "GET", [](AdminApi& a, C c) { return a.overview(c.query, c.now); }},
+      {"nas", "GET", [](AdminApi& a, C c) { return a.list_nas(c.query); }},
       {"radius/counters", "GET", [](AdminApi& a, C c) { return a.show_radius_counters(c); }},
       {"scep/counters", "GET", [](AdminApi& a, C c) { return a.show_scep_counters(c); }},
       {"service/counters", "GET", [](AdminApi& a, C c) { return a.show_service_counters(c); }},
@@ -319,10 +357,18 @@ ca::Device AdminApi::resolve_device(const std::string& ref) {
 }
 
 HttpResponse AdminApi::list_devices(const Call& call) {
-  admin::check_query(call.query, {"search", "enabled", "limit", "offset"});
+  admin::check_query(call.query, {"search", "enabled", "group", "mac", "serial", "limit", "offset"});
   ca::DeviceFilter filter;
   if (const auto* search = admin::query_param(call.query, "search"))
     filter.search = admin::checked_text(*search, "search", 0, 128);
+  if (const auto* group = admin::query_param(call.query, "group"); group && !group->empty())
+    filter.group = admin::checked_text(*group, "group", 1, 64);
+  if (const auto* mac = admin::query_param(call.query, "mac"); mac && !mac->empty()) {
+    filter.mac = ca::normalize_mac(*mac);
+    if (!filter.mac) throw ApiError(400, "parameter 'mac' must be a MAC address (e.g. 02:00:5e:10:00:01)");
+  }
+  if (const auto* serial = admin::query_param(call.query, "serial"); serial && !serial->empty())
+    filter.serial = admin::checked_serial(*serial);
   if (const auto* enabled = admin::query_param(call.query, "enabled")) {
     if (*enabled == "true" || *enabled == "1") filter.enabled = true;
     else if (*enabled == "false" || *enabled == "0") filter.enabled = false;
@@ -332,7 +378,9 @@ HttpResponse AdminApi::list_devices(const Call& call) {
   filter.offset = admin::count_param(call.query, "offset", 0, 0, 1'000'000'000);
   json devices = json::array();
   for (const auto& device : registry_.ledger().list_devices(filter)) devices.push_back(admin::device_json(device));
-  return admin::json_response(200, json{{"devices", devices}, {"limit", filter.limit}, {"offset", filter.offset}});
+  const std::size_t total = registry_.ledger().count_devices(filter);
+  return admin::json_response(
+      200, json{{"devices", devices}, {"total", total}, {"limit", filter.limit}, {"offset", filter.offset}});
 }
 
 HttpResponse AdminApi::create_device(const Call& call) {
@@ -370,6 +418,16 @@ HttpResponse AdminApi::set_device_enabled(const Call& call, const std::string& r
   admin::parse_body(call.request, {}, true);
   ca::Device device = resolve_device(ref);
   return admin::json_response(200, admin::device_json(registry_.set_device_enabled(device.id, enabled, call.actor)));
+}
+
+HttpResponse AdminApi::set_device_groups(const Call& call, const std::string& ref) {
+  json body = admin::parse_body(call.request, {"groups"}, false);
+  const auto it = body.find("groups");
+  if (it == body.end() || !it->is_array()) throw ApiError(400, "field 'groups' is required (an array of group names)");
+  // The same limits as POST /devices.
+  const std::vector<std::string> groups = admin::string_list_field(body, "groups", 64, 64);
+  ca::Device device = resolve_device(ref);
+  return admin::json_response(200, admin::device_json(registry_.set_device_groups(device.id, groups, call.actor)));
 }
 
 HttpResponse AdminApi::revoke_device(const Call& call, const std::string& ref) {
@@ -460,42 +518,6 @@ HttpResponse AdminApi::show_identity(const Call& call, const std::string& serial
     body["revocation_reason"] = ca::to_string(identity.revocation_reason);
   }
   return admin::json_response(200, body);
-}
-
-HttpResponse AdminApi::list_sessions(const Call& call) {
-  admin::check_query(call.query, {"live", "limit"});
-  bool live = true;
-  if (const auto* value = admin::query_param(call.query, "live")) {
-    if (*value == "true" || *value == "1") live = true;
-    else if (*value == "false" || *value == "0") live = false;
-    else throw ApiError(400, "live must be true or false");
-  }
-  const std::size_t limit = admin::count_param(call.query, "limit", 100, 1, 1000);
-  json sessions = json::array();
-  for (const auto& row : registry_.ledger().list_radius_sessions(live, limit)) {
-    json s = {{"nas", row.nas},
-              {"acct_session_id", row.acct_session_id},
-              {"calling_station_id", row.calling_station_id},
-              {"user_name", row.user_name},
-              {"serial", row.serial},
-              {"device", row.device},
-              {"started_at", admin::iso8601(row.started_at)},
-              {"started_at_unix", row.started_at},
-              {"updated_at", admin::iso8601(row.updated_at)},
-              {"updated_at_unix", row.updated_at},
-              {"stopped_at", nullptr},
-              {"stopped_at_unix", nullptr},
-              {"nas_address", row.nas_address},
-              {"rule", row.rule},
-              {"dynauth", row.dynauth},
-              {"dynauth_at", row.dynauth_at ? json(admin::iso8601(*row.dynauth_at)) : json(nullptr)}};
-    if (row.stopped_at) {
-      s["stopped_at"] = admin::iso8601(*row.stopped_at);
-      s["stopped_at_unix"] = *row.stopped_at;
-    }
-    sessions.push_back(std::move(s));
-  }
-  return admin::json_response(200, json{{"sessions", sessions}, {"limit", limit}});
 }
 
 HttpResponse AdminApi::show_radius_counters(const Call& call) {

@@ -9,6 +9,7 @@
 #include "ca/registry.hpp"
 #include "radius/clients.hpp"
 #include "radius/counters.hpp"
+#include "radius/nas_activity.hpp"
 #include "scep/enrollment.hpp"
 
 #include <array>
@@ -16,6 +17,7 @@
 #include <functional>
 #include <optional>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -35,6 +37,23 @@ struct MdmSettings {
   std::string hostname;                       // service.hostname: the EAP server certificate's name
 };
 
+// One NAS client for GET /nas (api_nas.cpp): from the running config, with its counters.
+struct NasSummary {
+  std::string name;
+  std::string transport;     // "udp" | "radsec"
+  std::string address;       // as configured ("" for a RadSec client named by certificate only)
+  std::vector<std::string> groups;
+  std::shared_ptr<const radius::NasActivity> activity;  // null: nothing counted yet
+  std::size_t connections = 0;                          // open RadSec connections
+};
+
+// What GET /overview says about this node.
+struct NodeInfo {
+  std::string name;             // service.hostname
+  std::string ledger_backend;   // "sqlite" | "postgresql"
+  ca::UnixTime started_at = 0;  // the process's start
+};
+
 class AdminApi {
  public:
   // Throws std::invalid_argument when a token's hash is not 64 hex digits.
@@ -46,6 +65,18 @@ class AdminApi {
   // {"error": "..."} with a 4xx/5xx status.
   HttpResponse handle(const HttpRequest& request);
 
+  // Credentials besides the bearer token: the browser console's session cookie
+  // (app/console). The check gives the actor, or a refusal sentence (answered 403: a state
+  // change that fails the console's CSRF checks), or neither (401 as without a token). The
+  // actor counts only while its token is still configured. Call before serving.
+  struct CookieAuth {
+    std::optional<std::string> actor;
+    std::optional<std::string> refusal;
+  };
+  using CookieCheck = std::function<CookieAuth(const HttpRequest&, ca::UnixTime now)>;
+  void set_cookie_auth(CookieCheck check) { cookie_auth_ = std::move(check); }
+  // The audit actor "api:<name>" for a configured token; nullopt otherwise (constant time).
+  std::optional<std::string> actor_for_token(std::string_view token) const;
   // Enables GET /policy and POST /policy/reload (api_policy.cpp); call before serving.
   void set_policy(PolicyControl policy);
   // Enables GET /scep/counters; `enrollment` must outlive the API. Call before serving.
@@ -54,6 +85,16 @@ class AdminApi {
   // HTTP connections refused over their caps), read when asked. Call before serving.
   using CounterSnapshot = std::function<std::vector<std::pair<std::string, std::uint64_t>>()>;
   void set_service_counters(CounterSnapshot snapshot) { service_counters_ = std::move(snapshot); }
+  // Enables POST /sessions/{id}/disconnect: sends an RFC 5176 Disconnect-Request for the
+  // live session `row` (app/session_control.hpp) giving `why`; false when RADIUS cannot
+  // (not running). Call before serving.
+  // Enables GET /nas: the NAS clients as the service runs them. Call before serving.
+  using NasList = std::function<std::vector<NasSummary>()>;
+  void set_nas_list(NasList list) { nas_list_ = std::move(list); }
+  // Enables GET /overview's node part (api_overview.cpp). Call before serving.
+  void set_node(NodeInfo node) { node_ = std::move(node); }
+  using SessionDisconnect = std::function<bool(const ca::RadiusSessionRow& row, const std::string& why)>;
+  void set_session_disconnect(SessionDisconnect disconnect) { disconnect_ = std::move(disconnect); }
   // Enables GET /metrics (api_metrics.cpp): the Prometheus text from `render`, for a valid
   // bearer token or a client address inside one of `allow`. Call before serving.
   void set_metrics(std::function<std::string()> render, std::vector<radius::IpPrefix> allow) {
@@ -73,12 +114,16 @@ class AdminApi {
 
   // The audit actor for a valid bearer token; nullopt for a missing or wrong one.
   std::optional<std::string> authenticate(const HttpRequest& request) const;
+  // cookie_auth_'s actor while its token is still configured (a SIGHUP that removes a
+  // token ends its console sessions too); throws ApiError 403 for a refusal.
+  std::optional<std::string> authenticate_cookie(const HttpRequest& request, ca::UnixTime now) const;
   HttpResponse route(const Call& call);
 
   HttpResponse list_devices(const Call& call);
   HttpResponse create_device(const Call& call);
   HttpResponse show_device(const Call& call, const std::string& ref);
   HttpResponse set_device_enabled(const Call& call, const std::string& ref, bool enabled);
+  HttpResponse set_device_groups(const Call& call, const std::string& ref);
   HttpResponse revoke_device(const Call& call, const std::string& ref);
   HttpResponse revoke_devices(const Call& call);
   HttpResponse list_certificates(const Call& call);
@@ -100,7 +145,13 @@ class AdminApi {
                               const std::string& device_ref, const std::string& platform);
   HttpResponse list_audit(const Call& call);
   HttpResponse show_identity(const Call& call, const std::string& serial);
-  HttpResponse list_sessions(const Call& call);
+  // api_sessions.cpp: RADIUS accounting sessions, and disconnecting one.
+  HttpResponse list_sessions(const std::map<std::string, std::string>& query);
+  HttpResponse disconnect_session(const HttpRequest& request, const std::string& actor, const std::string& id);
+  // api_nas.cpp: the NAS clients with their counters since start.
+  HttpResponse list_nas(const std::map<std::string, std::string>& query);
+  // api_overview.cpp: the console's first page.
+  HttpResponse overview(const std::map<std::string, std::string>& query, ca::UnixTime now);
   HttpResponse show_radius_counters(const Call& call);
   HttpResponse show_scep_counters(const Call& call);
   HttpResponse show_service_counters(const Call& call);
@@ -110,6 +161,7 @@ class AdminApi {
   // api_why.cpp: the latest outcome per NAS and SSID and of enrollment, in words.
   HttpResponse why(const std::map<std::string, std::string>& query, const std::string& target, ca::UnixTime now);
   HttpResponse reload_policy(const HttpRequest& request, const std::string& actor);
+  HttpResponse test_policy(const HttpRequest& request);
   HttpResponse serve_metrics(const HttpRequest& request) const;
 
   // A number means a device id, anything else a name (see api.cpp). 404 if unknown.
@@ -123,8 +175,12 @@ class AdminApi {
   PolicyControl policy_;
   const scep::Enrollment* scep_ = nullptr;
   CounterSnapshot service_counters_;
+  SessionDisconnect disconnect_;
+  NodeInfo node_;
+  NasList nas_list_;
   std::function<std::string()> metrics_;
   std::vector<radius::IpPrefix> metrics_allow_;
+  CookieCheck cookie_auth_;
 };
 
 }  // namespace portcullis::app

@@ -1,12 +1,14 @@
 // Admin API: decision events (docs/events.md), newest first.
 //   GET /api/v1/events?device=&mac=&nas=&serial=&kind=&outcome=&since=&limit=(100, 1..1000)&offset=
 //     -> {"events":[E…],"limit":n,"offset":n}
+//   E carries "text": the event in words, the sentence `why` says for it (why_words.cpp).
 //   mac: any usual form (02:00:5e:10:00:01, 02-00-5E-…, 0200.5e10.0001, 02005e100001);
 //   since: a duration back from now ("90s", "15m", "1h", "7d") or a time (admin::parse_time).
 // Events reach the ledger in batches a fraction of a second after they happen.
 #include "app/admin/api.hpp"
 
 #include "app/admin/json.hpp"
+#include "app/admin/why_words.hpp"
 #include "ca/event.hpp"
 #include "ca/serial_text.hpp"
 
@@ -36,13 +38,13 @@ std::optional<ca::UnixTime> duration_seconds(std::string_view text) {
   }
 }
 
-json event_json(const ca::Event& e) {
+json event_json(ca::Ledger& ledger, const ca::Event& e) {
   json j{{"id", e.id},       {"time", admin::iso8601(e.at)}, {"kind", e.kind},     {"outcome", e.outcome},
          {"reason", e.reason}, {"detail", e.detail},          {"nas", e.nas},       {"nas_ip", e.nas_ip},
          {"mac", e.mac},     {"user_name", e.user_name},     {"ssid", e.ssid},     {"serial", e.serial},
          {"device", e.device}, {"issuer", e.issuer},          {"tls_version", e.tls_version},
          {"rule", e.rule},   {"duration_ms", e.duration_ms ? json(*e.duration_ms) : json(nullptr)},
-         {"count", e.count}};
+         {"count", e.count},   {"text", why::event_words(ledger, e)}};
   if (e.kind == ca::event_kind::kScep) {
     j["requester"] = e.nas_ip;
     j["cn"] = e.cn;
@@ -85,7 +87,8 @@ HttpResponse AdminApi::list_events(const std::map<std::string, std::string>& que
   filter.limit = admin::count_param(query, "limit", 100, 1, 1000);
   filter.offset = admin::count_param(query, "offset", 0, 0, kMaxOffset);
   json list = json::array();
-  for (const auto& e : registry_.ledger().events(filter)) list.push_back(event_json(e));
+  ca::Ledger& ledger = registry_.ledger();
+  for (const auto& e : ledger.events(filter)) list.push_back(event_json(ledger, e));
   return admin::json_response(200, json{{"events", std::move(list)}, {"limit", filter.limit}, {"offset", filter.offset}});
 }
 

@@ -181,6 +181,44 @@ std::string radsec_words(const ca::Event& e) {
     return "too many connections open (" + std::string(r == "nas_cap" ? "max_connections_per_nas" : "max_connections") +
            ")";
   return "the TLS handshake did not complete (" + e.detail + ")";
+
+std::string dynauth_words(const ca::Event& e) {
+  const std::string nas = "NAS " + (e.nas.empty() ? e.nas_ip : e.nas);
+  if (e.outcome == "sent") return "a request to end or change the session was sent to " + nas + ": " + e.detail;
+  if (e.outcome == "ack") return nas + " acknowledged it: " + e.detail;
+  if (e.outcome == "nak") return nas + " refused it (" + e.detail + ")";
+  if (e.outcome == "timeout")
+    return nas + " did not answer after every retransmission (" + e.detail +
+           "): check the client's coa_port and that the NAS accepts dynamic authorization from this server";
+  if (e.outcome == "not_sent") return "nothing was sent: " + e.detail;
+  return e.detail;
+}
+
+std::string nas_words(const ca::Event& e) {
+  const std::string what = (e.count > 1 ? std::to_string(e.count) + " datagrams" : std::string("a datagram")) +
+                           " from " + (e.nas_ip.empty() ? std::string("an unknown address") : e.nas_ip) +
+                           (e.count > 1 ? " were" : " was") + " dropped: ";
+  const std::string& r = e.reason;
+  if (r == "unknown_client") return what + "no [[radius.clients]] entry covers that address";
+  if (r == "bad_message_authenticator")
+    return what + "its Message-Authenticator did not verify, which usually means the shared secret differs "
+                  "between the NAS and its [[radius.clients]] entry";
+  if (r == "missing_message_authenticator")
+    return what + "it had no Message-Authenticator, which the client requires (BlastRADIUS, "
+                  "require_message_authenticator): turn it on at the NAS";
+  if (r == "bad_accounting_authenticator")
+    return what + "its accounting Request Authenticator did not verify (RFC 2866 §3): check the shared secret";
+  if (r == "malformed") return what + "it is not a RADIUS packet";
+  return what + (e.detail.empty() ? r : e.detail);
+}
+
+std::string event_words(ca::Ledger& ledger, const ca::Event& e) {
+  if (e.kind == ca::event_kind::kRadius) return radius_words(ledger, e);
+  if (e.kind == ca::event_kind::kScep) return scep_words(e);
+  if (e.kind == ca::event_kind::kDynauth) return dynauth_words(e);
+  if (e.kind == ca::event_kind::kNas) return nas_words(e);
+  if (e.kind == ca::event_kind::kRadsec) return radsec_words(e);
+  return e.detail;
 }
 
 }  // namespace portcullis::app::why

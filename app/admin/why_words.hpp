@@ -18,4 +18,13 @@ std::string scep_words(const ca::Event& e);
 // A refused RadSec connection (kind radsec).
 std::string radsec_words(const ca::Event& e);
 
+// An RFC 5176 Disconnect/CoA outcome (kind dynauth).
+std::string dynauth_words(const ca::Event& e);
+
+// A datagram dropped before any conversation (kind nas).
+std::string nas_words(const ca::Event& e);
+
+// Any event, by its kind: the sentence the events list and the console show beside it.
+std::string event_words(ca::Ledger& ledger, const ca::Event& e);
+
 }  // namespace portcullis::app::why

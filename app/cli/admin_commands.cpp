@@ -55,6 +55,7 @@ std::vector<std::string> read_device_list(const std::string& path) {
 struct SessionArgs {
   bool all = false;
   int limit = 100;
+  std::string disconnect_id;
 };
 struct IssueArgs {
   std::string csr_file, device, profile = "device", cn;
@@ -67,8 +68,10 @@ const std::vector<Column> kCertColumns = {{"SERIAL", "serial"},     {"DEVICE", "
                                           {"STATUS", "status"},     {"NOT AFTER", "not_after"},
                                           {"SUBJECT", "subject"}};
 
-const std::vector<Column> kSessionColumns = {{"NAS", "nas"},
+const std::vector<Column> kSessionColumns = {{"ID", "id"},
+                                             {"NAS", "nas"},
                                              {"SESSION", "acct_session_id"},
+                                             {"SSID", "ssid"},
                                              {"CALLING STATION", "calling_station_id"},
                                              {"USER", "user_name"},
                                              {"SERIAL", "serial"},
@@ -279,7 +282,26 @@ void add_sessions_command(CLI::App& app, CliContext& ctx, std::function<int()>& 
   sessions->add_flag("--all", ss->all, "Include stopped sessions");
   sessions->add_option("--limit", ss->limit, "At most this many rows (1..1000)")->check(CLI::Range(1, 1000));
   sessions->footer(examples({"portcullis sessions --all --limit 50"}));
-  sessions->callback([&, ss] {
+  auto* disconnect = sessions->add_subcommand(
+      "disconnect", "Send an RFC 5176 Disconnect-Request for a live session (its ID from `portcullis sessions`)");
+  disconnect->add_option("id", ss->disconnect_id, "Session ID")->required();
+  disconnect->callback([&, ss] {
+    action = [&, ss] {
+      auto client = client_for(ctx);
+      const nlohmann::json result =
+          client.post("/sessions/" + ss->disconnect_id + "/disconnect", nlohmann::json::object());
+      if (ctx.json) {
+        std::cout << result.dump(2) << '\n';
+      } else {
+        const nlohmann::json& s = result.at("session");
+        std::cout << "Disconnect-Request sent to NAS " << cell_text(s.at("nas")) << " for session "
+                  << cell_text(s.at("acct_session_id")) << "; its answer shows in `portcullis sessions --all`\n";
+      }
+      return 0;
+    };
+  });
+  sessions->callback([&, ss, disconnect] {
+    if (disconnect->parsed()) return;
     action = [&, ss] {
       auto client = client_for(ctx);
       const std::string q = std::string("/sessions?live=") + (ss->all ? "false" : "true") +

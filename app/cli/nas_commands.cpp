@@ -90,10 +90,33 @@ int run_nas_certificate(const CliContext& ctx, const NasCertificateArgs& args) {
   return 0;
 }
 
+// GET /api/v1/nas as a table: one row a client, its counters flattened into columns.
+int run_nas_list(const CliContext& ctx) {
+  AdminClient client(load_config(resolve_config_path(ctx.config_path)));
+  const nlohmann::json body = client.get("/nas");
+  if (ctx.json) {
+    std::cout << body.dump(2) << '\n';
+    return 0;
+  }
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& nas : body.at("nas")) {
+    nlohmann::json row = nas;
+    for (const auto& [name, value] : nas.at("counters").items()) row[name] = value;
+    if (row["last_seen"].is_null()) row["last_seen"] = "never";
+    rows.push_back(std::move(row));
+  }
+  print_table(std::cout, rows,
+              {{"NAME", "name"},           {"TRANSPORT", "transport"}, {"ADDRESS", "address"},
+               {"GROUPS", "groups"},       {"LAST SEEN", "last_seen"}, {"REQUESTS", "requests"},
+               {"ACCEPTS", "accepts"},     {"REJECTS", "rejects"},     {"DROPPED", "dropped"},
+               {"ACCOUNTING", "accounting"}, {"CONNECTIONS", "connections"}});
+  return 0;
+}
+
 }  // namespace
 
 void add_nas_commands(CLI::App& app, CliContext& ctx, std::function<int()>& action) {
-  auto* nas = app.add_subcommand("nas", "NAS clients that speak RadSec (RADIUS over TLS)");
+  auto* nas = app.add_subcommand("nas", "NAS clients: their list and counters; certificates for RadSec (RADIUS over TLS)");
   nas->require_subcommand(1);
   auto args = std::make_shared<NasCertificateArgs>();
   auto* cert = nas->add_subcommand("certificate", "Issue a NAS certificate and key (profile nas) into a folder");
@@ -103,6 +126,9 @@ void add_nas_commands(CLI::App& app, CliContext& ctx, std::function<int()>& acti
   cert->add_option("--san", args->sans, "A SAN the certificate carries: dns:NAME or ip:ADDR (repeatable)");
   cert->footer(examples({"portcullis nas certificate --name wlc-1 --out nas-certs"}));
   cert->callback([&, args] { action = [&, args] { return run_nas_certificate(ctx, *args); }; });
+  auto* list = nas->add_subcommand("list", "NAS clients: transport, last seen and counters since the service started");
+  list->footer(examples({"portcullis nas list", "portcullis nas list --json"}));
+  list->callback([&] { action = [&] { return run_nas_list(ctx); }; });
 }
 
 }  // namespace portcullis::app

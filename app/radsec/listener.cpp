@@ -438,6 +438,11 @@ void RadsecListener::accept() {
   });
 }
 
+std::map<std::string, std::size_t> RadsecListener::connections_by_nas() const {
+  std::lock_guard lock(mutex_);
+  return per_nas_;
+}
+
 bool RadsecListener::admit(Connection* connection, const std::string& nas) {
   std::lock_guard lock(mutex_);
   if (!connections_.count(connection)) return false;

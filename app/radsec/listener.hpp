@@ -79,6 +79,8 @@ class RadsecListener : public std::enable_shared_from_this<RadsecListener> {
   // radsec_closed_revoked, radsec_closed_idle, radsec_bad_framing.
   std::vector<std::pair<std::string, std::uint64_t>> counters() const;
   RadsecStats stats() const;
+  // Open (admitted) connections by NAS name, for `nas list`.
+  std::map<std::string, std::size_t> connections_by_nas() const;
 
  private:
   class Connection;

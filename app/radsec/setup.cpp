@@ -27,7 +27,8 @@ std::shared_ptr<X509_STORE> trust_store(const std::string& ca_file) {
 
 }  // namespace
 
-std::shared_ptr<const radius::radsec::RadsecClients> make_radsec_clients(const Config& config) {
+std::shared_ptr<const radius::radsec::RadsecClients> make_radsec_clients(const Config& config,
+                                                                         radius::NasActivities* activities) {
   auto clients = std::make_shared<radius::radsec::RadsecClients>();
   for (const auto& setting : config.radius.clients) {
     if (setting.transport != "radsec") continue;
@@ -39,6 +40,7 @@ std::shared_ptr<const radius::radsec::RadsecClients> make_radsec_clients(const C
     client.nas.coa_port = setting.coa_port;
     client.nas.groups = setting.groups;
     client.nas.sign_accounting_responses = false;  // see NasClient
+    if (activities != nullptr) client.nas.activity = activities->for_name(setting.name);
     client.certificate_name = setting.certificate_name;
     if (!setting.address.empty()) client.source = radius::IpPrefix::parse(setting.address);
     if (!setting.ca_file.empty()) client.trusted_ca = trust_store(setting.ca_file);
@@ -50,7 +52,8 @@ std::shared_ptr<const radius::radsec::RadsecClients> make_radsec_clients(const C
 std::shared_ptr<RadsecListener> start_radsec_listener(boost::asio::io_context& io, const Config& config,
                                                       const ca::Authority& authority,
                                                       const ca::IdentityView& identities, ca::Registry& registry,
-                                                      radius::Server& server, ca::EventSink* events) {
+                                                      radius::Server& server, ca::EventSink* events,
+                                                      radius::NasActivities* activities) {
   if (!config.radsec.enabled) return nullptr;
   RadsecOptions options;
   options.bind = config.radsec.bind;
@@ -62,7 +65,7 @@ std::shared_ptr<RadsecListener> start_radsec_listener(boost::asio::io_context& i
   options.events = events;
   const ca::CaPaths& paths = authority.paths();
   RadsecTlsFiles tls{paths.server(), paths.server_key(), paths.chain(), {authority.issuing(), authority.root()}};
-  auto clients = make_radsec_clients(config);
+  auto clients = make_radsec_clients(config, activities);
   const std::size_t count = clients->size();
   auto listener = RadsecListener::create(
       io, options, tls, std::move(clients), identities,

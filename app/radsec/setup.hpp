@@ -14,7 +14,9 @@ namespace portcullis::app {
 
 // Throws std::invalid_argument / std::runtime_error (a bad address, an unreadable ca_file)
 // before anything is applied.
-std::shared_ptr<const radius::radsec::RadsecClients> make_radsec_clients(const Config& config);
+// `activities` (may be null) gives each client its counters (radius/nas_activity.hpp).
+std::shared_ptr<const radius::radsec::RadsecClients> make_radsec_clients(const Config& config,
+                                                                         radius::NasActivities* activities = nullptr);
 
 // Null when [radsec] is not enabled. Binds at once (throws naming what failed); accepting
 // starts when `io` runs. `events` (may be null) gets the refused connections and must
@@ -22,6 +24,7 @@ std::shared_ptr<const radius::radsec::RadsecClients> make_radsec_clients(const C
 std::shared_ptr<RadsecListener> start_radsec_listener(boost::asio::io_context& io, const Config& config,
                                                       const ca::Authority& authority,
                                                       const ca::IdentityView& identities, ca::Registry& registry,
-                                                      radius::Server& server, ca::EventSink* events = nullptr);
+                                                      radius::Server& server, ca::EventSink* events = nullptr,
+                                                      radius::NasActivities* activities = nullptr);
 
 }  // namespace portcullis::app

@@ -5,6 +5,9 @@
 #include "ca/event.hpp"
 
 #include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace portcullis::ca {
@@ -22,6 +25,22 @@ struct EventFilter {
   std::size_t offset = 0;
 };
 
+// Counts since an instant, for the console's overview, each from one GROUP BY over the
+// events_overview index (kind, at, outcome, reason, nas).
+struct EventSummary {
+  struct Minute {
+    UnixTime minute = 0;   // at / 60
+    std::int64_t accepted = 0, rejected = 0;
+  };
+  struct RejectCount {
+    std::string reason, nas;
+    std::int64_t count = 0;
+  };
+  std::vector<Minute> radius_per_minute;   // minutes with any accept or reject, ascending
+  std::vector<RejectCount> rejects;        // RADIUS rejects by reason and NAS
+  std::vector<std::pair<std::string, std::int64_t>> scep_outcomes;  // by outcome
+};
+
 class EventStore {
  public:
   virtual ~EventStore() = default;
@@ -30,6 +49,8 @@ class EventStore {
   virtual void append_events(const std::vector<Event>& events) = 0;
   // Newest first (by time, then id).
   virtual std::vector<Event> events(const EventFilter& filter) = 0;
+  // The events at or after `since`, counted (see EventSummary).
+  virtual EventSummary summarize_events(UnixTime since) = 0;
   // Deletes events older than `older_than`, then the oldest beyond `max_rows`. Returns
   // how many were deleted.
   virtual std::size_t prune_events(UnixTime older_than, std::size_t max_rows) = 0;

@@ -3,6 +3,7 @@
 #include "ca/log_text.hpp"
 #include "ca/serial_text.hpp"
 
+#include <cctype>
 #include <limits>
 
 namespace portcullis::ca::detail {
@@ -21,11 +22,46 @@ void validate_new_device(const NewDevice& device) {
   if (device.name.empty()) throw LedgerConflict("device name must not be empty");
   if (device.name.size() > kMaxNameBytes) throw LedgerConflict("device name is longer than 255 bytes");
   if (has_control_characters(device.name)) throw LedgerConflict("device name must not contain control characters");
-  for (const auto& group : device.groups) {
+  validate_groups(device.groups);
+}
+
+void validate_groups(const std::vector<std::string>& groups) {
+  for (const auto& group : groups) {
     if (group.empty() || group.size() > kMaxNameBytes || has_control_characters(group)) {
       throw LedgerConflict("device group names must be 1 to 255 bytes without control characters");
     }
   }
+}
+
+std::string groups_detail(std::int64_t id, const std::vector<std::string>& before,
+                          const std::vector<std::string>& after) {
+  auto join = [](const std::vector<std::string>& list) {
+    std::string out;
+    for (const auto& g : list) out += (out.empty() ? "" : ",") + g;
+    return out.empty() ? std::string("(none)") : out;
+  };
+  return "id=" + std::to_string(id) + " groups: " + join(before) + " -> " + join(after);
+}
+
+std::vector<std::string> mac_spellings(const std::string& normalized) {
+  std::string bare;
+  for (char c : normalized)
+    if (c != ':') bare.push_back(c);
+  auto upper = [](std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+  };
+  auto joined = [&](std::size_t every, char sep) {
+    std::string out;
+    for (std::size_t i = 0; i < bare.size(); ++i) {
+      if (i != 0 && i % every == 0) out.push_back(sep);
+      out.push_back(bare[i]);
+    }
+    return out;
+  };
+  std::vector<std::string> out{joined(2, '-'), joined(2, ':'), bare, joined(4, '.')};
+  for (std::size_t i = 0, n = out.size(); i < n; ++i) out.push_back(upper(out[i]));
+  return out;
 }
 
 std::string like_substring(const std::string& text) {

@@ -16,6 +16,18 @@ std::int64_t clamp_count(std::size_t n);
 // Names are stored verbatim (quotes, semicolons and the like round-trip: every value is
 // a bound parameter). Only what would break logs or C strings is refused (LedgerConflict).
 void validate_new_device(const NewDevice& device);
+void validate_groups(const std::vector<std::string>& groups);
+
+// The audit detail of a change of groups: "id=7 groups: a,b -> b,c".
+std::string groups_detail(std::int64_t id, const std::vector<std::string>& before,
+                          const std::vector<std::string>& after);
+
+// The spellings NASes use for a MAC in Calling-Station-Id (RFC 3580 §3.21 recommends
+// "00-10-A4-23-19-C0"; others send colons, no separator, or Cisco's dotted form), upper
+// and lower case, for a normalised one (aa:bb:cc:dd:ee:ff): accounting rows keep the
+// attribute as sent.
+std::vector<std::string> mac_spellings(const std::string& normalized);
+inline constexpr std::size_t kMacSpellings = 8;
 
 // LIKE pattern (with ESCAPE '\') for a literal substring: %, _ and the escape character
 // itself are escaped.

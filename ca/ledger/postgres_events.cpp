@@ -127,6 +127,30 @@ std::vector<Event> PostgresLedger::events(const EventFilter& filter) {
   });
 }
 
+// Three GROUP BYs over the events_overview index (kind, at, outcome, reason, nas).
+EventSummary PostgresLedger::summarize_events(UnixTime since) {
+  return read([&](Connection& db) {
+    EventSummary out;
+    const Params at = Params().add(static_cast<std::int64_t>(since));
+    const Result minutes = db.exec(
+        "SELECT at / 60, count(*) FILTER (WHERE outcome = 'accept'), count(*) FILTER (WHERE outcome = 'reject') "
+        "FROM events WHERE kind = 'radius' AND at >= $1 AND outcome IN ('accept', 'reject') GROUP BY 1 ORDER BY 1",
+        at);
+    for (int i = 0; i < minutes.rows(); ++i)
+      out.radius_per_minute.push_back({minutes.int64(i, 0), minutes.int64(i, 1), minutes.int64(i, 2)});
+    const Result rejects = db.exec(
+        "SELECT reason, nas, count(*) FROM events WHERE kind = 'radius' AND at >= $1 AND outcome = 'reject' "
+        "GROUP BY reason, nas",
+        at);
+    for (int i = 0; i < rejects.rows(); ++i)
+      out.rejects.push_back({rejects.text(i, 0), rejects.text(i, 1), rejects.int64(i, 2)});
+    const Result scep =
+        db.exec("SELECT outcome, count(*) FROM events WHERE kind = 'scep' AND at >= $1 GROUP BY outcome", at);
+    for (int i = 0; i < scep.rows(); ++i) out.scep_outcomes.emplace_back(scep.text(i, 0), scep.int64(i, 1));
+    return out;
+  });
+}
+
 std::size_t PostgresLedger::prune_events(UnixTime older_than, std::size_t max_rows) {
   return write([&](Connection& db) {
     std::size_t deleted =

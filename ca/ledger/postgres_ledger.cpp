@@ -160,20 +160,50 @@ std::optional<Device> PostgresLedger::find_device_by_name(const std::string& nam
   });
 }
 
-std::vector<Device> PostgresLedger::list_devices(const DeviceFilter& filter) {
-  // The statement text varies only by which fixed clauses are present; every value, the
-  // search text included, is a parameter. ILIKE: case-insensitive, as SQLite's LIKE is for
-  // ASCII.
-  std::string sql = std::string("SELECT ") + kDeviceColumns + " FROM devices WHERE true";
-  Params params;
+namespace {
+
+// The WHERE clause of list_devices and count_devices, its values added to `params`. The
+// statement text varies only by which fixed clauses are present; every value, the search
+// text included, is a parameter. ILIKE: case-insensitive, as SQLite's LIKE is for ASCII.
+std::string device_filter_sql(const DeviceFilter& filter, Params& params) {
+  auto next = [&] { return "$" + std::to_string(params.size()); };
+  std::string sql = " WHERE true";
   if (!filter.search.empty()) {
     params.add(detail::like_substring(filter.search));
-    sql += " AND (name ILIKE $1 ESCAPE '\\' OR display_name ILIKE $1 ESCAPE '\\' OR owner ILIKE $1 ESCAPE '\\')";
+    sql += " AND (name ILIKE " + next() + " ESCAPE '\\' OR display_name ILIKE " + next() +
+           " ESCAPE '\\' OR owner ILIKE " + next() + " ESCAPE '\\')";
   }
   if (filter.enabled) {
     params.add(*filter.enabled);
-    sql += " AND enabled = $" + std::to_string(params.size());
+    sql += " AND enabled = " + next();
   }
+  if (filter.group) {
+    params.add(*filter.group);
+    sql += " AND id IN (SELECT device_id FROM device_groups WHERE name = " + next() + ")";
+  }
+  if (filter.serial) {
+    params.add(*filter.serial);
+    sql += " AND id IN (SELECT device_id FROM certificates WHERE serial = " + next() + ")";
+  }
+  if (filter.mac) {
+    params.add(*filter.mac);
+    sql += " AND (name IN (SELECT device FROM events WHERE mac = " + next() + " AND mac <> '' AND device <> '')";
+    std::string spellings;
+    for (const auto& spelling : detail::mac_spellings(*filter.mac)) {
+      params.add(spelling);
+      spellings += (spellings.empty() ? "" : ", ") + next();
+    }
+    sql += " OR id IN (SELECT c.device_id FROM radius_sessions s JOIN certificates c ON c.serial = s.serial"
+           " WHERE s.calling_station_id IN (" + spellings + ") AND s.calling_station_id <> ''))";
+  }
+  return sql;
+}
+
+}  // namespace
+
+std::vector<Device> PostgresLedger::list_devices(const DeviceFilter& filter) {
+  Params params;
+  std::string sql = std::string("SELECT ") + kDeviceColumns + " FROM devices" + device_filter_sql(filter, params);
   params.add(detail::clamp_count(filter.limit)).add(detail::clamp_count(filter.offset));
   sql += " ORDER BY id LIMIT $" + std::to_string(params.size() - 1) + " OFFSET $" + std::to_string(params.size());
   return read([&](Connection& db) {
@@ -183,6 +213,12 @@ std::vector<Device> PostgresLedger::list_devices(const DeviceFilter& filter) {
     for (auto& d : devices) d.groups = groups_of(db, d.id);
     return devices;
   });
+}
+
+std::size_t PostgresLedger::count_devices(const DeviceFilter& filter) {
+  Params params;
+  const std::string sql = "SELECT count(*) FROM devices" + device_filter_sql(filter, params);
+  return read([&](Connection& db) { return static_cast<std::size_t>(db.exec(sql, params).int64(0, 0)); });
 }
 
 Device PostgresLedger::set_device_enabled(std::int64_t id, bool enabled, const std::string& actor) {
@@ -199,6 +235,28 @@ Device PostgresLedger::set_device_enabled(std::int64_t id, bool enabled, const s
     insert_audit(db, {0, now_unix(), actor, enabled ? "device.enable" : "device.disable", device->name,
                       "id=" + std::to_string(id)});
     return *device;
+  });
+}
+
+Device PostgresLedger::set_device_groups(std::int64_t id, const std::vector<std::string>& groups,
+                                        const std::string& actor) {
+  detail::validate_groups(groups);
+  return write([&](Connection& db) {
+    // FOR UPDATE: two concurrent changes run one after the other, each audited with the
+    // groups it really replaced.
+    std::optional<Device> device = device_where(
+        db, std::string("SELECT ") + kDeviceColumns + " FROM devices WHERE id = $1 FOR UPDATE", Params().add(id));
+    if (!device) throw LedgerNotFound("no device with id " + std::to_string(id));
+    Device changed = *device;
+    changed.groups.clear();
+    const std::set<std::string> unique_groups(groups.begin(), groups.end());
+    if (std::vector<std::string>(unique_groups.begin(), unique_groups.end()) == device->groups) return *device;
+    db.exec("DELETE FROM device_groups WHERE device_id = $1", Params().add(id));
+    insert_groups(db, changed, groups);
+    record_change(db, kChangeDevice, std::to_string(id));
+    insert_audit(db, {0, now_unix(), actor, "device.groups", device->name,
+                      detail::groups_detail(id, device->groups, changed.groups)});
+    return changed;
   });
 }
 

@@ -33,7 +33,9 @@ class PostgresLedger final : public Ledger, public ChangeFeed {
   std::optional<Device> find_device(std::int64_t id) override;
   std::optional<Device> find_device_by_name(const std::string& name) override;
   std::vector<Device> list_devices(const DeviceFilter& filter) override;
+  std::size_t count_devices(const DeviceFilter& filter) override;
   Device set_device_enabled(std::int64_t id, bool enabled, const std::string& actor) override;
+  Device set_device_groups(std::int64_t id, const std::vector<std::string>& groups, const std::string& actor) override;
   void for_each_device(const std::function<void(const Device&)>& fn) override;
 
   IssuanceOutcome record_issuance(const DeviceRef& device, CertificateRecord record,
@@ -68,7 +70,7 @@ class PostgresLedger final : public Ledger, public ChangeFeed {
   ScepRequestRecord reject_scep_request(std::int64_t id, const std::string& reason, const std::string& actor) override;
 
   void record_radius_session(const RadiusSessionRow& row) override;
-  std::vector<RadiusSessionRow> list_radius_sessions(bool live_only, std::size_t limit) override;
+  std::vector<RadiusSessionRow> radius_sessions(const RadiusSessionFilter& filter) override;
   void mark_radius_sessions(const std::vector<RadiusSessionMark>& marks) override;
   std::size_t stop_radius_sessions_of_nas(const std::string& nas, const std::string& nas_address,
                                           UnixTime at) override;
@@ -76,6 +78,7 @@ class PostgresLedger final : public Ledger, public ChangeFeed {
 
   void append_events(const std::vector<Event>& events) override;
   std::vector<Event> events(const EventFilter& filter) override;
+  EventSummary summarize_events(UnixTime since) override;
   std::size_t prune_events(UnixTime older_than, std::size_t max_rows) override;
 
   std::string integrity_check() override;

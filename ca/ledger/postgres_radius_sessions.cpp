@@ -14,13 +14,14 @@ void PostgresLedger::record_radius_session(const RadiusSessionRow& row) {
   write([&](Connection& db) {
     db.exec(
         "INSERT INTO radius_sessions AS s (serial, nas, acct_session_id, calling_station_id, user_name, started_at, "
-        "updated_at, stopped_at, nas_address, nas_ip_address, nas_ipv6_address, nas_identifier, rule, coa_reply) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
+        "updated_at, stopped_at, nas_address, nas_ip_address, nas_ipv6_address, nas_identifier, rule, coa_reply, ssid) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
         "ON CONFLICT (nas, acct_session_id) DO UPDATE SET "
         "serial = CASE WHEN excluded.serial <> '' THEN excluded.serial ELSE s.serial END, "
         "calling_station_id = CASE WHEN excluded.calling_station_id <> '' THEN excluded.calling_station_id "
         "ELSE s.calling_station_id END, "
         "user_name = CASE WHEN excluded.user_name <> '' THEN excluded.user_name ELSE s.user_name END, "
+        "ssid = CASE WHEN excluded.ssid <> '' THEN excluded.ssid ELSE s.ssid END, "
         "nas_address = CASE WHEN excluded.nas_address <> '' THEN excluded.nas_address ELSE s.nas_address END, "
         "nas_ip_address = CASE WHEN excluded.nas_ip_address <> '' THEN excluded.nas_ip_address "
         "ELSE s.nas_ip_address END, "
@@ -46,20 +47,35 @@ void PostgresLedger::record_radius_session(const RadiusSessionRow& row) {
             .add(row.nas_ipv6_address)
             .add(row.nas_identifier)
             .add(row.rule)
-            .add(row.coa_reply));
+            .add(row.coa_reply)
+            .add(row.ssid));
   });
 }
 
-std::vector<RadiusSessionRow> PostgresLedger::list_radius_sessions(bool live_only, std::size_t limit) {
+std::vector<RadiusSessionRow> PostgresLedger::radius_sessions(const RadiusSessionFilter& filter) {
+  // The statement text varies only by which fixed clauses are present; values are parameters.
   std::string sql =
       "SELECT s.nas, s.acct_session_id, s.serial, s.calling_station_id, s.user_name, s.started_at, s.updated_at, "
       "s.stopped_at, coalesce(d.name, ''), s.nas_address, s.nas_ip_address, s.nas_ipv6_address, s.nas_identifier, "
-      "s.rule, s.coa_reply, s.dynauth, s.dynauth_at FROM radius_sessions s "
-      "LEFT JOIN certificates c ON c.serial = s.serial LEFT JOIN devices d ON d.id = c.device_id";
-  if (live_only) sql += " WHERE s.stopped_at IS NULL";
+      "s.rule, s.coa_reply, s.dynauth, s.dynauth_at, s.id, s.ssid FROM radius_sessions s "
+      "LEFT JOIN certificates c ON c.serial = s.serial LEFT JOIN devices d ON d.id = c.device_id WHERE true";
+  Params params;
+  params.add(detail::clamp_count(filter.limit));
+  auto clause = [&](const char* column, const std::string& value) {
+    params.add(value);
+    sql += std::string(" AND ") + column + " = $" + std::to_string(params.size());
+  };
+  if (filter.live_only) sql += " AND s.stopped_at IS NULL";
+  if (filter.id) {
+    params.add(*filter.id);
+    sql += " AND s.id = $" + std::to_string(params.size());
+  }
+  if (filter.nas) clause("s.nas", *filter.nas);
+  if (filter.ssid) clause("s.ssid", *filter.ssid);
+  if (filter.device) clause("d.name", *filter.device);
   sql += " ORDER BY s.updated_at DESC, s.id DESC LIMIT $1";
   return read([&](Connection& db) {
-    const Result r = db.exec(sql, Params().add(detail::clamp_count(limit)));
+    const Result r = db.exec(sql, params);
     std::vector<RadiusSessionRow> out;
     for (int i = 0; i < r.rows(); ++i) {
       RadiusSessionRow s;
@@ -80,6 +96,8 @@ std::vector<RadiusSessionRow> PostgresLedger::list_radius_sessions(bool live_onl
       s.coa_reply = r.text(i, 14);
       s.dynauth = r.text(i, 15);
       s.dynauth_at = r.optional_int64(i, 16);
+      s.id = r.int64(i, 17);
+      s.ssid = r.text(i, 18);
       out.push_back(std::move(s));
     }
     return out;

@@ -198,7 +198,15 @@ CREATE INDEX events_by_outcome ON events(outcome, at);
 CREATE INDEX events_by_cn      ON events(cn, at) WHERE cn <> '';
 )sql";
 
-constexpr Step kSteps[] = {{kBaselineVersion, kBaseline}, {9, kVersion9}};
+// Version 10 (as schema.cpp's): sessions' SSID; devices by a MAC of their sessions; the
+// overview's counts.
+constexpr const char* kVersion10 = R"sql(
+ALTER TABLE radius_sessions ADD COLUMN ssid TEXT NOT NULL DEFAULT '';
+CREATE INDEX radius_sessions_by_calling_station ON radius_sessions(calling_station_id) WHERE calling_station_id <> '';
+CREATE INDEX events_overview ON events(kind, at, outcome, reason, nas);
+)sql";
+
+constexpr Step kSteps[] = {{kBaselineVersion, kBaseline}, {9, kVersion9}, {10, kVersion10}};
 
 // pg_advisory_xact_lock key: "portcullis schema" for every node on the database.
 constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7061726375)";

@@ -13,11 +13,13 @@ namespace portcullis::ca {
 
 // One RADIUS accounting session (RFC 2866), keyed by (nas, acct_session_id).
 struct RadiusSessionRow {
+  std::int64_t id = 0;              // read only: the row's id, stable for the session's life
   std::string nas;                  // NAS name from the config
   std::string acct_session_id;      // RFC 2866 §5.5
   std::string serial;               // certificate that authenticated it; "" when not linked
   std::string calling_station_id;
   std::string user_name;
+  std::string ssid;                 // from Called-Station-Id "MAC:SSID" (RFC 3580 §3.20); "" = none
   UnixTime started_at = 0;          // kept from the first record of the session
   UnixTime updated_at = 0;
   std::optional<UnixTime> stopped_at;   // set by Accounting-Stop; never cleared again
@@ -43,6 +45,15 @@ struct RadiusSessionMark {
   bool ended = false;               // the NAS confirmed the session is gone: stopped_at = at unless already set
 };
 
+struct RadiusSessionFilter {
+  bool live_only = true;                // not stopped
+  std::optional<std::int64_t> id;
+  std::optional<std::string> nas;       // NAS name
+  std::optional<std::string> ssid;
+  std::optional<std::string> device;    // the device name of the session's certificate
+  std::size_t limit = 100;
+};
+
 // Sessions keyed by (nas, acct_session_id); the table is kept bounded by prune.
 class RadiusSessionStore {
  public:
@@ -52,8 +63,14 @@ class RadiusSessionStore {
   // an empty serial/calling_station_id/user_name never overwrites a known one, and a stop
   // is never undone by a late Interim-Update.
   virtual void record_radius_session(const RadiusSessionRow& row) = 0;
-  // Newest first (by updated_at); live_only = not stopped.
-  virtual std::vector<RadiusSessionRow> list_radius_sessions(bool live_only, std::size_t limit) = 0;
+  // Newest first (by updated_at, then id).
+  virtual std::vector<RadiusSessionRow> radius_sessions(const RadiusSessionFilter& filter) = 0;
+  std::vector<RadiusSessionRow> list_radius_sessions(bool live_only, std::size_t limit) {
+    RadiusSessionFilter filter;
+    filter.live_only = live_only;
+    filter.limit = limit;
+    return radius_sessions(filter);
+  }
   // Records Disconnect/CoA outcomes, all in one transaction (many arrive together after a
   // bulk revocation; one fsync for all of them). Unknown sessions are skipped.
   virtual void mark_radius_sessions(const std::vector<RadiusSessionMark>& marks) = 0;

@@ -169,6 +169,36 @@ std::vector<Event> SqliteLedger::events(const EventFilter& filter) {
   });
 }
 
+// Three GROUP BYs, each a range of the covering index events_overview (kind, at, outcome,
+// reason, nas): no table row is read. On the reader connection.
+EventSummary SqliteLedger::summarize_events(UnixTime since) {
+  return read([&](Connection& db) {
+    EventSummary out;
+    {
+      Statement stmt = db.prepare(
+          "SELECT at / 60, sum(outcome = 'accept'), sum(outcome = 'reject') FROM events INDEXED BY events_overview "
+          "WHERE kind = 'radius' AND at >= ?1 AND outcome IN ('accept', 'reject') GROUP BY at / 60 ORDER BY 1");
+      stmt.bind(1, static_cast<std::int64_t>(since));
+      while (stmt.step()) out.radius_per_minute.push_back({stmt.column_int64(0), stmt.column_int64(1), stmt.column_int64(2)});
+    }
+    {
+      Statement stmt = db.prepare(
+          "SELECT reason, nas, count(*) FROM events INDEXED BY events_overview "
+          "WHERE kind = 'radius' AND at >= ?1 AND outcome = 'reject' GROUP BY reason, nas");
+      stmt.bind(1, static_cast<std::int64_t>(since));
+      while (stmt.step()) out.rejects.push_back({stmt.column_text(0), stmt.column_text(1), stmt.column_int64(2)});
+    }
+    {
+      Statement stmt = db.prepare(
+          "SELECT outcome, count(*) FROM events INDEXED BY events_overview WHERE kind = 'scep' AND at >= ?1 "
+          "GROUP BY outcome");
+      stmt.bind(1, static_cast<std::int64_t>(since));
+      while (stmt.step()) out.scep_outcomes.emplace_back(stmt.column_text(0), stmt.column_int64(1));
+    }
+    return out;
+  });
+}
+
 // Retention deletes in chunks of kPruneChunkRows, each its own transaction with the writer's
 // lock taken afresh: a prune over millions of rows (a lowered keep_days, a flood's
 // aftermath) never holds the lock, or one WAL transaction, for the whole of it, so batches

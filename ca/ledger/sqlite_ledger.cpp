@@ -159,27 +159,74 @@ std::optional<Device> SqliteLedger::find_device_by_name(const std::string& name)
   return read([&](Connection& db) { return device_by_name(db, name); });
 }
 
-std::vector<Device> SqliteLedger::list_devices(const DeviceFilter& filter) {
-  // The statement text varies only by which fixed clauses are present; every value,
-  // the search text included, is a bound parameter.
-  std::string sql = "SELECT id, name, display_name, owner, enabled, created_at FROM devices WHERE 1";
-  if (!filter.search.empty()) {
-    sql += " AND (name LIKE ?1 ESCAPE '\\' OR display_name LIKE ?1 ESCAPE '\\' OR owner LIKE ?1 ESCAPE '\\')";
-  }
-  if (filter.enabled) sql += " AND enabled = ?2";
-  sql += " ORDER BY id LIMIT ?3 OFFSET ?4";
+namespace {
 
-  std::lock_guard lock(mutex_);
-  std::vector<Device> devices;
-  {
-    Statement stmt = db_.prepare(sql);
-    if (!filter.search.empty()) stmt.bind(1, like_substring(filter.search));
-    if (filter.enabled) stmt.bind(2, std::int64_t{*filter.enabled ? 1 : 0});
-    stmt.bind(3, clamp_count(filter.limit)).bind(4, clamp_count(filter.offset));
-    while (stmt.step()) devices.push_back(device_from_row(stmt));
+// The WHERE clause of list_devices and count_devices. The statement text varies only by
+// which fixed clauses are present; every value, the search text included, is a bound
+// parameter at a fixed number (kDeviceLimit and kDeviceOffset follow them).
+constexpr int kDeviceMacSpellings = 6;
+constexpr int kDeviceLimit = kDeviceMacSpellings + static_cast<int>(detail::kMacSpellings);
+constexpr int kDeviceOffset = kDeviceLimit + 1;
+
+std::string device_filter_sql(const DeviceFilter& filter) {
+  std::string sql = " WHERE 1";
+  if (!filter.search.empty())
+    sql += " AND (name LIKE ?1 ESCAPE '\\' OR display_name LIKE ?1 ESCAPE '\\' OR owner LIKE ?1 ESCAPE '\\')";
+  if (filter.enabled) sql += " AND enabled = ?2";
+  if (filter.group) sql += " AND id IN (SELECT device_id FROM device_groups WHERE name = ?3)";
+  if (filter.serial) sql += " AND id IN (SELECT device_id FROM certificates WHERE serial = ?4)";
+  if (filter.mac) {
+    // `mac <> ''` and `calling_station_id <> ''` repeat the partial indexes' conditions so
+    // that SQLite may use them (it cannot see that a bound value is not empty).
+    std::string spellings;
+    for (int i = 0; i < static_cast<int>(detail::kMacSpellings); ++i)
+      spellings += (i == 0 ? "?" : ", ?") + std::to_string(kDeviceMacSpellings + i);
+    sql += " AND (name IN (SELECT device FROM events WHERE mac = ?5 AND mac <> '' AND device <> '')"
+           " OR id IN (SELECT c.device_id FROM radius_sessions s JOIN certificates c ON c.serial = s.serial"
+           " WHERE s.calling_station_id IN (" + spellings + ") AND s.calling_station_id <> ''))";
   }
-  for (auto& d : devices) d.groups = groups_locked(d.id);
-  return devices;
+  return sql;
+}
+
+void bind_device_filter(Statement& stmt, const DeviceFilter& filter) {
+  if (!filter.search.empty()) stmt.bind(1, detail::like_substring(filter.search));
+  if (filter.enabled) stmt.bind(2, std::int64_t{*filter.enabled ? 1 : 0});
+  if (filter.group) stmt.bind(3, *filter.group);
+  if (filter.serial) stmt.bind(4, *filter.serial);
+  if (filter.mac) {
+    stmt.bind(5, *filter.mac);
+    int n = kDeviceMacSpellings;
+    for (const auto& spelling : detail::mac_spellings(*filter.mac)) stmt.bind(n++, spelling);
+  }
+}
+
+}  // namespace
+
+// On the reader connection: a search scans the devices, and issuance must not wait for it.
+std::vector<Device> SqliteLedger::list_devices(const DeviceFilter& filter) {
+  const std::string sql = "SELECT id, name, display_name, owner, enabled, created_at FROM devices" +
+                          device_filter_sql(filter) + " ORDER BY id LIMIT ?" + std::to_string(kDeviceLimit) +
+                          " OFFSET ?" + std::to_string(kDeviceOffset);
+  return read([&](Connection& db) {
+    std::vector<Device> devices;
+    {
+      Statement stmt = db.prepare(sql);
+      bind_device_filter(stmt, filter);
+      stmt.bind(kDeviceLimit, clamp_count(filter.limit)).bind(kDeviceOffset, clamp_count(filter.offset));
+      while (stmt.step()) devices.push_back(device_from_row(stmt));
+    }
+    for (auto& d : devices) d.groups = groups_of(db, d.id);
+    return devices;
+  });
+}
+
+std::size_t SqliteLedger::count_devices(const DeviceFilter& filter) {
+  const std::string sql = "SELECT count(*) FROM devices" + device_filter_sql(filter);
+  return read([&](Connection& db) {
+    Statement stmt = db.prepare(sql);
+    bind_device_filter(stmt, filter);
+    return stmt.step() ? static_cast<std::size_t>(stmt.column_int64(0)) : std::size_t{0};
+  });
 }
 
 Device SqliteLedger::set_device_enabled(std::int64_t id, bool enabled, const std::string& actor) {
@@ -197,6 +244,32 @@ Device SqliteLedger::set_device_enabled(std::int64_t id, bool enabled, const std
   insert_audit_locked({0, now_unix(), actor, enabled ? "device.enable" : "device.disable", device->name,
                        "id=" + std::to_string(id)});
   tx.commit();
+  return *device;
+}
+
+Device SqliteLedger::set_device_groups(std::int64_t id, const std::vector<std::string>& groups,
+                                      const std::string& actor) {
+  detail::validate_groups(groups);
+  const std::set<std::string> unique_groups(groups.begin(), groups.end());
+  const std::vector<std::string> after(unique_groups.begin(), unique_groups.end());
+  std::lock_guard lock(mutex_);
+  Transaction tx(db_);
+  std::optional<Device> device = device_by_id_locked(id);
+  if (!device) throw LedgerNotFound("no device with id " + std::to_string(id));
+  if (device->groups == after) return *device;  // nothing changed, nothing to audit
+  {
+    auto stmt = db_.cached("DELETE FROM device_groups WHERE device_id = ?1");
+    stmt->bind(1, id);
+    stmt->run();
+  }
+  for (const auto& group : after) {
+    auto stmt = db_.cached("INSERT INTO device_groups (device_id, name) VALUES (?1, ?2)");
+    stmt->bind(1, id).bind(2, group);
+    stmt->run();
+  }
+  insert_audit_locked({0, now_unix(), actor, "device.groups", device->name, detail::groups_detail(id, device->groups, after)});
+  tx.commit();
+  device->groups = after;
   return *device;
 }
 

@@ -27,7 +27,9 @@ class SqliteLedger final : public Ledger {
   std::optional<Device> find_device(std::int64_t id) override;
   std::optional<Device> find_device_by_name(const std::string& name) override;
   std::vector<Device> list_devices(const DeviceFilter& filter) override;
+  std::size_t count_devices(const DeviceFilter& filter) override;
   Device set_device_enabled(std::int64_t id, bool enabled, const std::string& actor) override;
+  Device set_device_groups(std::int64_t id, const std::vector<std::string>& groups, const std::string& actor) override;
 
   IssuanceOutcome record_issuance(const DeviceRef& device, CertificateRecord record,
                                   const std::string& actor) override;
@@ -52,7 +54,7 @@ class SqliteLedger final : public Ledger {
   void for_each_device(const std::function<void(const Device&)>& fn) override;
 
   void record_radius_session(const RadiusSessionRow& row) override;
-  std::vector<RadiusSessionRow> list_radius_sessions(bool live_only, std::size_t limit) override;
+  std::vector<RadiusSessionRow> radius_sessions(const RadiusSessionFilter& filter) override;
   void mark_radius_sessions(const std::vector<RadiusSessionMark>& marks) override;
   std::size_t stop_radius_sessions_of_nas(const std::string& nas, const std::string& nas_address,
                                           UnixTime at) override;
@@ -72,6 +74,7 @@ class SqliteLedger final : public Ledger {
 
   void append_events(const std::vector<Event>& events) override;
   std::vector<Event> events(const EventFilter& filter) override;
+  EventSummary summarize_events(UnixTime since) override;
   // In chunks of kPruneChunkRows rows, each its own transaction (sqlite_events.cpp).
   std::size_t prune_events(UnixTime older_than, std::size_t max_rows) override;
   static constexpr std::size_t kPruneChunkRows = 5000;

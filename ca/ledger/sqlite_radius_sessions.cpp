@@ -17,13 +17,14 @@ void SqliteLedger::record_radius_session(const RadiusSessionRow& row) {
   // An empty text never overwrites a known one: a NAS may send a value in Start only.
   auto stmt = db_.cached(
       "INSERT INTO radius_sessions (serial, nas, acct_session_id, calling_station_id, user_name, started_at, "
-      "updated_at, stopped_at, nas_address, nas_ip_address, nas_ipv6_address, nas_identifier, rule, coa_reply) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
+      "updated_at, stopped_at, nas_address, nas_ip_address, nas_ipv6_address, nas_identifier, rule, coa_reply, ssid) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
       "ON CONFLICT (nas, acct_session_id) DO UPDATE SET "
       "serial = CASE WHEN excluded.serial <> '' THEN excluded.serial ELSE serial END, "
       "calling_station_id = CASE WHEN excluded.calling_station_id <> '' THEN excluded.calling_station_id "
       "ELSE calling_station_id END, "
       "user_name = CASE WHEN excluded.user_name <> '' THEN excluded.user_name ELSE user_name END, "
+      "ssid = CASE WHEN excluded.ssid <> '' THEN excluded.ssid ELSE ssid END, "
       "nas_address = CASE WHEN excluded.nas_address <> '' THEN excluded.nas_address ELSE nas_address END, "
       "nas_ip_address = CASE WHEN excluded.nas_ip_address <> '' THEN excluded.nas_ip_address ELSE nas_ip_address END, "
       "nas_ipv6_address = CASE WHEN excluded.nas_ipv6_address <> '' THEN excluded.nas_ipv6_address "
@@ -46,46 +47,60 @@ void SqliteLedger::record_radius_session(const RadiusSessionRow& row) {
       .bind(11, row.nas_ipv6_address)
       .bind(12, row.nas_identifier)
       .bind(13, row.rule)
-      .bind(14, row.coa_reply);
+      .bind(14, row.coa_reply)
+      .bind(15, row.ssid);
   stmt->run();
   tx.commit();
 }
 
-std::vector<RadiusSessionRow> SqliteLedger::list_radius_sessions(bool live_only, std::size_t limit) {
+// On the reader connection: the console's polling must not hold up accounting writes.
+std::vector<RadiusSessionRow> SqliteLedger::radius_sessions(const RadiusSessionFilter& filter) {
+  // The statement text varies only by which fixed clauses are present; values are bound.
   std::string sql =
       "SELECT s.nas, s.acct_session_id, s.serial, s.calling_station_id, s.user_name, s.started_at, s.updated_at, "
       "s.stopped_at, coalesce(d.name, ''), s.nas_address, s.nas_ip_address, s.nas_ipv6_address, s.nas_identifier, "
-      "s.rule, s.coa_reply, s.dynauth, s.dynauth_at FROM radius_sessions s "
-      "LEFT JOIN certificates c ON c.serial = s.serial LEFT JOIN devices d ON d.id = c.device_id";
-  if (live_only) sql += " WHERE s.stopped_at IS NULL";
+      "s.rule, s.coa_reply, s.dynauth, s.dynauth_at, s.id, s.ssid FROM radius_sessions s "
+      "LEFT JOIN certificates c ON c.serial = s.serial LEFT JOIN devices d ON d.id = c.device_id WHERE 1";
+  if (filter.live_only) sql += " AND s.stopped_at IS NULL";
+  if (filter.id) sql += " AND s.id = ?2";
+  if (filter.nas) sql += " AND s.nas = ?3";
+  if (filter.ssid) sql += " AND s.ssid = ?4";
+  if (filter.device) sql += " AND d.name = ?5";
   sql += " ORDER BY s.updated_at DESC, s.id DESC LIMIT ?1";
   const auto max = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
-  std::lock_guard lock(mutex_);
-  Statement stmt = db_.prepare(sql);
-  stmt.bind(1, static_cast<std::int64_t>(limit > max ? max : limit));
-  std::vector<RadiusSessionRow> out;
-  while (stmt.step()) {
-    RadiusSessionRow r;
-    r.nas = stmt.column_text(0);
-    r.acct_session_id = stmt.column_text(1);
-    r.serial = stmt.column_text(2);
-    r.calling_station_id = stmt.column_text(3);
-    r.user_name = stmt.column_text(4);
-    r.started_at = stmt.column_int64(5);
-    r.updated_at = stmt.column_int64(6);
-    if (!stmt.column_is_null(7)) r.stopped_at = stmt.column_int64(7);
-    r.device = stmt.column_text(8);
-    r.nas_address = stmt.column_text(9);
-    r.nas_ip_address = stmt.column_text(10);
-    r.nas_ipv6_address = stmt.column_text(11);
-    r.nas_identifier = stmt.column_text(12);
-    r.rule = stmt.column_text(13);
-    r.coa_reply = stmt.column_text(14);
-    r.dynauth = stmt.column_text(15);
-    if (!stmt.column_is_null(16)) r.dynauth_at = stmt.column_int64(16);
-    out.push_back(std::move(r));
-  }
-  return out;
+  return read([&](Connection& db) {
+    Statement stmt = db.prepare(sql);
+    stmt.bind(1, static_cast<std::int64_t>(filter.limit > max ? max : filter.limit));
+    if (filter.id) stmt.bind(2, *filter.id);
+    if (filter.nas) stmt.bind(3, *filter.nas);
+    if (filter.ssid) stmt.bind(4, *filter.ssid);
+    if (filter.device) stmt.bind(5, *filter.device);
+    std::vector<RadiusSessionRow> out;
+    while (stmt.step()) {
+      RadiusSessionRow r;
+      r.nas = stmt.column_text(0);
+      r.acct_session_id = stmt.column_text(1);
+      r.serial = stmt.column_text(2);
+      r.calling_station_id = stmt.column_text(3);
+      r.user_name = stmt.column_text(4);
+      r.started_at = stmt.column_int64(5);
+      r.updated_at = stmt.column_int64(6);
+      if (!stmt.column_is_null(7)) r.stopped_at = stmt.column_int64(7);
+      r.device = stmt.column_text(8);
+      r.nas_address = stmt.column_text(9);
+      r.nas_ip_address = stmt.column_text(10);
+      r.nas_ipv6_address = stmt.column_text(11);
+      r.nas_identifier = stmt.column_text(12);
+      r.rule = stmt.column_text(13);
+      r.coa_reply = stmt.column_text(14);
+      r.dynauth = stmt.column_text(15);
+      if (!stmt.column_is_null(16)) r.dynauth_at = stmt.column_int64(16);
+      r.id = stmt.column_int64(17);
+      r.ssid = stmt.column_text(18);
+      out.push_back(std::move(r));
+    }
+    return out;
+  });
 }
 
 void SqliteLedger::mark_radius_sessions(const std::vector<RadiusSessionMark>& marks) {

@@ -17,6 +17,7 @@ ALLOWED = {
     "radius": {"ca", "policy", "radius"},
     "app/http": {"ca", "scep", "app/http"},
     "app/admin": {"ca", "policy", "radius", "scep", "app/http", "app/admin", "app/policy_control"},
+    "app/console": {"ca", "app/http", "app/admin", "app/console"},
     "app/cli": {"ca", "policy", "radius", "scep", "app"},
     "app": {"ca", "policy", "radius", "scep", "app"},
 }

@@ -29,6 +29,7 @@ class FakeStore : public EventStore {
     batches.push_back(events);
   }
   std::vector<Event> events(const EventFilter&) override { return {}; }
+  EventSummary summarize_events(UnixTime) override { return {}; }
   std::size_t prune_events(UnixTime older_than, std::size_t max_rows) override {
     std::lock_guard lock(mutex_);
     prunes.emplace_back(older_than, max_rows);

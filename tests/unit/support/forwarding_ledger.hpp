@@ -26,8 +26,13 @@ class ForwardingLedger : public ca::Ledger {
   std::optional<ca::Device> find_device(std::int64_t id) override { return real_.find_device(id); }
   std::optional<ca::Device> find_device_by_name(const std::string& n) override { return real_.find_device_by_name(n); }
   std::vector<ca::Device> list_devices(const ca::DeviceFilter& f) override { return real_.list_devices(f); }
+  std::size_t count_devices(const ca::DeviceFilter& f) override { return real_.count_devices(f); }
+  ca::EventSummary summarize_events(ca::UnixTime since) override { return real_.summarize_events(since); }
   ca::Device set_device_enabled(std::int64_t id, bool e, const std::string& a) override {
     return real_.set_device_enabled(id, e, a);
+  }
+  ca::Device set_device_groups(std::int64_t id, const std::vector<std::string>& g, const std::string& a) override {
+    return real_.set_device_groups(id, g, a);
   }
   std::optional<ca::CertificateRecord> find_certificate(const std::string& s) override { return real_.find_certificate(s); }
   std::vector<ca::CertificateRecord> list_certificates(const ca::CertificateFilter& f) override {
@@ -47,8 +52,8 @@ class ForwardingLedger : public ca::Ledger {
   std::vector<ca::AuditEntry> audit(const ca::AuditFilter& f) override { return real_.audit(f); }
   void append_refusals(const std::vector<ca::AuditEntry>& r, std::size_t keep) override { real_.append_refusals(r, keep); }
   void record_radius_session(const ca::RadiusSessionRow& row) override { real_.record_radius_session(row); }
-  std::vector<ca::RadiusSessionRow> list_radius_sessions(bool live_only, std::size_t limit) override {
-    return real_.list_radius_sessions(live_only, limit);
+  std::vector<ca::RadiusSessionRow> radius_sessions(const ca::RadiusSessionFilter& f) override {
+    return real_.radius_sessions(f);
   }
   void mark_radius_sessions(const std::vector<ca::RadiusSessionMark>& m) override { real_.mark_radius_sessions(m); }
   std::vector<ca::CertificateRecord> revoke_devices(const std::vector<std::int64_t>& ids, ca::RevocationReason r, ca::UnixTime at,
