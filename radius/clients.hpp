@@ -3,6 +3,8 @@
 // wins, so a /32 for one controller can carry another secret than its /24.
 #pragma once
 
+#include "radius/packet.hpp"
+
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -46,6 +48,9 @@ struct NasClient {
   // for RadSec: TLS protects the reply (RFC 6614 §2.3), and radsecproxy checks it over the
   // Request Authenticator where FreeRADIUS checks it over zeros, so no one value passes both.
   bool sign_accounting_responses = true;
+  // How this NAS's packets are framed and protected: RADIUS/1.1 on a RadSec connection that
+  // negotiated ALPN "radius/1.1" (RFC 9765), set on the connection's own copy of the entry.
+  Profile profile = Profile::radius;
 };
 
 class NasTable {
