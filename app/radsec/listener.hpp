@@ -7,9 +7,15 @@
 // Threading: each connection's socket, timer and write queue live on its own strand; the
 // handler runs on any io thread (an EAP-TLS step is CPU work), and its reply is posted back
 // to the strand. The registry of open connections (caps, revocation) has its own mutex.
+//
+// RADIUS/1.1 (RFC 9765): the ALPN callback picks "radius/1.1" or "radius/1.0" from the
+// client's offer (radius/radsec/alpn.hpp); a connection then speaks the profile it
+// negotiated. Disconnect/CoA go down the NAS's own connection (DynauthChannel).
 #pragma once
 
+#include "app/radsec/dynauth_channel.hpp"
 #include "ca/identity_index.hpp"
+#include "radius/radsec/alpn.hpp"
 #include "radius/radsec/peer_auth.hpp"
 #include "radius/server.hpp"
 
@@ -38,6 +44,7 @@ struct RadsecOptions {
   std::chrono::seconds idle_timeout{600};         // no packet in, no reply out this long: closed (RFC 6614 §2.6)
   std::chrono::seconds handshake_timeout{10};
   std::size_t max_in_flight = 256;                // per connection, replies not yet written included
+  radius::radsec::RadiusVersions versions;        // RFC 9765 §3.3, negotiated by ALPN
 };
 
 // The server certificate and the CAs named to clients.
@@ -46,7 +53,7 @@ struct RadsecTlsFiles {
   std::vector<const X509*> client_ca_names;       // must outlive the listener's start-up
 };
 
-class RadsecListener : public std::enable_shared_from_this<RadsecListener> {
+class RadsecListener : public std::enable_shared_from_this<RadsecListener>, public DynauthChannel {
  public:
   using Handler = std::function<std::optional<radius::Bytes>(const radius::Datagram&, const radius::NasClient&)>;
   using Clients = radius::radsec::RadsecClients;
@@ -68,6 +75,11 @@ class RadsecListener : public std::enable_shared_from_this<RadsecListener> {
   // certificate is no longer good is closed. Thread-safe; returns at once.
   void recheck();
 
+  // DynauthChannel: Disconnect/CoA over the NAS's own connection. Thread-safe.
+  std::optional<radius::NasClient> radsec_client(const std::string& nas) const override;
+  bool send_dynauth(const std::string& nas, radius::DynauthRequest request, std::chrono::milliseconds timeout,
+                    Done done) override;
+
   std::size_t open_connections() const;
   // radsec_accepted, radsec_refused_tls, radsec_refused_total_cap, radsec_refused_nas_cap,
   // radsec_closed_revoked, radsec_closed_idle, radsec_bad_framing.
@@ -84,9 +96,13 @@ class RadsecListener : public std::enable_shared_from_this<RadsecListener> {
                  const ca::IdentityView& identities, Handler handler);
   // SSL_CTX_set_cert_verify_callback: which NAS the certificate names (peer_auth.hpp).
   static int verify(X509_STORE_CTX* store, void* arg);
+  // SSL_CTX_set_alpn_select_cb: RFC 9765 §3.3 (radius/radsec/alpn.hpp).
+  static int select_alpn(SSL* ssl, const unsigned char** out, unsigned char* out_length, const unsigned char* in,
+                         unsigned int in_length, void* arg);
   void accept();
   bool admit(Connection* connection, const std::string& nas);  // per-NAS cap, after the handshake
   void forget(Connection* connection, const std::string& admitted_nas);
+  void complete(Done done, std::optional<radius::DynauthResult> result);  // runs `done` on the io_context
 
   boost::asio::io_context& io_;
   RadsecOptions options_;
@@ -98,9 +114,15 @@ class RadsecListener : public std::enable_shared_from_this<RadsecListener> {
   std::uint16_t port_ = 0;
   Counters counters_;
 
-  mutable std::mutex mutex_;  // guards the three below
+  struct Admitted {
+    std::string nas;
+    std::uint64_t order = 0;  // the most recent connection of a NAS carries its Disconnect/CoA
+  };
+  mutable std::mutex mutex_;  // guards the five below
   std::map<Connection*, std::weak_ptr<Connection>> connections_;
   std::map<std::string, std::size_t> per_nas_;
+  std::map<Connection*, Admitted> admitted_;
+  std::uint64_t admissions_ = 0;
   bool stopped_ = false;
 };
 
