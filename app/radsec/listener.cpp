@@ -134,10 +134,10 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
       return;
     }
     admitted_ = true;
-    spdlog::info("radsec: NAS {} connected from {} ({}, {}, {} certificate)", nas_, peer_text_,
-                 SSL_get_version(stream_.native_handle()),
-                 nas_view_.profile == radius::Profile::radius_1_1 ? "RADIUS/1.1" : "RADIUS/TLS",
-                 verdict_.ours ? "our" : "a trusted CA's");
+    spdlog::info("radsec: NAS {} connected from {} ({}, {} certificate)", nas_, peer_text_,
+                 SSL_get_version(stream_.native_handle()), verdict_.ours ? "our" : "a trusted CA's");
+    if (nas_view_.profile == radius::Profile::radius_1_1)
+      spdlog::info("radsec: NAS {} from {} speaks RADIUS/1.1 (ALPN radius/1.1, RFC 9765)", nas_, peer_text_);
     arm_timer(listener_->options_.idle_timeout, "idle");
     read();
   }

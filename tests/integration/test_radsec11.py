@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import os
 import queue
+import re
 import select
 import socket
 import ssl
@@ -317,6 +318,8 @@ class Radius11Test(RadsecNasTestBase):
         inst = self.radsec_instance()
         nas = self.nas(inst, alpn=["radius/1.0", "radius/1.1"])
         self.assertEqual(nas.conn.selected_alpn_protocol(), "radius/1.1")
+        speaks = r"radsec: NAS wlc-1 from 127\.0\.0\.1:\d+ speaks RADIUS/1\.1"
+        self.assertRegex(eventually(inst.log, lambda log: re.search(speaks, log)), speaks)
         self.session(inst, nas, "laptop-11", "02:00:00:00:11:01", "rs-11")  # eapol_test: MPPE keys OK
         accept = nas.accepts[-1]
         self.assertEqual(accept[1], 0, "Reserved-1 is zero")
