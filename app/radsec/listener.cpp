@@ -1,8 +1,8 @@
 #include "app/radsec/listener.hpp"
 
 #include "app/radsec/tls_context.hpp"
-#include "radius/attributes.hpp"
 #include "ca/x509.hpp"
+#include "radius/attributes.hpp"
 #include "radius/radsec/framing.hpp"
 
 #include <boost/asio/bind_executor.hpp>
@@ -88,6 +88,7 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
     verdict_ = std::move(verdict);
   }
   const radius::IpAddress& source() const { return source_; }
+  const std::string& peer_text() const { return peer_text_; }
 
   // From any thread: a Disconnect/CoA down this connection, completed through `done`.
   void send_dynauth(radius::DynauthRequest request, std::chrono::milliseconds timeout, Done done) {
@@ -301,9 +302,10 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
     const bool v11 = nas_view_.profile == radius::Profile::radius_1_1;
     if (!v11 && outbound_.size() >= 256) return listener_->complete(std::move(done), std::nullopt);
     std::uint32_t id = next_id_;
-    if (!v11)
+    if (!v11) {  // the next free one after the last used: a late answer is unlikely to match a new request
       while (outbound_.count(id & 0xFF)) ++id;
-    if (!v11) id &= 0xFF;
+      id &= 0xFF;
+    }
     next_id_ = id + 1;
     request.target.secret = nas_view_.secret;
     request.target.profile = nas_view_.profile;
@@ -458,7 +460,11 @@ int RadsecListener::select_alpn(SSL* ssl, const unsigned char** out, unsigned ch
     case radius::radsec::AlpnChoice::refuse: break;
   }
   // RFC 7301 §3.2: the no_application_protocol alert; OpenSSL sends it for this return.
-  spdlog::warn("radsec: a TLS client offered no RADIUS version this listener accepts (ALPN; RFC 9765 §3.3)");
+  // RFC 9765 §3.3 asks for a log line naming the peer.
+  const auto* connection = static_cast<const Connection*>(SSL_get_ex_data(ssl, connection_index()));
+  spdlog::warn("radsec: connection from {} refused: its ALPN offer holds no RADIUS version this listener accepts "
+               "(radius_versions; RADIUS/1.1 needs TLS 1.3; RFC 9765 §3.3)",
+               connection ? connection->peer_text() : std::string("?"));
   return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 

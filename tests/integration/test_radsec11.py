@@ -357,6 +357,9 @@ class Radius11Test(RadsecNasTestBase):
         for alpn, version in ((["radius/1.1"], ssl.TLSVersion.TLSv1_2), (["h2"], ssl.TLSVersion.TLSv1_3)):
             with self.assertRaisesRegex(ssl.SSLError, "NO_APPLICATION_PROTOCOL|no application protocol"):
                 self.tls(inst, alpn, version)
+        refused = r"radsec: connection from 127\.0\.0\.1:\d+ refused: its ALPN offer holds no RADIUS version"
+        self.assertEqual(len(re.findall(refused, eventually(inst.log, lambda log: len(re.findall(refused, log)) == 2))),
+                         2)
 
     def test_a_nas_required_to_speak_radius11_is_told_and_closed_without_it(self):
         inst = self.radsec_instance("require_radius_1_1 = true\n")
