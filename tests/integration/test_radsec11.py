@@ -23,13 +23,13 @@ import time
 
 import test_radius
 from harness import IntegrationTest, eventually, free_port, main
-from test_dynauth import NasStandIn
+from test_dynauth import POLICY, NasStandIn
 
 SECRET = b"radsec"  # RFC 6614 §2.3
 ACCESS_ACCEPT, ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE = 2, 4, 5
-DISCONNECT_REQUEST, DISCONNECT_ACK, DISCONNECT_NAK, COA_REQUEST = 40, 41, 42, 43
+DISCONNECT_REQUEST, DISCONNECT_ACK, DISCONNECT_NAK, COA_REQUEST, COA_ACK = 40, 41, 42, 43, 44
 PROTOCOL_ERROR = 52  # RFC 7930 §4
-USER_NAME, REPLY_MESSAGE, CLASS, VENDOR_SPECIFIC, CALLING_STATION_ID = 1, 18, 25, 26, 31
+USER_NAME, FILTER_ID, REPLY_MESSAGE, CLASS, VENDOR_SPECIFIC, CALLING_STATION_ID = 1, 11, 18, 25, 26, 31
 ACCT_STATUS_TYPE, ACCT_SESSION_ID, MESSAGE_AUTHENTICATOR, ERROR_CAUSE = 40, 44, 80, 101
 MICROSOFT, MPPE_SEND_KEY, MPPE_RECV_KEY = 311, 16, 17
 
@@ -204,7 +204,7 @@ class RadsecNasTestBase(IntegrationTest):
     eapol = test_radius.RadiusTest.eapol
     assert_success = test_radius.RadiusTest.assert_success
 
-    def radsec_instance(self, client_settings="", radsec_settings=""):
+    def radsec_instance(self, client_settings="", radsec_settings="", policy=None):
         inst = self.instance()
         self.nas_dir = os.path.join(self.workdir, "nas")
         inst.cli("nas", "certificate", "--name", "wlc-1", "--out", self.nas_dir)
@@ -213,6 +213,11 @@ class RadsecNasTestBase(IntegrationTest):
         with open(inst.config) as f:
             text = f.read()
         text = text.replace("dynauth_timeout_ms = 1000", "dynauth_timeout_ms = 300")
+        if policy:  # as test_dynauth sets it
+            with open(os.path.join(inst.dir, "policy.toml"), "w") as f:
+                f.write(policy)
+            text = re.sub(r'(?m)^(\[policy\][^\n]*\n)file = ""', r'\1file = "policy.toml"', text)
+            self.assertIn('file = "policy.toml"', text)
         text += (f"\n[radsec]\nenabled = true\nport = {inst.radsec_port}\n{radsec_settings}"
                  "\n[[radius.clients]]\nname = \"wlc-1\"\ntransport = \"radsec\"\ncertificate_name = \"wlc-1\"\n"
                  f"{client_settings}")
@@ -286,6 +291,20 @@ class RadsecReverseTest(RadsecNasTestBase):
         inst.cli("revoke", "--device", "laptop-nak", "--reason", "keyCompromise")
         self.assertEqual(nas.server_requests.get(timeout=5)[0], DISCONNECT_REQUEST)
         self.outcome(inst, "rs-nak", "Disconnect NAK 504 (Session-Context-Not-Removable)")
+
+    def test_coa_goes_down_the_connection_too(self):
+        inst = self.radsec_instance(policy=POLICY)
+        nas = self.nas(inst, alpn=["radius/1.1"])  # and over RADIUS/1.1
+        inst.cli("devices", "add", "laptop-coa", "--group", "coa")
+        self.session(inst, nas, "laptop-coa", "02:00:00:00:04:01", "rs-coa")
+        inst.cli("devices", "disable", "laptop-coa")
+        request = nas.server_requests.get(timeout=5)
+        self.assertEqual(request[0], COA_REQUEST)
+        self.assertEqual(request[8:20], bytes(12))
+        attrs = dict(attributes(request))
+        self.assertEqual(attrs[ACCT_SESSION_ID], b"rs-coa")
+        self.assertEqual(attrs[FILTER_ID], b"quarantine")
+        self.outcome(inst, "rs-coa", "CoA ACK")
 
     def test_with_the_connection_down_udp_fallback_or_a_clear_outcome(self):
         coa_port = free_port()
