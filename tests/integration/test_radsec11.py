@@ -1,10 +1,10 @@
 """RadSec beyond RFC 6614: Disconnect/CoA sent down the NAS's own TLS connection (reverse CoA,
 draft-ietf-radext-reverse-coa), and RADIUS/1.1 (RFC 9765, ALPN "radius/1.1": no MD5 at all).
 
-radsecproxy 1.9 cannot be the NAS here: its reader discards anything from a server that is
-not an Access-Accept/Reject/Challenge or Accounting-Response ("replyh: discarding message
-type ..."), so it never answers a Disconnect-Request sent down its connection, and it speaks
-no ALPN. No Debian package speaks RADIUS/1.1 yet. The NAS is therefore our own, in this file:
+radsecproxy 1.9 cannot be the NAS here: it takes anything a server sends for a reply to
+one of its own requests, finds none with that Identifier and drops it ("replyh: no
+outstanding request with this id, ignoring reply"; RadsecProxyReverseTest shows it), and it
+speaks no ALPN. No Debian package speaks RADIUS/1.1 yet. The NAS is therefore our own, in this file:
 a TLS client that relays eapol_test's UDP requests onto its connection (verbatim for
 RADIUS/TLS; translated to and from RADIUS/1.1, the MPPE keys re-encrypted for eapol_test so
 that eapol_test checks them) and answers the server's own requests on it."""
@@ -22,7 +22,8 @@ import threading
 import time
 
 import test_radius
-from harness import IntegrationTest, eventually, free_port, main
+import test_radsec
+from harness import IntegrationTest, eventually, free_port, main, run
 from test_dynauth import POLICY, NasStandIn
 
 SECRET = b"radsec"  # RFC 6614 §2.3
@@ -330,6 +331,45 @@ class RadsecReverseTest(RadsecNasTestBase):
         inst.cli("revoke", "--device", "laptop-gone", "--reason", "keyCompromise")
         self.outcome(inst, "rs-gone",
                      "Disconnect not sent: no RadSec connection is up and no coa_secret for UDP")
+
+
+class RadsecProxyReverseTest(RadsecNasTestBase):
+    """What radsecproxy 1.9 (Debian) does with a Disconnect-Request sent down its connection."""
+    proxy = test_radsec.RadsecProxyTest.proxy
+
+    def setUp(self):
+        super().setUp()
+        self.proxies = []
+
+    def tearDown(self):
+        for proc, log in self.proxies:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=10)
+            log.close()
+        super().tearDown()
+
+    def test_radsecproxy_discards_it_and_the_outcome_is_a_timeout(self):
+        inst = self.radsec_instance()
+        port = self.proxy(inst, os.path.join(self.nas_dir, "wlc-1.pem"), os.path.join(self.nas_dir, "wlc-1.key"),
+                          os.path.join(self.nas_dir, "ca.pem"))
+        key, cert, _ = self.issue(inst, "laptop-proxy")
+        out = self.eapol(inst, key, cert, port=port, secret=test_radsec.UDP_SECRET, mac="02:00:00:00:05:01")
+        self.assert_success(out, "TLSv1.3")
+        cls = re.search(r"Attribute 25 \(Class\) length=\d+\n\s+Value: ([0-9a-f]+)", out).group(1)
+        start = run(["radclient", "-x", "-r", "1", "-t", "5", "--", f"127.0.0.1:{port}", "acct",
+                     test_radsec.UDP_SECRET], check=False, timeout=30,
+                    input="Acct-Status-Type = Start\nAcct-Session-Id = \"rs-proxy\"\n"
+                          "Calling-Station-Id = \"02-00-00-00-05-01\"\nUser-Name = \"anonymous@example\"\n"
+                          f"Class = 0x{cls}\n")
+        self.assertIn("Received Accounting-Response", start.stdout, start.stdout + start.stderr)
+        inst.cli("revoke", "--device", "laptop-proxy", "--reason", "keyCompromise")
+        # 300 + 600 + 1200 ms: the wait UDP would have had.
+        self.outcome(inst, "rs-proxy", "Disconnect timeout")
+        with open(self.proxies[0][1].name, errors="replace") as f:
+            # It takes whatever comes from a server for a reply, finds no request of its own
+            # with that Identifier, and drops it.
+            self.assertIn("replyh: no outstanding request with this id, ignoring reply", f.read())
 
 
 class Radius11Test(RadsecNasTestBase):
