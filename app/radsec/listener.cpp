@@ -198,9 +198,22 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
       } catch (const std::exception& e) {
         spdlog::error("radsec: request from NAS {} failed: {}", self->nas_, e.what());
       }
+      if (!reply) reply = self->unhandled(packet);
       asio::post(self->stream_.get_executor(),
                  [self, reply = std::move(reply)]() mutable { self->on_reply(std::move(reply)); });
     });
+  }
+
+  // RFC 9765 §6.1: over RADIUS/1.1 an Access- or Accounting-Request the server could not
+  // handle (malformed, not stored, an internal error) is answered with a Protocol-Error,
+  // 506, so the NAS knows it was received; over RADIUS/TLS it is dropped, as over UDP.
+  std::optional<radius::Bytes> unhandled(const radius::Bytes& request) const {
+    const auto code = static_cast<radius::Code>(request[0]);
+    if (nas_view_.profile != radius::Profile::radius_1_1 ||
+        (code != radius::Code::AccessRequest && code != radius::Code::AccountingRequest))
+      return std::nullopt;
+    return radius::radsec::protocol_error_packet("the request could not be handled; see the server's log",
+                                                 radius::radsec::kResourcesUnavailable, token_of(request));
   }
 
   void on_reply(std::optional<radius::Bytes> reply) {

@@ -7,8 +7,7 @@
 namespace portcullis::radius::radsec {
 namespace {
 
-constexpr std::uint8_t kProtocolError = 52;            // RFC 7930 §4
-constexpr std::uint32_t kUnsupportedExtension = 406;   // RFC 5176 §3.6
+constexpr std::uint8_t kProtocolError = 52;  // RFC 7930 §4
 
 std::string_view as_text(ByteView b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
 
@@ -43,12 +42,14 @@ Profile profile_of_alpn(std::string_view negotiated) {
   return negotiated == kAlpnRadius11 ? Profile::radius_1_1 : Profile::radius;
 }
 
-Bytes protocol_error_packet(std::string_view why) {
+Bytes protocol_error_packet(std::string_view why, std::uint32_t error_cause, std::uint32_t token) {
   const std::string_view message = why.substr(0, std::min(why.size(), kMaxAttributeValueLength));
-  const Bytes cause = encode_integer(kUnsupportedExtension);
+  const Bytes cause = encode_integer(error_cause);
+  const Bytes token_octets = encode_integer(token);  // RFC 9765 §4.1: network byte order
   const std::size_t length = kHeaderLength + 2 + message.size() + 2 + cause.size();
   Bytes out{kProtocolError, 0, static_cast<std::uint8_t>(length >> 8), static_cast<std::uint8_t>(length & 0xFF)};
-  out.resize(kHeaderLength, 0);  // Token and Reserved-2: zeros (§3.3.1: no request to copy it from)
+  out.insert(out.end(), token_octets.begin(), token_octets.end());
+  out.resize(kHeaderLength, 0);  // Reserved-2
   out.push_back(attr::ReplyMessage);
   out.push_back(static_cast<std::uint8_t>(2 + message.size()));
   out.insert(out.end(), message.begin(), message.end());

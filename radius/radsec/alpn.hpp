@@ -38,9 +38,15 @@ AlpnChoice choose_alpn(ByteView offer, RadiusVersions allowed, bool tls13, ByteV
 // The profile a connection speaks from the ALPN protocol it negotiated ("" = none).
 Profile profile_of_alpn(std::string_view negotiated);
 
-// RFC 9765 §3.3.1: Protocol-Error (code 52, RFC 7930 §4) with an all-zero Token, a
-// Reply-Message saying `why` (cut to one attribute) and Error-Cause 406
-// (Unsupported-Extension); unsigned, written as a fixed packet before the server closes.
-Bytes protocol_error_packet(std::string_view why);
+// Protocol-Error (code 52, RFC 7930 §4), unsigned, with a Reply-Message saying `why` (cut to
+// one attribute) and `error_cause`:
+// - RFC 9765 §3.3.1, before the server closes a connection without the version it needs:
+//   Error-Cause 406 (Unsupported-Extension) and an all-zero Token;
+// - RFC 9765 §6.1, the answer to a RADIUS/1.1 Access- or Accounting-Request the server could
+//   not handle: 506 (Resources-Unavailable) and that request's Token.
+inline constexpr std::uint32_t kUnsupportedExtension = 406;
+inline constexpr std::uint32_t kResourcesUnavailable = 506;
+Bytes protocol_error_packet(std::string_view why, std::uint32_t error_cause = kUnsupportedExtension,
+                            std::uint32_t token = 0);
 
 }  // namespace portcullis::radius::radsec

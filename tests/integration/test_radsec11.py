@@ -442,6 +442,12 @@ class Radius11Test(RadsecNasTestBase):
         nas.send(v11_packet(12, 77, []))  # Status-Server: no Message-Authenticator in RADIUS/1.1 (§6.2)
         reply = nas.direct.get(timeout=5)
         self.assertEqual(reply, struct.pack("!BBHI", ACCESS_ACCEPT, 0, 20, 77) + bytes(12))
+        # RFC 9765 §6.1: a request the server cannot handle (here an attribute with Length 1)
+        # is answered with a Protocol-Error carrying its Token and Error-Cause 506.
+        nas.send(struct.pack("!BBHI", 1, 0, 23, 78) + bytes(12) + bytes([USER_NAME, 1, 0]))
+        error = nas.direct.get(timeout=5)
+        self.assertEqual(error[:8], struct.pack("!BBHI", PROTOCOL_ERROR, 0, len(error), 78))
+        self.assertEqual(dict(attributes(error))[ERROR_CAUSE], struct.pack("!I", 506))
 
 
 if __name__ == "__main__":

@@ -77,6 +77,11 @@ TEST(RadsecAlpn, ProtocolErrorHasAZeroTokenAMessageAndErrorCause406) {
   ASSERT_NE(message, nullptr);
   EXPECT_EQ(std::string(message->value.begin(), message->value.end()), "RADIUS/1.1 required");
   EXPECT_EQ(parsed->integer(attr::ErrorCause), 406u);
+  // RFC 9765 §6.1: the answer to a request that could not be handled echoes its Token.
+  const Bytes busy = protocol_error_packet("busy", kResourcesUnavailable, 0x01020304);
+  EXPECT_EQ(Bytes(busy.begin() + 4, busy.begin() + 8), (Bytes{1, 2, 3, 4}));
+  EXPECT_EQ(Bytes(busy.begin() + 8, busy.begin() + 20), Bytes(12, 0));
+  EXPECT_EQ(parse(busy, Profile::radius_1_1)->integer(attr::ErrorCause), 506u);
   // A long reason is cut to one attribute, never past 4096 octets.
   EXPECT_EQ(protocol_error_packet(std::string(1000, 'x')).size(), 20u + 2 + 253 + 6);
 }
