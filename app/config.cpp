@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 #include <sstream>
@@ -299,6 +300,9 @@ void check_radsec_client(Section& cs, const toml::node& el, RadiusClientSetting&
     }
   }
   if (!client.ca_file.empty()) client.ca_file = resolve(base_dir, client.ca_file);
+  // RFC 2865 §3 asks 16 octets of a shared secret; the UDP fallback uses this one.
+  if (!client.coa_secret.empty() && client.coa_secret.size() < 16)
+    cs.fail(el, "radius.clients." + client.name + ".coa_secret must be at least 16 characters");
 }
 
 void load_radius_clients(const std::string& path, const toml::array& clients, Config& c) {
@@ -314,6 +318,8 @@ void load_radius_clients(const std::string& path, const toml::array& clients, Co
     cs.get("transport", client.transport);
     cs.get("certificate_name", client.certificate_name);
     cs.get("ca_file", client.ca_file);
+    cs.get("require_radius_1_1", client.require_radius_1_1);
+    cs.get("coa_secret", client.coa_secret);
     cs.finish();
     if (client.transport == "radsec") {
       check_radsec_client(cs, el, client, c.base_dir);
@@ -321,8 +327,10 @@ void load_radius_clients(const std::string& path, const toml::array& clients, Co
       continue;
     }
     if (client.transport != "udp") cs.fail(el, "radius.clients." + client.name + ".transport must be \"udp\" or \"radsec\"");
-    if (!client.certificate_name.empty() || !client.ca_file.empty())
-      cs.fail(el, "radius.clients." + client.name + ": certificate_name and ca_file need transport = \"radsec\"");
+    if (!client.certificate_name.empty() || !client.ca_file.empty() || client.require_radius_1_1 ||
+        !client.coa_secret.empty())
+      cs.fail(el, "radius.clients." + client.name +
+                      ": certificate_name, ca_file, require_radius_1_1 and coa_secret need transport = \"radsec\"");
     if (client.name.empty() || client.address.empty()) cs.fail(el, "radius.clients entry needs name and address");
     // RFC 2865 §3: the secret "SHOULD be at least 16 octets".
     if (client.secret.size() < 16) cs.fail(el, "radius.clients." + client.name + ".secret must be at least 16 characters");
@@ -393,7 +401,12 @@ void load_radsec(const std::string& path, const toml::table& root, Config& c) {
   radsec.positive("max_connections_per_nas", c.radsec.max_connections_per_nas);
   radsec.positive("idle_timeout_seconds", c.radsec.idle_timeout_seconds);
   radsec.positive("handshake_timeout_seconds", c.radsec.handshake_timeout_seconds);
+  radsec.get("radius_versions", c.radsec.radius_versions);
   radsec.finish();
+  const auto& versions = c.radsec.radius_versions;
+  if (versions.empty() || std::any_of(versions.begin(), versions.end(),
+                                      [](const std::string& v) { return v != "1.0" && v != "1.1"; }))
+    radsec.fail_key("radius_versions", "must list \"1.0\", \"1.1\" or both (RFC 9765 §3.3)");
 }
 
 void load_scep(const std::string& path, const toml::table& root, Config& c) {

@@ -81,6 +81,8 @@ struct RadiusClientSetting {          // consumed by the RADIUS front end (radiu
   std::string transport = "udp";
   std::string certificate_name;                // radsec: our nas certificate's device, or a CN / DNS SAN
   std::string ca_file;                         // radsec: a foreign CA trusted for this client (PEM)
+  bool require_radius_1_1 = false;             // radsec: close connections without ALPN radius/1.1 (RFC 9765)
+  std::string coa_secret;                      // radsec: UDP Disconnect/CoA fallback when no connection is up
 };
 
 struct RadsecSettings {               // the RadSec listener (docs/radsec.md)
@@ -91,6 +93,8 @@ struct RadsecSettings {               // the RadSec listener (docs/radsec.md)
   int max_connections_per_nas = 8;
   int idle_timeout_seconds = 600;
   int handshake_timeout_seconds = 10;
+  // RFC 9765 §3.3 "Version": the RADIUS versions the listener negotiates by ALPN.
+  std::vector<std::string> radius_versions = {"1.0", "1.1"};
 };
 
 struct RadiusSettings {

@@ -194,6 +194,7 @@ class Service {
     start_session_control(io);
     radsec_ = start_radsec_listener(io, config_, *authority_, index_, *registry_, *radius_, event_sink(),
                                     &nas_activities_);
+    if (radsec_) session_control_->use_radsec(radsec_);  // Disconnect/CoA down a RadSec NAS's connection
     const std::unique_ptr<Notifier> notifier = make_notifier();  // stopped (joined) when run() returns
     http.start();
     const RadiusListeners radius = start_radius_listeners(io);

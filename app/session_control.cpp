@@ -7,6 +7,7 @@
 #include <boost/asio/strand.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <ctime>
 
 namespace portcullis::app {
@@ -174,8 +175,55 @@ void SessionControl::emit(const radius::LiveSession& s, const std::string& nas_i
   options_.events->emit(std::move(e));
 }
 
+void SessionControl::use_radsec(std::weak_ptr<DynauthChannel> channel) {
+  std::lock_guard lock(mutex_);
+  radsec_ = std::move(channel);
+}
+
+radius::DynauthRequest SessionControl::request_for(const Target& t, DynauthKind kind, const radius::NasClient& nas) {
+  const radius::LiveSession& s = t.session;
+  radius::DynauthRequest request;
+  request.kind = kind;
+  request.target.nas_name = nas.name;
+  if (s.nas_identity.source) request.target.address = *s.nas_identity.source;
+  request.target.port = nas.coa_port;
+  request.target.secret = nas.secret;
+  request.target.nas_ip_address = s.nas_identity.nas_ip_address;
+  request.target.nas_ipv6_address = s.nas_identity.nas_ipv6_address;
+  request.target.nas_identifier = s.nas_identity.nas_identifier;
+  request.target.acct_session_id = s.acct_session_id;
+  request.target.calling_station_id = s.calling_station_id;
+  request.target.user_name = s.user_name;
+  if (kind == DynauthKind::coa) request.authorization = s.coa_reply;
+  return request;
+}
+
+void SessionControl::in_flight(const Target& t, DynauthKind kind, const std::string& why, const std::string& to) {
+  const radius::LiveSession& s = t.session;
+  // In flight from now on: the sweep must not send it again before the answer is in.
+  if (t.accept) {
+    std::lock_guard lock(mutex_);
+    swept_.insert(accept_key(*t.accept));
+  } else {
+    server_.live_sessions().mark(s.nas, s.acct_session_id, kind == DynauthKind::disconnect ? "Disconnect sent" : "CoA sent");
+  }
+  emit(s, to, "sent", why_term(why),
+       std::string(radius::to_string(kind)) + "-Request for session " + ca::log_safe(s.acct_session_id) + ": " + why);
+}
+
 void SessionControl::send(const Target& t, DynauthKind kind, const std::string& why) {
   const radius::LiveSession& s = t.session;
+  std::shared_ptr<DynauthChannel> radsec;
+  {
+    std::lock_guard lock(mutex_);
+    radsec = radsec_.lock();
+  }
+  if (radsec) {
+    if (std::optional<radius::NasClient> client = radsec->radsec_client(s.nas)) {
+      send_radsec(t, request_for(t, kind, *client), why, *radsec);
+      return;
+    }
+  }
   const std::optional<radius::NasClient> nas =
       s.nas_identity.source && options_.find_nas ? options_.find_nas(*s.nas_identity.source) : std::nullopt;
   if (!nas) {
@@ -187,28 +235,14 @@ void SessionControl::send(const Target& t, DynauthKind kind, const std::string& 
              ") not sent: the NAS's address is unknown or no longer a configured client");
     return;
   }
-  radius::DynauthRequest request;
-  request.kind = kind;
-  request.target.nas_name = nas->name;
-  request.target.address = *s.nas_identity.source;
-  request.target.port = nas->coa_port;
-  request.target.secret = nas->secret;
-  request.target.nas_ip_address = s.nas_identity.nas_ip_address;
-  request.target.nas_ipv6_address = s.nas_identity.nas_ipv6_address;
-  request.target.nas_identifier = s.nas_identity.nas_identifier;
-  request.target.acct_session_id = s.acct_session_id;
-  request.target.calling_station_id = s.calling_station_id;
-  request.target.user_name = s.user_name;
-  if (kind == DynauthKind::coa) request.authorization = s.coa_reply;
-  // In flight from now on: the sweep must not send it again before the answer is in.
-  if (t.accept) {
-    std::lock_guard lock(mutex_);
-    swept_.insert(accept_key(*t.accept));
-  } else {
-    server_.live_sessions().mark(s.nas, s.acct_session_id, kind == DynauthKind::disconnect ? "Disconnect sent" : "CoA sent");
-  }
-  emit(s, request.target.address.to_string(), "sent", why_term(why),
-       std::string(radius::to_string(kind)) + "-Request for session " + ca::log_safe(s.acct_session_id) + ": " + why);
+  radius::DynauthRequest request = request_for(t, kind, *nas);
+  in_flight(t, kind, why, request.target.address.to_string());
+  send_udp(t, std::move(request), why);
+}
+
+void SessionControl::send_udp(const Target& t, radius::DynauthRequest request, const std::string& why) {
+  const radius::LiveSession& s = t.session;
+  const DynauthKind kind = request.kind;
   try {
     client_->send(std::move(request), [self = shared_from_this(), t, why](const radius::DynauthRequest& req,
                                                                           const radius::DynauthResult& result) {
@@ -218,6 +252,53 @@ void SessionControl::send(const Target& t, DynauthKind kind, const std::string& 
     spdlog::warn("dynauth: {} for nas={} session={} serial={} not sent: {}", radius::to_string(kind), s.nas,
                  ca::log_field(s.acct_session_id), s.serial, e.what());
   }
+}
+
+// The whole wait a UDP request gets (every retransmission's timeout), so a NAS has as long
+// to answer down its connection, where nothing is retransmitted (RFC 9765 §4.2.1).
+std::chrono::milliseconds SessionControl::radsec_timeout() const {
+  std::chrono::milliseconds total{0}, step = std::max(options_.client.initial_timeout, std::chrono::milliseconds(1));
+  for (int i = 0; i < std::max(1, options_.client.attempts); ++i) {
+    total += step;
+    step = std::min(step * 2, std::max(options_.client.max_timeout, step));
+  }
+  return total;
+}
+
+void SessionControl::send_radsec(const Target& t, radius::DynauthRequest request, const std::string& why,
+                                 DynauthChannel& radsec) {
+  const radius::LiveSession& s = t.session;
+  in_flight(t, request.kind, why, s.nas_identity.source ? s.nas_identity.source->to_string() : "");
+  radius::DynauthRequest copy = request;  // kept for the answer and for the fallback
+  const bool sent = radsec.send_dynauth(
+      s.nas, std::move(copy), radsec_timeout(),
+      [self = shared_from_this(), t, request, why](std::optional<radius::DynauthResult> result) {
+        if (result) self->completed(t, request, *result, why);
+        else self->radsec_down(t, request, why, "its RadSec connection closed before an answer");
+      });
+  if (!sent) radsec_down(t, std::move(request), why, "no RadSec connection is up");
+}
+
+// RFC 5176 over UDP to the NAS's coa_port when its entry names a coa_secret; otherwise the
+// outcome says it could not be sent.
+void SessionControl::radsec_down(const Target& t, radius::DynauthRequest request, const std::string& why,
+                                 const std::string& cause) {
+  const radius::LiveSession& s = t.session;
+  if (!request.target.secret.empty() && s.nas_identity.source) {
+    spdlog::info("dynauth: {} for nas={} session={}: {}; over UDP to port {} instead", radius::to_string(request.kind),
+                 s.nas, ca::log_field(s.acct_session_id), cause, request.target.port);
+    send_udp(t, std::move(request), why);
+    return;
+  }
+  const std::string kind = request.kind == DynauthKind::disconnect ? "Disconnect" : "CoA";
+  const std::string outcome = kind + " not sent: " + cause + " and no coa_secret for UDP";
+  spdlog::warn("dynauth: {} nas={} session={} serial={} ({})", outcome, s.nas, ca::log_field(s.acct_session_id),
+               s.serial, why);
+  emit(s, s.nas_identity.source ? s.nas_identity.source->to_string() : "", "not_sent", "nas_not_connected",
+       outcome + " for session " + ca::log_safe(s.acct_session_id) + " (" + why + ")");
+  if (t.accept) return;  // nothing to mark: the sweep does not try it again (swept_)
+  server_.live_sessions().mark(s.nas, s.acct_session_id, outcome);
+  queue_mark(ca::RadiusSessionMark{s.nas, s.acct_session_id, outcome, ca::now_unix(), false});
 }
 
 void SessionControl::completed(const Target& t, const radius::DynauthRequest& request,

@@ -18,6 +18,7 @@
 //   not see (accounting that arrived after the change).
 #pragma once
 
+#include "app/radsec/dynauth_channel.hpp"
 #include "ca/event.hpp"
 #include "ca/identity_index.hpp"
 #include "ca/ledger/ledger.hpp"
@@ -74,6 +75,11 @@ class SessionControl : public std::enable_shared_from_this<SessionControl> {
 
   radius::DynauthClientStats stats() const { return client_->stats(); }
 
+  // RadSec NASes: their sessions' requests go down the NAS's own connection while one is up
+  // (then to its UDP coa_port when its entry names a coa_secret). Until set, or once the
+  // channel is gone, every NAS is looked up by address as a UDP client.
+  void use_radsec(std::weak_ptr<DynauthChannel> channel);
+
  private:
   // One session to act on: from accounting (acct_session_id set) or from an Accept alone.
   struct Target {
@@ -86,6 +92,16 @@ class SessionControl : public std::enable_shared_from_this<SessionControl> {
   static Target target_of(radius::AcceptRecord accept);
   static std::string accept_key(const radius::AcceptRecord& accept);
   void send(const Target& target, radius::DynauthKind kind, const std::string& why);
+  static radius::DynauthRequest request_for(const Target& target, radius::DynauthKind kind,
+                                            const radius::NasClient& nas);
+  // Marks the session as having a request in flight and emits "sent" (to: where, for the event).
+  void in_flight(const Target& target, radius::DynauthKind kind, const std::string& why, const std::string& to);
+  void send_udp(const Target& target, radius::DynauthRequest request, const std::string& why);
+  void send_radsec(const Target& target, radius::DynauthRequest request, const std::string& why,
+                   DynauthChannel& radsec);
+  void radsec_down(const Target& target, radius::DynauthRequest request, const std::string& why,
+                   const std::string& cause);
+  std::chrono::milliseconds radsec_timeout() const;
   // A decision event of kind "dynauth" about session `s`, sent to `nas_ip`.
   void emit(const radius::LiveSession& s, const std::string& nas_ip, std::string outcome, std::string reason,
             std::string detail);
@@ -109,6 +125,7 @@ class SessionControl : public std::enable_shared_from_this<SessionControl> {
   std::vector<ca::RadiusSessionMark> marks_;      // guarded by mutex_
   bool flush_scheduled_ = false;                  // guarded by mutex_
   std::set<std::string> swept_;                   // guarded by mutex_: sessions the sweep already sent for
+  std::weak_ptr<DynauthChannel> radsec_;          // guarded by mutex_
 };
 
 }  // namespace portcullis::app

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "radius/nas_activity.hpp"
+#include "radius/packet.hpp"
 
 #include <array>
 #include <cstdint>
@@ -50,6 +51,9 @@ struct NasClient {
   bool sign_accounting_responses = true;
   // Its counters and last request (`nas list`); null: not counted.
   std::shared_ptr<NasActivity> activity;
+  // How this NAS's packets are framed and protected: RADIUS/1.1 on a RadSec connection that
+  // negotiated ALPN "radius/1.1" (RFC 9765), set on the connection's own copy of the entry.
+  Profile profile = Profile::radius;
 };
 
 class NasTable {

@@ -59,13 +59,20 @@ void validate_dynauth_request(const DynauthRequest& request) {
     throw std::invalid_argument("RFC 5176 §3: a Disconnect-Request carries no authorization attributes");
 }
 
-Bytes encode_dynauth_request(const DynauthRequest& request, std::uint8_t identifier, ca::UnixTime event_timestamp) {
+Bytes encode_dynauth_request(const DynauthRequest& request, std::uint32_t id, ca::UnixTime event_timestamp) {
   validate_dynauth_request(request);
   const DynauthTarget& t = request.target;
+  const bool v11 = t.profile == Profile::radius_1_1;
+  if (!v11 && id > 0xFF) throw std::invalid_argument("RFC 2865 §3: an Identifier is one octet");
 
   Packet p;
   p.code = request_code(request.kind);
-  p.identifier = identifier;
+  if (v11) {
+    for (std::size_t i = 0; i < kTokenLength; ++i)  // RFC 9765 §4.1: network byte order
+      p.authenticator[i] = static_cast<std::uint8_t>(id >> (8 * (kTokenLength - 1 - i)));
+  } else {
+    p.identifier = static_cast<std::uint8_t>(id);
+  }
   // RFC 5176 §3 "NAS identification attributes": the ones the NAS sent, so its own
   // matching (§3 "if the NAS does not support ... or ... does not match") succeeds.
   if (t.nas_ip_address) p.add(attr::NasIpAddress, ByteView(*t.nas_ip_address));
@@ -83,21 +90,30 @@ Bytes encode_dynauth_request(const DynauthRequest& request, std::uint8_t identif
   // encode_request() computes Message-Authenticator over a zero Request Authenticator and
   // then the Request Authenticator as MD5(Code+Identifier+Length+16 zeros+Attributes+Secret):
   // RFC 5176 §2.3 and §3.5.
-  auto wire = encode_request(p, t.secret, true);
+  // RADIUS/1.1: none of it, TLS protects the packet (RFC 9765 §4.1).
+  auto wire = encode_request(p, t.secret, true, t.profile);
   if (!wire) throw std::length_error("RFC 5176 request larger than 4096 octets");
   return std::move(wire.value());
 }
 
 ResponseCheck check_dynauth_response(ByteView response, ByteView request, const std::string& secret,
-                                     DynauthKind kind, std::optional<std::uint32_t>* error_cause) {
+                                     DynauthKind kind, std::optional<std::uint32_t>* error_cause, Profile profile) {
   if (request.size() < kHeaderLength) throw std::invalid_argument("check_dynauth_response: request too short");
-  auto parsed = parse(response);
+  auto parsed = parse(response, profile);
   if (!parsed) return ResponseCheck::malformed;
   const Packet& p = parsed.value();
-  if (p.identifier != request[1]) return ResponseCheck::not_ours;
+  const bool v11 = profile == Profile::radius_1_1;
+  // RFC 9765 §4.2: the Token, not the Identifier, matches a response to its request.
+  const bool same = v11 ? std::equal(request.begin() + 4, request.begin() + 4 + kTokenLength, p.authenticator.begin())
+                        : p.identifier == request[1];
+  if (!same) return ResponseCheck::not_ours;
   const bool ack = p.code == ack_code(kind);
   const bool nak = p.code == nak_code(kind);
   if (!ack && !nak) return ResponseCheck::not_ours;
+  if (v11) {  // nothing to verify: TLS authenticated it (RFC 9765 §4.1)
+    if (nak && error_cause != nullptr) *error_cause = p.integer(attr::ErrorCause);
+    return ack ? ResponseCheck::ack : ResponseCheck::nak;
+  }
 
   Authenticator request_authenticator{};
   std::copy_n(request.begin() + 4, kAuthenticatorLength, request_authenticator.begin());

@@ -26,6 +26,8 @@ struct DynauthTarget {
   IpAddress address;                       // where the NAS's requests came from
   std::uint16_t port = 3799;               // the NAS client's coa_port
   std::string secret;                      // the NAS client's shared secret
+  // RADIUS/1.1 over the NAS's own RadSec connection (RFC 9765): Token, nothing signed.
+  Profile profile = Profile::radius;
   // RFC 5176 §3: the NAS identification attributes exactly as the NAS sent them in its
   // own requests (a NAS matches them against itself; a value we invented would not match).
   std::optional<std::array<std::uint8_t, 4>> nas_ip_address;
@@ -52,7 +54,9 @@ struct DynauthRequest {
 // Acct-Session-Id, Calling-Station-Id nor User-Name) or a Disconnect carries
 // authorization attributes (RFC 5176 §3: a Disconnect-Request changes nothing),
 // std::length_error when the packet would exceed 4096 octets.
-Bytes encode_dynauth_request(const DynauthRequest& request, std::uint8_t identifier, ca::UnixTime event_timestamp);
+// `id` is the Identifier (0..255; more throws std::invalid_argument), or with
+// target.profile radius_1_1 the 32-bit Token (RFC 9765 §4.2.1), and then nothing is signed.
+Bytes encode_dynauth_request(const DynauthRequest& request, std::uint32_t id, ca::UnixTime event_timestamp);
 // The checks encode_dynauth_request() makes before encoding (same exceptions), without the
 // cost of encoding: what a caller can refuse at once.
 void validate_dynauth_request(const DynauthRequest& request);
@@ -80,8 +84,10 @@ const char* to_string(ResponseCheck check);
 // Disconnect, 44/45 for a CoA), Response Authenticator over the request's authenticator
 // and the secret (RFC 5176 §3.5), Message-Authenticator when present. `error_cause` is set
 // from a NAK's Error-Cause (RFC 5176 §3.6) when it carries one.
+// Profile::radius_1_1: matched by the Token (RFC 9765 §4.2), no authenticator to verify.
 ResponseCheck check_dynauth_response(ByteView response, ByteView request, const std::string& secret,
-                                     DynauthKind kind, std::optional<std::uint32_t>* error_cause = nullptr);
+                                     DynauthKind kind, std::optional<std::uint32_t>* error_cause = nullptr,
+                                     Profile profile = Profile::radius);
 
 // RFC 5176 §3.6 Error-Cause values by name, for logs ("Session-Context-Not-Found").
 const char* error_cause_name(std::uint32_t value);

@@ -89,7 +89,13 @@ std::vector<std::uint16_t> random_mppe_salts(std::size_t count, const std::vecto
 }
 
 void add_mppe_keys(Packet& reply, ByteView recv_key, ByteView send_key, std::string_view secret,
-                   const Authenticator& request_authenticator) {
+                   const Authenticator& request_authenticator, Profile profile) {
+  if (profile == Profile::radius_1_1) {
+    // RFC 9765 §5.1.4: encoded as any 'string' attribute, the key itself, in clear inside TLS.
+    reply.add_vendor(vendor::Microsoft, ms::MppeRecvKey, recv_key);
+    reply.add_vendor(vendor::Microsoft, ms::MppeSendKey, send_key);
+    return;
+  }
   std::vector<std::uint16_t> taken;
   for (const Attribute& a : reply.attributes) {
     if (a.type != attr::VendorSpecific) continue;

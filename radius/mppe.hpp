@@ -34,7 +34,8 @@ std::vector<std::uint16_t> random_mppe_salts(std::size_t count, const std::vecto
 // Appends MS-MPPE-Recv-Key (vendor 311, type 17) then MS-MPPE-Send-Key (type 16),
 // encrypted for the reply to the request with `request_authenticator`, with salts
 // distinct from each other and from any MPPE key attribute already in `reply`.
+// Profile::radius_1_1: the keys as they are, no salt, no MD5 (RFC 9765 §5.1.4: TLS hides them).
 void add_mppe_keys(Packet& reply, ByteView recv_key, ByteView send_key, std::string_view secret,
-                   const Authenticator& request_authenticator);
+                   const Authenticator& request_authenticator, Profile profile = Profile::radius);
 
 }  // namespace portcullis::radius

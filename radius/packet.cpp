@@ -90,6 +90,20 @@ Result<Bytes, EncodeError> lay_out(const Packet& p, bool with_message_authentica
   return out;
 }
 
+// RFC 9765 §4.1: the Token, then Reserved-2 as zeros.
+Authenticator token_header(const Authenticator& from) {
+  Authenticator header{};
+  std::copy_n(from.begin(), kTokenLength, header.begin());
+  return header;
+}
+
+// RFC 9765 §4.1: Reserved-1 is sent as zero; nothing is signed (TLS protects the packet).
+Result<Bytes, EncodeError> lay_out_1_1(const Packet& p, const Authenticator& token_source) {
+  auto laid = lay_out(p, false, token_header(token_source));
+  if (laid) laid.value()[1] = 0;
+  return laid;
+}
+
 void put_message_authenticator(Bytes& out, ByteView auth, std::string_view secret) {
   const Digest16 mac = message_authenticator_of(out, auth, kHeaderLength, secret);
   std::copy(mac.begin(), mac.end(), out.begin() + kHeaderLength + 2);
@@ -151,7 +165,7 @@ const char* to_string(ParseError e) {
   return "unknown";
 }
 
-Result<Packet, ParseError> parse(ByteView d) {
+Result<Packet, ParseError> parse(ByteView d, Profile profile) {
   if (d.size() < kHeaderLength) return ParseError::Truncated;
   const std::size_t len = header_length_field(d);
   if (len < kHeaderLength || len > kMaxPacketLength) return ParseError::BadLength;  // RFC 2865 §3
@@ -161,14 +175,20 @@ Result<Packet, ParseError> parse(ByteView d) {
 
   Packet p;
   p.code = static_cast<Code>(d[0]);
-  p.identifier = d[1];
-  std::copy_n(d.begin() + 4, kAuthenticatorLength, p.authenticator.begin());
+  const bool v11 = profile == Profile::radius_1_1;
+  // RFC 9765 §4.1: Reserved-1 and Reserved-2 are ignored on receipt.
+  p.identifier = v11 ? 0 : d[1];
+  std::copy_n(d.begin() + 4, v11 ? kTokenLength : kAuthenticatorLength, p.authenticator.begin());
   std::size_t off = kHeaderLength;
   while (off < len) {
     if (len - off < 2) return ParseError::BadAttribute;
     const std::uint8_t type = d[off];
     const std::size_t alen = d[off + 1];
     if (alen < 2 || alen > len - off) return ParseError::BadAttribute;  // RFC 2865 §5
+    if (v11 && type == attr::MessageAuthenticator) {  // RFC 9765 §5.2: meaningless, discarded
+      off += alen;
+      continue;
+    }
     if (type == attr::MessageAuthenticator && alen != kMessageAuthenticatorAttrLength)
       return ParseError::BadAttribute;  // RFC 2869 §5.14: Length = 18
     p.attributes.push_back(Attribute{type, Bytes(d.begin() + off + 2, d.begin() + off + alen)});
@@ -227,8 +247,9 @@ const char* to_string(EncodeError e) {
 }
 
 Result<Bytes, EncodeError> encode_request(const Packet& request, std::string_view secret,
-                                          bool message_authenticator) {
+                                          bool message_authenticator, Profile profile) {
   if (is_reply(request.code)) throw std::invalid_argument("RADIUS: encode_request called with a reply code");
+  if (profile == Profile::radius_1_1) return lay_out_1_1(request, request.authenticator);
   const bool with_ma = message_authenticator || request.code == Code::StatusServer;  // RFC 5997 §3
   const bool hashed = has_hashed_request_authenticator(request.code);
   auto laid = lay_out(request, with_ma, hashed ? ByteView{kZeroAuthenticator} : ByteView{request.authenticator});
@@ -247,8 +268,10 @@ Result<Bytes, EncodeError> encode_request(const Packet& request, std::string_vie
 }
 
 Result<Bytes, EncodeError> encode_reply(const Packet& reply, const Authenticator& request_authenticator,
-                                        std::string_view secret, bool message_authenticator, ReplyMac mac) {
+                                        std::string_view secret, bool message_authenticator, ReplyMac mac,
+                                        Profile profile) {
   if (!is_reply(reply.code)) throw std::invalid_argument("RADIUS: encode_reply called with a request code");
+  if (profile == Profile::radius_1_1) return lay_out_1_1(reply, request_authenticator);
   if (mac == ReplyMac::zero_authenticator && reply.code != Code::AccountingResponse)
     throw std::invalid_argument("RADIUS: a zero-authenticator Message-Authenticator is for Accounting-Response only");
   auto laid = lay_out(reply, message_authenticator, request_authenticator);

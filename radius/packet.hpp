@@ -20,6 +20,15 @@ namespace portcullis::radius {
 using Bytes = std::vector<std::uint8_t>;
 using Authenticator = std::array<std::uint8_t, kAuthenticatorLength>;
 
+// The transport profile a packet is read or written in (RFC 9765, negotiated by ALPN on a
+// RadSec connection). In `radius_1_1` the header is Code, Reserved-1 (sent as 0, ignored on
+// receipt), Length, a 4-octet Token and 12 reserved octets (RFC 9765 §4.1): no Identifier,
+// no MD5 authenticator, no Message-Authenticator (§5.2), no attribute obfuscation (§5.1),
+// and no shared secret. A Packet read in it holds the Token in authenticator[0..3] and
+// zeros after, identifier 0; a Packet written in it takes its Token from there.
+enum class Profile : std::uint8_t { radius, radius_1_1 };
+inline constexpr std::size_t kTokenLength = 4;
+
 // Either a value or an error kind; errors are expected outcomes on the wire, not
 // exceptions (the listener counts them).
 template <class T, class E>
@@ -79,8 +88,10 @@ enum class ParseError : std::uint8_t {
 };
 const char* to_string(ParseError e);
 
-// Parses one datagram. Octets past the Length field are ignored (RFC 2865 §3).
-Result<Packet, ParseError> parse(ByteView datagram);
+// Parses one datagram. Octets past the Length field are ignored (RFC 2865 §3). In
+// Profile::radius_1_1 a Message-Authenticator is an "invalid attribute" (RFC 9765 §5.2,
+// RFC 6929 §2.8): left out of the attribute list, the packet still processed.
+Result<Packet, ParseError> parse(ByteView datagram, Profile profile = Profile::radius);
 
 // The first Length octets of a datagram that parse() accepted: the bytes that the
 // authenticators cover. Throws std::invalid_argument if the header is not valid.
@@ -116,8 +127,10 @@ const char* to_string(EncodeError e);
 // first among the attributes (BlastRADIUS, CVE-2024-3596) and computed as
 // check_message_authenticator() expects; Status-Server always gets one (RFC 5997 §3).
 // Throws std::invalid_argument for a reply code or a caller-supplied attribute 80.
+// Profile::radius_1_1: the Token from request.authenticator[0..3], nothing signed, no
+// Message-Authenticator (RFC 9765 §5.2, Status-Server included); `secret` is not used.
 Result<Bytes, EncodeError> encode_request(const Packet& request, std::string_view secret,
-                                          bool message_authenticator = true);
+                                          bool message_authenticator = true, Profile profile = Profile::radius);
 
 // What sits in the header while a reply's Message-Authenticator is computed.
 enum class ReplyMac {
@@ -140,8 +153,11 @@ enum class ReplyMac {
 // the same MD5 over the Request Authenticator) replaces it. Throws std::invalid_argument
 // for a request code, a supplied attribute 80, or `zero_authenticator` with a code other
 // than Accounting-Response.
+// Profile::radius_1_1: the request's Token (request_authenticator[0..3]) echoed, nothing
+// signed, no Message-Authenticator (RFC 9765 §4.2, §5.2); `secret` and `mac` are not used.
 Result<Bytes, EncodeError> encode_reply(const Packet& reply, const Authenticator& request_authenticator,
                                         std::string_view secret, bool message_authenticator = true,
-                                        ReplyMac mac = ReplyMac::request_authenticator);
+                                        ReplyMac mac = ReplyMac::request_authenticator,
+                                        Profile profile = Profile::radius);
 
 }  // namespace portcullis::radius

@@ -151,7 +151,7 @@ std::optional<Bytes> Server::handle_known(const Datagram& datagram, const NasCli
   const NasClient* nas = &client;
   NasActivity* activity = nas->activity.get();
   if (activity != nullptr) activity->count(activity->requests);
-  auto parsed = parse(datagram.bytes);
+  auto parsed = parse(datagram.bytes, nas->profile);
   if (!parsed) {
     if (activity != nullptr) activity->count(activity->dropped);
     switch (parsed.error()) {
@@ -203,6 +203,9 @@ std::optional<Bytes> Server::handle_known(const Datagram& datagram, const NasCli
 }
 
 bool Server::authentic(const Datagram& datagram, const NasClient& nas, const Packet& request) {
+  // RFC 9765 §4.1, §5.2: over RADIUS/1.1 TLS alone authenticates the packet; there is no
+  // MD5 authenticator and no Message-Authenticator to check (parse() dropped any).
+  if (nas.profile == Profile::radius_1_1) return true;
   const ByteView bytes = packet_bytes(datagram.bytes);
   switch (request.code) {
     case Code::AccessRequest:
@@ -283,7 +286,7 @@ std::optional<Bytes> Server::encode(const Packet& reply, const Packet& request, 
   const ReplyMac mac =
       request.code == Code::AccountingRequest ? ReplyMac::zero_authenticator : ReplyMac::request_authenticator;
   const bool with_mac = request.code != Code::AccountingRequest || nas.sign_accounting_responses;
-  auto bytes = encode_reply(reply, request.authenticator, nas.secret, with_mac, mac);
+  auto bytes = encode_reply(reply, request.authenticator, nas.secret, with_mac, mac, nas.profile);
   if (!bytes) {
     bump(counters_.reply_too_large);
     spdlog::warn("radius: reply to request {} from NAS {} would exceed 4096 octets; dropped", request.identifier,
@@ -432,7 +435,8 @@ std::optional<Bytes> Server::accept(Context& ctx, const eap::AuthenticatorOutput
   add_eap_message(reply, out.eap_message);
   // RFC 2548 §2.4.2/§2.4.3, RFC 5216 §2.3: MS-MPPE-Recv-Key = MSK[0..31], Send-Key = MSK[32..63].
   const ByteView msk(out.keys->msk);
-  add_mppe_keys(reply, msk.subspan(0, 32), msk.subspan(32, 32), ctx.nas.secret, ctx.request.authenticator);
+  add_mppe_keys(reply, msk.subspan(0, 32), msk.subspan(32, 32), ctx.nas.secret, ctx.request.authenticator,
+                ctx.nas.profile);
   // RFC 2865 §5.25: the NAS echoes Class in its accounting, tying the session to this
   // certificate; the token is opaque and means something only to us.
   // RFC 2865 §5.27: the rule's timeout, capped by the server's maximum and by the

@@ -1,6 +1,7 @@
 #include "app/radsec/listener.hpp"
 
 #include "app/radsec/tls_context.hpp"
+#include "ca/x509.hpp"
 #include "radius/attributes.hpp"
 #include "radius/radsec/framing.hpp"
 
@@ -48,6 +49,23 @@ radius::SocketKind kind_of(const radius::Bytes& packet) {
   return packet[0] == kAccountingRequest ? radius::SocketKind::acct : radius::SocketKind::auth;
 }
 
+// The NAS's answer to a Disconnect/CoA we sent down its connection (RFC 5176 §2.3): told
+// from the NAS's own requests by its code, as it shares the connection with them.
+bool is_dynauth_answer(const radius::Bytes& packet) {
+  using radius::Code;
+  const auto code = static_cast<Code>(packet[0]);
+  return code == Code::DisconnectAck || code == Code::DisconnectNak || code == Code::CoaAck || code == Code::CoaNak;
+}
+
+std::uint32_t token_of(const radius::Bytes& packet) {  // RFC 9765 §4.1, network byte order
+  return std::uint32_t{packet[4]} << 24 | std::uint32_t{packet[5]} << 16 | std::uint32_t{packet[6]} << 8 | packet[7];
+}
+
+std::uint32_t random_token() {
+  const auto b = ca::random_bytes(4);
+  return std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 | std::uint32_t{b[2]} << 8 | b[3];
+}
+
 }  // namespace
 
 class RadsecListener::Connection : public std::enable_shared_from_this<Connection> {
@@ -74,6 +92,15 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
     verdict_ = std::move(verdict);
   }
   const radius::IpAddress& source() const { return source_; }
+  const std::string& peer_text() const { return peer_text_; }
+
+  // From any thread: a Disconnect/CoA down this connection, completed through `done`.
+  void send_dynauth(radius::DynauthRequest request, std::chrono::milliseconds timeout, Done done) {
+    asio::post(stream_.get_executor(), [self = shared_from_this(), request = std::move(request), timeout,
+                                        done = std::move(done)]() mutable {
+      self->start_dynauth(std::move(request), timeout, std::move(done));
+    });
+  }
 
   // A refusal of this connection, with what the certificate said if one was judged.
   radius::radsec::Refusal refusal(const char* reason, std::string detail) const {
@@ -112,6 +139,7 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
       return;
     }
     nas_ = verdict_.client->nas.name;
+    if (!settle_version()) return;
     if (!listener_->admit(this, nas_)) {
       ++listener_->counters_.refused_nas_cap;
       spdlog::warn("radsec: connection from {} for NAS {} refused: it has {} connections already", peer_text_, nas_,
@@ -128,6 +156,8 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
     ++(version == TLS1_3_VERSION ? listener_->counters_.tls13 : listener_->counters_.tls12);
     spdlog::info("radsec: NAS {} connected from {} ({}, {} certificate)", nas_, peer_text_,
                  SSL_get_version(stream_.native_handle()), verdict_.ours ? "our" : "a trusted CA's");
+    if (nas_view_.profile == radius::Profile::radius_1_1)
+      spdlog::info("radsec: NAS {} from {} speaks RADIUS/1.1 (ALPN radius/1.1, RFC 9765)", nas_, peer_text_);
     arm_timer(listener_->options_.idle_timeout, "idle");
     read();
   }
@@ -168,7 +198,8 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
         return;
       }
       arm_timer(listener_->options_.idle_timeout, "idle");
-      dispatch(std::move(packet));
+      if (is_dynauth_answer(packet)) on_dynauth_answer(packet);
+      else dispatch(std::move(packet));
       packet.clear();
     }
     read();
@@ -183,13 +214,26 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
       std::optional<radius::Bytes> reply;
       try {
         const radius::Datagram datagram{packet, self->source_, self->source_port_, kind_of(packet)};
-        reply = self->listener_->handler_(datagram, self->verdict_.client->nas);
+        reply = self->listener_->handler_(datagram, self->nas_view_);
       } catch (const std::exception& e) {
         spdlog::error("radsec: request from NAS {} failed: {}", self->nas_, e.what());
       }
+      if (!reply) reply = self->unhandled(packet);
       asio::post(self->stream_.get_executor(),
                  [self, reply = std::move(reply)]() mutable { self->on_reply(std::move(reply)); });
     });
+  }
+
+  // RFC 9765 §6.1: over RADIUS/1.1 an Access- or Accounting-Request the server could not
+  // handle (malformed, not stored, an internal error) is answered with a Protocol-Error,
+  // 506, so the NAS knows it was received; over RADIUS/TLS it is dropped, as over UDP.
+  std::optional<radius::Bytes> unhandled(const radius::Bytes& request) const {
+    const auto code = static_cast<radius::Code>(request[0]);
+    if (nas_view_.profile != radius::Profile::radius_1_1 ||
+        (code != radius::Code::AccessRequest && code != radius::Code::AccountingRequest))
+      return std::nullopt;
+    return radius::radsec::protocol_error_packet("the request could not be handled; see the server's log",
+                                                 radius::radsec::kResourcesUnavailable, token_of(request));
   }
 
   void on_reply(std::optional<radius::Bytes> reply) {
@@ -242,10 +286,116 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
     if (why != nullptr && admitted_) spdlog::info("radsec: connection of NAS {} from {} closed: {}", nas_, peer_text_, why);
     else if (why != nullptr) spdlog::info("radsec: connection from {} closed: {}", peer_text_, why);
     timer_.cancel();
+    // Requests sent down the connection get no answer now: the caller may try elsewhere.
+    for (auto& [_, out] : outbound_) {
+      out->timer.cancel();
+      listener_->complete(std::move(out->done), std::nullopt);
+    }
+    outbound_.clear();
     boost::system::error_code ignored;
     stream_.lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.lowest_layer().close(ignored);
     listener_->forget(this, admitted_ ? nas_ : std::string());
+  }
+
+  // RFC 9765 §3.3: the version this connection negotiated, against what the server and the
+  // NAS's entry allow. A connection without the version required is closed after a
+  // Protocol-Error (§3.3.1: "Close-S"); false then.
+  bool settle_version() {
+    const unsigned char* name = nullptr;
+    unsigned int length = 0;
+    SSL_get0_alpn_selected(stream_.native_handle(), &name, &length);
+    nas_view_ = verdict_.client->nas;
+    nas_view_.profile =
+        radius::radsec::profile_of_alpn(std::string_view(reinterpret_cast<const char*>(name), length));
+    if (nas_view_.profile == radius::Profile::radius_1_1) {
+      next_id_ = random_token();  // RFC 9765 §4.2.1: a counter from a random start
+      return true;
+    }
+    if (!verdict_.client->require_radius_1_1 && listener_->options_.versions.v1_0) return true;
+    const std::string why = "RADIUS/1.1 (ALPN radius/1.1 over TLS 1.3) is required of NAS " + nas_ + " (RFC 9765)";
+    spdlog::warn("radsec: connection from {} refused: {}", peer_text_, why);
+    auto packet = std::make_shared<radius::Bytes>(radius::radsec::protocol_error_packet(why));
+    asio::async_write(stream_, asio::buffer(*packet),
+                      [self = shared_from_this(), packet](const boost::system::error_code&, std::size_t) {
+                        self->close(nullptr);
+                      });
+    return false;
+  }
+
+  // A request of ours down this connection. Its Identifier is from our own space on the
+  // connection (the NAS's requests have theirs; answers are told apart by code), or over
+  // RADIUS/1.1 the next Token. Nothing is retransmitted on a reliable transport (RFC 9765
+  // §4.2.1); `timeout` is the whole wait.
+  struct Outbound {
+    radius::DynauthRequest request;
+    radius::Bytes wire;
+    Done done;
+    std::chrono::steady_clock::time_point sent;
+    asio::steady_timer timer;
+    explicit Outbound(asio::any_io_executor executor) : timer(std::move(executor)) {}
+  };
+
+  void start_dynauth(radius::DynauthRequest request, std::chrono::milliseconds timeout, Done done) {
+    if (closed_ || !admitted_) return listener_->complete(std::move(done), std::nullopt);
+    const bool v11 = nas_view_.profile == radius::Profile::radius_1_1;
+    if (!v11 && outbound_.size() >= 256) return listener_->complete(std::move(done), std::nullopt);
+    std::uint32_t id = next_id_;
+    if (!v11) {  // the next free one after the last used: a late answer is unlikely to match a new request
+      while (outbound_.count(id & 0xFF)) ++id;
+      id &= 0xFF;
+    }
+    next_id_ = id + 1;
+    request.target.secret = nas_view_.secret;
+    request.target.profile = nas_view_.profile;
+    auto out = std::make_shared<Outbound>(stream_.get_executor());
+    try {
+      out->wire = radius::encode_dynauth_request(request, id, ca::now_unix());
+    } catch (const std::exception& e) {  // past 4096 octets: nothing can be sent
+      spdlog::error("radsec: {} to NAS {} not sent: {}", radius::to_string(request.kind), nas_, e.what());
+      return listener_->complete(std::move(done), radius::DynauthResult{});
+    }
+    out->request = std::move(request);
+    out->done = std::move(done);
+    out->sent = std::chrono::steady_clock::now();
+    outbound_[id] = out;
+    writes_.push_back(out->wire);
+    if (writes_.size() == 1) write_next();
+    out->timer.expires_after(timeout);
+    out->timer.async_wait([self = shared_from_this(), id, out](const boost::system::error_code& ec) {
+      if (ec || self->closed_) return;
+      const auto it = self->outbound_.find(id);
+      if (it == self->outbound_.end() || it->second != out) return;
+      self->outbound_.erase(it);
+      self->finish_dynauth(*out, radius::DynauthOutcome::timeout, std::nullopt);
+    });
+  }
+
+  void on_dynauth_answer(const radius::Bytes& packet) {
+    const bool v11 = nas_view_.profile == radius::Profile::radius_1_1;
+    const auto it = outbound_.find(v11 ? token_of(packet) : packet[1]);
+    if (it == outbound_.end()) {
+      spdlog::debug("radsec: NAS {} answered a Disconnect/CoA that is not in flight; ignored", nas_);
+      return;
+    }
+    std::optional<std::uint32_t> cause;
+    const auto check = radius::check_dynauth_response(packet, it->second->wire, nas_view_.secret,
+                                                      it->second->request.kind, &cause, nas_view_.profile);
+    if (check != radius::ResponseCheck::ack && check != radius::ResponseCheck::nak) {
+      spdlog::debug("radsec: NAS {}: Disconnect/CoA answer ignored: {}", nas_, radius::to_string(check));
+      return;
+    }
+    const auto out = it->second;
+    outbound_.erase(it);
+    out->timer.cancel();
+    finish_dynauth(*out, check == radius::ResponseCheck::ack ? radius::DynauthOutcome::ack : radius::DynauthOutcome::nak,
+                   cause);
+  }
+
+  void finish_dynauth(Outbound& out, radius::DynauthOutcome outcome, std::optional<std::uint32_t> cause) {
+    const auto elapsed =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - out.sent);
+    listener_->complete(std::move(out.done), radius::DynauthResult{outcome, cause, 1, elapsed});
   }
 
   std::shared_ptr<RadsecListener> listener_;
@@ -257,6 +407,9 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
   std::string peer_text_, nas_;
   std::shared_ptr<const Clients> clients_;
   radius::radsec::PeerVerdict verdict_;
+  radius::NasClient nas_view_;  // the client entry as this connection speaks to it (its profile); set before reading
+  std::map<std::uint32_t, std::shared_ptr<Outbound>> outbound_;  // by Identifier or Token
+  std::uint32_t next_id_ = 0;
   radius::radsec::StreamFramer framer_;
   std::array<std::uint8_t, 16384> buffer_{};  // one TLS record
   std::deque<radius::Bytes> writes_;
@@ -272,6 +425,7 @@ std::shared_ptr<RadsecListener> RadsecListener::create(asio::io_context& io, Rad
       new RadsecListener(io, std::move(options), std::move(clients), identities, std::move(handler)));
   self->tls_ = make_radsec_tls_context(tls.cert, tls.key, tls.chain, tls.client_ca_names, &RadsecListener::verify,
                                        self.get());
+  SSL_CTX_set_alpn_select_cb(self->tls_->native_handle(), &RadsecListener::select_alpn, self.get());
   const tcp::endpoint endpoint(asio::ip::make_address(self->options_.bind), self->options_.port);
   self->acceptor_.open(endpoint.protocol());
   if (endpoint.address().is_v6()) self->acceptor_.set_option(asio::ip::v6_only(false));
@@ -382,6 +536,30 @@ RadsecStats RadsecListener::stats() const {
   return s;
 }
 
+int RadsecListener::select_alpn(SSL* ssl, const unsigned char** out, unsigned char* out_length,
+                                const unsigned char* in, unsigned int in_length, void* arg) {
+  const auto* self = static_cast<const RadsecListener*>(arg);
+  radius::ByteView selected;
+  const auto choice = radius::radsec::choose_alpn(radius::ByteView(in, in_length), self->options_.versions,
+                                                  SSL_version(ssl) >= TLS1_3_VERSION, &selected);
+  switch (choice) {
+    case radius::radsec::AlpnChoice::radius_1_0:
+    case radius::radsec::AlpnChoice::radius_1_1:
+      *out = selected.data();
+      *out_length = static_cast<unsigned char>(selected.size());
+      return SSL_TLSEXT_ERR_OK;
+    case radius::radsec::AlpnChoice::none: return SSL_TLSEXT_ERR_NOACK;
+    case radius::radsec::AlpnChoice::refuse: break;
+  }
+  // RFC 7301 §3.2: the no_application_protocol alert; OpenSSL sends it for this return.
+  // RFC 9765 §3.3 asks for a log line naming the peer.
+  const auto* connection = static_cast<const Connection*>(SSL_get_ex_data(ssl, connection_index()));
+  spdlog::warn("radsec: connection from {} refused: its ALPN offer holds no RADIUS version this listener accepts "
+               "(radius_versions; RADIUS/1.1 needs TLS 1.3; RFC 9765 §3.3)",
+               connection ? connection->peer_text() : std::string("?"));
+  return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
 int RadsecListener::verify(X509_STORE_CTX* store, void* arg) {
   auto* self = static_cast<RadsecListener*>(arg);
   auto* ssl_handle = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
@@ -449,12 +627,48 @@ bool RadsecListener::admit(Connection* connection, const std::string& nas) {
   std::size_t& n = per_nas_[nas];
   if (n >= options_.max_connections_per_nas) return false;
   ++n;
+  admitted_[connection] = Admitted{nas, ++admissions_};
   return true;
+}
+
+std::optional<radius::NasClient> RadsecListener::radsec_client(const std::string& nas) const {
+  const auto clients = clients_.load();
+  const radius::radsec::RadsecClient* client = clients->by_nas(nas);
+  if (client == nullptr) return std::nullopt;
+  radius::NasClient target = client->nas;
+  target.secret = client->coa_secret;
+  return target;
+}
+
+bool RadsecListener::send_dynauth(const std::string& nas, radius::DynauthRequest request,
+                                  std::chrono::milliseconds timeout, Done done) {
+  std::shared_ptr<Connection> newest;
+  {
+    std::lock_guard lock(mutex_);
+    std::uint64_t order = 0;
+    for (const auto& [connection, admitted] : admitted_) {
+      if (admitted.nas != nas || admitted.order < order) continue;
+      const auto it = connections_.find(connection);
+      if (it == connections_.end()) continue;
+      if (auto c = it->second.lock()) {
+        newest = std::move(c);
+        order = admitted.order;
+      }
+    }
+  }
+  if (!newest) return false;
+  newest->send_dynauth(std::move(request), timeout, std::move(done));
+  return true;
+}
+
+void RadsecListener::complete(Done done, std::optional<radius::DynauthResult> result) {
+  asio::post(io_, [done = std::move(done), result] { done(result); });
 }
 
 void RadsecListener::forget(Connection* connection, const std::string& nas) {
   std::lock_guard lock(mutex_);
   connections_.erase(connection);
+  admitted_.erase(connection);
   if (nas.empty()) return;
   const auto it = per_nas_.find(nas);
   if (it != per_nas_.end() && --it->second == 0) per_nas_.erase(it);

@@ -8,11 +8,17 @@
 // handler runs on any io thread (an EAP-TLS step is CPU work), and its reply is posted back
 // to the strand. The registry of open connections (caps, revocation) has its own mutex;
 // the timer that reports counted refusals (RefusalEvents::sweep) has its own strand.
+//
+// RADIUS/1.1 (RFC 9765): the ALPN callback picks "radius/1.1" or "radius/1.0" from the
+// client's offer (radius/radsec/alpn.hpp); a connection then speaks the profile it
+// negotiated. Disconnect/CoA go down the NAS's own connection (DynauthChannel).
 #pragma once
 
 #include "app/admin/metric_instruments.hpp"
 #include "app/admin/radsec_stats.hpp"
+#include "app/radsec/dynauth_channel.hpp"
 #include "ca/identity_index.hpp"
+#include "radius/radsec/alpn.hpp"
 #include "radius/radsec/peer_auth.hpp"
 #include "radius/radsec/refusal_events.hpp"
 #include "radius/server.hpp"
@@ -44,6 +50,7 @@ struct RadsecOptions {
   std::chrono::seconds handshake_timeout{10};
   std::size_t max_in_flight = 256;                // per connection, replies not yet written included
   ca::EventSink* events = nullptr;                // refused connections (kind radsec); null: none
+  radius::radsec::RadiusVersions versions;        // RFC 9765 §3.3, negotiated by ALPN
 };
 
 // The server certificate and the CAs named to clients.
@@ -52,7 +59,7 @@ struct RadsecTlsFiles {
   std::vector<const X509*> client_ca_names;       // must outlive the listener's start-up
 };
 
-class RadsecListener : public std::enable_shared_from_this<RadsecListener> {
+class RadsecListener : public std::enable_shared_from_this<RadsecListener>, public DynauthChannel {
  public:
   using Handler = std::function<std::optional<radius::Bytes>(const radius::Datagram&, const radius::NasClient&)>;
   using Clients = radius::radsec::RadsecClients;
@@ -74,6 +81,11 @@ class RadsecListener : public std::enable_shared_from_this<RadsecListener> {
   // certificate is no longer good is closed. Thread-safe; returns at once.
   void recheck();
 
+  // DynauthChannel: Disconnect/CoA over the NAS's own connection. Thread-safe.
+  std::optional<radius::NasClient> radsec_client(const std::string& nas) const override;
+  bool send_dynauth(const std::string& nas, radius::DynauthRequest request, std::chrono::milliseconds timeout,
+                    Done done) override;
+
   std::size_t open_connections() const;
   // radsec_accepted, radsec_refused_tls, radsec_refused_total_cap, radsec_refused_nas_cap,
   // radsec_closed_revoked, radsec_closed_idle, radsec_bad_framing.
@@ -93,12 +105,16 @@ class RadsecListener : public std::enable_shared_from_this<RadsecListener> {
                  const ca::IdentityView& identities, Handler handler);
   // SSL_CTX_set_cert_verify_callback: which NAS the certificate names (peer_auth.hpp).
   static int verify(X509_STORE_CTX* store, void* arg);
+  // SSL_CTX_set_alpn_select_cb: RFC 9765 §3.3 (radius/radsec/alpn.hpp).
+  static int select_alpn(SSL* ssl, const unsigned char** out, unsigned char* out_length, const unsigned char* in,
+                         unsigned int in_length, void* arg);
   void accept();
   bool admit(Connection* connection, const std::string& nas);  // per-NAS cap, after the handshake
   void forget(Connection* connection, const std::string& admitted_nas);
   // A connection refused: counted by reason and recorded as a (rate-limited) event.
   void refused(radius::radsec::Refusal refusal);
   void schedule_refusal_sweep();
+  void complete(Done done, std::optional<radius::DynauthResult> result);  // runs `done` on the io_context
 
   boost::asio::io_context& io_;
   RadsecOptions options_;
@@ -115,9 +131,15 @@ class RadsecListener : public std::enable_shared_from_this<RadsecListener> {
   mutable std::mutex refused_mutex_;
   std::map<std::string, std::uint64_t> refused_by_reason_;  // guarded by refused_mutex_; a fixed vocabulary
 
-  mutable std::mutex mutex_;  // guards the three below
+  struct Admitted {
+    std::string nas;
+    std::uint64_t order = 0;  // the most recent connection of a NAS carries its Disconnect/CoA
+  };
+  mutable std::mutex mutex_;  // guards the five below
   std::map<Connection*, std::weak_ptr<Connection>> connections_;
   std::map<std::string, std::size_t> per_nas_;
+  std::map<Connection*, Admitted> admitted_;
+  std::uint64_t admissions_ = 0;
   bool stopped_ = false;
 };
 

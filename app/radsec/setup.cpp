@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace portcullis::app {
@@ -44,6 +45,8 @@ std::shared_ptr<const radius::radsec::RadsecClients> make_radsec_clients(const C
     client.certificate_name = setting.certificate_name;
     if (!setting.address.empty()) client.source = radius::IpPrefix::parse(setting.address);
     if (!setting.ca_file.empty()) client.trusted_ca = trust_store(setting.ca_file);
+    client.require_radius_1_1 = setting.require_radius_1_1;
+    client.coa_secret = setting.coa_secret;
     clients->add(std::move(client));
   }
   return clients;
@@ -63,6 +66,9 @@ std::shared_ptr<RadsecListener> start_radsec_listener(boost::asio::io_context& i
   options.idle_timeout = std::chrono::seconds(config.radsec.idle_timeout_seconds);
   options.handshake_timeout = std::chrono::seconds(config.radsec.handshake_timeout_seconds);
   options.events = events;
+  const auto& versions = config.radsec.radius_versions;
+  options.versions.v1_0 = std::find(versions.begin(), versions.end(), "1.0") != versions.end();
+  options.versions.v1_1 = std::find(versions.begin(), versions.end(), "1.1") != versions.end();
   const ca::CaPaths& paths = authority.paths();
   RadsecTlsFiles tls{paths.server(), paths.server_key(), paths.chain(), {authority.issuing(), authority.root()}};
   auto clients = make_radsec_clients(config, activities);

@@ -46,6 +46,12 @@ const RadsecClient* RadsecClients::by_name(const std::string& name) const {
   return it == clients_.end() ? nullptr : &it->second;
 }
 
+const RadsecClient* RadsecClients::by_nas(const std::string& nas_name) const {
+  for (const auto& [_, client] : clients_)
+    if (client.nas.name == nas_name) return &client;
+  return nullptr;
+}
+
 PeerVerdict RadsecClients::authorize(X509* cert, STACK_OF(X509)* chain, const IpAddress& source,
                                      const ca::IdentityView& identities, ca::UnixTime now) const {
   PeerVerdict verdict;

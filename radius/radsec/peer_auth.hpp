@@ -34,6 +34,11 @@ struct RadsecClient {
   std::string certificate_name;
   std::optional<IpPrefix> source;             // set: connections from elsewhere are refused
   std::shared_ptr<X509_STORE> trusted_ca;     // null: only certificates of ours
+  // RFC 9765 §3.3 "1.1" for this NAS: a connection that did not negotiate RADIUS/1.1 is closed.
+  bool require_radius_1_1 = false;
+  // Disconnect/CoA when the NAS has no connection up: over UDP to nas.coa_port with this
+  // secret (RFC 5176). Empty: no fallback.
+  std::string coa_secret;
 };
 
 struct PeerVerdict {
@@ -62,6 +67,8 @@ class RadsecClients {
   // ledger is asked again (revoked, device disabled, expired); a foreign one was checked by
   // its CA at the handshake and only its validity period is left to look at, by OpenSSL.
   bool still_good(const PeerVerdict& verdict, const ca::IdentityView& identities, ca::UnixTime now) const;
+  // The client whose NAS is named `nas_name` (NasClient::name); null when none.
+  const RadsecClient* by_nas(const std::string& nas_name) const;
 
  private:
   const RadsecClient* by_name(const std::string& name) const;

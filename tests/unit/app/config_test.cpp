@@ -531,6 +531,21 @@ TEST_F(RadsecConfigTest, ARadsecClientIsNamedByCertificateAndItsSecretIsRadsec) 
   EXPECT_EQ(client.ca_file, (dir_ / "corp.pem").string());
 }
 
+// RFC 9765 §3.3: both versions by default; a NAS may be made to require RADIUS/1.1, and
+// may name a UDP secret for Disconnect/CoA when its connection is down.
+TEST_F(RadsecConfigTest, RadiusVersionsAndTheUdpFallbackOfARadsecClient) {
+  EXPECT_EQ(load_config(write("")).radsec.radius_versions, (std::vector<std::string>{"1.0", "1.1"}));
+  const Config c = load_config(write("[radsec]\nradius_versions = [\"1.1\"]\n"
+                                     "[[radius.clients]]\nname = \"wlc-1\"\ntransport = \"radsec\"\n"
+                                     "certificate_name = \"wlc-1\"\nrequire_radius_1_1 = true\n"
+                                     "coa_port = 3798\ncoa_secret = \"0123456789abcdefghij\"\n"));
+  EXPECT_EQ(c.radsec.radius_versions, (std::vector<std::string>{"1.1"}));
+  const RadiusClientSetting& client = c.radius.clients.at(0);
+  EXPECT_TRUE(client.require_radius_1_1);
+  EXPECT_EQ(client.coa_port, 3798);
+  EXPECT_EQ(client.coa_secret, "0123456789abcdefghij");
+}
+
 TEST_F(RadsecConfigTest, BadRadsecSettingsAreRefused) {
   const std::string radsec = "[[radius.clients]]\nname = \"wlc-1\"\ntransport = \"radsec\"\n";
   for (const std::string& bad : {
@@ -544,6 +559,11 @@ TEST_F(RadsecConfigTest, BadRadsecSettingsAreRefused) {
            std::string("[radsec]\nport = 0\n"),
            std::string("[radsec]\nmax_connections = 0\n"),
            std::string("[radsec]\nenable = true\n"),
+           std::string("[radsec]\nradius_versions = []\n"),
+           std::string("[radsec]\nradius_versions = [\"1.1\", \"2.0\"]\n"),
+           radsec + "certificate_name = \"wlc-1\"\ncoa_secret = \"short\"\n",      // under 16
+           std::string("[[radius.clients]]\nname = \"a\"\naddress = \"10.0.0.1\"\nsecret = \"0123456789abcdefghij\"\n"
+                       "require_radius_1_1 = true\n"),                       // udp cannot speak RADIUS/1.1
        })
     EXPECT_THROW(load_config(write(bad)), ConfigError) << bad;
 }

@@ -244,5 +244,80 @@ TEST_F(SessionControlTest, TheSweepCatchesASessionWhoseAccountingCameAfterTheRev
   EXPECT_EQ(control_->sweep(), 0u);
 }
 
+// A RadSec NAS as session control sees it (app/radsec/dynauth_channel.hpp): what it was asked
+// to send down the connection, and the answer it gives as the test says.
+class FakeRadsec : public DynauthChannel {
+ public:
+  enum class Mode { ack, closed_before_answer, not_connected };
+  FakeRadsec(boost::asio::io_context& io, std::uint16_t coa_port) : io_(io), coa_port_(coa_port) {}
+  std::optional<radius::NasClient> radsec_client(const std::string& nas) const override {
+    if (nas != "wlc") return std::nullopt;
+    radius::NasClient client;
+    client.name = nas;
+    client.coa_port = coa_port_;
+    client.secret = coa_secret;
+    return client;
+  }
+  bool send_dynauth(const std::string& nas, radius::DynauthRequest request, std::chrono::milliseconds timeout,
+                    Done done) override {
+    if (mode == Mode::not_connected) return false;
+    sent.push_back({nas, request.target.acct_session_id, timeout});
+    const Mode m = mode;
+    boost::asio::post(io_, [done = std::move(done), m] {
+      if (m == Mode::ack) done(radius::DynauthResult{radius::DynauthOutcome::ack, std::nullopt, 1, 5ms});
+      else done(std::nullopt);
+    });
+    return true;
+  }
+  struct Sent {
+    std::string nas, session;
+    std::chrono::milliseconds timeout;
+  };
+  std::atomic<Mode> mode{Mode::ack};
+  std::string coa_secret;
+  std::vector<Sent> sent;  // written on the registry's thread (the test's), read after the outcome
+
+ private:
+  boost::asio::io_context& io_;
+  std::uint16_t coa_port_;
+};
+
+// A session on a RadSec NAS: the request goes down its connection, not to a UDP port; with the
+// connection gone it falls back to UDP when the entry has a coa_secret, else says it was not sent.
+TEST_F(SessionControlTest, RadsecNasesAreReachedOverTheirConnectionThenUdpThenNotAtAll) {
+  auto radsec = std::make_shared<FakeRadsec>(io_, nas_stand_in_->port());
+  control_->use_radsec(radsec);
+
+  auto up = issue("up");
+  live("r1", up.serial_hex);
+  registry_->revoke_device(up.device_id, ca::RevocationReason::key_compromise, 0, "test");
+  EXPECT_EQ(ledger_outcome("r1"), "Disconnect ACK");
+  ASSERT_EQ(radsec->sent.size(), 1u);
+  EXPECT_EQ(radsec->sent[0].nas, "wlc");
+  EXPECT_EQ(radsec->sent[0].session, "r1");
+  // As long as UDP waits through its retries: 200 + 400 + 800 ms by these options.
+  EXPECT_EQ(radsec->sent[0].timeout, 1400ms);
+  EXPECT_TRUE(nas_stand_in_->received().empty());
+
+  radsec->mode = FakeRadsec::Mode::closed_before_answer;
+  radsec->coa_secret = radius::testing::kSecret;
+  auto dropped = issue("dropped");
+  live("r2", dropped.serial_hex);
+  registry_->revoke_device(dropped.device_id, ca::RevocationReason::key_compromise, 0, "test");
+  const auto got = wait_for(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(radius::verify_request_authenticator(got[0], radius::testing::kSecret));
+  EXPECT_EQ(session_of(got[0]), "r2");
+  EXPECT_EQ(ledger_outcome("r2"), "Disconnect ACK");
+
+  radsec->mode = FakeRadsec::Mode::not_connected;
+  radsec->coa_secret.clear();
+  auto gone = issue("gone");
+  live("r3", gone.serial_hex);
+  registry_->revoke_device(gone.device_id, ca::RevocationReason::key_compromise, 0, "test");
+  EXPECT_EQ(ledger_outcome("r3"), "Disconnect not sent: no RadSec connection is up and no coa_secret for UDP");
+  EXPECT_EQ(wait_for(2, 300ms).size(), 1u);  // nothing more over UDP
+}
+
 }  // namespace
 }  // namespace portcullis::app

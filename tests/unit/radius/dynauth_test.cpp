@@ -166,5 +166,47 @@ TEST(Dynauth, CoaAnswers) {
             ResponseCheck::not_ours);
 }
 
+// RFC 9765: a Disconnect-Request over RADIUS/1.1 carries the Token, nothing signed, and its
+// answer is matched by the Token alone.
+TEST(Dynauth, Radius11RequestCarriesTheTokenAndItsAnswerIsMatchedByIt) {
+  DynauthRequest r = disconnect_request();
+  r.target.profile = Profile::radius_1_1;
+  const Bytes wire = encode_dynauth_request(r, 0x01020304u, 1'800'000'000);
+  EXPECT_EQ(wire[1], 0);  // Reserved-1
+  EXPECT_EQ(Bytes(wire.begin() + 4, wire.begin() + 20), (Bytes{1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+  auto p = parse(wire, Profile::radius_1_1);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->find(attr::MessageAuthenticator), nullptr);
+  EXPECT_EQ(text(p->find(attr::AcctSessionId)), "sess-42");
+  // No secret in play: the classic check of the same bytes fails.
+  EXPECT_FALSE(verify_request_authenticator(wire, kSecret));
+
+  const auto answer_11 = [&](Code code, std::array<std::uint8_t, 4> token, std::optional<std::uint32_t> cause = {}) {
+    Packet reply;
+    reply.code = code;
+    if (cause) reply.add_integer(attr::ErrorCause, *cause);
+    Authenticator t{};
+    std::copy(token.begin(), token.end(), t.begin());
+    return encode_reply(reply, t, "", false, ReplyMac::request_authenticator, Profile::radius_1_1).value();
+  };
+  std::optional<std::uint32_t> cause;
+  EXPECT_EQ(check_dynauth_response(answer_11(Code::DisconnectAck, {1, 2, 3, 4}), wire, "", DynauthKind::disconnect,
+                                   &cause, Profile::radius_1_1),
+            ResponseCheck::ack);
+  EXPECT_EQ(check_dynauth_response(answer_11(Code::DisconnectNak, {1, 2, 3, 4}, 503), wire, "",
+                                   DynauthKind::disconnect, &cause, Profile::radius_1_1),
+            ResponseCheck::nak);
+  EXPECT_EQ(cause, 503u);
+  // Another Token is another request's answer; so is the other kind's code.
+  EXPECT_EQ(check_dynauth_response(answer_11(Code::DisconnectAck, {1, 2, 3, 5}), wire, "", DynauthKind::disconnect,
+                                   nullptr, Profile::radius_1_1),
+            ResponseCheck::not_ours);
+  EXPECT_EQ(check_dynauth_response(answer_11(Code::CoaAck, {1, 2, 3, 4}), wire, "", DynauthKind::disconnect, nullptr,
+                                   Profile::radius_1_1),
+            ResponseCheck::not_ours);
+  // A classic Identifier is one octet.
+  EXPECT_THROW(encode_dynauth_request(disconnect_request(), 256, 1), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace portcullis::radius

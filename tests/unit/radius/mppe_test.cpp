@@ -111,5 +111,22 @@ TEST(RadiusMppe, AddMppeKeysToAReply) {
             Bytes(send.begin(), send.end()));
 }
 
+// RFC 9765 §5.1.4: over RADIUS/1.1 the MPPE keys are plain 'string' attributes.
+TEST(RadiusMppe, Radius11SendsTheKeysInClear) {
+  const Bytes msk = pattern(64, 0x21);
+  const ByteView recv = ByteView(msk).first(32);
+  const ByteView send = ByteView(msk).subspan(32);
+  Packet reply;
+  reply.code = Code::AccessAccept;
+  const Authenticator token{5, 6, 7, 8};
+  add_mppe_keys(reply, recv, send, "unused", token, Profile::radius_1_1);
+  auto wire = encode_reply(reply, token, "unused", true, ReplyMac::request_authenticator, Profile::radius_1_1);
+  ASSERT_TRUE(wire.ok());
+  auto back = parse(wire.value(), Profile::radius_1_1);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->find_vendor(vendor::Microsoft, ms::MppeRecvKey), Bytes(recv.begin(), recv.end()));
+  EXPECT_EQ(back->find_vendor(vendor::Microsoft, ms::MppeSendKey), Bytes(send.begin(), send.end()));
+}
+
 }  // namespace
 }  // namespace portcullis::radius

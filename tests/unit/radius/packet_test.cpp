@@ -243,6 +243,61 @@ TEST(RadiusPacket, ReplyOverflowIsAnErrorNotATruncation) {
   EXPECT_STREQ(to_string(ParseError::BadAttribute), "bad attribute");
 }
 
+// RFC 9765 §4.1: Code, Reserved-1, Length, Token, Reserved-2; no MD5 anywhere.
+TEST(RadiusPacket, Radius11RequestCarriesTheTokenAndNothingSigned) {
+  Packet request;
+  request.code = Code::StatusServer;
+  request.identifier = 42;
+  request.authenticator = {0xde, 0xad, 0xbe, 0xef, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9};
+  request.add(attr::NasIdentifier, "wlc-1");
+  auto wire = encode_request(request, kSecret, true, Profile::radius_1_1);
+  ASSERT_TRUE(wire.ok());
+  // Reserved-1 zero, the Token, twelve zero octets, and no Message-Authenticator even for
+  // Status-Server (RFC 9765 §5.2, §6.2).
+  EXPECT_EQ(wire.value(), hex("0c 00 00 1b de ad be ef 00 00 00 00 00 00 00 00 00 00 00 00 20 07 77 6c 63 2d 31"));
+  // The classic encoding of the same packet differs: it is signed.
+  EXPECT_NE(encode_request(request, kSecret).value(), wire.value());
+}
+
+TEST(RadiusPacket, Radius11ReplyEchoesTheTokenWithoutSigning) {
+  Packet reply;
+  reply.code = Code::AccessAccept;
+  reply.identifier = 7;
+  reply.add(attr::ReplyMessage, "ok");
+  const Authenticator token{1, 2, 3, 4, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  auto wire = encode_reply(reply, token, kSecret, true, ReplyMac::request_authenticator, Profile::radius_1_1);
+  ASSERT_TRUE(wire.ok());
+  EXPECT_EQ(wire.value(), hex("02 00 00 18 01 02 03 04 00 00 00 00 00 00 00 00 00 00 00 00 12 04 6f 6b"));
+  // Nor for an Accounting-Response (no zero_authenticator MAC either).
+  reply.code = Code::AccountingResponse;
+  reply.attributes.clear();
+  wire = encode_reply(reply, token, kSecret, true, ReplyMac::zero_authenticator, Profile::radius_1_1);
+  ASSERT_TRUE(wire.ok());
+  EXPECT_EQ(wire.value(), hex("05 00 00 14 01 02 03 04 00 00 00 00 00 00 00 00 00 00 00 00"));
+}
+
+TEST(RadiusPacket, Radius11ParseIgnoresReservedFieldsAndDiscardsMessageAuthenticator) {
+  // Reserved-1 = 0x55 and Reserved-2 non-zero (ignored, RFC 9765 §4.1), a
+  // Message-Authenticator of a wrong length (RFC 9765 §5.2: an invalid attribute, discarded,
+  // the packet still processed), then User-Name.
+  const Bytes wire = hex("01 55 00 20 0a 0b 0c 0d 11 11 11 11 11 11 11 11 11 11 11 11 50 06 01 02 03 04"
+                         "01 06 6e 65 6d 6f");
+  auto p = parse(wire, Profile::radius_1_1);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->identifier, 0);
+  EXPECT_EQ(p->authenticator, (Authenticator{0x0a, 0x0b, 0x0c, 0x0d}));
+  ASSERT_EQ(p->attributes.size(), 1u);
+  EXPECT_EQ(p->attributes[0], (Attribute{attr::UserName, Bytes{'n', 'e', 'm', 'o'}}));
+  // The classic profile refuses the same bytes (RFC 2869 §5.14: Length 18).
+  EXPECT_EQ(parse(wire).error(), ParseError::BadAttribute);
+  // A well-formed Message-Authenticator is discarded too.
+  const Bytes with_ma = hex("01 00 00 26 0a 0b 0c 0d 00 00 00 00 00 00 00 00 00 00 00 00 50 12"
+                            "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00");
+  auto q = parse(with_ma, Profile::radius_1_1);
+  ASSERT_TRUE(q.ok());
+  EXPECT_TRUE(q->attributes.empty());
+}
+
 TEST(RadiusPacket, RandomAuthenticatorsDiffer) {
   EXPECT_NE(random_authenticator(), random_authenticator());
 }

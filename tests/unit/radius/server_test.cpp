@@ -92,6 +92,44 @@ TEST_F(RadiusServerTest, ANasNamedByTheCallerIsAnsweredFromAnyAddress) {
   EXPECT_TRUE(verify_response_authenticator(*response, request_auth, "radsec"));
 }
 
+// RADIUS/1.1 (RFC 9765) on a RadSec connection: nothing to verify and nothing signed; the
+// Token is echoed, Reserved-1 is zero, there is no Message-Authenticator even for
+// Status-Server (§5.2, §6.2) and no Request Authenticator on accounting.
+TEST_F(RadiusServerTest, Radius11RequestsAreAnsweredWithTheirTokenAndNoMd5) {
+  NasClient v11;
+  v11.name = "wlc-v11";
+  v11.secret = "radsec";
+  v11.profile = Profile::radius_1_1;
+  const Bytes token_only = {0xca, 0xfe, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  Bytes status = {static_cast<std::uint8_t>(Code::StatusServer), 0, 0, 20};
+  status.insert(status.end(), token_only.begin(), token_only.end());
+  Datagram d;
+  d.bytes = status;
+  d.source = IpAddress::parse("198.51.100.8").value();
+  d.source_port = 40001;
+  auto reply = server_->handle(d, v11);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(*reply, (Bytes{2, 0, 0, 20, 0xca, 0xfe, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+  // The same bytes from a classic NAS are dropped: Status-Server needs a Message-Authenticator.
+  NasClient classic = v11;
+  classic.profile = Profile::radius;
+  d.source_port = 40002;
+  EXPECT_FALSE(server_->handle(d, classic));
+
+  Packet start;
+  start.code = Code::AccountingRequest;
+  start.authenticator = {0xca, 0xfe, 0x00, 0x02};
+  start.add_integer(attr::AcctStatusType, 1);
+  start.add(attr::AcctSessionId, "v11-1");
+  const Bytes acct = encode_request(start, "", false, Profile::radius_1_1).value();
+  d.bytes = acct;
+  d.socket = SocketKind::acct;
+  d.source_port = 40001;
+  auto response = server_->handle(d, v11);
+  ASSERT_TRUE(response);
+  EXPECT_EQ(*response, (Bytes{5, 0, 0, 20, 0xca, 0xfe, 0x00, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+}
+
 TEST_F(RadiusServerTest, StatusServerWithoutMessageAuthenticatorIsDropped) {
   Bytes nas_id = {attr::NasIdentifier, 5, 'a', 'p', '1'};
   EXPECT_FALSE(send_raw(raw_packet(Code::StatusServer, 1, random_authenticator(), nas_id)));
