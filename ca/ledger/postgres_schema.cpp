@@ -196,7 +196,12 @@ CREATE INDEX events_by_outcome ON events(outcome, at);
 CREATE INDEX events_by_cn      ON events(cn, at) WHERE cn <> '';
 )sql";
 
-constexpr Step kSteps[] = {{kBaselineVersion, kBaseline}, {9, kVersion9}};
+// Version 10 (as schema.cpp's): the cause a live session's Disconnect/CoA was claimed for.
+constexpr const char* kVersion10 = R"sql(
+ALTER TABLE radius_sessions ADD COLUMN dynauth_claim TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr Step kSteps[] = {{kBaselineVersion, kBaseline}, {9, kVersion9}, {10, kVersion10}};
 
 // pg_advisory_xact_lock key: "portcullis schema" for every node on the database.
 constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7061726375)";

@@ -238,8 +238,15 @@ CREATE INDEX events_by_outcome ON events(outcome, at);
 CREATE INDEX events_by_cn      ON events(cn, at) WHERE cn <> '';
 )sql";
 
+// Version 10: which cause a live session's Disconnect-/CoA-Request was claimed for
+// (RadiusSessionStore::claim_radius_sessions), so that of several nodes holding the
+// session exactly one sends it (RFC 5176 §2.3: a NAS acts on each request it gets).
+constexpr const char* kVersion10 = R"sql(
+ALTER TABLE radius_sessions ADD COLUMN dynauth_claim TEXT NOT NULL DEFAULT '';
+)sql";
+
 constexpr std::array kMigrations{kVersion1, kVersion2, kVersion3, kVersion4, kVersion5, kVersion6, kVersion7,
-                                 kVersion8, kVersion9};
+                                 kVersion8, kVersion9, kVersion10};
 
 }  // namespace
 
