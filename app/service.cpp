@@ -4,6 +4,7 @@
 #include "app/admin/metric_instruments.hpp"
 #include "app/admin/metrics.hpp"
 #include "app/config.hpp"
+#include "app/ledger_health.hpp"
 #include "app/ledger_open.hpp"
 #include "ca/ledger/change_follower.hpp"
 #include "app/listeners.hpp"
@@ -145,12 +146,11 @@ class Service {
     // other nodes commit meanwhile is applied after the load rather than missed (the
     // follower starts a margin below it: a lower number may still be committing).
     ca::ChangeFeed* feed = ledger_->change_feed();
-    const std::int64_t changes_from = feed != nullptr ? feed->last_change() : 0;
+    changes_from_ = feed != nullptr ? feed->last_change() : 0;
     index_.load(*ledger_);
     const ca::IndexStats stats = index_.stats();
     spdlog::info("identity index loaded: {} certificates, {} devices in {} ms", stats.certificates, stats.devices,
                  elapsed_ms(t0));
-    if (feed != nullptr) follower_ = follow_ledger(*ledger_, *feed, index_, changes_from);
 
     registry_ = std::make_unique<ca::Registry>(*ledger_, index_);
     const ca::IssuerUrls urls{config_.http.public_url + "/crl", config_.http.public_url + "/ocsp"};
@@ -190,6 +190,7 @@ class Service {
         [this](const HttpRequest& r) { return admin_api_.load()->handle(r); }, handler_exceptions_);
     http_listeners_ = &http;
     start_session_control(io);
+    follow_other_nodes();
     radsec_ = start_radsec_listener(io, config_, *authority_, index_, *registry_, *radius_);
     const std::unique_ptr<Notifier> notifier = make_notifier();  // stopped (joined) when run() returns
     http.start();
@@ -230,6 +231,20 @@ class Service {
   }
 
  private:
+  // A shared ledger: what other nodes commit reaches the index, and a revocation or a
+  // disable the same observers as this node's own (registered by now: the follower's
+  // thread must not race their registration), so the node holding a session sends its
+  // Disconnect and re-signs its CRL.
+  void follow_other_nodes() {
+    ca::ChangeFeed* feed = ledger_->change_feed();
+    if (feed == nullptr) return;
+    FollowedChanges observers;
+    observers.revoked = [this](const std::vector<ca::CertificateRecord>& r) { registry_->followed_revocations(r); };
+    observers.device = [this](const ca::Device& d) { registry_->followed_device_change(d); };
+    follower_ = follow_ledger(*ledger_, *feed, index_, changes_from_, std::move(observers));
+    ledger_health_ = std::make_unique<LedgerHealth>(follower_.get());
+  }
+
   // The CRL is re-signed as part of the revoke call, so relying parties that fetch it see
   // the revocation at once. The revocation itself is already committed when observers run,
   // so a signing failure here is logged (the previous CRL stays published until the
@@ -269,6 +284,7 @@ class Service {
     timer.async_wait([this, &timer](const boost::system::error_code& ec) {
       if (ec) return;
       radius_->sweep();
+      if (ledger_health_) ledger_health_->observe(Clock::now());
       schedule_radius_sweep(timer);
     });
   }
@@ -387,6 +403,7 @@ class Service {
     api->set_policy(PolicyControl{policy_.get(), config.policy.file});
     api->set_scep(scep_enrollment_.get());
     api->set_service_counters([this] { return service_counters(); });
+    api->set_health([this] { return ledger_health_ ? ledger_health_->state(Clock::now()).reason : std::string(); });
     std::vector<radius::IpPrefix> allow;
     for (const auto& cidr : config.metrics.allow) allow.push_back(radius::IpPrefix::parse(cidr));  // checked by load_config
     api->set_metrics([this] { return metrics_scrape_->render(ca::now_unix()); }, std::move(allow));
@@ -413,6 +430,11 @@ class Service {
     sources.scep = scep_enrollment_.get();
     sources.index = &index_;
     sources.events_dropped = [this] { return events_->counters().dropped; };
+    // Set in run() before any listener starts.
+    sources.ledger = [this]() -> std::optional<LedgerFollowState> {
+      if (!ledger_health_) return std::nullopt;
+      return ledger_health_->state(Clock::now());
+    };
     // Set in run() before any listener starts and reset after the HTTP workers are joined.
     sources.dynauth = [this]() -> std::optional<radius::DynauthClientStats> {
       if (!session_control_) return std::nullopt;
@@ -511,7 +533,7 @@ class Service {
   std::unique_ptr<ca::Ledger> ledger_;
   std::unique_ptr<ca::EventWriter> events_;  // after the ledger it writes to; before its emitters
   ca::IdentityIndex index_;
-  std::unique_ptr<ca::ChangeFollower> follower_;  // other nodes' changes into index_
+  std::int64_t changes_from_ = 0;                 // the change sequence when index_ was loaded
   std::unique_ptr<ca::Registry> registry_;
   std::unique_ptr<ca::Issuer> issuer_;
   std::unique_ptr<ca::CrlPublisher> crl_;
@@ -529,6 +551,10 @@ class Service {
   // Exceptions that escaped a handler on an I/O or HTTP worker thread (logged, survived).
   std::atomic<std::uint64_t> handler_exceptions_{0};
   std::atomic<const HttpListeners*> http_listeners_{nullptr};  // while run() serves
+  std::unique_ptr<LedgerHealth> ledger_health_;   // null unless the ledger is shared; set in run()
+  // Other nodes' changes into index_ and the registry's observers; last, so that it is
+  // stopped first, before anything its thread calls is gone.
+  std::unique_ptr<ca::ChangeFollower> follower_;
 };
 
 }  // namespace

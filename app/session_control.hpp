@@ -16,6 +16,13 @@
 //   them at notAfter; this catches NASes that ignore Session-Timeout). The same sweep
 //   catches sessions of revoked certificates / disabled devices that the observers could
 //   not see (accounting that arrived after the change).
+// - Several nodes on one ledger: the observers also run for changes other nodes committed
+//   (ca/ledger/change_follower.hpp), so the node holding a session in memory (the one its
+//   NAS sends accounting to) acts on it. Two nodes may both hold it (accounting failed
+//   over, a restart reloaded it): before a request for an accounted session is sent it is
+//   claimed in the ledger for its cause (RadiusSessionStore::claim_radius_sessions), and
+//   only the node whose claim lands sends it. A session known from its Accept alone lives
+//   on the node that sent the Accept, and nowhere else.
 #pragma once
 
 #include "ca/event.hpp"
@@ -81,6 +88,16 @@ class SessionControl : public std::enable_shared_from_this<SessionControl> {
   std::vector<Target> targets_of(const std::string& serial, ca::UnixTime now) const;
   static Target target_of(radius::AcceptRecord accept);
   static std::string accept_key(const radius::AcceptRecord& accept);
+  // One request to send, the cause it is claimed for (ca/ledger/radius_sessions.hpp).
+  struct Action {
+    Target target;
+    radius::DynauthKind kind;
+    std::string why;
+    const char* claim;
+  };
+  // Claims the accounted sessions among `actions` in one ledger transaction and sends the
+  // requests this node won (and those for Accept-only sessions). Returns how many it sent.
+  std::size_t claim_and_send(std::vector<Action> actions);
   void send(const Target& target, radius::DynauthKind kind, const std::string& why);
   // A decision event of kind "dynauth" about session `s`, sent to `nas_ip`.
   void emit(const radius::LiveSession& s, const std::string& nas_ip, std::string outcome, std::string reason,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "app/admin/metric_instruments.hpp"
+#include "app/ledger_health.hpp"
 #include "ca/identity_index.hpp"
 #include "radius/dynauth_client.hpp"
 #include "radius/server.hpp"
@@ -30,6 +31,9 @@ struct MetricSources {
   std::function<std::optional<radius::DynauthClientStats>()> dynauth;
   // The decision events' queue: events dropped because it was full. Empty: 0.
   std::function<std::uint64_t()> events_dropped;
+  // A shared ledger's follower (app/ledger_health.hpp); nullopt or empty: a ledger this
+  // process owns alone, no ledger metrics.
+  std::function<std::optional<LedgerFollowState>()> ledger;
 };
 
 class MetricsScrape {
