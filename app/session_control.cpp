@@ -109,11 +109,27 @@ std::vector<SessionControl::Target> SessionControl::targets_of(const std::string
   return out;
 }
 
+bool SessionControl::first_time(const std::string& cause) {
+  // A minute is far longer than the race it closes (a few milliseconds between a commit
+  // and the registry's index update) and keeps the map as small as a minute's changes.
+  constexpr auto kRemember = std::chrono::minutes(1);
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mutex_);
+  std::erase_if(recent_causes_, [&](const auto& entry) { return now - entry.second > kRemember; });
+  return recent_causes_.emplace(cause, now).second;
+}
+
+void SessionControl::forget_cause(const std::string& cause) {
+  std::lock_guard lock(mutex_);
+  recent_causes_.erase(cause);
+}
+
 void SessionControl::on_revoked(const std::vector<ca::CertificateRecord>& revoked) {
   try {
     const ca::UnixTime now = ca::now_unix();
     std::vector<Action> actions;
     for (const ca::CertificateRecord& cert : revoked) {
+      if (!first_time("revoked:" + cert.serial_hex)) continue;
       // A revoked certificate always loses its sessions; a CoA would leave it on the network.
       for (Target& t : targets_of(cert.serial_hex, now))
         actions.push_back({std::move(t), DynauthKind::disconnect, "certificate revoked", ca::kClaimRevoked});
@@ -128,8 +144,14 @@ void SessionControl::on_revoked(const std::vector<ca::CertificateRecord>& revoke
 }
 
 void SessionControl::on_device_change(const ca::Device& device) {
+  const std::string cause = "disabled:" + std::to_string(device.id);
   // Enabling needs nothing sent: the index already lets the next authentication through.
-  if (device.enabled) return;
+  // A later disable is a new cause.
+  if (device.enabled) {
+    forget_cause(cause);
+    return;
+  }
+  if (!first_time(cause)) return;
   try {
     const ca::UnixTime now = ca::now_unix();
     ca::CertificateFilter filter;

@@ -37,6 +37,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <memory>
 #include <mutex>
@@ -67,6 +68,9 @@ class SessionControl : public std::enable_shared_from_this<SessionControl> {
   void stop();   // cancels it and the client; answers still in flight are not waited for
 
   // Registry observers. Never throw (the revocation is committed already): failures are logged.
+  // On a shared ledger a node may hear of its own change twice (its registry, and its
+  // change follower when that read the change before the registry updated the index): a
+  // cause already acted on in the last minute is not acted on again.
   void on_revoked(const std::vector<ca::CertificateRecord>& revoked);
   void on_device_change(const ca::Device& device);
   // One scan of the live sessions (the timer calls it every `expiry_check`): sessions whose
@@ -122,6 +126,11 @@ class SessionControl : public std::enable_shared_from_this<SessionControl> {
   std::vector<ca::RadiusSessionMark> marks_;      // guarded by mutex_
   bool flush_scheduled_ = false;                  // guarded by mutex_
   std::set<std::string> swept_;                   // guarded by mutex_: sessions the sweep already sent for
+  // Guarded by mutex_: causes acted on lately ("revoked:SERIAL", "disabled:ID"), with when.
+  std::map<std::string, std::chrono::steady_clock::time_point> recent_causes_;
+  // True the first time `cause` is seen within a minute (then remembered); prunes older ones.
+  bool first_time(const std::string& cause);
+  void forget_cause(const std::string& cause);
 };
 
 }  // namespace portcullis::app

@@ -280,6 +280,32 @@ TEST_F(SessionControlTest, TwoNodesHoldingTheSessionSendOneDisconnect) {
   node_b->stop();
 }
 
+// A node hearing of its own revocation twice (its registry, and its change follower when
+// that read the change before the registry updated the index) acts once, also for a
+// session known from its Access-Accept alone, which no ledger claim covers.
+TEST_F(SessionControlTest, ARevocationHeardTwiceOnOneNodeIsActedOnOnce) {
+  auto device = issue("heard-twice");
+  radius::AcceptRecord accept;
+  accept.serial = device.serial_hex;
+  accept.device = "heard-twice";
+  accept.nas = "wlc";
+  accept.calling_station_id = "02-00-00-00-00-09";
+  accept.user_name = "anonymous@example";
+  accept.nas_identity.source = radius::IpAddress::parse("127.0.0.1");
+  accept.accepted_at = now();
+  accept.ends_at = now() + 3600;
+  server_->accept_records().remember(accept);
+  silent_ = true;   // unanswered, the Accept stays on record for the second call to find
+  const auto revoked = registry_->revoke_device(device.device_id, ca::RevocationReason::key_compromise, 0, "test");
+  control_->on_revoked(revoked);   // as the change follower would, a moment later
+  ASSERT_FALSE(wait_for(1).empty());
+  std::this_thread::sleep_for(300ms);
+  // Retransmissions keep their Identifier (RFC 5176 §2.3): one Identifier, one request.
+  std::set<std::uint8_t> identifiers;
+  for (const Bytes& req : nas_stand_in_->received()) identifiers.insert(req[1]);
+  EXPECT_EQ(identifiers.size(), 1u);
+}
+
 // Disabling, enabling, disabling again: two causes, two requests (the claim of the first
 // disable is cleared by the enable).
 TEST_F(SessionControlTest, ASecondDisableAfterAnEnableIsActedOnAgain) {
