@@ -431,9 +431,10 @@ class Service {
     sources.index = &index_;
     sources.events_dropped = [this] { return events_->counters().dropped; };
     // Set in run() before any listener starts.
-    sources.ledger = [this]() -> std::optional<LedgerFollowState> {
+    sources.ledger = [this]() -> std::optional<LedgerMetrics> {
       if (!ledger_health_) return std::nullopt;
-      return ledger_health_->state(Clock::now());
+      const LedgerFollowState s = ledger_health_->state(Clock::now());
+      return LedgerMetrics{s.connected, s.catch_up_age_seconds, s.changes_applied};
     };
     // Set in run() before any listener starts and reset after the HTTP workers are joined.
     sources.dynauth = [this]() -> std::optional<radius::DynauthClientStats> {

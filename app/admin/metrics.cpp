@@ -103,7 +103,7 @@ void add_certificates(std::vector<MetricFamily>& out, const ca::CertificateCensu
   out.push_back(std::move(expiring));
 }
 
-void add_ledger(std::vector<MetricFamily>& out, const LedgerFollowState& s) {
+void add_ledger(std::vector<MetricFamily>& out, const LedgerMetrics& s) {
   out.push_back(single("portcullis_ledger_connected",
                        "1 while this node can read the shared ledger's changes, 0 while the database is unreachable",
                        MetricType::Gauge, s.connected ? 1.0 : 0.0));

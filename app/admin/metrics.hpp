@@ -5,7 +5,6 @@
 #pragma once
 
 #include "app/admin/metric_instruments.hpp"
-#include "app/ledger_health.hpp"
 #include "ca/identity_index.hpp"
 #include "radius/dynauth_client.hpp"
 #include "radius/server.hpp"
@@ -23,6 +22,14 @@ namespace portcullis::app {
 
 // What a scrape reads; each may be absent (SCEP off, before the dynauth client runs).
 // Everything named must outlive the MetricsScrape.
+// How this node follows a shared ledger (app/ledger_health.hpp reads it off the change
+// follower).
+struct LedgerMetrics {
+  bool connected = true;
+  std::optional<double> catch_up_age_seconds;   // nullopt: no complete catch-up yet
+  std::uint64_t changes_applied = 0;
+};
+
 struct MetricSources {
   const MetricInstruments* instruments = nullptr;
   const radius::Server* radius = nullptr;
@@ -31,9 +38,9 @@ struct MetricSources {
   std::function<std::optional<radius::DynauthClientStats>()> dynauth;
   // The decision events' queue: events dropped because it was full. Empty: 0.
   std::function<std::uint64_t()> events_dropped;
-  // A shared ledger's follower (app/ledger_health.hpp); nullopt or empty: a ledger this
+  // A shared ledger's follower; nullopt or empty: a ledger this
   // process owns alone, no ledger metrics.
-  std::function<std::optional<LedgerFollowState>()> ledger;
+  std::function<std::optional<LedgerMetrics>()> ledger;
 };
 
 class MetricsScrape {
