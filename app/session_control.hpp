@@ -76,7 +76,9 @@ class SessionControl : public std::enable_shared_from_this<SessionControl> {
   // One scan of the live sessions (the timer calls it every `expiry_check`): sessions whose
   // certificate expired get a Disconnect; sessions of a revoked certificate or disabled
   // device that nothing was sent for yet (their accounting came after the change) get what
-  // the observer would have sent. Each session at most once. Returns how many were queued.
+  // the observer would have sent. Each session at most once per node, and once across the
+  // nodes of a shared ledger (the claim, made on the RADIUS server's ledger writer, which
+  // then sends what it won). Returns how many were queued for that.
   std::size_t sweep();
 
   radius::DynauthClientStats stats() const { return client_->stats(); }
