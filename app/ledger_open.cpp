@@ -29,8 +29,10 @@ std::unique_ptr<ca::Ledger> open_ledger(const LedgerSettings& settings, ca::Comm
 }
 
 std::unique_ptr<ca::ChangeFollower> follow_ledger(ca::Ledger& ledger, ca::ChangeFeed& feed, ca::IdentityIndex& index,
-                                                  std::int64_t from) {
+                                                  std::int64_t from, FollowedChanges observers) {
   ca::ChangeFollowerSettings settings;
+  settings.on_revoked = std::move(observers.revoked);
+  settings.on_device_change = std::move(observers.device);
   settings.on_error = [](const std::string& what) {
     spdlog::error("ledger: cannot follow other nodes' changes ({}); deciding from the identity index as it stands "
                   "until the ledger is back",

@@ -6,8 +6,10 @@
 #include "ca/ledger/change_follower.hpp"
 #include "ca/ledger/ledger.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace portcullis::app {
 
@@ -21,10 +23,17 @@ ca::PostgresLedgerOptions postgres_options(const LedgerSettings& settings);
 
 std::unique_ptr<ca::Ledger> open_ledger(const LedgerSettings& settings, ca::CommitObserver* commits = nullptr);
 
+// What the follower reports beyond the index (ca::ChangeFollowerSettings): revocations and
+// device changes other nodes committed. Empty: none.
+struct FollowedChanges {
+  std::function<void(const std::vector<ca::CertificateRecord>&)> revoked;
+  std::function<void(const ca::Device&)> device;
+};
+
 // Follows the changes other nodes commit to a shared ledger into `index`, logging loudly
 // while the ledger cannot be read (RADIUS then decides from the index as it stands).
 std::unique_ptr<ca::ChangeFollower> follow_ledger(ca::Ledger& ledger, ca::ChangeFeed& feed, ca::IdentityIndex& index,
-                                                  std::int64_t from);
+                                                  std::int64_t from, FollowedChanges observers = {});
 
 // Where the ledger is, for messages: the file, or the PostgreSQL url (which holds no
 // password: the config loader and the ledger refuse one there).

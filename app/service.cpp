@@ -5,6 +5,7 @@
 #include "app/admin/metrics.hpp"
 #include "app/console/console.hpp"
 #include "app/config.hpp"
+#include "app/ledger_health.hpp"
 #include "app/ledger_open.hpp"
 #include "ca/ledger/change_follower.hpp"
 #include "app/listeners.hpp"
@@ -147,12 +148,11 @@ class Service {
     // other nodes commit meanwhile is applied after the load rather than missed (the
     // follower starts a margin below it: a lower number may still be committing).
     ca::ChangeFeed* feed = ledger_->change_feed();
-    const std::int64_t changes_from = feed != nullptr ? feed->last_change() : 0;
+    changes_from_ = feed != nullptr ? feed->last_change() : 0;
     index_.load(*ledger_);
     const ca::IndexStats stats = index_.stats();
     spdlog::info("identity index loaded: {} certificates, {} devices in {} ms", stats.certificates, stats.devices,
                  elapsed_ms(t0));
-    if (feed != nullptr) follower_ = follow_ledger(*ledger_, *feed, index_, changes_from);
 
     registry_ = std::make_unique<ca::Registry>(*ledger_, index_);
     const ca::IssuerUrls urls{config_.http.public_url + "/crl", config_.http.public_url + "/ocsp"};
@@ -192,6 +192,7 @@ class Service {
         [this](const HttpRequest& r) { return console_->serve(r, *admin_api_.load()); }, handler_exceptions_);
     http_listeners_ = &http;
     start_session_control(io);
+    follow_other_nodes();
     radsec_ = start_radsec_listener(io, config_, *authority_, index_, *registry_, *radius_, event_sink(),
                                     &nas_activities_);
     if (radsec_) session_control_->use_radsec(radsec_);  // Disconnect/CoA down a RadSec NAS's connection
@@ -234,6 +235,20 @@ class Service {
   }
 
  private:
+  // A shared ledger: what other nodes commit reaches the index, and a revocation or a
+  // disable the same observers as this node's own (registered by now: the follower's
+  // thread must not race their registration), so the node holding a session sends its
+  // Disconnect and re-signs its CRL.
+  void follow_other_nodes() {
+    ca::ChangeFeed* feed = ledger_->change_feed();
+    if (feed == nullptr) return;
+    FollowedChanges observers;
+    observers.revoked = [this](const std::vector<ca::CertificateRecord>& r) { registry_->followed_revocations(r); };
+    observers.device = [this](const ca::Device& d) { registry_->followed_device_change(d); };
+    follower_ = follow_ledger(*ledger_, *feed, index_, changes_from_, std::move(observers));
+    ledger_health_ = std::make_unique<LedgerHealth>(follower_.get());
+  }
+
   // The CRL is re-signed as part of the revoke call, so relying parties that fetch it see
   // the revocation at once. The revocation itself is already committed when observers run,
   // so a signing failure here is logged (the previous CRL stays published until the
@@ -274,6 +289,7 @@ class Service {
     timer.async_wait([this, &timer](const boost::system::error_code& ec) {
       if (ec) return;
       radius_->sweep();
+      if (ledger_health_) ledger_health_->observe(Clock::now());
       schedule_radius_sweep(timer);
     });
   }
@@ -417,6 +433,7 @@ class Service {
     api->set_session_disconnect([this](const ca::RadiusSessionRow& row, const std::string& why) {
       return session_control_ && session_control_->disconnect(row, why);
     });
+    api->set_health([this] { return ledger_health_ ? ledger_health_->state(Clock::now()).reason : std::string(); });
     std::vector<radius::IpPrefix> allow;
     for (const auto& cidr : config.metrics.allow) allow.push_back(radius::IpPrefix::parse(cidr));  // checked by load_config
     api->set_metrics([this] { return metrics_scrape_->render(ca::now_unix()); }, std::move(allow));
@@ -447,6 +464,12 @@ class Service {
     sources.radsec = [this]() -> std::optional<RadsecStats> {
       if (!radsec_) return std::nullopt;
       return radsec_->stats();
+    };
+    // Set in run() before any listener starts.
+    sources.ledger = [this]() -> std::optional<LedgerMetrics> {
+      if (!ledger_health_) return std::nullopt;
+      const LedgerFollowState s = ledger_health_->state(Clock::now());
+      return LedgerMetrics{s.connected, s.catch_up_age_seconds, s.changes_applied};
     };
     // Set in run() before any listener starts and reset after the HTTP workers are joined.
     sources.dynauth = [this]() -> std::optional<radius::DynauthClientStats> {
@@ -546,7 +569,7 @@ class Service {
   std::unique_ptr<ca::Ledger> ledger_;
   std::unique_ptr<ca::EventWriter> events_;  // after the ledger it writes to; before its emitters
   ca::IdentityIndex index_;
-  std::unique_ptr<ca::ChangeFollower> follower_;  // other nodes' changes into index_
+  std::int64_t changes_from_ = 0;                 // the change sequence when index_ was loaded
   std::unique_ptr<ca::Registry> registry_;
   std::unique_ptr<ca::Issuer> issuer_;
   std::unique_ptr<ca::CrlPublisher> crl_;
@@ -571,6 +594,10 @@ class Service {
   // Exceptions that escaped a handler on an I/O or HTTP worker thread (logged, survived).
   std::atomic<std::uint64_t> handler_exceptions_{0};
   std::atomic<const HttpListeners*> http_listeners_{nullptr};  // while run() serves
+  std::unique_ptr<LedgerHealth> ledger_health_;   // null unless the ledger is shared; set in run()
+  // Other nodes' changes into index_ and the registry's observers; last, so that it is
+  // stopped first, before anything its thread calls is gone.
+  std::unique_ptr<ca::ChangeFollower> follower_;
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <map>
 
 namespace portcullis::app {
 namespace {
@@ -111,27 +112,49 @@ std::vector<SessionControl::Target> SessionControl::targets_of(const std::string
   return out;
 }
 
+bool SessionControl::first_time(const std::string& cause) {
+  // A minute is far longer than the race it closes (a few milliseconds between a commit
+  // and the registry's index update) and keeps the map as small as a minute's changes.
+  constexpr auto kRemember = std::chrono::minutes(1);
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mutex_);
+  std::erase_if(recent_causes_, [&](const auto& entry) { return now - entry.second > kRemember; });
+  return recent_causes_.emplace(cause, now).second;
+}
+
+void SessionControl::forget_cause(const std::string& cause) {
+  std::lock_guard lock(mutex_);
+  recent_causes_.erase(cause);
+}
+
 void SessionControl::on_revoked(const std::vector<ca::CertificateRecord>& revoked) {
   try {
     const ca::UnixTime now = ca::now_unix();
-    std::size_t queued = 0;
+    std::vector<Action> actions;
     for (const ca::CertificateRecord& cert : revoked) {
+      if (!first_time("revoked:" + cert.serial_hex)) continue;
       // A revoked certificate always loses its sessions; a CoA would leave it on the network.
-      for (const Target& t : targets_of(cert.serial_hex, now)) {
-        send(t, DynauthKind::disconnect, "certificate revoked");
-        ++queued;
-      }
+      for (Target& t : targets_of(cert.serial_hex, now))
+        actions.push_back({std::move(t), DynauthKind::disconnect, "certificate revoked", ca::kClaimRevoked});
     }
-    if (queued > 0)
-      spdlog::info("dynauth: {} Disconnect-Request(s) queued for {} revoked certificate(s)", queued, revoked.size());
+    if (actions.empty()) return;
+    const std::size_t sent = claim_and_send(std::move(actions));
+    if (sent > 0)
+      spdlog::info("dynauth: {} Disconnect-Request(s) queued for {} revoked certificate(s)", sent, revoked.size());
   } catch (const std::exception& e) {
     spdlog::error("dynauth: live sessions of {} revoked certificate(s) not disconnected: {}", revoked.size(), e.what());
   }
 }
 
 void SessionControl::on_device_change(const ca::Device& device) {
+  const std::string cause = "disabled:" + std::to_string(device.id);
   // Enabling needs nothing sent: the index already lets the next authentication through.
-  if (device.enabled) return;
+  // A later disable is a new cause.
+  if (device.enabled) {
+    forget_cause(cause);
+    return;
+  }
+  if (!first_time(cause)) return;
   try {
     const ca::UnixTime now = ca::now_unix();
     ca::CertificateFilter filter;
@@ -139,18 +162,61 @@ void SessionControl::on_device_change(const ca::Device& device) {
     filter.status = "valid";
     filter.now = now;
     filter.limit = 100000;
-    std::size_t queued = 0;
+    std::vector<Action> actions;
     for (const ca::CertificateRecord& cert : ledger_.list_certificates(filter)) {
-      for (const Target& t : targets_of(cert.serial_hex, now)) {
-        send(t, t.session.coa_on_disable ? DynauthKind::coa : DynauthKind::disconnect, "device disabled");
-        ++queued;
+      for (Target& t : targets_of(cert.serial_hex, now)) {
+        const DynauthKind kind = t.session.coa_on_disable ? DynauthKind::coa : DynauthKind::disconnect;
+        actions.push_back({std::move(t), kind, "device disabled", ca::kClaimDisabled});
       }
     }
-    if (queued > 0)
-      spdlog::info("dynauth: {} request(s) queued for the sessions of disabled device {}", queued, device.name);
+    if (actions.empty()) return;
+    const std::size_t sent = claim_and_send(std::move(actions));
+    if (sent > 0)
+      spdlog::info("dynauth: {} request(s) queued for the sessions of disabled device {}", sent, device.name);
   } catch (const std::exception& e) {
     spdlog::error("dynauth: live sessions of disabled device {} not handled: {}", device.name, e.what());
   }
+}
+
+std::size_t SessionControl::claim_and_send(std::vector<Action> actions) {
+  // The claims go per cause: one batch each (a call has one cause, the sweep up to three).
+  std::map<std::string, std::vector<std::size_t>> accounted;
+  for (std::size_t i = 0; i < actions.size(); ++i)
+    if (!actions[i].target.accept) accounted[actions[i].claim].push_back(i);
+  std::vector<bool> send_it(actions.size(), true);
+  const ca::UnixTime now = ca::now_unix();
+  for (const auto& [claim, indexes] : accounted) {
+    std::vector<ca::RadiusSessionClaim> claims;
+    for (const std::size_t i : indexes) {
+      const radius::LiveSession& s = actions[i].target.session;
+      claims.push_back({s.nas, s.acct_session_id, s.serial, s.calling_station_id, s.user_name, now});
+    }
+    std::vector<bool> won;
+    try {
+      won = ledger_.claim_radius_sessions(claims, claim);
+    } catch (const std::exception& e) {
+      // Better twice than never: a NAS answers a second Disconnect for a session it already
+      // ended with NAK Session-Context-Not-Found (RFC 5176 §3.6), while a request not sent
+      // leaves a revoked device on the network.
+      spdlog::warn("dynauth: {} session(s) not claimed in the ledger ({}); sending anyway", claims.size(), e.what());
+      continue;
+    }
+    for (std::size_t k = 0; k < indexes.size(); ++k) {
+      if (k < won.size() && won[k]) continue;
+      const radius::LiveSession& s = actions[indexes[k]].target.session;
+      send_it[indexes[k]] = false;
+      spdlog::info("dynauth: nas={} session={} serial={} ({}): another node has claimed it; not sent from here", s.nas,
+                   ca::log_field(s.acct_session_id), s.serial, actions[indexes[k]].why);
+      server_.live_sessions().mark(s.nas, s.acct_session_id, "sent by another node");
+    }
+  }
+  std::size_t sent = 0;
+  for (std::size_t i = 0; i < actions.size(); ++i) {
+    if (!send_it[i]) continue;
+    send(actions[i].target, actions[i].kind, actions[i].why);
+    ++sent;
+  }
+  return sent;
 }
 
 void SessionControl::emit(const radius::LiveSession& s, const std::string& nas_ip, std::string outcome,
@@ -362,11 +428,6 @@ void SessionControl::flush_marks() {
 
 std::size_t SessionControl::sweep() {
   const ca::UnixTime now = ca::now_unix();
-  struct Action {
-    Target target;
-    DynauthKind kind;
-    const char* why;
-  };
   std::vector<Action> actions;
   std::set<std::string> seen;
   const auto check = [&](Target t, const std::string& key) {
@@ -377,12 +438,13 @@ std::size_t SessionControl::sweep() {
     // see (its accounting arrived after the revocation).
     const bool untouched = t.session.dynauth.empty();
     if (id.verdict == ca::IdentityVerdict::expired) {
-      actions.push_back({std::move(t), DynauthKind::disconnect, "certificate expired"});
+      actions.push_back({std::move(t), DynauthKind::disconnect, "certificate expired", ca::kClaimExpired});
     } else if (id.verdict == ca::IdentityVerdict::revoked && untouched) {
-      actions.push_back({std::move(t), DynauthKind::disconnect, "certificate revoked (found by the sweep)"});
+      actions.push_back(
+          {std::move(t), DynauthKind::disconnect, "certificate revoked (found by the sweep)", ca::kClaimRevoked});
     } else if (id.verdict == ca::IdentityVerdict::device_disabled && untouched) {
       const DynauthKind kind = t.session.coa_on_disable ? DynauthKind::coa : DynauthKind::disconnect;
-      actions.push_back({std::move(t), kind, "device disabled (found by the sweep)"});
+      actions.push_back({std::move(t), kind, "device disabled (found by the sweep)", ca::kClaimDisabled});
     }
   };
   for (radius::LiveSession& s : server_.live_sessions().all()) {
@@ -394,23 +456,32 @@ std::size_t SessionControl::sweep() {
     const std::string key = accept_key(a);
     check(target_of(std::move(a)), key);
   }
+  std::vector<Action> fresh;
   {
     std::lock_guard lock(mutex_);
     // Forget sessions that are gone, so the set stays as small as the live table.
     for (auto it = swept_.begin(); it != swept_.end();) it = seen.count(*it) ? std::next(it) : swept_.erase(it);
-  }
-  std::size_t queued = 0;
-  for (const Action& a : actions) {
-    const std::string key =
-        a.target.accept ? accept_key(*a.target.accept) : a.target.session.nas + '\n' + a.target.session.acct_session_id;
-    {
-      std::lock_guard lock(mutex_);
-      if (!swept_.insert(key).second) continue;  // sent once; the outcome is marked
+    for (Action& a : actions) {
+      const std::string key = a.target.accept ? accept_key(*a.target.accept)
+                                              : a.target.session.nas + '\n' + a.target.session.acct_session_id;
+      if (swept_.insert(key).second) fresh.push_back(std::move(a));  // at most once per node; the claim across nodes
     }
-    send(a.target, a.kind, a.why);
-    ++queued;
   }
-  if (queued > 0) spdlog::info("dynauth: sweep queued {} request(s) for expired, revoked or disabled sessions", queued);
+  if (fresh.empty()) return 0;
+  const std::size_t queued = fresh.size();
+  // The claims write to the ledger, which this io thread must not wait for: on the RADIUS
+  // server's ledger writer, which sends what it won.
+  if (!server_.ledger_writer().submit(std::to_string(queued) + " Disconnect/CoA claim(s)",
+                                      [self = shared_from_this(), fresh = std::move(fresh)](ca::Ledger&) mutable {
+                                        const std::size_t sent = self->claim_and_send(std::move(fresh));
+                                        if (sent > 0)
+                                          spdlog::info("dynauth: sweep queued {} request(s) for expired, revoked or "
+                                                       "disabled sessions",
+                                                       sent);
+                                      })) {
+    spdlog::error("dynauth: {} sweep request(s) not queued: the ledger write queue is full", queued);
+    return 0;
+  }
   return queued;
 }
 

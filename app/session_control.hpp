@@ -16,6 +16,13 @@
 //   them at notAfter; this catches NASes that ignore Session-Timeout). The same sweep
 //   catches sessions of revoked certificates / disabled devices that the observers could
 //   not see (accounting that arrived after the change).
+// - Several nodes on one ledger: the observers also run for changes other nodes committed
+//   (ca/ledger/change_follower.hpp), so the node holding a session in memory (the one its
+//   NAS sends accounting to) acts on it. Two nodes may both hold it (accounting failed
+//   over, a restart reloaded it): before a request for an accounted session is sent it is
+//   claimed in the ledger for its cause (RadiusSessionStore::claim_radius_sessions), and
+//   only the node whose claim lands sends it. A session known from its Accept alone lives
+//   on the node that sent the Accept, and nowhere else.
 #pragma once
 
 #include "app/radsec/dynauth_channel.hpp"
@@ -31,6 +38,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <memory>
 #include <mutex>
@@ -61,12 +69,17 @@ class SessionControl : public std::enable_shared_from_this<SessionControl> {
   void stop();   // cancels it and the client; answers still in flight are not waited for
 
   // Registry observers. Never throw (the revocation is committed already): failures are logged.
+  // On a shared ledger a node may hear of its own change twice (its registry, and its
+  // change follower when that read the change before the registry updated the index): a
+  // cause already acted on in the last minute is not acted on again.
   void on_revoked(const std::vector<ca::CertificateRecord>& revoked);
   void on_device_change(const ca::Device& device);
   // One scan of the live sessions (the timer calls it every `expiry_check`): sessions whose
   // certificate expired get a Disconnect; sessions of a revoked certificate or disabled
   // device that nothing was sent for yet (their accounting came after the change) get what
-  // the observer would have sent. Each session at most once. Returns how many were queued.
+  // the observer would have sent. Each session at most once per node, and once across the
+  // nodes of a shared ledger (the claim, made on the RADIUS server's ledger writer, which
+  // then sends what it won). Returns how many were queued for that.
   std::size_t sweep();
   // An operator's Disconnect-Request (RFC 5176 §3.1) for the live session `row` (from the
   // ledger; the in-memory one when known, with its freshest NAS identification). The
@@ -91,6 +104,16 @@ class SessionControl : public std::enable_shared_from_this<SessionControl> {
   std::vector<Target> targets_of(const std::string& serial, ca::UnixTime now) const;
   static Target target_of(radius::AcceptRecord accept);
   static std::string accept_key(const radius::AcceptRecord& accept);
+  // One request to send, the cause it is claimed for (ca/ledger/radius_sessions.hpp).
+  struct Action {
+    Target target;
+    radius::DynauthKind kind;
+    std::string why;
+    const char* claim;
+  };
+  // Claims the accounted sessions among `actions` in one ledger transaction and sends the
+  // requests this node won (and those for Accept-only sessions). Returns how many it sent.
+  std::size_t claim_and_send(std::vector<Action> actions);
   void send(const Target& target, radius::DynauthKind kind, const std::string& why);
   static radius::DynauthRequest request_for(const Target& target, radius::DynauthKind kind,
                                             const radius::NasClient& nas);
@@ -126,6 +149,11 @@ class SessionControl : public std::enable_shared_from_this<SessionControl> {
   bool flush_scheduled_ = false;                  // guarded by mutex_
   std::set<std::string> swept_;                   // guarded by mutex_: sessions the sweep already sent for
   std::weak_ptr<DynauthChannel> radsec_;          // guarded by mutex_
+  // Guarded by mutex_: causes acted on lately ("revoked:SERIAL", "disabled:ID"), with when.
+  std::map<std::string, std::chrono::steady_clock::time_point> recent_causes_;
+  // True the first time `cause` is seen within a minute (then remembered); prunes older ones.
+  bool first_time(const std::string& cause);
+  void forget_cause(const std::string& cause);
 };
 
 }  // namespace portcullis::app

@@ -379,6 +379,13 @@ void IdentityIndex::put_device(const Device& device) {
   impl_->data.devices[device.id] = DeviceInfo{device.enabled, device.name, device.groups};
 }
 
+std::optional<bool> IdentityIndex::device_enabled(std::int64_t id) const {
+  std::shared_lock lock(impl_->mutex);
+  const auto it = impl_->data.devices.find(id);
+  if (it == impl_->data.devices.end()) return std::nullopt;
+  return it->second.enabled;
+}
+
 CertificateCensus IdentityIndex::census(UnixTime now, std::span<const UnixTime> windows) const {
   CertificateCensus out;
   out.expiring.assign(windows.size(), 0);

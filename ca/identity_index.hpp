@@ -92,6 +92,9 @@ class IdentityIndex final : public IdentityView {
   void mark_revoked(const std::string& serial_hex, UnixTime at, RevocationReason reason);
   void put_device(const Device& device);
 
+  // Whether the index holds device `id` as enabled; nullopt for a device it never heard of.
+  std::optional<bool> device_enabled(std::int64_t id) const;
+
   IndexStats stats() const;
   // One pass over every entry under the readers' lock: callers that ask often cache it.
   CertificateCensus census(UnixTime now, std::span<const UnixTime> windows) const;

@@ -44,6 +44,13 @@ class Registry {
   void on_revocation(RevocationObserver observer, bool first = false);
   void on_device_change(DeviceObserver observer);
 
+  // Changes another node committed to a shared ledger, already in the index (ca/ledger/
+  // change_follower.hpp): the same observers as for this node's own.
+  void followed_revocations(const std::vector<CertificateRecord>& revoked) { notify_revoked(revoked); }
+  void followed_device_change(const Device& device) {
+    for (const auto& observer : device_observers_) observer(device);
+  }
+
  private:
   void notify_revoked(const std::vector<CertificateRecord>& revoked);
 

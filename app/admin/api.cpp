@@ -57,7 +57,7 @@
 //   POST /requests/{id}/approve  issues the held CSR      -> {"request":R,"certificate":PEM}
 //   POST /requests/{id}/reject {reason?}                  -> {"request":R}
 //        (404 unknown id, 409 already decided; the client's next CertPoll gets the outcome)
-//   GET  /health (no auth)                                                -> {"status":"ok"}
+//   GET  /health (no auth)                            -> {"status":"ok"} or {"status":"degraded","reason":...}
 //   GET  /metrics (outside /api/v1; the token, or an address in [metrics] allow)
 //        -> Prometheus text format, see api_metrics.cpp
 //
@@ -224,6 +224,10 @@ HttpResponse AdminApi::handle(const HttpRequest& request) {
     const bool api = segments && segments->size() >= 2 && (*segments)[0] == "api" && (*segments)[1] == "v1";
     if (api && segments->size() == 3 && (*segments)[2] == "health") {
       if (request.method != "GET") return method_not_allowed("GET");
+      // 200 either way: RADIUS still decides while degraded, and a probe that took the node
+      // out of rotation for a database every node shares would take out all of them.
+      const std::string degraded = degraded_reason_ ? degraded_reason_() : "";
+      if (!degraded.empty()) return admin::json_response(200, json{{"status", "degraded"}, {"reason", degraded}});
       return admin::json_response(200, json{{"status", "ok"}});
     }
     // Authentication comes before routing: without a token nothing about the API is told.

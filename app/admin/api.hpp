@@ -101,6 +101,9 @@ class AdminApi {
     metrics_ = std::move(render);
     metrics_allow_ = std::move(allow);
   }
+  // What GET /health reports beyond "ok": a reason this node is degraded ("" = none), e.g.
+  // a shared ledger it cannot follow (app/ledger_health.hpp). Call before serving.
+  void set_health(std::function<std::string()> degraded_reason) { degraded_reason_ = std::move(degraded_reason); }
 
  private:
   struct StoredToken {
@@ -181,6 +184,7 @@ class AdminApi {
   std::function<std::string()> metrics_;
   std::vector<radius::IpPrefix> metrics_allow_;
   CookieCheck cookie_auth_;
+  std::function<std::string()> degraded_reason_;
 };
 
 }  // namespace portcullis::app

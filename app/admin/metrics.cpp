@@ -136,6 +136,19 @@ void add_radsec(std::vector<MetricFamily>& out, const RadsecStats& s) {
                              MetricType::Histogram, {s.handshake}});
 }
 
+void add_ledger(std::vector<MetricFamily>& out, const LedgerMetrics& s) {
+  out.push_back(single("portcullis_ledger_connected",
+                       "1 while this node can read the shared ledger's changes, 0 while the database is unreachable",
+                       MetricType::Gauge, s.connected ? 1.0 : 0.0));
+  // Before the first catch-up the node has not heard from the ledger at all: as stale as -1 says.
+  out.push_back(single("portcullis_ledger_catch_up_age_seconds",
+                       "Seconds since this node last read every change other nodes committed (-1: not yet)",
+                       MetricType::Gauge, s.catch_up_age_seconds.value_or(-1.0)));
+  out.push_back(single("portcullis_ledger_changes_applied_total",
+                       "Changes committed on the shared ledger applied to this node's identity index",
+                       MetricType::Counter, static_cast<double>(s.changes_applied)));
+}
+
 }  // namespace
 
 MetricsScrape::MetricsScrape(MetricSources sources, std::chrono::seconds census_ttl)
@@ -163,6 +176,8 @@ std::string MetricsScrape::render(ca::UnixTime now) {
   if (sources_.index != nullptr) add_certificates(families, census(now));
   if (sources_.radsec)
     if (const auto radsec = sources_.radsec()) add_radsec(families, *radsec);
+  if (sources_.ledger)
+    if (const auto state = sources_.ledger()) add_ledger(families, *state);
   families.push_back(single("portcullis_events_dropped_total",
                             "Decision events dropped because their queue was full", MetricType::Counter,
                             sources_.events_dropped ? static_cast<double>(sources_.events_dropped()) : 0.0));

@@ -23,6 +23,14 @@ namespace portcullis::app {
 
 // What a scrape reads; each may be absent (SCEP off, before the dynauth client runs).
 // Everything named must outlive the MetricsScrape.
+// How this node follows a shared ledger (app/ledger_health.hpp reads it off the change
+// follower).
+struct LedgerMetrics {
+  bool connected = true;
+  std::optional<double> catch_up_age_seconds;   // nullopt: no complete catch-up yet
+  std::uint64_t changes_applied = 0;
+};
+
 struct MetricSources {
   const MetricInstruments* instruments = nullptr;
   const radius::Server* radius = nullptr;
@@ -33,6 +41,9 @@ struct MetricSources {
   std::function<std::uint64_t()> events_dropped;
   // The RadSec listener's counts; empty or nullopt: [radsec] is off (no radsec metrics).
   std::function<std::optional<RadsecStats>()> radsec;
+  // A shared ledger's follower; nullopt or empty: a ledger this
+  // process owns alone, no ledger metrics.
+  std::function<std::optional<LedgerMetrics>()> ledger;
 };
 
 class MetricsScrape {

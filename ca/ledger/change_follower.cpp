@@ -24,19 +24,34 @@ ChangeFollower::~ChangeFollower() {
   if (thread_.joinable()) thread_.join();
 }
 
-void ChangeFollower::apply(const LedgerChange& change) {
+void ChangeFollower::apply(const LedgerChange& change, std::vector<CertificateRecord>& revoked) {
   if (change.kind == kChangeCertificate) {
     if (const auto cert = ledger_.find_certificate(change.key)) {
+      const bool was_revoked = index_.by_serial_hex(cert->serial_hex, now_unix()).verdict == IdentityVerdict::revoked;
       index_.put_certificate(*cert);
-      if (cert->revoked) index_.mark_revoked(cert->serial_hex, cert->revoked_at, cert->revocation_reason);
+      if (cert->revoked) {
+        index_.mark_revoked(cert->serial_hex, cert->revoked_at, cert->revocation_reason);
+        if (!was_revoked) revoked.push_back(*cert);
+      }
     }
   } else if (change.kind == kChangeDevice) {
     std::int64_t id = 0;
     const auto* end = change.key.data() + change.key.size();
     if (std::from_chars(change.key.data(), end, id).ptr != end) return;
-    if (const auto device = ledger_.find_device(id)) index_.put_device(*device);
+    if (const auto device = ledger_.find_device(id)) {
+      const std::optional<bool> was_enabled = index_.device_enabled(id);
+      index_.put_device(*device);
+      if (was_enabled && *was_enabled != device->enabled && settings_.on_device_change)
+        settings_.on_device_change(*device);
+    }
   }
   ++applied_;
+}
+
+std::optional<std::chrono::steady_clock::time_point> ChangeFollower::caught_up_at() const {
+  const std::int64_t ticks = caught_up_at_.load();
+  if (ticks == 0) return std::nullopt;
+  return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(ticks));
 }
 
 void ChangeFollower::catch_up() {
@@ -45,7 +60,9 @@ void ChangeFollower::catch_up() {
     const std::int64_t from = position_.load();
     const std::vector<LedgerChange> changes = feed_.changes_after(from, kBatch);
     if (changes.empty()) return;
-    for (const LedgerChange& c : changes) apply(c);
+    std::vector<CertificateRecord> revoked;
+    for (const LedgerChange& c : changes) apply(c, revoked);
+    if (!revoked.empty() && settings_.on_revoked) settings_.on_revoked(revoked);
     const std::int64_t next = advance_over(from, changes);
     position_ = next;
     if (next != changes.back().seq) return;   // a young gap: the changes after it are applied again next round
@@ -87,6 +104,8 @@ void ChangeFollower::run(std::stop_token stop) {
     try {
       feed_.wait_for_change(settings_.wait);
       catch_up();
+      const auto now = settings_.clock ? settings_.clock() : std::chrono::steady_clock::now();
+      caught_up_at_ = now.time_since_epoch().count();
       if (!healthy_.exchange(true) && settings_.on_recovered) settings_.on_recovered("caught up with the ledger");
       backoff = std::chrono::milliseconds(250);
     } catch (const std::exception& e) {

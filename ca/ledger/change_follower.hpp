@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -38,6 +39,16 @@ struct ChangeFollowerSettings {
   std::function<std::chrono::steady_clock::time_point()> clock;   // tests; default steady_clock
   std::function<void(const std::string&)> on_error;   // the service logs; called on the follower's thread
   std::function<void(const std::string&)> on_recovered;
+  // Changes that turned what the index held, applied already: certificates now revoked
+  // that the index held as not revoked (one call per round, so that a bulk revocation
+  // elsewhere re-signs this node's CRL once), a device whose enabled flag flipped. The same
+  // observers as for this node's own changes (ca::Registry), so that a node acts on what
+  // another node committed (RFC 5176 Disconnect for its live sessions, a fresh CRL). A
+  // change re-applied (the start margin, a young gap) or this node's own, which its
+  // Registry put in the index first, turns nothing and is not reported. Called on the
+  // follower's thread; must not throw.
+  std::function<void(const std::vector<CertificateRecord>&)> on_revoked;
+  std::function<void(const Device&)> on_device_change;
 };
 
 class ChangeFollower {
@@ -56,10 +67,12 @@ class ChangeFollower {
   std::int64_t position() const { return position_.load(); }
   std::uint64_t applied() const { return applied_.load(); }
   bool healthy() const { return healthy_.load(); }   // false while the ledger cannot be read
+  // When a round last read every change committed by then; nullopt before the first.
+  std::optional<std::chrono::steady_clock::time_point> caught_up_at() const;
 
  private:
   void run(std::stop_token stop);
-  void apply(const LedgerChange& change);
+  void apply(const LedgerChange& change, std::vector<CertificateRecord>& revoked);
   std::int64_t advance_over(std::int64_t from, const std::vector<LedgerChange>& changes);
 
   Ledger& ledger_;
@@ -70,6 +83,8 @@ class ChangeFollower {
   std::atomic<std::int64_t> position_;
   std::atomic<std::uint64_t> applied_{0};
   std::atomic<bool> healthy_{true};
+  // steady_clock ticks of the last round that read the ledger to its end (0: none yet).
+  std::atomic<std::int64_t> caught_up_at_{0};
   std::map<std::int64_t, std::chrono::steady_clock::time_point> gap_seen_;   // gap's lowest number -> first seen
   std::jthread thread_;      // last: started once everything above exists
 };

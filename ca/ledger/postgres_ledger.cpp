@@ -230,6 +230,11 @@ Device PostgresLedger::set_device_enabled(std::int64_t id, bool enabled, const s
     if (!device) throw LedgerNotFound("no device with id " + std::to_string(id));
     if (device->enabled == enabled) return *device;  // nothing changed, nothing to audit
     db.exec("UPDATE devices SET enabled = $1 WHERE id = $2", Params().add(enabled).add(id));
+    // Its sessions may be disabled again later: that is a new cause to act on once more.
+    if (enabled)
+      db.exec("UPDATE radius_sessions SET dynauth_claim = '' WHERE dynauth_claim = $1 AND serial IN "
+              "(SELECT serial FROM certificates WHERE device_id = $2)",
+              Params().add(std::string(kClaimDisabled)).add(id));
     record_change(db, kChangeDevice, std::to_string(id));
     device->enabled = enabled;
     insert_audit(db, {0, now_unix(), actor, enabled ? "device.enable" : "device.disable", device->name,

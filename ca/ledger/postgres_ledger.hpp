@@ -72,6 +72,8 @@ class PostgresLedger final : public Ledger, public ChangeFeed {
   void record_radius_session(const RadiusSessionRow& row) override;
   std::vector<RadiusSessionRow> radius_sessions(const RadiusSessionFilter& filter) override;
   void mark_radius_sessions(const std::vector<RadiusSessionMark>& marks) override;
+  std::vector<bool> claim_radius_sessions(const std::vector<RadiusSessionClaim>& sessions,
+                                          const std::string& claim) override;
   std::size_t stop_radius_sessions_of_nas(const std::string& nas, const std::string& nas_address,
                                           UnixTime at) override;
   std::size_t prune_radius_sessions(UnixTime stopped_before, std::size_t max_rows) override;

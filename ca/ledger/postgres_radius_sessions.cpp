@@ -117,6 +117,35 @@ void PostgresLedger::mark_radius_sessions(const std::vector<RadiusSessionMark>& 
   });
 }
 
+std::vector<bool> PostgresLedger::claim_radius_sessions(const std::vector<RadiusSessionClaim>& sessions,
+                                                       const std::string& claim) {
+  if (sessions.empty()) return {};
+  return write([&](Connection& db) {
+    std::vector<bool> taken;
+    taken.reserve(sessions.size());
+    // One statement per session, atomic under the UNIQUE (nas, acct_session_id) constraint:
+    // of two nodes claiming at once, the second waits for the first's row lock, then finds
+    // the claim already set and updates (returns) nothing.
+    for (const RadiusSessionClaim& c : sessions) {
+      const Result r = db.exec(
+          "INSERT INTO radius_sessions AS s (serial, nas, acct_session_id, calling_station_id, user_name, started_at, "
+          "updated_at, dynauth_claim) VALUES ($1, $2, $3, $4, $5, $6, $6, $7) "
+          "ON CONFLICT (nas, acct_session_id) DO UPDATE SET dynauth_claim = excluded.dynauth_claim "
+          "WHERE s.dynauth_claim <> excluded.dynauth_claim RETURNING id",
+          Params()
+              .add(c.serial)
+              .add(c.nas)
+              .add(c.acct_session_id)
+              .add(c.calling_station_id)
+              .add(c.user_name)
+              .add(static_cast<std::int64_t>(c.at))
+              .add(claim));
+      taken.push_back(r.rows() == 1);
+    }
+    return taken;
+  });
+}
+
 std::size_t PostgresLedger::stop_radius_sessions_of_nas(const std::string& nas, const std::string& nas_address,
                                                         UnixTime at) {
   return write([&](Connection& db) {

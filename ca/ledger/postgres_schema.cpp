@@ -206,7 +206,12 @@ CREATE INDEX radius_sessions_by_calling_station ON radius_sessions(calling_stati
 CREATE INDEX events_overview ON events(kind, at, outcome, reason, nas);
 )sql";
 
-constexpr Step kSteps[] = {{kBaselineVersion, kBaseline}, {9, kVersion9}, {10, kVersion10}};
+// Version 11 (as schema.cpp's): the cause a live session's Disconnect/CoA was claimed for.
+constexpr const char* kVersion11 = R"sql(
+ALTER TABLE radius_sessions ADD COLUMN dynauth_claim TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr Step kSteps[] = {{kBaselineVersion, kBaseline}, {9, kVersion9}, {10, kVersion10}, {11, kVersion11}};
 
 // pg_advisory_xact_lock key: "portcullis schema" for every node on the database.
 constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7061726375)";

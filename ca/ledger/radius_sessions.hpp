@@ -54,6 +54,24 @@ struct RadiusSessionFilter {
   std::size_t limit = 100;
 };
 
+// Which node sends the Disconnect-/CoA-Request for a session (RFC 5176) when several
+// nodes hold it in memory (a NAS that failed its accounting over to another node, a node
+// that reloaded the live sessions at start-up): the one whose claim lands first. `claim`
+// names the cause ("revoked", "expired", "disabled"), so each cause is acted on once per
+// session, across every node of a shared ledger.
+inline constexpr const char* kClaimRevoked = "revoked";
+inline constexpr const char* kClaimExpired = "expired";
+inline constexpr const char* kClaimDisabled = "disabled";
+
+struct RadiusSessionClaim {
+  std::string nas;
+  std::string acct_session_id;
+  std::string serial;               // for a row the accounting writer has not written yet
+  std::string calling_station_id;
+  std::string user_name;
+  UnixTime at = 0;
+};
+
 // Sessions keyed by (nas, acct_session_id); the table is kept bounded by prune.
 class RadiusSessionStore {
  public:
@@ -74,6 +92,14 @@ class RadiusSessionStore {
   // Records Disconnect/CoA outcomes, all in one transaction (many arrive together after a
   // bulk revocation; one fsync for all of them). Unknown sessions are skipped.
   virtual void mark_radius_sessions(const std::vector<RadiusSessionMark>& marks) = 0;
+  // Claims the sessions for `claim` in one transaction: true at i when this call took
+  // sessions[i]'s claim (its row held another claim or none), false when some node had
+  // already taken it for the same cause. A session whose accounting row is not written yet
+  // gets a row with what the claim knows (the accounting upsert fills in the rest later).
+  // Enabling a device clears the "disabled" claims of its sessions (set_device_enabled),
+  // so that a later disable is acted on again.
+  virtual std::vector<bool> claim_radius_sessions(const std::vector<RadiusSessionClaim>& sessions,
+                                                  const std::string& claim) = 0;
   // Accounting-On/Off (RFC 2866 §5.1): every live session of that NAS (and, when
   // `nas_address` is not empty, of that source address or an unknown one) is stopped at `at`.
   // Returns how many.

@@ -248,8 +248,15 @@ CREATE INDEX radius_sessions_by_calling_station ON radius_sessions(calling_stati
 CREATE INDEX events_overview ON events(kind, at, outcome, reason, nas);
 )sql";
 
+// Version 11: which cause a live session's Disconnect-/CoA-Request was claimed for
+// (RadiusSessionStore::claim_radius_sessions), so that of several nodes holding the
+// session exactly one sends it (RFC 5176 §2.3: a NAS acts on each request it gets).
+constexpr const char* kVersion11 = R"sql(
+ALTER TABLE radius_sessions ADD COLUMN dynauth_claim TEXT NOT NULL DEFAULT '';
+)sql";
+
 constexpr std::array kMigrations{kVersion1, kVersion2, kVersion3, kVersion4, kVersion5, kVersion6, kVersion7,
-                                 kVersion8, kVersion9, kVersion10};
+                                 kVersion8, kVersion9, kVersion10, kVersion11};
 
 }  // namespace
 

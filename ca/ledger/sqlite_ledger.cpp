@@ -240,6 +240,14 @@ Device SqliteLedger::set_device_enabled(std::int64_t id, bool enabled, const std
     stmt->bind(1, std::int64_t{enabled ? 1 : 0}).bind(2, id);
     stmt->run();
   }
+  if (enabled) {
+    // Its sessions may be disabled again later: that is a new cause to act on once more.
+    auto stmt = db_.cached(
+        "UPDATE radius_sessions SET dynauth_claim = '' WHERE dynauth_claim = ?1 AND serial IN "
+        "(SELECT serial FROM certificates WHERE device_id = ?2)");
+    stmt->bind(1, kClaimDisabled).bind(2, id);
+    stmt->run();
+  }
   device->enabled = enabled;
   insert_audit_locked({0, now_unix(), actor, enabled ? "device.enable" : "device.disable", device->name,
                        "id=" + std::to_string(id)});

@@ -123,6 +123,36 @@ void SqliteLedger::mark_radius_sessions(const std::vector<RadiusSessionMark>& ma
   tx.commit();
 }
 
+std::vector<bool> SqliteLedger::claim_radius_sessions(const std::vector<RadiusSessionClaim>& sessions,
+                                                     const std::string& claim) {
+  if (sessions.empty()) return {};
+  std::lock_guard lock(mutex_);
+  Transaction tx(db_);
+  // An upsert that changes (and returns) the row only when it holds another claim.
+  auto stmt = db_.cached(
+      "INSERT INTO radius_sessions AS s (serial, nas, acct_session_id, calling_station_id, user_name, started_at, "
+      "updated_at, dynauth_claim) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) "
+      "ON CONFLICT (nas, acct_session_id) DO UPDATE SET dynauth_claim = excluded.dynauth_claim "
+      "WHERE s.dynauth_claim <> excluded.dynauth_claim RETURNING id");
+  std::vector<bool> taken;
+  taken.reserve(sessions.size());
+  for (const RadiusSessionClaim& c : sessions) {
+    stmt->bind(1, c.serial)
+        .bind(2, c.nas)
+        .bind(3, c.acct_session_id)
+        .bind(4, c.calling_station_id)
+        .bind(5, c.user_name)
+        .bind(6, static_cast<std::int64_t>(c.at))
+        .bind(7, claim);
+    // SQLite makes the change at the first step and then yields the RETURNING row;
+    // the reset finishes the statement, which COMMIT needs.
+    taken.push_back(stmt->step());
+    stmt->reset();
+  }
+  tx.commit();
+  return taken;
+}
+
 std::size_t SqliteLedger::stop_radius_sessions_of_nas(const std::string& nas, const std::string& nas_address,
                                                       UnixTime at) {
   std::lock_guard lock(mutex_);

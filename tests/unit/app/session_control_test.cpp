@@ -32,6 +32,7 @@ class SessionControlTest : public radius::testing::ServerFixture {
   void SetUp() override {
     ServerFixture::SetUp();
     nas_stand_in_ = std::make_unique<radius::testing::NasStandIn>([this](const Bytes& req) -> std::optional<Bytes> {
+      if (silent_) return std::nullopt;
       if (req[0] == static_cast<std::uint8_t>(Code::CoaRequest) && coa_nak_cause_ != 0)
         return radius::testing::reply_to(req, Code::CoaNak, radius::testing::kSecret, coa_nak_cause_.load());
       const Code ack = req[0] == static_cast<std::uint8_t>(Code::DisconnectRequest) ? Code::DisconnectAck : Code::CoaAck;
@@ -110,6 +111,7 @@ class SessionControlTest : public radius::testing::ServerFixture {
       boost::asio::make_work_guard(io_)};
   std::unique_ptr<radius::testing::NasStandIn> nas_stand_in_;
   std::atomic<std::uint32_t> coa_nak_cause_{0};   // non-zero: the stand-in answers CoA-NAK with it
+  std::atomic<bool> silent_{false};               // the stand-in answers nothing
   RecordingSink events_;  // before control_, which emits into it
   std::shared_ptr<SessionControl> control_;
   std::thread thread_;
@@ -317,6 +319,80 @@ TEST_F(SessionControlTest, RadsecNasesAreReachedOverTheirConnectionThenUdpThenNo
   registry_->revoke_device(gone.device_id, ca::RevocationReason::key_compromise, 0, "test");
   EXPECT_EQ(ledger_outcome("r3"), "Disconnect not sent: no RadSec connection is up and no coa_secret for UDP");
   EXPECT_EQ(wait_for(2, 300ms).size(), 1u);  // nothing more over UDP
+}
+
+// Two nodes on one ledger that both hold a session in memory (its NAS failed accounting
+// over, or a restart reloaded it): the revocation reaches both (the local observer on one,
+// the change follower on the other), the ledger claim lets exactly one of them send.
+TEST_F(SessionControlTest, TwoNodesHoldingTheSessionSendOneDisconnect) {
+  silent_ = true;   // no answer: the session stays live on both, and each node sends once
+  SessionControlOptions options;
+  options.client.initial_timeout = 200ms;
+  options.client.attempts = 1;
+  options.find_nas = [port = nas_stand_in_->port()](const radius::IpAddress&) {
+    radius::NasClient nas;
+    nas.name = "wlc";
+    nas.secret = radius::testing::kSecret;
+    nas.coa_port = port;
+    return std::optional<radius::NasClient>(nas);
+  };
+  auto node_a = SessionControl::create(io_, *server_, *ledger_, index_, options);
+  auto node_b = SessionControl::create(io_, *server_, *ledger_, index_, options);
+  auto roamer = issue("roamer");
+  live("both-1", roamer.serial_hex);
+  // Committed elsewhere; each node's observer hears of it (the local one, the follower).
+  const auto revoked = ledger_->revoke_device(roamer.device_id, ca::RevocationReason::key_compromise, 0, "test");
+  node_a->on_revoked(revoked);
+  node_b->on_revoked(revoked);
+  ASSERT_EQ(wait_for(1).size(), 1u);
+  std::this_thread::sleep_for(400ms);
+  EXPECT_EQ(nas_stand_in_->received().size(), 1u) << "one Disconnect-Request across both nodes";
+  // Nor does either node's sweep send it again.
+  EXPECT_EQ(node_a->sweep() + node_b->sweep(), 0u);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(nas_stand_in_->received().size(), 1u);
+  node_a->stop();
+  node_b->stop();
+}
+
+// A node hearing of its own revocation twice (its registry, and its change follower when
+// that read the change before the registry updated the index) acts once, also for a
+// session known from its Access-Accept alone, which no ledger claim covers.
+TEST_F(SessionControlTest, ARevocationHeardTwiceOnOneNodeIsActedOnOnce) {
+  auto device = issue("heard-twice");
+  radius::AcceptRecord accept;
+  accept.serial = device.serial_hex;
+  accept.device = "heard-twice";
+  accept.nas = "wlc";
+  accept.calling_station_id = "02-00-00-00-00-09";
+  accept.user_name = "anonymous@example";
+  accept.nas_identity.source = radius::IpAddress::parse("127.0.0.1");
+  accept.accepted_at = now();
+  accept.ends_at = now() + 3600;
+  server_->accept_records().remember(accept);
+  silent_ = true;   // unanswered, the Accept stays on record for the second call to find
+  const auto revoked = registry_->revoke_device(device.device_id, ca::RevocationReason::key_compromise, 0, "test");
+  control_->on_revoked(revoked);   // as the change follower would, a moment later
+  ASSERT_FALSE(wait_for(1).empty());
+  std::this_thread::sleep_for(300ms);
+  // Retransmissions keep their Identifier (RFC 5176 §2.3): one Identifier, one request.
+  std::set<std::uint8_t> identifiers;
+  for (const Bytes& req : nas_stand_in_->received()) identifiers.insert(req[1]);
+  EXPECT_EQ(identifiers.size(), 1u);
+}
+
+// Disabling, enabling, disabling again: two causes, two requests (the claim of the first
+// disable is cleared by the enable).
+TEST_F(SessionControlTest, ASecondDisableAfterAnEnableIsActedOnAgain) {
+  auto device = issue("flapping");
+  live("flap-1", device.serial_hex, /*coa=*/true);
+  registry_->set_device_enabled(device.device_id, false, "test");
+  ASSERT_EQ(wait_for(1).size(), 1u);
+  registry_->set_device_enabled(device.device_id, true, "test");
+  registry_->set_device_enabled(device.device_id, false, "test");
+  const auto got = wait_for(2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(radius::parse(got[1])->code, Code::CoaRequest);
 }
 
 }  // namespace

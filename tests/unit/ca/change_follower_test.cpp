@@ -80,6 +80,56 @@ TEST_F(TwoNodes, ARevocationOnOneNodeReachesTheOtherWithinASecond) {
 
 // The notifications only wake a node: one that was not listening (restart, dropped
 // connection) applies every change from the sequence when it catches up.
+// What another node committed reaches this node's observers (its Disconnect-Requests, its
+// CRL) once per change of state: not again when the change is re-applied, and not for
+// this node's own changes, which its Registry put in the index before the follower came.
+TEST_F(TwoNodes, FollowedRevocationsAndDisablesReachTheObserversOnce) {
+  const Device d = a->create_device({"laptop", "", "", {}}, "t");
+  const auto cert = make_record();
+  const auto local = make_record();
+  a->record_issuance(device_id_ref(d.id), cert, "t");
+  a->record_issuance(device_id_ref(d.id), local, "t");
+  const std::int64_t from = b->change_feed()->last_change();
+  index_b.load(*b);
+  std::mutex m;
+  std::vector<std::string> revoked;
+  std::vector<bool> devices;
+  ChangeFollowerSettings settings;
+  settings.wait = std::chrono::milliseconds(50);
+  settings.on_revoked = [&](const std::vector<CertificateRecord>& certs) {
+    std::lock_guard lock(m);
+    for (const auto& c : certs) revoked.push_back(c.serial_hex);
+  };
+  settings.on_device_change = [&](const Device& changed) {
+    std::lock_guard lock(m);
+    devices.push_back(changed.enabled);
+  };
+  ChangeFollower follower(*b, *b->change_feed(), index_b, from, settings);
+  EXPECT_FALSE(follower.caught_up_at()) << "no round yet";
+
+  // B's own revocation: its Registry marks the index before the follower reads the change.
+  b->revoke(local.serial_hex, RevocationReason::superseded, 0, "b");
+  index_b.mark_revoked(local.serial_hex, now_unix(), RevocationReason::superseded);
+  a->revoke(cert.serial_hex, RevocationReason::key_compromise, 0, "a");
+  a->set_device_enabled(d.id, false, "a");
+  const auto heard = [&](std::size_t n) {
+    return time_until([&] {
+      std::lock_guard lock(m);
+      return revoked.size() >= 1 && devices.size() >= n;
+    });
+  };
+  ASSERT_TRUE(heard(1));
+  a->set_device_enabled(d.id, true, "a");
+  ASSERT_TRUE(heard(2));
+  follower.catch_up();  // re-applies the same changes: nothing turns, nothing is reported
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::lock_guard lock(m);
+  EXPECT_EQ(revoked, std::vector<std::string>{cert.serial_hex});
+  EXPECT_EQ(devices, (std::vector<bool>{false, true}));
+  ASSERT_TRUE(follower.caught_up_at());
+  EXPECT_LT(Clock::now() - *follower.caught_up_at(), std::chrono::seconds(1));
+}
+
 TEST_F(TwoNodes, ANodeThatMissedTheNotificationsCatchesUpFromTheSequence) {
   const Device d = a->create_device({"fleet", "", "", {}}, "t");
   std::vector<CertificateRecord> certs;

@@ -340,6 +340,57 @@ TEST_P(LedgerScepTest, RadiusSessionsUpsertMarkStopAndPrune) {
   EXPECT_THROW(ledger->record_radius_session(RadiusSessionRow{}), LedgerConflict);
 }
 
+// Which node sends a session's Disconnect/CoA (RFC 5176): the one whose claim for the
+// cause lands; a cause is claimed once per session, raced from many threads (PostgreSQL:
+// one connection each, as nodes have), and enabling the device makes "disabled" new.
+TEST_P(LedgerScepTest, RadiusSessionClaimsAreTakenOncePerCause) {
+  const Device d = ledger->create_device({"roamer", "", "", {}}, "t");
+  const auto cert = make_record();
+  DeviceRef ref;
+  ref.id = d.id;
+  ledger->record_issuance(ref, cert, "t");
+  RadiusSessionRow row;
+  row.nas = "wlc-1";
+  row.acct_session_id = "s-1";
+  row.serial = cert.serial_hex;
+  row.started_at = row.updated_at = 100;
+  ledger->record_radius_session(row);
+  const RadiusSessionClaim known{"wlc-1", "s-1", cert.serial_hex, "", "", 110};
+  // Not written yet by the accounting writer: the claim makes the row.
+  const RadiusSessionClaim unwritten{"wlc-1", "s-2", cert.serial_hex, "02-00-00-00-00-02", "anon", 120};
+
+  std::atomic<int> won{0};
+  std::vector<std::thread> racers;
+  for (int i = 0; i < 8; ++i)
+    racers.emplace_back([&] {
+      const auto taken = ledger->claim_radius_sessions({known, unwritten}, kClaimRevoked);
+      won += (taken.at(0) ? 1 : 0) + (taken.at(1) ? 10 : 0);
+    });
+  for (auto& t : racers) t.join();
+  EXPECT_EQ(won.load(), 11) << "each session claimed exactly once";
+  EXPECT_EQ(ledger->claim_radius_sessions({known}, kClaimRevoked), std::vector<bool>{false});
+  // The accounting upsert fills in the claimed row later and keeps it.
+  RadiusSessionRow late;
+  late.nas = "wlc-1";
+  late.acct_session_id = "s-2";
+  late.started_at = late.updated_at = 125;
+  late.nas_address = "192.0.2.1";
+  ledger->record_radius_session(late);
+  EXPECT_EQ(ledger->claim_radius_sessions({unwritten}, kClaimRevoked), std::vector<bool>{false});
+  const auto rows = ledger->list_radius_sessions(true, 10);
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& r : rows) EXPECT_EQ(r.serial, cert.serial_hex);
+
+  // Disabled, enabled, disabled again: two causes to act on.
+  ledger->set_device_enabled(d.id, false, "t");
+  EXPECT_EQ(ledger->claim_radius_sessions({known}, kClaimDisabled), std::vector<bool>{true});
+  EXPECT_EQ(ledger->claim_radius_sessions({known}, kClaimDisabled), std::vector<bool>{false});
+  ledger->set_device_enabled(d.id, true, "t");
+  ledger->set_device_enabled(d.id, false, "t");
+  EXPECT_EQ(ledger->claim_radius_sessions({known}, kClaimDisabled), std::vector<bool>{true});
+  EXPECT_TRUE(ledger->claim_radius_sessions({}, kClaimExpired).empty());
+}
+
 TEST_P(LedgerScepTest, EventsRoundTripFilterAndPrune) {
   std::vector<Event> batch;
   for (int i = 0; i < 6; ++i) {

@@ -51,6 +51,10 @@ class BlockingLedger final : public portcullis::testing::ForwardingLedger {
     gate();
     real_.mark_radius_sessions(m);
   }
+  std::vector<bool> claim_radius_sessions(const std::vector<RadiusSessionClaim>& s, const std::string& claim) override {
+    gate();
+    return real_.claim_radius_sessions(s, claim);
+  }
   std::size_t stop_radius_sessions_of_nas(const std::string& n, const std::string& a, UnixTime at) override {
     gate();
     return real_.stop_radius_sessions_of_nas(n, a, at);

@@ -56,6 +56,10 @@ class ForwardingLedger : public ca::Ledger {
     return real_.radius_sessions(f);
   }
   void mark_radius_sessions(const std::vector<ca::RadiusSessionMark>& m) override { real_.mark_radius_sessions(m); }
+  std::vector<bool> claim_radius_sessions(const std::vector<ca::RadiusSessionClaim>& s,
+                                          const std::string& claim) override {
+    return real_.claim_radius_sessions(s, claim);
+  }
   std::vector<ca::CertificateRecord> revoke_devices(const std::vector<std::int64_t>& ids, ca::RevocationReason r, ca::UnixTime at,
                                                 const std::string& a) override {
     return real_.revoke_devices(ids, r, at, a);
