@@ -181,6 +181,7 @@ std::string radsec_words(const ca::Event& e) {
     return "too many connections open (" + std::string(r == "nas_cap" ? "max_connections_per_nas" : "max_connections") +
            ")";
   return "the TLS handshake did not complete (" + e.detail + ")";
+}
 
 std::string dynauth_words(const ca::Event& e) {
   const std::string nas = "NAS " + (e.nas.empty() ? e.nas_ip : e.nas);
