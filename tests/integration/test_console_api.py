@@ -132,7 +132,9 @@ class ConsoleApiTest(IntegrationTest):
         self.live_session("console-phone", "02:00:00:00:20:01", "console-sess-1", "corp-wifi")
         self.live_session("console-tablet", "02:00:00:00:20:02", "console-sess-2", "guest")
 
+        # Accounting reaches the ledger through its writer, a moment after the response.
         row = eventually(lambda: self.session("console-sess-1", "true"), lambda r: r is not None)
+        eventually(lambda: self.session("console-sess-2", "true"), lambda r: r is not None)
         self.assertEqual(row["ssid"], "corp-wifi")
         self.assertEqual(row["device"], "console-phone")
         _, by_ssid = self.inst.api("GET", "/sessions?ssid=guest", expect=200)
