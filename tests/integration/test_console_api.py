@@ -2,7 +2,8 @@
 last seen (`GET /api/v1/nas`, `portcullis nas list`) after eapol_test EAP-TLS conversations
 and radclient accounting, and an operator's Disconnect of one session
 (`POST /api/v1/sessions/{id}/disconnect`, `portcullis sessions disconnect`) answered by a NAS
-stand-in (test_dynauth.py's) with a Disconnect-ACK; its SSID from Called-Station-Id."""
+stand-in (test_dynauth.py's) with a Disconnect-ACK; its SSID from Called-Station-Id; and a
+RadSec client's open connections and counters (test_radsec.py's Python RadSec client)."""
 
 import json
 import os
@@ -10,6 +11,8 @@ import re
 import sys
 import time
 
+import test_radius
+import test_radsec
 from harness import IntegrationTest, eventually, free_port, main, make_key_and_csr, run
 from test_dynauth import ACCT_SESSION_ID, CLASS, DISCONNECT_REQUEST, NasStandIn, attributes
 
@@ -174,6 +177,39 @@ class ConsoleApiTest(IntegrationTest):
         sent = [e for e in events["events"] if e["outcome"] == "sent"]
         self.assertEqual(sent[0]["reason"], "operator")
         self.assertIn("operator request by api:", sent[0]["text"])
+
+
+class RadsecNasListTest(IntegrationTest):
+    """`nas list` for a RadSec client: its open connections and what came over them."""
+
+    status_server = staticmethod(test_radius.RadiusTest.status_server)
+    radsec_instance = test_radsec.RadsecStreamTest.radsec_instance
+    connect = test_radsec.RadsecStreamTest.connect
+    read_packets = staticmethod(test_radsec.RadsecStreamTest.read_packets)
+
+    def wlc(self, inst):
+        _, body = inst.api("GET", "/nas", expect=200)
+        return [n for n in body["nas"] if n["name"] == "wlc-1"][0]
+
+    def test_connections_and_counters_of_a_radsec_client(self):
+        inst = self.radsec_instance()
+        self.assertEqual(self.wlc(inst)["transport"], "radsec")
+        first, second = self.connect(inst), self.connect(inst)
+        first.sendall(self.status_server("radsec", identifier=1))
+        self.assertEqual(self.read_packets(first, 1)[0][1], 1)
+        # Signed with another secret: dropped, and not "seen".
+        second.sendall(self.status_server("not-the-radsec-secret", identifier=2))
+        second.sendall(self.status_server("radsec", identifier=3))
+        self.assertEqual(self.read_packets(second, 1)[0][1], 3)
+        wlc = self.wlc(inst)
+        self.assertEqual(wlc["connections"], 2)
+        self.assertEqual((wlc["counters"]["requests"], wlc["counters"]["dropped"]), (3, 1), wlc)
+        self.assertLessEqual(abs(wlc["last_seen_unix"] - time.time()), 5)
+        first.close()
+        eventually(lambda: self.wlc(inst), lambda n: n["connections"] == 1)
+        self.assertEqual(self.wlc(inst)["connections"], 1)
+        table = inst.cli("nas", "list").stdout
+        self.assertRegex(table, r"(?m)^wlc-1\s+radsec\s")
 
 
 if __name__ == "__main__":
