@@ -69,7 +69,7 @@ void seed_devices(const std::string& path, std::size_t devices, UnixTime now) {
         .bind(4, "user-" + std::to_string(i % 20000) + "@example.org").bind(5, std::int64_t{i % 50 != 0})
         .bind(6, static_cast<std::int64_t>(now - 86400));
     device.run();
-    for (const std::string g : {"group-" + std::to_string(i % 20), std::string(i % 10 == 0 ? "byod" : "")}) {
+    for (const std::string& g : {"group-" + std::to_string(i % 20), std::string(i % 10 == 0 ? "byod" : "")}) {
       if (g.empty()) continue;
       group.reset();
       group.bind(1, id).bind(2, g);
