@@ -16,7 +16,7 @@
 #include "app/admin/api.hpp"
 
 #include "app/admin/json.hpp"
-#include "app/policy_test.hpp"
+#include "app/admin/policy_test.hpp"
 
 #include <ctime>
 

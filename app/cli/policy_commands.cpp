@@ -4,7 +4,7 @@
 #include "app/cli/output.hpp"
 #include "app/config.hpp"
 #include "app/ledger_open.hpp"
-#include "app/policy_test.hpp"
+#include "app/admin/policy_test.hpp"
 #include "ca/ledger/ledger.hpp"
 
 #include <nlohmann/json.hpp>

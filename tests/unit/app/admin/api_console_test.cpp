@@ -312,4 +312,28 @@ TEST_F(AdminApiTest, OverviewCountsTheLastDayPerMinuteReasonsAndEnrollments) {
   expect_refused("GET", "/api/v1/overview?x=1", "", 400);
 }
 
+TEST_F(AdminApiTest, NasListsEachClientWithItsCountersAndLastSeen) {
+  EXPECT_EQ(call("GET", "/api/v1/nas").body, json::parse(R"({"nas":[]})"));  // nothing wired: no clients
+  auto wlc = std::make_shared<portcullis::radius::NasActivity>();
+  wlc->count(wlc->requests);
+  wlc->count(wlc->requests);
+  wlc->count(wlc->accepts);
+  wlc->count(wlc->accounting);
+  wlc->last_seen = 1700000000;
+  api_->set_nas_list([&] {
+    return std::vector<app::NasSummary>{{"wlc-1", "udp", "192.0.2.0/24", {"campus"}, wlc, 0},
+                                        {"edge-1", "radsec", "", {}, nullptr, 2}};
+  });
+  Reply r = call("GET", "/api/v1/nas");
+  ASSERT_EQ(r.status, 200) << r.raw.body;
+  EXPECT_EQ(r.body, json::parse(R"({"nas":[
+    {"name":"wlc-1","transport":"udp","address":"192.0.2.0/24","groups":["campus"],
+     "last_seen":"2023-11-14T22:13:20Z","last_seen_unix":1700000000,
+     "counters":{"requests":2,"accepts":1,"rejects":0,"dropped":0,"accounting":1},"connections":0},
+    {"name":"edge-1","transport":"radsec","address":"","groups":[],"last_seen":null,"last_seen_unix":null,
+     "counters":{"requests":0,"accepts":0,"rejects":0,"dropped":0,"accounting":0},"connections":2}]})"));
+  expect_refused("GET", "/api/v1/nas?name=wlc-1", "", 400);
+  expect_refused("POST", "/api/v1/nas", "{}", 405);
+}
+
 }  // namespace

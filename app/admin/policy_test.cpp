@@ -1,5 +1,5 @@
 // The policy test shared by `portcullis policy test` and POST /api/v1/policy/test.
-#include "app/policy_test.hpp"
+#include "app/admin/policy_test.hpp"
 
 #include "app/admin/json.hpp"
 #include "app/policy_control.hpp"
