@@ -43,30 +43,41 @@ std::shared_ptr<ConnectionLimiter> ConnectionLimiter::create(ConnectionCaps caps
 
 std::unique_ptr<ConnectionLimiter::Slot> ConnectionLimiter::try_acquire(const boost::asio::ip::address& peer) {
   std::string key = address_key(peer);
-  std::lock_guard lock(mutex_);
-  // A place is reclaimed only for an address at least two below the busiest, hence
-  // below its own cap: the per-address check after a reclaim cannot fail.
-  if (open_ - reclaiming_ >= caps_.total && !reclaim_for(key)) {
-    refused_total_.fetch_add(1, std::memory_order_relaxed);
-    return nullptr;
+  std::function<void()> close_victim;
+  std::unique_ptr<Slot> slot;
+  {
+    std::lock_guard lock(mutex_);
+    // A place is reclaimed only for an address at least two below the busiest, hence
+    // below its own cap: the per-address check after a reclaim cannot fail.
+    if (open_ - reclaiming_ >= caps_.total) {
+      close_victim = reclaim_for(key);
+      if (!close_victim) {
+        refused_total_.fetch_add(1, std::memory_order_relaxed);
+        return nullptr;
+      }
+    }
+    const auto existing = per_address_.find(key);
+    if (existing != per_address_.end() && existing->second >= caps_.per_address) {
+      refused_address_.fetch_add(1, std::memory_order_relaxed);
+      return nullptr;
+    }
+    ++per_address_[key];
+    ++open_;
+    slot = std::make_unique<Slot>(shared_from_this(), std::move(key));
+    slot->waiting_since_ = ++clock_;
+    slot->entry_ = slots_.insert(slots_.end(), slot.get());
   }
-  const auto existing = per_address_.find(key);
-  if (existing != per_address_.end() && existing->second >= caps_.per_address) {
-    refused_address_.fetch_add(1, std::memory_order_relaxed);
-    return nullptr;
-  }
-  ++per_address_[key];
-  ++open_;
-  auto slot = std::make_unique<Slot>(shared_from_this(), std::move(key));
-  slot->waiting_since_ = ++clock_;
-  slot->entry_ = slots_.insert(slots_.end(), slot.get());
+  // Outside the lock: the close may drop the last reference to the victim's connection,
+  // whose slot then gives its place back through release(), which takes the lock.
+  if (close_victim) close_victim();
   return slot;
 }
 
 // Fair share: the victim's address must hold at least two more connections than the
 // newcomer's, so that after the swap the newcomer's address still holds fewer. Among
-// those, the busiest address loses its longest-waiting connection.
-bool ConnectionLimiter::reclaim_for(const std::string& key) {
+// those, the busiest address loses its longest-waiting connection. Returns how to close
+// it (empty: no victim).
+std::function<void()> ConnectionLimiter::reclaim_for(const std::string& key) {
   const auto mine = per_address_.find(key);
   const std::size_t held = mine == per_address_.end() ? 0 : mine->second;
   Slot* victim = nullptr;
@@ -80,12 +91,11 @@ bool ConnectionLimiter::reclaim_for(const std::string& key) {
       victim_count = count;
     }
   }
-  if (victim == nullptr) return false;
+  if (victim == nullptr) return {};
   victim->reclaiming_ = true;
   ++reclaiming_;
   reclaimed_.fetch_add(1, std::memory_order_relaxed);
-  victim->close_();
-  return true;
+  return victim->close_;
 }
 
 std::size_t ConnectionLimiter::open() const {

@@ -44,8 +44,9 @@ class ConnectionLimiter : public std::enable_shared_from_this<ConnectionLimiter>
     Slot(const Slot&) = delete;
     Slot& operator=(const Slot&) = delete;
 
-    // How the connection is closed when its place is reclaimed: called under the
-    // limiter's lock, so it must only post the close to the connection's executor.
+    // How the connection is closed when its place is reclaimed: called on the accepting
+    // thread (not under the limiter's lock), so it should only post the close to the
+    // connection's executor.
     void on_reclaim(std::function<void()> close);
     // The connection waits for a request (nothing of it complete yet): reclaimable.
     void waiting();
@@ -78,7 +79,7 @@ class ConnectionLimiter : public std::enable_shared_from_this<ConnectionLimiter>
  private:
   explicit ConnectionLimiter(ConnectionCaps caps) : caps_(caps) {}
   void release(Slot& slot);
-  bool reclaim_for(const std::string& key);  // under mutex_
+  std::function<void()> reclaim_for(const std::string& key);  // under mutex_
 
   const ConnectionCaps caps_;
   mutable std::mutex mutex_;

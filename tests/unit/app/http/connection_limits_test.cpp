@@ -128,4 +128,19 @@ TEST(ConnectionLimiter, ADeclinedReclaimCountsThePlaceAgain) {
   EXPECT_EQ(closed, (std::vector<std::string>{"a1", "a2"}));
 }
 
+// The close may end the victim's connection at once, giving its place back through the
+// limiter while the newcomer is being admitted: the limiter must not hold its lock then.
+TEST(ConnectionLimiter, AReclaimThatEndsTheConnectionAtOnceGivesItsPlaceBack) {
+  auto limiter = app::ConnectionLimiter::create(app::ConnectionCaps{2, 2});
+  auto a1 = limiter->try_acquire(make_address("192.0.2.1"));
+  auto a2 = limiter->try_acquire(make_address("192.0.2.1"));
+  ASSERT_TRUE(a1 && a2);
+  a1->on_reclaim([&a1] { a1.reset(); });  // the connection's last reference goes with it
+  auto b1 = limiter->try_acquire(make_address("192.0.2.2"));
+  ASSERT_TRUE(b1);
+  EXPECT_FALSE(a1);
+  EXPECT_EQ(limiter->open(), 2u);
+  EXPECT_EQ(limiter->reclaimed(), 1u);
+}
+
 }  // namespace
