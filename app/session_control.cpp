@@ -274,7 +274,7 @@ void SessionControl::in_flight(const Target& t, DynauthKind kind, const std::str
     server_.live_sessions().mark(s.nas, s.acct_session_id, kind == DynauthKind::disconnect ? "Disconnect sent" : "CoA sent");
   }
   emit(s, to, "sent", why_term(why),
-       std::string(radius::to_string(kind)) + "-Request for session " + ca::log_safe(s.acct_session_id) + ": " + why);
+       std::string(radius::to_string(kind)) + " for session " + ca::log_safe(s.acct_session_id) + ": " + why);
 }
 
 void SessionControl::send(const Target& t, DynauthKind kind, const std::string& why) {
