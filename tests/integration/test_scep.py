@@ -25,6 +25,23 @@ def serial_of(pem_path):
     return re.search(r"serial=([0-9A-F]+)", out).group(1)
 
 
+def start_pki_enrollment(url, folder, name, dn, password):
+    """strongSwan pki --scep (AES, SHA-256) with a fresh RSA key, started in the background:
+    it polls every 2 s (RFC 8894 §3.3.3 CertPoll) while its request is PENDING. Returns the
+    process; its stdout is the certificate (PEM) once issued."""
+    ca, ra = os.path.join(folder, "pki-ca.crt"), os.path.join(folder, "pki-ra.crt")
+    if not os.path.exists(ra):
+        run(["pki", "--scepca", "--url", url, "--caout", ca, "--raout", ra])
+    key = os.path.join(folder, f"{name}.der")
+    with open(key, "wb") as f:
+        f.write(run_bytes(["pki", "--gen", "--type", "rsa", "--size", "2048"]))
+    return subprocess.Popen(
+        ["pki", "--scep", "--url", url, "--in", key, "--dn", dn, "--password", password,
+         "--cacert-enc", ra, "--cacert-sig", ra, "--cacert", ca, "--cipher", "aes", "--digest", "sha256",
+         "--interval", "2", "--maxpolltime", "60", "--outform", "pem"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
 class ScepTest(IntegrationTest):
     def scep_instance(self):
         inst = self.instance(start=False)
@@ -196,18 +213,9 @@ class ScepTest(IntegrationTest):
         inst.start()
         self.url = f"http://127.0.0.1:{inst.http_port}/scep"
         d = self.workdir
-        ca, ra = os.path.join(d, "ca.crt"), os.path.join(d, "ra.crt")
-        run(["pki", "--scepca", "--url", self.url, "--caout", ca, "--raout", ra])
-        key = os.path.join(d, "k.der")
-        with open(key, "wb") as f:
-            f.write(run_bytes(["pki", "--gen", "--type", "rsa", "--size", "2048"]))
         minted = inst.cli("challenge", "--device", "printer-3", "--cn", "printer-3").stdout.strip()
 
-        client = subprocess.Popen(
-            ["pki", "--scep", "--url", self.url, "--in", key, "--dn", "CN=printer-3", "--password", minted,
-             "--cacert-enc", ra, "--cacert-sig", ra, "--cacert", ca, "--cipher", "aes", "--digest", "sha256",
-             "--interval", "2", "--maxpolltime", "60", "--outform", "pem"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        client = start_pki_enrollment(self.url, d, "printer-3", "CN=printer-3", minted)
         try:
             pending = []
             deadline = time.time() + 30
@@ -245,14 +253,7 @@ class ScepTest(IntegrationTest):
         self.assertTrue(audit["entries"][0]["actor"].startswith("api:"))
 
         # A second client's request, rejected through the CLI: its poll ends in a FAILURE.
-        key2 = os.path.join(d, "k2.der")
-        with open(key2, "wb") as f:
-            f.write(run_bytes(["pki", "--gen", "--type", "rsa", "--size", "2048"]))
-        client = subprocess.Popen(
-            ["pki", "--scep", "--url", self.url, "--in", key2, "--dn", "CN=printer-4", "--password", self.static_of(inst),
-             "--cacert-enc", ra, "--cacert-sig", ra, "--cacert", ca, "--cipher", "aes", "--digest", "sha256",
-             "--interval", "2", "--maxpolltime", "60", "--outform", "pem"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        client = start_pki_enrollment(self.url, d, "printer-4", "CN=printer-4", self.static_of(inst))
         try:
             pending = []
             deadline = time.time() + 30
