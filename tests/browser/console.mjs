@@ -10,6 +10,10 @@
 //   FOREIGN_DEVICE   a device whose MAC was then rejected for a certificate from another CA
 //   XSS_DEVICE       a device named with HTML
 //   HTML_USER_NAME   the HTML User-Name of that rejected authentication
+//   APPROVE_DEVICE   a device whose SCEP request is held (PENDING) while its client polls
+//   REJECT_DEVICE    a second such device: its client enrolls only once this script prints
+//   APPROVALS_OPEN   this line, with the Approvals page open (so its row comes by polling)
+//   HELD_PROFILE     the profile both requests enroll into
 //   SCREENSHOT_DIR   where a PNG of every page goes
 // Prints one line per case and "N passed, N failed"; exits 1 when any failed.
 import { chromium } from 'playwright-core';
@@ -29,6 +33,10 @@ const PHONE = env('PHONE_DEVICE');
 const FOREIGN = env('FOREIGN_DEVICE');
 const XSS = env('XSS_DEVICE');
 const HTML_USER = env('HTML_USER_NAME');
+const APPROVE = env('APPROVE_DEVICE');
+const REJECT = env('REJECT_DEVICE');
+const APPROVALS_OPEN = env('APPROVALS_OPEN');
+const HELD_PROFILE = env('HELD_PROFILE');
 const SHOTS = env('SCREENSHOT_DIR');
 const PAGES = ['/', '/devices', '/sessions', '/events', '/certificates', '/policy', '/approvals', '/nas'];
 const devicePath = (name) => '/devices/' + encodeURIComponent(name);
@@ -121,6 +129,44 @@ try {
     check(headers['x-content-type-options'] === 'nosniff', 'no nosniff');
     check(headers['content-security-policy']?.includes("frame-ancestors 'none'"), 'framing allowed');
     await shot(page, 'devices');
+  });
+
+  await step('approvals: held SCEP requests are listed, polled in, approved and rejected', async () => {
+    await page.goto(BASE + '/approvals');
+    const rowOf = (device) => page.locator('tbody tr').filter({ has: page.locator('td:nth-child(2)', { hasText: device }) });
+    const cells = async (device) => (await rowOf(device).locator('td').allTextContents()).slice(0, 4);
+    await rowOf(APPROVE).waitFor();
+    const [approveId, ...approveCells] = await cells(APPROVE);
+    check(/^\d+$/.test(approveId), `request id "${approveId}"`);
+    check(JSON.stringify(approveCells) === JSON.stringify([APPROVE, 'CN=' + APPROVE, HELD_PROFILE]),
+          `row ${approveCells}`);
+    // The second request is made only now: its row can come only from the page's polling,
+    // and a marker on the window shows the document was not reloaded.
+    await page.evaluate(() => { window.approvalsMarker = true; });
+    console.log(APPROVALS_OPEN);
+    await rowOf(REJECT).waitFor({ timeout: 20_000 });
+    check(await page.evaluate(() => window.approvalsMarker === true), 'the page was reloaded');
+    const [rejectId, ...rejectCells] = await cells(REJECT);
+    check(JSON.stringify(rejectCells) === JSON.stringify([REJECT, 'CN=' + REJECT, HELD_PROFILE]), `row ${rejectCells}`);
+    await shot(page, 'approvals-pending');
+
+    await rowOf(APPROVE).getByRole('button', { name: 'Approve' }).click();
+    await page.getByRole('status').filter({ hasText: `Request ${approveId} for ${APPROVE} approved.` }).waitFor();
+    await rowOf(APPROVE).waitFor({ state: 'detached' });
+    await rowOf(REJECT).getByRole('button', { name: 'Reject' }).click();
+    await page.getByRole('status').filter({ hasText: `Request ${rejectId} for ${REJECT} rejected.` }).waitFor();
+    await rowOf(REJECT).waitFor({ state: 'detached' });
+    await page.getByText('Nothing is waiting.').waitFor();
+    check(await page.evaluate(() => window.approvalsMarker === true), 'the page was reloaded');
+
+    const all = await (await context.request.get(BASE + '/api/v1/requests?status=all')).json();
+    const byDevice = Object.fromEntries(all.requests.map((r) => [r.device, r]));
+    const approved = byDevice[APPROVE];
+    const rejected = byDevice[REJECT];
+    check(approved?.status === 'approved' && approved.serial && approved.decided_by === 'api:admin',
+          JSON.stringify(approved));
+    check(rejected?.status === 'rejected' && rejected.reason && rejected.decided_by === 'api:admin',
+          JSON.stringify(rejected));
   });
 
   await step('devices: the search runs on the server and lands in the URL', async () => {

@@ -4,7 +4,8 @@ that makes a live session, a NAS stand-in that answers Disconnect-ACK) and then
 tests/browser/console.mjs driving Debian's chromium through playwright-core: sign-in,
 redirects and 401 without the cookie, HTML in names rendered as text, the foreign-CA
 reason on the device page, Revoke and disconnect by keyboard alone, a forged cross-site
-POST. Screenshots of every page go to <build>/test-output/console/. The cookie, CSRF and
+POST, and SCEP requests held for approval (strongSwan pki polling, RFC 8894 §3.3.2)
+approved and rejected on the Approvals page. Screenshots of every page go to <build>/test-output/console/. The cookie, CSRF and
 Origin rules are also checked here over plain HTTP."""
 
 import http.client
@@ -14,9 +15,11 @@ import re
 import ssl
 import subprocess
 import sys
+import threading
 
 from harness import IntegrationTest, BIN, eventually, free_port, main, make_key_and_csr, nas_secret, run
 from test_dynauth import NasStandIn
+from test_scep import serial_of, start_pki_enrollment
 
 EAPOL_TIMEOUT = 10
 LIVE_MAC = "02:00:00:00:00:21"
@@ -25,6 +28,11 @@ FOREIGN_MAC = "02:00:00:00:00:22"
 XSS_DEVICE = "<img src=x onerror=alert(1)>"
 HTML_USER = "<img src=x onerror=alert(2)>@example"
 CLASS = 25
+APPROVE_DEVICE = "printer-approve"
+REJECT_DEVICE = "printer-reject"
+# console.mjs prints this line once the Approvals page shows the first held request: only
+# then does the second client enroll, so its row can only appear by the page's polling.
+APPROVALS_OPEN = "approvals page open"
 BUILD = os.path.dirname(os.path.dirname(os.path.abspath(BIN)))
 BROWSER_TEST = os.path.join(BUILD, "tests", "browser", "console.mjs")
 SCREENSHOTS = os.path.join(BUILD, "test-output", "console")
@@ -39,6 +47,9 @@ class ConsoleTest(IntegrationTest):
             text = f.read()
         text = text.replace("coa_port = 3799", f"coa_port = {self.coa_port}")
         self.assertIn(f"coa_port = {self.coa_port}", text)
+        # SCEP enrollments into the [scep] profile wait for an administrator (Approvals page).
+        self.assertIn("manual_approval = false", text)
+        text = text.replace("manual_approval = false", "manual_approval = true", 1)
         with open(self.inst.config, "w") as f:
             f.write(text)
         self.secret = nas_secret(self.inst)
@@ -113,6 +124,64 @@ class ConsoleTest(IntegrationTest):
         self.assertRegex(self.eapol(fkey, fcert, FOREIGN_MAC, identity=HTML_USER), r"(?m)^FAILURE$")
         eventually(lambda: self.inst.api("GET", "/events?outcome=reject")[1]["events"],
                    lambda e: any(x["reason"] == "unknown_issuer" and x["user_name"] == HTML_USER for x in e))
+
+    def held_enrollment(self, device):
+        """A strongSwan pki client enrolling with a one-time challenge; its request is held
+        (PENDING) and the client keeps polling."""
+        _, minted = self.inst.api("POST", "/challenges", {"device": device, "cn": device}, expect=201)
+        url = f"http://127.0.0.1:{self.inst.http_port}/scep"
+        return start_pki_enrollment(url, self.workdir, device, f"CN={device}", minted["challenge"])
+
+    def wait_pending(self, device):
+        eventually(lambda: self.inst.api("GET", "/requests?status=pending")[1]["requests"],
+                   lambda r: any(x["device"] == device for x in r), timeout=30)
+
+    def run_browser_test(self, env, clients):
+        """Runs console.mjs; when it says the Approvals page is open, the second held
+        enrollment starts. Returns its output."""
+        lines = []
+        with subprocess.Popen(["node", BROWSER_TEST], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True) as proc:
+            watchdog = threading.Timer(180, proc.kill)   # console.mjs bounds itself at 150 s
+            watchdog.start()
+            try:
+                for line in proc.stdout:
+                    lines.append(line)
+                    if line.strip() == APPROVALS_OPEN and REJECT_DEVICE not in clients:
+                        clients[REJECT_DEVICE] = self.held_enrollment(REJECT_DEVICE)
+                proc.wait()
+            except BaseException:
+                proc.kill()
+                raise
+            finally:
+                watchdog.cancel()
+        output = "".join(lines)
+        print(output, file=sys.stderr)
+        self.assertEqual(proc.returncode, 0, output[-6000:])
+        return output
+
+    def check_decided_clients(self, clients):
+        """RFC 8894 §3.3.3: the approved client's next poll gets its certificate, the rejected
+        one's a FAILURE (pki reports the failInfo badRequest)."""
+        out, err = clients[APPROVE_DEVICE].communicate(timeout=30)
+        self.assertEqual(clients[APPROVE_DEVICE].returncode, 0, err.decode(errors="replace")[-2000:])
+        cert = os.path.join(self.workdir, f"{APPROVE_DEVICE}.pem")
+        with open(cert, "wb") as f:
+            f.write(out)
+        verified = run(["openssl", "verify", "-CAfile", self.inst.ca("root.pem"), "-untrusted",
+                        self.inst.ca("issuing.pem"), cert])
+        self.assertIn(": OK", verified.stdout)
+        out, err = clients[REJECT_DEVICE].communicate(timeout=30)
+        self.assertNotEqual(clients[REJECT_DEVICE].returncode, 0, out)
+        self.assertIn(b"badRequest", err)
+        self.assertEqual(out, b"")
+        decided = {r["device"]: r for r in self.inst.api("GET", "/requests?status=all")[1]["requests"]}
+        approved, rejected = decided[APPROVE_DEVICE], decided[REJECT_DEVICE]
+        self.assertEqual((approved["status"], approved["serial"], approved["decided_by"]),
+                         ("approved", serial_of(cert), "api:admin"))
+        self.assertEqual((rejected["status"], rejected["serial"], rejected["decided_by"]),
+                         ("rejected", None, "api:admin"))
+        self.assertTrue(rejected["reason"], rejected)
 
     # --- plain HTTP
     def request(self, method, path, body=None, headers=None):
@@ -222,20 +291,33 @@ class ConsoleTest(IntegrationTest):
         self.live_session("phone-2", PHONE_MAC, "console-live-2")
         self.foreign_reject("kiosk-3")
         self.inst.api("POST", "/devices", {"name": XSS_DEVICE}, expect=201)
-        env = dict(os.environ, CONSOLE_URL=f"http://127.0.0.1:{self.inst.admin_port}",
-                   OTHER_ORIGIN_URL=f"http://127.0.0.1:{self.inst.http_port}/",
-                   ADMIN_TOKEN=self.inst.token, LIVE_DEVICE="laptop-live", PHONE_DEVICE="phone-2", FOREIGN_DEVICE="kiosk-3",
-                   XSS_DEVICE=XSS_DEVICE, HTML_USER_NAME=HTML_USER, SCREENSHOT_DIR=SCREENSHOTS)
-        proc = subprocess.run(["node", BROWSER_TEST], env=env, capture_output=True, text=True, timeout=180)
-        print(proc.stdout, proc.stderr, file=sys.stderr)
-        self.assertEqual(proc.returncode, 0, proc.stdout[-4000:] + proc.stderr[-2000:])
+        clients = {APPROVE_DEVICE: self.held_enrollment(APPROVE_DEVICE)}
+        try:
+            self.wait_pending(APPROVE_DEVICE)
+            held = self.inst.api("GET", "/requests?status=pending")[1]["requests"]
+            self.assertEqual([r["device"] for r in held], [APPROVE_DEVICE])
+            env = dict(os.environ, CONSOLE_URL=f"http://127.0.0.1:{self.inst.admin_port}",
+                       OTHER_ORIGIN_URL=f"http://127.0.0.1:{self.inst.http_port}/",
+                       ADMIN_TOKEN=self.inst.token, LIVE_DEVICE="laptop-live", PHONE_DEVICE="phone-2",
+                       FOREIGN_DEVICE="kiosk-3", XSS_DEVICE=XSS_DEVICE, HTML_USER_NAME=HTML_USER,
+                       APPROVE_DEVICE=APPROVE_DEVICE, REJECT_DEVICE=REJECT_DEVICE, HELD_PROFILE=held[0]["profile"],
+                       APPROVALS_OPEN=APPROVALS_OPEN, SCREENSHOT_DIR=SCREENSHOTS)
+            self.run_browser_test(env, clients)
+            self.assertIn(REJECT_DEVICE, clients, "the browser test never opened the Approvals page")
+            self.check_decided_clients(clients)
+        finally:
+            for client in clients.values():
+                if client.poll() is None:
+                    client.kill()
+                    client.communicate()
         # The console's revoke and its Disconnect button reached the NAS as RFC 5176
         # Disconnect-Requests it acknowledged (Disable on kiosk-3 sent one for its Accept too).
         requests = [r["packet"] for r in self.nas.take() if r["packet"][0] == 40 and r["ra_ok"] and r["ma_ok"]]
         for session in (b"console-live-1", b"console-live-2"):
             self.assertEqual(sum(session in p for p in requests), 1, (session, requests))
         for name in ("signin", "overview", "devices", "device-live-session", "revoke-dialog", "device-revoked",
-                     "device-foreign-ca", "sessions-live", "sessions", "events", "certificates", "policy", "approvals", "nas"):
+                     "device-foreign-ca", "sessions-live", "sessions", "events", "certificates", "policy", "approvals-pending",
+                     "approvals", "nas"):
             self.assertTrue(os.path.getsize(os.path.join(SCREENSHOTS, name + ".png")) > 1000, name)
 
 
