@@ -226,6 +226,12 @@ class Service {
     run_io_threads(io, threads);
     http.join_workers();  // empty unless the shutdown deadline stopped `io` under a running handler
     http_listeners_ = nullptr;
+    // The threads that reach session control through the registry's observers stop
+    // before it goes: its requests would be posted to `io`, which goes with this call.
+    // Health reads the follower, so it goes first.
+    intune_sync_.reset();
+    ledger_health_.reset();
+    follower_.reset();
     session_control_.reset();  // its timers and sockets belong to `io`
     radsec_.reset();
     radius_->ledger_writer().flush();  // accounting rows answered but not yet written

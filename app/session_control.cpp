@@ -128,6 +128,9 @@ void SessionControl::forget_cause(const std::string& cause) {
 }
 
 void SessionControl::on_revoked(const std::vector<ca::CertificateRecord>& revoked) {
+  // Other threads (the ledger follower, Intune's revocation sync) call in; once stopped,
+  // the io_context the requests would go through is being torn down.
+  if (stopped_) return;
   try {
     const ca::UnixTime now = ca::now_unix();
     std::vector<Action> actions;
@@ -147,6 +150,7 @@ void SessionControl::on_revoked(const std::vector<ca::CertificateRecord>& revoke
 }
 
 void SessionControl::on_device_change(const ca::Device& device) {
+  if (stopped_) return;  // as on_revoked
   const std::string cause = "disabled:" + std::to_string(device.id);
   // Enabling needs nothing sent: the index already lets the next authentication through.
   // A later disable is a new cause.
