@@ -222,6 +222,8 @@ nlohmann::json IntuneClient::post(const std::string& service, const std::string&
     } catch (const std::invalid_argument& e) {
       throw std::runtime_error("Microsoft Graph lists an endpoint for " + service + " that " + e.what());
     }
+    // The bearer token and the CSRs go there: never in clear, whatever discovery says.
+    if (!base.tls) throw std::runtime_error("Microsoft Graph lists an endpoint for " + service + " that is not https");
     const std::string bearer = token(settings_.intune_resource + "/.default", deadline);
     const HttpHeaders headers{{"Authorization", "Bearer " + bearer},
                               {"Content-Type", "application/json"},

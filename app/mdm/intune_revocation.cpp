@@ -53,7 +53,7 @@ void emit_revoked(ca::EventSink* events, const ca::CertificateRecord& cert, cons
 }  // namespace
 
 IntuneRevocationResult revoke_for_intune(const IntuneRevocationRequest& request, ca::Registry& registry,
-                                         ca::EventSink* events) {
+                                         ca::EventSink* events, const IntuneRevocationScope& scope) {
   IntuneRevocationResult r{request.request_context, IntuneRevocationError::none, {}};
   const auto serial = ledger_serial(request.serial_number);
   if (!serial) {
@@ -66,6 +66,17 @@ IntuneRevocationResult revoke_for_intune(const IntuneRevocationRequest& request,
     if (!cert) {
       r.error = IntuneRevocationError::certificate_not_found;
       r.message = "no certificate of this CA has serial " + *serial;
+      return r;
+    }
+    const auto holder = registry.ledger().find_device(cert->device_id);
+    const bool in_groups =
+        holder && std::any_of(scope.groups.begin(), scope.groups.end(), [&](const std::string& g) {
+          return std::find(holder->groups.begin(), holder->groups.end(), g) != holder->groups.end();
+        });
+    if (cert->profile != scope.profile || !in_groups) {
+      r.error = IntuneRevocationError::parameter_data_invalid;
+      r.message = "certificate " + *serial + " was not issued through Intune (profile " + cert->profile +
+                  "); not revoked";
       return r;
     }
     if (cert->revoked) {
@@ -81,8 +92,7 @@ IntuneRevocationResult revoke_for_intune(const IntuneRevocationRequest& request,
       r.message = "certificate " + *serial + " is already revoked";
       return r;
     }
-    std::string device;
-    if (const auto d = registry.ledger().find_device(cert->device_id)) device = d->name;
+    const std::string device = holder ? holder->name : std::string();
     spdlog::info("intune: certificate {} of device {} revoked at Intune's request", *serial, device);
     emit_revoked(events, *cert, device, request.request_context);
   } catch (const std::exception& e) {
@@ -122,7 +132,7 @@ std::size_t IntuneRevocationSync::sync_once() {
                                     text_of(item, "serialNumber", "SerialNumber"),
                                     text_of(item, "issuerName", "IssuerName")};
     if (request.request_context.empty()) continue;   // nothing to answer it by
-    const IntuneRevocationResult r = revoke_for_intune(request, registry_, events_);
+    const IntuneRevocationResult r = revoke_for_intune(request, registry_, events_, settings_.scope);
     nlohmann::json one{{"requestContext", r.request_context},
                        {"succeeded", r.error == IntuneRevocationError::none},
                        {"errorCode", std::string(to_string(r.error))},

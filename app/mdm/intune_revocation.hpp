@@ -33,15 +33,24 @@ struct IntuneRevocationResult {
   std::string message;           // empty on success
 };
 
+// What Intune may revoke: certificates of the profile its enrollments use, held by a
+// device in one of the groups its enrollments create. Not a NAS certificate, not one
+// another challenge source or an operator issued under another profile.
+struct IntuneRevocationScope {
+  std::string profile;
+  std::vector<std::string> groups;
+};
+
 // One request against the ledger: revokes the certificate (cessationOfOperation, actor
-// "intune") when it is ours and valid. Never throws.
+// "intune") when it is ours, valid and within `scope`. Never throws.
 IntuneRevocationResult revoke_for_intune(const IntuneRevocationRequest& request, ca::Registry& registry,
-                                         ca::EventSink* events);
+                                         ca::EventSink* events, const IntuneRevocationScope& scope);
 
 struct IntuneRevocationSettings {
   std::chrono::seconds interval{300};
   int batch = 100;                               // maxRequests, 1..500
   std::chrono::milliseconds timeout{10000};      // each call
+  IntuneRevocationScope scope;
 };
 
 class IntuneRevocationSync {

@@ -73,6 +73,7 @@ std::unique_ptr<IntuneRevocationSync> intune_revocation_sync(const Config& confi
   s.interval = std::chrono::seconds(intune.revocation_sync_seconds);
   s.batch = intune.revocation_batch;
   s.timeout = std::chrono::milliseconds(intune.timeout_ms);
+  s.scope = {config.scep.profile, intune.groups};
   return std::make_unique<IntuneRevocationSync>(intune_client(intune), registry, events, s);
 }
 

@@ -313,21 +313,27 @@ class IntuneRevocationTest(IntegrationTest):
         key, cert = os.path.join(folder, "key.pem"), os.path.join(folder, "client.pem")
         mac = self.live_session(key, cert, 20, "sess-intune")
         serial = self.ms.actions("successNotification")[0][1]["notification"]["certificateSerialNumber"]
+        # A certificate of this CA that Intune did not enroll (the server's own): out of its reach.
+        _, listed = inst.api("GET", "/certificates?device=portcullis-service", expect=200)
+        foreign = listed["certificates"][0]["serial"]
         t0 = time.monotonic()
         self.ms.revocations = [
             {"requestContext": "ctx-ours", "serialNumber": serial.lower(), "issuerName": "x", "caConfiguration": "y"},
             {"requestContext": "ctx-unknown", "serialNumber": "0A1B2C3D", "issuerName": None, "caConfiguration": None},
-            {"requestContext": "ctx-bad", "serialNumber": "not-a-serial", "issuerName": None, "caConfiguration": None}]
+            {"requestContext": "ctx-bad", "serialNumber": "not-a-serial", "issuerName": None, "caConfiguration": None},
+            {"requestContext": "ctx-not-intune", "serialNumber": foreign, "issuerName": None, "caConfiguration": None}]
         got = self.nas.wait(1, timeout=10)
         self.assertEqual(len(got), 1, "one Disconnect-Request for the revoked certificate's session")
         self.assert_request(got[0], test_dynauth.DISCONNECT_REQUEST, "sess-intune", mac)
         self.assertLess(got[0]["at"] - t0, 5)
-        uploads = eventually(lambda: list(self.ms.uploads), lambda u: len(u) == 3)
+        uploads = eventually(lambda: list(self.ms.uploads), lambda u: len(u) == 4)
         by = {u["requestContext"]: u for u in uploads}
         self.assertEqual((by["ctx-ours"]["succeeded"], by["ctx-ours"]["errorCode"]), (True, "None"))
         self.assertEqual((by["ctx-unknown"]["succeeded"], by["ctx-unknown"]["errorCode"]),
                          (False, "CertificateNotFoundError"))
         self.assertEqual(by["ctx-bad"]["errorCode"], "ParameterDataInvalidError")
+        self.assertEqual(by["ctx-not-intune"]["errorCode"], "ParameterDataInvalidError")
+        self.assertEqual(inst.api("GET", f"/certificates/{foreign}", expect=200)[1]["status"], "valid")
         self.assertRegex(self.eapol(key, cert, mac), r"(?m)^FAILURE$")
         self.assertEqual(self.session_row("sess-intune")[1], "Disconnect ACK")
         events = eventually(lambda: json.loads(inst.cli("events", "--kind", "scep", "--json").stdout),
