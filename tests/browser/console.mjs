@@ -148,12 +148,17 @@ try {
     check(await page.evaluate(() => window.approvalsMarker === true), 'the page was reloaded');
     const [rejectId, ...rejectCells] = await cells(REJECT);
     check(JSON.stringify(rejectCells) === JSON.stringify([REJECT, 'CN=' + REJECT, HELD_PROFILE]), `row ${rejectCells}`);
+    const transaction = (await rowOf(REJECT).locator('td').allTextContents())[4];
+    check(transaction.trim().length > 0, 'no transaction id in the row');
     await shot(page, 'approvals-pending');
 
     await rowOf(APPROVE).getByRole('button', { name: 'Approve' }).click();
     await page.getByRole('status').filter({ hasText: `Request ${approveId} for ${APPROVE} approved.` }).waitFor();
     await rowOf(APPROVE).waitFor({ state: 'detached' });
-    await rowOf(REJECT).getByRole('button', { name: 'Reject' }).click();
+    const rejectButton = rowOf(REJECT).getByRole('button', { name: 'Reject' });
+    check(await rejectButton.isDisabled(), 'Reject is enabled before a reason is typed');
+    await rowOf(REJECT).getByLabel('Reason to reject ' + REJECT).fill('unknown printer');
+    await rejectButton.click();
     await page.getByRole('status').filter({ hasText: `Request ${rejectId} for ${REJECT} rejected.` }).waitFor();
     await rowOf(REJECT).waitFor({ state: 'detached' });
     await page.getByText('Nothing is waiting.').waitFor();
@@ -165,7 +170,7 @@ try {
     const rejected = byDevice[REJECT];
     check(approved?.status === 'approved' && approved.serial && approved.decided_by === 'api:admin',
           JSON.stringify(approved));
-    check(rejected?.status === 'rejected' && rejected.reason && rejected.decided_by === 'api:admin',
+    check(rejected?.status === 'rejected' && rejected.reason === 'unknown printer' && rejected.decided_by === 'api:admin',
           JSON.stringify(rejected));
   });
 

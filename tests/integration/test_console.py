@@ -181,7 +181,7 @@ class ConsoleTest(IntegrationTest):
                          ("approved", serial_of(cert), "api:admin"))
         self.assertEqual((rejected["status"], rejected["serial"], rejected["decided_by"]),
                          ("rejected", None, "api:admin"))
-        self.assertTrue(rejected["reason"], rejected)
+        self.assertEqual(rejected["reason"], "unknown printer", rejected)
 
     # --- plain HTTP
     def request(self, method, path, body=None, headers=None):

@@ -67,6 +67,7 @@ export interface HeldRequest {
   device: string;
   profile: string;
   subject: string;
+  transaction_id: string;
   created_at: string;
   decided_by: string | null;
   reason: string;

@@ -8,9 +8,12 @@ export function Approvals() {
   const list = useLoad(() => get<{ requests: HeldRequest[] }>('/requests', { status: 'pending' }), 'pending', LIVE_MS);
   const [notice, setNotice] = useState('');
   const [error, setError] = useState('');
+  // Typed reasons by request id, so that the 2 s refresh does not wipe what is being typed.
+  const [reasons, setReasons] = useState<Record<number, string>>({});
+  const reasonOf = (r: HeldRequest) => (reasons[r.id] ?? '').trim();
   const decide = async (r: HeldRequest, approve: boolean) => {
     try {
-      await post(`/requests/${r.id}/${approve ? 'approve' : 'reject'}`, approve ? {} : { reason: 'rejected in the console' });
+      await post(`/requests/${r.id}/${approve ? 'approve' : 'reject'}`, approve ? {} : { reason: reasonOf(r) });
       setNotice(`Request ${r.id} for ${r.device} ${approve ? 'approved' : 'rejected'}.`);
       setError('');
       list.reload();
@@ -27,12 +30,20 @@ export function Approvals() {
       <Loading when={list.data} />
       {list.data && (list.data.requests.length === 0 ? <p class="muted">Nothing is waiting.</p> : (
         <table>
-          <thead><tr><th>#</th><th>Device</th><th>Subject</th><th>Profile</th><th>Asked</th><th></th></tr></thead>
+          <thead><tr><th>#</th><th>Device</th><th>Subject</th><th>Profile</th><th>Transaction</th><th>Asked</th><th></th></tr></thead>
           <tbody>
             {list.data.requests.map((r) => (
               <tr key={r.id}>
-                <td>{r.id}</td><td>{r.device}</td><td>{r.subject}</td><td>{r.profile}</td><td>{when(r.created_at)}</td>
-                <td><button onClick={() => decide(r, true)}>Approve</button> <button class="danger" onClick={() => decide(r, false)}>Reject</button></td>
+                <td>{r.id}</td><td>{r.device}</td><td>{r.subject}</td><td>{r.profile}</td>
+                <td><code>{r.transaction_id}</code></td><td>{when(r.created_at)}</td>
+                <td>
+                  <button onClick={() => decide(r, true)}>Approve</button>{' '}
+                  {/* A rejection is final for the request: it needs the reason the device's owner will be told. */}
+                  <input aria-label={`Reason to reject ${r.device}`} placeholder="reason to reject" maxLength={200}
+                         value={reasons[r.id] ?? ''}
+                         onInput={(e) => setReasons({ ...reasons, [r.id]: (e.target as HTMLInputElement).value })} />{' '}
+                  <button class="danger" disabled={reasonOf(r) === ''} onClick={() => decide(r, false)}>Reject</button>
+                </td>
               </tr>
             ))}
           </tbody>
