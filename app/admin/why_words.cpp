@@ -177,6 +177,8 @@ std::string radsec_words(const ca::Event& e) {
   if (r == "no_client")
     return cert + " was issued to " + e.device + ", which is no RadSec client's certificate_name in [[radius.clients]]";
   if (r == "source_address") return "it connected from outside the address configured for its client";
+  if (r == "radius_version")
+    return "it did not negotiate RADIUS/1.1 (ALPN radius/1.1 over TLS 1.3), which its client entry requires";
   if (r == "nas_cap" || r == "total_cap")
     return "too many connections open (" + std::string(r == "nas_cap" ? "max_connections_per_nas" : "max_connections") +
            ")";

@@ -315,6 +315,11 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
     if (!verdict_.client->require_radius_1_1 && listener_->options_.versions.v1_0) return true;
     const std::string why = "RADIUS/1.1 (ALPN radius/1.1 over TLS 1.3) is required of NAS " + nas_ + " (RFC 9765)";
     spdlog::warn("radsec: connection from {} refused: {}", peer_text_, why);
+    ++listener_->counters_.refused_tls;
+    listener_->refused(refusal("radius_version", why));
+    // The handshake's timer would call this a handshake timeout if the NAS never reads
+    // the Protocol-Error; the write of one small packet needs no deadline of its own.
+    timer_.cancel();
     auto packet = std::make_shared<radius::Bytes>(radius::radsec::protocol_error_packet(why));
     asio::async_write(stream_, asio::buffer(*packet),
                       [self = shared_from_this(), packet](const boost::system::error_code&, std::size_t) {

@@ -436,6 +436,9 @@ class Radius11Test(RadsecNasTestBase):
         attrs = dict(attributes(data))
         self.assertEqual(attrs[ERROR_CAUSE], struct.pack("!I", 406))
         self.assertIn(b"RADIUS/1.1", attrs[REPLY_MESSAGE])
+        refused = eventually(lambda: inst.api("GET", "/events?kind=radsec", expect=200)[1]["events"],
+                             lambda e: any(x["reason"] == "radius_version" for x in e))
+        self.assertTrue(any(x["reason"] == "radius_version" and x["outcome"] == "refused" for x in refused), refused)
         # With it, the same NAS is served.
         nas = self.nas(inst, alpn=["radius/1.1"])
         self.assertEqual(nas.conn.selected_alpn_protocol(), "radius/1.1")
