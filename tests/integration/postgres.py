@@ -29,7 +29,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import free_port  # noqa: E402
+from harness import IntegrationTest, free_port  # noqa: E402
 
 PG_BIN = os.environ.get("PORTCULLIS_PG_BIN", "/usr/lib/postgresql/15/bin")
 ROLE = "portcullis"
@@ -159,6 +159,35 @@ class PostgresServer:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class PostgresTest(IntegrationTest):
+    """One throw-away PostgreSQL server per test class; each test gets a fresh database
+    (`self.db`, `self.url`) and the server's password in a 0600 file (`self.password_file`)."""
+
+    DB_PREFIX = "ledger"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = PostgresServer().start()
+        cls.databases = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pg.close()
+
+    def setUp(self):
+        super().setUp()
+        type(self).databases += 1
+        self.db = f"{self.DB_PREFIX}_{self.databases}"
+        self.url = self.pg.create_database(self.db)
+        self.password_file = os.path.join(self.workdir, "ledger.password")
+        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(self.pg.password + "\n")
+
+    def rows(self, sql):
+        return self.pg.psql(sql, db=self.db).strip()
 
 
 def _state(server):

@@ -16,8 +16,8 @@ import sqlite3
 import subprocess
 import time
 
-from harness import IntegrationTest, eventually, main, make_key_and_csr, nas_secret, run
-from postgres import PostgresServer
+from harness import eventually, main, make_key_and_csr, nas_secret, run
+from postgres import PostgresTest
 
 EAPOL_TIMEOUT = 10
 EVENTS = 200000
@@ -70,28 +70,8 @@ def printed_table(stdout):
     return rows
 
 
-class LedgerMigrateTest(IntegrationTest):
-    @classmethod
-    def setUpClass(cls):
-        cls.pg = PostgresServer().start()
-        cls.databases = 0
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.pg.close()
-
-    def setUp(self):
-        super().setUp()
-        type(self).databases += 1
-        self.db = f"migrated_{self.databases}"
-        self.url = self.pg.create_database(self.db)
-        self.password_file = os.path.join(self.workdir, "ledger.password")
-        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(self.pg.password + "\n")
-
-    def rows(self, sql):
-        return self.pg.psql(sql, db=self.db).strip()
+class LedgerMigrateTest(PostgresTest):
+    DB_PREFIX = "migrated"
 
     def migrate(self, inst, check=True, **kw):
         return inst.cli("ledger", "migrate", "--to", self.url, "--password-file", self.password_file, check=check,

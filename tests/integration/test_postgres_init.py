@@ -5,8 +5,8 @@ the error says what this init left in them. Real PostgreSQL 15 (tests/integratio
 
 import os
 
-from harness import BIN, IntegrationTest, main, run
-from postgres import PostgresServer
+from harness import BIN, main, run
+from postgres import PostgresTest
 
 # Makes the database refuse init's last write (its "ca.init" audit row), after the CA's
 # RA, EAP server and admin certificates are in: an event trigger arms a row trigger on
@@ -31,28 +31,8 @@ LEDGER_OBJECTS = ("SELECT (SELECT count(*) FROM information_schema.tables WHERE 
                   "(SELECT count(*) FROM pg_namespace WHERE nspname = 'portcullis_sync')")
 
 
-class PostgresInitTest(IntegrationTest):
-    @classmethod
-    def setUpClass(cls):
-        cls.pg = PostgresServer().start()
-        cls.databases = 0
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.pg.close()
-
-    def setUp(self):
-        super().setUp()
-        type(self).databases += 1
-        self.db = f"init_{self.databases}"
-        self.url = self.pg.create_database(self.db)
-        self.password_file = os.path.join(self.workdir, "ledger.password")
-        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(self.pg.password + "\n")
-
-    def rows(self, sql):
-        return self.pg.psql(sql, db=self.db).strip()
+class PostgresInitTest(PostgresTest):
+    DB_PREFIX = "init"
 
     def init(self, name, *extra, check=False):
         return run([BIN, "init", "--dir", os.path.join(self.workdir, name), "--ledger", self.url,

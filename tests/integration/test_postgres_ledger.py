@@ -11,8 +11,8 @@ import re
 import subprocess
 import time
 
-from harness import Instance, IntegrationTest, eventually, free_port, main, make_key_and_csr, nas_secret, run
-from postgres import PostgresServer
+from harness import Instance, eventually, free_port, main, make_key_and_csr, nas_secret, run
+from postgres import PostgresTest
 
 EAPOL_TIMEOUT = 10
 
@@ -44,27 +44,8 @@ class JoinedNode(Instance):
             self.token = f.read().strip()
 
 
-class PostgresLedgerTest(IntegrationTest):
-    @classmethod
-    def setUpClass(cls):
-        cls.pg = PostgresServer().start()
-        cls.databases = 0
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.pg.close()
-
-    def setUp(self):
-        super().setUp()
-        type(self).databases += 1
-        self.url = self.pg.create_database(f"ledger_{self.databases}")
-        self.password_file = os.path.join(self.workdir, "ledger.password")
-        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(self.pg.password + "\n")
-
-    def rows(self, sql):
-        return self.pg.psql(sql, db=self.url.rsplit("/", 1)[1]).strip()
+class PostgresLedgerTest(PostgresTest):
+    DB_PREFIX = "ledger"
 
     def eapol(self, inst, key, cert):
         conf = os.path.join(self.workdir, f"eapol-{os.path.basename(cert)}.conf")

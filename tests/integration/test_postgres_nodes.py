@@ -20,8 +20,8 @@ import signal
 import subprocess
 import time
 
-from harness import IntegrationTest, eventually, main, make_key_and_csr, nas_secret, run
-from postgres import PostgresServer
+from harness import eventually, main, make_key_and_csr, nas_secret, run
+from postgres import PostgresTest
 import test_scep_crl  # its PKIMessage builder (the module, so its tests are not collected here)
 from test_dynauth import DISCONNECT_REQUEST, NasStandIn, attributes
 from test_postgres_ledger import JoinedNode, sha256_der_fingerprint
@@ -43,24 +43,11 @@ def metric(inst, name, labels=""):
     return total if found else None
 
 
-class NodesTest(IntegrationTest):
-    @classmethod
-    def setUpClass(cls):
-        cls.pg = PostgresServer().start()
-        cls.databases = 0
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.pg.close()
+class NodesTest(PostgresTest):
+    DB_PREFIX = "nodes"
 
     def setUp(self):
         super().setUp()
-        type(self).databases += 1
-        self.url = self.pg.create_database(f"nodes_{self.databases}")
-        self.password_file = os.path.join(self.workdir, "ledger.password")
-        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(self.pg.password + "\n")
         self.nas = None
         self.macs = 0
 
@@ -69,8 +56,6 @@ class NodesTest(IntegrationTest):
             self.nas.close()
         super().tearDown()
 
-    def rows(self, sql):
-        return self.pg.psql(sql, db=self.url.rsplit("/", 1)[1]).strip()
 
     def two_nodes(self, coa_port=None, legacy_scep=False):
         """Node A (init --ledger) and node B (init --join A), both started; with `coa_port`
