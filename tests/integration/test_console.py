@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 
-from harness import IntegrationTest, BIN, eventually, free_port, main, make_key_and_csr, nas_secret, run
+from harness import BIN, IntegrationTest, eventually, free_port, issue_through_cli, main, make_key_and_csr, nas_secret, run
 from test_dynauth import NasStandIn
 from test_scep import serial_of, start_pki_enrollment
 
@@ -66,11 +66,7 @@ class ConsoleTest(IntegrationTest):
 
     # --- peers
     def issue(self, device):
-        key, csr = make_key_and_csr(self.workdir, device, device)
-        cert = os.path.join(self.workdir, f"{device}.pem")
-        with open(cert, "w") as f:
-            f.write(self.inst.cli("issue", "--csr", csr, "--device", device).stdout)
-        return key, cert
+        return issue_through_cli(self.inst, self.workdir, device)
 
     def foreign_cert(self):
         other = os.path.join(self.workdir, "other")

@@ -13,7 +13,7 @@ import time
 
 import test_radius
 import test_radsec
-from harness import IntegrationTest, eventually, free_port, main, make_key_and_csr, run
+from harness import IntegrationTest, eventually, free_port, issue_through_cli, main, run
 from test_dynauth import ACCT_SESSION_ID, CLASS, DISCONNECT_REQUEST, NasStandIn, attributes
 
 EAPOL_TIMEOUT = 10
@@ -46,11 +46,7 @@ class ConsoleApiTest(IntegrationTest):
         super().tearDown()
 
     def issue(self, device):
-        key, csr = make_key_and_csr(self.workdir, device, device)
-        cert = os.path.join(self.workdir, f"{device}.pem")
-        with open(cert, "w") as f:
-            f.write(self.inst.cli("issue", "--csr", csr, "--device", device).stdout)
-        return key, cert
+        return issue_through_cli(self.inst, self.workdir, device)
 
     def eapol(self, key, cert, mac):
         """eapol_test's output; with -M the MAC it sends as Calling-Station-Id."""

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 
-from harness import IntegrationTest, eventually, free_port, main, make_key_and_csr, run
+from harness import IntegrationTest, eventually, free_port, issue_through_cli, main, run
 
 EAPOL_TIMEOUT = 10
 DISCONNECT_REQUEST, DISCONNECT_ACK, DISCONNECT_NAK = 40, 41, 42
@@ -194,11 +194,7 @@ class DynauthTest(IntegrationTest):
         is not the point of)."""
         if groups:
             self.inst.cli("devices", "add", device, *[a for g in groups for a in ("--group", g)])
-        key, csr = make_key_and_csr(self.workdir, device, device)
-        cert = os.path.join(self.workdir, f"{device}.pem")
-        with open(cert, "w") as f:
-            f.write(self.inst.cli("issue", "--csr", csr, "--device", device).stdout)
-        return key, cert
+        return issue_through_cli(self.inst, self.workdir, device)
 
     def eapol(self, key, cert, mac):
         conf = os.path.join(self.workdir, f"eapol-{os.path.basename(cert)}.conf")
