@@ -25,8 +25,8 @@ struct EventFilter {
   std::size_t offset = 0;
 };
 
-// Counts since an instant, for the console's overview, each from one GROUP BY over the
-// events_overview index (kind, at, outcome, reason, nas).
+// Counts since an instant, for the console's overview, from the per-minute rows each batch
+// of events adds to (event_counts.hpp): the minute holding `since` counts whole.
 struct EventSummary {
   struct Minute {
     UnixTime minute = 0;   // at / 60
@@ -49,7 +49,7 @@ class EventStore {
   virtual void append_events(const std::vector<Event>& events) = 0;
   // Newest first (by time, then id).
   virtual std::vector<Event> events(const EventFilter& filter) = 0;
-  // The events at or after `since`, counted (see EventSummary).
+  // The events of the minutes at or after `since`'s, counted (see EventSummary).
   virtual EventSummary summarize_events(UnixTime since) = 0;
   // Deletes events older than `older_than`, then the oldest beyond `max_rows`. Returns
   // how many were deleted.

@@ -1,5 +1,5 @@
 // The ledger: the durable record of devices, certificates, revocations, challenges, SCEP
-// transactions, RADIUS sessions, the audit log and the decision events. Each concern has its own narrow
+// transactions, RADIUS sessions, the audit log, the decision events and the nodes' heartbeats. Each concern has its own narrow
 // interface (devices.hpp, certificates.hpp, …) so that a caller names only what it uses,
 // a feature adds a file rather than a method here, and a second backend (PostgreSQL,
 // several nodes on one ledger) implements the same interfaces.
@@ -16,6 +16,7 @@
 #include "ca/ledger/devices.hpp"
 #include "ca/ledger/errors.hpp"
 #include "ca/ledger/events.hpp"
+#include "ca/ledger/nodes.hpp"
 #include "ca/ledger/radius_sessions.hpp"
 #include "ca/ledger/scep_transactions.hpp"
 
@@ -31,7 +32,8 @@ class Ledger : public DeviceStore,
                public ChallengeStore,
                public ScepTransactionStore,
                public RadiusSessionStore,
-               public EventStore {
+               public EventStore,
+               public NodeStore {
  public:
   ~Ledger() override = default;
 

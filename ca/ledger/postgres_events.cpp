@@ -1,4 +1,5 @@
 // The PostgreSQL ledger: decision events (ca/event.hpp).
+#include "ca/ledger/event_counts.hpp"
 #include "ca/ledger/ledger_rules.hpp"
 #include "ca/ledger/postgres_ledger.hpp"
 
@@ -84,12 +85,20 @@ void PostgresLedger::append_events(const std::vector<Event>& events) {
   for (const Event& e : events) {
     if (e.kind.empty() || e.outcome.empty()) throw LedgerConflict("an event needs a kind and an outcome");
   }
+  const std::vector<EventCount> counts = count_events(events);
   write([&](Connection& db) {
     for (std::size_t first = 0; first < events.size(); first += kRowsPerInsert) {
       const std::size_t count = std::min(kRowsPerInsert, events.size() - first);
       Params params;
       for (std::size_t i = first; i < first + count; ++i) add_event(params, events[i]);
       db.exec(insert_sql(count), params);
+    }
+    // In the same transaction as the rows, and in count_events' order: nodes adding to
+    // one minute lock its rows in the same order.
+    for (const EventCount& c : counts) {
+      db.exec("INSERT INTO event_counts (minute, kind, outcome, reason, nas, count) VALUES ($1, $2, $3, $4, $5, $6) "
+              "ON CONFLICT (minute, kind, outcome, reason, nas) DO UPDATE SET count = event_counts.count + excluded.count",
+              Params().add(static_cast<std::int64_t>(c.minute)).add(c.kind).add(c.outcome).add(c.reason).add(c.nas).add(c.count));
     }
   });
 }
@@ -127,27 +136,14 @@ std::vector<Event> PostgresLedger::events(const EventFilter& filter) {
   });
 }
 
-// Three GROUP BYs over the events_overview index (kind, at, outcome, reason, nas).
 EventSummary PostgresLedger::summarize_events(UnixTime since) {
   return read([&](Connection& db) {
-    EventSummary out;
-    const Params at = Params().add(static_cast<std::int64_t>(since));
-    const Result minutes = db.exec(
-        "SELECT at / 60, count(*) FILTER (WHERE outcome = 'accept'), count(*) FILTER (WHERE outcome = 'reject') "
-        "FROM events WHERE kind = 'radius' AND at >= $1 AND outcome IN ('accept', 'reject') GROUP BY 1 ORDER BY 1",
-        at);
-    for (int i = 0; i < minutes.rows(); ++i)
-      out.radius_per_minute.push_back({minutes.int64(i, 0), minutes.int64(i, 1), minutes.int64(i, 2)});
-    const Result rejects = db.exec(
-        "SELECT reason, nas, count(*) FROM events WHERE kind = 'radius' AND at >= $1 AND outcome = 'reject' "
-        "GROUP BY reason, nas",
-        at);
-    for (int i = 0; i < rejects.rows(); ++i)
-      out.rejects.push_back({rejects.text(i, 0), rejects.text(i, 1), rejects.int64(i, 2)});
-    const Result scep =
-        db.exec("SELECT outcome, count(*) FROM events WHERE kind = 'scep' AND at >= $1 GROUP BY outcome", at);
-    for (int i = 0; i < scep.rows(); ++i) out.scep_outcomes.emplace_back(scep.text(i, 0), scep.int64(i, 1));
-    return out;
+    const Result r = db.exec("SELECT minute, kind, outcome, reason, nas, count FROM event_counts WHERE minute >= $1",
+                             Params().add(static_cast<std::int64_t>(since / 60)));
+    std::vector<EventCount> rows;
+    for (int i = 0; i < r.rows(); ++i)
+      rows.push_back({r.int64(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3), r.text(i, 4), r.int64(i, 5)});
+    return summarize_counts(rows);
   });
 }
 
@@ -160,6 +156,8 @@ std::size_t PostgresLedger::prune_events(UnixTime older_than, std::size_t max_ro
     deleted += db.exec("DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - $1",
                        Params().add(detail::clamp_count(max_rows)))
                    .affected();
+    db.exec("DELETE FROM event_counts WHERE minute < $1",
+            Params().add(static_cast<std::int64_t>((now_unix() - kEventCountsKeptSeconds) / 60)));
     // The change feed is read within seconds by every node; a day is plenty.
     db.exec("DELETE FROM portcullis_sync.changes WHERE at < $1", Params().add(now_unix() - 86400));
     return deleted;

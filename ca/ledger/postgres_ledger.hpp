@@ -83,6 +83,10 @@ class PostgresLedger final : public Ledger, public ChangeFeed {
   EventSummary summarize_events(UnixTime since) override;
   std::size_t prune_events(UnixTime older_than, std::size_t max_rows) override;
 
+  std::optional<NodeRow> record_node(const NodeBeat& beat) override;
+  NodeList nodes() override;
+  ForgetOutcome forget_node(const std::string& name, const std::string& actor) override;
+
   std::string integrity_check() override;
 
   ChangeFeed* change_feed() override { return this; }

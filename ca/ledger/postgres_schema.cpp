@@ -211,7 +211,40 @@ constexpr const char* kVersion11 = R"sql(
 ALTER TABLE radius_sessions ADD COLUMN dynauth_claim TEXT NOT NULL DEFAULT '';
 )sql";
 
-constexpr Step kSteps[] = {{kBaselineVersion, kBaseline}, {9, kVersion9}, {10, kVersion10}, {11, kVersion11}};
+// Version 12 (as schema.cpp's): the overview's per-minute counts, the nodes' heartbeats.
+constexpr const char* kVersion12 = R"sql(
+CREATE TABLE event_counts (
+  minute  BIGINT NOT NULL,
+  kind    TEXT   NOT NULL,
+  outcome TEXT   NOT NULL,
+  reason  TEXT   NOT NULL DEFAULT '',
+  nas     TEXT   NOT NULL DEFAULT '',
+  count   BIGINT NOT NULL,
+  PRIMARY KEY (minute, kind, outcome, reason, nas)
+);
+INSERT INTO event_counts (minute, kind, outcome, reason, nas, count)
+  SELECT at / 60, kind, outcome,
+         CASE WHEN kind = 'radius' AND outcome = 'reject' THEN reason ELSE '' END,
+         CASE WHEN kind = 'radius' AND outcome = 'reject' THEN nas ELSE '' END, sum(count)
+  FROM events
+  WHERE at >= extract(epoch FROM now())::bigint - 172800
+    AND (kind = 'scep' OR (kind = 'radius' AND outcome IN ('accept', 'reject')))
+  GROUP BY 1, 2, 3, 4, 5;
+DROP INDEX events_overview;
+
+CREATE TABLE nodes (
+  name             TEXT   PRIMARY KEY NOT NULL,
+  instance         TEXT   NOT NULL,
+  version          TEXT   NOT NULL DEFAULT '',
+  status           TEXT   NOT NULL CHECK (status IN ('ok', 'degraded', 'stopped')),
+  reason           TEXT   NOT NULL DEFAULT '',
+  started_at       BIGINT NOT NULL,
+  interval_seconds BIGINT NOT NULL,
+  seen_at          BIGINT NOT NULL
+);
+)sql";
+
+constexpr Step kSteps[] = {{kBaselineVersion, kBaseline}, {9, kVersion9}, {10, kVersion10}, {11, kVersion11}, {12, kVersion12}};
 
 // pg_advisory_xact_lock key: "portcullis schema" for every node on the database.
 constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7061726375)";

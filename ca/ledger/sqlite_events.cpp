@@ -1,4 +1,5 @@
-// The SQLite ledger: decision events, table events (schema v8, v9).
+// The SQLite ledger: decision events, tables events (schema v8, v9) and event_counts (v12).
+#include "ca/ledger/event_counts.hpp"
 #include "ca/ledger/sqlite_ledger.hpp"
 
 #include <algorithm>
@@ -106,7 +107,9 @@ void SqliteLedger::append_events(const std::vector<Event>& events) {
   // A unit of the group commit: when issuances are being committed, the batch shares their
   // transaction and its sync. Rows go kRowsPerInsert to a statement, whose own work (its
   // program's start and halt) is then shared by many rows: a third fewer instructions per
-  // row than one statement each (docs/performance.md).
+  // row than one statement each (docs/performance.md). The overview's counts go in the
+  // same transaction, so they never disagree with the rows.
+  const std::vector<EventCount> counts = count_events(events);
   issuance_commits_.run([&] {
     for (std::size_t done = 0; done < events.size();) {
       const std::size_t rows = std::min(kRowsPerInsert, events.size() - done);
@@ -115,6 +118,14 @@ void SqliteLedger::append_events(const std::vector<Event>& events) {
       for (std::size_t r = 0; r < rows; ++r) bind_event(*stmt, static_cast<int>(r) * kInsertColumns, events[done + r]);
       stmt->run();
       done += rows;
+    }
+    for (const EventCount& c : counts) {
+      auto stmt = db_.cached(
+          "INSERT INTO event_counts (minute, kind, outcome, reason, nas, count) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+          "ON CONFLICT (minute, kind, outcome, reason, nas) DO UPDATE SET count = count + excluded.count");
+      stmt->bind(1, static_cast<std::int64_t>(c.minute)).bind_static(2, c.kind).bind_static(3, c.outcome);
+      stmt->bind_static(4, c.reason).bind_static(5, c.nas).bind(6, c.count);
+      stmt->run();
     }
   });
 }
@@ -170,43 +181,17 @@ std::vector<Event> SqliteLedger::events(const EventFilter& filter) {
   });
 }
 
-// One pass over the RADIUS range of the covering index events_overview (kind, at, outcome,
-// reason, nas), counted here: SQLite's GROUP BY would sort every row of the day first
-// (at / 60 and (reason, nas) are not the index's order), five times the cost of the scan
-// with a million events in the window (docs/performance.md). Then one small GROUP BY over
-// the SCEP range. On the reader connection.
+// A day of a busy service is a few thousand rows of event_counts; on the reader connection.
 EventSummary SqliteLedger::summarize_events(UnixTime since) {
   return read([&](Connection& db) {
-    EventSummary out;
-    {
-      Statement stmt = db.prepare(
-          "SELECT at, outcome = 'reject', reason, nas FROM events INDEXED BY events_overview "
-          "WHERE kind = 'radius' AND at >= ?1 AND outcome IN ('accept', 'reject') ORDER BY at");
-      stmt.bind(1, static_cast<std::int64_t>(since));
-      std::map<std::pair<std::string, std::string>, std::int64_t> rejects;
-      while (stmt.step()) {
-        const UnixTime minute = stmt.column_int64(0) / 60;
-        // In time order (the index's): a minute's counts are the last entry or a new one.
-        if (out.radius_per_minute.empty() || out.radius_per_minute.back().minute != minute)
-          out.radius_per_minute.push_back({minute, 0, 0});
-        EventSummary::Minute& m = out.radius_per_minute.back();
-        if (stmt.column_int64(1) == 0) {
-          ++m.accepted;
-        } else {
-          ++m.rejected;
-          ++rejects[{stmt.column_text(2), stmt.column_text(3)}];
-        }
-      }
-      for (auto& [key, count] : rejects) out.rejects.push_back({key.first, key.second, count});
+    Statement stmt = db.prepare("SELECT minute, kind, outcome, reason, nas, count FROM event_counts WHERE minute >= ?1");
+    stmt.bind(1, static_cast<std::int64_t>(since / 60));
+    std::vector<EventCount> rows;
+    while (stmt.step()) {
+      rows.push_back({stmt.column_int64(0), stmt.column_text(1), stmt.column_text(2), stmt.column_text(3),
+                      stmt.column_text(4), stmt.column_int64(5)});
     }
-    {
-      Statement stmt = db.prepare(
-          "SELECT outcome, count(*) FROM events INDEXED BY events_overview WHERE kind = 'scep' AND at >= ?1 "
-          "GROUP BY outcome");
-      stmt.bind(1, static_cast<std::int64_t>(since));
-      while (stmt.step()) out.scep_outcomes.emplace_back(stmt.column_text(0), stmt.column_int64(1));
-    }
-    return out;
+    return summarize_counts(rows);
   });
 }
 
@@ -215,6 +200,12 @@ EventSummary SqliteLedger::summarize_events(UnixTime since) {
 // aftermath) never holds the lock, or one WAL transaction, for the whole of it, so batches
 // of events and issuances commit between its chunks.
 std::size_t SqliteLedger::prune_events(UnixTime older_than, std::size_t max_rows) {
+  {
+    std::lock_guard lock(mutex_);
+    auto stmt = db_.cached("DELETE FROM event_counts WHERE minute < ?1");
+    stmt->bind(1, static_cast<std::int64_t>((now_unix() - kEventCountsKeptSeconds) / 60));
+    stmt->run();
+  }
   std::size_t deleted = 0;
   // The oldest by time first; events_by_time finds them without a scan.
   while (true) {

@@ -81,6 +81,10 @@ class SqliteLedger final : public Ledger {
   std::size_t prune_events(UnixTime older_than, std::size_t max_rows) override;
   static constexpr std::size_t kPruneChunkRows = 5000;
 
+  std::optional<NodeRow> record_node(const NodeBeat& beat) override;
+  NodeList nodes() override;
+  ForgetOutcome forget_node(const std::string& name, const std::string& actor) override;
+
   std::string integrity_check() override;
   // See open_sqlite_ledger; before the ledger is shared with other threads.
   void observe_commits(CommitObserver* observer) noexcept { db_.observe_commits(observer); }

@@ -2,7 +2,9 @@
 // serial with the count of all matches, the change of a device's groups, sessions by NAS,
 // SSID, device and id, the overview's event counts; and the indexes behind them, which
 // both schemas must create.
+#include "ca/ledger/event_counts.hpp"
 #include "ca/ledger/ledger.hpp"
+#include "ca/ledger/schema.hpp"
 #include "ca/ledger/sqlite_db.hpp"
 #include "ledger_backend.hpp"
 #include "ledger_fixtures.hpp"
@@ -219,6 +221,46 @@ TEST_P(LedgerDevicesTest, SummarizeEventsCountsPerMinuteReasonAndNasSince) {
   EXPECT_EQ(scep, (std::map<std::string, std::int64_t>{{"issued", 2}, {"reject", 1}}));
 }
 
+// The counts are kept per batch: a second batch adds to the first's minutes (the upsert),
+// and they are the same whether the events came in one batch or one by one.
+TEST_P(LedgerDevicesTest, SummaryCountsAddUpAcrossBatches) {
+  Event e;
+  e.at = 6000;
+  e.kind = "radius";
+  e.outcome = "reject";
+  e.reason = "revoked";
+  e.nas = "a";
+  ledger->append_events({e, e});
+  ledger->append_events({e});
+  e.outcome = "accept";
+  ledger->append_events({e});
+  const EventSummary s = ledger->summarize_events(6000);
+  ASSERT_EQ(s.radius_per_minute.size(), 1u);
+  EXPECT_EQ(s.radius_per_minute[0].rejected, 3);
+  EXPECT_EQ(s.radius_per_minute[0].accepted, 1);
+  ASSERT_EQ(s.rejects.size(), 1u);
+  EXPECT_EQ(s.rejects[0].count, 3);
+  EXPECT_EQ(s.rejects[0].nas, "a");
+}
+
+// Retention: counts older than two days go with the next prune of events, whatever the
+// events' own retention; the day the overview reads stays.
+TEST_P(LedgerDevicesTest, PruneDropsCountsOlderThanTwoDays) {
+  const UnixTime now = now_unix();
+  Event e;
+  e.kind = "scep";
+  e.outcome = "issued";
+  e.at = now - kEventCountsKeptSeconds - 120;
+  Event recent = e;
+  recent.at = now - 3600;
+  ledger->append_events({e, recent});
+  ledger->prune_events(0, 1000000);
+  const EventSummary s = ledger->summarize_events(0);
+  ASSERT_EQ(s.scep_outcomes.size(), 1u);
+  EXPECT_EQ(s.scep_outcomes[0].second, 1);
+  EXPECT_EQ(ledger->events({}).size(), 2u);   // the rows themselves follow their own retention
+}
+
 std::set<std::string> sqlite_indexes(const std::string& path) {
   auto db = sqlite::Connection::open(path, false);
   std::set<std::string> out;
@@ -236,12 +278,41 @@ TEST(LedgerSchemas, PostgresHasEveryNamedSqliteIndex) {
   sqlite_side.open().reset();
   postgres_side.open().reset();
   const auto expected = sqlite_indexes(sqlite_side.path());
-  ASSERT_TRUE(expected.count("radius_sessions_by_calling_station") && expected.count("events_overview"));
+  ASSERT_TRUE(expected.count("radius_sessions_by_calling_station") && expected.count("events_by_cn"));
   for (const auto& name : expected)
     EXPECT_EQ(postgres_side.raw_int64("SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND indexname = '" +
                                       name + "'"),
               1)
         << name;
+}
+
+// Version 12 fills the counts from the last two days of events already there, so the
+// overview of an upgraded ledger is not empty for a day.
+TEST(LedgerSchemas, Version12CountsTheRecentEventsAlreadyThere) {
+  const LedgerBackend sqlite_side(LedgerBackendKind::sqlite);
+  const auto now = static_cast<std::int64_t>(now_unix());
+  {
+    auto db = sqlite::Connection::open(sqlite_side.path(), true);
+    sqlite::migrate(db, 11);
+    const std::string insert = "INSERT INTO events (at, kind, outcome, reason, nas) VALUES ";
+    db.exec((insert + "(" + std::to_string(now - 60) + ", 'radius', 'reject', 'revoked', 'wlc'), (" +
+             std::to_string(now - 60) + ", 'radius', 'reject', 'revoked', 'wlc'), (" + std::to_string(now - 30) +
+             ", 'radius', 'accept', 'ok', 'wlc'), (" + std::to_string(now - 3 * 86400) +
+             ", 'radius', 'accept', 'ok', 'wlc'), (" + std::to_string(now) + ", 'dynauth', 'sent', '', 'wlc')")
+                .c_str());
+  }
+  auto ledger = open_sqlite_ledger(sqlite_side.path());
+  const EventSummary s = ledger->summarize_events(static_cast<UnixTime>(now - 86400));
+  std::int64_t accepted = 0, rejected = 0;
+  for (const auto& m : s.radius_per_minute) {
+    accepted += m.accepted;
+    rejected += m.rejected;
+  }
+  EXPECT_EQ(accepted, 1);
+  EXPECT_EQ(rejected, 2);
+  ASSERT_EQ(s.rejects.size(), 1u);
+  EXPECT_EQ(s.rejects[0].reason, "revoked");
+  EXPECT_EQ(s.rejects[0].count, 2);
 }
 
 }  // namespace

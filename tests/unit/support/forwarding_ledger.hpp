@@ -28,6 +28,9 @@ class ForwardingLedger : public ca::Ledger {
   std::vector<ca::Device> list_devices(const ca::DeviceFilter& f) override { return real_.list_devices(f); }
   std::size_t count_devices(const ca::DeviceFilter& f) override { return real_.count_devices(f); }
   ca::EventSummary summarize_events(ca::UnixTime since) override { return real_.summarize_events(since); }
+  std::optional<ca::NodeRow> record_node(const ca::NodeBeat& b) override { return real_.record_node(b); }
+  ca::NodeList nodes() override { return real_.nodes(); }
+  ca::ForgetOutcome forget_node(const std::string& n, const std::string& a) override { return real_.forget_node(n, a); }
   ca::Device set_device_enabled(std::int64_t id, bool e, const std::string& a) override {
     return real_.set_device_enabled(id, e, a);
   }
