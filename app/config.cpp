@@ -9,8 +9,10 @@
 #include <toml++/toml.h>
 
 #include <arpa/inet.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <set>
 #include <sstream>
@@ -195,6 +197,23 @@ void read_connection_limits(Section& s, Listener& listener) {
   s.positive("header_timeout_seconds", listener.header_timeout_seconds);
 }
 
+}  // namespace
+
+std::string machine_hostname() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
+void check_node_name(const std::string& name) {
+  const bool ok = !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '_';
+  });
+  if (!ok) throw std::invalid_argument("must be 1 to 64 letters, digits, '.', '-' or '_'");
+}
+
+namespace {
+
 void load_service(const std::string& path, const toml::table& root, Config& c) {
   Section service(path, "service", root["service"].as_table());
   service.get("hostname", c.service.hostname);
@@ -203,7 +222,16 @@ void load_service(const std::string& path, const toml::table& root, Config& c) {
   service.get("log_file", c.service.log_file);
   service.get("threads", c.service.threads);
   service.get("http_workers", c.service.http_workers);
+  service.get("node_name", c.service.node_name);
+  service.positive("heartbeat_seconds", c.service.heartbeat_seconds);
   service.finish();
+  if (c.service.heartbeat_seconds > 300) service.fail_key("heartbeat_seconds", "must be at most 300");
+  if (c.service.node_name.empty()) c.service.node_name = machine_hostname();
+  try {
+    check_node_name(c.service.node_name);
+  } catch (const std::invalid_argument& e) {
+    service.fail_key("node_name", e.what());
+  }
   if (!kLogLevels.count(c.service.log_level)) service.fail_key("log_level", "must be trace, debug, info, warn or error");
   if (c.service.log_format != "text" && c.service.log_format != "json")
     service.fail_key("log_format", "must be \"text\" or \"json\"");
@@ -595,6 +623,8 @@ void render_service_and_http(std::ostream& o, const ConfigTemplate& t) {
   const std::string http_url = "http://" + t.hostname + ":" + std::to_string(t.http_port);
   o << "[service]\n"
     << "hostname = \"" << t.hostname << "\"        # EAP server certificate name; default URL host\n"
+    << "node_name = \"" << t.node_name << "\"   # this node among those sharing a ledger (unique)\n"
+    << "heartbeat_seconds = 10             # how often it tells the ledger it is up\n"
     << "log_level = \"info\"                 # trace | debug | info | warn | error\n"
     << "log_format = \"text\"                # text | json (one JSON object a line)\n"
     << "log_file = \"\"                      # empty: stderr\n"

@@ -20,6 +20,10 @@ class ConfigError : public std::runtime_error {
 
 struct ServiceSettings {
   std::string hostname = "localhost";
+  // This node among those sharing a ledger (ca/ledger/nodes.hpp); empty in the file: this
+  // machine's hostname.
+  std::string node_name;
+  int heartbeat_seconds = 10;         // how often this node writes its heartbeat row
   std::string log_level = "info";     // trace debug info warn error
   std::string log_format = "text";    // text | json
   std::string log_file;               // empty = stderr
@@ -217,11 +221,16 @@ struct Config {
 };
 
 Config load_config(const std::string& path);
+// gethostname(2), "localhost" when it has none: the default [service] node_name.
+std::string machine_hostname();
+// Throws std::invalid_argument unless `name` is 1 to 64 letters, digits, '.', '-', '_'.
+void check_node_name(const std::string& name);
 bool is_loopback_address(const std::string& address);
 
 // What `init` writes: every option present, each with a comment.
 struct ConfigTemplate {
   std::string hostname;
+  std::string node_name;
   std::string bind;
   std::uint16_t http_port = 8080;
   std::uint16_t admin_port = 8443;

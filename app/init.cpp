@@ -126,6 +126,7 @@ void create(const InitOptions& o, const fs::path& dir, InitSummary& summary, Led
 
   ConfigTemplate t;
   t.hostname = o.hostname;
+  t.node_name = o.node_name.empty() ? machine_hostname() : o.node_name;
   t.bind = o.bind;
   t.http_port = o.http_port;
   t.admin_port = o.admin_port;

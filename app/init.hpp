@@ -16,6 +16,7 @@ struct InitOptions {
   std::uint16_t radius_port = 1812;     // accounting on radius_port + 1
   std::string bind = "127.0.0.1";
   std::string hostname = "localhost";
+  std::string node_name;                // [service] node_name; empty: this machine's hostname
   ca::KeyType key_type = ca::KeyType::ec_p256;
   // An enterprise issuing CA: all three set, or none.
   std::string import_issuing_cert, import_issuing_key, import_chain;

@@ -39,6 +39,19 @@ std::optional<std::string> retarget_line(const std::string& section, const std::
   return std::nullopt;
 }
 
+// Two running nodes under one name would show as one on every console (and each would
+// log the other's beats): the name must be new, or that of a node no longer beating.
+void refuse_taken_name(ca::Ledger& ledger, const Config& source, const std::string& name) {
+  const std::string hint = "; give this node its own name with --node-name";
+  if (name == source.service.node_name) throw std::runtime_error("the node being joined is called " + name + hint);
+  const ca::NodeList nodes = ledger.nodes();
+  for (const ca::NodeRow& n : nodes.nodes) {
+    const std::string state = ca::node_state(n, nodes.now);
+    if (n.name == name && state != "stopped" && state != "silent")
+      throw std::runtime_error("a node called " + name + " is running on this ledger" + hint);
+  }
+}
+
 }  // namespace
 
 std::string retarget_ports(const std::string& config, std::uint16_t http_port, std::uint16_t admin_port,
@@ -62,12 +75,36 @@ std::string retarget_ports(const std::string& config, std::uint16_t http_port, s
   return out.str();
 }
 
+std::string rename_node(const std::string& config, const std::string& name) {
+  static const std::regex header(R"(^\s*\[([A-Za-z0-9_.]+)\]\s*(#.*)?$)");
+  static const std::regex setting(R"re(^(\s*node_name\s*=\s*)"[^"]*"(.*)$)re");
+  std::istringstream in(config);
+  std::ostringstream out;
+  std::string line, section;
+  bool done = false;
+  while (std::getline(in, line)) {
+    std::smatch m;
+    const bool is_header = std::regex_match(line, m, header);
+    if (is_header && section == "service" && !done) out << "node_name = \"" << name << "\"\n", done = true;
+    if (is_header) section = m[1];
+    if (section == "service" && std::regex_match(line, m, setting)) {
+      out << m[1] << '"' << name << '"' << m[2] << "\n";
+      done = true;
+      continue;
+    }
+    out << line << "\n";
+  }
+  if (!done) out << (section == "service" ? "" : "\n[service]\n") << "node_name = \"" << name << "\"\n";
+  return out.str();
+}
+
 InitSummary run_join(const InitOptions& o) {
   if (o.dir.empty()) throw std::invalid_argument("--dir is required");
   if (o.radius_port == 65535) throw std::invalid_argument("--radius-port must leave room for accounting (port + 1)");
   const fs::path source = fs::absolute(o.join).lexically_normal();
   const fs::path source_config = source / "portcullis.toml";
   const Config config = load_config(source_config.string());
+  const std::string node_name = o.node_name.empty() ? machine_hostname() : o.node_name;
   if (config.ledger.backend != "postgresql") {
     throw std::runtime_error(source_config.string() + " uses the SQLite ledger, which one node alone can use; "
                              "a node can only join a PostgreSQL ledger");
@@ -80,6 +117,7 @@ InitSummary run_join(const InitOptions& o) {
       throw std::runtime_error("the ledger at " + ledger_location(config.ledger) + " does not hold the CA of " +
                                source.string() + "; refusing to join a ledger of another CA");
     }
+    refuse_taken_name(*ledger, config, node_name);
   }
   const fs::path dir = fs::absolute(o.dir).lexically_normal();
   if (fs::exists(dir)) throw std::runtime_error("refusing to touch existing " + dir.string() + ": init needs a new folder");
@@ -92,7 +130,9 @@ InitSummary run_join(const InitOptions& o) {
     const fs::path token = source / "admin.token";
     if (fs::exists(token)) fs::copy_file(token, dir / "admin.token");
     ca::write_file((dir / "portcullis.toml").string(),
-                   retarget_ports(ca::read_file(source_config.string()), o.http_port, o.admin_port, o.radius_port),
+                   rename_node(retarget_ports(ca::read_file(source_config.string()), o.http_port, o.admin_port,
+                                              o.radius_port),
+                               node_name),
                    0600);
   } catch (...) {
     std::error_code ignored;

@@ -6,6 +6,7 @@
 #include "app/console/console.hpp"
 #include "app/config.hpp"
 #include "app/ledger_health.hpp"
+#include "app/node_heartbeat.hpp"
 #include "app/ledger_open.hpp"
 #include "ca/ledger/change_follower.hpp"
 #include "app/listeners.hpp"
@@ -193,6 +194,7 @@ class Service {
     http_listeners_ = &http;
     start_session_control(io);
     follow_other_nodes();
+    start_heartbeat();
     radsec_ = start_radsec_listener(io, config_, *authority_, index_, *registry_, *radius_, event_sink(),
                                     &nas_activities_);
     if (radsec_) session_control_->use_radsec(radsec_);  // Disconnect/CoA down a RadSec NAS's connection
@@ -228,8 +230,10 @@ class Service {
     http_listeners_ = nullptr;
     // The threads that reach session control through the registry's observers stop
     // before it goes: its requests would be posted to `io`, which goes with this call.
-    // Health reads the follower, so it goes first.
+    // Health reads the follower, so it goes first, after the heartbeat that reads health
+    // (its last beat says "stopped").
     intune_sync_.reset();
+    heartbeat_.reset();
     ledger_health_.reset();
     follower_.reset();
     session_control_.reset();  // its timers and sockets belong to `io`
@@ -253,6 +257,31 @@ class Service {
     observers.device = [this](const ca::Device& d) { registry_->followed_device_change(d); };
     follower_ = follow_ledger(*ledger_, *feed, index_, changes_from_, std::move(observers));
     ledger_health_ = std::make_unique<LedgerHealth>(follower_.get());
+  }
+
+  // This node's row in the ledger's nodes table, for every node's console and API.
+  void start_heartbeat() {
+    ca::NodeBeat self;
+    self.name = config_.service.node_name;
+    self.version = PORTCULLIS_VERSION;
+    self.started_at = started_at_;
+    self.interval_seconds = config_.service.heartbeat_seconds;
+    heartbeat_ = std::make_unique<NodeHeartbeat>(*ledger_, std::move(self), [this] { return node_health(); });
+  }
+
+  // Degraded while this node cannot follow a shared ledger (its index misses what the
+  // others commit), or after it lost decision events (its counts and `why` miss some).
+  NodeHealth node_health() const {
+    if (ledger_health_) {
+      const LedgerFollowState s = ledger_health_->state(Clock::now());
+      if (s.degraded) return {"degraded", s.reason};
+    }
+    const ca::EventWriterCounters events = events_->counters();
+    if (events.dropped > 0 || events.store_errors > 0) {
+      return {"degraded", std::to_string(events.dropped) + " decision event(s) dropped from a full queue and " +
+                              std::to_string(events.store_errors) + " batch(es) the ledger refused since start"};
+    }
+    return {};
   }
 
   // The CRL is re-signed as part of the revoke call, so relying parties that fetch it see
@@ -434,7 +463,8 @@ class Service {
       }
       return out;
     });
-    api->set_node(NodeInfo{config.service.hostname, config.ledger.backend, started_at_});
+    api->set_node(NodeInfo{config_.service.node_name, config.ledger.backend, started_at_,
+                           [this] { return node_health(); }});
     // Set in run() before any listener starts and reset after the HTTP workers are joined.
     api->set_session_disconnect([this](const ca::RadiusSessionRow& row, const std::string& why) {
       return session_control_ && session_control_->disconnect(row, why);
@@ -604,6 +634,8 @@ class Service {
   // Other nodes' changes into index_ and the registry's observers; last, so that it is
   // stopped first, before anything its thread calls is gone.
   std::unique_ptr<ca::ChangeFollower> follower_;
+  // Set in run(); its thread reads ledger_health_ and the follower, so it stops before them.
+  std::unique_ptr<NodeHeartbeat> heartbeat_;
 };
 
 }  // namespace

@@ -37,6 +37,7 @@
 //        -> 202 {"session":S} (404 unknown, 409 not live); see api_sessions.cpp
 //   GET  /overview  this node's health and the last 24 hours at a glance: api_overview.cpp
 //   GET  /nas       NAS clients, transport, last seen and counters since start: api_nas.cpp
+//   GET  /nodes, POST /nodes/{name}/forget  the nodes serving from this ledger: api_nodes.cpp
 //   GET  /radius/counters  RADIUS drops and outcomes since start      -> {"counters":{name:n…}}
 //   GET  /scep/counters    SCEP outcomes since start (by failInfo too) -> {"counters":{name:n…}}
 //   GET  /service/counters handler exceptions survived, HTTP connections refused -> {"counters":{name:n…}}
@@ -312,6 +313,8 @@ std::span<const AdminApi::Route> AdminApi::routes() {
       {"policy/test", "POST", [](AdminApi& a, C c) { return a.test_policy(c.request); }},
       {"overview", "GET", [](AdminApi& a, C c) { return a.overview(c.query, c.now); }},
       {"nas", "GET", [](AdminApi& a, C c) { return a.list_nas(c.query); }},
+      {"nodes", "GET", [](AdminApi& a, C c) { return a.list_nodes(c.query); }},
+      {"nodes/*/forget", "POST", [](AdminApi& a, C c) { return a.forget_node(c.request, c.actor, c.segments[1]); }},
       {"radius/counters", "GET", [](AdminApi& a, C c) { return a.show_radius_counters(c); }},
       {"scep/counters", "GET", [](AdminApi& a, C c) { return a.show_scep_counters(c); }},
       {"service/counters", "GET", [](AdminApi& a, C c) { return a.show_service_counters(c); }},

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "app/http/types.hpp"
+#include "app/node_heartbeat.hpp"
 #include "app/policy_control.hpp"
 #include "ca/issuer.hpp"
 #include "ca/registry.hpp"
@@ -47,11 +48,12 @@ struct NasSummary {
   std::size_t connections = 0;                          // open RadSec connections
 };
 
-// What GET /overview says about this node.
+// What GET /overview and GET /nodes say about this node.
 struct NodeInfo {
-  std::string name;             // service.hostname
+  std::string name;             // service.node_name
   std::string ledger_backend;   // "sqlite" | "postgresql"
   ca::UnixTime started_at = 0;  // the process's start
+  std::function<NodeHealth()> health;   // null: always "ok"
 };
 
 class AdminApi {
@@ -155,6 +157,9 @@ class AdminApi {
   HttpResponse list_nas(const std::map<std::string, std::string>& query);
   // api_overview.cpp: the console's first page.
   HttpResponse overview(const std::map<std::string, std::string>& query, ca::UnixTime now);
+  // api_nodes.cpp: the nodes that serve from this ledger, and forgetting one gone for good.
+  HttpResponse list_nodes(const std::map<std::string, std::string>& query);
+  HttpResponse forget_node(const HttpRequest& request, const std::string& actor, const std::string& name);
   HttpResponse show_radius_counters(const Call& call);
   HttpResponse show_scep_counters(const Call& call);
   HttpResponse show_service_counters(const Call& call);

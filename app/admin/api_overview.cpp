@@ -1,6 +1,7 @@
 // Admin API: the console's overview, this node and the last 24 hours at a glance.
 //   GET /api/v1/overview ->
-//     {"node":{"name","status":"ok"|"degraded","uptime_seconds","ledger_backend"},
+//     {"node":{"name","status":"ok"|"degraded","reason","uptime_seconds","ledger_backend"},
+//      "nodes":[N…] (every node serving from this ledger, api_nodes.cpp),
 //      "auth_per_minute":{"start_unix","step":60,"accepted":[1440 ints],"rejected":[1440 ints]},
 //      "top_reject_reasons":[{"reason","count","nases":[{"nas","count"}…]}…],
 //      "enrollments":{"issued","refused","pending"},
@@ -11,13 +12,14 @@
 //   with its NASes (most first). enrollments: SCEP outcomes of the last 24 h (issued counts
 //   issued, renewed and approved). expiring_30d: valid certificates whose notAfter is within
 //   30 days (the in-memory index). pending_approvals: SCEP requests held for an operator.
-//   status is "degraded" when decision events were lost (dropped from a full queue, or a
-//   store error): the counts here then miss some.
-// One GROUP BY per part over the events_overview index (ca/ledger/events.hpp), so the
-// answer costs the same whatever the events table holds beyond the last day.
+//   status is "degraded" with its reason when this node cannot follow a shared ledger, or
+//   lost decision events (the counts here then miss some): app/service.cpp's node_health.
+// The counts come from per-minute rows kept as events are written (ca/ledger/event_counts.hpp),
+// so the answer costs the same however many events the day held.
 #include "app/admin/api.hpp"
 
 #include "app/admin/json.hpp"
+#include "app/admin/nodes_json.hpp"
 
 #include <algorithm>
 #include <array>
@@ -91,12 +93,10 @@ HttpResponse AdminApi::overview(const std::map<std::string, std::string>& query,
   const std::int64_t first_minute = now / 60 - (kMinutes - 1);
   const ca::EventSummary summary = ledger.summarize_events(first_minute * 60);
 
-  std::string status = "ok";
-  if (service_counters_)
-    for (const auto& [name, value] : service_counters_())
-      if ((name == "events_dropped" || name == "events_store_errors") && value > 0) status = "degraded";
+  const NodeHealth health = admin::node_health(node_);
   const json node{{"name", node_.name},
-                  {"status", status},
+                  {"status", health.status},
+                  {"reason", health.reason},
                   {"uptime_seconds", node_.started_at > 0 ? std::max<ca::UnixTime>(0, now - node_.started_at) : 0},
                   {"ledger_backend", node_.ledger_backend}};
 
@@ -104,6 +104,7 @@ HttpResponse AdminApi::overview(const std::map<std::string, std::string>& query,
   const ca::CertificateCensus census = registry_.index().census(now, windows);
   const std::size_t pending = ledger.list_scep_requests("pending", kMaxPendingCounted).size();
   return admin::json_response(200, json{{"node", node},
+                                        {"nodes", admin::nodes_json(ledger, node_)},
                                         {"auth_per_minute", per_minute(summary, first_minute)},
                                         {"top_reject_reasons", top_reasons(summary)},
                                         {"enrollments", enrollments(summary)},

@@ -7,6 +7,7 @@
 #include "app/cli/policy_commands.hpp"
 #include "app/cli/events_commands.hpp"
 #include "app/cli/nas_commands.hpp"
+#include "app/cli/node_commands.hpp"
 #include "app/cli/ledger_commands.hpp"
 #include "app/cli/scep_commands.hpp"
 #include "app/config.hpp"
@@ -23,7 +24,7 @@
 namespace portcullis::app {
 namespace {
 
-constexpr const char* kVersion = "portcullis 0.1.0";
+constexpr const char* kVersion = "portcullis " PORTCULLIS_VERSION;
 
 void print_init_summary(const InitSummary& s, const InitOptions& o) {
   std::cout << "Portcullis initialised in " << o.dir << "\n"
@@ -68,6 +69,16 @@ void add_init_command(CLI::App& app, std::function<int()>& action) {
   cmd->add_option("--ledger-password-file", init.ledger_password_file,
                   "File whose first line is the PostgreSQL password (default: PGPASSFILE, ~/.pgpass)")
       ->needs(ledger);
+  cmd->add_option("--node-name", init.node_name,
+                  "This node's name among those sharing a ledger (default: this machine's hostname)")
+      ->check([](const std::string& name) {
+        try {
+          check_node_name(name);
+          return std::string();
+        } catch (const std::invalid_argument& e) {
+          return std::string("--node-name ") + e.what();
+        }
+      });
   cmd->add_option("--join", init.join,
                   "Data folder of a node on a PostgreSQL ledger: make another node of it (same CA, NAS table, "
                   "ledger) on these ports")
@@ -172,6 +183,7 @@ int run_cli(int argc, char** argv) {
   add_policy_commands(app, ctx, action);
   add_events_commands(app, ctx, action);
   add_nas_commands(app, ctx, action);
+  add_node_commands(app, ctx, action);
   add_ledger_commands(app, ctx, action);
 
   // Set last: a subcommand inherits the footer its parent has when it is added.

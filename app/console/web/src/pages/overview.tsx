@@ -5,8 +5,21 @@ import { ErrorLine, Loading } from '../components';
 import { LIVE_MS, useLoad } from '../hooks';
 import { Link } from '../router';
 
+interface NodeState {
+  name: string;
+  state: string; // ok | degraded | stopped | silent
+  reason: string;
+  version: string;
+  started_at: string;
+  seen_at: string;
+  seen_seconds_ago: number;
+  uptime_seconds: number | null;
+  this: boolean;
+}
+
 interface Overview {
-  node: { name: string; status: string; uptime_seconds: number; ledger_backend: string };
+  node: { name: string; status: string; reason: string; uptime_seconds: number; ledger_backend: string };
+  nodes: NodeState[];
   auth_per_minute: { start_unix: number; step: number; accepted: number[]; rejected: number[] };
   top_reject_reasons: { reason: string; count: number; nases: { nas: string; count: number }[] }[];
   enrollments: { issued: number; refused: number; pending: number };
@@ -52,6 +65,28 @@ function AuthChart(props: { series: Overview['auth_per_minute'] }) {
   return <div class="chart" ref={box} role="img" aria-label="Authentications per minute, accepted and rejected, last 24 hours" />;
 }
 
+// Every node serving from this ledger, from their heartbeats: the one that went silent is
+// the one to look at.
+function NodesTable(props: { nodes: NodeState[] }) {
+  return (
+    <table class="nodes">
+      <thead><tr><th>Node</th><th>State</th><th>Last heartbeat</th><th>Up</th><th>Version</th><th>Why</th></tr></thead>
+      <tbody>
+        {props.nodes.map((n) => (
+          <tr key={n.name}>
+            <td>{n.name}{n.this && <span class="muted"> (this node)</span>}</td>
+            <td class={'health-' + n.state}>{n.state}</td>
+            <td>{n.this ? 'now' : `${n.seen_seconds_ago} s ago`}</td>
+            <td>{n.uptime_seconds === null ? '' : uptime(n.uptime_seconds)}</td>
+            <td>{n.version}</td>
+            <td>{n.reason}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 export function OverviewPage() {
   const o = useLoad(() => get<Overview>('/overview'), 'overview', LIVE_MS);
   const v = o.data;
@@ -64,11 +99,13 @@ export function OverviewPage() {
         <>
           <div class="cards">
             <div class="card"><h2>Node {v.node.name}</h2><p class={'health-' + v.node.status}>{v.node.status}</p>
+              {v.node.reason && <p>{v.node.reason}</p>}
               <p class="muted">up {uptime(v.node.uptime_seconds)}, ledger {v.node.ledger_backend}</p></div>
             <div class="card"><h2>Enrollments</h2><p>{v.enrollments.issued} issued, {v.enrollments.refused} refused, {v.enrollments.pending} pending</p></div>
             <div class="card"><h2>Expiring within 30 days</h2><p><Link href="/certificates?view=expiring">{v.expiring_30d} certificate(s)</Link></p></div>
             <div class="card"><h2>Pending approvals</h2><p><Link href="/approvals">{v.pending_approvals}</Link></p></div>
           </div>
+          {v.nodes.length > 1 && (<><h2>Nodes on this ledger</h2><NodesTable nodes={v.nodes} /></>)}
           <h2>Authentications per minute, last 24 h</h2>
           <AuthChart series={v.auth_per_minute} />
           <h2>Top reject reasons</h2>
