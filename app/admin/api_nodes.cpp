@@ -40,6 +40,9 @@ json nodes_json(ca::NodeStore& store, const NodeInfo& self) {
       const NodeHealth now = node_health(self);
       state = now.status;
       reason = now.reason;
+    } else if (state == "silent") {
+      reason = "no heartbeat for " + std::to_string(list.now - row.seen_at) +
+               " s: stopped without a clean shutdown, cut off from the ledger, or hung";
     }
     out.push_back(json{{"name", row.name},
                        {"state", state},

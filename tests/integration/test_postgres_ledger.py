@@ -24,9 +24,10 @@ def sha256_der_fingerprint(pem_path):
 
 
 class JoinedNode(Instance):
-    """A second node made with `portcullis init --dir B --join A` on its own ports."""
+    """A second node made with `portcullis init --dir B --join A` on its own ports, named
+    after its folder (two nodes on one machine would otherwise both take its hostname)."""
 
-    def __init__(self, workdir, source):  # pylint: disable=super-init-not-called
+    def __init__(self, workdir, source, node_name=None):  # pylint: disable=super-init-not-called
         self.bin = source.bin
         self.workdir = workdir
         self.dir = os.path.join(workdir, "data")
@@ -38,7 +39,8 @@ class JoinedNode(Instance):
         self.log_file = None
         self.printed = run([self.bin, "init", "--dir", self.dir, "--join", source.dir, "--http-port",
                             str(self.http_port), "--admin-port", str(self.admin_port), "--radius-port",
-                            str(self.radius_port)]).stdout
+                            str(self.radius_port), "--node-name",
+                            node_name or os.path.basename(workdir)]).stdout
         self.config = os.path.join(self.dir, "portcullis.toml")
         with open(os.path.join(self.dir, "admin.token")) as f:
             self.token = f.read().strip()

@@ -4,6 +4,9 @@ micromdm scepclient) and a NAS stand-in for RFC 5176:
 - a revocation on node A reaches the session node B accepted as exactly one
   Disconnect-Request (B sends it; A, which does not hold the session, sends none), and also
   when both nodes hold the session (A restarted and reloaded it): the ledger claim decides;
+- each node lists every node from their heartbeats, with the one killed -9 "silent" within
+  a few beats (also in the console's overview, in Chromium) and a cleanly stopped one
+  "stopped"; a join under a name in use is refused;
 - a node that cannot reach the database says so: /api/v1/health "degraded" with the
   reason, portcullis_ledger_connected 0, one loud log line per change of state;
 - the same one-time challenge raced on both nodes yields one certificate and one FAILURE;
@@ -14,6 +17,7 @@ micromdm scepclient) and a NAS stand-in for RFC 5176:
   the ledger exactly once."""
 
 import concurrent.futures
+import json
 import os
 import re
 import signal
@@ -57,7 +61,7 @@ class NodesTest(PostgresTest):
         super().tearDown()
 
 
-    def two_nodes(self, coa_port=None, legacy_scep=False):
+    def two_nodes(self, coa_port=None, legacy_scep=False, heartbeat_seconds=None):
         """Node A (init --ledger) and node B (init --join A), both started; with `coa_port`
         both send Disconnect/CoA for the loopback NAS there."""
         a = self.instance(init_args=["--ledger", self.url, "--ledger-password-file", self.password_file],
@@ -67,6 +71,8 @@ class NodesTest(PostgresTest):
         if coa_port:
             text = text.replace("coa_port = 3799", f"coa_port = {coa_port}")
             text = text.replace("dynauth_timeout_ms = 1000", "dynauth_timeout_ms = 300")
+        if heartbeat_seconds:  # B's config is a copy of A's: both beat this often
+            text = text.replace("heartbeat_seconds = 10", f"heartbeat_seconds = {heartbeat_seconds}")
         if legacy_scep:  # micromdm scepclient 2.1.0 encrypts with single DES and signs with SHA-1
             text = text.replace("allow_legacy_crypto = false", "allow_legacy_crypto = true")
         with open(a.config, "w") as f:
@@ -186,7 +192,62 @@ class NodesTest(PostgresTest):
         loser = b if sent[0] == 1.0 else a
         self.assertIn("another node has claimed it; not sent from here", loser.log())
 
-    # --- 2. a node that cannot follow the ledger says so
+    # --- 2. every node on each node's console
+    def test_each_node_lists_every_node_and_the_one_that_went_silent(self):
+        """Both nodes beat every second. Each lists both; B killed with -9 turns "silent"
+        on A within a few beats, and the overview's table in Chromium shows it; restarted it
+        is "ok" again, stopped cleanly "stopped" at once, and only then can it be forgotten.
+        A join under a name in use is refused."""
+        a, b = self.two_nodes(heartbeat_seconds=1)
+
+        def states(inst):
+            _, body = inst.api("GET", "/nodes", expect=200)
+            return {n["name"]: (n["state"], n["this"]) for n in body["nodes"]}
+
+        name_a = next(n for n, (_, this) in states(a).items() if this)
+        self.assertTrue(eventually(lambda: states(a), lambda s: s == {name_a: ("ok", True), "node-b": ("ok", False)}))
+        self.assertTrue(eventually(lambda: states(b), lambda s: s == {name_a: ("ok", False), "node-b": ("ok", True)}))
+        _, overview = a.api("GET", "/overview", expect=200)
+        self.assertEqual([n["name"] for n in overview["nodes"]], sorted([name_a, "node-b"]))
+        self.assertRegex(a.cli("nodes", "list").stdout, r"(?m)^node-b\s+ok\s+\d+ s ago\s+0\.1\.0")
+
+        refused = a.cli("nodes", "forget", "node-b", check=False)
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("node node-b is still beating", refused.stderr)
+        for extra, why in (([], f"the node being joined is called {name_a}"),
+                           (["--node-name", "node-b"], "a node called node-b is running on this ledger")):
+            join = run([a.bin, "init", "--dir", os.path.join(self.workdir, "node-c"), "--join", a.dir, *extra],
+                       check=False)
+            self.assertNotEqual(join.returncode, 0, join.stdout)
+            self.assertIn(why, join.stderr)
+            self.assertFalse(os.path.exists(os.path.join(self.workdir, "node-c")))
+
+        b.stop(signal.SIGKILL)
+        started = time.monotonic()
+        self.assertTrue(eventually(lambda: states(a).get("node-b"), lambda s: s == ("silent", False), timeout=10))
+        print(f"node-b killed -9: silent on A after {time.monotonic() - started:.1f} s (beats every 1 s)")
+        self.browser_shows(a, {name_a: "ok", "node-b": "silent"}, "overview-nodes-silent.png")
+
+        b.start()
+        self.assertTrue(eventually(lambda: states(a).get("node-b"), lambda s: s == ("ok", False), timeout=5))
+        b.stop()
+        self.assertEqual(states(a).get("node-b"), ("stopped", False), "the last beat of a clean stop")
+        self.assertIn("forgot node node-b", a.cli("nodes", "forget", "node-b").stdout)
+        self.assertEqual(states(a), {name_a: ("ok", True)})
+        self.assertEqual(self.rows("SELECT actor || ' ' || detail FROM audit WHERE action = 'node.forget' "
+                                   "AND target = 'node-b'"), "api:admin was stopped")
+
+    def browser_shows(self, inst, expect, screenshot):
+        """nodes.mjs in Debian's chromium: signs in to `inst`'s console and waits until the
+        overview's table of nodes shows each node in its state; writes the screenshot."""
+        build = os.path.dirname(os.path.dirname(os.path.abspath(inst.bin)))
+        env = dict(os.environ, CONSOLE_URL=f"http://127.0.0.1:{inst.admin_port}", ADMIN_TOKEN=inst.token,
+                   EXPECT_STATES=json.dumps(expect),
+                   SCREENSHOT=os.path.join(build, "test-output", "console", screenshot))
+        out = run(["node", os.path.join(build, "tests", "browser", "nodes.mjs")], env=env, check=False, timeout=90)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+
+    # --- 3. a node that cannot follow the ledger says so
     def test_database_down_is_degraded_health_and_metrics_and_logged_once(self):
         a, b = self.two_nodes()
         for node in (a, b):
@@ -246,7 +307,7 @@ class NodesTest(PostgresTest):
         return self.rows("SELECT c.serial FROM certificates c JOIN devices d ON d.id = c.device_id "
                          f"WHERE d.name = '{device}' ORDER BY 1").split()
 
-    # --- 3. exactly once across nodes, and faults on real nodes
+    # --- 4. exactly once across nodes, and faults on real nodes
     def test_the_same_challenge_raced_on_both_nodes_yields_one_certificate(self):
         a, b = self.two_nodes(legacy_scep=True)
         for round_ in range(2):

@@ -1,4 +1,5 @@
 #include "app/config.hpp"
+#include "app/join.hpp"
 #include "app/secrets.hpp"
 
 #include <gtest/gtest.h>
@@ -335,6 +336,31 @@ TEST_F(ConfigTest, PostgresqlLedgerNeedsAUrlAndRefusesUnknownBackends) {
   refused("[ledger]\nbackend = \"postgresql\"\n", "url is required");
   refused("[ledger]\nurl = \"postgresql://x@y/z\"\n", "are for backend = \"postgresql\"");
   refused("[ledger]\nbackend = \"postgresql\"\nurl = \"postgresql://x@y/z\"\npassword = \"p\"\n", "password");
+}
+
+TEST_F(ConfigTest, NodeNameDefaultsToThisMachineAndIsChecked) {
+  const Config d = load_config(write("[service]\nhostname = \"x\"\n"));
+  EXPECT_EQ(d.service.node_name, machine_hostname());
+  EXPECT_EQ(d.service.heartbeat_seconds, 10);
+  ConfigTemplate t = sample();
+  t.node_name = "radius-2.site_b";
+  const Config c = load_config(write(render_config(t)));
+  EXPECT_EQ(c.service.node_name, "radius-2.site_b");
+  EXPECT_EQ(c.service.heartbeat_seconds, 10);
+  for (const char* bad : {"node_name = \"a b\"", "node_name = \"<img>\"", "heartbeat_seconds = 0",
+                          "heartbeat_seconds = 301"})
+    EXPECT_THROW(load_config(write(std::string("[service]\n") + bad + "\n")), ConfigError) << bad;
+  EXPECT_THROW(load_config(write("[service]\nnode_name = \"" + std::string(65, 'n') + "\"\n")), ConfigError);
+}
+
+// `init --join`: the copied config gets the new node's name, in [service], whether A's
+// config had the line or not (a config from before node_name).
+TEST(RenameNode, ReplacesOrAddsTheServiceNodeNameOnly) {
+  EXPECT_EQ(rename_node("[service]\nhostname = \"r\"\nnode_name = \"a\"   # this node\n[http]\nport = 1\n", "b"),
+            "[service]\nhostname = \"r\"\nnode_name = \"b\"   # this node\n[http]\nport = 1\n");
+  EXPECT_EQ(rename_node("[service]\nhostname = \"r\"\n\n[http]\nnode_name = \"a\"\n", "b"),
+            "[service]\nhostname = \"r\"\n\nnode_name = \"b\"\n[http]\nnode_name = \"a\"\n");
+  EXPECT_EQ(rename_node("[http]\nport = 1\n", "b"), "[http]\nport = 1\n\n[service]\nnode_name = \"b\"\n");
 }
 
 TEST_F(ConfigTest, BadValuesAreRefused) {

@@ -6,9 +6,9 @@
 #include "ca/identity_index.hpp"
 #include "ca/ledger/change_feed.hpp"
 #include "ca/ledger/ledger.hpp"
+#include "tests/unit/support/captured_log.hpp"
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -22,6 +22,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
+using testing::CapturedLog;
 
 // No changes ever; the listening connection fails while `down` is set.
 class SilentFeed : public ca::ChangeFeed {
@@ -37,25 +38,6 @@ class SilentFeed : public ca::ChangeFeed {
     if (down) throw ca::LedgerError("connection to the ledger lost");
     return false;
   }
-};
-
-class CapturedLog {
- public:
-  CapturedLog() : previous_(spdlog::default_logger()) {
-    auto logger = std::make_shared<spdlog::logger>("captured", std::make_shared<spdlog::sinks::ostream_sink_mt>(out_));
-    spdlog::set_default_logger(logger);
-  }
-  ~CapturedLog() { spdlog::set_default_logger(previous_); }
-  std::size_t count(const std::string& needle) const {
-    const std::string text = out_.str();
-    std::size_t n = 0;
-    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-    return n;
-  }
-
- private:
-  std::ostringstream out_;
-  std::shared_ptr<spdlog::logger> previous_;
 };
 
 template <class Done>
