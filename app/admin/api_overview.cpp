@@ -8,8 +8,8 @@
 //      "expiring_30d":n, "pending_approvals":n}
 //   auth_per_minute: RADIUS accepts and rejects (decision events) per minute, the oldest
 //   first; slot i is the minute starting at start_unix + 60 i, the last one the current
-//   minute. top_reject_reasons: the 10 most frequent reject reasons of the last 24 h, each
-//   with its NASes (most first). enrollments: SCEP outcomes of the last 24 h (issued counts
+//   minute. top_reject_reasons: the 10 most frequent reject reasons of the last 24 h (by
+//   whole hours, so up to 59 minutes more), each with its NASes (most first). enrollments: SCEP outcomes of the last 24 h (issued counts
 //   issued, renewed and approved). expiring_30d: valid certificates whose notAfter is within
 //   30 days (the in-memory index). pending_approvals: SCEP requests held for an operator.
 //   status is "degraded" with its reason when this node cannot follow a shared ledger, or

@@ -53,7 +53,6 @@ void add_node_commands(CLI::App& app, CliContext& ctx, std::function<int()>& act
   auto name = std::make_shared<std::string>();
   auto* forget = nodes->add_subcommand("forget", "Drop a stopped or silent node (one taken out of service) from the list");
   forget->add_option("name", *name, "The node's name, as `nodes list` shows it")->required();
-  forget->footer(examples({"portcullis nodes forget radius-old"}));
   forget->callback([&, name] { action = [&, name] { return run_nodes_forget(ctx, *name); }; });
 }
 

@@ -4,50 +4,42 @@
 #include <tuple>
 
 namespace portcullis::ca {
-namespace {
 
-using Key = std::tuple<UnixTime, std::string, std::string, std::string, std::string>;
-
-bool counted(const Event& e) {
-  return e.kind == "scep" || (e.kind == "radius" && (e.outcome == "accept" || e.outcome == "reject"));
-}
-
-}  // namespace
-
-std::vector<EventCount> count_events(const std::vector<Event>& events) {
-  std::map<Key, std::int64_t> counts;
+EventCounts count_events(const std::vector<Event>& events) {
+  std::map<std::tuple<UnixTime, std::string, std::string>, std::int64_t> minutes;
+  std::map<std::tuple<UnixTime, std::string, std::string>, std::int64_t> rejects;
   for (const Event& e : events) {
-    if (!counted(e)) continue;
-    const bool reject = e.kind == "radius" && e.outcome == "reject";
-    counts[Key{e.at / 60, e.kind, e.outcome, reject ? e.reason : "", reject ? e.nas : ""}] += e.count;
+    const bool radius = e.kind == "radius" && (e.outcome == "accept" || e.outcome == "reject");
+    if (!radius && e.kind != "scep") continue;
+    minutes[{e.at / 60, e.kind, e.outcome}] += e.count;
+    if (radius && e.outcome == "reject") rejects[{e.at / 3600, e.reason, e.nas}] += e.count;
   }
-  std::vector<EventCount> out;
-  out.reserve(counts.size());
-  for (const auto& [key, count] : counts) {
-    const auto& [minute, kind, outcome, reason, nas] = key;
-    out.push_back({minute, kind, outcome, reason, nas, count});
+  EventCounts out;
+  for (const auto& [key, count] : minutes) {
+    const auto& [minute, kind, outcome] = key;
+    out.minutes.push_back({minute, kind, outcome, count});
+  }
+  for (const auto& [key, count] : rejects) {
+    const auto& [hour, reason, nas] = key;
+    out.rejects.push_back({hour, reason, nas, count});
   }
   return out;
 }
 
-EventSummary summarize_counts(const std::vector<EventCount>& rows) {
+EventSummary summarize_counts(const EventCounts& rows) {
   std::map<UnixTime, EventSummary::Minute> minutes;
   std::map<std::pair<std::string, std::string>, std::int64_t> rejects;
   std::map<std::string, std::int64_t> scep;
-  for (const EventCount& r : rows) {
+  for (const MinuteCount& r : rows.minutes) {
     if (r.kind == "scep") {
       scep[r.outcome] += r.count;
-    } else if (r.kind == "radius") {
-      EventSummary::Minute& m = minutes[r.minute];
-      m.minute = r.minute;
-      if (r.outcome == "accept") {
-        m.accepted += r.count;
-      } else if (r.outcome == "reject") {
-        m.rejected += r.count;
-        rejects[{r.reason, r.nas}] += r.count;
-      }
+      continue;
     }
+    EventSummary::Minute& m = minutes[r.minute];
+    m.minute = r.minute;
+    (r.outcome == "accept" ? m.accepted : m.rejected) += r.count;
   }
+  for (const RejectHour& r : rows.rejects) rejects[{r.reason, r.nas}] += r.count;
   EventSummary out;
   for (const auto& [minute, m] : minutes) out.radius_per_minute.push_back(m);
   for (const auto& [key, count] : rejects) out.rejects.push_back({key.first, key.second, count});

@@ -1,6 +1,6 @@
 // The overview's counts (EventStore::summarize_events) kept as they are written: each
-// batch of events adds to per-minute rows of table event_counts in its own transaction, so
-// the overview reads at most a day of small rows however many events the day held.
+// batch of events adds to small rows in its own transaction, so the overview reads about
+// four thousand rows for its day however many events the day held.
 #pragma once
 
 #include "ca/event.hpp"
@@ -12,23 +12,35 @@
 
 namespace portcullis::ca {
 
-// How many events of one kind and outcome a minute held. Only what the overview shows is
-// counted: RADIUS accepts and rejects (a reject keeps its reason and NAS, for the top
-// reasons) and SCEP outcomes; the rest leave reason and nas empty, so a minute is a
-// handful of rows whatever its traffic.
-struct EventCount {
+// How many RADIUS accepts or rejects, or SCEP outcomes of one kind, a minute held: the
+// overview's chart and its enrollment counts (table event_counts).
+struct MinuteCount {
   UnixTime minute = 0;   // at / 60
-  std::string kind, outcome, reason, nas;
+  std::string kind, outcome;
   std::int64_t count = 0;
 };
 
-// The rows `events` add, one per key, sorted by (minute, kind, outcome, reason, nas):
-// writers that add in one order take the rows' locks in one order, so two nodes adding to
-// the same minute wait for each other rather than deadlock.
-std::vector<EventCount> count_events(const std::vector<Event>& events);
+// How many RADIUS rejects for one reason from one NAS an hour held: the overview's top
+// reasons (table reject_counts). By the hour, because a busy day has a row per reason
+// and NAS in each period: 24 periods of them, not 1,440.
+struct RejectHour {
+  UnixTime hour = 0;     // at / 3600
+  std::string reason, nas;
+  std::int64_t count = 0;
+};
+
+struct EventCounts {
+  std::vector<MinuteCount> minutes;
+  std::vector<RejectHour> rejects;
+};
+
+// The rows `events` add, one per key, each list sorted by its key: writers that add in one
+// order take the rows' locks in one order, so two nodes adding to the same minute wait for
+// each other rather than deadlock. Other kinds and outcomes are not counted.
+EventCounts count_events(const std::vector<Event>& events);
 
 // The summary those rows make (rows of any order; rows of one key are added up).
-EventSummary summarize_counts(const std::vector<EventCount>& rows);
+EventSummary summarize_counts(const EventCounts& rows);
 
 // Rows older than this are pruned with the events: the overview reads one day.
 inline constexpr UnixTime kEventCountsKeptSeconds = 2 * 86400;

@@ -25,8 +25,9 @@ struct EventFilter {
   std::size_t offset = 0;
 };
 
-// Counts since an instant, for the console's overview, from the per-minute rows each batch
-// of events adds to (event_counts.hpp): the minute holding `since` counts whole.
+// Counts since an instant, for the console's overview, from the rows each batch of events
+// adds to (event_counts.hpp): the minute holding `since` counts whole, and for `rejects`
+// the hour holding it.
 struct EventSummary {
   struct Minute {
     UnixTime minute = 0;   // at / 60
@@ -37,7 +38,7 @@ struct EventSummary {
     std::int64_t count = 0;
   };
   std::vector<Minute> radius_per_minute;   // minutes with any accept or reject, ascending
-  std::vector<RejectCount> rejects;        // RADIUS rejects by reason and NAS
+  std::vector<RejectCount> rejects;        // RADIUS rejects by reason and NAS (whole hours)
   std::vector<std::pair<std::string, std::int64_t>> scep_outcomes;  // by outcome
 };
 

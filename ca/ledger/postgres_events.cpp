@@ -85,7 +85,7 @@ void PostgresLedger::append_events(const std::vector<Event>& events) {
   for (const Event& e : events) {
     if (e.kind.empty() || e.outcome.empty()) throw LedgerConflict("an event needs a kind and an outcome");
   }
-  const std::vector<EventCount> counts = count_events(events);
+  const EventCounts counts = count_events(events);
   write([&](Connection& db) {
     for (std::size_t first = 0; first < events.size(); first += kRowsPerInsert) {
       const std::size_t count = std::min(kRowsPerInsert, events.size() - first);
@@ -95,10 +95,15 @@ void PostgresLedger::append_events(const std::vector<Event>& events) {
     }
     // In the same transaction as the rows, and in count_events' order: nodes adding to
     // one minute lock its rows in the same order.
-    for (const EventCount& c : counts) {
-      db.exec("INSERT INTO event_counts (minute, kind, outcome, reason, nas, count) VALUES ($1, $2, $3, $4, $5, $6) "
-              "ON CONFLICT (minute, kind, outcome, reason, nas) DO UPDATE SET count = event_counts.count + excluded.count",
-              Params().add(static_cast<std::int64_t>(c.minute)).add(c.kind).add(c.outcome).add(c.reason).add(c.nas).add(c.count));
+    for (const MinuteCount& c : counts.minutes) {
+      db.exec("INSERT INTO event_counts (minute, kind, outcome, count) VALUES ($1, $2, $3, $4) "
+              "ON CONFLICT (minute, kind, outcome) DO UPDATE SET count = event_counts.count + excluded.count",
+              Params().add(static_cast<std::int64_t>(c.minute)).add(c.kind).add(c.outcome).add(c.count));
+    }
+    for (const RejectHour& c : counts.rejects) {
+      db.exec("INSERT INTO reject_counts (hour, reason, nas, count) VALUES ($1, $2, $3, $4) "
+              "ON CONFLICT (hour, reason, nas) DO UPDATE SET count = reject_counts.count + excluded.count",
+              Params().add(static_cast<std::int64_t>(c.hour)).add(c.reason).add(c.nas).add(c.count));
     }
   });
 }
@@ -138,11 +143,15 @@ std::vector<Event> PostgresLedger::events(const EventFilter& filter) {
 
 EventSummary PostgresLedger::summarize_events(UnixTime since) {
   return read([&](Connection& db) {
-    const Result r = db.exec("SELECT minute, kind, outcome, reason, nas, count FROM event_counts WHERE minute >= $1",
-                             Params().add(static_cast<std::int64_t>(since / 60)));
-    std::vector<EventCount> rows;
-    for (int i = 0; i < r.rows(); ++i)
-      rows.push_back({r.int64(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3), r.text(i, 4), r.int64(i, 5)});
+    EventCounts rows;
+    const Result minutes = db.exec("SELECT minute, kind, outcome, count FROM event_counts WHERE minute >= $1",
+                                   Params().add(static_cast<std::int64_t>(since / 60)));
+    for (int i = 0; i < minutes.rows(); ++i)
+      rows.minutes.push_back({minutes.int64(i, 0), minutes.text(i, 1), minutes.text(i, 2), minutes.int64(i, 3)});
+    const Result rejects = db.exec("SELECT hour, reason, nas, count FROM reject_counts WHERE hour >= $1",
+                                   Params().add(static_cast<std::int64_t>(since / 3600)));
+    for (int i = 0; i < rejects.rows(); ++i)
+      rows.rejects.push_back({rejects.int64(i, 0), rejects.text(i, 1), rejects.text(i, 2), rejects.int64(i, 3)});
     return summarize_counts(rows);
   });
 }
@@ -156,8 +165,9 @@ std::size_t PostgresLedger::prune_events(UnixTime older_than, std::size_t max_ro
     deleted += db.exec("DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - $1",
                        Params().add(detail::clamp_count(max_rows)))
                    .affected();
-    db.exec("DELETE FROM event_counts WHERE minute < $1",
-            Params().add(static_cast<std::int64_t>((now_unix() - kEventCountsKeptSeconds) / 60)));
+    const auto oldest_kept = static_cast<std::int64_t>(now_unix() - kEventCountsKeptSeconds);
+    db.exec("DELETE FROM event_counts WHERE minute < $1", Params().add(oldest_kept / 60));
+    db.exec("DELETE FROM reject_counts WHERE hour < $1", Params().add(oldest_kept / 3600));
     // The change feed is read within seconds by every node; a day is plenty.
     db.exec("DELETE FROM portcullis_sync.changes WHERE at < $1", Params().add(now_unix() - 86400));
     return deleted;

@@ -217,19 +217,24 @@ CREATE TABLE event_counts (
   minute  BIGINT NOT NULL,
   kind    TEXT   NOT NULL,
   outcome TEXT   NOT NULL,
-  reason  TEXT   NOT NULL DEFAULT '',
-  nas     TEXT   NOT NULL DEFAULT '',
   count   BIGINT NOT NULL,
-  PRIMARY KEY (minute, kind, outcome, reason, nas)
+  PRIMARY KEY (minute, kind, outcome)
 );
-INSERT INTO event_counts (minute, kind, outcome, reason, nas, count)
-  SELECT at / 60, kind, outcome,
-         CASE WHEN kind = 'radius' AND outcome = 'reject' THEN reason ELSE '' END,
-         CASE WHEN kind = 'radius' AND outcome = 'reject' THEN nas ELSE '' END, sum(count)
-  FROM events
-  WHERE at >= extract(epoch FROM now())::bigint - 172800
-    AND (kind = 'scep' OR (kind = 'radius' AND outcome IN ('accept', 'reject')))
-  GROUP BY 1, 2, 3, 4, 5;
+INSERT INTO event_counts (minute, kind, outcome, count)
+  SELECT at / 60, kind, outcome, sum(count) FROM events
+  WHERE at >= extract(epoch FROM now())::bigint - 172800 AND (kind = 'scep' OR (kind = 'radius' AND outcome IN ('accept', 'reject')))
+  GROUP BY 1, 2, 3;
+CREATE TABLE reject_counts (
+  hour   BIGINT NOT NULL,
+  reason TEXT   NOT NULL,
+  nas    TEXT   NOT NULL,
+  count  BIGINT NOT NULL,
+  PRIMARY KEY (hour, reason, nas)
+);
+INSERT INTO reject_counts (hour, reason, nas, count)
+  SELECT at / 3600, reason, nas, sum(count) FROM events
+  WHERE at >= extract(epoch FROM now())::bigint - 172800 AND kind = 'radius' AND outcome = 'reject'
+  GROUP BY 1, 2, 3;
 DROP INDEX events_overview;
 
 CREATE TABLE nodes (

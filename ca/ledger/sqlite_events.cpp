@@ -1,4 +1,5 @@
-// The SQLite ledger: decision events, tables events (schema v8, v9) and event_counts (v12).
+// The SQLite ledger: decision events, table events (schema v8, v9), and the overview's
+// counts, tables event_counts and reject_counts (v12).
 #include "ca/ledger/event_counts.hpp"
 #include "ca/ledger/sqlite_ledger.hpp"
 
@@ -109,7 +110,7 @@ void SqliteLedger::append_events(const std::vector<Event>& events) {
   // program's start and halt) is then shared by many rows: a third fewer instructions per
   // row than one statement each (docs/performance.md). The overview's counts go in the
   // same transaction, so they never disagree with the rows.
-  const std::vector<EventCount> counts = count_events(events);
+  const EventCounts counts = count_events(events);
   issuance_commits_.run([&] {
     for (std::size_t done = 0; done < events.size();) {
       const std::size_t rows = std::min(kRowsPerInsert, events.size() - done);
@@ -119,13 +120,19 @@ void SqliteLedger::append_events(const std::vector<Event>& events) {
       stmt->run();
       done += rows;
     }
-    for (const EventCount& c : counts) {
+    for (const MinuteCount& c : counts.minutes) {
       auto stmt = db_.cached(
-          "INSERT INTO event_counts (minute, kind, outcome, reason, nas, count) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
-          "ON CONFLICT (minute, kind, outcome, reason, nas) DO UPDATE SET count = count + excluded.count");
+          "INSERT INTO event_counts (minute, kind, outcome, count) VALUES (?1, ?2, ?3, ?4) "
+          "ON CONFLICT (minute, kind, outcome) DO UPDATE SET count = count + excluded.count");
       stmt->bind(1, static_cast<std::int64_t>(c.minute)).bind_static(2, c.kind).bind_static(3, c.outcome);
-      stmt->bind_static(4, c.reason).bind_static(5, c.nas).bind(6, c.count);
-      stmt->run();
+      stmt->bind(4, c.count).run();
+    }
+    for (const RejectHour& c : counts.rejects) {
+      auto stmt = db_.cached(
+          "INSERT INTO reject_counts (hour, reason, nas, count) VALUES (?1, ?2, ?3, ?4) "
+          "ON CONFLICT (hour, reason, nas) DO UPDATE SET count = count + excluded.count");
+      stmt->bind(1, static_cast<std::int64_t>(c.hour)).bind_static(2, c.reason).bind_static(3, c.nas);
+      stmt->bind(4, c.count).run();
     }
   });
 }
@@ -181,16 +188,20 @@ std::vector<Event> SqliteLedger::events(const EventFilter& filter) {
   });
 }
 
-// A day of a busy service is a few thousand rows of event_counts; on the reader connection.
+// About four thousand rows for a busy day (event_counts.hpp); on the reader connection.
 EventSummary SqliteLedger::summarize_events(UnixTime since) {
   return read([&](Connection& db) {
-    Statement stmt = db.prepare("SELECT minute, kind, outcome, reason, nas, count FROM event_counts WHERE minute >= ?1");
-    stmt.bind(1, static_cast<std::int64_t>(since / 60));
-    std::vector<EventCount> rows;
-    while (stmt.step()) {
-      rows.push_back({stmt.column_int64(0), stmt.column_text(1), stmt.column_text(2), stmt.column_text(3),
-                      stmt.column_text(4), stmt.column_int64(5)});
-    }
+    EventCounts rows;
+    Statement minutes = db.prepare("SELECT minute, kind, outcome, count FROM event_counts WHERE minute >= ?1");
+    minutes.bind(1, static_cast<std::int64_t>(since / 60));
+    while (minutes.step())
+      rows.minutes.push_back({minutes.column_int64(0), minutes.column_text(1), minutes.column_text(2),
+                              minutes.column_int64(3)});
+    Statement rejects = db.prepare("SELECT hour, reason, nas, count FROM reject_counts WHERE hour >= ?1");
+    rejects.bind(1, static_cast<std::int64_t>(since / 3600));
+    while (rejects.step())
+      rows.rejects.push_back({rejects.column_int64(0), rejects.column_text(1), rejects.column_text(2),
+                              rejects.column_int64(3)});
     return summarize_counts(rows);
   });
 }
@@ -202,9 +213,11 @@ EventSummary SqliteLedger::summarize_events(UnixTime since) {
 std::size_t SqliteLedger::prune_events(UnixTime older_than, std::size_t max_rows) {
   {
     std::lock_guard lock(mutex_);
-    auto stmt = db_.cached("DELETE FROM event_counts WHERE minute < ?1");
-    stmt->bind(1, static_cast<std::int64_t>((now_unix() - kEventCountsKeptSeconds) / 60));
-    stmt->run();
+    Transaction tx(db_);
+    const auto oldest_kept = static_cast<std::int64_t>(now_unix() - kEventCountsKeptSeconds);
+    db_.cached("DELETE FROM event_counts WHERE minute < ?1")->bind(1, oldest_kept / 60).run();
+    db_.cached("DELETE FROM reject_counts WHERE hour < ?1")->bind(1, oldest_kept / 3600).run();
+    tx.commit();
   }
   std::size_t deleted = 0;
   // The oldest by time first; events_by_time finds them without a scan.

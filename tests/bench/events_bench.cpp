@@ -8,7 +8,8 @@
 //    An existing --db with events is reused as is (e.g. one filled faster in bulk with the
 //    sqlite3 shell and synchronous=OFF, as docs/events.md shows).
 // 1b. --append A: A more events through append_events in batches of 500, the writer's
-//    batch at load, on top of what is there: the rate the writer can sustain.
+//    batch at load, timed as 500 a second up to now, on top of what is there: the rate
+//    the writer can sustain.
 //    One event in 200 is a SCEP enrollment.
 // 2. Times the admin API's queries (newest 100 first) with random keys, 200 each: by
 //    device, MAC, serial, NAS, device + kind + outcome, since 1 h, kind scep since 7 d,
@@ -62,7 +63,9 @@ void as_scep(Event& e, std::size_t n) {
   e.duration_ms.reset();
 }
 
-void fill(Ledger& ledger, std::size_t count, std::size_t devices, UnixTime now, std::size_t batch_size = 10000) {
+// `count` events with times spread evenly over the `span` seconds before `now`.
+void fill(Ledger& ledger, std::size_t count, std::size_t devices, UnixTime now, UnixTime span,
+          std::size_t batch_size = 10000) {
   std::mt19937_64 rng(42);
   const char* reasons[] = {"ok", "ok", "ok", "ok", "revoked", "expired", "tls_alert:unknown_ca", "unknown_issuer"};
   std::vector<Event> batch;
@@ -71,7 +74,7 @@ void fill(Ledger& ledger, std::size_t count, std::size_t devices, UnixTime now, 
     const std::size_t d = rng() % devices;
     Event e;
     // Oldest first, as the writer appends them.
-    e.at = now - 30 * 86400 + static_cast<UnixTime>(n * (30.0 * 86400 / static_cast<double>(count)));
+    e.at = now - span + static_cast<UnixTime>(static_cast<double>(n) * static_cast<double>(span) / static_cast<double>(count));
     e.kind = "radius";
     e.reason = reasons[rng() % 8];
     e.outcome = e.reason == std::string("ok") ? "accept" : "reject";
@@ -130,8 +133,9 @@ int main(int argc, char** argv) {
   auto ledger = open_sqlite_ledger(db);
   EventFilter probe;
   probe.limit = 1;
-  if (ledger->events(probe).empty()) fill(*ledger, count, devices, now);
-  if (append > 0) fill(*ledger, append, devices, now, 500);
+  if (ledger->events(probe).empty()) fill(*ledger, count, devices, now, 30 * 86400);
+  // As a busy service writes them: 500 decisions a second, the writer's batch each.
+  if (append > 0) fill(*ledger, append, devices, now, static_cast<UnixTime>(std::max<std::size_t>(1, append / 500)), 500);
   std::printf("events file %.0f MiB\n", static_cast<double>(std::filesystem::file_size(db)) / (1 << 20));
 
   std::mt19937_64 rng(7);

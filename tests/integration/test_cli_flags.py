@@ -41,7 +41,7 @@ def plausible_value(ws, command, option):
         "--expiring-within": "30d", "--expired-within": "30",
         # Parsed, then refused at run time (nothing listens on port 1): only the parse is checked.
         "--ledger": "postgresql://portcullis@127.0.0.1:1/ledger", "--ledger-password-file": ws.device_list,
-        "--join": ws.inst.dir,
+        "--join": ws.inst.dir, "--node-name": "radius-2",
         "--to": "postgresql://portcullis@127.0.0.1:1/ledger", "--password-file": ws.device_list,
         "--batch-rows": "100",
     }

@@ -16,49 +16,51 @@ Event event(UnixTime at, const char* kind, const char* outcome, const char* reas
   return e;
 }
 
-TEST(CountEvents, OneRowPerMinuteKindOutcomeAndForRejectsReasonAndNas) {
-  const std::vector<EventCount> rows = count_events({
-      event(125, "radius", "reject", "revoked", "wlc-2"),
+TEST(CountEvents, MinutesByKindAndOutcomeRejectsByHourReasonAndNas) {
+  const EventCounts rows = count_events({
+      event(3725, "radius", "reject", "revoked", "wlc-2"),
       event(61, "radius", "accept", "ok", "wlc-1"),
-      event(119, "radius", "accept", "ok", "wlc-2"),   // same minute, other NAS: one accept row
+      event(119, "radius", "accept", "ok", "wlc-2"),   // same minute, other NAS: one row
       event(120, "radius", "reject", "revoked", "wlc-1"),
-      event(121, "radius", "reject", "revoked", "wlc-1"),
+      event(3599, "radius", "reject", "revoked", "wlc-1"),   // another minute, same hour
       event(122, "radius", "abandoned", "timeout", "wlc-1"),   // not in the overview
       event(123, "dynauth", "ack", "", "wlc-1"),
       event(124, "scep", "issued", "ok"),
   });
-  ASSERT_EQ(rows.size(), 4u);
+  ASSERT_EQ(rows.minutes.size(), 5u);
   // Sorted by key: the order every writer locks rows in.
-  EXPECT_EQ(rows[0].minute, 1);
-  EXPECT_EQ(rows[0].outcome, "accept");
-  EXPECT_EQ(rows[0].nas, "");
-  EXPECT_EQ(rows[0].reason, "");
-  EXPECT_EQ(rows[0].count, 2);
-  EXPECT_EQ(rows[1].minute, 2);
-  EXPECT_EQ(rows[1].outcome, "reject");
-  EXPECT_EQ(rows[1].nas, "wlc-1");
-  EXPECT_EQ(rows[1].count, 2);
-  EXPECT_EQ(rows[2].nas, "wlc-2");
-  EXPECT_EQ(rows[2].count, 1);
-  EXPECT_EQ(rows[3].kind, "scep");
-  EXPECT_EQ(rows[3].reason, "");
+  EXPECT_EQ(rows.minutes[0].minute, 1);
+  EXPECT_EQ(rows.minutes[0].outcome, "accept");
+  EXPECT_EQ(rows.minutes[0].count, 2);
+  EXPECT_EQ(rows.minutes[1].minute, 2);
+  EXPECT_EQ(rows.minutes[1].outcome, "reject");
+  EXPECT_EQ(rows.minutes[2].kind, "scep");
+  EXPECT_EQ(rows.minutes[3].minute, 59);
+  EXPECT_EQ(rows.minutes[4].minute, 62);
+  ASSERT_EQ(rows.rejects.size(), 2u);
+  EXPECT_EQ(rows.rejects[0].hour, 0);
+  EXPECT_EQ(rows.rejects[0].nas, "wlc-1");
+  EXPECT_EQ(rows.rejects[0].count, 2);
+  EXPECT_EQ(rows.rejects[1].hour, 1);
+  EXPECT_EQ(rows.rejects[1].nas, "wlc-2");
 }
 
 TEST(CountEvents, AnAggregatedEventCountsAsManyAsItStandsFor) {
   Event e = event(60, "radius", "reject", "unknown_client", "");
   e.count = 40;
-  const std::vector<EventCount> rows = count_events({e, e});
-  ASSERT_EQ(rows.size(), 1u);
-  EXPECT_EQ(rows[0].count, 80);
+  const EventCounts rows = count_events({e, e});
+  ASSERT_EQ(rows.minutes.size(), 1u);
+  EXPECT_EQ(rows.minutes[0].count, 80);
+  ASSERT_EQ(rows.rejects.size(), 1u);
+  EXPECT_EQ(rows.rejects[0].count, 80);
 }
 
 TEST(SummarizeCounts, AddsRowsOfOneKeyAndOrdersMinutes) {
-  const EventSummary s = summarize_counts({{3, "radius", "accept", "", "", 5},
-                                           {1, "radius", "reject", "expired", "a", 2},
-                                           {1, "radius", "reject", "expired", "b", 1},
-                                           {3, "radius", "reject", "expired", "a", 4},
-                                           {2, "scep", "issued", "", "", 7},
-                                           {3, "scep", "issued", "", "", 1}});
+  EventCounts rows;
+  rows.minutes = {{3, "radius", "accept", 5}, {1, "radius", "reject", 3}, {3, "radius", "reject", 4},
+                  {2, "scep", "issued", 7},   {3, "scep", "issued", 1}};
+  rows.rejects = {{0, "expired", "a", 2}, {0, "expired", "b", 1}, {1, "expired", "a", 4}};
+  const EventSummary s = summarize_counts(rows);
   ASSERT_EQ(s.radius_per_minute.size(), 2u);
   EXPECT_EQ(s.radius_per_minute[0].minute, 1);
   EXPECT_EQ(s.radius_per_minute[0].rejected, 3);

@@ -202,7 +202,7 @@ TEST_P(LedgerDevicesTest, SummarizeEventsCountsPerMinuteReasonAndNasSince) {
   ledger->append_events({event(6000, "radius", "accept", "ok", "a"), event(6010, "radius", "reject", "revoked", "a"),
                          event(6059, "radius", "accept", "ok", "b"), event(6060, "radius", "reject", "revoked", "b"),
                          event(6061, "radius", "abandoned", "timeout", "b"),
-                         event(5999, "radius", "reject", "expired", "a"),  // before `since`
+                         event(3599, "radius", "reject", "expired", "a"),  // before `since` and its hour
                          event(6100, "scep", "issued", "ok", ""), event(6101, "scep", "issued", "ok", ""),
                          event(6102, "scep", "reject", "challenge_used", "")});
   const EventSummary s = ledger->summarize_events(6000);

@@ -271,7 +271,7 @@ TEST_F(AdminApiTest, OverviewCountsTheLastDayPerMinuteReasonsAndEnrollments) {
   std::vector<ca::Event> events{radius(t, "accept", "ok", "wlc-1"),           radius(t, "accept", "ok", "wlc-1"),
                                 radius(t, "reject", "revoked", "wlc-1"),      radius(t - 120, "reject", "revoked", "wlc-2"),
                                 radius(t - 120, "reject", "revoked", "wlc-2"), radius(t - 600, "reject", "expired", "wlc-1"),
-                                radius(t - 86400 - 60, "reject", "expired", "wlc-1"),  // older than a day: not counted
+                                radius(t - 86400 - 3660, "reject", "expired", "wlc-1"),  // older than a day and its hour
                                 radius(t, "abandoned", "timeout", "wlc-1")};
   ca::Event scep;
   scep.at = t - 30;
