@@ -206,10 +206,14 @@ std::string machine_hostname() {
 }
 
 void check_node_name(const std::string& name) {
-  const bool ok = !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char ch) {
+  // A letter or digit first: "." and ".." would be path segments a URL client folds away
+  // (RFC 3986 §5.2.4) in /api/v1/nodes/{name}/forget.
+  const auto allowed = [](char ch) {
     return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '_';
-  });
-  if (!ok) throw std::invalid_argument("must be 1 to 64 letters, digits, '.', '-' or '_'");
+  };
+  const bool ok = !name.empty() && name.size() <= 64 && std::isalnum(static_cast<unsigned char>(name[0])) &&
+                  std::all_of(name.begin(), name.end(), allowed);
+  if (!ok) throw std::invalid_argument("must be 1 to 64 letters, digits, '.', '-' or '_', starting with a letter or digit");
 }
 
 namespace {

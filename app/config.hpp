@@ -223,7 +223,8 @@ struct Config {
 Config load_config(const std::string& path);
 // gethostname(2), "localhost" when it has none: the default [service] node_name.
 std::string machine_hostname();
-// Throws std::invalid_argument unless `name` is 1 to 64 letters, digits, '.', '-', '_'.
+// Throws std::invalid_argument unless `name` is 1 to 64 letters, digits, '.', '-', '_',
+// the first a letter or digit.
 void check_node_name(const std::string& name);
 bool is_loopback_address(const std::string& address);
 

@@ -77,7 +77,7 @@ std::string retarget_ports(const std::string& config, std::uint16_t http_port, s
 
 std::string rename_node(const std::string& config, const std::string& name) {
   static const std::regex header(R"(^\s*\[([A-Za-z0-9_.]+)\]\s*(#.*)?$)");
-  static const std::regex setting(R"re(^(\s*node_name\s*=\s*)"[^"]*"(.*)$)re");
+  static const std::regex setting(R"re(^(\s*node_name\s*=\s*)("[^"]*"|'[^']*')(.*)$)re");
   std::istringstream in(config);
   std::ostringstream out;
   std::string line, section;
@@ -88,7 +88,7 @@ std::string rename_node(const std::string& config, const std::string& name) {
     if (is_header && section == "service" && !done) out << "node_name = \"" << name << "\"\n", done = true;
     if (is_header) section = m[1];
     if (section == "service" && std::regex_match(line, m, setting)) {
-      out << m[1] << '"' << name << '"' << m[2] << "\n";
+      out << m[1] << '"' << name << '"' << m[3] << "\n";
       done = true;
       continue;
     }

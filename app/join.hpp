@@ -15,12 +15,12 @@ namespace portcullis::app {
 // Refuses an existing folder; on failure removes what it created.
 InitSummary run_join(const InitOptions& options);
 
-// A's config text with the listener ports replaced: [http] port and the port in its
-// public_url, [admin] port, [radius] auth_port and acct_port (= radius + 1). Throws
-// std::runtime_error naming a setting it cannot find.
 // The config text with [service] node_name set to `name` (the line added when missing).
 std::string rename_node(const std::string& config, const std::string& name);
 
+// A's config text with the listener ports replaced: [http] port and the port in its
+// public_url, [admin] port, [radius] auth_port and acct_port (= radius + 1). Throws
+// std::runtime_error naming a setting it cannot find.
 std::string retarget_ports(const std::string& config, std::uint16_t http_port, std::uint16_t admin_port,
                            std::uint16_t radius_port);
 

@@ -7,7 +7,7 @@
 
 namespace portcullis::app {
 
-NodeHeartbeat::NodeHeartbeat(ca::NodeStore& store, ca::NodeBeat self, std::function<NodeHealth()> health)
+NodeHeartbeat::NodeHeartbeat(ca::NodeStore& store, ca::NodeBeat self, std::function<ca::NodeHealth()> health)
     : store_(store), self_(std::move(self)), health_(std::move(health)) {
   self_.instance = ca::to_hex(ca::random_bytes(16));
   thread_ = std::jthread([this](std::stop_token stop) { run(std::move(stop)); });
@@ -17,23 +17,27 @@ NodeHeartbeat::~NodeHeartbeat() {
   thread_.request_stop();
   wake_.notify_all();
   thread_.join();
-  beat("stopped", "");
+  if (!failing_) beat(true);
 }
 
 void NodeHeartbeat::run(std::stop_token stop) {
   while (!stop.stop_requested()) {
-    const NodeHealth health = health_();
-    beat(health.status, health.reason);
+    beat(false);
     std::unique_lock lock(mutex_);
     wake_.wait_for(lock, stop, std::chrono::seconds(self_.interval_seconds), [] { return false; });
   }
 }
 
-void NodeHeartbeat::beat(const std::string& status, const std::string& reason) {
-  ca::NodeBeat b = self_;
-  b.status = status;
-  b.reason = reason;
+void NodeHeartbeat::beat(bool stopping) {
   try {
+    ca::NodeBeat b = self_;
+    if (stopping) {
+      b.status = "stopped";
+    } else {
+      ca::NodeHealth health = health_();
+      b.status = std::move(health.status);
+      b.reason = std::move(health.reason);
+    }
     const std::optional<ca::NodeRow> before = store_.record_node(b);
     if (failing_) spdlog::info("node {}: its heartbeat reaches the ledger again", self_.name);
     failing_ = false;

@@ -16,16 +16,12 @@
 
 namespace portcullis::app {
 
-struct NodeHealth {
-  std::string status = "ok";   // "ok" | "degraded"
-  std::string reason;          // why degraded
-};
-
 class NodeHeartbeat {
  public:
   // `self`'s status and reason are filled from `health` at each beat; `instance` is made here.
-  NodeHeartbeat(ca::NodeStore& store, ca::NodeBeat self, std::function<NodeHealth()> health);
-  // Writes the "stopped" beat (best effort) and joins.
+  NodeHeartbeat(ca::NodeStore& store, ca::NodeBeat self, std::function<ca::NodeHealth()> health);
+  // Joins, then writes the "stopped" beat unless the last beat failed: a ledger that is
+  // down would hold the shutdown for its timeouts, and the others see this node silent.
   ~NodeHeartbeat();
   NodeHeartbeat(const NodeHeartbeat&) = delete;
   NodeHeartbeat& operator=(const NodeHeartbeat&) = delete;
@@ -36,11 +32,12 @@ class NodeHeartbeat {
  private:
   void run(std::stop_token stop);
   // One beat; a ledger error is logged once per outage and retried at the next beat.
-  void beat(const std::string& status, const std::string& reason);
+  // `stopping`: the last one, "stopped".
+  void beat(bool stopping);
 
   ca::NodeStore& store_;
   ca::NodeBeat self_;
-  std::function<NodeHealth()> health_;
+  std::function<ca::NodeHealth()> health_;
   bool failing_ = false;              // the thread's own, then the destructor's
   bool wrote_ = false;                // a beat of this process is in the ledger
   std::string other_instance_logged_; // the thread's own

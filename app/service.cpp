@@ -270,16 +270,26 @@ class Service {
   }
 
   // Degraded while this node cannot follow a shared ledger (its index misses what the
-  // others commit), or after it lost decision events (its counts and `why` miss some).
-  NodeHealth node_health() const {
+  // others commit), or for kEventLossShown after it last lost decision events (its counts
+  // and `why` miss some): long enough to be seen, short enough that one refused batch in a
+  // database restart does not mark the node for the rest of its life.
+  ca::NodeHealth node_health() const {
+    static constexpr auto kEventLossShown = std::chrono::minutes(10);
+    const auto now = Clock::now();
     if (ledger_health_) {
-      const LedgerFollowState s = ledger_health_->state(Clock::now());
+      const LedgerFollowState s = ledger_health_->state(now);
       if (s.degraded) return {"degraded", s.reason};
     }
     const ca::EventWriterCounters events = events_->counters();
-    if (events.dropped > 0 || events.store_errors > 0) {
-      return {"degraded", std::to_string(events.dropped) + " decision event(s) dropped from a full queue and " +
-                              std::to_string(events.store_errors) + " batch(es) the ledger refused since start"};
+    std::lock_guard lock(event_loss_mutex_);
+    if (events.dropped + events.store_errors > events_lost_seen_) {
+      events_lost_seen_ = events.dropped + events.store_errors;
+      events_lost_at_ = now;
+    }
+    if (events_lost_seen_ > 0 && now - events_lost_at_ < kEventLossShown) {
+      return {"degraded", "decision events lost in the last 10 minutes (since start: " +
+                              std::to_string(events.dropped) + " dropped from a full queue, " +
+                              std::to_string(events.store_errors) + " batch(es) the ledger refused)"};
     }
     return {};
   }
@@ -619,6 +629,9 @@ class Service {
   std::shared_ptr<RadsecListener> radsec_;  // null unless [radsec] enabled
   std::shared_ptr<SessionControl> session_control_;  // lives on run()'s io_context
   const ca::UnixTime started_at_ = ca::now_unix();    // GET /api/v1/overview's uptime
+  mutable std::mutex event_loss_mutex_;               // node_health's memory of lost events
+  mutable std::uint64_t events_lost_seen_ = 0;
+  mutable Clock::time_point events_lost_at_{};
   radius::NasActivities nas_activities_;              // by NAS name, across reloads
   std::unique_ptr<MetricsScrape> metrics_scrape_;
   // One for the process: console sign-ins survive the API's rebuild on SIGHUP.

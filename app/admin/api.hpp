@@ -4,9 +4,9 @@
 #pragma once
 
 #include "app/http/types.hpp"
-#include "app/node_heartbeat.hpp"
 #include "app/policy_control.hpp"
 #include "ca/issuer.hpp"
+#include "ca/ledger/nodes.hpp"
 #include "ca/registry.hpp"
 #include "radius/clients.hpp"
 #include "radius/counters.hpp"
@@ -53,7 +53,7 @@ struct NodeInfo {
   std::string name;             // service.node_name
   std::string ledger_backend;   // "sqlite" | "postgresql"
   ca::UnixTime started_at = 0;  // the process's start
-  std::function<NodeHealth()> health;   // null: always "ok"
+  std::function<ca::NodeHealth()> health;   // null: always "ok"
 };
 
 class AdminApi {

@@ -16,7 +16,7 @@ using admin::json;
 
 namespace admin {
 
-NodeHealth node_health(const NodeInfo& node) { return node.health ? node.health() : NodeHealth{}; }
+ca::NodeHealth node_health(const NodeInfo& node) { return node.health ? node.health() : ca::NodeHealth{}; }
 
 json nodes_json(ca::NodeStore& store, const NodeInfo& self) {
   ca::NodeList list = store.nodes();
@@ -37,7 +37,7 @@ json nodes_json(ca::NodeStore& store, const NodeInfo& self) {
     std::string state = ca::node_state(row, list.now);
     std::string reason = row.reason;
     if (is_self) {
-      const NodeHealth now = node_health(self);
+      const ca::NodeHealth now = node_health(self);
       state = now.status;
       reason = now.reason;
     } else if (state == "silent") {

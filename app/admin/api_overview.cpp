@@ -13,7 +13,8 @@
 //   issued, renewed and approved). expiring_30d: valid certificates whose notAfter is within
 //   30 days (the in-memory index). pending_approvals: SCEP requests held for an operator.
 //   status is "degraded" with its reason when this node cannot follow a shared ledger, or
-//   lost decision events (the counts here then miss some): app/service.cpp's node_health.
+//   lost decision events in the last 10 minutes (the counts here then miss some):
+//   app/service.cpp's node_health.
 // The counts come from per-minute rows kept as events are written (ca/ledger/event_counts.hpp),
 // so the answer costs the same however many events the day held.
 #include "app/admin/api.hpp"
@@ -93,7 +94,7 @@ HttpResponse AdminApi::overview(const std::map<std::string, std::string>& query,
   const std::int64_t first_minute = now / 60 - (kMinutes - 1);
   const ca::EventSummary summary = ledger.summarize_events(first_minute * 60);
 
-  const NodeHealth health = admin::node_health(node_);
+  const ca::NodeHealth health = admin::node_health(node_);
   const json node{{"name", node_.name},
                   {"status", health.status},
                   {"reason", health.reason},

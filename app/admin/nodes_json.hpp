@@ -9,7 +9,7 @@
 namespace portcullis::app::admin {
 
 // This node's health now: `node.health`'s, "ok" without one.
-NodeHealth node_health(const NodeInfo& node);
+ca::NodeHealth node_health(const NodeInfo& node);
 
 // [{"name","state":"ok"|"degraded"|"stopped"|"silent","reason","version","started_at",
 //   "seen_at","seen_seconds_ago","uptime_seconds","this"}…] by name. This node's entry

@@ -70,7 +70,8 @@ void add_init_command(CLI::App& app, std::function<int()>& action) {
                   "File whose first line is the PostgreSQL password (default: PGPASSFILE, ~/.pgpass)")
       ->needs(ledger);
   cmd->add_option("--node-name", init.node_name,
-                  "This node's name among those sharing a ledger (default: this machine's hostname)")
+                  "This node's name among those sharing a ledger (default: this machine's hostname, "
+                  "which a node joining another on the same machine cannot take)")
       ->check([](const std::string& name) {
         try {
           check_node_name(name);

@@ -14,6 +14,12 @@
 
 namespace portcullis::ca {
 
+// How a node is, by its own judgement: the status and reason of its beats.
+struct NodeHealth {
+  std::string status = "ok";   // "ok" | "degraded"
+  std::string reason;          // why degraded
+};
+
 // What a node says of itself in each heartbeat.
 struct NodeBeat {
   std::string name;             // [service] node_name: unique among the ledger's nodes

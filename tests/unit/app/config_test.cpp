@@ -347,8 +347,8 @@ TEST_F(ConfigTest, NodeNameDefaultsToThisMachineAndIsChecked) {
   const Config c = load_config(write(render_config(t)));
   EXPECT_EQ(c.service.node_name, "radius-2.site_b");
   EXPECT_EQ(c.service.heartbeat_seconds, 10);
-  for (const char* bad : {"node_name = \"a b\"", "node_name = \"<img>\"", "heartbeat_seconds = 0",
-                          "heartbeat_seconds = 301"})
+  for (const char* bad : {"node_name = \"a b\"", "node_name = \"<img>\"", "node_name = \"..\"",
+                          "node_name = \".\"", "node_name = \"-x\"", "heartbeat_seconds = 0", "heartbeat_seconds = 301"})
     EXPECT_THROW(load_config(write(std::string("[service]\n") + bad + "\n")), ConfigError) << bad;
   EXPECT_THROW(load_config(write("[service]\nnode_name = \"" + std::string(65, 'n') + "\"\n")), ConfigError);
 }
@@ -361,6 +361,7 @@ TEST(RenameNode, ReplacesOrAddsTheServiceNodeNameOnly) {
   EXPECT_EQ(rename_node("[service]\nhostname = \"r\"\n\n[http]\nnode_name = \"a\"\n", "b"),
             "[service]\nhostname = \"r\"\n\nnode_name = \"b\"\n[http]\nnode_name = \"a\"\n");
   EXPECT_EQ(rename_node("[http]\nport = 1\n", "b"), "[http]\nport = 1\n\n[service]\nnode_name = \"b\"\n");
+  EXPECT_EQ(rename_node("[service]\nnode_name = 'a'\n", "b"), "[service]\nnode_name = \"b\"\n");
 }
 
 TEST_F(ConfigTest, BadValuesAreRefused) {

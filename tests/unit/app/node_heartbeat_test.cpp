@@ -65,11 +65,11 @@ class NodeHeartbeatTest : public ::testing::Test {
       if (n.name == name) return n;
     return std::nullopt;
   }
-  NodeHealth health() {
+  ca::NodeHealth health() {
     std::lock_guard lock(mutex_);
     return health_;
   }
-  void set_health(NodeHealth h) {
+  void set_health(ca::NodeHealth h) {
     std::lock_guard lock(mutex_);
     health_ = std::move(h);
   }
@@ -78,7 +78,7 @@ class NodeHeartbeatTest : public ::testing::Test {
   std::unique_ptr<ca::Ledger> real_;
   std::unique_ptr<FlakyLedger> ledger_;
   std::mutex mutex_;
-  NodeHealth health_;
+  ca::NodeHealth health_;
 };
 
 TEST_F(NodeHeartbeatTest, BeatsAtStartWithEachIntervalsHealthAndSaysStoppedLast) {
@@ -108,6 +108,18 @@ TEST_F(NodeHeartbeatTest, ALedgerFailureIsLoggedOnceAndTheBeatResumes) {
   }
   EXPECT_EQ(log.count("heartbeat not written to the ledger"), 1u);
   EXPECT_EQ(log.count("its heartbeat reaches the ledger again"), 1u);
+}
+
+// A ledger that is down when the node stops: no last beat to wait for; the others see the
+// node go silent.
+TEST_F(NodeHeartbeatTest, AStopWithTheLedgerDownWritesNoLastBeat) {
+  {
+    NodeHeartbeat heartbeat(*ledger_, self(), [this] { return health(); });
+    ASSERT_TRUE(eventually([&] { return row().has_value(); }, 1s));
+    ledger_->down = true;
+    std::this_thread::sleep_for(1200ms);   // a failed beat
+  }
+  EXPECT_EQ(row()->status, "ok");
 }
 
 TEST_F(NodeHeartbeatTest, TwoProcessesUnderOneNameAreNamedOnceEach) {
