@@ -636,12 +636,12 @@ bool RadsecListener::admit(Connection* connection, const std::string& nas) {
   return true;
 }
 
-std::optional<radius::NasClient> RadsecListener::radsec_client(const std::string& nas) const {
+std::optional<RadsecDynauthTarget> RadsecListener::radsec_client(const std::string& nas) const {
   const auto clients = clients_.load();
   const radius::radsec::RadsecClient* client = clients->by_nas(nas);
   if (client == nullptr) return std::nullopt;
-  radius::NasClient target = client->nas;
-  target.secret = client->coa_secret;
+  RadsecDynauthTarget target{client->nas, client->dynauth_over_connection};
+  target.udp.secret = client->coa_secret;
   return target;
 }
 

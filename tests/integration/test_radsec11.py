@@ -349,27 +349,62 @@ class RadsecProxyReverseTest(RadsecNasTestBase):
             log.close()
         super().tearDown()
 
-    def test_radsecproxy_discards_it_and_the_outcome_is_a_timeout(self):
-        inst = self.radsec_instance()
+    def session_behind_proxy(self, inst, device, mac, session_id):
+        """radsecproxy as wlc-1: EAP-TLS through it, then its Accounting-Start."""
         port = self.proxy(inst, os.path.join(self.nas_dir, "wlc-1.pem"), os.path.join(self.nas_dir, "wlc-1.key"),
                           os.path.join(self.nas_dir, "ca.pem"))
-        key, cert, _ = self.issue(inst, "laptop-proxy")
-        out = self.eapol(inst, key, cert, port=port, secret=test_radsec.UDP_SECRET, mac="02:00:00:00:05:01")
+        key, cert, _ = self.issue(inst, device)
+        out = self.eapol(inst, key, cert, port=port, secret=test_radsec.UDP_SECRET, mac=mac)
         self.assert_success(out, "TLSv1.3")
         cls = re.search(r"Attribute 25 \(Class\) length=\d+\n\s+Value: ([0-9a-f]+)", out).group(1)
         start = run(["radclient", "-x", "-r", "1", "-t", "5", "--", f"127.0.0.1:{port}", "acct",
                      test_radsec.UDP_SECRET], check=False, timeout=30,
-                    input="Acct-Status-Type = Start\nAcct-Session-Id = \"rs-proxy\"\n"
-                          "Calling-Station-Id = \"02-00-00-00-05-01\"\nUser-Name = \"anonymous@example\"\n"
-                          f"Class = 0x{cls}\n")
+                    input=f"Acct-Status-Type = Start\nAcct-Session-Id = \"{session_id}\"\n"
+                          f"Calling-Station-Id = \"{mac.replace(':', '-').upper()}\"\n"
+                          f"User-Name = \"anonymous@example\"\nClass = 0x{cls}\n")
         self.assertIn("Received Accounting-Response", start.stdout, start.stdout + start.stderr)
+
+    def proxy_log(self):
+        with open(self.proxies[0][1].name, errors="replace") as f:
+            return f.read()
+
+    def test_radsecproxy_discards_it_and_the_outcome_is_a_timeout(self):
+        # A coa_secret is no way around it: with the connection up nothing falls back to UDP.
+        coa_port = free_port()
+        stand_in = NasStandIn("radsec-coa-fallback-secret", coa_port)
+        self.addCleanup(stand_in.close)
+        inst = self.radsec_instance(f'coa_port = {coa_port}\ncoa_secret = "radsec-coa-fallback-secret"\n')
+        self.session_behind_proxy(inst, "laptop-proxy", "02:00:00:00:05:01", "rs-proxy")
         inst.cli("revoke", "--device", "laptop-proxy", "--reason", "keyCompromise")
         # 300 + 600 + 1200 ms: the wait UDP would have had.
         self.outcome(inst, "rs-proxy", "Disconnect timeout")
-        with open(self.proxies[0][1].name, errors="replace") as f:
-            # It takes whatever comes from a server for a reply, finds no request of its own
-            # with that Identifier, and drops it.
-            self.assertIn("replyh: no outstanding request with this id, ignoring reply", f.read())
+        # It takes whatever comes from a server for a reply, finds no request of its own
+        # with that Identifier, and drops it.
+        self.assertIn("replyh: no outstanding request with this id, ignoring reply", self.proxy_log())
+        self.assertEqual(stand_in.take(), [])
+
+    def test_dynauth_over_connection_off_sends_it_over_udp_at_once(self):
+        coa_port = free_port()
+        stand_in = NasStandIn("radsec-coa-fallback-secret", coa_port)
+        self.addCleanup(stand_in.close)
+        inst = self.radsec_instance(f'coa_port = {coa_port}\ncoa_secret = "radsec-coa-fallback-secret"\n'
+                                    "dynauth_over_connection = false\n")
+        self.session_behind_proxy(inst, "laptop-off", "02:00:00:00:05:02", "rs-proxy-off")
+        started = time.monotonic()
+        inst.cli("revoke", "--device", "laptop-off", "--reason", "keyCompromise")
+        got = stand_in.wait(1)
+        self.assertEqual(len(got), 1, "the Disconnect-Request went to the NAS's UDP coa_port")
+        self.assertTrue(got[0]["ra_ok"] and got[0]["ma_ok"], "signed with coa_secret")
+        self.assertEqual(dict(attributes(got[0]["packet"]))[ACCT_SESSION_ID], b"rs-proxy-off")
+        # From the revoke command (a process of its own) to the datagram: far below the 2.1 s
+        # the request would have waited on the connection, had it gone there.
+        took = got[0]["at"] - started
+        print(f"\n  revoke -> Disconnect-Request at the UDP NAS: {took * 1000:.0f} ms", flush=True)
+        self.assertLess(took, 1.5)
+        self.outcome(inst, "rs-proxy-off", "Disconnect ACK")
+        self.assertRegex(inst.log(), r"rs-proxy-off.*: dynauth_over_connection = false; over UDP to port "
+                                     f"{coa_port} instead")
+        self.assertNotIn("no outstanding request with this id", self.proxy_log(), "nothing went down the connection")
 
 
 class Radius11Test(RadsecNasTestBase):
