@@ -20,7 +20,7 @@ using radius::DynauthOutcome;
 
 std::string outcome_text(DynauthKind kind, const radius::DynauthResult& r) {
   std::string text = kind == DynauthKind::disconnect ? "Disconnect " : "CoA ";
-  text += radius::to_string(r.outcome);
+  text += r.protocol_error ? "Protocol-Error" : radius::to_string(r.outcome);
   if (r.error_cause)
     text += " " + std::to_string(*r.error_cause) + " (" + radius::error_cause_name(*r.error_cause) + ")";
   return text;
@@ -47,11 +47,15 @@ std::string why_term(const std::string& why) {
   return "other";
 }
 
-// ack -> "ok", nak -> "error_cause:<n>" (RFC 5176 §3.6), timeout -> "timeout".
+// ack -> "ok", nak -> "error_cause:<n>" (RFC 5176 §3.6), a Protocol-Error (RFC 7930 §4) ->
+// "protocol_error:<n>", timeout -> "timeout".
 std::string result_reason(const radius::DynauthResult& r) {
   switch (r.outcome) {
     case DynauthOutcome::ack: return "ok";
-    case DynauthOutcome::nak: return r.error_cause ? "error_cause:" + std::to_string(*r.error_cause) : "nak";
+    case DynauthOutcome::nak: {
+      const std::string kind = r.protocol_error ? "protocol_error" : "error_cause";
+      return r.error_cause ? kind + ":" + std::to_string(*r.error_cause) : r.protocol_error ? kind : "nak";
+    }
     case DynauthOutcome::timeout: return "timeout";
   }
   return "timeout";

@@ -1,6 +1,7 @@
 #include "app/radsec/listener.hpp"
 
 #include "app/radsec/tls_context.hpp"
+#include "ca/log_text.hpp"
 #include "ca/x509.hpp"
 #include "radius/attributes.hpp"
 #include "radius/radsec/framing.hpp"
@@ -50,11 +51,14 @@ radius::SocketKind kind_of(const radius::Bytes& packet) {
 }
 
 // The NAS's answer to a Disconnect/CoA we sent down its connection (RFC 5176 §2.3): told
-// from the NAS's own requests by its code, as it shares the connection with them.
+// from the NAS's own requests by its code, as it shares the connection with them. A
+// Protocol-Error from the NAS can only answer one of ours: the NAS is the client of its own
+// requests (RFC 7930 §4, RFC 9765 §6.1).
 bool is_dynauth_answer(const radius::Bytes& packet) {
   using radius::Code;
   const auto code = static_cast<Code>(packet[0]);
-  return code == Code::DisconnectAck || code == Code::DisconnectNak || code == Code::CoaAck || code == Code::CoaNak;
+  return code == Code::DisconnectAck || code == Code::DisconnectNak || code == Code::CoaAck || code == Code::CoaNak ||
+         code == Code::ProtocolError;
 }
 
 std::uint32_t token_of(const radius::Bytes& packet) {  // RFC 9765 §4.1, network byte order
@@ -386,21 +390,37 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
     std::optional<std::uint32_t> cause;
     const auto check = radius::check_dynauth_response(packet, it->second->wire, nas_view_.secret,
                                                       it->second->request.kind, &cause, nas_view_.profile);
-    if (check != radius::ResponseCheck::ack && check != radius::ResponseCheck::nak) {
+    const bool protocol_error = check == radius::ResponseCheck::protocol_error;
+    if (check != radius::ResponseCheck::ack && check != radius::ResponseCheck::nak && !protocol_error) {
       spdlog::debug("radsec: NAS {}: Disconnect/CoA answer ignored: {}", nas_, radius::to_string(check));
       return;
     }
     const auto out = it->second;
     outbound_.erase(it);
     out->timer.cancel();
-    finish_dynauth(*out, check == radius::ResponseCheck::ack ? radius::DynauthOutcome::ack : radius::DynauthOutcome::nak,
-                   cause);
+    // The NAS could not process it at all: a refusal as final as a NAK, ended now rather
+    // than left to time out.
+    if (protocol_error) log_protocol_error(packet, out->request.kind, cause);
+    const auto outcome = check == radius::ResponseCheck::ack ? radius::DynauthOutcome::ack : radius::DynauthOutcome::nak;
+    finish_dynauth(*out, outcome, cause, protocol_error);
   }
 
-  void finish_dynauth(Outbound& out, radius::DynauthOutcome outcome, std::optional<std::uint32_t> cause) {
+  void log_protocol_error(const radius::Bytes& packet, radius::DynauthKind kind,
+                          std::optional<std::uint32_t> cause) const {
+    std::string message;
+    if (auto parsed = radius::parse(packet, nas_view_.profile))
+      if (const radius::Attribute* reply = parsed->find(radius::attr::ReplyMessage))
+        message = ca::log_safe(reply->value);
+    spdlog::warn("radsec: NAS {} answered our {} with a Protocol-Error, Error-Cause {} ({}){}{}", nas_,
+                 radius::to_string(kind), cause ? std::to_string(*cause) : "none",
+                 cause ? radius::error_cause_name(*cause) : "-", message.empty() ? "" : ": ", message);
+  }
+
+  void finish_dynauth(Outbound& out, radius::DynauthOutcome outcome, std::optional<std::uint32_t> cause,
+                      bool protocol_error = false) {
     const auto elapsed =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - out.sent);
-    listener_->complete(std::move(out.done), radius::DynauthResult{outcome, cause, 1, elapsed});
+    listener_->complete(std::move(out.done), radius::DynauthResult{outcome, cause, 1, elapsed, protocol_error});
   }
 
   std::shared_ptr<RadsecListener> listener_;

@@ -32,6 +32,7 @@ DISCONNECT_REQUEST, DISCONNECT_ACK, DISCONNECT_NAK, COA_REQUEST, COA_ACK = 40, 4
 PROTOCOL_ERROR = 52  # RFC 7930 §4
 USER_NAME, FILTER_ID, REPLY_MESSAGE, CLASS, VENDOR_SPECIFIC, CALLING_STATION_ID = 1, 11, 18, 25, 26, 31
 ACCT_STATUS_TYPE, ACCT_SESSION_ID, MESSAGE_AUTHENTICATOR, ERROR_CAUSE = 40, 44, 80, 101
+EXTENDED_TYPE_1, ORIGINAL_PACKET_CODE = 241, 4  # RFC 6929 §2.1; 241.4, RFC 7930
 MICROSOFT, MPPE_SEND_KEY, MPPE_RECV_KEY = 311, 16, 17
 
 
@@ -93,7 +94,8 @@ class RadsecNas:
     """Our RadSec NAS. One thread owns the TLS connection (OpenSSL objects are not for two
     threads at once): it relays eapol_test's datagrams from `udp_port` onto the connection,
     the replies back, answers the server's Disconnect/CoA-Requests as `mode` says ("ack",
-    "nak504", "silent"), and hands everything else to the test."""
+    "nak504", "silent", "protocol_error<n>": RFC 7930 §4 with Error-Cause n), and hands
+    everything else to the test. `answers`, when not empty, is taken first, one a request."""
 
     def __init__(self, conn):
         self.conn = conn
@@ -102,6 +104,7 @@ class RadsecNas:
         self.udp.bind(("127.0.0.1", 0))
         self.udp_port = self.udp.getsockname()[1]
         self.mode = "ack"
+        self.answers = queue.Queue()
         self.outbox = queue.Queue()
         self.server_requests = queue.Queue()  # the Disconnect/CoA-Requests that came down
         self.direct = queue.Queue()           # replies to what the test sent itself
@@ -187,10 +190,17 @@ class RadsecNas:
         self.udp.sendto(sign_reply(packet[0], identifier, authenticator, attrs), source)
 
     def answer(self, request):
-        if self.mode == "silent":
+        mode = self.mode if self.answers.empty() else self.answers.get()
+        if mode == "silent":
             return
-        code = request[0] + 1 if self.mode == "ack" else request[0] + 2
-        attrs = [] if self.mode == "ack" else [(ERROR_CAUSE, struct.pack("!I", 504))]
+        code = request[0] + 1 if mode == "ack" else request[0] + 2
+        attrs = [] if mode == "ack" else [(ERROR_CAUSE, struct.pack("!I", 504))]
+        if mode.startswith("protocol_error"):
+            # RFC 7930 §4: Error-Cause, and Original-Packet-Code (241.4) naming the request's code.
+            code = PROTOCOL_ERROR
+            attrs = [(ERROR_CAUSE, struct.pack("!I", int(mode[len("protocol_error"):]))),
+                     (REPLY_MESSAGE, b"cannot do that here"),
+                     (EXTENDED_TYPE_1, bytes([ORIGINAL_PACKET_CODE]) + struct.pack("!I", request[0]))]
         if self.v11:
             self.conn.sendall(v11_packet(code, int.from_bytes(request[4:8], "big"), attrs))
             return
@@ -331,6 +341,49 @@ class RadsecReverseTest(RadsecNasTestBase):
         inst.cli("revoke", "--device", "laptop-gone", "--reason", "keyCompromise")
         self.outcome(inst, "rs-gone",
                      "Disconnect not sent: no RadSec connection is up and no coa_secret for UDP")
+
+
+class ProtocolErrorAnswerTest(RadsecNasTestBase):
+    """A NAS that cannot process our Disconnect/CoA at all answers with a Protocol-Error
+    (RFC 7930 §4; RFC 9765 §6.1 over RADIUS/1.1): the request ends at once, as refused."""
+
+    def dynauth_events(self, inst, count):
+        return eventually(lambda: inst.api("GET", "/events?kind=dynauth", expect=200)[1]["events"],
+                          lambda e: len(e) >= count)
+
+    def test_over_radius11_a_disconnect_answered_so_ends_at_once(self):
+        inst = self.radsec_instance()
+        nas = self.nas(inst, alpn=["radius/1.1"])
+        self.session(inst, nas, "laptop-pe", "02:00:00:00:12:01", "rs-pe")
+        nas.mode = "protocol_error501"
+        inst.cli("revoke", "--device", "laptop-pe", "--reason", "keyCompromise")
+        self.assertEqual(nas.server_requests.get(timeout=5)[0], DISCONNECT_REQUEST)
+        self.outcome(inst, "rs-pe", "Disconnect Protocol-Error 501 (Administratively-Prohibited)")
+        done = re.search(r"-> Disconnect Protocol-Error 501 \(Administratively-Prohibited\) attempts=1 ms=(\d+)",
+                         inst.log())
+        self.assertIsNotNone(done, inst.log())
+        # Its answer, not the 300 + 600 + 1200 ms the request would have waited.
+        print(f"\n  Disconnect -> Protocol-Error answer: {done.group(1)} ms", flush=True)
+        self.assertLess(int(done.group(1)), 2100)
+        self.assertRegex(inst.log(), r"radsec: NAS wlc-1 answered our Disconnect-Request with a Protocol-Error, "
+                                     r"Error-Cause 501 \(Administratively-Prohibited\): cannot do that here")
+        events = self.dynauth_events(inst, 2)
+        self.assertEqual((events[0]["outcome"], events[0]["reason"]), ("nak", "protocol_error:501"))
+        self.assertIn("Disconnect Protocol-Error 501 (Administratively-Prohibited)", events[0]["detail"])
+
+    def test_over_radsec_a_coa_answered_so_is_refused_and_a_disconnect_follows(self):
+        inst = self.radsec_instance(policy=POLICY)
+        nas = self.nas(inst)  # RADIUS/TLS: the Protocol-Error's Response Authenticator is checked
+        inst.cli("devices", "add", "laptop-pe-coa", "--group", "coa")
+        self.session(inst, nas, "laptop-pe-coa", "02:00:00:00:12:02", "rs-pe-coa")
+        nas.answers.put("protocol_error406")  # the CoA; the Disconnect after it is ACKed
+        inst.cli("devices", "disable", "laptop-pe-coa")
+        self.assertEqual(nas.server_requests.get(timeout=5)[0], COA_REQUEST)
+        self.assertEqual(nas.server_requests.get(timeout=5)[0], DISCONNECT_REQUEST)
+        self.outcome(inst, "rs-pe-coa", "Disconnect ACK")
+        self.assertRegex(inst.log(), r"-> CoA Protocol-Error 406 \(Unsupported-Extension\) attempts=1 ms=\d+")
+        events = self.dynauth_events(inst, 4)
+        self.assertIn(("nak", "protocol_error:406"), [(e["outcome"], e["reason"]) for e in events])
 
 
 class RadsecProxyReverseTest(RadsecNasTestBase):
