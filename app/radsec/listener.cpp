@@ -1,6 +1,7 @@
 #include "app/radsec/listener.hpp"
 
 #include "app/radsec/tls_context.hpp"
+#include "ca/hex.hpp"
 #include "ca/log_text.hpp"
 #include "ca/x509.hpp"
 #include "radius/attributes.hpp"
@@ -18,6 +19,8 @@
 
 #include <array>
 #include <deque>
+#include <set>
+#include <span>
 
 namespace portcullis::app {
 
@@ -202,11 +205,31 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
         return;
       }
       arm_timer(listener_->options_.idle_timeout, "idle");
-      if (is_dynauth_answer(packet)) on_dynauth_answer(packet);
-      else dispatch(std::move(packet));
+      if (is_dynauth_answer(packet)) {
+        on_dynauth_answer(packet);
+      } else if (!take_token(packet)) {
+        return;
+      } else {
+        dispatch(std::move(packet));
+      }
       packet.clear();
     }
     read();
+  }
+
+  // RFC 9765 §4.2.2: a Token names one outstanding request; a NAS that sends a second
+  // request with the Token of one not yet answered has lost track of its own, and its
+  // connection is closed. False then. (RADIUS/TLS has no such rule: a repeated Identifier is
+  // a retransmission, which the server recognises.)
+  bool take_token(const radius::Bytes& packet) {
+    if (nas_view_.profile != radius::Profile::radius_1_1) return true;
+    if (nas_tokens_.insert(token_of(packet)).second) return true;
+    const std::string why = "it sent a request with Token " + ca::to_hex(std::span(packet).subspan(4, 4)) +
+                            ", the Token of a request not yet answered (RFC 9765 §4.2.2)";
+    spdlog::warn("radsec: NAS {} from {}: {}", nas_, peer_text_, why);
+    listener_->refused(refusal("token_reuse", why));
+    close("a RADIUS/1.1 Token reused while outstanding");
+    return false;
   }
 
   void dispatch(radius::Bytes packet) {
@@ -223,8 +246,9 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
         spdlog::error("radsec: request from NAS {} failed: {}", self->nas_, e.what());
       }
       if (!reply) reply = self->unhandled(packet);
-      asio::post(self->stream_.get_executor(),
-                 [self, reply = std::move(reply)]() mutable { self->on_reply(std::move(reply)); });
+      asio::post(self->stream_.get_executor(), [self, token = token_of(packet), reply = std::move(reply)]() mutable {
+        self->on_reply(token, std::move(reply));
+      });
     });
   }
 
@@ -240,8 +264,10 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
                                                  radius::radsec::kResourcesUnavailable, token_of(request));
   }
 
-  void on_reply(std::optional<radius::Bytes> reply) {
+  // `token`: the request's (RADIUS/1.1), free for the NAS to use again once answered.
+  void on_reply(std::uint32_t token, std::optional<radius::Bytes> reply) {
     --in_flight_;
+    nas_tokens_.erase(token);
     if (closed_) return;
     if (reply) {
       ++listener_->counters_.replies;
@@ -434,6 +460,7 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
   radius::radsec::PeerVerdict verdict_;
   radius::NasClient nas_view_;  // the client entry as this connection speaks to it (its profile); set before reading
   std::map<std::uint32_t, std::shared_ptr<Outbound>> outbound_;  // by Identifier or Token
+  std::set<std::uint32_t> nas_tokens_;  // RADIUS/1.1: the Tokens of the NAS's requests not yet answered
   std::uint32_t next_id_ = 0;
   radius::radsec::StreamFramer framer_;
   std::array<std::uint8_t, 16384> buffer_{};  // one TLS record

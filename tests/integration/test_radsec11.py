@@ -25,6 +25,7 @@ import test_radius
 import test_radsec
 from harness import IntegrationTest, eventually, free_port, main, run
 from test_dynauth import POLICY, NasStandIn
+from test_metrics import samples, value
 
 SECRET = b"radsec"  # RFC 6614 §2.3
 ACCESS_ACCEPT, ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE = 2, 4, 5
@@ -539,6 +540,33 @@ class Radius11Test(RadsecNasTestBase):
         error = nas.direct.get(timeout=5)
         self.assertEqual(error[:8], struct.pack("!BBHI", PROTOCOL_ERROR, 0, len(error), 78))
         self.assertEqual(dict(attributes(error))[ERROR_CAUSE], struct.pack("!I", 506))
+
+    def test_a_token_reused_while_outstanding_closes_the_connection(self):
+        inst = self.radsec_instance()
+        nas = self.nas(inst, alpn=["radius/1.1"])
+        # Once answered, a Token may come again.
+        for _ in range(2):
+            nas.send(v11_packet(12, 0x0A0B0C0D, []))
+            self.assertEqual(nas.direct.get(timeout=5), struct.pack("!BBHI", ACCESS_ACCEPT, 0, 20, 0x0A0B0C0D)
+                             + bytes(12))
+        # Two requests with one Token in one write (one TLS record): the second arrives while
+        # the first is outstanding, and the connection is closed (RFC 9765 §4.2.2).
+        nas.send(v11_packet(12, 0x01020304, []) + v11_packet(12, 0x01020304, []))
+        self.assertIsNone(nas.direct.get(timeout=5), "closed, nothing answered")
+        self.assertRegex(inst.log(), r"radsec: NAS wlc-1 from 127\.0\.0\.1:\d+: it sent a request with Token "
+                                     r"01020304, the Token of a request not yet answered \(RFC 9765 §4\.2\.2\)")
+        events = eventually(lambda: inst.api("GET", "/events?kind=radsec", expect=200)[1]["events"],
+                            lambda e: any(x["reason"] == "token_reuse" for x in e))
+        reuse = [x for x in events if x["reason"] == "token_reuse"]
+        self.assertEqual([(x["outcome"], x["nas"]) for x in reuse], [("refused", "wlc-1")])
+        s = samples(inst.http("GET", "/metrics", admin=True)[1].decode())
+        self.assertEqual(value(s, "portcullis_radsec_connections_refused_total", reason="token_reuse"), 1)
+        self.assertIn("refused: it reused the RADIUS/1.1 Token of a request not yet answered",
+                      inst.cli("why", "wlc-1", check=False).stdout)
+        # The NAS may connect again.
+        again = self.nas(inst, alpn=["radius/1.1"])
+        again.send(v11_packet(12, 0x01020304, []))
+        self.assertEqual(again.direct.get(timeout=5)[0], ACCESS_ACCEPT)
 
 
 if __name__ == "__main__":
