@@ -352,6 +352,7 @@ void load_radius_clients(const std::string& path, const toml::array& clients, Co
     cs.get("ca_file", client.ca_file);
     cs.get("require_radius_1_1", client.require_radius_1_1);
     cs.get("coa_secret", client.coa_secret);
+    cs.get("dynauth_over_connection", client.dynauth_over_connection);
     cs.finish();
     if (client.transport == "radsec") {
       check_radsec_client(cs, el, client, c.base_dir);
@@ -360,9 +361,10 @@ void load_radius_clients(const std::string& path, const toml::array& clients, Co
     }
     if (client.transport != "udp") cs.fail(el, "radius.clients." + client.name + ".transport must be \"udp\" or \"radsec\"");
     if (!client.certificate_name.empty() || !client.ca_file.empty() || client.require_radius_1_1 ||
-        !client.coa_secret.empty())
+        !client.coa_secret.empty() || el.as_table()->contains("dynauth_over_connection"))
       cs.fail(el, "radius.clients." + client.name +
-                      ": certificate_name, ca_file, require_radius_1_1 and coa_secret need transport = \"radsec\"");
+                      ": certificate_name, ca_file, require_radius_1_1, coa_secret and dynauth_over_connection need "
+                      "transport = \"radsec\"");
     if (client.name.empty() || client.address.empty()) cs.fail(el, "radius.clients entry needs name and address");
     // RFC 2865 §3: the secret "SHOULD be at least 16 octets".
     if (client.secret.size() < 16) cs.fail(el, "radius.clients." + client.name + ".secret must be at least 16 characters");

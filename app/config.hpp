@@ -87,6 +87,7 @@ struct RadiusClientSetting {          // consumed by the RADIUS front end (radiu
   std::string ca_file;                         // radsec: a foreign CA trusted for this client (PEM)
   bool require_radius_1_1 = false;             // radsec: close connections without ALPN radius/1.1 (RFC 9765)
   std::string coa_secret;                      // radsec: UDP Disconnect/CoA fallback when no connection is up
+  bool dynauth_over_connection = true;         // radsec: false sends Disconnect/CoA over UDP (coa_secret) only
 };
 
 struct RadsecSettings {               // the RadSec listener (docs/radsec.md)

@@ -20,7 +20,7 @@ using radius::DynauthOutcome;
 
 std::string outcome_text(DynauthKind kind, const radius::DynauthResult& r) {
   std::string text = kind == DynauthKind::disconnect ? "Disconnect " : "CoA ";
-  text += radius::to_string(r.outcome);
+  text += r.protocol_error ? "Protocol-Error" : radius::to_string(r.outcome);
   if (r.error_cause)
     text += " " + std::to_string(*r.error_cause) + " (" + radius::error_cause_name(*r.error_cause) + ")";
   return text;
@@ -47,11 +47,15 @@ std::string why_term(const std::string& why) {
   return "other";
 }
 
-// ack -> "ok", nak -> "error_cause:<n>" (RFC 5176 §3.6), timeout -> "timeout".
+// ack -> "ok", nak -> "error_cause:<n>" (RFC 5176 §3.6), a Protocol-Error (RFC 7930 §4) ->
+// "protocol_error:<n>", timeout -> "timeout".
 std::string result_reason(const radius::DynauthResult& r) {
   switch (r.outcome) {
     case DynauthOutcome::ack: return "ok";
-    case DynauthOutcome::nak: return r.error_cause ? "error_cause:" + std::to_string(*r.error_cause) : "nak";
+    case DynauthOutcome::nak: {
+      const std::string kind = r.protocol_error ? "protocol_error" : "error_cause";
+      return r.error_cause ? kind + ":" + std::to_string(*r.error_cause) : r.protocol_error ? kind : "nak";
+    }
     case DynauthOutcome::timeout: return "timeout";
   }
   return "timeout";
@@ -289,8 +293,16 @@ void SessionControl::send(const Target& t, DynauthKind kind, const std::string& 
     radsec = radsec_.lock();
   }
   if (radsec) {
-    if (std::optional<radius::NasClient> client = radsec->radsec_client(s.nas)) {
-      send_radsec(t, request_for(t, kind, *client), why, *radsec);
+    if (std::optional<RadsecDynauthTarget> client = radsec->radsec_client(s.nas)) {
+      radius::DynauthRequest request = request_for(t, kind, client->udp);
+      if (client->over_connection) {
+        send_radsec(t, std::move(request), why, *radsec);
+        return;
+      }
+      // A NAS that drops what it did not ask for (radsecproxy 1.9) would let the request
+      // wait its whole timeout on the connection: straight to UDP instead.
+      in_flight(t, kind, why, s.nas_identity.source ? s.nas_identity.source->to_string() : "");
+      radsec_down(t, std::move(request), why, "dynauth_over_connection = false", "not_over_connection");
       return;
     }
   }
@@ -344,15 +356,15 @@ void SessionControl::send_radsec(const Target& t, radius::DynauthRequest request
       s.nas, std::move(copy), radsec_timeout(),
       [self = shared_from_this(), t, request, why](std::optional<radius::DynauthResult> result) {
         if (result) self->completed(t, request, *result, why);
-        else self->radsec_down(t, request, why, "its RadSec connection closed before an answer");
+        else self->radsec_down(t, request, why, "its RadSec connection closed before an answer", "nas_not_connected");
       });
-  if (!sent) radsec_down(t, std::move(request), why, "no RadSec connection is up");
+  if (!sent) radsec_down(t, std::move(request), why, "no RadSec connection is up", "nas_not_connected");
 }
 
 // RFC 5176 over UDP to the NAS's coa_port when its entry names a coa_secret; otherwise the
-// outcome says it could not be sent.
+// outcome says it could not be sent (`reason`: the event's).
 void SessionControl::radsec_down(const Target& t, radius::DynauthRequest request, const std::string& why,
-                                 const std::string& cause) {
+                                 const std::string& cause, const char* reason) {
   const radius::LiveSession& s = t.session;
   if (!request.target.secret.empty() && s.nas_identity.source) {
     spdlog::info("dynauth: {} for nas={} session={}: {}; over UDP to port {} instead", radius::to_string(request.kind),
@@ -364,7 +376,7 @@ void SessionControl::radsec_down(const Target& t, radius::DynauthRequest request
   const std::string outcome = kind + " not sent: " + cause + " and no coa_secret for UDP";
   spdlog::warn("dynauth: {} nas={} session={} serial={} ({})", outcome, s.nas, ca::log_field(s.acct_session_id),
                s.serial, why);
-  emit(s, s.nas_identity.source ? s.nas_identity.source->to_string() : "", "not_sent", "nas_not_connected",
+  emit(s, s.nas_identity.source ? s.nas_identity.source->to_string() : "", "not_sent", reason,
        outcome + " for session " + ca::log_safe(s.acct_session_id) + " (" + why + ")");
   if (t.accept) return;  // nothing to mark: the sweep does not try it again (swept_)
   server_.live_sessions().mark(s.nas, s.acct_session_id, outcome);

@@ -89,7 +89,8 @@ class SessionControl : public std::enable_shared_from_this<SessionControl> {
   radius::DynauthClientStats stats() const { return client_->stats(); }
 
   // RadSec NASes: their sessions' requests go down the NAS's own connection while one is up
-  // (then to its UDP coa_port when its entry names a coa_secret). Until set, or once the
+  // (then to its UDP coa_port when its entry names a coa_secret), or with the entry's
+  // dynauth_over_connection false straight to that UDP port. Until set, or once the
   // channel is gone, every NAS is looked up by address as a UDP client.
   void use_radsec(std::weak_ptr<DynauthChannel> channel);
 
@@ -123,7 +124,7 @@ class SessionControl : public std::enable_shared_from_this<SessionControl> {
   void send_radsec(const Target& target, radius::DynauthRequest request, const std::string& why,
                    DynauthChannel& radsec);
   void radsec_down(const Target& target, radius::DynauthRequest request, const std::string& why,
-                   const std::string& cause);
+                   const std::string& cause, const char* reason);
   std::chrono::milliseconds radsec_timeout() const;
   // A decision event of kind "dynauth" about session `s`, sent to `nas_ip`.
   void emit(const radius::LiveSession& s, const std::string& nas_ip, std::string outcome, std::string reason,

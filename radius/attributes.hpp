@@ -30,6 +30,7 @@ enum class Code : std::uint8_t {
   CoaRequest = 43,
   CoaAck = 44,
   CoaNak = 45,
+  ProtocolError = 52,       // RFC 7930 §4, RFC 9765 §6.1: a response to any request
 };
 
 // Replies carry a Response Authenticator computed from the request's (RFC 2865 §3,
@@ -39,6 +40,7 @@ constexpr bool is_reply(Code c) {
     case Code::AccessAccept: case Code::AccessReject: case Code::AccessChallenge:
     case Code::AccountingResponse:
     case Code::DisconnectAck: case Code::DisconnectNak: case Code::CoaAck: case Code::CoaNak:
+    case Code::ProtocolError:
       return true;
     default:
       return false;
@@ -82,7 +84,13 @@ inline constexpr std::uint8_t TunnelPrivateGroupId = 81;  // RFC 2868 §3.6
 inline constexpr std::uint8_t FilterId = 11;              // RFC 2865 §5.11
 inline constexpr std::uint8_t NasIpv6Address = 95;        // RFC 3162 §2.1
 inline constexpr std::uint8_t ErrorCause = 101;           // RFC 5176 §3.6
+inline constexpr std::uint8_t ExtendedType1 = 241;        // RFC 6929 §2.1
 }  // namespace attr
+
+// RFC 6929 Extended-Type-1 (241) sub-types.
+namespace ext {
+inline constexpr std::uint8_t OriginalPacketCode = 4;     // 241.4, RFC 7930: in a Protocol-Error
+}
 
 namespace vendor {
 inline constexpr std::uint32_t Microsoft = 311;  // RFC 2548

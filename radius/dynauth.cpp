@@ -25,6 +25,23 @@ bool message_authenticator_ok(ByteView response, const Authenticator& request_au
   return check_message_authenticator(response, secret, &kZeroAuthenticator) == MessageAuthenticatorStatus::Valid;
 }
 
+// RFC 7930 §4: a Protocol-Error names the code of the request it answers, so that requests
+// of different codes with one Identifier are told apart. Absent (RFC 9765 matches by Token
+// alone; some NASes leave it out), the Identifier or Token decides.
+bool original_code_is(const Packet& p, Code code) {
+  for (const Attribute& a : p.attributes) {
+    if (a.type != attr::ExtendedType1 || a.value.size() != 5 || a.value[0] != ext::OriginalPacketCode) continue;
+    const std::uint32_t value = std::uint32_t{a.value[1]} << 24 | std::uint32_t{a.value[2]} << 16 |
+                                std::uint32_t{a.value[3]} << 8 | a.value[4];
+    if (value != static_cast<std::uint32_t>(code)) return false;
+  }
+  return true;
+}
+
+ResponseCheck verdict(bool ack, bool nak) {
+  return ack ? ResponseCheck::ack : nak ? ResponseCheck::nak : ResponseCheck::protocol_error;
+}
+
 }  // namespace
 
 const char* to_string(DynauthKind kind) {
@@ -47,6 +64,7 @@ const char* to_string(ResponseCheck check) {
     case ResponseCheck::not_ours: return "not ours";
     case ResponseCheck::bad_authenticator: return "bad authenticator";
     case ResponseCheck::malformed: return "malformed";
+    case ResponseCheck::protocol_error: return "Protocol-Error";
   }
   return "unknown";
 }
@@ -109,10 +127,11 @@ ResponseCheck check_dynauth_response(ByteView response, ByteView request, const 
   if (!same) return ResponseCheck::not_ours;
   const bool ack = p.code == ack_code(kind);
   const bool nak = p.code == nak_code(kind);
-  if (!ack && !nak) return ResponseCheck::not_ours;
+  const bool protocol_error = p.code == Code::ProtocolError && original_code_is(p, request_code(kind));
+  if (!ack && !nak && !protocol_error) return ResponseCheck::not_ours;
   if (v11) {  // nothing to verify: TLS authenticated it (RFC 9765 §4.1)
-    if (nak && error_cause != nullptr) *error_cause = p.integer(attr::ErrorCause);
-    return ack ? ResponseCheck::ack : ResponseCheck::nak;
+    if (!ack && error_cause != nullptr) *error_cause = p.integer(attr::ErrorCause);
+    return verdict(ack, nak);
   }
 
   Authenticator request_authenticator{};
@@ -123,8 +142,8 @@ ResponseCheck check_dynauth_response(ByteView response, ByteView request, const 
   if (!verify_response_authenticator(bytes, request_authenticator, secret)) return ResponseCheck::bad_authenticator;
   if (!message_authenticator_ok(bytes, request_authenticator, secret)) return ResponseCheck::bad_authenticator;
 
-  if (nak && error_cause != nullptr) *error_cause = p.integer(attr::ErrorCause);
-  return ack ? ResponseCheck::ack : ResponseCheck::nak;
+  if (!ack && error_cause != nullptr) *error_cause = p.integer(attr::ErrorCause);
+  return verdict(ack, nak);
 }
 
 const char* error_cause_name(std::uint32_t value) {

@@ -66,9 +66,12 @@ const char* to_string(DynauthOutcome outcome);  // "ACK" / "NAK" / "timeout"
 
 struct DynauthResult {
   DynauthOutcome outcome = DynauthOutcome::timeout;
-  std::optional<std::uint32_t> error_cause;  // RFC 5176 §3.6, from a NAK
+  std::optional<std::uint32_t> error_cause;  // RFC 5176 §3.6, from a NAK or a Protocol-Error
   int attempts = 0;
   std::chrono::milliseconds elapsed{0};      // from the first transmission to the answer
+  // The NAS answered with a Protocol-Error (RFC 7930 §4, RFC 9765 §6.1), not a NAK: it could
+  // not process the request. Its outcome is `nak`, a refusal, so it is acted on as one.
+  bool protocol_error = false;
 };
 
 enum class ResponseCheck : std::uint8_t {
@@ -77,13 +80,19 @@ enum class ResponseCheck : std::uint8_t {
   not_ours,           // other Identifier, or a code that does not answer this request
   bad_authenticator,  // Response Authenticator or Message-Authenticator wrong: forged or wrong secret
   malformed,
+  protocol_error,     // a Protocol-Error (code 52) answering it: the NAS could not process the request
 };
 const char* to_string(ResponseCheck check);
 
 // Checks a datagram against the request it may answer: Identifier, code (41/42 for a
-// Disconnect, 44/45 for a CoA), Response Authenticator over the request's authenticator
-// and the secret (RFC 5176 §3.5), Message-Authenticator when present. `error_cause` is set
-// from a NAK's Error-Cause (RFC 5176 §3.6) when it carries one.
+// Disconnect, 44/45 for a CoA, or 52 Protocol-Error), Response Authenticator over the
+// request's authenticator and the secret (RFC 5176 §3.5), Message-Authenticator when
+// present. `error_cause` is set from a NAK's or a Protocol-Error's Error-Cause (RFC 5176
+// §3.6) when it carries one.
+// A Protocol-Error is a response like any other (RFC 7930 §4): its Response Authenticator is
+// computed over the request's, and its Message-Authenticator as for an Access-Request's
+// reply, so both are verified the same way; one whose Original-Packet-Code names another
+// code is another request's (RFC 7930 §4).
 // Profile::radius_1_1: matched by the Token (RFC 9765 §4.2), no authenticator to verify.
 ResponseCheck check_dynauth_response(ByteView response, ByteView request, const std::string& secret,
                                      DynauthKind kind, std::optional<std::uint32_t>* error_cause = nullptr,

@@ -179,6 +179,9 @@ std::string radsec_words(const ca::Event& e) {
   if (r == "source_address") return "it connected from outside the address configured for its client";
   if (r == "radius_version")
     return "it did not negotiate RADIUS/1.1 (ALPN radius/1.1 over TLS 1.3), which its client entry requires";
+  if (r == "token_reuse")
+    return "it reused the RADIUS/1.1 Token of a request not yet answered, so its connection was closed "
+           "(RFC 9765 §4.2.2): a NAS fault to report to its vendor";
   if (r == "nas_cap" || r == "total_cap")
     return "too many connections open (" + std::string(r == "nas_cap" ? "max_connections_per_nas" : "max_connections") +
            ")";

@@ -13,16 +13,23 @@
 
 namespace portcullis::app {
 
+// A RadSec client entry as a Disconnect/CoA target.
+struct RadsecDynauthTarget {
+  // As a UDP Disconnect/CoA target would need it: coa_port, and as `secret` its coa_secret
+  // (empty: no UDP).
+  radius::NasClient udp;
+  // dynauth_over_connection: false keeps requests off the NAS's connection, straight to UDP.
+  bool over_connection = true;
+};
+
 class DynauthChannel {
  public:
   // The answer (ACK/NAK) or a timeout; nullopt when the connection closed first.
   using Done = std::function<void(std::optional<radius::DynauthResult>)>;
   virtual ~DynauthChannel() = default;
 
-  // The RadSec client entry of NAS `nas` (NasClient::name) as a UDP Disconnect/CoA target
-  // would need it: coa_port, and as `secret` its coa_secret (empty: no UDP fallback).
-  // nullopt: `nas` is no RadSec client.
-  virtual std::optional<radius::NasClient> radsec_client(const std::string& nas) const = 0;
+  // The RadSec client entry of NAS `nas` (NasClient::name); nullopt: `nas` is no RadSec client.
+  virtual std::optional<RadsecDynauthTarget> radsec_client(const std::string& nas) const = 0;
   // Sends `request` (its target's secret and profile are set here) on the most recent open
   // connection of `nas`; false, and `done` never called, when it has none. `done` runs on
   // the io_context, never inside this call.

@@ -1,6 +1,8 @@
 #include "app/radsec/listener.hpp"
 
 #include "app/radsec/tls_context.hpp"
+#include "ca/hex.hpp"
+#include "ca/log_text.hpp"
 #include "ca/x509.hpp"
 #include "radius/attributes.hpp"
 #include "radius/radsec/framing.hpp"
@@ -17,6 +19,8 @@
 
 #include <array>
 #include <deque>
+#include <set>
+#include <span>
 
 namespace portcullis::app {
 
@@ -50,11 +54,14 @@ radius::SocketKind kind_of(const radius::Bytes& packet) {
 }
 
 // The NAS's answer to a Disconnect/CoA we sent down its connection (RFC 5176 §2.3): told
-// from the NAS's own requests by its code, as it shares the connection with them.
+// from the NAS's own requests by its code, as it shares the connection with them. A
+// Protocol-Error from the NAS can only answer one of ours: the NAS is the client of its own
+// requests (RFC 7930 §4, RFC 9765 §6.1).
 bool is_dynauth_answer(const radius::Bytes& packet) {
   using radius::Code;
   const auto code = static_cast<Code>(packet[0]);
-  return code == Code::DisconnectAck || code == Code::DisconnectNak || code == Code::CoaAck || code == Code::CoaNak;
+  return code == Code::DisconnectAck || code == Code::DisconnectNak || code == Code::CoaAck || code == Code::CoaNak ||
+         code == Code::ProtocolError;
 }
 
 std::uint32_t token_of(const radius::Bytes& packet) {  // RFC 9765 §4.1, network byte order
@@ -198,11 +205,31 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
         return;
       }
       arm_timer(listener_->options_.idle_timeout, "idle");
-      if (is_dynauth_answer(packet)) on_dynauth_answer(packet);
-      else dispatch(std::move(packet));
+      if (is_dynauth_answer(packet)) {
+        on_dynauth_answer(packet);
+      } else if (!take_token(packet)) {
+        return;
+      } else {
+        dispatch(std::move(packet));
+      }
       packet.clear();
     }
     read();
+  }
+
+  // RFC 9765 §4.2.2: a Token names one outstanding request; a NAS that sends a second
+  // request with the Token of one not yet answered has lost track of its own, and its
+  // connection is closed. False then. (RADIUS/TLS has no such rule: a repeated Identifier is
+  // a retransmission, which the server recognises.)
+  bool take_token(const radius::Bytes& packet) {
+    if (nas_view_.profile != radius::Profile::radius_1_1) return true;
+    if (nas_tokens_.insert(token_of(packet)).second) return true;
+    const std::string why = "it sent a request with Token " + ca::to_hex(std::span(packet).subspan(4, 4)) +
+                            ", the Token of a request not yet answered (RFC 9765 §4.2.2)";
+    spdlog::warn("radsec: NAS {} from {}: {}", nas_, peer_text_, why);
+    listener_->refused(refusal("token_reuse", why));
+    close("a RADIUS/1.1 Token reused while outstanding");
+    return false;
   }
 
   void dispatch(radius::Bytes packet) {
@@ -219,8 +246,9 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
         spdlog::error("radsec: request from NAS {} failed: {}", self->nas_, e.what());
       }
       if (!reply) reply = self->unhandled(packet);
-      asio::post(self->stream_.get_executor(),
-                 [self, reply = std::move(reply)]() mutable { self->on_reply(std::move(reply)); });
+      asio::post(self->stream_.get_executor(), [self, token = token_of(packet), reply = std::move(reply)]() mutable {
+        self->on_reply(token, std::move(reply));
+      });
     });
   }
 
@@ -236,8 +264,10 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
                                                  radius::radsec::kResourcesUnavailable, token_of(request));
   }
 
-  void on_reply(std::optional<radius::Bytes> reply) {
+  // `token`: the request's (RADIUS/1.1), free for the NAS to use again once answered.
+  void on_reply(std::uint32_t token, std::optional<radius::Bytes> reply) {
     --in_flight_;
+    nas_tokens_.erase(token);
     if (closed_) return;
     if (reply) {
       ++listener_->counters_.replies;
@@ -386,21 +416,37 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
     std::optional<std::uint32_t> cause;
     const auto check = radius::check_dynauth_response(packet, it->second->wire, nas_view_.secret,
                                                       it->second->request.kind, &cause, nas_view_.profile);
-    if (check != radius::ResponseCheck::ack && check != radius::ResponseCheck::nak) {
+    const bool protocol_error = check == radius::ResponseCheck::protocol_error;
+    if (check != radius::ResponseCheck::ack && check != radius::ResponseCheck::nak && !protocol_error) {
       spdlog::debug("radsec: NAS {}: Disconnect/CoA answer ignored: {}", nas_, radius::to_string(check));
       return;
     }
     const auto out = it->second;
     outbound_.erase(it);
     out->timer.cancel();
-    finish_dynauth(*out, check == radius::ResponseCheck::ack ? radius::DynauthOutcome::ack : radius::DynauthOutcome::nak,
-                   cause);
+    // The NAS could not process it at all: a refusal as final as a NAK, ended now rather
+    // than left to time out.
+    if (protocol_error) log_protocol_error(packet, out->request.kind, cause);
+    const auto outcome = check == radius::ResponseCheck::ack ? radius::DynauthOutcome::ack : radius::DynauthOutcome::nak;
+    finish_dynauth(*out, outcome, cause, protocol_error);
   }
 
-  void finish_dynauth(Outbound& out, radius::DynauthOutcome outcome, std::optional<std::uint32_t> cause) {
+  void log_protocol_error(const radius::Bytes& packet, radius::DynauthKind kind,
+                          std::optional<std::uint32_t> cause) const {
+    std::string message;
+    if (auto parsed = radius::parse(packet, nas_view_.profile))
+      if (const radius::Attribute* reply = parsed->find(radius::attr::ReplyMessage))
+        message = ca::log_safe(reply->value);
+    spdlog::warn("radsec: NAS {} answered our {} with a Protocol-Error, Error-Cause {} ({}){}{}", nas_,
+                 radius::to_string(kind), cause ? std::to_string(*cause) : "none",
+                 cause ? radius::error_cause_name(*cause) : "-", message.empty() ? "" : ": ", message);
+  }
+
+  void finish_dynauth(Outbound& out, radius::DynauthOutcome outcome, std::optional<std::uint32_t> cause,
+                      bool protocol_error = false) {
     const auto elapsed =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - out.sent);
-    listener_->complete(std::move(out.done), radius::DynauthResult{outcome, cause, 1, elapsed});
+    listener_->complete(std::move(out.done), radius::DynauthResult{outcome, cause, 1, elapsed, protocol_error});
   }
 
   std::shared_ptr<RadsecListener> listener_;
@@ -414,6 +460,7 @@ class RadsecListener::Connection : public std::enable_shared_from_this<Connectio
   radius::radsec::PeerVerdict verdict_;
   radius::NasClient nas_view_;  // the client entry as this connection speaks to it (its profile); set before reading
   std::map<std::uint32_t, std::shared_ptr<Outbound>> outbound_;  // by Identifier or Token
+  std::set<std::uint32_t> nas_tokens_;  // RADIUS/1.1: the Tokens of the NAS's requests not yet answered
   std::uint32_t next_id_ = 0;
   radius::radsec::StreamFramer framer_;
   std::array<std::uint8_t, 16384> buffer_{};  // one TLS record
@@ -636,12 +683,12 @@ bool RadsecListener::admit(Connection* connection, const std::string& nas) {
   return true;
 }
 
-std::optional<radius::NasClient> RadsecListener::radsec_client(const std::string& nas) const {
+std::optional<RadsecDynauthTarget> RadsecListener::radsec_client(const std::string& nas) const {
   const auto clients = clients_.load();
   const radius::radsec::RadsecClient* client = clients->by_nas(nas);
   if (client == nullptr) return std::nullopt;
-  radius::NasClient target = client->nas;
-  target.secret = client->coa_secret;
+  RadsecDynauthTarget target{client->nas, client->dynauth_over_connection};
+  target.udp.secret = client->coa_secret;
   return target;
 }
 

@@ -82,7 +82,7 @@ class RadsecListener : public std::enable_shared_from_this<RadsecListener>, publ
   void recheck();
 
   // DynauthChannel: Disconnect/CoA over the NAS's own connection. Thread-safe.
-  std::optional<radius::NasClient> radsec_client(const std::string& nas) const override;
+  std::optional<RadsecDynauthTarget> radsec_client(const std::string& nas) const override;
   bool send_dynauth(const std::string& nas, radius::DynauthRequest request, std::chrono::milliseconds timeout,
                     Done done) override;
 

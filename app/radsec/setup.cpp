@@ -47,6 +47,7 @@ std::shared_ptr<const radius::radsec::RadsecClients> make_radsec_clients(const C
     if (!setting.ca_file.empty()) client.trusted_ca = trust_store(setting.ca_file);
     client.require_radius_1_1 = setting.require_radius_1_1;
     client.coa_secret = setting.coa_secret;
+    client.dynauth_over_connection = setting.dynauth_over_connection;
     clients->add(std::move(client));
   }
   return clients;

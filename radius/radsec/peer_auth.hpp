@@ -39,6 +39,10 @@ struct RadsecClient {
   // Disconnect/CoA when the NAS has no connection up: over UDP to nas.coa_port with this
   // secret (RFC 5176). Empty: no fallback.
   std::string coa_secret;
+  // false: Disconnect/CoA never go down the connection, only over UDP as above. For a NAS
+  // that drops requests it did not originate (radsecproxy 1.9), where a request on the
+  // connection would wait its whole timeout and never fall back.
+  bool dynauth_over_connection = true;
 };
 
 struct PeerVerdict {

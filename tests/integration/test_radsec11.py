@@ -25,6 +25,7 @@ import test_radius
 import test_radsec
 from harness import IntegrationTest, eventually, free_port, main, run
 from test_dynauth import POLICY, NasStandIn
+from test_metrics import samples, value
 
 SECRET = b"radsec"  # RFC 6614 §2.3
 ACCESS_ACCEPT, ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE = 2, 4, 5
@@ -32,6 +33,7 @@ DISCONNECT_REQUEST, DISCONNECT_ACK, DISCONNECT_NAK, COA_REQUEST, COA_ACK = 40, 4
 PROTOCOL_ERROR = 52  # RFC 7930 §4
 USER_NAME, FILTER_ID, REPLY_MESSAGE, CLASS, VENDOR_SPECIFIC, CALLING_STATION_ID = 1, 11, 18, 25, 26, 31
 ACCT_STATUS_TYPE, ACCT_SESSION_ID, MESSAGE_AUTHENTICATOR, ERROR_CAUSE = 40, 44, 80, 101
+EXTENDED_TYPE_1, ORIGINAL_PACKET_CODE = 241, 4  # RFC 6929 §2.1; 241.4, RFC 7930
 MICROSOFT, MPPE_SEND_KEY, MPPE_RECV_KEY = 311, 16, 17
 
 
@@ -93,7 +95,8 @@ class RadsecNas:
     """Our RadSec NAS. One thread owns the TLS connection (OpenSSL objects are not for two
     threads at once): it relays eapol_test's datagrams from `udp_port` onto the connection,
     the replies back, answers the server's Disconnect/CoA-Requests as `mode` says ("ack",
-    "nak504", "silent"), and hands everything else to the test."""
+    "nak504", "silent", "protocol_error<n>": RFC 7930 §4 with Error-Cause n), and hands
+    everything else to the test. `answers`, when not empty, is taken first, one a request."""
 
     def __init__(self, conn):
         self.conn = conn
@@ -102,6 +105,7 @@ class RadsecNas:
         self.udp.bind(("127.0.0.1", 0))
         self.udp_port = self.udp.getsockname()[1]
         self.mode = "ack"
+        self.answers = queue.Queue()
         self.outbox = queue.Queue()
         self.server_requests = queue.Queue()  # the Disconnect/CoA-Requests that came down
         self.direct = queue.Queue()           # replies to what the test sent itself
@@ -187,10 +191,17 @@ class RadsecNas:
         self.udp.sendto(sign_reply(packet[0], identifier, authenticator, attrs), source)
 
     def answer(self, request):
-        if self.mode == "silent":
+        mode = self.mode if self.answers.empty() else self.answers.get()
+        if mode == "silent":
             return
-        code = request[0] + 1 if self.mode == "ack" else request[0] + 2
-        attrs = [] if self.mode == "ack" else [(ERROR_CAUSE, struct.pack("!I", 504))]
+        code = request[0] + 1 if mode == "ack" else request[0] + 2
+        attrs = [] if mode == "ack" else [(ERROR_CAUSE, struct.pack("!I", 504))]
+        if mode.startswith("protocol_error"):
+            # RFC 7930 §4: Error-Cause, and Original-Packet-Code (241.4) naming the request's code.
+            code = PROTOCOL_ERROR
+            attrs = [(ERROR_CAUSE, struct.pack("!I", int(mode[len("protocol_error"):]))),
+                     (REPLY_MESSAGE, b"cannot do that here"),
+                     (EXTENDED_TYPE_1, bytes([ORIGINAL_PACKET_CODE]) + struct.pack("!I", request[0]))]
         if self.v11:
             self.conn.sendall(v11_packet(code, int.from_bytes(request[4:8], "big"), attrs))
             return
@@ -333,6 +344,49 @@ class RadsecReverseTest(RadsecNasTestBase):
                      "Disconnect not sent: no RadSec connection is up and no coa_secret for UDP")
 
 
+class ProtocolErrorAnswerTest(RadsecNasTestBase):
+    """A NAS that cannot process our Disconnect/CoA at all answers with a Protocol-Error
+    (RFC 7930 §4; RFC 9765 §6.1 over RADIUS/1.1): the request ends at once, as refused."""
+
+    def dynauth_events(self, inst, count):
+        return eventually(lambda: inst.api("GET", "/events?kind=dynauth", expect=200)[1]["events"],
+                          lambda e: len(e) >= count)
+
+    def test_over_radius11_a_disconnect_answered_so_ends_at_once(self):
+        inst = self.radsec_instance()
+        nas = self.nas(inst, alpn=["radius/1.1"])
+        self.session(inst, nas, "laptop-pe", "02:00:00:00:12:01", "rs-pe")
+        nas.mode = "protocol_error501"
+        inst.cli("revoke", "--device", "laptop-pe", "--reason", "keyCompromise")
+        self.assertEqual(nas.server_requests.get(timeout=5)[0], DISCONNECT_REQUEST)
+        self.outcome(inst, "rs-pe", "Disconnect Protocol-Error 501 (Administratively-Prohibited)")
+        done = re.search(r"-> Disconnect Protocol-Error 501 \(Administratively-Prohibited\) attempts=1 ms=(\d+)",
+                         inst.log())
+        self.assertIsNotNone(done, inst.log())
+        # Its answer, not the 300 + 600 + 1200 ms the request would have waited.
+        print(f"\n  Disconnect -> Protocol-Error answer: {done.group(1)} ms", flush=True)
+        self.assertLess(int(done.group(1)), 2100)
+        self.assertRegex(inst.log(), r"radsec: NAS wlc-1 answered our Disconnect-Request with a Protocol-Error, "
+                                     r"Error-Cause 501 \(Administratively-Prohibited\): cannot do that here")
+        events = self.dynauth_events(inst, 2)
+        self.assertEqual((events[0]["outcome"], events[0]["reason"]), ("nak", "protocol_error:501"))
+        self.assertIn("Disconnect Protocol-Error 501 (Administratively-Prohibited)", events[0]["detail"])
+
+    def test_over_radsec_a_coa_answered_so_is_refused_and_a_disconnect_follows(self):
+        inst = self.radsec_instance(policy=POLICY)
+        nas = self.nas(inst)  # RADIUS/TLS: the Protocol-Error's Response Authenticator is checked
+        inst.cli("devices", "add", "laptop-pe-coa", "--group", "coa")
+        self.session(inst, nas, "laptop-pe-coa", "02:00:00:00:12:02", "rs-pe-coa")
+        nas.answers.put("protocol_error406")  # the CoA; the Disconnect after it is ACKed
+        inst.cli("devices", "disable", "laptop-pe-coa")
+        self.assertEqual(nas.server_requests.get(timeout=5)[0], COA_REQUEST)
+        self.assertEqual(nas.server_requests.get(timeout=5)[0], DISCONNECT_REQUEST)
+        self.outcome(inst, "rs-pe-coa", "Disconnect ACK")
+        self.assertRegex(inst.log(), r"-> CoA Protocol-Error 406 \(Unsupported-Extension\) attempts=1 ms=\d+")
+        events = self.dynauth_events(inst, 4)
+        self.assertIn(("nak", "protocol_error:406"), [(e["outcome"], e["reason"]) for e in events])
+
+
 class RadsecProxyReverseTest(RadsecNasTestBase):
     """What radsecproxy 1.9 (Debian) does with a Disconnect-Request sent down its connection."""
     proxy = test_radsec.RadsecProxyTest.proxy
@@ -349,27 +403,62 @@ class RadsecProxyReverseTest(RadsecNasTestBase):
             log.close()
         super().tearDown()
 
-    def test_radsecproxy_discards_it_and_the_outcome_is_a_timeout(self):
-        inst = self.radsec_instance()
+    def session_behind_proxy(self, inst, device, mac, session_id):
+        """radsecproxy as wlc-1: EAP-TLS through it, then its Accounting-Start."""
         port = self.proxy(inst, os.path.join(self.nas_dir, "wlc-1.pem"), os.path.join(self.nas_dir, "wlc-1.key"),
                           os.path.join(self.nas_dir, "ca.pem"))
-        key, cert, _ = self.issue(inst, "laptop-proxy")
-        out = self.eapol(inst, key, cert, port=port, secret=test_radsec.UDP_SECRET, mac="02:00:00:00:05:01")
+        key, cert, _ = self.issue(inst, device)
+        out = self.eapol(inst, key, cert, port=port, secret=test_radsec.UDP_SECRET, mac=mac)
         self.assert_success(out, "TLSv1.3")
         cls = re.search(r"Attribute 25 \(Class\) length=\d+\n\s+Value: ([0-9a-f]+)", out).group(1)
         start = run(["radclient", "-x", "-r", "1", "-t", "5", "--", f"127.0.0.1:{port}", "acct",
                      test_radsec.UDP_SECRET], check=False, timeout=30,
-                    input="Acct-Status-Type = Start\nAcct-Session-Id = \"rs-proxy\"\n"
-                          "Calling-Station-Id = \"02-00-00-00-05-01\"\nUser-Name = \"anonymous@example\"\n"
-                          f"Class = 0x{cls}\n")
+                    input=f"Acct-Status-Type = Start\nAcct-Session-Id = \"{session_id}\"\n"
+                          f"Calling-Station-Id = \"{mac.replace(':', '-').upper()}\"\n"
+                          f"User-Name = \"anonymous@example\"\nClass = 0x{cls}\n")
         self.assertIn("Received Accounting-Response", start.stdout, start.stdout + start.stderr)
+
+    def proxy_log(self):
+        with open(self.proxies[0][1].name, errors="replace") as f:
+            return f.read()
+
+    def test_radsecproxy_discards_it_and_the_outcome_is_a_timeout(self):
+        # A coa_secret is no way around it: with the connection up nothing falls back to UDP.
+        coa_port = free_port()
+        stand_in = NasStandIn("radsec-coa-fallback-secret", coa_port)
+        self.addCleanup(stand_in.close)
+        inst = self.radsec_instance(f'coa_port = {coa_port}\ncoa_secret = "radsec-coa-fallback-secret"\n')
+        self.session_behind_proxy(inst, "laptop-proxy", "02:00:00:00:05:01", "rs-proxy")
         inst.cli("revoke", "--device", "laptop-proxy", "--reason", "keyCompromise")
         # 300 + 600 + 1200 ms: the wait UDP would have had.
         self.outcome(inst, "rs-proxy", "Disconnect timeout")
-        with open(self.proxies[0][1].name, errors="replace") as f:
-            # It takes whatever comes from a server for a reply, finds no request of its own
-            # with that Identifier, and drops it.
-            self.assertIn("replyh: no outstanding request with this id, ignoring reply", f.read())
+        # It takes whatever comes from a server for a reply, finds no request of its own
+        # with that Identifier, and drops it.
+        self.assertIn("replyh: no outstanding request with this id, ignoring reply", self.proxy_log())
+        self.assertEqual(stand_in.take(), [])
+
+    def test_dynauth_over_connection_off_sends_it_over_udp_at_once(self):
+        coa_port = free_port()
+        stand_in = NasStandIn("radsec-coa-fallback-secret", coa_port)
+        self.addCleanup(stand_in.close)
+        inst = self.radsec_instance(f'coa_port = {coa_port}\ncoa_secret = "radsec-coa-fallback-secret"\n'
+                                    "dynauth_over_connection = false\n")
+        self.session_behind_proxy(inst, "laptop-off", "02:00:00:00:05:02", "rs-proxy-off")
+        started = time.monotonic()
+        inst.cli("revoke", "--device", "laptop-off", "--reason", "keyCompromise")
+        got = stand_in.wait(1)
+        self.assertEqual(len(got), 1, "the Disconnect-Request went to the NAS's UDP coa_port")
+        self.assertTrue(got[0]["ra_ok"] and got[0]["ma_ok"], "signed with coa_secret")
+        self.assertEqual(dict(attributes(got[0]["packet"]))[ACCT_SESSION_ID], b"rs-proxy-off")
+        # From the revoke command (a process of its own) to the datagram: far below the 2.1 s
+        # the request would have waited on the connection, had it gone there.
+        took = got[0]["at"] - started
+        print(f"\n  revoke -> Disconnect-Request at the UDP NAS: {took * 1000:.0f} ms", flush=True)
+        self.assertLess(took, 1.5)
+        self.outcome(inst, "rs-proxy-off", "Disconnect ACK")
+        self.assertRegex(inst.log(), r"rs-proxy-off.*: dynauth_over_connection = false; over UDP to port "
+                                     f"{coa_port} instead")
+        self.assertNotIn("no outstanding request with this id", self.proxy_log(), "nothing went down the connection")
 
 
 class Radius11Test(RadsecNasTestBase):
@@ -451,6 +540,33 @@ class Radius11Test(RadsecNasTestBase):
         error = nas.direct.get(timeout=5)
         self.assertEqual(error[:8], struct.pack("!BBHI", PROTOCOL_ERROR, 0, len(error), 78))
         self.assertEqual(dict(attributes(error))[ERROR_CAUSE], struct.pack("!I", 506))
+
+    def test_a_token_reused_while_outstanding_closes_the_connection(self):
+        inst = self.radsec_instance()
+        nas = self.nas(inst, alpn=["radius/1.1"])
+        # Once answered, a Token may come again.
+        for _ in range(2):
+            nas.send(v11_packet(12, 0x0A0B0C0D, []))
+            self.assertEqual(nas.direct.get(timeout=5), struct.pack("!BBHI", ACCESS_ACCEPT, 0, 20, 0x0A0B0C0D)
+                             + bytes(12))
+        # Two requests with one Token in one write (one TLS record): the second arrives while
+        # the first is outstanding, and the connection is closed (RFC 9765 §4.2.2).
+        nas.send(v11_packet(12, 0x01020304, []) + v11_packet(12, 0x01020304, []))
+        self.assertIsNone(nas.direct.get(timeout=5), "closed, nothing answered")
+        self.assertRegex(inst.log(), r"radsec: NAS wlc-1 from 127\.0\.0\.1:\d+: it sent a request with Token "
+                                     r"01020304, the Token of a request not yet answered \(RFC 9765 §4\.2\.2\)")
+        events = eventually(lambda: inst.api("GET", "/events?kind=radsec", expect=200)[1]["events"],
+                            lambda e: any(x["reason"] == "token_reuse" for x in e))
+        reuse = [x for x in events if x["reason"] == "token_reuse"]
+        self.assertEqual([(x["outcome"], x["nas"]) for x in reuse], [("refused", "wlc-1")])
+        s = samples(inst.http("GET", "/metrics", admin=True)[1].decode())
+        self.assertEqual(value(s, "portcullis_radsec_connections_refused_total", reason="token_reuse"), 1)
+        self.assertIn("refused: it reused the RADIUS/1.1 Token of a request not yet answered",
+                      inst.cli("why", "wlc-1", check=False).stdout)
+        # The NAS may connect again.
+        again = self.nas(inst, alpn=["radius/1.1"])
+        again.send(v11_packet(12, 0x01020304, []))
+        self.assertEqual(again.direct.get(timeout=5)[0], ACCESS_ACCEPT)
 
 
 if __name__ == "__main__":

@@ -571,6 +571,10 @@ TEST_F(RadsecConfigTest, RadiusVersionsAndTheUdpFallbackOfARadsecClient) {
   EXPECT_TRUE(client.require_radius_1_1);
   EXPECT_EQ(client.coa_port, 3798);
   EXPECT_EQ(client.coa_secret, "0123456789abcdefghij");
+  EXPECT_TRUE(client.dynauth_over_connection);  // the default
+  const Config off = load_config(write("[[radius.clients]]\nname = \"wlc-1\"\ntransport = \"radsec\"\n"
+                                       "certificate_name = \"wlc-1\"\ndynauth_over_connection = false\n"));
+  EXPECT_FALSE(off.radius.clients.at(0).dynauth_over_connection);
 }
 
 TEST_F(RadsecConfigTest, BadRadsecSettingsAreRefused) {
@@ -591,6 +595,9 @@ TEST_F(RadsecConfigTest, BadRadsecSettingsAreRefused) {
            radsec + "certificate_name = \"wlc-1\"\ncoa_secret = \"short\"\n",      // under 16
            std::string("[[radius.clients]]\nname = \"a\"\naddress = \"10.0.0.1\"\nsecret = \"0123456789abcdefghij\"\n"
                        "require_radius_1_1 = true\n"),                       // udp cannot speak RADIUS/1.1
+           std::string("[[radius.clients]]\nname = \"a\"\naddress = \"10.0.0.1\"\nsecret = \"0123456789abcdefghij\"\n"
+                       "dynauth_over_connection = true\n"),                  // udp has no connection
+           radsec + "certificate_name = \"wlc-1\"\ndynauth_over_connection = \"no\"\n",  // not a boolean
        })
     EXPECT_THROW(load_config(write(bad)), ConfigError) << bad;
 }

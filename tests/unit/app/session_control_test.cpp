@@ -252,13 +252,14 @@ class FakeRadsec : public DynauthChannel {
  public:
   enum class Mode { ack, closed_before_answer, not_connected };
   FakeRadsec(boost::asio::io_context& io, std::uint16_t coa_port) : io_(io), coa_port_(coa_port) {}
-  std::optional<radius::NasClient> radsec_client(const std::string& nas) const override {
+  std::optional<RadsecDynauthTarget> radsec_client(const std::string& nas) const override {
     if (nas != "wlc") return std::nullopt;
-    radius::NasClient client;
-    client.name = nas;
-    client.coa_port = coa_port_;
-    client.secret = coa_secret;
-    return client;
+    RadsecDynauthTarget target;
+    target.udp.name = nas;
+    target.udp.coa_port = coa_port_;
+    target.udp.secret = coa_secret;
+    target.over_connection = over_connection;
+    return target;
   }
   bool send_dynauth(const std::string& nas, radius::DynauthRequest request, std::chrono::milliseconds timeout,
                     Done done) override {
@@ -277,6 +278,7 @@ class FakeRadsec : public DynauthChannel {
   };
   std::atomic<Mode> mode{Mode::ack};
   std::string coa_secret;
+  bool over_connection = true;  // the entry's dynauth_over_connection
   std::vector<Sent> sent;  // written on the registry's thread (the test's), read after the outcome
 
  private:
@@ -318,6 +320,41 @@ TEST_F(SessionControlTest, RadsecNasesAreReachedOverTheirConnectionThenUdpThenNo
   live("r3", gone.serial_hex);
   registry_->revoke_device(gone.device_id, ca::RevocationReason::key_compromise, 0, "test");
   EXPECT_EQ(ledger_outcome("r3"), "Disconnect not sent: no RadSec connection is up and no coa_secret for UDP");
+  EXPECT_EQ(wait_for(2, 300ms).size(), 1u);  // nothing more over UDP
+}
+
+// dynauth_over_connection = false: with the connection up, the request still goes over UDP
+// at once (a NAS such as radsecproxy 1.9 drops what comes down the connection), and
+// without a coa_secret the outcome says it was not sent.
+TEST_F(SessionControlTest, ARadsecNasKeptOffItsConnectionIsReachedOverUdpAtOnce) {
+  auto radsec = std::make_shared<FakeRadsec>(io_, nas_stand_in_->port());
+  radsec->over_connection = false;
+  radsec->coa_secret = radius::testing::kSecret;
+  control_->use_radsec(radsec);
+
+  auto off = issue("off-connection");
+  live("o1", off.serial_hex);
+  const auto started = std::chrono::steady_clock::now();
+  registry_->revoke_device(off.device_id, ca::RevocationReason::key_compromise, 0, "test");
+  const auto got = wait_for(1);
+  ASSERT_EQ(got.size(), 1u);
+  // Not after the connection's timeout (1400 ms by these options): nothing waited on it.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1000ms);
+  EXPECT_TRUE(radius::verify_request_authenticator(got[0], radius::testing::kSecret));
+  EXPECT_EQ(session_of(got[0]), "o1");
+  EXPECT_EQ(ledger_outcome("o1"), "Disconnect ACK");
+  EXPECT_TRUE(radsec->sent.empty()) << "nothing went down the connection";
+
+  radsec->coa_secret.clear();
+  auto unsent = issue("off-no-secret");
+  live("o2", unsent.serial_hex);
+  registry_->revoke_device(unsent.device_id, ca::RevocationReason::key_compromise, 0, "test");
+  EXPECT_EQ(ledger_outcome("o2"), "Disconnect not sent: dynauth_over_connection = false and no coa_secret for UDP");
+  EXPECT_TRUE(radsec->sent.empty());
+  const auto events = events_.events();
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(std::make_pair(events.back().outcome, events.back().reason),
+            std::make_pair(std::string("not_sent"), std::string("not_over_connection")));
   EXPECT_EQ(wait_for(2, 300ms).size(), 1u);  // nothing more over UDP
 }
 

@@ -166,6 +166,52 @@ TEST(Dynauth, CoaAnswers) {
             ResponseCheck::not_ours);
 }
 
+// RFC 7930 §4: a Protocol-Error answering our request (Original-Packet-Code 241.4 naming it).
+Attribute original_packet_code(Code code) {
+  return Attribute{attr::ExtendedType1, Bytes{ext::OriginalPacketCode, 0, 0, 0, static_cast<std::uint8_t>(code)}};
+}
+
+// RFC 7930 §4: a Protocol-Error is a response; it is verified as one (Response Authenticator
+// over the request's, Message-Authenticator as for an Access-Request's reply) and carries
+// the Error-Cause; its Original-Packet-Code, when present, must be the request's.
+TEST(Dynauth, AProtocolErrorAnswersTheRequestWithItsErrorCause) {
+  const Bytes request = encode_dynauth_request(disconnect_request(), 3, 1);
+  const auto protocol_error = [&](const std::string& secret, std::optional<Code> original, std::uint8_t identifier) {
+    Packet reply;
+    reply.code = Code::ProtocolError;
+    reply.identifier = identifier;
+    reply.add_integer(attr::ErrorCause, 406);
+    if (original) reply.attributes.push_back(original_packet_code(*original));
+    Authenticator ra{};
+    std::copy_n(request.begin() + 4, 16, ra.begin());
+    return encode_reply(reply, ra, secret, true).value();
+  };
+  std::optional<std::uint32_t> cause;
+  EXPECT_EQ(check_dynauth_response(protocol_error(kSecret, Code::DisconnectRequest, 3), request, kSecret,
+                                   DynauthKind::disconnect, &cause),
+            ResponseCheck::protocol_error);
+  EXPECT_EQ(cause, 406u);
+  cause.reset();
+  EXPECT_EQ(check_dynauth_response(protocol_error(kSecret, std::nullopt, 3), request, kSecret,
+                                   DynauthKind::disconnect, &cause),
+            ResponseCheck::protocol_error);
+  EXPECT_EQ(cause, 406u);
+  // Another request's: its code, its Identifier; or signed with another secret.
+  EXPECT_EQ(check_dynauth_response(protocol_error(kSecret, Code::CoaRequest, 3), request, kSecret,
+                                   DynauthKind::disconnect),
+            ResponseCheck::not_ours);
+  EXPECT_EQ(check_dynauth_response(protocol_error(kSecret, Code::DisconnectRequest, 4), request, kSecret,
+                                   DynauthKind::disconnect),
+            ResponseCheck::not_ours);
+  EXPECT_EQ(check_dynauth_response(protocol_error("other", Code::DisconnectRequest, 3), request, kSecret,
+                                   DynauthKind::disconnect),
+            ResponseCheck::bad_authenticator);
+  Bytes tampered = protocol_error(kSecret, std::nullopt, 3);
+  tampered.back() ^= 1;  // Error-Cause 406 -> 407
+  EXPECT_EQ(check_dynauth_response(tampered, request, kSecret, DynauthKind::disconnect),
+            ResponseCheck::bad_authenticator);
+}
+
 // RFC 9765: a Disconnect-Request over RADIUS/1.1 carries the Token, nothing signed, and its
 // answer is matched by the Token alone.
 TEST(Dynauth, Radius11RequestCarriesTheTokenAndItsAnswerIsMatchedByIt) {
@@ -203,6 +249,15 @@ TEST(Dynauth, Radius11RequestCarriesTheTokenAndItsAnswerIsMatchedByIt) {
             ResponseCheck::not_ours);
   EXPECT_EQ(check_dynauth_response(answer_11(Code::CoaAck, {1, 2, 3, 4}), wire, "", DynauthKind::disconnect, nullptr,
                                    Profile::radius_1_1),
+            ResponseCheck::not_ours);
+  // RFC 9765 §6.1: a Protocol-Error with the Token, nothing to verify.
+  cause.reset();
+  EXPECT_EQ(check_dynauth_response(answer_11(Code::ProtocolError, {1, 2, 3, 4}, 501), wire, "",
+                                   DynauthKind::disconnect, &cause, Profile::radius_1_1),
+            ResponseCheck::protocol_error);
+  EXPECT_EQ(cause, 501u);
+  EXPECT_EQ(check_dynauth_response(answer_11(Code::ProtocolError, {1, 2, 3, 5}, 501), wire, "",
+                                   DynauthKind::disconnect, nullptr, Profile::radius_1_1),
             ResponseCheck::not_ours);
   // A classic Identifier is one octet.
   EXPECT_THROW(encode_dynauth_request(disconnect_request(), 256, 1), std::invalid_argument);
