@@ -119,9 +119,13 @@ class Portcullis:
             config = f.read()
         self.challenge = re.search(r'^static_challenge = "([^"]+)"', config, re.M).group(1)
         if pool_size is not None:
+            if "[ledger]\n" not in config:
+                raise RuntimeError(f"no [ledger] section in {self.inst.config}")
             config = config.replace("[ledger]\n", f"[ledger]\npool_size = {pool_size}\n", 1)
         if http_workers is not None:
-            config = re.sub(r"^http_workers = \d+", f"http_workers = {http_workers}", config, count=1, flags=re.M)
+            config, n = re.subn(r"^http_workers = \d+", f"http_workers = {http_workers}", config, count=1, flags=re.M)
+            if n != 1:
+                raise RuntimeError(f"no http_workers line in {self.inst.config}")
         with open(self.inst.config, "w") as f:
             f.write(config)
         self.port = self.inst.http_port
@@ -212,6 +216,10 @@ def main():
                     help="with --postgresql: one PostgreSQL node per [ledger] pool_size (default: one, pool_size unset)")
     ap.add_argument("--http-workers", type=int, help="[service] http_workers of every Portcullis node")
     args = ap.parse_args()
+    if args.pool_size and not args.postgresql:
+        ap.error("--pool-size needs --postgresql")
+    if any(n < 1 or n > 256 for n in args.pool_size or []):
+        ap.error("--pool-size takes values 1..256, as [ledger] pool_size does")
 
     build = os.path.abspath(args.build)
     harness.BIN = os.environ.get("PORTCULLIS_BIN", os.path.join(build, "app", "portcullis"))
