@@ -305,6 +305,7 @@ void load_ledger(const std::string& path, const toml::table& root, Config& c) {
   ledger.get("path", c.ledger.path);
   ledger.get("url", c.ledger.url);
   ledger.get("password_file", c.ledger.password_file);
+  ledger.get("pool_size", c.ledger.pool_size);
   ledger.finish();
   if (c.ledger.backend != "sqlite" && c.ledger.backend != "postgresql")
     ledger.fail_key("backend", "must be \"sqlite\" or \"postgresql\"");
@@ -312,6 +313,12 @@ void load_ledger(const std::string& path, const toml::table& root, Config& c) {
     ledger.fail_key("url", "is required with backend = \"postgresql\" (postgresql://user@host:port/db)");
   if (c.ledger.backend == "sqlite" && (!c.ledger.url.empty() || !c.ledger.password_file.empty()))
     ledger.fail_key("url", "and password_file are for backend = \"postgresql\"");
+  // Each node holds up to pool_size connections (+1 listening for other nodes' changes)
+  // out of the server's max_connections, which all nodes share.
+  const toml::table* ledger_table = root["ledger"].as_table();
+  if (c.ledger.backend == "sqlite" && ledger_table != nullptr && ledger_table->contains("pool_size"))
+    ledger.fail_key("pool_size", "is for backend = \"postgresql\"");
+  if (c.ledger.pool_size < 1 || c.ledger.pool_size > 256) ledger.fail_key("pool_size", "must be 1..256");
   c.ledger.path = resolve(c.base_dir, c.ledger.path);
   if (!c.ledger.password_file.empty()) c.ledger.password_file = resolve(c.base_dir, c.ledger.password_file);
 }

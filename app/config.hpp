@@ -71,6 +71,7 @@ struct LedgerSettings {
   std::string path;                     // sqlite: the database file
   std::string url;                      // postgresql: libpq URI or conninfo, without a password
   std::string password_file;            // postgresql: first line is the password; "" = PGPASSFILE/~/.pgpass
+  int pool_size = 8;                    // postgresql: statement connections this node opens at most
 };
 
 struct RadiusClientSetting {          // consumed by the RADIUS front end (radius/)

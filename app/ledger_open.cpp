@@ -19,6 +19,7 @@ std::string read_ledger_password(const std::string& file) {
 ca::PostgresLedgerOptions postgres_options(const LedgerSettings& settings) {
   ca::PostgresLedgerOptions options;
   options.url = settings.url;
+  options.pool_size = static_cast<std::size_t>(settings.pool_size);
   if (!settings.password_file.empty()) options.password = read_ledger_password(settings.password_file);
   return options;
 }

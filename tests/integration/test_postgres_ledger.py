@@ -9,6 +9,7 @@ import hashlib
 import os
 import re
 import subprocess
+import threading
 import time
 
 from harness import Instance, eventually, free_port, main, make_key_and_csr, nas_secret, run
@@ -186,6 +187,54 @@ class PostgresLedgerTest(PostgresTest):
         self.assertTrue(eventually(lambda: "caught up with the ledger" in inst.log(), bool, timeout=15))
         out = self.eapol(inst, key, cert)
         self.assertRegex(out, r"(?m)^SUCCESS$", out[-3000:])
+
+    def connections(self):
+        """This database's Portcullis connections now: (statement connections, listening ones).
+        pg_stat_activity.query is a connection's last statement; the change follower's
+        connection only ever ran LISTEN."""
+        row = self.rows("SELECT count(*) FILTER (WHERE query NOT LIKE 'LISTEN %'), "
+                        "count(*) FILTER (WHERE query LIKE 'LISTEN %') FROM pg_stat_activity "
+                        f"WHERE datname = '{self.db}' AND application_name = 'portcullis'")
+        statements, listening = row.split("|")
+        return int(statements), int(listening)
+
+    def test_pool_size_bounds_the_connections_a_node_holds_under_load(self):
+        """[ledger] pool_size = 2 under 12 concurrent admin clients (4 admin workers, each
+        writing a challenge): the node fills its pool and never opens a third statement
+        connection; the change follower's LISTEN connection is the one more."""
+        inst = self.instance(init_args=["--ledger", self.url, "--ledger-password-file", self.password_file],
+                             start=False)
+        with open(inst.config) as f:
+            config = f.read()
+        with open(inst.config, "w") as f:
+            f.write(config.replace("[ledger]\n", "[ledger]\npool_size = 2\n", 1))
+        inst.start()
+        seen = []
+        stop = threading.Event()
+
+        def sample():
+            while not stop.is_set():
+                seen.append(self.connections())
+
+        def client(n):
+            for i in range(40):
+                inst.api("POST", "/challenges", {"device": f"load-{n}-{i}", "ttl_seconds": 600}, expect=201)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        clients = [threading.Thread(target=client, args=(n,)) for n in range(12)]
+        try:
+            for c in clients:
+                c.start()
+            for c in clients:
+                c.join()
+        finally:
+            stop.set()
+            sampler.join()
+        self.assertEqual(self.rows("SELECT count(*) FROM challenges"), str(12 * 40))
+        self.assertGreater(len(seen), 5)
+        self.assertEqual(max(s for s, _ in seen), 2, seen)
+        self.assertEqual(max(listening for _, listening in seen), 1, seen)
 
     def test_init_refuses_a_database_that_holds_a_ca(self):
         self.instance(init_args=["--ledger", self.url, "--ledger-password-file", self.password_file], start=False)

@@ -1,5 +1,6 @@
 #include "app/config.hpp"
 #include "app/join.hpp"
+#include "app/ledger_open.hpp"
 #include "app/secrets.hpp"
 
 #include <gtest/gtest.h>
@@ -336,6 +337,41 @@ TEST_F(ConfigTest, PostgresqlLedgerNeedsAUrlAndRefusesUnknownBackends) {
   refused("[ledger]\nbackend = \"postgresql\"\n", "url is required");
   refused("[ledger]\nurl = \"postgresql://x@y/z\"\n", "are for backend = \"postgresql\"");
   refused("[ledger]\nbackend = \"postgresql\"\nurl = \"postgresql://x@y/z\"\npassword = \"p\"\n", "password");
+}
+
+// [ledger] pool_size: the PostgreSQL connections a node opens for statements; 8 unless
+// set, 1..256, and refused on SQLite like url and password_file.
+TEST_F(ConfigTest, LedgerPoolSizeDefaultsToEightIsBoundedAndIsForPostgresqlOnly) {
+  const std::string postgresql = "[ledger]\nbackend = \"postgresql\"\nurl = \"postgresql://x@y/z\"\n";
+  EXPECT_EQ(load_config(write(postgresql)).ledger.pool_size, 8);
+  EXPECT_EQ(load_config(write("")).ledger.pool_size, 8);
+  EXPECT_EQ(load_config(write(postgresql + "pool_size = 1\n")).ledger.pool_size, 1);
+  EXPECT_EQ(load_config(write(postgresql + "pool_size = 32\n")).ledger.pool_size, 32);
+  EXPECT_EQ(load_config(write(postgresql + "pool_size = 256\n")).ledger.pool_size, 256);
+  const auto refused = [&](const std::string& toml, const std::string& expected) {
+    try {
+      load_config(write(toml));
+      ADD_FAILURE() << toml << " was accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    }
+  };
+  refused(postgresql + "pool_size = 0\n", "ledger.pool_size must be 1..256");
+  refused(postgresql + "pool_size = 257\n", "ledger.pool_size must be 1..256");
+  refused(postgresql + "pool_size = -1\n", "ledger.pool_size must be 1..256");
+  refused(postgresql + "pool_size = 99999999999\n", "pool_size is out of range");
+  refused(postgresql + "pool_size = \"8\"\n", "pool_size must be an integer");
+  refused(postgresql + "pool_size = 8.0\n", "pool_size must be an integer");
+  refused("[ledger]\npool_size = 8\n", "ledger.pool_size is for backend = \"postgresql\"");
+  refused("[ledger]\nbackend = \"sqlite\"\npool_size = 4\n", "ledger.pool_size is for backend = \"postgresql\"");
+}
+
+// The setting reaches the PostgreSQL ledger's options (ca::PostgresLedgerOptions::pool_size).
+TEST_F(ConfigTest, LedgerPoolSizeReachesThePostgresqlLedgerOptions) {
+  const Config c = load_config(
+      write("[ledger]\nbackend = \"postgresql\"\nurl = \"postgresql://x@y/z\"\npool_size = 24\n"));
+  EXPECT_EQ(postgres_options(c.ledger).pool_size, 24U);
+  EXPECT_EQ(postgres_options(c.ledger).url, "postgresql://x@y/z");
 }
 
 TEST_F(ConfigTest, NodeNameDefaultsToThisMachineAndIsChecked) {
