@@ -95,20 +95,14 @@ std::vector<std::string> intune_sid_sans(const std::vector<std::string>& sans) {
 }
 
 IntuneSource::IntuneSource(std::shared_ptr<IntuneClient> client, IntuneSourceSettings settings)
-    : client_(std::move(client)), settings_(std::move(settings)) {
-  thread_ = std::thread([this] { run(); });
-}
+    : client_(std::move(client)),
+      settings_(std::move(settings)),
+      queue_({"intune", settings_.notify_queue, settings_.notify_attempts, std::chrono::milliseconds(1000)},
+             [this](const nlohmann::json& body, int n) { return try_failure_notification(body, n); }) {}
 
 IntuneSource::~IntuneSource() {
-  std::size_t left = 0;
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-    left = queue_.size();
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-  if (left > 0) spdlog::warn("intune: {} failure notification(s) not sent at shutdown", left);
+  if (const std::size_t left = queue_.stop(); left > 0)
+    spdlog::warn("intune: {} failure notification(s) not sent at shutdown", left);
 }
 
 std::pair<std::string, std::string> IntuneSource::scep_action(const std::string& action, const nlohmann::json& body) {
@@ -190,45 +184,22 @@ void IntuneSource::notify(const scep::EnrollmentOutcome& outcome) {
                         {"hResult", static_cast<std::int64_t>(hresult)},
                         {"errorDescription", cut(outcome.code + ": " + outcome.reason, kMaxErrorDescription)},
                         {"callerInfo", client_->settings().caller_info}}}};
-  {
-    std::lock_guard lock(mutex_);
-    if (queue_.size() >= settings_.notify_queue) {
-      if (dropped_++ % 1000 == 0) spdlog::warn("intune: failure notification queue full ({} dropped so far)", dropped_);
-      return;
-    }
-    queue_.push_back(std::move(body));
-  }
-  wake_.notify_all();
+  queue_.push(std::move(body));
 }
 
-void IntuneSource::run() {
-  for (;;) {
-    nlohmann::json body;
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      body = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    const std::string transaction = body["notification"]["transactionId"].get<std::string>();
-    std::chrono::milliseconds backoff(1000);
-    for (int attempt = 1; attempt <= settings_.notify_attempts; ++attempt) {
-      try {
-        const auto [code, description] = scep_action("failureNotification", body);
-        if (code != "Success")
-          spdlog::warn("intune: failureNotification for transaction {} answered {}", transaction, ca::log_safe(code));
-        else
-          spdlog::info("intune: told of the refusal of transaction {}", transaction);
-        break;
-      } catch (const std::exception& e) {
-        spdlog::warn("intune: failureNotification for transaction {} attempt {}/{} failed: {}", transaction, attempt,
-                     settings_.notify_attempts, ca::log_safe(e.what()));
-      }
-      std::unique_lock lock(mutex_);
-      if (wake_.wait_for(lock, backoff, [this] { return stopping_; })) return;
-      backoff *= 2;
-    }
+bool IntuneSource::try_failure_notification(const nlohmann::json& body, int attempt) {
+  const std::string transaction = body["notification"]["transactionId"].get<std::string>();
+  try {
+    const auto [code, description] = scep_action("failureNotification", body);
+    if (code != "Success")
+      spdlog::warn("intune: failureNotification for transaction {} answered {}", transaction, ca::log_safe(code));
+    else
+      spdlog::info("intune: told of the refusal of transaction {}", transaction);
+    return true;
+  } catch (const std::exception& e) {
+    spdlog::warn("intune: failureNotification for transaction {} attempt {}/{} failed: {}", transaction, attempt,
+                 settings_.notify_attempts, ca::log_safe(e.what()));
+    return false;
   }
 }
 

@@ -12,15 +12,12 @@
 // mapping) is carried into the certificate.
 #pragma once
 
+#include "app/mdm/delivery_queue.hpp"
 #include "app/mdm/intune_client.hpp"
 #include "scep/challenge_source.hpp"
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <memory>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 namespace portcullis::app {
@@ -53,16 +50,14 @@ class IntuneSource : public scep::ChallengeSource {
  private:
   // The answer's "code" of a ScepActions call; throws std::runtime_error with the reason.
   std::pair<std::string, std::string> scep_action(const std::string& action, const nlohmann::json& body);
-  void run();
+  // One failureNotification (on the queue's thread); true when Intune answered at all.
+  bool try_failure_notification(const nlohmann::json& body, int attempt);
 
   std::shared_ptr<IntuneClient> client_;
   IntuneSourceSettings settings_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<nlohmann::json> queue_;   // failureNotification bodies, guarded by mutex_
-  bool stopping_ = false;              // guarded by mutex_
-  std::uint64_t dropped_ = 0;          // guarded by mutex_
-  std::thread thread_;
+  // failureNotification bodies; last, so that its thread, which calls Intune through the
+  // members above, is stopped first.
+  DeliveryQueue<nlohmann::json> queue_;
 };
 
 // The base64 DER inside a PEM block (what Intune calls the "base 64 encoded PKCS10").

@@ -85,19 +85,18 @@ std::string webhook_signature(const std::string& secret, const std::string& body
 
 WebhookSource::WebhookSource(WebhookSettings settings) : settings_(std::move(settings)), url_(parse_http_url(settings_.url)) {
   if (settings_.secret.empty()) throw std::invalid_argument("a webhook needs a secret to sign with");
-  if (settings_.role == WebhookSettings::Role::notify) thread_ = std::thread([this] { run(); });
+  if (settings_.role == WebhookSettings::Role::notify) {
+    DeliveryQueue<std::string>::Settings delivery{name(), settings_.notify_queue, settings_.notify_attempts,
+                                                  settings_.first_backoff};
+    queue_ = std::make_unique<DeliveryQueue<std::string>>(
+        std::move(delivery), [this](const std::string& body, int n) { return try_deliver(body, n); });
+  }
 }
 
 WebhookSource::~WebhookSource() {
-  std::size_t left = 0;
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-    left = queue_.size();
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-  if (left > 0) spdlog::warn("{}: {} notification(s) not sent at shutdown", name(), left);
+  if (!queue_) return;
+  if (const std::size_t left = queue_->stop(); left > 0)
+    spdlog::warn("{}: {} notification(s) not sent at shutdown", name(), left);
 }
 
 WebhookSource::Answer WebhookSource::post(const std::string& body) const {
@@ -135,68 +134,24 @@ scep::ChallengeVerdict WebhookSource::validate(const scep::ChallengeQuery& query
 
 void WebhookSource::notify(const scep::EnrollmentOutcome& outcome) {
   if (settings_.role != WebhookSettings::Role::notify) return;
-  std::string body = outcome_body(outcome);
-  {
-    std::lock_guard lock(mutex_);
-    if (queue_.size() >= settings_.notify_queue) {
-      // Refusals can come as fast as anyone sends requests: the log says so once per 1000.
-      if (dropped_++ % 1000 == 0)
-        spdlog::warn("{}: notification queue full; outcomes dropped ({} so far)", name(), dropped_);
-      return;
-    }
-    queue_.push_back(std::move(body));
-  }
-  wake_.notify_all();
+  queue_->push(outcome_body(outcome));
 }
 
-void WebhookSource::run() {
-  for (;;) {
-    std::string body;
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      body = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    const bool ok = deliver(body);
-    std::lock_guard lock(mutex_);
-    ++(ok ? sent_ : dropped_);
+bool WebhookSource::try_deliver(const std::string& body, int attempt) {
+  std::string failure;
+  try {
+    const Answer answer = post(body);
+    if (answer.status >= 200 && answer.status <= 299) return true;
+    failure = "HTTP " + std::to_string(answer.status);
+  } catch (const std::exception& e) {
+    failure = short_text(e.what());
   }
-}
-
-bool WebhookSource::deliver(const std::string& body) {
-  std::chrono::milliseconds backoff = settings_.first_backoff;
-  for (int attempt = 1; attempt <= settings_.notify_attempts; ++attempt) {
-    std::string failure;
-    try {
-      const Answer answer = post(body);
-      if (answer.status >= 200 && answer.status <= 299) return true;
-      failure = "HTTP " + std::to_string(answer.status);
-    } catch (const std::exception& e) {
-      failure = short_text(e.what());
-    }
-    spdlog::warn("{}: notification attempt {}/{} failed: {}", name(), attempt, settings_.notify_attempts, failure);
-    if (attempt == settings_.notify_attempts || !pause(backoff)) break;
-    backoff *= 2;
-  }
-  spdlog::error("{}: notification dropped after {} attempt(s)", name(), settings_.notify_attempts);
+  spdlog::warn("{}: notification attempt {}/{} failed: {}", name(), attempt, settings_.notify_attempts, failure);
   return false;
 }
 
-bool WebhookSource::pause(std::chrono::milliseconds d) {
-  std::unique_lock lock(mutex_);
-  return !wake_.wait_for(lock, d, [this] { return stopping_; });
-}
+std::uint64_t WebhookSource::notifications_sent() const { return queue_ ? queue_->delivered() : 0; }
 
-std::uint64_t WebhookSource::notifications_sent() const {
-  std::lock_guard lock(mutex_);
-  return sent_;
-}
-
-std::uint64_t WebhookSource::notifications_dropped() const {
-  std::lock_guard lock(mutex_);
-  return dropped_;
-}
+std::uint64_t WebhookSource::notifications_dropped() const { return queue_ ? queue_->dropped() : 0; }
 
 }  // namespace portcullis::app

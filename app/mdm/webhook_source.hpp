@@ -13,15 +13,13 @@
 #pragma once
 
 #include "app/http/url.hpp"
+#include "app/mdm/delivery_queue.hpp"
 #include "scep/challenge_source.hpp"
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
-#include <mutex>
+#include <memory>
 #include <string>
-#include <thread>
 
 namespace portcullis::app {
 
@@ -62,18 +60,13 @@ class WebhookSource : public scep::ChallengeSource {
     std::string body;
   };
   Answer post(const std::string& body) const;   // throws std::runtime_error with the reason
-  void run();
-  bool deliver(const std::string& body);        // with retries; false when every attempt failed or stopping
-  bool pause(std::chrono::milliseconds d);      // false when stopping
+  bool try_deliver(const std::string& body, int attempt);   // one POST; logs a failure
 
   WebhookSettings settings_;
   HttpUrl url_;
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<std::string> queue_;               // notification bodies, guarded by mutex_
-  bool stopping_ = false;                       // guarded by mutex_
-  std::uint64_t sent_ = 0, dropped_ = 0;        // guarded by mutex_
-  std::thread thread_;                          // notify role only
+  // Notification bodies (notify role only); last, so that its thread, which posts through
+  // the members above, is stopped first.
+  std::unique_ptr<DeliveryQueue<std::string>> queue_;
 };
 
 }  // namespace portcullis::app
