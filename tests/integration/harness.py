@@ -147,6 +147,11 @@ def issue_through_cli(inst, folder, device, cn=None):
     return key, cert
 
 
+def serial_of(pem_path):
+    """The certificate's serial as openssl prints it (uppercase hex)."""
+    return run(["openssl", "x509", "-in", pem_path, "-noout", "-serial"]).stdout.strip().split("=")[1]
+
+
 class Instance:
     """One Portcullis data folder and, while started, one `serve` process."""
 

@@ -16,7 +16,7 @@ import sqlite3
 import subprocess
 import time
 
-from harness import eventually, main, make_key_and_csr, nas_secret, run
+from harness import eventually, issue_through_cli, main, nas_secret, run, serial_of
 from postgres import PostgresTest
 
 EAPOL_TIMEOUT = 10
@@ -102,12 +102,8 @@ class LedgerMigrateTest(PostgresTest):
         return os.path.join(folder, "key.pem"), os.path.join(folder, "client.pem")
 
     def issue(self, inst, name):
-        key, csr = make_key_and_csr(self.workdir, name, f"{name}.example.net")
-        cert = os.path.join(self.workdir, f"{name}.pem")
-        with open(cert, "w") as f:
-            f.write(inst.cli("issue", "--csr", csr, "--device", name).stdout)
-        serial = run(["openssl", "x509", "-in", cert, "-noout", "-serial"]).stdout.strip().split("=")[1]
-        return key, cert, serial
+        key, cert = issue_through_cli(inst, self.workdir, name, cn=f"{name}.example.net")
+        return key, cert, serial_of(cert)
 
     def switch_to_postgresql(self, inst):
         with open(inst.config) as f:

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import time
 
-from harness import IntegrationTest, eventually, main, make_key_and_csr, nas_secret, run
+from harness import IntegrationTest, eventually, issue_through_cli, main, nas_secret, run, serial_of
 from test_scep import sha256_der_fingerprint
 
 EAPOL_TIMEOUT = 10
@@ -57,12 +57,8 @@ class MetricsTest(IntegrationTest):
         return proc.stdout + proc.stderr
 
     def issue(self, inst, device):
-        key, csr = make_key_and_csr(self.workdir, device, f"{device}.example.net")
-        cert = os.path.join(self.workdir, f"{device}.pem")
-        with open(cert, "w") as f:
-            f.write(inst.cli("issue", "--csr", csr, "--device", device).stdout)
-        serial = run(["openssl", "x509", "-in", cert, "-noout", "-serial"]).stdout.strip().split("=")[1]
-        return key, cert, serial
+        key, cert = issue_through_cli(inst, self.workdir, device, cn=f"{device}.example.net")
+        return key, cert, serial_of(cert)
 
     def enroll_with_scepclient(self, inst):
         with open(inst.config) as f:

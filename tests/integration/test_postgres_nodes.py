@@ -24,7 +24,7 @@ import signal
 import subprocess
 import time
 
-from harness import eventually, main, make_key_and_csr, nas_secret, run
+from harness import eventually, issue_through_cli, main, make_key_and_csr, nas_secret, run, serial_of
 from postgres import PostgresTest
 import test_scep_crl  # its PKIMessage builder (the module, so its tests are not collected here)
 from test_dynauth import DISCONNECT_REQUEST, NasStandIn, attributes
@@ -86,12 +86,8 @@ class NodesTest(PostgresTest):
         return a, b
 
     def issue(self, inst, name):
-        key, csr = make_key_and_csr(self.workdir, name, name)
-        cert = os.path.join(self.workdir, f"{name}.pem")
-        with open(cert, "w") as f:
-            f.write(inst.cli("issue", "--csr", csr, "--device", name).stdout)
-        serial = run(["openssl", "x509", "-in", cert, "-noout", "-serial"]).stdout.strip().split("=")[1]
-        return key, cert, serial
+        key, cert = issue_through_cli(inst, self.workdir, name)
+        return key, cert, serial_of(cert)
 
     def eapol(self, inst, key, cert, mac="02:00:00:00:00:01"):
         # One file per certificate and station: the burst runs several at once.
